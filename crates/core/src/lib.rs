@@ -1,0 +1,13 @@
+//! Reelsmith's domain: the parameters of a requested video, the limits that bound them, and the
+//! error-code convention every crate follows. This crate does no I/O, so its rules can be used
+//! (and tested) anywhere: the CLI, the API and the workers all validate through it.
+
+pub mod error;
+pub mod limits;
+pub mod spec;
+
+pub use error::ErrorCode;
+pub use limits::Limits;
+pub use spec::{
+    Aspect, CaptionMode, FrameSize, Motion, RenderSpec, Resolution, SpecError, Style, TtsSettings,
+};

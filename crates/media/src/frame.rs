@@ -1,0 +1,233 @@
+//! Frames as the encoder takes them: 8-bit yuv420p (BT.709, limited range), and overlays
+//! (captions) blended onto them. Working in YUV end to end means the encoder receives exactly the
+//! bytes we composed, with no colour conversion per frame on either side of the pipe.
+
+use reelsmith_core::FrameSize;
+
+/// One yuv420p frame: a full-resolution Y plane followed by quarter-resolution U and V planes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Yuv420Frame {
+    size: FrameSize,
+    data: Vec<u8>,
+}
+
+impl std::fmt::Debug for Yuv420Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Yuv420Frame({}x{})", self.size.width, self.size.height)
+    }
+}
+
+impl Yuv420Frame {
+    /// A black frame. Width and height must be even.
+    pub fn black(size: FrameSize) -> Self {
+        assert!(
+            size.width % 2 == 0 && size.height % 2 == 0,
+            "yuv420p needs even sizes"
+        );
+        let luma = size.pixels();
+        let mut data = vec![16u8; size.yuv420p_len()];
+        data[luma..].fill(128);
+        Yuv420Frame { size, data }
+    }
+
+    pub fn size(&self) -> FrameSize {
+        self.size
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The three planes, mutably: (Y, U, V).
+    pub fn planes_mut(&mut self) -> (&mut [u8], &mut [u8], &mut [u8]) {
+        let luma = self.size.pixels();
+        let chroma = luma / 4;
+        let (y, rest) = self.data.split_at_mut(luma);
+        let (u, v) = rest.split_at_mut(chroma);
+        (y, u, v)
+    }
+
+    /// The three planes: (Y, U, V).
+    pub fn planes(&self) -> (&[u8], &[u8], &[u8]) {
+        let luma = self.size.pixels();
+        let chroma = luma / 4;
+        let (y, rest) = self.data.split_at(luma);
+        let (u, v) = rest.split_at(chroma);
+        (y, u, v)
+    }
+
+    /// Blends an overlay at its position, clipping at the frame's edges.
+    pub fn blend(&mut self, overlay: &Overlay) {
+        let fw = self.size.width as i64;
+        let fh = self.size.height as i64;
+        let (ow, oh) = (overlay.width as i64, overlay.height as i64);
+        let (ox, oy) = (overlay.left as i64, overlay.top as i64);
+        let (y_plane, u_plane, v_plane) = self.planes_mut();
+        // Luma at full resolution.
+        for row in 0..oh {
+            let fy = oy + row;
+            if fy < 0 || fy >= fh {
+                continue;
+            }
+            for col in 0..ow {
+                let fx = ox + col;
+                if fx < 0 || fx >= fw {
+                    continue;
+                }
+                let oi = (row * ow + col) as usize;
+                let a = overlay.alpha[oi] as u32;
+                if a == 0 {
+                    continue;
+                }
+                let fi = (fy * fw + fx) as usize;
+                y_plane[fi] = mix(y_plane[fi], overlay.luma[oi], a);
+            }
+        }
+        // Chroma at half resolution: overlay positions are even, so 2×2 blocks line up.
+        let (cw, ch) = (ow / 2, oh / 2);
+        let (fcw, fch) = (fw / 2, fh / 2);
+        for row in 0..ch {
+            let fy = oy / 2 + row;
+            if fy < 0 || fy >= fch {
+                continue;
+            }
+            for col in 0..cw {
+                let fx = ox / 2 + col;
+                if fx < 0 || fx >= fcw {
+                    continue;
+                }
+                let ci = (row * cw + col) as usize;
+                let a = overlay.chroma_alpha[ci] as u32;
+                if a == 0 {
+                    continue;
+                }
+                let fi = (fy * fcw + fx) as usize;
+                u_plane[fi] = mix(u_plane[fi], overlay.cb[ci], a);
+                v_plane[fi] = mix(v_plane[fi], overlay.cr[ci], a);
+            }
+        }
+    }
+}
+
+#[inline]
+fn mix(under: u8, over: u8, alpha: u32) -> u8 {
+    ((under as u32 * (255 - alpha) + over as u32 * alpha + 127) / 255) as u8
+}
+
+/// A picture with transparency, pre-converted to yuv420p planes so that blending it onto many
+/// frames costs only the blend. `left` and `top` are even so chroma samples line up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overlay {
+    pub left: i32,
+    pub top: i32,
+    pub width: u32,
+    pub height: u32,
+    pub luma: Vec<u8>,
+    pub alpha: Vec<u8>,
+    pub cb: Vec<u8>,
+    pub cr: Vec<u8>,
+    pub chroma_alpha: Vec<u8>,
+}
+
+impl Overlay {
+    /// Converts a straight-alpha RGBA picture (`width × height × 4` bytes). The position is rounded
+    /// down to even numbers and an odd width or height is padded with a transparent edge.
+    pub fn from_rgba(left: i32, top: i32, width: u32, height: u32, rgba: &[u8]) -> Overlay {
+        assert_eq!(rgba.len(), width as usize * height as usize * 4);
+        let (w, h) = (width.next_multiple_of(2), height.next_multiple_of(2));
+        let (wu, hu) = (w as usize, h as usize);
+        let mut luma = vec![16u8; wu * hu];
+        let mut alpha = vec![0u8; wu * hu];
+        let (cw, ch) = (wu / 2, hu / 2);
+        let mut cb = vec![128u8; cw * ch];
+        let mut cr = vec![128u8; cw * ch];
+        let mut chroma_alpha = vec![0u8; cw * ch];
+        let mut sums = vec![[0u32; 4]; cw * ch];
+        for row in 0..height as usize {
+            for col in 0..width as usize {
+                let p = &rgba[(row * width as usize + col) * 4..][..4];
+                let (yy, u, v) = rgb_to_yuv(p[0], p[1], p[2]);
+                luma[row * wu + col] = yy;
+                alpha[row * wu + col] = p[3];
+                // Chroma is averaged weighted by alpha, so edges do not pick up the colour of
+                // transparent pixels.
+                let s = &mut sums[(row / 2) * cw + col / 2];
+                let a = p[3] as u32;
+                s[0] += u as u32 * a;
+                s[1] += v as u32 * a;
+                s[2] += a;
+                s[3] += 1;
+            }
+        }
+        for (i, s) in sums.iter().enumerate() {
+            if s[2] > 0 {
+                cb[i] = ((s[0] + s[2] / 2) / s[2]) as u8;
+                cr[i] = ((s[1] + s[2] / 2) / s[2]) as u8;
+                chroma_alpha[i] = (s[2] / 4) as u8;
+            }
+        }
+        Overlay {
+            left: left & !1,
+            top: top & !1,
+            width: w,
+            height: h,
+            luma,
+            alpha,
+            cb,
+            cr,
+            chroma_alpha,
+        }
+    }
+}
+
+/// RGB (sRGB, full range) to BT.709 limited-range Y′CbCr, the encoder's tagged colour space.
+#[inline]
+pub fn rgb_to_yuv(r: u8, g: u8, b: u8) -> (u8, u8, u8) {
+    let (r, g, b) = (r as f32, g as f32, b as f32);
+    let y = 16.0 + (0.2126 * r + 0.7152 * g + 0.0722 * b) * (219.0 / 255.0);
+    let u = 128.0 + (-0.1146 * r - 0.3854 * g + 0.5 * b) * (224.0 / 255.0);
+    let v = 128.0 + (0.5 * r - 0.4542 * g - 0.0458 * b) * (224.0 / 255.0);
+    (
+        y.round().clamp(0.0, 255.0) as u8,
+        u.round().clamp(0.0, 255.0) as u8,
+        v.round().clamp(0.0, 255.0) as u8,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn white_and_black_map_to_limited_range() {
+        assert_eq!(rgb_to_yuv(255, 255, 255), (235, 128, 128));
+        assert_eq!(rgb_to_yuv(0, 0, 0), (16, 128, 128));
+    }
+
+    #[test]
+    fn an_opaque_overlay_replaces_and_a_clear_one_leaves_the_frame() {
+        let size = FrameSize::new(8, 8);
+        let mut frame = Yuv420Frame::black(size);
+        let white = [255u8, 255, 255, 255].repeat(4);
+        frame.blend(&Overlay::from_rgba(2, 2, 2, 2, &white));
+        let (y, u, _) = frame.planes();
+        assert_eq!(y[2 * 8 + 2], 235);
+        assert_eq!(y[0], 16);
+        assert_eq!(u[8 / 2 + 1], 128);
+        let before = frame.clone();
+        frame.blend(&Overlay::from_rgba(0, 0, 2, 2, &[0u8; 16]));
+        assert_eq!(frame, before);
+    }
+
+    #[test]
+    fn overlays_clip_at_the_edges() {
+        let mut frame = Yuv420Frame::black(FrameSize::new(4, 4));
+        let white = [255u8, 255, 255, 255].repeat(16);
+        frame.blend(&Overlay::from_rgba(2, 2, 4, 4, &white));
+        frame.blend(&Overlay::from_rgba(-2, -2, 4, 4, &white));
+        let (y, _, _) = frame.planes();
+        assert_eq!(y[3 * 4 + 3], 235);
+        assert_eq!(y[0], 235);
+        assert_eq!(y[3], 16);
+    }
+}

@@ -1,0 +1,473 @@
+//! Running ffmpeg and ffprobe safely. Every program is started from an argument vector (never a
+//! shell), holds a permit from a process-wide semaphore while it runs, is killed by a watchdog when
+//! its deadline passes, and is killed and reaped when its handle is dropped, so an early return
+//! or a panic in the caller never leaves a stray encoder running.
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use reelsmith_core::ErrorCode;
+
+/// An external program we depend on, and the Debian package that provides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tool {
+    pub program: &'static str,
+    pub package: &'static str,
+}
+
+pub const FFMPEG: Tool = Tool {
+    program: "ffmpeg",
+    package: "ffmpeg",
+};
+pub const FFPROBE: Tool = Tool {
+    program: "ffprobe",
+    package: "ffmpeg",
+};
+
+/// How much of a program's error output is kept for the error message.
+const STDERR_TAIL_BYTES: usize = 8 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("{} is not installed: install the Debian package `{}` (scripts/setup does this)", .tool.program, .tool.package)]
+    ToolMissing { tool: Tool },
+    #[error("{program} could not be started: {source}")]
+    Spawn {
+        program: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{program} ran longer than {seconds} s and was stopped")]
+    TimedOut { program: &'static str, seconds: u64 },
+    #[error("{program} failed ({status}): {stderr}")]
+    Failed {
+        program: &'static str,
+        status: ExitStatus,
+        stderr: String,
+    },
+    #[error("{program} output is larger than {limit} bytes")]
+    OutputTooLarge { program: &'static str, limit: usize },
+    #[error("i/o with {program}: {source}")]
+    Io {
+        program: &'static str,
+        source: std::io::Error,
+    },
+}
+
+impl ErrorCode for ProcessError {
+    fn code(&self) -> &'static str {
+        match self {
+            ProcessError::ToolMissing { .. } => "engine.tool_missing",
+            ProcessError::Spawn { .. } | ProcessError::Io { .. } => "engine.process_io",
+            ProcessError::TimedOut { .. } => "engine.timeout",
+            ProcessError::Failed { .. } => "engine.process_failed",
+            ProcessError::OutputTooLarge { .. } => "engine.output_too_large",
+        }
+    }
+
+    fn is_client_error(&self) -> bool {
+        false
+    }
+}
+
+/// The process-wide cap on concurrently running programs.
+struct Permits {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+static PERMITS: Permits = Permits {
+    free: Mutex::new(DEFAULT_CONCURRENCY),
+    freed: Condvar::new(),
+};
+static CAPACITY: Mutex<usize> = Mutex::new(DEFAULT_CONCURRENCY);
+const DEFAULT_CONCURRENCY: usize = 4;
+
+/// Sets how many programs may run at once in this process (from `Limits::max_concurrent_processes`).
+pub fn set_concurrency(limit: usize) {
+    let limit = limit.max(1);
+    let mut capacity = CAPACITY.lock().unwrap();
+    let mut free = PERMITS.free.lock().unwrap();
+    // Adjust the free count by the change in capacity; it may go negative-ish transiently, so
+    // saturate and let running holders return their permits.
+    if limit >= *capacity {
+        *free += limit - *capacity;
+    } else {
+        *free = free.saturating_sub(*capacity - limit);
+    }
+    *capacity = limit;
+    PERMITS.freed.notify_all();
+}
+
+struct Permit;
+
+impl Permit {
+    fn acquire() -> Permit {
+        let mut free = PERMITS.free.lock().unwrap();
+        while *free == 0 {
+            free = PERMITS.freed.wait(free).unwrap();
+        }
+        *free -= 1;
+        Permit
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        *PERMITS.free.lock().unwrap() += 1;
+        PERMITS.freed.notify_one();
+    }
+}
+
+/// What the child shares with its watchdog.
+struct Shared {
+    child: Mutex<Child>,
+    done: Mutex<bool>,
+    done_signal: Condvar,
+    timed_out: AtomicBool,
+}
+
+/// A running program. Dropping it kills the program and reaps it.
+pub struct Process {
+    tool: Tool,
+    shared: Arc<Shared>,
+    timeout: Duration,
+    deadline: Instant,
+    watchdog: Option<JoinHandle<()>>,
+    stderr: Option<JoinHandle<String>>,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
+    finished: bool,
+    _permit: Permit,
+}
+
+/// How the program's standard output is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Read by the caller through [`Process::take_stdout`].
+    Piped,
+    /// Discarded.
+    Null,
+}
+
+impl Process {
+    /// Starts `tool` with `args`. Standard input is a pipe when `stdin` is true (take it with
+    /// [`Process::take_stdin`]); standard error is always captured in the background.
+    pub fn spawn<I, S>(
+        tool: Tool,
+        args: I,
+        stdin: bool,
+        stdout: Output,
+        timeout: Duration,
+    ) -> Result<Process, ProcessError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let permit = Permit::acquire();
+        let mut command = Command::new(tool.program);
+        command
+            .args(args)
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(match stdout {
+                Output::Piped => Stdio::piped(),
+                Output::Null => Stdio::null(),
+            })
+            .stderr(Stdio::piped());
+        // Its own process group, so a timeout or drop kills anything it started too; otherwise a
+        // grandchild could hold our pipes open after the program itself is gone.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command.spawn().map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ProcessError::ToolMissing { tool }
+            } else {
+                ProcessError::Spawn {
+                    program: tool.program,
+                    source,
+                }
+            }
+        })?;
+        let stdin_pipe = child.stdin.take();
+        let stdout_pipe = child.stdout.take();
+        let stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let stderr = std::thread::spawn(move || read_tail(stderr_pipe, STDERR_TAIL_BYTES));
+        let shared = Arc::new(Shared {
+            child: Mutex::new(child),
+            done: Mutex::new(false),
+            done_signal: Condvar::new(),
+            timed_out: AtomicBool::new(false),
+        });
+        let deadline = Instant::now() + timeout;
+        let watchdog = {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || {
+                let mut done = shared.done.lock().unwrap();
+                while !*done {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        shared.timed_out.store(true, Ordering::SeqCst);
+                        kill_group(&mut shared.child.lock().unwrap());
+                        return;
+                    }
+                    done = shared
+                        .done_signal
+                        .wait_timeout(done, deadline - now)
+                        .unwrap()
+                        .0;
+                }
+            })
+        };
+        Ok(Process {
+            tool,
+            shared,
+            timeout,
+            deadline,
+            watchdog: Some(watchdog),
+            stderr: Some(stderr),
+            stdin: stdin_pipe,
+            stdout: stdout_pipe,
+            finished: false,
+            _permit: permit,
+        })
+    }
+
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.stdin.take()
+    }
+
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.stdout.take()
+    }
+
+    pub fn program(&self) -> &'static str {
+        self.tool.program
+    }
+
+    /// Waits for the program to exit (closing its stdin first) and turns a non-zero exit, a
+    /// timeout or a kill into an error that carries the tail of its standard error.
+    pub fn wait(mut self) -> Result<(), ProcessError> {
+        drop(self.stdin.take());
+        let status = loop {
+            let polled = self.shared.child.lock().unwrap().try_wait();
+            match polled {
+                Ok(Some(status)) => break status,
+                Ok(None) => {}
+                Err(source) => {
+                    return Err(ProcessError::Io {
+                        program: self.tool.program,
+                        source,
+                    })
+                }
+            }
+            if Instant::now() > self.deadline + Duration::from_secs(1) {
+                // The watchdog has killed it; give up waiting on a program that ignores SIGKILL.
+                break self.shared.child.lock().unwrap().wait().map_err(|source| {
+                    ProcessError::Io {
+                        program: self.tool.program,
+                        source,
+                    }
+                })?;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        self.finished = true;
+        self.stop_watchdog();
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        if self.shared.timed_out.load(Ordering::SeqCst) {
+            return Err(ProcessError::TimedOut {
+                program: self.tool.program,
+                seconds: self.timeout.as_secs(),
+            });
+        }
+        if !status.success() {
+            return Err(ProcessError::Failed {
+                program: self.tool.program,
+                status,
+                stderr: last_lines(&stderr, 6),
+            });
+        }
+        Ok(())
+    }
+
+    fn stop_watchdog(&mut self) {
+        *self.shared.done.lock().unwrap() = true;
+        self.shared.done_signal.notify_all();
+        if let Some(h) = self.watchdog.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if !self.finished {
+            drop(self.stdin.take());
+            drop(self.stdout.take());
+            let mut child = self.shared.child.lock().unwrap();
+            kill_group(&mut child);
+            let _ = child.wait();
+        }
+        self.stop_watchdog();
+    }
+}
+
+/// Kills the program's whole process group. The group id stays valid until the leader is reaped,
+/// and only `wait` reaps it, so this never signals an unrelated group.
+fn kill_group(child: &mut Child) {
+    if !matches!(child.try_wait(), Ok(None)) {
+        return; // already reaped: its pid may belong to someone else by now
+    }
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+}
+
+/// Runs a program to completion and returns its standard output, refusing more than `limit` bytes.
+pub fn run_capture<I, S>(
+    tool: Tool,
+    args: I,
+    timeout: Duration,
+    limit: usize,
+) -> Result<Vec<u8>, ProcessError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut process = Process::spawn(tool, args, false, Output::Piped, timeout)?;
+    let stdout = process.take_stdout().expect("stdout is piped");
+    let mut bytes = Vec::new();
+    let read = stdout
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| ProcessError::Io {
+            program: tool.program,
+            source,
+        });
+    if bytes.len() > limit {
+        return Err(ProcessError::OutputTooLarge {
+            program: tool.program,
+            limit,
+        });
+    }
+    // A timeout or failure explains a short read better than the read error itself.
+    process.wait()?;
+    read?;
+    Ok(bytes)
+}
+
+/// Reads a pipe to its end, keeping only the last `keep` bytes, so the child never blocks on a
+/// full pipe and memory stays bounded.
+fn read_tail(mut pipe: impl Read, keep: usize) -> String {
+    let mut tail: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > keep * 2 {
+                    tail.drain(..tail.len() - keep);
+                }
+            }
+        }
+    }
+    if tail.len() > keep {
+        tail.drain(..tail.len() - keep);
+    }
+    String::from_utf8_lossy(&tail).into_owned()
+}
+
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SH: Tool = Tool {
+        program: "sh",
+        package: "dash",
+    };
+
+    #[test]
+    fn captures_output() {
+        let out = run_capture(SH, ["-c", "printf hello"], Duration::from_secs(5), 100).unwrap();
+        assert_eq!(out, b"hello");
+    }
+
+    #[test]
+    fn a_missing_program_names_its_package() {
+        let tool = Tool {
+            program: "reelsmith-no-such-program",
+            package: "no-such-package",
+        };
+        let err = run_capture(tool, ["x"], Duration::from_secs(5), 10).unwrap_err();
+        assert_eq!(err.code(), "engine.tool_missing");
+        assert!(err.to_string().contains("no-such-package"), "{err}");
+    }
+
+    #[test]
+    fn a_slow_program_is_killed_at_its_deadline() {
+        let started = Instant::now();
+        let err = run_capture(SH, ["-c", "sleep 30"], Duration::from_millis(300), 10).unwrap_err();
+        assert_eq!(err.code(), "engine.timeout");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn failure_carries_stderr() {
+        let err = run_capture(
+            SH,
+            ["-c", "echo broken input >&2; exit 3"],
+            Duration::from_secs(5),
+            10,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "engine.process_failed");
+        assert!(err.to_string().contains("broken input"), "{err}");
+    }
+
+    #[test]
+    fn output_is_bounded() {
+        let err = run_capture(
+            SH,
+            ["-c", "yes | head -c 5000"],
+            Duration::from_secs(5),
+            100,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), "engine.output_too_large");
+    }
+
+    #[test]
+    fn dropping_kills_the_program() {
+        let marker = tempfile::tempdir().unwrap();
+        let path = marker.path().join("survived");
+        let script = format!("sleep 2; touch {}", path.display());
+        let process = Process::spawn(
+            SH,
+            ["-c", &script],
+            false,
+            Output::Null,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        drop(process);
+        std::thread::sleep(Duration::from_millis(2500));
+        assert!(!path.exists(), "the program outlived its handle");
+    }
+}
