@@ -21,7 +21,7 @@ impl Yuv420Frame {
     /// A black frame. Width and height must be even.
     pub fn black(size: FrameSize) -> Self {
         assert!(
-            size.width % 2 == 0 && size.height % 2 == 0,
+            size.width.is_multiple_of(2) && size.height.is_multiple_of(2),
             "yuv420p needs even sizes"
         );
         let luma = size.pixels();
@@ -142,7 +142,7 @@ impl Overlay {
         let mut cb = vec![128u8; cw * ch];
         let mut cr = vec![128u8; cw * ch];
         let mut chroma_alpha = vec![0u8; cw * ch];
-        let mut sums = vec![[0u32; 4]; cw * ch];
+        let mut sums = vec![[0u32; 3]; cw * ch];
         for row in 0..height as usize {
             for col in 0..width as usize {
                 let p = &rgba[(row * width as usize + col) * 4..][..4];
@@ -156,14 +156,17 @@ impl Overlay {
                 s[0] += u as u32 * a;
                 s[1] += v as u32 * a;
                 s[2] += a;
-                s[3] += 1;
             }
         }
-        for (i, s) in sums.iter().enumerate() {
-            if s[2] > 0 {
-                cb[i] = ((s[0] + s[2] / 2) / s[2]) as u8;
-                cr[i] = ((s[1] + s[2] / 2) / s[2]) as u8;
-                chroma_alpha[i] = (s[2] / 4) as u8;
+        for (i, &[u_sum, v_sum, a_sum]) in sums.iter().enumerate() {
+            if let (Some(u), Some(v)) = (
+                (u_sum + a_sum / 2).checked_div(a_sum),
+                (v_sum + a_sum / 2).checked_div(a_sum),
+            ) {
+                cb[i] = u as u8;
+                cr[i] = v as u8;
+                // Coverage of the 2×2 block: padded pixels are transparent, so divide by all four.
+                chroma_alpha[i] = (a_sum / 4) as u8;
             }
         }
         Overlay {

@@ -2,7 +2,10 @@
 //! network and no GPU. It knows nothing of HTTP or databases; the CLI and the workers call
 //! [`render::render`] with local files.
 
+pub mod encode;
 pub mod frame;
+pub mod plan;
+pub mod probe;
 pub mod process;
 pub mod timing;
 pub mod workdir;
