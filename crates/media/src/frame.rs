@@ -30,6 +30,15 @@ impl Yuv420Frame {
         Yuv420Frame { size, data }
     }
 
+    /// Wraps bytes already laid out as yuv420p (decoded video, for instance).
+    ///
+    /// # Panics
+    /// When `data` is not exactly one frame of `size`: that is a bug in the caller, not bad input.
+    pub fn from_bytes(size: FrameSize, data: Vec<u8>) -> Self {
+        assert_eq!(data.len(), size.yuv420p_len(), "not one yuv420p frame");
+        Yuv420Frame { size, data }
+    }
+
     pub fn size(&self) -> FrameSize {
         self.size
     }
