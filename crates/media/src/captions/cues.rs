@@ -3,8 +3,8 @@
 //! Every possible grouping is scored and the cheapest chosen by dynamic programming over the word
 //! sequence (the same idea as optimal paragraph line breaking): each cue costs a constant, so cues
 //! are filled; ending a cue anywhere but a sentence end, a clause mark or a pause costs more; a
-//! sentence ending inside a cue costs more; a cue shorter than the minimum display time costs in
-//! proportion to how short it is. Cues that do not fit two lines of the measured width, or that
+//! sentence ending or a long silence inside a cue costs more; a cue that cannot stay up for the
+//! minimum display time costs in proportion to how short it would be. Cues that do not fit two lines of the measured width, or that
 //! span more than the longest display time, are never considered. Words wider than a whole line
 //! are broken into hyphenated pieces first, so nothing can overflow.
 //!
@@ -58,6 +58,8 @@ const END_AT_CLAUSE: f64 = 0.5;
 const END_MID_PHRASE: f64 = 1.5;
 const SENTENCE_INSIDE: f64 = 1.2;
 const SHORT_CUE: f64 = 3.0;
+/// Per second of silence (beyond a normal pause) between two words of the same cue.
+const PAUSE_INSIDE: f64 = 1.5;
 /// A silence this long between words is as good a place to end a cue as a full stop.
 const PAUSE_SECONDS: f64 = 0.4;
 /// Gaps shorter than this between cues are closed, so the caption does not blink off and on.
@@ -294,9 +296,19 @@ fn cue_cost(tokens: &[Token], a: usize, b: usize, layout: &CaptionLayout) -> f64
             .iter()
             .filter(|t| ends_sentence(&t.word.text))
             .count() as f64;
-    let duration = tokens[b].word.end - tokens[a].word.start;
-    if duration < layout.min_cue_seconds {
-        cost += SHORT_CUE * (layout.min_cue_seconds - duration) / layout.min_cue_seconds;
+    // Silence inside a cue leaves words on screen long before they are said.
+    cost += PAUSE_INSIDE
+        * tokens[a..=b]
+            .windows(2)
+            .map(|p| (p[1].word.start - p[0].word.end - PAUSE_SECONDS).max(0.0))
+            .sum::<f64>();
+    // What matters is how long the cue can stay up, which a following pause extends.
+    let room = tokens
+        .get(b + 1)
+        .map_or(tokens[b].word.end, |next| next.word.start)
+        - tokens[a].word.start;
+    if room < layout.min_cue_seconds {
+        cost += SHORT_CUE * (layout.min_cue_seconds - room) / layout.min_cue_seconds;
     }
     cost
 }

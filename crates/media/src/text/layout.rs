@@ -85,42 +85,63 @@ impl Font {
         }
         let graphemes: Vec<&str> = word.graphemes(true).collect();
         let total = self.measure(word, px);
-        let pieces_wanted = (total / max_width).ceil().max(2.0);
-        self.split_graphemes(&graphemes, px, max_width, total / pieces_wanted)
-    }
-
-    /// Greedy split aiming at `target` width per piece, never exceeding `max_width` including the
-    /// hyphen.
-    fn split_graphemes(
-        &self,
-        graphemes: &[&str],
-        px: f32,
-        max_width: f32,
-        target: f32,
-    ) -> Vec<String> {
-        let mut pieces = Vec::new();
-        let mut current = String::new();
-        for (i, g) in graphemes.iter().enumerate() {
-            let is_last = i + 1 == graphemes.len();
-            let mut candidate = current.clone();
-            candidate.push_str(g);
-            let mut with_hyphen = candidate.clone();
-            if !is_last {
-                with_hyphen.push('-');
-            }
-            let width = self.measure(&with_hyphen, px);
-            let over_target = width > target * 1.05 && !current.is_empty();
-            if (width > max_width || over_target) && !current.is_empty() {
-                current.push('-');
-                pieces.push(std::mem::take(&mut current));
-                current.push_str(g);
-            } else {
-                current = candidate;
+        let hyphen = self.measure("-", px);
+        let average = total / graphemes.len() as f32;
+        // Try the fewest pieces first, each allowed a little over an equal share (greedy breaking
+        // needs some slack); more pieces only if that share cannot hold the word.
+        let fewest = (total / (max_width - hyphen).max(1.0)).ceil() as usize;
+        for pieces_wanted in fewest.max(2)..fewest.max(2) + 4 {
+            let limit = (total / pieces_wanted as f32 + hyphen + average).min(max_width);
+            let pieces = self.split_graphemes(&graphemes, px, limit);
+            if pieces.len() <= pieces_wanted {
+                return pieces;
             }
         }
+        self.split_graphemes(&graphemes, px, max_width)
+    }
+
+    /// Greedy split: each piece, hyphen included, as long as it can be without exceeding `limit`.
+    /// A single grapheme wider than the limit (only at absurd sizes) still goes out alone, as it
+    /// is the narrowest unit there is. Widths are accumulated glyph by glyph, so even a
+    /// pathological 64 KiB "word" splits in linear time.
+    fn split_graphemes(&self, graphemes: &[&str], px: f32, limit: f32) -> Vec<String> {
+        let scaled = self.face().as_scaled(PxScale::from(px));
+        let hyphen = self.glyph_for('-');
+        let mut pieces = Vec::new();
+        let mut current = String::new();
+        let mut width = 0.0f32;
+        let mut last: Option<GlyphId> = None;
+        let advance = |from: Option<GlyphId>, text: &str| {
+            let mut w = 0.0f32;
+            let mut prev = from;
+            for id in text.chars().filter_map(|c| self.glyph_for(c)) {
+                if let Some(p) = prev {
+                    w += scaled.kern(p, id);
+                }
+                w += scaled.h_advance(id);
+                prev = Some(id);
+            }
+            (w, prev)
+        };
+        for (i, g) in graphemes.iter().enumerate() {
+            let (grown, grown_last) = advance(last, g);
+            let mut needed = width + grown;
+            if i + 1 < graphemes.len() {
+                if let (Some(h), Some(l)) = (hyphen, grown_last) {
+                    needed += scaled.kern(l, h) + scaled.h_advance(h);
+                }
+            }
+            if needed > limit && !current.is_empty() {
+                current.push('-');
+                pieces.push(std::mem::take(&mut current));
+                (width, last) = advance(None, g);
+            } else {
+                width += grown;
+                last = grown_last;
+            }
+            current.push_str(g);
+        }
         pieces.push(current);
-        // A single grapheme wider than the line (only at absurd sizes) still goes out alone: it is
-        // the narrowest unit there is.
         pieces
     }
 
@@ -175,6 +196,26 @@ mod tests {
             + font.gap_between("va", "bien.", px)
             + font.measure("bien.", px);
         assert!((whole - parts).abs() < 0.01, "{whole} vs {parts}");
+    }
+
+    #[test]
+    fn a_huge_word_breaks_in_reasonable_time() {
+        let font = Font::caption();
+        let pieces = font.break_word(&"ы".repeat(60_000), 30.0, 400.0);
+        assert!(pieces.len() > 1000);
+        assert!(pieces.iter().all(|p| font.measure(p, 30.0) <= 400.0));
+    }
+
+    #[test]
+    fn a_long_word_breaks_into_balanced_pieces() {
+        let font = Font::caption();
+        let word = "Donaudampfschifffahrtsgesellschaftskapitänsmütze";
+        let pieces = font.break_word(word, 48.96, 630.0);
+        let widths: Vec<f32> = pieces.iter().map(|p| font.measure(p, 48.96)).collect();
+        let (min, max) = widths
+            .iter()
+            .fold((f32::MAX, 0.0f32), |(a, b), &w| (a.min(w), b.max(w)));
+        assert!(max - min < 120.0, "{pieces:?} {widths:?}");
     }
 
     #[test]
