@@ -251,22 +251,22 @@ impl PaintedBlock {
     pub fn to_rgba(&self, colour_of_group: impl Fn(u16) -> [u8; 3]) -> Vec<u8> {
         let mut rgba = vec![0u8; self.fill.len() * 4];
         for (i, px) in rgba.chunks_exact_mut(4).enumerate() {
-            let af = self.fill[i] as f32 / 255.0;
-            let ad = self.dark[i] as f32 / 255.0;
-            let a = af + ad * (1.0 - af);
-            if a <= 0.0 {
+            // Integer "over" compositing in 0–255 units: this runs for every pixel of every
+            // highlight state, so it avoids floating point.
+            let fill = self.fill[i] as u32;
+            let dark = self.dark[i] as u32;
+            let alpha = fill + (dark * (255 - fill) + 127) / 255;
+            if alpha == 0 {
                 continue;
             }
-            let colour = if self.group[i] == NO_GROUP {
-                [0, 0, 0]
-            } else {
-                colour_of_group(self.group[i])
-            };
-            // The dark layer is black, so only the fill contributes colour.
-            for c in 0..3 {
-                px[c] = (colour[c] as f32 * af / a).round() as u8;
+            if fill > 0 {
+                // The dark layer is black, so only the fill contributes colour.
+                let colour = colour_of_group(self.group[i]);
+                for c in 0..3 {
+                    px[c] = ((colour[c] as u32 * fill + alpha / 2) / alpha) as u8;
+                }
             }
-            px[3] = (a * 255.0).round() as u8;
+            px[3] = alpha as u8;
         }
         rgba
     }
@@ -295,47 +295,49 @@ pub fn text_block_height(lines: usize, px: f32, font: &Font) -> f32 {
 }
 
 /// Grey-level dilation by a disc: each output pixel is the strongest coverage within `radius`.
-/// Done as one horizontal running maximum per distinct chord half-width, combined vertically.
+/// The disc is a stack of horizontal chords; the running maximum over every chord half-width is
+/// built incrementally (a window of half-width h+1 is the maximum of two windows of half-width h
+/// one pixel apart), so the whole dilation costs O(radius) passes over the mask, not O(radius²).
 fn dilate_disc(src: &[u8], w: usize, h: usize, radius: usize) -> Vec<u8> {
     if radius == 0 {
         return src.to_vec();
     }
     let r = radius as i64;
-    let halves: Vec<usize> = (-r..=r)
-        .map(|dy| (((r * r - dy * dy) as f64).sqrt().round()) as usize)
-        .collect();
-    let mut horizontal: HashMap<usize, Vec<u8>> = HashMap::new();
-    for &half in &halves {
-        horizontal
-            .entry(half)
-            .or_insert_with(|| horizontal_max(src, w, h, half));
+    let half_of = |dy: i64| (((r * r - dy * dy) as f64).sqrt().round()) as usize;
+    // by_half[k]: horizontal running maximum with half-width k.
+    let mut by_half: Vec<Vec<u8>> = vec![src.to_vec()];
+    for k in 1..=radius {
+        let next = widen(&by_half[k - 1], w, h, k == 1);
+        by_half.push(next);
     }
     let mut out = vec![0u8; w * h];
-    for (k, &half) in halves.iter().enumerate() {
-        let dy = k as i64 - r;
-        let rows = &horizontal[&half];
+    for dy in -r..=r {
+        let rows = &by_half[half_of(dy)];
         for y in 0..h as i64 {
             let sy = y + dy;
             if sy < 0 || sy >= h as i64 {
                 continue;
             }
-            let (dst, src_row) = (y as usize * w, sy as usize * w);
-            for x in 0..w {
-                out[dst + x] = out[dst + x].max(rows[src_row + x]);
+            let (dst, from) = (y as usize * w, sy as usize * w);
+            for (o, &v) in out[dst..dst + w].iter_mut().zip(&rows[from..from + w]) {
+                *o = (*o).max(v);
             }
         }
     }
     out
 }
 
-fn horizontal_max(src: &[u8], w: usize, h: usize, half: usize) -> Vec<u8> {
+/// Widens a horizontal running maximum by one pixel each side. From half-width 0 the centre must
+/// be kept too; from half-width 1 onwards the two shifted windows already overlap it.
+fn widen(prev: &[u8], w: usize, h: usize, keep_centre: bool) -> Vec<u8> {
     let mut out = vec![0u8; w * h];
     for y in 0..h {
-        let row = &src[y * w..(y + 1) * w];
+        let row = &prev[y * w..(y + 1) * w];
         for x in 0..w {
-            let lo = x.saturating_sub(half);
-            let hi = (x + half + 1).min(w);
-            out[y * w + x] = row[lo..hi].iter().copied().max().unwrap_or(0);
+            let left = if x > 0 { row[x - 1] } else { 0 };
+            let right = if x + 1 < w { row[x + 1] } else { 0 };
+            let centre = if keep_centre { row[x] } else { 0 };
+            out[y * w + x] = left.max(right).max(centre);
         }
     }
     out
@@ -451,6 +453,34 @@ mod tests {
         assert_eq!(out[2 * 11 + 5], 255);
         assert_eq!(out[2 * 11 + 2], 0, "corners of the square stay clear");
         assert_eq!(out[5 * 11 + 9], 0);
+    }
+
+    #[test]
+    fn incremental_dilation_matches_a_direct_disc_search() {
+        let (w, h) = (23, 19);
+        let src: Vec<u8> = (0..w * h).map(|i| ((i * 7919) % 251) as u8 / 3).collect();
+        for radius in 1..6i64 {
+            let fast = dilate_disc(&src, w, h, radius as usize);
+            for y in 0..h as i64 {
+                for x in 0..w as i64 {
+                    let mut best = 0u8;
+                    for dy in -radius..=radius {
+                        let half = (((radius * radius - dy * dy) as f64).sqrt().round()) as i64;
+                        for dx in -half..=half {
+                            let (sx, sy) = (x + dx, y + dy);
+                            if sx >= 0 && sy >= 0 && sx < w as i64 && sy < h as i64 {
+                                best = best.max(src[sy as usize * w + sx as usize]);
+                            }
+                        }
+                    }
+                    assert_eq!(
+                        fast[y as usize * w + x as usize],
+                        best,
+                        "r={radius} {x},{y}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
