@@ -4,8 +4,9 @@
 //! sequence (the same idea as optimal paragraph line breaking): each cue costs a constant, so cues
 //! are filled; ending a cue anywhere but a sentence end, a clause mark or a pause costs more; a
 //! sentence ending or a long silence inside a cue costs more; a cue that cannot stay up for the
-//! minimum display time costs in proportion to how short it would be. Cues that do not fit two lines of the measured width, or that
-//! span more than the longest display time, are never considered. Words wider than a whole line
+//! minimum display time costs in proportion to how short it would be. Cues that do not fit two
+//! lines of the measured width, or that span more than the longest display time, are never
+//! considered. Words wider than a whole line
 //! are broken into hyphenated pieces first, so nothing can overflow.
 //!
 //! Timing then follows the words: a cue starts with its first word and ends with its last, is

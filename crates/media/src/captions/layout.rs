@@ -30,7 +30,7 @@ pub struct CaptionLayout {
 
 const SAFE_WIDTH: f32 = 0.9;
 const BOTTOM_MARGIN: f32 = 0.08;
-/// Subtitle guidelines (e.g. broadcast and streaming style guides) cap lines at about 42 characters.
+/// Subtitle style guides (broadcast and streaming) cap lines at about 42 characters.
 const MAX_CHARS: usize = 42;
 const MIN_CHARS: usize = 12;
 

@@ -234,7 +234,8 @@ mod tests {
     #[test]
     fn wrap_keeps_every_line_inside_the_width() {
         let font = Font::caption();
-        let text = "Съешь же ещё этих мягких французских булок, да выпей чаю. Übergrößenträgerinnenvereinigung!";
+        let text = "Съешь же ещё этих мягких французских булок, да выпей чаю. \
+            Übergrößenträgerinnenvereinigung!";
         let lines = font.wrap(text, 36.0, 250.0);
         assert!(lines.len() > 2);
         for l in &lines {

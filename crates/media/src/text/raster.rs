@@ -3,8 +3,8 @@
 //! (outline, drop shadow, optional translucent box) that keeps white text readable on any picture.
 //!
 //! A block is painted once and can then be coloured many times ([`PaintedBlock::to_rgba`]): the
-//! fill mask remembers which word ("group") each pixel belongs to, so karaoke highlighting recolours
-//! one word without touching the font rasterizer or recomputing the outline.
+//! fill mask remembers which word ("group") each pixel belongs to, so karaoke highlighting
+//! recolours one word without touching the font rasterizer or recomputing the outline.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -269,19 +269,6 @@ impl PaintedBlock {
             px[3] = alpha as u8;
         }
         rgba
-    }
-
-    /// The bounding box (x0, y0, x1, y1; exclusive ends) of pixels belonging to `group`.
-    pub fn group_bounds(&self, group: u16) -> Option<(u32, u32, u32, u32)> {
-        let mut bounds: Option<(u32, u32, u32, u32)> = None;
-        for (i, &g) in self.group.iter().enumerate() {
-            if g == group && self.fill[i] > 0 {
-                let (x, y) = (i as u32 % self.width, i as u32 / self.width);
-                let b = bounds.get_or_insert((x, y, x + 1, y + 1));
-                *b = (b.0.min(x), b.1.min(y), b.2.max(x + 1), b.3.max(y + 1));
-            }
-        }
-        bounds
     }
 }
 
