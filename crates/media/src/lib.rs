@@ -1,11 +1,13 @@
 //! The studio engine: turns a script and reference media into a narrated, captioned MP4 with no
 //! network and no GPU. It knows nothing of HTTP or databases; the CLI and the workers call
-//! [`render::render`] with local files.
+//! `render::render` with local files.
 
+pub mod captions;
 pub mod encode;
 pub mod frame;
 pub mod plan;
 pub mod probe;
 pub mod process;
+pub mod text;
 pub mod timing;
 pub mod workdir;

@@ -1,0 +1,79 @@
+//! Where captions go and how big they are, for one output frame size.
+//!
+//! Sizes follow the frame's geometry rather than fixed pixels: the type is 5.8 % of the height on
+//! wide frames, but on tall (9:16) frames the width is what limits it, so the type is set relative
+//! to the width (6.8 %), which makes it relatively larger on a phone screen and the lines shorter.
+//! Lines stay inside the 90 % title-safe width, outline and shadow included, and the block sits
+//! with its bottom 8 % of the height above the frame's bottom edge.
+
+use reelsmith_core::FrameSize;
+
+use crate::text::{Font, TextStyle};
+
+/// Caption geometry for one frame size. All distances in pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptionLayout {
+    pub frame: FrameSize,
+    /// Type size (ab_glyph pixel scale: ascent to descent).
+    pub font_px: f32,
+    /// Widest a line's glyph advances may be.
+    pub max_line_width: f32,
+    pub max_lines: usize,
+    /// Readability cap on characters per line, on top of the width limit (a single word is exempt).
+    pub max_chars: usize,
+    /// Where the last line's descent sits.
+    pub text_bottom: f32,
+    /// Longest a cue may stay on screen, and shortest it should, in seconds.
+    pub max_cue_seconds: f64,
+    pub min_cue_seconds: f64,
+}
+
+const SAFE_WIDTH: f32 = 0.9;
+const BOTTOM_MARGIN: f32 = 0.08;
+/// Subtitle style guides (broadcast and streaming) cap lines at about 42 characters.
+const MAX_CHARS: usize = 42;
+const MIN_CHARS: usize = 12;
+
+impl CaptionLayout {
+    pub fn for_frame(size: FrameSize) -> CaptionLayout {
+        let (w, h) = (size.width as f32, size.height as f32);
+        let font_px = (h * 0.058).min(w * 0.068).max(10.0);
+        let style = TextStyle::for_size(font_px);
+        let safe_width = w * SAFE_WIDTH;
+        let max_line_width = (safe_width - 2.0 * style.margin() as f32).max(font_px);
+        // Average advance of a bold lowercase letter is about half the pixel scale.
+        let average_char = Font::caption().measure("etaoin shrdlu", font_px) / 13.0;
+        let max_chars = ((max_line_width / average_char) as usize).clamp(MIN_CHARS, MAX_CHARS);
+        CaptionLayout {
+            frame: size,
+            font_px,
+            max_line_width,
+            max_lines: 2,
+            max_chars,
+            text_bottom: h * (1.0 - BOTTOM_MARGIN),
+            max_cue_seconds: 6.0,
+            min_cue_seconds: 0.7,
+        }
+    }
+
+    /// The outline and shadow the caption text is drawn with.
+    pub fn text_style(&self) -> TextStyle {
+        TextStyle::for_size(self.font_px)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reelsmith_core::{Aspect, Resolution};
+
+    #[test]
+    fn portrait_type_is_relatively_larger_and_lines_shorter() {
+        let wide = CaptionLayout::for_frame(Resolution::P1080.frame_size(Aspect::Landscape));
+        let tall = CaptionLayout::for_frame(Resolution::P1080.frame_size(Aspect::Portrait));
+        let relative = |l: &CaptionLayout| l.font_px / l.frame.width as f32;
+        assert!(relative(&tall) > 1.5 * relative(&wide));
+        assert!(tall.max_chars < wide.max_chars);
+        assert_eq!(wide.max_chars, MAX_CHARS);
+    }
+}
