@@ -2,7 +2,9 @@
 //! network and no GPU. It knows nothing of HTTP or databases; the CLI and the workers call
 //! [`render::render`] with local files.
 
+pub mod audio;
 pub mod frame;
 pub mod process;
+pub mod speech;
 pub mod timing;
 pub mod workdir;
