@@ -2,6 +2,7 @@
 //! network and no GPU. It knows nothing of HTTP or databases; the CLI and the workers call
 //! [`render::render`] with local files.
 
+pub mod align;
 pub mod audio;
 pub mod frame;
 pub mod process;
