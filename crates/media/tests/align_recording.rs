@@ -9,7 +9,7 @@ use reelsmith_core::{ErrorCode, Limits, TtsSettings};
 use reelsmith_media::align::align;
 use reelsmith_media::audio::{decode_audio, write_wav, AudioBuffer};
 use reelsmith_media::process::{run_capture, FFMPEG};
-use reelsmith_media::speech::{synthesize, SpeechWord};
+use reelsmith_media::speech::{synthesize, Narration, SpeechWord};
 
 const SCRIPT: &str = "Long before the first railway crossed the valley, the village lived on \
     its river. Boats carried wool, grain and timber down to the coast, and came back with salt, \
@@ -174,4 +174,82 @@ fn the_reference_voice_must_exist() {
     let reading = synthesize(SCRIPT, &TtsSettings::default()).unwrap();
     let err = align(SCRIPT, &reading.audio, &tts("xx-none", 175, 50)).unwrap_err();
     assert_eq!(err.code(), "speech.unknown_voice");
+}
+
+/// Inserts `pause` seconds of silence after every sentence of `truth`, shifting the true
+/// timings to match, and adds a faint hiss over everything, as a person reading with breaths
+/// into an ordinary microphone would produce.
+fn with_pauses_and_hiss(truth: &Narration, pause: f64) -> (AudioBuffer, Vec<SpeechWord>) {
+    let rate = truth.audio.sample_rate;
+    let gap = (pause * rate as f64) as usize;
+    let mut samples = Vec::new();
+    let mut words = Vec::new();
+    let mut copied = 0usize;
+    let mut shift = 0.0;
+    for word in &truth.words {
+        words.push(SpeechWord {
+            start: word.start + shift,
+            end: word.end + shift,
+            ..word.clone()
+        });
+        if word.text.ends_with('.') {
+            let cut = ((word.end * rate as f64) as usize).min(truth.audio.samples.len());
+            samples.extend_from_slice(&truth.audio.samples[copied..cut]);
+            samples.extend(std::iter::repeat_n(0.0, gap));
+            copied = cut;
+            shift += pause;
+        }
+    }
+    samples.extend_from_slice(&truth.audio.samples[copied..]);
+    let mut state: u32 = 99;
+    for s in &mut samples {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        *s += ((state >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.01;
+    }
+    (
+        AudioBuffer {
+            samples,
+            sample_rate: rate,
+        },
+        words,
+    )
+}
+
+#[test]
+fn long_pauses_and_hiss_in_the_recording_do_not_throw_it_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = synthesize(SCRIPT, &tts("en-us", 160, 45)).unwrap();
+    let (audio, true_words) = with_pauses_and_hiss(&truth, 1.2);
+    let recording = through_codec(&audio, dir.path(), "mp3", &["-c:a", "libmp3lame"]);
+    let aligned = align(SCRIPT, &recording, &TtsSettings::default()).unwrap();
+    assert_well_formed(&aligned, recording.duration());
+    let errors = start_errors(&true_words, &aligned);
+    println!(
+        "1.2 s pauses after sentences + hiss via mp3: median {:.0} ms, p90 {:.0} ms, max {:.0} ms",
+        errors.median * 1000.0,
+        errors.p90 * 1000.0,
+        errors.max * 1000.0
+    );
+    assert!(errors.median <= 0.080, "median {:.3} s", errors.median);
+}
+
+#[test]
+fn a_long_repetitive_reading_stays_on_track() {
+    // Five copies of the script: about four minutes in which every sentence occurs five times,
+    // so only a path that keeps its place can score well. Exercises the multi-resolution path.
+    let script = [SCRIPT; 5].join(" ");
+    let truth = synthesize(&script, &tts("en-us", 150, 40)).unwrap();
+    let aligned = align(&script, &truth.audio, &TtsSettings::default()).unwrap();
+    assert_well_formed(&aligned, truth.audio.duration());
+    let errors = start_errors(&truth.words, &aligned);
+    println!(
+        "{} words, {:.0} s: median {:.0} ms, p90 {:.0} ms, max {:.0} ms",
+        aligned.len(),
+        truth.audio.duration(),
+        errors.median * 1000.0,
+        errors.p90 * 1000.0,
+        errors.max * 1000.0
+    );
+    assert!(errors.median <= 0.080, "median {:.3} s", errors.median);
+    assert!(errors.p90 <= 0.250, "p90 {:.3} s", errors.p90);
 }
