@@ -336,7 +336,7 @@ fn with_engine<T>(work: impl FnOnce(&Api) -> Result<T, SpeechError>) -> Result<T
     let _guard = ENGINE_LOCK
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let api = load()?;
+    let api = load(LIBRARY_NAME)?;
     work(&api)
 }
 
@@ -352,9 +352,9 @@ impl Drop for Api {
     }
 }
 
-fn load() -> Result<Api, SpeechError> {
+fn load(name: &str) -> Result<Api, SpeechError> {
     // SAFETY: loading espeak-ng runs no initialisers with preconditions of ours.
-    let library = unsafe { libloading::Library::new(LIBRARY_NAME) }
+    let library = unsafe { libloading::Library::new(name) }
         .map_err(|e| SpeechError::EngineMissing(e.to_string()))?;
     // SAFETY: each symbol is declared with the signature `speak_lib.h` gives it.
     unsafe {
@@ -473,5 +473,44 @@ fn event_sample(event: &RawEvent, sample_rate: u32) -> usize {
         exact as usize
     } else {
         from_ms.round() as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reelsmith_core::ErrorCode;
+
+    #[test]
+    fn a_library_that_is_not_there_is_reported_as_missing() {
+        let _guard = ENGINE_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let err = load("libespeak-ng-reelsmith-absent.so.1").err().unwrap();
+        assert_eq!(err.code(), "speech.engine_missing");
+        let message = err.to_string();
+        assert!(message.contains("libespeak-ng1"), "{message}");
+        assert!(
+            message.contains("libespeak-ng-reelsmith-absent.so.1"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn word_events_carry_character_and_sample_positions() {
+        let speech = speak("One two three.", "en-us", 175, 50).unwrap();
+        let words: Vec<_> = speech
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Word)
+            .collect();
+        assert_eq!(words.len(), 3);
+        assert_eq!(
+            words
+                .iter()
+                .map(|w| (w.char_position, w.char_len))
+                .collect::<Vec<_>>(),
+            [(0, 3), (4, 3), (8, 5)]
+        );
+        assert!(words.windows(2).all(|w| w[0].sample < w[1].sample));
+        assert!(words.last().unwrap().sample < speech.samples.len());
     }
 }
