@@ -54,9 +54,15 @@ pub(crate) fn timed_words(
     let starts = word_starts(&tokens, events);
     let silence = silence_threshold(&audio.samples, frame_len(audio));
     let rate = audio.sample_rate as f64;
+    let mut clause_ends: Vec<usize> = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::End | EventKind::MessageTerminated))
+        .map(|e| e.sample)
+        .collect();
+    clause_ends.sort_unstable();
     let mut words = Vec::with_capacity(starts.len());
     for (index, &(token_index, start)) in starts.iter().enumerate() {
-        let limit = word_limit(index, &starts, events, audio.samples.len());
+        let limit = word_limit(index, &starts, &clause_ends, audio.samples.len());
         let end = last_sound_before(audio, start, limit, silence);
         let start = first_sound_after(audio, start, end, silence);
         let token = &tokens[token_index];
@@ -95,20 +101,22 @@ fn token_at(tokens: &[Token], position: usize) -> Option<usize> {
 }
 
 /// Where word `index` must have ended: the next word's start, or an earlier clause end.
+/// `clause_ends` holds the samples of the engine's clause-end events, sorted.
 fn word_limit(
     index: usize,
     starts: &[(usize, usize)],
-    events: &[EngineEvent],
+    clause_ends: &[usize],
     audio_len: usize,
 ) -> usize {
     let start = starts[index].1;
     let next = starts.get(index + 1).map_or(audio_len, |&(_, s)| s);
-    let clause_end = events
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::End | EventKind::MessageTerminated))
-        .map(|e| e.sample)
-        .find(|&s| s > start && s < next);
-    clause_end.unwrap_or(next).min(audio_len).max(start)
+    let first_after = clause_ends.partition_point(|&s| s <= start);
+    let clause_end = clause_ends.get(first_after).filter(|&&s| s < next);
+    clause_end
+        .copied()
+        .unwrap_or(next)
+        .min(audio_len)
+        .max(start)
 }
 
 fn frame_len(audio: &AudioBuffer) -> usize {
