@@ -2,12 +2,15 @@
 //! network and no GPU. It knows nothing of HTTP or databases; the CLI and the workers call
 //! `render::render` with local files.
 
+pub mod align;
+pub mod audio;
 pub mod captions;
 pub mod encode;
 pub mod frame;
 pub mod plan;
 pub mod probe;
 pub mod process;
+pub mod speech;
 pub mod text;
 pub mod timing;
 pub mod workdir;
