@@ -2,7 +2,9 @@
 //! network and no GPU. It knows nothing of HTTP or databases; the CLI and the workers call
 //! [`render::render`] with local files.
 
+pub mod compose;
 pub mod frame;
+pub mod image_input;
 pub mod process;
 pub mod timing;
 pub mod workdir;
