@@ -36,8 +36,11 @@ pub struct JitterReport {
     pub samples: usize,
 }
 
-/// A correlation peak weaker than this (of a perfect 1.0) is not trusted.
-const MIN_PEAK: f32 = 0.05;
+/// A displacement that explains less of the spectrum than this (of a perfect 1.0) is not trusted.
+const MIN_COHERENCE: f64 = 0.5;
+/// Frequencies up to this (in cycles per patch) are dominated by the window itself, which does not
+/// move with the content, and would bias the fit toward zero.
+const LOWEST_FREQUENCY: isize = 2;
 /// Half-width, in frames, of the local fit that defines the smooth path.
 const SMOOTH_HALF_WIDTH: usize = 7;
 
@@ -105,6 +108,7 @@ struct Correlator {
     forward: Arc<dyn Fft<f32>>,
     inverse: Arc<dyn Fft<f32>>,
     work: Vec<Complex32>,
+    cross: Vec<Complex32>,
     transposed: Vec<Complex32>,
 }
 
@@ -123,6 +127,7 @@ impl Correlator {
             forward: planner.plan_fft_forward(size),
             inverse: planner.plan_fft_inverse(size),
             work: vec![Complex32::default(); size * size],
+            cross: vec![Complex32::default(); size * size],
             transposed: vec![Complex32::default(); size * size],
         }
     }
@@ -151,43 +156,28 @@ impl Correlator {
 
     /// Displacement of the content from `before` to `after`, or `None` if the peak is weak.
     fn shift(&mut self, before: &[Complex32], after: &[Complex32]) -> Option<(f64, f64)> {
-        for ((w, a), b) in self.work.iter_mut().zip(after).zip(before) {
-            let cross = a * b.conj();
-            let magnitude = cross.norm();
-            *w = if magnitude > 1e-6 {
-                cross / magnitude
-            } else {
-                Complex32::default()
-            };
+        let mut strongest = 0.0f32;
+        for ((c, a), b) in self.cross.iter_mut().zip(after).zip(before) {
+            *c = a * b.conj();
+            strongest = strongest.max(c.norm());
+        }
+        if strongest <= 0.0 {
+            return None;
+        }
+        // Whitening, damped for bins with next to no content, whose phase is only noise.
+        let floor = strongest * 1e-3;
+        for (w, c) in self.work.iter_mut().zip(&self.cross) {
+            *w = c / (c.norm() + floor);
         }
         let inverse = Arc::clone(&self.inverse);
         self.fft2(&*inverse);
         let n = self.size;
-        let scale = 1.0 / (n * n) as f32;
-        let value = |x: usize, y: usize| self.work[(y % n) * n + (x % n)].re * scale;
         let (mut best, mut best_x, mut best_y) = (f32::MIN, 0, 0);
-        for y in 0..n {
-            for x in 0..n {
-                let v = value(x, y);
-                if v > best {
-                    (best, best_x, best_y) = (v, x, y);
-                }
+        for (i, v) in self.work.iter().enumerate() {
+            if v.re > best {
+                (best, best_x, best_y) = (v.re, i % n, i / n);
             }
         }
-        if best < MIN_PEAK {
-            return None;
-        }
-        let refine = |minus: f32, plus: f32| -> f64 {
-            let (minus, plus) = (minus.max(0.0) as f64, plus.max(0.0) as f64);
-            let centre = best as f64;
-            if plus >= minus {
-                plus / (plus + centre)
-            } else {
-                -minus / (minus + centre)
-            }
-        };
-        let dx = refine(value(best_x + n - 1, best_y), value(best_x + 1, best_y));
-        let dy = refine(value(best_x, best_y + n - 1), value(best_x, best_y + 1));
         let unwrap = |i: usize| {
             if i >= n / 2 {
                 i as f64 - n as f64
@@ -195,7 +185,88 @@ impl Correlator {
                 i as f64
             }
         };
-        Some((unwrap(best_x) + dx, unwrap(best_y) + dy))
+        let (whole_x, whole_y) = (unwrap(best_x), unwrap(best_y));
+        let (fx, fy) = self.phase_plane(whole_x, whole_y)?;
+        let (x, y) = (whole_x + fx, whole_y + fy);
+        (self.coherence(x, y) >= MIN_COHERENCE).then_some((x, y))
+    }
+
+    /// The sub-pixel remainder of the shift, once the whole-pixel part is known: the cross-power
+    /// spectrum of a shift `d` is `|X|² e^(-i ω·d)`, so after removing the whole-pixel part its
+    /// phase is a plane through the origin whose slope is the remainder. A least-squares fit of
+    /// that plane, weighted by the spectrum's magnitude (so frequencies with no content, whose
+    /// phase is noise, count for nothing), over the lower half of the frequencies (where the
+    /// phase cannot wrap and the window's leakage is small).
+    fn phase_plane(&self, whole_x: f64, whole_y: f64) -> Option<(f64, f64)> {
+        let n = self.size;
+        let band = (n / 4) as isize;
+        let signed = |k: usize| {
+            if k >= n / 2 {
+                k as isize - n as isize
+            } else {
+                k as isize
+            }
+        };
+        let (mut sxx, mut sxy, mut syy, mut bx, mut by) = (0.0f64, 0.0, 0.0, 0.0, 0.0);
+        for (i, c) in self.cross.iter().enumerate() {
+            let (kx, ky) = (signed(i % n), signed(i / n));
+            if kx.abs() > band || ky.abs() > band || kx.abs().max(ky.abs()) <= LOWEST_FREQUENCY {
+                continue;
+            }
+            let wx = std::f64::consts::TAU * kx as f64 / n as f64;
+            let wy = std::f64::consts::TAU * ky as f64 / n as f64;
+            // Undo the whole-pixel shift: multiply by e^(+i ω·whole).
+            let turn = wx * whole_x + wy * whole_y;
+            let (re, im) = (c.re as f64, c.im as f64);
+            let (re, im) = (
+                re * turn.cos() - im * turn.sin(),
+                re * turn.sin() + im * turn.cos(),
+            );
+            let weight = re.hypot(im);
+            let phase = im.atan2(re);
+            sxx += weight * wx * wx;
+            sxy += weight * wx * wy;
+            syy += weight * wy * wy;
+            bx -= weight * phase * wx;
+            by -= weight * phase * wy;
+        }
+        let det = sxx * syy - sxy * sxy;
+        if det.abs() < 1e-12 {
+            return None;
+        }
+        let fx = (bx * syy - by * sxy) / det;
+        let fy = (by * sxx - bx * sxy) / det;
+        (fx.abs() <= 1.0 && fy.abs() <= 1.0).then_some((fx, fy))
+    }
+
+    /// How well a pure translation by (x, y) explains the cross-power spectrum, from 0 (not at
+    /// all: a cut, or no texture) to 1 (perfectly), weighting each frequency by its content.
+    fn coherence(&self, x: f64, y: f64) -> f64 {
+        let n = self.size;
+        let band = (n / 4) as isize;
+        let signed = |k: usize| {
+            if k >= n / 2 {
+                k as isize - n as isize
+            } else {
+                k as isize
+            }
+        };
+        let (mut re_sum, mut im_sum, mut total) = (0.0f64, 0.0f64, 0.0f64);
+        for (i, c) in self.cross.iter().enumerate() {
+            let (kx, ky) = (signed(i % n), signed(i / n));
+            if kx.abs() > band || ky.abs() > band {
+                continue;
+            }
+            let turn = std::f64::consts::TAU * (kx as f64 * x + ky as f64 * y) / n as f64;
+            let (re, im) = (c.re as f64, c.im as f64);
+            re_sum += re * turn.cos() - im * turn.sin();
+            im_sum += re * turn.sin() + im * turn.cos();
+            total += re.hypot(im);
+        }
+        if total <= 0.0 {
+            return 0.0;
+        }
+        re_sum.hypot(im_sum) / total
     }
 
     /// In-place 2-D transform of `work`: rows, then columns (through a transpose).
