@@ -5,8 +5,10 @@
 pub mod align;
 pub mod audio;
 pub mod captions;
+pub mod compose;
 pub mod encode;
 pub mod frame;
+pub mod image_input;
 pub mod plan;
 pub mod probe;
 pub mod process;
