@@ -84,19 +84,17 @@ pub fn decode_image(bytes: &[u8], limits: &Limits) -> Result<StillImage, ImageEr
     if !ACCEPTED.contains(&format) {
         return Err(ImageError::UnsupportedFormat);
     }
+    // Refuse on the header's claim before any decoder runs: some decoders read well past the
+    // header (PNG up to its first data chunk) before they report dimensions.
+    if let Some((width, height)) = declared_size(bytes, format) {
+        check_pixels(width, height, limits)?;
+    }
     if format == ImageFormat::Jpeg {
         check_jpeg_structure(bytes)?;
     }
     let mut decoder = reader.into_decoder().map_err(header_error)?;
     let (width, height) = decoder.dimensions();
-    let pixels = width as u64 * height as u64;
-    if pixels > limits.max_image_pixels {
-        return Err(ImageError::TooManyPixels {
-            width,
-            height,
-            limit: limits.max_image_pixels,
-        });
-    }
+    check_pixels(width, height, limits)?;
     if width == 0 || height == 0 {
         return Err(ImageError::Corrupt("the image has no pixels".into()));
     }
@@ -112,6 +110,34 @@ pub fn decode_image(bytes: &[u8], limits: &Limits) -> Result<StillImage, ImageEr
         height: rgb.height(),
         rgb: rgb.into_raw(),
     })
+}
+
+fn check_pixels(width: u32, height: u32, limits: &Limits) -> Result<(), ImageError> {
+    if width as u64 * height as u64 > limits.max_image_pixels {
+        return Err(ImageError::TooManyPixels {
+            width,
+            height,
+            limit: limits.max_image_pixels,
+        });
+    }
+    Ok(())
+}
+
+/// The size a file's header declares, for the formats whose header states it at a fixed place.
+fn declared_size(bytes: &[u8], format: ImageFormat) -> Option<(u32, u32)> {
+    let be32 = |at: usize| Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    let le16 = |at: usize| Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?) as u32);
+    let le32 = |at: usize| Some(i32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?));
+    match format {
+        // Signature (8), IHDR length (4), "IHDR" (4), then width and height.
+        ImageFormat::Png if bytes.get(12..16) == Some(b"IHDR") => Some((be32(16)?, be32(20)?)),
+        // "GIF89a", then the logical screen's width and height.
+        ImageFormat::Gif => Some((le16(6)?, le16(8)?)),
+        // File header (14), info header size (4), then width and a height that is negative for
+        // top-down bitmaps.
+        ImageFormat::Bmp => Some((le32(18)?.unsigned_abs(), le32(22)?.unsigned_abs())),
+        _ => None,
+    }
 }
 
 fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ImageError> {

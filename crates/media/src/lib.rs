@@ -12,6 +12,7 @@ pub mod image_input;
 pub mod plan;
 pub mod probe;
 pub mod process;
+pub mod render;
 pub mod speech;
 pub mod text;
 pub mod timing;

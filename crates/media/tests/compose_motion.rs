@@ -71,7 +71,7 @@ fn render_all(compositor: &mut Compositor) -> Vec<Yuv420Frame> {
 
 fn render_scene(image: StillImage, motion: Motion, seconds: f64) -> Vec<Yuv420Frame> {
     let scenes = vec![SceneSpec {
-        visual: SceneVisual::Still(image),
+        visual: SceneVisual::Still(image.into()),
         motion,
         duration: seconds,
     }];
@@ -196,13 +196,13 @@ fn film(seed: u64) -> Vec<SceneSpec> {
             duration: 0.8,
         },
         SceneSpec {
-            visual: SceneVisual::Still(disc(600, 400, 0.4, 0.6)),
+            visual: SceneVisual::Still(disc(600, 400, 0.4, 0.6).into()),
             motion: motions[1],
             duration: 1.1,
         },
         SceneSpec {
             // Portrait: fitted with a blurred fill.
-            visual: SceneVisual::Still(centred_square(300, 500)),
+            visual: SceneVisual::Still(centred_square(300, 500).into()),
             motion: motions[2],
             duration: 0.9,
         },
@@ -249,12 +249,12 @@ fn solid(r: u8, g: u8, b: u8) -> StillImage {
 fn crossfades_sit_between_their_scenes_and_keep_the_length() {
     let scenes = vec![
         SceneSpec {
-            visual: SceneVisual::Still(solid(40, 40, 40)),
+            visual: SceneVisual::Still(solid(40, 40, 40).into()),
             motion: Motion::Static,
             duration: 1.01,
         },
         SceneSpec {
-            visual: SceneVisual::Still(solid(220, 220, 220)),
+            visual: SceneVisual::Still(solid(220, 220, 220).into()),
             motion: Motion::Static,
             duration: 0.77,
         },
@@ -281,12 +281,12 @@ fn crossfades_sit_between_their_scenes_and_keep_the_length() {
     // Without crossfade: a cut.
     let scenes = vec![
         SceneSpec {
-            visual: SceneVisual::Still(solid(40, 40, 40)),
+            visual: SceneVisual::Still(solid(40, 40, 40).into()),
             motion: Motion::Static,
             duration: 1.0,
         },
         SceneSpec {
-            visual: SceneVisual::Still(solid(220, 220, 220)),
+            visual: SceneVisual::Still(solid(220, 220, 220).into()),
             motion: Motion::Static,
             duration: 1.0,
         },
@@ -301,7 +301,7 @@ fn mean_chroma(style: Style) -> (f64, f64, f64) {
         [(x * 255 / 320) as u8, (y * 255 / 180) as u8, 128]
     });
     let scenes = vec![SceneSpec {
-        visual: SceneVisual::Still(colourful),
+        visual: SceneVisual::Still(colourful.into()),
         motion: Motion::Static,
         duration: 1.0 / 30.0,
     }];

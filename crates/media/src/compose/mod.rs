@@ -45,7 +45,8 @@ use timeline::Timeline;
 /// What a scene shows.
 #[derive(Debug, Clone)]
 pub enum SceneVisual {
-    Still(StillImage),
+    /// Shared: one photo shown by many scenes is held once.
+    Still(std::sync::Arc<StillImage>),
     Clip(ClipSource),
     /// A background for a title card; the text is overlaid elsewhere.
     Card {

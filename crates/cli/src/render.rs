@@ -1,0 +1,259 @@
+//! `reelsmith render`: the studio engine from the command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::builder::TypedValueParser;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use reelsmith_core::{Aspect, CaptionMode, ErrorCode, Motion, RenderSpec, Resolution, Style};
+use reelsmith_media::render::{render, EngineConfig, Progress, RenderJob, Stage};
+
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    /// The script to narrate (UTF-8 text or Markdown).
+    #[arg(long, required_unless_present = "spec", conflicts_with = "spec")]
+    script: Option<PathBuf>,
+    /// A job as JSON (the API's job body, with file paths relative to the JSON file). Flags given
+    /// alongside override its settings.
+    #[arg(long)]
+    spec: Option<PathBuf>,
+    /// A picture for the scenes (repeatable; shown in order, cycling).
+    #[arg(long = "image")]
+    images: Vec<PathBuf>,
+    /// A video clip for the scenes (repeatable; after the images).
+    #[arg(long = "clip")]
+    clips: Vec<PathBuf>,
+    /// A recording of the script read aloud, used instead of synthetic speech.
+    #[arg(long)]
+    voice: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    aspect: Option<AspectArg>,
+    #[arg(long, value_enum)]
+    resolution: Option<ResolutionArg>,
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["24", "25", "30"]).map(|s| s.parse::<u32>().expect("one of the listed values")))]
+    fps: Option<u32>,
+    #[arg(long, value_enum)]
+    motion: Option<MotionArg>,
+    #[arg(long, value_enum)]
+    style: Option<StyleArg>,
+    #[arg(long, value_enum)]
+    captions: Option<CaptionsArg>,
+    /// espeak-ng voice, such as en-us, en-gb, fr, de, es, ru.
+    #[arg(long)]
+    tts_voice: Option<String>,
+    /// Speech rate in words per minute.
+    #[arg(long)]
+    rate: Option<u32>,
+    /// Speech pitch, 0 to 99.
+    #[arg(long)]
+    pitch: Option<u32>,
+    /// Seed for every choice the engine makes (motion per scene, title-card colours).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// x264 preset (ultrafast … veryslow).
+    #[arg(long)]
+    preset: Option<String>,
+    /// The MP4 to write; `.vtt`, `.srt` and `.jpg` sidecars are written beside it.
+    #[arg(long)]
+    out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+macro_rules! value_enum {
+    ($arg:ident => $target:ty { $($variant:ident = $name:literal => $value:expr),* $(,)? }) => {
+        #[derive(Clone, Copy, Debug, ValueEnum)]
+        enum $arg { $(#[value(name = $name)] $variant),* }
+        impl From<$arg> for $target {
+            fn from(a: $arg) -> $target { match a { $($arg::$variant => $value),* } }
+        }
+    };
+}
+
+value_enum!(AspectArg => Aspect {
+    Landscape = "16:9" => Aspect::Landscape, Portrait = "9:16" => Aspect::Portrait,
+    Square = "1:1" => Aspect::Square,
+});
+value_enum!(ResolutionArg => Resolution {
+    P480 = "480p" => Resolution::P480, P720 = "720p" => Resolution::P720,
+    P1080 = "1080p" => Resolution::P1080,
+});
+value_enum!(MotionArg => Motion {
+    Auto = "auto" => Motion::Auto, Static = "static" => Motion::Static,
+    ZoomIn = "zoom-in" => Motion::ZoomIn, ZoomOut = "zoom-out" => Motion::ZoomOut,
+    PanLeft = "pan-left" => Motion::PanLeft, PanRight = "pan-right" => Motion::PanRight,
+    PanUp = "pan-up" => Motion::PanUp, PanDown = "pan-down" => Motion::PanDown,
+});
+value_enum!(StyleArg => Style {
+    None = "none" => Style::None, Cinematic = "cinematic" => Style::Cinematic,
+    Warm = "warm" => Style::Warm, Cool = "cool" => Style::Cool, Mono = "mono" => Style::Mono,
+    Vintage = "vintage" => Style::Vintage,
+});
+value_enum!(CaptionsArg => CaptionMode {
+    Off = "off" => CaptionMode::Off, Subtitle = "subtitle" => CaptionMode::Subtitle,
+    Karaoke = "karaoke" => CaptionMode::Karaoke,
+});
+
+/// A problem with the command line itself, before the engine runs.
+#[derive(Debug)]
+struct UsageError {
+    code: &'static str,
+    message: String,
+}
+
+pub fn run(args: RenderArgs) -> ExitCode {
+    let (spec, media, voice) = match build_job(&args) {
+        Ok(parts) => parts,
+        Err(e) => {
+            eprintln!("error[{}]: {}", e.code, e.message);
+            return ExitCode::from(2);
+        }
+    };
+    let mut config = EngineConfig::default();
+    if let Some(preset) = &args.preset {
+        config.encode.preset = preset.clone();
+    }
+    let job = RenderJob {
+        spec: &spec,
+        media,
+        voice,
+        out: args.out.clone(),
+        hash_frames: false,
+        cancel: None,
+    };
+    let bar = progress_bar(args.quiet);
+    let result = render(&job, &config, &mut |p| match p {
+        Progress::Stage(stage) => bar.set_message(stage_label(stage)),
+        Progress::Frames { done, total } => {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    });
+    bar.finish_and_clear();
+    match result {
+        Ok(out) => {
+            println!(
+                "{}: {}x{} at {} fps, {:.2} s, {} scenes, {} words",
+                out.video.display(),
+                out.width,
+                out.height,
+                out.fps,
+                out.duration_seconds,
+                out.scenes,
+                out.words.len()
+            );
+            println!(
+                "captions: {}, {}; poster: {}",
+                out.vtt.display(),
+                out.srt.display(),
+                out.poster.display()
+            );
+            let times: Vec<String> = out
+                .stage_ms
+                .iter()
+                .map(|(stage, ms)| format!("{} {:.2} s", stage_label(*stage), *ms as f64 / 1000.0))
+                .collect();
+            println!("time: {}", times.join(", "));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error[{}]: {}", e.code(), e);
+            ExitCode::from(if e.is_client_error() { 2 } else { 1 })
+        }
+    }
+}
+
+fn stage_label(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Plan => "planning",
+        Stage::Narrate => "narrating",
+        Stage::Align => "aligning",
+        Stage::Compose => "rendering",
+        Stage::Finish => "finishing",
+    }
+}
+
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} frames, {eta} left")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Builds the spec from `--spec` or `--script`, then lays the flags over it.
+fn build_job(args: &RenderArgs) -> Result<(RenderSpec, Vec<PathBuf>, Option<PathBuf>), UsageError> {
+    let (mut spec, base) = match (&args.spec, &args.script) {
+        (Some(path), _) => {
+            let text = read(path)?;
+            let spec: RenderSpec = serde_json::from_str(&text).map_err(|e| UsageError {
+                code: "spec.invalid_json",
+                message: format!("{}: {e}", path.display()),
+            })?;
+            (
+                spec,
+                path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            )
+        }
+        (None, Some(script)) => (RenderSpec::new(read(script)?), PathBuf::new()),
+        (None, None) => unreachable!("clap requires --script or --spec"),
+    };
+    let mut media: Vec<PathBuf> = spec.media.iter().map(|m| base.join(m)).collect();
+    media.extend(args.images.iter().cloned());
+    media.extend(args.clips.iter().cloned());
+    spec.media = media.iter().map(|p| p.display().to_string()).collect();
+    let voice = args
+        .voice
+        .clone()
+        .or_else(|| spec.voice.as_ref().map(|v| base.join(v)));
+    spec.voice = voice.as_ref().map(|p| p.display().to_string());
+    if let Some(v) = args.aspect {
+        spec.aspect = v.into();
+    }
+    if let Some(v) = args.resolution {
+        spec.resolution = v.into();
+    }
+    if let Some(v) = args.fps {
+        spec.fps = v;
+    }
+    if let Some(v) = args.motion {
+        spec.motion = v.into();
+    }
+    if let Some(v) = args.style {
+        spec.style = v.into();
+    }
+    if let Some(v) = args.captions {
+        spec.captions = v.into();
+    }
+    if let Some(v) = &args.tts_voice {
+        spec.tts.voice = v.clone();
+    }
+    if let Some(v) = args.rate {
+        spec.tts.rate = v;
+    }
+    if let Some(v) = args.pitch {
+        spec.tts.pitch = v;
+    }
+    if let Some(v) = args.seed {
+        spec.seed = v;
+    }
+    Ok((spec, media, voice))
+}
+
+fn read(path: &Path) -> Result<String, UsageError> {
+    let bytes = std::fs::read(path).map_err(|e| UsageError {
+        code: "input.unreadable",
+        message: format!("{}: {e}", path.display()),
+    })?;
+    String::from_utf8(bytes).map_err(|_| UsageError {
+        code: "script.not_utf8",
+        message: format!("{}: the script is not UTF-8 text", path.display()),
+    })
+}
