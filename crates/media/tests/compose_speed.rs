@@ -24,7 +24,7 @@ fn photo(width: u32, height: u32, seed: u64) -> StillImage {
     let mut rgb = Vec::with_capacity((width * height * 3) as usize);
     for y in 0..height {
         for x in 0..width {
-            let mut h = seed ^ ((x as u64 / 3) << 32 | y as u64 / 3);
+            let mut h = seed ^ (((x as u64 / 3) << 32) | (y as u64 / 3));
             h = (h ^ (h >> 29)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
             h = (h ^ (h >> 32)).wrapping_mul(0x94D0_49BB_1331_11EB);
             let n = (h >> 58) as f32;
@@ -224,4 +224,44 @@ fn jitter_against_zoompan() {
     p.wait().unwrap();
     println!("ours (zoom-in):     {:?}", measure_jitter(&ours));
     println!("ffmpeg zoompan:     {:?}", measure_jitter(&theirs));
+}
+
+#[test]
+#[ignore = "measurement; run explicitly in release mode"]
+fn per_frame_costs() {
+    for (motion, style) in [
+        (Motion::ZoomIn, Style::None),
+        (Motion::PanLeft, Style::None),
+        (Motion::Static, Style::None),
+    ] {
+        let build = || {
+            let scenes = vec![SceneSpec {
+                visual: SceneVisual::Still(photo(4000, 2250, 1)),
+                motion,
+                duration: 10.0,
+            }];
+            Compositor::new(SIZE, FPS, style, scenes, 0.0, &Limits::default()).unwrap()
+        };
+        let mut c = build();
+        let mut frame = Yuv420Frame::black(SIZE);
+        let start = Instant::now();
+        c.render_next(&mut frame).unwrap();
+        let first = start.elapsed();
+        let start = Instant::now();
+        for _ in 1..c.frame_count() {
+            c.render_next(&mut frame).unwrap();
+        }
+        let rest = start.elapsed().as_secs_f64() * 1000.0 / (c.frame_count() - 1) as f64;
+        println!("{motion:?}: preparing a 4000×2250 still {first:.2?}, then {rest:.3} ms/frame");
+    }
+    let mut a = Yuv420Frame::black(SIZE);
+    let b = Yuv420Frame::black(SIZE);
+    let start = Instant::now();
+    for i in 0..300u16 {
+        reelsmith_media::compose::sample::blend_frames(&mut a, &b, i % 256);
+    }
+    println!(
+        "crossfade blend: {:.3} ms/frame",
+        start.elapsed().as_secs_f64() * 1000.0 / 300.0
+    );
 }
