@@ -222,14 +222,13 @@ impl Compositor {
                 self.size.height
             )));
         }
-        let visible: Vec<usize> = (0..self.scenes.len())
-            .filter(|&i| self.timeline.span(i).contains(&n))
-            .collect();
-        let (&first, rest) = visible
-            .split_first()
+        // Spans are ordered and at most two overlap: the first visible scene, maybe its successor.
+        let first = (0..self.scenes.len())
+            .find(|&i| self.timeline.span(i).contains(&n))
             .ok_or_else(|| ComposeError::Internal(format!("no scene covers frame {n}")))?;
         self.render_scene(first, n, Target::Out(&mut *out))?;
-        if let Some(&second) = rest.first() {
+        let second = first + 1;
+        if second < self.scenes.len() && self.timeline.span(second).contains(&n) {
             let weight = self.timeline.fade_in_weight(second, n);
             self.render_scene(second, n, Target::Incoming)?;
             blend_frames(out, &self.incoming, weight);

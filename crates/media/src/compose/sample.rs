@@ -79,14 +79,17 @@ impl AxisMap {
         }
     }
 
-    /// True when this axis reads the source one to one, so rows can be copied.
-    fn is_identity(&self, offset: u32) -> bool {
-        self.weight.iter().all(|&w| w == 0)
-            && self
-                .index
-                .iter()
-                .enumerate()
-                .all(|(o, &i)| i == o as u32 + offset)
+    /// `Some(offset)` when output sample `o` reads exactly source sample `o + offset` for every
+    /// `o` (a weight of 256 on the last pair reads its right-hand sample exactly).
+    fn identity_offset(&self) -> Option<u32> {
+        let position = |o: usize| self.index[o] * 256 + self.weight[o] as u32;
+        let first = position(0);
+        if first % 256 != 0 {
+            return None;
+        }
+        (0..self.index.len())
+            .all(|o| position(o) == first + o as u32 * 256)
+            .then_some(first / 256)
     }
 }
 
@@ -117,20 +120,18 @@ impl Sampler {
         let top = camera.centre_y * sh - view_h / 2.0;
         self.columns.build(ow, src.width, left, view_w / ow as f64);
         self.rows.build(oh, src.height, top, view_h / oh as f64);
-        if self.columns.is_identity(self.columns.index[0])
-            && self.rows.weight.iter().all(|&w| w == 0)
+        if let (Some(x0), Some(y0)) = (self.columns.identity_offset(), self.rows.identity_offset())
         {
-            copy_rows(src, &self.columns, &self.rows, out, ow);
+            copy_rows(src, x0 as usize, y0 as usize, out, ow);
             return;
         }
         warp(src, &self.columns, &self.rows, &mut self.scratch, out, ow);
     }
 }
 
-fn copy_rows(src: &Plane, columns: &AxisMap, rows: &AxisMap, out: &mut [u8], ow: usize) {
-    let first = columns.index[0] as usize;
-    for (out_row, &r) in out.chunks_exact_mut(ow).zip(&rows.index) {
-        let start = r as usize * src.width + first;
+fn copy_rows(src: &Plane, x0: usize, y0: usize, out: &mut [u8], ow: usize) {
+    for (r, out_row) in out.chunks_exact_mut(ow).enumerate() {
+        let start = (y0 + r) * src.width + x0;
         out_row.copy_from_slice(&src.data[start..start + ow]);
     }
 }
@@ -177,9 +178,21 @@ fn blend_rows(row0: &[u8], row1: &[u8], w: u16, out: &mut [u16]) {
 /// Horizontal interpolation of the vertically blended row, with rounding back to 8 bits.
 #[inline]
 fn gather_row(scratch: &[u16], index: &[u32], weight: &[u16], first: u32, out: &mut [u8]) {
+    // Checked once here so the loop below can index without checks: the column table is
+    // monotonic, so its last entry is its largest.
+    let last = *index.last().expect("rows are not empty");
+    assert!(index[0] >= first && ((last - first) as usize) + 1 < scratch.len());
+    assert!(index.len() == out.len() && weight.len() == out.len());
     for ((o, &i), &w) in out.iter_mut().zip(index).zip(weight) {
         let i = (i - first) as usize;
-        let (a, b) = (scratch[i] as u32, scratch[i + 1] as u32);
+        // SAFETY: `first <= i_table <= last` for every entry (monotonic table, checked above),
+        // so `i + 1 <= last - first + 1 < scratch.len()`.
+        let (a, b) = unsafe {
+            (
+                *scratch.get_unchecked(i) as u32,
+                *scratch.get_unchecked(i + 1) as u32,
+            )
+        };
         let w = w as u32;
         *o = ((a * (256 - w) + b * w + 32768) >> 16) as u8;
     }
