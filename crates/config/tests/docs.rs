@@ -19,6 +19,7 @@ fn every_key_set() -> Config {
     config.email.smtp.port = Some(25);
     config.email.smtp.username = Some("u".into());
     config.email.smtp.password = Some(Secret::from("p"));
+    config.email.smtp.ca_file = Some("ca.pem".into());
     config
 }
 

@@ -17,6 +17,11 @@ pub enum MailError {
     },
     #[error("SMTP delivery failed: {0}")]
     Smtp(String),
+    #[error("email.smtp.ca_file {path} cannot be read: {source}")]
+    CaFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("SMTP is configured without email.smtp.host")]
     SmtpHostMissing,
     #[error("random number generator failed: {0}")]
@@ -31,7 +36,7 @@ impl ErrorCode for MailError {
             MailError::Build(_) => "mail.build",
             MailError::Outbox { .. } => "mail.outbox_io",
             MailError::Smtp(_) => "mail.smtp",
-            MailError::SmtpHostMissing => "mail.smtp_not_configured",
+            MailError::SmtpHostMissing | MailError::CaFile { .. } => "mail.smtp_not_configured",
             MailError::Random(_) => "mail.random_unavailable",
         }
     }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use reelsmith_config::{SmtpConfig, SmtpTls};
 
@@ -30,8 +30,8 @@ impl SmtpMailer {
             .ok_or(MailError::SmtpHostMissing)?;
         let tls = match config.tls {
             SmtpTls::None => Tls::None,
-            SmtpTls::Starttls => Tls::Required(tls_parameters(host)?),
-            SmtpTls::Tls => Tls::Wrapper(tls_parameters(host)?),
+            SmtpTls::Starttls => Tls::Required(tls_parameters(host, config)?),
+            SmtpTls::Tls => Tls::Wrapper(tls_parameters(host, config)?),
         };
         let timeout = Duration::from_secs(config.timeout_seconds.max(1));
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
@@ -52,8 +52,17 @@ impl SmtpMailer {
     }
 }
 
-fn tls_parameters(host: &str) -> Result<TlsParameters, MailError> {
-    TlsParameters::new(host.to_owned()).map_err(|e| MailError::Smtp(e.to_string()))
+fn tls_parameters(host: &str, config: &SmtpConfig) -> Result<TlsParameters, MailError> {
+    let smtp_error = |e: lettre::transport::smtp::Error| MailError::Smtp(e.to_string());
+    let mut builder = TlsParameters::builder(host.to_owned());
+    if let Some(ca_file) = &config.ca_file {
+        let pem = std::fs::read(ca_file).map_err(|source| MailError::CaFile {
+            path: ca_file.display().to_string(),
+            source,
+        })?;
+        builder = builder.add_root_certificate(Certificate::from_pem(&pem).map_err(smtp_error)?);
+    }
+    builder.build_rustls().map_err(smtp_error)
 }
 
 #[async_trait::async_trait]

@@ -23,6 +23,10 @@ struct Sink {
 }
 
 fn start_sink(dir: &Path, credentials: Option<(&str, &str)>) -> Sink {
+    start_sink_with(dir, credentials, false)
+}
+
+fn start_sink_with(dir: &Path, credentials: Option<(&str, &str)>, starttls: bool) -> Sink {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fakes/smtp/smtp_sink.py");
     let mut args = vec![script.display().to_string(), dir.display().to_string()];
     if let Some((user, password)) = credentials {
@@ -32,6 +36,9 @@ fn start_sink(dir: &Path, credentials: Option<(&str, &str)>) -> Sink {
             "--password".into(),
             password.into(),
         ]);
+    }
+    if starttls {
+        args.push("--starttls".into());
     }
     let mut process = Process::spawn(PYTHON, &args, true, Output::Piped, Duration::from_secs(300))
         .expect("python3 starts");
@@ -212,4 +219,39 @@ async fn a_server_that_never_answers_times_out() {
         .unwrap_err();
     assert_eq!(reelsmith_core::ErrorCode::code(&error), "mail.smtp");
     holder.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn starttls_upgrades_the_connection_and_checks_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = start_sink_with(dir.path(), Some(("mailer", "tls-pass")), true);
+    let mut config = smtp_config(sink.port);
+    config.email.smtp.host = Some("localhost".into());
+    config.email.smtp.tls = SmtpTls::Starttls;
+    config.email.smtp.username = Some("mailer".into());
+    config.email.smtp.password = Some(Secret::from("tls-pass"));
+    let msg = templates::password_reset_code("c@example.org", "551200", 15, &brand());
+
+    // Without trusting the test certificate the handshake is refused: nothing is sent.
+    assert!(
+        dir.path().join("cert.pem").is_file(),
+        "the server offers STARTTLS"
+    );
+    let untrusted = mailer_from_config(&config.email).unwrap();
+    let error = untrusted.send(&msg).await.unwrap_err();
+    assert_eq!(reelsmith_core::ErrorCode::code(&error), "mail.smtp");
+    assert!(error.to_string().contains("certificate"), "{error}");
+    assert!(!dir.path().join("1.eml").exists());
+
+    config.email.smtp.ca_file = Some(dir.path().join("cert.pem"));
+    assert!(config.validate().is_empty(), "{:?}", config.validate());
+    let trusted = mailer_from_config(&config.email).unwrap();
+    trusted.send(&msg).await.unwrap();
+    let (eml, envelope) = sink.received(1);
+    assert_eq!(envelope["auth_user"], "mailer");
+    let received = parse_eml(&eml).unwrap();
+    assert_eq!(
+        received.subject,
+        "551200 is your Reelsmith password reset code"
+    );
 }

@@ -1,12 +1,14 @@
 """A real SMTP server (aiosmtpd) for tests: saves every message it accepts into a folder.
 
-Usage: python3 smtp_sink.py OUT_DIR [--user NAME --password PASSWORD]
+Usage: python3 smtp_sink.py OUT_DIR [--user NAME --password PASSWORD] [--starttls]
 
 Listens on 127.0.0.1 on a free port and prints "READY <port>" once it accepts connections.
 Each message is written as OUT_DIR/<n>.eml (the bytes as received after DATA), with
 OUT_DIR/<n>.json beside it holding the envelope (MAIL FROM, RCPT TO) and the authenticated user.
 Both are written under a temporary name and renamed, so a reader never sees half a file.
 With --user, AUTH PLAIN/LOGIN is offered over the plain connection (loopback only) and required.
+With --starttls, a self-signed certificate for localhost is made with openssl into
+OUT_DIR/cert.pem and STARTTLS is required before MAIL.
 """
 
 import argparse
@@ -14,6 +16,8 @@ import asyncio
 import itertools
 import json
 import os
+import ssl
+import subprocess
 import sys
 
 try:
@@ -63,24 +67,46 @@ def make_authenticator(user, password):
     return authenticate
 
 
+def make_tls_context(out_dir):
+    cert = os.path.join(out_dir, "cert.pem")
+    key = os.path.join(out_dir, "key.pem")
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext", "basicConstraints=critical,CA:FALSE",
+            "-keyout", key, "-out", cert,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("out_dir")
     parser.add_argument("--user")
     parser.add_argument("--password")
+    parser.add_argument("--starttls", action="store_true")
     args = parser.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
     handler = SaveHandler(args.out_dir)
+    options = {}
+    if args.user:
+        options.update(
+            authenticator=make_authenticator(args.user, args.password),
+            auth_required=True,
+            auth_require_tls=False,
+        )
+    if args.starttls:
+        options.update(tls_context=make_tls_context(args.out_dir), require_starttls=True)
 
     def factory():
-        if args.user:
-            return SMTP(
-                handler,
-                authenticator=make_authenticator(args.user, args.password),
-                auth_required=True,
-                auth_require_tls=False,
-            )
-        return SMTP(handler)
+        return SMTP(handler, **options)
 
     loop = asyncio.get_running_loop()
     server = await loop.create_server(factory, "127.0.0.1", 0)
