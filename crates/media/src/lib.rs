@@ -3,8 +3,10 @@
 //! `render::render` with local files.
 
 pub mod captions;
+pub mod compose;
 pub mod encode;
 pub mod frame;
+pub mod image_input;
 pub mod plan;
 pub mod probe;
 pub mod process;
