@@ -12,4 +12,5 @@ pub mod probe;
 pub mod process;
 pub mod text;
 pub mod timing;
+pub mod upload;
 pub mod workdir;
