@@ -79,7 +79,8 @@ impl Db {
         limit: u32,
         before: Option<i64>,
     ) -> StoreResult<Vec<AuditEntry>> {
-        let sql = "SELECT id, kind, user_id, ip, user_agent, detail_json, created_at FROM audit_log \
+        let sql =
+            "SELECT id, kind, user_id, ip, user_agent, detail_json, created_at FROM audit_log \
             WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
         let rows = with_pool!(self, pool => sqlx::query_as::<_, AuditRow>(sql)
             .bind(user_id).bind(before.unwrap_or(i64::MAX)).bind(i64::from(limit.clamp(1, 1000)))

@@ -316,7 +316,8 @@ impl Db {
             current_revision, attempts, next_attempt_at, created_at, updated_at) \
             VALUES ($1, $2, 'queued', $3, $4, 1, 0, $5, $5, $5) \
             ON CONFLICT (owner_id, idempotency_key) DO NOTHING";
-        let insert_revision = "INSERT INTO job_revisions (job_id, revision, params_json, status, created_at) \
+        let insert_revision =
+            "INSERT INTO job_revisions (job_id, revision, params_json, status, created_at) \
             VALUES ($1, 1, $2, 'queued', $3)";
         let created = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
@@ -344,7 +345,8 @@ impl Db {
     }
 
     async fn job_by_idempotency_key(&self, owner_id: &str, key: &str) -> StoreResult<Option<Job>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE owner_id = $1 AND idempotency_key = $2");
+        let sql =
+            format!("SELECT {JOB_COLUMNS} FROM jobs WHERE owner_id = $1 AND idempotency_key = $2");
         let row = with_pool!(self, pool => sqlx::query_as::<_, JobRow>(&sql)
             .bind(owner_id).bind(key).fetch_optional(pool).await)?;
         row.map(JobRow::into_job).transpose()
@@ -386,7 +388,8 @@ impl Db {
         id: &str,
         now: UnixMillis,
     ) -> StoreResult<CancelOutcome> {
-        let cancel = "UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_token = NULL, \
+        let cancel =
+            "UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_token = NULL, \
             lease_expires_at = NULL, updated_at = $3 \
             WHERE id = $1 AND owner_id = $2 AND status IN ('queued', 'running')";
         let cancel_revision = "UPDATE job_revisions SET status = 'cancelled', finished_at = $2 \
@@ -413,9 +416,11 @@ impl Db {
     /// keys every revision produced, for the caller to delete from media storage (P-RET-5), or
     /// `None` when not theirs. A worker still running it loses its lease.
     pub async fn delete_job(&self, owner_id: &str, id: &str) -> StoreResult<Option<Vec<String>>> {
-        let outputs = "SELECT r.output_keys_json FROM job_revisions r JOIN jobs j ON j.id = r.job_id \
+        let outputs =
+            "SELECT r.output_keys_json FROM job_revisions r JOIN jobs j ON j.id = r.job_id \
             WHERE j.id = $1 AND j.owner_id = $2 ORDER BY r.revision";
-        let stage_outputs = "SELECT s.output_json FROM job_stage_outputs s JOIN jobs j ON j.id = s.job_id \
+        let stage_outputs =
+            "SELECT s.output_json FROM job_stage_outputs s JOIN jobs j ON j.id = s.job_id \
             WHERE j.id = $1 AND j.owner_id = $2";
         let delete = "DELETE FROM jobs WHERE id = $1 AND owner_id = $2";
         let (lists, stage_docs, n) = with_pool!(self, pool => async {
@@ -458,7 +463,8 @@ impl Db {
             stage = NULL, progress = 0, error_code = NULL, error_message = NULL, usage_json = NULL, \
             attempts = 0, next_attempt_at = $4, lease_owner = NULL, lease_token = NULL, \
             lease_expires_at = NULL, updated_at = $4 WHERE id = $1";
-        let insert_revision = "INSERT INTO job_revisions (job_id, revision, params_json, status, created_at) \
+        let insert_revision =
+            "INSERT INTO job_revisions (job_id, revision, params_json, status, created_at) \
             VALUES ($1, $2, $3, 'queued', $4)";
         let params = params.to_string();
         let revised = with_pool!(self, pool => async {
@@ -528,7 +534,8 @@ impl Db {
         if job.current_revision == revision {
             return Err(StoreError::JobBusy);
         }
-        let select = "SELECT output_keys_json FROM job_revisions WHERE job_id = $1 AND revision = $2";
+        let select =
+            "SELECT output_keys_json FROM job_revisions WHERE job_id = $1 AND revision = $2";
         let delete_stages = "DELETE FROM job_stage_outputs WHERE job_id = $1 AND revision = $2";
         let delete = "DELETE FROM job_revisions WHERE job_id = $1 AND revision = $2";
         let keys = with_pool!(self, pool => async {
@@ -544,7 +551,11 @@ impl Db {
     }
 
     /// The recorded stage outputs of one revision, for a worker resuming it.
-    pub async fn stage_outputs(&self, job_id: &str, revision: i64) -> StoreResult<Vec<StageOutput>> {
+    pub async fn stage_outputs(
+        &self,
+        job_id: &str,
+        revision: i64,
+    ) -> StoreResult<Vec<StageOutput>> {
         let sql = "SELECT job_id, revision, stage, output_json, created_at FROM job_stage_outputs \
             WHERE job_id = $1 AND revision = $2 ORDER BY created_at, stage";
         let rows = with_pool!(self, pool => sqlx::query_as::<_, StageRow>(sql)
@@ -587,7 +598,8 @@ impl Db {
         after_id: i64,
         limit: u32,
     ) -> StoreResult<Vec<JobEvent>> {
-        let sql = "SELECT id, job_id, kind, stage, progress, payload_json, created_at FROM job_events \
+        let sql =
+            "SELECT id, job_id, kind, stage, progress, payload_json, created_at FROM job_events \
             WHERE job_id = $1 AND id > $2 ORDER BY id LIMIT $3";
         let rows = with_pool!(self, pool => sqlx::query_as::<_, EventRow>(sql)
             .bind(job_id).bind(after_id).bind(i64::from(limit.clamp(1, 10_000)))

@@ -26,11 +26,11 @@ pub use jobs::{
     CancelOutcome, Job, JobError, JobEvent, JobRevision, JobStatus, NewJob, StageOutput,
     SubmittedJob,
 };
+pub use notify::{JobQueuedListener, JOB_QUEUED_CHANNEL};
 pub use objects::{
     content_key, ContentHasher, MediaConfig, MediaStore, ObjectError, ObjectInfo, ObjectReader,
     S3Config,
 };
-pub use notify::{JobQueuedListener, JOB_QUEUED_CHANNEL};
 pub use queue::{ClaimedJob, Lease, RunLimits};
 pub use rate_limit::RateDecision;
 pub use sessions::{ApiToken, NewSession, Session};

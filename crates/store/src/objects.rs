@@ -93,7 +93,9 @@ pub struct S3Config {
 #[derive(Debug, Clone)]
 pub enum MediaConfig {
     /// A folder on this machine (the embedded default is `<data>/media`).
-    Local { root: PathBuf },
+    Local {
+        root: PathBuf,
+    },
     S3(S3Config),
 }
 
@@ -150,7 +152,10 @@ impl MediaStore {
     /// A store in a local folder, created when missing.
     pub fn local(root: &Path) -> Result<MediaStore, ObjectError> {
         std::fs::create_dir_all(root).map_err(|e| {
-            ObjectError::Config(format!("cannot create media folder {}: {e}", root.display()))
+            ObjectError::Config(format!(
+                "cannot create media folder {}: {e}",
+                root.display()
+            ))
         })?;
         let fs = LocalFileSystem::new_with_prefix(root)
             .map_err(|e| ObjectError::Config(e.to_string()))?
@@ -250,7 +255,11 @@ impl MediaStore {
     /// The whole object.
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, ObjectError> {
         let path = object_path(key)?;
-        let result = self.inner.get(&path).await.map_err(|e| backend_error(key, e))?;
+        let result = self
+            .inner
+            .get(&path)
+            .await
+            .map_err(|e| backend_error(key, e))?;
         result.bytes().await.map_err(|e| backend_error(key, e))
     }
 

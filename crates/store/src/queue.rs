@@ -52,7 +52,8 @@ impl Default for RunLimits {
 /// heartbeats or cancellations hold.
 const PG_CLAIM_LOCK: &str = "SELECT pg_advisory_xact_lock(7305861126221) ";
 
-const LIVE_RUNNING: &str = "SELECT COUNT(*) FROM jobs WHERE status = 'running' AND lease_expires_at > $1";
+const LIVE_RUNNING: &str =
+    "SELECT COUNT(*) FROM jobs WHERE status = 'running' AND lease_expires_at > $1";
 
 /// The candidate: a queued job that is due, or a running job whose lease has expired; its owner
 /// neither paused nor deleted and under the per-user limit. Expired leases first (they have
@@ -98,7 +99,8 @@ impl Db {
              lease_expires_at = $4, attempts = attempts + 1, updated_at = $5 WHERE id = $1 \
              RETURNING {JOB_COLUMNS}"
         );
-        let mark_revision = "UPDATE job_revisions SET status = 'running' WHERE job_id = $1 AND revision = $2";
+        let mark_revision =
+            "UPDATE job_revisions SET status = 'running' WHERE job_id = $1 AND revision = $2";
         let claimed = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             if let Some(preamble) = preamble {
@@ -144,7 +146,12 @@ impl Db {
 
     /// Extend the lease to `now + lease_ms`. `false` when the worker no longer holds it
     /// (cancelled, deleted, or taken over after expiring): the worker must stop and discard.
-    pub async fn heartbeat(&self, lease: &Lease, lease_ms: i64, now: UnixMillis) -> StoreResult<bool> {
+    pub async fn heartbeat(
+        &self,
+        lease: &Lease,
+        lease_ms: i64,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
         let sql = "UPDATE jobs SET lease_expires_at = $3, updated_at = $4 \
             WHERE id = $1 AND lease_token = $2 AND status = 'running'";
         let n = with_pool!(self, pool => sqlx::query(sql)
@@ -187,8 +194,10 @@ impl Db {
         output: &Value,
         now: UnixMillis,
     ) -> StoreResult<()> {
-        let held = "SELECT COUNT(*) FROM jobs WHERE id = $1 AND lease_token = $2 AND status = 'running'";
-        let upsert = "INSERT INTO job_stage_outputs (job_id, revision, stage, output_json, created_at) \
+        let held =
+            "SELECT COUNT(*) FROM jobs WHERE id = $1 AND lease_token = $2 AND status = 'running'";
+        let upsert =
+            "INSERT INTO job_stage_outputs (job_id, revision, stage, output_json, created_at) \
             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id, revision, stage) DO UPDATE SET \
             output_json = excluded.output_json, created_at = excluded.created_at";
         let output = output.to_string();
@@ -260,7 +269,8 @@ impl Db {
              WHERE id = $1 AND lease_token = $2 AND status = 'running'",
             lease_cleared()
         );
-        let revision = "UPDATE job_revisions SET status = 'failed', error_code = $3, error_message = $4, \
+        let revision =
+            "UPDATE job_revisions SET status = 'failed', error_code = $3, error_message = $4, \
             usage_json = $5, finished_at = $6 WHERE job_id = $1 AND revision = $2";
         let payload = json!({ "code": error.code, "message": error.message }).to_string();
         with_pool!(self, pool => async {

@@ -39,7 +39,8 @@ impl Db {
     ) -> StoreResult<RateDecision> {
         let window_ms = window_ms.max(1);
         let window_start = now - now.rem_euclid(window_ms);
-        let sql = "INSERT INTO rate_limits (scope, key, window_start, count) VALUES ($1, $2, $3, 1) \
+        let sql =
+            "INSERT INTO rate_limits (scope, key, window_start, count) VALUES ($1, $2, $3, 1) \
             ON CONFLICT (scope, key) DO UPDATE SET \
               count = CASE WHEN rate_limits.window_start = excluded.window_start \
                            THEN rate_limits.count + 1 ELSE 1 END, \

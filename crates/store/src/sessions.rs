@@ -71,7 +71,9 @@ impl Db {
         token_hash: &str,
         now: UnixMillis,
     ) -> StoreResult<Option<(Session, User)>> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND expires_at > $2");
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND expires_at > $2"
+        );
         let session = with_pool!(self, pool => sqlx::query_as::<_, Session>(&sql)
             .bind(token_hash).bind(now).fetch_optional(pool).await)?;
         let Some(session) = session else {
@@ -170,7 +172,8 @@ impl Db {
 
     /// The user's tokens, revoked ones included (they show as revoked), newest first.
     pub async fn list_api_tokens(&self, user_id: &str) -> StoreResult<Vec<ApiToken>> {
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id DESC");
+        let sql =
+            format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id DESC");
         let rows = with_pool!(self, pool => sqlx::query_as::<_, ApiToken>(&sql)
             .bind(user_id).fetch_all(pool).await)?;
         Ok(rows)
@@ -204,7 +207,10 @@ impl Db {
         let Some(token) = token else {
             return Ok(None);
         };
-        Ok(self.live_user(&token.user_id).await?.map(|user| (token, user)))
+        Ok(self
+            .live_user(&token.user_id)
+            .await?
+            .map(|user| (token, user)))
     }
 
     async fn live_user(&self, user_id: &str) -> StoreResult<Option<User>> {
@@ -214,4 +220,3 @@ impl Db {
         row.map(UserRow::into_user).transpose()
     }
 }
-

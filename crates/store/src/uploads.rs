@@ -26,7 +26,9 @@ impl UploadKind {
             "image" => Ok(UploadKind::Image),
             "audio" => Ok(UploadKind::Audio),
             "video" => Ok(UploadKind::Video),
-            other => Err(StoreError::Corrupt(format!("unknown upload kind `{other}`"))),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown upload kind `{other}`"
+            ))),
         }
     }
 }
@@ -165,7 +167,9 @@ impl Db {
     /// Delete the owner's upload row and return it, so the caller can delete its object when
     /// [`Db::object_key_referenced`] says nothing else uses it. `None` when not theirs.
     pub async fn delete_upload(&self, owner_id: &str, id: &str) -> StoreResult<Option<Upload>> {
-        let sql = format!("DELETE FROM uploads WHERE id = $1 AND owner_id = $2 RETURNING {UPLOAD_COLUMNS}");
+        let sql = format!(
+            "DELETE FROM uploads WHERE id = $1 AND owner_id = $2 RETURNING {UPLOAD_COLUMNS}"
+        );
         let row = with_pool!(self, pool => sqlx::query_as::<_, UploadRow>(&sql)
             .bind(id).bind(owner_id).fetch_optional(pool).await)?;
         row.map(UploadRow::into_upload).transpose()

@@ -278,7 +278,8 @@ impl Db {
 
     /// Accounts deleted before `cutoff`, due for [`Db::purge_user`].
     pub async fn users_deleted_before(&self, cutoff: UnixMillis) -> StoreResult<Vec<String>> {
-        let sql = "SELECT id FROM users WHERE deleted_at IS NOT NULL AND deleted_at < $1 ORDER BY id";
+        let sql =
+            "SELECT id FROM users WHERE deleted_at IS NOT NULL AND deleted_at < $1 ORDER BY id";
         let ids = with_pool!(self, pool => sqlx::query_scalar::<_, String>(sql)
             .bind(cutoff).fetch_all(pool).await)?;
         Ok(ids)

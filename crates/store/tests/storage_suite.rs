@@ -15,7 +15,9 @@ struct TestStore {
 
 fn local_store() -> TestStore {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = MediaConfig::Local { root: dir.path().join("media") };
+    let config = MediaConfig::Local {
+        root: dir.path().join("media"),
+    };
     TestStore {
         store: MediaStore::from_config(&config).expect("local store"),
         _dir: Some(dir),
@@ -79,21 +81,36 @@ async fn put_get_head_delete(store: &MediaStore) {
     let data = pattern(10_000);
     let key = content_key("uploads/u1", &data);
     assert!(store.head(&key).await.unwrap().is_none());
-    assert!(matches!(store.get_bytes(&key).await, Err(ObjectError::NotFound(_))));
+    assert!(matches!(
+        store.get_bytes(&key).await,
+        Err(ObjectError::NotFound(_))
+    ));
 
-    let info = store.put_bytes(&key, Bytes::from(data.clone())).await.unwrap();
+    let info = store
+        .put_bytes(&key, Bytes::from(data.clone()))
+        .await
+        .unwrap();
     assert_eq!(info.key, key);
     assert_eq!(info.size, 10_000);
     assert_eq!(store.get_bytes(&key).await.unwrap(), data);
     assert_eq!(store.head(&key).await.unwrap().unwrap().size, 10_000);
 
     // Overwrite replaces the whole object.
-    store.put_bytes(&key, Bytes::from_static(b"short")).await.unwrap();
-    assert_eq!(store.get_bytes(&key).await.unwrap(), Bytes::from_static(b"short"));
+    store
+        .put_bytes(&key, Bytes::from_static(b"short"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_bytes(&key).await.unwrap(),
+        Bytes::from_static(b"short")
+    );
 
     store.delete(&key).await.unwrap();
     assert!(store.head(&key).await.unwrap().is_none());
-    store.delete(&key).await.expect("deleting a missing object is fine");
+    store
+        .delete(&key)
+        .await
+        .expect("deleting a missing object is fine");
     assert!(matches!(
         store.put_bytes("../escape", Bytes::new()).await,
         Err(ObjectError::InvalidKey(_))
@@ -102,11 +119,21 @@ async fn put_get_head_delete(store: &MediaStore) {
 
 async fn byte_ranges(store: &MediaStore) {
     let data = pattern(4_096);
-    store.put_bytes("jobs/j1/r1/video.mp4", Bytes::from(data.clone())).await.unwrap();
+    store
+        .put_bytes("jobs/j1/r1/video.mp4", Bytes::from(data.clone()))
+        .await
+        .unwrap();
     let key = "jobs/j1/r1/video.mp4";
     assert_eq!(store.get_range(key, 0..1).await.unwrap(), data[0..1]);
-    assert_eq!(store.get_range(key, 100..2_000).await.unwrap(), data[100..2_000]);
-    assert_eq!(store.get_range(key, 4_000..10_000).await.unwrap(), data[4_000..], "end clamped");
+    assert_eq!(
+        store.get_range(key, 100..2_000).await.unwrap(),
+        data[100..2_000]
+    );
+    assert_eq!(
+        store.get_range(key, 4_000..10_000).await.unwrap(),
+        data[4_000..],
+        "end clamped"
+    );
 
     let reader = store.open(key, Some(1_000..3_000)).await.unwrap();
     assert_eq!((reader.size, reader.range.clone()), (4_096, 1_000..3_000));
@@ -118,23 +145,51 @@ async fn byte_ranges(store: &MediaStore) {
 
     for bad in [4_096..4_100, 10..10, 5_000..6_000] {
         assert!(
-            matches!(store.open(key, Some(bad.clone())).await, Err(ObjectError::RangeNotSatisfiable { size: 4_096, .. })),
+            matches!(
+                store.open(key, Some(bad.clone())).await,
+                Err(ObjectError::RangeNotSatisfiable { size: 4_096, .. })
+            ),
             "{bad:?} should be refused"
         );
     }
-    assert!(matches!(store.get_range("jobs/none", 0..1).await, Err(ObjectError::NotFound(_))));
+    assert!(matches!(
+        store.get_range("jobs/none", 0..1).await,
+        Err(ObjectError::NotFound(_))
+    ));
 }
 
 async fn listing_by_prefix(store: &MediaStore) {
-    for key in ["uploads/u1/a", "uploads/u1/sub/b", "uploads/u10/c", "jobs/j1/d"] {
-        store.put_bytes(key, Bytes::from(key.as_bytes().to_vec())).await.unwrap();
+    for key in [
+        "uploads/u1/a",
+        "uploads/u1/sub/b",
+        "uploads/u10/c",
+        "jobs/j1/d",
+    ] {
+        store
+            .put_bytes(key, Bytes::from(key.as_bytes().to_vec()))
+            .await
+            .unwrap();
     }
-    let keys = |infos: Vec<reelsmith_store::ObjectInfo>| infos.into_iter().map(|i| i.key).collect::<Vec<_>>();
-    assert_eq!(keys(store.list("uploads/u1").await.unwrap()), vec!["uploads/u1/a", "uploads/u1/sub/b"]);
-    assert_eq!(keys(store.list("uploads/u1/").await.unwrap()), vec!["uploads/u1/a", "uploads/u1/sub/b"]);
+    let keys = |infos: Vec<reelsmith_store::ObjectInfo>| {
+        infos.into_iter().map(|i| i.key).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(store.list("uploads/u1").await.unwrap()),
+        vec!["uploads/u1/a", "uploads/u1/sub/b"]
+    );
+    assert_eq!(
+        keys(store.list("uploads/u1/").await.unwrap()),
+        vec!["uploads/u1/a", "uploads/u1/sub/b"]
+    );
     assert_eq!(keys(store.list("").await.unwrap()).len(), 4);
     assert!(store.list("nothing").await.unwrap().is_empty());
-    let sizes: Vec<u64> = store.list("jobs").await.unwrap().iter().map(|i| i.size).collect();
+    let sizes: Vec<u64> = store
+        .list("jobs")
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.size)
+        .collect();
     assert_eq!(sizes, vec![9]);
 }
 
@@ -152,7 +207,10 @@ async fn streaming_put_is_atomic(store: &MediaStore) {
         Ok(part.clone()),
         Err(std::io::Error::other("encoder died")),
     ]);
-    let err = store.put_stream("jobs/j3/r1/video.mp4", failing).await.unwrap_err();
+    let err = store
+        .put_stream("jobs/j3/r1/video.mp4", failing)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ObjectError::Source(_)), "{err}");
     assert!(store.head("jobs/j3/r1/video.mp4").await.unwrap().is_none());
     assert!(store.list("jobs/j3").await.unwrap().is_empty());
@@ -163,9 +221,15 @@ async fn file_put_streams_large_objects(store: &MediaStore) {
     let data = pattern(6 * 1024 * 1024 + 123);
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), &data).unwrap();
-    let info = store.put_file("jobs/j4/r1/video.mp4", file.path()).await.unwrap();
+    let info = store
+        .put_file("jobs/j4/r1/video.mp4", file.path())
+        .await
+        .unwrap();
     assert_eq!(info.size, data.len() as u64);
-    let tail = store.get_range("jobs/j4/r1/video.mp4", 6 * 1024 * 1024..7 * 1024 * 1024).await.unwrap();
+    let tail = store
+        .get_range("jobs/j4/r1/video.mp4", 6 * 1024 * 1024..7 * 1024 * 1024)
+        .await
+        .unwrap();
     assert_eq!(tail, data[6 * 1024 * 1024..]);
     assert_eq!(store.get_bytes("jobs/j4/r1/video.mp4").await.unwrap(), data);
 }

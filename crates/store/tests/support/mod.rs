@@ -25,7 +25,10 @@ pub fn wait_for_port(port: u16, limit: Duration, what: &str, log: impl Fn() -> S
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if start.elapsed() > limit {
-            panic!("{what} did not start listening on port {port} within {limit:?}:\n{}", log());
+            panic!(
+                "{what} did not start listening on port {port} within {limit:?}:\n{}",
+                log()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }

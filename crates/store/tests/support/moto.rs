@@ -99,7 +99,9 @@ impl MotoAddr {
             "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             self.port
         );
-        stream.write_all(request.as_bytes()).expect("send CreateBucket");
+        stream
+            .write_all(request.as_bytes())
+            .expect("send CreateBucket");
         let mut response = String::new();
         let _ = stream.read_to_string(&mut response);
         assert!(

@@ -33,10 +33,12 @@ impl Cluster {
         // PostgreSQL refuses to run as root: as root, hand the folder to the `postgres` user.
         let as_root = unsafe { libc::geteuid() } == 0;
         if as_root {
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()));
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path()));
         }
         let port = super::free_port();
-        let mut cluster = Cluster {
+        let cluster = Cluster {
             bin,
             dir: Some(dir),
             port,
