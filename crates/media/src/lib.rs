@@ -16,4 +16,5 @@ pub mod render;
 pub mod speech;
 pub mod text;
 pub mod timing;
+pub mod upload;
 pub mod workdir;
