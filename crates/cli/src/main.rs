@@ -1,6 +1,10 @@
 //! `reelsmith`: the one binary. Each subcommand lives in its own module.
 
+mod config;
+mod migrate;
+mod platform;
 mod render;
+mod worker;
 
 use clap::{Parser, Subcommand};
 
@@ -19,11 +23,20 @@ struct Cli {
 enum Command {
     /// Render a video from a script and media on this machine, with no server.
     Render(render::RenderArgs),
+    /// Run job workers only (no HTTP server), with the same configuration as `serve`.
+    Worker(worker::WorkerArgs),
+    /// Apply the database migrations and exit.
+    Migrate(migrate::MigrateArgs),
+    /// Inspect the configuration.
+    Config(config::ConfigCommand),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Render(args) => render::run(args),
+        Command::Worker(args) => worker::run(args),
+        Command::Migrate(args) => migrate::run(args),
+        Command::Config(command) => config::run(command),
     }
 }

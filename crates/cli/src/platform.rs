@@ -1,0 +1,139 @@
+//! What `serve`, `worker`, `migrate` and `config check` share: the configuration flags, loading
+//! the layered configuration, opening the database and media storage, logging, and turning
+//! SIGINT/SIGTERM into a shutdown token.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use reelsmith_config::{Config, Sources, StorageBackend};
+use reelsmith_store::{Db, MediaConfig, MediaStore, S3Config};
+use tokio_util::sync::CancellationToken;
+
+/// Flags every platform subcommand takes; they override the file and the environment.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigArgs {
+    /// The data folder: database, media, outbox and temporary files by default.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// A TOML configuration file (default: `<data>/reelsmith.toml` when present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    pub fn sources(&self) -> Sources {
+        let mut sources = Sources::from_process_env();
+        if let Some(file) = &self.config {
+            sources = sources.with_config_file(file);
+        }
+        if let Some(data) = &self.data {
+            sources = sources.with_override("server.data_dir", data.display().to_string());
+        }
+        sources
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// The folders the embedded defaults keep their files in.
+pub fn create_data_dirs(config: &Config) -> anyhow::Result<()> {
+    let mut dirs = vec![config.server.data_dir.clone(), config.worker.temp_dir.clone()];
+    if config.storage.backend == StorageBackend::Local {
+        dirs.push(config.storage.local_path.clone());
+    }
+    for dir in dirs {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+pub async fn open_db(config: &Config) -> anyhow::Result<Db> {
+    let url = &config.database.url;
+    Db::connect(url.expose(), config.database.max_connections)
+        .await
+        .with_context(|| format!("cannot open the database {}", url.redacted()))
+}
+
+pub fn media_store(config: &Config) -> anyhow::Result<MediaStore> {
+    let media = match config.storage.backend {
+        StorageBackend::Local => MediaConfig::Local {
+            root: config.storage.local_path.clone(),
+        },
+        StorageBackend::S3 => {
+            let s3 = &config.storage.s3;
+            MediaConfig::S3(S3Config {
+                endpoint: s3.endpoint.clone(),
+                region: s3.region.clone(),
+                bucket: s3.bucket.clone().unwrap_or_default(),
+                access_key_id: s3.access_key_id.clone().unwrap_or_default(),
+                secret_access_key: s3
+                    .secret_access_key
+                    .as_ref()
+                    .map(|s| s.expose().clone())
+                    .unwrap_or_default(),
+                path_style: s3.path_style,
+                allow_http: s3.allow_http,
+            })
+        }
+    };
+    MediaStore::from_config(&media).context("cannot open media storage")
+}
+
+/// Cancelled on the first SIGINT or SIGTERM; a second one exits at once.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing or releasing running jobs (signal again to exit now)");
+        trigger.cancel();
+        wait_for_signal().await;
+        tracing::warn!("second signal: exiting now");
+        std::process::exit(130);
+    });
+    token
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Builds the async runtime the platform subcommands run on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Prints an error chain and maps it to the exit code.
+pub fn exit_with(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `reelsmith serve`: the HTTP API and a pool of workers in one process, on the embedded defaults
+//! (SQLite, media and outbox in the data folder) unless configured otherwise. SIGINT or SIGTERM
+//! stops accepting connections, lets requests and jobs finish (jobs within the workers' grace
+//! period, after which they are released to the queue) and exits.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use reelsmith_config::Config;
+use reelsmith_mail::{mailer_from_config, Mailer};
+use reelsmith_server::{router, AppState};
+use tracing::info;
+
+use crate::platform::{
+    create_data_dirs, exit_with, init_tracing, media_store, open_db, runtime, shutdown_on_signals,
+    ConfigArgs,
+};
+use crate::worker::run_workers;
+
+/// How long shutdown waits for open HTTP connections (event streams) to close.
+const HTTP_GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Address and port to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Serve the API only; jobs are run by separate `reelsmith worker` processes.
+    #[arg(long, conflicts_with = "workers")]
+    no_workers: bool,
+    /// How many workers to run in this process (each runs `worker.concurrency` jobs at once).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+}
+
+pub fn run(args: ServeArgs) -> std::process::ExitCode {
+    init_tracing();
+    exit_with(runtime().and_then(|rt| rt.block_on(serve(args))))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut sources = args.config.sources();
+    if let Some(listen) = &args.listen {
+        sources = sources.with_override("server.listen", listen.clone());
+    }
+    let config = Arc::new(Config::load_validated(&sources)?);
+    create_data_dirs(&config)?;
+    let db = open_db(&config).await?;
+    db.migrate().await.context("cannot migrate the database")?;
+    let media = media_store(&config)?;
+    let mailer: Arc<dyn Mailer> =
+        Arc::from(mailer_from_config(&config.email).context("cannot set up email")?);
+
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let address = listener.local_addr()?;
+    let shutdown = shutdown_on_signals();
+
+    let workers = if args.no_workers { 0 } else { args.workers };
+    let pool = {
+        let (db, media, config, shutdown) =
+            (db.clone(), media.clone(), Arc::clone(&config), shutdown.clone());
+        tokio::spawn(async move { run_workers(&db, &media, &config, workers, shutdown).await })
+    };
+
+    let app = router(AppState::new(db.clone(), media, mailer, Arc::clone(&config)));
+    info!(%address, workers, data = %config.server.data_dir.display(), "listening");
+    let http_shutdown = shutdown.clone();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+    .into_future();
+    // Event streams stay open until their client leaves; shutdown does not wait for them forever.
+    let served = tokio::select! {
+        served = server => served.context("the HTTP server failed"),
+        _ = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(HTTP_GRACE).await;
+        } => {
+            tracing::warn!("connections still open after the grace period: closing them");
+            Ok(())
+        }
+    };
+    // The server also stops when it fails; the workers must stop with it.
+    shutdown.cancel();
+    pool.await.context("the worker pool panicked")?;
+    db.close().await;
+    info!("stopped");
+    served
+}

@@ -1,0 +1,60 @@
+//! `reelsmith worker`: run job workers only (no HTTP), against the configured database and media
+//! storage. Many of these may run on many machines beside `serve --no-workers`.
+
+use clap::Args;
+use reelsmith_config::Config;
+use reelsmith_worker::{process_worker_id, Worker};
+use tokio_util::sync::CancellationToken;
+
+use crate::platform::{
+    create_data_dirs, exit_with, init_tracing, media_store, open_db, runtime, shutdown_on_signals,
+    ConfigArgs,
+};
+
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// How many workers to run in this process (each runs `worker.concurrency` jobs at once).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+}
+
+pub fn run(args: WorkerArgs) -> std::process::ExitCode {
+    init_tracing();
+    exit_with(runtime().and_then(|rt| rt.block_on(work(args))))
+}
+
+async fn work(args: WorkerArgs) -> anyhow::Result<()> {
+    let config = Config::load_validated(&args.config.sources())?;
+    create_data_dirs(&config)?;
+    let db = open_db(&config).await?;
+    db.migrate().await?;
+    let media = media_store(&config)?;
+    let shutdown = shutdown_on_signals();
+    run_workers(&db, &media, &config, args.workers, shutdown).await;
+    db.close().await;
+    Ok(())
+}
+
+/// Runs `count` workers until `shutdown`, then waits for each to finish or release its jobs.
+pub async fn run_workers(
+    db: &reelsmith_store::Db,
+    media: &reelsmith_store::MediaStore,
+    config: &Config,
+    count: usize,
+    shutdown: CancellationToken,
+) {
+    let mut workers = tokio::task::JoinSet::new();
+    for index in 0..count {
+        let worker = Worker::new(db.clone(), media.clone(), config, process_worker_id(index));
+        workers.spawn(worker.run(shutdown.clone()));
+    }
+    while let Some(done) = workers.join_next().await {
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "a worker stopped with an error"),
+            Err(e) => tracing::error!(error = %e, "a worker panicked"),
+        }
+    }
+}

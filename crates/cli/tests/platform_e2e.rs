@@ -1,0 +1,248 @@
+//! The platform end to end through the real binary on loopback: the issue's whole user flow, a
+//! SIGKILL mid-render followed by a restart, idempotent submission, and `config check` masking
+//! secrets. Each test has its own data folder and port.
+
+mod platform;
+
+use std::process::Command;
+use std::time::Duration;
+
+use platform::{files_under, photo, stream_codecs, Server};
+use serde_json::json;
+
+const LONG_SCRIPT: &str = "Every morning the old harbour wakes slowly. Fishing boats creak \
+against the wooden pier while gulls circle overhead, waiting for the first catch of the day. The \
+fishermen have done this for generations. Their grandfathers mended the same nets, read the same \
+clouds, and told the same stories about storms that nearly took them. But the town is changing. \
+Young people leave for the city, and tourists arrive each summer with cameras and questions. Some \
+of the old families have turned their boats into ferries, carrying visitors to the islands \
+instead of hauling fish. Still, at dawn, the harbour belongs to the fishermen.";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_upload_render_follow_events_and_download_with_ranges() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start(&data, &[], &[]).await;
+
+    let mut alice = server.client();
+    alice
+        .sign_up_and_in(&data, "alice@example.org", "alice")
+        .await;
+    let upload = alice
+        .upload("harbour.jpg", "image/jpeg", &photo(temp.path()))
+        .await;
+    let submitted = alice
+        .submit(
+            &json!({ "script": "A quiet harbour at dawn. The boats go out.",
+                     "media": [upload], "resolution": "480p" }),
+            None,
+        )
+        .await;
+    assert_eq!(submitted.status, 201, "{}", submitted.text());
+    let job_id = submitted.json()["id"].as_str().unwrap().to_owned();
+
+    let events = alice.follow_events(&job_id).await;
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"queued"), "{kinds:?}");
+    assert!(kinds.contains(&"started"), "{kinds:?}");
+    assert!(kinds.contains(&"progress"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"succeeded"), "{kinds:?}");
+
+    let job = alice.job(&job_id).await;
+    assert_eq!(job["status"], "succeeded");
+    assert_eq!(job["usage"]["engine"], "studio");
+    assert!(job["usage"]["output_seconds"].as_f64().unwrap() > 1.0);
+
+    let video_path = format!("/api/v1/jobs/{job_id}/video");
+    let partial = alice
+        .send(
+            alice
+                .request(reqwest::Method::GET, &video_path)
+                .header("range", "bytes=0-99"),
+        )
+        .await;
+    assert_eq!(partial.status, 206);
+    assert_eq!(partial.body.len(), 100);
+    let whole = alice.get(&video_path).await;
+    assert_eq!(whole.status, 200);
+    let content_range = partial.headers["content-range"].to_str().unwrap().to_owned();
+    assert_eq!(content_range, format!("bytes 0-99/{}", whole.body.len()));
+    assert_eq!(&whole.body[..100], &partial.body[..]);
+    let mp4 = temp.path().join("downloaded.mp4");
+    std::fs::write(&mp4, &whole.body).unwrap();
+    assert_eq!(stream_codecs(&mp4), ["h264", "aac"]);
+    for output in ["poster", "captions.vtt", "captions.srt"] {
+        let reply = alice.get(&format!("/api/v1/jobs/{job_id}/{output}")).await;
+        assert_eq!(reply.status, 200, "{output}");
+        assert!(!reply.body.is_empty(), "{output}");
+    }
+
+    let mut bob = server.client();
+    bob.sign_up_and_in(&data, "bob@example.org", "bob").await;
+    for path in [
+        format!("/api/v1/jobs/{job_id}"),
+        format!("/api/v1/uploads/{upload}"),
+        format!("/api/v1/uploads/{upload}/content"),
+        video_path.clone(),
+        format!("/api/v1/jobs/{job_id}/events"),
+    ] {
+        let reply = bob.get(&path).await;
+        assert_eq!(reply.status, 404, "{path}: {}", reply.text());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_mid_render_finishes_exactly_once_after_a_restart() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    // A short lease so the restarted process takes the job over soon after the kill.
+    let env = [
+        ("REELSMITH__WORKER__LEASE_SECONDS", "3"),
+        ("REELSMITH__WORKER__HEARTBEAT_SECONDS", "1"),
+    ];
+    let mut first = Server::start(&data, &env, &[]).await;
+    let mut alice = first.client();
+    alice
+        .sign_up_and_in(&data, "alice@example.org", "alice")
+        .await;
+    let submitted = alice
+        .submit(&json!({ "script": LONG_SCRIPT, "resolution": "480p" }), None)
+        .await;
+    assert_eq!(submitted.status, 201, "{}", submitted.text());
+    let job_id = submitted.json()["id"].as_str().unwrap().to_owned();
+    loop {
+        let job = alice.job(&job_id).await;
+        assert_ne!(job["status"], "succeeded", "the job finished before the kill");
+        assert_ne!(job["status"], "failed", "{job}");
+        if job["status"] == "running" && job["progress"].as_f64().unwrap() > 0.10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.kill();
+    let work = data.join("tmp").join("work");
+    assert!(
+        !files_under(&work).is_empty(),
+        "the killed render left its work folder behind"
+    );
+
+    let second = Server::start(&data, &env, &[]).await;
+    // Sessions live in the database, so the cookie from before the crash still works.
+    let cookie = alice.cookie.clone();
+    let mut alice = second.client();
+    alice.cookie = cookie;
+    let events = alice.follow_events(&job_id).await;
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds.last(), Some(&"succeeded"), "{kinds:?}\n{}", second.log_text());
+    assert_eq!(kinds.iter().filter(|k| **k == "succeeded").count(), 1);
+    let takeovers = events
+        .iter()
+        .filter(|(k, data)| k == "started" && data["payload"]["takeover"] == true)
+        .count();
+    assert_eq!(takeovers, 1, "{events:?}");
+    assert_eq!(alice.job(&job_id).await["status"], "succeeded");
+
+    let objects = files_under(&data.join("media").join("jobs"));
+    let expected: Vec<String> = ["captions.srt", "captions.vtt", "poster.jpg", "video.mp4"]
+        .iter()
+        .map(|f| format!("{job_id}/r1/{f}"))
+        .collect();
+    assert_eq!(objects, expected, "one set of outputs and nothing else");
+    let stray: Vec<String> = files_under(&data.join("media"))
+        .into_iter()
+        .filter(|f| f.contains('#') || f.rsplit('/').next().unwrap().starts_with('.'))
+        .collect();
+    assert!(stray.is_empty(), "staging files left in media: {stray:?}");
+    assert!(
+        files_under(&data.join("tmp")).is_empty(),
+        "temporary files left: {:?}",
+        files_under(&data.join("tmp"))
+    );
+    let leftover_folders: Vec<_> = std::fs::read_dir(&work).unwrap().collect();
+    assert!(leftover_folders.is_empty(), "{leftover_folders:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_idempotency_key_twice_gives_one_job() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start(&data, &[], &["--no-workers"]).await;
+    let mut alice = server.client();
+    alice
+        .sign_up_and_in(&data, "alice@example.org", "alice")
+        .await;
+    let spec = json!({ "script": "Hello there.", "resolution": "480p" });
+    let first = alice.submit(&spec, Some("key-0001")).await;
+    assert_eq!(first.status, 201, "{}", first.text());
+    let second = alice.submit(&spec, Some("key-0001")).await;
+    assert_eq!(second.status, 200, "{}", second.text());
+    assert_eq!(first.json()["id"], second.json()["id"]);
+    let other = alice.submit(&spec, Some("key-0002")).await;
+    assert_eq!(other.status, 201);
+    assert_ne!(other.json()["id"], first.json()["id"]);
+    let listed = alice.get("/api/v1/jobs").await.json();
+    let items = listed
+        .get("items")
+        .or(listed.get("jobs"))
+        .unwrap_or(&listed)
+        .as_array()
+        .unwrap_or_else(|| panic!("a list of jobs: {listed}"))
+        .len();
+    assert_eq!(items, 2);
+}
+
+#[test]
+fn config_check_masks_secrets_and_reports_problems() {
+    let temp = tempfile::tempdir().unwrap();
+    let secret = "s3-secret-that-must-not-print-9f2c";
+    let db_password = "db-password-that-must-not-print-41";
+    let out = Command::new(platform::bin())
+        .args(["config", "check", "--data"])
+        .arg(temp.path())
+        .env("REELSMITH__STORAGE__S3__SECRET_ACCESS_KEY", secret)
+        .env(
+            "REELSMITH__DATABASE__URL",
+            format!("postgres://reelsmith:{db_password}@db.internal/reelsmith"),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains(secret), "{text}");
+        assert!(!text.contains(db_password), "{text}");
+    }
+    assert!(stdout.contains("secret_access_key = \"********\""), "{stdout}");
+    assert!(stdout.contains(&temp.path().display().to_string()), "{stdout}");
+
+    let bad = Command::new(platform::bin())
+        .args(["config", "check", "--data"])
+        .arg(temp.path())
+        .env("REELSMITH__WORKER__LEASE_SECONDS", "5")
+        .env("REELSMITH__WORKER__HEARTBEAT_SECONDS", "5")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("worker.lease_seconds"));
+}
+
+#[test]
+fn migrate_creates_the_database() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let out = Command::new(platform::bin())
+        .args(["migrate", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(data.join("reelsmith.db").is_file());
+    // Running it again is a no-op.
+    let again = Command::new(platform::bin())
+        .args(["migrate", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+}

@@ -1,0 +1,75 @@
+//! Why a job's pipeline stopped. Client errors (bad parameters, missing uploads, input the engine
+//! refuses) fail the job at once; everything else is ours and is retried.
+
+use reelsmith_core::ErrorCode;
+use reelsmith_media::render::RenderError;
+use reelsmith_store::{ObjectError, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The job's parameters are not a render spec (the API validates them, so this is rare).
+    #[error("the job's parameters are not valid: {0}")]
+    InvalidParams(String),
+    /// A media or voice reference names no upload of the job's owner (deleted since, say).
+    #[error("upload `{0}` does not exist")]
+    UploadNotFound(String),
+    /// An upload of the wrong kind in a slot: audio as a scene, an image as the voice.
+    #[error("upload `{id}` is {kind}, which cannot be used as {role}")]
+    WrongUploadKind {
+        id: String,
+        kind: &'static str,
+        role: &'static str,
+    },
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Object(ObjectError),
+    /// An object this worker stored earlier (a recorded stage output) has gone missing.
+    #[error("stored output `{0}` is missing")]
+    OutputMissing(String),
+    #[error("work folder: {0}")]
+    Io(#[from] std::io::Error),
+    /// The render thread panicked or was aborted: a bug, retried like any failure of ours.
+    #[error("the render task did not complete: {0}")]
+    Task(String),
+}
+
+impl From<ObjectError> for WorkerError {
+    fn from(err: ObjectError) -> Self {
+        WorkerError::Object(err)
+    }
+}
+
+impl ErrorCode for WorkerError {
+    fn code(&self) -> &'static str {
+        match self {
+            WorkerError::InvalidParams(_) => "job.invalid_params",
+            WorkerError::UploadNotFound(_) => "job.upload_not_found",
+            WorkerError::WrongUploadKind { .. } => "job.wrong_upload_kind",
+            WorkerError::Render(e) => e.code(),
+            WorkerError::Store(e) => e.code(),
+            WorkerError::Object(e) => e.code(),
+            WorkerError::OutputMissing(_) => "job.output_missing",
+            WorkerError::Io(_) => "worker.io",
+            WorkerError::Task(_) => "worker.task",
+        }
+    }
+
+    fn is_client_error(&self) -> bool {
+        match self {
+            WorkerError::InvalidParams(_)
+            | WorkerError::UploadNotFound(_)
+            | WorkerError::WrongUploadKind { .. } => true,
+            WorkerError::Render(e) => e.is_client_error(),
+            // A missing object or a refused range is a client error for the API; inside the
+            // pipeline every storage failure is ours and worth retrying.
+            WorkerError::Store(_)
+            | WorkerError::Object(_)
+            | WorkerError::OutputMissing(_)
+            | WorkerError::Io(_)
+            | WorkerError::Task(_) => false,
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Reelsmith's job pipeline. A [`Worker`] claims jobs from the queue (`reelsmith-store`) and runs
+//! each one in its own task through three stages: `fetch` (the owner's uploads into a private work
+//! folder), `render` (the studio engine) and `store` (the outputs under deterministic object keys),
+//! then finishes, retries with backoff, fails or releases it. A heartbeat keeps the lease; losing
+//! it (cancelled, taken over) stops the render at the next frame.
+//!
+//! Processes share nothing but the database and media storage: a job whose worker died is taken
+//! over by any other worker once its lease expires, and work folders left by dead processes are
+//! removed when a worker starts.
+
+pub mod backoff;
+pub mod error;
+pub mod keys;
+pub mod pipeline;
+pub mod workdir;
+pub mod worker;
+
+pub use error::WorkerError;
+pub use pipeline::JobOutcome;
+pub use worker::{process_worker_id, Worker, WorkerSettings};

@@ -1,0 +1,663 @@
+//! One claimed job, start to end: heartbeat, `fetch`, `render`, `store`, then finish, fail, retry
+//! later or release. Every queue call presents the lease; when the lease is lost (the job was
+//! cancelled, or another worker took it over after it expired) the render stops at the next frame
+//! and nothing this worker does can change the job any more.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use reelsmith_core::{ErrorCode, RenderSpec};
+use reelsmith_media::render::{render, Progress, RenderError, RenderJob, RenderOutput, Stage};
+use reelsmith_store::{
+    now_ms, ClaimedJob, Db, JobError, JobStatus, Lease, MediaStore, StoreError, UploadKind,
+};
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::backoff::{attempts_exhausted, retry_delay};
+use crate::error::WorkerError;
+use crate::keys::{output_keys, OUTPUT_FILES};
+use crate::workdir::WorkFolder;
+use crate::worker::WorkerSettings;
+
+/// How a job's run ended, as far as this worker is concerned (for logs and tests).
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutcome {
+    Succeeded {
+        job_id: String,
+        /// True when a recorded `store` stage of an earlier attempt was reused.
+        resumed: bool,
+    },
+    Failed {
+        job_id: String,
+        code: String,
+    },
+    Retrying {
+        job_id: String,
+        code: String,
+        next_attempt_at: i64,
+    },
+    /// Given back to the queue at shutdown.
+    Released { job_id: String },
+    /// The lease went (cancelled or taken over); `deleted` lists the objects this worker removed
+    /// because nothing would reference them.
+    LeaseLost {
+        job_id: String,
+        rendered: bool,
+        deleted: Vec<String>,
+    },
+}
+
+/// Why a running job should stop at its next check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    LeaseLost = 1,
+    Shutdown = 2,
+}
+
+/// Shared between a job's task, its heartbeat and the render thread: the engine's cancel flag
+/// plus the first reason it was raised.
+#[derive(Clone, Default)]
+pub struct StopSignal {
+    flag: Arc<AtomicBool>,
+    reason: Arc<AtomicU8>,
+}
+
+impl StopSignal {
+    pub fn raise(&self, reason: StopReason) {
+        let _ = self
+            .reason
+            .compare_exchange(0, reason as u8, Ordering::SeqCst, Ordering::SeqCst);
+        self.flag.store(true, Ordering::SeqCst);
+    }
+
+    pub fn reason(&self) -> Option<StopReason> {
+        match self.reason.load(Ordering::SeqCst) {
+            1 => Some(StopReason::LeaseLost),
+            2 => Some(StopReason::Shutdown),
+            _ => None,
+        }
+    }
+
+    fn check(&self) -> Result<(), Halt> {
+        self.reason().map_or(Ok(()), |r| Err(Halt::Stopped(r)))
+    }
+}
+
+/// Why the stages did not produce stored outputs.
+#[derive(Debug)]
+enum Halt {
+    Stopped(StopReason),
+    Failed(WorkerError),
+}
+
+impl From<WorkerError> for Halt {
+    fn from(err: WorkerError) -> Self {
+        match err {
+            WorkerError::Store(StoreError::LeaseLost) => Halt::Stopped(StopReason::LeaseLost),
+            other => Halt::Failed(other),
+        }
+    }
+}
+
+macro_rules! from_via_worker_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Halt {
+            fn from(err: $t) -> Self { Halt::from(WorkerError::from(err)) }
+        }
+    )*};
+}
+from_via_worker_error!(StoreError, reelsmith_store::ObjectError, std::io::Error);
+
+/// What the `store` stage produced: the keys to finish with and the usage to record.
+struct Stored {
+    keys: Vec<String>,
+    usage: Value,
+    resumed: bool,
+}
+
+/// Everything a job's task needs, cheap to clone.
+#[derive(Clone)]
+pub(crate) struct JobContext {
+    pub db: Db,
+    pub media: MediaStore,
+    pub settings: Arc<WorkerSettings>,
+    pub worker_id: String,
+}
+
+/// Runs one claimed job to its end. `abort` is cancelled when the worker's shutdown grace period
+/// is over: the render stops and the job is released to the queue.
+pub(crate) async fn run_job(
+    ctx: JobContext,
+    claimed: ClaimedJob,
+    abort: CancellationToken,
+) -> JobOutcome {
+    let lease = claimed.lease.clone();
+    let stop = StopSignal::default();
+    let heartbeat = tokio::spawn(keep_lease(ctx.clone(), lease.clone(), stop.clone()));
+    let aborter = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            abort.cancelled().await;
+            stop.raise(StopReason::Shutdown);
+        })
+    };
+    info!(job = %lease.job_id, revision = lease.revision, attempt = claimed.job.attempts,
+        takeover = claimed.takeover, "job claimed");
+    let mut rendered = false;
+    let result = run_stages(&ctx, &claimed, &stop, &mut rendered).await;
+    heartbeat.abort();
+    aborter.abort();
+    let outcome = settle(&ctx, &claimed, result, rendered).await;
+    info!(job = %lease.job_id, ?outcome, "job ended");
+    outcome
+}
+
+/// Renews the lease every heartbeat; raises the stop signal once it is lost.
+async fn keep_lease(ctx: JobContext, lease: Lease, stop: StopSignal) {
+    let lease_ms = millis(ctx.settings.lease);
+    let mut ticks = tokio::time::interval(ctx.settings.heartbeat.max(Duration::from_millis(50)));
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match ctx.db.heartbeat(&lease, lease_ms, now_ms()).await {
+            Ok(true) => {}
+            Ok(false) => {
+                info!(job = %lease.job_id, "lease lost: stopping");
+                stop.raise(StopReason::LeaseLost);
+                return;
+            }
+            // A database hiccup: the lease is still ours until it expires, so keep trying.
+            Err(e) => warn!(job = %lease.job_id, error = %e, "heartbeat failed"),
+        }
+    }
+}
+
+async fn run_stages(
+    ctx: &JobContext,
+    claimed: &ClaimedJob,
+    stop: &StopSignal,
+    rendered: &mut bool,
+) -> Result<Stored, Halt> {
+    let job = &claimed.job;
+    let lease = &claimed.lease;
+    let spec: RenderSpec = serde_json::from_value(job.params.clone())
+        .map_err(|e| WorkerError::InvalidParams(e.to_string()))?;
+    if let Some(stored) = recorded_store_stage(ctx, lease).await? {
+        info!(job = %lease.job_id, "outputs already stored by an earlier attempt: finishing");
+        return Ok(stored);
+    }
+    stop.check()?;
+    let folder = {
+        let (temp, worker, job_id) = (
+            ctx.settings.temp_dir.clone(),
+            ctx.worker_id.clone(),
+            lease.job_id.clone(),
+        );
+        tokio::task::spawn_blocking(move || WorkFolder::create(&temp, &worker, &job_id))
+            .await
+            .map_err(|e| WorkerError::Task(e.to_string()))??
+    };
+
+    let fetch_started = Instant::now();
+    report(ctx, lease, "fetch", 0.0).await?;
+    let inputs = fetch_inputs(ctx, &job.owner_id, &spec, &folder).await?;
+    let fetch_ms = elapsed_ms(fetch_started);
+    ctx.db
+        .record_stage_output(
+            lease,
+            "fetch",
+            &json!({ "uploads": inputs.upload_ids, "bytes": inputs.bytes }),
+            now_ms(),
+        )
+        .await?;
+    stop.check()?;
+
+    let render_started = Instant::now();
+    report(ctx, lease, "render", RENDER_START).await?;
+    let output = render_in_background(ctx, lease, spec, inputs, &folder, stop).await?;
+    *rendered = true;
+    let render_ms = elapsed_ms(render_started);
+    ctx.db
+        .record_stage_output(
+            lease,
+            "render",
+            &json!({
+                "frames": output.frames,
+                "duration_seconds": output.duration_seconds,
+                "width": output.width,
+                "height": output.height,
+            }),
+            now_ms(),
+        )
+        .await?;
+    stop.check()?;
+
+    let store_started = Instant::now();
+    report(ctx, lease, "store", STORE_START).await?;
+    let keys = output_keys(&lease.job_id, lease.revision);
+    let files = [&output.video, &output.poster, &output.vtt, &output.srt];
+    let mut bytes = Vec::with_capacity(files.len());
+    for (key, file) in keys.iter().zip(files) {
+        stop.check()?;
+        bytes.push(ctx.media.put_file(key, file).await?.size);
+    }
+    let usage = usage_document(&output, &bytes, fetch_ms, render_ms, elapsed_ms(store_started));
+    ctx.db
+        .record_stage_output(
+            lease,
+            "store",
+            &json!({ "object_keys": keys, "usage": usage }),
+            now_ms(),
+        )
+        .await?;
+    drop(folder);
+    Ok(Stored {
+        keys,
+        usage,
+        resumed: false,
+    })
+}
+
+/// A `store` stage recorded by an earlier attempt of this revision whose objects all still exist:
+/// the retry (or takeover) only has to finish the job.
+async fn recorded_store_stage(ctx: &JobContext, lease: &Lease) -> Result<Option<Stored>, Halt> {
+    let outputs = ctx.db.stage_outputs(&lease.job_id, lease.revision).await?;
+    let Some(store) = outputs.into_iter().find(|o| o.stage == "store") else {
+        return Ok(None);
+    };
+    let keys: Vec<String> = store
+        .output
+        .get("object_keys")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let Some(usage) = store.output.get("usage").cloned() else {
+        return Ok(None);
+    };
+    if keys != output_keys(&lease.job_id, lease.revision) {
+        return Ok(None);
+    }
+    for key in &keys {
+        if ctx.media.head(key).await?.is_none() {
+            warn!(job = %lease.job_id, key, "recorded output is missing: rendering again");
+            return Ok(None);
+        }
+    }
+    Ok(Some(Stored {
+        keys,
+        usage,
+        resumed: true,
+    }))
+}
+
+struct Inputs {
+    media: Vec<PathBuf>,
+    voice: Option<PathBuf>,
+    upload_ids: Vec<String>,
+    bytes: u64,
+}
+
+/// Downloads the owner's uploads that the spec names into the work folder.
+async fn fetch_inputs(
+    ctx: &JobContext,
+    owner_id: &str,
+    spec: &RenderSpec,
+    folder: &WorkFolder,
+) -> Result<Inputs, Halt> {
+    let mut inputs = Inputs {
+        media: Vec::with_capacity(spec.media.len()),
+        voice: None,
+        upload_ids: Vec::new(),
+        bytes: 0,
+    };
+    for (i, id) in spec.media.iter().enumerate() {
+        let path = folder.file(&format!("media-{i}"));
+        inputs.bytes += fetch_upload(ctx, owner_id, id, Role::Scene, &path).await?;
+        inputs.media.push(path);
+        inputs.upload_ids.push(id.clone());
+    }
+    if let Some(id) = &spec.voice {
+        let path = folder.file("voice");
+        inputs.bytes += fetch_upload(ctx, owner_id, id, Role::Voice, &path).await?;
+        inputs.voice = Some(path);
+        inputs.upload_ids.push(id.clone());
+    }
+    Ok(inputs)
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Scene,
+    Voice,
+}
+
+async fn fetch_upload(
+    ctx: &JobContext,
+    owner_id: &str,
+    id: &str,
+    role: Role,
+    path: &std::path::Path,
+) -> Result<u64, Halt> {
+    let upload = ctx
+        .db
+        .upload_for_owner(owner_id, id)
+        .await?
+        .ok_or_else(|| WorkerError::UploadNotFound(id.to_owned()))?;
+    let fits = match role {
+        Role::Scene => matches!(upload.kind, UploadKind::Image | UploadKind::Video),
+        Role::Voice => matches!(upload.kind, UploadKind::Audio | UploadKind::Video),
+    };
+    if !fits {
+        return Err(WorkerError::WrongUploadKind {
+            id: id.to_owned(),
+            kind: upload.kind.as_str(),
+            role: match role {
+                Role::Scene => "a scene",
+                Role::Voice => "the voice",
+            },
+        }
+        .into());
+    }
+    let reader = ctx.media.open(&upload.object_key, None).await?;
+    let mut file = tokio::fs::File::create(path).await?;
+    let mut stream = reader.stream;
+    let mut written = 0u64;
+    while let Some(chunk) = stream.try_next().await? {
+        file.write_all(&chunk).await?;
+        written += chunk.len() as u64;
+    }
+    file.flush().await?;
+    Ok(written)
+}
+
+/// Overall progress: fetching takes the first few percent, storing the last few, and the render
+/// the rest, mostly in proportion to frames composed.
+const RENDER_START: f64 = 0.05;
+const FRAMES_START: f64 = 0.10;
+const FRAMES_END: f64 = 0.94;
+const STORE_START: f64 = 0.95;
+/// Progress is written at most this often, so a fast render does not flood the database.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
+const PROGRESS_STEP: f64 = 0.01;
+
+fn overall_progress(p: Progress) -> f64 {
+    match p {
+        Progress::Stage(Stage::Plan) => RENDER_START,
+        Progress::Stage(Stage::Narrate | Stage::Align) => 0.07,
+        Progress::Stage(Stage::Compose) => FRAMES_START,
+        Progress::Stage(Stage::Finish) => FRAMES_END,
+        Progress::Frames { done, total } => {
+            let fraction = if total == 0 {
+                0.0
+            } else {
+                done as f64 / total as f64
+            };
+            FRAMES_START + (FRAMES_END - FRAMES_START) * fraction.clamp(0.0, 1.0)
+        }
+    }
+}
+
+/// Runs the engine on a blocking thread while this task writes its progress, throttled.
+async fn render_in_background(
+    ctx: &JobContext,
+    lease: &Lease,
+    spec: RenderSpec,
+    inputs: Inputs,
+    folder: &WorkFolder,
+    stop: &StopSignal,
+) -> Result<RenderOutput, Halt> {
+    let (progress_tx, progress_rx) = watch::channel(RENDER_START);
+    let mut engine = ctx.settings.engine.clone();
+    engine.temp_dir = Some(folder.path().to_path_buf());
+    let out = folder.file("video.mp4");
+    let cancel = Arc::clone(&stop.flag);
+    let render_task = tokio::task::spawn_blocking(move || {
+        let job = RenderJob {
+            spec: &spec,
+            media: inputs.media,
+            voice: inputs.voice,
+            out,
+            hash_frames: false,
+            cancel: Some(cancel),
+        };
+        render(&job, &engine, &mut |p| {
+            progress_tx.send_replace(overall_progress(p));
+        })
+    });
+    let reporter = write_progress(ctx, lease, progress_rx, stop);
+    let (result, ()) = tokio::join!(render_task, reporter);
+    match result.map_err(|e| WorkerError::Task(e.to_string()))? {
+        Ok(output) => Ok(output),
+        Err(RenderError::Cancelled) if stop.reason().is_some() => {
+            Err(Halt::Stopped(stop.reason().unwrap_or(StopReason::LeaseLost)))
+        }
+        Err(e) => Err(WorkerError::Render(e).into()),
+    }
+}
+
+/// Writes render progress until the render drops its sender.
+async fn write_progress(
+    ctx: &JobContext,
+    lease: &Lease,
+    mut rx: watch::Receiver<f64>,
+    stop: &StopSignal,
+) {
+    let mut last_written = RENDER_START;
+    let mut last_at = Instant::now();
+    while rx.changed().await.is_ok() {
+        let progress = *rx.borrow_and_update();
+        if progress - last_written < PROGRESS_STEP || last_at.elapsed() < PROGRESS_INTERVAL {
+            continue;
+        }
+        last_written = progress;
+        last_at = Instant::now();
+        if let Err(Halt::Stopped(reason)) = report(ctx, lease, "render", progress).await {
+            stop.raise(reason);
+        }
+    }
+}
+
+/// Records stage and progress (and the progress event the SSE stream shows). Failures other than
+/// a lost lease are only logged: progress is informative, and the next write may succeed.
+async fn report(ctx: &JobContext, lease: &Lease, stage: &str, progress: f64) -> Result<(), Halt> {
+    match ctx
+        .db
+        .update_progress(lease, stage, progress, now_ms())
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(StoreError::LeaseLost) => Err(Halt::Stopped(StopReason::LeaseLost)),
+        Err(e) => {
+            warn!(job = %lease.job_id, error = %e, "cannot record progress");
+            Ok(())
+        }
+    }
+}
+
+/// Usage per job (P-IN-6).
+fn usage_document(
+    output: &RenderOutput,
+    bytes: &[u64],
+    fetch_ms: u64,
+    render_ms: u64,
+    store_ms: u64,
+) -> Value {
+    let engine_stages: serde_json::Map<String, Value> = output
+        .stage_ms
+        .iter()
+        .map(|(stage, ms)| {
+            let name = serde_json::to_value(stage)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            (name, json!(ms))
+        })
+        .collect();
+    let files: serde_json::Map<String, Value> = OUTPUT_FILES
+        .iter()
+        .zip(bytes)
+        .map(|(name, size)| ((*name).to_owned(), json!(size)))
+        .collect();
+    json!({
+        "engine": "studio",
+        "model": "built-in",
+        "stage_ms": { "fetch": fetch_ms, "render": render_ms, "store": store_ms },
+        "render_stage_ms": engine_stages,
+        "output_seconds": output.duration_seconds,
+        "output_bytes": bytes.iter().sum::<u64>(),
+        "file_bytes": files,
+        "frames": output.frames,
+        "width": output.width,
+        "height": output.height,
+        "fps": output.fps,
+    })
+}
+
+/// Turns the stages' result into the queue transition.
+async fn settle(
+    ctx: &JobContext,
+    claimed: &ClaimedJob,
+    result: Result<Stored, Halt>,
+    rendered: bool,
+) -> JobOutcome {
+    let lease = &claimed.lease;
+    let job_id = lease.job_id.clone();
+    let halt = match result {
+        Ok(stored) => match ctx
+            .db
+            .finish_job(lease, &stored.keys, &stored.usage, now_ms())
+            .await
+        {
+            Ok(()) => {
+                return JobOutcome::Succeeded {
+                    job_id,
+                    resumed: stored.resumed,
+                }
+            }
+            Err(e) => Halt::from(WorkerError::from(e)),
+        },
+        Err(halt) => halt,
+    };
+    match halt {
+        Halt::Stopped(StopReason::Shutdown) => match ctx.db.release_job(lease, now_ms()).await {
+            Ok(()) => JobOutcome::Released { job_id },
+            Err(_) => lost(ctx, lease, rendered).await,
+        },
+        Halt::Stopped(StopReason::LeaseLost) => lost(ctx, lease, rendered).await,
+        Halt::Failed(err) => fail_or_retry(ctx, claimed, err, rendered).await,
+    }
+}
+
+async fn fail_or_retry(
+    ctx: &JobContext,
+    claimed: &ClaimedJob,
+    err: WorkerError,
+    rendered: bool,
+) -> JobOutcome {
+    let lease = &claimed.lease;
+    let job_id = lease.job_id.clone();
+    let error = JobError {
+        code: err.code().to_owned(),
+        message: err.to_string(),
+    };
+    let give_up =
+        err.is_client_error() || attempts_exhausted(claimed.job.attempts, ctx.settings.max_attempts);
+    if give_up {
+        warn!(job = %job_id, code = %error.code, error = %error.message, "job failed");
+        return match ctx.db.fail_job(lease, &error, None, now_ms()).await {
+            Ok(()) => JobOutcome::Failed {
+                job_id,
+                code: error.code,
+            },
+            Err(StoreError::LeaseLost) => lost(ctx, lease, rendered).await,
+            Err(e) => {
+                // The lease will expire and another attempt will record the failure.
+                warn!(job = %job_id, error = %e, "cannot record the failure");
+                JobOutcome::Failed {
+                    job_id,
+                    code: error.code,
+                }
+            }
+        };
+    }
+    let delay = retry_delay(claimed.job.attempts, fastrand::f64());
+    let next_attempt_at = now_ms() + millis(delay);
+    warn!(job = %job_id, code = %error.code, error = %error.message, retry_in_ms = millis(delay),
+        "job failed; will retry");
+    match ctx
+        .db
+        .retry_job_later(lease, &error, next_attempt_at, now_ms())
+        .await
+    {
+        Ok(()) => JobOutcome::Retrying {
+            job_id,
+            code: error.code,
+            next_attempt_at,
+        },
+        Err(StoreError::LeaseLost) => lost(ctx, lease, rendered).await,
+        Err(e) => {
+            warn!(job = %job_id, error = %e, "cannot schedule the retry; the lease will expire");
+            JobOutcome::Retrying {
+                job_id,
+                code: error.code,
+                next_attempt_at,
+            }
+        }
+    }
+}
+
+/// The lease is gone. The output keys are the same for every attempt of a revision, so they are
+/// deleted only when no one will reference them: the job is gone, moved to another revision, or
+/// ended without succeeding. While it is queued or running under someone else, the next attempt
+/// overwrites them; once it succeeded, they are its outputs.
+async fn lost(ctx: &JobContext, lease: &Lease, rendered: bool) -> JobOutcome {
+    let job_id = lease.job_id.clone();
+    let keys = output_keys(&job_id, lease.revision);
+    let keep = match ctx.db.job_by_id(&job_id).await {
+        Ok(Some(job)) => {
+            job.current_revision == lease.revision
+                && matches!(
+                    job.status,
+                    JobStatus::Queued | JobStatus::Running | JobStatus::Succeeded
+                )
+        }
+        Ok(None) => false,
+        Err(e) => {
+            // Unsure: keeping is safe (a job's deletion also deletes its recorded outputs).
+            warn!(job = %job_id, error = %e, "cannot read the job after losing its lease");
+            true
+        }
+    };
+    let mut deleted = Vec::new();
+    if !keep {
+        for key in keys {
+            if ctx.media.head(&key).await.ok().flatten().is_none() {
+                continue;
+            }
+            match ctx.media.delete(&key).await {
+                Ok(()) => deleted.push(key),
+                Err(e) => warn!(job = %job_id, key, error = %e, "cannot delete an orphaned output"),
+            }
+        }
+    }
+    JobOutcome::LeaseLost {
+        job_id,
+        rendered,
+        deleted,
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,240 @@
+//! The claim loop: as many jobs at once as the configured concurrency, each in its own task;
+//! polling (and on PostgreSQL also woken by `NOTIFY`); a graceful shutdown that lets jobs finish
+//! within a grace period and then releases the rest to the queue.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reelsmith_config::Config;
+use reelsmith_media::render::EngineConfig;
+use reelsmith_store::{now_ms, Db, JobQueuedListener, MediaStore, RunLimits};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn, Instrument};
+
+use crate::error::WorkerError;
+use crate::pipeline::{millis, run_job, JobContext, JobOutcome};
+use crate::workdir::remove_stale_folders;
+
+/// How one worker behaves. [`WorkerSettings::from_config`] reads the platform configuration.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Jobs this worker runs at once.
+    pub concurrency: usize,
+    pub lease: Duration,
+    pub heartbeat: Duration,
+    pub max_attempts: u32,
+    pub limits: RunLimits,
+    /// Work folders go in `<temp_dir>/work/`.
+    pub temp_dir: PathBuf,
+    pub engine: EngineConfig,
+    /// How often an idle worker looks for work.
+    pub poll_interval: Duration,
+    /// How long shutdown waits for running jobs before stopping and releasing them.
+    pub shutdown_grace: Duration,
+}
+
+impl WorkerSettings {
+    pub fn from_config(config: &Config) -> WorkerSettings {
+        let w = &config.worker;
+        let mut engine = EngineConfig {
+            limits: config.limits.clone(),
+            ..EngineConfig::default()
+        };
+        engine.encode.preset = config.render.x264_preset.clone();
+        engine.encode.crf = config.render.crf;
+        WorkerSettings {
+            concurrency: w.concurrency.max(1),
+            lease: Duration::from_secs(w.lease_seconds.max(1)),
+            heartbeat: Duration::from_secs(w.heartbeat_seconds.max(1)),
+            max_attempts: w.max_attempts.max(1),
+            limits: RunLimits {
+                per_user: w.per_user_running_jobs.max(1),
+                global: w.global_running_jobs.max(1),
+            },
+            temp_dir: w.temp_dir.clone(),
+            engine,
+            poll_interval: Duration::from_millis(500),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A worker id that names this machine and process: `<host>.<pid>.<index>`.
+pub fn process_worker_id(index: usize) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(40)
+        .collect();
+    format!("{host}.{}.{index}", std::process::id())
+}
+
+pub struct Worker {
+    ctx: JobContext,
+    outcomes: Option<mpsc::UnboundedSender<JobOutcome>>,
+}
+
+impl Worker {
+    /// A worker configured from the platform configuration.
+    pub fn new(db: Db, media: MediaStore, config: &Config, worker_id: impl Into<String>) -> Worker {
+        Worker::with_settings(db, media, WorkerSettings::from_config(config), worker_id)
+    }
+
+    pub fn with_settings(
+        db: Db,
+        media: MediaStore,
+        settings: WorkerSettings,
+        worker_id: impl Into<String>,
+    ) -> Worker {
+        Worker {
+            ctx: JobContext {
+                db,
+                media,
+                settings: Arc::new(settings),
+                worker_id: worker_id.into(),
+            },
+            outcomes: None,
+        }
+    }
+
+    /// Every job's outcome is also sent here (for tests and supervisors).
+    pub fn with_outcomes(mut self, sink: mpsc::UnboundedSender<JobOutcome>) -> Worker {
+        self.outcomes = Some(sink);
+        self
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.ctx.worker_id
+    }
+
+    /// Claims and runs jobs until `shutdown` is cancelled, then finishes or releases the jobs in
+    /// flight. Work folders left by dead processes are removed first.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), WorkerError> {
+        let settings = Arc::clone(&self.ctx.settings);
+        let temp_dir = settings.temp_dir.clone();
+        let removed = tokio::task::spawn_blocking(move || remove_stale_folders(&temp_dir))
+            .await
+            .map_err(|e| WorkerError::Task(e.to_string()))??;
+        for folder in &removed {
+            info!(folder = %folder.display(), "removed a stale work folder");
+        }
+        let mut listener = match self.ctx.db.job_queued_listener().await {
+            Ok(listener) => listener,
+            Err(e) => {
+                warn!(error = %e, "cannot listen for queued jobs; polling only");
+                None
+            }
+        };
+        info!(worker = %self.ctx.worker_id, concurrency = settings.concurrency, "worker started");
+
+        let slots = Arc::new(Semaphore::new(settings.concurrency));
+        let abort = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        loop {
+            while let Some(done) = tasks.try_join_next() {
+                self.report(done);
+            }
+            let permit = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                permit = Arc::clone(&slots).acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    self.report(done);
+                    continue;
+                }
+            };
+            let claim = self
+                .ctx
+                .db
+                .claim_next_job(
+                    &self.ctx.worker_id,
+                    millis(settings.lease),
+                    settings.limits,
+                    now_ms(),
+                )
+                .await;
+            match claim {
+                Ok(Some(claimed)) => {
+                    let span = tracing::info_span!("job", job_id = %claimed.lease.job_id);
+                    let ctx = self.ctx.clone();
+                    let abort = abort.child_token();
+                    tasks.spawn(
+                        async move {
+                            let outcome = run_job(ctx, claimed, abort).await;
+                            drop(permit);
+                            outcome
+                        }
+                        .instrument(span),
+                    );
+                    continue;
+                }
+                Ok(None) => drop(permit),
+                Err(e) => {
+                    drop(permit);
+                    warn!(error = %e, "cannot claim a job");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = wait_for_work(&mut listener, settings.poll_interval) => {}
+            }
+        }
+
+        info!(worker = %self.ctx.worker_id, running = tasks.len(), "worker stopping");
+        let drained = tokio::time::timeout(settings.shutdown_grace, async {
+            while let Some(done) = tasks.join_next().await {
+                self.report(done);
+            }
+        })
+        .await;
+        if drained.is_err() {
+            info!(running = tasks.len(), "grace period over: releasing running jobs");
+            abort.cancel();
+            while let Some(done) = tasks.join_next().await {
+                self.report(done);
+            }
+        }
+        info!(worker = %self.ctx.worker_id, "worker stopped");
+        Ok(())
+    }
+
+    fn report(&self, done: Result<JobOutcome, tokio::task::JoinError>) {
+        match done {
+            Ok(outcome) => {
+                if let Some(sink) = &self.outcomes {
+                    let _ = sink.send(outcome);
+                }
+            }
+            Err(e) => warn!(error = %e, "a job task panicked; its lease will expire"),
+        }
+    }
+}
+
+/// Sleeps for the poll interval, or less when PostgreSQL announces a queued job.
+async fn wait_for_work(listener: &mut Option<JobQueuedListener>, poll: Duration) {
+    let Some(active) = listener.as_mut() else {
+        tokio::time::sleep(poll).await;
+        return;
+    };
+    tokio::select! {
+        received = active.recv() => {
+            if let Err(e) = received {
+                warn!(error = %e, "queued-job listener failed; polling only");
+                *listener = None;
+            }
+        }
+        _ = tokio::time::sleep(poll) => {}
+    }
+}

@@ -1,0 +1,498 @@
+//! The worker against a real SQLite database, a local media folder, real espeak-ng and ffmpeg:
+//! jobs render to stored outputs, fail with their codes, stop when cancelled, are released at
+//! shutdown, retried after errors of ours, and finish exactly once when another worker takes over.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use bytes_helper::read_all;
+use reelsmith_config::Config;
+use reelsmith_store::{
+    content_key, now_ms, CancelOutcome, Db, JobStatus, MediaStore, NewJob, NewUpload, NewUser,
+    Role, UploadKind,
+};
+use reelsmith_worker::{JobOutcome, Worker, WorkerSettings};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+mod bytes_helper {
+    pub fn read_all(path: &std::path::Path) -> Vec<u8> {
+        std::fs::read(path).expect("readable")
+    }
+}
+
+const LONG_SCRIPT: &str = "Every morning the old harbour wakes slowly. Fishing boats creak \
+against the wooden pier while gulls circle overhead, waiting for the first catch of the day. The \
+fishermen have done this for generations. Their grandfathers mended the same nets, read the same \
+clouds, and told the same stories about storms that nearly took them. But the town is changing. \
+Young people leave for the city, and tourists arrive each summer with cameras and questions.";
+
+struct Env {
+    _temp: tempfile::TempDir,
+    data: PathBuf,
+    db: Db,
+    media: MediaStore,
+    owner: String,
+}
+
+impl Env {
+    async fn new() -> Env {
+        let temp = tempfile::tempdir().unwrap();
+        let data = temp.path().to_path_buf();
+        let db = Db::open_sqlite(&data.join("reelsmith.db"), 4).await.unwrap();
+        db.migrate().await.unwrap();
+        let media = MediaStore::local(&data.join("media")).unwrap();
+        let user = db
+            .create_user(
+                &NewUser {
+                    email: "ana@example.org".into(),
+                    username: "ana".into(),
+                    password_hash: None,
+                    display_name: "Ana".into(),
+                    role: Role::User,
+                    birth_year: None,
+                    age_confirmed_min: Some(18),
+                },
+                now_ms(),
+            )
+            .await
+            .unwrap();
+        Env {
+            _temp: temp,
+            data,
+            db,
+            media,
+            owner: user.id,
+        }
+    }
+
+    fn settings(&self) -> WorkerSettings {
+        let mut settings = WorkerSettings::from_config(&Config::defaults_for(&self.data));
+        settings.heartbeat = Duration::from_millis(200);
+        settings.lease = Duration::from_secs(10);
+        settings.poll_interval = Duration::from_millis(100);
+        settings.engine.encode.preset = "ultrafast".into();
+        settings
+    }
+
+    fn work_root(&self) -> PathBuf {
+        self.data.join("tmp").join("work")
+    }
+
+    /// Stores a test picture as the owner's upload and returns its id.
+    async fn upload_photo(&self) -> (String, String) {
+        let path = self.data.join("photo.jpg");
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=960x640",
+            "-frames:v",
+            "1",
+            path.to_str().unwrap(),
+        ]);
+        let bytes = read_all(&path);
+        let key = content_key(&format!("uploads/{}", self.owner), &bytes);
+        let size = bytes.len() as i64;
+        self.media.put_bytes(&key, bytes.into()).await.unwrap();
+        let upload = self
+            .db
+            .create_upload(
+                &NewUpload {
+                    owner_id: self.owner.clone(),
+                    kind: UploadKind::Image,
+                    object_key: key.clone(),
+                    size,
+                    mime: "image/jpeg".into(),
+                    width: Some(960),
+                    height: Some(640),
+                    duration_ms: None,
+                },
+                now_ms(),
+            )
+            .await
+            .unwrap();
+        (upload.id, key)
+    }
+
+    async fn submit(&self, params: Value) -> String {
+        self.db
+            .submit_job(
+                &NewJob {
+                    owner_id: self.owner.clone(),
+                    params,
+                    idempotency_key: None,
+                },
+                now_ms(),
+            )
+            .await
+            .unwrap()
+            .job
+            .id
+    }
+
+    async fn job_objects(&self, job_id: &str) -> Vec<String> {
+        self.media
+            .list(&format!("jobs/{job_id}"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key)
+            .collect()
+    }
+
+    async fn wait_for_progress(&self, job_id: &str, above: f64) {
+        loop {
+            let job = self.db.job_by_id(job_id).await.unwrap().unwrap();
+            if job.status == JobStatus::Running && job.progress > above {
+                return;
+            }
+            assert!(
+                !job.status.is_terminal(),
+                "job ended before it progressed: {job:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn ffmpeg(args: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .status()
+        .expect("ffmpeg is installed (scripts/setup)");
+    assert!(status.success(), "ffmpeg {args:?}");
+}
+
+fn stream_codecs(path: &Path) -> Vec<String> {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe is installed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+struct Running {
+    shutdown: CancellationToken,
+    handle: tokio::task::JoinHandle<()>,
+    outcomes: mpsc::UnboundedReceiver<JobOutcome>,
+}
+
+impl Running {
+    async fn next_outcome(&mut self) -> JobOutcome {
+        self.outcomes.recv().await.expect("the worker reports")
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.handle.await.unwrap();
+    }
+}
+
+fn start(env: &Env, settings: WorkerSettings, id: &str) -> Running {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let worker =
+        Worker::with_settings(env.db.clone(), env.media.clone(), settings, id).with_outcomes(tx);
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let handle = tokio::spawn(async move { worker.run(token).await.unwrap() });
+    Running {
+        shutdown,
+        handle,
+        outcomes: rx,
+    }
+}
+
+fn empty_dir(path: &Path) -> bool {
+    std::fs::read_dir(path).map_or(true, |mut d| d.next().is_none())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_with_an_uploaded_image_renders_to_four_stored_outputs() {
+    let env = Env::new().await;
+    let (upload, upload_key) = env.upload_photo().await;
+    let job_id = env
+        .submit(json!({
+            "script": "A quiet harbour at dawn. The boats go out.",
+            "media": [upload],
+            "resolution": "480p",
+        }))
+        .await;
+    let mut worker = start(&env, env.settings(), "w1");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert_eq!(
+        outcome,
+        JobOutcome::Succeeded {
+            job_id: job_id.clone(),
+            resumed: false
+        }
+    );
+
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_eq!(job.progress, 1.0);
+    let usage = job.usage.expect("usage recorded");
+    assert_eq!(usage["engine"], "studio");
+    assert_eq!(usage["model"], "built-in");
+    assert!(usage["frames"].as_u64().unwrap() > 0);
+    assert!(usage["output_seconds"].as_f64().unwrap() > 1.0);
+    for stage in ["fetch", "render", "store"] {
+        assert!(usage["stage_ms"][stage].is_u64(), "{stage} timed: {usage}");
+    }
+
+    let expected: Vec<String> = ["captions.srt", "captions.vtt", "poster.jpg", "video.mp4"]
+        .iter()
+        .map(|f| format!("jobs/{job_id}/r1/{f}"))
+        .collect();
+    assert_eq!(env.job_objects(&job_id).await, expected);
+    assert_eq!(
+        usage["output_bytes"].as_u64().unwrap(),
+        env.media
+            .list(&format!("jobs/{job_id}"))
+            .await
+            .unwrap()
+            .iter()
+            .map(|o| o.size)
+            .sum::<u64>()
+    );
+    let revisions = env.db.list_revisions(&env.owner, &job_id).await.unwrap();
+    let mut recorded = revisions[0].output_keys.clone();
+    recorded.sort();
+    assert_eq!(recorded, expected);
+
+    let video = env.data.join("out.mp4");
+    let bytes = env
+        .media
+        .get_bytes(&format!("jobs/{job_id}/r1/video.mp4"))
+        .await
+        .unwrap();
+    std::fs::write(&video, &bytes).unwrap();
+    assert_eq!(stream_codecs(&video), ["h264", "aac"]);
+    let vtt = env
+        .media
+        .get_bytes(&format!("jobs/{job_id}/r1/captions.vtt"))
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&vtt).starts_with("WEBVTT"));
+
+    let events = env.db.job_events_since(&job_id, 0, 1000).await.unwrap();
+    let stages: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "progress")
+        .filter_map(|e| e.stage.as_deref())
+        .collect();
+    for stage in ["fetch", "render", "store"] {
+        assert!(stages.contains(&stage), "{stage} in {stages:?}");
+    }
+    assert_eq!(events.last().unwrap().kind, "succeeded");
+    assert!(empty_dir(&env.work_root()), "work folder removed");
+    // The upload is untouched.
+    assert!(env.media.head(&upload_key).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_without_words_fails_at_once_with_its_code_and_no_objects() {
+    let env = Env::new().await;
+    let job_id = env
+        .submit(json!({ "script": "🎉 🎉 🎉", "resolution": "480p" }))
+        .await;
+    let mut worker = start(&env, env.settings(), "w1");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert_eq!(
+        outcome,
+        JobOutcome::Failed {
+            job_id: job_id.clone(),
+            code: "script.no_words".into()
+        }
+    );
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.error.unwrap().code, "script.no_words");
+    assert_eq!(job.attempts, 1, "client errors are not retried");
+    assert!(env.media.list("jobs").await.unwrap().is_empty());
+    assert!(empty_dir(&env.work_root()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_of_another_user_is_not_found() {
+    let env = Env::new().await;
+    let job_id = env
+        .submit(json!({ "script": "Hello there.", "media": ["0190aaaa-not-mine"] }))
+        .await;
+    let mut worker = start(&env, env.settings(), "w1");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert_eq!(
+        outcome,
+        JobOutcome::Failed {
+            job_id,
+            code: "job.upload_not_found".into()
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_of_ours_is_retried_later_then_fails_when_attempts_run_out() {
+    let env = Env::new().await;
+    let (upload, key) = env.upload_photo().await;
+    // The row stays but the stored object is gone: a storage fault, not the user's.
+    env.media.delete(&key).await.unwrap();
+    let job_id = env
+        .submit(json!({ "script": "Hello there.", "media": [upload] }))
+        .await;
+    let mut settings = env.settings();
+    settings.max_attempts = 2;
+    let mut worker = start(&env, settings, "w1");
+    let first = worker.next_outcome().await;
+    let JobOutcome::Retrying {
+        code,
+        next_attempt_at,
+        ..
+    } = first
+    else {
+        panic!("expected a retry, got {first:?}");
+    };
+    assert_eq!(code, "media.not_found");
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+    assert_eq!(job.error.unwrap().code, "media.not_found");
+    assert_eq!(job.next_attempt_at, next_attempt_at);
+    assert!(next_attempt_at > now_ms());
+    worker.stop().await;
+
+    // Make the retry due now; the second attempt is the last.
+    let mut claimed = None;
+    while claimed.is_none() {
+        claimed = env
+            .db
+            .claim_next_job("probe", 1, Default::default(), next_attempt_at)
+            .await
+            .unwrap();
+    }
+    // Let the probe's 1 ms lease lapse, so the worker takes the job over as attempt 3 > 2.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut worker = start(&env, env.settings(), "w2");
+    let last = worker.next_outcome().await;
+    worker.stop().await;
+    assert_eq!(
+        last,
+        JobOutcome::Failed {
+            job_id: job_id.clone(),
+            code: "media.not_found".into()
+        }
+    );
+    assert_eq!(
+        env.db.job_by_id(&job_id).await.unwrap().unwrap().status,
+        JobStatus::Failed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_mid_render_stops_the_render_and_stores_nothing() {
+    let env = Env::new().await;
+    let job_id = env
+        .submit(json!({ "script": LONG_SCRIPT, "resolution": "480p" }))
+        .await;
+    let mut worker = start(&env, env.settings(), "w1");
+    env.wait_for_progress(&job_id, 0.15).await;
+    let cancelled = env.db.cancel_job(&env.owner, &job_id, now_ms()).await.unwrap();
+    assert!(matches!(cancelled, CancelOutcome::Cancelled(_)));
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert_eq!(
+        outcome,
+        JobOutcome::LeaseLost {
+            job_id: job_id.clone(),
+            rendered: false,
+            deleted: vec![]
+        },
+        "the render stopped before it finished"
+    );
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Cancelled);
+    assert!(env.media.list("jobs").await.unwrap().is_empty());
+    assert!(empty_dir(&env.work_root()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_after_the_grace_period_releases_the_running_job() {
+    let env = Env::new().await;
+    let job_id = env
+        .submit(json!({ "script": LONG_SCRIPT, "resolution": "480p" }))
+        .await;
+    let mut settings = env.settings();
+    settings.shutdown_grace = Duration::ZERO;
+    let mut worker = start(&env, settings, "w1");
+    env.wait_for_progress(&job_id, 0.15).await;
+    worker.shutdown.cancel();
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert_eq!(outcome, JobOutcome::Released { job_id: job_id.clone() });
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+    assert_eq!(job.attempts, 0, "the attempt was given back");
+    assert!(job.lease_owner.is_none());
+    assert!(env.media.list("jobs").await.unwrap().is_empty());
+    assert!(empty_dir(&env.work_root()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_over_job_finishes_once_with_one_set_of_outputs() {
+    let env = Env::new().await;
+    let (upload, _) = env.upload_photo().await;
+    let job_id = env
+        .submit(json!({ "script": LONG_SCRIPT, "media": [upload], "resolution": "480p" }))
+        .await;
+    // A stalled worker: its lease is short and it never renews it.
+    let mut stalled = env.settings();
+    stalled.lease = Duration::from_millis(1500);
+    stalled.heartbeat = Duration::from_secs(3600);
+    let mut first = start(&env, stalled, "stalled");
+    env.wait_for_progress(&job_id, 0.15).await;
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.lease_owner.as_deref(), Some("stalled"));
+
+    let mut second = start(&env, env.settings(), "healthy");
+    let taken_over = second.next_outcome().await;
+    let lost = first.next_outcome().await;
+    first.stop().await;
+    second.stop().await;
+    assert_eq!(
+        taken_over,
+        JobOutcome::Succeeded {
+            job_id: job_id.clone(),
+            resumed: false
+        }
+    );
+    let JobOutcome::LeaseLost { deleted, .. } = lost else {
+        panic!("the stalled worker lost its lease: {lost:?}");
+    };
+    assert!(deleted.is_empty(), "nothing referenced was deleted");
+
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_eq!(job.lease_owner, None);
+    let events = env.db.job_events_since(&job_id, 0, 10_000).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.kind == "succeeded").count(), 1);
+    let objects = env.job_objects(&job_id).await;
+    assert_eq!(objects.len(), 4, "{objects:?}");
+    assert_eq!(env.media.list("jobs").await.unwrap().len(), 4);
+    assert!(empty_dir(&env.work_root()));
+}
