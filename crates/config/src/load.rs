@@ -36,11 +36,14 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// The process's own environment, no file named and no overrides.
+    /// The process's own environment, no file named and no overrides. Variables whose name or
+    /// value is not UTF-8 are skipped (`std::env::vars` would panic on them); none of ours is.
     pub fn from_process_env() -> Sources {
         Sources {
             config_file: None,
-            env: std::env::vars().collect(),
+            env: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
             overrides: Vec::new(),
         }
     }

@@ -203,6 +203,9 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     pub password: Option<Secret<String>>,
     pub tls: SmtpTls,
+    /// A PEM certificate trusted in addition to the public roots: for a relay whose certificate
+    /// comes from a private certificate authority.
+    pub ca_file: Option<PathBuf>,
     /// Give up on a connection or command after this many seconds.
     pub timeout_seconds: u64,
 }
@@ -215,6 +218,7 @@ impl Default for SmtpConfig {
             username: None,
             password: None,
             tls: SmtpTls::Starttls,
+            ca_file: None,
             timeout_seconds: 30,
         }
     }

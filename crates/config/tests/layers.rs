@@ -283,3 +283,9 @@ fn the_masked_toml_round_trips_through_the_loader() {
     let reloaded = Config::load(&Sources::default().with_config_file(printed)).unwrap();
     assert_eq!(reloaded, config);
 }
+
+#[test]
+fn the_process_environment_is_collected() {
+    let sources = Sources::from_process_env();
+    assert!(sources.env.iter().any(|(name, _)| name == "PATH"));
+}
