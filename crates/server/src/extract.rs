@@ -205,15 +205,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
-        let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map_err(|r| {
-                ApiError::new(
-                    axum::http::StatusCode::BAD_REQUEST,
-                    "request.invalid_query",
-                    r.body_text(),
-                )
-            })?;
+        let axum::extract::Query(value) =
+            axum::extract::Query::<T>::from_request_parts(parts, state)
+                .await
+                .map_err(|r| {
+                    ApiError::new(
+                        axum::http::StatusCode::BAD_REQUEST,
+                        "request.invalid_query",
+                        r.body_text(),
+                    )
+                })?;
         Ok(ApiQuery(value))
     }
 }
