@@ -1,0 +1,502 @@
+//! `/api/v1/auth/*` and `/api/v1/me`: sign-up with an emailed code (P-ACC-1, P-ACC-2, P-ACC-7),
+//! sign-in to one HttpOnly SameSite session cookie (P-ACC-6), sign-out, and password reset by
+//! emailed code, which ends every session (P-ACC-3). Sign-up, sign-in and codes are rate-limited
+//! (P-SEC-7) and security events audit-logged with IP and user agent (P-SEC-6).
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use reelsmith_auth::{
+    check_age, check_strength, current_utc_year, generate_token, hash_password, hash_token,
+    normalise_email, normalise_username, verify_password, AgeStatement, TokenKind,
+};
+use reelsmith_config::RateLimit;
+use reelsmith_mail::templates;
+use reelsmith_store::{
+    now_ms, CodeCheck, CodePurpose, NewSession, NewUser, RateDecision, Role, User,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{
+    audit, session_lifetime_ms, ApiJson, ClientInfo, CurrentUser, SESSION_COOKIE,
+};
+use crate::time::rfc3339;
+use crate::AppState;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    pub email: String,
+    pub password: String,
+    pub username: String,
+    pub display_name: Option<String>,
+    /// "I am at least the minimum age" (P-ACC-7). Give this or `birth_year`.
+    pub age_confirmed: Option<bool>,
+    pub birth_year: Option<i32>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub email: String,
+    pub code: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotRequest {
+    pub email: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub email: String,
+    pub code: String,
+    pub new_password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Profile {
+    pub id: String,
+    pub email: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub email_verified: bool,
+    pub created_at: String,
+}
+
+impl From<&User> for Profile {
+    fn from(user: &User) -> Profile {
+        Profile {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            role: user.role.as_str().to_owned(),
+            email_verified: user.email_verified_at.is_some(),
+            created_at: rfc3339(user.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    pub status: &'static str,
+}
+
+/// Counts one attempt under `(scope, key)` and refuses with 429 past the configured limit.
+pub async fn enforce_limit(
+    state: &AppState,
+    scope: &str,
+    key: &str,
+    limit: RateLimit,
+) -> ApiResult<()> {
+    let window_ms = i64::try_from(limit.window_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+    match state
+        .db
+        .rate_limit_hit(scope, key, i64::from(limit.count), window_ms, now_ms())
+        .await?
+    {
+        RateDecision::Allowed { .. } => Ok(()),
+        RateDecision::Limited { retry_after_ms } => Err(ApiError::rate_limited(retry_after_ms)),
+    }
+}
+
+/// Codes are stored as a keyed digest: the store compares digests, and binding the user and
+/// purpose means a digest from one account or purpose is useless for another.
+fn code_digest(user_id: &str, purpose: CodePurpose, code: &str) -> String {
+    hash_token(&format!("email-code:{}:{user_id}:{code}", purpose.as_str()))
+}
+
+/// Creates a fresh code (the previous one stops working) and returns it for the email.
+async fn issue_code(state: &AppState, user_id: &str, purpose: CodePurpose) -> ApiResult<String> {
+    let code = reelsmith_auth::generate_code()?.code;
+    let now = now_ms();
+    let minutes = i64::from(state.config.accounts.code_minutes.max(1));
+    state
+        .db
+        .create_email_code(
+            user_id,
+            purpose,
+            &code_digest(user_id, purpose, &code),
+            now + minutes * 60_000,
+            now,
+        )
+        .await?;
+    Ok(code)
+}
+
+fn age_statement(req: &SignupRequest, minimum: u8) -> ApiResult<AgeStatement> {
+    match (req.birth_year, req.age_confirmed) {
+        (Some(year), _) => Ok(AgeStatement::BirthYear(year)),
+        (None, Some(true)) => Ok(AgeStatement::AtLeast(minimum)),
+        (None, Some(false)) => Err(reelsmith_auth::AgeError::TooYoung { minimum }.into()),
+        (None, None) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "auth.age_required",
+            format!("confirm that you are at least {minimum} years old, or give your birth year"),
+        )),
+    }
+}
+
+async fn hash_in_background(password: String) -> ApiResult<String> {
+    // Argon2id takes tens of milliseconds of CPU: keep it off the async workers.
+    Ok(tokio::task::spawn_blocking(move || hash_password(&password)).await??)
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/signup", request_body = SignupRequest, tag = "auth",
+    responses((status = 201, body = Profile), (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn signup(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> ApiResult<(StatusCode, Json<Profile>)> {
+    enforce_limit(
+        &state,
+        "sign_up",
+        client.ip_key(),
+        state.config.rate_limits.sign_up,
+    )
+    .await?;
+    let email = normalise_email(&req.email)?;
+    let username = normalise_username(&req.username)?;
+    check_strength(&req.password)?;
+    let minimum = state.config.accounts.minimum_age;
+    let statement = age_statement(&req, minimum)?;
+    check_age(statement, minimum, current_utc_year())?;
+    let display_name = req
+        .display_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&username)
+        .chars()
+        .take(80)
+        .collect::<String>();
+    let password_hash = hash_in_background(req.password).await?;
+    let (birth_year, age_confirmed_min) = match statement {
+        AgeStatement::BirthYear(year) => (Some(i64::from(year)), None),
+        AgeStatement::AtLeast(age) => (None, Some(i64::from(age))),
+    };
+    let user = state
+        .db
+        .create_user(
+            &NewUser {
+                email: email.address.clone(),
+                username,
+                password_hash: Some(password_hash),
+                display_name,
+                role: Role::User,
+                birth_year,
+                age_confirmed_min,
+            },
+            now_ms(),
+        )
+        .await?;
+    let code = issue_code(&state, &user.id, CodePurpose::Verify).await?;
+    let message = templates::verification_code(
+        &user.email,
+        &code,
+        state.config.accounts.code_minutes,
+        &state.branding(),
+    );
+    state.mailer.send(&message).await?;
+    audit(
+        &state,
+        client.audit("account.created", Some(&user.id), None),
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(Profile::from(&user))))
+}
+
+fn code_error(check: CodeCheck) -> ApiError {
+    let (code, detail) = match check {
+        CodeCheck::Expired => (
+            "auth.code_expired",
+            "the code has expired; ask for a new one",
+        ),
+        CodeCheck::TooManyAttempts => (
+            "auth.code_attempts_exhausted",
+            "too many wrong guesses; ask for a new code",
+        ),
+        _ => ("auth.code_invalid", "the code is wrong"),
+    };
+    ApiError::new(StatusCode::BAD_REQUEST, code, detail)
+}
+
+/// Checks `code` for the account at `email`; an unknown address answers like a wrong code.
+async fn check_code(
+    state: &AppState,
+    email: &str,
+    code: &str,
+    purpose: CodePurpose,
+) -> ApiResult<User> {
+    let wrong = || code_error(CodeCheck::NoCode);
+    let email = normalise_email(email).map_err(|_| wrong())?;
+    enforce_limit(
+        state,
+        "codes",
+        &email.canonical,
+        state.config.rate_limits.codes,
+    )
+    .await?;
+    let user = state
+        .db
+        .user_by_email(&email.canonical)
+        .await?
+        .ok_or_else(wrong)?;
+    let code = reelsmith_auth::code::normalise_code(code).ok_or_else(wrong)?;
+    match state
+        .db
+        .check_email_code(
+            &user.id,
+            purpose,
+            &code_digest(&user.id, purpose, &code),
+            now_ms(),
+        )
+        .await?
+    {
+        CodeCheck::Valid => Ok(user),
+        other => Err(code_error(other)),
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/verify", request_body = VerifyRequest, tag = "auth",
+    responses((status = 200, body = Profile), (status = 400, body = Problem), (status = 429, body = Problem)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<VerifyRequest>,
+) -> ApiResult<Json<Profile>> {
+    let user = check_code(&state, &req.email, &req.code, CodePurpose::Verify).await?;
+    state.db.mark_email_verified(&user.id, now_ms()).await?;
+    audit(&state, client.audit("email.verified", Some(&user.id), None)).await;
+    let user = state
+        .db
+        .user_by_id(&user.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("account"))?;
+    Ok(Json(Profile::from(&user)))
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "auth.invalid_credentials",
+        "the email address or password is wrong",
+    )
+}
+
+/// Whether `password` is the account's, spending the same Argon2 work when there is no account,
+/// so response times do not tell which addresses are registered.
+async fn password_matches(user: Option<&User>, password: String) -> ApiResult<bool> {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let hash = user.and_then(|u| u.password_hash.clone());
+    let known = hash.is_some();
+    let ok = tokio::task::spawn_blocking(move || {
+        let hash = match hash {
+            Some(h) => h,
+            None => DUMMY
+                .get_or_init(|| {
+                    hash_password("not a real password, only for timing").unwrap_or_default()
+                })
+                .clone(),
+        };
+        verify_password(&password, &hash).unwrap_or(false)
+    })
+    .await?;
+    Ok(known && ok)
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest, tag = "auth",
+    responses((status = 200, body = Profile, description = "signed in; the session cookie is set"),
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 429, body = Problem)))]
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Response> {
+    let email = normalise_email(&req.email).map_err(|_| invalid_credentials())?;
+    let limit_key = format!("{}|{}", email.canonical, client.ip_key());
+    enforce_limit(
+        &state,
+        "sign_in",
+        &limit_key,
+        state.config.rate_limits.sign_in,
+    )
+    .await?;
+    let user = state.db.user_by_email(&email.canonical).await?;
+    if !password_matches(user.as_ref(), req.password).await? {
+        let detail = json!({ "email": email.canonical });
+        audit(
+            &state,
+            client.audit(
+                "sign_in.failed",
+                user.as_ref().map(|u| u.id.as_str()),
+                Some(detail),
+            ),
+        )
+        .await;
+        return Err(invalid_credentials());
+    }
+    let user = user.ok_or_else(invalid_credentials)?;
+    if user.email_verified_at.is_none() {
+        audit(
+            &state,
+            client.audit("sign_in.unverified", Some(&user.id), None),
+        )
+        .await;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "auth.email_unverified",
+            "verify your email address with the emailed code before signing in",
+        ));
+    }
+    let token = generate_token(TokenKind::Session)?;
+    let now = now_ms();
+    state
+        .db
+        .create_session(
+            &NewSession {
+                user_id: user.id.clone(),
+                token_hash: token.hash.clone(),
+                expires_at: now + session_lifetime_ms(&state),
+                user_agent: client.user_agent.clone(),
+                ip: client.ip.clone(),
+            },
+            now,
+        )
+        .await?;
+    state.db.rate_limit_reset("sign_in", &limit_key).await?;
+    audit(
+        &state,
+        client.audit("sign_in.succeeded", Some(&user.id), None),
+    )
+    .await;
+    let cookie = session_cookie_header(&state, &token.secret, session_lifetime_ms(&state) / 1000);
+    let mut response = Json(Profile::from(&user)).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// The one cookie the service sets (P-ACC-6): essential, HttpOnly, SameSite=Lax, Secure on https.
+fn session_cookie_header(state: &AppState, value: &str, max_age_seconds: i64) -> HeaderValue {
+    let secure = if state.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age_seconds}{secure}"
+    );
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "the session is ended and the cookie cleared"), (status = 401, body = Problem)))]
+pub async fn logout(State(state): State<AppState>, caller: CurrentUser) -> ApiResult<Response> {
+    if let Some(session_id) = caller.session_id() {
+        state.db.revoke_session(caller.id(), session_id).await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie_header(&state, "", 0));
+    Ok(response)
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/password/forgot", request_body = ForgotRequest, tag = "auth",
+    responses((status = 202, body = Accepted, description = "always, whether or not the address is registered")))]
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<ForgotRequest>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let accepted = (StatusCode::ACCEPTED, Json(Accepted { status: "accepted" }));
+    // Same answer for every address, registered or not: no account enumeration.
+    let Ok(email) = normalise_email(&req.email) else {
+        return Ok(accepted);
+    };
+    if enforce_limit(
+        &state,
+        "codes",
+        &email.canonical,
+        state.config.rate_limits.codes,
+    )
+    .await
+    .is_err()
+    {
+        return Ok(accepted);
+    }
+    if let Some(user) = state.db.user_by_email(&email.canonical).await? {
+        let code = issue_code(&state, &user.id, CodePurpose::Reset).await?;
+        let message = templates::password_reset_code(
+            &user.email,
+            &code,
+            state.config.accounts.code_minutes,
+            &state.branding(),
+        );
+        if let Err(err) = state.mailer.send(&message).await {
+            tracing::error!(error = %err, "could not send a password reset code");
+        }
+        audit(
+            &state,
+            client.audit("password.reset_requested", Some(&user.id), None),
+        )
+        .await;
+    }
+    Ok(accepted)
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/password/reset", request_body = ResetRequest, tag = "auth",
+    responses((status = 204, description = "password changed; every session ended"), (status = 400, body = Problem), (status = 422, body = Problem)))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<ResetRequest>,
+) -> ApiResult<StatusCode> {
+    check_strength(&req.new_password)?;
+    let user = check_code(&state, &req.email, &req.code, CodePurpose::Reset).await?;
+    let hash = hash_in_background(req.new_password).await?;
+    let now = now_ms();
+    state.db.set_password_hash(&user.id, &hash, now).await?;
+    let ended = state.db.revoke_all_sessions(&user.id).await?;
+    // Holding the emailed code proves ownership of the address as well as verification does.
+    state.db.mark_email_verified(&user.id, now).await?;
+    audit(
+        &state,
+        client.audit(
+            "password.reset",
+            Some(&user.id),
+            Some(json!({ "sessions_ended": ended })),
+        ),
+    )
+    .await;
+    let event = reelsmith_mail::SecurityEvent::PasswordChanged {
+        when: rfc3339(now),
+        ip: client.ip.clone().unwrap_or_else(|| "unknown".into()),
+    };
+    let notice = templates::security_notice(&user.email, &event, &state.branding());
+    if let Err(err) = state.mailer.send(&notice).await {
+        tracing::error!(error = %err, "could not send the password change notice");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = Profile), (status = 401, body = Problem)))]
+pub async fn me(caller: CurrentUser) -> Json<Profile> {
+    Json(Profile::from(&caller.user))
+}

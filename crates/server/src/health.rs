@@ -1,0 +1,64 @@
+//! `/healthz` (the process answers), `/readyz` (the database and media storage answer) and
+//! `/metrics` (Prometheus text).
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::metrics::{job_counts, render_job_counts};
+use crate::AppState;
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "the process is alive")))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "database and storage reachable"), (status = 503, description = "a dependency is down")))]
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let database = state.db.ping().await.map_err(|e| e.to_string());
+    // A lookup of a key that never exists: reaching the backend is what counts.
+    let storage = state
+        .media
+        .head("readyz/probe")
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    let ok = database.is_ok() && storage.is_ok();
+    for (what, result) in [("database", &database), ("storage", &storage)] {
+        if let Err(err) = result {
+            tracing::warn!(what, error = %err, "not ready");
+        }
+    }
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if ok { "ready" } else { "unavailable" },
+        "database": if database.is_ok() { "ok" } else { "unavailable" },
+        "storage": if storage.is_ok() { "ok" } else { "unavailable" },
+    });
+    (status, Json(body)).into_response()
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", description = "Prometheus text format")))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let mut out = String::new();
+    state.metrics.render_requests(&mut out);
+    match job_counts(&state.db).await {
+        Ok(counts) => render_job_counts(&counts, &mut out),
+        Err(err) => tracing::warn!(error = %err, "could not count jobs for metrics"),
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}

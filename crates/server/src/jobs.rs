@@ -1,0 +1,565 @@
+//! `/api/v1/jobs`: submit a render (the CLI's spec with upload ids for paths), follow it, cancel,
+//! delete it with its outputs, revise it (P-VIS-4), and fetch its video, poster and captions.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::Stream;
+use reelsmith_core::RenderSpec;
+use reelsmith_store::{
+    now_ms, CancelOutcome, Job, JobError, JobEvent, JobRevision, NewJob, UploadKind,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::auth::enforce_limit;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{audit, ApiJson, ApiQuery, ClientInfo, CurrentUser};
+use crate::range::serve_object;
+use crate::time::{opt_rfc3339, rfc3339};
+use crate::uploads::PageQuery;
+use crate::AppState;
+
+const MAX_IDEMPOTENCY_KEY: usize = 200;
+/// How often the event stream looks for new events.
+const EVENT_POLL: Duration = Duration::from_millis(250);
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorView {
+    pub code: String,
+    pub message: String,
+}
+
+fn error_view(e: &Option<JobError>) -> Option<ErrorView> {
+    e.as_ref().map(|e| ErrorView {
+        code: e.code.clone(),
+        message: e.message.clone(),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobView {
+    pub id: String,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    pub stage: Option<String>,
+    /// 0 to 1.
+    pub progress: f64,
+    pub revision: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    #[schema(value_type = Object)]
+    pub params: Value,
+    pub error: Option<ErrorView>,
+    /// Per-job usage (P-IN-6): engine, model, time per stage, output length and size.
+    #[schema(value_type = Option<Object>)]
+    pub usage: Option<Value>,
+}
+
+impl From<&Job> for JobView {
+    fn from(j: &Job) -> JobView {
+        JobView {
+            id: j.id.clone(),
+            status: j.status.as_str().to_owned(),
+            stage: j.stage.clone(),
+            progress: j.progress,
+            revision: j.current_revision,
+            created_at: rfc3339(j.created_at),
+            updated_at: rfc3339(j.updated_at),
+            params: j.params.clone(),
+            error: error_view(&j.error),
+            usage: j.usage.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RevisionView {
+    pub revision: i64,
+    pub status: String,
+    #[schema(value_type = Object)]
+    pub params: Value,
+    pub outputs: Vec<String>,
+    #[schema(value_type = Option<Object>)]
+    pub usage: Option<Value>,
+    pub error: Option<ErrorView>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+}
+
+impl From<&JobRevision> for RevisionView {
+    fn from(r: &JobRevision) -> RevisionView {
+        RevisionView {
+            revision: r.revision,
+            status: r.status.as_str().to_owned(),
+            params: r.params.clone(),
+            outputs: r
+                .output_keys
+                .iter()
+                .filter_map(|k| k.rsplit('/').next().map(str::to_owned))
+                .collect(),
+            usage: r.usage.clone(),
+            error: error_view(&r.error),
+            created_at: rfc3339(r.created_at),
+            finished_at: opt_rfc3339(r.finished_at),
+        }
+    }
+}
+
+/// Parses and checks a spec: limits (`RenderSpec::validate`), and every upload id the caller's
+/// own, of a kind that fits where it is used. Another user's upload is reported exactly like a
+/// missing one (P-SEC-4).
+async fn checked_spec(state: &AppState, owner: &str, body: Value) -> ApiResult<Value> {
+    let spec: RenderSpec = serde_json::from_value(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "spec.invalid",
+            e.to_string(),
+        )
+    })?;
+    spec.validate(&state.config.limits)?;
+    for id in &spec.media {
+        let upload = state
+            .db
+            .upload_for_owner(owner, id)
+            .await?
+            .ok_or_else(|| unknown_upload(id))?;
+        if upload.kind == UploadKind::Audio {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "job.media_not_visual",
+                format!("upload `{id}` is audio; `media` takes images and videos"),
+            ));
+        }
+    }
+    if let Some(id) = &spec.voice {
+        let upload = state
+            .db
+            .upload_for_owner(owner, id)
+            .await?
+            .ok_or_else(|| unknown_upload(id))?;
+        if upload.kind == UploadKind::Image {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "job.voice_not_audio",
+                format!("upload `{id}` is an image; `voice` takes an audio or video recording"),
+            ));
+        }
+    }
+    serde_json::to_value(&spec).map_err(|e| ApiError::internal("spec.serialise", &e))
+}
+
+fn unknown_upload(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "job.unknown_upload",
+        format!("no upload `{id}` exists among yours"),
+    )
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().map(str::trim).unwrap_or_default();
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "job.invalid_idempotency_key",
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs",
+    request_body(content = Object, description = "the render spec, with upload ids in `media` and `voice`"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key returns the first job")),
+    responses((status = 201, body = JobView), (status = 200, body = JobView, description = "an earlier submission with this Idempotency-Key"),
+        (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn submit(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<JobView>)> {
+    let key = idempotency_key(&headers)?;
+    enforce_limit(
+        &state,
+        "job_submission",
+        caller.id(),
+        state.config.rate_limits.job_submission,
+    )
+    .await?;
+    let params = checked_spec(&state, caller.id(), body).await?;
+    let submitted = state
+        .db
+        .submit_job(
+            &NewJob {
+                owner_id: caller.id().to_owned(),
+                params,
+                idempotency_key: key,
+            },
+            now_ms(),
+        )
+        .await?;
+    let status = if submitted.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(JobView::from(&submitted.job))))
+}
+
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(PageQuery),
+    responses((status = 200, body = [JobView]), (status = 401, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Vec<JobView>>> {
+    let jobs = state.db.list_jobs(caller.id(), &query.page()).await?;
+    Ok(Json(jobs.iter().map(JobView::from).collect()))
+}
+
+async fn owned_job(
+    state: &AppState,
+    caller: &CurrentUser,
+    client: &ClientInfo,
+    id: &str,
+) -> ApiResult<Job> {
+    match state.db.job_for_owner(caller.id(), id).await? {
+        Some(job) => Ok(job),
+        None => Err(denied(state, caller, client, id).await),
+    }
+}
+
+async fn denied(state: &AppState, caller: &CurrentUser, client: &ClientInfo, id: &str) -> ApiError {
+    audit(
+        state,
+        client.audit(
+            "access.denied",
+            Some(caller.id()),
+            Some(json!({ "job_id": id })),
+        ),
+    )
+    .await;
+    ApiError::not_found("job")
+}
+
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, body = JobView), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobView>> {
+    Ok(Json(JobView::from(
+        &owned_job(&state, &caller, &client, &id).await?,
+    )))
+}
+
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, body = JobView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobView>> {
+    match state.db.cancel_job(caller.id(), &id, now_ms()).await? {
+        CancelOutcome::Cancelled(job) => Ok(Json(JobView::from(&job))),
+        CancelOutcome::AlreadyFinished(job) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "job.already_finished",
+            format!("the job has already {}", job.status.as_str()),
+        )),
+        CancelOutcome::NotFound => Err(denied(&state, &caller, &client, &id).await),
+    }
+}
+
+#[utoipa::path(delete, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 204, description = "the job, its revisions and every stored output are gone"), (status = 404, body = Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let Some(keys) = state.db.delete_job(caller.id(), &id).await? else {
+        return Err(denied(&state, &caller, &client, &id).await);
+    };
+    for key in &keys {
+        state.media.delete(key).await?;
+    }
+    audit(
+        &state,
+        client.audit(
+            "job.deleted",
+            Some(caller.id()),
+            Some(json!({ "job_id": id, "objects": keys.len() })),
+        ),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/revisions", tag = "jobs", params(("id" = String, Path)),
+    request_body(content = Object, description = "the new render spec"),
+    responses((status = 201, body = JobView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn revise(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<(StatusCode, Json<JobView>)> {
+    owned_job(&state, &caller, &client, &id).await?;
+    enforce_limit(
+        &state,
+        "job_submission",
+        caller.id(),
+        state.config.rate_limits.job_submission,
+    )
+    .await?;
+    let params = checked_spec(&state, caller.id(), body).await?;
+    let job = state
+        .db
+        .add_revision(caller.id(), &id, &params, now_ms())
+        .await?
+        .ok_or_else(|| ApiError::not_found("job"))?;
+    Ok((StatusCode::CREATED, Json(JobView::from(&job))))
+}
+
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/revisions", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, body = [RevisionView]), (status = 404, body = Problem)))]
+pub async fn revisions(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<RevisionView>>> {
+    owned_job(&state, &caller, &client, &id).await?;
+    let revisions = state.db.list_revisions(caller.id(), &id).await?;
+    Ok(Json(revisions.iter().map(RevisionView::from).collect()))
+}
+
+fn event_json(e: &JobEvent) -> Value {
+    json!({
+        "id": e.id,
+        "kind": e.kind,
+        "stage": e.stage,
+        "progress": e.progress,
+        "payload": e.payload,
+        "at": rfc3339(e.created_at),
+    })
+}
+
+fn is_terminal(kind: &str) -> bool {
+    matches!(kind, "succeeded" | "failed" | "cancelled")
+}
+
+/// Where a new follower starts: after `Last-Event-ID` when it resumes, otherwise at the latest
+/// `queued` event, so an earlier revision's `succeeded` does not end the stream of the current.
+async fn stream_start(state: &AppState, job_id: &str, headers: &HeaderMap) -> ApiResult<i64> {
+    if let Some(last) = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+    {
+        return Ok(last);
+    }
+    let mut after = 0;
+    let mut start = 0;
+    loop {
+        let batch = state.db.job_events_since(job_id, after, 500).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        if let Some(q) = batch.iter().rev().find(|e| e.kind == "queued") {
+            start = q.id - 1;
+        }
+    }
+    Ok(start)
+}
+
+struct Follow {
+    state: AppState,
+    job_id: String,
+    after: i64,
+    pending: std::collections::VecDeque<JobEvent>,
+    done: bool,
+}
+
+async fn next_event(mut f: Follow) -> Option<(Result<Event, Infallible>, Follow)> {
+    loop {
+        if let Some(e) = f.pending.pop_front() {
+            f.after = e.id;
+            f.done = is_terminal(&e.kind);
+            let event = Event::default()
+                .id(e.id.to_string())
+                .event(e.kind.clone())
+                .data(event_json(&e).to_string());
+            return Some((Ok(event), f));
+        }
+        if f.done {
+            return None;
+        }
+        match f.state.db.job_events_since(&f.job_id, f.after, 100).await {
+            Ok(batch) if !batch.is_empty() => f.pending.extend(batch),
+            Ok(_) => {
+                // A deleted job has no more events to wait for.
+                if matches!(f.state.db.job_by_id(&f.job_id).await, Ok(None)) {
+                    return None;
+                }
+                tokio::time::sleep(EVENT_POLL).await;
+            }
+            Err(err) => {
+                tracing::warn!(job_id = %f.job_id, error = %err, "event stream could not read events");
+                tokio::time::sleep(EVENT_POLL * 4).await;
+            }
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/events", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, content_type = "text/event-stream",
+        description = "Server-Sent Events: queued, started, progress, retrying, then succeeded, failed or cancelled, which ends the stream"),
+        (status = 404, body = Problem)))]
+pub async fn events(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    owned_job(&state, &caller, &client, &id).await?;
+    let after = stream_start(&state, &id, &headers).await?;
+    let follow = Follow {
+        state,
+        job_id: id,
+        after,
+        pending: Default::default(),
+        done: false,
+    };
+    Ok(Sse::new(futures::stream::unfold(follow, next_event)).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RevisionQuery {
+    /// An earlier revision's output (P-VIS-4); the current one by default.
+    pub revision: Option<i64>,
+}
+
+/// The output files a worker records for a revision, under
+/// `jobs/{job_id}/r{revision}/<name>`.
+#[derive(Clone, Copy)]
+pub enum Output {
+    Video,
+    Poster,
+    CaptionsVtt,
+    CaptionsSrt,
+}
+
+impl Output {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Output::Video => "video.mp4",
+            Output::Poster => "poster.jpg",
+            Output::CaptionsVtt => "captions.vtt",
+            Output::CaptionsSrt => "captions.srt",
+        }
+    }
+
+    fn content_type(self) -> &'static str {
+        match self {
+            Output::Video => "video/mp4",
+            Output::Poster => "image/jpeg",
+            Output::CaptionsVtt => "text/vtt; charset=utf-8",
+            Output::CaptionsSrt => "application/x-subrip; charset=utf-8",
+        }
+    }
+}
+
+/// The object key the worker writes an output under.
+pub fn output_key(job_id: &str, revision: i64, output: Output) -> String {
+    format!("jobs/{job_id}/r{revision}/{}", output.file_name())
+}
+
+async fn serve_output(
+    state: AppState,
+    caller: CurrentUser,
+    client: ClientInfo,
+    id: String,
+    query: RevisionQuery,
+    headers: HeaderMap,
+    output: Output,
+) -> ApiResult<Response> {
+    let job = owned_job(&state, &caller, &client, &id).await?;
+    let revision = query.revision.unwrap_or(job.current_revision);
+    let rev = state
+        .db
+        .revision_for_owner(caller.id(), &id, revision)
+        .await?
+        .ok_or_else(|| ApiError::not_found("revision"))?;
+    let suffix = format!("/{}", output.file_name());
+    let Some(key) = rev.output_keys.iter().find(|k| k.ends_with(&suffix)) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "job.output_not_ready",
+            format!(
+                "revision {revision} has no {} (status {})",
+                output.file_name(),
+                rev.status.as_str()
+            ),
+        ));
+    };
+    serve_object(&state.media, key, output.content_type(), &headers).await
+}
+
+macro_rules! output_handler {
+    ($name:ident, $output:expr, $path:literal, $ctype:literal) => {
+        #[utoipa::path(get, path = $path, tag = "jobs", params(("id" = String, Path), RevisionQuery),
+            responses((status = 200, content_type = $ctype), (status = 206, description = "a byte range"),
+                (status = 404, body = Problem), (status = 416, body = Problem)))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            caller: CurrentUser,
+            client: ClientInfo,
+            Path(id): Path<String>,
+            ApiQuery(query): ApiQuery<RevisionQuery>,
+            headers: HeaderMap,
+        ) -> Response {
+            serve_output(state, caller, client, id, query, headers, $output)
+                .await
+                .unwrap_or_else(IntoResponse::into_response)
+        }
+    };
+}
+
+output_handler!(video, Output::Video, "/api/v1/jobs/{id}/video", "video/mp4");
+output_handler!(
+    poster,
+    Output::Poster,
+    "/api/v1/jobs/{id}/poster",
+    "image/jpeg"
+);
+output_handler!(
+    captions_vtt,
+    Output::CaptionsVtt,
+    "/api/v1/jobs/{id}/captions.vtt",
+    "text/vtt"
+);
+output_handler!(
+    captions_srt,
+    Output::CaptionsSrt,
+    "/api/v1/jobs/{id}/captions.srt",
+    "application/x-subrip"
+);

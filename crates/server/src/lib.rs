@@ -1,0 +1,107 @@
+//! Reelsmith's HTTP API (axum): accounts and sessions, API tokens, uploads, jobs with their
+//! event stream and ranged downloads, the OpenAPI document, and health, readiness and metrics.
+//!
+//! `router(AppState::new(db, media, mailer, config))` is the whole service; the CLI serves it
+//! (with `into_make_service_with_connect_info::<SocketAddr>()` so audit entries get the peer
+//! address) next to the workers.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod jobs;
+pub mod metrics;
+pub mod openapi;
+pub mod range;
+pub mod sessions;
+pub mod state;
+pub mod time;
+pub mod tokens;
+pub mod uploads;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderName;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ApiResult};
+pub use extract::{CurrentUser, SESSION_COOKIE};
+pub use jobs::{output_key, Output};
+pub use state::AppState;
+
+/// JSON bodies are small; only uploads get a larger limit.
+const JSON_BODY_LIMIT: usize = 256 * 1024;
+/// Room for the multipart framing around an upload's file.
+const MULTIPART_OVERHEAD: usize = 64 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState) -> Router {
+    let upload_limit = usize::try_from(state.config.limits.max_file_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(MULTIPART_OVERHEAD);
+    let api = Router::new()
+        .route("/auth/signup", post(auth::signup))
+        .route("/auth/verify", post(auth::verify))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/password/forgot", post(auth::forgot_password))
+        .route("/auth/password/reset", post(auth::reset_password))
+        .route("/me", get(auth::me))
+        .route("/tokens", post(tokens::create).get(tokens::list))
+        .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{id}", axum::routing::delete(sessions::revoke))
+        .route(
+            "/uploads",
+            post(uploads::create)
+                .layer(DefaultBodyLimit::max(upload_limit))
+                .get(uploads::list),
+        )
+        .route("/uploads/{id}", get(uploads::get).delete(uploads::delete))
+        .route("/uploads/{id}/content", get(uploads::content))
+        .route("/jobs", post(jobs::submit).get(jobs::list))
+        .route("/jobs/{id}", get(jobs::get).delete(jobs::delete))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route(
+            "/jobs/{id}/revisions",
+            post(jobs::revise).get(jobs::revisions),
+        )
+        .route("/jobs/{id}/events", get(jobs::events))
+        .route("/jobs/{id}/video", get(jobs::video))
+        .route("/jobs/{id}/poster", get(jobs::poster))
+        .route("/jobs/{id}/captions.vtt", get(jobs::captions_vtt))
+        .route("/jobs/{id}/captions.srt", get(jobs::captions_srt));
+
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/api/openapi.json", get(openapi::openapi_json))
+        .route("/api/docs", get(openapi::docs_page))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(|| async { ApiError::not_found("resource") })
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Every request's span carries its id (also sent back as `x-request-id`).
+fn request_span(request: &Request) -> tracing::Span {
+    let id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!("request", request_id = %id, method = %request.method(), uri = %request.uri().path())
+}

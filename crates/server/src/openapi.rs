@@ -1,0 +1,91 @@
+//! The OpenAPI document, generated from the handlers' annotations, and a page that shows it
+//! with no outside assets (a small self-contained script renders the JSON).
+
+use axum::response::Html;
+use axum::Json;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::{auth, error, health, jobs, sessions, tokens, uploads};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Reelsmith API", description = "Accounts, uploads and video jobs. Errors are RFC 7807 problem+json with a stable `code`."),
+    paths(
+        auth::signup, auth::verify, auth::login, auth::logout, auth::forgot_password,
+        auth::reset_password, auth::me,
+        tokens::create, tokens::list, tokens::revoke,
+        sessions::list, sessions::revoke,
+        uploads::create, uploads::list, uploads::get, uploads::content, uploads::delete,
+        jobs::submit, jobs::list, jobs::get, jobs::cancel, jobs::delete, jobs::revise,
+        jobs::revisions, jobs::events, jobs::video, jobs::poster, jobs::captions_vtt,
+        jobs::captions_srt,
+        health::healthz, health::readyz, health::metrics,
+    ),
+    components(schemas(error::Problem)),
+    modifiers(&Security),
+    security(("session_cookie" = []), ("bearer_token" = [])),
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::extract::SESSION_COOKIE,
+            ))),
+        );
+        components.add_security_scheme(
+            "bearer_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+pub async fn docs_page() -> Html<&'static str> {
+    Html(DOCS_PAGE)
+}
+
+const DOCS_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Reelsmith API</title>
+<style>
+body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+h2{border-bottom:1px solid #ddd;margin-top:2rem}.op{margin:.6rem 0;padding:.4rem .6rem;background:#f6f6f6;border-radius:4px}
+.m{display:inline-block;min-width:4.5rem;font-weight:600;text-transform:uppercase}code{font-size:.9em}
+details pre{white-space:pre-wrap;font-size:.8em}
+</style></head><body>
+<h1>Reelsmith API</h1>
+<p>Generated from the server's code: <a href="/api/openapi.json">/api/openapi.json</a>.</p>
+<div id="ops">Loading…</div>
+<script>
+fetch('/api/openapi.json').then(r => r.json()).then(doc => {
+  const byTag = {};
+  for (const [path, item] of Object.entries(doc.paths || {}))
+    for (const [method, op] of Object.entries(item)) {
+      const tag = (op.tags || ['other'])[0];
+      (byTag[tag] = byTag[tag] || []).push({path, method, op});
+    }
+  const root = document.getElementById('ops');
+  root.textContent = '';
+  for (const [tag, ops] of Object.entries(byTag)) {
+    const h = document.createElement('h2'); h.textContent = tag; root.appendChild(h);
+    for (const {path, method, op} of ops) {
+      const d = document.createElement('div'); d.className = 'op';
+      const m = document.createElement('span'); m.className = 'm'; m.textContent = method;
+      const c = document.createElement('code'); c.textContent = path;
+      const det = document.createElement('details');
+      const s = document.createElement('summary'); s.textContent = 'responses: ' + Object.keys(op.responses || {}).join(', ');
+      const pre = document.createElement('pre'); pre.textContent = JSON.stringify(op, null, 2);
+      det.append(s, pre); d.append(m, c, det); root.appendChild(d);
+    }
+  }
+}).catch(e => { document.getElementById('ops').textContent = 'Could not load the document: ' + e; });
+</script></body></html>"#;

@@ -1,0 +1,50 @@
+//! What every handler shares: the database, media storage, the mailer, the configuration and
+//! the metrics. Cheap to clone.
+
+use std::sync::Arc;
+
+use reelsmith_config::Config;
+use reelsmith_mail::{Branding, Mailer};
+use reelsmith_store::{Db, MediaStore};
+
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub media: MediaStore,
+    pub mailer: Arc<dyn Mailer>,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(db: Db, media: MediaStore, mailer: Arc<dyn Mailer>, config: Arc<Config>) -> Self {
+        AppState {
+            db,
+            media,
+            mailer,
+            config,
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    /// Cookies are `Secure` exactly when people reach us over https (P-SEC-3).
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
+
+    pub fn public_url(&self) -> String {
+        match &self.config.server.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.config.server.listen),
+        }
+    }
+
+    pub fn branding(&self) -> Branding {
+        Branding {
+            product: "Reelsmith".to_owned(),
+            public_url: self.public_url(),
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! `/api/v1/uploads`: images, audio and video a user brings for their videos. The file is
+//! spooled to a temporary file under a size limit, then judged by its content, never by its
+//! name or declared type: images are decoded within pixel limits and re-encoded with every
+//! metadata block gone before anything is stored (P-IN-3); audio and video are probed within
+//! duration limits (P-SEC-7). Objects are content-addressed per owner.
+
+use std::path::Path as FsPath;
+
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use bytes::Bytes;
+use reelsmith_core::ErrorCode;
+use reelsmith_media::probe::{probe, MediaInfo, ProbeError};
+use reelsmith_media::upload::sanitize_image;
+use reelsmith_store::{content_key, now_ms, ContentHasher, NewUpload, Page, Upload, UploadKind};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{audit, ApiQuery, ClientInfo, CurrentUser};
+use crate::range::serve_object;
+use crate::time::rfc3339;
+use crate::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct UploadView {
+    pub id: String,
+    /// `image`, `audio` or `video`.
+    pub kind: String,
+    pub mime: String,
+    pub size: i64,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    /// Seconds, for audio and video.
+    pub duration: Option<f64>,
+    pub created_at: String,
+}
+
+impl From<&Upload> for UploadView {
+    fn from(u: &Upload) -> UploadView {
+        UploadView {
+            id: u.id.clone(),
+            kind: u.kind.as_str().to_owned(),
+            mime: u.mime.clone(),
+            size: u.size,
+            width: u.width,
+            height: u.height,
+            duration: u.duration_ms.map(|ms| ms as f64 / 1000.0),
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// At most this many (1 to 100, default 20).
+    pub limit: Option<u32>,
+    /// Only items older than the one with this id (the last id of the previous page).
+    pub before: Option<String>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> Page {
+        Page {
+            limit: self.limit.unwrap_or(20).clamp(1, 100),
+            before: self.before.clone(),
+        }
+    }
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "upload.too_large",
+        format!("the file is larger than the limit of {limit} bytes"),
+    )
+}
+
+fn unsupported() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "upload.unsupported_type",
+        "the file is not a supported image (JPEG, PNG, WebP, GIF, BMP), audio or video file",
+    )
+}
+
+fn multipart_error(err: MultipartError, limit: u64) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        too_large(limit)
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, "upload.malformed", err.body_text())
+    }
+}
+
+/// A file spooled to disk while its size and content hash are counted.
+struct Spooled {
+    file: tempfile::NamedTempFile,
+    size: u64,
+    hasher: ContentHasher,
+}
+
+async fn spool(mut field: Field<'_>, limit: u64) -> ApiResult<Spooled> {
+    let file =
+        tempfile::NamedTempFile::new().map_err(|e| ApiError::internal("upload.spool", &e))?;
+    let mut out = tokio::fs::File::from_std(
+        file.reopen()
+            .map_err(|e| ApiError::internal("upload.spool", &e))?,
+    );
+    let mut size = 0u64;
+    let mut hasher = ContentHasher::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(too_large(limit));
+        }
+        hasher.update(&chunk);
+        out.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::internal("upload.spool", &e))?;
+    }
+    out.flush()
+        .await
+        .map_err(|e| ApiError::internal("upload.spool", &e))?;
+    Ok(Spooled { file, size, hasher })
+}
+
+/// The one file of the form; a second file field is refused rather than silently dropped.
+async fn receive_file(multipart: &mut Multipart, limit: u64) -> ApiResult<Spooled> {
+    let mut spooled = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, limit))?
+    {
+        if field.file_name().is_none() && field.name() != Some("file") {
+            continue; // ordinary form fields carry nothing we use
+        }
+        if spooled.is_some() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "upload.too_many_files",
+                "send exactly one file per upload",
+            ));
+        }
+        spooled = Some(spool(field, limit).await?);
+    }
+    let spooled = spooled.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "upload.no_file",
+            "the form has no file field",
+        )
+    })?;
+    if spooled.size == 0 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "upload.empty",
+            "the file is empty",
+        ));
+    }
+    Ok(spooled)
+}
+
+/// Magic numbers of the image formats the engine decodes.
+fn looks_like_image(head: &[u8]) -> bool {
+    head.starts_with(&[0xFF, 0xD8, 0xFF])
+        || head.starts_with(b"\x89PNG\r\n\x1a\n")
+        || head.starts_with(b"GIF87a")
+        || head.starts_with(b"GIF89a")
+        || (head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP")
+        || head.starts_with(b"BM")
+}
+
+/// Containers we accept for audio and video, as ffprobe names them. ffprobe opens far more
+/// (text shown as a "tty" video, image sequences, playlists that reference other files); only
+/// real media containers get through.
+const MEDIA_CONTAINERS: &[(&str, &str)] = &[
+    ("mov", "video/mp4"),
+    ("mp4", "video/mp4"),
+    ("m4a", "audio/mp4"),
+    ("matroska", "video/x-matroska"),
+    ("webm", "video/webm"),
+    ("avi", "video/x-msvideo"),
+    ("mp3", "audio/mpeg"),
+    ("wav", "audio/wav"),
+    ("ogg", "audio/ogg"),
+    ("flac", "audio/flac"),
+    ("aac", "audio/aac"),
+];
+
+fn container_mime(format_name: &str) -> Option<&'static str> {
+    format_name.split(',').find_map(|name| {
+        MEDIA_CONTAINERS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, m)| *m)
+    })
+}
+
+struct Described {
+    kind: UploadKind,
+    mime: String,
+    width: Option<i64>,
+    height: Option<i64>,
+    duration_ms: Option<i64>,
+}
+
+fn describe_media(info: &MediaInfo, max_seconds: f64) -> ApiResult<Described> {
+    let mime = container_mime(&info.format_name).ok_or_else(unsupported)?;
+    let (kind, mime) = match (info.video(), info.audio()) {
+        (Some(_), _) => (UploadKind::Video, mime.replace("audio/", "video/")),
+        (None, Some(_)) => (UploadKind::Audio, mime.replace("video/", "audio/")),
+        (None, None) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "upload.no_streams",
+                "the file holds no audio or video stream",
+            ))
+        }
+    };
+    let duration = info
+        .best_duration()
+        .filter(|d| d.is_finite() && *d > 0.0)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "upload.unknown_duration",
+                "the file's duration cannot be read",
+            )
+        })?;
+    if duration > max_seconds {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "upload.too_long",
+            format!("the file lasts {duration:.1} s, more than the limit of {max_seconds} s"),
+        ));
+    }
+    let video = info.video();
+    Ok(Described {
+        kind,
+        mime,
+        width: video.and_then(|v| v.width).map(i64::from),
+        height: video.and_then(|v| v.height).map(i64::from),
+        duration_ms: Some((duration * 1000.0).round() as i64),
+    })
+}
+
+async fn store_image(state: &AppState, owner: &str, path: &FsPath) -> ApiResult<NewUpload> {
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|e| ApiError::internal("upload.spool", &e))?;
+    let limits = state.config.limits.clone();
+    let clean = tokio::task::spawn_blocking(move || sanitize_image(&bytes, &limits)).await??;
+    let key = content_key(&format!("uploads/{owner}"), &clean.bytes);
+    let size = clean.bytes.len() as i64;
+    state
+        .media
+        .put_bytes(&key, Bytes::from(clean.bytes))
+        .await?;
+    Ok(NewUpload {
+        owner_id: owner.to_owned(),
+        kind: UploadKind::Image,
+        object_key: key,
+        size,
+        mime: clean.mime.to_owned(),
+        width: Some(i64::from(clean.width)),
+        height: Some(i64::from(clean.height)),
+        duration_ms: None,
+    })
+}
+
+async fn store_media(state: &AppState, owner: &str, spooled: Spooled) -> ApiResult<NewUpload> {
+    let path = spooled.file.path().to_owned();
+    let info = tokio::task::spawn_blocking(move || probe(&path)).await?;
+    let info = match info {
+        Ok(info) => info,
+        Err(ProbeError::Unreadable(_)) => return Err(unsupported()),
+        Err(err) => return Err(ApiError::internal(err.code(), &err)),
+    };
+    let described = describe_media(&info, state.config.limits.max_media_seconds)?;
+    let key = spooled.hasher.key(&format!("uploads/{owner}"));
+    state.media.put_file(&key, spooled.file.path()).await?;
+    Ok(NewUpload {
+        owner_id: owner.to_owned(),
+        kind: described.kind,
+        object_key: key,
+        size: spooled.size as i64,
+        mime: described.mime,
+        width: described.width,
+        height: described.height,
+        duration_ms: described.duration_ms,
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads",
+    request_body(content_type = "multipart/form-data", description = "one file field"),
+    responses((status = 201, body = UploadView), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<(StatusCode, Json<UploadView>)> {
+    let mut multipart = multipart.map_err(|r| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "upload.not_multipart",
+            r.body_text(),
+        )
+    })?;
+    let limit = state.config.limits.max_file_bytes;
+    let spooled = receive_file(&mut multipart, limit).await?;
+    let mut head = [0u8; 16];
+    let head_len = {
+        use std::io::Read;
+        let mut f = spooled
+            .file
+            .reopen()
+            .map_err(|e| ApiError::internal("upload.spool", &e))?;
+        f.read(&mut head)
+            .map_err(|e| ApiError::internal("upload.spool", &e))?
+    };
+    let new = if looks_like_image(&head[..head_len]) {
+        store_image(&state, caller.id(), spooled.file.path()).await?
+    } else {
+        store_media(&state, caller.id(), spooled).await?
+    };
+    let upload = state.db.create_upload(&new, now_ms()).await?;
+    Ok((StatusCode::CREATED, Json(UploadView::from(&upload))))
+}
+
+#[utoipa::path(get, path = "/api/v1/uploads", tag = "uploads", params(PageQuery),
+    responses((status = 200, body = [UploadView]), (status = 401, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Vec<UploadView>>> {
+    let uploads = state.db.list_uploads(caller.id(), &query.page()).await?;
+    Ok(Json(uploads.iter().map(UploadView::from).collect()))
+}
+
+pub async fn owned_upload(
+    state: &AppState,
+    caller: &CurrentUser,
+    client: &ClientInfo,
+    id: &str,
+) -> ApiResult<Upload> {
+    match state.db.upload_for_owner(caller.id(), id).await? {
+        Some(upload) => Ok(upload),
+        None => {
+            audit(
+                state,
+                client.audit(
+                    "access.denied",
+                    Some(caller.id()),
+                    Some(json!({ "upload_id": id })),
+                ),
+            )
+            .await;
+            Err(ApiError::not_found("upload"))
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/uploads/{id}", tag = "uploads", params(("id" = String, Path)),
+    responses((status = 200, body = UploadView), (status = 404, body = Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UploadView>> {
+    let upload = owned_upload(&state, &caller, &client, &id).await?;
+    Ok(Json(UploadView::from(&upload)))
+}
+
+#[utoipa::path(get, path = "/api/v1/uploads/{id}/content", tag = "uploads", params(("id" = String, Path)),
+    responses((status = 200, description = "the stored, cleaned bytes"), (status = 206), (status = 404, body = Problem)))]
+pub async fn content(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let upload = owned_upload(&state, &caller, &client, &id).await?;
+    serve_object(&state.media, &upload.object_key, &upload.mime, &headers).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let Some(upload) = state.db.delete_upload(caller.id(), &id).await? else {
+        audit(
+            &state,
+            client.audit(
+                "access.denied",
+                Some(caller.id()),
+                Some(json!({ "upload_id": id })),
+            ),
+        )
+        .await;
+        return Err(ApiError::not_found("upload"));
+    };
+    // Content addressing shares one object between identical uploads of the same owner.
+    if !state.db.object_key_referenced(&upload.object_key).await? {
+        state.media.delete(&upload.object_key).await?;
+    }
+    audit(
+        &state,
+        client.audit(
+            "upload.deleted",
+            Some(caller.id()),
+            Some(json!({ "upload_id": id })),
+        ),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
