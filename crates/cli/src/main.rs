@@ -4,6 +4,7 @@ mod config;
 mod migrate;
 mod platform;
 mod render;
+mod serve;
 mod worker;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Render a video from a script and media on this machine, with no server.
     Render(render::RenderArgs),
+    /// Run the HTTP API and a pool of job workers in one process.
+    Serve(serve::ServeArgs),
     /// Run job workers only (no HTTP server), with the same configuration as `serve`.
     Worker(worker::WorkerArgs),
     /// Apply the database migrations and exit.
@@ -35,6 +38,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Render(args) => render::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Worker(args) => worker::run(args),
         Command::Migrate(args) => migrate::run(args),
         Command::Config(command) => config::run(command),

@@ -44,7 +44,9 @@ pub enum JobOutcome {
         next_attempt_at: i64,
     },
     /// Given back to the queue at shutdown.
-    Released { job_id: String },
+    Released {
+        job_id: String,
+    },
     /// The lease went (cancelled or taken over); `deleted` lists the objects this worker removed
     /// because nothing would reference them.
     LeaseLost {
@@ -248,7 +250,13 @@ async fn run_stages(
         stop.check()?;
         bytes.push(ctx.media.put_file(key, file).await?.size);
     }
-    let usage = usage_document(&output, &bytes, fetch_ms, render_ms, elapsed_ms(store_started));
+    let usage = usage_document(
+        &output,
+        &bytes,
+        fetch_ms,
+        render_ms,
+        elapsed_ms(store_started),
+    );
     ctx.db
         .record_stage_output(
             lease,
@@ -276,7 +284,12 @@ async fn recorded_store_stage(ctx: &JobContext, lease: &Lease) -> Result<Option<
         .output
         .get("object_keys")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let Some(usage) = store.output.get("usage").cloned() else {
         return Ok(None);
@@ -435,9 +448,9 @@ async fn render_in_background(
     let (result, ()) = tokio::join!(render_task, reporter);
     match result.map_err(|e| WorkerError::Task(e.to_string()))? {
         Ok(output) => Ok(output),
-        Err(RenderError::Cancelled) if stop.reason().is_some() => {
-            Err(Halt::Stopped(stop.reason().unwrap_or(StopReason::LeaseLost)))
-        }
+        Err(RenderError::Cancelled) if stop.reason().is_some() => Err(Halt::Stopped(
+            stop.reason().unwrap_or(StopReason::LeaseLost),
+        )),
         Err(e) => Err(WorkerError::Render(e).into()),
     }
 }
@@ -567,8 +580,8 @@ async fn fail_or_retry(
         code: err.code().to_owned(),
         message: err.to_string(),
     };
-    let give_up =
-        err.is_client_error() || attempts_exhausted(claimed.job.attempts, ctx.settings.max_attempts);
+    let give_up = err.is_client_error()
+        || attempts_exhausted(claimed.job.attempts, ctx.settings.max_attempts);
     if give_up {
         warn!(job = %job_id, code = %error.code, error = %error.message, "job failed");
         return match ctx.db.fail_job(lease, &error, None, now_ms()).await {

@@ -204,7 +204,11 @@ mod tests {
         std::fs::create_dir_all(dead.join("sub")).unwrap();
 
         // Our parent is alive and is not us.
-        let live = root.join(folder_name(std::os::unix::process::parent_id(), "w", "live"));
+        let live = root.join(folder_name(
+            std::os::unix::process::parent_id(),
+            "w",
+            "live",
+        ));
         std::fs::create_dir(&live).unwrap();
 
         let own_unused = root.join(folder_name(std::process::id(), "w", "leftover"));

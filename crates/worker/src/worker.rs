@@ -200,7 +200,10 @@ impl Worker {
         })
         .await;
         if drained.is_err() {
-            info!(running = tasks.len(), "grace period over: releasing running jobs");
+            info!(
+                running = tasks.len(),
+                "grace period over: releasing running jobs"
+            );
             abort.cancel();
             while let Some(done) = tasks.join_next().await {
                 self.report(done);
