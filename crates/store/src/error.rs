@@ -1,0 +1,78 @@
+//! The store's one error type. Every variant has a stable code so the API can turn it into a
+//! problem+json answer without string matching.
+
+use reelsmith_core::ErrorCode;
+
+/// Why a database or repository operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL names neither SQLite nor PostgreSQL, or cannot be parsed.
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    /// The email address is already registered (compared case-insensitively).
+    #[error("this email address is already registered")]
+    EmailTaken,
+    /// The username is already in use (compared case-insensitively).
+    #[error("this username is already taken")]
+    UsernameTaken,
+    /// The worker no longer holds the job's lease: it was taken over, cancelled or finished.
+    #[error("the job's lease is no longer held by this worker")]
+    LeaseLost,
+    /// The job is running, so it cannot take a new revision until it ends or is cancelled.
+    #[error("the job is running; cancel it or wait for it to end before revising it")]
+    JobBusy,
+    /// A stored JSON document or enum value could not be read back: the row was written by
+    /// something other than this code.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// Applying the embedded migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Any other database failure (connection, I/O, constraint we did not expect).
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl ErrorCode for StoreError {
+    fn code(&self) -> &'static str {
+        match self {
+            StoreError::UnsupportedUrl(_) => "store.unsupported_url",
+            StoreError::EmailTaken => "account.email_taken",
+            StoreError::UsernameTaken => "account.username_taken",
+            StoreError::LeaseLost => "job.lease_lost",
+            StoreError::JobBusy => "job.busy",
+            StoreError::Corrupt(_) => "store.corrupt",
+            StoreError::Migrate(_) => "store.migrate_failed",
+            StoreError::Database(_) => "store.database",
+        }
+    }
+
+    fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            StoreError::EmailTaken | StoreError::UsernameTaken | StoreError::JobBusy
+        )
+    }
+}
+
+/// Shorthand for the store's results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which unique index a violation hit, read from the database's own error: PostgreSQL names the
+/// index as the constraint, SQLite names the column in its message.
+pub(crate) fn unique_violation_on(err: &sqlx::Error) -> Option<String> {
+    let db_err = err.as_database_error()?;
+    if !db_err.is_unique_violation() {
+        return None;
+    }
+    Some(
+        db_err
+            .constraint()
+            .map(str::to_owned)
+            .unwrap_or_else(|| db_err.message().to_owned()),
+    )
+}
+
+pub(crate) fn corrupt_json(what: &str, err: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {err}"))
+}

@@ -1,0 +1,38 @@
+//! Reelsmith's persistence layer: the database (SQLite by default, PostgreSQL in production) with
+//! its repositories and the job queue, and media object storage (a local folder or S3).
+//!
+//! The database is the only coordination point between processes: API servers and workers share
+//! nothing else. See `docs/store.md` for the data model and the queue's semantics.
+
+pub mod audit;
+pub mod codes;
+pub mod db;
+pub mod error;
+pub mod jobs;
+pub mod notify;
+pub mod objects;
+pub mod queue;
+pub mod rate_limit;
+pub mod secret;
+pub mod sessions;
+pub mod uploads;
+pub mod users;
+
+pub use audit::{AuditEntry, NewAuditEntry};
+pub use codes::{CodeCheck, CodePurpose, MAX_CODE_ATTEMPTS};
+pub use db::{new_id, now_ms, Backend, Db, UnixMillis};
+pub use error::{StoreError, StoreResult};
+pub use jobs::{
+    CancelOutcome, Job, JobError, JobEvent, JobRevision, JobStatus, NewJob, StageOutput,
+    SubmittedJob,
+};
+pub use notify::{JobQueuedListener, JOB_QUEUED_CHANNEL};
+pub use objects::{
+    content_key, ContentHasher, MediaConfig, MediaStore, ObjectError, ObjectInfo, ObjectReader,
+    S3Config,
+};
+pub use queue::{ClaimedJob, Lease, RunLimits};
+pub use rate_limit::RateDecision;
+pub use sessions::{ApiToken, NewSession, Session};
+pub use uploads::{NewUpload, Page, Upload, UploadKind};
+pub use users::{NewUser, Role, User};

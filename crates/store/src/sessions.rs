@@ -1,0 +1,222 @@
+//! Browser sessions and API tokens (P-ACC-6). Both are looked up by the SHA-256 of the secret
+//! the client holds ([`crate::secret::sha256_hex`]); the secret itself is never stored.
+
+use crate::db::{new_id, with_pool, Db, UnixMillis};
+use crate::error::StoreResult;
+use crate::users::{User, UserRow, USER_COLUMNS};
+
+/// A signed-in browser.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub created_at: UnixMillis,
+    pub last_seen_at: UnixMillis,
+    pub expires_at: UnixMillis,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// What starting a session records.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub user_id: String,
+    pub token_hash: String,
+    pub expires_at: UnixMillis,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// A programmatic access token. `prefix` is the first characters of the secret, shown so the
+/// person can tell tokens apart.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ApiToken {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub created_at: UnixMillis,
+    pub last_used_at: Option<UnixMillis>,
+    pub revoked_at: Option<UnixMillis>,
+}
+
+const SESSION_COLUMNS: &str = "id, user_id, created_at, last_seen_at, expires_at, user_agent, ip";
+const TOKEN_COLUMNS: &str = "id, user_id, name, prefix, created_at, last_used_at, revoked_at";
+
+impl Db {
+    /// Start a session.
+    pub async fn create_session(&self, new: &NewSession, now: UnixMillis) -> StoreResult<Session> {
+        let session = Session {
+            id: new_id(),
+            user_id: new.user_id.clone(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: new.expires_at,
+            user_agent: new.user_agent.clone(),
+            ip: new.ip.clone(),
+        };
+        let sql = "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, \
+            expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)";
+        with_pool!(self, pool => sqlx::query(sql)
+            .bind(&session.id).bind(&session.user_id).bind(&new.token_hash).bind(now)
+            .bind(session.expires_at).bind(&session.user_agent).bind(&session.ip)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(session)
+    }
+
+    /// The live session for a token hash and its user: `None` when unknown, expired, or the
+    /// account is deleted.
+    pub async fn session_by_token_hash(
+        &self,
+        token_hash: &str,
+        now: UnixMillis,
+    ) -> StoreResult<Option<(Session, User)>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND expires_at > $2"
+        );
+        let session = with_pool!(self, pool => sqlx::query_as::<_, Session>(&sql)
+            .bind(token_hash).bind(now).fetch_optional(pool).await)?;
+        let Some(session) = session else {
+            return Ok(None);
+        };
+        Ok(self
+            .live_user(&session.user_id)
+            .await?
+            .map(|user| (session, user)))
+    }
+
+    /// Record activity and slide the expiry forward.
+    pub async fn touch_session(
+        &self,
+        session_id: &str,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        let sql = "UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE id = $1";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(session_id).bind(now).bind(expires_at)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// The user's unexpired sessions, newest first.
+    pub async fn list_sessions(&self, user_id: &str, now: UnixMillis) -> StoreResult<Vec<Session>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY id DESC"
+        );
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, Session>(&sql)
+            .bind(user_id).bind(now).fetch_all(pool).await)?;
+        Ok(rows)
+    }
+
+    /// End one of the user's sessions. `false` when it is not theirs or does not exist.
+    pub async fn revoke_session(&self, user_id: &str, session_id: &str) -> StoreResult<bool> {
+        let sql = "DELETE FROM sessions WHERE id = $1 AND user_id = $2";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(session_id).bind(user_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// End every session of the user except `keep_session_id` (after a password change or reset,
+    /// P-ACC-3). Returns how many ended.
+    pub async fn revoke_other_sessions(
+        &self,
+        user_id: &str,
+        keep_session_id: &str,
+    ) -> StoreResult<u64> {
+        let sql = "DELETE FROM sessions WHERE user_id = $1 AND id <> $2";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(user_id).bind(keep_session_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n)
+    }
+
+    /// End every session of the user. Returns how many ended.
+    pub async fn revoke_all_sessions(&self, user_id: &str) -> StoreResult<u64> {
+        let n = with_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n)
+    }
+
+    /// Remove expired sessions. Returns how many went.
+    pub async fn purge_expired_sessions(&self, now: UnixMillis) -> StoreResult<u64> {
+        let n = with_pool!(self, pool => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n)
+    }
+
+    /// Create an API token from the hash and display prefix of a secret the caller generated.
+    pub async fn create_api_token(
+        &self,
+        user_id: &str,
+        name: &str,
+        token_hash: &str,
+        prefix: &str,
+        now: UnixMillis,
+    ) -> StoreResult<ApiToken> {
+        let token = ApiToken {
+            id: new_id(),
+            user_id: user_id.to_owned(),
+            name: name.to_owned(),
+            prefix: prefix.to_owned(),
+            created_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let sql = "INSERT INTO api_tokens (id, user_id, name, token_hash, prefix, created_at) \
+            VALUES ($1, $2, $3, $4, $5, $6)";
+        with_pool!(self, pool => sqlx::query(sql)
+            .bind(&token.id).bind(user_id).bind(name).bind(token_hash).bind(prefix).bind(now)
+            .execute(pool).await.map(|_| ()))?;
+        Ok(token)
+    }
+
+    /// The user's tokens, revoked ones included (they show as revoked), newest first.
+    pub async fn list_api_tokens(&self, user_id: &str) -> StoreResult<Vec<ApiToken>> {
+        let sql =
+            format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id DESC");
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, ApiToken>(&sql)
+            .bind(user_id).fetch_all(pool).await)?;
+        Ok(rows)
+    }
+
+    /// Revoke one of the user's tokens. `false` when not theirs, unknown, or already revoked.
+    pub async fn revoke_api_token(
+        &self,
+        user_id: &str,
+        token_id: &str,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        let sql = "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(token_id).bind(user_id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// The unrevoked token with this hash and its (undeleted) user, marking it used at `now`.
+    pub async fn use_api_token(
+        &self,
+        token_hash: &str,
+        now: UnixMillis,
+    ) -> StoreResult<Option<(ApiToken, User)>> {
+        let sql = format!(
+            "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL \
+             RETURNING {TOKEN_COLUMNS}"
+        );
+        let token = with_pool!(self, pool => sqlx::query_as::<_, ApiToken>(&sql)
+            .bind(token_hash).bind(now).fetch_optional(pool).await)?;
+        let Some(token) = token else {
+            return Ok(None);
+        };
+        Ok(self
+            .live_user(&token.user_id)
+            .await?
+            .map(|user| (token, user)))
+    }
+
+    async fn live_user(&self, user_id: &str) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
+        let row = with_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql)
+            .bind(user_id).fetch_optional(pool).await)?;
+        row.map(UserRow::into_user).transpose()
+    }
+}
