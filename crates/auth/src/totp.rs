@@ -1,0 +1,128 @@
+//! Time-based one-time passwords (RFC 6238 over RFC 4226 HOTP): HMAC-SHA-1, 30-second steps,
+//! 6 digits, as every authenticator app implements them. Administrators need them before any
+//! admin action (P-SEC-5).
+
+use data_encoding::BASE32_NOPAD;
+use hmac::{Hmac, KeyInit, Mac};
+use reelsmith_core::ErrorCode;
+use sha1::Sha1;
+use subtle::ConstantTimeEq;
+
+use crate::random::{self, RandomError};
+
+pub const STEP_SECONDS: u64 = 30;
+pub const DIGITS: u32 = 6;
+/// RFC 4226 recommends at least 128 bits and suggests 160, the SHA-1 block output size.
+pub const SECRET_BYTES: usize = 20;
+/// Steps either side of now that are accepted, for clock drift and typing time.
+const WINDOW_STEPS: u64 = 1;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TotpError {
+    #[error("the TOTP secret is not valid base32")]
+    InvalidSecret,
+}
+
+impl ErrorCode for TotpError {
+    fn code(&self) -> &'static str {
+        "auth.invalid_totp_secret"
+    }
+
+    fn is_client_error(&self) -> bool {
+        true
+    }
+}
+
+/// HOTP (RFC 4226 section 5.3): HMAC-SHA-1 of the counter, dynamically truncated to `digits`.
+pub fn hotp(secret: &[u8], counter: u64, digits: u32) -> String {
+    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(secret).expect("HMAC accepts any key");
+    mac.update(&counter.to_be_bytes());
+    let digest = mac.finalize().into_bytes();
+    let offset = usize::from(digest[digest.len() - 1] & 0x0f);
+    let binary = u32::from_be_bytes([
+        digest[offset] & 0x7f,
+        digest[offset + 1],
+        digest[offset + 2],
+        digest[offset + 3],
+    ]);
+    let modulus = 10u64.pow(digits);
+    format!(
+        "{:0width$}",
+        u64::from(binary) % modulus,
+        width = digits as usize
+    )
+}
+
+/// The time step containing `unix_seconds`.
+pub fn step_of(unix_seconds: u64) -> u64 {
+    unix_seconds / STEP_SECONDS
+}
+
+/// The 6-digit code for the step containing `unix_seconds`.
+pub fn totp_at(secret: &[u8], unix_seconds: u64) -> String {
+    hotp(secret, step_of(unix_seconds), DIGITS)
+}
+
+/// The step whose code `code` is, if it is within one step of `unix_seconds`. The caller stores
+/// the returned step and refuses any later code whose step is not greater, so an observed code
+/// cannot be replayed.
+pub fn verify_totp(secret: &[u8], code: &str, unix_seconds: u64) -> Option<u64> {
+    let code = code.trim();
+    if code.len() != DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let now = step_of(unix_seconds);
+    let mut matched = None;
+    // Every candidate step is computed and compared, so timing does not reveal which matched.
+    for step in now.saturating_sub(WINDOW_STEPS)..=now + WINDOW_STEPS {
+        let candidate = hotp(secret, step, DIGITS);
+        if bool::from(candidate.as_bytes().ct_eq(code.as_bytes())) {
+            matched = Some(step);
+        }
+    }
+    matched
+}
+
+pub fn generate_totp_secret() -> Result<Vec<u8>, RandomError> {
+    Ok(random::bytes::<SECRET_BYTES>()?.to_vec())
+}
+
+/// The base32 form authenticator apps take (no padding, upper case).
+pub fn secret_to_base32(secret: &[u8]) -> String {
+    BASE32_NOPAD.encode(secret)
+}
+
+/// Parses a base32 secret as people copy it: any case, spaces allowed, padding optional.
+pub fn secret_from_base32(text: &str) -> Result<Vec<u8>, TotpError> {
+    let cleaned: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '=')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    BASE32_NOPAD
+        .decode(cleaned.as_bytes())
+        .map_err(|_| TotpError::InvalidSecret)
+}
+
+/// The `otpauth://` URI an authenticator app scans from a QR code (the Key Uri Format).
+pub fn provisioning_uri(issuer: &str, account: &str, secret: &[u8]) -> String {
+    format!(
+        "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm=SHA1&digits={DIGITS}&period={STEP_SECONDS}",
+        percent_encode(issuer),
+        percent_encode(account),
+        secret_to_base32(secret),
+        percent_encode(issuer),
+    )
+}
+
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~@".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,20 @@
+//! Reelsmith's configuration: one [`Config`] for the whole platform, built from built-in defaults,
+//! a TOML file, `REELSMITH__SECTION__KEY` environment variables and flags, in that order of
+//! precedence. Secrets are [`Secret`]s that print as `********` everywhere, so the effective
+//! configuration can be shown ([`Config::to_masked_toml`]) and logged. `docs/configuration.md`
+//! lists every key.
+
+pub mod load;
+pub mod secret;
+pub mod sections;
+pub mod validate;
+
+pub use load::{ConfigError, Sources, ENV_PREFIX};
+pub use secret::{DatabaseUrl, Secret, MASK};
+pub use sections::{
+    AccountsConfig, Config, DatabaseConfig, EmailConfig, EmailTransport, RateLimit,
+    RateLimitsConfig, RenderConfig, S3Config, ServerConfig, SmtpConfig, SmtpTls, StorageBackend,
+    StorageConfig, TlsConfig, WorkerConfig, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
+    X264_PRESETS,
+};
+pub use validate::Problem;

@@ -1,0 +1,360 @@
+//! The shape of the configuration and its defaults. Each section is a struct that rejects keys it
+//! does not know, so a misspelt setting is an error instead of silently taking its default.
+//! Paths that live in the data folder by default are derived from `server.data_dir` by
+//! [`Config::defaults_for`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use reelsmith_core::Limits;
+use serde::{Deserialize, Serialize};
+
+use crate::secret::{DatabaseUrl, Secret};
+
+pub const DEFAULT_DATA_DIR: &str = "./data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The name of the configuration file looked for in the data folder when `--config` is not given.
+pub const CONFIG_FILE_NAME: &str = "reelsmith.toml";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    pub email: EmailConfig,
+    pub worker: WorkerConfig,
+    pub limits: Limits,
+    pub accounts: AccountsConfig,
+    pub rate_limits: RateLimitsConfig,
+    pub render: RenderConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::defaults_for(Path::new(DEFAULT_DATA_DIR))
+    }
+}
+
+impl Config {
+    /// Every default, with the folders and the database that live in the data folder placed in
+    /// `data_dir`.
+    pub fn defaults_for(data_dir: &Path) -> Config {
+        Config {
+            server: ServerConfig {
+                data_dir: data_dir.to_path_buf(),
+                ..ServerConfig::default()
+            },
+            database: DatabaseConfig {
+                url: DatabaseUrl::new(format!(
+                    "sqlite://{}",
+                    data_dir.join("reelsmith.db").display()
+                )),
+                max_connections: 10,
+            },
+            storage: StorageConfig {
+                backend: StorageBackend::Local,
+                local_path: data_dir.join("media"),
+                s3: S3Config::default(),
+            },
+            email: EmailConfig {
+                transport: EmailTransport::Outbox,
+                from: "Reelsmith <reelsmith@localhost>".into(),
+                outbox_dir: data_dir.join("outbox"),
+                smtp: SmtpConfig::default(),
+            },
+            worker: WorkerConfig {
+                temp_dir: data_dir.join("tmp"),
+                ..WorkerConfig::default()
+            },
+            limits: Limits::default(),
+            accounts: AccountsConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
+            render: RenderConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port the HTTP server binds.
+    pub listen: SocketAddr,
+    /// The address people reach the service at (`https://video.example.org`); links in emails and
+    /// the `Secure` cookie flag follow it. Unset: derived from `listen` over plain http.
+    pub public_url: Option<String>,
+    /// The folder holding the SQLite database, media, outbox and temporary files by default.
+    pub data_dir: PathBuf,
+    /// Trust `X-Forwarded-For` / `X-Forwarded-Proto` from a reverse proxy in front of the server.
+    pub trust_proxy_headers: bool,
+    pub tls: TlsConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN
+                .parse()
+                .expect("the default listen address parses"),
+            public_url: None,
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            trust_proxy_headers: false,
+            tls: TlsConfig::default(),
+        }
+    }
+}
+
+/// Certificate and key (PEM) for terminating TLS in the server itself; both or neither.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://user:password@host/db`.
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    /// The folder media is kept in when `backend = "local"`.
+    pub local_path: PathBuf,
+    pub s3: S3Config,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// Endpoint of an S3-compatible service (MinIO, R2); unset means AWS itself.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret<String>>,
+    /// Address buckets as `endpoint/bucket` rather than `bucket.endpoint` (MinIO needs this).
+    pub path_style: bool,
+    /// Permit an `http://` endpoint (a local test server); refused otherwise.
+    pub allow_http: bool,
+}
+
+impl Default for S3Config {
+    fn default() -> Self {
+        S3Config {
+            endpoint: None,
+            region: "us-east-1".into(),
+            bucket: None,
+            access_key_id: None,
+            secret_access_key: None,
+            path_style: false,
+            allow_http: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTransport {
+    /// Each message is written as an `.eml` file into `email.outbox_dir`.
+    Outbox,
+    Smtp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    pub transport: EmailTransport,
+    /// The `From` of every message: `Name <address>` or a bare address.
+    pub from: String,
+    pub outbox_dir: PathBuf,
+    pub smtp: SmtpConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text; only sensible towards a relay on the same machine.
+    None,
+    /// Plain connection upgraded with STARTTLS, which is then required.
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: Option<String>,
+    /// Unset: 587 for STARTTLS, 465 for TLS, 25 for none.
+    pub port: Option<u16>,
+    pub username: Option<String>,
+    pub password: Option<Secret<String>>,
+    pub tls: SmtpTls,
+    /// A PEM certificate trusted in addition to the public roots: for a relay whose certificate
+    /// comes from a private certificate authority.
+    pub ca_file: Option<PathBuf>,
+    /// Give up on a connection or command after this many seconds.
+    pub timeout_seconds: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: None,
+            port: None,
+            username: None,
+            password: None,
+            tls: SmtpTls::Starttls,
+            ca_file: None,
+            timeout_seconds: 30,
+        }
+    }
+}
+
+impl SmtpConfig {
+    pub fn effective_port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Jobs one worker process runs at once.
+    pub concurrency: usize,
+    /// How long a claimed job stays reserved without a heartbeat before another worker may take it.
+    pub lease_seconds: u64,
+    /// How often a worker renews its lease; must be well under `lease_seconds`.
+    pub heartbeat_seconds: u64,
+    /// Attempts before a job that keeps failing with retryable errors is marked failed.
+    pub max_attempts: u32,
+    pub per_user_running_jobs: u32,
+    pub global_running_jobs: u32,
+    /// Where jobs get their temporary working folders.
+    pub temp_dir: PathBuf,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 2,
+            lease_seconds: 60,
+            heartbeat_seconds: 15,
+            max_attempts: 3,
+            per_user_running_jobs: 2,
+            global_running_jobs: 8,
+            temp_dir: PathBuf::from(DEFAULT_DATA_DIR).join("tmp"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// Youngest age sign-up accepts (P-ACC-7).
+    pub minimum_age: u8,
+    pub session_days: u32,
+    /// How long an emailed code stays valid (P-ACC-2).
+    pub code_minutes: u32,
+    /// Wrong guesses before a code is burnt (P-ACC-2).
+    pub code_attempts: u32,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        AccountsConfig {
+            minimum_age: 13,
+            session_days: 30,
+            code_minutes: 15,
+            code_attempts: 5,
+        }
+    }
+}
+
+/// At most `count` events per `window_seconds` for one key (an IP address, an account).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub count: u32,
+    pub window_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    pub sign_in: RateLimit,
+    pub codes: RateLimit,
+    pub sign_up: RateLimit,
+    pub job_submission: RateLimit,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            sign_in: RateLimit {
+                count: 10,
+                window_seconds: 15 * 60,
+            },
+            codes: RateLimit {
+                count: 5,
+                window_seconds: 15 * 60,
+            },
+            sign_up: RateLimit {
+                count: 5,
+                window_seconds: 60 * 60,
+            },
+            job_submission: RateLimit {
+                count: 30,
+                window_seconds: 60 * 60,
+            },
+        }
+    }
+}
+
+/// x264's speed/size presets, fastest first.
+pub const X264_PRESETS: &[&str] = &[
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RenderConfig {
+    pub x264_preset: String,
+    /// x264 constant rate factor: 0 (lossless) to 51; lower is better and larger.
+    pub crf: u8,
+}
+
+impl Default for RenderConfig {
+    fn default() -> Self {
+        RenderConfig {
+            x264_preset: "veryfast".into(),
+            crf: 23,
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The transactional messages (P-COMM-1: they need no consent). Each is plain text plus a simple
+//! HTML part; every interpolated value is HTML-escaped, since some (a user agent) come from
+//! whoever made the request.
+
+use crate::message::Message;
+
+/// What every template needs to know about the service sending it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Branding {
+    /// Shown in subjects and signatures, e.g. "Reelsmith".
+    pub product: String,
+    /// Where people reach the service, e.g. "https://video.example.org".
+    pub public_url: String,
+}
+
+/// A security-relevant change to an account, told to its owner by email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecurityEvent {
+    PasswordChanged {
+        when: String,
+        ip: String,
+    },
+    NewSignIn {
+        when: String,
+        ip: String,
+        user_agent: String,
+    },
+}
+
+pub fn verification_code(to: &str, code: &str, minutes: u32, brand: &Branding) -> Message {
+    let product = &brand.product;
+    let subject = format!("{code} is your {product} verification code");
+    let text = format!(
+        "Welcome to {product}.\n\n\
+         Your verification code is: {code}\n\n\
+         It expires in {minutes} minutes and works once. If you did not sign up at {url}, \
+         ignore this message: no account is created without the code.\n\n\
+         -- {product}\n",
+        url = brand.public_url,
+    );
+    let html = page(
+        brand,
+        &format!(
+            "<p>Welcome to {product}.</p>\
+             <p>Your verification code is:</p>{code_block}\
+             <p>It expires in {minutes} minutes and works once. If you did not sign up at {url}, \
+             ignore this message: no account is created without the code.</p>",
+            product = escape_html(product),
+            code_block = code_block(code),
+            url = escape_html(&brand.public_url),
+        ),
+    );
+    message(to, subject, text, html)
+}
+
+pub fn password_reset_code(to: &str, code: &str, minutes: u32, brand: &Branding) -> Message {
+    let product = &brand.product;
+    let subject = format!("{code} is your {product} password reset code");
+    let text = format!(
+        "Someone asked to reset the password of your {product} account.\n\n\
+         Your reset code is: {code}\n\n\
+         It expires in {minutes} minutes and works once. Resetting signs you out everywhere \
+         else. If it was not you, ignore this message: your password stays as it is.\n\n\
+         -- {product}\n"
+    );
+    let html = page(
+        brand,
+        &format!(
+            "<p>Someone asked to reset the password of your {product} account.</p>\
+             <p>Your reset code is:</p>{code_block}\
+             <p>It expires in {minutes} minutes and works once. Resetting signs you out \
+             everywhere else. If it was not you, ignore this message: your password stays as \
+             it is.</p>",
+            product = escape_html(product),
+            code_block = code_block(code),
+        ),
+    );
+    message(to, subject, text, html)
+}
+
+pub fn security_notice(to: &str, event: &SecurityEvent, brand: &Branding) -> Message {
+    let product = &brand.product;
+    let (subject, facts) = match event {
+        SecurityEvent::PasswordChanged { when, ip } => (
+            format!("Your {product} password was changed"),
+            vec![
+                ("What", "Your password was changed".to_owned()),
+                ("When", when.clone()),
+                ("From address", ip.clone()),
+            ],
+        ),
+        SecurityEvent::NewSignIn {
+            when,
+            ip,
+            user_agent,
+        } => (
+            format!("New sign-in to your {product} account"),
+            vec![
+                ("What", "A new sign-in to your account".to_owned()),
+                ("When", when.clone()),
+                ("From address", ip.clone()),
+                ("Browser or app", user_agent.clone()),
+            ],
+        ),
+    };
+    let advice = format!(
+        "If this was you, there is nothing to do. If not, reset your password at {} \
+         straight away: that signs out every other session.",
+        brand.public_url
+    );
+    let text = format!(
+        "{}\n\n{advice}\n\n-- {product}\n",
+        facts
+            .iter()
+            .map(|(label, value)| format!("{label}: {value}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let rows: String = facts
+        .iter()
+        .map(|(label, value)| {
+            format!(
+                "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+                escape_html(label),
+                escape_html(value)
+            )
+        })
+        .collect();
+    let html = page(
+        brand,
+        &format!("<table>{rows}</table><p>{}</p>", escape_html(&advice)),
+    );
+    message(to, subject, text, html)
+}
+
+fn message(to: &str, subject: String, text: String, html: String) -> Message {
+    Message {
+        to: to.to_owned(),
+        subject,
+        text_body: text,
+        html_body: Some(html),
+        headers: Vec::new(),
+    }
+}
+
+fn code_block(code: &str) -> String {
+    format!(
+        "<p style=\"font-size:28px;font-weight:bold;letter-spacing:4px;font-family:monospace\">{}</p>",
+        escape_html(code)
+    )
+}
+
+fn page(brand: &Branding, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{product}</title></head>\
+         <body style=\"font-family:sans-serif;max-width:560px;margin:auto\">{body}\
+         <p style=\"color:#666\">&mdash; {product}</p></body></html>",
+        product = escape_html(&brand.product),
+    )
+}
+
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
