@@ -125,6 +125,8 @@ fn assert_cues_in_order_inside(times: &[(f64, f64)], audio_seconds: f64, what: &
     }
 }
 
+/// P-IN-5: the captions are timed by the speech engine's own word timings, and lie inside the
+/// narration.
 #[test]
 fn renders_a_narrated_captioned_mp4_from_a_script_and_a_photo() {
     let dir = tempfile::tempdir().unwrap();
@@ -494,7 +496,8 @@ extern "C" {
 }
 
 /// The `--spec` JSON path: media and voice paths relative to the JSON file, a clip as scene media,
-/// and the user's own recording instead of synthetic speech (captions by forced alignment).
+/// and the user's own recording instead of synthetic speech (P-IN-5: captions by forced
+/// alignment, inside the recording).
 #[test]
 fn spec_json_with_a_clip_and_a_recorded_voice() {
     let dir = tempfile::tempdir().unwrap();

@@ -328,19 +328,8 @@ impl Default for RateLimitsConfig {
     }
 }
 
-/// x264's speed/size presets, fastest first.
-pub const X264_PRESETS: &[&str] = &[
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-    "placebo",
-];
+/// x264's presets live in core, shared with the engine's encoder.
+pub use reelsmith_core::X264_PRESETS;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

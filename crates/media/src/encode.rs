@@ -14,19 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::frame::Yuv420Frame;
 use crate::process::{Output, Process, ProcessError, FFMPEG};
 
-/// x264's presets, fastest first.
-pub const X264_PRESETS: [&str; 10] = [
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-    "placebo",
-];
+pub use reelsmith_core::X264_PRESETS;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -95,6 +95,7 @@ fn measure(label: &str, reader: &TtsSettings, extension: &str, codec: &[&str]) -
     errors
 }
 
+/// P-IN-5: captions of a user's recording are timed by forced alignment of the known script.
 #[test]
 fn a_slower_lower_reading_through_mp3_aligns_within_80_ms() {
     assert!((100..=150).contains(&SCRIPT.split_whitespace().count()));

@@ -9,7 +9,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 const SETUP_HINT: &str = "moto_server was not found (PyPI package `moto[server]`). Run \
-    scripts/setup (or scripts/test-services/install) to install it: the S3 half of the storage \
+    scripts/setup to install it: the S3 half of the storage \
     suite cannot run without it.";
 
 /// A running moto server.

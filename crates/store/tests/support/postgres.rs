@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::Connection;
 
 const SETUP_HINT: &str = "PostgreSQL server binaries (initdb, pg_ctl) were not found. \
-    Run scripts/setup (or scripts/test-services/install) to install them: the PostgreSQL half \
+    Run scripts/setup to install them: the PostgreSQL half \
     of the repository suite cannot run without them.";
 
 /// A running cluster. Dropping it stops the server and removes its folder.
