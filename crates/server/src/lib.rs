@@ -18,6 +18,7 @@ pub mod state;
 pub mod time;
 pub mod tokens;
 pub mod uploads;
+pub mod web;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
@@ -84,8 +85,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(web::routes())
         .fallback(|| async { ApiError::not_found("resource") })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(web::csrf::protect))
+        .layer(axum::middleware::from_fn(web::headers::security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
