@@ -65,21 +65,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let workers = if args.no_workers { 0 } else { args.workers };
     let pool = {
-        let (db, media, config, shutdown) = (
-            db.clone(),
-            media.clone(),
-            Arc::clone(&config),
-            shutdown.clone(),
-        );
+        let (db, media, config, shutdown) =
+            (db.clone(), media.clone(), Arc::clone(&config), shutdown.clone());
         tokio::spawn(async move { run_workers(&db, &media, &config, workers, shutdown).await })
     };
 
-    let app = router(AppState::new(
-        db.clone(),
-        media,
-        mailer,
-        Arc::clone(&config),
-    ));
+    let app = router(AppState::new(db.clone(), media, mailer, Arc::clone(&config)));
     info!(%address, workers, data = %config.server.data_dir.display(), "listening");
     let http_shutdown = shutdown.clone();
     let server = axum::serve(

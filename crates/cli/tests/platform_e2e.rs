@@ -65,10 +65,7 @@ async fn sign_up_upload_render_follow_events_and_download_with_ranges() {
     assert_eq!(partial.body.len(), 100);
     let whole = alice.get(&video_path).await;
     assert_eq!(whole.status, 200);
-    let content_range = partial.headers["content-range"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let content_range = partial.headers["content-range"].to_str().unwrap().to_owned();
     assert_eq!(content_range, format!("bytes 0-99/{}", whole.body.len()));
     assert_eq!(&whole.body[..100], &partial.body[..]);
     let mp4 = temp.path().join("downloaded.mp4");
@@ -109,19 +106,13 @@ async fn a_job_killed_mid_render_finishes_exactly_once_after_a_restart() {
         .sign_up_and_in(&data, "alice@example.org", "alice")
         .await;
     let submitted = alice
-        .submit(
-            &json!({ "script": LONG_SCRIPT, "resolution": "480p" }),
-            None,
-        )
+        .submit(&json!({ "script": LONG_SCRIPT, "resolution": "480p" }), None)
         .await;
     assert_eq!(submitted.status, 201, "{}", submitted.text());
     let job_id = submitted.json()["id"].as_str().unwrap().to_owned();
     loop {
         let job = alice.job(&job_id).await;
-        assert_ne!(
-            job["status"], "succeeded",
-            "the job finished before the kill"
-        );
+        assert_ne!(job["status"], "succeeded", "the job finished before the kill");
         assert_ne!(job["status"], "failed", "{job}");
         if job["status"] == "running" && job["progress"].as_f64().unwrap() > 0.10 {
             break;
@@ -142,12 +133,7 @@ async fn a_job_killed_mid_render_finishes_exactly_once_after_a_restart() {
     alice.cookie = cookie;
     let events = alice.follow_events(&job_id).await;
     let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(
-        kinds.last(),
-        Some(&"succeeded"),
-        "{kinds:?}\n{}",
-        second.log_text()
-    );
+    assert_eq!(kinds.last(), Some(&"succeeded"), "{kinds:?}\n{}", second.log_text());
     assert_eq!(kinds.iter().filter(|k| **k == "succeeded").count(), 1);
     let takeovers = events
         .iter()
@@ -227,14 +213,8 @@ fn config_check_masks_secrets_and_reports_problems() {
         assert!(!text.contains(secret), "{text}");
         assert!(!text.contains(db_password), "{text}");
     }
-    assert!(
-        stdout.contains("secret_access_key = \"********\""),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains(&temp.path().display().to_string()),
-        "{stdout}"
-    );
+    assert!(stdout.contains("secret_access_key = \"********\""), "{stdout}");
+    assert!(stdout.contains(&temp.path().display().to_string()), "{stdout}");
 
     let bad = Command::new(platform::bin())
         .args(["config", "check", "--data"])
@@ -256,11 +236,7 @@ fn migrate_creates_the_database() {
         .arg(&data)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(data.join("reelsmith.db").is_file());
     // Running it again is a no-op.
     let again = Command::new(platform::bin())
