@@ -265,7 +265,7 @@ try {
 
   step('phone width');
   const phone = await browser.newContext({
-    viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
+    viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true,
     storageState: await context.storageState(), colorScheme: 'dark',
   });
   const p2 = await phone.newPage();
@@ -279,7 +279,7 @@ try {
     assert.ok(overflow <= 1, `${name} is wider than a phone by ${overflow}px`);
     await shot(p2, `${name}-phone`);
   }
-  const anon = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, colorScheme: 'dark' });
+  const anon = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, colorScheme: 'dark' });
   const p3 = await anon.newPage();
   for (const [name, path] of [['signup', '/signup'], ['signin', '/signin']]) {
     await p3.goto(base + path);
