@@ -1,5 +1,7 @@
 //! Reelsmith's HTTP API (axum): accounts and sessions, API tokens, uploads, jobs with their
-//! event stream and ranged downloads, the OpenAPI document, and health, readiness and metrics.
+//! event stream and ranged downloads, the OpenAPI document, and health, readiness and metrics;
+//! and the web studio's pages (`web`), with cross-site request refusal and security headers on
+//! every response.
 //!
 //! `router(AppState::new(db, media, mailer, config))` is the whole service; the CLI serves it
 //! (with `into_make_service_with_connect_info::<SocketAddr>()` so audit entries get the peer
