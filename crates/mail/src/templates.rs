@@ -25,6 +25,12 @@ pub enum SecurityEvent {
         ip: String,
         user_agent: String,
     },
+    /// Sent to the old address when a change to `new_email` is asked for.
+    EmailChangeRequested {
+        when: String,
+        ip: String,
+        new_email: String,
+    },
 }
 
 pub fn verification_code(to: &str, code: &str, minutes: u32, brand: &Branding) -> Message {
@@ -78,6 +84,30 @@ pub fn password_reset_code(to: &str, code: &str, minutes: u32, brand: &Branding)
     message(to, subject, text, html)
 }
 
+pub fn email_change_code(to: &str, code: &str, minutes: u32, brand: &Branding) -> Message {
+    let product = &brand.product;
+    let subject = format!("{code} is your {product} email change code");
+    let text = format!(
+        "Someone asked to move a {product} account to this email address.\n\n\
+         Your confirmation code is: {code}\n\n\
+         It expires in {minutes} minutes and works once. If it was not you, ignore this \
+         message: nothing changes without the code.\n\n\
+         -- {product}\n"
+    );
+    let html = page(
+        brand,
+        &format!(
+            "<p>Someone asked to move a {product} account to this email address.</p>\
+             <p>Your confirmation code is:</p>{code_block}\
+             <p>It expires in {minutes} minutes and works once. If it was not you, ignore this \
+             message: nothing changes without the code.</p>",
+            product = escape_html(product),
+            code_block = code_block(code),
+        ),
+    );
+    message(to, subject, text, html)
+}
+
 pub fn security_notice(to: &str, event: &SecurityEvent, brand: &Branding) -> Message {
     let product = &brand.product;
     let (subject, facts) = match event {
@@ -100,6 +130,24 @@ pub fn security_notice(to: &str, event: &SecurityEvent, brand: &Branding) -> Mes
                 ("When", when.clone()),
                 ("From address", ip.clone()),
                 ("Browser or app", user_agent.clone()),
+            ],
+        ),
+        SecurityEvent::EmailChangeRequested {
+            when,
+            ip,
+            new_email,
+        } => (
+            format!("A change of your {product} email address was requested"),
+            vec![
+                (
+                    "What",
+                    "A change of your account's email address was requested; it takes effect \
+                     once the code sent to the new address is entered"
+                        .to_owned(),
+                ),
+                ("New address", new_email.clone()),
+                ("When", when.clone()),
+                ("From address", ip.clone()),
             ],
         ),
     };

@@ -117,7 +117,7 @@ pub async fn enforce_limit(
 
 /// Codes are stored as a keyed digest: the store compares digests, and binding the user and
 /// purpose means a digest from one account or purpose is useless for another.
-fn code_digest(user_id: &str, purpose: CodePurpose, code: &str) -> String {
+pub(crate) fn code_digest(user_id: &str, purpose: CodePurpose, code: &str) -> String {
     hash_token(&format!("email-code:{}:{user_id}:{code}", purpose.as_str()))
 }
 
@@ -152,7 +152,7 @@ fn age_statement(req: &SignupRequest, minimum: u8) -> ApiResult<AgeStatement> {
     }
 }
 
-async fn hash_in_background(password: String) -> ApiResult<String> {
+pub(crate) async fn hash_in_background(password: String) -> ApiResult<String> {
     // Argon2id takes tens of milliseconds of CPU: keep it off the async workers.
     Ok(tokio::task::spawn_blocking(move || hash_password(&password)).await??)
 }
@@ -222,7 +222,7 @@ pub async fn signup(
     Ok((StatusCode::CREATED, Json(Profile::from(&user))))
 }
 
-fn code_error(check: CodeCheck) -> ApiError {
+pub(crate) fn code_error(check: CodeCheck) -> ApiError {
     let (code, detail) = match check {
         CodeCheck::Expired => (
             "auth.code_expired",
@@ -292,7 +292,7 @@ pub async fn verify(
     Ok(Json(Profile::from(&user)))
 }
 
-fn invalid_credentials() -> ApiError {
+pub(crate) fn invalid_credentials() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "auth.invalid_credentials",
@@ -302,7 +302,7 @@ fn invalid_credentials() -> ApiError {
 
 /// Whether `password` is the account's, spending the same Argon2 work when there is no account,
 /// so response times do not tell which addresses are registered.
-async fn password_matches(user: Option<&User>, password: String) -> ApiResult<bool> {
+pub(crate) async fn password_matches(user: Option<&User>, password: String) -> ApiResult<bool> {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let hash = user.and_then(|u| u.password_hash.clone());
     let known = hash.is_some();

@@ -126,7 +126,7 @@ impl From<reelsmith_store::StoreError> for ApiError {
     fn from(err: reelsmith_store::StoreError) -> ApiError {
         use reelsmith_store::StoreError as E;
         match err {
-            E::EmailTaken | E::UsernameTaken | E::JobBusy => {
+            E::EmailTaken | E::UsernameTaken | E::JobBusy | E::RevisionIsCurrent => {
                 ApiError::new(StatusCode::CONFLICT, err.code(), err.to_string())
             }
             other => ApiError::from_code(&other, StatusCode::BAD_REQUEST),

@@ -1,5 +1,5 @@
 //! `/api/v1/jobs`: submit a render (the CLI's spec with upload ids for paths), follow it, cancel,
-//! delete it with its outputs, revise it (P-VIS-4), and fetch its video, poster and captions.
+//! delete it with its outputs, revise it and delete earlier revisions (P-VIS-4), and fetch its video, poster and captions.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -349,6 +349,73 @@ pub async fn revisions(
     owned_job(&state, &caller, &client, &id).await?;
     let revisions = state.db.list_revisions(caller.id(), &id).await?;
     Ok(Json(revisions.iter().map(RevisionView::from).collect()))
+}
+
+#[utoipa::path(delete, path = "/api/v1/jobs/{id}/revisions/{revision}", tag = "jobs",
+    params(("id" = String, Path), ("revision" = i64, Path)),
+    responses((status = 204, description = "the revision and every object it stored are gone"),
+        (status = 404, body = Problem, description = "`not_found`: no such job of yours, or no such revision"),
+        (status = 409, body = Problem, description = "`job.revision_is_current`: delete the job instead")))]
+pub async fn delete_revision(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    Path((id, revision)): Path<(String, i64)>,
+) -> ApiResult<StatusCode> {
+    // Objects first, rows last: the revision row is the only record of where its objects are,
+    // so deleting it first would orphan them if a storage delete then failed. This way a
+    // failure part way leaves the row (with some outputs missing, answered 404) and a retry
+    // finishes the job; object deletes of missing keys succeed, so retries are safe. A
+    // non-current revision is never written again (revisions only count up and a running job
+    // cannot be revised), so nothing can add objects between the two steps.
+    let Some(mut keys) = state
+        .db
+        .revision_object_keys(caller.id(), &id, revision)
+        .await?
+    else {
+        return Err(unknown_revision(&state, &caller, &client, &id).await);
+    };
+    // Anything else stored under the revision's folder (`jobs/{id}/r{revision}/`) goes too.
+    let prefix = format!("jobs/{id}/r{revision}");
+    keys.extend(state.media.list(&prefix).await?.into_iter().map(|o| o.key));
+    keys.sort();
+    keys.dedup();
+    for key in &keys {
+        state.media.delete(key).await?;
+    }
+    if state
+        .db
+        .delete_revision(caller.id(), &id, revision)
+        .await?
+        .is_none()
+    {
+        // Deleted by a concurrent request meanwhile: the outcome is the same.
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    audit(
+        &state,
+        client.audit(
+            "job.revision_deleted",
+            Some(caller.id()),
+            Some(json!({ "job_id": id, "revision": revision, "objects": keys.len() })),
+        ),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Another user's job and an unknown revision of one's own answer alike (P-SEC-4).
+async fn unknown_revision(
+    state: &AppState,
+    caller: &CurrentUser,
+    client: &ClientInfo,
+    id: &str,
+) -> ApiError {
+    if matches!(state.db.job_for_owner(caller.id(), id).await, Ok(Some(_))) {
+        ApiError::not_found("revision")
+    } else {
+        denied(state, caller, client, id).await
+    }
 }
 
 fn event_json(e: &JobEvent) -> Value {

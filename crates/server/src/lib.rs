@@ -7,6 +7,7 @@
 //! (with `into_make_service_with_connect_info::<SocketAddr>()` so audit entries get the peer
 //! address) next to the workers.
 
+pub mod account;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -54,7 +55,10 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/auth/password/forgot", post(auth::forgot_password))
         .route("/auth/password/reset", post(auth::reset_password))
-        .route("/me", get(auth::me))
+        .route("/me", get(auth::me).patch(account::update_profile))
+        .route("/me/password", post(account::change_password))
+        .route("/me/email", post(account::request_email_change))
+        .route("/me/email/verify", post(account::verify_email_change))
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/sessions", get(sessions::list))
@@ -73,6 +77,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/jobs/{id}/revisions",
             post(jobs::revise).get(jobs::revisions),
+        )
+        .route(
+            "/jobs/{id}/revisions/{revision}",
+            axum::routing::delete(jobs::delete_revision),
         )
         .route("/jobs/{id}/events", get(jobs::events))
         .route("/jobs/{id}/video", get(jobs::video))

@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, error, health, jobs, sessions, tokens, uploads};
+use crate::{account, auth, error, health, jobs, sessions, tokens, uploads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,11 +14,13 @@ use crate::{auth, error, health, jobs, sessions, tokens, uploads};
     paths(
         auth::signup, auth::verify, auth::login, auth::logout, auth::forgot_password,
         auth::reset_password, auth::me,
+        account::update_profile, account::change_password, account::request_email_change,
+        account::verify_email_change,
         tokens::create, tokens::list, tokens::revoke,
         sessions::list, sessions::revoke,
         uploads::create, uploads::list, uploads::get, uploads::content, uploads::delete,
         jobs::submit, jobs::list, jobs::get, jobs::cancel, jobs::delete, jobs::revise,
-        jobs::revisions, jobs::events, jobs::video, jobs::poster, jobs::captions_vtt,
+        jobs::revisions, jobs::delete_revision, jobs::events, jobs::video, jobs::poster, jobs::captions_vtt,
         jobs::captions_srt,
         health::healthz, health::readyz, health::metrics,
     ),

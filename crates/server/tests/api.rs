@@ -848,3 +848,393 @@ async fn health_readiness_metrics_and_openapi_are_served() {
         "the docs page loads nothing from outside"
     );
 }
+
+#[tokio::test]
+async fn p_vis_4_an_earlier_revision_is_deleted_with_its_objects_and_the_current_one_is_refused() {
+    let t = app().await;
+    let user = Auth::Cookie(t.signed_in_user("lia@example.org", "lia").await);
+    let stranger = Auth::Cookie(t.signed_in_user("moe@example.org", "moe").await);
+    let job = t
+        .json(Method::POST, "/api/v1/jobs", &user, spec_with(&[]))
+        .await
+        .json();
+    let id = job["id"].as_str().unwrap().to_owned();
+    let first_key = finish_with_video(&t, &id, b"first").await;
+    let vtt = output_key(&id, 1, Output::CaptionsVtt);
+    // An object the worker left under the revision's folder without recording it.
+    let stray = format!("jobs/{id}/r1/scratch.bin");
+    t.state
+        .media
+        .put_bytes(&stray, bytes::Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    let r = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/jobs/{id}/revisions"),
+            &user,
+            json!({ "script": "Second take." }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let second_key = finish_with_video(&t, &id, b"second").await;
+
+    t.delete(&format!("/api/v1/jobs/{id}/revisions/2"), &user)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "job.revision_is_current");
+    // Another user's job and an unknown revision are both 404 not_found (P-SEC-4).
+    t.delete(&format!("/api/v1/jobs/{id}/revisions/1"), &stranger)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    t.delete(&format!("/api/v1/jobs/{id}/revisions/9"), &user)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    assert!(t.state.media.head(&first_key).await.unwrap().is_some());
+
+    let r = t
+        .delete(&format!("/api/v1/jobs/{id}/revisions/1"), &user)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    for key in [&first_key, &vtt, &stray] {
+        assert!(
+            t.state.media.head(key).await.unwrap().is_none(),
+            "{key} is deleted with its revision"
+        );
+    }
+    assert!(t.state.media.head(&second_key).await.unwrap().is_some());
+    let revisions = t
+        .get(&format!("/api/v1/jobs/{id}/revisions"), &user)
+        .await
+        .json();
+    assert_eq!(revisions.as_array().unwrap().len(), 1);
+    assert_eq!(revisions[0]["revision"], 2);
+    t.get(&format!("/api/v1/jobs/{id}/video?revision=1"), &user)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(
+        t.get(&format!("/api/v1/jobs/{id}/video"), &user).await.body[..],
+        b"second"[..]
+    );
+    t.delete(&format!("/api/v1/jobs/{id}/revisions/1"), &user)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    let owner = t
+        .state
+        .db
+        .user_by_email("lia@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let audit = t
+        .state
+        .db
+        .audit_for_user(&owner.id, 100, None)
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|e| e.kind == "job.revision_deleted"));
+}
+
+#[tokio::test]
+async fn p_acc_5_display_name_is_trimmed_and_checked() {
+    let t = app().await;
+    let user = Auth::Cookie(t.signed_in_user("nia@example.org", "nia").await);
+    let r = t
+        .json(
+            Method::PATCH,
+            "/api/v1/me",
+            &user,
+            json!({ "display_name": "  Nia Okafor  " }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.json()["display_name"], "Nia Okafor");
+    assert_eq!(
+        t.get("/api/v1/me", &user).await.json()["display_name"],
+        "Nia Okafor"
+    );
+    for bad in ["   ", &"x".repeat(81)] {
+        t.json(
+            Method::PATCH,
+            "/api/v1/me",
+            &user,
+            json!({ "display_name": bad }),
+        )
+        .await
+        .assert_problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "account.invalid_display_name",
+        );
+    }
+    assert_eq!(
+        t.json(
+            Method::PATCH,
+            "/api/v1/me",
+            &user,
+            json!({ "display_name": "é".repeat(80) }),
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    t.json(
+        Method::PATCH,
+        "/api/v1/me",
+        &Auth::None,
+        json!({ "display_name": "Nobody" }),
+    )
+    .await
+    .assert_problem(StatusCode::UNAUTHORIZED, "auth.required");
+    let owner = t
+        .state
+        .db
+        .user_by_email("nia@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let audit = t
+        .state
+        .db
+        .audit_for_user(&owner.id, 100, None)
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|e| e.kind == "profile.updated"));
+}
+
+#[tokio::test]
+async fn p_acc_3_password_change_checks_the_current_one_and_ends_other_sessions() {
+    let t = app().await;
+    let mine = Auth::Cookie(t.signed_in_user("ode@example.org", "ode").await);
+    let other = Auth::Cookie(session_from(&t.login("ode@example.org", PASSWORD).await));
+    let new_password = "quartz-meadow-falcon-17";
+    t.json(
+        Method::POST,
+        "/api/v1/me/password",
+        &mine,
+        json!({ "current_password": "not-my-password-at-all", "new_password": new_password }),
+    )
+    .await
+    .assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
+    t.json(
+        Method::POST,
+        "/api/v1/me/password",
+        &mine,
+        json!({ "current_password": PASSWORD, "new_password": "short" }),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "auth.weak_password");
+    // Nothing changed so far: both sessions live, the old password works.
+    assert_eq!(t.get("/api/v1/me", &other).await.status, StatusCode::OK);
+
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/me/password",
+            &mine,
+            json!({ "current_password": PASSWORD, "new_password": new_password }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(t.get("/api/v1/me", &mine).await.status, StatusCode::OK);
+    t.get("/api/v1/me", &other)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.required");
+    t.login("ode@example.org", PASSWORD)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
+    assert_eq!(
+        t.login("ode@example.org", new_password).await.status,
+        StatusCode::OK
+    );
+    let owner = t
+        .state
+        .db
+        .user_by_email("ode@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let audit = t
+        .state
+        .db
+        .audit_for_user(&owner.id, 100, None)
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|e| e.kind == "password.changed"));
+    assert!(audit.iter().any(|e| e.kind == "password.check_failed"));
+}
+
+#[tokio::test]
+async fn p_sec_7_password_guesses_through_a_session_are_rate_limited() {
+    let t = app_with(|c| c.rate_limits.sign_in.count = 2).await;
+    let mine = Auth::Cookie(t.signed_in_user("pam@example.org", "pam").await);
+    let guess = json!({ "current_password": "wrong-guess-number-one", "new_password": "quartz-meadow-falcon-17" });
+    for _ in 0..2 {
+        t.json(Method::POST, "/api/v1/me/password", &mine, guess.clone())
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
+    }
+    t.json(Method::POST, "/api/v1/me/password", &mine, guess)
+        .await
+        .assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+}
+
+#[tokio::test]
+async fn p_acc_5_email_change_takes_effect_only_with_the_code_sent_to_the_new_address() {
+    let t = app().await;
+    let user = Auth::Cookie(t.signed_in_user("quin@example.org", "quin").await);
+    let other = Auth::Cookie(t.signed_in_user("rae@example.org", "rae").await);
+    let change = |email: &str, password: &str| json!({ "new_email": email, "password": password });
+
+    t.json(
+        Method::POST,
+        "/api/v1/me/email",
+        &user,
+        change("quinn@example.org", "not-my-password-at-all"),
+    )
+    .await
+    .assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
+    t.json(
+        Method::POST,
+        "/api/v1/me/email",
+        &user,
+        change("RAE@example.org", PASSWORD),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "account.email_taken");
+
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/me/email",
+            &user,
+            change("quinn@example.org", PASSWORD),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let code = t.latest_code("quinn@example.org");
+    let notice = reelsmith_mail::latest_message_to(&t.outbox, "quin@example.org")
+        .unwrap()
+        .unwrap();
+    assert!(
+        notice.text_body.contains("quinn@example.org") && !notice.text_body.contains(&code),
+        "the old address is told, without the code: {}",
+        notice.text_body
+    );
+    // Until verified, nothing changes.
+    assert_eq!(
+        t.get("/api/v1/me", &user).await.json()["email"],
+        "quin@example.org"
+    );
+
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    t.json(
+        Method::POST,
+        "/api/v1/me/email/verify",
+        &user,
+        json!({ "code": wrong }),
+    )
+    .await
+    .assert_problem(StatusCode::BAD_REQUEST, "auth.code_invalid");
+    // Another account cannot use the code.
+    t.json(
+        Method::POST,
+        "/api/v1/me/email/verify",
+        &other,
+        json!({ "code": code }),
+    )
+    .await
+    .assert_problem(StatusCode::BAD_REQUEST, "auth.code_invalid");
+
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/me/email/verify",
+            &user,
+            json!({ "code": code }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.json()["email"], "quinn@example.org");
+    assert_eq!(r.json()["email_verified"], true);
+    assert_eq!(
+        t.login("quinn@example.org", PASSWORD).await.status,
+        StatusCode::OK
+    );
+    t.login("quin@example.org", PASSWORD)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
+    t.json(
+        Method::POST,
+        "/api/v1/me/email/verify",
+        &user,
+        json!({ "code": code }),
+    )
+    .await
+    .assert_problem(StatusCode::BAD_REQUEST, "auth.code_invalid");
+
+    // Taken meanwhile: the code is right but the address went to someone else.
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/me/email",
+            &user,
+            change("sam@example.org", PASSWORD),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    let code = t.latest_code("sam@example.org");
+    t.signup("sam@example.org", "sam").await;
+    t.json(
+        Method::POST,
+        "/api/v1/me/email/verify",
+        &user,
+        json!({ "code": code }),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "account.email_taken");
+    assert_eq!(
+        t.get("/api/v1/me", &user).await.json()["email"],
+        "quinn@example.org"
+    );
+
+    let owner = t
+        .state
+        .db
+        .user_by_email("quinn@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let audit = t
+        .state
+        .db
+        .audit_for_user(&owner.id, 100, None)
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|e| e.kind == "email.change_requested"));
+    assert!(audit.iter().any(|e| e.kind == "email.changed"));
+    assert!(audit.iter().any(|e| e.kind == "email.change_conflict"));
+}

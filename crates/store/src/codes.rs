@@ -1,5 +1,5 @@
-//! One-time email codes for address verification and password reset (P-ACC-2, P-ACC-3): short
-//! lived, single use, at most [`MAX_CODE_ATTEMPTS`] guesses.
+//! One-time email codes for address verification, password reset and email address changes
+//! (P-ACC-2, P-ACC-3, P-ACC-5): short lived, single use, at most [`MAX_CODE_ATTEMPTS`] guesses.
 
 use crate::db::{new_id, with_pool, BeginWrite, Db, UnixMillis};
 use crate::error::{StoreError, StoreResult};
@@ -13,6 +13,8 @@ pub const MAX_CODE_ATTEMPTS: i64 = 5;
 pub enum CodePurpose {
     Verify,
     Reset,
+    /// Owning a new address; the code row keeps the address until it is verified.
+    ChangeEmail,
 }
 
 impl CodePurpose {
@@ -20,6 +22,7 @@ impl CodePurpose {
         match self {
             CodePurpose::Verify => "verify",
             CodePurpose::Reset => "reset",
+            CodePurpose::ChangeEmail => "change_email",
         }
     }
 }
@@ -44,6 +47,7 @@ struct CodeRow {
     id: String,
     code_hash: String,
     expires_at: i64,
+    new_email: Option<String>,
 }
 
 impl Db {
@@ -57,6 +61,42 @@ impl Db {
         expires_at: UnixMillis,
         now: UnixMillis,
     ) -> StoreResult<()> {
+        self.insert_code(user_id, purpose, code_hash, None, expires_at, now)
+            .await
+    }
+
+    /// Store the code sent to `new_email` for an address change ([`CodePurpose::ChangeEmail`]);
+    /// the address is kept with the code and handed back by [`Db::check_email_change_code`].
+    /// Nothing about the account changes until then.
+    pub async fn create_email_change_code(
+        &self,
+        user_id: &str,
+        new_email: &str,
+        code_hash: &str,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> StoreResult<()> {
+        let purpose = CodePurpose::ChangeEmail;
+        self.insert_code(
+            user_id,
+            purpose,
+            code_hash,
+            Some(new_email),
+            expires_at,
+            now,
+        )
+        .await
+    }
+
+    async fn insert_code(
+        &self,
+        user_id: &str,
+        purpose: CodePurpose,
+        code_hash: &str,
+        new_email: Option<&str>,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> StoreResult<()> {
         with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             sqlx::query(
@@ -65,10 +105,11 @@ impl Db {
             .bind(user_id).bind(purpose.as_str()).bind(now)
             .execute(&mut *tx).await?;
             sqlx::query(
-                "INSERT INTO email_codes (id, user_id, purpose, code_hash, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO email_codes (id, user_id, purpose, code_hash, created_at, expires_at, new_email) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(new_id()).bind(user_id).bind(purpose.as_str()).bind(code_hash).bind(now).bind(expires_at)
+            .bind(new_email)
             .execute(&mut *tx).await?;
             tx.commit().await?;
             Ok::<(), StoreError>(())
@@ -85,36 +126,59 @@ impl Db {
         code_hash: &str,
         now: UnixMillis,
     ) -> StoreResult<CodeCheck> {
-        let latest = "SELECT id, code_hash, expires_at FROM email_codes \
+        Ok(self.check_code(user_id, purpose, code_hash, now).await?.0)
+    }
+
+    /// Check a guess at an address-change code like [`Db::check_email_code`]; a right guess
+    /// also gives the new address the code was sent to.
+    pub async fn check_email_change_code(
+        &self,
+        user_id: &str,
+        code_hash: &str,
+        now: UnixMillis,
+    ) -> StoreResult<(CodeCheck, Option<String>)> {
+        self.check_code(user_id, CodePurpose::ChangeEmail, code_hash, now)
+            .await
+    }
+
+    async fn check_code(
+        &self,
+        user_id: &str,
+        purpose: CodePurpose,
+        code_hash: &str,
+        now: UnixMillis,
+    ) -> StoreResult<(CodeCheck, Option<String>)> {
+        let latest = "SELECT id, code_hash, expires_at, new_email FROM email_codes \
             WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1";
         let row = with_pool!(self, pool => sqlx::query_as::<_, CodeRow>(latest)
             .bind(user_id).bind(purpose.as_str()).fetch_optional(pool).await)?;
         let Some(row) = row else {
-            return Ok(CodeCheck::NoCode);
+            return Ok((CodeCheck::NoCode, None));
         };
         if row.expires_at <= now {
-            return Ok(CodeCheck::Expired);
+            return Ok((CodeCheck::Expired, None));
         }
         let count = "UPDATE email_codes SET attempts = attempts + 1 \
             WHERE id = $1 AND used_at IS NULL AND attempts < $2 RETURNING attempts";
         let attempts = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(count)
             .bind(&row.id).bind(MAX_CODE_ATTEMPTS).fetch_optional(pool).await)?;
         let Some(attempts) = attempts else {
-            return Ok(CodeCheck::TooManyAttempts);
+            return Ok((CodeCheck::TooManyAttempts, None));
         };
         if !digests_equal(&row.code_hash, code_hash) {
-            return Ok(CodeCheck::Wrong {
+            let wrong = CodeCheck::Wrong {
                 attempts_left: MAX_CODE_ATTEMPTS - attempts,
-            });
+            };
+            return Ok((wrong, None));
         }
         let use_up = "UPDATE email_codes SET used_at = $2 WHERE id = $1 AND used_at IS NULL";
         let n = with_pool!(self, pool => sqlx::query(use_up)
             .bind(&row.id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
         // A concurrent right guess may have used it first: only one of them wins.
         Ok(if n == 1 {
-            CodeCheck::Valid
+            (CodeCheck::Valid, row.new_email)
         } else {
-            CodeCheck::NoCode
+            (CodeCheck::NoCode, None)
         })
     }
 }

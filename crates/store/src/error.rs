@@ -21,6 +21,9 @@ pub enum StoreError {
     /// The job is running, so it cannot take a new revision until it ends or is cancelled.
     #[error("the job is running; cancel it or wait for it to end before revising it")]
     JobBusy,
+    /// The revision asked for is the job's current one: delete the job instead.
+    #[error("this is the job's current revision; delete the job to remove it")]
+    RevisionIsCurrent,
     /// A stored JSON document or enum value could not be read back: the row was written by
     /// something other than this code.
     #[error("stored data is corrupt: {0}")]
@@ -41,6 +44,7 @@ impl ErrorCode for StoreError {
             StoreError::UsernameTaken => "account.username_taken",
             StoreError::LeaseLost => "job.lease_lost",
             StoreError::JobBusy => "job.busy",
+            StoreError::RevisionIsCurrent => "job.revision_is_current",
             StoreError::Corrupt(_) => "store.corrupt",
             StoreError::Migrate(_) => "store.migrate_failed",
             StoreError::Database(_) => "store.database",
@@ -50,7 +54,10 @@ impl ErrorCode for StoreError {
     fn is_client_error(&self) -> bool {
         matches!(
             self,
-            StoreError::EmailTaken | StoreError::UsernameTaken | StoreError::JobBusy
+            StoreError::EmailTaken
+                | StoreError::UsernameTaken
+                | StoreError::JobBusy
+                | StoreError::RevisionIsCurrent
         )
     }
 }

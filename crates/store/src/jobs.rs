@@ -305,6 +305,53 @@ macro_rules! insert_event {
 }
 pub(crate) use insert_event;
 
+/// The object keys of one non-current revision of the owner's job, read on `$conn` (a
+/// connection or a transaction): `Ok(None)` when not theirs or unknown.
+macro_rules! revision_keys {
+    ($conn:expr, $owner_id:expr, $id:expr, $revision:expr) => {
+        async {
+            let current: Option<i64> = sqlx::query_scalar(
+                "SELECT current_revision FROM jobs WHERE id = $1 AND owner_id = $2",
+            )
+            .bind($id)
+            .bind($owner_id)
+            .fetch_optional(&mut *$conn)
+            .await?;
+            let Some(current) = current else {
+                return Ok(None);
+            };
+            let outputs: Option<String> = sqlx::query_scalar(
+                "SELECT output_keys_json FROM job_revisions WHERE job_id = $1 AND revision = $2",
+            )
+            .bind($id)
+            .bind($revision)
+            .fetch_optional(&mut *$conn)
+            .await?;
+            let Some(outputs) = outputs else {
+                return Ok(None);
+            };
+            if current == $revision {
+                return Err(StoreError::RevisionIsCurrent);
+            }
+            let stage_docs: Vec<String> = sqlx::query_scalar(
+                "SELECT output_json FROM job_stage_outputs WHERE job_id = $1 AND revision = $2",
+            )
+            .bind($id)
+            .bind($revision)
+            .fetch_all(&mut *$conn)
+            .await?;
+            let mut keys = parse_output_keys(&outputs)?;
+            for doc in &stage_docs {
+                keys.extend(object_keys_in(&parse_json("stage output", doc)?));
+            }
+            keys.sort();
+            keys.dedup();
+            Ok::<Option<Vec<String>>, StoreError>(Some(keys))
+        }
+        .await
+    };
+}
+
 impl Db {
     /// Submit a job: the job row (queued, revision 1), its first revision and a `queued` event,
     /// in one transaction. With an idempotency key already used by this owner, returns the
@@ -519,35 +566,48 @@ impl Db {
         row.map(RevisionRow::into_revision).transpose()
     }
 
-    /// Delete an earlier revision of the owner's job (P-VIS-4) and return its output keys for
-    /// the caller to delete. The current revision cannot be deleted this way (delete the job);
-    /// asking for it gives [`StoreError::JobBusy`]. `None` when not theirs or unknown.
+    /// Every object key an earlier revision of the owner's job recorded: its outputs and the
+    /// keys in its stage outputs. `None` when the job is not theirs or the revision unknown;
+    /// [`StoreError::RevisionIsCurrent`] for the current revision. Callers delete these objects
+    /// *before* [`Db::delete_revision`] removes the rows that list them, so a failure part way
+    /// leaves rows pointing at (some) missing objects, which a retry finishes, never objects
+    /// that nothing records.
+    pub async fn revision_object_keys(
+        &self,
+        owner_id: &str,
+        id: &str,
+        revision: i64,
+    ) -> StoreResult<Option<Vec<String>>> {
+        with_pool!(self, pool => async {
+            let mut conn = pool.acquire().await?;
+            revision_keys!(conn, owner_id, id, revision)
+        }.await)
+    }
+
+    /// Delete an earlier revision of the owner's job (P-VIS-4) with its stage outputs, and
+    /// return the object keys it recorded (see [`Db::revision_object_keys`] for the order of
+    /// deletion). The current revision cannot be deleted this way (delete the job): asking for
+    /// it gives [`StoreError::RevisionIsCurrent`]. `None` when not theirs or unknown.
     pub async fn delete_revision(
         &self,
         owner_id: &str,
         id: &str,
         revision: i64,
     ) -> StoreResult<Option<Vec<String>>> {
-        let Some(job) = self.job_for_owner(owner_id, id).await? else {
-            return Ok(None);
-        };
-        if job.current_revision == revision {
-            return Err(StoreError::JobBusy);
-        }
-        let select =
-            "SELECT output_keys_json FROM job_revisions WHERE job_id = $1 AND revision = $2";
         let delete_stages = "DELETE FROM job_stage_outputs WHERE job_id = $1 AND revision = $2";
         let delete = "DELETE FROM job_revisions WHERE job_id = $1 AND revision = $2";
-        let keys = with_pool!(self, pool => async {
+        with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
-            let keys: Option<String> = sqlx::query_scalar(select).bind(id).bind(revision)
-                .fetch_optional(&mut *tx).await?;
+            // Checked inside the transaction: a revision that is not current now never becomes
+            // current again (revisions only count up), so the check cannot go stale.
+            let Some(keys) = revision_keys!(tx, owner_id, id, revision)? else {
+                return Ok::<_, StoreError>(None);
+            };
             sqlx::query(delete_stages).bind(id).bind(revision).execute(&mut *tx).await?;
             sqlx::query(delete).bind(id).bind(revision).execute(&mut *tx).await?;
             tx.commit().await?;
-            Ok::<_, StoreError>(keys)
-        }.await)?;
-        keys.as_deref().map(parse_output_keys).transpose()
+            Ok(Some(keys))
+        }.await)
     }
 
     /// The recorded stage outputs of one revision, for a worker resuming it.

@@ -206,6 +206,29 @@ impl Db {
         Ok(n == 1)
     }
 
+    /// Switch the account to a new, verified email address (P-ACC-5). Fails with
+    /// [`StoreError::EmailTaken`] when another account holds it, ignoring case; `false` when
+    /// there is no such account.
+    pub async fn set_email(
+        &self,
+        user_id: &str,
+        email: &str,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        let sql = "UPDATE users SET email = $2, email_norm = $3, email_verified_at = $4, \
+            updated_at = $4 WHERE id = $1";
+        let updated = with_pool!(self, pool => sqlx::query(sql)
+            .bind(user_id).bind(email.trim()).bind(normalise(email)).bind(now)
+            .execute(pool).await.map(|r| r.rows_affected()));
+        match updated {
+            Ok(n) => Ok(n == 1),
+            Err(err) => Err(match unique_violation_on(&err) {
+                Some(what) if what.contains("email_norm") => StoreError::EmailTaken,
+                _ => StoreError::Database(err),
+            }),
+        }
+    }
+
     /// Change the shown name (P-ACC-5).
     pub async fn set_display_name(
         &self,

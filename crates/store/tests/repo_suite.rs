@@ -74,6 +74,7 @@ on_both_backends!(
     idempotency_key_gives_one_job,
     concurrent_submissions_with_one_key_give_one_job,
     revisions_keep_earlier_versions,
+    email_changes_wait_for_the_code,
     cancel_and_delete_jobs,
     concurrent_claimers_never_share_a_job,
     expired_lease_is_taken_over_and_old_worker_refused,
@@ -645,14 +646,46 @@ async fn revisions_keep_earlier_versions(db: &Db) {
 
     assert!(matches!(
         db.delete_revision(&u.id, &job.id, 2).await,
-        Err(StoreError::JobBusy)
+        Err(StoreError::RevisionIsCurrent)
     ));
+    assert!(matches!(
+        db.revision_object_keys(&u.id, &job.id, 2).await,
+        Err(StoreError::RevisionIsCurrent)
+    ));
+    // Another user's job and an unknown revision look alike (P-SEC-4).
+    assert!(db
+        .revision_object_keys(&other.id, &job.id, 1)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(db
+        .delete_revision(&other.id, &job.id, 1)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(db
+        .revision_object_keys(&u.id, &job.id, 7)
+        .await
+        .unwrap()
+        .is_none());
+    let recorded = vec![
+        "jobs/x/r1/narration.wav".to_owned(),
+        "jobs/x/r1/video.mp4".to_owned(),
+    ];
+    assert_eq!(
+        db.revision_object_keys(&u.id, &job.id, 1)
+            .await
+            .unwrap()
+            .unwrap(),
+        recorded,
+        "outputs and the keys in stage outputs"
+    );
     assert_eq!(
         db.delete_revision(&u.id, &job.id, 1)
             .await
             .unwrap()
             .unwrap(),
-        outputs
+        recorded
     );
     assert!(db
         .revision_for_owner(&u.id, &job.id, 1)
@@ -660,6 +693,87 @@ async fn revisions_keep_earlier_versions(db: &Db) {
         .unwrap()
         .is_none());
     assert!(db.stage_outputs(&job.id, 1).await.unwrap().is_empty());
+    assert!(db
+        .delete_revision(&u.id, &job.id, 1)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(db.list_revisions(&u.id, &job.id).await.unwrap().len(), 1);
+}
+
+async fn email_changes_wait_for_the_code(db: &Db) {
+    // P-ACC-5: the code row keeps the pending address; the account changes only on set_email.
+    let u = user(db, "ola").await;
+    let other = user(db, "pia").await;
+    db.create_email_change_code(&u.id, "New@Example.org", "h1", T0 + 900_000, T0)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.user_by_id(&u.id).await.unwrap().unwrap().email,
+        "ola@Example.org"
+    );
+    // A change code is not a verification code, and the reverse.
+    assert_eq!(
+        db.check_email_code(&u.id, CodePurpose::Verify, "h1", T0 + 1)
+            .await
+            .unwrap(),
+        CodeCheck::NoCode
+    );
+    assert_eq!(
+        db.check_email_change_code(&u.id, "wrong", T0 + 2)
+            .await
+            .unwrap(),
+        (
+            CodeCheck::Wrong {
+                attempts_left: MAX_CODE_ATTEMPTS - 1
+            },
+            None
+        )
+    );
+    assert_eq!(
+        db.check_email_change_code(&u.id, "h1", T0 + 3)
+            .await
+            .unwrap(),
+        (CodeCheck::Valid, Some("New@Example.org".to_owned()))
+    );
+    assert_eq!(
+        db.check_email_change_code(&u.id, "h1", T0 + 4)
+            .await
+            .unwrap(),
+        (CodeCheck::NoCode, None),
+        "single use"
+    );
+    assert!(db
+        .set_email(&u.id, "New@Example.org", T0 + 5)
+        .await
+        .unwrap());
+    let changed = db.user_by_email("new@example.ORG").await.unwrap().unwrap();
+    assert_eq!(changed.id, u.id);
+    assert_eq!(changed.email, "New@Example.org");
+    assert_eq!(changed.email_verified_at, Some(T0 + 5));
+    assert!(db.user_by_email("ola@example.org").await.unwrap().is_none());
+    // Taken by another account, ignoring case.
+    assert!(matches!(
+        db.set_email(&other.id, "NEW@example.org", T0 + 6).await,
+        Err(StoreError::EmailTaken)
+    ));
+    assert_eq!(
+        db.user_by_id(&other.id).await.unwrap().unwrap().email,
+        "pia@Example.org"
+    );
+    // A newer code replaces the older one, and expiry holds.
+    db.create_email_change_code(&other.id, "a@example.org", "h2", T0 + 100, T0)
+        .await
+        .unwrap();
+    db.create_email_change_code(&other.id, "b@example.org", "h3", T0 + 100, T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.check_email_change_code(&other.id, "h3", T0 + 200)
+            .await
+            .unwrap(),
+        (CodeCheck::Expired, None)
+    );
 }
 
 async fn cancel_and_delete_jobs(db: &Db) {

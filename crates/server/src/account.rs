@@ -1,0 +1,302 @@
+//! `/api/v1/me` changes (P-ACC-5): the display name, the password (checked against the current
+//! one; every other session ends), and the email address, which changes only once a code sent to
+//! the new address is entered (the old address is told of the request). Each change is
+//! audit-logged (P-SEC-6); password checks and code guesses are rate-limited per account
+//! (P-SEC-7).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use reelsmith_auth::{check_strength, normalise_email};
+use reelsmith_mail::templates;
+use reelsmith_store::{now_ms, CodeCheck, CodePurpose, StoreError};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::auth::{
+    code_digest, code_error, enforce_limit, hash_in_background, invalid_credentials,
+    password_matches, Accepted, Profile,
+};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
+use crate::time::rfc3339;
+use crate::AppState;
+
+/// The longest display name, in characters.
+pub const MAX_DISPLAY_NAME: usize = 80;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    /// 1 to 80 characters after trimming.
+    pub display_name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChange {
+    pub new_email: String,
+    /// The account's current password.
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChangeVerify {
+    /// The six-digit code emailed to the new address.
+    pub code: String,
+}
+
+/// Checks the caller's password, counting the attempt against the per-account sign-in limit so
+/// a stolen session cannot be used to guess it.
+async fn check_password(
+    state: &AppState,
+    caller: &CurrentUser,
+    client: &ClientInfo,
+    password: String,
+    what: &str,
+) -> ApiResult<()> {
+    let key = format!("account:{}", caller.id());
+    enforce_limit(
+        state,
+        "password_check",
+        &key,
+        state.config.rate_limits.sign_in,
+    )
+    .await?;
+    if !password_matches(Some(&caller.user), password).await? {
+        audit(
+            state,
+            client.audit(
+                "password.check_failed",
+                Some(caller.id()),
+                Some(json!({ "for": what })),
+            ),
+        )
+        .await;
+        return Err(invalid_credentials());
+    }
+    state.db.rate_limit_reset("password_check", &key).await?;
+    Ok(())
+}
+
+async fn fresh_profile(state: &AppState, user_id: &str) -> ApiResult<Json<Profile>> {
+    let user = state
+        .db
+        .user_by_id(user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("account"))?;
+    Ok(Json(Profile::from(&user)))
+}
+
+#[utoipa::path(patch, path = "/api/v1/me", request_body = ProfileUpdate, tag = "auth",
+    responses((status = 200, body = Profile), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_profile(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<ProfileUpdate>,
+) -> ApiResult<Json<Profile>> {
+    let name = req.display_name.trim();
+    let length = name.chars().count();
+    if length == 0 || length > MAX_DISPLAY_NAME || name.chars().any(char::is_control) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "account.invalid_display_name",
+            format!("the display name must be 1 to {MAX_DISPLAY_NAME} characters, without control characters"),
+        ));
+    }
+    state
+        .db
+        .set_display_name(caller.id(), name, now_ms())
+        .await?;
+    audit(
+        &state,
+        client.audit("profile.updated", Some(caller.id()), None),
+    )
+    .await;
+    fresh_profile(&state, caller.id()).await
+}
+
+#[utoipa::path(post, path = "/api/v1/me/password", request_body = PasswordChange, tag = "auth",
+    responses((status = 204, description = "password changed; every other session ended"),
+        (status = 401, body = Problem, description = "`auth.invalid_credentials`: the current password is wrong"),
+        (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    check_password(&state, &caller, &client, req.current_password, "password").await?;
+    check_strength(&req.new_password)?;
+    let hash = hash_in_background(req.new_password).await?;
+    let now = now_ms();
+    state.db.set_password_hash(caller.id(), &hash, now).await?;
+    // The caller's own session stays; with an API token, every session ends.
+    let ended = match caller.session_id() {
+        Some(keep) => state.db.revoke_other_sessions(caller.id(), keep).await?,
+        None => state.db.revoke_all_sessions(caller.id()).await?,
+    };
+    audit(
+        &state,
+        client.audit(
+            "password.changed",
+            Some(caller.id()),
+            Some(json!({ "sessions_ended": ended })),
+        ),
+    )
+    .await;
+    let event = reelsmith_mail::SecurityEvent::PasswordChanged {
+        when: rfc3339(now),
+        ip: client.ip.clone().unwrap_or_else(|| "unknown".into()),
+    };
+    let notice = templates::security_notice(&caller.user.email, &event, &state.branding());
+    if let Err(err) = state.mailer.send(&notice).await {
+        tracing::error!(error = %err, "could not send the password change notice");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/me/email", request_body = EmailChange, tag = "auth",
+    responses((status = 202, body = Accepted, description = "a code went to the new address; nothing changes until it is entered"),
+        (status = 401, body = Problem), (status = 409, body = Problem, description = "`account.email_taken`"),
+        (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn request_email_change(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<EmailChange>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    check_password(&state, &caller, &client, req.password, "email_change").await?;
+    let email = normalise_email(&req.new_email)?;
+    if let Some(holder) = state.db.user_by_email(&email.canonical).await? {
+        if holder.id == caller.id() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "account.email_unchanged",
+                "this is already the account's email address",
+            ));
+        }
+        return Err(StoreError::EmailTaken.into());
+    }
+    // Sending codes costs mail; the same per-account limit as code guesses.
+    enforce_limit(
+        &state,
+        "email_change",
+        caller.id(),
+        state.config.rate_limits.codes,
+    )
+    .await?;
+    let code = reelsmith_auth::generate_code()?.code;
+    let now = now_ms();
+    let minutes = i64::from(state.config.accounts.code_minutes.max(1));
+    let purpose = CodePurpose::ChangeEmail;
+    state
+        .db
+        .create_email_change_code(
+            caller.id(),
+            &email.address,
+            &code_digest(caller.id(), purpose, &code),
+            now + minutes * 60_000,
+            now,
+        )
+        .await?;
+    let message = templates::email_change_code(
+        &email.address,
+        &code,
+        state.config.accounts.code_minutes,
+        &state.branding(),
+    );
+    state.mailer.send(&message).await?;
+    let event = reelsmith_mail::SecurityEvent::EmailChangeRequested {
+        when: rfc3339(now),
+        ip: client.ip.clone().unwrap_or_else(|| "unknown".into()),
+        new_email: email.address.clone(),
+    };
+    let notice = templates::security_notice(&caller.user.email, &event, &state.branding());
+    if let Err(err) = state.mailer.send(&notice).await {
+        tracing::error!(error = %err, "could not send the email change notice");
+    }
+    audit(
+        &state,
+        client.audit(
+            "email.change_requested",
+            Some(caller.id()),
+            Some(json!({ "new_email": email.address })),
+        ),
+    )
+    .await;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted" })))
+}
+
+#[utoipa::path(post, path = "/api/v1/me/email/verify", request_body = EmailChangeVerify, tag = "auth",
+    responses((status = 200, body = Profile, description = "the new address is the account's"),
+        (status = 400, body = Problem, description = "`auth.code_invalid`, `auth.code_expired` or `auth.code_attempts_exhausted`"),
+        (status = 409, body = Problem, description = "`account.email_taken`: another account took the address meanwhile"),
+        (status = 429, body = Problem)))]
+pub async fn verify_email_change(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<EmailChangeVerify>,
+) -> ApiResult<Json<Profile>> {
+    enforce_limit(
+        &state,
+        "codes",
+        &format!("account:{}", caller.id()),
+        state.config.rate_limits.codes,
+    )
+    .await?;
+    let wrong = || code_error(CodeCheck::NoCode);
+    let code = reelsmith_auth::code::normalise_code(&req.code).ok_or_else(wrong)?;
+    let purpose = CodePurpose::ChangeEmail;
+    let (check, new_email) = state
+        .db
+        .check_email_change_code(
+            caller.id(),
+            &code_digest(caller.id(), purpose, &code),
+            now_ms(),
+        )
+        .await?;
+    let new_email = match (check, new_email) {
+        (CodeCheck::Valid, Some(address)) => address,
+        (CodeCheck::Valid, None) => return Err(wrong()),
+        (other, _) => return Err(code_error(other)),
+    };
+    let old_email = caller.user.email.clone();
+    match state.db.set_email(caller.id(), &new_email, now_ms()).await {
+        Ok(_) => {}
+        Err(StoreError::EmailTaken) => {
+            audit(
+                &state,
+                client.audit(
+                    "email.change_conflict",
+                    Some(caller.id()),
+                    Some(json!({ "new_email": new_email })),
+                ),
+            )
+            .await;
+            return Err(StoreError::EmailTaken.into());
+        }
+        Err(err) => return Err(err.into()),
+    }
+    audit(
+        &state,
+        client.audit(
+            "email.changed",
+            Some(caller.id()),
+            Some(json!({ "old_email": old_email, "new_email": new_email })),
+        ),
+    )
+    .await;
+    fresh_profile(&state, caller.id()).await
+}
