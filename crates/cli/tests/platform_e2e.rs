@@ -246,3 +246,83 @@ fn migrate_creates_the_database() {
         .unwrap();
     assert!(again.status.success());
 }
+
+/// Kills and reaps a child process when dropped, so a failed assertion leaves nothing running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `curl -i` with the test's own certificate authority; `None` when the connection fails.
+fn curl(cert: &std::path::Path, port: u16, url: &str) -> Option<String> {
+    let out = Command::new("curl")
+        .args(["-sS", "-i", "--max-time", "10", "--cacert"])
+        .arg(cert)
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1"), url])
+        .output()
+        .expect("curl is installed (scripts/setup --test)");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn serve_terminates_tls_itself_and_sends_hsts() {
+    let temp = tempfile::tempdir().unwrap();
+    let (cert, key) = (temp.path().join("cert.pem"), temp.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed (scripts/setup --test)");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+
+    let port = platform::free_port();
+    let log = temp.path().join("serve.log");
+    let _server = KillOnDrop(
+        Command::new(platform::bin())
+            .args(["serve", "--no-workers", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data")
+            .arg(temp.path().join("data"))
+            .env("REELSMITH__SERVER__TLS__CERT", &cert)
+            .env("REELSMITH__SERVER__TLS__KEY", &key)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    let https = format!("https://localhost:{port}/readyz");
+    // A deadline only to turn a hang into a readable failure, not a speed requirement.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let answer = loop {
+        if let Some(answer) = curl(&cert, port, &https) {
+            break answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never answered over TLS: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("strict-transport-security: max-age=31536000"),
+        "{answer}"
+    );
+    // Plain http to the TLS port gets no HTTP answer.
+    let plain = curl(&cert, port, &format!("http://localhost:{port}/readyz"));
+    assert!(
+        plain.as_deref().is_none_or(|a| !a.starts_with("HTTP/1.1 200")),
+        "{plain:?}"
+    );
+}
