@@ -1,5 +1,7 @@
 //! Reelsmith's HTTP API (axum): accounts and sessions, API tokens, uploads, jobs with their
-//! event stream and ranged downloads, the OpenAPI document, and health, readiness and metrics.
+//! event stream and ranged downloads, the OpenAPI document, and health, readiness and metrics;
+//! and the web studio's pages (`web`), with cross-site request refusal and security headers on
+//! every response.
 //!
 //! `router(AppState::new(db, media, mailer, config))` is the whole service; the CLI serves it
 //! (with `into_make_service_with_connect_info::<SocketAddr>()` so audit entries get the peer
@@ -19,6 +21,7 @@ pub mod state;
 pub mod time;
 pub mod tokens;
 pub mod uploads;
+pub mod web;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
@@ -85,8 +88,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(web::routes())
         .fallback(|| async { ApiError::not_found("resource") })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(web::csrf::protect))
+        .layer(axum::middleware::from_fn(web::headers::security_headers))
         .layer(axum::middleware::map_response_with_state(
             state.clone(),
             hsts::add,

@@ -646,10 +646,9 @@ async fn p_in_3_uploaded_gps_jpeg_is_stored_without_metadata() {
         .state
         .db
         .upload_for_owner(
-            &t.get("/api/v1/me", &user).await.json()["id"]
+            t.get("/api/v1/me", &user).await.json()["id"]
                 .as_str()
-                .unwrap()
-                .to_owned(),
+                .unwrap(),
             &id,
         )
         .await

@@ -1,0 +1,64 @@
+//! The web studio end to end in a real browser: starts `reelsmith serve` on a free loopback port
+//! with its own data folder, then runs `tests/web/studio.mjs` (playwright-core driving Debian's
+//! Chromium, with axe-core) against it. `scripts/setup --test` installs Chromium, Node and the
+//! npm packages.
+//!
+//! Screenshots go to `target/web-screenshots`, or to `$REELSMITH_SCREENSHOTS` when set
+//! (`REELSMITH_SCREENSHOTS=docs/screenshots` refreshes the committed set).
+
+mod platform;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use platform::Server;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn studio_sign_up_create_watch_play_download_revise_delete_in_chromium() {
+    let root = workspace();
+    let script = root.join("tests/web/studio.mjs");
+    let modules = root.join("tests/web/node_modules/playwright-core");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        modules.is_dir() && Path::new(&chromium).exists(),
+        "the browser test needs Chromium, Node and tests/web's npm packages: run scripts/setup --test"
+    );
+    let shots = match std::env::var_os("REELSMITH_SCREENSHOTS") {
+        Some(dir) => root.join(dir),
+        None => root.join("target/web-screenshots"),
+    };
+
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start(&data, &[], &[]).await;
+    let outbox = data.join("outbox");
+    let base = server.base.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(&script)
+            .arg(&base)
+            .arg(&outbox)
+            .arg(&shots)
+            .env("CHROMIUM", &chromium)
+            .output()
+            .expect("node runs (scripts/setup --test installs it)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "studio.mjs failed ({}):\n{stdout}\n{stderr}\nserver log:\n{}",
+        output.status,
+        server.log_text()
+    );
+}

@@ -1,0 +1,198 @@
+//! The web studio: server-rendered pages (askama templates under `web/templates`, checked at
+//! compile time) and a little hand-written JavaScript and CSS (`web/static`, embedded in the
+//! binary) that drive the REST API with `fetch` and `EventSource`. See docs/web.md.
+//!
+//! The pages themselves hold no user data: they are shells that the script fills from the API,
+//! so every rule the API enforces (ownership, limits, rate limits) holds for the studio too.
+//! Pages for signed-in people redirect to the sign-in page when there is no valid session.
+
+pub mod assets;
+pub mod csrf;
+pub mod headers;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{header, Uri};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::extract::CurrentUser;
+use crate::AppState;
+
+/// The page routes, merged into the main router.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(landing))
+        .route("/signup", get(signup))
+        .route("/verify", get(verify))
+        .route("/signin", get(signin))
+        .route("/forgot", get(forgot))
+        .route("/reset", get(reset))
+        .route("/privacy", get(privacy))
+        .route("/create", get(create))
+        .route("/creations", get(creations))
+        .route("/creations/{id}", get(job))
+        .route("/account", get(account))
+        .route("/static/{file}", get(assets::serve))
+}
+
+/// What every page's frame needs: its title, which navigation entry is current, and who is
+/// signed in.
+pub struct Chrome {
+    pub title: &'static str,
+    pub page: &'static str,
+    pub user: Option<String>,
+}
+
+impl Chrome {
+    fn new(
+        title: &'static str,
+        page: &'static str,
+        user: &Result<CurrentUser, ApiError>,
+    ) -> Chrome {
+        Chrome {
+            title,
+            page,
+            user: user.as_ref().ok().map(|u| u.user.display_name.clone()),
+        }
+    }
+
+    pub fn current(&self, page: &str) -> &'static str {
+        if self.page == page {
+            "page"
+        } else {
+            "false"
+        }
+    }
+}
+
+fn render(t: impl Template) -> Response {
+    match t.render() {
+        Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+        Err(err) => ApiError::internal("web.render", &err).into_response(),
+    }
+}
+
+/// The sign-in page, coming back to `uri` afterwards.
+fn to_signin(uri: &Uri) -> Response {
+    let next = uri.path();
+    Redirect::to(&format!("/signin?next={}", encode_path(next))).into_response()
+}
+
+/// Percent-encodes the few characters a path may hold that a query value may not.
+fn encode_path(path: &str) -> String {
+    path.chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '/' | '-' | '_' | '.' | '~' => c.to_string(),
+            other => {
+                let mut buf = [0u8; 4];
+                other
+                    .encode_utf8(&mut buf)
+                    .bytes()
+                    .map(|b| format!("%{b:02X}"))
+                    .collect()
+            }
+        })
+        .collect()
+}
+
+type Caller = Result<CurrentUser, ApiError>;
+
+macro_rules! simple_page {
+    ($fn:ident, $ty:ident, $file:literal, $title:literal, $page:literal) => {
+        #[derive(Template)]
+        #[template(path = $file)]
+        pub struct $ty {
+            pub c: Chrome,
+        }
+
+        pub async fn $fn(caller: Caller) -> Response {
+            render($ty {
+                c: Chrome::new($title, $page, &caller),
+            })
+        }
+    };
+}
+
+macro_rules! private_page {
+    ($fn:ident, $ty:ident, $file:literal, $title:literal, $page:literal) => {
+        #[derive(Template)]
+        #[template(path = $file)]
+        pub struct $ty {
+            pub c: Chrome,
+        }
+
+        pub async fn $fn(caller: Caller, uri: Uri) -> Response {
+            if caller.is_err() {
+                return to_signin(&uri);
+            }
+            render($ty {
+                c: Chrome::new($title, $page, &caller),
+            })
+        }
+    };
+}
+
+simple_page!(landing, Landing, "landing.html", "Reelsmith", "home");
+simple_page!(
+    verify,
+    Verify,
+    "verify.html",
+    "Confirm your email",
+    "verify"
+);
+simple_page!(signin, Signin, "signin.html", "Sign in", "signin");
+simple_page!(forgot, Forgot, "forgot.html", "Forgot password", "forgot");
+simple_page!(reset, Reset, "reset.html", "Choose a new password", "reset");
+simple_page!(privacy, Privacy, "privacy.html", "Privacy", "privacy");
+private_page!(create, Create, "create.html", "Create a video", "create");
+private_page!(
+    creations,
+    Creations,
+    "creations.html",
+    "My creations",
+    "creations"
+);
+private_page!(account, Account, "account.html", "Account", "account");
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+pub struct Signup {
+    pub c: Chrome,
+    pub minimum_age: u8,
+}
+
+pub async fn signup(State(state): State<AppState>, caller: Caller) -> Response {
+    render(Signup {
+        c: Chrome::new("Sign up", "signup", &caller),
+        minimum_age: state.config.accounts.minimum_age,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "job.html")]
+pub struct Job {
+    pub c: Chrome,
+    pub job_id: String,
+}
+
+pub async fn job(caller: Caller, uri: Uri, Path(id): Path<String>) -> Response {
+    if caller.is_err() {
+        return to_signin(&uri);
+    }
+    // Ids are opaque to the page; anything odd is simply not found by the API.
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return ApiError::not_found("job").into_response();
+    }
+    render(Job {
+        c: Chrome::new("Creation", "creations", &caller),
+        job_id: id,
+    })
+}

@@ -1,0 +1,316 @@
+// End-to-end test of the web studio in Debian's Chromium, driven by playwright-core.
+//
+//   node tests/web/studio.mjs <base-url> <outbox-dir> <screenshots-dir>
+//
+// Signs up, verifies with the code read from the outbox, creates a job with an uploaded image,
+// watches the progress bar move, plays the video, downloads it, creates a revision and deletes
+// the job; checks the main pages with axe-core and a cross-site form post; writes screenshots of
+// each main page at desktop (1280×800) and phone (390×844) width. Exits non-zero on failure.
+import { chromium } from 'playwright-core';
+import { readFileSync, readdirSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+
+const [base, outbox, shots] = process.argv.slice(2);
+if (!base || !outbox || !shots) {
+  console.error('usage: node studio.mjs <base-url> <outbox-dir> <screenshots-dir>');
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const step = (name) => console.log(`studio: ${name}`);
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+/** The newest six-digit code mailed to `address`, from the outbox's .eml files. */
+function codeFor(address) {
+  const files = readdirSync(outbox).filter((f) => f.endsWith('.eml'))
+    .map((f) => join(outbox, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  for (const file of files) {
+    const raw = readFileSync(file, 'utf8');
+    const split = raw.search(/\r?\n\r?\n/);
+    const head = raw.slice(0, split);
+    if (!/^To:.*$/mi.test(head) || !head.match(/^To:.*$/mi)[0].toLowerCase().includes(address.toLowerCase())) continue;
+    let body = raw.slice(split).replace(/=\r?\n/g, '');
+    // Base64 parts: decode every long base64 run and search that too.
+    const decoded = (body.match(/^[A-Za-z0-9+/=]{40,}$(?:\r?\n^[A-Za-z0-9+/=]+$)*/gm) || [])
+      .map((b) => Buffer.from(b.replace(/\s+/g, ''), 'base64').toString('utf8'));
+    const text = [body, ...decoded].join('\n').split(/\r?\n/)
+      .filter((l) => !l.startsWith('--') && !/^[A-Za-z-]+:\s/.test(l)).join('\n');
+    const m = text.match(/(?<![0-9A-Za-z])\d{6}(?![0-9A-Za-z])/);
+    if (m) return m[0];
+  }
+  throw new Error(`no code for ${address} in ${outbox}`);
+}
+
+/** A small PNG test picture (a gradient), made without any tool. */
+function testPng(width = 320, height = 180) {
+  const { deflateSync, crc32 } = require('node:zlib');
+  const crc = (buf) => {
+    if (crc32) return crc32(buf);
+    let c, table = [];
+    for (let n = 0; n < 256; n++) { c = n; for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1; table[n] = c >>> 0; }
+    let x = 0xffffffff;
+    for (const b of buf) x = table[(x ^ b) & 0xff] ^ (x >>> 8);
+    return (x ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td) >>> 0);
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0); ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0;
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    for (let x = 0; x < width; x++) {
+      const o = row + 1 + x * 3;
+      raw[o] = (x * 255 / width) | 0; raw[o + 1] = (y * 255 / height) | 0; raw[o + 2] = ((x ^ y) & 0xff);
+    }
+  }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+async function axeCheck(page, name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of result.violations) {
+    console.log(`studio: axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.length} nodes)`);
+  }
+  assert.equal(bad.length, 0, `${name}: serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
+});
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true, colorScheme: 'light' });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  const failedUrls = [];
+  page.on('response', (r) => { if (r.status() >= 400) failedUrls.push(`${r.status()} ${r.request().method()} ${r.url()}`); });
+  page.on('dialog', (d) => d.accept());
+
+  // Security headers on a page.
+  const landing = await page.goto(base + '/');
+  const csp = landing.headers()['content-security-policy'] || '';
+  assert.match(csp, /default-src 'self'/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.doesNotMatch(csp, /script-src[^;]*unsafe-inline/);
+  assert.equal(landing.headers()['x-frame-options'], 'DENY');
+  await shot(page, 'landing-desktop');
+  await axeCheck(page, 'landing');
+
+  step('sign up');
+  const email = `web-${Date.now()}@example.com`;
+  await page.goto(base + '/signup');
+  await axeCheck(page, 'signup');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Username').fill(`web${Date.now() % 1e8}`);
+  await page.getByLabel('Password').fill('correct horse battery staple');
+  await page.getByLabel(/I am at least/).check();
+  await shot(page, 'signup-desktop');
+  await page.getByRole('button', { name: 'Sign up' }).click();
+  await page.waitForURL(/\/verify\?/);
+
+  step('verify with the code from the outbox');
+  await axeCheck(page, 'verify');
+  const code = codeFor(email);
+  await page.getByLabel('Code').fill(code);
+  await shot(page, 'verify-desktop');
+  await page.getByRole('button', { name: 'Confirm' }).click();
+  await page.waitForURL(/\/signin\?/);
+
+  step('sign in');
+  await axeCheck(page, 'signin');
+  await page.getByLabel('Password').fill('correct horse battery staple');
+  await shot(page, 'signin-desktop');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/create$/);
+
+  step('create a job with an uploaded image');
+  await page.locator('#script').fill('A quiet harbour at dawn. The boats wake up one by one.');
+  await page.locator('#media-input').setInputFiles({ name: 'harbour.png', mimeType: 'image/png', buffer: testPng() });
+  await page.locator('#media-list li img').waitFor();
+  await page.waitForFunction(() => {
+    const li = document.querySelector('#media-list li');
+    return li && li.dataset.upload && li.dataset.upload !== 'pending';
+  });
+  assert.notEqual(await page.locator('#media-list li').getAttribute('data-upload'), 'failed',
+    await page.locator('#media-list li').innerText());
+  await page.getByLabel('Resolution').selectOption('480p');
+  await page.getByLabel('Frames per second').selectOption('24');
+  const words = await page.locator('#word-count').innerText();
+  assert.equal(words, '12 words');
+  assert.match(await page.locator('#estimate-length').innerText(), /^\d+ s$/);
+  assert.equal(await page.locator('#estimate-size').innerText(), '854 × 480');
+  await axeCheck(page, 'create');
+  await shot(page, 'create-desktop');
+  await page.getByRole('button', { name: 'Create video' }).click();
+  await page.waitForURL(/\/creations\/[^/]+$/);
+  const jobUrl = page.url();
+
+  step('watch the progress bar move');
+  const seen = new Set();
+  const deadline = Date.now() + 180_000;
+  let status = '';
+  while (Date.now() < deadline) {
+    seen.add(Number(await page.locator('#job-progress').getAttribute('value')));
+    status = await page.locator('#job').getAttribute('data-status');
+    if (['succeeded', 'failed', 'cancelled'].includes(status)) break;
+    if (seen.size === 3) await shot(page, 'job-progress-desktop');
+    await page.waitForTimeout(100);
+  }
+  seen.add(Number(await page.locator('#job-progress').getAttribute('value')));
+  assert.equal(status, 'succeeded', `the job ended ${status}: ${await page.locator('#form-error').innerText().catch(() => '')}`);
+  const values = [...seen].sort((a, b) => a - b);
+  console.log(`studio: progress values seen: ${values.join(', ')}`);
+  assert.ok(values.length >= 3 && values.at(-1) === 100, `the progress bar moved: ${values}`);
+
+  step('play the video');
+  const video = page.locator('#player');
+  await video.waitFor();
+  await page.waitForFunction(() => document.querySelector('#player').readyState >= 2, null, { timeout: 30_000 });
+  const t0 = await video.evaluate((v) => v.currentTime);
+  await video.evaluate((v) => { v.muted = true; return v.play(); });
+  await page.waitForFunction((t) => document.querySelector('#player').currentTime > t + 0.2, t0, { timeout: 30_000 });
+  // Seekable: jump to the middle.
+  await video.evaluate((v) => { v.currentTime = v.duration / 2; });
+  await page.waitForFunction(() => document.querySelector('#player').currentTime > 0.3);
+  // Captions on and off.
+  assert.equal(await video.evaluate((v) => v.textTracks.length), 1);
+  await page.getByLabel('Show captions').uncheck();
+  assert.equal(await video.evaluate((v) => v.textTracks[0].mode), 'hidden');
+  await page.getByLabel('Show captions').check();
+  assert.equal(await video.evaluate((v) => v.textTracks[0].mode), 'showing');
+  await video.evaluate((v) => v.pause());
+  await axeCheck(page, 'job');
+  await shot(page, 'job-desktop');
+
+  step('download it');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('#dl-mp4').click()]);
+  const path = await download.path();
+  const head = readFileSync(path).subarray(0, 12);
+  assert.equal(head.subarray(4, 8).toString('latin1'), 'ftyp', 'the download is an MP4');
+  console.log(`studio: downloaded ${download.suggestedFilename()} (${statSync(path).size} bytes)`);
+
+  step('create a revision');
+  await page.locator('#revise-form #script').fill('A quiet harbour at dusk. The boats sleep.');
+  await page.locator('#revise-form #style').selectOption('warm');
+  await page.getByRole('button', { name: 'Create revision' }).click();
+  await page.locator('#revisions li[data-revision="2"]').waitFor();
+  await page.waitForFunction(() => document.querySelector('#job').dataset.status === 'succeeded', null, { timeout: 180_000 });
+  await page.locator('#revisions li[data-revision="2"]', { hasText: 'succeeded' }).waitFor();
+  assert.equal(await page.locator('#revisions li').count(), 2);
+  await page.waitForFunction(() => document.querySelector('#player').readyState >= 2, null, { timeout: 30_000 });
+
+  step('My creations and Account');
+  await page.goto(base + '/creations');
+  await page.locator('#jobs li[data-status="succeeded"] img').waitFor();
+  assert.equal(await page.locator('#jobs li progress').getAttribute('value'), '100');
+  await axeCheck(page, 'creations');
+  await shot(page, 'creations-desktop');
+  await page.goto(base + '/account');
+  await page.locator('#sessions li').first().waitFor();
+  await page.getByLabel('Token name').fill('laptop script');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.locator('#token-value').waitFor();
+  const token = await page.locator('#token-value').innerText();
+  assert.match(token, /^\S{20,}$/);
+  const me = await (await fetch(base + '/api/v1/me', { headers: { Authorization: `Bearer ${token}` } })).json();
+  assert.equal(me.email, email);
+  await axeCheck(page, 'account');
+  await shot(page, 'account-desktop');
+  await page.getByRole('button', { name: 'Revoke token laptop script' }).click();
+  await page.locator('#tokens li').first().waitFor({ state: 'detached' });
+  assert.equal((await fetch(base + '/api/v1/me', { headers: { Authorization: `Bearer ${token}` } })).status, 401);
+  await page.goto(base + '/privacy');
+  await axeCheck(page, 'privacy');
+  await shot(page, 'privacy-desktop');
+
+  step('a cross-site form post is refused');
+  const evil = await context.newPage();
+  await evil.route('http://evil.example/**', (r) => r.fulfill({
+    contentType: 'text/html',
+    body: `<form id="f" method="post" action="${base}/api/v1/tokens" enctype="text/plain">
+      <input name='{"name":"stolen","x":"' value='"}'></form>`,
+  }));
+  await evil.goto('http://evil.example/');
+  const [crossSite] = await Promise.all([
+    evil.waitForResponse((r) => r.url().startsWith(base + '/api/v1/tokens')),
+    evil.evaluate(() => document.getElementById('f').submit()),
+  ]);
+  assert.equal(crossSite.status(), 403);
+  assert.equal((await crossSite.json()).code, 'csrf.cross_origin');
+  await evil.close();
+  const tokens = await page.evaluate(async () => (await fetch('/api/v1/tokens')).json());
+  assert.ok(!tokens.some((t) => t.name === 'stolen'), 'no token was made by the cross-site post');
+
+  step('phone width');
+  const phone = await browser.newContext({
+    viewport: PHONE, deviceScaleFactor: 1, isMobile: true, hasTouch: true,
+    storageState: await context.storageState(), colorScheme: 'dark',
+  });
+  const p2 = await phone.newPage();
+  for (const [name, path] of [['landing', '/'], ['create', '/create'], ['creations', '/creations'],
+    [`job`, new URL(jobUrl).pathname], ['account', '/account'], ['privacy', '/privacy']]) {
+    await p2.goto(base + path);
+    if (name === 'creations') await p2.locator('#jobs li img').first().waitFor();
+    if (name === 'job') await p2.waitForFunction(() => document.querySelector('#player').readyState >= 2);
+    if (name === 'account') await p2.locator('#sessions li').first().waitFor();
+    const overflow = await p2.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `${name} is wider than a phone by ${overflow}px`);
+    await shot(p2, `${name}-phone`);
+  }
+  const anon = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 1, isMobile: true, colorScheme: 'dark' });
+  const p3 = await anon.newPage();
+  for (const [name, path] of [['signup', '/signup'], ['signin', '/signin']]) {
+    await p3.goto(base + path);
+    await shot(p3, `${name}-phone`);
+  }
+  await anon.close();
+  await phone.close();
+
+  step('delete the job');
+  await page.goto(jobUrl);
+  await page.locator('#job[data-status="succeeded"]').waitFor();
+  await page.getByRole('button', { name: 'Delete this creation' }).click();
+  await page.waitForURL(/\/creations$/);
+  await page.locator('#jobs-empty').waitFor({ state: 'visible' });
+  const gone = await context.request.get(base + '/api/v1/jobs/' + jobUrl.split('/').pop());
+  assert.equal(gone.status(), 404);
+
+  step('sign out');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(base + '/');
+  await page.goto(base + '/create');
+  assert.match(page.url(), /\/signin\?next=%2Fcreate|\/signin\?next=\/create/);
+
+  const relevant = consoleErrors.filter((e) => !/favicon/.test(e));
+  assert.deepEqual(relevant, [], `no console errors (failed requests: ${failedUrls.join(', ')})`);
+  writeFileSync(join(shots, 'README.md'), 'Screenshots written by tests/web/studio.mjs (desktop 1280×800 light, phone 390×844 dark).\n');
+  step('passed');
+} catch (err) {
+  failed = true;
+  console.error('studio: FAILED:', err && err.stack || err);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);

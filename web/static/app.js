@@ -1,0 +1,542 @@
+// Reelsmith studio: a little hand-written script that drives the REST API (/api/v1) with fetch
+// and EventSource. No framework, no build step. Each page's <body data-page> picks its setup.
+'use strict';
+
+const $ = (sel, root = document) => root.querySelector(sel);
+
+/** Calls the API; resolves to the parsed JSON (or null), rejects with an Error carrying `code`. */
+async function api(method, path, body, extra = {}) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json', ...extra } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch('/api/v1' + path, init);
+  if (res.status === 204) return null;
+  const text = await res.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!res.ok) {
+    if (res.status === 401 && !path.startsWith('/auth/')) {
+      location.assign('/signin?next=' + encodeURIComponent(location.pathname));
+    }
+    const err = new Error((data && data.detail) || `the server answered ${res.status}`);
+    err.code = data && data.code;
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+function showError(err) {
+  const box = $('#form-error');
+  if (!box) return;
+  if (!err) { box.hidden = true; box.textContent = ''; return; }
+  box.textContent = err.message || String(err);
+  box.hidden = false;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'text') node.textContent = v;
+    else if (k === 'class') node.className = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children) if (c) node.append(c);
+  return node;
+}
+
+function fmtDate(s) {
+  if (!s) return '';
+  const d = new Date(s);
+  return isNaN(d) ? s : d.toLocaleString();
+}
+
+function fmtSeconds(s) {
+  s = Math.max(0, Math.round(s));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+}
+
+function params() { return new URLSearchParams(location.search); }
+
+/** A same-site path to go to after signing in, or the default. */
+function safeNext(fallback) {
+  const next = params().get('next');
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : fallback;
+}
+
+/** Wires a form: disables its submit button while `handler` runs, and shows errors. */
+function onSubmit(form, handler) {
+  if (!form) return;
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    showError(null);
+    if (!form.checkValidity()) {
+      const bad = form.querySelector(':invalid');
+      showError(new Error(`Please fill in “${(bad && bad.labels && bad.labels[0] && bad.labels[0].textContent.trim()) || 'every field'}” correctly.`));
+      if (bad) bad.focus();
+      return;
+    }
+    const button = form.querySelector('button[type=submit]');
+    if (button) button.disabled = true;
+    try { await handler(new FormData(form)); }
+    catch (err) { showError(err); }
+    finally { if (button) button.disabled = false; }
+  });
+}
+
+// ---- sign up, verify, sign in, password reset ----
+
+function setupSignup() {
+  onSubmit($('#signup-form'), async (f) => {
+    const email = f.get('email');
+    await api('POST', '/auth/signup', {
+      email, username: f.get('username'), password: f.get('password'),
+      age_confirmed: $('#age').checked,
+    });
+    location.assign('/verify?email=' + encodeURIComponent(email));
+  });
+}
+
+function setupVerify() {
+  const email = params().get('email');
+  if (email) { $('#email').value = email; $('#code').focus(); }
+  onSubmit($('#verify-form'), async (f) => {
+    await api('POST', '/auth/verify', { email: f.get('email'), code: f.get('code') });
+    location.assign('/signin?verified=1&email=' + encodeURIComponent(f.get('email')));
+  });
+}
+
+function setupSignin() {
+  const p = params();
+  if (p.get('email')) $('#email').value = p.get('email');
+  const notice = $('#form-notice');
+  if (p.get('verified')) { notice.textContent = 'Your email address is confirmed. Sign in to start.'; notice.hidden = false; }
+  if (p.get('reset')) { notice.textContent = 'Your password is changed. Sign in with the new one.'; notice.hidden = false; }
+  if (p.get('email')) $('#password').focus();
+  onSubmit($('#signin-form'), async (f) => {
+    await api('POST', '/auth/login', { email: f.get('email'), password: f.get('password') });
+    location.assign(safeNext('/create'));
+  });
+}
+
+function setupForgot() {
+  onSubmit($('#forgot-form'), async (f) => {
+    await api('POST', '/auth/password/forgot', { email: f.get('email') });
+    location.assign('/reset?email=' + encodeURIComponent(f.get('email')));
+  });
+}
+
+function setupReset() {
+  if (params().get('email')) $('#email').value = params().get('email');
+  onSubmit($('#reset-form'), async (f) => {
+    await api('POST', '/auth/password/reset', {
+      email: f.get('email'), code: f.get('code'), new_password: f.get('new_password'),
+    });
+    location.assign('/signin?reset=1&email=' + encodeURIComponent(f.get('email')));
+  });
+}
+
+// ---- script editor and settings, shared by Create and the revision form ----
+
+const SHORT_SIDE = { '480p': 480, '720p': 720, '1080p': 1080 };
+
+function frameSize(aspect, resolution) {
+  const short = SHORT_SIDE[resolution] || 720;
+  const long = Math.ceil(short * 16 / 9 / 2) * 2;
+  if (aspect === '9:16') return [short, long];
+  if (aspect === '1:1') return [short, short];
+  return [long, short];
+}
+
+function countWords(text) {
+  const m = text.trim().match(/\S+/g);
+  return m ? m.length : 0;
+}
+
+/** Seconds of narration at `rate` words a minute, with the engine's pauses: 0.3 s before the
+ *  first word, 0.5 s after the last, 0.25 s between scenes (about one a sentence). */
+function estimateSeconds(text, rate) {
+  const words = countWords(text);
+  if (!words) return 0;
+  const sentences = Math.max(1, (text.match(/[.!?]+(\s|$)/g) || []).length);
+  return words / Math.max(rate, 1) * 60 + 0.8 + (sentences - 1) * 0.25;
+}
+
+function setupEditor(form) {
+  const script = $('#script', form);
+  const rate = $('#rate', form);
+  const update = () => {
+    const words = countWords(script.value);
+    const seconds = estimateSeconds(script.value, Number(rate.value));
+    $('#rate-out', form).value = rate.value;
+    $('#word-count', form).textContent = `${words} word${words === 1 ? '' : 's'}`;
+    $('#est-length', form).textContent = fmtSeconds(seconds);
+    const len = $('#estimate-length');
+    if (len) len.textContent = fmtSeconds(seconds);
+    const size = $('#estimate-size');
+    if (size) size.textContent = frameSize($('#aspect', form).value, $('#resolution', form).value).join(' × ');
+  };
+  form.addEventListener('input', update);
+  form.addEventListener('change', update);
+  update();
+  return update;
+}
+
+function readSpec(form) {
+  return {
+    script: $('#script', form).value,
+    aspect: $('#aspect', form).value,
+    resolution: $('#resolution', form).value,
+    fps: Number($('#fps', form).value),
+    motion: $('#motion', form).value,
+    style: $('#style', form).value,
+    captions: $('#captions', form).value,
+    tts: { voice: $('#tts-voice', form).value, rate: Number($('#rate', form).value), pitch: 50 },
+  };
+}
+
+function fillSpec(form, spec) {
+  $('#script', form).value = spec.script || '';
+  for (const [id, v] of [['aspect', spec.aspect], ['resolution', spec.resolution], ['fps', spec.fps],
+    ['motion', spec.motion], ['style', spec.style], ['captions', spec.captions]]) {
+    if (v !== undefined) $('#' + id, form).value = String(v);
+  }
+  if (spec.tts) {
+    const voice = $('#tts-voice', form);
+    if (![...voice.options].some((o) => o.value === spec.tts.voice)) voice.append(el('option', { value: spec.tts.voice, text: spec.tts.voice }));
+    voice.value = spec.tts.voice;
+    $('#rate', form).value = spec.tts.rate;
+  }
+}
+
+// ---- Create ----
+
+function setupDrop(zone, input, list, { multiple, onChange }) {
+  const items = [];
+  const render = () => onChange(items);
+  const add = async (file) => {
+    if (!multiple) { for (const it of items.splice(0)) it.node.remove(); }
+    const url = URL.createObjectURL(file);
+    const kind = file.type.split('/')[0];
+    const preview = kind === 'image' ? el('img', { src: url, alt: `Preview of ${file.name}` })
+      : kind === 'video' ? el('video', { src: url, muted: true, playsinline: true, 'aria-label': `Preview of ${file.name}` })
+        : el('audio', { src: url, controls: true, 'aria-label': `Preview of ${file.name}` });
+    const status = el('p', { class: 'meta', text: 'Uploading…', role: 'status' });
+    const item = { id: null, node: null };
+    const remove = el('button', { type: 'button', class: 'link', text: 'Remove', 'aria-label': `Remove ${file.name}` });
+    item.node = el('li', { 'data-upload': 'pending' }, preview, el('p', { class: 'name', text: file.name }), status, remove);
+    remove.addEventListener('click', () => {
+      items.splice(items.indexOf(item), 1);
+      item.node.remove();
+      if (item.id) api('DELETE', '/uploads/' + item.id).catch(() => {});
+      render();
+    });
+    items.push(item);
+    list.append(item.node);
+    render();
+    try {
+      const fd = new FormData();
+      fd.append('file', file, file.name);
+      const up = await api('POST', '/uploads', fd);
+      item.id = up.id;
+      item.node.dataset.upload = up.id;
+      const dims = up.width ? ` · ${up.width}×${up.height}` : '';
+      const dur = up.duration ? ` · ${fmtSeconds(up.duration)}` : '';
+      status.textContent = `Ready${dims}${dur}`;
+    } catch (err) {
+      status.textContent = `Not accepted: ${err.message}`;
+      status.classList.add('error');
+      item.node.dataset.upload = 'failed';
+    }
+    render();
+  };
+  input.addEventListener('change', () => { for (const f of input.files) add(f); input.value = ''; });
+  zone.addEventListener('dragover', (ev) => { ev.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (ev) => {
+    ev.preventDefault();
+    zone.classList.remove('over');
+    const files = [...ev.dataTransfer.files];
+    for (const f of multiple ? files : files.slice(0, 1)) add(f);
+  });
+  return items;
+}
+
+function setupCreate() {
+  const form = $('#create-form');
+  setupEditor(form);
+  let pending = 0;
+  const track = (items) => {
+    pending = items.filter((i) => !i.id && i.node.dataset.upload === 'pending').length;
+    $('#create-submit').textContent = pending ? 'Waiting for uploads…' : 'Create video';
+  };
+  const media = setupDrop($('#media-drop'), $('#media-input'), $('#media-list'), { multiple: true, onChange: track });
+  const voice = setupDrop($('#voice-drop'), $('#voice-input'), $('#voice-list'), { multiple: false, onChange: track });
+  onSubmit(form, async () => {
+    if (pending) throw new Error('Wait until every upload is ready.');
+    const spec = readSpec(form);
+    spec.media = media.filter((i) => i.id).map((i) => i.id);
+    const v = voice.find((i) => i.id);
+    if (v) spec.voice = v.id;
+    const key = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
+    const job = await api('POST', '/jobs', spec, { 'Idempotency-Key': key });
+    location.assign('/creations/' + encodeURIComponent(job.id));
+  });
+}
+
+// ---- progress from the events stream ----
+
+const TERMINAL = ['succeeded', 'failed', 'cancelled'];
+
+/** Follows a job's events; calls onUpdate({status, stage, progress}) and onEnd(status). */
+function follow(jobId, onUpdate, onEnd) {
+  const es = new EventSource(`/api/v1/jobs/${encodeURIComponent(jobId)}/events`);
+  const handle = (kind) => (ev) => {
+    let data = {};
+    try { data = JSON.parse(ev.data); } catch { /* keep-alive */ }
+    const status = kind === 'progress' || kind === 'started' ? 'running' : kind;
+    onUpdate({ status, stage: data.stage, progress: data.progress });
+    if (TERMINAL.includes(kind)) { es.close(); onEnd(kind); }
+  };
+  for (const kind of ['queued', 'started', 'progress', 'retrying', ...TERMINAL]) es.addEventListener(kind, handle(kind));
+  es.onerror = () => { if (es.readyState === EventSource.CLOSED) onEnd(null); };
+  return es;
+}
+
+function setProgress(bar, text, p) {
+  if (typeof p !== 'number') return;
+  const pct = Math.round(Math.max(0, Math.min(1, p)) * 100);
+  if (pct < Number(bar.value)) return;
+  bar.value = pct;
+  bar.textContent = `${pct}%`;
+  if (text) text.textContent = `${pct}%`;
+}
+
+function statusBadge(node, status) {
+  node.textContent = status;
+  node.className = 'status ' + status;
+}
+
+// ---- My creations ----
+
+function jobTitle(job) {
+  const s = (job.params && job.params.script || '').trim().replace(/\s+/g, ' ');
+  return s.length > 60 ? s.slice(0, 57) + '…' : s || 'Untitled';
+}
+
+async function setupCreations() {
+  const list = $('#jobs');
+  let jobs;
+  try { jobs = await api('GET', '/jobs?limit=100'); } catch (err) { showError(err); return; }
+  list.setAttribute('aria-busy', 'false');
+  $('#jobs-empty').hidden = jobs.length > 0;
+  for (const job of jobs) {
+    const href = '/creations/' + encodeURIComponent(job.id);
+    const thumb = el('a', { class: 'thumb', href, tabindex: '-1', 'aria-hidden': 'true' });
+    const poster = () => thumb.replaceChildren(el('img', { src: `/api/v1/jobs/${job.id}/poster`, alt: '', loading: 'lazy' }));
+    if (job.status === 'succeeded') poster();
+    const badge = el('span', {});
+    statusBadge(badge, job.status);
+    const bar = el('progress', { max: '100', value: '0', 'aria-label': `Progress of ${jobTitle(job)}` });
+    setProgress(bar, null, job.status === 'succeeded' ? 1 : job.progress);
+    const card = el('li', { 'data-job': job.id, 'data-status': job.status },
+      thumb,
+      el('h2', {}, el('a', { href, text: jobTitle(job) })),
+      el('p', { class: 'meta' }, badge, document.createTextNode(` · revision ${job.revision} · ${fmtDate(job.created_at)}`)),
+      bar);
+    list.append(card);
+    if (!TERMINAL.includes(job.status)) {
+      follow(job.id, (u) => {
+        statusBadge(badge, u.status);
+        card.dataset.status = u.status;
+        setProgress(bar, null, u.status === 'succeeded' ? 1 : u.progress);
+      }, (end) => { if (end === 'succeeded') poster(); });
+    }
+  }
+}
+
+// ---- one creation ----
+
+async function setupJob() {
+  const root = $('#job');
+  const id = root.dataset.jobId;
+  const base = `/api/v1/jobs/${encodeURIComponent(id)}`;
+  const bar = $('#job-progress');
+  const barText = $('#job-progress-text');
+  const form = $('#revise-form');
+  setupEditor(form);
+  let stream = null;
+
+  const showVideo = (revision) => {
+    const q = revision ? `?revision=${revision}` : '';
+    const video = $('#player');
+    video.replaceChildren();
+    video.src = `${base}/video${q}`;
+    video.poster = `${base}/poster${q}`;
+    const track = el('track', { kind: 'captions', srclang: 'en', label: 'Captions', src: `${base}/captions.vtt${q}`, default: true });
+    video.append(track);
+    const toggle = $('#captions-toggle');
+    const apply = () => { for (const t of video.textTracks) t.mode = toggle.checked ? 'showing' : 'hidden'; };
+    toggle.onchange = apply;
+    track.addEventListener('load', apply);
+    apply();
+    $('#dl-mp4').href = `${base}/video${q}`;
+    $('#dl-vtt').href = `${base}/captions.vtt${q}`;
+    $('#dl-srt').href = `${base}/captions.srt${q}`;
+    $('#player-section').hidden = false;
+  };
+
+  const render = (job) => {
+    $('#job-title').textContent = jobTitle(job);
+    statusBadge($('#job-status'), job.status);
+    root.dataset.status = job.status;
+    $('#job-stage').textContent = job.stage && !TERMINAL.includes(job.status) ? `· ${job.stage}` : '';
+    $('#job-script').textContent = job.params.script || '';
+    $('#job-cancel').hidden = TERMINAL.includes(job.status);
+    if (job.status === 'succeeded') { setProgress(bar, barText, 1); showVideo(null); }
+    else { bar.value = 0; setProgress(bar, barText, job.progress || 0); }
+    if (job.status === 'failed' && job.error) showError(new Error(`Rendering failed: ${job.error.message}`));
+  };
+
+  const loadRevisions = async () => {
+    const list = $('#revisions');
+    const revs = await api('GET', `/jobs/${encodeURIComponent(id)}/revisions`);
+    list.replaceChildren();
+    for (const r of revs.slice().reverse()) {
+      const li = el('li', { 'data-revision': r.revision },
+        el('strong', { text: `Revision ${r.revision}` }),
+        document.createTextNode(` · ${r.status} · ${fmtDate(r.created_at)} `));
+      if (r.status === 'succeeded') {
+        li.append(el('button', { type: 'button', class: 'link', text: 'Play', 'aria-label': `Play revision ${r.revision}`, onclick: () => { showVideo(r.revision); $('#player').focus(); } }));
+        li.append(el('a', { href: `${base}/video?revision=${r.revision}`, download: true, text: 'MP4' }));
+      }
+      li.append(el('p', { class: 'meta script', text: (r.params && r.params.script) || '' }));
+      list.append(li);
+    }
+  };
+
+  const load = async () => {
+    const job = await api('GET', `/jobs/${encodeURIComponent(id)}`);
+    render(job);
+    await loadRevisions();
+    if (!TERMINAL.includes(job.status)) watch();
+    return job;
+  };
+
+  const watch = () => {
+    if (stream) stream.close();
+    stream = follow(id, (u) => {
+      statusBadge($('#job-status'), u.status);
+      root.dataset.status = u.status;
+      if (u.stage) $('#job-stage').textContent = `· ${u.stage}`;
+      setProgress(bar, barText, u.status === 'succeeded' ? 1 : u.progress);
+    }, () => { stream = null; load().catch(showError); });
+  };
+
+  try {
+    const job = await load();
+    fillSpec(form, job.params);
+    form.dispatchEvent(new Event('input'));
+  } catch (err) { showError(err); }
+
+  onSubmit(form, async () => {
+    const current = await api('GET', `/jobs/${encodeURIComponent(id)}`);
+    const spec = { ...current.params, ...readSpec(form) };
+    await api('POST', `/jobs/${encodeURIComponent(id)}/revisions`, spec);
+    $('#player-section').hidden = true;
+    $('#player').removeAttribute('src');
+    bar.value = 0;
+    await load();
+    $('#job-progress').scrollIntoView({ block: 'center' });
+  });
+
+  $('#job-cancel').addEventListener('click', async () => {
+    showError(null);
+    try { await api('POST', `/jobs/${encodeURIComponent(id)}/cancel`); await load(); } catch (err) { showError(err); }
+  });
+  $('#job-delete').addEventListener('click', async () => {
+    if (!confirm('Delete this creation, every revision and every file? This cannot be undone.')) return;
+    showError(null);
+    try {
+      if (stream) stream.close();
+      await api('DELETE', `/jobs/${encodeURIComponent(id)}`);
+      location.assign('/creations');
+    } catch (err) { showError(err); }
+  });
+}
+
+// ---- Account ----
+
+async function setupAccount() {
+  const loadSessions = async () => {
+    const list = $('#sessions');
+    const sessions = await api('GET', '/sessions');
+    list.replaceChildren();
+    for (const s of sessions) {
+      const who = `${s.user_agent || 'unknown browser'}${s.ip ? ' · ' + s.ip : ''}`;
+      const li = el('li', {}, el('span', {}, el('strong', { text: s.current ? 'This browser' : who }),
+        el('span', { class: 'meta', text: ` · last seen ${fmtDate(s.last_seen_at)}` })));
+      if (!s.current) {
+        li.append(el('button', { type: 'button', text: 'Revoke', 'aria-label': `Revoke session ${who}`, onclick: async () => {
+          try { await api('DELETE', '/sessions/' + s.id); await loadSessions(); } catch (err) { showError(err); }
+        } }));
+      }
+      list.append(li);
+    }
+  };
+  const loadTokens = async () => {
+    const list = $('#tokens');
+    const tokens = await api('GET', '/tokens');
+    list.replaceChildren();
+    for (const t of tokens.filter((t) => !t.revoked_at)) {
+      list.append(el('li', {},
+        el('span', {}, el('strong', { text: t.name }), el('span', { class: 'meta', text: ` · ${t.prefix}… · created ${fmtDate(t.created_at)}${t.last_used_at ? ' · last used ' + fmtDate(t.last_used_at) : ''}` })),
+        el('button', { type: 'button', text: 'Revoke', 'aria-label': `Revoke token ${t.name}`, onclick: async () => {
+          try { await api('DELETE', '/tokens/' + t.id); $('#token-created').hidden = true; await loadTokens(); } catch (err) { showError(err); }
+        } })));
+    }
+  };
+  onSubmit($('#token-form'), async (f) => {
+    const created = await api('POST', '/tokens', { name: f.get('name') });
+    $('#token-value').textContent = created.token;
+    $('#token-created').hidden = false;
+    $('#token-form').reset();
+    await loadTokens();
+  });
+  try {
+    const me = await api('GET', '/me');
+    $('#p-name').textContent = me.display_name;
+    $('#p-username').textContent = me.username;
+    $('#p-email').textContent = me.email;
+    $('#p-since').textContent = fmtDate(me.created_at);
+    await Promise.all([loadSessions(), loadTokens()]);
+  } catch (err) { showError(err); }
+}
+
+// ---- everywhere ----
+
+function setupSignout() {
+  const button = $('#signout');
+  if (!button) return;
+  button.addEventListener('click', async () => {
+    try { await api('POST', '/auth/logout'); } catch { /* signed out anyway */ }
+    location.assign('/');
+  });
+}
+
+const PAGES = {
+  signup: setupSignup, verify: setupVerify, signin: setupSignin, forgot: setupForgot, reset: setupReset,
+  create: setupCreate, creations: setupCreations, account: setupAccount,
+};
+
+document.addEventListener('DOMContentLoaded', () => {
+  setupSignout();
+  const page = document.body.dataset.page;
+  if (page === 'creations' && $('#job')) setupJob();
+  else if (PAGES[page]) PAGES[page]();
+});
