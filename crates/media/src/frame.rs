@@ -206,14 +206,19 @@ impl Overlay {
                     a_sum += a;
                 }
                 let ci = (by / 2) as usize * cw + (bx / 2) as usize;
-                if a_sum == 0 {
-                    (self.cb[ci], self.cr[ci], self.chroma_alpha[ci]) = (128, 128, 0);
-                } else {
-                    self.cb[ci] = ((u_sum + a_sum / 2) / a_sum) as u8;
-                    self.cr[ci] = ((v_sum + a_sum / 2) / a_sum) as u8;
-                    // Coverage of the 2×2 block: padded pixels are transparent, so divide by
-                    // all four.
-                    self.chroma_alpha[ci] = (a_sum / 4) as u8;
+                match (
+                    (u_sum + a_sum / 2).checked_div(a_sum),
+                    (v_sum + a_sum / 2).checked_div(a_sum),
+                ) {
+                    (Some(u), Some(v)) => {
+                        self.cb[ci] = u as u8;
+                        self.cr[ci] = v as u8;
+                        // Coverage of the 2×2 block: padded pixels are transparent, so divide
+                        // by all four.
+                        self.chroma_alpha[ci] = (a_sum / 4) as u8;
+                    }
+                    // Fully transparent: neutral chroma, as a new overlay starts.
+                    _ => (self.cb[ci], self.cr[ci], self.chroma_alpha[ci]) = (128, 128, 0),
                 }
             }
         }

@@ -59,12 +59,18 @@ lives beside it, and many who never see it at all.";
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "render".into());
-    if which != "render" {
-        eprintln!("usage: bench-render [render]");
+    if which != "render" && which != "memory" {
+        eprintln!("usage: bench-render [render|memory]");
         std::process::exit(2);
     }
     let dir = scratch_dir();
     let photo = make_photo(dir.path());
+    if which == "memory" {
+        // Only the 1080p peak memory of the real CLI (REELSMITH_BIN).
+        let bin = std::env::var_os("REELSMITH_BIN").expect("REELSMITH_BIN is set");
+        peak_memory_1080p(Path::new(&bin), dir.path(), &photo);
+        return;
+    }
     let settings = EncodeSettings::default();
     let scenes = scene_plan();
     println!(
