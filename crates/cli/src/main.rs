@@ -5,6 +5,7 @@ mod migrate;
 mod platform;
 mod render;
 mod serve;
+mod tls;
 mod worker;
 
 use clap::{Parser, Subcommand};

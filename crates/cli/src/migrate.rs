@@ -21,6 +21,9 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     let db = open_db(&config).await?;
     db.migrate().await?;
     db.close().await;
-    println!("database is up to date ({})", config.database.url.redacted());
+    println!(
+        "database is up to date ({})",
+        config.database.url.redacted()
+    );
     Ok(())
 }

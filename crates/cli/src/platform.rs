@@ -46,7 +46,10 @@ pub fn init_tracing() {
 
 /// The folders the embedded defaults keep their files in.
 pub fn create_data_dirs(config: &Config) -> anyhow::Result<()> {
-    let mut dirs = vec![config.server.data_dir.clone(), config.worker.temp_dir.clone()];
+    let mut dirs = vec![
+        config.server.data_dir.clone(),
+        config.worker.temp_dir.clone(),
+    ];
     if config.storage.backend == StorageBackend::Local {
         dirs.push(config.storage.local_path.clone());
     }
@@ -95,7 +98,9 @@ pub fn shutdown_on_signals() -> CancellationToken {
     let trigger = token.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutting down: finishing or releasing running jobs (signal again to exit now)");
+        tracing::info!(
+            "shutting down: finishing or releasing running jobs (signal again to exit now)"
+        );
         trigger.cancel();
         wait_for_signal().await;
         tracing::warn!("second signal: exiting now");

@@ -3,8 +3,9 @@
 //! stops accepting connections, lets requests and jobs finish (jobs within the workers' grace
 //! period, after which they are released to the queue) and exits.
 
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,20 +66,47 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let workers = if args.no_workers { 0 } else { args.workers };
     let pool = {
-        let (db, media, config, shutdown) =
-            (db.clone(), media.clone(), Arc::clone(&config), shutdown.clone());
+        let (db, media, config, shutdown) = (
+            db.clone(),
+            media.clone(),
+            Arc::clone(&config),
+            shutdown.clone(),
+        );
         tokio::spawn(async move { run_workers(&db, &media, &config, workers, shutdown).await })
     };
 
-    let app = router(AppState::new(db.clone(), media, mailer, Arc::clone(&config)));
-    info!(%address, workers, data = %config.server.data_dir.display(), "listening");
+    let app = router(AppState::new(
+        db.clone(),
+        media,
+        mailer,
+        Arc::clone(&config),
+    ));
+    let tls = match (&config.server.tls.cert, &config.server.tls.key) {
+        (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    info!(%address, workers, tls = tls.is_some(), data = %config.server.data_dir.display(), "listening");
     let http_shutdown = shutdown.clone();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
-    .into_future();
+    let stopped = async move { http_shutdown.cancelled().await };
+    let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match tls {
+        Some(acceptor) => Box::pin(
+            axum::serve(
+                crate::tls::TlsListener::new(listener, acceptor),
+                app.layer(axum::middleware::map_request(crate::tls::expose_peer))
+                    .into_make_service_with_connect_info::<crate::tls::TlsPeer>(),
+            )
+            .with_graceful_shutdown(stopped)
+            .into_future(),
+        ),
+        None => Box::pin(
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stopped)
+            .into_future(),
+        ),
+    };
     // Event streams stay open until their client leaves; shutdown does not wait for them forever.
     let served = tokio::select! {
         served = server => served.context("the HTTP server failed"),

@@ -65,7 +65,10 @@ async fn sign_up_upload_render_follow_events_and_download_with_ranges() {
     assert_eq!(partial.body.len(), 100);
     let whole = alice.get(&video_path).await;
     assert_eq!(whole.status, 200);
-    let content_range = partial.headers["content-range"].to_str().unwrap().to_owned();
+    let content_range = partial.headers["content-range"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(content_range, format!("bytes 0-99/{}", whole.body.len()));
     assert_eq!(&whole.body[..100], &partial.body[..]);
     let mp4 = temp.path().join("downloaded.mp4");
@@ -106,13 +109,19 @@ async fn a_job_killed_mid_render_finishes_exactly_once_after_a_restart() {
         .sign_up_and_in(&data, "alice@example.org", "alice")
         .await;
     let submitted = alice
-        .submit(&json!({ "script": LONG_SCRIPT, "resolution": "480p" }), None)
+        .submit(
+            &json!({ "script": LONG_SCRIPT, "resolution": "480p" }),
+            None,
+        )
         .await;
     assert_eq!(submitted.status, 201, "{}", submitted.text());
     let job_id = submitted.json()["id"].as_str().unwrap().to_owned();
     loop {
         let job = alice.job(&job_id).await;
-        assert_ne!(job["status"], "succeeded", "the job finished before the kill");
+        assert_ne!(
+            job["status"], "succeeded",
+            "the job finished before the kill"
+        );
         assert_ne!(job["status"], "failed", "{job}");
         if job["status"] == "running" && job["progress"].as_f64().unwrap() > 0.10 {
             break;
@@ -133,7 +142,12 @@ async fn a_job_killed_mid_render_finishes_exactly_once_after_a_restart() {
     alice.cookie = cookie;
     let events = alice.follow_events(&job_id).await;
     let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(kinds.last(), Some(&"succeeded"), "{kinds:?}\n{}", second.log_text());
+    assert_eq!(
+        kinds.last(),
+        Some(&"succeeded"),
+        "{kinds:?}\n{}",
+        second.log_text()
+    );
     assert_eq!(kinds.iter().filter(|k| **k == "succeeded").count(), 1);
     let takeovers = events
         .iter()
@@ -213,8 +227,14 @@ fn config_check_masks_secrets_and_reports_problems() {
         assert!(!text.contains(secret), "{text}");
         assert!(!text.contains(db_password), "{text}");
     }
-    assert!(stdout.contains("secret_access_key = \"********\""), "{stdout}");
-    assert!(stdout.contains(&temp.path().display().to_string()), "{stdout}");
+    assert!(
+        stdout.contains("secret_access_key = \"********\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&temp.path().display().to_string()),
+        "{stdout}"
+    );
 
     let bad = Command::new(platform::bin())
         .args(["config", "check", "--data"])
@@ -236,7 +256,11 @@ fn migrate_creates_the_database() {
         .arg(&data)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(data.join("reelsmith.db").is_file());
     // Running it again is a no-op.
     let again = Command::new(platform::bin())
@@ -245,4 +269,102 @@ fn migrate_creates_the_database() {
         .output()
         .unwrap();
     assert!(again.status.success());
+}
+
+/// Kills and reaps a child process when dropped, so a failed assertion leaves nothing running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `curl -i` with the test's own certificate authority; `None` when the connection fails.
+fn curl(cert: &std::path::Path, port: u16, url: &str) -> Option<String> {
+    let out = Command::new("curl")
+        .args(["-sS", "-i", "--max-time", "10", "--cacert"])
+        .arg(cert)
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1"), url])
+        .output()
+        .expect("curl is installed (scripts/setup --test)");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn serve_terminates_tls_itself_and_sends_hsts() {
+    let temp = tempfile::tempdir().unwrap();
+    let (cert, key) = (temp.path().join("cert.pem"), temp.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed (scripts/setup --test)");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    let port = platform::free_port();
+    let log = temp.path().join("serve.log");
+    let _server = KillOnDrop(
+        Command::new(platform::bin())
+            .args([
+                "serve",
+                "--no-workers",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .arg("--data")
+            .arg(temp.path().join("data"))
+            .env("REELSMITH__SERVER__TLS__CERT", &cert)
+            .env("REELSMITH__SERVER__TLS__KEY", &key)
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    let https = format!("https://localhost:{port}/readyz");
+    // A deadline only to turn a hang into a readable failure, not a speed requirement.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let answer = loop {
+        if let Some(answer) = curl(&cert, port, &https) {
+            break answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never answered over TLS: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("strict-transport-security: max-age=31536000"),
+        "{answer}"
+    );
+    // Plain http to the TLS port gets no HTTP answer.
+    let plain = curl(&cert, port, &format!("http://localhost:{port}/readyz"));
+    assert!(
+        plain
+            .as_deref()
+            .is_none_or(|a| !a.starts_with("HTTP/1.1 200")),
+        "{plain:?}"
+    );
 }

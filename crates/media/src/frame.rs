@@ -145,49 +145,82 @@ impl Overlay {
         assert_eq!(rgba.len(), width as usize * height as usize * 4);
         let (w, h) = (width.next_multiple_of(2), height.next_multiple_of(2));
         let (wu, hu) = (w as usize, h as usize);
-        let mut luma = vec![16u8; wu * hu];
-        let mut alpha = vec![0u8; wu * hu];
         let (cw, ch) = (wu / 2, hu / 2);
-        let mut cb = vec![128u8; cw * ch];
-        let mut cr = vec![128u8; cw * ch];
-        let mut chroma_alpha = vec![0u8; cw * ch];
-        let mut sums = vec![[0u32; 3]; cw * ch];
-        for row in 0..height as usize {
-            for col in 0..width as usize {
-                let p = &rgba[(row * width as usize + col) * 4..][..4];
-                let (yy, u, v) = rgb_to_yuv(p[0], p[1], p[2]);
-                luma[row * wu + col] = yy;
-                alpha[row * wu + col] = p[3];
-                // Chroma is averaged weighted by alpha, so edges do not pick up the colour of
-                // transparent pixels.
-                let s = &mut sums[(row / 2) * cw + col / 2];
-                let a = p[3] as u32;
-                s[0] += u as u32 * a;
-                s[1] += v as u32 * a;
-                s[2] += a;
-            }
-        }
-        for (i, &[u_sum, v_sum, a_sum]) in sums.iter().enumerate() {
-            if let (Some(u), Some(v)) = (
-                (u_sum + a_sum / 2).checked_div(a_sum),
-                (v_sum + a_sum / 2).checked_div(a_sum),
-            ) {
-                cb[i] = u as u8;
-                cr[i] = v as u8;
-                // Coverage of the 2×2 block: padded pixels are transparent, so divide by all four.
-                chroma_alpha[i] = (a_sum / 4) as u8;
-            }
-        }
-        Overlay {
+        let mut overlay = Overlay {
             left: left & !1,
             top: top & !1,
             width: w,
             height: h,
-            luma,
-            alpha,
-            cb,
-            cr,
-            chroma_alpha,
+            luma: vec![16u8; wu * hu],
+            alpha: vec![0u8; wu * hu],
+            cb: vec![128u8; cw * ch],
+            cr: vec![128u8; cw * ch],
+            chroma_alpha: vec![0u8; cw * ch],
+        };
+        overlay.repaint(0, 0, w, h, |x, y| {
+            if x < width && y < height {
+                let i = (y as usize * width as usize + x as usize) * 4;
+                [rgba[i], rgba[i + 1], rgba[i + 2], rgba[i + 3]]
+            } else {
+                [0; 4]
+            }
+        });
+        overlay
+    }
+
+    /// Converts again the pixels of the rectangle from (`left`, `top`) to (`right`, `bottom`)
+    /// (exclusive; widened to even bounds so whole chroma blocks are redone), taking each
+    /// straight-alpha RGBA pixel from `pixel`. Everything outside keeps its value, and the result
+    /// is exactly what [`Overlay::from_rgba`] makes of the whole picture: it is the same code.
+    /// Karaoke uses it to recolour only the highlighted word.
+    pub fn repaint(
+        &mut self,
+        left: u32,
+        top: u32,
+        right: u32,
+        bottom: u32,
+        pixel: impl Fn(u32, u32) -> [u8; 4],
+    ) {
+        let (x0, y0) = (left & !1, top & !1);
+        let (x1, y1) = (
+            right.next_multiple_of(2).min(self.width),
+            bottom.next_multiple_of(2).min(self.height),
+        );
+        let wu = self.width as usize;
+        let cw = wu / 2;
+        for by in (y0..y1).step_by(2) {
+            for bx in (x0..x1).step_by(2) {
+                let (mut u_sum, mut v_sum, mut a_sum) = (0u32, 0u32, 0u32);
+                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    let (x, y) = (bx + dx, by + dy);
+                    let p = pixel(x, y);
+                    let (yy, u, v) = rgb_to_yuv(p[0], p[1], p[2]);
+                    let i = y as usize * wu + x as usize;
+                    self.luma[i] = yy;
+                    self.alpha[i] = p[3];
+                    // Chroma is averaged weighted by alpha, so edges do not pick up the colour
+                    // of transparent pixels.
+                    let a = p[3] as u32;
+                    u_sum += u as u32 * a;
+                    v_sum += v as u32 * a;
+                    a_sum += a;
+                }
+                let ci = (by / 2) as usize * cw + (bx / 2) as usize;
+                match (
+                    (u_sum + a_sum / 2).checked_div(a_sum),
+                    (v_sum + a_sum / 2).checked_div(a_sum),
+                ) {
+                    (Some(u), Some(v)) => {
+                        self.cb[ci] = u as u8;
+                        self.cr[ci] = v as u8;
+                        // Coverage of the 2×2 block: padded pixels are transparent, so divide
+                        // by all four.
+                        self.chroma_alpha[ci] = (a_sum / 4) as u8;
+                    }
+                    // Fully transparent: neutral chroma, as a new overlay starts.
+                    _ => (self.cb[ci], self.cr[ci], self.chroma_alpha[ci]) = (128, 128, 0),
+                }
+            }
         }
     }
 }

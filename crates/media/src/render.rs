@@ -15,8 +15,8 @@ use crate::captions::{
     build_cues, write_srt, write_vtt, CaptionLayout, CaptionRenderer, CaptionStyle,
 };
 use crate::compose::{open_clip, resolve_motion, ComposeError, Compositor, SceneSpec, SceneVisual};
-use crate::encode::{write_poster, EncodeError, EncodeSettings, Encoder};
-use crate::frame::{Overlay, Yuv420Frame};
+use crate::encode::{write_poster, EncodeError, EncodeSettings, Encoder, PipelinedEncoder};
+use crate::frame::Overlay;
 use crate::image_input::{load_image, ImageError};
 use crate::plan::{plan, PlanError, PlannedScene, ScenePlan};
 use crate::process;
@@ -31,6 +31,9 @@ const LEAD_IN: f64 = 0.3;
 const TAIL: f64 = 0.5;
 /// Pause between scenes, on top of the speech engine's own sentence pause.
 const SCENE_GAP: f64 = 0.25;
+/// Composed frames waiting for the encoder's writer thread. Two is enough to keep both sides
+/// busy; more would only hold more frames in memory (6 MB each at 1080p).
+const PIPELINE_DEPTH: usize = 2;
 
 /// Engine settings that are the operator's, not the user's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +45,20 @@ pub struct EngineConfig {
     pub temp_dir: Option<PathBuf>,
     /// Crossfade between scenes, in seconds (0 for cuts).
     pub crossfade: f64,
+    /// Threads the warp of each frame is split across; 0 picks half the cores (at most 4), the
+    /// other half being x264's. The frames are the same for any number.
+    pub warp_threads: usize,
+}
+
+impl EngineConfig {
+    pub fn effective_warp_threads(&self) -> usize {
+        if self.warp_threads > 0 {
+            return self.warp_threads;
+        }
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get() / 2)
+            .clamp(1, 4)
+    }
 }
 
 impl Default for EngineConfig {
@@ -51,6 +68,7 @@ impl Default for EngineConfig {
             encode: EncodeSettings::default(),
             temp_dir: None,
             crossfade: 0.5,
+            warp_threads: 0,
         }
     }
 }
@@ -267,7 +285,8 @@ pub fn render(
         scene_specs,
         config.crossfade,
         limits,
-    )?;
+    )?
+    .with_warp_threads(config.effective_warp_threads());
     let cues = build_cues(&narration.words, &CaptionLayout::for_frame(size));
     let mut captions = match spec.captions {
         CaptionMode::Off => None,
@@ -282,7 +301,7 @@ pub fn render(
         .collect();
 
     let video = PendingFile::new(&job.out);
-    let mut encoder = Encoder::start(
+    let encoder = Encoder::start(
         video.temp_path(),
         size,
         spec.fps,
@@ -290,8 +309,8 @@ pub fn render(
         &config.encode,
         timeout,
     )?;
+    let mut encoder = PipelinedEncoder::new(encoder, size, PIPELINE_DEPTH);
     let total = compositor.frame_count();
-    let mut frame = Yuv420Frame::black(size);
     let mut hash = job.hash_frames.then_some(Fnv1a::new());
     for index in 0..total {
         if job
@@ -301,6 +320,7 @@ pub fn render(
         {
             return Err(RenderError::Cancelled);
         }
+        let mut frame = encoder.buffer();
         compositor.render_next(&mut frame)?;
         let scene = compositor.scene_at(index);
         let t = index as f64 / spec.fps as f64;
@@ -313,7 +333,7 @@ pub fn render(
         if let Some(h) = hash.as_mut() {
             h.write(frame.as_bytes());
         }
-        encoder.write_frame(&frame)?;
+        encoder.submit(frame)?;
         progress(Progress::Frames {
             done: index + 1,
             total,

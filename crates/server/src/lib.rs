@@ -12,6 +12,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod hsts;
 pub mod jobs;
 pub mod metrics;
 pub mod openapi;
@@ -100,6 +101,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn(web::csrf::protect))
         .layer(axum::middleware::from_fn(web::headers::security_headers))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            hsts::add,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -37,7 +37,15 @@ impl AppState {
     pub fn public_url(&self) -> String {
         match &self.config.server.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
-            None => format!("http://{}", self.config.server.listen),
+            None => {
+                // Serving TLS ourselves means people reach us over https.
+                let scheme = if self.config.server.tls.cert.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{}", self.config.server.listen)
+            }
         }
     }
 

@@ -33,6 +33,6 @@ pub use objects::{
 };
 pub use queue::{ClaimedJob, Lease, RunLimits};
 pub use rate_limit::RateDecision;
-pub use sessions::{ApiToken, NewSession, Session};
+pub use sessions::{ApiToken, NewSession, Session, TOKEN_TOUCH_EVERY_MS};
 pub use uploads::{NewUpload, Page, Upload, UploadKind};
 pub use users::{NewUser, Role, User};

@@ -2,7 +2,10 @@
 //! the real binary over loopback, SQLite in a temporary data folder. The load generator runs on
 //! the same machine (the target figures include it).
 //!
-//! Usage: `REELSMITH_BIN=target/release/reelsmith bench-api [--connections 64] [--seconds 10]`
+//! Usage: `REELSMITH_BIN=target/release/reelsmith bench-api [--connections 10,32,64] [--seconds 10]`
+//!
+//! Each connection count in the list is measured in turn against the same server, so the
+//! figures of one run are comparable. 10 connections is wrk's default.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -13,14 +16,14 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 struct Options {
-    connections: usize,
+    connections: Vec<usize>,
     seconds: u64,
     bin: PathBuf,
 }
 
 fn options() -> Options {
     let mut options = Options {
-        connections: 64,
+        connections: vec![10, 32, 64],
         seconds: 10,
         bin: std::env::var_os("REELSMITH_BIN")
             .map(PathBuf::from)
@@ -31,7 +34,12 @@ fn options() -> Options {
     while i < args.len() {
         let value = args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
-            "--connections" => options.connections = value.parse().expect("a number"),
+            "--connections" => {
+                options.connections = value
+                    .split(',')
+                    .map(|n| n.trim().parse().expect("numbers separated by commas"))
+                    .collect()
+            }
             "--seconds" => options.seconds = value.parse().expect("a number"),
             "--bin" => options.bin = PathBuf::from(value),
             other => panic!("unknown argument {other}"),
@@ -62,7 +70,13 @@ fn main() {
     let base = format!("http://127.0.0.1:{port}");
     let _server = Server(
         Command::new(&options.bin)
-            .args(["serve", "--no-workers", "--listen", &format!("127.0.0.1:{port}"), "--data"])
+            .args([
+                "serve",
+                "--no-workers",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data",
+            ])
             .arg(&data)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -80,7 +94,7 @@ fn main() {
 
 async fn run(options: Options, base: String, data: PathBuf) {
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(options.connections)
+        .pool_max_idle_per_host(options.connections.iter().copied().max().unwrap_or(1))
         .build()
         .unwrap();
     wait_ready(&client, &base).await;
@@ -89,17 +103,19 @@ async fn run(options: Options, base: String, data: PathBuf) {
     let url = Arc::new(format!("{base}/api/v1/jobs/{job_id}"));
     let cookie = Arc::new(cookie);
 
-    // Warm-up: open every connection and fill caches before measuring.
-    load(&client, &url, &cookie, options.connections, Duration::from_secs(1)).await;
-    let (latencies, errors, elapsed) = load(
-        &client,
-        &url,
-        &cookie,
-        options.connections,
-        Duration::from_secs(options.seconds),
-    )
-    .await;
-    report(latencies, errors, elapsed, options.connections);
+    for &connections in &options.connections {
+        // Warm-up: open every connection and fill caches before measuring.
+        load(&client, &url, &cookie, connections, Duration::from_secs(1)).await;
+        let (latencies, errors, elapsed) = load(
+            &client,
+            &url,
+            &cookie,
+            connections,
+            Duration::from_secs(options.seconds),
+        )
+        .await;
+        report(latencies, errors, elapsed, connections);
+    }
 }
 
 async fn wait_ready(client: &reqwest::Client, base: &str) {
@@ -114,7 +130,12 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
     panic!("the server never became ready");
 }
 
-async fn post(client: &reqwest::Client, url: String, cookie: Option<&str>, body: Value) -> reqwest::Response {
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    cookie: Option<&str>,
+    body: Value,
+) -> reqwest::Response {
     let mut request = client
         .post(url)
         .header("content-type", "application/json")
@@ -128,23 +149,45 @@ async fn post(client: &reqwest::Client, url: String, cookie: Option<&str>, body:
 async fn sign_in(client: &reqwest::Client, base: &str, data: &Path) -> String {
     let email = "bench@example.org";
     let password = "correct horse battery staple";
-    let r = post(client, format!("{base}/api/v1/auth/signup"), None,
-        json!({ "email": email, "password": password, "username": "bench", "age_confirmed": true })).await;
+    let r = post(
+        client,
+        format!("{base}/api/v1/auth/signup"),
+        None,
+        json!({ "email": email, "password": password, "username": "bench", "age_confirmed": true }),
+    )
+    .await;
     assert!(r.status().is_success(), "signup: {}", r.status());
     let code = reelsmith_mail::latest_code_for(&data.join("outbox"), email)
         .expect("the outbox reads")
         .expect("a code was sent");
-    let r = post(client, format!("{base}/api/v1/auth/verify"), None, json!({ "email": email, "code": code })).await;
+    let r = post(
+        client,
+        format!("{base}/api/v1/auth/verify"),
+        None,
+        json!({ "email": email, "code": code }),
+    )
+    .await;
     assert!(r.status().is_success(), "verify: {}", r.status());
-    let r = post(client, format!("{base}/api/v1/auth/login"), None, json!({ "email": email, "password": password })).await;
+    let r = post(
+        client,
+        format!("{base}/api/v1/auth/login"),
+        None,
+        json!({ "email": email, "password": password }),
+    )
+    .await;
     assert!(r.status().is_success(), "login: {}", r.status());
     let set_cookie = r.headers()["set-cookie"].to_str().unwrap();
     set_cookie.split(';').next().unwrap().trim().to_owned()
 }
 
 async fn submit(client: &reqwest::Client, base: &str, cookie: &str) -> String {
-    let r = post(client, format!("{base}/api/v1/jobs"), Some(cookie),
-        json!({ "script": "A quiet harbour at dawn.", "resolution": "480p" })).await;
+    let r = post(
+        client,
+        format!("{base}/api/v1/jobs"),
+        Some(cookie),
+        json!({ "script": "A quiet harbour at dawn.", "resolution": "480p" }),
+    )
+    .await;
     assert_eq!(r.status(), 201);
     let job: Value = r.json_value().await;
     job["id"].as_str().unwrap().to_owned()
@@ -179,7 +222,12 @@ async fn load(
             let mut errors = 0u64;
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                let ok = match client.get(url.as_str()).header("cookie", cookie.as_str()).send().await {
+                let ok = match client
+                    .get(url.as_str())
+                    .header("cookie", cookie.as_str())
+                    .send()
+                    .await
+                {
                     Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
                     Err(_) => false,
                 };
@@ -212,7 +260,10 @@ fn report(mut latencies: Vec<u32>, errors: u64, elapsed: Duration, connections: 
         f64::from(latencies[i]) / 1000.0
     };
     let rate = latencies.len() as f64 / elapsed.as_secs_f64();
-    println!("GET /api/v1/jobs/{{id}} (session cookie, SQLite, {connections} connections, {:.1} s)", elapsed.as_secs_f64());
+    println!(
+        "GET /api/v1/jobs/{{id}} (session cookie, SQLite, {connections} connections, {:.1} s)",
+        elapsed.as_secs_f64()
+    );
     println!("  requests:  {} ok, {errors} failed", latencies.len());
     println!("  rate:      {rate:.0} requests/s   (target >= 5000)");
     println!("  latency:   p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms   (target p99 <= 20 ms)",

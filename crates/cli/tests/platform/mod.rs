@@ -17,7 +17,7 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_reelsmith")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("a free loopback port")
         .local_addr()
@@ -75,7 +75,11 @@ impl Server {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "serve never became ready: {}", self.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "serve never became ready: {}",
+                self.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -123,9 +127,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("{e}: {}", String::from_utf8_lossy(&self.body))
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn text(&self) -> String {
@@ -186,9 +189,17 @@ impl Api {
         let code = code_from_outbox(&data.join("outbox"), email);
         assert_eq!(code.len(), 6, "a 6-digit code: {code}");
         let verify = self
-            .post_json("/api/v1/auth/verify", &json!({ "email": email, "code": code }))
+            .post_json(
+                "/api/v1/auth/verify",
+                &json!({ "email": email, "code": code }),
+            )
             .await;
-        assert!(verify.status < 300, "verify: {} {}", verify.status, verify.text());
+        assert!(
+            verify.status < 300,
+            "verify: {} {}",
+            verify.status,
+            verify.text()
+        );
         let login = self
             .post_json(
                 "/api/v1/auth/login",
@@ -331,7 +342,14 @@ pub fn photo(dir: &Path) -> Vec<u8> {
 
 pub fn stream_codecs(path: &Path) -> Vec<String> {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe is installed");

@@ -12,7 +12,8 @@
 //!   (`timeline`), plus a table lookup for graded clips. No rounding of the camera to whole pixels,
 //!   so motion is smooth; no per-frame resizing, so it is cheap.
 //! - Deterministic: no clocks, threads or hash maps decide anything, so the same scenes and seed
-//!   give byte-identical frames.
+//!   give byte-identical frames (the warp may run on several threads, by bands of rows, but each
+//!   row is computed the same way whichever thread computes it).
 //!
 //! `jitter` measures motion smoothness on rendered frames, for benchmarks and tests.
 
@@ -195,6 +196,13 @@ impl Compositor {
             incoming: Yuv420Frame::black(size),
             process_timeout: Duration::from_secs(limits.process_timeout_seconds.max(1)),
         })
+    }
+
+    /// Splits the warp of each frame across `threads` threads, by bands of rows. The frames
+    /// are byte for byte the same as on one thread; only the wall time per frame changes.
+    pub fn with_warp_threads(mut self, threads: usize) -> Compositor {
+        self.sampler = Sampler::with_bands(threads);
+        self
     }
 
     /// `round(total duration × fps)`.
@@ -392,4 +400,58 @@ fn validate(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn textured_still(width: u32, height: u32) -> StillImage {
+        let mut rgb = Vec::with_capacity((width * height * 3) as usize);
+        for y in 0..height {
+            for x in 0..width {
+                let v = (x * 7 + y * 13 + (x * y) % 31) as u8;
+                rgb.extend_from_slice(&[v, v.wrapping_mul(3), 255 - v]);
+            }
+        }
+        StillImage { width, height, rgb }
+    }
+
+    /// The render loop reuses frame buffers (the encoder's pipeline hands back the ones it has
+    /// written), so every frame must be drawn completely, whatever the buffer held before: moving
+    /// scenes, a static one and crossfades, into fresh black buffers and into dirty ones.
+    #[test]
+    fn frames_do_not_depend_on_what_the_buffer_held() {
+        let size = FrameSize::new(96, 54);
+        let image = std::sync::Arc::new(textured_still(200, 120));
+        let scenes = || {
+            [Motion::ZoomIn, Motion::Static, Motion::PanLeft]
+                .into_iter()
+                .map(|motion| SceneSpec {
+                    visual: SceneVisual::Still(image.clone()),
+                    motion,
+                    duration: 0.5,
+                })
+                .chain([SceneSpec {
+                    visual: SceneVisual::Card { seed: 3 },
+                    motion: Motion::ZoomOut,
+                    duration: 0.5,
+                }])
+                .collect::<Vec<_>>()
+        };
+        let limits = Limits::default();
+        let mut fresh = Compositor::new(size, 24, Style::Warm, scenes(), 0.2, &limits).unwrap();
+        let mut dirty = Compositor::new(size, 24, Style::Warm, scenes(), 0.2, &limits).unwrap();
+        let mut garbage = Yuv420Frame::black(size);
+        for n in 0..fresh.frame_count() {
+            let mut a = Yuv420Frame::black(size);
+            fresh.render_next(&mut a).unwrap();
+            let (y, u, v) = garbage.planes_mut();
+            for (i, p) in y.iter_mut().chain(u).chain(v).enumerate() {
+                *p = (i as u64 * 31 + n * 7) as u8;
+            }
+            dirty.render_next(&mut garbage).unwrap();
+            assert!(a == garbage, "frame {n} differs");
+        }
+    }
 }

@@ -93,26 +93,17 @@ impl AxisMap {
     }
 }
 
-/// Reusable per-frame state for [`Sampler::render`].
+/// The two axis tables of one plane for one frame, and whether they are a plain copy.
 #[derive(Default)]
-pub struct Sampler {
+struct PlaneMap {
     columns: AxisMap,
     rows: AxisMap,
-    scratch: Vec<u16>,
+    /// `Some((x0, y0))` when the view is the canvas 1:1 at a whole-pixel offset.
+    copy_from: Option<(usize, usize)>,
 }
 
-impl Sampler {
-    /// Renders the part of `canvas` the camera sees into `out`.
-    pub fn render(&mut self, canvas: &YuvCanvas, camera: Camera, out: &mut Yuv420Frame) {
-        let size = out.size();
-        let (ow, oh) = (size.width as usize, size.height as usize);
-        let (y_out, cb_out, cr_out) = out.planes_mut();
-        self.plane(&canvas.y, camera, y_out, ow, oh);
-        self.plane(&canvas.cb, camera, cb_out, ow / 2, oh / 2);
-        self.plane(&canvas.cr, camera, cr_out, ow / 2, oh / 2);
-    }
-
-    fn plane(&mut self, src: &Plane, camera: Camera, out: &mut [u8], ow: usize, oh: usize) {
+impl PlaneMap {
+    fn build(&mut self, src: &Plane, camera: Camera, ow: usize, oh: usize) {
         let (sw, sh) = (src.width as f64, src.height as f64);
         let view_w = sw / camera.zoom;
         let view_h = sh / camera.zoom;
@@ -120,12 +111,114 @@ impl Sampler {
         let top = camera.centre_y * sh - view_h / 2.0;
         self.columns.build(ow, src.width, left, view_w / ow as f64);
         self.rows.build(oh, src.height, top, view_h / oh as f64);
-        if let (Some(x0), Some(y0)) = (self.columns.identity_offset(), self.rows.identity_offset())
-        {
-            copy_rows(src, x0 as usize, y0 as usize, out, ow);
-            return;
+        self.copy_from = match (self.columns.identity_offset(), self.rows.identity_offset()) {
+            (Some(x0), Some(y0)) => Some((x0 as usize, y0 as usize)),
+            _ => None,
+        };
+    }
+}
+
+/// Reusable per-frame state for [`Sampler::render`].
+pub struct Sampler {
+    luma: PlaneMap,
+    /// Cb and Cr have the same size, so they share one map.
+    chroma: PlaneMap,
+    /// One scratch row per band.
+    scratch: Vec<Vec<u16>>,
+    bands: usize,
+}
+
+impl Default for Sampler {
+    fn default() -> Self {
+        Sampler::with_bands(1)
+    }
+}
+
+/// One band of output rows of one plane.
+struct Band<'a> {
+    src: &'a Plane,
+    map: &'a PlaneMap,
+    first_row: usize,
+    out: &'a mut [u8],
+    ow: usize,
+}
+
+impl Band<'_> {
+    fn render(self, scratch: &mut Vec<u16>) {
+        let rows = self.out.len() / self.ow;
+        let range = self.first_row..self.first_row + rows;
+        match self.map.copy_from {
+            Some((x0, y0)) => copy_rows(self.src, x0, y0 + self.first_row, self.out, self.ow),
+            None => warp(
+                self.src,
+                &self.map.columns,
+                &self.map.rows.index[range.clone()],
+                &self.map.rows.weight[range],
+                scratch,
+                self.out,
+                self.ow,
+            ),
         }
-        warp(src, &self.columns, &self.rows, &mut self.scratch, out, ow);
+    }
+}
+
+impl Sampler {
+    /// A sampler that splits every frame into `bands` horizontal bands rendered on as many
+    /// threads (1: all on the caller's thread). Every output row is computed by the same code
+    /// from the same tables whichever band it falls in, so the frames are identical for any
+    /// number of bands.
+    pub fn with_bands(bands: usize) -> Sampler {
+        Sampler {
+            luma: PlaneMap::default(),
+            chroma: PlaneMap::default(),
+            scratch: Vec::new(),
+            bands: bands.max(1),
+        }
+    }
+
+    /// Renders the part of `canvas` the camera sees into `out`.
+    pub fn render(&mut self, canvas: &YuvCanvas, camera: Camera, out: &mut Yuv420Frame) {
+        let size = out.size();
+        let (ow, oh) = (size.width as usize, size.height as usize);
+        self.luma.build(&canvas.y, camera, ow, oh);
+        self.chroma.build(&canvas.cb, camera, ow / 2, oh / 2);
+        let bands = self.bands.min(oh / 2).max(1);
+        self.scratch.resize_with(bands, Vec::new);
+        let (y_out, cb_out, cr_out) = out.planes_mut();
+        let mut work: Vec<Vec<Band>> = (0..bands).map(|_| Vec::with_capacity(3)).collect();
+        for (src, map, plane_out, width) in [
+            (&canvas.y, &self.luma, y_out, ow),
+            (&canvas.cb, &self.chroma, cb_out, ow / 2),
+            (&canvas.cr, &self.chroma, cr_out, ow / 2),
+        ] {
+            let height = plane_out.len() / width;
+            let mut rest = plane_out;
+            let mut first_row = 0;
+            for (b, tasks) in work.iter_mut().enumerate() {
+                let end = height * (b + 1) / bands;
+                let (band, tail) = rest.split_at_mut((end - first_row) * width);
+                tasks.push(Band {
+                    src,
+                    map,
+                    first_row,
+                    out: band,
+                    ow: width,
+                });
+                rest = tail;
+                first_row = end;
+            }
+        }
+        let mut scratch = self.scratch.iter_mut();
+        let mut work = work.into_iter();
+        let (Some(own), Some(own_scratch)) = (work.next(), scratch.next()) else {
+            return;
+        };
+        std::thread::scope(|scope| {
+            for (tasks, scratch) in work.zip(scratch) {
+                scope.spawn(move || tasks.into_iter().for_each(|t| t.render(scratch)));
+            }
+            own.into_iter().for_each(|t| t.render(own_scratch));
+        });
     }
 }
 
@@ -139,7 +232,8 @@ fn copy_rows(src: &Plane, x0: usize, y0: usize, out: &mut [u8], ow: usize) {
 fn warp(
     src: &Plane,
     columns: &AxisMap,
-    rows: &AxisMap,
+    row_index: &[u32],
+    row_weight: &[u16],
     scratch: &mut Vec<u16>,
     out: &mut [u8],
     ow: usize,
@@ -150,7 +244,7 @@ fn warp(
         (*columns.index.last().expect("frames are not empty") as usize + 1).min(src.width - 1);
     let span = last + 1 - first;
     scratch.resize(span, 0);
-    for ((out_row, &r), &wy) in out.chunks_exact_mut(ow).zip(&rows.index).zip(&rows.weight) {
+    for ((out_row, &r), &wy) in out.chunks_exact_mut(ow).zip(row_index).zip(row_weight) {
         let r0 = r as usize;
         let r1 = (r0 + 1).min(src.height - 1);
         let row0 = &src.data[r0 * src.width + first..][..span];
@@ -241,6 +335,48 @@ mod tests {
         let (y, u, v) = out.planes();
         assert_eq!(y, &canvas.y.data[..]);
         assert!(u.iter().all(|&c| c == 100) && v.iter().all(|&c| c == 150));
+    }
+
+    /// Bands on other threads must not change a single byte, whatever the motion and whatever
+    /// the number of bands (including more bands than divide the height evenly).
+    #[test]
+    fn banded_rendering_is_identical_to_one_thread() {
+        let (w, h) = (300, 170);
+        let mut canvas = ramp_canvas(w, h);
+        for (i, p) in canvas.cb.data.iter_mut().enumerate() {
+            *p = (i * 7 % 251) as u8;
+        }
+        for (i, p) in canvas.cr.data.iter_mut().enumerate() {
+            *p = (i * 13 % 239) as u8;
+        }
+        let size = FrameSize::new(256, 144);
+        let cameras = [
+            Camera {
+                zoom: 1.0,
+                centre_x: 0.5,
+                centre_y: 0.5,
+            },
+            Camera {
+                zoom: 1.07,
+                centre_x: 0.48,
+                centre_y: 0.53,
+            },
+            Camera {
+                zoom: 1.15,
+                centre_x: 0.5 + 0.37 / w as f64,
+                centre_y: 0.5,
+            },
+        ];
+        let mut single = Sampler::default();
+        for camera in cameras {
+            let mut expected = Yuv420Frame::black(size);
+            single.render(&canvas, camera, &mut expected);
+            for bands in [2, 3, 7] {
+                let mut out = Yuv420Frame::black(size);
+                Sampler::with_bands(bands).render(&canvas, camera, &mut out);
+                assert!(out == expected, "{bands} bands, {camera:?}");
+            }
+        }
     }
 
     #[test]

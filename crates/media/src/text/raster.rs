@@ -251,24 +251,62 @@ impl PaintedBlock {
     pub fn to_rgba(&self, colour_of_group: impl Fn(u16) -> [u8; 3]) -> Vec<u8> {
         let mut rgba = vec![0u8; self.fill.len() * 4];
         for (i, px) in rgba.chunks_exact_mut(4).enumerate() {
-            // Integer "over" compositing in 0–255 units: this runs for every pixel of every
-            // highlight state, so it avoids floating point.
-            let fill = self.fill[i] as u32;
-            let dark = self.dark[i] as u32;
-            let alpha = fill + (dark * (255 - fill) + 127) / 255;
-            if alpha == 0 {
-                continue;
-            }
-            if fill > 0 {
-                // The dark layer is black, so only the fill contributes colour.
-                let colour = colour_of_group(self.group[i]);
-                for c in 0..3 {
-                    px[c] = ((colour[c] as u32 * fill + alpha / 2) / alpha) as u8;
-                }
-            }
-            px[3] = alpha as u8;
+            px.copy_from_slice(&self.rgba_at(i, &colour_of_group));
         }
         rgba
+    }
+
+    /// The pixel at (`x`, `y`) as [`PaintedBlock::to_rgba`] gives it: transparent outside the
+    /// block.
+    pub fn rgba_pixel(&self, x: u32, y: u32, colour_of_group: impl Fn(u16) -> [u8; 3]) -> [u8; 4] {
+        if x >= self.width || y >= self.height {
+            return [0; 4];
+        }
+        self.rgba_at((y * self.width + x) as usize, &colour_of_group)
+    }
+
+    #[inline]
+    fn rgba_at(&self, i: usize, colour_of_group: &impl Fn(u16) -> [u8; 3]) -> [u8; 4] {
+        // Integer "over" compositing in 0–255 units: this runs for every pixel of every
+        // highlight state, so it avoids floating point.
+        let fill = self.fill[i] as u32;
+        let dark = self.dark[i] as u32;
+        let alpha = fill + (dark * (255 - fill) + 127) / 255;
+        let mut px = [0u8; 4];
+        if alpha == 0 {
+            return px;
+        }
+        if fill > 0 {
+            // The dark layer is black, so only the fill contributes colour.
+            let colour = colour_of_group(self.group[i]);
+            for c in 0..3 {
+                px[c] = ((colour[c] as u32 * fill + alpha / 2) / alpha) as u8;
+            }
+        }
+        px[3] = alpha as u8;
+        px
+    }
+
+    /// The smallest rectangle `(left, top, right, bottom)` (right and bottom exclusive) holding
+    /// every pixel that `group` owns, or `None` when it owns none: the only pixels whose colour
+    /// changes when that group is highlighted.
+    pub fn group_bounds(&self, group: u16) -> Option<(u32, u32, u32, u32)> {
+        let w = self.width as usize;
+        let mut bounds: Option<(u32, u32, u32, u32)> = None;
+        for (y, row) in self.group.chunks_exact(w).enumerate() {
+            let (Some(first), Some(last)) = (
+                row.iter().position(|&g| g == group),
+                row.iter().rposition(|&g| g == group),
+            ) else {
+                continue;
+            };
+            let (y, first, last) = (y as u32, first as u32, last as u32);
+            bounds = Some(match bounds {
+                None => (first, y, last + 1, y + 1),
+                Some((l, t, r, _)) => (l.min(first), t, r.max(last + 1), y + 1),
+            });
+        }
+        bounds
     }
 }
 
