@@ -638,6 +638,8 @@ fn jitter_only(dir: &Path, photo: &Path, scenes: &[Motion], settings: &EncodeSet
         Synthetic::Zoom,
         Synthetic::ZoomSnapped,
         Synthetic::ZoomEncoded,
+        Synthetic::PanWarped,
+        Synthetic::ZoomWarped,
     ] {
         let (report, truth) = synthetic_jitter(case, dir, settings);
         println!(
@@ -649,6 +651,9 @@ fn jitter_only(dir: &Path, photo: &Path, scenes: &[Motion], settings: &EncodeSet
             truth,
             report.samples
         );
+    }
+    if std::env::args().nth(2).as_deref() == Some("synthetic") {
+        return;
     }
 
     let (words, wav) = narration(dir);
@@ -734,6 +739,11 @@ enum Synthetic {
     ZoomSnapped,
     /// The exact zoom, through the benchmark's x264 options and decoded again.
     ZoomEncoded,
+    /// The engine's own pan (`motion::camera(PanLeft)`), warped by the compositor's sampler from
+    /// a canvas of the texture sampled at whole pixels (frame size x 1.15, as the engine's).
+    PanWarped,
+    /// Likewise the engine's zoom in.
+    ZoomWarped,
 }
 
 /// Frames in a synthetic scene (one 6 s scene).
@@ -746,6 +756,8 @@ impl Synthetic {
             Synthetic::Zoom => "exact eased zoom 1 -> 1.15",
             Synthetic::ZoomSnapped => "same zoom, window corner rounded to whole pixels",
             Synthetic::ZoomEncoded => "exact zoom, x264-encoded and decoded",
+            Synthetic::PanWarped => "engine's pan, warped by the compositor's sampler",
+            Synthetic::ZoomWarped => "engine's zoom in, warped by the compositor's sampler",
         }
     }
 
@@ -762,6 +774,25 @@ impl Synthetic {
             Synthetic::ZoomSnapped => {
                 let z = MAX_ZOOM.powf(e);
                 ((cx - cx / z).round(), (cy - cy / z).round(), z)
+            }
+            Synthetic::PanWarped | Synthetic::ZoomWarped => {
+                // The camera's view on the canvas, in canvas pixels (pixel-centre offsets are
+                // constant and do not change speeds).
+                let motion = match self {
+                    Synthetic::PanWarped => Motion::PanLeft,
+                    _ => Motion::ZoomIn,
+                };
+                let c = reelsmith_media::compose::motion::camera(
+                    motion,
+                    (k as f64 + 0.5) / SYNTHETIC_FRAMES as f64,
+                );
+                let (cw, ch) = canvas_size();
+                let z = SIZE.width as f64 * c.zoom / cw as f64;
+                (
+                    (c.centre_x - 0.5 / c.zoom) * cw as f64,
+                    (c.centre_y - 0.5 / c.zoom) * ch as f64,
+                    z,
+                )
             }
         }
     }
@@ -809,7 +840,41 @@ fn synthetic_frame(case: Synthetic, k: u64) -> Vec<u8> {
 fn synthetic_jitter(case: Synthetic, dir: &Path, settings: &EncodeSettings) -> (JitterReport, f64) {
     let bounds = vec![0, SYNTHETIC_FRAMES];
     let mut meter = SceneMeter::with_bounds(bounds.clone());
-    let report = if let Synthetic::ZoomEncoded = case {
+    let report = if let Synthetic::PanWarped | Synthetic::ZoomWarped = case {
+        use reelsmith_media::compose::sample::{Plane, Sampler, YuvCanvas};
+        let (cw, ch) = canvas_size();
+        let mut y = Plane::new(cw, ch, 128);
+        for (i, v) in y.data.iter_mut().enumerate() {
+            let (u, w) = ((i % cw) as f64, (i / cw) as f64);
+            let t: f64 = WAVES
+                .iter()
+                .map(|&(fx, fy, phase, amp)| {
+                    amp * (std::f64::consts::TAU * (fx * u + fy * w) + phase).sin()
+                })
+                .sum();
+            *v = (128.0 + t).round().clamp(16.0, 235.0) as u8;
+        }
+        let canvas = YuvCanvas {
+            y,
+            cb: Plane::new(cw / 2, ch / 2, 128),
+            cr: Plane::new(cw / 2, ch / 2, 128),
+        };
+        let mut sampler = Sampler::with_bands(1);
+        let mut frame = Yuv420Frame::black(SIZE);
+        let motion = match case {
+            Synthetic::PanWarped => Motion::PanLeft,
+            _ => Motion::ZoomIn,
+        };
+        for k in 0..SYNTHETIC_FRAMES {
+            let camera = reelsmith_media::compose::motion::camera(
+                motion,
+                (k as f64 + 0.5) / SYNTHETIC_FRAMES as f64,
+            );
+            sampler.render(&canvas, camera, &mut frame);
+            meter.push(frame.as_bytes());
+        }
+        meter.finish()
+    } else if let Synthetic::ZoomEncoded = case {
         let out = dir.join("synthetic.mp4");
         let mut encoder = Encoder::start(&out, SIZE, FPS, None, settings, Duration::from_secs(600))
             .expect("encoder");
@@ -849,4 +914,13 @@ fn synthetic_jitter(case: Synthetic, dir: &Path, settings: &EncodeSettings) -> (
         }
     }
     (report, speeds.iter().sum::<f64>() / speeds.len() as f64)
+}
+
+/// The engine's canvas for a moving camera: the frame's size times the largest zoom.
+fn canvas_size() -> (usize, usize) {
+    let even = |v: f64| (v.round() as usize) & !1;
+    (
+        even(SIZE.width as f64 * MAX_ZOOM),
+        even(SIZE.height as f64 * MAX_ZOOM),
+    )
 }
