@@ -59,8 +59,8 @@ lives beside it, and many who never see it at all.";
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "render".into());
-    if which != "render" && which != "memory" {
-        eprintln!("usage: bench-render [render|memory]");
+    if !["render", "memory", "jitter"].contains(&which.as_str()) {
+        eprintln!("usage: bench-render [render|memory|jitter]");
         std::process::exit(2);
     }
     let dir = scratch_dir();
@@ -73,6 +73,10 @@ fn main() {
     }
     let settings = EncodeSettings::default();
     let scenes = scene_plan();
+    if which == "jitter" {
+        jitter_only(dir.path(), &photo, &scenes, &settings);
+        return;
+    }
     println!(
         "# Reelsmith render benchmark ({}x{} at {FPS} fps, {SECONDS} s, {SCENES} scenes)",
         SIZE.width, SIZE.height
@@ -104,7 +108,8 @@ fn main() {
     let floor_out = dir.path().join("floor.mp4");
     let (mut reelsmith, mut floor) = (Duration::MAX, Duration::MAX);
     for round in 0..ROUNDS {
-        let ours_time = time(|| render_reelsmith(&photo, &scenes, &words, &wav, &ours, &settings));
+        let ours_time =
+            time(|| render_reelsmith(&photo, &scenes, &words, &wav, &ours, &settings, |_| {}));
         if round == 0 {
             decode_to_raw(&ours, &raw);
         }
@@ -269,6 +274,7 @@ fn render_reelsmith(
     wav: &Path,
     out: &Path,
     settings: &EncodeSettings,
+    mut on_frame: impl FnMut(&Yuv420Frame),
 ) {
     let limits = Limits::default();
     let image = std::sync::Arc::new(load_image(photo, &limits).expect("photo loads"));
@@ -303,6 +309,7 @@ fn render_reelsmith(
         if let Some(overlay) = captions.overlay_at(i as f64 / FPS as f64) {
             frame.blend(overlay);
         }
+        on_frame(&frame);
         encoder.submit(frame).expect("frame written");
     }
     encoder.finish().expect("encode finished");
@@ -374,6 +381,26 @@ fn render_zoompan(
     frames: u64,
     settings: &EncodeSettings,
 ) {
+    let filter = zoompan_filter(motions, frames);
+    let mut args: Vec<String> = [
+        "-i",
+        photo.to_str().unwrap(),
+        "-i",
+        wav.to_str().unwrap(),
+        "-vf",
+        &filter,
+        "-frames:v",
+        &frames.to_string(),
+    ]
+    .map(String::from)
+    .into();
+    args.extend(output_args(settings));
+    args.extend(["-shortest".into(), out.to_str().unwrap().into()]);
+    ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
+/// The zoompan filter graph making the engine's moves (see [`render_zoompan`]).
+fn zoompan_filter(motions: &[Motion], frames: u64) -> String {
     let bounds = scene_boundaries();
     let near = 0.5 / MAX_ZOOM;
     let far = 1.0 - near;
@@ -408,77 +435,106 @@ fn render_zoompan(
         Motion::PanUp => lerp(near, far, e),
         _ => "0.5".into(),
     });
-    let filter = format!(
+    format!(
         "zoompan=z='{zoom}':x='iw*{centre_x}-iw/zoom/2':y='ih*{centre_y}-ih/zoom/2':d={frames}:s={}x{}:fps={FPS},format=yuv420p",
         SIZE.width, SIZE.height
-    );
-    let mut args: Vec<String> = [
-        "-i",
-        photo.to_str().unwrap(),
-        "-i",
-        wav.to_str().unwrap(),
-        "-vf",
-        &filter,
-        "-frames:v",
-        &frames.to_string(),
-    ]
-    .map(String::from)
-    .into();
-    args.extend(output_args(settings));
-    args.extend(["-shortest".into(), out.to_str().unwrap().into()]);
-    ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    )
 }
 
-/// Jitter of a whole output, measured inside each scene (never across a cut or a crossfade) on
-/// the top 60 % of the picture (captions live lower down), pooled over the scenes.
+/// Jitter of a whole encoded output, decoded by ffmpeg and measured by [`SceneMeter`].
 fn scene_jitter(video: &Path) -> JitterReport {
-    let crop_h = (SIZE.height * 3 / 5) & !1;
-    let size = FrameSize::new(SIZE.width, crop_h);
+    scene_jitter_within(video, SceneMeter::new())
+}
+
+fn scene_jitter_within(video: &Path, mut meter: SceneMeter) -> JitterReport {
     let mut child = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-i"])
         .arg(video)
-        .args([
-            "-vf",
-            &format!("crop={}:{crop_h}:0:0", SIZE.width),
-            "-vsync",
-            "0",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "yuv420p",
-            "-",
-        ])
+        .args(["-vsync", "0", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("ffmpeg decodes");
     let mut stdout = child.stdout.take().expect("piped");
-    let bounds = scene_boundaries();
-    let mut reports = Vec::new();
-    let mut window = Vec::new();
-    let mut scene = 0;
-    let mut bytes = vec![0u8; size.yuv420p_len()];
-    for n in 0u64.. {
+    let mut bytes = vec![0u8; SIZE.yuv420p_len()];
+    loop {
         use std::io::Read;
         if stdout.read_exact(&mut bytes).is_err() {
             break;
         }
-        while scene < SCENES && n >= bounds[scene + 1] {
-            reports.push(measure_jitter(&window));
-            window.clear();
-            scene += 1;
-        }
-        if scene < SCENES
-            && n >= bounds[scene] + SCENE_EDGE_FRAMES
-            && n + SCENE_EDGE_FRAMES < bounds[scene + 1]
-        {
-            window.push(Yuv420Frame::from_bytes(size, bytes.clone()));
-        }
-    }
-    if !window.is_empty() {
-        reports.push(measure_jitter(&window));
+        meter.push(&bytes);
     }
     assert!(child.wait().expect("ffmpeg exits").success());
-    pool(&reports)
+    meter.finish()
+}
+
+/// Jitter measured inside each scene (never across a cut or a crossfade: [`SCENE_EDGE_FRAMES`]
+/// are left out at each end) on the top 60 % of the picture (captions live lower down), pooled
+/// over the scenes. Frames are pushed one by one, full size, in order, so the same meter reads a
+/// decoded file and frames before encoding alike.
+struct SceneMeter {
+    bounds: Vec<u64>,
+    crop: FrameSize,
+    scene: usize,
+    next: u64,
+    window: Vec<Yuv420Frame>,
+    reports: Vec<JitterReport>,
+}
+
+impl SceneMeter {
+    fn new() -> SceneMeter {
+        SceneMeter::with_bounds(scene_boundaries())
+    }
+
+    fn with_bounds(bounds: Vec<u64>) -> SceneMeter {
+        SceneMeter {
+            bounds,
+            crop: FrameSize::new(SIZE.width, (SIZE.height * 3 / 5) & !1),
+            scene: 0,
+            next: 0,
+            window: Vec::new(),
+            reports: Vec::new(),
+        }
+    }
+
+    /// One full-size yuv420p frame (the next in the sequence).
+    fn push(&mut self, full: &[u8]) {
+        let n = self.next;
+        self.next += 1;
+        let scenes = self.bounds.len() - 1;
+        while self.scene < scenes && n >= self.bounds[self.scene + 1] {
+            self.reports.push(measure_jitter(&self.window));
+            self.window.clear();
+            self.scene += 1;
+        }
+        let (start, end) = (
+            self.bounds[self.scene.min(scenes - 1)],
+            self.bounds[(self.scene + 1).min(scenes)],
+        );
+        if self.scene < scenes && n >= start + SCENE_EDGE_FRAMES && n + SCENE_EDGE_FRAMES < end {
+            self.window.push(top_crop(full, self.crop));
+        }
+    }
+
+    fn finish(mut self) -> JitterReport {
+        if !self.window.is_empty() {
+            self.reports.push(measure_jitter(&self.window));
+        }
+        pool(&self.reports)
+    }
+}
+
+/// The top `crop.height` rows of a full-size yuv420p frame (exactly what ffmpeg's
+/// `crop=W:H:0:0` gives for an even H).
+fn top_crop(full: &[u8], crop: FrameSize) -> Yuv420Frame {
+    let (w, h) = (SIZE.width as usize, SIZE.height as usize);
+    let ch = crop.height as usize;
+    let luma = w * h;
+    let chroma = (w / 2) * (h / 2);
+    let mut out = Vec::with_capacity(crop.yuv420p_len());
+    out.extend_from_slice(&full[..w * ch]);
+    out.extend_from_slice(&full[luma..luma + (w / 2) * (ch / 2)]);
+    out.extend_from_slice(&full[luma + chroma..luma + chroma + (w / 2) * (ch / 2)]);
+    Yuv420Frame::from_bytes(crop, out)
 }
 
 /// One report for several windows: RMS and speed weighted by how many displacements each had.
@@ -555,4 +611,316 @@ fn children(pid: u32) -> Vec<u32> {
         }
     }
     out
+}
+
+/// `bench-render jitter`: only the jitter figures, each engine measured twice with the same
+/// meter, on its frames before encoding (the compositor's output; zoompan's filter output piped
+/// as raw video) and on its encoded file after decoding (what a viewer sees), and the meter
+/// itself on synthetic sequences whose motion is known exactly, to show its floor and bias.
+fn jitter_only(dir: &Path, photo: &Path, scenes: &[Motion], settings: &EncodeSettings) {
+    println!(
+        "# Jitter only ({}x{} at {FPS} fps, {SECONDS} s, {SCENES} scenes: {})",
+        SIZE.width,
+        SIZE.height,
+        scenes
+            .iter()
+            .map(|m| format!("{m:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("encoder: {}", settings.x264_args().join(" "));
+    println!();
+    println!("The meter on exact synthetic motion (analytic band-limited texture, one 6 s scene, {SCENE_EDGE_FRAMES} frames trimmed at each end):");
+    println!("| sequence | jitter RMS (px) | jitter max (px) | measured speed (px/frame) | true speed (px/frame) | displacements |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for case in [
+        Synthetic::Pan,
+        Synthetic::Zoom,
+        Synthetic::ZoomSnapped,
+        Synthetic::ZoomEncoded,
+        Synthetic::PanWarped,
+        Synthetic::ZoomWarped,
+    ] {
+        let (report, truth) = synthetic_jitter(case, dir, settings);
+        println!(
+            "| {} | {:.4} | {:.4} | {:.3} | {:.3} | {} |",
+            case.name(),
+            report.rms_px,
+            report.max_px,
+            report.mean_speed_px,
+            truth,
+            report.samples
+        );
+    }
+    if std::env::args().nth(2).as_deref() == Some("synthetic") {
+        return;
+    }
+
+    let (words, wav) = narration(dir);
+    let frames = (SECONDS * FPS as f64).round() as u64;
+    let ours = dir.join("reelsmith.mp4");
+    let mut ours_raw = SceneMeter::new();
+    render_reelsmith(photo, scenes, &words, &wav, &ours, settings, |f| {
+        ours_raw.push(f.as_bytes())
+    });
+    let ours_raw = ours_raw.finish();
+    let ours_encoded = scene_jitter(&ours);
+
+    // zoompan's frames as its filter makes them, piped out raw; the same frames are then
+    // encoded with the same x264 options as Reelsmith's (as in the full benchmark).
+    let zoompan_out = dir.join("zoompan.mp4");
+    let mut zoompan_raw = SceneMeter::new();
+    {
+        let filter = zoompan_filter(scenes, frames);
+        let mut child = Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-i"])
+            .arg(photo)
+            .args(["-vf", &filter, "-frames:v", &frames.to_string()])
+            .args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("ffmpeg runs zoompan");
+        let mut stdout = child.stdout.take().expect("piped");
+        let mut encoder = Encoder::start(
+            &zoompan_out,
+            SIZE,
+            FPS,
+            Some(&wav),
+            settings,
+            Duration::from_secs(3600),
+        )
+        .expect("encoder");
+        let mut bytes = vec![0u8; SIZE.yuv420p_len()];
+        loop {
+            use std::io::Read;
+            if stdout.read_exact(&mut bytes).is_err() {
+                break;
+            }
+            zoompan_raw.push(&bytes);
+            let frame = Yuv420Frame::from_bytes(SIZE, std::mem::take(&mut bytes));
+            encoder.write_frame(&frame).expect("frame written");
+            bytes = frame.as_bytes().to_vec();
+        }
+        assert!(child.wait().expect("ffmpeg exits").success());
+        encoder.finish().expect("encode finished");
+    }
+    let zoompan_raw = zoompan_raw.finish();
+    let zoompan_encoded = scene_jitter(&zoompan_out);
+
+    println!();
+    println!("Jitter inside each scene ({SCENE_EDGE_FRAMES} frames trimmed at each end), top 60 % of the frame:");
+    println!("| output | frames | jitter RMS (px) | jitter max (px) | mean speed (px/frame) | displacements |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for (name, stage, j) in [
+        ("Reelsmith", "before encoding", ours_raw),
+        ("zoompan", "before encoding", zoompan_raw),
+        ("Reelsmith", "encoded, decoded", ours_encoded),
+        ("zoompan", "encoded, decoded", zoompan_encoded),
+    ] {
+        println!(
+            "| {name} | {stage} | {:.4} | {:.4} | {:.3} | {} |",
+            j.rms_px, j.max_px, j.mean_speed_px, j.samples
+        );
+    }
+    println!(
+        "Reelsmith / zoompan jitter RMS, before encoding: {:.3}; encoded: {:.3} (target <= 0.1)",
+        ours_raw.rms_px / zoompan_raw.rms_px,
+        ours_encoded.rms_px / zoompan_encoded.rms_px
+    );
+}
+
+#[derive(Clone, Copy)]
+enum Synthetic {
+    /// Eased pan of 192 px (a pan's travel at zoom 1.15 in this frame) over 180 frames.
+    Pan,
+    /// Eased geometric zoom 1 → 1.15 about the frame's centre over 180 frames.
+    Zoom,
+    /// The same zoom with the crop window's corner snapped to whole pixels (as zoompan does).
+    ZoomSnapped,
+    /// The exact zoom, through the benchmark's x264 options and decoded again.
+    ZoomEncoded,
+    /// The engine's own pan (`motion::camera(PanLeft)`), warped by the compositor's sampler from
+    /// a canvas of the texture sampled at whole pixels (frame size x 1.15, as the engine's).
+    PanWarped,
+    /// Likewise the engine's zoom in.
+    ZoomWarped,
+}
+
+/// Frames in a synthetic scene (one 6 s scene).
+const SYNTHETIC_FRAMES: u64 = 180;
+
+impl Synthetic {
+    fn name(self) -> &'static str {
+        match self {
+            Synthetic::Pan => "exact eased pan, 192 px",
+            Synthetic::Zoom => "exact eased zoom 1 -> 1.15",
+            Synthetic::ZoomSnapped => "same zoom, window corner rounded to whole pixels",
+            Synthetic::ZoomEncoded => "exact zoom, x264-encoded and decoded",
+            Synthetic::PanWarped => "engine's pan, warped by the compositor's sampler",
+            Synthetic::ZoomWarped => "engine's zoom in, warped by the compositor's sampler",
+        }
+    }
+
+    /// Where frame `k`'s pixel (x, y) reads the texture: `x_src = a + x / z` on each axis.
+    fn mapping(self, k: u64) -> (f64, f64, f64) {
+        let e = reelsmith_media::compose::motion::ease((k as f64 + 0.5) / SYNTHETIC_FRAMES as f64);
+        let (cx, cy) = (SIZE.width as f64 / 2.0, SIZE.height as f64 / 2.0);
+        match self {
+            Synthetic::Pan => (-192.0 * e, 0.0, 1.0),
+            Synthetic::Zoom | Synthetic::ZoomEncoded => {
+                let z = MAX_ZOOM.powf(e);
+                (cx - cx / z, cy - cy / z, z)
+            }
+            Synthetic::ZoomSnapped => {
+                let z = MAX_ZOOM.powf(e);
+                ((cx - cx / z).round(), (cy - cy / z).round(), z)
+            }
+            Synthetic::PanWarped | Synthetic::ZoomWarped => {
+                // The camera's view on the canvas, in canvas pixels (pixel-centre offsets are
+                // constant and do not change speeds).
+                let motion = match self {
+                    Synthetic::PanWarped => Motion::PanLeft,
+                    _ => Motion::ZoomIn,
+                };
+                let c = reelsmith_media::compose::motion::camera(
+                    motion,
+                    (k as f64 + 0.5) / SYNTHETIC_FRAMES as f64,
+                );
+                let (cw, ch) = canvas_size();
+                let z = SIZE.width as f64 * c.zoom / cw as f64;
+                (
+                    (c.centre_x - 0.5 / c.zoom) * cw as f64,
+                    (c.centre_y - 0.5 / c.zoom) * ch as f64,
+                    z,
+                )
+            }
+        }
+    }
+}
+
+/// A band-limited texture (a sum of plane waves, all below 0.3 cycles per pixel), so it can be
+/// sampled exactly at any real position.
+const WAVES: [(f64, f64, f64, f64); 8] = [
+    (0.031, 0.017, 0.0, 22.0),
+    (-0.052, 0.043, 1.3, 18.0),
+    (0.087, -0.021, 2.1, 15.0),
+    (0.013, 0.071, 0.4, 15.0),
+    (0.121, 0.093, 4.0, 10.0),
+    (-0.143, 0.057, 5.2, 8.0),
+    (0.211, -0.137, 0.9, 6.0),
+    (-0.097, 0.233, 3.3, 6.0),
+];
+
+/// Frame `k` of a synthetic sequence (luma only where the meter looks, the top 60 %).
+fn synthetic_frame(case: Synthetic, k: u64) -> Vec<u8> {
+    let (w, h) = (SIZE.width as usize, SIZE.height as usize);
+    let rows = h * 3 / 5;
+    let (ax, ay, z) = case.mapping(k);
+    let mut bytes = vec![128u8; SIZE.yuv420p_len()];
+    let mut acc = vec![128.0f64; w * rows];
+    for &(fx, fy, phase, amp) in &WAVES {
+        let tau = std::f64::consts::TAU;
+        let col: Vec<(f64, f64)> = (0..w)
+            .map(|x| (tau * fx * (ax + x as f64 / z)).sin_cos())
+            .collect();
+        for y in 0..rows {
+            let (sb, cb) = (tau * fy * (ay + y as f64 / z) + phase).sin_cos();
+            for (v, &(sa, ca)) in acc[y * w..][..w].iter_mut().zip(&col) {
+                *v += amp * (sa * cb + ca * sb);
+            }
+        }
+    }
+    for (b, v) in bytes.iter_mut().zip(&acc) {
+        *b = v.round().clamp(16.0, 235.0) as u8;
+    }
+    bytes
+}
+
+/// The meter on one synthetic scene, and the true mean speed at the meter's patch centres.
+fn synthetic_jitter(case: Synthetic, dir: &Path, settings: &EncodeSettings) -> (JitterReport, f64) {
+    let bounds = vec![0, SYNTHETIC_FRAMES];
+    let mut meter = SceneMeter::with_bounds(bounds.clone());
+    let report = if let Synthetic::PanWarped | Synthetic::ZoomWarped = case {
+        use reelsmith_media::compose::sample::{Plane, Sampler, YuvCanvas};
+        let (cw, ch) = canvas_size();
+        let mut y = Plane::new(cw, ch, 128);
+        for (i, v) in y.data.iter_mut().enumerate() {
+            let (u, w) = ((i % cw) as f64, (i / cw) as f64);
+            let t: f64 = WAVES
+                .iter()
+                .map(|&(fx, fy, phase, amp)| {
+                    amp * (std::f64::consts::TAU * (fx * u + fy * w) + phase).sin()
+                })
+                .sum();
+            *v = (128.0 + t).round().clamp(16.0, 235.0) as u8;
+        }
+        let canvas = YuvCanvas {
+            y,
+            cb: Plane::new(cw / 2, ch / 2, 128),
+            cr: Plane::new(cw / 2, ch / 2, 128),
+        };
+        let mut sampler = Sampler::with_bands(1);
+        let mut frame = Yuv420Frame::black(SIZE);
+        let motion = match case {
+            Synthetic::PanWarped => Motion::PanLeft,
+            _ => Motion::ZoomIn,
+        };
+        for k in 0..SYNTHETIC_FRAMES {
+            let camera = reelsmith_media::compose::motion::camera(
+                motion,
+                (k as f64 + 0.5) / SYNTHETIC_FRAMES as f64,
+            );
+            sampler.render(&canvas, camera, &mut frame);
+            meter.push(frame.as_bytes());
+        }
+        meter.finish()
+    } else if let Synthetic::ZoomEncoded = case {
+        let out = dir.join("synthetic.mp4");
+        let mut encoder = Encoder::start(&out, SIZE, FPS, None, settings, Duration::from_secs(600))
+            .expect("encoder");
+        for k in 0..SYNTHETIC_FRAMES {
+            let frame = Yuv420Frame::from_bytes(SIZE, synthetic_frame(case, k));
+            encoder.write_frame(&frame).expect("frame written");
+        }
+        encoder.finish().expect("encode finished");
+        scene_jitter_within(&out, meter)
+    } else {
+        for k in 0..SYNTHETIC_FRAMES {
+            meter.push(&synthetic_frame(case, k));
+        }
+        meter.finish()
+    };
+    // True displacement of the content under each patch centre between frames k and k + 1: the
+    // texture point read at x in frame k is read at x' = (a_k - a_(k+1)) z_(k+1) + x z_(k+1)/z_k.
+    let (w, h) = (SIZE.width as f64, ((SIZE.height * 3 / 5) & !1) as f64);
+    let centres = [
+        (w / 4.0, h / 4.0),
+        (w * 0.75, h / 4.0),
+        (w / 4.0, h * 0.75),
+        (w * 0.75, h * 0.75),
+    ];
+    let mut speeds = Vec::new();
+    for k in SCENE_EDGE_FRAMES..SYNTHETIC_FRAMES - SCENE_EDGE_FRAMES - 1 {
+        let exact = match case {
+            Synthetic::ZoomSnapped => Synthetic::Zoom,
+            other => other,
+        };
+        let (ax0, ay0, z0) = exact.mapping(k);
+        let (ax1, ay1, z1) = exact.mapping(k + 1);
+        for &(x, y) in &centres {
+            let dx = (ax0 - ax1) * z1 + x * z1 / z0 - x;
+            let dy = (ay0 - ay1) * z1 + y * z1 / z0 - y;
+            speeds.push(dx.hypot(dy));
+        }
+    }
+    (report, speeds.iter().sum::<f64>() / speeds.len() as f64)
+}
+
+/// The engine's canvas for a moving camera: the frame's size times the largest zoom.
+fn canvas_size() -> (usize, usize) {
+    let even = |v: f64| (v.round() as usize) & !1;
+    (
+        even(SIZE.width as f64 * MAX_ZOOM),
+        even(SIZE.height as f64 * MAX_ZOOM),
+    )
 }
