@@ -30,8 +30,12 @@ impl AppState {
     }
 
     /// Cookies are `Secure` exactly when people reach us over https (P-SEC-3).
+    /// Called for every response (HSTS), so it reads the settings instead of building the URL.
     pub fn secure_cookies(&self) -> bool {
-        self.public_url().starts_with("https://")
+        match &self.config.server.public_url {
+            Some(url) => url.starts_with("https://"),
+            None => self.config.server.tls.cert.is_some(),
+        }
     }
 
     pub fn public_url(&self) -> String {
