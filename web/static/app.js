@@ -18,7 +18,8 @@ async function api(method, path, body, extra = {}) {
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (!res.ok) {
-    if (res.status === 401 && !path.startsWith('/auth/')) {
+    // Only a missing or ended session goes to sign in; a wrong password answers 401 too.
+    if (res.status === 401 && !path.startsWith('/auth/') && (!data || !data.code || data.code === 'auth.required')) {
       location.assign('/signin?next=' + encodeURIComponent(location.pathname));
     }
     const err = new Error((data && data.detail) || `the server answered ${res.status}`);
@@ -29,8 +30,7 @@ async function api(method, path, body, extra = {}) {
   return data;
 }
 
-function showError(err) {
-  const box = $('#form-error');
+function showError(err, box = $('#form-error')) {
   if (!box) return;
   if (!err) { box.hidden = true; box.textContent = ''; return; }
   box.textContent = err.message || String(err);
@@ -69,23 +69,38 @@ function safeNext(fallback) {
   return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : fallback;
 }
 
-/** Wires a form: disables its submit button while `handler` runs, and shows errors. */
-function onSubmit(form, handler) {
+/** Wires a form: disables its submit button while `handler` runs, and shows errors in the form's
+ *  own alert (a `[role=alert]` inside it) or else the page's `#form-error`. A string that
+ *  `handler` resolves to goes to the form's `[role=status]`. `opts.fields` maps an API error code
+ *  to the name of the control it is about (marked invalid and focused); `opts.messages` maps an
+ *  error code to the message to show instead of the server's detail. */
+function onSubmit(form, handler, opts = {}) {
   if (!form) return;
+  const errorBox = form.querySelector('[role=alert]') || $('#form-error');
+  const statusBox = form.querySelector('[role=status]');
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    showError(null);
+    showError(null, errorBox);
+    if (statusBox) statusBox.textContent = '';
+    for (const c of form.querySelectorAll('[aria-invalid]')) c.removeAttribute('aria-invalid');
     if (!form.checkValidity()) {
       const bad = form.querySelector(':invalid');
-      showError(new Error(`Please fill in “${(bad && bad.labels && bad.labels[0] && bad.labels[0].textContent.trim()) || 'every field'}” correctly.`));
-      if (bad) bad.focus();
+      showError(new Error(`Please fill in “${(bad && bad.labels && bad.labels[0] && bad.labels[0].textContent.trim()) || 'every field'}” correctly.`), errorBox);
+      if (bad) { bad.setAttribute('aria-invalid', 'true'); bad.focus(); }
       return;
     }
     const button = form.querySelector('button[type=submit]');
     if (button) button.disabled = true;
-    try { await handler(new FormData(form)); }
-    catch (err) { showError(err); }
-    finally { if (button) button.disabled = false; }
+    try {
+      const done = await handler(new FormData(form));
+      if (statusBox && typeof done === 'string') statusBox.textContent = done;
+    } catch (err) {
+      const message = opts.messages && opts.messages[err.code];
+      showError(message ? new Error(message) : err, errorBox);
+      const name = opts.fields && opts.fields[err.code];
+      const control = name && form.elements.namedItem(name);
+      if (control) { control.setAttribute('aria-invalid', 'true'); control.focus(); }
+    } finally { if (button) button.disabled = false; }
   });
 }
 
@@ -371,8 +386,11 @@ async function setupJob() {
   const form = $('#revise-form');
   setupEditor(form);
   let stream = null;
+  let current = null; // the job's current revision
+  let shown = null; // the revision in the player (null: the current one)
 
   const showVideo = (revision) => {
+    shown = revision;
     const q = revision ? `?revision=${revision}` : '';
     const video = $('#player');
     video.replaceChildren();
@@ -403,17 +421,41 @@ async function setupJob() {
     if (job.status === 'failed' && job.error) showError(new Error(`Rendering failed: ${job.error.message}`));
   };
 
+  // Deletes an earlier revision (the current one goes only with the whole creation).
+  const deleteRevision = async (revision) => {
+    if (!confirm(`Delete revision ${revision}, its video and its captions? This cannot be undone.`)) return;
+    showError(null);
+    const note = $('#revisions-status');
+    note.textContent = '';
+    try {
+      await api('DELETE', `/jobs/${encodeURIComponent(id)}/revisions/${revision}`);
+      if (shown === revision) {
+        if (root.dataset.status === 'succeeded') showVideo(null);
+        else { $('#player').removeAttribute('src'); $('#player-section').hidden = true; }
+      }
+      await loadRevisions();
+      note.textContent = `Revision ${revision} is deleted.`;
+      $('#revisions-h').focus();
+    } catch (err) { showError(err); }
+  };
+
   const loadRevisions = async () => {
     const list = $('#revisions');
     const revs = await api('GET', `/jobs/${encodeURIComponent(id)}/revisions`);
     list.replaceChildren();
     for (const r of revs.slice().reverse()) {
+      const isCurrent = r.revision === current;
       const li = el('li', { 'data-revision': r.revision },
         el('strong', { text: `Revision ${r.revision}` }),
+        isCurrent ? document.createTextNode(' ') : null,
+        isCurrent ? el('span', { class: 'tag', text: 'current' }) : null,
         document.createTextNode(` · ${r.status} · ${fmtDate(r.created_at)} `));
       if (r.status === 'succeeded') {
         li.append(el('button', { type: 'button', class: 'link', text: 'Play', 'aria-label': `Play revision ${r.revision}`, onclick: () => { showVideo(r.revision); $('#player').focus(); } }));
-        li.append(el('a', { href: `${base}/video?revision=${r.revision}`, download: true, text: 'MP4' }));
+        li.append(el('a', { href: `${base}/video?revision=${r.revision}`, download: true, text: 'MP4', 'aria-label': `MP4 of revision ${r.revision}` }));
+      }
+      if (!isCurrent) {
+        li.append(el('button', { type: 'button', class: 'link danger', text: 'Delete', 'aria-label': `Delete revision ${r.revision}`, onclick: () => deleteRevision(r.revision) }));
       }
       li.append(el('p', { class: 'meta script', text: (r.params && r.params.script) || '' }));
       list.append(li);
@@ -422,6 +464,7 @@ async function setupJob() {
 
   const load = async () => {
     const job = await api('GET', `/jobs/${encodeURIComponent(id)}`);
+    current = job.revision;
     render(job);
     await loadRevisions();
     if (!TERMINAL.includes(job.status)) watch();
@@ -508,12 +551,89 @@ async function setupAccount() {
     $('#token-form').reset();
     await loadTokens();
   });
-  try {
-    const me = await api('GET', '/me');
+  const showProfile = (me) => {
     $('#p-name').textContent = me.display_name;
     $('#p-username').textContent = me.username;
     $('#p-email').textContent = me.email;
     $('#p-since').textContent = fmtDate(me.created_at);
+    $('#display-name').value = me.display_name;
+    const nav = $('header a[href="/account"]');
+    if (nav) nav.title = `Signed in as ${me.display_name}`;
+  };
+
+  onSubmit($('#profile-form'), async (f) => {
+    showProfile(await api('PATCH', '/me', { display_name: f.get('display_name') }));
+    return 'Your name is saved.';
+  }, {
+    fields: { 'account.invalid_display_name': 'display_name' },
+  });
+
+  onSubmit($('#password-form'), async (f) => {
+    await api('POST', '/me/password', { current_password: f.get('current_password'), new_password: f.get('new_password') });
+    $('#password-form').reset();
+    await loadSessions().catch(showError);
+    return 'Your password is changed. Every other session is signed out.';
+  }, {
+    fields: {
+      'auth.invalid_credentials': 'current_password', 'auth.weak_password': 'new_password',
+      'auth.password_too_long': 'new_password',
+    },
+    messages: { 'auth.invalid_credentials': 'The current password is wrong.' },
+  });
+
+  // A pending email change survives a reload of this tab, so the code can still be entered.
+  const PENDING = 'reelsmith.email-change';
+  const verifyForm = $('#email-verify-form');
+  const awaitCode = (address) => {
+    verifyForm.hidden = false;
+    $('#email-code-help').textContent = `Six digits, sent to ${address}; valid for 15 minutes.`;
+  };
+  const pending = sessionStorage.getItem(PENDING);
+  if (pending) awaitCode(pending);
+
+  onSubmit($('#email-form'), async (f) => {
+    const address = String(f.get('new_email')).trim();
+    await api('POST', '/me/email', { new_email: address, password: f.get('password') });
+    sessionStorage.setItem(PENDING, address);
+    $('#email-form').reset();
+    awaitCode(address);
+    $('#email-code').focus();
+    return `We sent a code to ${address}. Enter it below; your email address stays the same until then.`;
+  }, {
+    fields: {
+      'auth.invalid_credentials': 'password', 'account.email_taken': 'new_email',
+      'account.email_unchanged': 'new_email', 'auth.invalid_email': 'new_email',
+    },
+    messages: {
+      'auth.invalid_credentials': 'The current password is wrong.',
+      'account.email_taken': 'Another account uses that email address.',
+      'account.email_unchanged': 'That is already your email address.',
+    },
+  });
+
+  onSubmit(verifyForm, async (f) => {
+    const me = await api('POST', '/me/email/verify', { code: String(f.get('code')).trim() });
+    sessionStorage.removeItem(PENDING);
+    showProfile(me);
+    verifyForm.reset();
+    verifyForm.hidden = true;
+    $('#email-form [role=status]').textContent = `Your email address is now ${me.email}.`;
+    $('#p-email').focus();
+    return '';
+  }, {
+    fields: {
+      'auth.code_invalid': 'code', 'auth.code_expired': 'code', 'auth.code_attempts_exhausted': 'code',
+    },
+    messages: {
+      'auth.code_invalid': 'That code is wrong. Check the newest email and try again.',
+      'auth.code_expired': 'That code has expired. Send a new one with the form above.',
+      'auth.code_attempts_exhausted': 'Too many wrong codes. Send a new one with the form above.',
+      'account.email_taken': 'Another account took that email address meanwhile.',
+    },
+  });
+
+  try {
+    showProfile(await api('GET', '/me'));
     await Promise.all([loadSessions(), loadTokens()]);
   } catch (err) { showError(err); }
 }
