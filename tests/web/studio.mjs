@@ -329,6 +329,11 @@ try {
   assert.match(await emailForm.getByRole('status').innerText(), new RegExp(`sent a code to ${newEmail.replace(/[.]/g, '\\.')}`));
   assert.equal(await page.evaluate(() => document.activeElement.id), 'email-code');
   assert.equal(await page.locator('#p-email').innerText(), email, 'nothing changes before the code');
+  // The code form is still offered after a reload.
+  await page.reload();
+  await verifyForm.waitFor({ state: 'visible' });
+  assert.match(await verifyForm.innerText(), new RegExp(`sent to ${newEmail.replace(/[.]/g, '\\.')}`));
+  await page.locator('#p-email', { hasText: email }).waitFor();
   const emailCode = codeFor(newEmail);
   const wrongCode = String((Number(emailCode) + 1) % 1e6).padStart(6, '0');
   await verifyForm.getByLabel('Code from the email').fill(wrongCode);
@@ -440,6 +445,7 @@ try {
       const right = await p2.evaluate((w) => Math.max(...[...document.querySelectorAll('.profile dd, .account form')]
         .map((e) => e.getBoundingClientRect().right)) - w, PHONE.width);
       assert.ok(right <= 0, `the account profile runs ${right}px past a phone screen`);
+      await axeCheck(p2, 'account (phone, dark)');
     }
     // Against the phone's width, not innerWidth: a mobile viewport zooms out to fit content that
     // overflows, which would widen innerWidth to match.

@@ -515,6 +515,9 @@ async function setupJob() {
 
 // ---- Account ----
 
+/** sessionStorage key of an email change waiting for its code (cleared on sign-out). */
+const PENDING = 'reelsmith.email-change';
+
 async function setupAccount() {
   const loadSessions = async () => {
     const list = $('#sessions');
@@ -582,7 +585,6 @@ async function setupAccount() {
   });
 
   // A pending email change survives a reload of this tab, so the code can still be entered.
-  const PENDING = 'reelsmith.email-change';
   const verifyForm = $('#email-verify-form');
   const awaitCode = (address) => {
     verifyForm.hidden = false;
@@ -644,6 +646,7 @@ function setupSignout() {
   const button = $('#signout');
   if (!button) return;
   button.addEventListener('click', async () => {
+    sessionStorage.removeItem(PENDING);
     try { await api('POST', '/auth/logout'); } catch { /* signed out anyway */ }
     location.assign('/');
   });
