@@ -1,0 +1,50 @@
+//! The Veo (Gemini API) adapter against tests/fakes/providers/veo_fake.py, and the fake against google-genai.
+
+mod common;
+
+use common::suite::Subject;
+use reelsmith_providers::veo::Veo;
+use reelsmith_providers::{ShotProvider, ShotRequest};
+
+const SUBJECT: Subject = Subject {
+    script: "veo_fake.py",
+    path: "/v1beta",
+    make: |ep| Box::new(Veo::new(ep).unwrap()) as Box<dyn ShotProvider>,
+    request: || {
+        ShotRequest::text_to_video("a red fox in snow", 8, "16:9")
+            .with_model("veo-3.1-generate-preview")
+    },
+};
+
+shot_suite!(SUBJECT);
+
+#[tokio::test]
+async fn the_submission_carries_the_model_input() {
+    let fake = common::Fake::start("veo_fake.py");
+    let veo = Veo::new(fake.endpoint("/v1beta")).unwrap();
+    let mut req = (SUBJECT.request)();
+    req.negative_prompt = Some("blur".into());
+    veo.submit(&req).await.unwrap();
+    let last = fake.last().await;
+    assert_eq!(last["model"], "veo-3.1-generate-preview");
+    assert_eq!(last["body"]["parameters"]["durationSeconds"], 8);
+    assert_eq!(last["body"]["parameters"]["negativePrompt"], "blur");
+}
+
+#[tokio::test]
+async fn unsupported_requests_never_reach_the_provider() {
+    let fake = common::Fake::start("veo_fake.py");
+    let veo = Veo::new(fake.endpoint("/v1beta")).unwrap();
+    let bad = ShotRequest::text_to_video("x", 7, "16:9").with_model("veo-3.1-generate-preview");
+    let err = veo.submit(&bad).await.unwrap_err();
+    assert_eq!(
+        reelsmith_core::ErrorCode::code(&err),
+        "provider.unsupported"
+    );
+    assert_eq!(fake.stats().await["requests"], 0);
+}
+
+#[test]
+fn the_fake_speaks_google_genai() {
+    common::run_check("check_veo.py");
+}
