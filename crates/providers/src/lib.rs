@@ -7,8 +7,8 @@
 //! [`ShotProvider::wait`], which polls and streams the result into a sink. After a crash the
 //! caller loads the saved `PendingShot` and calls `wait` again: nothing is submitted twice.
 
-// pub mod atlas;
-// pub mod comfyui;
+pub mod atlas;
+pub mod comfyui;
 pub mod error;
 pub mod fal;
 pub mod http;

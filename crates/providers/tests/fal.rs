@@ -14,6 +14,8 @@ const SUBJECT: Subject = Subject {
         ShotRequest::text_to_video("a red fox in snow", 5, "16:9")
             .with_model("fal-ai/kling-video/v2.1/standard/text-to-video")
     },
+    cancels: true,
+    foreign_urls: true,
 };
 
 shot_suite!(SUBJECT);

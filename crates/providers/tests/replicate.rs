@@ -13,6 +13,8 @@ const SUBJECT: Subject = Subject {
     request: || {
         ShotRequest::text_to_video("a red fox in snow", 8, "16:9").with_model("google/veo-3.1")
     },
+    cancels: true,
+    foreign_urls: true,
 };
 
 shot_suite!(SUBJECT);

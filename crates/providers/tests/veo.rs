@@ -14,6 +14,8 @@ const SUBJECT: Subject = Subject {
         ShotRequest::text_to_video("a red fox in snow", 8, "16:9")
             .with_model("veo-3.1-generate-preview")
     },
+    cancels: true,
+    foreign_urls: true,
 };
 
 shot_suite!(SUBJECT);
