@@ -9,7 +9,7 @@
 //! submit that timed out may have been accepted.
 
 use crate::{ProviderError, Secret, Sink};
-use reqwest::{header::HeaderMap, Client, Method, RequestBuilder, Response, StatusCode};
+use reqwest::{header::HeaderMap, Client, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -391,11 +391,6 @@ impl Http {
         let base = self.ep.policy.poll_every.as_secs_f64();
         let jittered = base * (0.8 + 0.4 * fastrand::f64());
         tokio::time::sleep(Duration::from_secs_f64(jittered)).await;
-    }
-
-    /// A request builder with a method, for adapters.
-    pub fn request(&self, c: &Client, method: Method, url: Url) -> RequestBuilder {
-        c.request(method, url)
     }
 
     /// The end of a wait that starts now (`max_wait` from the policy).

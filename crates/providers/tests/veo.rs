@@ -50,3 +50,38 @@ async fn unsupported_requests_never_reach_the_provider() {
 fn the_fake_speaks_google_genai() {
     common::run_check("check_veo.py");
 }
+
+#[tokio::test]
+async fn redirects_are_checked_and_never_carry_the_key_to_another_host() {
+    use serde_json::json;
+    let fake = common::Fake::start("veo_fake.py");
+    fake.set(json!({"redirect_host": "localhost"})).await;
+    let veo = Veo::new(fake.endpoint("/v1beta")).unwrap();
+    let pending = veo.submit(&(SUBJECT.request)()).await.unwrap();
+    // The file URI is on the API host; it redirects to "localhost", which is not allowlisted.
+    let err = veo
+        .wait(&pending, &mut Vec::new(), 10 << 20)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        reelsmith_core::ErrorCode::code(&err),
+        "provider.forbidden_host"
+    );
+    assert_eq!(fake.stats().await["downloads"], 0);
+    // Allowlisted: the redirect is followed, without the key.
+    let veo = Veo::new(fake.endpoint("/v1beta").with_download_hosts(&["localhost"])).unwrap();
+    let mut sink = Vec::new();
+    let out = veo.wait(&pending, &mut sink, 10 << 20).await.unwrap();
+    assert_eq!(sink, fake.clip());
+    assert!(
+        out.source_url.starts_with("http://localhost:"),
+        "{}",
+        out.source_url
+    );
+    let stats = fake.stats().await;
+    assert_eq!(stats["downloads"], 1);
+    assert_eq!(
+        stats["keyed_file_downloads"], 0,
+        "the key stays on the API host"
+    );
+}

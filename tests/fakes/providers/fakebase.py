@@ -19,7 +19,9 @@ wire format. This module adds what every fake needs:
   `job_fail` is not a request fault: with {"job_fail": true} the next jobs end as failed.
   `polls` is how many status polls a job takes before it completes (default 2).
   `file_host` makes result URLs name another host (e.g. "localhost" instead of 127.0.0.1), to
-  test the download-host allowlist.
+  test the download-host allowlist; `redirect_host` makes a fake that serves files itself
+  (veo_fake.py) answer a download with a 302 to that host. Downloads from /__fake/files that
+  carried a key are counted in `keyed_file_downloads`.
 * --tls: serve HTTPS with a throwaway self-signed certificate for 127.0.0.1 and localhost made
   with openssl into the work dir (written to <dir>/cert.pem), for clients that insist on https.
 
@@ -45,11 +47,13 @@ class State:
     def __init__(self, clip_path):
         self.lock = threading.Lock()
         self.clip_path = clip_path
-        self.stats = {"submissions": 0, "polls": 0, "cancels": 0, "downloads": 0, "requests": 0}
+        self.stats = {"submissions": 0, "polls": 0, "cancels": 0, "downloads": 0, "requests": 0,
+                      "keyed_file_downloads": 0}
         self.mode = {"mode": "ok", "count": 0, "delay": 0.0, "retry_after": 1}
         self.polls_to_complete = 2
         self.job_fail = False
         self.file_host = None
+        self.redirect_host = None
         self.jobs = {}
         self.last_bodies = []
 
@@ -213,9 +217,13 @@ class FakeHandler(BaseHTTPRequestHandler):
                     self.state.job_fail = bool(body["job_fail"])
                 if "file_host" in body:
                     self.state.file_host = body["file_host"]
+                if "redirect_host" in body:
+                    self.state.redirect_host = body["redirect_host"]
             return self.send_json(200, {"ok": True})
         if path.startswith("/__fake/files/"):
             self.state.bump("downloads")
+            if self.headers.get("Authorization") or self.headers.get("x-goog-api-key"):
+                self.state.bump("keyed_file_downloads")
             with open(self.state.clip_path, "rb") as f:
                 data = f.read()
             return self.send_raw(200, data, "video/mp4")

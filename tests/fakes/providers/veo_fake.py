@@ -25,6 +25,9 @@ class VeoHandler(FakeHandler):
         if method == "POST" and path.startswith("/v1beta/models/") and path.endswith(":predictLongRunning"):
             return self.generate(path[len("/v1beta/models/"):-len(":predictLongRunning")])
         if path.startswith("/v1beta/files/") and path.endswith(":download"):
+            if self.state.redirect_host:  # the API answering with a redirect to storage
+                return self.send_raw(302, b"", "text/plain", {"Location": self.file_url().replace(
+                    self.base_url(self.state.file_host), self.base_url(self.state.redirect_host))})
             self.state.bump("downloads")
             with open(self.state.clip_path, "rb") as f:
                 return self.send_raw(200, f.read(), "video/mp4")
