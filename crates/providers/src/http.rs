@@ -174,12 +174,25 @@ impl Http {
         idem: Idempotent,
         build: &(dyn Fn(&Client) -> RequestBuilder + Sync),
     ) -> Result<Response, ProviderError> {
+        self.send_within(what, idem, self.ep.policy.timeout, build)
+            .await
+    }
+
+    /// `send` with another per-try limit: downloads get `download_timeout`, because reqwest's
+    /// limit covers reading the whole body and a video takes longer than an API answer.
+    async fn send_within(
+        &self,
+        what: &str,
+        idem: Idempotent,
+        timeout: Duration,
+        build: &(dyn Fn(&Client) -> RequestBuilder + Sync),
+    ) -> Result<Response, ProviderError> {
         let policy = &self.ep.policy;
         let mut attempt = 0;
         loop {
             attempt += 1;
             let last = attempt >= policy.max_attempts.max(1);
-            let sent = build(&self.client).timeout(policy.timeout).send().await;
+            let sent = build(&self.client).timeout(timeout).send().await;
             let (err, wait) = match sent {
                 // 3xx is returned too: `download` follows it; for API calls it is not JSON, so
                 // it ends as a malformed answer.
@@ -190,26 +203,16 @@ impl Http {
                     let status = resp.status();
                     let retry_after = retry_after(resp.headers());
                     let detail = self.body_snippet(resp).await;
-                    match status {
-                        StatusCode::TOO_MANY_REQUESTS => {
-                            let err = ProviderError::RateLimited {
-                                provider: self.provider,
-                                retry_after,
-                            };
-                            match retry_after {
-                                Some(ra) if ra > policy.retry_after_max => return Err(err),
-                                Some(ra) => (err, Some(ra)),
-                                None => (err, None),
-                            }
-                        }
-                        s if s.is_server_error() => (
-                            ProviderError::Unavailable {
-                                provider: self.provider,
-                                status: s.as_u16(),
-                                detail,
-                            },
+                    let err = match status {
+                        StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
+                            provider: self.provider,
                             retry_after,
-                        ),
+                        },
+                        s if s.is_server_error() => ProviderError::Unavailable {
+                            provider: self.provider,
+                            status: s.as_u16(),
+                            detail,
+                        },
                         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                             return Err(ProviderError::Unauthorized {
                                 provider: self.provider,
@@ -223,13 +226,18 @@ impl Http {
                                 detail,
                             })
                         }
+                    };
+                    // A Retry-After past our limit (on a 429 or a 503) is not waited for.
+                    if retry_after.is_some_and(|ra| ra > policy.retry_after_max) {
+                        return Err(err);
                     }
+                    (err, retry_after)
                 }
                 Err(e) if e.is_timeout() => {
                     let err = ProviderError::Timeout {
                         provider: self.provider,
                         what: what.to_string(),
-                        after: policy.timeout,
+                        after: timeout,
                     };
                     if idem == Idempotent::No {
                         return Err(err);
@@ -291,7 +299,14 @@ impl Http {
                     _ => rb,
                 }
             };
-            let resp = self.send("download", Idempotent::Yes, &build).await?;
+            let resp = self
+                .send_within(
+                    "download",
+                    Idempotent::Yes,
+                    self.ep.policy.download_timeout,
+                    &build,
+                )
+                .await?;
             if !resp.status().is_redirection() {
                 break resp;
             }

@@ -54,3 +54,72 @@ async fn unsupported_requests_never_reach_the_provider() {
 fn the_fake_speaks_fal_client() {
     common::run_check("check_fal.py");
 }
+
+#[tokio::test]
+async fn cancelling_a_finished_request_is_not_an_error() {
+    let fake = common::Fake::start("fal_fake.py");
+    let fal = Fal::new(fake.endpoint("")).unwrap();
+    let pending = fal.submit(&(SUBJECT.request)()).await.unwrap();
+    fal.wait(&pending, &mut Vec::new(), 10 << 20).await.unwrap();
+    // fal answers 400 ALREADY_COMPLETED: the job is over either way.
+    fal.cancel(&pending).await.unwrap();
+    assert_eq!(fake.stats().await["cancels"], 1);
+}
+
+#[tokio::test]
+async fn a_pending_shot_saved_without_urls_is_rebuilt_from_the_owner_and_app() {
+    let fake = common::Fake::start("fal_fake.py");
+    let fal = Fal::new(fake.endpoint("")).unwrap();
+    let mut pending = fal.submit(&(SUBJECT.request)()).await.unwrap();
+    pending.status_url = None;
+    pending.result_url = None;
+    pending.cancel_url = None;
+    let mut sink = Vec::new();
+    fal.wait(&pending, &mut sink, 10 << 20).await.unwrap();
+    assert_eq!(sink, fake.clip());
+}
+
+#[tokio::test]
+async fn status_urls_on_another_host_are_refused_at_submit() {
+    // A submit answer pointing its URLs elsewhere: the fake's answer names 127.0.0.1, so an
+    // adapter whose base URL says "localhost" sees another host.
+    let fake = common::Fake::start("fal_fake.py");
+    let ep = reelsmith_providers::http::Endpoint::new(
+        &format!("http://localhost:{}", fake.port),
+        reelsmith_providers::Secret::new(common::KEY),
+    )
+    .unwrap()
+    .with_policy(common::fast_policy());
+    let fal = Fal::new(ep).unwrap();
+    let err = fal.submit(&(SUBJECT.request)()).await.unwrap_err();
+    assert_eq!(
+        reelsmith_core::ErrorCode::code(&err),
+        "provider.forbidden_host"
+    );
+}
+
+#[tokio::test]
+async fn a_503_retry_after_is_honoured_or_refused_past_the_limit() {
+    use serde_json::json;
+    use std::time::{Duration, Instant};
+    let fake = common::Fake::start("fal_fake.py");
+    let fal = Fal::new(fake.endpoint("")).unwrap();
+    fake.set(json!({"mode": "unavailable", "count": 1, "retry_after": 1}))
+        .await;
+    let started = Instant::now();
+    fal.submit(&(SUBJECT.request)()).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    fake.set(json!({"mode": "unavailable", "count": 1, "retry_after": 3600}))
+        .await;
+    let started = Instant::now();
+    let err = fal.submit(&(SUBJECT.request)()).await.unwrap_err();
+    assert_eq!(
+        reelsmith_core::ErrorCode::code(&err),
+        "provider.unavailable"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "an hour's Retry-After is not waited for"
+    );
+    assert_eq!(fake.stats().await["requests"], 3);
+}

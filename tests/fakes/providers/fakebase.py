@@ -13,6 +13,7 @@ wire format. This module adds what every fake needs:
     slow        sleep `delay` seconds, then answer normally
     fail        answer 500 with a JSON error
     rate_limit  answer 429 with `Retry-After: <retry_after>`
+    unavailable answer 503 with `Retry-After: <retry_after>`
     malformed   answer 200 with a body that is not JSON
     echo_auth   answer 400 with the request's Authorization header in the body (proves the
                 client never repeats a key from an error body)
@@ -178,6 +179,13 @@ class FakeHandler(BaseHTTPRequestHandler):
             elif fault["mode"] == "fail":
                 self.body_bytes()
                 return self.send_json(500, {"detail": "fake internal error", "error": "fake internal error"})
+            elif fault["mode"] == "unavailable":
+                self.body_bytes()
+                return self.send_json(
+                    503,
+                    {"detail": "fake maintenance", "error": "fake maintenance"},
+                    {"Retry-After": str(fault["retry_after"])},
+                )
             elif fault["mode"] == "rate_limit":
                 self.body_bytes()
                 return self.send_json(
