@@ -123,3 +123,41 @@ async fn a_503_retry_after_is_honoured_or_refused_past_the_limit() {
     );
     assert_eq!(fake.stats().await["requests"], 3);
 }
+
+#[tokio::test]
+async fn webhook_keys_are_fetched_from_the_configured_url_and_verify() {
+    use base64::Engine;
+    use ed25519_dalek::{Signer, SigningKey};
+    use reelsmith_providers::webhook::fal::{signed_message, verify, FalKeySet};
+    let fake = common::Fake::start("fal_fake.py");
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
+    let jwks = serde_json::json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1", "x": x}]});
+    std::fs::write(fake.dir.path().join("jwks.json"), jwks.to_string()).unwrap();
+    let url = format!("{}/.well-known/jwks.json", fake.base());
+    let keys = FalKeySet::fetch(&reqwest::Client::new(), &url)
+        .await
+        .unwrap();
+    let body = br#"{"request_id":"r1","status":"OK","payload":{"video":{"url":"x"}}}"#;
+    let now = 1_900_000_000i64;
+    let sig = hex::encode(
+        key.sign(&signed_message("r1", "u1", &now.to_string(), body))
+            .to_bytes(),
+    );
+    let ts = now.to_string();
+    let headers = [
+        ("x-fal-webhook-request-id", "r1"),
+        ("x-fal-webhook-user-id", "u1"),
+        ("x-fal-webhook-timestamp", ts.as_str()),
+        ("x-fal-webhook-signature", sig.as_str()),
+    ];
+    assert_eq!(verify(&keys, &headers, body, now).unwrap(), "r1");
+    assert!(verify(&keys, &headers, b"{}", now).is_err());
+    // A key set URL that answers 404 is an error, not an empty set that verifies nothing.
+    let err = FalKeySet::fetch(
+        &reqwest::Client::new(),
+        &format!("{}/.well-known/none.json", fake.base()),
+    )
+    .await;
+    assert!(err.is_err());
+}

@@ -292,6 +292,7 @@ def serve(handler_cls, description):
     clip = args.clip or make_clip(work_dir)
     handler_cls.state = State(clip)
     server = QuietServer(("127.0.0.1", 0), handler_cls)
+    server.work_dir = work_dir
     if args.tls:
         cert, key = make_cert(work_dir)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

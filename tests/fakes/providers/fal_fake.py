@@ -7,14 +7,24 @@ Wire format (https://docs.fal.ai/model-apis/model-endpoints/queue):
   GET  /{owner}/{app}/requests/{id}            the result: {"video": {"url": ...}} or
                                                {"images": [{"url": ...}]} for image apps
   PUT  /{owner}/{app}/requests/{id}/cancel     202 CANCELLATION_REQUESTED or 400 ALREADY_COMPLETED
-Every request needs `Authorization: Key <key>`.
+Every request needs `Authorization: Key <key>`, except GET /.well-known/jwks.json, the webhook
+key set (fal serves it at rest.fal.ai), read from <dir>/jwks.json.
 """
+
+import os
 
 from fakebase import FakeHandler, serve
 
 
 class FalHandler(FakeHandler):
     def handle_provider(self, method, path, query):
+        if method == "GET" and path == "/.well-known/jwks.json":
+            # The webhook key set, from <dir>/jwks.json (written by the test), served without a key.
+            try:
+                with open(os.path.join(self.server.work_dir, "jwks.json"), "rb") as f:
+                    return self.send_raw(200, f.read(), "application/json")
+            except FileNotFoundError:
+                return self.send_json(404, {"detail": "no key set"})
         if not (self.headers.get("Authorization") or "").startswith("Key "):
             self.body_bytes()
             return self.send_json(401, {"detail": "missing or bad Authorization: Key header"})
