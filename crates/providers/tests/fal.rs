@@ -161,3 +161,32 @@ async fn webhook_keys_are_fetched_from_the_configured_url_and_verify() {
     .await;
     assert!(err.is_err());
 }
+
+#[tokio::test]
+async fn image_to_video_sends_the_image_inline_and_text_to_image_reads_images() {
+    use reelsmith_providers::{InputImage, ShotKind};
+    let fake = common::Fake::start("fal_fake.py");
+    let fal = Fal::new(fake.endpoint("")).unwrap();
+    let mut i2v = ShotRequest::text_to_video("the fox turns", 10, "9:16")
+        .with_model("fal-ai/kling-video/v2.1/standard/image-to-video");
+    i2v.kind = ShotKind::ImageToVideo;
+    i2v.image = Some(InputImage {
+        bytes: b"\x89PNG".to_vec(),
+        mime: "image/png".into(),
+    });
+    let pending = fal.submit(&i2v).await.unwrap();
+    assert_eq!(
+        fake.last().await["body"]["image_url"],
+        "data:image/png;base64,iVBORw=="
+    );
+    let mut sink = Vec::new();
+    fal.wait(&pending, &mut sink, 10 << 20).await.unwrap();
+    assert_eq!(sink, fake.clip());
+    let mut t2i = ShotRequest::text_to_video("a fox", 0, "1:1").with_model("fal-ai/flux/schnell");
+    t2i.kind = ShotKind::TextToImage;
+    let pending = fal.submit(&t2i).await.unwrap();
+    assert_eq!(fake.last().await["body"]["image_size"], "square_hd");
+    let mut sink = Vec::new();
+    fal.wait(&pending, &mut sink, 10 << 20).await.unwrap();
+    assert_eq!(sink, fake.clip(), "the file named by images[0].url");
+}

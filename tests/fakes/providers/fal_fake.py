@@ -55,7 +55,8 @@ class FalHandler(FakeHandler):
             return self.send_json(422, {"detail": "body must be a JSON object"})
         self.record({"path": "/" + "/".join(parts), "body": body})
         owner_app = "/".join(parts[:2])
-        job = self.state.new_job(app=owner_app, image="image" in "/".join(parts))
+        # Image apps (flux, */text-to-image) answer "images"; video apps, image-to-video included, "video".
+        job = self.state.new_job(app=owner_app, image="flux" in parts or parts[-1] == "text-to-image")
         self.send_json(200, {"request_id": job["id"], "queue_position": 0, **self.urls(owner_app, job["id"])})
 
     def status(self, owner_app, job_id):
