@@ -1,0 +1,125 @@
+//! The provider error enum. Codes are stable (`provider.timeout`) and follow reelsmith-core's
+//! [`ErrorCode`] convention. No variant ever holds a key: provider text is redacted first.
+
+use reelsmith_core::ErrorCode;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProviderError {
+    /// A call (or the whole wait) took longer than its limit.
+    #[error("{provider}: {what} timed out after {after:?}")]
+    Timeout {
+        provider: &'static str,
+        what: String,
+        after: Duration,
+    },
+    /// The provider kept answering 429 after every retry.
+    #[error("{provider}: rate limited (retry after {retry_after:?})")]
+    RateLimited {
+        provider: &'static str,
+        retry_after: Option<Duration>,
+    },
+    /// An answer we could not understand: not JSON, or missing a field the wire format promises.
+    #[error("{provider}: malformed answer: {detail}")]
+    Malformed {
+        provider: &'static str,
+        detail: String,
+    },
+    /// The provider ran the job and reported that it failed.
+    #[error("{provider}: generation failed: {reason}")]
+    Failed {
+        provider: &'static str,
+        reason: String,
+    },
+    /// The provider answered 5xx after every retry.
+    #[error("{provider}: unavailable (HTTP {status}): {detail}")]
+    Unavailable {
+        provider: &'static str,
+        status: u16,
+        detail: String,
+    },
+    /// 401 or 403: the configured key is missing, wrong or lacks access.
+    #[error("{provider}: the key was refused (HTTP {status})")]
+    Unauthorized { provider: &'static str, status: u16 },
+    /// Another 4xx: the provider refused the request itself (bad input, unknown model).
+    #[error("{provider}: request rejected (HTTP {status}): {detail}")]
+    Rejected {
+        provider: &'static str,
+        status: u16,
+        detail: String,
+    },
+    /// The request asks for something the model cannot do (a duration, an aspect ratio...).
+    #[error("{model}: {reason}")]
+    Unsupported { model: String, reason: String },
+    /// A download was larger than its limit.
+    #[error("{provider}: the result is larger than the limit of {limit} bytes")]
+    TooLarge { provider: &'static str, limit: u64 },
+    /// A URL pointed away from the provider's base URL and was not an allowlisted download host.
+    #[error("{provider}: refusing to contact {host}: not the configured base URL nor an allowed download host")]
+    ForbiddenHost {
+        provider: &'static str,
+        host: String,
+    },
+    /// The job was canceled before it finished.
+    #[error("{provider}: the request was canceled")]
+    Canceled { provider: &'static str },
+    /// The connection failed (refused, reset, DNS) after every retry.
+    #[error("{provider}: network error: {detail}")]
+    Network {
+        provider: &'static str,
+        detail: String,
+    },
+    /// Writing the result into the sink failed.
+    #[error("{provider}: could not write the result: {detail}")]
+    Io {
+        provider: &'static str,
+        detail: String,
+    },
+    /// The adapter's configuration is unusable (bad base URL, missing key).
+    #[error("provider configuration: {0}")]
+    Config(String),
+}
+
+impl ErrorCode for ProviderError {
+    fn code(&self) -> &'static str {
+        match self {
+            ProviderError::Timeout { .. } => "provider.timeout",
+            ProviderError::RateLimited { .. } => "provider.rate_limited",
+            ProviderError::Malformed { .. } => "provider.malformed",
+            ProviderError::Failed { .. } => "provider.failed",
+            ProviderError::Unavailable { .. } => "provider.unavailable",
+            ProviderError::Unauthorized { .. } => "provider.unauthorized",
+            ProviderError::Rejected { .. } => "provider.rejected",
+            ProviderError::Unsupported { .. } => "provider.unsupported",
+            ProviderError::TooLarge { .. } => "provider.too_large",
+            ProviderError::ForbiddenHost { .. } => "provider.forbidden_host",
+            ProviderError::Canceled { .. } => "provider.canceled",
+            ProviderError::Network { .. } => "provider.network",
+            ProviderError::Io { .. } => "provider.io",
+            ProviderError::Config(_) => "provider.config",
+        }
+    }
+
+    /// Only a request the model cannot serve is the job author's fault; everything else is the
+    /// provider's or the operator's (a refused key is configuration, not the user's input).
+    fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Unsupported { .. } | ProviderError::Rejected { .. }
+        )
+    }
+}
+
+impl ProviderError {
+    /// Whether a later attempt at the same call may succeed. The worker uses this to decide
+    /// between retrying the job and failing it.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Timeout { .. }
+                | ProviderError::RateLimited { .. }
+                | ProviderError::Unavailable { .. }
+                | ProviderError::Network { .. }
+        )
+    }
+}

@@ -1,0 +1,70 @@
+"""Drives fal_fake.py with the official fal-client from PyPI, proving the fake is faithful.
+
+fal-client builds its queue URLs as https://{FAL_QUEUE_RUN_HOST}/... from environment variables
+read at import time, and only speaks https. So the fake runs with --tls (a throwaway
+self-signed certificate for 127.0.0.1, made with openssl), FAL_QUEUE_RUN_HOST points at it,
+and SSL_CERT_FILE (honoured by httpx, which fal-client uses) trusts that certificate.
+Prints CHECK OK on success.
+"""
+
+import os
+import sys
+
+from checkutil import Fake, expect, need
+
+need("fal_client", "fal-client")
+fake = Fake("fal_fake.py", tls=True)
+try:
+    os.environ["FAL_QUEUE_RUN_HOST"] = f"127.0.0.1:{fake.port}"
+    os.environ["FAL_RUN_HOST"] = f"127.0.0.1:{fake.port}"
+    os.environ["SSL_CERT_FILE"] = fake.cert
+    os.environ["FAL_KEY"] = "fake-key-id:fake-key-secret"
+    import fal_client  # after the environment: the hosts are read at import
+    import httpx
+
+    app = "fal-ai/kling-video/v2.1/standard/text-to-video"
+    client = fal_client.SyncClient(key="fake-key-id:fake-key-secret")
+
+    # Submit, watch the status move, fetch the result.
+    handle = client.submit(app, arguments={"prompt": "a fox", "duration": "5", "aspect_ratio": "16:9"})
+    expect(handle.request_id, "a request id")
+    first = handle.status(with_logs=True)
+    expect(isinstance(first, (fal_client.Queued, fal_client.InProgress)), f"queued or running first, got {first!r}")
+    result = handle.get()
+    url = result["video"]["url"]
+    data = httpx.get(url, verify=fake.cert).content
+    expect(data == fake.clip(), "the result URL serves the fake's clip")
+    expect(data[4:8] == b"ftyp", "a real MP4")
+    expect(isinstance(handle.status(), fal_client.Completed), "completed at the end")
+
+    # The result by request id alone (as when resuming), with the owner/app URL the client builds.
+    again = client.result(app, handle.request_id)
+    expect(again["video"]["url"] == url, "result by request id")
+
+    # Cancel reaches the fake.
+    fake.set(polls=1000)
+    h2 = client.submit(app, arguments={"prompt": "a fox"})
+    h2.cancel()
+    expect(fake.stats()["cancels"] == 1, "one cancel counted")
+
+    # A failed job: the client raises on the result.
+    fake.set(polls=1, job_fail=True)
+    h3 = client.submit(app, arguments={"prompt": "a fox"})
+    try:
+        h3.get()
+        raise AssertionError("a failed job must raise")
+    except fal_client.client.FalClientHTTPError as e:
+        expect("content rejected" in str(e), f"the failure reason reaches the client: {e}")
+    fake.set(job_fail=False)
+
+    # 429 with Retry-After: the client retries and succeeds.
+    fake.set(mode="rate_limit", count=1, retry_after=0)
+    client.submit(app, arguments={"prompt": "a fox"})
+    expect(fake.stats()["submissions"] == 4, f"four submissions: {fake.stats()}")
+
+    # The fake checks the Authorization: Key header the way fal does.
+    bad = httpx.post(f"{fake.base}/{app}", json={"prompt": "x"}, verify=fake.cert)
+    expect(bad.status_code == 401, "no key, no submission")
+    print("CHECK OK")
+finally:
+    fake.stop()
