@@ -1,26 +1,35 @@
 //! Measuring how smooth camera motion looks: the jitter of a rendered frame sequence, in pixels.
 //!
 //! For each pair of consecutive frames we estimate how far the content moved, by phase
-//! correlation of a few luma patches. Patches sit away from the centre, at the four points halfway
-//! to the corners: under a zoom the content there moves by a roughly uniform local translation,
-//! while the very centre hardly moves at all. Each patch is Hann-windowed (so its borders do not
-//! dominate the spectrum). The whole-pixel shift is the peak of the (damped) whitened
-//! cross-power spectrum transformed back; the sub-pixel remainder comes from the spectrum's phase,
-//! which for a translation is a plane whose slope is the shift, fitted by weighted least squares.
-//! That is peak interpolation done in the frequency domain, and it matters: interpolating the
-//! peak's samples (parabola, or the sinc-ratio rule) has a bias that depends on the fractional
-//! part of the shift, so a perfectly smooth sub-pixel pan would itself measure as jittery (we
-//! tried: 0.5 px of false jitter on the synthetic pan in `tests/compose_jitter.rs`; the plane
-//! fit reads 0.003 px). A pair is trusted only when one translation explains most of the
-//! spectrum's energy (a cut or a flat patch does not). Speeds read a few per cent low, because
-//! the window does not move with the content; that bias is smooth and does not show as jitter.
+//! correlation of a grid of luma patches covering the picture. Each patch is Hann-windowed (so its
+//! borders do not dominate the spectrum). The whole-pixel shift is the peak of the (damped)
+//! whitened cross-power spectrum transformed back; the sub-pixel remainder comes from the
+//! spectrum's phase, which for a translation is a plane whose slope is the shift, fitted by
+//! weighted least squares. That is peak interpolation done in the frequency domain, and it
+//! matters: interpolating the peak's samples (parabola, or the sinc-ratio rule) has a bias that
+//! depends on the fractional part of the shift, so a perfectly smooth sub-pixel pan would itself
+//! measure as jittery (we tried: 0.5 px of false jitter on the synthetic pan in
+//! `tests/compose_jitter.rs`; the plane fit reads 0.003 px). A patch's shift is trusted only when
+//! one translation explains most of its spectrum's energy (a cut or a flat patch does not).
+//! Speeds read a few per cent low, because the window does not move with the content; that bias
+//! is smooth and does not show as jitter.
 //!
-//! Smooth motion gives displacements that change slowly from frame to frame. So per patch and axis
-//! we fit a local quadratic (a Savitzky–Golay smoother over 15 frames) and report how far the
-//! measured displacements stray from it: the RMS and the maximum, in pixels. A camera whose crop
-//! window snaps to whole pixels (ffmpeg's `zoompan`) moves 0 or 1 pixel per frame where it should
-//! move 0.4, and shows up here as a deviation of several tenths of a pixel; a sub-pixel camera
-//! gives almost zero.
+//! A camera moves the whole picture: a pan translates it, a zoom scales it about a point. So from
+//! the patches' shifts we fit the picture's motion for each frame pair, a translation plus a
+//! uniform scale (`d(p) = t + s·(p − centre)`), by least squares, after which a patch that
+//! disagrees grossly (a wrong peak) is dropped and the fit repeated. Fitting three numbers to
+//! dozens of patches is what separates the picture's displacement from what is local to one
+//! patch: a codec re-rendering fine grain differently in each frame moves single patches by a few
+//! hundredths of a pixel in unrelated directions, which is not the camera shaking.
+//!
+//! Smooth motion gives parameters that change slowly from frame to frame. So per parameter we fit
+//! a local quadratic (a Savitzky–Golay smoother over 15 frames) and report how far the picture's
+//! displacement strays from the smooth path, evaluated at every patch position: the RMS and the
+//! maximum, in pixels. A camera whose crop window snaps to whole pixels (ffmpeg's `zoompan`) moves
+//! 0 or 1 pixel per frame where it should move 0.4, and shows up here as a deviation of several
+//! tenths of a pixel; a sub-pixel camera gives almost zero. The same figure computed on each
+//! patch alone, without the fit (how this meter worked first), is reported beside it as
+//! [`JitterReport::patch_rms_px`].
 
 use std::sync::Arc;
 
@@ -32,13 +41,18 @@ use crate::frame::Yuv420Frame;
 /// Jitter of a frame sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct JitterReport {
-    /// Root mean square distance between measured per-frame displacements and the smooth path.
+    /// Root mean square distance between the picture's fitted per-frame displacement (at each
+    /// patch position) and its smooth path.
     pub rms_px: f64,
     /// Largest such distance.
     pub max_px: f64,
+    /// The same RMS for each patch's own measured shift against that patch's smooth path, with no
+    /// picture-motion fit: includes whatever moves single patches alone (codec noise on fine
+    /// grain), so it is never below the picture's figure by much.
+    pub patch_rms_px: f64,
     /// Mean measured speed, pixels per frame (to tell a still sequence from a smooth one).
     pub mean_speed_px: f64,
-    /// How many (patch, frame pair) displacements were measured reliably.
+    /// How many (patch position, frame pair) deviations went into `rms_px`.
     pub samples: usize,
 }
 
@@ -49,6 +63,10 @@ const MIN_COHERENCE: f64 = 0.5;
 const LOWEST_FREQUENCY: isize = 2;
 /// Half-width, in frames, of the local fit that defines the smooth path.
 const SMOOTH_HALF_WIDTH: usize = 7;
+/// A patch whose shift is this far from the picture's fitted motion is a wrong peak, not jitter.
+const OUTLIER_PX: f64 = 1.0;
+/// The picture's motion is fitted only from at least this many trusted patches.
+const MIN_PATCHES: usize = 4;
 
 pub fn measure_jitter(frames: &[Yuv420Frame]) -> JitterReport {
     let Some(first) = frames.first() else {
@@ -60,25 +78,68 @@ pub fn measure_jitter(frames: &[Yuv420Frame]) -> JitterReport {
         return JitterReport::default();
     }
     let mut correlator = Correlator::new(patch);
-    let mut deviations = Vec::new();
-    let mut speeds = Vec::new();
-    for (cx, cy) in patch_centres(w, h) {
+    let centres = patch_centres(w, h, patch);
+    // shifts[patch][pair]
+    let mut shifts: Vec<Vec<Option<(f64, f64)>>> = Vec::with_capacity(centres.len());
+    for &(cx, cy) in &centres {
         let (left, top) = (cx - patch / 2, cy - patch / 2);
-        let spectra: Vec<Vec<Complex32>> = frames
-            .iter()
-            .map(|f| correlator.spectrum(f.planes().0, w, left, top))
-            .collect();
-        let shifts: Vec<Option<(f64, f64)>> = spectra
-            .windows(2)
-            .map(|pair| correlator.shift(&pair[0], &pair[1]))
-            .collect();
-        speeds.extend(shifts.iter().flatten().map(|&(x, y)| x.hypot(y)));
-        let xs: Vec<Option<f64>> = shifts.iter().map(|s| s.map(|s| s.0)).collect();
-        let ys: Vec<Option<f64>> = shifts.iter().map(|s| s.map(|s| s.1)).collect();
-        let (fx, fy) = (smooth(&xs), smooth(&ys));
-        for k in 0..shifts.len() {
-            if let (Some(x), Some(y), Some(sx), Some(sy)) = (xs[k], ys[k], fx[k], fy[k]) {
-                deviations.push((x - sx).hypot(y - sy));
+        let mut previous = correlator.spectrum(frames[0].planes().0, w, left, top);
+        let mut series = Vec::with_capacity(frames.len() - 1);
+        for frame in &frames[1..] {
+            let current = correlator.spectrum(frame.planes().0, w, left, top);
+            series.push(correlator.shift(&previous, &current));
+            previous = current;
+        }
+        shifts.push(series);
+    }
+    let speeds: Vec<f64> = shifts
+        .iter()
+        .flatten()
+        .flatten()
+        .map(|&(x, y)| x.hypot(y))
+        .collect();
+    let positions: Vec<(f64, f64)> = centres
+        .iter()
+        .map(|&(cx, cy)| (cx as f64 - w as f64 / 2.0, cy as f64 - h as f64 / 2.0))
+        .collect();
+
+    let pairs = frames.len() - 1;
+    let motions: Vec<Option<PictureMotion>> = (0..pairs)
+        .map(|k| {
+            let observed: Vec<Observation> = positions
+                .iter()
+                .zip(&shifts)
+                .filter_map(|(&p, series)| series[k].map(|d| (p, d)))
+                .collect();
+            PictureMotion::fit(&observed)
+        })
+        .collect();
+    let smoothed: [Vec<Option<f64>>; 3] = [
+        smooth(&motions.iter().map(|m| m.map(|m| m.tx)).collect::<Vec<_>>()),
+        smooth(&motions.iter().map(|m| m.map(|m| m.ty)).collect::<Vec<_>>()),
+        smooth(
+            &motions
+                .iter()
+                .map(|m| m.map(|m| m.scale))
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    let mut deviations = Vec::new();
+    for (k, motion) in motions.iter().enumerate() {
+        let (Some(m), Some(ftx), Some(fty), Some(fs)) =
+            (motion, smoothed[0][k], smoothed[1][k], smoothed[2][k])
+        else {
+            continue;
+        };
+        let error = PictureMotion {
+            tx: m.tx - ftx,
+            ty: m.ty - fty,
+            scale: m.scale - fs,
+        };
+        for (&p, series) in positions.iter().zip(&shifts) {
+            if series[k].is_some() {
+                let (dx, dy) = error.at(p);
+                deviations.push(dx.hypot(dy));
             }
         }
     }
@@ -89,8 +150,83 @@ pub fn measure_jitter(frames: &[Yuv420Frame]) -> JitterReport {
     JitterReport {
         rms_px: (deviations.iter().map(|d| d * d).sum::<f64>() / n).sqrt(),
         max_px: deviations.iter().cloned().fold(0.0, f64::max),
+        patch_rms_px: patch_rms(&shifts),
         mean_speed_px: speeds.iter().sum::<f64>() / speeds.len().max(1) as f64,
         samples: deviations.len(),
+    }
+}
+
+/// Each patch's shifts against that patch's own smooth path, pooled: the meter without the
+/// picture-motion fit.
+fn patch_rms(shifts: &[Vec<Option<(f64, f64)>>]) -> f64 {
+    let (mut sum, mut count) = (0.0f64, 0usize);
+    for series in shifts {
+        let xs: Vec<Option<f64>> = series.iter().map(|s| s.map(|s| s.0)).collect();
+        let ys: Vec<Option<f64>> = series.iter().map(|s| s.map(|s| s.1)).collect();
+        let (fx, fy) = (smooth(&xs), smooth(&ys));
+        for k in 0..series.len() {
+            if let (Some(x), Some(y), Some(sx), Some(sy)) = (xs[k], ys[k], fx[k], fy[k]) {
+                sum += (x - sx).powi(2) + (y - sy).powi(2);
+                count += 1;
+            }
+        }
+    }
+    (sum / count.max(1) as f64).sqrt()
+}
+
+/// A patch's position (relative to the frame's centre) and the shift measured there, in pixels.
+type Observation = ((f64, f64), (f64, f64));
+
+/// How the whole picture moved between two frames: a translation and a uniform scale about the
+/// frame's centre, so a point `p` (relative to the centre) moves by `t + scale·p`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PictureMotion {
+    tx: f64,
+    ty: f64,
+    scale: f64,
+}
+
+impl PictureMotion {
+    fn at(&self, (x, y): (f64, f64)) -> (f64, f64) {
+        (self.tx + self.scale * x, self.ty + self.scale * y)
+    }
+
+    /// Least-squares fit to (position, shift) observations, refitted once without the patches
+    /// that disagree by more than [`OUTLIER_PX`].
+    fn fit(observed: &[Observation]) -> Option<PictureMotion> {
+        let first = PictureMotion::least_squares(observed)?;
+        let kept: Vec<Observation> = observed
+            .iter()
+            .copied()
+            .filter(|&(p, (dx, dy))| {
+                let (mx, my) = first.at(p);
+                (dx - mx).hypot(dy - my) <= OUTLIER_PX
+            })
+            .collect();
+        if kept.len() == observed.len() {
+            return Some(first);
+        }
+        PictureMotion::least_squares(&kept)
+    }
+
+    fn least_squares(observed: &[Observation]) -> Option<PictureMotion> {
+        if observed.len() < MIN_PATCHES {
+            return None;
+        }
+        // Unknowns (tx, ty, scale); each observation gives dx = tx + scale·x, dy = ty + scale·y.
+        let mut m = [[0.0f64; 4]; 3];
+        for &((x, y), (dx, dy)) in observed {
+            for (basis, d) in [([1.0, 0.0, x], dx), ([0.0, 1.0, y], dy)] {
+                for r in 0..3 {
+                    for c in 0..3 {
+                        m[r][c] += basis[r] * basis[c];
+                    }
+                    m[r][3] += basis[r] * d;
+                }
+            }
+        }
+        let [tx, ty, scale] = solve3(m)?;
+        Some(PictureMotion { tx, ty, scale })
     }
 }
 
@@ -103,9 +239,20 @@ fn patch_size(w: usize, h: usize) -> usize {
     1 << (usize::BITS - 1 - limit.leading_zeros())
 }
 
-fn patch_centres(w: usize, h: usize) -> [(usize, usize); 4] {
-    let (x0, x1, y0, y1) = (w / 4, w - w / 4, h / 4, h - h / 4);
-    [(x0, y0), (x1, y0), (x0, y1), (x1, y1)]
+/// A grid of non-overlapping patches over the picture, centred, kept an eighth of a patch away
+/// from the edges (where content enters and leaves the frame).
+fn patch_centres(w: usize, h: usize, patch: usize) -> Vec<(usize, usize)> {
+    let margin = patch / 8;
+    let columns = (w.saturating_sub(2 * margin) / patch).max(1);
+    let rows = (h.saturating_sub(2 * margin) / patch).max(1);
+    let (left, top) = ((w - columns * patch) / 2, (h - rows * patch) / 2);
+    let mut centres = Vec::with_capacity(columns * rows);
+    for r in 0..rows {
+        for c in 0..columns {
+            centres.push((left + c * patch + patch / 2, top + r * patch + patch / 2));
+        }
+    }
+    centres
 }
 
 struct Correlator {
@@ -323,7 +470,12 @@ fn quadratic_at_zero(points: &[(f64, f64)]) -> Option<f64> {
             m[r][3] += basis[r] * v;
         }
     }
-    // Gaussian elimination with partial pivoting.
+    solve3(m).map(|[a, _, _]| a)
+}
+
+/// Solves three linear equations given as an augmented 3×4 matrix, by Gaussian elimination with
+/// partial pivoting; `None` when they are (nearly) singular.
+fn solve3(mut m: [[f64; 4]; 3]) -> Option<[f64; 3]> {
     for col in 0..3 {
         let pivot = (col..3).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
         m.swap(col, pivot);
@@ -340,7 +492,7 @@ fn quadratic_at_zero(points: &[(f64, f64)]) -> Option<f64> {
             }
         }
     }
-    Some(m[0][3] / m[0][0])
+    Some([m[0][3] / m[0][0], m[1][3] / m[1][1], m[2][3] / m[2][2]])
 }
 
 #[cfg(test)]
@@ -356,6 +508,39 @@ mod tests {
         for (s, f) in series.iter().zip(&fit) {
             assert!((s.unwrap() - f.unwrap()).abs() < 1e-9);
         }
+    }
+
+    #[test]
+    fn the_picture_motion_fit_recovers_a_zoom_and_pan_and_drops_a_wrong_peak() {
+        let truth = PictureMotion {
+            tx: 0.7,
+            ty: -0.2,
+            scale: 0.002,
+        };
+        let mut observed: Vec<Observation> = patch_centres(1280, 432, 128)
+            .into_iter()
+            .map(|(x, y)| {
+                let p = (x as f64 - 640.0, y as f64 - 216.0);
+                (p, truth.at(p))
+            })
+            .collect();
+        observed[3].1 .0 += 7.0;
+        let fit = PictureMotion::fit(&observed).unwrap();
+        assert!((fit.tx - truth.tx).abs() < 1e-9, "{fit:?}");
+        assert!((fit.ty - truth.ty).abs() < 1e-9, "{fit:?}");
+        assert!((fit.scale - truth.scale).abs() < 1e-12, "{fit:?}");
+        assert!(PictureMotion::fit(&observed[..3]).is_none());
+    }
+
+    #[test]
+    fn the_patch_grid_covers_the_picture_inside_its_margins() {
+        let centres = patch_centres(1280, 432, 128);
+        assert_eq!(centres.len(), 9 * 3);
+        for &(x, y) in &centres {
+            assert!(x >= 64 + 16 && x + 64 + 16 <= 1280, "{x}");
+            assert!(y >= 64 + 16 && y + 64 + 16 <= 432, "{y}");
+        }
+        assert_eq!(patch_centres(320, 180, 32).len(), 9 * 5);
     }
 
     #[test]
