@@ -1,6 +1,7 @@
 //! `reelsmith`: the one binary. Each subcommand lives in its own module.
 
 mod config;
+mod keys;
 mod migrate;
 mod platform;
 mod render;
@@ -33,6 +34,8 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Inspect the configuration.
     Config(config::ConfigCommand),
+    /// Manage the operator key that wraps every user's media key (encryption at rest).
+    Keys(keys::KeysCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -43,5 +46,6 @@ fn main() -> std::process::ExitCode {
         Command::Worker(args) => worker::run(args),
         Command::Migrate(args) => migrate::run(args),
         Command::Config(command) => config::run(command),
+        Command::Keys(command) => keys::run(command),
     }
 }

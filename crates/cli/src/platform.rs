@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use reelsmith_config::{Config, Sources, StorageBackend};
-use reelsmith_store::{Db, MediaConfig, MediaStore, S3Config};
+use reelsmith_store::{Db, Keyring, MediaConfig, MediaStore, S3Config, SealedMedia};
 use tokio_util::sync::CancellationToken;
 
 /// Flags every platform subcommand takes; they override the file and the environment.
@@ -90,6 +90,29 @@ pub fn media_store(config: &Config) -> anyhow::Result<MediaStore> {
         }
     };
     MediaStore::from_config(&media).context("cannot open media storage")
+}
+
+/// Media storage with encryption at rest (P-SEC-2): the configured store, sealed under per-user
+/// data keys wrapped by the operator key. A fresh installation without a key file gets one
+/// generated (mode 0600); with data keys already wrapped, a missing key file is an error.
+pub async fn sealed_media(config: &Config, db: &Db) -> anyhow::Result<SealedMedia> {
+    let raw = media_store(config)?;
+    let encryption = &config.encryption;
+    let (keyring, created) =
+        Keyring::load_or_create(db, &encryption.key_file, &encryption.previous_key_files)
+            .await
+            .context("cannot load the operator key")?;
+    if created {
+        // The id is a one-way fingerprint; the key itself is never logged.
+        tracing::warn!(
+            path = %encryption.key_file.display(),
+            key_id = keyring.current().id(),
+            "generated a new operator key: back this file up apart from the media; without it no media can be read"
+        );
+    } else {
+        tracing::info!(key_id = keyring.current().id(), "operator key loaded");
+    }
+    Ok(SealedMedia::new(raw, db.clone(), keyring))
 }
 
 /// Cancelled on the first SIGINT or SIGTERM; a second one exits at once.

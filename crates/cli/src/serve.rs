@@ -17,7 +17,7 @@ use reelsmith_server::{router, AppState};
 use tracing::info;
 
 use crate::platform::{
-    create_data_dirs, exit_with, init_tracing, media_store, open_db, runtime, shutdown_on_signals,
+    create_data_dirs, exit_with, init_tracing, open_db, runtime, sealed_media, shutdown_on_signals,
     ConfigArgs,
 };
 use crate::worker::run_workers;
@@ -54,7 +54,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     create_data_dirs(&config)?;
     let db = open_db(&config).await?;
     db.migrate().await.context("cannot migrate the database")?;
-    let media = media_store(&config)?;
+    let media = sealed_media(&config, &db).await?;
     let mailer: Arc<dyn Mailer> =
         Arc::from(mailer_from_config(&config.email).context("cannot set up email")?);
 

@@ -7,7 +7,7 @@ use reelsmith_worker::{process_worker_id, Worker};
 use tokio_util::sync::CancellationToken;
 
 use crate::platform::{
-    create_data_dirs, exit_with, init_tracing, media_store, open_db, runtime, shutdown_on_signals,
+    create_data_dirs, exit_with, init_tracing, open_db, runtime, sealed_media, shutdown_on_signals,
     ConfigArgs,
 };
 
@@ -30,7 +30,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     create_data_dirs(&config)?;
     let db = open_db(&config).await?;
     db.migrate().await?;
-    let media = media_store(&config)?;
+    let media = sealed_media(&config, &db).await?;
     let shutdown = shutdown_on_signals();
     run_workers(&db, &media, &config, args.workers, shutdown).await;
     db.close().await;
@@ -40,7 +40,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
 /// Runs `count` workers until `shutdown`, then waits for each to finish or release its jobs.
 pub async fn run_workers(
     db: &reelsmith_store::Db,
-    media: &reelsmith_store::MediaStore,
+    media: &reelsmith_store::SealedMedia,
     config: &Config,
     count: usize,
     shutdown: CancellationToken,

@@ -368,3 +368,107 @@ fn serve_terminates_tls_itself_and_sends_hsts() {
         "{plain:?}"
     );
 }
+
+/// P-SEC-2 through the real binary: the first start generates the operator key (0600), an
+/// upload is ciphertext in the media folder and plaintext through the API, and after `keys
+/// generate` + `keys rotate` (old key configured as previous) and a restart on the new key
+/// alone, everything still reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_sec_2_media_is_sealed_and_the_operator_key_rotates() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let mut server = Server::start(&data, &[], &[]).await;
+    let old_key = data.join("operator.key");
+    let mode = std::fs::metadata(&old_key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let key_text = std::fs::read_to_string(&old_key).unwrap();
+    assert!(
+        !server.log_text().contains(key_text.trim()),
+        "the key is never logged"
+    );
+
+    let mut alice = server.client();
+    alice
+        .sign_up_and_in(&data, "alice@example.org", "alice")
+        .await;
+    let jpeg = photo(temp.path());
+    let upload = alice.upload("photo.jpg", "image/jpeg", &jpeg).await;
+    let content_path = format!("/api/v1/uploads/{upload}/content");
+    let served = alice.get(&content_path).await;
+    assert_eq!(served.status, 200);
+    assert!(served.body.starts_with(&[0xFF, 0xD8, 0xFF]));
+    let stored = files_under(&data.join("media"));
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    let on_disk = std::fs::read(data.join("media").join(&stored[0])).unwrap();
+    assert!(!on_disk.starts_with(&[0xFF, 0xD8]), "no JPEG magic on disk");
+    assert!(!on_disk.windows(64).any(|w| w == &served.body[200..264]));
+
+    let new_key = temp.path().join("operator-2.key");
+    let generated = Command::new(platform::bin())
+        .args(["keys", "generate", "--out"])
+        .arg(&new_key)
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{generated:?}");
+    let new_text = std::fs::read_to_string(&new_key).unwrap();
+    assert!(!String::from_utf8_lossy(&generated.stdout).contains(new_text.trim()));
+    let again = Command::new(platform::bin())
+        .args(["keys", "generate", "--out"])
+        .arg(&new_key)
+        .output()
+        .unwrap();
+    assert!(
+        !again.status.success(),
+        "an existing key file is never replaced"
+    );
+    assert_eq!(std::fs::read_to_string(&new_key).unwrap(), new_text);
+
+    let config = temp.path().join("rotated.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[encryption]\nkey_file = {:?}\nprevious_key_files = [{:?}]\n",
+            new_key.display().to_string(),
+            old_key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let rotated = Command::new(platform::bin())
+        .args(["keys", "rotate", "--data"])
+        .arg(&data)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&rotated.stdout);
+    assert!(
+        rotated.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    assert!(out.contains("re-wrapped 1 data key(s)"), "{out}");
+    assert!(out.contains("no data key needs"), "{out}");
+    server.kill();
+
+    // Only the new key now: the old file is gone, and everything still reads.
+    std::fs::remove_file(&old_key).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[encryption]\nkey_file = {:?}\n",
+            new_key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let config_flag = config.display().to_string();
+    let server = Server::start(&data, &[], &["--config", &config_flag]).await;
+    let cookie = alice.cookie.clone();
+    let mut alice = server.client();
+    alice.cookie = cookie;
+    let after = alice.get(&content_path).await;
+    assert_eq!(after.status, 200, "{}", server.log_text());
+    assert_eq!(after.body, served.body);
+    assert!(!data.join("operator.key").exists(), "no new key generated");
+}

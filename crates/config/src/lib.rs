@@ -12,9 +12,9 @@ pub mod validate;
 pub use load::{ConfigError, Sources, ENV_PREFIX};
 pub use secret::{DatabaseUrl, Secret, MASK};
 pub use sections::{
-    AccountsConfig, Config, DatabaseConfig, EmailConfig, EmailTransport, RateLimit,
-    RateLimitsConfig, RenderConfig, S3Config, ServerConfig, SmtpConfig, SmtpTls, StorageBackend,
-    StorageConfig, TlsConfig, WorkerConfig, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
-    X264_PRESETS,
+    AccountsConfig, Config, DatabaseConfig, EmailConfig, EmailTransport, EncryptionConfig,
+    RateLimit, RateLimitsConfig, RenderConfig, S3Config, ServerConfig, SmtpConfig, SmtpTls,
+    StorageBackend, StorageConfig, TlsConfig, WorkerConfig, CONFIG_FILE_NAME, DEFAULT_DATA_DIR,
+    DEFAULT_LISTEN, OPERATOR_KEY_FILE_NAME, X264_PRESETS,
 };
 pub use validate::Problem;

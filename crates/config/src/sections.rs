@@ -15,6 +15,8 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The name of the configuration file looked for in the data folder when `--config` is not given.
 pub const CONFIG_FILE_NAME: &str = "reelsmith.toml";
+/// The operator key's file in the data folder when `encryption.key_file` is not set.
+pub const OPERATOR_KEY_FILE_NAME: &str = "operator.key";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +24,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
+    pub encryption: EncryptionConfig,
     pub email: EmailConfig,
     pub worker: WorkerConfig,
     pub limits: Limits,
@@ -56,6 +59,10 @@ impl Config {
                 backend: StorageBackend::Local,
                 local_path: data_dir.join("media"),
                 s3: S3Config::default(),
+            },
+            encryption: EncryptionConfig {
+                key_file: data_dir.join(OPERATOR_KEY_FILE_NAME),
+                previous_key_files: Vec::new(),
             },
             email: EmailConfig {
                 transport: EmailTransport::Outbox,
@@ -163,6 +170,22 @@ impl Default for S3Config {
             allow_http: false,
         }
     }
+}
+
+/// Encryption at rest (P-SEC-2): media is sealed under per-user data keys, which the database
+/// holds wrapped under the operator key read from `key_file`. Only paths appear here, never
+/// keys, so the effective configuration can be printed as it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// The current operator key: a file of 64 hex digits, mode 0600. Default
+    /// `<data>/operator.key`, generated on the first start of a fresh installation. Back it up
+    /// apart from the media: losing it loses every media object.
+    pub key_file: PathBuf,
+    /// Earlier operator keys, still accepted for unwrapping data keys until `reelsmith keys
+    /// rotate` has re-wrapped them all under `key_file`.
+    #[serde(default)]
+    pub previous_key_files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

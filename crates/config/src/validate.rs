@@ -46,6 +46,7 @@ impl Config {
         self.validate_server(&mut problems);
         self.validate_database(&mut problems);
         self.validate_storage(&mut problems);
+        self.validate_encryption(&mut problems);
         self.validate_email(&mut problems);
         self.validate_worker(&mut problems);
         self.validate_limits(&mut problems);
@@ -105,6 +106,20 @@ impl Config {
             self.database.max_connections >= 1,
             "database.max_connections",
             "must be at least 1",
+        );
+    }
+
+    fn validate_encryption(&self, p: &mut Problems) {
+        let encryption = &self.encryption;
+        p.check(
+            !encryption.key_file.as_os_str().is_empty(),
+            "encryption.key_file",
+            "must not be empty",
+        );
+        p.check(
+            !encryption.previous_key_files.contains(&encryption.key_file),
+            "encryption.previous_key_files",
+            "must not list the current key_file",
         );
     }
 

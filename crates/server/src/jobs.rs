@@ -588,7 +588,9 @@ async fn serve_output(
             ),
         ));
     };
-    serve_object(&state.media, key, output.content_type(), &headers).await
+    // Outputs are sealed under the job owner's key; `owned_job` made sure the caller is them.
+    let media = state.media.for_owner(&job.owner_id).await?;
+    serve_object(&media, key, output.content_type(), &headers).await
 }
 
 macro_rules! output_handler {

@@ -10,7 +10,7 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use reelsmith_store::{MediaStore, ObjectError};
+use reelsmith_store::{ObjectError, OwnerMedia};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -84,7 +84,7 @@ fn unsatisfiable(size: u64) -> Response {
 
 /// Streams `key` from storage as `content_type`, honouring a Range header in `request_headers`.
 pub async fn serve_object(
-    media: &MediaStore,
+    media: &OwnerMedia,
     key: &str,
     content_type: &str,
     request_headers: &HeaderMap,

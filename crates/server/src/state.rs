@@ -5,21 +5,22 @@ use std::sync::Arc;
 
 use reelsmith_config::Config;
 use reelsmith_mail::{Branding, Mailer};
-use reelsmith_store::{Db, MediaStore};
+use reelsmith_store::{Db, SealedMedia};
 
 use crate::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
-    pub media: MediaStore,
+    /// Media storage, sealed under each owner's data key (P-SEC-2).
+    pub media: SealedMedia,
     pub mailer: Arc<dyn Mailer>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
-    pub fn new(db: Db, media: MediaStore, mailer: Arc<dyn Mailer>, config: Arc<Config>) -> Self {
+    pub fn new(db: Db, media: SealedMedia, mailer: Arc<dyn Mailer>, config: Arc<Config>) -> Self {
         AppState {
             db,
             media,

@@ -261,6 +261,8 @@ async fn store_image(state: &AppState, owner: &str, path: &FsPath) -> ApiResult<
     let size = clean.bytes.len() as i64;
     state
         .media
+        .for_owner(owner)
+        .await?
         .put_bytes(&key, Bytes::from(clean.bytes))
         .await?;
     Ok(NewUpload {
@@ -285,7 +287,12 @@ async fn store_media(state: &AppState, owner: &str, spooled: Spooled) -> ApiResu
     };
     let described = describe_media(&info, state.config.limits.max_media_seconds)?;
     let key = spooled.hasher.key(&format!("uploads/{owner}"));
-    state.media.put_file(&key, spooled.file.path()).await?;
+    state
+        .media
+        .for_owner(owner)
+        .await?
+        .put_file(&key, spooled.file.path())
+        .await?;
     Ok(NewUpload {
         owner_id: owner.to_owned(),
         kind: described.kind,
@@ -390,7 +397,8 @@ pub async fn content(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let upload = owned_upload(&state, &caller, &client, &id).await?;
-    serve_object(&state.media, &upload.object_key, &upload.mime, &headers).await
+    let media = state.media.for_owner(&upload.owner_id).await?;
+    serve_object(&media, &upload.object_key, &upload.mime, &headers).await
 }
 
 #[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads", params(("id" = String, Path)),

@@ -466,14 +466,18 @@ async fn finish_with_video(t: &TestApp, job_id: &str, video: &[u8]) -> String {
         .unwrap();
     assert_eq!(claimed.job.id, job_id);
     let key = output_key(job_id, claimed.lease.revision, Output::Video);
-    t.state
+    let owner = t
+        .state
         .media
+        .for_owner(&claimed.job.owner_id)
+        .await
+        .unwrap();
+    owner
         .put_bytes(&key, bytes::Bytes::copy_from_slice(video))
         .await
         .unwrap();
     let vtt = output_key(job_id, claimed.lease.revision, Output::CaptionsVtt);
-    t.state
-        .media
+    owner
         .put_bytes(
             &vtt,
             bytes::Bytes::from_static(b"WEBVTT\n\n00:00.000 --> 00:01.000\nHello\n"),
@@ -654,7 +658,15 @@ async fn p_in_3_uploaded_gps_jpeg_is_stored_without_metadata() {
         .await
         .unwrap()
         .unwrap();
-    let raw = t.state.media.get_bytes(&upload.object_key).await.unwrap();
+    let raw = t
+        .state
+        .media
+        .for_owner(&upload.owner_id)
+        .await
+        .unwrap()
+        .get_bytes(&upload.object_key)
+        .await
+        .unwrap();
     assert!(!contains(&raw, b"Exif"));
     assert_eq!(upload.size as usize, raw.len());
 }
@@ -863,8 +875,12 @@ async fn p_vis_4_an_earlier_revision_is_deleted_with_its_objects_and_the_current
     let vtt = output_key(&id, 1, Output::CaptionsVtt);
     // An object the worker left under the revision's folder without recording it.
     let stray = format!("jobs/{id}/r1/scratch.bin");
+    let owner_id = t.state.db.job_by_id(&id).await.unwrap().unwrap().owner_id;
     t.state
         .media
+        .for_owner(&owner_id)
+        .await
+        .unwrap()
         .put_bytes(&stray, bytes::Bytes::from_static(b"x"))
         .await
         .unwrap();
@@ -1237,4 +1253,116 @@ async fn p_acc_5_email_change_takes_effect_only_with_the_code_sent_to_the_new_ad
     assert!(audit.iter().any(|e| e.kind == "email.change_requested"));
     assert!(audit.iter().any(|e| e.kind == "email.changed"));
     assert!(audit.iter().any(|e| e.kind == "email.change_conflict"));
+}
+
+/// P-SEC-2: a sealed job video is served through the real API with exactly the right bytes at
+/// the 64 KiB segment boundaries and across them.
+#[tokio::test]
+async fn p_sec_2_job_video_ranges_are_exact_at_and_across_segment_boundaries() {
+    let t = app().await;
+    let user = Auth::Cookie(t.signed_in_user("sam@example.org", "sam").await);
+    let job = t
+        .json(Method::POST, "/api/v1/jobs", &user, spec_with(&[]))
+        .await
+        .json();
+    let id = job["id"].as_str().unwrap();
+    let seg = 64 * 1024usize;
+    let len = 3 * seg + 1000;
+    let video: Vec<u8> = (0..len as u32).map(|i| (i * 7 % 251) as u8).collect();
+    let key = finish_with_video(&t, id, &video).await;
+    let uri = format!("/api/v1/jobs/{id}/video");
+
+    let whole = t.get(&uri, &user).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert_eq!(whole.header("content-length"), len.to_string());
+    assert_eq!(&whole.body[..], &video[..]);
+
+    let s = seg;
+    for (a, b) in [
+        (0, s - 1),
+        (s - 1, s),
+        (s, s),
+        (s, 2 * s - 1),
+        (s - 10, 2 * s + 10),
+        (2 * s - 1, 3 * s),
+        (3 * s, len - 1),
+        (1, len - 2),
+    ] {
+        let r = t
+            .get_with(&uri, &user, "range", &format!("bytes={a}-{b}"))
+            .await;
+        assert_eq!(r.status, StatusCode::PARTIAL_CONTENT, "{a}-{b}");
+        assert_eq!(r.header("content-range"), format!("bytes {a}-{b}/{len}"));
+        assert_eq!(r.header("content-length"), (b - a + 1).to_string());
+        assert_eq!(&r.body[..], &video[a..=b], "bytes {a}-{b}");
+    }
+    let suffix = t.get_with(&uri, &user, "range", "bytes=-1").await;
+    assert_eq!(&suffix.body[..], &video[len - 1..]);
+    let beyond = t
+        .get_with(&uri, &user, "range", &format!("bytes={len}-"))
+        .await;
+    assert_eq!(beyond.header("content-range"), format!("bytes */{len}"));
+
+    // What lies in the media folder is ciphertext.
+    let on_disk = std::fs::read(t.dir.path().join("media").join(&key)).unwrap();
+    assert_ne!(on_disk.len(), len);
+    assert!(!contains(&on_disk, &video[1000..1064]));
+}
+
+/// P-SEC-2: an uploaded JPEG is stored encrypted (the file in the media folder is not a JPEG and
+/// holds none of its bytes) and the API serves the plaintext back, whole and in ranges.
+#[tokio::test]
+async fn p_sec_2_uploaded_jpeg_is_ciphertext_on_disk_and_plaintext_through_the_api() {
+    let t = app().await;
+    let user = Auth::Cookie(t.signed_in_user("uma@example.org", "uma").await);
+    let photo = noisy_jpeg(400, 300);
+    let up = t.upload(&user, "noise.jpg", "image/jpeg", &photo).await;
+    assert_eq!(
+        up.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&up.body)
+    );
+    let id = up.json()["id"].as_str().unwrap().to_owned();
+    let uri = format!("/api/v1/uploads/{id}/content");
+    let served = t.get(&uri, &user).await;
+    assert_eq!(served.status, StatusCode::OK);
+    assert!(
+        served.body.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "a JPEG comes back"
+    );
+    let len = served.body.len();
+    assert!(
+        len > 2 * 64 * 1024,
+        "the test image spans segments ({len} bytes)"
+    );
+    assert_eq!(image::load_from_memory(&served.body).unwrap().width(), 400);
+
+    let me = t.get("/api/v1/me", &user).await.json();
+    let upload = t
+        .state
+        .db
+        .upload_for_owner(me["id"].as_str().unwrap(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let on_disk = std::fs::read(t.dir.path().join("media").join(&upload.object_key)).unwrap();
+    assert!(!on_disk.starts_with(&[0xFF, 0xD8]), "no JPEG magic on disk");
+    assert!(on_disk.starts_with(b"RSEM"));
+    for at in [0, 1000, 70_000, len - 64] {
+        assert!(
+            !contains(&on_disk, &served.body[at..at + 64]),
+            "plaintext at {at} is visible on disk"
+        );
+    }
+
+    let seg = 64 * 1024;
+    for (a, b) in [(seg - 3, seg + 3), (0, seg), (2 * seg - 1, len - 1)] {
+        let r = t
+            .get_with(&uri, &user, "range", &format!("bytes={a}-{b}"))
+            .await;
+        assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(r.header("content-range"), format!("bytes {a}-{b}/{len}"));
+        assert_eq!(&r.body[..], &served.body[a..=b]);
+    }
 }

@@ -6,9 +6,11 @@
 
 pub mod audit;
 pub mod codes;
+pub mod crypt;
 pub mod db;
 pub mod error;
 pub mod jobs;
+pub mod keys;
 pub mod notify;
 pub mod objects;
 pub mod queue;
@@ -20,12 +22,14 @@ pub mod users;
 
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use codes::{CodeCheck, CodePurpose, MAX_CODE_ATTEMPTS};
+pub use crypt::{OwnerMedia, SealedMedia};
 pub use db::{new_id, now_ms, Backend, Db, UnixMillis};
 pub use error::{StoreError, StoreResult};
 pub use jobs::{
     CancelOutcome, Job, JobError, JobEvent, JobRevision, JobStatus, NewJob, StageOutput,
     SubmittedJob,
 };
+pub use keys::{CryptError, DataKey, KeyStore, Keyring, OperatorKey, RotationReport};
 pub use notify::{JobQueuedListener, JOB_QUEUED_CHANNEL};
 pub use objects::{
     content_key, ContentHasher, MediaConfig, MediaStore, ObjectError, ObjectInfo, ObjectReader,

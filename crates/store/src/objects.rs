@@ -3,8 +3,9 @@
 //! into a temporary file and renames, S3 publishes an object only when its upload completes, so
 //! a crash mid-write never leaves a partial object under the real key.
 //!
-//! The seam for encryption at rest (P-SEC-2) is `ObjectStore` itself: an encrypting store wraps
-//! another `Arc<dyn ObjectStore>` and is handed to [`MediaStore::from_object_store`].
+//! This layer stores bytes as given. Encryption at rest (P-SEC-2) sits on top of it in
+//! [`crate::crypt`]: media is written and read through `SealedMedia::for_owner`, which seals
+//! under the owner's data key, so everything a `MediaStore` holds in production is ciphertext.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -44,6 +45,9 @@ pub enum ObjectError {
     Source(#[from] std::io::Error),
     #[error("media storage failed: {0}")]
     Backend(#[source] object_store::Error),
+    /// Sealing or opening the object failed (P-SEC-2): see [`crate::keys::CryptError`].
+    #[error(transparent)]
+    Crypt(#[from] crate::keys::CryptError),
 }
 
 impl ErrorCode for ObjectError {
@@ -55,6 +59,7 @@ impl ErrorCode for ObjectError {
             ObjectError::Config(_) => "media.config",
             ObjectError::Source(_) => "media.source",
             ObjectError::Backend(_) => "media.backend",
+            ObjectError::Crypt(err) => err.code(),
         }
     }
 

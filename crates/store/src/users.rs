@@ -291,8 +291,10 @@ impl Db {
         }.await)
     }
 
-    /// Remove the account row and, by cascade, everything that references it. Callers delete the
-    /// user's objects from media storage first (list them with the upload and job methods).
+    /// Remove the account row and, by cascade, everything that references it, including the
+    /// user's data key: whatever of their media is left anywhere (backups included) can no longer
+    /// be decrypted (crypto-shredding, P-SEC-2). Callers still delete the user's objects from
+    /// media storage first (list them with the upload and job methods).
     pub async fn purge_user(&self, user_id: &str) -> StoreResult<bool> {
         let n = with_pool!(self, pool => sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(user_id).execute(pool).await.map(|r| r.rows_affected()))?;

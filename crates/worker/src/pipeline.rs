@@ -12,7 +12,7 @@ use futures::TryStreamExt;
 use reelsmith_core::{ErrorCode, RenderSpec};
 use reelsmith_media::render::{render, Progress, RenderError, RenderJob, RenderOutput, Stage};
 use reelsmith_store::{
-    now_ms, ClaimedJob, Db, JobError, JobStatus, Lease, MediaStore, StoreError, UploadKind,
+    now_ms, ClaimedJob, Db, JobError, JobStatus, Lease, SealedMedia, StoreError, UploadKind,
 };
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
@@ -128,7 +128,8 @@ struct Stored {
 #[derive(Clone)]
 pub(crate) struct JobContext {
     pub db: Db,
-    pub media: MediaStore,
+    /// Media storage; uploads are read and outputs written under the job owner's key (P-SEC-2).
+    pub media: SealedMedia,
     pub settings: Arc<WorkerSettings>,
     pub worker_id: String,
 }
@@ -246,9 +247,10 @@ async fn run_stages(
     let keys = output_keys(&lease.job_id, lease.revision);
     let files = [&output.video, &output.poster, &output.vtt, &output.srt];
     let mut bytes = Vec::with_capacity(files.len());
+    let owner_media = ctx.media.for_owner(&job.owner_id).await?;
     for (key, file) in keys.iter().zip(files) {
         stop.check()?;
-        bytes.push(ctx.media.put_file(key, file).await?.size);
+        bytes.push(owner_media.put_file(key, file).await?.size);
     }
     let usage = usage_document(
         &output,
@@ -378,7 +380,12 @@ async fn fetch_upload(
         }
         .into());
     }
-    let reader = ctx.media.open(&upload.object_key, None).await?;
+    let reader = ctx
+        .media
+        .for_owner(owner_id)
+        .await?
+        .open(&upload.object_key, None)
+        .await?;
     let mut file = tokio::fs::File::create(path).await?;
     let mut stream = reader.stream;
     let mut written = 0u64;

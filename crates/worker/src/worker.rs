@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reelsmith_config::Config;
 use reelsmith_media::render::EngineConfig;
-use reelsmith_store::{now_ms, Db, JobQueuedListener, MediaStore, RunLimits};
+use reelsmith_store::{now_ms, Db, JobQueuedListener, RunLimits, SealedMedia};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -85,13 +85,18 @@ pub struct Worker {
 
 impl Worker {
     /// A worker configured from the platform configuration.
-    pub fn new(db: Db, media: MediaStore, config: &Config, worker_id: impl Into<String>) -> Worker {
+    pub fn new(
+        db: Db,
+        media: SealedMedia,
+        config: &Config,
+        worker_id: impl Into<String>,
+    ) -> Worker {
         Worker::with_settings(db, media, WorkerSettings::from_config(config), worker_id)
     }
 
     pub fn with_settings(
         db: Db,
-        media: MediaStore,
+        media: SealedMedia,
         settings: WorkerSettings,
         worker_id: impl Into<String>,
     ) -> Worker {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use bytes_helper::read_all;
 use reelsmith_config::Config;
 use reelsmith_store::{
-    content_key, now_ms, CancelOutcome, Db, JobStatus, MediaStore, NewJob, NewUpload, NewUser,
-    Role, UploadKind,
+    content_key, now_ms, CancelOutcome, Db, JobStatus, Keyring, MediaStore, NewJob, NewUpload,
+    NewUser, OperatorKey, Role, SealedMedia, UploadKind,
 };
 use reelsmith_worker::{JobOutcome, Worker, WorkerSettings};
 use serde_json::{json, Value};
@@ -33,7 +33,7 @@ struct Env {
     _temp: tempfile::TempDir,
     data: PathBuf,
     db: Db,
-    media: MediaStore,
+    media: SealedMedia,
     owner: String,
 }
 
@@ -45,7 +45,8 @@ impl Env {
             .await
             .unwrap();
         db.migrate().await.unwrap();
-        let media = MediaStore::local(&data.join("media")).unwrap();
+        let raw = MediaStore::local(&data.join("media")).unwrap();
+        let media = SealedMedia::new(raw, db.clone(), Keyring::new(OperatorKey::generate().0));
         let user = db
             .create_user(
                 &NewUser {
@@ -98,7 +99,13 @@ impl Env {
         let bytes = read_all(&path);
         let key = content_key(&format!("uploads/{}", self.owner), &bytes);
         let size = bytes.len() as i64;
-        self.media.put_bytes(&key, bytes.into()).await.unwrap();
+        self.media
+            .for_owner(&self.owner)
+            .await
+            .unwrap()
+            .put_bytes(&key, bytes.into())
+            .await
+            .unwrap();
         let upload = self
             .db
             .create_upload(
@@ -291,15 +298,22 @@ async fn a_job_with_an_uploaded_image_renders_to_four_stored_outputs() {
     assert_eq!(recorded, expected);
 
     let video = env.data.join("out.mp4");
-    let bytes = env
-        .media
+    let owner_media = env.media.for_owner(&env.owner).await.unwrap();
+    let bytes = owner_media
         .get_bytes(&format!("jobs/{job_id}/r1/video.mp4"))
         .await
         .unwrap();
     std::fs::write(&video, &bytes).unwrap();
+    // P-SEC-2: the worker stored the output sealed; the media folder holds no MP4.
+    let on_disk = read_all(
+        &env.data
+            .join("media")
+            .join(format!("jobs/{job_id}/r1/video.mp4")),
+    );
+    assert!(bytes.windows(4).any(|w| w == b"ftyp"));
+    assert!(!on_disk.windows(4).any(|w| w == b"ftyp"));
     assert_eq!(stream_codecs(&video), ["h264", "aac"]);
-    let vtt = env
-        .media
+    let vtt = owner_media
         .get_bytes(&format!("jobs/{job_id}/r1/captions.vtt"))
         .await
         .unwrap();

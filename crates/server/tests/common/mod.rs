@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use reelsmith_config::Config;
 use reelsmith_mail::OutboxMailer;
 use reelsmith_server::{router, AppState};
-use reelsmith_store::{Db, MediaStore};
+use reelsmith_store::{Db, Keyring, MediaStore, OperatorKey, SealedMedia};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -79,7 +79,8 @@ pub async fn app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         .unwrap();
     db.migrate().await.unwrap();
     std::fs::create_dir_all(dir.path().join("media")).unwrap();
-    let media = MediaStore::local(&dir.path().join("media")).unwrap();
+    let raw = MediaStore::local(&dir.path().join("media")).unwrap();
+    let media = SealedMedia::new(raw, db.clone(), Keyring::new(OperatorKey::generate().0));
     let outbox = dir.path().join("outbox");
     let mailer = Arc::new(OutboxMailer::new(&outbox, &config.email.from).unwrap());
     let state = AppState::new(db, media, mailer, Arc::new(config));
@@ -292,6 +293,24 @@ pub fn jpeg_with_gps(width: u32, height: u32) -> Vec<u8> {
         out.extend_from_slice(payload);
     }
     out.extend_from_slice(&plain[2..]);
+    out
+}
+
+/// A JPEG of noise, which compresses badly: large enough to span several 64 KiB segments.
+pub fn noisy_jpeg(width: u32, height: u32) -> Vec<u8> {
+    use image::ImageEncoder;
+    let mut state = 0x2545_f491_u32;
+    let img = image::RgbImage::from_fn(width, height, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let [a, b, c, _] = state.to_le_bytes();
+        image::Rgb([a, b, c])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
+        .write_image(img.as_raw(), width, height, image::ExtendedColorType::Rgb8)
+        .unwrap();
     out
 }
 
