@@ -69,13 +69,7 @@ impl ShotProvider for Atlas {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        let caps = registry::lookup(Some("atlas"), Some(&req.model)).ok_or_else(|| {
-            ProviderError::Unsupported {
-                model: req.model.clone(),
-                reason: "not an Atlas Cloud model in the registry".into(),
-            }
-        })?;
-        caps.check(req)?;
+        registry::checked("atlas", &req.model, &req.model, req)?;
         let path = if req.kind == ShotKind::TextToImage {
             "api/v1/model/generateImage"
         } else {
@@ -100,16 +94,7 @@ impl ShotProvider for Atlas {
         {
             return Err(self.http.malformed(format!("odd prediction id {id}")));
         }
-        tracing::info!(provider = "atlas", model = %req.model, request_id = %id, "submitted");
-        Ok(PendingShot {
-            provider: "atlas".into(),
-            model: req.model.clone(),
-            kind: req.kind,
-            request_id: id.to_string(),
-            status_url: None,
-            result_url: None,
-            cancel_url: None,
-        })
+        Ok(PendingShot::accepted("atlas", req, id))
     }
 
     async fn wait(
@@ -157,13 +142,9 @@ impl ShotProvider for Atlas {
             .pointer("/outputs/0")
             .and_then(Value::as_str)
             .ok_or_else(|| self.http.malformed("no outputs[0]"))?;
-        let (bytes, content_type, source) = self.http.download(file, sink, max_bytes, None).await?;
-        Ok(ShotOutput {
-            request_id: pending.request_id.clone(),
-            bytes,
-            content_type,
-            source_url: source.to_string(),
-        })
+        self.http
+            .download_output(&pending.request_id, file, sink, max_bytes, None)
+            .await
     }
 
     async fn cancel(&self, pending: &PendingShot) -> Result<(), ProviderError> {

@@ -235,16 +235,15 @@ impl ComfyUi {
                 rb.bearer_auth(key)
             }
         };
-        let (bytes, content_type, source) = self
-            .http
-            .download(view.as_str(), sink, max_bytes, Some(&add_key))
-            .await?;
-        Ok(ShotOutput {
-            request_id: pending.request_id.clone(),
-            bytes,
-            content_type,
-            source_url: source.to_string(),
-        })
+        self.http
+            .download_output(
+                &pending.request_id,
+                view.as_str(),
+                sink,
+                max_bytes,
+                Some(&add_key),
+            )
+            .await
     }
 }
 
@@ -334,13 +333,7 @@ impl ShotProvider for ComfyUi {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        let caps = registry::lookup(Some("comfyui"), Some(&req.model)).ok_or_else(|| {
-            ProviderError::Unsupported {
-                model: req.model.clone(),
-                reason: "not a ComfyUI model in the registry".into(),
-            }
-        })?;
-        caps.check(req)?;
+        registry::checked("comfyui", &req.model, &req.model, req)?;
         let url = self.http.url("prompt")?;
         let body = json!({ "prompt": fill_template(&self.template, req, 24), "client_id": self.client_id });
         let (ans, _): (Value, _) = self
@@ -356,15 +349,7 @@ impl ShotProvider for ComfyUi {
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(self.http.malformed(format!("odd prompt_id {id}")));
         }
-        Ok(PendingShot {
-            provider: "comfyui".into(),
-            model: req.model.clone(),
-            kind: req.kind,
-            request_id: id.to_string(),
-            status_url: None,
-            result_url: None,
-            cancel_url: None,
-        })
+        Ok(PendingShot::accepted("comfyui", req, id))
     }
 
     async fn wait(

@@ -9,7 +9,7 @@
 //! allowlist. Webhooks: [`crate::webhook::fal`].
 
 use crate::http::{Endpoint, Http, Idempotent};
-use crate::registry::{self, ModelCaps};
+use crate::registry;
 use crate::{
     PendingShot, ProviderError, Secret, ShotKind, ShotOutput, ShotProvider, ShotRequest, Sink,
 };
@@ -42,13 +42,6 @@ impl Fal {
             "Authorization",
             format!("Key {}", self.http.ep.key.expose()),
         )
-    }
-
-    fn caps(model: &str) -> Result<&'static ModelCaps, ProviderError> {
-        registry::lookup(Some("fal"), Some(model)).ok_or_else(|| ProviderError::Unsupported {
-            model: model.to_string(),
-            reason: "not a fal model in the registry".into(),
-        })
     }
 
     /// The `{base}/{owner}/{app}/requests/{id}` URL, for a pending shot saved without URLs.
@@ -131,7 +124,7 @@ impl ShotProvider for Fal {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        Self::caps(&req.model)?.check(req)?;
+        registry::checked("fal", &req.model, &req.model, req)?;
         let url = self.http.url(&req.model)?;
         let body = input_for(req);
         let (ans, _): (Submitted, _) = self
@@ -144,15 +137,11 @@ impl ShotProvider for Fal {
         for u in [&ans.status_url, &ans.response_url, &ans.cancel_url] {
             self.http.checked_url(u, false)?;
         }
-        tracing::info!(provider = "fal", model = %req.model, request_id = %ans.request_id, "submitted");
         Ok(PendingShot {
-            provider: "fal".into(),
-            model: req.model.clone(),
-            kind: req.kind,
-            request_id: ans.request_id,
             status_url: Some(ans.status_url),
             result_url: Some(ans.response_url),
             cancel_url: Some(ans.cancel_url),
+            ..PendingShot::accepted("fal", req, ans.request_id)
         })
     }
 
@@ -213,16 +202,9 @@ impl ShotProvider for Fal {
                 format!("Key {}", self.http.ep.key.expose()),
             )
         };
-        let (bytes, content_type, source) = self
-            .http
-            .download(file, sink, max_bytes, Some(&add_key))
-            .await?;
-        Ok(ShotOutput {
-            request_id: pending.request_id.clone(),
-            bytes,
-            content_type,
-            source_url: source.to_string(),
-        })
+        self.http
+            .download_output(&pending.request_id, file, sink, max_bytes, Some(&add_key))
+            .await
     }
 
     async fn cancel(&self, pending: &PendingShot) -> Result<(), ProviderError> {

@@ -8,7 +8,7 @@
 //! and a timeout is retried only for idempotent calls (polls, downloads, cancels), because a
 //! submit that timed out may have been accepted.
 
-use crate::{ProviderError, Secret, Sink};
+use crate::{ProviderError, Secret, ShotOutput, Sink};
 use reqwest::{header::HeaderMap, Client, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use std::time::Duration;
@@ -276,6 +276,24 @@ impl Http {
         let value =
             serde_json::from_slice(&bytes).map_err(|e| self.malformed(format!("{what}: {e}")))?;
         Ok((value, headers))
+    }
+
+    /// [`Http::download`] of a finished shot's file, reported as the shot's output.
+    pub async fn download_output(
+        &self,
+        request_id: &str,
+        raw_url: &str,
+        sink: &mut Sink<'_>,
+        max_bytes: u64,
+        auth: Option<&(dyn Fn(RequestBuilder) -> RequestBuilder + Sync)>,
+    ) -> Result<ShotOutput, ProviderError> {
+        let (bytes, content_type, source) = self.download(raw_url, sink, max_bytes, auth).await?;
+        Ok(ShotOutput {
+            request_id: request_id.to_string(),
+            bytes,
+            content_type,
+            source_url: source.to_string(),
+        })
     }
 
     /// Streams `url` into `sink`, refusing more than `max_bytes`; `auth` adds the key for

@@ -121,6 +121,25 @@ pub struct PendingShot {
     pub cancel_url: Option<String>,
 }
 
+impl PendingShot {
+    /// A request the provider accepted under `request_id`, with no URLs of its own to wait,
+    /// fetch or cancel at (the adapter builds those from the id); and it is logged, since the id
+    /// is what a restarted worker resumes with.
+    pub fn accepted(provider: &str, req: &ShotRequest, request_id: impl Into<String>) -> Self {
+        let request_id = request_id.into();
+        tracing::info!(provider, model = %req.model, request_id = %request_id, "submitted");
+        PendingShot {
+            provider: provider.into(),
+            model: req.model.clone(),
+            kind: req.kind,
+            request_id,
+            status_url: None,
+            result_url: None,
+            cancel_url: None,
+        }
+    }
+}
+
 /// What `wait` wrote into the sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShotOutput {

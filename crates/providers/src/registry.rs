@@ -212,6 +212,22 @@ pub fn lookup(provider: Option<&str>, model: Option<&str>) -> Option<&'static Mo
     }
 }
 
+/// The capabilities of `model` at `provider`, refusing a model the registry does not list
+/// (named as the request named it, `shown`) or a request the model cannot serve, before any call.
+pub fn checked(
+    provider: &str,
+    model: &str,
+    shown: &str,
+    req: &ShotRequest,
+) -> Result<&'static ModelCaps, ProviderError> {
+    let caps = lookup(Some(provider), Some(model)).ok_or_else(|| ProviderError::Unsupported {
+        model: shown.to_string(),
+        reason: format!("`{provider}` has no such model in the registry"),
+    })?;
+    caps.check(req)?;
+    Ok(caps)
+}
+
 impl ModelCaps {
     /// Credits for one shot of `seconds` (one image for a still model).
     pub fn credits(&self, seconds: u32) -> u64 {

@@ -128,13 +128,7 @@ impl ShotProvider for Replicate {
             Some((m, v)) => (m, Some(v)),
             None => (req.model.as_str(), None),
         };
-        let caps = registry::lookup(Some("replicate"), Some(model)).ok_or_else(|| {
-            ProviderError::Unsupported {
-                model: req.model.clone(),
-                reason: "not a Replicate model in the registry".into(),
-            }
-        })?;
-        caps.check(req)?;
+        registry::checked("replicate", model, &req.model, req)?;
         let mut body = json!({ "input": input_for(req) });
         let url = match version {
             Some(v) => {
@@ -163,15 +157,10 @@ impl ShotProvider for Replicate {
         for u in [&p.urls.get, &p.urls.cancel].into_iter().flatten() {
             self.http.checked_url(u, false)?;
         }
-        tracing::info!(provider = "replicate", model = %req.model, request_id = %p.id, "submitted");
         Ok(PendingShot {
-            provider: "replicate".into(),
-            model: req.model.clone(),
-            kind: req.kind,
-            request_id: p.id,
             status_url: p.urls.get,
-            result_url: None,
             cancel_url: p.urls.cancel,
+            ..PendingShot::accepted("replicate", req, p.id)
         })
     }
 
@@ -215,13 +204,9 @@ impl ShotProvider for Replicate {
         };
         let file = output_url(&prediction.output)
             .ok_or_else(|| self.http.malformed("the output names no file URL"))?;
-        let (bytes, content_type, source) = self.http.download(file, sink, max_bytes, None).await?;
-        Ok(ShotOutput {
-            request_id: prediction.id,
-            bytes,
-            content_type,
-            source_url: source.to_string(),
-        })
+        self.http
+            .download_output(&prediction.id, file, sink, max_bytes, None)
+            .await
     }
 
     async fn cancel(&self, pending: &PendingShot) -> Result<(), ProviderError> {

@@ -69,13 +69,7 @@ impl ShotProvider for Veo {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        let caps = registry::lookup(Some("veo"), Some(&req.model)).ok_or_else(|| {
-            ProviderError::Unsupported {
-                model: req.model.clone(),
-                reason: "not a Veo model in the registry".into(),
-            }
-        })?;
-        caps.check(req)?;
+        registry::checked("veo", &req.model, &req.model, req)?;
         let url = self
             .http
             .url(&format!("models/{}:predictLongRunning", req.model))?;
@@ -94,16 +88,7 @@ impl ShotProvider for Veo {
         if name.contains("..") || name.starts_with('/') || name.contains("://") {
             return Err(self.http.malformed(format!("odd operation name {name}")));
         }
-        tracing::info!(provider = "veo", model = %req.model, request_id = %name, "submitted");
-        Ok(PendingShot {
-            provider: "veo".into(),
-            model: req.model.clone(),
-            kind: req.kind,
-            request_id: name.to_string(),
-            status_url: None,
-            result_url: None,
-            cancel_url: None,
-        })
+        Ok(PendingShot::accepted("veo", req, name))
     }
 
     async fn wait(
@@ -160,16 +145,9 @@ impl ShotProvider for Veo {
             });
         };
         let add_key = |rb: RequestBuilder| rb.header("x-goog-api-key", self.http.ep.key.expose());
-        let (bytes, content_type, source) = self
-            .http
-            .download(uri, sink, max_bytes, Some(&add_key))
-            .await?;
-        Ok(ShotOutput {
-            request_id: pending.request_id.clone(),
-            bytes,
-            content_type,
-            source_url: source.to_string(),
-        })
+        self.http
+            .download_output(&pending.request_id, uri, sink, max_bytes, Some(&add_key))
+            .await
     }
 
     async fn cancel(&self, pending: &PendingShot) -> Result<(), ProviderError> {
