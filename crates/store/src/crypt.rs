@@ -32,11 +32,10 @@ use aes_gcm::aead::{Aead, OsRng, Payload};
 use aes_gcm::Nonce;
 use bytes::{Bytes, BytesMut};
 use futures::stream::{BoxStream, Stream, StreamExt};
-use tokio::io::AsyncReadExt;
 
 use crate::db::{now_ms, Db};
 use crate::keys::{CryptError, DataKey, KeyStore, Keyring, RotationReport, DATA_KEY_ID_LEN};
-use crate::objects::{MediaStore, ObjectError, ObjectInfo, ObjectReader};
+use crate::objects::{file_chunks, MediaStore, ObjectError, ObjectInfo, ObjectReader};
 
 /// Plaintext bytes per segment: large enough that the 16-byte tag is 0.02 % overhead, small
 /// enough that a Range request near the end of a video opens at most two 64 KiB segments extra.
@@ -48,8 +47,6 @@ pub const HEADER_LEN: u64 = 32;
 const MAGIC: &[u8; 4] = b"RSEM";
 const VERSION: u8 = 1;
 const NONCE_PREFIX_LEN: usize = 7;
-/// Read size when streaming a file into storage.
-const FILE_CHUNK: usize = 1024 * 1024;
 
 /// The stored size of an object of `plain` bytes.
 pub fn sealed_len(plain: u64) -> u64 {
@@ -305,17 +302,7 @@ impl OwnerMedia {
 
     /// Seal a local file (a rendered video, say) into storage under `key`.
     pub async fn put_file(&self, key: &str, file: &Path) -> Result<ObjectInfo, ObjectError> {
-        let file = tokio::fs::File::open(file).await?;
-        let chunks = futures::stream::try_unfold(file, |mut file| async move {
-            let mut buf = vec![0u8; FILE_CHUNK];
-            let n = file.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(None);
-            }
-            buf.truncate(n);
-            Ok(Some((Bytes::from(buf), file)))
-        });
-        self.put_stream(key, chunks).await
+        self.put_stream(key, file_chunks(file).await?).await
     }
 
     /// The object's plaintext size and metadata; `None` when there is no object.

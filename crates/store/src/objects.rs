@@ -244,17 +244,7 @@ impl MediaStore {
 
     /// Stream a local file (a rendered video, say) into storage under `key`.
     pub async fn put_file(&self, key: &str, file: &Path) -> Result<ObjectInfo, ObjectError> {
-        let file = tokio::fs::File::open(file).await?;
-        let chunks = futures::stream::try_unfold(file, |mut file| async move {
-            let mut buf = vec![0u8; FILE_CHUNK];
-            let n = file.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(None);
-            }
-            buf.truncate(n);
-            Ok(Some((Bytes::from(buf), file)))
-        });
-        self.put_stream(key, chunks).await
+        self.put_stream(key, file_chunks(file).await?).await
     }
 
     /// The whole object.
@@ -376,6 +366,22 @@ fn object_path(key: &str) -> Result<ObjectPath, ObjectError> {
         return Err(ObjectError::InvalidKey(key.to_owned()));
     }
     ObjectPath::parse(key).map_err(|_| ObjectError::InvalidKey(key.to_owned()))
+}
+
+/// A local file as a stream of chunks of up to [`FILE_CHUNK`] bytes, for `put_stream`.
+pub(crate) async fn file_chunks(
+    path: &Path,
+) -> Result<impl Stream<Item = std::io::Result<Bytes>>, ObjectError> {
+    let file = tokio::fs::File::open(path).await?;
+    Ok(futures::stream::try_unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; FILE_CHUNK];
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.truncate(n);
+        Ok(Some((Bytes::from(buf), file)))
+    }))
 }
 
 /// The content-addressed key for `bytes` under `namespace` (for example `uploads/<user id>`):
