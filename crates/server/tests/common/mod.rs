@@ -213,6 +213,25 @@ impl TestApp {
         .await
     }
 
+    /// The kinds of the audit entries about the account registered under `email` (P-SEC-6).
+    pub async fn audit_kinds(&self, email: &str) -> Vec<String> {
+        let user = self
+            .state
+            .db
+            .user_by_email(email)
+            .await
+            .unwrap()
+            .expect("the account exists");
+        self.state
+            .db
+            .audit_for_user(&user.id, 100, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
     /// Signs up, verifies with the emailed code and signs in: the session cookie's value.
     pub async fn signed_in_user(&self, email: &str, username: &str) -> String {
         let r = self.signup(email, username).await;
