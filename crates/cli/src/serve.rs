@@ -20,7 +20,7 @@ use crate::platform::{
     create_data_dirs, exit_with, init_tracing, open_db, runtime, sealed_media, shutdown_on_signals,
     ConfigArgs,
 };
-use crate::worker::run_workers;
+use crate::worker::{configured_providers, run_workers};
 
 /// How long shutdown waits for open HTTP connections (event streams) to close.
 const HTTP_GRACE: Duration = Duration::from_secs(10);
@@ -65,6 +65,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_on_signals();
 
     let workers = if args.no_workers { 0 } else { args.workers };
+    let providers = configured_providers(&config)?;
     let pool = {
         let (db, media, config, shutdown) = (
             db.clone(),
@@ -72,7 +73,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Arc::clone(&config),
             shutdown.clone(),
         );
-        tokio::spawn(async move { run_workers(&db, &media, &config, workers, shutdown).await })
+        tokio::spawn(async move {
+            run_workers(&db, &media, &config, &providers, workers, shutdown).await
+        })
     };
 
     let app = router(AppState::new(

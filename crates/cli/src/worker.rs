@@ -3,7 +3,7 @@
 
 use clap::Args;
 use reelsmith_config::Config;
-use reelsmith_worker::{process_worker_id, Worker};
+use reelsmith_worker::{process_worker_id, ProviderSet, Worker};
 use tokio_util::sync::CancellationToken;
 
 use crate::platform::{
@@ -31,8 +31,9 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     let db = open_db(&config).await?;
     db.migrate().await?;
     let media = sealed_media(&config, &db).await?;
+    let providers = configured_providers(&config)?;
     let shutdown = shutdown_on_signals();
-    run_workers(&db, &media, &config, args.workers, shutdown).await;
+    run_workers(&db, &media, &config, &providers, args.workers, shutdown).await;
     db.close().await;
     Ok(())
 }
@@ -42,12 +43,14 @@ pub async fn run_workers(
     db: &reelsmith_store::Db,
     media: &reelsmith_store::SealedMedia,
     config: &Config,
+    providers: &ProviderSet,
     count: usize,
     shutdown: CancellationToken,
 ) {
     let mut workers = tokio::task::JoinSet::new();
     for index in 0..count {
-        let worker = Worker::new(db.clone(), media.clone(), config, process_worker_id(index));
+        let worker = Worker::new(db.clone(), media.clone(), config, process_worker_id(index))
+            .with_providers(providers.clone());
         workers.spawn(worker.run(shutdown.clone()));
     }
     while let Some(done) = workers.join_next().await {
@@ -57,4 +60,16 @@ pub async fn run_workers(
             Err(e) => tracing::error!(error = %e, "a worker panicked"),
         }
     }
+}
+
+/// The enabled third-party providers (none unless a key is configured). Their names are logged;
+/// their keys never are (P-TP-5).
+pub fn configured_providers(config: &Config) -> anyhow::Result<ProviderSet> {
+    let providers =
+        ProviderSet::from_config(&config.providers, config.server.public_url.as_deref())?;
+    let names: Vec<&str> = providers.names().collect();
+    if !names.is_empty() {
+        tracing::info!(providers = ?names, "third-party shot providers enabled");
+    }
+    Ok(providers)
 }

@@ -5,11 +5,15 @@
 //! lists every key.
 
 pub mod load;
+pub mod providers;
 pub mod secret;
 pub mod sections;
 pub mod validate;
 
 pub use load::{ConfigError, Sources, ENV_PREFIX};
+pub use providers::{
+    CreditsConfig, PrivacyConfig, ProviderAccount, ProvidersConfig, SHOT_PROVIDERS,
+};
 pub use secret::{DatabaseUrl, Secret, MASK};
 pub use sections::{
     AccountsConfig, Config, DatabaseConfig, EmailConfig, EmailTransport, EncryptionConfig,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use reelsmith_core::Limits;
 use serde::{Deserialize, Serialize};
 
+use crate::providers::{CreditsConfig, PrivacyConfig, ProvidersConfig};
 use crate::secret::{DatabaseUrl, Secret};
 
 pub const DEFAULT_DATA_DIR: &str = "./data";
@@ -31,6 +32,12 @@ pub struct Config {
     pub accounts: AccountsConfig,
     pub rate_limits: RateLimitsConfig,
     pub render: RenderConfig,
+    #[serde(default)]
+    pub providers: ProvidersConfig,
+    #[serde(default)]
+    pub credits: CreditsConfig,
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
 }
 
 impl Default for Config {
@@ -78,6 +85,9 @@ impl Config {
             accounts: AccountsConfig::default(),
             rate_limits: RateLimitsConfig::default(),
             render: RenderConfig::default(),
+            providers: ProvidersConfig::default(),
+            credits: CreditsConfig::default(),
+            privacy: PrivacyConfig::default(),
         }
     }
 }

@@ -53,6 +53,7 @@ impl Config {
         self.validate_accounts(&mut problems);
         self.validate_rate_limits(&mut problems);
         self.validate_render(&mut problems);
+        self.validate_providers(&mut problems);
         problems.0
     }
 
@@ -332,6 +333,89 @@ impl Config {
             self.render.crf <= 51,
             "render.crf",
             "must be between 0 and 51",
+        );
+    }
+
+    fn validate_providers(&self, p: &mut Problems) {
+        let providers = &self.providers;
+        for name in ["fal", "replicate", "veo", "atlas", "comfyui", "openai"] {
+            let Some(account) = providers.account(name) else {
+                continue;
+            };
+            let key = |field: &str| format!("providers.{name}.{field}");
+            if let Some(url) = &account.base_url {
+                let ok = Url::parse(url)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                p.check(ok, &key("base_url"), "must be an http(s) URL");
+            }
+            if let Some(url) = &account.webhook_jwks_url {
+                p.check(
+                    Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")),
+                    &key("webhook_jwks_url"),
+                    "must be an http(s) URL",
+                );
+            }
+            p.check(
+                account.webhook_secret.is_none() || name == "replicate",
+                &key("webhook_secret"),
+                "only Replicate signs webhooks with a shared secret",
+            );
+            p.check(
+                account.webhook_jwks_url.is_none() || name == "fal",
+                &key("webhook_jwks_url"),
+                "only fal signs webhooks with a key set",
+            );
+            p.check(
+                account.workflow_file.is_none() || name == "comfyui",
+                &key("workflow_file"),
+                "only ComfyUI takes a workflow",
+            );
+            p.check(
+                (account.chat_model.is_none() && !account.transcribe_voice) || name == "openai",
+                &key("chat_model"),
+                "only the OpenAI-compatible account writes prompts or transcribes",
+            );
+        }
+        if providers.comfyui.base_url.is_some() != providers.comfyui.workflow_file.is_some() {
+            p.add(
+                "providers.comfyui.workflow_file",
+                "ComfyUI needs both base_url and workflow_file",
+            );
+        }
+        p.check(
+            providers.timeout_seconds >= 1,
+            "providers.timeout_seconds",
+            "must be at least 1",
+        );
+        p.check(
+            (1..=10).contains(&providers.max_attempts),
+            "providers.max_attempts",
+            "must be between 1 and 10",
+        );
+        p.check(
+            providers.poll_seconds >= 1,
+            "providers.poll_seconds",
+            "must be at least 1",
+        );
+        p.check(
+            providers.max_wait_minutes >= 1,
+            "providers.max_wait_minutes",
+            "must be at least 1",
+        );
+        p.check(
+            providers.max_output_mib >= 1,
+            "providers.max_output_mib",
+            "must be at least 1",
+        );
+        p.check(
+            self.credits.signup_grant >= 0,
+            "credits.signup_grant",
+            "must not be negative",
+        );
+        p.check(
+            !self.privacy.policy_version.trim().is_empty(),
+            "privacy.policy_version",
+            "must not be empty",
         );
     }
 }

@@ -32,7 +32,29 @@ pub struct RenderSpec {
     pub tts: TtsSettings,
     #[serde(default)]
     pub seed: u64,
+    /// The AI provider that makes the shots (`fal`, `replicate`, `veo`, `atlas`, `comfyui`);
+    /// absent (or `studio`) means Reelsmith's own studio engine, which sends nothing anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The provider's model, as its capability registry names it; absent means its first one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// A visual style added to every scene's prompt ("watercolour, soft light").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub negative_prompt: Option<String>,
+    /// One visual prompt per scene, in order (cycled when shorter). Without them a scene's
+    /// prompt is its own narration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prompts: Vec<String>,
 }
+
+/// Longest prompt or negative prompt accepted, in characters; models' own limits are checked
+/// against their registry entry.
+pub const MAX_PROMPT_CHARS: usize = 20_000;
+/// Most per-scene prompts a spec may carry.
+pub const MAX_PROMPTS: usize = 500;
 
 fn default_fps() -> u32 {
     30
@@ -55,6 +77,11 @@ impl RenderSpec {
             captions: CaptionMode::default(),
             tts: TtsSettings::default(),
             seed: 0,
+            provider: None,
+            model: None,
+            prompt: None,
+            negative_prompt: None,
+            prompts: Vec::new(),
         }
     }
 
@@ -88,7 +115,37 @@ impl RenderSpec {
         if !ALLOWED_FPS.contains(&self.fps) {
             return Err(SpecError::InvalidFps(self.fps));
         }
+        if self.prompts.len() > MAX_PROMPTS {
+            return Err(SpecError::TooManyPrompts { limit: MAX_PROMPTS });
+        }
+        let prompts = self
+            .prompts
+            .iter()
+            .chain(&self.prompt)
+            .chain(&self.negative_prompt);
+        for p in prompts {
+            if p.chars().count() > MAX_PROMPT_CHARS {
+                return Err(SpecError::PromptTooLong {
+                    limit: MAX_PROMPT_CHARS,
+                });
+            }
+        }
+        for name in self.provider.iter().chain(&self.model) {
+            let ok = !name.is_empty()
+                && name.len() <= 200
+                && name.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':')
+                });
+            if !ok {
+                return Err(SpecError::InvalidModelName(name.clone()));
+            }
+        }
         self.tts.validate()
+    }
+
+    /// True when the shots come from a third-party provider rather than the studio engine.
+    pub fn uses_provider(&self) -> bool {
+        self.provider.as_deref().is_some_and(|p| p != "studio")
     }
 }
 
@@ -253,6 +310,12 @@ pub enum SpecError {
     InvalidRate(u32),
     #[error("pitch must be between 0 and 99, not {0}")]
     InvalidPitch(u32),
+    #[error("too many scene prompts: the limit is {limit}")]
+    TooManyPrompts { limit: usize },
+    #[error("a prompt is longer than {limit} characters")]
+    PromptTooLong { limit: usize },
+    #[error("`{0}` is not a valid provider or model name")]
+    InvalidModelName(String),
 }
 
 impl ErrorCode for SpecError {
@@ -265,6 +328,9 @@ impl ErrorCode for SpecError {
             SpecError::InvalidVoice(_) => "spec.invalid_voice",
             SpecError::InvalidRate(_) => "spec.invalid_rate",
             SpecError::InvalidPitch(_) => "spec.invalid_pitch",
+            SpecError::TooManyPrompts { .. } => "spec.too_many_prompts",
+            SpecError::PromptTooLong { .. } => "spec.prompt_too_long",
+            SpecError::InvalidModelName(_) => "spec.invalid_model",
         }
     }
 

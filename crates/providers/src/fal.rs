@@ -23,13 +23,23 @@ pub const DEFAULT_DOWNLOAD_HOSTS: &[&str] = &["*.fal.media", "fal.media"];
 
 pub struct Fal {
     http: Http,
+    /// Where fal POSTs the result when the request ends (`fal_webhook`), so the job wakes
+    /// without waiting for its next poll.
+    webhook_url: Option<String>,
 }
 
 impl Fal {
     pub fn new(endpoint: Endpoint) -> Result<Self, ProviderError> {
         Ok(Fal {
             http: Http::new("fal", endpoint)?,
+            webhook_url: None,
         })
+    }
+
+    /// Ask fal to call `url` when each request ends (signed; see [`crate::webhook::fal`]).
+    pub fn with_webhook(mut self, url: impl Into<String>) -> Self {
+        self.webhook_url = Some(url.into());
+        self
     }
 
     /// The production endpoint with fal's CDN allowlisted for downloads.
@@ -125,7 +135,10 @@ impl ShotProvider for Fal {
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
         registry::checked("fal", &req.model, &req.model, req)?;
-        let url = self.http.url(&req.model)?;
+        let mut url = self.http.url(&req.model)?;
+        if let Some(hook) = &self.webhook_url {
+            url.query_pairs_mut().append_pair("fal_webhook", hook);
+        }
         let body = input_for(req);
         let (ans, _): (Submitted, _) = self
             .http

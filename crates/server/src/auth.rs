@@ -14,7 +14,7 @@ use reelsmith_auth::{
 use reelsmith_config::RateLimit;
 use reelsmith_mail::templates;
 use reelsmith_store::{
-    now_ms, CodeCheck, CodePurpose, NewSession, NewUser, RateDecision, Role, User,
+    now_ms, CodeCheck, CodePurpose, CreditKind, NewSession, NewUser, RateDecision, Role, User,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -206,6 +206,19 @@ pub async fn signup(
             now_ms(),
         )
         .await?;
+    let grant = state.config.credits.signup_grant;
+    if grant > 0 {
+        state
+            .db
+            .add_credits(
+                &user.id,
+                CreditKind::Grant,
+                grant,
+                "sign-up grant",
+                now_ms(),
+            )
+            .await?;
+    }
     let code = issue_code(&state, &user.id, CodePurpose::Verify).await?;
     let message = templates::verification_code(
         &user.email,

@@ -129,8 +129,17 @@ impl From<reelsmith_store::StoreError> for ApiError {
             E::EmailTaken | E::UsernameTaken | E::JobBusy | E::RevisionIsCurrent => {
                 ApiError::new(StatusCode::CONFLICT, err.code(), err.to_string())
             }
+            E::InsufficientCredits { .. } => {
+                ApiError::new(StatusCode::PAYMENT_REQUIRED, err.code(), err.to_string())
+            }
             other => ApiError::from_code(&other, StatusCode::BAD_REQUEST),
         }
+    }
+}
+
+impl From<reelsmith_worker::JobPlanError> for ApiError {
+    fn from(err: reelsmith_worker::JobPlanError) -> ApiError {
+        ApiError::from_code(&err, StatusCode::UNPROCESSABLE_ENTITY)
     }
 }
 

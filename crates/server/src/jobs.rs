@@ -14,6 +14,7 @@ use reelsmith_core::RenderSpec;
 use reelsmith_store::{
     now_ms, CancelOutcome, Job, JobError, JobEvent, JobRevision, NewJob, UploadKind,
 };
+use reelsmith_worker::{plan_job, JobPlan};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -115,7 +116,13 @@ impl From<&JobRevision> for RevisionView {
 /// Parses and checks a spec: limits (`RenderSpec::validate`), and every upload id the caller's
 /// own, of a kind that fits where it is used. Another user's upload is reported exactly like a
 /// missing one (P-SEC-4).
-async fn checked_spec(state: &AppState, owner: &str, body: Value) -> ApiResult<Value> {
+/// A valid spec, ready to queue, and its quoted cost in credits (P-BILL-4).
+pub(crate) struct CheckedSpec {
+    pub params: Value,
+    pub plan: JobPlan,
+}
+
+async fn checked_spec(state: &AppState, owner: &str, body: Value) -> ApiResult<CheckedSpec> {
     let spec: RenderSpec = serde_json::from_value(body).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -152,7 +159,44 @@ async fn checked_spec(state: &AppState, owner: &str, body: Value) -> ApiResult<V
             ));
         }
     }
-    serde_json::to_value(&spec).map_err(|e| ApiError::internal("spec.serialise", &e))
+    let plan = plan_job(&spec)?;
+    if !plan.is_studio() {
+        provider_is_usable(state, owner, plan.provider).await?;
+    }
+    let params =
+        serde_json::to_value(&spec).map_err(|e| ApiError::internal("spec.serialise", &e))?;
+    Ok(CheckedSpec { params, plan })
+}
+
+/// A third-party provider must be configured here and consented to by the user before a job
+/// may name it (P-TP-2): refused now, nothing is queued, reserved or sent.
+pub(crate) async fn provider_is_usable(
+    state: &AppState,
+    owner: &str,
+    provider: &str,
+) -> ApiResult<()> {
+    if !state.config.providers.is_enabled(provider) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "provider.not_configured",
+            format!("provider `{provider}` is not configured on this server"),
+        ));
+    }
+    if state.db.active_consent(owner, provider).await?.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "consent.required",
+            format!(
+                "jobs for `{provider}` send your script (and images for image-to-video) to that \
+                 company: give your consent for it on the privacy page first"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn credits(plan: &JobPlan) -> i64 {
+    i64::try_from(plan.credits).unwrap_or(i64::MAX)
 }
 
 fn unknown_upload(id: &str) -> ApiError {
@@ -197,14 +241,15 @@ pub async fn submit(
         state.config.rate_limits.job_submission,
     )
     .await?;
-    let params = checked_spec(&state, caller.id(), body).await?;
+    let checked = checked_spec(&state, caller.id(), body).await?;
     let submitted = state
         .db
         .submit_job(
             &NewJob {
                 owner_id: caller.id().to_owned(),
-                params,
+                params: checked.params,
                 idempotency_key: key,
+                cost: credits(&checked.plan),
             },
             now_ms(),
         )
@@ -329,10 +374,16 @@ pub async fn revise(
         state.config.rate_limits.job_submission,
     )
     .await?;
-    let params = checked_spec(&state, caller.id(), body).await?;
+    let checked = checked_spec(&state, caller.id(), body).await?;
     let job = state
         .db
-        .add_revision(caller.id(), &id, &params, now_ms())
+        .add_revision(
+            caller.id(),
+            &id,
+            &checked.params,
+            credits(&checked.plan),
+            now_ms(),
+        )
         .await?
         .ok_or_else(|| ApiError::not_found("job"))?;
     Ok((StatusCode::CREATED, Json(JobView::from(&job))))

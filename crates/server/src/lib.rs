@@ -23,6 +23,7 @@ pub mod time;
 pub mod tokens;
 pub mod uploads;
 pub mod web;
+pub mod webhooks;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::HeaderName;
@@ -87,7 +88,9 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}/video", get(jobs::video))
         .route("/jobs/{id}/poster", get(jobs::poster))
         .route("/jobs/{id}/captions.vtt", get(jobs::captions_vtt))
-        .route("/jobs/{id}/captions.srt", get(jobs::captions_srt));
+        .route("/jobs/{id}/captions.srt", get(jobs::captions_srt))
+        .route("/webhooks/fal", post(webhooks::fal_webhook))
+        .route("/webhooks/replicate", post(webhooks::replicate_webhook));
 
     Router::new()
         .nest("/api/v1", api)

@@ -8,6 +8,7 @@ use reelsmith_mail::{Branding, Mailer};
 use reelsmith_store::{Db, SealedMedia};
 
 use crate::metrics::Metrics;
+use crate::webhooks::SharedFalKeys;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,6 +18,8 @@ pub struct AppState {
     pub mailer: Arc<dyn Mailer>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
+    /// fal's webhook verification keys, cached.
+    pub fal_keys: SharedFalKeys,
 }
 
 impl AppState {
@@ -27,6 +30,7 @@ impl AppState {
             mailer,
             config,
             metrics: Arc::new(Metrics::default()),
+            fal_keys: SharedFalKeys::default(),
         }
     }
 

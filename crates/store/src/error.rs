@@ -24,6 +24,12 @@ pub enum StoreError {
     /// The revision asked for is the job's current one: delete the job instead.
     #[error("this is the job's current revision; delete the job to remove it")]
     RevisionIsCurrent,
+    /// The job costs more credits than the balance holds; nothing was queued or charged.
+    #[error("this job needs {needed} credits and the balance is {balance}")]
+    InsufficientCredits { needed: i64, balance: i64 },
+    /// A ledger change that is not allowed (a negative grant, a spend written by hand).
+    #[error("invalid credit change: {0}")]
+    InvalidCredits(String),
     /// A stored JSON document or enum value could not be read back: the row was written by
     /// something other than this code.
     #[error("stored data is corrupt: {0}")]
@@ -45,6 +51,8 @@ impl ErrorCode for StoreError {
             StoreError::LeaseLost => "job.lease_lost",
             StoreError::JobBusy => "job.busy",
             StoreError::RevisionIsCurrent => "job.revision_is_current",
+            StoreError::InsufficientCredits { .. } => "credits.insufficient",
+            StoreError::InvalidCredits(_) => "credits.invalid",
             StoreError::Corrupt(_) => "store.corrupt",
             StoreError::Migrate(_) => "store.migrate_failed",
             StoreError::Database(_) => "store.database",
@@ -58,6 +66,8 @@ impl ErrorCode for StoreError {
                 | StoreError::UsernameTaken
                 | StoreError::JobBusy
                 | StoreError::RevisionIsCurrent
+                | StoreError::InsufficientCredits { .. }
+                | StoreError::InvalidCredits(_)
         )
     }
 }

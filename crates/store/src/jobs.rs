@@ -4,7 +4,8 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::db::{new_id, with_pool, BeginWrite, Db, UnixMillis};
+use crate::credits::{hold_credits, settle_holds};
+use crate::db::{new_id, now_ms, with_pool, BeginWrite, Db, UnixMillis};
 use crate::error::{corrupt_json, StoreError, StoreResult};
 use crate::uploads::Page;
 
@@ -130,6 +131,9 @@ pub struct NewJob {
     /// The client's `Idempotency-Key`: a second submission with the same key by the same owner
     /// returns the first job instead of creating another.
     pub idempotency_key: Option<String>,
+    /// The quoted cost in credits, reserved from the owner's balance in the same transaction
+    /// (P-BILL-4); 0 for the built-in engine.
+    pub cost: i64,
 }
 
 /// The answer to a submission.
@@ -375,6 +379,7 @@ impl Db {
                 return Ok::<bool, StoreError>(false);
             }
             sqlx::query(insert_revision).bind(&id).bind(&params).bind(now).execute(&mut *tx).await?;
+            hold_credits!(tx, &new.owner_id, &id, 1_i64, new.cost, now).await?;
             let payload = json!({ "revision": 1 }).to_string();
             insert_event!(tx, &id, "queued", None::<String>, Some(0.0_f64), Some(payload), now)?;
             tx.commit().await?;
@@ -447,6 +452,7 @@ impl Db {
                 .execute(&mut *tx).await?.rows_affected();
             if n == 1 {
                 sqlx::query(cancel_revision).bind(id).bind(now).execute(&mut *tx).await?;
+                settle_holds!(tx, id, None, false, now).await?;
                 insert_event!(tx, id, "cancelled", None::<String>, None::<f64>, None::<String>, now)?;
                 tx.commit().await?;
             }
@@ -477,6 +483,9 @@ impl Db {
             let stage_docs: Vec<String> = sqlx::query_scalar(stage_outputs).bind(id).bind(owner_id)
                 .fetch_all(&mut *tx).await?;
             let n = sqlx::query(delete).bind(id).bind(owner_id).execute(&mut *tx).await?.rows_affected();
+            if n == 1 {
+                settle_holds!(tx, id, None, false, now_ms()).await?;
+            }
             tx.commit().await?;
             Ok::<_, StoreError>((lists, stage_docs, n))
         }.await)?;
@@ -503,6 +512,7 @@ impl Db {
         owner_id: &str,
         id: &str,
         params: &Value,
+        cost: i64,
         now: UnixMillis,
     ) -> StoreResult<Option<Job>> {
         let current = "SELECT status, current_revision FROM jobs WHERE id = $1 AND owner_id = $2";
@@ -527,6 +537,9 @@ impl Db {
             let next = revision + 1;
             sqlx::query(requeue).bind(id).bind(&params).bind(next).bind(now).execute(&mut *tx).await?;
             sqlx::query(insert_revision).bind(id).bind(next).bind(&params).bind(now).execute(&mut *tx).await?;
+            // A revision replaced before it ran gives its credits back before the new one holds.
+            settle_holds!(tx, id, None, false, now).await?;
+            hold_credits!(tx, owner_id, id, next, cost, now).await?;
             let payload = json!({ "revision": next }).to_string();
             insert_event!(tx, id, "queued", None::<String>, Some(0.0_f64), Some(payload), now)?;
             tx.commit().await?;

@@ -6,6 +6,8 @@
 
 pub mod audit;
 pub mod codes;
+pub mod consents;
+pub mod credits;
 pub mod crypt;
 pub mod db;
 pub mod error;
@@ -17,11 +19,14 @@ pub mod queue;
 pub mod rate_limit;
 pub mod secret;
 pub mod sessions;
+pub mod transfers;
 pub mod uploads;
 pub mod users;
 
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use codes::{CodeCheck, CodePurpose, MAX_CODE_ATTEMPTS};
+pub use consents::Consent;
+pub use credits::{CreditHold, CreditKind, LedgerEntry};
 pub use crypt::{OwnerMedia, SealedMedia};
 pub use db::{new_id, now_ms, Backend, Db, UnixMillis};
 pub use error::{StoreError, StoreResult};
@@ -38,5 +43,6 @@ pub use objects::{
 pub use queue::{ClaimedJob, Lease, RunLimits};
 pub use rate_limit::RateDecision;
 pub use sessions::{ApiToken, NewSession, Session, TOKEN_TOUCH_EVERY_MS};
+pub use transfers::{NewTransfer, Transfer};
 pub use uploads::{NewUpload, Page, Upload, UploadKind};
 pub use users::{NewUser, Role, User};

@@ -6,6 +6,7 @@
 
 use serde_json::{json, Value};
 
+use crate::credits::settle_holds;
 use crate::db::{with_pool, BeginWrite, Db, UnixMillis};
 use crate::error::{StoreError, StoreResult};
 use crate::jobs::{insert_event, Job, JobError, JobRow, JOB_COLUMNS};
@@ -248,6 +249,7 @@ impl Db {
             sqlx::query(revision)
                 .bind(&lease.job_id).bind(lease.revision).bind(&keys).bind(&usage).bind(now)
                 .execute(&mut *tx).await?;
+            settle_holds!(tx, &lease.job_id, Some(lease.revision), true, now).await?;
             insert_event!(tx, &lease.job_id, "succeeded", None::<String>, Some(1.0_f64), Some(&payload), now)?;
             tx.commit().await?;
             Ok(())
@@ -286,6 +288,7 @@ impl Db {
                 .bind(&lease.job_id).bind(lease.revision).bind(&error.code).bind(&error.message)
                 .bind(&usage).bind(now)
                 .execute(&mut *tx).await?;
+            settle_holds!(tx, &lease.job_id, Some(lease.revision), false, now).await?;
             insert_event!(tx, &lease.job_id, "failed", None::<String>, None::<f64>, Some(&payload), now)?;
             tx.commit().await?;
             Ok(())

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::credits::settle_holds;
 use crate::db::{new_id, with_pool, BeginWrite, Db, UnixMillis};
 use crate::error::{unique_violation_on, StoreError, StoreResult};
 
@@ -281,6 +282,13 @@ impl Db {
                 .bind(user_id).execute(&mut *tx).await?;
             sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
                 .bind(user_id).bind(now).execute(&mut *tx).await?;
+            let ending: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM jobs WHERE owner_id = $1 AND status IN ('queued', 'running')",
+            )
+            .bind(user_id).fetch_all(&mut *tx).await?;
+            for job_id in &ending {
+                settle_holds!(tx, job_id, None, false, now).await?;
+            }
             sqlx::query(
                 "UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_token = NULL, \
                  lease_expires_at = NULL, updated_at = $2 WHERE owner_id = $1 AND status IN ('queued', 'running')",

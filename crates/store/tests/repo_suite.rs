@@ -111,6 +111,7 @@ async fn submit(db: &Db, owner: &User, n: i64) -> Job {
         owner_id: owner.id.clone(),
         params: json!({ "script": format!("job {n}") }),
         idempotency_key: None,
+        cost: 0,
     };
     db.submit_job(&new, T0 + n).await.expect("submit").job
 }
@@ -515,6 +516,7 @@ async fn idempotency_key_gives_one_job(db: &Db) {
         owner_id: u.id.clone(),
         params: json!({"script": "hello"}),
         idempotency_key: Some("key-1".into()),
+        cost: 0,
     };
     let first = db.submit_job(&new, T0).await.unwrap();
     assert!(first.created);
@@ -551,6 +553,7 @@ async fn concurrent_submissions_with_one_key_give_one_job(db: &Db) {
             owner_id: u.id.clone(),
             params: json!({"n": i}),
             idempotency_key: Some("same".into()),
+            cost: 0,
         };
         tasks.push(tokio::spawn(async move {
             db.submit_job(&new, T0).await.unwrap()
@@ -579,7 +582,7 @@ async fn revisions_keep_earlier_versions(db: &Db) {
         .unwrap();
     let v2 = json!({"script": "second"});
     assert!(matches!(
-        db.add_revision(&u.id, &job.id, &v2, T0 + 11).await,
+        db.add_revision(&u.id, &job.id, &v2, 0, T0 + 11).await,
         Err(StoreError::JobBusy)
     ));
     db.record_stage_output(
@@ -601,12 +604,12 @@ async fn revisions_keep_earlier_versions(db: &Db) {
     .unwrap();
 
     assert!(db
-        .add_revision(&other.id, &job.id, &v2, T0 + 14)
+        .add_revision(&other.id, &job.id, &v2, 0, T0 + 14)
         .await
         .unwrap()
         .is_none());
     let revised = db
-        .add_revision(&u.id, &job.id, &v2, T0 + 14)
+        .add_revision(&u.id, &job.id, &v2, 0, T0 + 14)
         .await
         .unwrap()
         .unwrap();

@@ -3,7 +3,10 @@
 
 use reelsmith_core::ErrorCode;
 use reelsmith_media::render::RenderError;
+use reelsmith_providers::ProviderError;
 use reelsmith_store::{ObjectError, StoreError};
+
+use crate::job_plan::JobPlanError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -22,6 +25,19 @@ pub enum WorkerError {
     },
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// The job's provider or model cannot serve it (unknown model, an image model without an
+    /// image, a script with no words).
+    #[error(transparent)]
+    Plan(JobPlanError),
+    /// A call to the job's provider failed (after the call policy's own retries).
+    #[error(transparent)]
+    Provider(ProviderError),
+    /// The owner has not consented to sending data to this provider (P-TP-2): nothing was sent.
+    #[error("consent is required before anything is sent to `{0}`: give it on the privacy page")]
+    ConsentRequired(String),
+    /// The job names a provider this installation has no key for.
+    #[error("provider `{0}` is not configured on this server")]
+    ProviderNotConfigured(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -49,6 +65,10 @@ impl ErrorCode for WorkerError {
             WorkerError::UploadNotFound(_) => "job.upload_not_found",
             WorkerError::WrongUploadKind { .. } => "job.wrong_upload_kind",
             WorkerError::Render(e) => e.code(),
+            WorkerError::Plan(e) => e.code(),
+            WorkerError::Provider(e) => e.code(),
+            WorkerError::ConsentRequired(_) => "consent.required",
+            WorkerError::ProviderNotConfigured(_) => "provider.not_configured",
             WorkerError::Store(e) => e.code(),
             WorkerError::Object(e) => e.code(),
             WorkerError::OutputMissing(_) => "job.output_missing",
@@ -63,6 +83,20 @@ impl ErrorCode for WorkerError {
             | WorkerError::UploadNotFound(_)
             | WorkerError::WrongUploadKind { .. } => true,
             WorkerError::Render(e) => e.is_client_error(),
+            WorkerError::Plan(_)
+            | WorkerError::ConsentRequired(_)
+            | WorkerError::ProviderNotConfigured(_) => true,
+            // A refused key or a forbidden host will not fix itself on a retry either.
+            WorkerError::Provider(e) => {
+                e.is_client_error()
+                    || matches!(
+                        e,
+                        ProviderError::Unauthorized { .. }
+                            | ProviderError::ForbiddenHost { .. }
+                            | ProviderError::Config(_)
+                            | ProviderError::TooLarge { .. }
+                    )
+            }
             // A missing object or a refused range is a client error for the API; inside the
             // pipeline every storage failure is ours and worth retrying.
             WorkerError::Store(_)

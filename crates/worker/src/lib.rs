@@ -10,11 +10,16 @@
 
 pub mod backoff;
 pub mod error;
+pub mod job_plan;
 pub mod keys;
 pub mod pipeline;
+pub mod providers;
+pub mod shots;
 pub mod workdir;
 pub mod worker;
 
 pub use error::WorkerError;
+pub use job_plan::{plan_job, JobPlan, JobPlanError};
 pub use pipeline::JobOutcome;
+pub use providers::ProviderSet;
 pub use worker::{process_worker_id, Worker, WorkerSettings};

@@ -22,7 +22,9 @@ use tracing::{info, warn};
 
 use crate::backoff::{attempts_exhausted, retry_delay};
 use crate::error::WorkerError;
+use crate::job_plan::plan_job;
 use crate::keys::{output_keys, OUTPUT_FILES};
+use crate::shots::{self, Providers};
 use crate::workdir::WorkFolder;
 use crate::worker::WorkerSettings;
 
@@ -87,14 +89,14 @@ impl StopSignal {
         }
     }
 
-    fn check(&self) -> Result<(), Halt> {
+    pub(crate) fn check(&self) -> Result<(), Halt> {
         self.reason().map_or(Ok(()), |r| Err(Halt::Stopped(r)))
     }
 }
 
 /// Why the stages did not produce stored outputs.
 #[derive(Debug)]
-enum Halt {
+pub(crate) enum Halt {
     Stopped(StopReason),
     Failed(WorkerError),
 }
@@ -132,6 +134,8 @@ pub(crate) struct JobContext {
     pub media: SealedMedia,
     pub settings: Arc<WorkerSettings>,
     pub worker_id: String,
+    /// The third-party shot providers jobs may name.
+    pub providers: Providers,
 }
 
 /// Runs one claimed job to its end. `abort` is cancelled when the worker's shutdown grace period
@@ -192,6 +196,7 @@ async fn run_stages(
     let lease = &claimed.lease;
     let spec: RenderSpec = serde_json::from_value(job.params.clone())
         .map_err(|e| WorkerError::InvalidParams(e.to_string()))?;
+    let plan = plan_job(&spec).map_err(WorkerError::Plan)?;
     if let Some(stored) = recorded_store_stage(ctx, lease).await? {
         info!(job = %lease.job_id, "outputs already stored by an earlier attempt: finishing");
         return Ok(stored);
@@ -220,6 +225,25 @@ async fn run_stages(
             now_ms(),
         )
         .await?;
+    stop.check()?;
+
+    let (spec, inputs, shots_ms) = if plan.is_studio() {
+        (spec, inputs, None)
+    } else {
+        let started = Instant::now();
+        report(ctx, lease, "shots", SHOTS_START).await?;
+        let visuals = shots::generate(ctx, claimed, &spec, &plan, &inputs, &folder, stop).await?;
+        // The engine composes the generated clips like a user's own: one per scene, in order.
+        let spec = RenderSpec {
+            media: (0..visuals.len()).map(|i| format!("shot-{i}")).collect(),
+            ..spec
+        };
+        let inputs = Inputs {
+            media: visuals,
+            ..inputs
+        };
+        (spec, inputs, Some(elapsed_ms(started)))
+    };
     stop.check()?;
 
     let render_started = Instant::now();
@@ -252,13 +276,21 @@ async fn run_stages(
         stop.check()?;
         bytes.push(owner_media.put_file(key, file).await?.size);
     }
-    let usage = usage_document(
+    let mut usage = usage_document(
         &output,
         &bytes,
         fetch_ms,
         render_ms,
         elapsed_ms(store_started),
     );
+    if !plan.is_studio() {
+        usage["engine"] = json!("studio");
+        usage["provider"] = json!(plan.provider);
+        usage["model"] = json!(plan.model);
+        usage["credits"] = json!(plan.credits);
+        usage["shots"] = json!(plan.scenes.iter().map(|s| s.shots.len()).sum::<usize>());
+        usage["stage_ms"]["shots"] = json!(shots_ms);
+    }
     ctx.db
         .record_stage_output(
             lease,
@@ -312,11 +344,12 @@ async fn recorded_store_stage(ctx: &JobContext, lease: &Lease) -> Result<Option<
     }))
 }
 
-struct Inputs {
-    media: Vec<PathBuf>,
-    voice: Option<PathBuf>,
-    upload_ids: Vec<String>,
-    bytes: u64,
+/// The owner's uploads, downloaded into the work folder (`media` in the spec's order).
+pub(crate) struct Inputs {
+    pub media: Vec<PathBuf>,
+    pub voice: Option<PathBuf>,
+    pub upload_ids: Vec<String>,
+    pub bytes: u64,
 }
 
 /// Downloads the owner's uploads that the spec names into the work folder.
@@ -399,6 +432,7 @@ async fn fetch_upload(
 
 /// Overall progress: fetching takes the first few percent, storing the last few, and the render
 /// the rest, mostly in proportion to frames composed.
+const SHOTS_START: f64 = 0.04;
 const RENDER_START: f64 = 0.05;
 const FRAMES_START: f64 = 0.10;
 const FRAMES_END: f64 = 0.94;

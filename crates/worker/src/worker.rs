@@ -16,6 +16,7 @@ use tracing::{info, warn, Instrument};
 
 use crate::error::WorkerError;
 use crate::pipeline::{millis, run_job, JobContext, JobOutcome};
+use crate::providers::ProviderSet;
 use crate::workdir::remove_stale_folders;
 
 /// How one worker behaves. [`WorkerSettings::from_config`] reads the platform configuration.
@@ -106,9 +107,17 @@ impl Worker {
                 media,
                 settings: Arc::new(settings),
                 worker_id: worker_id.into(),
+                providers: Arc::new(ProviderSet::none()),
             },
             outcomes: None,
         }
+    }
+
+    /// The third-party providers jobs may name (none by default: every job that names one fails
+    /// with `provider.not_configured`).
+    pub fn with_providers(mut self, providers: ProviderSet) -> Worker {
+        self.ctx.providers = Arc::new(providers);
+        self
     }
 
     /// Every job's outcome is also sent here (for tests and supervisors).

@@ -133,6 +133,7 @@ impl Env {
                     owner_id: self.owner.clone(),
                     params,
                     idempotency_key: None,
+                    cost: 0,
                 },
                 now_ms(),
             )

@@ -6,7 +6,8 @@ wire format. This module adds what every fake needs:
 * A real small MP4 clip, made at start with ffmpeg `testsrc` (or taken from --clip PATH), served
   at /__fake/files/clip.mp4 so adapters download real video bytes.
 * Control endpoints: GET /__fake/stats (counts of submissions, polls, cancels, downloads, all
-  requests) and POST /__fake/mode with JSON {"mode": ..., "count": n, "delay": s,
+  requests) and POST /__fake/finish (every unfinished job completes at its next poll) and
+  POST /__fake/mode with JSON {"mode": ..., "count": n, "delay": s,
   "retry_after": s, "polls": n, "file_host": "localhost"}.
   Modes, applied to the next `count` provider requests (not control or file requests):
     ok          answer normally (the default)
@@ -227,6 +228,14 @@ class FakeHandler(BaseHTTPRequestHandler):
                     self.state.file_host = body["file_host"]
                 if "redirect_host" in body:
                     self.state.redirect_host = body["redirect_host"]
+            return self.send_json(200, {"ok": True})
+        if path == "/__fake/finish" and method == "POST":
+            # Ends every unfinished job at its next poll (a webhook test: the result is ready
+            # long before the client's next scheduled poll).
+            self.body_bytes()
+            with self.state.lock:
+                for job in self.state.jobs.values():
+                    job["need"] = min(job["need"], job["polls"] + 1)
             return self.send_json(200, {"ok": True})
         if path.startswith("/__fake/files/"):
             self.state.bump("downloads")

@@ -30,7 +30,7 @@ class FalHandler(FakeHandler):
             return self.send_json(401, {"detail": "missing or bad Authorization: Key header"})
         parts = [p for p in path.split("/") if p]
         if method == "POST" and "requests" not in parts:
-            return self.submit(parts)
+            return self.submit(parts, query)
         if len(parts) >= 4 and parts[2] == "requests":
             owner_app = "/".join(parts[:2])
             job_id = parts[3]
@@ -47,13 +47,14 @@ class FalHandler(FakeHandler):
         base = f"{self.base_url()}/{owner_app}/requests/{job_id}"
         return {"response_url": base, "status_url": base + "/status", "cancel_url": base + "/cancel"}
 
-    def submit(self, parts):
+    def submit(self, parts, query):
         if len(parts) < 2:
             return self.send_json(404, {"detail": "model id must be owner/app"})
         body = self.json_body()
         if not isinstance(body, dict):
             return self.send_json(422, {"detail": "body must be a JSON object"})
-        self.record({"path": "/" + "/".join(parts), "body": body})
+        self.record({"path": "/" + "/".join(parts), "body": body,
+                     "webhook": (query.get("fal_webhook") or [None])[0]})
         owner_app = "/".join(parts[:2])
         # Image apps (flux, */text-to-image) answer "images"; video apps, image-to-video included, "video".
         job = self.state.new_job(app=owner_app, image="flux" in parts or parts[-1] == "text-to-image")

@@ -1,0 +1,153 @@
+//! Webhooks from providers: a signed "this request ended" that wakes the waiting job at once
+//! instead of at its next poll. Polling stays the fallback, so a lost webhook only costs time.
+//!
+//! Nothing in a webhook is trusted but the fact that it came from the provider: after the
+//! signature checks out (fal: Ed25519 against the configured key set; Replicate: the Standard
+//! Webhooks HMAC), the job is only woken, and the worker asks the provider itself for the result.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use reelsmith_core::ErrorCode;
+use reelsmith_providers::webhook::{fal, replicate, WebhookError};
+use reelsmith_providers::Secret;
+use reelsmith_store::now_ms;
+use reelsmith_worker::shots::WEBHOOK_EVENT;
+use serde_json::{json, Value};
+use tokio::sync::RwLock;
+use tracing::{info, warn};
+
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+/// fal's key set, fetched on first use and again when a signature does not match a set older
+/// than [`REFRESH_AFTER`] (fal rotates its keys).
+#[derive(Default)]
+pub struct FalKeys {
+    cached: RwLock<Option<(Instant, fal::FalKeySet)>>,
+}
+
+const REFRESH_AFTER: Duration = Duration::from_secs(60);
+
+impl FalKeys {
+    async fn get(&self, url: &str, refresh: bool) -> Result<fal::FalKeySet, WebhookError> {
+        if let Some((at, keys)) = self.cached.read().await.as_ref() {
+            if !refresh || at.elapsed() < REFRESH_AFTER {
+                return Ok(keys.clone());
+            }
+        }
+        let client = reqwest::Client::new();
+        let keys = fal::FalKeySet::fetch(&client, url).await?;
+        *self.cached.write().await = Some((Instant::now(), keys.clone()));
+        Ok(keys)
+    }
+}
+
+pub type SharedFalKeys = Arc<FalKeys>;
+
+fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .collect()
+}
+
+fn unix_now() -> i64 {
+    now_ms() / 1000
+}
+
+fn refused(err: WebhookError) -> ApiError {
+    match err {
+        WebhookError::BadKeys(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.code(), err.to_string())
+        }
+        other => {
+            warn!(code = other.code(), "webhook refused");
+            ApiError::new(StatusCode::UNAUTHORIZED, other.code(), other.to_string())
+        }
+    }
+}
+
+/// `POST /api/v1/webhooks/fal`
+pub async fn fal_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let account = &state.config.providers.fal;
+    if !state.config.providers.is_enabled("fal") {
+        return Err(ApiError::not_found("webhook"));
+    }
+    let url = account
+        .webhook_jwks_url
+        .as_deref()
+        .unwrap_or(fal::DEFAULT_JWKS_URL);
+    let pairs = header_pairs(&headers);
+    let keys = state.fal_keys.get(url, false).await.map_err(refused)?;
+    let request_id = match fal::verify(&keys, &pairs, &body, unix_now()) {
+        Ok(id) => id,
+        Err(WebhookError::BadSignature) => {
+            let keys = state.fal_keys.get(url, true).await.map_err(refused)?;
+            fal::verify(&keys, &pairs, &body, unix_now()).map_err(refused)?
+        }
+        Err(e) => return Err(refused(e)),
+    };
+    wake(&state, "fal", &request_id).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /api/v1/webhooks/replicate`
+pub async fn replicate_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let secret = match &state.config.providers.replicate.webhook_secret {
+        Some(s) if state.config.providers.is_enabled("replicate") => {
+            Secret::new(s.expose().clone())
+        }
+        _ => return Err(ApiError::not_found("webhook")),
+    };
+    replicate::verify(&secret, &header_pairs(&headers), &body, unix_now()).map_err(refused)?;
+    // The prediction is the body; its id is what the transfer log recorded.
+    let prediction: Value = serde_json::from_slice(&body).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "webhook.malformed",
+            "the body is not a prediction",
+        )
+    })?;
+    let Some(id) = prediction.get("id").and_then(Value::as_str) else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "webhook.malformed",
+            "the prediction has no id",
+        ));
+    };
+    wake(&state, "replicate", id).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Appends the wake-up event to the job that owns the request. A request we do not know is
+/// acknowledged anyway (the provider would only retry it), and logged.
+async fn wake(state: &AppState, provider: &str, request_id: &str) -> ApiResult<()> {
+    match state
+        .db
+        .job_for_provider_request(provider, request_id)
+        .await?
+    {
+        Some(job_id) => {
+            let payload = json!({ "provider": provider, "request_id": request_id });
+            state
+                .db
+                .append_job_event(&job_id, WEBHOOK_EVENT, None, None, Some(&payload), now_ms())
+                .await?;
+            info!(job = %job_id, provider, request_id, "webhook: job woken");
+        }
+        None => warn!(provider, request_id, "webhook for a request no job made"),
+    }
+    Ok(())
+}

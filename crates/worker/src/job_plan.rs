@@ -1,0 +1,253 @@
+//! What a job will ask its provider for, and what that costs: the same plan quotes the job when
+//! it is submitted (and reserves the credits) and drives the worker when it runs, so the price a
+//! user is shown is the price of the shots that are generated (P-BILL-4).
+//!
+//! Scenes come from the engine's own planner, so scene *i* of the plan is scene *i* of the
+//! render. Scene lengths are estimated from the narration's words at the voice's speaking rate;
+//! the composer then trims or slows each generated clip to the narration's real length, so an
+//! estimate a little off costs a trim, never a gap.
+
+use reelsmith_core::{ErrorCode, RenderSpec};
+use reelsmith_providers::plan::shots_for_scene;
+use reelsmith_providers::registry::{lookup, Durations, ModelCaps};
+use reelsmith_providers::ShotKind;
+use serde::Serialize;
+
+/// The shots of one scene.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SceneShots {
+    pub scene: usize,
+    pub kind: ShotKind,
+    /// The visual prompt: the scene's own prompt (or its narration) with the job's style.
+    pub prompt: String,
+    /// Index into the spec's `media` of the image sent for image-to-video.
+    pub image: Option<usize>,
+    /// Shot lengths in seconds, as the model allows them (0 for a still image).
+    pub shots: Vec<u32>,
+    /// The narration's estimated length.
+    pub seconds: f64,
+}
+
+/// A job's provider, model, shots and price.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobPlan {
+    pub provider: &'static str,
+    pub model: &'static str,
+    pub scenes: Vec<SceneShots>,
+    /// The registry's price of every shot, in credits.
+    pub credits: u64,
+}
+
+impl JobPlan {
+    /// True for the built-in engine, which generates no shots and costs nothing.
+    pub fn is_studio(&self) -> bool {
+        self.provider == reelsmith_providers::registry::DEFAULT_PROVIDER
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum JobPlanError {
+    #[error("the registry has no model `{model}` for provider `{provider}`")]
+    UnknownModel { provider: String, model: String },
+    #[error("{model} makes video from an image only: add an image to the job")]
+    NeedsImage { model: String },
+    #[error(transparent)]
+    Script(#[from] reelsmith_media::plan::PlanError),
+}
+
+impl ErrorCode for JobPlanError {
+    fn code(&self) -> &'static str {
+        match self {
+            JobPlanError::UnknownModel { .. } => "provider.unknown_model",
+            JobPlanError::NeedsImage { .. } => "provider.needs_image",
+            JobPlanError::Script(e) => e.code(),
+        }
+    }
+
+    fn is_client_error(&self) -> bool {
+        true
+    }
+}
+
+/// A short pause the speech engine leaves after each scene, in seconds.
+const SCENE_PAUSE_S: f64 = 0.3;
+
+/// Plans the job's shots and prices them. A spec without a provider gets the studio engine's
+/// empty, free plan without looking at the script (the engine reports script problems itself).
+pub fn plan_job(spec: &RenderSpec) -> Result<JobPlan, JobPlanError> {
+    let caps = caps_for(spec)?;
+    if caps.provider == reelsmith_providers::registry::DEFAULT_PROVIDER {
+        return Ok(JobPlan {
+            provider: caps.provider,
+            model: caps.model,
+            scenes: Vec::new(),
+            credits: 0,
+        });
+    }
+    let scene_plan = reelsmith_media::plan::plan(&spec.script, spec.media.len())?;
+    let words_per_second = f64::from(spec.tts.rate.max(1)) / 60.0;
+    let mut scenes = Vec::with_capacity(scene_plan.scenes.len());
+    for (i, scene) in scene_plan.scenes.iter().enumerate() {
+        let seconds = scene.words.len() as f64 / words_per_second + SCENE_PAUSE_S;
+        let (kind, image) = shot_kind(caps, scene.media)?;
+        let shots = match kind {
+            ShotKind::TextToImage => vec![0],
+            _ => shots_for_scene(caps.durations, seconds),
+        };
+        scenes.push(SceneShots {
+            scene: i,
+            kind,
+            prompt: prompt_for(spec, i, &scene.speech_text),
+            image,
+            shots,
+            seconds,
+        });
+    }
+    let credits = scenes
+        .iter()
+        .flat_map(|s| s.shots.iter())
+        .map(|&d| caps.credits(d))
+        .sum();
+    Ok(JobPlan {
+        provider: caps.provider,
+        model: caps.model,
+        scenes,
+        credits,
+    })
+}
+
+fn caps_for(spec: &RenderSpec) -> Result<&'static ModelCaps, JobPlanError> {
+    lookup(spec.provider.as_deref(), spec.model.as_deref()).ok_or_else(|| {
+        JobPlanError::UnknownModel {
+            provider: spec.provider.clone().unwrap_or_default(),
+            model: spec.model.clone().unwrap_or_default(),
+        }
+    })
+}
+
+/// Image-to-video when the model takes images and the scene has one; text-to-video otherwise;
+/// stills for image models. Uploads are sent only to a model that uses them (P-TP-3).
+fn shot_kind(
+    caps: &ModelCaps,
+    media: Option<usize>,
+) -> Result<(ShotKind, Option<usize>), JobPlanError> {
+    let does = |k| caps.kinds.contains(&k);
+    if let (true, Some(i)) = (does(ShotKind::ImageToVideo), media) {
+        return Ok((ShotKind::ImageToVideo, Some(i)));
+    }
+    if does(ShotKind::TextToVideo) {
+        return Ok((ShotKind::TextToVideo, None));
+    }
+    if does(ShotKind::TextToImage) || caps.durations == Durations::Still {
+        return Ok((ShotKind::TextToImage, None));
+    }
+    Err(JobPlanError::NeedsImage {
+        model: caps.model.to_owned(),
+    })
+}
+
+fn prompt_for(spec: &RenderSpec, scene: usize, narration: &str) -> String {
+    let own = if spec.prompts.is_empty() {
+        narration.to_owned()
+    } else {
+        spec.prompts[scene % spec.prompts.len()].clone()
+    };
+    match spec.prompt.as_deref().map(str::trim) {
+        Some(style) if !style.is_empty() => format!("{own}. Style: {style}"),
+        _ => own,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(provider: &str, model: &str, script: &str) -> RenderSpec {
+        let mut s = RenderSpec::new(script);
+        s.provider = Some(provider.into());
+        s.model = Some(model.into());
+        s
+    }
+
+    #[test]
+    fn the_studio_engine_is_free_and_plans_nothing() {
+        let plan = plan_job(&RenderSpec::new("Hello there, this is a test.")).unwrap();
+        assert!(plan.is_studio());
+        assert_eq!(plan.credits, 0);
+        assert!(plan.scenes.is_empty());
+    }
+
+    #[test]
+    fn the_quote_is_the_registry_price_of_every_planned_shot() {
+        let model = "fal-ai/kling-video/v2.1/standard/text-to-video";
+        let s = spec(
+            "fal",
+            model,
+            "A short first scene here.\n\nThe second paragraph is a much longer one, with many \
+             words that take the narrator well over five seconds to say out loud.",
+        );
+        let plan = plan_job(&s).unwrap();
+        let caps = lookup(Some("fal"), Some(model)).unwrap();
+        assert_eq!(plan.scenes.len(), 2);
+        let expected: u64 = plan
+            .scenes
+            .iter()
+            .flat_map(|sc| sc.shots.iter())
+            .map(|&d| caps.credits(d))
+            .sum();
+        assert_eq!(plan.credits, expected);
+        assert_eq!(plan.scenes[0].shots, vec![5]);
+        assert_eq!(plan.scenes[1].shots, vec![10]);
+        assert_eq!(plan.credits, 5 * 5 + 5 * 10);
+        assert!(plan
+            .scenes
+            .iter()
+            .all(|sc| sc.kind == ShotKind::TextToVideo));
+    }
+
+    #[test]
+    fn images_go_only_to_models_that_take_them() {
+        let mut s = spec(
+            "fal",
+            "fal-ai/kling-video/v2.1/standard/text-to-video",
+            "One scene only.",
+        );
+        s.media = vec!["upload-1".into()];
+        assert_eq!(
+            plan_job(&s).unwrap().scenes[0].image,
+            None,
+            "text-to-video gets no image"
+        );
+        let mut s = spec("replicate", "kwaivgi/kling-v2.1", "One scene only.");
+        assert_eq!(
+            plan_job(&s).unwrap_err().code(),
+            "provider.needs_image",
+            "image-to-video without an image"
+        );
+        s.media = vec!["upload-1".into()];
+        let plan = plan_job(&s).unwrap();
+        assert_eq!(plan.scenes[0].kind, ShotKind::ImageToVideo);
+        assert_eq!(plan.scenes[0].image, Some(0));
+    }
+
+    #[test]
+    fn prompts_come_from_the_spec_or_the_narration_with_the_style() {
+        let mut s = spec(
+            "veo",
+            "veo-3.1-generate-preview",
+            "A cat sat on the mat today.",
+        );
+        s.prompt = Some("watercolour".into());
+        assert_eq!(
+            plan_job(&s).unwrap().scenes[0].prompt,
+            "A cat sat on the mat today. Style: watercolour"
+        );
+        s.prompts = vec!["an orange cat, close up".into()];
+        assert_eq!(
+            plan_job(&s).unwrap().scenes[0].prompt,
+            "an orange cat, close up. Style: watercolour"
+        );
+        let s = spec("veo", "nope", "x y z");
+        assert_eq!(plan_job(&s).unwrap_err().code(), "provider.unknown_model");
+    }
+}

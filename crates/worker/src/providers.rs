@@ -1,0 +1,169 @@
+//! The shot providers this installation can call, built once from the configuration. A job's
+//! `provider` picks one by its registry name; a provider without a key is simply absent, and a
+//! job naming it fails with `provider.not_configured`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reelsmith_config::{ProviderAccount, ProvidersConfig};
+use reelsmith_providers::http::{CallPolicy, Endpoint};
+use reelsmith_providers::{
+    atlas, comfyui, fal, replicate, veo, ProviderError, Secret, ShotProvider,
+};
+
+/// Named shot providers plus the limits every call shares.
+#[derive(Clone, Default)]
+pub struct ProviderSet {
+    shots: BTreeMap<String, Arc<dyn ShotProvider>>,
+    /// Largest result accepted from a provider.
+    pub max_output_bytes: u64,
+}
+
+impl std::fmt::Debug for ProviderSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Names only: the adapters hold keys.
+        f.debug_struct("ProviderSet")
+            .field("shots", &self.shots.keys().collect::<Vec<_>>())
+            .field("max_output_bytes", &self.max_output_bytes)
+            .finish()
+    }
+}
+
+impl ProviderSet {
+    /// No providers: every job runs on the studio engine.
+    pub fn none() -> ProviderSet {
+        ProviderSet {
+            shots: BTreeMap::new(),
+            max_output_bytes: 500 << 20,
+        }
+    }
+
+    /// Every enabled provider of `config`. `public_url` is the server's public address, given
+    /// to providers that call webhooks (`{public_url}/api/v1/webhooks/{provider}`).
+    pub fn from_config(
+        config: &ProvidersConfig,
+        public_url: Option<&str>,
+    ) -> Result<ProviderSet, ProviderError> {
+        let policy = CallPolicy {
+            timeout: Duration::from_secs(config.timeout_seconds.max(1)),
+            max_attempts: config.max_attempts.max(1),
+            poll_every: Duration::from_secs(config.poll_seconds.max(1)),
+            max_wait: Duration::from_secs(config.max_wait_minutes.max(1) * 60),
+            ..CallPolicy::default()
+        };
+        let hook = |name: &str| {
+            public_url.map(|u| format!("{}/api/v1/webhooks/{name}", u.trim_end_matches('/')))
+        };
+        let mut set = ProviderSet {
+            shots: BTreeMap::new(),
+            max_output_bytes: config.max_output_mib.max(1) << 20,
+        };
+        for name in config.enabled_shot_providers() {
+            let account = config
+                .account(name)
+                .expect("enabled providers have accounts");
+            let provider: Arc<dyn ShotProvider> = match name {
+                "fal" => {
+                    let ep = endpoint(
+                        account,
+                        fal::DEFAULT_BASE_URL,
+                        fal::DEFAULT_DOWNLOAD_HOSTS,
+                        &policy,
+                    )?;
+                    let mut adapter = fal::Fal::new(ep)?;
+                    if let Some(url) = hook(name) {
+                        adapter = adapter.with_webhook(url);
+                    }
+                    Arc::new(adapter)
+                }
+                "replicate" => {
+                    let ep = endpoint(
+                        account,
+                        replicate::DEFAULT_BASE_URL,
+                        replicate::DEFAULT_DOWNLOAD_HOSTS,
+                        &policy,
+                    )?;
+                    let mut adapter = replicate::Replicate::new(ep)?;
+                    // Replicate signs webhooks with a secret; without one they could not be
+                    // verified, so none are asked for.
+                    if account.webhook_secret.is_some() {
+                        adapter.webhook_url = hook(name);
+                    }
+                    Arc::new(adapter)
+                }
+                "veo" => Arc::new(veo::Veo::new(endpoint(
+                    account,
+                    veo::DEFAULT_BASE_URL,
+                    &[],
+                    &policy,
+                )?)?),
+                "atlas" => Arc::new(atlas::Atlas::new(endpoint(
+                    account,
+                    atlas::DEFAULT_BASE_URL,
+                    &[],
+                    &policy,
+                )?)?),
+                "comfyui" => {
+                    let file = account.workflow_file.as_ref().ok_or_else(|| {
+                        ProviderError::Config("comfyui needs a workflow_file".into())
+                    })?;
+                    let text = std::fs::read_to_string(file).map_err(|e| {
+                        ProviderError::Config(format!("cannot read {}: {e}", file.display()))
+                    })?;
+                    let template = serde_json::from_str(&text).map_err(|e| {
+                        ProviderError::Config(format!("{} is not JSON: {e}", file.display()))
+                    })?;
+                    Arc::new(comfyui::ComfyUi::new(
+                        endpoint(account, "", &[], &policy)?,
+                        template,
+                    )?)
+                }
+                other => return Err(ProviderError::Config(format!("no adapter for `{other}`"))),
+            };
+            set.shots.insert(name.to_owned(), provider);
+        }
+        Ok(set)
+    }
+
+    /// Adds (or replaces) a provider under `name`; for tests and embedders.
+    pub fn with_shot_provider(mut self, name: &str, provider: Arc<dyn ShotProvider>) -> Self {
+        self.shots.insert(name.to_owned(), provider);
+        self
+    }
+
+    pub fn with_max_output_bytes(mut self, bytes: u64) -> Self {
+        self.max_output_bytes = bytes;
+        self
+    }
+
+    pub fn shot(&self, name: &str) -> Option<Arc<dyn ShotProvider>> {
+        self.shots.get(name).cloned()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.shots.keys().map(String::as_str)
+    }
+}
+
+fn endpoint(
+    account: &ProviderAccount,
+    default_base: &str,
+    default_hosts: &[&str],
+    policy: &CallPolicy,
+) -> Result<Endpoint, ProviderError> {
+    let base = account.base_url.as_deref().unwrap_or(default_base);
+    let key = account
+        .key
+        .as_ref()
+        .map(|k| Secret::new(k.expose().clone()))
+        .unwrap_or_else(|| Secret::new(""));
+    let hosts: Vec<&str> = if account.download_hosts.is_empty() {
+        default_hosts.to_vec()
+    } else {
+        account.download_hosts.iter().map(String::as_str).collect()
+    };
+    Ok(Endpoint::new(base, key)?
+        .with_download_hosts(&hosts)
+        .with_policy(policy.clone()))
+}

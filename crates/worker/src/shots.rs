@@ -1,0 +1,363 @@
+//! The `shots` stage of a job that names a provider: each planned shot is sent to the provider,
+//! waited for and downloaded into the work folder; the engine then composes the clips with the
+//! narration and captions exactly as it composes a user's own clips.
+//!
+//! Privacy and money are checked per shot, right before the request leaves:
+//! - the owner's consent for the provider must be on record (P-TP-2), else the job fails with
+//!   `consent.required`, nothing is sent and the reserved credits go back;
+//! - the transfer is logged before it is sent and completed with the provider's request id
+//!   (P-TP-4); only the prompt, and the image for image-to-video, go out (P-TP-3).
+//!
+//! Resuming without paying twice: once the provider accepts a shot, its [`PendingShot`] is
+//! recorded as the stage output `shot:<scene>:<n>` before any waiting. A worker that dies (or is
+//! shut down) while waiting leaves it there, and the next attempt waits on the same request
+//! instead of submitting again. A request the provider reports as failed is marked so, and the
+//! retry submits a new one.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reelsmith_core::RenderSpec;
+use reelsmith_providers::registry::lookup;
+use reelsmith_providers::{
+    InputImage, PendingShot, ProviderError, ShotKind, ShotProvider, ShotRequest,
+};
+use reelsmith_store::{now_ms, ClaimedJob, JobStatus, NewTransfer};
+use serde_json::{json, Value};
+use tracing::{info, warn};
+
+use crate::error::WorkerError;
+use crate::job_plan::{JobPlan, SceneShots};
+use crate::pipeline::{Halt, Inputs, JobContext, StopReason, StopSignal};
+use crate::workdir::WorkFolder;
+
+/// The job event the server appends when a provider's webhook says a request ended.
+pub const WEBHOOK_EVENT: &str = "provider.webhook";
+/// How often a waiting shot checks for a webhook and for a stop.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+/// Generates every planned shot and returns one visual per scene, in scene order.
+pub(crate) async fn generate(
+    ctx: &JobContext,
+    claimed: &ClaimedJob,
+    spec: &RenderSpec,
+    plan: &JobPlan,
+    inputs: &Inputs,
+    folder: &WorkFolder,
+    stop: &StopSignal,
+) -> Result<Vec<PathBuf>, Halt> {
+    let provider = ctx
+        .providers
+        .shot(plan.provider)
+        .ok_or_else(|| WorkerError::ProviderNotConfigured(plan.provider.to_owned()))?;
+    let lease = &claimed.lease;
+    let recorded: HashMap<String, Value> = ctx
+        .db
+        .stage_outputs(&lease.job_id, lease.revision)
+        .await?
+        .into_iter()
+        .map(|o| (o.stage, o.output))
+        .collect();
+    let mut visuals = Vec::with_capacity(plan.scenes.len());
+    for scene in &plan.scenes {
+        let mut clips = Vec::with_capacity(scene.shots.len());
+        for (n, &seconds) in scene.shots.iter().enumerate() {
+            stop.check()?;
+            let stage = format!("shot:{}:{n}", scene.scene);
+            let pending = match recorded
+                .get(&stage)
+                .and_then(|doc| doc.get("pending"))
+                .and_then(|p| serde_json::from_value::<PendingShot>(p.clone()).ok())
+            {
+                Some(pending) => {
+                    info!(job = %lease.job_id, stage, request_id = %pending.request_id,
+                        "resuming the provider request recorded by an earlier attempt");
+                    pending
+                }
+                None => {
+                    let req =
+                        shot_request(ctx, claimed, spec, plan, scene, seconds, inputs).await?;
+                    submit(ctx, claimed, provider.as_ref(), &stage, &req, scene).await?
+                }
+            };
+            let path = folder.file(&format!("shot-{}-{n}", scene.scene));
+            match wait(ctx, claimed, provider.as_ref(), &pending, &path, stop).await {
+                Ok(()) => clips.push(path),
+                Err(Halt::Failed(WorkerError::Provider(err))) => {
+                    if !resumable(&err) {
+                        // The request is spent: the next attempt must submit a new one.
+                        let doc = json!({ "failed": pending.request_id, "code": reelsmith_core::ErrorCode::code(&err) });
+                        if let Err(e) = ctx
+                            .db
+                            .record_stage_output(lease, &stage, &doc, now_ms())
+                            .await
+                        {
+                            warn!(job = %lease.job_id, error = %e, "cannot mark the failed request");
+                        }
+                    }
+                    return Err(Halt::Failed(WorkerError::Provider(err)));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        visuals.push(join_clips(folder, scene.scene, clips).await?);
+    }
+    Ok(visuals)
+}
+
+/// A failure after which the same request may still deliver: waiting again is safe and free.
+fn resumable(err: &ProviderError) -> bool {
+    err.is_transient() && !matches!(err, ProviderError::Timeout { .. })
+}
+
+/// The request for one shot: only what the model needs (P-TP-3).
+async fn shot_request(
+    ctx: &JobContext,
+    claimed: &ClaimedJob,
+    spec: &RenderSpec,
+    plan: &JobPlan,
+    scene: &SceneShots,
+    seconds: u32,
+    inputs: &Inputs,
+) -> Result<ShotRequest, Halt> {
+    let caps = lookup(Some(plan.provider), Some(plan.model))
+        .ok_or_else(|| WorkerError::InvalidParams(format!("unknown model {}", plan.model)))?;
+    let image = match (scene.kind, scene.image) {
+        (ShotKind::ImageToVideo, Some(i)) => {
+            let upload_id = &spec.media[i];
+            let upload = ctx
+                .db
+                .upload_for_owner(&claimed.job.owner_id, upload_id)
+                .await?
+                .ok_or_else(|| WorkerError::UploadNotFound(upload_id.clone()))?;
+            if upload.kind != reelsmith_store::UploadKind::Image {
+                return Err(WorkerError::WrongUploadKind {
+                    id: upload_id.clone(),
+                    kind: upload.kind.as_str(),
+                    role: "the image of an image-to-video shot",
+                }
+                .into());
+            }
+            Some(InputImage {
+                bytes: tokio::fs::read(&inputs.media[i]).await?,
+                mime: upload.mime,
+            })
+        }
+        _ => None,
+    };
+    let text = |v: Value| v.as_str().map(str::to_owned).unwrap_or_default();
+    let resolution = text(json!(spec.resolution));
+    Ok(ShotRequest {
+        kind: scene.kind,
+        model: plan.model.to_owned(),
+        prompt: scene.prompt.chars().take(caps.max_prompt_chars).collect(),
+        negative_prompt: spec
+            .negative_prompt
+            .clone()
+            .filter(|_| caps.negative_prompt),
+        image,
+        duration_s: seconds,
+        aspect: text(json!(spec.aspect)),
+        resolution: caps
+            .resolutions
+            .contains(&resolution.as_str())
+            .then_some(resolution),
+        audio: false,
+        seed: Some(spec.seed),
+    })
+}
+
+/// Checks consent, logs the transfer, sends the request once and records the pending shot.
+async fn submit(
+    ctx: &JobContext,
+    claimed: &ClaimedJob,
+    provider: &dyn ShotProvider,
+    stage: &str,
+    req: &ShotRequest,
+    scene: &SceneShots,
+) -> Result<PendingShot, Halt> {
+    let lease = &claimed.lease;
+    let owner = &claimed.job.owner_id;
+    let name = provider.name();
+    if ctx.db.active_consent(owner, name).await?.is_none() {
+        return Err(WorkerError::ConsentRequired(name.to_owned()).into());
+    }
+    let transfer = NewTransfer {
+        job_id: lease.job_id.clone(),
+        revision: lease.revision,
+        user_id: owner.clone(),
+        provider: name.to_owned(),
+        model: req.model.clone(),
+        purpose: "shot".into(),
+        sent: what_is_sent(req, scene, &claimed.job.params),
+    };
+    let transfer_id = ctx.db.log_transfer(&transfer, now_ms()).await?;
+    let pending = match provider.submit(req).await {
+        Ok(pending) => pending,
+        Err(err) => {
+            if let Err(e) = ctx.db.transfer_failed(&transfer_id, now_ms()).await {
+                warn!(job = %lease.job_id, error = %e, "cannot mark the transfer failed");
+            }
+            return Err(WorkerError::Provider(err).into());
+        }
+    };
+    ctx.db
+        .transfer_accepted(&transfer_id, &pending.request_id, now_ms())
+        .await?;
+    ctx.db
+        .record_stage_output(
+            lease,
+            stage,
+            &json!({ "pending": pending, "transfer": transfer_id }),
+            now_ms(),
+        )
+        .await?;
+    Ok(pending)
+}
+
+/// The transfer log's description of a request: which fields went out and how big they were,
+/// never their content.
+fn what_is_sent(req: &ShotRequest, scene: &SceneShots, params: &Value) -> Value {
+    let image = req.image.as_ref().map(|img| {
+        let upload_id = scene
+            .image
+            .and_then(|i| params.get("media")?.get(i)?.as_str().map(str::to_owned));
+        json!({ "upload_id": upload_id, "bytes": img.bytes.len(), "mime": img.mime })
+    });
+    json!({
+        "kind": req.kind,
+        "scene": scene.scene,
+        "prompt_chars": req.prompt.chars().count(),
+        "negative_prompt_chars": req.negative_prompt.as_ref().map(|p| p.chars().count()),
+        "image": image,
+        "duration_s": req.duration_s,
+        "aspect": req.aspect,
+        "resolution": req.resolution,
+    })
+}
+
+/// Waits for the provider, streaming the result into `path`. A webhook for the job restarts
+/// the wait, which polls at once; a stop ends it, and a cancelled job's request is cancelled at
+/// the provider too.
+async fn wait(
+    ctx: &JobContext,
+    claimed: &ClaimedJob,
+    provider: &dyn ShotProvider,
+    pending: &PendingShot,
+    path: &std::path::Path,
+    stop: &StopSignal,
+) -> Result<(), Halt> {
+    let job_id = &claimed.lease.job_id;
+    let mut seen = last_event_id(ctx, job_id).await;
+    loop {
+        let mut file = tokio::fs::File::create(path).await?;
+        let max = ctx.providers.max_output_bytes;
+        tokio::select! {
+            done = provider.wait(pending, &mut file, max) => {
+                let out = done.map_err(WorkerError::Provider)?;
+                tokio::io::AsyncWriteExt::flush(&mut file).await?;
+                info!(job = %job_id, request_id = %out.request_id, bytes = out.bytes, "shot received");
+                return Ok(());
+            }
+            reason = stopped(stop) => {
+                drop(file);
+                if reason == StopReason::LeaseLost && job_was_cancelled(ctx, job_id).await {
+                    match provider.cancel(pending).await {
+                        Ok(()) => info!(job = %job_id, request_id = %pending.request_id, "cancelled at the provider"),
+                        Err(e) => warn!(job = %job_id, error = %e, "the provider did not take the cancel"),
+                    }
+                }
+                return Err(Halt::Stopped(reason));
+            }
+            after = webhook(ctx, job_id, seen) => {
+                info!(job = %job_id, "webhook received: polling the provider now");
+                seen = after;
+            }
+        }
+    }
+}
+
+async fn stopped(stop: &StopSignal) -> StopReason {
+    loop {
+        if let Some(reason) = stop.reason() {
+            return reason;
+        }
+        tokio::time::sleep(WATCH_EVERY).await;
+    }
+}
+
+/// Resolves with the new last event id once a webhook event is appended after `after`.
+async fn webhook(ctx: &JobContext, job_id: &str, mut after: i64) -> i64 {
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        let Ok(events) = ctx.db.job_events_since(job_id, after, 1000).await else {
+            continue;
+        };
+        let mut woke = false;
+        for event in events {
+            after = after.max(event.id);
+            woke |= event.kind == WEBHOOK_EVENT;
+        }
+        if woke {
+            return after;
+        }
+    }
+}
+
+async fn last_event_id(ctx: &JobContext, job_id: &str) -> i64 {
+    let mut after = 0;
+    while let Ok(events) = ctx.db.job_events_since(job_id, after, 10_000).await {
+        match events.last() {
+            Some(last) => after = last.id,
+            None => break,
+        }
+    }
+    after
+}
+
+async fn job_was_cancelled(ctx: &JobContext, job_id: &str) -> bool {
+    match ctx.db.job_by_id(job_id).await {
+        Ok(Some(job)) => job.status == JobStatus::Cancelled,
+        Ok(None) => true,
+        Err(_) => false,
+    }
+}
+
+/// One visual per scene: a single shot as it is, several joined end to end.
+async fn join_clips(
+    folder: &WorkFolder,
+    scene: usize,
+    mut clips: Vec<PathBuf>,
+) -> Result<PathBuf, Halt> {
+    if clips.len() == 1 {
+        return Ok(clips.remove(0));
+    }
+    let list = folder.file(&format!("scene-{scene}.txt"));
+    let listing: String = clips
+        .iter()
+        .map(|c| format!("file '{}'\n", c.display()))
+        .collect();
+    tokio::fs::write(&list, listing).await?;
+    let out = folder.file(&format!("scene-{scene}.mp4"));
+    let status = tokio::process::Command::new("ffmpeg")
+        .args([
+            "-v", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i",
+        ])
+        .arg(&list)
+        .args([
+            "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
+        ])
+        .arg(&out)
+        .kill_on_drop(true)
+        .status()
+        .await?;
+    if !status.success() {
+        return Err(WorkerError::Task(format!("joining the shots of scene {scene} failed")).into());
+    }
+    Ok(out)
+}
+
+/// The provider set the pipeline reads (kept here so the pipeline names one type).
+pub(crate) type Providers = Arc<crate::providers::ProviderSet>;
