@@ -147,23 +147,38 @@ pub(crate) async fn run_job(
 ) -> JobOutcome {
     let lease = claimed.lease.clone();
     let stop = StopSignal::default();
-    let heartbeat = tokio::spawn(keep_lease(ctx.clone(), lease.clone(), stop.clone()));
+    // Both helpers die with this task, even when it is dropped or panics: an orphaned heartbeat
+    // would keep renewing the lease of a job nobody runs, and no other worker could take it over.
+    let heartbeat = AbortOnDrop(tokio::spawn(keep_lease(
+        ctx.clone(),
+        lease.clone(),
+        stop.clone(),
+    )));
     let aborter = {
         let stop = stop.clone();
-        tokio::spawn(async move {
+        AbortOnDrop(tokio::spawn(async move {
             abort.cancelled().await;
             stop.raise(StopReason::Shutdown);
-        })
+        }))
     };
     info!(job = %lease.job_id, revision = lease.revision, attempt = claimed.job.attempts,
         takeover = claimed.takeover, "job claimed");
     let mut rendered = false;
     let result = run_stages(&ctx, &claimed, &stop, &mut rendered).await;
-    heartbeat.abort();
-    aborter.abort();
+    drop(heartbeat);
+    drop(aborter);
     let outcome = settle(&ctx, &claimed, result, rendered).await;
     info!(job = %lease.job_id, ?outcome, "job ended");
     outcome
+}
+
+/// A spawned helper task that is aborted when its owner goes away.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Renews the lease every heartbeat; raises the stop signal once it is lost.

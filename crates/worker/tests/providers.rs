@@ -1,0 +1,547 @@
+//! Jobs that name a third-party provider, run by a real worker against each provider's fake
+//! (tests/fakes/providers), a real SQLite database, sealed local media, espeak-ng and ffmpeg
+//! (issue #6). For every adapter:
+//! - the job ends in a composed, narrated, captioned MP4 built from the fake's clip, the transfer
+//!   log shows exactly what was sent, and the quoted credits are charged;
+//! - a generation the provider fails is retried with a new request, then fails the job with the
+//!   provider's reason, and the reserved credits come back;
+//! - cancelling the job cancels the provider's request;
+//! - a worker killed while waiting is replaced by one that resumes the same request (the fake
+//!   counts one submission).
+//!
+//! Plus the consent gate (P-TP-2): without consent the worker sends nothing at all.
+
+#[path = "../../providers/tests/common/mod.rs"]
+#[allow(dead_code, unused_macros, unused_imports)]
+mod fakes;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fakes::Fake;
+use reelsmith_config::Config;
+use reelsmith_providers::http::Endpoint;
+use reelsmith_providers::{atlas, comfyui, fal, replicate, veo, ShotProvider};
+use reelsmith_store::{
+    now_ms, CreditKind, Db, JobStatus, Keyring, MediaStore, NewJob, NewUser, OperatorKey, Role,
+    SealedMedia,
+};
+use reelsmith_worker::{plan_job, JobOutcome, ProviderSet, Worker, WorkerSettings};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const EMAIL: &str = "ana-provider-test@example.org";
+/// One scene: one shot of the model's shortest length.
+const SCRIPT: &str = "A red fox runs through the fresh snow at dawn.";
+const GRANT: i64 = 1000;
+const PATIENCE: Duration = Duration::from_secs(180);
+
+/// One adapter under test.
+struct Case {
+    provider: &'static str,
+    fake: &'static str,
+    path: &'static str,
+    model: &'static str,
+    make: fn(Endpoint) -> Arc<dyn ShotProvider>,
+    /// Atlas documents no cancel.
+    cancels: bool,
+}
+
+const FAL: Case = Case {
+    provider: "fal",
+    fake: "fal_fake.py",
+    path: "",
+    model: "fal-ai/kling-video/v2.1/standard/text-to-video",
+    make: |ep| Arc::new(fal::Fal::new(ep).unwrap()),
+    cancels: true,
+};
+
+const REPLICATE: Case = Case {
+    provider: "replicate",
+    fake: "replicate_fake.py",
+    path: "",
+    model: "google/veo-3.1",
+    make: |ep| Arc::new(replicate::Replicate::new(ep).unwrap()),
+    cancels: true,
+};
+
+const VEO: Case = Case {
+    provider: "veo",
+    fake: "veo_fake.py",
+    path: "/v1beta",
+    model: "veo-3.1-fast-generate-preview",
+    make: |ep| Arc::new(veo::Veo::new(ep).unwrap()),
+    cancels: true,
+};
+
+const ATLAS: Case = Case {
+    provider: "atlas",
+    fake: "atlas_fake.py",
+    path: "",
+    model: "google/veo3.1/text-to-video",
+    make: |ep| Arc::new(atlas::Atlas::new(ep).unwrap()),
+    cancels: false,
+};
+
+const COMFYUI: Case = Case {
+    provider: "comfyui",
+    fake: "comfyui_fake.py",
+    path: "",
+    model: "workflow",
+    make: |ep| {
+        let workflow = json!({
+            "3": {"class_type": "KSampler", "inputs": {"seed": "{{seed}}", "steps": 20}},
+            "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{prompt}}"}},
+            "8": {"class_type": "EmptyHunyuanLatentVideo",
+                  "inputs": {"width": "{{width}}", "height": "{{height}}", "length": "{{frames}}"}},
+            "9": {"class_type": "SaveAnimatedWEBP", "inputs": {"filename_prefix": "reelsmith"}},
+        });
+        Arc::new(comfyui::ComfyUi::new(ep, workflow).unwrap())
+    },
+    cancels: true,
+};
+
+struct Env {
+    _temp: tempfile::TempDir,
+    data: PathBuf,
+    db: Db,
+    media: SealedMedia,
+    owner: String,
+}
+
+impl Env {
+    /// A user with credits and consent for `provider`.
+    async fn new(provider: &str) -> Env {
+        let temp = tempfile::tempdir().unwrap();
+        let data = temp.path().to_path_buf();
+        let db = Db::open_sqlite(&data.join("reelsmith.db"), 4)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let raw = MediaStore::local(&data.join("media")).unwrap();
+        let media = SealedMedia::new(raw, db.clone(), Keyring::new(OperatorKey::generate().0));
+        let user = db
+            .create_user(
+                &NewUser {
+                    email: EMAIL.into(),
+                    username: "ana".into(),
+                    password_hash: None,
+                    display_name: "Ana".into(),
+                    role: Role::User,
+                    birth_year: None,
+                    age_confirmed_min: Some(18),
+                },
+                now_ms(),
+            )
+            .await
+            .unwrap();
+        db.add_credits(&user.id, CreditKind::Grant, GRANT, "test grant", now_ms())
+            .await
+            .unwrap();
+        db.grant_consent(&user.id, provider, "test-policy", now_ms())
+            .await
+            .unwrap();
+        Env {
+            _temp: temp,
+            data,
+            db,
+            media,
+            owner: user.id,
+        }
+    }
+
+    fn settings(&self) -> WorkerSettings {
+        let mut settings = WorkerSettings::from_config(&Config::defaults_for(&self.data));
+        settings.heartbeat = Duration::from_millis(200);
+        settings.lease = Duration::from_secs(2);
+        settings.poll_interval = Duration::from_millis(100);
+        settings.max_attempts = 2;
+        settings.engine.encode.preset = "ultrafast".into();
+        settings
+    }
+
+    /// Submits a job for `case` the way the API does: the plan's credits reserved with it.
+    async fn submit(&self, case: &Case) -> (String, i64) {
+        let params = json!({
+            "script": SCRIPT,
+            "provider": case.provider,
+            "model": case.model,
+            "resolution": "480p",
+        });
+        let spec = serde_json::from_value(params.clone()).unwrap();
+        let cost = i64::try_from(plan_job(&spec).unwrap().credits).unwrap();
+        let job = self
+            .db
+            .submit_job(
+                &NewJob {
+                    owner_id: self.owner.clone(),
+                    params,
+                    idempotency_key: None,
+                    cost,
+                },
+                now_ms(),
+            )
+            .await
+            .unwrap()
+            .job;
+        (job.id, cost)
+    }
+
+    async fn balance(&self) -> i64 {
+        self.db.credit_balance(&self.owner).await.unwrap()
+    }
+
+    /// The job's one hold's state; a free job (ComfyUI on the operator's own GPU) has none.
+    async fn hold_state(&self, job_id: &str, cost: i64) -> Option<String> {
+        let holds = self.db.credit_holds(job_id).await.unwrap();
+        assert_eq!(holds.len(), usize::from(cost > 0), "{holds:?}");
+        holds.into_iter().next().map(|h| h.state)
+    }
+
+    async fn object(&self, key: &str) -> Vec<u8> {
+        let owner = self.media.for_owner(&self.owner).await.unwrap();
+        owner.get_bytes(key).await.unwrap().to_vec()
+    }
+}
+
+fn providers(case: &Case, fake: &Fake) -> ProviderSet {
+    ProviderSet::none().with_shot_provider(case.provider, (case.make)(fake.endpoint(case.path)))
+}
+
+struct Running {
+    shutdown: CancellationToken,
+    handle: tokio::task::JoinHandle<()>,
+    outcomes: mpsc::UnboundedReceiver<JobOutcome>,
+}
+
+impl Running {
+    async fn next_outcome(&mut self) -> JobOutcome {
+        tokio::time::timeout(PATIENCE, self.outcomes.recv())
+            .await
+            .expect("the worker reports an outcome in time")
+            .expect("the worker reports")
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.handle.await.unwrap();
+    }
+
+    /// Ends the worker the way a crash does: its tasks are dropped mid-wait, nothing is released
+    /// and the lease simply stops being renewed.
+    fn kill(self) {
+        self.handle.abort();
+    }
+}
+
+fn start(env: &Env, providers: ProviderSet, id: &str) -> Running {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let worker = Worker::with_settings(env.db.clone(), env.media.clone(), env.settings(), id)
+        .with_providers(providers)
+        .with_outcomes(tx);
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let handle = tokio::spawn(async move { worker.run(token).await.unwrap() });
+    Running {
+        shutdown,
+        handle,
+        outcomes: rx,
+    }
+}
+
+async fn stat(fake: &Fake, name: &str) -> i64 {
+    fake.stats().await[name].as_i64().unwrap_or(0)
+}
+
+async fn wait_for_submissions(fake: &Fake, n: i64) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while stat(fake, "submissions").await < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the fake never got {n} submissions"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn probe(path: &Path, entries: &str) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", entries, "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .expect("ffprobe is installed");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+async fn composes_the_fakes_clip(case: &Case) {
+    let fake = Fake::start(case.fake);
+    let env = Env::new(case.provider).await;
+    let (job_id, cost) = env.submit(case).await;
+    assert!(cost >= 0);
+    assert_eq!(env.balance().await, GRANT - cost, "the quote is reserved");
+    let mut worker = start(&env, providers(case, &fake), "w1");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(outcome, JobOutcome::Succeeded { .. }),
+        "{}: {outcome:?}",
+        case.provider
+    );
+
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded);
+    let usage = job.usage.clone().unwrap();
+    assert_eq!(usage["provider"], json!(case.provider));
+    assert_eq!(usage["model"], json!(case.model));
+    assert_eq!(usage["credits"], json!(cost));
+
+    // A narrated (audio), captioned MP4 from the fake's clip.
+    let keys: Vec<String> = serde_json::from_value(
+        env.db
+            .stage_outputs(&job_id, 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|o| o.stage == "store")
+            .unwrap()
+            .output["object_keys"]
+            .clone(),
+    )
+    .unwrap();
+    let video = env.data.join("out.mp4");
+    std::fs::write(&video, env.object(&keys[0]).await).unwrap();
+    let codecs = probe(&video, "stream=codec_name");
+    assert!(
+        codecs.contains("h264") && codecs.contains("aac"),
+        "{codecs}"
+    );
+    let vtt = String::from_utf8(env.object(&keys[2]).await).unwrap();
+    assert!(
+        vtt.starts_with("WEBVTT") && vtt.contains("fox"),
+        "captions: {vtt}"
+    );
+    assert!(stat(&fake, "downloads").await >= 1, "the clip was fetched");
+    assert_eq!(stat(&fake, "submissions").await, 1);
+
+    // P-TP-3 / P-TP-4: the transfer log shows the one request, and only the prompt went out.
+    let transfers = env.db.transfers_for_job(&env.owner, &job_id).await.unwrap();
+    assert_eq!(transfers.len(), 1, "{transfers:?}");
+    let t = &transfers[0];
+    assert_eq!(
+        (t.provider.as_str(), t.model.as_str(), t.status.as_str()),
+        (case.provider, case.model, "accepted")
+    );
+    assert!(t.request_id.as_deref().is_some_and(|id| !id.is_empty()));
+    assert_eq!(t.sent["prompt_chars"], json!(SCRIPT.chars().count()));
+    assert_eq!(t.sent["image"], Value::Null);
+    let sent = fake.last().await.to_string();
+    assert!(sent.contains("fresh snow"), "the prompt went out: {sent}");
+    assert!(
+        !sent.contains(EMAIL) && !sent.contains(&env.owner),
+        "{sent}"
+    );
+
+    // P-BILL-4: charged once the job succeeded.
+    if cost > 0 {
+        assert_eq!(env.hold_state(&job_id, cost).await.unwrap(), "charged");
+    }
+    assert_eq!(env.balance().await, GRANT - cost);
+}
+
+async fn a_failed_generation_is_retried_then_fails_and_refunds(case: &Case) {
+    let fake = Fake::start(case.fake);
+    fake.set(json!({ "job_fail": true })).await;
+    let env = Env::new(case.provider).await;
+    let (job_id, cost) = env.submit(case).await;
+    let mut worker = start(&env, providers(case, &fake), "w1");
+    let first = worker.next_outcome().await;
+    assert!(
+        matches!(&first, JobOutcome::Retrying { code, .. } if code == "provider.failed"),
+        "{}: {first:?}",
+        case.provider
+    );
+    let second = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(&second, JobOutcome::Failed { code, .. } if code == "provider.failed"),
+        "{}: {second:?}",
+        case.provider
+    );
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    let error = job.error.unwrap();
+    assert!(
+        error.message.contains(case.provider) && error.message.contains("generation failed"),
+        "a clear reason: {}",
+        error.message
+    );
+    assert_eq!(
+        stat(&fake, "submissions").await,
+        2,
+        "the retry sent a new request instead of waiting on the failed one"
+    );
+    if cost > 0 {
+        assert_eq!(env.hold_state(&job_id, cost).await.unwrap(), "released");
+    }
+    assert_eq!(env.balance().await, GRANT, "the reserved {cost} came back");
+    let ledger = env.db.credit_ledger(&env.owner, 10, None).await.unwrap();
+    if cost > 0 {
+        assert_eq!(ledger[0].kind, CreditKind::Refund);
+        assert_eq!(ledger[0].amount, cost);
+    }
+    let transfers = env.db.transfers_for_job(&env.owner, &job_id).await.unwrap();
+    assert_eq!(transfers.len(), 2);
+}
+
+async fn cancelling_the_job_cancels_the_providers_request(case: &Case) {
+    let fake = Fake::start(case.fake);
+    fake.set(json!({ "polls": 1_000_000 })).await;
+    let env = Env::new(case.provider).await;
+    let (job_id, cost) = env.submit(case).await;
+    let mut worker = start(&env, providers(case, &fake), "w1");
+    wait_for_submissions(&fake, 1).await;
+    env.db
+        .cancel_job(&env.owner, &job_id, now_ms())
+        .await
+        .unwrap();
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(outcome, JobOutcome::LeaseLost { .. }),
+        "{outcome:?}"
+    );
+    let expected = i64::from(case.cancels);
+    assert_eq!(
+        stat(&fake, "cancels").await,
+        expected,
+        "{}: cancel reaches the provider where it has one",
+        case.provider
+    );
+    if cost > 0 {
+        assert_eq!(env.hold_state(&job_id, cost).await.unwrap(), "released");
+    }
+    assert_eq!(env.balance().await, GRANT);
+}
+
+async fn a_killed_worker_is_replaced_and_resumes_the_same_request(case: &Case) {
+    let fake = Fake::start(case.fake);
+    fake.set(json!({ "polls": 1_000_000 })).await;
+    let env = Env::new(case.provider).await;
+    let (job_id, cost) = env.submit(case).await;
+    let first = start(&env, providers(case, &fake), "w1");
+    wait_for_submissions(&fake, 1).await;
+    // Give the recorded request a moment to be written, as it is right after the submit.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    first.kill();
+    // The result becomes ready while no worker is watching.
+    let r = reqwest::Client::new()
+        .post(format!("{}/__fake/finish", fake.base()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let mut second = start(&env, providers(case, &fake), "w2");
+    let outcome = second.next_outcome().await;
+    second.stop().await;
+    assert!(
+        matches!(outcome, JobOutcome::Succeeded { .. }),
+        "{}: {outcome:?}",
+        case.provider
+    );
+    assert_eq!(
+        stat(&fake, "submissions").await,
+        1,
+        "{}: the replacement waited on the recorded request instead of paying twice",
+        case.provider
+    );
+    let transfers = env.db.transfers_for_job(&env.owner, &job_id).await.unwrap();
+    assert_eq!(transfers.len(), 1);
+    assert_eq!(env.balance().await, GRANT - cost);
+}
+
+macro_rules! provider_job_suite {
+    ($module:ident, $case:expr) => {
+        mod $module {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn job_ends_in_a_composed_narrated_captioned_mp4_from_the_fakes_clip() {
+                super::composes_the_fakes_clip(&$case).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn p_bill_4_a_failed_generation_is_retried_then_fails_and_refunds() {
+                super::a_failed_generation_is_retried_then_fails_and_refunds(&$case).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn cancelling_the_job_cancels_the_providers_request() {
+                super::cancelling_the_job_cancels_the_providers_request(&$case).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_killed_worker_is_replaced_and_resumes_the_same_request() {
+                super::a_killed_worker_is_replaced_and_resumes_the_same_request(&$case).await;
+            }
+        }
+    };
+}
+
+provider_job_suite!(fal_jobs, FAL);
+provider_job_suite!(replicate_jobs, REPLICATE);
+provider_job_suite!(veo_jobs, VEO);
+provider_job_suite!(atlas_jobs, ATLAS);
+provider_job_suite!(comfyui_jobs, COMFYUI);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_tp_2_without_consent_nothing_is_sent_and_nothing_is_charged() {
+    let fake = Fake::start(FAL.fake);
+    let env = Env::new(FAL.provider).await;
+    assert!(env
+        .db
+        .withdraw_consent(&env.owner, FAL.provider, now_ms())
+        .await
+        .unwrap());
+    let (job_id, cost) = env.submit(&FAL).await;
+    assert!(cost > 0);
+    let mut worker = start(&env, providers(&FAL, &fake), "w1");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed { code, .. } if code == "consent.required"),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        stat(&fake, "requests").await,
+        0,
+        "the fake received nothing"
+    );
+    assert!(env
+        .db
+        .transfers_for_job(&env.owner, &job_id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(env.balance().await, GRANT, "nothing charged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_for_a_provider_this_server_lacks_fails_clearly_and_refunds() {
+    let env = Env::new(FAL.provider).await;
+    let (job_id, cost) = env.submit(&FAL).await;
+    let mut worker = start(&env, ProviderSet::none(), "w1");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed { code, .. } if code == "provider.not_configured"),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        env.hold_state(&job_id, cost).await.as_deref(),
+        Some("released")
+    );
+    assert_eq!(env.balance().await, GRANT);
+}
