@@ -43,6 +43,7 @@ impl Setup {
         let base = fake.base();
         let app = app_with(|c: &mut Config| {
             c.server.public_url = Some(PUBLIC_URL.into());
+            c.credits.signup_grant = 1000;
             // Polls are an hour apart: only a webhook can finish the job in time.
             c.providers.poll_seconds = 3600;
             let account = match provider {

@@ -20,6 +20,8 @@ pub struct SceneShots {
     pub kind: ShotKind,
     /// The visual prompt: the scene's own prompt (or its narration) with the job's style.
     pub prompt: String,
+    /// What the scene's narration says (a script writer can turn it into a better prompt).
+    pub narration: String,
     /// Index into the spec's `media` of the image sent for image-to-video.
     pub image: Option<usize>,
     /// Shot lengths in seconds, as the model allows them (0 for a still image).
@@ -98,6 +100,7 @@ pub fn plan_job(spec: &RenderSpec) -> Result<JobPlan, JobPlanError> {
             scene: i,
             kind,
             prompt: prompt_for(spec, i, &scene.speech_text),
+            narration: scene.speech_text.clone(),
             image,
             shots,
             seconds,
@@ -152,6 +155,11 @@ fn prompt_for(spec: &RenderSpec, scene: usize, narration: &str) -> String {
     } else {
         spec.prompts[scene % spec.prompts.len()].clone()
     };
+    with_style(spec, own)
+}
+
+/// A scene prompt with the job's style prompt, if any, appended.
+pub fn with_style(spec: &RenderSpec, own: String) -> String {
     match spec.prompt.as_deref().map(str::trim) {
         Some(style) if !style.is_empty() => format!("{own}. Style: {style}"),
         _ => own,

@@ -9,13 +9,16 @@ use std::time::Duration;
 use reelsmith_config::{ProviderAccount, ProvidersConfig};
 use reelsmith_providers::http::{CallPolicy, Endpoint};
 use reelsmith_providers::{
-    atlas, comfyui, fal, replicate, veo, ProviderError, Secret, ShotProvider,
+    atlas, comfyui, fal, openai, replicate, veo, ProviderError, ScriptWriter, Secret, ShotProvider,
 };
 
 /// Named shot providers plus the limits every call shares.
 #[derive(Clone, Default)]
 pub struct ProviderSet {
     shots: BTreeMap<String, Arc<dyn ShotProvider>>,
+    /// An OpenAI-compatible chat model that writes scene prompts from the narration, when
+    /// `providers.openai.chat_model` is set.
+    writer: Option<Arc<dyn ScriptWriter>>,
     /// Largest result accepted from a provider.
     pub max_output_bytes: u64,
 }
@@ -25,6 +28,7 @@ impl std::fmt::Debug for ProviderSet {
         // Names only: the adapters hold keys.
         f.debug_struct("ProviderSet")
             .field("shots", &self.shots.keys().collect::<Vec<_>>())
+            .field("writer", &self.writer.is_some())
             .field("max_output_bytes", &self.max_output_bytes)
             .finish()
     }
@@ -35,6 +39,7 @@ impl ProviderSet {
     pub fn none() -> ProviderSet {
         ProviderSet {
             shots: BTreeMap::new(),
+            writer: None,
             max_output_bytes: 500 << 20,
         }
     }
@@ -57,8 +62,16 @@ impl ProviderSet {
         };
         let mut set = ProviderSet {
             shots: BTreeMap::new(),
+            writer: None,
             max_output_bytes: config.max_output_mib.max(1) << 20,
         };
+        if let (true, Some(model)) = (
+            config.is_enabled("openai"),
+            config.openai.chat_model.as_deref(),
+        ) {
+            let ep = endpoint(&config.openai, openai::DEFAULT_BASE_URL, &[], &policy)?;
+            set.writer = Some(Arc::new(openai::OpenAiChat::new(ep, model)?));
+        }
         for name in config.enabled_shot_providers() {
             let account = config
                 .account(name)
@@ -130,6 +143,16 @@ impl ProviderSet {
     pub fn with_shot_provider(mut self, name: &str, provider: Arc<dyn ShotProvider>) -> Self {
         self.shots.insert(name.to_owned(), provider);
         self
+    }
+
+    /// Sets the chat model that writes scene prompts (registry name `openai`).
+    pub fn with_script_writer(mut self, writer: Arc<dyn ScriptWriter>) -> Self {
+        self.writer = Some(writer);
+        self
+    }
+
+    pub fn script_writer(&self) -> Option<Arc<dyn ScriptWriter>> {
+        self.writer.clone()
     }
 
     pub fn with_max_output_bytes(mut self, bytes: u64) -> Self {

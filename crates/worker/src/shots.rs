@@ -60,6 +60,7 @@ pub(crate) async fn generate(
         .into_iter()
         .map(|o| (o.stage, o.output))
         .collect();
+    let plan = &with_written_prompts(ctx, claimed, spec, plan, &recorded).await?;
     let mut visuals = Vec::with_capacity(plan.scenes.len());
     for scene in &plan.scenes {
         let mut clips = Vec::with_capacity(scene.shots.len());
@@ -106,6 +107,81 @@ pub(crate) async fn generate(
     }
     Ok(visuals)
 }
+
+/// Scene prompts written by the configured chat model from the narration, when the job brings
+/// none of its own and the owner consented to that provider (the script is personal data like
+/// any other, P-TP-2); otherwise the plan's prompts (the narration itself) stand. The written
+/// prompts are recorded, so a retry neither asks nor pays again.
+async fn with_written_prompts(
+    ctx: &JobContext,
+    claimed: &ClaimedJob,
+    spec: &RenderSpec,
+    plan: &JobPlan,
+    recorded: &HashMap<String, Value>,
+) -> Result<JobPlan, Halt> {
+    let Some(writer) = ctx.providers.script_writer() else {
+        return Ok(plan.clone());
+    };
+    if !spec.prompts.is_empty() || plan.scenes.is_empty() {
+        return Ok(plan.clone());
+    }
+    let lease = &claimed.lease;
+    let owner = &claimed.job.owner_id;
+    let prompts: Vec<String> = match recorded
+        .get(PROMPTS_STAGE)
+        .and_then(|doc| serde_json::from_value(doc["prompts"].clone()).ok())
+    {
+        Some(prompts) => prompts,
+        None => {
+            if ctx.db.active_consent(owner, WRITER).await?.is_none() {
+                info!(job = %lease.job_id, "no consent for the script writer: prompts are the narration");
+                return Ok(plan.clone());
+            }
+            let narrations: Vec<String> = plan.scenes.iter().map(|s| s.narration.clone()).collect();
+            let transfer = NewTransfer {
+                job_id: lease.job_id.clone(),
+                revision: lease.revision,
+                user_id: owner.clone(),
+                provider: WRITER.to_owned(),
+                model: "chat".into(),
+                purpose: "script".into(),
+                sent: json!({
+                    "narrations": narrations.len(),
+                    "chars": narrations.iter().map(|n| n.chars().count()).sum::<usize>(),
+                }),
+            };
+            let transfer_id = ctx.db.log_transfer(&transfer, now_ms()).await?;
+            let prompts = match writer.visual_prompts(&narrations).await {
+                Ok(prompts) => prompts,
+                Err(err) => {
+                    let _ = ctx.db.transfer_failed(&transfer_id, now_ms()).await;
+                    return Err(WorkerError::Provider(err).into());
+                }
+            };
+            ctx.db
+                .transfer_accepted(&transfer_id, "chat-completion", now_ms())
+                .await?;
+            ctx.db
+                .record_stage_output(
+                    lease,
+                    PROMPTS_STAGE,
+                    &json!({ "prompts": prompts }),
+                    now_ms(),
+                )
+                .await?;
+            prompts
+        }
+    };
+    let mut plan = plan.clone();
+    for (scene, prompt) in plan.scenes.iter_mut().zip(prompts) {
+        scene.prompt = crate::job_plan::with_style(spec, prompt);
+    }
+    Ok(plan)
+}
+
+/// The registry name consent and the transfer log use for the script writer.
+const WRITER: &str = "openai";
+const PROMPTS_STAGE: &str = "prompts";
 
 /// A failure after which the same request may still deliver: waiting again is safe and free.
 fn resumable(err: &ProviderError) -> bool {

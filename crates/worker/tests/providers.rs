@@ -165,8 +165,12 @@ impl Env {
 
     /// Submits a job for `case` the way the API does: the plan's credits reserved with it.
     async fn submit(&self, case: &Case) -> (String, i64) {
+        self.submit_script(case, SCRIPT).await
+    }
+
+    async fn submit_script(&self, case: &Case, script: &str) -> (String, i64) {
         let params = json!({
-            "script": SCRIPT,
+            "script": script,
             "provider": case.provider,
             "model": case.model,
             "resolution": "480p",
@@ -544,4 +548,59 @@ async fn a_job_for_a_provider_this_server_lacks_fails_clearly_and_refunds() {
         Some("released")
     );
     assert_eq!(env.balance().await, GRANT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_tp_2_the_script_writer_is_asked_only_with_consent_and_its_prompts_are_sent() {
+    let fake = Fake::start(FAL.fake);
+    let chat = Fake::start("openai_fake.py");
+    let env = Env::new(FAL.provider).await;
+    let set = || providers(&FAL, &fake).with_script_writer(Arc::new(chat_writer(&chat)));
+    let two_scenes = "A red fox runs through the fresh snow at dawn.\n\n\
+        The fox stops by a frozen river to drink the cold water.";
+
+    // Without consent for the writer, the narration is the prompt and the writer hears nothing.
+    let (first, _) = env.submit_script(&FAL, two_scenes).await;
+    let mut worker = start(&env, set(), "w1");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(outcome, JobOutcome::Succeeded { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(stat(&chat, "requests").await, 0);
+    assert!(fake.last().await.to_string().contains("frozen river"));
+    let purposes = |t: &[reelsmith_store::Transfer]| -> Vec<String> {
+        t.iter()
+            .map(|t| format!("{}:{}", t.provider, t.purpose))
+            .collect()
+    };
+    let log = env.db.transfers_for_job(&env.owner, &first).await.unwrap();
+    assert_eq!(purposes(&log), vec!["fal:shot", "fal:shot"]);
+
+    // With it, the writer is asked once and its prompts are what the shots carry.
+    env.db
+        .grant_consent(&env.owner, "openai", "test-policy", now_ms())
+        .await
+        .unwrap();
+    let (second, _) = env.submit_script(&FAL, two_scenes).await;
+    let mut worker = start(&env, set(), "w2");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(outcome, JobOutcome::Succeeded { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(stat(&chat, "submissions").await, 1);
+    let sent = fake.last().await.to_string();
+    assert!(sent.contains("close-up detail of"), "{sent}");
+    let log = env.db.transfers_for_job(&env.owner, &second).await.unwrap();
+    assert_eq!(
+        purposes(&log),
+        vec!["openai:script", "fal:shot", "fal:shot"]
+    );
+}
+
+fn chat_writer(chat: &Fake) -> reelsmith_providers::openai::OpenAiChat {
+    reelsmith_providers::openai::OpenAiChat::new(chat.endpoint("/v1"), "gpt-test").unwrap()
 }
