@@ -84,6 +84,10 @@ on_both_backends!(
     job_events_follow_the_lifecycle,
     audit_log_lists_by_user,
     rate_limits_count_across_callers,
+    p_bill_1_balance_is_the_ledger_sum_and_every_ending_settles_the_hold_once,
+    p_bill_1_concurrent_submissions_never_overdraw,
+    p_tp_2_consents_keep_their_history_and_withdrawal_closes_them,
+    p_tp_4_transfers_are_logged_per_job_and_scoped_to_the_owner,
 );
 
 const T0: i64 = 1_700_000_000_000;
@@ -1344,4 +1348,252 @@ async fn rate_limits_count_across_callers(db: &Db) {
     }
     assert_eq!(allowed, 10);
     assert!(db.purge_rate_limits_before(start + 1).await.unwrap() >= 1);
+}
+
+async fn priced_job(db: &Db, owner: &User, n: i64, cost: i64) -> StoreResult<SubmittedJob> {
+    let new = NewJob {
+        owner_id: owner.id.clone(),
+        params: json!({ "script": format!("priced job {n}") }),
+        idempotency_key: None,
+        cost,
+    };
+    db.submit_job(&new, T0 + n).await
+}
+
+async fn ledger_sum(db: &Db, owner: &User) -> i64 {
+    let ledger = db.credit_ledger(&owner.id, 1000, None).await.unwrap();
+    ledger.iter().map(|e| e.amount).sum()
+}
+
+async fn assert_balance(db: &Db, owner: &User, expected: i64) {
+    let balance = db.credit_balance(&owner.id).await.unwrap();
+    assert_eq!(balance, expected);
+    assert_eq!(
+        ledger_sum(db, owner).await,
+        balance,
+        "the balance is the ledger's sum"
+    );
+}
+
+async fn p_bill_1_balance_is_the_ledger_sum_and_every_ending_settles_the_hold_once(db: &Db) {
+    let u = user(db, "cora").await;
+    assert_balance(db, &u, 0).await;
+    db.add_credits(&u.id, CreditKind::Grant, 100, "welcome", T0)
+        .await
+        .unwrap();
+    assert!(matches!(
+        db.add_credits(&u.id, CreditKind::Spend, 5, "by hand", T0)
+            .await,
+        Err(StoreError::InvalidCredits(_))
+    ));
+    assert!(db
+        .add_credits(&u.id, CreditKind::Grant, -5, "negative", T0)
+        .await
+        .is_err());
+
+    // Queued: reserved at once. Too dear: refused, nothing queued, nothing written.
+    let charged = priced_job(db, &u, 1, 60).await.unwrap().job;
+    assert_balance(db, &u, 40).await;
+    let refused = priced_job(db, &u, 2, 60).await.unwrap_err();
+    assert!(matches!(
+        refused,
+        StoreError::InsufficientCredits {
+            needed: 60,
+            balance: 40
+        }
+    ));
+    assert_eq!(
+        reelsmith_core::ErrorCode::code(&refused),
+        "credits.insufficient"
+    );
+    assert_eq!(
+        db.list_jobs(&u.id, &Page::first(10)).await.unwrap().len(),
+        1
+    );
+
+    // Success charges; a finish that lost its lease cannot settle again.
+    let claimed = db
+        .claim_next_job("w", LEASE, WIDE, T0 + 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.job.id, charged.id);
+    db.finish_job(&claimed.lease, &[], &json!({}), T0 + 4)
+        .await
+        .unwrap();
+    assert!(db
+        .finish_job(&claimed.lease, &[], &json!({}), T0 + 5)
+        .await
+        .is_err());
+    let holds = db.credit_holds(&charged.id).await.unwrap();
+    assert_eq!((holds[0].amount, holds[0].state.as_str()), (60, "charged"));
+    assert_balance(db, &u, 40).await;
+
+    // Failure refunds once.
+    let failing = priced_job(db, &u, 6, 30).await.unwrap().job;
+    assert_balance(db, &u, 10).await;
+    let claimed = db
+        .claim_next_job("w", LEASE, WIDE, T0 + 7)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.job.id, failing.id);
+    let error = JobError {
+        code: "provider.failed".into(),
+        message: "no".into(),
+    };
+    db.fail_job(&claimed.lease, &error, None, T0 + 8)
+        .await
+        .unwrap();
+    assert!(db
+        .fail_job(&claimed.lease, &error, None, T0 + 9)
+        .await
+        .is_err());
+    assert_balance(db, &u, 40).await;
+    let ledger = db.credit_ledger(&u.id, 1, None).await.unwrap();
+    assert_eq!((ledger[0].kind, ledger[0].amount), (CreditKind::Refund, 30));
+    assert_eq!(ledger[0].job_id.as_deref(), Some(failing.id.as_str()));
+
+    // Cancellation and deletion refund; a new revision releases the old hold and takes its own.
+    let cancelled = priced_job(db, &u, 10, 40).await.unwrap().job;
+    assert_balance(db, &u, 0).await;
+    db.cancel_job(&u.id, &cancelled.id, T0 + 11).await.unwrap();
+    db.cancel_job(&u.id, &cancelled.id, T0 + 12).await.unwrap();
+    assert_balance(db, &u, 40).await;
+    let revised = priced_job(db, &u, 13, 25).await.unwrap().job;
+    db.add_revision(&u.id, &revised.id, &json!({"script": "v2"}), 35, T0 + 14)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_balance(db, &u, 5).await;
+    assert!(matches!(
+        db.add_revision(&u.id, &revised.id, &json!({"script": "v3"}), 41, T0 + 15)
+            .await,
+        Err(StoreError::InsufficientCredits {
+            needed: 41,
+            balance: 40
+        })
+    ));
+    assert_balance(db, &u, 5).await;
+    let states: Vec<String> = db
+        .credit_holds(&revised.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.state)
+        .collect();
+    assert_eq!(
+        states,
+        vec!["released", "held"],
+        "a refused revision changed nothing"
+    );
+    db.delete_job(&u.id, &revised.id).await.unwrap().unwrap();
+    assert_balance(db, &u, 40).await;
+
+    // Deleting the account releases what its cancelled jobs held.
+    let pending = priced_job(db, &u, 20, 15).await.unwrap().job;
+    assert_balance(db, &u, 25).await;
+    db.mark_user_deleted(&u.id, T0 + 21).await.unwrap();
+    assert_balance(db, &u, 40).await;
+    let holds = db.credit_holds(&pending.id).await.unwrap();
+    assert_eq!(holds[0].state, "released");
+    assert!(db
+        .credit_ledger(&u.id, 1000, None)
+        .await
+        .unwrap()
+        .iter()
+        .all(|e| e.amount != 0));
+}
+
+async fn p_bill_1_concurrent_submissions_never_overdraw(db: &Db) {
+    let u = user(db, "dima").await;
+    db.add_credits(&u.id, CreditKind::Grant, 100, "welcome", T0)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..10 {
+        let (db, u) = (db.clone(), u.clone());
+        tasks.push(tokio::spawn(async move {
+            priced_job(&db, &u, n, 30).await.is_ok()
+        }));
+    }
+    let mut queued = 0;
+    for t in tasks {
+        queued += usize::from(t.await.unwrap());
+    }
+    assert_eq!(queued, 3, "100 credits buy three 30-credit jobs");
+    assert_balance(db, &u, 10).await;
+}
+
+async fn p_tp_2_consents_keep_their_history_and_withdrawal_closes_them(db: &Db) {
+    let u = user(db, "ezra").await;
+    assert!(db.active_consent(&u.id, "fal").await.unwrap().is_none());
+    db.grant_consent(&u.id, "fal", "2026-01", T0).await.unwrap();
+    let renewed = db
+        .grant_consent(&u.id, "fal", "2026-11", T0 + 1)
+        .await
+        .unwrap();
+    db.grant_consent(&u.id, "veo", "2026-11", T0 + 2)
+        .await
+        .unwrap();
+    let active = db.active_consent(&u.id, "fal").await.unwrap().unwrap();
+    assert_eq!(active, renewed);
+    assert_eq!(active.policy_version, "2026-11");
+    let history = db.consents_for_user(&u.id).await.unwrap();
+    assert_eq!(history.len(), 3);
+    let fal: Vec<_> = history.iter().filter(|c| c.provider == "fal").collect();
+    assert_eq!(fal.iter().filter(|c| c.withdrawn_at.is_none()).count(), 1);
+    assert!(db.withdraw_consent(&u.id, "fal", T0 + 3).await.unwrap());
+    assert!(!db.withdraw_consent(&u.id, "fal", T0 + 4).await.unwrap());
+    assert!(db.active_consent(&u.id, "fal").await.unwrap().is_none());
+    assert!(
+        db.active_consent(&u.id, "veo").await.unwrap().is_some(),
+        "per provider"
+    );
+    let other = user(db, "finn").await;
+    assert!(db.consents_for_user(&other.id).await.unwrap().is_empty());
+}
+
+async fn p_tp_4_transfers_are_logged_per_job_and_scoped_to_the_owner(db: &Db) {
+    let u = user(db, "gaia").await;
+    let other = user(db, "hugo").await;
+    let job = submit(db, &u, 1).await;
+    let new = NewTransfer {
+        job_id: job.id.clone(),
+        revision: 1,
+        user_id: u.id.clone(),
+        provider: "fal".into(),
+        model: "fal-ai/veo3.1".into(),
+        purpose: "shot".into(),
+        sent: json!({ "prompt_chars": 42, "image": null }),
+    };
+    let id = db.log_transfer(&new, T0 + 1).await.unwrap();
+    let failed = db.log_transfer(&new, T0 + 2).await.unwrap();
+    db.transfer_accepted(&id, "req-123", T0 + 3).await.unwrap();
+    db.transfer_failed(&failed, T0 + 4).await.unwrap();
+    let log = db.transfers_for_job(&u.id, &job.id).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(
+        (log[0].status.as_str(), log[0].request_id.as_deref()),
+        ("accepted", Some("req-123"))
+    );
+    assert_eq!(log[0].sent, json!({ "prompt_chars": 42, "image": null }));
+    assert_eq!(log[1].status, "failed");
+    assert!(db
+        .transfers_for_job(&other.id, &job.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(db.transfers_for_user(&u.id).await.unwrap().len(), 2);
+    assert_eq!(
+        db.job_for_provider_request("fal", "req-123").await.unwrap(),
+        Some(job.id.clone())
+    );
+    assert_eq!(
+        db.job_for_provider_request("veo", "req-123").await.unwrap(),
+        None
+    );
+    // The log goes with the job.
+    db.delete_job(&u.id, &job.id).await.unwrap();
+    assert!(db.transfers_for_user(&u.id).await.unwrap().is_empty());
 }
