@@ -119,6 +119,7 @@ pub fn run(args: RenderArgs) -> ExitCode {
         spec: &spec,
         media,
         voice,
+        heard_words: None,
         out: args.out.clone(),
         hash_frames: false,
         cancel: None,

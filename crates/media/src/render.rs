@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use reelsmith_core::{CaptionMode, ErrorCode, FrameSize, Limits, RenderSpec, SpecError};
 use serde::{Deserialize, Serialize};
 
+use crate::align::transcript::{time_script, HeardWord};
 use crate::align::{align, AlignError};
 use crate::audio::{decode_audio, write_wav, AudioBuffer, AudioError};
 use crate::captions::{
@@ -79,6 +80,9 @@ pub struct RenderJob<'a> {
     pub spec: &'a RenderSpec,
     pub media: Vec<PathBuf>,
     pub voice: Option<PathBuf>,
+    /// Word timestamps a transcription service heard in `voice`: captions are timed from them
+    /// instead of by local forced alignment.
+    pub heard_words: Option<Vec<HeardWord>>,
     /// The MP4 to write; sidecars go beside it (`.vtt`, `.srt`, `.jpg`).
     pub out: PathBuf,
     /// Hash every raw frame before encoding (for reproducibility checks).
@@ -238,7 +242,7 @@ pub fn render(
         }
         Some(voice) => {
             progress(Progress::Stage(Stage::Align));
-            let n = align_recording(&plan, spec, voice, limits)?;
+            let n = align_recording(&plan, spec, voice, job.heard_words.as_deref(), limits)?;
             clock.lap(Stage::Align);
             n
         }
@@ -588,6 +592,7 @@ fn align_recording(
     plan: &ScenePlan,
     spec: &RenderSpec,
     voice: &Path,
+    heard: Option<&[HeardWord]>,
     limits: &Limits,
 ) -> Result<Narration, RenderError> {
     let recording = decode_audio(voice, 16_000, limits)?;
@@ -601,7 +606,10 @@ fn align_recording(
         scene_char_starts.push(text.chars().count());
         text.push_str(&scene.speech_text);
     }
-    let aligned = align(&text, &recording, &spec.tts)?;
+    let aligned = match heard {
+        Some(heard) => time_script(&text, heard, duration),
+        None => align(&text, &recording, &spec.tts)?,
+    };
     let mut words = Vec::with_capacity(plan.word_count());
     let mut scene_starts = Vec::with_capacity(plan.scenes.len());
     for (i, scene) in plan.scenes.iter().enumerate() {

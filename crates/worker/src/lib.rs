@@ -15,6 +15,7 @@ pub mod keys;
 pub mod pipeline;
 pub mod providers;
 pub mod shots;
+mod transcript;
 pub mod workdir;
 pub mod worker;
 

@@ -25,8 +25,10 @@ use crate::error::WorkerError;
 use crate::job_plan::plan_job;
 use crate::keys::{output_keys, OUTPUT_FILES};
 use crate::shots::{self, Providers};
+use crate::transcript;
 use crate::workdir::WorkFolder;
 use crate::worker::WorkerSettings;
+use reelsmith_media::align::transcript::HeardWord;
 
 /// How a job's run ended, as far as this worker is concerned (for logs and tests).
 #[derive(Debug, Clone, PartialEq)]
@@ -260,6 +262,8 @@ async fn run_stages(
         (spec, inputs, Some(elapsed_ms(started)))
     };
     stop.check()?;
+    let heard = transcript::heard_words(ctx, claimed, &spec, &inputs).await?;
+    let inputs = Inputs { heard, ..inputs };
 
     let render_started = Instant::now();
     report(ctx, lease, "render", RENDER_START).await?;
@@ -365,6 +369,8 @@ pub(crate) struct Inputs {
     pub voice: Option<PathBuf>,
     pub upload_ids: Vec<String>,
     pub bytes: u64,
+    /// What a transcription service heard in `voice`, to time the captions by.
+    pub heard: Option<Vec<HeardWord>>,
 }
 
 /// Downloads the owner's uploads that the spec names into the work folder.
@@ -379,6 +385,7 @@ async fn fetch_inputs(
         voice: None,
         upload_ids: Vec::new(),
         bytes: 0,
+        heard: None,
     };
     for (i, id) in spec.media.iter().enumerate() {
         let path = folder.file(&format!("media-{i}"));
@@ -492,6 +499,7 @@ async fn render_in_background(
             spec: &spec,
             media: inputs.media,
             voice: inputs.voice,
+            heard_words: inputs.heard,
             out,
             hash_frames: false,
             cancel: Some(cancel),

@@ -10,6 +10,7 @@ use reelsmith_config::{ProviderAccount, ProvidersConfig};
 use reelsmith_providers::http::{CallPolicy, Endpoint};
 use reelsmith_providers::{
     atlas, comfyui, fal, openai, replicate, veo, ProviderError, ScriptWriter, Secret, ShotProvider,
+    Transcriber,
 };
 
 /// Named shot providers plus the limits every call shares.
@@ -19,6 +20,8 @@ pub struct ProviderSet {
     /// An OpenAI-compatible chat model that writes scene prompts from the narration, when
     /// `providers.openai.chat_model` is set.
     writer: Option<Arc<dyn ScriptWriter>>,
+    /// Whisper, timing the captions of voice recordings, when `providers.openai.transcribe_voice`.
+    transcriber: Option<Arc<dyn Transcriber>>,
     /// Largest result accepted from a provider.
     pub max_output_bytes: u64,
 }
@@ -29,6 +32,7 @@ impl std::fmt::Debug for ProviderSet {
         f.debug_struct("ProviderSet")
             .field("shots", &self.shots.keys().collect::<Vec<_>>())
             .field("writer", &self.writer.is_some())
+            .field("transcriber", &self.transcriber.is_some())
             .field("max_output_bytes", &self.max_output_bytes)
             .finish()
     }
@@ -40,6 +44,7 @@ impl ProviderSet {
         ProviderSet {
             shots: BTreeMap::new(),
             writer: None,
+            transcriber: None,
             max_output_bytes: 500 << 20,
         }
     }
@@ -63,8 +68,13 @@ impl ProviderSet {
         let mut set = ProviderSet {
             shots: BTreeMap::new(),
             writer: None,
+            transcriber: None,
             max_output_bytes: config.max_output_mib.max(1) << 20,
         };
+        if config.is_enabled("openai") && config.openai.transcribe_voice {
+            let ep = endpoint(&config.openai, openai::DEFAULT_BASE_URL, &[], &policy)?;
+            set.transcriber = Some(Arc::new(openai::OpenAiTranscriber::new(ep)?));
+        }
         if let (true, Some(model)) = (
             config.is_enabled("openai"),
             config.openai.chat_model.as_deref(),
@@ -149,6 +159,16 @@ impl ProviderSet {
     pub fn with_script_writer(mut self, writer: Arc<dyn ScriptWriter>) -> Self {
         self.writer = Some(writer);
         self
+    }
+
+    /// Sets the transcription service for voice recordings (registry name `openai`).
+    pub fn with_transcriber(mut self, transcriber: Arc<dyn Transcriber>) -> Self {
+        self.transcriber = Some(transcriber);
+        self
+    }
+
+    pub fn transcriber(&self) -> Option<Arc<dyn Transcriber>> {
+        self.transcriber.clone()
     }
 
     pub fn script_writer(&self) -> Option<Arc<dyn ScriptWriter>> {

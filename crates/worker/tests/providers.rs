@@ -604,3 +604,125 @@ async fn p_tp_2_the_script_writer_is_asked_only_with_consent_and_its_prompts_are
 fn chat_writer(chat: &Fake) -> reelsmith_providers::openai::OpenAiChat {
     reelsmith_providers::openai::OpenAiChat::new(chat.endpoint("/v1"), "gpt-test").unwrap()
 }
+
+/// Stores a spoken recording of `text` (espeak-ng) as the owner's audio upload.
+async fn upload_recording(env: &Env, text: &str) -> String {
+    let path = env.data.join("voice.wav");
+    let status = Command::new("espeak-ng")
+        .args(["-w"])
+        .arg(&path)
+        .arg(text)
+        .status()
+        .expect("espeak-ng is installed (scripts/setup)");
+    assert!(status.success());
+    let bytes = std::fs::read(&path).unwrap();
+    let key = reelsmith_store::content_key(&format!("uploads/{}", env.owner), &bytes);
+    let size = bytes.len() as i64;
+    env.media
+        .for_owner(&env.owner)
+        .await
+        .unwrap()
+        .put_bytes(&key, bytes.into())
+        .await
+        .unwrap();
+    env.db
+        .create_upload(
+            &reelsmith_store::NewUpload {
+                owner_id: env.owner.clone(),
+                kind: reelsmith_store::UploadKind::Audio,
+                object_key: key,
+                size,
+                mime: "audio/wav".into(),
+                width: None,
+                height: None,
+                duration_ms: None,
+            },
+            now_ms(),
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_in_5_a_voice_recording_is_timed_by_whisper_only_with_consent() {
+    let whisper = Fake::start("openai_fake.py");
+    let env = Env::new("fal").await;
+    // The fake hears "hello from the fake whisper", 0.4 s apart, the last word ending at 1.95 s.
+    let script = "Hello from the fake whisper.";
+    let voice = upload_recording(&env, script).await;
+    let set = || {
+        ProviderSet::none().with_transcriber(Arc::new(
+            reelsmith_providers::openai::OpenAiTranscriber::new(whisper.endpoint("/v1")).unwrap(),
+        ))
+    };
+    let run = |n: &'static str| {
+        let env = &env;
+        let set = set();
+        let voice = voice.clone();
+        async move {
+            let params = json!({ "script": script, "voice": voice, "resolution": "480p" });
+            let job = env
+                .db
+                .submit_job(
+                    &NewJob {
+                        owner_id: env.owner.clone(),
+                        params,
+                        idempotency_key: None,
+                        cost: 0,
+                    },
+                    now_ms(),
+                )
+                .await
+                .unwrap()
+                .job;
+            let mut worker = start(env, set, n);
+            let outcome = worker.next_outcome().await;
+            worker.stop().await;
+            assert!(
+                matches!(outcome, JobOutcome::Succeeded { .. }),
+                "{outcome:?}"
+            );
+            let vtt_key = format!("jobs/{}/r1/captions.vtt", job.id);
+            let keys: Vec<String> = env
+                .media
+                .list(&format!("jobs/{}", job.id))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|o| o.key)
+                .collect();
+            let key = keys
+                .iter()
+                .find(|k| k.ends_with("captions.vtt"))
+                .unwrap_or(&vtt_key)
+                .clone();
+            let vtt = String::from_utf8(env.object(&key).await).unwrap();
+            let log = env.db.transfers_for_job(&env.owner, &job.id).await.unwrap();
+            (vtt, log)
+        }
+    };
+
+    // Without consent the recording is aligned here and Whisper hears nothing.
+    let (_, log) = run("w1").await;
+    assert!(log.is_empty());
+    assert_eq!(stat(&whisper, "requests").await, 0);
+
+    // With it, the recording goes to Whisper once and the captions follow its word times.
+    env.db
+        .grant_consent(&env.owner, "openai", "test-policy", now_ms())
+        .await
+        .unwrap();
+    let (vtt, log) = run("w2").await;
+    assert_eq!(stat(&whisper, "submissions").await, 1);
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].provider.as_str(), log[0].purpose.as_str()),
+        ("openai", "transcription")
+    );
+    assert_eq!(log[0].sent["mime"], json!("audio/wav"));
+    assert!(
+        vtt.contains("00:00:00.000 --> ") && vtt.contains("--> 00:00:01.950"),
+        "{vtt}"
+    );
+}

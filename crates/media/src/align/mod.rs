@@ -20,6 +20,7 @@
 
 mod dtw;
 mod mfcc;
+pub mod transcript;
 
 use reelsmith_core::{ErrorCode, TtsSettings};
 
