@@ -202,3 +202,49 @@ async fn static_files_are_embedded_with_their_types() {
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn the_privacy_page_is_generated_from_the_live_settings() {
+    // No providers: the page says nothing leaves the machine.
+    let t = app().await;
+    let page = String::from_utf8(t.get("/privacy", &Auth::None).await.body.to_vec()).unwrap();
+    assert!(
+        page.contains("nothing you upload or write leaves it"),
+        "{page}"
+    );
+    assert!(page.contains("a folder on this server"));
+    assert!(page.contains("a SQLite database file"));
+    assert!(page.contains("reelsmith_session"));
+
+    // With providers and S3, it names them, what each receives, and the policy version; never a
+    // key or a secret (P-TP-5).
+    let t = app_with(|c| {
+        c.providers.fal.key = Some(reelsmith_config::Secret::new("fal-key-SECRET-1".into()));
+        c.providers.openai.key = Some(reelsmith_config::Secret::new("sk-SECRET-2".into()));
+        c.providers.openai.chat_model = Some("gpt-test".into());
+        c.privacy.policy_version = "2027-01-15".into();
+        c.storage.backend = reelsmith_config::StorageBackend::S3;
+        c.storage.s3.endpoint = Some("https://objects.example.net".into());
+        c.storage.s3.bucket = Some("media".into());
+        c.storage.s3.secret_access_key = Some(reelsmith_config::Secret::new("S3-SECRET-3".into()));
+    })
+    .await;
+    let page = String::from_utf8(t.get("/privacy", &Auth::None).await.body.to_vec()).unwrap();
+    for expected in [
+        "fal.ai",
+        "OpenAI",
+        "image-to-video",
+        "narration, to write visual prompts",
+        "2027-01-15",
+        "objects.example.net",
+    ] {
+        assert!(page.contains(expected), "{expected} missing:\n{page}");
+    }
+    assert!(
+        !page.contains("Replicate") && !page.contains("Atlas"),
+        "only configured ones"
+    );
+    for secret in ["SECRET-1", "SECRET-2", "SECRET-3"] {
+        assert!(!page.contains(secret), "{secret} leaked");
+    }
+}

@@ -9,6 +9,7 @@
 pub mod assets;
 pub mod csrf;
 pub mod headers;
+pub mod privacy;
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -30,7 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/signin", get(signin))
         .route("/forgot", get(forgot))
         .route("/reset", get(reset))
-        .route("/privacy", get(privacy))
+        .route("/privacy", get(privacy::privacy))
         .route("/create", get(create))
         .route("/creations", get(creations))
         .route("/creations/{id}", get(job))
@@ -146,7 +147,6 @@ simple_page!(
 simple_page!(signin, Signin, "signin.html", "Sign in", "signin");
 simple_page!(forgot, Forgot, "forgot.html", "Forgot password", "forgot");
 simple_page!(reset, Reset, "reset.html", "Choose a new password", "reset");
-simple_page!(privacy, Privacy, "privacy.html", "Privacy", "privacy");
 private_page!(create, Create, "create.html", "Create a video", "create");
 private_page!(
     creations,

@@ -1,0 +1,124 @@
+//! `/privacy`: the privacy notice, generated from the running configuration so the published
+//! policy cannot drift from what the server does: which third parties get what, where media and
+//! accounts are stored, how long things are kept, the one cookie and the policy version.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use reelsmith_config::{Config, StorageBackend};
+
+use super::{render, Caller, Chrome};
+use crate::AppState;
+
+/// One third party this server is configured to use, in plain words.
+pub struct ThirdParty {
+    pub name: &'static str,
+    pub company: String,
+    pub what: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "privacy.html")]
+pub struct Privacy {
+    pub c: Chrome,
+    pub policy_version: String,
+    pub third_parties: Vec<ThirdParty>,
+    pub storage: String,
+    pub database: &'static str,
+    pub session_days: u32,
+    pub minimum_age: u8,
+    pub signup_grant: i64,
+}
+
+pub async fn privacy(State(state): State<AppState>, caller: Caller) -> Response {
+    let config = &state.config;
+    render(Privacy {
+        c: Chrome::new("Privacy", "privacy", &caller),
+        policy_version: config.privacy.policy_version.clone(),
+        third_parties: third_parties(config),
+        storage: storage(config),
+        database: if config.database.url.is_postgres() {
+            "a PostgreSQL database run by the operator"
+        } else {
+            "a SQLite database file on this server"
+        },
+        session_days: config.accounts.session_days,
+        minimum_age: config.accounts.minimum_age,
+        signup_grant: config.credits.signup_grant,
+    })
+}
+
+/// Where media lives, naming hosts but never credentials.
+fn storage(config: &Config) -> String {
+    match config.storage.backend {
+        StorageBackend::Local => "a folder on this server".into(),
+        StorageBackend::S3 => {
+            let host = config
+                .storage
+                .s3
+                .endpoint
+                .as_deref()
+                .and_then(|e| url::Url::parse(e).ok())
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_else(|| format!("Amazon S3 ({})", config.storage.s3.region));
+            format!("S3-compatible object storage at {host}")
+        }
+    }
+}
+
+fn host_of(url: Option<&str>) -> Option<String> {
+    url.and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_owned))
+}
+
+fn third_parties(config: &Config) -> Vec<ThirdParty> {
+    let p = &config.providers;
+    let mut list = Vec::new();
+    let company = |default: &str, name: &str| {
+        let account = p.account(name).expect("known provider");
+        match host_of(account.base_url.as_deref()) {
+            Some(host) if account.base_url.is_some() => format!("{default} (at {host})"),
+            _ => default.to_owned(),
+        }
+    };
+    let shots = "the visual prompt of each scene (written from your script) and, for \
+        image-to-video models, the image you chose for that scene";
+    for (name, default) in [
+        ("fal", "fal.ai"),
+        ("replicate", "Replicate"),
+        ("veo", "Google (Gemini API, Veo)"),
+        ("atlas", "Atlas Cloud"),
+    ] {
+        if p.is_enabled(name) {
+            list.push(ThirdParty {
+                name,
+                company: company(default, name),
+                what: shots,
+            });
+        }
+    }
+    if p.is_enabled("comfyui") {
+        list.push(ThirdParty {
+            name: "comfyui",
+            company: company("the operator's own ComfyUI machine", "comfyui"),
+            what: shots,
+        });
+    }
+    if p.is_enabled("openai") {
+        let what = match (p.openai.chat_model.is_some(), p.openai.transcribe_voice) {
+            (true, true) => {
+                "your scenes' narration (to write visual prompts) and your voice recordings (to \
+                 time the captions)"
+            }
+            (true, false) => "your scenes' narration, to write visual prompts",
+            (false, true) => "your voice recordings, to time the captions",
+            (false, false) => "nothing: no feature that uses it is switched on",
+        };
+        list.push(ThirdParty {
+            name: "openai",
+            company: company("OpenAI", "openai"),
+            what,
+        });
+    }
+    list
+}
