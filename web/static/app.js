@@ -318,13 +318,13 @@ function setupCreate() {
   const form = $('#create-form');
   setupEditor(form);
   let pending = 0;
+  let quote = null; // the live cost quote, once the model choice is filled
   const track = (items) => {
     pending = items.filter((i) => !i.id && i.node.dataset.upload === 'pending').length;
     $('#create-submit').textContent = pending ? 'Waiting for uploads…' : 'Create video';
   };
   const media = setupDrop($('#media-drop'), $('#media-input'), $('#media-list'), { multiple: true, onChange: (items) => { track(items); if (quote) quote.schedule(); } });
   const voice = setupDrop($('#voice-drop'), $('#voice-input'), $('#voice-list'), { multiple: false, onChange: (items) => { track(items); if (quote) quote.schedule(); } });
-  let quote = null;
   setupModels(form).then(() => { quote = setupQuote(form, () => media.filter((i) => i.id).map((i) => i.id)); })
     .catch(showError);
   onSubmit(form, async () => {
@@ -645,6 +645,9 @@ function setupQuote(form, mediaIds) {
   let seq = 0;
   let blocked = '';
   const block = (why) => { blocked = why; submit.disabled = Boolean(why); };
+  const showBalance = (n) => balance.replaceChildren(el('a', { href: '/credits', text: `${n} credit${n === 1 ? '' : 's'}` }));
+  let quoted = false; // a quote's balance is newer than this first look
+  api('GET', '/me/credits?limit=1').then((d) => { if (!quoted) showBalance(d.balance); }).catch(() => {});
   const run = async () => {
     const n = ++seq;
     const spec = readSpec(form);
@@ -666,7 +669,8 @@ function setupQuote(form, mediaIds) {
       return;
     }
     if (n !== seq) return;
-    balance.replaceChildren(el('a', { href: '/credits', text: `${q.balance} credit${q.balance === 1 ? '' : 's'}` }));
+    quoted = true;
+    showBalance(q.balance);
     const shots = q.scenes.flatMap((s) => s.shots);
     if (!q.scenes.length) cost.textContent = 'Free: the studio engine runs on this server';
     else cost.textContent = `${q.credits} credit${q.credits === 1 ? '' : 's'} for ${shots.length} shot${shots.length === 1 ? '' : 's'} in ${q.scenes.length} scene${q.scenes.length === 1 ? '' : 's'}`;
