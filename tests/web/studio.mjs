@@ -492,4 +492,129 @@ try {
 } finally {
   await browser.close();
 }
+// ---- AI providers, the quote, consent and credits (issue #6) ----
+// web_e2e.rs starts the server with a fal key (REELSMITH__PROVIDERS__FAL__KEY), so fal's models
+// are offered. Nothing is submitted to fal: no request leaves the machine.
+if (!failed) {
+  const browser2 = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const context = await browser2.newContext({ viewport: DESKTOP, colorScheme: 'light' });
+    const page = await context.newPage();
+    const errors = [];
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(`${m.text()} (${m.location().url})`); });
+    page.on('pageerror', (e) => errors.push(String(e)));
+
+    step('providers: sign up a second user');
+    const email2 = `web2-${Date.now()}@example.com`;
+    const password2 = 'another horse battery staple';
+    await page.goto(base + '/signup');
+    await page.getByLabel('Email address').fill(email2);
+    await page.getByLabel('Username').fill(`prov${Date.now() % 1e8}`);
+    await page.getByLabel('Password').fill(password2);
+    await page.getByLabel(/I am at least/).check();
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await page.waitForURL(/\/verify\?/);
+    await page.getByLabel('Code').fill(codeFor(email2));
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.waitForURL(/\/signin\?/);
+    await page.getByLabel('Password').fill(password2);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/create$/);
+    for (const name of ['AI providers', 'Credits']) {
+      assert.ok(await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).isVisible(), `nav links ${name}`);
+    }
+
+    step('providers: the quote on Create follows the model');
+    const KLING = 'fal|fal-ai/kling-video/v2.1/standard/text-to-video';
+    const VEO = 'fal|fal-ai/veo3.1';
+    const FLUX = 'fal|fal-ai/flux/schnell';
+    const model = page.getByLabel('Engine and model');
+    await page.locator(`#model option[value="${KLING}"]`).waitFor({ state: 'attached' });
+    assert.equal(await page.locator('#model optgroup').first().getAttribute('label'), 'fal.ai');
+    assert.equal(await page.locator('#model optgroup[label="Replicate"]').count(), 0, 'unconfigured providers are not offered');
+    assert.ok(await page.locator('#prompt-field').isHidden(), 'no style prompt for the studio engine');
+    await page.locator('#script').fill('A short first scene here.\n\nThe second paragraph is a much longer one, with many words that take the narrator well over five seconds to say out loud.');
+    await page.locator('#estimate-cost', { hasText: 'Free' }).waitFor();
+    await model.selectOption(KLING);
+    await page.locator('#estimate-cost', { hasText: '75 credits for 2 shots in 2 scenes' }).waitFor();
+    await page.locator('#estimate-balance', { hasText: '100 credits' }).waitFor();
+    assert.ok(await page.locator('#prompt-field').isVisible(), 'style prompt for a provider model');
+    assert.ok(await page.locator('#negative-field').isVisible(), 'kling takes a negative prompt');
+    assert.match(await page.locator('#model-help').innerText(), /shots of 5 or 10 s.*5 credits a second/s);
+    await page.locator('#consent-notice').waitFor({ state: 'visible' });
+    assert.ok(await page.locator('#create-submit').isDisabled(), 'no submission without consent');
+    await axeCheck(page, 'create with a provider model');
+    await shot(page, 'create-provider-desktop');
+    await model.selectOption(VEO);
+    await page.waitForFunction(() => /credits for/.test(document.querySelector('#estimate-cost').textContent)
+      && !document.querySelector('#estimate-cost').textContent.startsWith('75 '));
+    assert.ok(await page.locator('#aspect option[value="1:1"]').isDisabled(), 'veo 3.1 has no square video');
+    assert.equal(await page.locator('#resolution option:not([disabled])').allInnerTexts().then((t) => t.length), 2);
+    await model.selectOption(FLUX);
+    await page.waitForFunction(() => /credits? for 2 shots/.test(document.querySelector('#estimate-cost').textContent)
+      && document.querySelector('#estimate-cost').textContent.startsWith('2 '));
+    assert.ok(await page.locator('#negative-field').isHidden(), 'flux takes no negative prompt');
+    await model.selectOption('studio');
+    await page.locator('#estimate-cost', { hasText: 'Free' }).waitFor();
+    await page.locator('#consent-notice').waitFor({ state: 'hidden' });
+    assert.ok(await page.locator('#create-submit').isEnabled());
+
+    step('providers: give and withdraw consent');
+    await model.selectOption(KLING);
+    await page.getByRole('link', { name: 'Give your consent for fal.ai on the AI providers page' }).click();
+    await page.waitForURL(/\/providers$/);
+    await page.locator('#providers[aria-busy="false"]').waitFor();
+    const card = page.locator('[data-provider="fal"]');
+    assert.equal(await card.getAttribute('data-consent'), 'none');
+    assert.match(await card.innerText(), /fal-ai\/kling-video\/v2\.1\/standard\/image-to-video: each scene’s visual prompt.*the scene’s image/);
+    assert.ok(await page.locator('#history-empty').isVisible());
+    await axeCheck(page, 'providers');
+    await page.getByRole('button', { name: 'Give consent for fal.ai' }).click();
+    await page.locator('[data-provider="fal"][data-consent="granted"]').waitFor();
+    assert.equal(await page.locator('#consent-status').innerText(), 'Consent for fal.ai is given.');
+    assert.equal(await page.locator('#consent-history tbody tr').count(), 1);
+    assert.match(await page.locator('[data-provider="fal"] .consent-state').innerText(), /under policy \S+/);
+    await page.getByRole('button', { name: 'Withdraw consent for fal.ai' }).click();
+    await page.locator('[data-provider="fal"][data-consent="withdrawn"]').waitFor();
+    assert.equal(await page.locator('#consent-status').innerText(), 'Consent for fal.ai is withdrawn.');
+    assert.notEqual(await page.locator('#consent-history tbody tr td').nth(3).innerText(), '—');
+    await page.getByRole('button', { name: 'Give consent for fal.ai' }).click();
+    await page.locator('[data-provider="fal"][data-consent="granted"]').waitFor();
+    assert.equal(await page.locator('#consent-history tbody tr').count(), 2);
+    await axeCheck(page, 'providers after changes');
+    await shot(page, 'providers-desktop');
+
+    step('providers: Create shows no notice once consent is given');
+    await page.goto(base + '/create');
+    await page.locator(`#model option[value="${KLING}"]`).waitFor({ state: 'attached' });
+    await page.locator('#script').fill('A short first scene here.');
+    await model.selectOption(KLING);
+    await page.locator('#estimate-cost', { hasText: '25 credits for 1 shot in 1 scene' }).waitFor();
+    await page.waitForFunction(() => document.querySelector('#consent-notice').hidden);
+    assert.ok(await page.locator('#create-submit').isEnabled(), 'consent given and the balance covers it');
+
+    step('credits page');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Credits' }).click();
+    await page.waitForURL(/\/credits$/);
+    await page.locator('#balance', { hasText: '100 credits' }).waitFor();
+    const grantRow = page.locator('#ledger tbody tr[data-kind="grant"]');
+    await grantRow.waitFor();
+    assert.match(await grantRow.innerText(), /\+100/);
+    assert.equal(await page.locator('a[href="/credits"]').getAttribute('aria-current'), 'page');
+    await axeCheck(page, 'credits');
+    await shot(page, 'credits-desktop');
+
+    assert.deepEqual(errors, [], 'no console errors on the provider pages');
+    step('providers passed');
+  } catch (err) {
+    failed = true;
+    console.error('studio: providers FAILED:', err && err.stack || err);
+  } finally {
+    await browser2.close();
+  }
+}
 process.exit(failed ? 1 : 0);

@@ -202,8 +202,28 @@ function setupEditor(form) {
   return update;
 }
 
+/** The chosen engine or model: `studio`, or `provider|model`, as the settings' select holds it. */
+function chosenModel(form) {
+  const select = $('#model', form);
+  const value = select ? select.value : 'studio';
+  if (!value || value === 'studio') return { provider: null, model: null };
+  const cut = value.indexOf('|');
+  return { provider: value.slice(0, cut), model: value.slice(cut + 1) };
+}
+
+/** A shown optional prompt field's trimmed value, or null. */
+function promptValue(form, fieldId, inputId) {
+  const field = $('#' + fieldId, form);
+  const v = field && !field.hidden ? $('#' + inputId, form).value.trim() : '';
+  return v || null;
+}
+
 function readSpec(form) {
+  const { provider, model } = chosenModel(form);
   return {
+    provider, model,
+    prompt: provider ? promptValue(form, 'prompt-field', 'prompt') : null,
+    negative_prompt: provider ? promptValue(form, 'negative-field', 'negative-prompt') : null,
     script: $('#script', form).value,
     aspect: $('#aspect', form).value,
     resolution: $('#resolution', form).value,
@@ -221,6 +241,18 @@ function fillSpec(form, spec) {
     ['motion', spec.motion], ['style', spec.style], ['captions', spec.captions]]) {
     if (v !== undefined) $('#' + id, form).value = String(v);
   }
+  const select = $('#model', form);
+  if (select && spec.provider && spec.provider !== 'studio') {
+    const value = `${spec.provider}|${spec.model || ''}`;
+    if (![...select.options].some((o) => o.value === value)) {
+      // A provider this server no longer offers: shown, so the revision form does not silently switch.
+      select.append(el('option', { value, text: `${spec.provider} · ${spec.model || ''} (not available now)`, disabled: true }));
+    }
+    select.value = value;
+  }
+  if ($('#prompt', form)) $('#prompt', form).value = spec.prompt || '';
+  if ($('#negative-prompt', form)) $('#negative-prompt', form).value = spec.negative_prompt || '';
+  if (select) select.dispatchEvent(new Event('change', { bubbles: true }));
   if (spec.tts) {
     const voice = $('#tts-voice', form);
     if (![...voice.options].some((o) => o.value === spec.tts.voice)) voice.append(el('option', { value: spec.tts.voice, text: spec.tts.voice }));
@@ -286,14 +318,18 @@ function setupCreate() {
   const form = $('#create-form');
   setupEditor(form);
   let pending = 0;
+  let quote = null; // the live cost quote, once the model choice is filled
   const track = (items) => {
     pending = items.filter((i) => !i.id && i.node.dataset.upload === 'pending').length;
     $('#create-submit').textContent = pending ? 'Waiting for uploads…' : 'Create video';
   };
-  const media = setupDrop($('#media-drop'), $('#media-input'), $('#media-list'), { multiple: true, onChange: track });
-  const voice = setupDrop($('#voice-drop'), $('#voice-input'), $('#voice-list'), { multiple: false, onChange: track });
+  const media = setupDrop($('#media-drop'), $('#media-input'), $('#media-list'), { multiple: true, onChange: (items) => { track(items); if (quote) quote.schedule(); } });
+  const voice = setupDrop($('#voice-drop'), $('#voice-input'), $('#voice-list'), { multiple: false, onChange: (items) => { track(items); if (quote) quote.schedule(); } });
+  setupModels(form).then(() => { quote = setupQuote(form, () => media.filter((i) => i.id).map((i) => i.id)); })
+    .catch(showError);
   onSubmit(form, async () => {
     if (pending) throw new Error('Wait until every upload is ready.');
+    if (quote && quote.blocked()) throw new Error(quote.blocked());
     const spec = readSpec(form);
     spec.media = media.filter((i) => i.id).map((i) => i.id);
     const v = voice.find((i) => i.id);
@@ -466,7 +502,8 @@ async function setupJob() {
     const job = await api('GET', `/jobs/${encodeURIComponent(id)}`);
     current = job.revision;
     render(job);
-    await loadRevisions();
+    showCost($('#job-cost'), job);
+    await Promise.all([loadRevisions(), loadTransfers(id)]);
     if (!TERMINAL.includes(job.status)) watch();
     return job;
   };
@@ -482,6 +519,7 @@ async function setupJob() {
   };
 
   try {
+    await setupModels(form).catch(showError);
     const job = await load();
     fillSpec(form, job.params);
     form.dispatchEvent(new Event('input'));
@@ -511,6 +549,267 @@ async function setupJob() {
       location.assign('/creations');
     } catch (err) { showError(err); }
   });
+}
+
+// ---- AI providers: the model choice, the quote, consent, credits and the transfer log ----
+
+let catalogue = null;
+/** GET /providers once per page. */
+function loadCatalogue() {
+  if (!catalogue) catalogue = api('GET', '/providers');
+  return catalogue;
+}
+
+const KIND_TEXT = { 'text-to-video': 'text to video', 'image-to-video': 'image to video', 'text-to-image': 'still images' };
+
+function priceText(price) {
+  if (!price.credits) return 'free';
+  const unit = price.credits === 1 ? 'credit' : 'credits';
+  return price.per === 'image' ? `${price.credits} ${unit} an image` : `${price.credits} ${unit} a second`;
+}
+
+function durationsText(d) {
+  if (d.kind === 'fixed') return `shots of ${d.seconds.join(' or ')} s`;
+  if (d.kind === 'range') return `shots of ${d.min} to ${d.max} s`;
+  return 'one still image a scene';
+}
+
+/** What a model's jobs send to its provider, in words. */
+function sendsText(sends) {
+  const words = { prompt: 'each scene’s visual prompt (from its narration or your scene prompts, with your style)',
+    negative_prompt: 'your negative prompt', image: 'the scene’s image, for image to video' };
+  return sends.map((s) => words[s] || s).join('; ');
+}
+
+/** Fills the settings' model select from the providers the server has configured, and keeps the
+ *  aspect and resolution choices and the prompt fields to what the chosen model allows. */
+async function setupModels(form) {
+  const select = $('#model', form);
+  if (!select) return;
+  const data = await loadCatalogue();
+  const models = new Map();
+  select.replaceChildren();
+  for (const p of data.providers.filter((p) => p.enabled)) {
+    const studio = p.provider === 'studio';
+    const group = studio ? select : el('optgroup', { label: p.label });
+    for (const m of p.models) {
+      const value = studio ? 'studio' : `${p.provider}|${m.model}`;
+      models.set(value, { p, m });
+      group.append(el('option', { value, text: studio ? p.label : `${m.model} (${m.kinds.map((k) => KIND_TEXT[k] || k).join(', ')}; ${priceText(m.price)})` }));
+    }
+    if (!studio) select.append(group);
+  }
+  const limit = (control, allowed) => {
+    for (const o of control.options) {
+      const ok = !allowed || allowed.includes(o.value);
+      o.disabled = !ok;
+      o.hidden = !ok;
+    }
+    if (control.selectedOptions[0] && control.selectedOptions[0].disabled) {
+      const first = [...control.options].find((o) => !o.disabled);
+      if (first) control.value = first.value;
+    }
+  };
+  const apply = () => {
+    const chosen = models.get(select.value);
+    const studio = !chosen || chosen.p.provider === 'studio';
+    const m = chosen && chosen.m;
+    // The studio engine's choices are the form's own; a provider's model allows its own subset.
+    limit($('#aspect', form), studio ? null : m.aspects);
+    limit($('#resolution', form), studio || !m.resolutions.length ? null : m.resolutions);
+    $('#prompt-field', form).hidden = studio;
+    $('#negative-field', form).hidden = studio || !m.negative_prompt;
+    if (!studio) {
+      $('#prompt', form).maxLength = m.max_prompt_chars;
+      $('#negative-prompt', form).maxLength = m.max_prompt_chars;
+    }
+    $('#model-help', form).textContent = studio
+      ? 'The studio engine makes the video on this server from your images and clips: nothing is sent anywhere. Free.'
+      : `${chosen.p.label}: ${m.kinds.map((k) => KIND_TEXT[k] || k).join(', ')}; ${durationsText(m.durations)}`
+        + `${m.native_audio ? '; makes its own sound' : ''}${m.resolutions.length ? '' : '; the provider picks the resolution'}`
+        + `. Costs ${priceText(m.price)}. Sends ${chosen.p.label} ${sendsText(m.sends)}.`;
+  };
+  select.addEventListener('change', apply);
+  apply();
+}
+
+/** Asks the server what the form's job would cost (POST /jobs/quote) whenever a setting changes,
+ *  and shows it with the balance; a missing consent or a short balance blocks submission. */
+function setupQuote(form, mediaIds) {
+  const cost = $('#estimate-cost');
+  const balance = $('#estimate-balance');
+  const note = $('#estimate-note');
+  const notice = $('#consent-notice');
+  const submit = $('#create-submit');
+  let timer = null;
+  let seq = 0;
+  let blocked = '';
+  const block = (why) => { blocked = why; submit.disabled = Boolean(why); };
+  const showBalance = (n) => balance.replaceChildren(el('a', { href: '/credits', text: `${n} credit${n === 1 ? '' : 's'}` }));
+  let quoted = false; // a quote's balance is newer than this first look
+  api('GET', '/me/credits?limit=1').then((d) => { if (!quoted) showBalance(d.balance); }).catch(() => {});
+  const run = async () => {
+    const n = ++seq;
+    const spec = readSpec(form);
+    spec.media = mediaIds();
+    if (!spec.script.trim()) {
+      cost.textContent = spec.provider ? 'Write a script to see the cost' : 'Free: the studio engine runs on this server';
+      note.textContent = '';
+      notice.hidden = true;
+      block('');
+      return;
+    }
+    let q;
+    try { q = await api('POST', '/jobs/quote', spec); } catch (err) {
+      if (n !== seq) return;
+      cost.textContent = 'Not available';
+      note.textContent = err.message;
+      notice.hidden = true;
+      block('');
+      return;
+    }
+    if (n !== seq) return;
+    quoted = true;
+    showBalance(q.balance);
+    const shots = q.scenes.flatMap((s) => s.shots);
+    if (!q.scenes.length) cost.textContent = 'Free: the studio engine runs on this server';
+    else cost.textContent = `${q.credits} credit${q.credits === 1 ? '' : 's'} for ${shots.length} shot${shots.length === 1 ? '' : 's'} in ${q.scenes.length} scene${q.scenes.length === 1 ? '' : 's'}`;
+    const label = (select) => select.selectedOptions[0] ? select.selectedOptions[0].parentElement.label || q.provider : q.provider;
+    if (q.consent_missing) {
+      const name = label($('#model', form));
+      notice.replaceChildren(document.createTextNode(`Jobs with ${name} send your scene prompts to that company. `),
+        el('a', { href: '/providers', text: `Give your consent for ${name} on the AI providers page` }),
+        document.createTextNode(' before you submit.'));
+      notice.hidden = false;
+      block(`Give your consent for ${name} on the AI providers page first.`);
+    } else {
+      notice.hidden = true;
+      block(q.affordable ? '' : `This costs ${q.credits} credits and your balance is ${q.balance}.`);
+    }
+    note.textContent = q.affordable ? '' : `This costs more than your balance of ${q.balance} credits.`;
+  };
+  const schedule = () => { clearTimeout(timer); timer = setTimeout(run, 250); };
+  form.addEventListener('input', schedule);
+  form.addEventListener('change', schedule);
+  run();
+  return { schedule, blocked: () => blocked };
+}
+
+function showCost(node, job) {
+  const c = job.cost;
+  if (!node) return;
+  if (!c || !c.revisions.length) { node.textContent = 'Free: made by the studio engine on this server.'; return; }
+  const parts = [];
+  if (c.reserved) parts.push(`${c.reserved} credits reserved while it is made`);
+  if (c.charged) parts.push(`${c.charged} credits charged`);
+  if (c.refunded) parts.push(`${c.refunded} credits given back`);
+  node.textContent = parts.join(' · ') || 'No credits.';
+}
+
+/** A transfer's `sent` description in words: sizes and ids, never content. */
+function describeSent(sent) {
+  if (!sent || typeof sent !== 'object') return '';
+  const parts = [];
+  if (sent.scene !== undefined) parts.push(`scene ${Number(sent.scene) + 1}`);
+  if (sent.kind) parts.push(KIND_TEXT[sent.kind] || sent.kind);
+  if (sent.prompt_chars !== undefined) parts.push(`prompt (${sent.prompt_chars} characters)`);
+  if (sent.negative_prompt_chars) parts.push(`negative prompt (${sent.negative_prompt_chars} characters)`);
+  if (sent.image) parts.push(`image ${sent.image.upload_id || ''} (${sent.image.bytes} bytes, ${sent.image.mime})`);
+  if (sent.duration_s) parts.push(`${sent.duration_s} s`);
+  if (sent.aspect) parts.push(sent.aspect);
+  if (sent.resolution) parts.push(sent.resolution);
+  const known = ['scene', 'kind', 'prompt_chars', 'negative_prompt_chars', 'image', 'duration_s', 'aspect', 'resolution'];
+  for (const [k, v] of Object.entries(sent)) if (!known.includes(k) && v !== null) parts.push(`${k}: ${typeof v === 'object' ? JSON.stringify(v) : v}`);
+  return parts.join(', ');
+}
+
+async function loadTransfers(id) {
+  const body = $('#transfers tbody');
+  if (!body) return;
+  const transfers = await api('GET', `/jobs/${encodeURIComponent(id)}/transfers`);
+  body.replaceChildren();
+  for (const t of transfers) {
+    body.append(el('tr', { 'data-transfer': t.id },
+      el('td', { text: fmtDate(t.created_at) }), el('td', { text: String(t.revision) }),
+      el('td', { text: t.provider }), el('td', {}, el('code', { text: t.model })),
+      el('td', { text: describeSent(t.sent) }), el('td', {}, t.request_id ? el('code', { text: t.request_id }) : document.createTextNode('—')),
+      el('td', { text: t.status })));
+  }
+  $('#transfers-wrap').hidden = transfers.length === 0;
+  $('#transfers-empty').hidden = transfers.length > 0;
+}
+
+async function setupProviders() {
+  const root = $('#providers');
+  const status = $('#consent-status');
+  const render = async () => {
+    const [list, consents] = await Promise.all([api('GET', '/providers'), api('GET', '/me/consents')]);
+    $('#policy-version').textContent = list.policy_version;
+    root.replaceChildren();
+    const configured = list.providers.filter((p) => p.enabled && p.consent_required);
+    for (const p of configured) {
+      const c = p.consent || { state: 'none' };
+      const h = `provider-${p.provider}-h`;
+      const state = c.state === 'granted'
+        ? `Given on ${fmtDate(c.granted_at)} under policy ${c.policy_version}.`
+        : c.state === 'withdrawn' ? `Withdrawn on ${fmtDate(c.withdrawn_at)}. Jobs with ${p.label} are refused.`
+          : `Not given. Jobs with ${p.label} are refused.`;
+      const button = c.state === 'granted'
+        ? el('button', { type: 'button', class: 'danger', text: 'Withdraw consent', 'aria-label': `Withdraw consent for ${p.label}`, onclick: () => change('DELETE', p) })
+        : el('button', { type: 'button', class: 'primary', text: 'Give consent', 'aria-label': `Give consent for ${p.label}`, onclick: () => change('PUT', p) });
+      root.append(el('section', { 'aria-labelledby': h, 'data-provider': p.provider, 'data-consent': c.state },
+        el('h2', { id: h, text: p.label }),
+        el('p', { text: `What a job with ${p.label} sends, per model:` }),
+        el('ul', {}, ...p.models.map((m) => el('li', {}, el('code', { text: m.model }), document.createTextNode(`: ${sendsText(m.sends)}. Never your email address or other files.`)))),
+        el('p', { class: 'consent-state' }, el('strong', { text: 'Your consent: ' }), document.createTextNode(state)),
+        button));
+    }
+    root.setAttribute('aria-busy', 'false');
+    $('#providers-empty').hidden = configured.length > 0;
+    const body = $('#consent-history tbody');
+    body.replaceChildren();
+    for (const r of consents.history) {
+      const known = list.providers.find((p) => p.provider === r.provider);
+      body.append(el('tr', {}, el('td', { text: known ? known.label : r.provider }), el('td', { text: r.policy_version }),
+        el('td', { text: fmtDate(r.granted_at) }), el('td', { text: r.withdrawn_at ? fmtDate(r.withdrawn_at) : '—' })));
+    }
+    $('#history-wrap').hidden = consents.history.length === 0;
+    $('#history-empty').hidden = consents.history.length > 0;
+  };
+  const change = async (method, p) => {
+    showError(null);
+    status.textContent = '';
+    try {
+      await api(method, `/me/consents/${encodeURIComponent(p.provider)}`);
+      await render();
+      status.textContent = method === 'PUT' ? `Consent for ${p.label} is given.` : `Consent for ${p.label} is withdrawn.`;
+      const again = $(`[data-provider="${p.provider}"] button`);
+      if (again) again.focus();
+    } catch (err) { showError(err); }
+  };
+  try { await render(); } catch (err) { showError(err); }
+}
+
+async function setupCredits() {
+  const body = $('#ledger tbody');
+  const more = $('#ledger-more');
+  const PAGE = 50;
+  let last = null;
+  const load = async () => {
+    const q = `?limit=${PAGE}${last ? '&before=' + encodeURIComponent(last) : ''}`;
+    const data = await api('GET', '/me/credits' + q);
+    $('#balance').textContent = `${data.balance} credit${data.balance === 1 ? '' : 's'}`;
+    for (const e of data.ledger) {
+      const job = e.job_id ? el('a', { href: '/creations/' + encodeURIComponent(e.job_id), text: `revision ${e.revision || 1}` }) : document.createTextNode('—');
+      body.append(el('tr', { 'data-kind': e.kind }, el('td', { text: fmtDate(e.created_at) }), el('td', { text: e.kind }),
+        el('td', { class: 'num', text: e.amount > 0 ? `+${e.amount}` : String(e.amount) }), el('td', {}, job), el('td', { text: e.note })));
+    }
+    if (data.ledger.length) last = data.ledger[data.ledger.length - 1].id;
+    more.hidden = data.ledger.length < PAGE;
+    $('#ledger-empty').hidden = body.children.length > 0;
+  };
+  more.addEventListener('click', () => load().catch(showError));
+  try { await load(); } catch (err) { showError(err); }
 }
 
 // ---- Account ----
@@ -655,6 +954,7 @@ function setupSignout() {
 const PAGES = {
   signup: setupSignup, verify: setupVerify, signin: setupSignin, forgot: setupForgot, reset: setupReset,
   create: setupCreate, creations: setupCreations, account: setupAccount,
+  providers: setupProviders, credits: setupCredits,
 };
 
 document.addEventListener('DOMContentLoaded', () => {

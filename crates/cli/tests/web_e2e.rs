@@ -37,7 +37,13 @@ async fn studio_sign_up_create_watch_play_download_revise_delete_in_chromium() {
 
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
-    let server = Server::start(&data, &[], &[]).await;
+    // A fal key enables fal's models in the studio (its last section); no job is sent to fal.
+    let server = Server::start(
+        &data,
+        &[("REELSMITH__PROVIDERS__FAL__KEY", "fal-e2e-key-not-real")],
+        &[],
+    )
+    .await;
     let outbox = data.join("outbox");
     let base = server.base.clone();
     let output = tokio::task::spawn_blocking(move || {

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::auth::enforce_limit;
+use crate::credits::JobCost;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ApiJson, ApiQuery, ClientInfo, CurrentUser};
 use crate::range::serve_object;
@@ -61,6 +62,10 @@ pub struct JobView {
     /// Per-job usage (P-IN-6): engine, model, time per stage, output length and size.
     #[schema(value_type = Option<Object>)]
     pub usage: Option<Value>,
+    /// The job's credits, reserved, charged and refunded per revision (P-BILL-4); only in the
+    /// answer for one job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<JobCost>,
 }
 
 impl From<&Job> for JobView {
@@ -76,6 +81,7 @@ impl From<&Job> for JobView {
             params: j.params.clone(),
             error: error_view(&j.error),
             usage: j.usage.clone(),
+            cost: None,
         }
     }
 }
@@ -113,16 +119,30 @@ impl From<&JobRevision> for RevisionView {
     }
 }
 
-/// Parses and checks a spec: limits (`RenderSpec::validate`), and every upload id the caller's
-/// own, of a kind that fits where it is used. Another user's upload is reported exactly like a
-/// missing one (P-SEC-4).
 /// A valid spec, ready to queue, and its quoted cost in credits (P-BILL-4).
 pub(crate) struct CheckedSpec {
     pub params: Value,
     pub plan: JobPlan,
 }
 
+/// Parses and checks a spec: limits (`RenderSpec::validate`), and every upload id the caller's
+/// own, of a kind that fits where it is used. Another user's upload is reported exactly like a
+/// missing one (P-SEC-4). A provider must be configured and consented to (P-TP-2).
 async fn checked_spec(state: &AppState, owner: &str, body: Value) -> ApiResult<CheckedSpec> {
+    let checked = valid_spec(state, owner, body).await?;
+    if !checked.plan.is_studio() {
+        provider_is_usable(state, owner, checked.plan.provider).await?;
+    }
+    Ok(checked)
+}
+
+/// Everything [`checked_spec`] checks but the consent, which the quote reports instead of
+/// refusing: the spec's limits, the uploads, the plan, and that its provider is configured.
+pub(crate) async fn valid_spec(
+    state: &AppState,
+    owner: &str,
+    body: Value,
+) -> ApiResult<CheckedSpec> {
     let spec: RenderSpec = serde_json::from_value(body).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -161,7 +181,7 @@ async fn checked_spec(state: &AppState, owner: &str, body: Value) -> ApiResult<C
     }
     let plan = plan_job(&spec)?;
     if !plan.is_studio() {
-        provider_is_usable(state, owner, plan.provider).await?;
+        provider_is_configured(state, plan.provider)?;
     }
     let params =
         serde_json::to_value(&spec).map_err(|e| ApiError::internal("spec.serialise", &e))?;
@@ -175,13 +195,7 @@ pub(crate) async fn provider_is_usable(
     owner: &str,
     provider: &str,
 ) -> ApiResult<()> {
-    if !state.config.providers.is_enabled(provider) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "provider.not_configured",
-            format!("provider `{provider}` is not configured on this server"),
-        ));
-    }
+    provider_is_configured(state, provider)?;
     if state.db.active_consent(owner, provider).await?.is_none() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -195,7 +209,20 @@ pub(crate) async fn provider_is_usable(
     Ok(())
 }
 
-fn credits(plan: &JobPlan) -> i64 {
+/// `provider.not_configured` unless the operator gave the provider what it needs to be called.
+pub(crate) fn provider_is_configured(state: &AppState, provider: &str) -> ApiResult<()> {
+    if state.config.providers.is_enabled(provider) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "provider.not_configured",
+            format!("provider `{provider}` is not configured on this server"),
+        ))
+    }
+}
+
+pub(crate) fn credits(plan: &JobPlan) -> i64 {
     i64::try_from(plan.credits).unwrap_or(i64::MAX)
 }
 
@@ -273,7 +300,7 @@ pub async fn list(
     Ok(Json(jobs.iter().map(JobView::from).collect()))
 }
 
-async fn owned_job(
+pub(crate) async fn owned_job(
     state: &AppState,
     caller: &CurrentUser,
     client: &ClientInfo,
@@ -306,9 +333,10 @@ pub async fn get(
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobView>> {
-    Ok(Json(JobView::from(
-        &owned_job(&state, &caller, &client, &id).await?,
-    )))
+    let job = owned_job(&state, &caller, &client, &id).await?;
+    let mut view = JobView::from(&job);
+    view.cost = Some(JobCost::from_holds(&state.db.credit_holds(&job.id).await?));
+    Ok(Json(view))
 }
 
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = String, Path)),

@@ -9,6 +9,8 @@
 
 pub mod account;
 pub mod auth;
+pub mod consents;
+pub mod credits;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -16,11 +18,13 @@ pub mod hsts;
 pub mod jobs;
 pub mod metrics;
 pub mod openapi;
+pub mod providers;
 pub mod range;
 pub mod sessions;
 pub mod state;
 pub mod time;
 pub mod tokens;
+pub mod transfers;
 pub mod uploads;
 pub mod web;
 pub mod webhooks;
@@ -61,6 +65,13 @@ pub fn router(state: AppState) -> Router {
         .route("/me/password", post(account::change_password))
         .route("/me/email", post(account::request_email_change))
         .route("/me/email/verify", post(account::verify_email_change))
+        .route("/me/credits", get(credits::mine))
+        .route("/me/consents", get(consents::list))
+        .route(
+            "/me/consents/{provider}",
+            axum::routing::put(consents::grant).delete(consents::withdraw),
+        )
+        .route("/providers", get(providers::list))
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/sessions", get(sessions::list))
@@ -74,6 +85,8 @@ pub fn router(state: AppState) -> Router {
         .route("/uploads/{id}", get(uploads::get).delete(uploads::delete))
         .route("/uploads/{id}/content", get(uploads::content))
         .route("/jobs", post(jobs::submit).get(jobs::list))
+        .route("/jobs/quote", post(credits::quote))
+        .route("/jobs/{id}/transfers", get(transfers::list))
         .route("/jobs/{id}", get(jobs::get).delete(jobs::delete))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route(

@@ -6,11 +6,14 @@ use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{account, auth, error, health, jobs, sessions, tokens, uploads};
+use crate::{
+    account, auth, consents, credits, error, health, jobs, providers, sessions, tokens, transfers,
+    uploads,
+};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Reelsmith API", description = "Accounts, uploads and video jobs. Errors are RFC 7807 problem+json with a stable `code`."),
+    info(title = "Reelsmith API", description = "Accounts, uploads, video jobs, AI providers with consent, and credits. Errors are RFC 7807 problem+json with a stable `code`."),
     paths(
         auth::signup, auth::verify, auth::login, auth::logout, auth::forgot_password,
         auth::reset_password, auth::me,
@@ -21,7 +24,8 @@ use crate::{account, auth, error, health, jobs, sessions, tokens, uploads};
         uploads::create, uploads::list, uploads::get, uploads::content, uploads::delete,
         jobs::submit, jobs::list, jobs::get, jobs::cancel, jobs::delete, jobs::revise,
         jobs::revisions, jobs::delete_revision, jobs::events, jobs::video, jobs::poster, jobs::captions_vtt,
-        jobs::captions_srt,
+        jobs::captions_srt, credits::quote, transfers::list,
+        providers::list, consents::list, consents::grant, consents::withdraw, credits::mine,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(error::Problem)),

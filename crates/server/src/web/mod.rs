@@ -36,6 +36,8 @@ pub fn routes() -> Router<AppState> {
         .route("/creations", get(creations))
         .route("/creations/{id}", get(job))
         .route("/account", get(account))
+        .route("/providers", get(providers))
+        .route("/credits", get(credits))
         .route("/static/{file}", get(assets::serve))
 }
 
@@ -156,6 +158,14 @@ private_page!(
     "creations"
 );
 private_page!(account, Account, "account.html", "Account", "account");
+private_page!(
+    providers,
+    Providers,
+    "providers.html",
+    "AI providers",
+    "providers"
+);
+private_page!(credits, Credits, "credits.html", "Credits", "credits");
 
 #[derive(Template)]
 #[template(path = "signup.html")]

@@ -1,0 +1,200 @@
+//! Credits (P-BILL-1, P-BILL-4): `GET /api/v1/me/credits` (the balance and the ledger it is the
+//! sum of), `POST /api/v1/jobs/quote` (what a spec would cost before it is submitted) and the
+//! per-job cost shown on the job.
+
+use axum::extract::State;
+use axum::Json;
+use reelsmith_store::{CreditHold, LedgerEntry};
+use reelsmith_worker::job_plan::SceneShots;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery, CurrentUser};
+use crate::jobs::{credits, valid_spec};
+use crate::time::rfc3339;
+use crate::uploads::PageQuery;
+use crate::AppState;
+
+/// One change of the balance.
+#[derive(Serialize, ToSchema)]
+pub struct LedgerView {
+    pub id: String,
+    /// `grant`, `purchase`, `spend` or `refund`.
+    pub kind: String,
+    /// Positive for grants, purchases and refunds, negative for spends.
+    pub amount: i64,
+    pub job_id: Option<String>,
+    pub revision: Option<i64>,
+    pub note: String,
+    pub created_at: String,
+}
+
+impl From<&LedgerEntry> for LedgerView {
+    fn from(e: &LedgerEntry) -> LedgerView {
+        LedgerView {
+            id: e.id.clone(),
+            kind: e.kind.as_str().to_owned(),
+            amount: e.amount,
+            job_id: e.job_id.clone(),
+            revision: e.revision,
+            note: e.note.clone(),
+            created_at: rfc3339(e.created_at),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreditsView {
+    /// The sum of the whole ledger (not only of this page); never negative.
+    pub balance: i64,
+    /// Newest first; pass the last entry's id as `before` for the next page.
+    pub ledger: Vec<LedgerView>,
+}
+
+#[utoipa::path(get, path = "/api/v1/me/credits", tag = "credits", params(PageQuery),
+    responses((status = 200, body = CreditsView), (status = 401, body = Problem)))]
+pub async fn mine(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<CreditsView>> {
+    let page = query.page();
+    let balance = state.db.credit_balance(caller.id()).await?;
+    let ledger = state
+        .db
+        .credit_ledger(caller.id(), page.limit, page.before.as_deref())
+        .await?;
+    Ok(Json(CreditsView {
+        balance,
+        ledger: ledger.iter().map(LedgerView::from).collect(),
+    }))
+}
+
+/// One revision's reserved cost and what became of it.
+#[derive(Serialize, ToSchema)]
+pub struct HoldView {
+    pub revision: i64,
+    pub amount: i64,
+    /// `held` (reserved while the revision is queued or running), `charged` (it succeeded) or
+    /// `released` (it failed, was cancelled or replaced: the amount was refunded).
+    pub state: String,
+}
+
+/// A job's credits over all its revisions.
+#[derive(Serialize, ToSchema)]
+pub struct JobCost {
+    /// Reserved by revisions that have not finished yet.
+    pub reserved: i64,
+    /// Spent on revisions that succeeded.
+    pub charged: i64,
+    /// Given back for revisions that did not complete.
+    pub refunded: i64,
+    pub revisions: Vec<HoldView>,
+}
+
+impl JobCost {
+    pub fn from_holds(holds: &[CreditHold]) -> JobCost {
+        let sum = |state: &str| {
+            holds
+                .iter()
+                .filter(|h| h.state == state)
+                .map(|h| h.amount)
+                .sum()
+        };
+        JobCost {
+            reserved: sum("held"),
+            charged: sum("charged"),
+            refunded: sum("released"),
+            revisions: holds
+                .iter()
+                .map(|h| HoldView {
+                    revision: h.revision,
+                    amount: h.amount,
+                    state: h.state.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The shots of one scene, as the quote plans them.
+#[derive(Serialize, ToSchema)]
+pub struct QuoteScene {
+    pub scene: usize,
+    /// `text-to-video`, `image-to-video` or `text-to-image`.
+    pub kind: String,
+    /// The visual prompt sent to the provider for this scene.
+    pub prompt: String,
+    /// Index into `media` of the image sent for image-to-video.
+    pub image: Option<usize>,
+    /// Shot lengths in seconds (0 for a still image).
+    pub shots: Vec<u32>,
+    /// The narration's estimated length in seconds.
+    pub seconds: f64,
+}
+
+impl From<&SceneShots> for QuoteScene {
+    fn from(s: &SceneShots) -> QuoteScene {
+        let kind = serde_json::to_value(s.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        QuoteScene {
+            scene: s.scene,
+            kind,
+            prompt: s.prompt.clone(),
+            image: s.image,
+            shots: s.shots.clone(),
+            seconds: s.seconds,
+        }
+    }
+}
+
+/// What a job would cost, and whether it can be submitted now.
+#[derive(Serialize, ToSchema)]
+pub struct QuoteView {
+    pub provider: String,
+    pub model: String,
+    /// Empty for the studio engine, which generates no shots.
+    pub scenes: Vec<QuoteScene>,
+    /// The registry's price of every planned shot: what submission reserves.
+    pub credits: i64,
+    pub balance: i64,
+    /// The balance covers the cost.
+    pub affordable: bool,
+    /// The provider needs the caller's consent (P-TP-2) and has none: submission would answer
+    /// `409 consent.required`.
+    pub consent_missing: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/jobs/quote", tag = "jobs",
+    request_body(content = Object, description = "the render spec, as for submission"),
+    responses((status = 200, body = QuoteView),
+        (status = 422, body = Problem, description = "the spec is refused as submission would refuse it (`provider.not_configured`, `provider.unknown_model`, `job.unknown_upload`, …)")))]
+pub async fn quote(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<QuoteView>> {
+    let checked = valid_spec(&state, caller.id(), body).await?;
+    let plan = &checked.plan;
+    let consent_missing = !plan.is_studio()
+        && state
+            .db
+            .active_consent(caller.id(), plan.provider)
+            .await?
+            .is_none();
+    let cost = credits(plan);
+    let balance = state.db.credit_balance(caller.id()).await?;
+    Ok(Json(QuoteView {
+        provider: plan.provider.to_owned(),
+        model: plan.model.to_owned(),
+        scenes: plan.scenes.iter().map(QuoteScene::from).collect(),
+        credits: cost,
+        balance,
+        affordable: balance >= cost,
+        consent_missing,
+    }))
+}

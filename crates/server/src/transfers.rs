@@ -1,0 +1,65 @@
+//! `GET /api/v1/jobs/{id}/transfers`: the job's transfer log (P-TP-4), every request that carried
+//! the owner's data to a third-party provider, with what was sent (described, never the content)
+//! and the provider's request id. Another user's job answers 404 like a missing one.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use reelsmith_store::Transfer;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ClientInfo, CurrentUser};
+use crate::jobs::owned_job;
+use crate::time::rfc3339;
+use crate::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct TransferView {
+    pub id: String,
+    pub revision: i64,
+    pub provider: String,
+    pub model: String,
+    /// `shot`, `transcription` or `script`.
+    pub purpose: String,
+    /// What went out: field names, lengths, upload ids and byte counts, not the content.
+    #[schema(value_type = Object)]
+    pub sent: Value,
+    /// The provider's id for the request, once it accepted it.
+    pub request_id: Option<String>,
+    /// `sending` (logged before the request left), `accepted` or `failed`.
+    pub status: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Transfer> for TransferView {
+    fn from(t: &Transfer) -> TransferView {
+        TransferView {
+            id: t.id.clone(),
+            revision: t.revision,
+            provider: t.provider.clone(),
+            model: t.model.clone(),
+            purpose: t.purpose.clone(),
+            sent: t.sent.clone(),
+            request_id: t.request_id.clone(),
+            status: t.status.clone(),
+            created_at: rfc3339(t.created_at),
+            updated_at: rfc3339(t.updated_at),
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/jobs/{id}/transfers", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, body = [TransferView], description = "oldest first"), (status = 404, body = Problem)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<TransferView>>> {
+    owned_job(&state, &caller, &client, &id).await?;
+    let transfers = state.db.transfers_for_job(caller.id(), &id).await?;
+    Ok(Json(transfers.iter().map(TransferView::from).collect()))
+}
