@@ -577,7 +577,8 @@ function durationsText(d) {
 /** What a model's jobs send to its provider, in words. */
 function sendsText(sends) {
   const words = { prompt: 'each scene’s visual prompt (from its narration or your scene prompts, with your style)',
-    negative_prompt: 'your negative prompt', image: 'the scene’s image, for image to video' };
+    negative_prompt: 'your negative prompt', image: 'the scene’s image, for image to video',
+    narration: 'each scene’s narration, to write its visual prompt', voice: 'your voice recording, to time the captions' };
   return sends.map((s) => words[s] || s).join('; ');
 }
 
@@ -589,7 +590,7 @@ async function setupModels(form) {
   const data = await loadCatalogue();
   const models = new Map();
   select.replaceChildren();
-  for (const p of data.providers.filter((p) => p.enabled)) {
+  for (const p of data.providers.filter((p) => p.enabled && p.role === 'shots')) {
     const studio = p.provider === 'studio';
     const group = studio ? select : el('optgroup', { label: p.label });
     for (const m of p.models) {
@@ -750,16 +751,19 @@ async function setupProviders() {
     for (const p of configured) {
       const c = p.consent || { state: 'none' };
       const h = `provider-${p.provider}-h`;
+      const without = p.role === 'assistant'
+        ? 'Scene prompts are your narration and recordings are timed on this server.'
+        : `Jobs with ${p.label} are refused.`;
       const state = c.state === 'granted'
         ? `Given on ${fmtDate(c.granted_at)} under policy ${c.policy_version}.`
-        : c.state === 'withdrawn' ? `Withdrawn on ${fmtDate(c.withdrawn_at)}. Jobs with ${p.label} are refused.`
-          : `Not given. Jobs with ${p.label} are refused.`;
+        : c.state === 'withdrawn' ? `Withdrawn on ${fmtDate(c.withdrawn_at)}. ${without}`
+          : `Not given. ${without}`;
       const button = c.state === 'granted'
         ? el('button', { type: 'button', class: 'danger', text: 'Withdraw consent', 'aria-label': `Withdraw consent for ${p.label}`, onclick: () => change('DELETE', p) })
         : el('button', { type: 'button', class: 'primary', text: 'Give consent', 'aria-label': `Give consent for ${p.label}`, onclick: () => change('PUT', p) });
       root.append(el('section', { 'aria-labelledby': h, 'data-provider': p.provider, 'data-consent': c.state },
         el('h2', { id: h, text: p.label }),
-        el('p', { text: `What a job with ${p.label} sends, per model:` }),
+        el('p', { text: p.role === 'assistant' ? `What ${p.label} receives, per use:` : `What a job with ${p.label} sends, per model:` }),
         el('ul', {}, ...p.models.map((m) => el('li', {}, el('code', { text: m.model }), document.createTextNode(`: ${sendsText(m.sends)}. Never your email address or other files.`)))),
         el('p', { class: 'consent-state' }, el('strong', { text: 'Your consent: ' }), document.createTextNode(state)),
         button));

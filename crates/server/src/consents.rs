@@ -12,7 +12,9 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ClientInfo, CurrentUser};
-use crate::providers::{is_third_party, label, provider_names, ConsentState};
+use crate::providers::{
+    assistant_enabled, is_third_party, label, provider_names, ConsentState, ASSISTANT,
+};
 use crate::time::{opt_rfc3339, rfc3339};
 use crate::AppState;
 
@@ -74,6 +76,7 @@ pub async fn list(
     let history = state.db.consents_for_user(caller.id()).await?;
     let providers = provider_names()
         .into_iter()
+        .chain(assistant_enabled(&state.config).then_some(ASSISTANT))
         .filter(|p| is_third_party(p) && state.config.providers.is_enabled(p))
         .map(|p| provider_consent(p, &history))
         .collect();

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod providers;
 pub mod range;
+pub mod scripts;
 pub mod sessions;
 pub mod state;
 pub mod time;
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}/poster", get(jobs::poster))
         .route("/jobs/{id}/captions.vtt", get(jobs::captions_vtt))
         .route("/jobs/{id}/captions.srt", get(jobs::captions_srt))
+        .route("/scripts", post(scripts::write))
         .route("/webhooks/fal", post(webhooks::fal_webhook))
         .route("/webhooks/replicate", post(webhooks::replicate_webhook));
 

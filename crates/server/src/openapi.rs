@@ -7,8 +7,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    account, auth, consents, credits, error, health, jobs, providers, sessions, tokens, transfers,
-    uploads,
+    account, auth, consents, credits, error, health, jobs, providers, scripts, sessions, tokens,
+    transfers, uploads,
 };
 
 #[derive(OpenApi)]
@@ -26,6 +26,7 @@ use crate::{
         jobs::revisions, jobs::delete_revision, jobs::events, jobs::video, jobs::poster, jobs::captions_vtt,
         jobs::captions_srt, credits::quote, transfers::list,
         providers::list, consents::list, consents::grant, consents::withdraw, credits::mine,
+        scripts::write,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(error::Problem)),

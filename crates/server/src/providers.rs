@@ -27,6 +27,7 @@ pub fn label(provider: &str) -> &'static str {
         "veo" => "Google Veo (Gemini API)",
         "atlas" => "Atlas Cloud",
         "comfyui" => "ComfyUI",
+        ASSISTANT => "OpenAI (scene prompts and voice timing)",
         _ => "Other",
     }
 }
@@ -34,7 +35,18 @@ pub fn label(provider: &str) -> &'static str {
 /// True for a provider the registry lists, other than the built-in engine: the names consent
 /// is given for.
 pub fn is_third_party(provider: &str) -> bool {
-    provider != DEFAULT_PROVIDER && MODELS.iter().any(|m| m.provider == provider)
+    provider == ASSISTANT
+        || (provider != DEFAULT_PROVIDER && MODELS.iter().any(|m| m.provider == provider))
+}
+
+/// The OpenAI-compatible account: it makes no shots, but writes scene prompts from the narration
+/// and times voice recordings when the operator switched those on, and that needs consent too.
+pub const ASSISTANT: &str = "openai";
+
+/// Whether the assistant is configured for anything users can consent to.
+pub fn assistant_enabled(config: &reelsmith_config::Config) -> bool {
+    let p = &config.providers;
+    p.is_enabled(ASSISTANT) && (p.openai.chat_model.is_some() || p.openai.transcribe_voice)
 }
 
 /// The registry's providers in listing order: the studio engine first, then as the registry
@@ -195,6 +207,9 @@ pub struct ProviderView {
     /// The job's `provider` field.
     pub provider: String,
     pub label: &'static str,
+    /// `shots` for the engine and shot providers (a job's `provider`), `assistant` for the
+    /// OpenAI-compatible account that writes prompts and times voice recordings.
+    pub role: &'static str,
     /// Configured on this server: jobs may name it. The studio engine always is.
     pub enabled: bool,
     /// Jobs for it send data to another company and need the user's consent first.
@@ -229,6 +244,7 @@ pub async fn list(
             ProviderView {
                 provider: name.to_owned(),
                 label: label(name),
+                role: "shots",
                 enabled: !third_party || state.config.providers.is_enabled(name),
                 consent_required: third_party,
                 consent: history
@@ -242,9 +258,54 @@ pub async fn list(
                     .collect(),
             }
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let mut providers = providers;
+    if assistant_enabled(&state.config) {
+        providers.push(assistant_view(&state.config, history.as_deref()));
+    }
     Ok(Json(ProvidersView {
         policy_version: state.config.privacy.policy_version.clone(),
         providers,
     }))
+}
+
+/// The assistant as a provider entry: its "models" are what it is used for.
+fn assistant_view(config: &reelsmith_config::Config, history: Option<&[Consent]>) -> ProviderView {
+    let openai = &config.providers.openai;
+    let use_of = |model: String, sends: &'static str| ModelView {
+        model,
+        kinds: Vec::new(),
+        durations: DurationsView {
+            kind: "still",
+            seconds: None,
+            min: None,
+            max: None,
+        },
+        aspects: Vec::new(),
+        resolutions: Vec::new(),
+        native_audio: false,
+        negative_prompt: false,
+        max_prompt_chars: 0,
+        price: PriceView {
+            per: "image",
+            credits: 0,
+        },
+        sends: vec![sends],
+    };
+    let mut models = Vec::new();
+    if let Some(chat) = &openai.chat_model {
+        models.push(use_of(chat.clone(), "narration"));
+    }
+    if openai.transcribe_voice {
+        models.push(use_of("whisper-1".into(), "voice"));
+    }
+    ProviderView {
+        provider: ASSISTANT.to_owned(),
+        label: label(ASSISTANT),
+        role: "assistant",
+        enabled: true,
+        consent_required: true,
+        consent: history.map(|h| ConsentState::of(ASSISTANT, h)),
+        models,
+    }
 }

@@ -3,6 +3,10 @@
 
 mod common;
 
+#[path = "../../providers/tests/common/mod.rs"]
+#[allow(dead_code, unused_macros, unused_imports)]
+mod fakes;
+
 use axum::http::{Method, StatusCode};
 use common::*;
 use reelsmith_config::{Config, Secret};
@@ -703,4 +707,129 @@ async fn issue_6_provider_and_credit_pages_need_a_session_and_link_from_the_nav(
     ] {
         assert!(html.contains(id), "create page has {id}");
     }
+}
+
+#[tokio::test]
+async fn p_tp_2_the_assistant_is_listed_and_consented_to_only_when_switched_on() {
+    // A key alone switches nothing on: no use of it needs consent.
+    let t = app_with(|c| {
+        c.providers.openai.key = Some(reelsmith_config::Secret::new("sk-ASSIST-SECRET".into()));
+    })
+    .await;
+    let auth = Auth::Cookie(t.signed_in_user("ida@example.org", "ida").await);
+    let list = t.get("/api/v1/providers", &auth).await.json();
+    assert!(!list.to_string().contains("\"openai\""), "{list}");
+    let r = t
+        .json(Method::PUT, "/api/v1/me/consents/openai", &auth, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // With the prompt writer and voice timing on, it is listed with what it receives, and the
+    // consent the worker asks for can be given and withdrawn.
+    let t = app_with(|c| {
+        c.providers.openai.key = Some(reelsmith_config::Secret::new("sk-ASSIST-SECRET".into()));
+        c.providers.openai.chat_model = Some("gpt-test".into());
+        c.providers.openai.transcribe_voice = true;
+    })
+    .await;
+    let auth = Auth::Cookie(t.signed_in_user("ida@example.org", "ida").await);
+    let list = t.get("/api/v1/providers", &auth).await.json();
+    let assistant = list["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == "openai")
+        .cloned()
+        .unwrap();
+    assert_eq!(assistant["role"], "assistant");
+    assert_eq!(assistant["consent"]["state"], "none");
+    let sends: Vec<&str> = assistant["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["sends"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(sends, vec!["narration", "voice"]);
+    assert!(!list.to_string().contains("ASSIST-SECRET"));
+    let r = t
+        .json(Method::PUT, "/api/v1/me/consents/openai", &auth, json!({}))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let consents = t.get("/api/v1/me/consents", &auth).await.json();
+    assert!(consents["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["provider"] == "openai" && p["consent"]["state"] == "granted"));
+    let r = t.delete("/api/v1/me/consents/openai", &auth).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn p_tp_2_a_script_is_written_from_a_topic_only_with_consent_and_the_transfer_is_audited() {
+    let chat = fakes::Fake::start("openai_fake.py");
+    let base = format!("{}/v1", chat.base());
+    let t = app_with(move |c| {
+        c.providers.openai.key = Some(Secret::new(fakes::KEY.into()));
+        c.providers.openai.base_url = Some(base);
+        c.providers.openai.chat_model = Some("gpt-test".into());
+    })
+    .await;
+    let auth = Auth::Cookie(t.signed_in_user("jo@example.org", "jo").await);
+    let ask = |topic: &'static str| {
+        let (t, auth) = (&t, auth.clone());
+        async move {
+            t.json(
+                Method::POST,
+                "/api/v1/scripts",
+                &auth,
+                json!({ "topic": topic, "scenes": 2 }),
+            )
+            .await
+        }
+    };
+    ask("tide pools at dusk")
+        .await
+        .assert_problem(StatusCode::CONFLICT, "consent.required");
+    assert_eq!(chat.stats().await["requests"], json!(0), "nothing was sent");
+    ask("no")
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "script.topic_invalid");
+
+    let r = t
+        .json(Method::PUT, "/api/v1/me/consents/openai", &auth, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = ask("tide pools at dusk").await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let script = r.json();
+    assert_eq!(script["scenes"].as_array().unwrap().len(), 2);
+    assert!(script["script"]
+        .as_str()
+        .unwrap()
+        .contains("tide pools at dusk"));
+    assert_eq!(script["prompts"][0], script["scenes"][0]["visual_prompt"]);
+    let sent = chat.last().await.to_string();
+    assert!(
+        sent.contains("tide pools at dusk") && !sent.contains("jo@example.org"),
+        "{sent}"
+    );
+    assert!(t
+        .audit_kinds("jo@example.org")
+        .await
+        .contains(&"provider.transfer".to_owned()));
+    assert!(!r
+        .body
+        .windows(fakes::KEY.len())
+        .any(|w| w == fakes::KEY.as_bytes()));
 }

@@ -55,13 +55,7 @@ impl ProviderSet {
         config: &ProvidersConfig,
         public_url: Option<&str>,
     ) -> Result<ProviderSet, ProviderError> {
-        let policy = CallPolicy {
-            timeout: Duration::from_secs(config.timeout_seconds.max(1)),
-            max_attempts: config.max_attempts.max(1),
-            poll_every: Duration::from_secs(config.poll_seconds.max(1)),
-            max_wait: Duration::from_secs(config.max_wait_minutes.max(1) * 60),
-            ..CallPolicy::default()
-        };
+        let policy = call_policy(config);
         let hook = |name: &str| {
             public_url.map(|u| format!("{}/api/v1/webhooks/{name}", u.trim_end_matches('/')))
         };
@@ -75,13 +69,7 @@ impl ProviderSet {
             let ep = endpoint(&config.openai, openai::DEFAULT_BASE_URL, &[], &policy)?;
             set.transcriber = Some(Arc::new(openai::OpenAiTranscriber::new(ep)?));
         }
-        if let (true, Some(model)) = (
-            config.is_enabled("openai"),
-            config.openai.chat_model.as_deref(),
-        ) {
-            let ep = endpoint(&config.openai, openai::DEFAULT_BASE_URL, &[], &policy)?;
-            set.writer = Some(Arc::new(openai::OpenAiChat::new(ep, model)?));
-        }
+        set.writer = script_writer(config, &policy)?;
         for name in config.enabled_shot_providers() {
             let account = config
                 .account(name)
@@ -209,4 +197,31 @@ fn endpoint(
     Ok(Endpoint::new(base, key)?
         .with_download_hosts(&hosts)
         .with_policy(policy.clone()))
+}
+
+/// The CallPolicy every provider call shares, from the configuration.
+pub fn call_policy(config: &ProvidersConfig) -> CallPolicy {
+    CallPolicy {
+        timeout: Duration::from_secs(config.timeout_seconds.max(1)),
+        max_attempts: config.max_attempts.max(1),
+        poll_every: Duration::from_secs(config.poll_seconds.max(1)),
+        max_wait: Duration::from_secs(config.max_wait_minutes.max(1) * 60),
+        ..CallPolicy::default()
+    }
+}
+
+/// The OpenAI-compatible chat model that writes scripts and scene prompts, when
+/// `providers.openai` has a key and a `chat_model`.
+pub fn script_writer(
+    config: &ProvidersConfig,
+    policy: &CallPolicy,
+) -> Result<Option<Arc<dyn ScriptWriter>>, ProviderError> {
+    let (true, Some(model)) = (
+        config.is_enabled("openai"),
+        config.openai.chat_model.as_deref(),
+    ) else {
+        return Ok(None);
+    };
+    let ep = endpoint(&config.openai, openai::DEFAULT_BASE_URL, &[], policy)?;
+    Ok(Some(Arc::new(openai::OpenAiChat::new(ep, model)?)))
 }

@@ -1,0 +1,143 @@
+//! `POST /api/v1/scripts`: a script written from a topic by the operator's OpenAI-compatible chat
+//! model, for the user to read and edit before making a video. The topic goes to that company,
+//! so it needs the user's consent for it like any other transfer (P-TP-2); it belongs to no job,
+//! so the transfer is recorded in the user's audit log instead of a job's transfer log (P-TP-4).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use reelsmith_core::ErrorCode;
+use reelsmith_worker::providers::{call_policy, script_writer};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::auth::enforce_limit;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
+use crate::providers::ASSISTANT;
+use crate::AppState;
+
+const TOPIC_CHARS: std::ops::RangeInclusive<usize> = 3..=500;
+const SCENES: std::ops::RangeInclusive<u8> = 1..=12;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptRequest {
+    /// What the video is about, 3 to 500 characters.
+    pub topic: String,
+    /// How many scenes, 1 to 12 (default 4).
+    #[serde(default = "default_scenes")]
+    pub scenes: u8,
+}
+
+fn default_scenes() -> u8 {
+    4
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SceneText {
+    pub narration: String,
+    pub visual_prompt: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScriptView {
+    pub title: String,
+    /// The narration of every scene, a paragraph each: ready for a job's `script`.
+    pub script: String,
+    /// The visual prompts in scene order: ready for a job's `prompts`.
+    pub prompts: Vec<String>,
+    pub scenes: Vec<SceneText>,
+}
+
+#[utoipa::path(post, path = "/api/v1/scripts", tag = "jobs", request_body = ScriptRequest,
+    responses((status = 200, body = ScriptView),
+        (status = 409, body = Problem, description = "`consent.required`: no consent for the script writer"),
+        (status = 422, body = Problem, description = "a bad topic or scene count, or no script writer configured"),
+        (status = 502, body = Problem, description = "the chat model failed")))]
+pub async fn write(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<ScriptRequest>,
+) -> ApiResult<Json<ScriptView>> {
+    let topic = body.topic.trim();
+    if !TOPIC_CHARS.contains(&topic.chars().count()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "script.topic_invalid",
+            "the topic must be 3 to 500 characters",
+        ));
+    }
+    if !SCENES.contains(&body.scenes) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "script.scenes_invalid",
+            "scenes must be between 1 and 12",
+        ));
+    }
+    let providers = &state.config.providers;
+    let writer = script_writer(providers, &call_policy(providers))
+        .map_err(|e| ApiError::internal("provider.config", &e))?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "provider.not_configured",
+                "this server has no script writer configured",
+            )
+        })?;
+    if state
+        .db
+        .active_consent(caller.id(), ASSISTANT)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "consent.required",
+            "writing a script sends your topic to the operator's chat model provider: give your \
+             consent for it on the AI providers page first",
+        ));
+    }
+    enforce_limit(
+        &state,
+        "job_submission",
+        caller.id(),
+        state.config.rate_limits.job_submission,
+    )
+    .await?;
+    let detail = json!({ "provider": ASSISTANT, "purpose": "script",
+        "topic_chars": topic.chars().count(), "scenes": body.scenes });
+    audit(
+        &state,
+        client.audit("provider.transfer", Some(caller.id()), Some(detail)),
+    )
+    .await;
+    let written = writer
+        .write_script(topic, usize::from(body.scenes))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.code(), e.to_string()))?;
+    Ok(Json(ScriptView {
+        title: written.title,
+        script: written
+            .scenes
+            .iter()
+            .map(|s| s.narration.trim())
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+        prompts: written
+            .scenes
+            .iter()
+            .map(|s| s.visual_prompt.clone())
+            .collect(),
+        scenes: written
+            .scenes
+            .into_iter()
+            .map(|s| SceneText {
+                narration: s.narration,
+                visual_prompt: s.visual_prompt,
+            })
+            .collect(),
+    }))
+}
