@@ -12,9 +12,11 @@ pub mod backoff;
 pub mod error;
 pub mod keys;
 pub mod pipeline;
+pub mod retention;
 pub mod workdir;
 pub mod worker;
 
 pub use error::WorkerError;
 pub use pipeline::JobOutcome;
+pub use retention::{sweep, RetentionError, RetentionReport};
 pub use worker::{process_worker_id, Worker, WorkerSettings};
