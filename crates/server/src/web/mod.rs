@@ -146,7 +146,29 @@ simple_page!(
 simple_page!(signin, Signin, "signin.html", "Sign in", "signin");
 simple_page!(forgot, Forgot, "forgot.html", "Forgot password", "forgot");
 simple_page!(reset, Reset, "reset.html", "Choose a new password", "reset");
-simple_page!(privacy, Privacy, "privacy.html", "Privacy", "privacy");
+
+/// The privacy page states the live retention settings, so what it says is always what the
+/// sweep does (P-RET-1..4).
+#[derive(Template)]
+#[template(path = "privacy.html")]
+pub struct Privacy {
+    pub c: Chrome,
+    pub video_days: Option<u32>,
+    pub uploads_until_job_ends: bool,
+    pub logs_months: u32,
+    pub purge_days: u32,
+}
+
+pub async fn privacy(State(state): State<AppState>, caller: Caller) -> Response {
+    let r = &state.config.retention;
+    render(Privacy {
+        c: Chrome::new("Privacy", "privacy", &caller),
+        video_days: r.video_days,
+        uploads_until_job_ends: r.uploads == reelsmith_config::UploadRetention::UntilJobEnds,
+        logs_months: r.logs_months,
+        purge_days: r.purge_days,
+    })
+}
 private_page!(create, Create, "create.html", "Create a video", "create");
 private_page!(
     creations,
@@ -155,7 +177,24 @@ private_page!(
     "My creations",
     "creations"
 );
-private_page!(account, Account, "account.html", "Account", "account");
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct Account {
+    pub c: Chrome,
+    /// Days between an account's deletion and its purge, as the page promises (P-RET-4).
+    pub purge_days: u32,
+}
+
+pub async fn account(State(state): State<AppState>, caller: Caller, uri: Uri) -> Response {
+    if caller.is_err() {
+        return to_signin(&uri);
+    }
+    render(Account {
+        c: Chrome::new("Account", "account", &caller),
+        purge_days: state.config.retention.purge_days,
+    })
+}
 
 #[derive(Template)]
 #[template(path = "signup.html")]
