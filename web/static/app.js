@@ -131,6 +131,7 @@ function setupSignin() {
   if (p.get('email')) $('#email').value = p.get('email');
   const notice = $('#form-notice');
   if (p.get('verified')) { notice.textContent = 'Your email address is confirmed. Sign in to start.'; notice.hidden = false; }
+  if (p.get('deleted')) { notice.textContent = `Your account is deleted. Everything it held is erased by ${fmtDate(p.get('deleted'))}; a confirmation is on its way by email.`; notice.hidden = false; }
   if (p.get('reset')) { notice.textContent = 'Your password is changed. Sign in with the new one.'; notice.hidden = false; }
   if (p.get('email')) $('#password').focus();
   onSubmit($('#signin-form'), async (f) => {
@@ -937,8 +938,52 @@ async function setupAccount() {
     },
   });
 
+  // Pause processing (P-RIGHTS-4): the switch saves at once; on failure it flips back.
+  const paused = $('#processing-paused');
+  const processingForm = $('#processing-form');
+  const showPaused = (me) => { paused.checked = !!me.processing_paused; };
+  processingForm.addEventListener('submit', (e) => e.preventDefault());
+  paused.addEventListener('change', async () => {
+    const want = paused.checked;
+    const errorBox = processingForm.querySelector('[role=alert]');
+    const statusBox = processingForm.querySelector('[role=status]');
+    showError(null, errorBox);
+    statusBox.textContent = '';
+    paused.disabled = true;
+    try {
+      showPaused(await api('PUT', '/me/processing', { paused: want }));
+      statusBox.textContent = want
+        ? 'Processing is paused. Queued creations wait until you resume.'
+        : 'Processing is on again. Queued creations will start.';
+    } catch (err) {
+      paused.checked = !want;
+      showError(err, errorBox);
+    } finally {
+      paused.disabled = false;
+      paused.focus();
+    }
+  });
+
+  // Delete account (P-RET-4): the password again and an explicit confirmation.
+  onSubmit($('#delete-form'), async (f) => {
+    if (!f.get('confirm')) {
+      const err = new Error('Tick the box to confirm that you want to delete your account.');
+      err.code = 'account.deletion_unconfirmed';
+      throw err;
+    }
+    const done = await api('DELETE', '/me', { password: f.get('password') });
+    sessionStorage.removeItem(PENDING);
+    location.assign('/signin?deleted=' + encodeURIComponent(done.purge_by));
+    return 'Your account is deleted.';
+  }, {
+    fields: { 'auth.invalid_credentials': 'password', 'account.deletion_unconfirmed': 'confirm' },
+    messages: { 'auth.invalid_credentials': 'The password is wrong. Nothing was deleted.' },
+  });
+
   try {
-    showProfile(await api('GET', '/me'));
+    const me = await api('GET', '/me');
+    showProfile(me);
+    showPaused(me);
     await Promise.all([loadSessions(), loadTokens()]);
   } catch (err) { showError(err); }
 }

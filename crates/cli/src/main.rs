@@ -5,6 +5,7 @@ mod keys;
 mod migrate;
 mod platform;
 mod render;
+mod retention;
 mod serve;
 mod tls;
 mod worker;
@@ -36,6 +37,9 @@ enum Command {
     Config(config::ConfigCommand),
     /// Manage the operator key that wraps every user's media key (encryption at rest).
     Keys(keys::KeysCommand),
+    /// Apply the retention policy once (expired videos and uploads, old audit entries, deleted
+    /// accounts) and print what went as JSON.
+    Retention(retention::RetentionArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,5 +51,6 @@ fn main() -> std::process::ExitCode {
         Command::Migrate(args) => migrate::run(args),
         Command::Config(command) => config::run(command),
         Command::Keys(command) => keys::run(command),
+        Command::Retention(args) => retention::run(args),
     }
 }

@@ -17,8 +17,9 @@ pub use providers::{
 pub use secret::{DatabaseUrl, Secret, MASK};
 pub use sections::{
     AccountsConfig, Config, DatabaseConfig, EmailConfig, EmailTransport, EncryptionConfig,
-    RateLimit, RateLimitsConfig, RenderConfig, S3Config, ServerConfig, SmtpConfig, SmtpTls,
-    StorageBackend, StorageConfig, TlsConfig, WorkerConfig, CONFIG_FILE_NAME, DEFAULT_DATA_DIR,
-    DEFAULT_LISTEN, OPERATOR_KEY_FILE_NAME, X264_PRESETS,
+    RateLimit, RateLimitsConfig, RenderConfig, RetentionConfig, S3Config, ServerConfig, SmtpConfig,
+    SmtpTls, StorageBackend, StorageConfig, TlsConfig, UploadRetention, WorkerConfig,
+    CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MAX_PURGE_DAYS, OPERATOR_KEY_FILE_NAME,
+    X264_PRESETS,
 };
 pub use validate::Problem;

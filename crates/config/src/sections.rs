@@ -38,6 +38,9 @@ pub struct Config {
     pub credits: CreditsConfig,
     #[serde(default)]
     pub privacy: PrivacyConfig,
+    /// How long data is kept (P-RET-1..4). Last, so sections added elsewhere merge cleanly.
+    #[serde(default)]
+    pub retention: RetentionConfig,
 }
 
 impl Default for Config {
@@ -88,6 +91,7 @@ impl Config {
             providers: ProvidersConfig::default(),
             credits: CreditsConfig::default(),
             privacy: PrivacyConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -377,6 +381,57 @@ impl Default for RenderConfig {
         RenderConfig {
             x264_preset: "veryfast".into(),
             crf: 23,
+        }
+    }
+}
+
+/// When source uploads are deleted (P-RET-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadRetention {
+    /// As soon as every job that uses the upload has ended and none still waits or runs.
+    UntilJobEnds,
+    /// As long as the videos made from it: the upload goes when the last job using it is
+    /// deleted by retention (and, with `video_days`, once it is that old and unused).
+    WithVideo,
+}
+
+impl UploadRetention {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UploadRetention::UntilJobEnds => "until_job_ends",
+            UploadRetention::WithVideo => "with_video",
+        }
+    }
+}
+
+/// The most `purge_days` may be: P-RET-4 promises a purge within 30 days.
+pub const MAX_PURGE_DAYS: u32 = 30;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days a finished video is kept (P-RET-1); unset keeps it until the user deletes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video_days: Option<u32>,
+    /// When source uploads go (P-RET-2).
+    pub uploads: UploadRetention,
+    /// Months after which audit entries are anonymised (P-RET-3).
+    pub logs_months: u32,
+    /// Days between an account's deletion and the purge of all its data (P-RET-4), at most 30.
+    pub purge_days: u32,
+    /// How often each worker runs the retention sweep.
+    pub sweep_minutes: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            video_days: None,
+            uploads: UploadRetention::WithVideo,
+            logs_months: 12,
+            purge_days: MAX_PURGE_DAYS,
+            sweep_minutes: 60,
         }
     }
 }

@@ -6,7 +6,9 @@ use std::fmt;
 
 use url::Url;
 
-use crate::sections::{Config, EmailTransport, RateLimit, SmtpTls, StorageBackend, X264_PRESETS};
+use crate::sections::{
+    Config, EmailTransport, RateLimit, SmtpTls, StorageBackend, MAX_PURGE_DAYS, X264_PRESETS,
+};
 
 /// One thing wrong with the configuration, and the key to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +56,7 @@ impl Config {
         self.validate_rate_limits(&mut problems);
         self.validate_render(&mut problems);
         self.validate_providers(&mut problems);
+        self.validate_retention(&mut problems);
         problems.0
     }
 
@@ -416,6 +419,32 @@ impl Config {
             !self.privacy.policy_version.trim().is_empty(),
             "privacy.policy_version",
             "must not be empty",
+        );
+    }
+
+    fn validate_retention(&self, p: &mut Problems) {
+        let r = &self.retention;
+        p.check(
+            r.video_days != Some(0),
+            "retention.video_days",
+            "must be at least 1; leave it unset to keep videos until their owner deletes them",
+        );
+        p.check(
+            r.logs_months >= 1,
+            "retention.logs_months",
+            "must be at least 1",
+        );
+        p.check(
+            r.purge_days <= MAX_PURGE_DAYS,
+            "retention.purge_days",
+            &format!(
+                "must be at most {MAX_PURGE_DAYS}: deleted accounts are promised a purge within {MAX_PURGE_DAYS} days (P-RET-4)"
+            ),
+        );
+        p.check(
+            r.sweep_minutes >= 1,
+            "retention.sweep_minutes",
+            "must be at least 1",
         );
     }
 }

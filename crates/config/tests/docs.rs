@@ -20,6 +20,7 @@ fn every_key_set() -> Config {
     config.email.smtp.username = Some("u".into());
     config.email.smtp.password = Some(Secret::from("p"));
     config.email.smtp.ca_file = Some("ca.pem".into());
+    config.retention.video_days = Some(30);
     config
 }
 

@@ -181,6 +181,23 @@ pub fn security_notice(to: &str, event: &SecurityEvent, brand: &Branding) -> Mes
     message(to, subject, text, html)
 }
 
+/// Confirms an account deletion (P-RET-4): it took effect at once, and everything the account
+/// held is purged by `purge_date`. Sent to the address the account had, which is purged too.
+pub fn account_deleted(to: &str, when: &str, purge_date: &str, brand: &Branding) -> Message {
+    let product = &brand.product;
+    let subject = format!("Your {product} account was deleted");
+    let body = format!(
+        "Your {product} account was deleted on {when}. You can no longer sign in, and every \
+         session and API token has ended. Your videos, uploads and everything else the account \
+         held will be permanently erased by {purge_date}; copies in backups become unreadable at \
+         the same time. If you did not ask for this, contact the operator of {} at once.",
+        brand.public_url
+    );
+    let text = format!("{body}\n\n-- {product}\n");
+    let html = page(brand, &format!("<p>{}</p>", escape_html(&body)));
+    message(to, subject, text, html)
+}
+
 fn message(to: &str, subject: String, text: String, html: String) -> Message {
     Message {
         to: to.to_owned(),

@@ -3,20 +3,25 @@
 //! the new address is entered (the old address is told of the request). Each change is
 //! audit-logged (P-SEC-6); password checks and code guesses are rate-limited per account
 //! (P-SEC-7).
+//!
+//! Erasure and restriction: `DELETE /me` deletes the account at once (P-RET-4, P-RIGHTS-3)
+//! after the password is entered again; the retention sweep purges its data later.
+//! `PUT /me/processing` pauses or resumes all processing of the account's data (P-RIGHTS-4).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use reelsmith_auth::{check_strength, normalise_email};
 use reelsmith_mail::templates;
 use reelsmith_store::{now_ms, CodeCheck, CodePurpose, StoreError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::{
     code_digest, code_error, enforce_limit, hash_in_background, invalid_credentials,
-    password_matches, Accepted, Profile,
+    password_matches, session_cookie_header, Accepted, Profile,
 };
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
@@ -53,6 +58,30 @@ pub struct EmailChange {
 pub struct EmailChangeVerify {
     /// The six-digit code emailed to the new address.
     pub code: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDeletion {
+    /// The account's current password, entered again.
+    pub password: String,
+}
+
+/// The answer to an account deletion.
+#[derive(Serialize, ToSchema)]
+pub struct DeletionScheduled {
+    /// Always `deleted`: the account can no longer be used.
+    pub status: &'static str,
+    pub deleted_at: String,
+    /// Everything the account held is purged by then (P-RET-4).
+    pub purge_by: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessingUpdate {
+    /// `true` pauses all processing of the account's data; `false` resumes it.
+    pub paused: bool,
 }
 
 /// Checks the caller's password, counting the attempt against the per-account sign-in limit so
@@ -298,5 +327,82 @@ pub async fn verify_email_change(
         ),
     )
     .await;
+    fresh_profile(&state, caller.id()).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/me", request_body = AccountDeletion, tag = "auth",
+    responses((status = 202, body = DeletionScheduled, description = "the account is deleted: every session and API token ended, sign-in impossible; its data is purged by `purge_by`"),
+        (status = 401, body = Problem, description = "`auth.invalid_credentials`: the password is wrong; nothing changed"),
+        (status = 429, body = Problem)))]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<AccountDeletion>,
+) -> ApiResult<Response> {
+    check_password(&state, &caller, &client, req.password, "account_deletion").await?;
+    let now = now_ms();
+    // Ends every session and token and cancels queued and running jobs in one transaction,
+    // so nothing done with the account's credentials can follow this answer.
+    state.db.mark_user_deleted(caller.id(), now).await?;
+    let purge_by = rfc3339(now + i64::from(state.config.retention.purge_days) * 86_400_000);
+    audit(
+        &state,
+        client.audit(
+            "account.deleted",
+            Some(caller.id()),
+            Some(json!({ "purge_by": purge_by })),
+        ),
+    )
+    .await;
+    let message = templates::account_deleted(
+        &caller.user.email,
+        &rfc3339(now),
+        &purge_by,
+        &state.branding(),
+    );
+    if let Err(err) = state.mailer.send(&message).await {
+        // The deletion stands either way: an unsent confirmation must not keep an account alive.
+        tracing::error!(error = %err, "could not send the account deletion confirmation");
+    }
+    let body = DeletionScheduled {
+        status: "deleted",
+        deleted_at: rfc3339(now),
+        purge_by,
+    };
+    let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
+    // The session behind the cookie is gone already; clearing the cookie tidies the browser.
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie_header(&state, "", 0));
+    Ok(response)
+}
+
+#[utoipa::path(put, path = "/api/v1/me/processing", request_body = ProcessingUpdate, tag = "auth",
+    responses((status = 200, body = Profile, description = "the account's processing state; while paused, queued jobs wait and nothing is processed or sent anywhere"),
+        (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_processing(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<ProcessingUpdate>,
+) -> ApiResult<Json<Profile>> {
+    state
+        .db
+        .set_processing_paused(caller.id(), req.paused, now_ms())
+        .await?;
+    let kind = if req.paused {
+        "processing.paused"
+    } else {
+        "processing.resumed"
+    };
+    audit(&state, client.audit(kind, Some(caller.id()), None)).await;
+    if !req.paused {
+        // Jobs that waited become claimable again: wake PostgreSQL listeners instead of
+        // leaving them to the next poll.
+        for job in state.db.queued_job_ids_of(caller.id()).await? {
+            state.db.notify_job_queued(&job).await?;
+        }
+    }
     fresh_profile(&state, caller.id()).await
 }

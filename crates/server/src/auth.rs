@@ -75,6 +75,8 @@ pub struct Profile {
     pub display_name: String,
     pub role: String,
     pub email_verified: bool,
+    /// Processing of the account's data is paused (P-RIGHTS-4): queued jobs wait.
+    pub processing_paused: bool,
     pub created_at: String,
 }
 
@@ -87,6 +89,7 @@ impl From<&User> for Profile {
             display_name: user.display_name.clone(),
             role: user.role.as_str().to_owned(),
             email_verified: user.email_verified_at.is_some(),
+            processing_paused: user.processing_paused,
             created_at: rfc3339(user.created_at),
         }
     }
@@ -351,7 +354,13 @@ pub async fn login(
         state.config.rate_limits.sign_in,
     )
     .await?;
-    let user = state.db.user_by_email(&email.canonical).await?;
+    // A deleted account cannot sign in (P-RET-4): it is treated as unknown, with the same
+    // answer and the same Argon2 work.
+    let user = state
+        .db
+        .user_by_email(&email.canonical)
+        .await?
+        .filter(|u| !u.is_deleted());
     if !password_matches(user.as_ref(), req.password).await? {
         let detail = json!({ "email": email.canonical });
         audit(
@@ -406,7 +415,11 @@ pub async fn login(
 }
 
 /// The one cookie the service sets (P-ACC-6): essential, HttpOnly, SameSite=Lax, Secure on https.
-fn session_cookie_header(state: &AppState, value: &str, max_age_seconds: i64) -> HeaderValue {
+pub(crate) fn session_cookie_header(
+    state: &AppState,
+    value: &str,
+    max_age_seconds: i64,
+) -> HeaderValue {
     let secure = if state.secure_cookies() {
         "; Secure"
     } else {
@@ -454,7 +467,9 @@ pub async fn forgot_password(
     {
         return Ok(accepted);
     }
-    if let Some(user) = state.db.user_by_email(&email.canonical).await? {
+    // A deleted account gets no reset code: it could not sign in with the new password anyway.
+    let user = state.db.user_by_email(&email.canonical).await?;
+    if let Some(user) = user.filter(|u| !u.is_deleted()) {
         let code = issue_code(&state, &user.id, CodePurpose::Reset).await?;
         let message = templates::password_reset_code(
             &user.email,

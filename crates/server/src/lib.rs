@@ -62,7 +62,16 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/auth/password/forgot", post(auth::forgot_password))
         .route("/auth/password/reset", post(auth::reset_password))
-        .route("/me", get(auth::me).patch(account::update_profile))
+        .route(
+            "/me",
+            get(auth::me)
+                .patch(account::update_profile)
+                .delete(account::delete_account),
+        )
+        .route(
+            "/me/processing",
+            axum::routing::put(account::set_processing),
+        )
         .route("/me/password", post(account::change_password))
         .route("/me/email", post(account::request_email_change))
         .route("/me/email/verify", post(account::verify_email_change))

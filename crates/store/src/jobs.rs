@@ -180,7 +180,7 @@ pub(crate) const JOB_COLUMNS: &str = "id, owner_id, status, stage, progress, par
     error_code, error_message, usage_json, idempotency_key, current_revision, attempts, \
     next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at";
 
-fn parse_json(what: &str, text: &str) -> StoreResult<Value> {
+pub(crate) fn parse_json(what: &str, text: &str) -> StoreResult<Value> {
     serde_json::from_str(text).map_err(|e| corrupt_json(what, e))
 }
 
@@ -251,7 +251,7 @@ impl RevisionRow {
     }
 }
 
-fn parse_output_keys(text: &str) -> StoreResult<Vec<String>> {
+pub(crate) fn parse_output_keys(text: &str) -> StoreResult<Vec<String>> {
     serde_json::from_str(text).map_err(|e| corrupt_json("revision output keys", e))
 }
 
@@ -683,7 +683,7 @@ impl Db {
 
 /// Object keys a stage recorded in its output document under `"object_keys": [...]` or
 /// `"object_key": "..."`, so deleting a job also finds intermediate objects.
-fn object_keys_in(doc: &Value) -> Vec<String> {
+pub(crate) fn object_keys_in(doc: &Value) -> Vec<String> {
     let mut keys = Vec::new();
     if let Some(key) = doc.get("object_key").and_then(Value::as_str) {
         keys.push(key.to_owned());

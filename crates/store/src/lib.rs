@@ -17,6 +17,7 @@ pub mod notify;
 pub mod objects;
 pub mod queue;
 pub mod rate_limit;
+pub mod retention;
 pub mod secret;
 pub mod sessions;
 pub mod transfers;
@@ -42,6 +43,7 @@ pub use objects::{
 };
 pub use queue::{ClaimedJob, Lease, RunLimits};
 pub use rate_limit::RateDecision;
+pub use retention::{upload_ids_in, EndedRevision, JobUploadRefs, RevisionKeys};
 pub use sessions::{ApiToken, NewSession, Session, TOKEN_TOUCH_EVERY_MS};
 pub use transfers::{NewTransfer, Transfer};
 pub use uploads::{NewUpload, Page, Upload, UploadKind};

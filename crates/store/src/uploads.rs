@@ -88,7 +88,7 @@ impl Page {
 }
 
 #[derive(sqlx::FromRow)]
-struct UploadRow {
+pub(crate) struct UploadRow {
     id: String,
     owner_id: String,
     kind: String,
@@ -102,7 +102,7 @@ struct UploadRow {
 }
 
 impl UploadRow {
-    fn into_upload(self) -> StoreResult<Upload> {
+    pub(crate) fn into_upload(self) -> StoreResult<Upload> {
         Ok(Upload {
             kind: UploadKind::parse(&self.kind)?,
             id: self.id,
@@ -118,7 +118,7 @@ impl UploadRow {
     }
 }
 
-const UPLOAD_COLUMNS: &str =
+pub(crate) const UPLOAD_COLUMNS: &str =
     "id, owner_id, kind, object_key, size, mime, width, height, duration_ms, created_at";
 
 impl Db {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reelsmith_config::Config;
+use reelsmith_config::{Config, RetentionConfig};
 use reelsmith_media::render::EngineConfig;
 use reelsmith_store::{now_ms, Db, JobQueuedListener, RunLimits, SealedMedia};
 use tokio::sync::{mpsc, Semaphore};
@@ -35,6 +35,10 @@ pub struct WorkerSettings {
     pub poll_interval: Duration,
     /// How long shutdown waits for running jobs before stopping and releasing them.
     pub shutdown_grace: Duration,
+    /// The retention policy the periodic sweep applies (P-RET-1..4).
+    pub retention: RetentionConfig,
+    /// How often the sweep runs; the first runs when the worker starts.
+    pub sweep_interval: Duration,
 }
 
 impl WorkerSettings {
@@ -59,6 +63,10 @@ impl WorkerSettings {
             engine,
             poll_interval: Duration::from_millis(500),
             shutdown_grace: Duration::from_secs(30),
+            retention: config.retention.clone(),
+            sweep_interval: Duration::from_secs(
+                u64::from(config.retention.sweep_minutes.max(1)) * 60,
+            ),
         }
     }
 }
@@ -149,6 +157,13 @@ impl Worker {
             }
         };
         info!(worker = %self.ctx.worker_id, concurrency = settings.concurrency, "worker started");
+        let sweeper = tokio::spawn(sweep_periodically(
+            self.ctx.db.clone(),
+            self.ctx.media.clone(),
+            settings.retention.clone(),
+            settings.sweep_interval,
+            shutdown.clone(),
+        ));
 
         let slots = Arc::new(Semaphore::new(settings.concurrency));
         let abort = CancellationToken::new();
@@ -223,6 +238,9 @@ impl Worker {
                 self.report(done);
             }
         }
+        if let Err(e) = sweeper.await {
+            warn!(error = %e, "the retention sweeper task panicked");
+        }
         info!(worker = %self.ctx.worker_id, "worker stopped");
         Ok(())
     }
@@ -235,6 +253,35 @@ impl Worker {
                 }
             }
             Err(e) => warn!(error = %e, "a job task panicked; its lease will expire"),
+        }
+    }
+}
+
+/// Runs the retention sweep now and then every `interval` until `shutdown`. A failed sweep is
+/// logged and tried again at the next interval: retention must never stop a worker from
+/// rendering. Several workers sweeping at once is safe (every step is idempotent), only
+/// redundant.
+async fn sweep_periodically(
+    db: Db,
+    media: SealedMedia,
+    policy: RetentionConfig,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let sweep = crate::retention::sweep(&db, &media, &policy, now_ms(), false);
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            result = sweep => {
+                if let Err(e) = result {
+                    use reelsmith_core::ErrorCode;
+                    warn!(code = e.code(), error = %e, "retention sweep failed; retrying at the next interval");
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
         }
     }
 }

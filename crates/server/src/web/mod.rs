@@ -157,7 +157,6 @@ private_page!(
     "My creations",
     "creations"
 );
-private_page!(account, Account, "account.html", "Account", "account");
 private_page!(
     providers,
     Providers,
@@ -166,6 +165,24 @@ private_page!(
     "providers"
 );
 private_page!(credits, Credits, "credits.html", "Credits", "credits");
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct Account {
+    pub c: Chrome,
+    /// Days between an account's deletion and its purge, as the page promises (P-RET-4).
+    pub purge_days: u32,
+}
+
+pub async fn account(State(state): State<AppState>, caller: Caller, uri: Uri) -> Response {
+    if caller.is_err() {
+        return to_signin(&uri);
+    }
+    render(Account {
+        c: Chrome::new("Account", "account", &caller),
+        purge_days: state.config.retention.purge_days,
+    })
+}
 
 #[derive(Template)]
 #[template(path = "signup.html")]

@@ -28,6 +28,11 @@ pub struct Privacy {
     pub session_days: u32,
     pub minimum_age: u8,
     pub signup_grant: i64,
+    /// The live retention settings (P-RET-1..4), as the sweep applies them.
+    pub video_days: Option<u32>,
+    pub uploads_until_job_ends: bool,
+    pub logs_months: u32,
+    pub purge_days: u32,
 }
 
 pub async fn privacy(State(state): State<AppState>, caller: Caller) -> Response {
@@ -45,6 +50,11 @@ pub async fn privacy(State(state): State<AppState>, caller: Caller) -> Response 
         session_days: config.accounts.session_days,
         minimum_age: config.accounts.minimum_age,
         signup_grant: config.credits.signup_grant,
+        video_days: config.retention.video_days,
+        uploads_until_job_ends: config.retention.uploads
+            == reelsmith_config::UploadRetention::UntilJobEnds,
+        logs_months: config.retention.logs_months,
+        purge_days: config.retention.purge_days,
     })
 }
 
