@@ -65,6 +65,7 @@ pub struct ProviderAccount {
     pub base_url: Option<String>,
     /// Hosts results may be downloaded from besides the base URL's ("*.fal.media"); the
     /// adapter's documented CDN hosts when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub download_hosts: Vec<String>,
     /// Replicate: the webhook signing secret (`whsec_...`) that verifies webhooks.
     pub webhook_secret: Option<Secret<String>>,
@@ -76,6 +77,7 @@ pub struct ProviderAccount {
     pub chat_model: Option<String>,
     /// OpenAI: transcribe uploaded voice recordings with whisper-1 for caption timing instead of
     /// aligning them locally.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub transcribe_voice: bool,
 }
 

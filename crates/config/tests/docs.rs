@@ -21,6 +21,24 @@ fn every_key_set() -> Config {
     config.email.smtp.password = Some(Secret::from("p"));
     config.email.smtp.ca_file = Some("ca.pem".into());
     config.retention.video_days = Some(30);
+    let p = &mut config.providers;
+    for account in [
+        &mut p.fal,
+        &mut p.replicate,
+        &mut p.veo,
+        &mut p.atlas,
+        &mut p.comfyui,
+        &mut p.openai,
+    ] {
+        account.key = Some(Secret::from("k"));
+        account.base_url = Some("https://api.example".into());
+        account.download_hosts = vec!["cdn.example".into()];
+    }
+    p.fal.webhook_jwks_url = Some("https://keys.example".into());
+    p.replicate.webhook_secret = Some(Secret::from("whsec_x"));
+    p.comfyui.workflow_file = Some("workflow.json".into());
+    p.openai.chat_model = Some("m".into());
+    p.openai.transcribe_voice = true;
     config
 }
 

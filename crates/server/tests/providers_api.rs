@@ -4,7 +4,7 @@
 mod common;
 
 #[path = "../../providers/tests/common/mod.rs"]
-#[allow(dead_code, unused_macros, unused_imports)]
+#[allow(unused_macros, unused_imports)]
 mod fakes;
 
 use axum::http::{Method, StatusCode};

@@ -12,7 +12,7 @@
 //! Plus the consent gate (P-TP-2): without consent the worker sends nothing at all.
 
 #[path = "../../providers/tests/common/mod.rs"]
-#[allow(dead_code, unused_macros, unused_imports)]
+#[allow(unused_macros, unused_imports)]
 mod fakes;
 
 use std::path::{Path, PathBuf};
