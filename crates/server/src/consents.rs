@@ -76,8 +76,8 @@ pub async fn list(
     let history = state.db.consents_for_user(caller.id()).await?;
     let providers = provider_names()
         .into_iter()
-        .chain(assistant_enabled(&state.config).then_some(ASSISTANT))
-        .filter(|p| is_third_party(p) && state.config.providers.is_enabled(p))
+        .chain([ASSISTANT])
+        .filter(|p| consentable(&state.config, p))
         .map(|p| provider_consent(p, &history))
         .collect();
     Ok(Json(ConsentsView {
@@ -97,7 +97,7 @@ pub async fn grant(
     client: ClientInfo,
     Path(provider): Path<String>,
 ) -> ApiResult<Json<ProviderConsent>> {
-    if !is_third_party(&provider) || !state.config.providers.is_enabled(&provider) {
+    if !consentable(&state.config, &provider) {
         return Err(ApiError::not_found("provider"));
     }
     let version = &state.config.privacy.policy_version;
@@ -148,4 +148,13 @@ pub async fn withdraw(
     }
     let history = state.db.consents_for_user(caller.id()).await?;
     Ok(Json(provider_consent(&provider, &history)))
+}
+
+/// A provider a user can consent to now: a configured shot provider, or the assistant when one
+/// of its uses is switched on.
+fn consentable(config: &reelsmith_config::Config, provider: &str) -> bool {
+    if provider == ASSISTANT {
+        return assistant_enabled(config);
+    }
+    is_third_party(provider) && config.providers.is_enabled(provider)
 }

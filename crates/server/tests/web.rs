@@ -236,7 +236,7 @@ async fn the_privacy_page_is_generated_from_the_live_settings() {
         "image-to-video",
         "narration, to write visual prompts",
         "2027-01-15",
-        "objects.example.net",
+        "S3-compatible object storage run by the operator",
     ] {
         assert!(page.contains(expected), "{expected} missing:\n{page}");
     }

@@ -58,39 +58,21 @@ pub async fn privacy(State(state): State<AppState>, caller: Caller) -> Response 
     })
 }
 
-/// Where media lives, naming hosts but never credentials.
+/// Where media lives. An operator's own endpoint is not named: internal hosts are the operator's
+/// business, like the providers' base URLs.
 fn storage(config: &Config) -> String {
     match config.storage.backend {
         StorageBackend::Local => "a folder on this server".into(),
-        StorageBackend::S3 => {
-            let host = config
-                .storage
-                .s3
-                .endpoint
-                .as_deref()
-                .and_then(|e| url::Url::parse(e).ok())
-                .and_then(|u| u.host_str().map(str::to_owned))
-                .unwrap_or_else(|| format!("Amazon S3 ({})", config.storage.s3.region));
-            format!("S3-compatible object storage at {host}")
-        }
+        StorageBackend::S3 => match config.storage.s3.endpoint {
+            Some(_) => "S3-compatible object storage run by the operator".into(),
+            None => format!("Amazon S3 (region {})", config.storage.s3.region),
+        },
     }
-}
-
-fn host_of(url: Option<&str>) -> Option<String> {
-    url.and_then(|u| url::Url::parse(u).ok())
-        .and_then(|u| u.host_str().map(str::to_owned))
 }
 
 fn third_parties(config: &Config) -> Vec<ThirdParty> {
     let p = &config.providers;
     let mut list = Vec::new();
-    let company = |default: &str, name: &str| {
-        let account = p.account(name).expect("known provider");
-        match host_of(account.base_url.as_deref()) {
-            Some(host) if account.base_url.is_some() => format!("{default} (at {host})"),
-            _ => default.to_owned(),
-        }
-    };
     let shots = "the visual prompt of each scene (written from your script) and, for \
         image-to-video models, the image you chose for that scene";
     for (name, default) in [
@@ -102,7 +84,7 @@ fn third_parties(config: &Config) -> Vec<ThirdParty> {
         if p.is_enabled(name) {
             list.push(ThirdParty {
                 name,
-                company: company(default, name),
+                company: default.to_owned(),
                 what: shots,
             });
         }
@@ -110,7 +92,7 @@ fn third_parties(config: &Config) -> Vec<ThirdParty> {
     if p.is_enabled("comfyui") {
         list.push(ThirdParty {
             name: "comfyui",
-            company: company("the operator's own ComfyUI machine", "comfyui"),
+            company: "the operator's own ComfyUI machine".to_owned(),
             what: shots,
         });
     }
@@ -126,7 +108,7 @@ fn third_parties(config: &Config) -> Vec<ThirdParty> {
         };
         list.push(ThirdParty {
             name: "openai",
-            company: company("OpenAI", "openai"),
+            company: "OpenAI or the operator's OpenAI-compatible service".to_owned(),
             what,
         });
     }
