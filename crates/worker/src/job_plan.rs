@@ -161,7 +161,15 @@ fn prompt_for(spec: &RenderSpec, scene: usize, narration: &str) -> String {
 /// A scene prompt with the job's style prompt, if any, appended.
 pub fn with_style(spec: &RenderSpec, own: String) -> String {
     match spec.prompt.as_deref().map(str::trim) {
-        Some(style) if !style.is_empty() => format!("{own}. Style: {style}"),
+        Some(style) if !style.is_empty() => {
+            let own = own.trim_end();
+            let sep = if own.ends_with(['.', '!', '?']) {
+                " "
+            } else {
+                ". "
+            };
+            format!("{own}{sep}Style: {style}")
+        }
         _ => own,
     }
 }
