@@ -664,6 +664,14 @@ impl Db {
         Ok(())
     }
 
+    /// The id of the job's newest event (0 when it has none): where a watcher starts reading.
+    pub async fn last_job_event_id(&self, job_id: &str) -> StoreResult<i64> {
+        let sql = "SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM job_events WHERE job_id = $1";
+        let id = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(job_id).fetch_one(pool).await)?;
+        Ok(id)
+    }
+
     /// A job's events with id greater than `after_id` (0 for all), oldest first, at most `limit`.
     pub async fn job_events_since(
         &self,

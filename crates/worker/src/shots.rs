@@ -326,7 +326,8 @@ async fn wait(
     stop: &StopSignal,
 ) -> Result<(), Halt> {
     let job_id = &claimed.lease.job_id;
-    let mut seen = last_event_id(ctx, job_id).await;
+    // Unknown (a database hiccup) starts from 0: an old webhook then only costs one extra poll.
+    let mut seen = ctx.db.last_job_event_id(job_id).await.unwrap_or(0);
     loop {
         let mut file = tokio::fs::File::create(path).await?;
         let max = ctx.providers.max_output_bytes;
@@ -380,17 +381,6 @@ async fn webhook(ctx: &JobContext, job_id: &str, mut after: i64) -> i64 {
             return after;
         }
     }
-}
-
-async fn last_event_id(ctx: &JobContext, job_id: &str) -> i64 {
-    let mut after = 0;
-    while let Ok(events) = ctx.db.job_events_since(job_id, after, 10_000).await {
-        match events.last() {
-            Some(last) => after = last.id,
-            None => break,
-        }
-    }
-    after
 }
 
 async fn job_was_cancelled(ctx: &JobContext, job_id: &str) -> bool {

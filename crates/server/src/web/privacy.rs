@@ -12,7 +12,6 @@ use crate::AppState;
 
 /// One third party this server is configured to use, in plain words.
 pub struct ThirdParty {
-    pub name: &'static str,
     pub company: String,
     pub what: &'static str,
 }
@@ -83,7 +82,6 @@ fn third_parties(config: &Config) -> Vec<ThirdParty> {
     ] {
         if p.is_enabled(name) {
             list.push(ThirdParty {
-                name,
                 company: default.to_owned(),
                 what: shots,
             });
@@ -91,7 +89,6 @@ fn third_parties(config: &Config) -> Vec<ThirdParty> {
     }
     if p.is_enabled("comfyui") {
         list.push(ThirdParty {
-            name: "comfyui",
             company: "the operator's own ComfyUI machine".to_owned(),
             what: shots,
         });
@@ -107,7 +104,6 @@ fn third_parties(config: &Config) -> Vec<ThirdParty> {
             (false, false) => "nothing: no feature that uses it is switched on",
         };
         list.push(ThirdParty {
-            name: "openai",
             company: "OpenAI or the operator's OpenAI-compatible service".to_owned(),
             what,
         });
