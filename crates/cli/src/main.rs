@@ -1,11 +1,16 @@
 //! `reelsmith`: the one binary. Each subcommand lives in its own module.
 
+mod admin;
+mod breach;
 mod config;
 mod keys;
 mod migrate;
+mod news;
 mod platform;
+mod policy;
 mod render;
 mod retention;
+mod rights;
 mod serve;
 mod tls;
 mod worker;
@@ -40,6 +45,15 @@ enum Command {
     /// Apply the retention policy once (expired videos and uploads, old audit entries, deleted
     /// accounts) and print what went as JSON.
     Retention(retention::RetentionArgs),
+    /// Publish a new version of the privacy notice or the terms; material ones are emailed to
+    /// every user and must be accepted before their next job.
+    Policy(policy::PolicyCommand),
+    /// Track rights requests received by email: 30 days to answer, identity checked first.
+    Rights(rights::RightsCommand),
+    /// Notify users affected by a data breach by email, recording when each notice went out.
+    Breach(breach::BreachCommand),
+    /// Product news by email, only to people who asked for it, always with an unsubscribe link.
+    News(news::NewsCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -52,5 +66,9 @@ fn main() -> std::process::ExitCode {
         Command::Config(command) => config::run(command),
         Command::Keys(command) => keys::run(command),
         Command::Retention(args) => retention::run(args),
+        Command::Policy(command) => policy::run(command),
+        Command::Rights(command) => rights::run(command),
+        Command::Breach(command) => breach::run(command),
+        Command::News(command) => news::run(command),
     }
 }

@@ -198,6 +198,101 @@ pub fn account_deleted(to: &str, when: &str, purge_date: &str, brand: &Branding)
     message(to, subject, text, html)
 }
 
+/// Tells a user that a policy document changed materially (P-COMM-2): what changed, where to
+/// read it, and that it applies to them once they accept it, which they are asked to do in the
+/// studio before their next job. A service notice, so it needs no marketing consent.
+pub fn policy_update(
+    to: &str,
+    name: &str,
+    document: &str,
+    version: &str,
+    summary: &str,
+    url: &str,
+    brand: &Branding,
+) -> Message {
+    let product = &brand.product;
+    let subject = format!("We updated the {product} {document}");
+    let lines = [
+        format!("Hello {name},"),
+        format!("we published version {version} of the {document}. What changed: {summary}"),
+        format!("Read it at {url}. It applies to you once you accept it: the studio asks you to, before your next video. Until then nothing new is made with your data."),
+    ];
+    let text = format!("{}\n\n-- {product}\n", lines.join("\n\n"));
+    let html = page(
+        brand,
+        &lines
+            .iter()
+            .map(|l| format!("<p>{}</p>", escape_html(l)))
+            .collect::<String>(),
+    );
+    message(to, subject, text, html)
+}
+
+/// A breach notice (P-COMM-3): the operator's own text, with `{name}` and `{product}` filled in.
+/// Sent to each affected user whatever their email choices: it is a legal duty, not marketing.
+pub fn breach_notice(
+    to: &str,
+    name: &str,
+    subject: &str,
+    template: &str,
+    brand: &Branding,
+) -> Message {
+    let body = template
+        .replace("{name}", name)
+        .replace("{product}", &brand.product);
+    let text = format!("{}\n\n-- {}\n", body.trim_end(), brand.product);
+    let html = page(
+        brand,
+        &body
+            .split("\n\n")
+            .map(|p| format!("<p>{}</p>", escape_html(p.trim()).replace('\n', "<br>")))
+            .collect::<String>(),
+    );
+    message(to, subject.to_owned(), text, html)
+}
+
+/// Product news (P-COMM-1): sent only to people who opted in, and always with a way out. The
+/// footer links to `unsubscribe_url`, which works without signing in, and the `List-Unsubscribe`
+/// headers let mail clients offer one-click unsubscribing (RFC 2369, RFC 8058).
+pub fn product_news(
+    to: &str,
+    name: &str,
+    subject: &str,
+    body: &str,
+    unsubscribe_url: &str,
+    brand: &Branding,
+) -> Message {
+    let body = body
+        .replace("{name}", name)
+        .replace("{product}", &brand.product);
+    let footer = format!(
+        "You get this because you asked for product news from {}. Unsubscribe (no sign-in needed): {unsubscribe_url}",
+        brand.product
+    );
+    let text = format!("{}\n\n-- \n{footer}\n", body.trim_end());
+    let html = page(
+        brand,
+        &format!(
+            "{}<p style=\"color:#666;font-size:small\">You get this because you asked for product news from {}. \
+             <a href=\"{url}\">Unsubscribe</a> (no sign-in needed).</p>",
+            body.split("\n\n")
+                .map(|p| format!("<p>{}</p>", escape_html(p.trim())))
+                .collect::<String>(),
+            escape_html(&brand.product),
+            url = escape_html(unsubscribe_url),
+        ),
+    );
+    let mut msg = message(to, subject.to_owned(), text, html);
+    msg.headers = vec![
+        ("List-Unsubscribe".into(), format!("<{unsubscribe_url}>")),
+        (
+            "List-Unsubscribe-Post".into(),
+            "List-Unsubscribe=One-Click".into(),
+        ),
+    ];
+    msg
+}
+
 fn message(to: &str, subject: String, text: String, html: String) -> Message {
     Message {
         to: to.to_owned(),

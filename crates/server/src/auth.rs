@@ -77,6 +77,8 @@ pub struct Profile {
     pub email_verified: bool,
     /// Processing of the account's data is paused (P-RIGHTS-4): queued jobs wait.
     pub processing_paused: bool,
+    /// The person asked for product news by email (P-COMM-1); off unless they turned it on.
+    pub marketing_opt_in: bool,
     pub created_at: String,
 }
 
@@ -90,6 +92,7 @@ impl From<&User> for Profile {
             role: user.role.as_str().to_owned(),
             email_verified: user.email_verified_at.is_some(),
             processing_paused: user.processing_paused,
+            marketing_opt_in: user.marketing_opt_in_at.is_some(),
             created_at: rfc3339(user.created_at),
         }
     }
@@ -209,6 +212,9 @@ pub async fn signup(
             now_ms(),
         )
         .await?;
+    // The sign-up page links the current privacy notice and terms: that is what the person
+    // agreed to, recorded so a later material change can ask again (P-COMM-2).
+    state.db.accept_current_policies(&user.id, now_ms()).await?;
     let grant = state.config.credits.signup_grant;
     if grant > 0 {
         state

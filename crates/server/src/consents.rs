@@ -100,7 +100,7 @@ pub async fn grant(
     if !consentable(&state.config, &provider) {
         return Err(ApiError::not_found("provider"));
     }
-    let version = &state.config.privacy.policy_version;
+    let version = &crate::policies::current_privacy_version(&state).await?;
     let consent = state
         .db
         .grant_consent(caller.id(), &provider, version, now_ms())

@@ -268,6 +268,7 @@ pub async fn submit(
         state.config.rate_limits.job_submission,
     )
     .await?;
+    crate::policies::require_accepted(&state, caller.id()).await?;
     let checked = checked_spec(&state, caller.id(), body).await?;
     let submitted = state
         .db
@@ -402,6 +403,7 @@ pub async fn revise(
         state.config.rate_limits.job_submission,
     )
     .await?;
+    crate::policies::require_accepted(&state, caller.id()).await?;
     let checked = checked_spec(&state, caller.id(), body).await?;
     let job = state
         .db

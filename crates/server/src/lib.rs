@@ -16,8 +16,10 @@ pub mod extract;
 pub mod health;
 pub mod hsts;
 pub mod jobs;
+pub mod marketing;
 pub mod metrics;
 pub mod openapi;
+pub mod policies;
 pub mod providers;
 pub mod range;
 pub mod scripts;
@@ -77,6 +79,10 @@ pub fn router(state: AppState) -> Router {
         .route("/me/email/verify", post(account::verify_email_change))
         .route("/me/credits", get(credits::mine))
         .route("/me/consents", get(consents::list))
+        .route("/me/marketing", axum::routing::put(marketing::set))
+        .route("/me/policies", get(policies::mine))
+        .route("/me/policies/accept", post(policies::accept))
+        .route("/policies", get(policies::list))
         .route(
             "/me/consents/{provider}",
             axum::routing::put(consents::grant).delete(consents::withdraw),

@@ -264,7 +264,7 @@ pub async fn list(
         providers.push(assistant_view(&state.config, history.as_deref()));
     }
     Ok(Json(ProvidersView {
-        policy_version: state.config.privacy.policy_version.clone(),
+        policy_version: crate::policies::current_privacy_version(&state).await?,
         providers,
     }))
 }

@@ -44,24 +44,35 @@ impl AppState {
     }
 
     pub fn public_url(&self) -> String {
-        match &self.config.server.public_url {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => {
-                // Serving TLS ourselves means people reach us over https.
-                let scheme = if self.config.server.tls.cert.is_some() {
-                    "https"
-                } else {
-                    "http"
-                };
-                format!("{scheme}://{}", self.config.server.listen)
-            }
-        }
+        public_url(&self.config)
     }
 
     pub fn branding(&self) -> Branding {
-        Branding {
-            product: "Reelsmith".to_owned(),
-            public_url: self.public_url(),
+        branding(&self.config)
+    }
+}
+
+/// Where people reach this service: `server.public_url`, else the listen address with the
+/// scheme the server itself serves.
+pub fn public_url(config: &Config) -> String {
+    match &config.server.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            // Serving TLS ourselves means people reach us over https.
+            let scheme = if config.server.tls.cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}", config.server.listen)
         }
+    }
+}
+
+/// What emails say about the service; the CLI's notices use it too.
+pub fn branding(config: &Config) -> Branding {
+    Branding {
+        product: "Reelsmith".to_owned(),
+        public_url: public_url(config),
     }
 }

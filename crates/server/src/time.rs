@@ -33,9 +33,77 @@ pub fn opt_rfc3339(ms: Option<i64>) -> Option<String> {
     ms.map(rfc3339)
 }
 
+/// Unix milliseconds for `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM[:SS]Z`, as
+/// operators type dates on the command line; `None` for anything else.
+pub fn parse_utc(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (date, time) = match text.split_once('T') {
+        Some((d, t)) => (d, Some(t.strip_suffix('Z')?)),
+        None => (text, None),
+    };
+    let mut parts = date.splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: u32 = parts.next()?.parse().ok()?;
+    let d: u32 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+        return None;
+    }
+    let seconds = match time {
+        None => 0,
+        Some(t) => {
+            let fields: Vec<&str> = t.split(':').collect();
+            if !(2..=3).contains(&fields.len()) {
+                return None;
+            }
+            let h: i64 = fields[0].parse().ok()?;
+            let min: i64 = fields[1].parse().ok()?;
+            let sec: i64 = fields.get(2).map_or(Some(0), |s| s.parse().ok())?;
+            if h > 23 || min > 59 || sec > 59 || h < 0 || min < 0 || sec < 0 {
+                return None;
+            }
+            h * 3600 + min * 60 + sec
+        }
+    };
+    Some((days_from_civil(y, m, d) * 86_400 + seconds) * 1000)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// The inverse of [`civil_from_days`].
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_dates_parse_back_to_the_same_instant() {
+        for ms in [0, 951_782_400_000, 1_709_251_199_000, 1_795_000_000_000] {
+            let text = rfc3339(ms);
+            let without_millis = format!("{}Z", &text[..19]);
+            assert_eq!(parse_utc(&without_millis), Some(ms));
+        }
+        assert_eq!(parse_utc("2000-02-29"), Some(951_782_400_000));
+        assert_eq!(parse_utc("2001-02-29"), None);
+        assert_eq!(parse_utc("2024-13-01"), None);
+        assert_eq!(parse_utc("2024-01-01T24:00Z"), None);
+        assert_eq!(parse_utc("yesterday"), None);
+    }
 
     #[test]
     fn known_instants_format_as_rfc3339() {

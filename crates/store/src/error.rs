@@ -30,6 +30,18 @@ pub enum StoreError {
     /// A ledger change that is not allowed (a negative grant, a spend written by hand).
     #[error("invalid credit change: {0}")]
     InvalidCredits(String),
+    /// That version of that policy document was published before; versions are never edited.
+    #[error("this policy version was already published; publish a new version instead")]
+    PolicyVersionExists,
+    /// No rights request has this id.
+    #[error("no rights request has this id")]
+    RightsRequestNotFound,
+    /// The rights request was closed already.
+    #[error("this rights request is closed already")]
+    RightsRequestClosed,
+    /// A rights request cannot be fulfilled before the requester's identity was checked.
+    #[error("check the requester's identity before fulfilling the request")]
+    RightsIdentityUnchecked,
     /// A stored JSON document or enum value could not be read back: the row was written by
     /// something other than this code.
     #[error("stored data is corrupt: {0}")]
@@ -53,6 +65,10 @@ impl ErrorCode for StoreError {
             StoreError::RevisionIsCurrent => "job.revision_is_current",
             StoreError::InsufficientCredits { .. } => "credits.insufficient",
             StoreError::InvalidCredits(_) => "credits.invalid",
+            StoreError::PolicyVersionExists => "policy.version_exists",
+            StoreError::RightsRequestNotFound => "rights.not_found",
+            StoreError::RightsRequestClosed => "rights.closed",
+            StoreError::RightsIdentityUnchecked => "rights.identity_unchecked",
             StoreError::Corrupt(_) => "store.corrupt",
             StoreError::Migrate(_) => "store.migrate_failed",
             StoreError::Database(_) => "store.database",
@@ -68,6 +84,10 @@ impl ErrorCode for StoreError {
                 | StoreError::RevisionIsCurrent
                 | StoreError::InsufficientCredits { .. }
                 | StoreError::InvalidCredits(_)
+                | StoreError::PolicyVersionExists
+                | StoreError::RightsRequestNotFound
+                | StoreError::RightsRequestClosed
+                | StoreError::RightsIdentityUnchecked
         )
     }
 }

@@ -5,6 +5,7 @@
 //! nothing else. See `docs/store.md` for the data model and the queue's semantics.
 
 pub mod audit;
+pub mod breach;
 pub mod codes;
 pub mod consents;
 pub mod credits;
@@ -13,11 +14,14 @@ pub mod db;
 pub mod error;
 pub mod jobs;
 pub mod keys;
+pub mod marketing;
 pub mod notify;
 pub mod objects;
+pub mod policies;
 pub mod queue;
 pub mod rate_limit;
 pub mod retention;
+pub mod rights;
 pub mod secret;
 pub mod sessions;
 pub mod transfers;
@@ -25,6 +29,7 @@ pub mod uploads;
 pub mod users;
 
 pub use audit::{AuditEntry, NewAuditEntry};
+pub use breach::{BreachNotice, BreachSend, BreachSummary};
 pub use codes::{CodeCheck, CodePurpose, MAX_CODE_ATTEMPTS};
 pub use consents::Consent;
 pub use credits::{CreditHold, CreditKind, LedgerEntry};
@@ -36,14 +41,17 @@ pub use jobs::{
     SubmittedJob,
 };
 pub use keys::{CryptError, DataKey, KeyStore, Keyring, OperatorKey, RotationReport};
+pub use marketing::MarketingRecipient;
 pub use notify::{JobQueuedListener, JOB_QUEUED_CHANNEL};
 pub use objects::{
     content_key, ContentHasher, MediaConfig, MediaStore, ObjectError, ObjectInfo, ObjectReader,
     S3Config,
 };
+pub use policies::{PolicyAcceptance, PolicyKind, PolicyVersion, UserContact};
 pub use queue::{ClaimedJob, Lease, RunLimits};
 pub use rate_limit::RateDecision;
 pub use retention::{upload_ids_in, EndedRevision, JobUploadRefs, RevisionKeys};
+pub use rights::{RightsKind, RightsOutcome, RightsRequest, RIGHTS_DUE_DAYS};
 pub use sessions::{ApiToken, NewSession, Session, TOKEN_TOUCH_EVERY_MS};
 pub use transfers::{NewTransfer, Transfer};
 pub use uploads::{NewUpload, Page, Upload, UploadKind};

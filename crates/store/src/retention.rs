@@ -311,14 +311,21 @@ impl Db {
             OR LOWER(detail_json) LIKE $2 ESCAPE '\\' OR detail_json LIKE $3 ESCAPE '\\'";
         let limits = "DELETE FROM rate_limits WHERE LOWER(key) LIKE $1 ESCAPE '\\' \
             OR key LIKE $2 ESCAPE '\\'";
+        // A rights request stays as the record that it was handled (kind, dates, outcome), but
+        // no longer says who asked or what they wrote (P-RIGHTS-5 meets P-RET-4).
+        let rights = "UPDATE rights_requests SET requester_email = '', notes = '', \
+            identity_method = CASE WHEN identity_method IS NULL THEN NULL ELSE '' END \
+            WHERE user_id = $1 OR LOWER(requester_email) = $2";
         with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             let a = sqlx::query(audit).bind(user_id).bind(&email_like).bind(&id_like)
                 .execute(&mut *tx).await?.rows_affected();
             let r = sqlx::query(limits).bind(&email_like).bind(&id_like)
                 .execute(&mut *tx).await?.rows_affected();
+            let q = sqlx::query(rights).bind(user_id).bind(email.trim().to_lowercase())
+                .execute(&mut *tx).await?.rows_affected();
             tx.commit().await?;
-            Ok::<u64, StoreError>(a + r)
+            Ok::<u64, StoreError>(a + r + q)
         }.await)
     }
 }

@@ -51,6 +51,9 @@ pub struct User {
     pub age_confirmed_min: Option<i64>,
     /// Restriction of processing (P-RIGHTS-4): the queue does not claim this user's jobs.
     pub processing_paused: bool,
+    /// When the person opted in to marketing email (P-COMM-1); `None` is the default and means
+    /// no marketing email at all.
+    pub marketing_opt_in_at: Option<UnixMillis>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
     /// Set when the account is deleted: it can no longer sign in and is purged later (P-RET-4).
@@ -87,6 +90,7 @@ pub(crate) struct UserRow {
     birth_year: Option<i64>,
     age_confirmed_min: Option<i64>,
     processing_paused: bool,
+    marketing_opt_in_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
     deleted_at: Option<i64>,
@@ -105,6 +109,7 @@ impl UserRow {
             birth_year: self.birth_year,
             age_confirmed_min: self.age_confirmed_min,
             processing_paused: self.processing_paused,
+            marketing_opt_in_at: self.marketing_opt_in_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
             deleted_at: self.deleted_at,
@@ -113,8 +118,8 @@ impl UserRow {
 }
 
 pub(crate) const USER_COLUMNS: &str = "id, email, username, password_hash, display_name, \
-    email_verified_at, role, birth_year, age_confirmed_min, processing_paused, created_at, \
-    updated_at, deleted_at";
+    email_verified_at, role, birth_year, age_confirmed_min, processing_paused, marketing_opt_in_at, \
+    created_at, updated_at, deleted_at";
 
 /// The form both uniqueness checks compare: emails and usernames are case-insensitive.
 fn normalise(s: &str) -> String {

@@ -10,6 +10,7 @@ pub mod assets;
 pub mod csrf;
 pub mod headers;
 pub mod privacy;
+pub mod unsubscribe;
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -32,6 +33,11 @@ pub fn routes() -> Router<AppState> {
         .route("/forgot", get(forgot))
         .route("/reset", get(reset))
         .route("/privacy", get(privacy::privacy))
+        .route("/terms", get(privacy::terms))
+        .route(
+            "/unsubscribe",
+            get(unsubscribe::ask).post(unsubscribe::confirm),
+        )
         .route("/create", get(create))
         .route("/creations", get(creations))
         .route("/creations/{id}", get(job))
@@ -101,7 +107,7 @@ fn encode_path(path: &str) -> String {
         .collect()
 }
 
-type Caller = Result<CurrentUser, ApiError>;
+pub(crate) type Caller = Result<CurrentUser, ApiError>;
 
 macro_rules! simple_page {
     ($fn:ident, $ty:ident, $file:literal, $title:literal, $page:literal) => {

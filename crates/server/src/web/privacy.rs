@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use reelsmith_config::{Config, StorageBackend};
+use reelsmith_store::{PolicyKind, PolicyVersion};
 
 use super::{render, Caller, Chrome};
 use crate::AppState;
@@ -32,13 +33,85 @@ pub struct Privacy {
     pub uploads_until_job_ends: bool,
     pub logs_months: u32,
     pub purge_days: u32,
+    /// Text the operator published with the current version (P-COMM-2), if any.
+    pub operator_note: String,
+    /// Every published version, newest first.
+    pub versions: Vec<VersionLine>,
+}
+
+/// One published version, as the pages list them.
+#[derive(Clone)]
+pub struct VersionLine {
+    pub version: String,
+    pub published: String,
+    pub summary: String,
+    pub material: bool,
+    pub body: String,
+}
+
+impl From<&PolicyVersion> for VersionLine {
+    fn from(v: &PolicyVersion) -> VersionLine {
+        VersionLine {
+            version: v.version.clone(),
+            published: crate::time::rfc3339(v.published_at)
+                .split('T')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            summary: v.summary.clone(),
+            material: v.material,
+            body: v.body.clone(),
+        }
+    }
+}
+
+/// The published versions of one document, newest first. A database error shows the page
+/// without its history rather than no privacy notice at all.
+async fn versions_of(state: &AppState, kind: PolicyKind) -> Vec<VersionLine> {
+    match state.db.policy_history().await {
+        Ok(all) => all
+            .iter()
+            .filter(|v| v.kind == kind)
+            .map(VersionLine::from)
+            .collect(),
+        Err(err) => {
+            tracing::error!(error = %err, "cannot read the policy versions");
+            Vec::new()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "terms.html")]
+pub struct Terms {
+    pub c: Chrome,
+    pub current: Option<VersionLine>,
+    pub versions: Vec<VersionLine>,
+}
+
+/// `/terms`: the current terms of use as the operator published them (P-COMM-2).
+pub async fn terms(State(state): State<AppState>, caller: Caller) -> Response {
+    let versions = versions_of(&state, PolicyKind::Terms).await;
+    let current = versions.first().cloned();
+    render(Terms {
+        c: Chrome::new("Terms", "terms", &caller),
+        current,
+        versions,
+    })
 }
 
 pub async fn privacy(State(state): State<AppState>, caller: Caller) -> Response {
     let config = &state.config;
+    let versions = versions_of(&state, PolicyKind::Privacy).await;
+    let (policy_version, operator_note) = match versions.first() {
+        Some(v) => (v.version.clone(), v.body.clone()),
+        None => (config.privacy.policy_version.clone(), String::new()),
+    };
     render(Privacy {
         c: Chrome::new("Privacy", "privacy", &caller),
-        policy_version: config.privacy.policy_version.clone(),
+        policy_version,
+        operator_note,
+        versions,
         third_parties: third_parties(config),
         storage: storage(config),
         database: if config.database.url.is_postgres() {
