@@ -88,6 +88,10 @@ on_both_backends!(
     p_bill_1_concurrent_submissions_never_overdraw,
     p_tp_2_consents_keep_their_history_and_withdrawal_closes_them,
     p_tp_4_transfers_are_logged_per_job_and_scoped_to_the_owner,
+    p_comm_2_a_material_version_is_pending_until_accepted,
+    p_comm_1_marketing_is_opt_in_and_the_token_only_unsubscribes,
+    p_rights_5_fulfilment_needs_the_identity_check_and_the_purge_forgets_the_requester,
+    p_comm_3_breach_sends_are_recorded_per_user_and_failures_retried,
 );
 
 const T0: i64 = 1_700_000_000_000;
@@ -1596,4 +1600,222 @@ async fn p_tp_4_transfers_are_logged_per_job_and_scoped_to_the_owner(db: &Db) {
     // The log goes with the job.
     db.delete_job(&u.id, &job.id).await.unwrap();
     assert!(db.transfers_for_user(&u.id).await.unwrap().is_empty());
+}
+
+async fn p_comm_2_a_material_version_is_pending_until_accepted(db: &Db) {
+    let alice = user(db, "alice").await;
+    assert!(db.pending_policies(&alice.id).await.unwrap().is_empty());
+    // A clarification asks nothing of anyone.
+    db.publish_policy(PolicyKind::Privacy, "v1", "first", "", false, T0)
+        .await
+        .unwrap();
+    assert!(db.pending_policies(&alice.id).await.unwrap().is_empty());
+    let v2 = db
+        .publish_policy(
+            PolicyKind::Privacy,
+            "v2",
+            "videos kept 30 days",
+            "",
+            true,
+            T0,
+        )
+        .await
+        .unwrap();
+    assert!(
+        v2.published_at > T0,
+        "published times grow even within one millisecond"
+    );
+    assert!(matches!(
+        db.publish_policy(PolicyKind::Privacy, "v2", "again", "", true, T0 + 5)
+            .await,
+        Err(StoreError::PolicyVersionExists)
+    ));
+    let pending = db.pending_policies(&alice.id).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (pending[0].kind, pending[0].version.as_str()),
+        (PolicyKind::Privacy, "v2")
+    );
+    // Accepting an older version does not cover the material change.
+    db.accept_policy(&alice.id, PolicyKind::Privacy, "v1", T0 + 10)
+        .await
+        .unwrap();
+    assert_eq!(db.pending_policies(&alice.id).await.unwrap().len(), 1);
+    // A minor version after the material one is what is current; accepting it covers both.
+    db.publish_policy(PolicyKind::Privacy, "v3", "typo", "", false, T0 + 20)
+        .await
+        .unwrap();
+    let pending = db.pending_policies(&alice.id).await.unwrap();
+    assert_eq!(
+        pending[0].version, "v3",
+        "the current version is the one to accept"
+    );
+    db.accept_policy(&alice.id, PolicyKind::Privacy, "v3", T0 + 30)
+        .await
+        .unwrap();
+    db.accept_policy(&alice.id, PolicyKind::Privacy, "v3", T0 + 40)
+        .await
+        .unwrap();
+    assert!(db.pending_policies(&alice.id).await.unwrap().is_empty());
+    let accepted = db.policy_acceptances_of(&alice.id).await.unwrap();
+    assert_eq!(accepted.len(), 2);
+    assert_eq!(
+        (accepted[0].version.as_str(), accepted[0].accepted_at),
+        ("v3", T0 + 30)
+    );
+    // Terms are a document of their own.
+    db.publish_policy(PolicyKind::Terms, "t1", "terms", "Be nice.", true, T0 + 50)
+        .await
+        .unwrap();
+    let pending = db.pending_policies(&alice.id).await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].kind, PolicyKind::Terms);
+    // Someone who signs up now accepts what is current.
+    let bob = user(db, "bob").await;
+    db.accept_current_policies(&bob.id, T0 + 60).await.unwrap();
+    assert!(db.pending_policies(&bob.id).await.unwrap().is_empty());
+    assert_eq!(db.policy_history().await.unwrap().len(), 4);
+}
+
+async fn p_comm_1_marketing_is_opt_in_and_the_token_only_unsubscribes(db: &Db) {
+    let alice = user(db, "alice").await;
+    let bob = user(db, "bob").await;
+    db.mark_email_verified(&alice.id, T0).await.unwrap();
+    db.mark_email_verified(&bob.id, T0).await.unwrap();
+    assert_eq!(alice.marketing_opt_in_at, None, "off by default");
+    assert!(db.marketing_recipients().await.unwrap().is_empty());
+    assert!(db
+        .set_marketing_opt_in(&alice.id, true, "tok-a", T0)
+        .await
+        .unwrap());
+    // Opting in again keeps the first token: links in older emails keep working.
+    db.set_marketing_opt_in(&alice.id, true, "tok-other", T0 + 1)
+        .await
+        .unwrap();
+    let recipients = db.marketing_recipients().await.unwrap();
+    assert_eq!(recipients.len(), 1);
+    assert_eq!(recipients[0].id, alice.id);
+    assert_eq!(recipients[0].unsubscribe_token, "tok-a");
+    assert!(db.unsubscribe_token_exists("tok-a").await.unwrap());
+    assert!(!db.unsubscribe_token_exists("").await.unwrap());
+    assert_eq!(db.unsubscribe_by_token("nope", T0).await.unwrap(), None);
+    assert_eq!(db.unsubscribe_by_token("", T0).await.unwrap(), None);
+    assert_eq!(
+        db.unsubscribe_by_token("tok-a", T0 + 2).await.unwrap(),
+        Some(alice.id.clone())
+    );
+    assert!(db.marketing_recipients().await.unwrap().is_empty());
+    let after = db.user_by_id(&alice.id).await.unwrap().unwrap();
+    assert_eq!(after.marketing_opt_in_at, None);
+    // A second click says the same; a deleted account gets nothing.
+    assert!(db
+        .unsubscribe_by_token("tok-a", T0 + 3)
+        .await
+        .unwrap()
+        .is_some());
+    db.set_marketing_opt_in(&bob.id, true, "tok-b", T0)
+        .await
+        .unwrap();
+    db.mark_user_deleted(&bob.id, T0 + 4).await.unwrap();
+    assert!(db.marketing_recipients().await.unwrap().is_empty());
+}
+
+async fn p_rights_5_fulfilment_needs_the_identity_check_and_the_purge_forgets_the_requester(
+    db: &Db,
+) {
+    let alice = user(db, "alice").await;
+    let request = db
+        .record_rights_request("ALICE@example.org", RightsKind::Erasure, T0, "by email")
+        .await
+        .unwrap();
+    assert_eq!(request.user_id.as_deref(), Some(alice.id.as_str()));
+    assert_eq!(request.due_at, T0 + RIGHTS_DUE_DAYS * 86_400_000);
+    assert!(!request.is_overdue(T0 + 29 * 86_400_000));
+    assert!(request.is_overdue(T0 + 31 * 86_400_000));
+    assert!(matches!(
+        db.close_rights_request(&request.id, RightsOutcome::Fulfilled, "", T0 + 1)
+            .await,
+        Err(StoreError::RightsIdentityUnchecked)
+    ));
+    let checked = db
+        .check_rights_identity(&request.id, "code sent to the account address", T0 + 2)
+        .await
+        .unwrap();
+    assert_eq!(checked.identity_checked_at, Some(T0 + 2));
+    let closed = db
+        .close_rights_request(&request.id, RightsOutcome::Fulfilled, "done", T0 + 3)
+        .await
+        .unwrap();
+    assert_eq!(closed.status, "fulfilled");
+    assert_eq!(closed.notes, "by email\ndone");
+    assert!(matches!(
+        db.close_rights_request(&request.id, RightsOutcome::Refused, "", T0 + 4)
+            .await,
+        Err(StoreError::RightsRequestClosed)
+    ));
+    assert!(matches!(
+        db.check_rights_identity("missing", "x", T0).await,
+        Err(StoreError::RightsRequestNotFound)
+    ));
+    let stranger = db
+        .record_rights_request("who@example.org", RightsKind::Access, T0 + 5, "")
+        .await
+        .unwrap();
+    assert_eq!(stranger.user_id, None);
+    // Refusing needs no identity check (an unprovable request is refused).
+    db.close_rights_request(&stranger.id, RightsOutcome::Refused, "", T0 + 6)
+        .await
+        .unwrap();
+    assert_eq!(db.rights_requests(true).await.unwrap().len(), 0);
+    assert_eq!(db.rights_requests(false).await.unwrap().len(), 2);
+
+    // The purge keeps that the request was handled, and forgets who asked.
+    db.scrub_user_traces(&alice.id, &alice.email).await.unwrap();
+    db.purge_user(&alice.id).await.unwrap();
+    let kept = db.rights_request(&request.id).await.unwrap().unwrap();
+    assert_eq!(kept.user_id, None);
+    assert_eq!(kept.requester_email, "");
+    assert_eq!(kept.notes, "");
+    assert_eq!(kept.identity_method.as_deref(), Some(""));
+    assert_eq!(
+        (kept.kind.as_str(), kept.status.as_str()),
+        ("erasure", "fulfilled")
+    );
+}
+
+async fn p_comm_3_breach_sends_are_recorded_per_user_and_failures_retried(db: &Db) {
+    let alice = user(db, "alice").await;
+    let bob = user(db, "bob").await;
+    let notice = db
+        .create_breach_notice("Incident", "Dear {name}", Some(T0 - 3_600_000), T0)
+        .await
+        .unwrap();
+    db.record_breach_send(&notice.id, &alice.id, None, T0 + 10)
+        .await
+        .unwrap();
+    db.record_breach_send(&notice.id, &bob.id, Some("smtp timeout"), T0 + 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.breach_unsent_users(&notice.id).await.unwrap(),
+        vec![bob.id.clone()]
+    );
+    db.record_breach_send(&notice.id, &bob.id, None, T0 + 30)
+        .await
+        .unwrap();
+    assert!(db.breach_unsent_users(&notice.id).await.unwrap().is_empty());
+    let sends = db.breach_sends(&notice.id).await.unwrap();
+    let seen: Vec<(i64, &str)> = sends.iter().map(|s| (s.seq, s.status.as_str())).collect();
+    assert_eq!(seen, vec![(1, "sent"), (2, "failed"), (3, "sent")]);
+    assert_eq!(sends[1].error.as_deref(), Some("smtp timeout"));
+    let summary = &db.breach_notices().await.unwrap()[0];
+    assert_eq!((summary.sent, summary.failed), (2, 1));
+    assert_eq!(summary.first_sent_at, Some(T0 + 10));
+    assert_eq!(summary.last_sent_at, Some(T0 + 30));
+    assert_eq!(summary.notice.discovered_at, Some(T0 - 3_600_000));
+    // A purged account leaves the record of the send, not the person.
+    db.purge_user(&alice.id).await.unwrap();
+    let sends = db.breach_sends(&notice.id).await.unwrap();
+    assert_eq!(sends.len(), 3);
+    assert_eq!(sends[0].user_id, None);
 }
