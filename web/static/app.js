@@ -980,12 +980,104 @@ async function setupAccount() {
     messages: { 'auth.invalid_credentials': 'The password is wrong. Nothing was deleted.' },
   });
 
+  // Product news (P-COMM-1): opt-in, saved at once; on failure the switch flips back.
+  const marketing = $('#marketing-opt-in');
+  const marketingForm = $('#marketing-form');
+  const showMarketing = (me) => { marketing.checked = !!me.marketing_opt_in; };
+  marketingForm.addEventListener('submit', (e) => e.preventDefault());
+  marketing.addEventListener('change', async () => {
+    const want = marketing.checked;
+    const errorBox = marketingForm.querySelector('[role=alert]');
+    const statusBox = marketingForm.querySelector('[role=status]');
+    showError(null, errorBox);
+    statusBox.textContent = '';
+    marketing.disabled = true;
+    try {
+      showMarketing(await api('PUT', '/me/marketing', { opt_in: want }));
+      statusBox.textContent = want ? 'You will get product news by email.' : 'No more product news.';
+    } catch (err) {
+      marketing.checked = !want;
+      showError(err, errorBox);
+    } finally {
+      marketing.disabled = false;
+      marketing.focus();
+    }
+  });
+
+  // Export (P-RIGHTS-1): ask for an archive, then poll until its link is ready.
+  const exportsList = $('#exports');
+  const loadExports = async () => {
+    const { items } = await api('GET', '/me/exports');
+    exportsList.replaceChildren(...items.map((x) => {
+      const li = el('li', {}, el('span', {}, `Archive of ${fmtDate(x.created_at)}: `));
+      if (x.download_url) {
+        li.append(el('a', { href: x.download_url, download: '' }, 'Download'),
+          el('span', { class: 'muted' }, ` (link works until ${fmtDate(x.expires_at)})`));
+      } else {
+        li.append(el('span', { class: 'muted' }, x.status === 'building' ? 'being prepared…' : x.status));
+      }
+      return li;
+    }));
+    return items;
+  };
+  let exportPoll = null;
+  const pollExports = () => {
+    clearTimeout(exportPoll);
+    exportPoll = setTimeout(async () => {
+      try {
+        const items = await loadExports();
+        if (items.some((x) => x.status === 'building')) pollExports();
+      } catch (err) { showError(err, $('#export-form [role=alert]')); }
+    }, 1000);
+  };
+  onSubmit($('#export-form'), async () => {
+    await api('POST', '/me/exports');
+    await loadExports();
+    pollExports();
+    return 'Your archive is being prepared. Its download link appears below when it is ready.';
+  }, { messages: { 'export.in_progress': 'An archive is already being prepared; its link appears below.' } });
+
+  const loadAcceptances = async () => {
+    const { accepted } = await api('GET', '/me/policies');
+    const name = { privacy: 'Privacy notice', terms: 'Terms of use' };
+    $('#policy-acceptances').replaceChildren(...accepted.map((a) =>
+      el('li', {}, `${name[a.kind] || a.kind} version ${a.version}, accepted ${fmtDate(a.accepted_at)}`)));
+  };
+
   try {
     const me = await api('GET', '/me');
     showProfile(me);
     showPaused(me);
-    await Promise.all([loadSessions(), loadTokens()]);
+    showMarketing(me);
+    await Promise.all([loadSessions(), loadTokens(), loadAcceptances(), loadExports().then((items) => {
+      if (items.some((x) => x.status === 'building')) pollExports();
+    })]);
   } catch (err) { showError(err); }
+}
+
+// A material change of the privacy notice or the terms waits for the person's acceptance
+// (P-COMM-2): the notice shows on every page until they accept.
+async function setupPolicyNotice() {
+  const box = $('#policy-notice');
+  if (!box) return;
+  let pending = [];
+  try { ({ pending } = await api('GET', '/me/policies')); } catch { return; }
+  if (!pending.length) return;
+  const name = { privacy: 'privacy notice', terms: 'terms of use' };
+  $('#policy-notice-list').replaceChildren(...pending.map((p) => el('li', {},
+    el('a', { href: p.url }, `The ${name[p.kind] || p.kind}, version ${p.version}`),
+    el('span', {}, p.summary ? `: ${p.summary}` : ''))));
+  box.hidden = false;
+  $('#policy-accept').addEventListener('click', async () => {
+    const errorBox = box.querySelector('[role=alert]');
+    showError(null, errorBox);
+    try {
+      for (const p of pending) await api('POST', '/me/policies/accept', { kind: p.kind, version: p.version });
+      box.hidden = true;
+      const acceptances = $('#policy-acceptances');
+      if (acceptances) location.reload();
+    } catch (err) { showError(err, errorBox); }
+  });
 }
 
 // ---- everywhere ----
@@ -1008,6 +1100,7 @@ const PAGES = {
 
 document.addEventListener('DOMContentLoaded', () => {
   setupSignout();
+  setupPolicyNotice();
   const page = document.body.dataset.page;
   if (page === 'creations' && $('#job')) setupJob();
   else if (PAGES[page]) PAGES[page]();

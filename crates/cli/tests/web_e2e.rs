@@ -68,3 +68,61 @@ async fn studio_sign_up_create_watch_play_download_revise_delete_in_chromium() {
         server.log_text()
     );
 }
+
+/// The privacy controls in a real browser: the account is made through the API and a material
+/// privacy version is published with the CLI before `tests/web/privacy.mjs` signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn studio_policy_notice_news_pause_export_and_deletion_in_chromium() {
+    let root = workspace();
+    let script = root.join("tests/web/privacy.mjs");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        root.join("tests/web/node_modules/playwright-core").is_dir()
+            && Path::new(&chromium).exists(),
+        "the browser test needs Chromium, Node and tests/web's npm packages: run scripts/setup --test"
+    );
+    let shots = match std::env::var_os("REELSMITH_SCREENSHOTS") {
+        Some(dir) => root.join(dir),
+        None => root.join("target/web-screenshots"),
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start(&data, &[], &[]).await;
+    let email = "privacy-web@example.org";
+    server
+        .client()
+        .sign_up_and_in(&data, email, "privacyweb")
+        .await;
+    let published = Command::new(platform::bin())
+        .args(["policy", "publish", "--kind", "privacy", "--version", "2026-12-01"])
+        .args(["--summary", "Videos are now kept 30 days after they are made."])
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(published.status.success(), "{published:?}");
+
+    let base = server.base.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(&script)
+            .arg(&base)
+            .arg(&shots)
+            .arg(email)
+            .arg(platform::PASSWORD)
+            .env("CHROMIUM", &chromium)
+            .output()
+            .expect("node runs (scripts/setup --test installs it)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "privacy.mjs failed ({}):\n{stdout}\n{}\nserver log:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+        server.log_text()
+    );
+}
