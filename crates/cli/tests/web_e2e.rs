@@ -94,8 +94,18 @@ async fn studio_policy_notice_news_pause_export_and_deletion_in_chromium() {
         .sign_up_and_in(&data, email, "privacyweb")
         .await;
     let published = Command::new(platform::bin())
-        .args(["policy", "publish", "--kind", "privacy", "--version", "2026-12-01"])
-        .args(["--summary", "Videos are now kept 30 days after they are made."])
+        .args([
+            "policy",
+            "publish",
+            "--kind",
+            "privacy",
+            "--version",
+            "2026-12-01",
+        ])
+        .args([
+            "--summary",
+            "Videos are now kept 30 days after they are made.",
+        ])
         .arg("--data")
         .arg(&data)
         .output()

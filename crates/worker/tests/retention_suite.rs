@@ -468,6 +468,38 @@ async fn p_ret_4_purge_leaves_no_email_no_object_and_backups_unreadable(env: &En
         .rate_limit_hit("password_check", &format!("account:{ada}"), 10, 60_000, T0)
         .await
         .unwrap();
+    // What the notices and rights commands keep about her: a policy acceptance, a marketing
+    // opt-in with its token, a rights request from her address, a breach notice sent to her.
+    env.db
+        .publish_policy(PolicyKind::Privacy, "v2", "changed", "", true, T0)
+        .await
+        .unwrap();
+    env.db
+        .accept_policy(&ada, PolicyKind::Privacy, "v2", T0)
+        .await
+        .unwrap();
+    env.db
+        .set_marketing_opt_in(&ada, true, "ada-unsubscribe-token", T0)
+        .await
+        .unwrap();
+    let request = env
+        .db
+        .record_rights_request(email, RightsKind::Erasure, T0, "sent from ada@example.org")
+        .await
+        .unwrap();
+    env.db
+        .check_rights_identity(&request.id, "ada@example.org replied", T0)
+        .await
+        .unwrap();
+    let notice = env
+        .db
+        .create_breach_notice("Incident", "Dear {name}", None, T0)
+        .await
+        .unwrap();
+    env.db
+        .record_breach_send(&notice.id, &ada, None, T0)
+        .await
+        .unwrap();
     // The "backup": a copy of one of her stored (sealed) objects, taken before the purge.
     let backup = env.raw.get_bytes(&outputs[0]).await.unwrap();
 
@@ -507,6 +539,10 @@ async fn p_ret_4_purge_leaves_no_email_no_object_and_backups_unreadable(env: &En
         }
     }
     assert!(env.db.user_by_id(&ada).await.unwrap().is_none());
+    // The records that she was answered and told stay, without her.
+    let kept = env.db.rights_request(&request.id).await.unwrap().unwrap();
+    assert_eq!((kept.kind.as_str(), kept.user_id), ("erasure", None));
+    assert_eq!(env.db.breach_sends(&notice.id).await.unwrap().len(), 1);
     // No storage object of hers is left; Bob's are untouched.
     let left: Vec<String> = env
         .raw
