@@ -54,28 +54,48 @@ impl FromRequestParts<AppState> for CurrentUser {
         if let Some(user) = parts.extensions.get::<CurrentUser>() {
             return Ok(user.clone());
         }
-        let user = authenticate(&parts.headers, state).await?;
+        let (user, token_touched) = authenticate(&parts.headers, state).await?;
+        if token_touched {
+            // API-token use is a security event (P-SEC-6), recorded as often as the token's
+            // last-used time is (every TOKEN_TOUCH_EVERY_MS), not on every request.
+            let client = ClientInfo::from_request_parts(parts, state)
+                .await
+                .unwrap_or_default();
+            let detail = match &user.credential {
+                Credential::ApiToken { id } => Some(serde_json::json!({ "token_id": id })),
+                Credential::Session { .. } => None,
+            };
+            audit(
+                state,
+                client.audit("api_token.used", Some(user.id()), detail),
+            )
+            .await;
+        }
         parts.extensions.insert(user.clone());
         Ok(user)
     }
 }
 
-async fn authenticate(headers: &HeaderMap, state: &AppState) -> ApiResult<CurrentUser> {
+/// The caller, and whether an API token's last-used time was just updated.
+async fn authenticate(headers: &HeaderMap, state: &AppState) -> ApiResult<(CurrentUser, bool)> {
     let now = now_ms();
     if let Some(token) = bearer_token(headers) {
         // A malformed token is refused before any lookup.
         if TokenKind::of(token) != Some(TokenKind::Api) {
             return Err(ApiError::unauthenticated());
         }
-        let (token, user) = state
+        let (token, user, touched) = state
             .db
             .use_api_token(&hash_token(token), now)
             .await?
             .ok_or_else(ApiError::unauthenticated)?;
-        return Ok(CurrentUser {
-            user,
-            credential: Credential::ApiToken { id: token.id },
-        });
+        return Ok((
+            CurrentUser {
+                user,
+                credential: Credential::ApiToken { id: token.id },
+            },
+            touched,
+        ));
     }
     let token = session_cookie(headers).ok_or_else(ApiError::unauthenticated)?;
     if TokenKind::of(token) != Some(TokenKind::Session) {
@@ -90,10 +110,13 @@ async fn authenticate(headers: &HeaderMap, state: &AppState) -> ApiResult<Curren
         let expires = now + session_lifetime_ms(state);
         state.db.touch_session(&session.id, expires, now).await?;
     }
-    Ok(CurrentUser {
-        user,
-        credential: Credential::Session { id: session.id },
-    })
+    Ok((
+        CurrentUser {
+            user,
+            credential: Credential::Session { id: session.id },
+        },
+        false,
+    ))
 }
 
 pub fn session_lifetime_ms(state: &AppState) -> i64 {

@@ -1,5 +1,6 @@
 //! Erasure and restriction over the API: `DELETE /api/v1/me` (P-RET-4, P-RIGHTS-3) and
-//! `PUT /api/v1/me/processing` (P-RIGHTS-4).
+//! `PUT /api/v1/me/processing` (P-RIGHTS-4); the security events of an account's life in the audit
+//! log (P-SEC-6).
 
 mod common;
 
@@ -287,4 +288,86 @@ async fn p_ret_the_privacy_page_states_the_live_retention_settings() {
     assert!(html.contains("kept until you delete them"), "{html}");
     assert!(html.contains("kept as long as the videos made from them"));
     assert!(html.contains("erased within 30 days"));
+}
+
+#[tokio::test]
+async fn p_sec_6_security_events_are_audited_with_ip_and_user_agent() {
+    let t = app_with(|c| c.server.trust_proxy_headers = true).await;
+    let cookie = Auth::Cookie(t.signed_in_user("ivy@example.org", "ivy").await);
+    t.login("ivy@example.org", "a wrong password entirely")
+        .await;
+    let bearer = Auth::Bearer(create_token(&t, &cookie).await);
+    assert_eq!(t.get("/api/v1/me", &bearer).await.status, StatusCode::OK);
+    // A second use within the touch interval is not another entry.
+    assert_eq!(t.get("/api/v1/me", &bearer).await.status, StatusCode::OK);
+    t.json(
+        Method::POST,
+        "/api/v1/me/password",
+        &cookie,
+        json!({ "current_password": PASSWORD, "new_password": "another long passphrase" }),
+    )
+    .await;
+    t.json(
+        Method::POST,
+        "/api/v1/me/email",
+        &cookie,
+        json!({ "new_email": "ivy.new@example.org", "password": "another long passphrase" }),
+    )
+    .await;
+    // Someone else's job: denied, and recorded.
+    assert_eq!(
+        t.get("/api/v1/jobs/0190aaaa-0000-7000-8000-000000000000", &cookie)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let user = t
+        .state
+        .db
+        .user_by_email("ivy@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    t.json(
+        Method::DELETE,
+        "/api/v1/me",
+        &cookie,
+        json!({ "password": "another long passphrase" }),
+    )
+    .await;
+
+    let entries = t
+        .state
+        .db
+        .audit_for_user(&user.id, 100, None)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
+    for kind in [
+        "account.created",
+        "email.verified",
+        "sign_in.succeeded",
+        "sign_in.failed",
+        "token.created",
+        "api_token.used",
+        "password.changed",
+        "email.change_requested",
+        "access.denied",
+        "account.deleted",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} is audited: {kinds:?}");
+    }
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "api_token.used").count(),
+        1,
+        "token use is recorded once per touch interval"
+    );
+    for entry in &entries {
+        assert_eq!(entry.ip.as_deref(), Some(CLIENT_IP), "{entry:?}");
+        assert_eq!(
+            entry.user_agent.as_deref(),
+            Some("reelsmith-tests/1"),
+            "{entry:?}"
+        );
+    }
 }

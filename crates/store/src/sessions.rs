@@ -196,12 +196,13 @@ impl Db {
 
     /// The unrevoked token with this hash and its (undeleted) user, marking it used at `now`.
     /// Finds a live API token by its hash and its owner. `last_used_at` is written at most once
-    /// a minute per token, so authenticated reads do not each cost a database write.
+    /// a minute per token, so authenticated reads do not each cost a database write; the third
+    /// value says whether this use wrote it (the server audits those uses, P-SEC-6).
     pub async fn use_api_token(
         &self,
         token_hash: &str,
         now: UnixMillis,
-    ) -> StoreResult<Option<(ApiToken, User)>> {
+    ) -> StoreResult<Option<(ApiToken, User, bool)>> {
         let sql = format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
         );
@@ -213,16 +214,16 @@ impl Db {
         let Some(user) = self.live_user(&token.user_id).await? else {
             return Ok(None);
         };
-        if token
+        let touch = token
             .last_used_at
-            .is_none_or(|used| now - used >= TOKEN_TOUCH_EVERY_MS)
-        {
+            .is_none_or(|used| now - used >= TOKEN_TOUCH_EVERY_MS);
+        if touch {
             with_pool!(self, pool => sqlx::query(
                 "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(&token.id).bind(now).execute(pool).await.map(|_| ()))?;
             token.last_used_at = Some(now);
         }
-        Ok(Some((token, user)))
+        Ok(Some((token, user, touch)))
     }
 
     async fn live_user(&self, user_id: &str) -> StoreResult<Option<User>> {

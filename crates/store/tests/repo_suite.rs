@@ -415,19 +415,22 @@ async fn api_tokens_are_hashed_and_revocable(db: &Db) {
     assert_eq!(token.prefix, "rs_secr");
     assert!(token.last_used_at.is_none());
 
-    let (used, owner) = db.use_api_token(&hash, T0 + 5).await.unwrap().unwrap();
+    let (used, owner, wrote) = db.use_api_token(&hash, T0 + 5).await.unwrap().unwrap();
+    assert!(wrote);
     assert_eq!(used.id, token.id);
     assert_eq!(used.last_used_at, Some(T0 + 5));
     assert_eq!(owner.id, u.id);
     // A second use within the minute does not write; one after it does.
-    let (again, _) = db
+    let (again, _, wrote) = db
         .use_api_token(&hash, T0 + 5 + 1_000)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(again.last_used_at, Some(T0 + 5));
+    assert!(!wrote);
     let later = T0 + 5 + reelsmith_store::TOKEN_TOUCH_EVERY_MS;
-    let (touched, _) = db.use_api_token(&hash, later).await.unwrap().unwrap();
+    let (touched, _, wrote) = db.use_api_token(&hash, later).await.unwrap().unwrap();
+    assert!(wrote);
     assert_eq!(touched.last_used_at, Some(later));
     assert_eq!(
         db.list_api_tokens(&u.id).await.unwrap()[0].last_used_at,

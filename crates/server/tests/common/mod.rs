@@ -18,6 +18,9 @@ use tower::ServiceExt;
 
 pub const PASSWORD: &str = "violet-harbour-lantern-92";
 
+/// The client address every test request claims through `X-Forwarded-For`.
+pub const CLIENT_IP: &str = "198.51.100.7";
+
 pub struct TestApp {
     pub app: Router,
     pub state: AppState,
@@ -113,7 +116,9 @@ impl TestApp {
         let builder = Request::builder()
             .method(method)
             .uri(uri)
-            .header(header::USER_AGENT, "reelsmith-tests/1");
+            .header(header::USER_AGENT, "reelsmith-tests/1")
+            // Read only with `server.trust_proxy_headers` on, as behind a proxy.
+            .header("x-forwarded-for", CLIENT_IP);
         match auth {
             Auth::None => builder,
             Auth::Cookie(c) => builder.header(header::COOKIE, format!("reelsmith_session={c}")),
