@@ -1,6 +1,6 @@
 // End-to-end test of the web studio in Debian's Chromium, driven by playwright-core.
 //
-//   node tests/web/studio.mjs <base-url> <outbox-dir> <screenshots-dir>
+//   node tests/web/studio.mjs <base-url> <screenshots-dir> <outbox-dir>
 //
 // Signs up, verifies with the code read from the outbox, creates a job with an uploaded image,
 // watches the progress bar move, plays the video, downloads it, creates a revision, deletes the
@@ -14,9 +14,9 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 
-const [base, outbox, shots] = process.argv.slice(2);
+const [base, shots, outbox] = process.argv.slice(2);
 if (!base || !outbox || !shots) {
-  console.error('usage: node studio.mjs <base-url> <outbox-dir> <screenshots-dir>');
+  console.error('usage: node studio.mjs <base-url> <screenshots-dir> <outbox-dir>');
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });

@@ -938,31 +938,11 @@ async function setupAccount() {
     },
   });
 
-  // Pause processing (P-RIGHTS-4): the switch saves at once; on failure it flips back.
-  const paused = $('#processing-paused');
-  const processingForm = $('#processing-form');
-  const showPaused = (me) => { paused.checked = !!me.processing_paused; };
-  processingForm.addEventListener('submit', (e) => e.preventDefault());
-  paused.addEventListener('change', async () => {
-    const want = paused.checked;
-    const errorBox = processingForm.querySelector('[role=alert]');
-    const statusBox = processingForm.querySelector('[role=status]');
-    showError(null, errorBox);
-    statusBox.textContent = '';
-    paused.disabled = true;
-    try {
-      showPaused(await api('PUT', '/me/processing', { paused: want }));
-      statusBox.textContent = want
-        ? 'Processing is paused. Queued creations wait until you resume.'
-        : 'Processing is on again. Queued creations will start.';
-    } catch (err) {
-      paused.checked = !want;
-      showError(err, errorBox);
-    } finally {
-      paused.disabled = false;
-      paused.focus();
-    }
-  });
+  // Pause processing (P-RIGHTS-4).
+  const showPaused = accountSwitch('#processing-paused', 'processing_paused',
+    (on) => api('PUT', '/me/processing', { paused: on }),
+    'Processing is paused. Queued creations wait until you resume.',
+    'Processing is on again. Queued creations will start.');
 
   // Delete account (P-RET-4): the password again and an explicit confirmation.
   onSubmit($('#delete-form'), async (f) => {
@@ -980,29 +960,10 @@ async function setupAccount() {
     messages: { 'auth.invalid_credentials': 'The password is wrong. Nothing was deleted.' },
   });
 
-  // Product news (P-COMM-1): opt-in, saved at once; on failure the switch flips back.
-  const marketing = $('#marketing-opt-in');
-  const marketingForm = $('#marketing-form');
-  const showMarketing = (me) => { marketing.checked = !!me.marketing_opt_in; };
-  marketingForm.addEventListener('submit', (e) => e.preventDefault());
-  marketing.addEventListener('change', async () => {
-    const want = marketing.checked;
-    const errorBox = marketingForm.querySelector('[role=alert]');
-    const statusBox = marketingForm.querySelector('[role=status]');
-    showError(null, errorBox);
-    statusBox.textContent = '';
-    marketing.disabled = true;
-    try {
-      showMarketing(await api('PUT', '/me/marketing', { opt_in: want }));
-      statusBox.textContent = want ? 'You will get product news by email.' : 'No more product news.';
-    } catch (err) {
-      marketing.checked = !want;
-      showError(err, errorBox);
-    } finally {
-      marketing.disabled = false;
-      marketing.focus();
-    }
-  });
+  // Product news (P-COMM-1): opt-in.
+  const showMarketing = accountSwitch('#marketing-opt-in', 'marketing_opt_in',
+    (on) => api('PUT', '/me/marketing', { opt_in: on }),
+    'You will get product news by email.', 'No more product news.');
 
   // Export (P-RIGHTS-1): ask for an archive, then poll until its link is ready.
   const exportsList = $('#exports');
@@ -1053,6 +1014,35 @@ async function setupAccount() {
       if (items.some((x) => x.status === 'building')) pollExports();
     })]);
   } catch (err) { showError(err); }
+}
+
+/** An Account page switch that saves at once (its form's alert and status show the outcome; on
+ *  failure it flips back). `save(on)` answers the profile, whose `field` it shows. Returns the
+ *  function that shows a profile's state. */
+function accountSwitch(selector, field, save, onText, offText) {
+  const input = $(selector);
+  const form = input.form;
+  const show = (me) => { input.checked = !!me[field]; };
+  form.addEventListener('submit', (e) => e.preventDefault());
+  input.addEventListener('change', async () => {
+    const want = input.checked;
+    const errorBox = form.querySelector('[role=alert]');
+    const statusBox = form.querySelector('[role=status]');
+    showError(null, errorBox);
+    statusBox.textContent = '';
+    input.disabled = true;
+    try {
+      show(await save(want));
+      statusBox.textContent = want ? onText : offText;
+    } catch (err) {
+      input.checked = !want;
+      showError(err, errorBox);
+    } finally {
+      input.disabled = false;
+      input.focus();
+    }
+  });
+  return show;
 }
 
 // A material change of the privacy notice or the terms waits for the person's acceptance

@@ -19,29 +19,12 @@ pub struct RightsCommand {
     action: RightsAction,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Kind {
-    Access,
-    Rectification,
-    Erasure,
-    Restriction,
-    Objection,
-    Portability,
-    Other,
-}
-
-impl Kind {
-    fn store(self) -> RightsKind {
-        match self {
-            Kind::Access => RightsKind::Access,
-            Kind::Rectification => RightsKind::Rectification,
-            Kind::Erasure => RightsKind::Erasure,
-            Kind::Restriction => RightsKind::Restriction,
-            Kind::Objection => RightsKind::Objection,
-            Kind::Portability => RightsKind::Portability,
-            Kind::Other => RightsKind::Other,
-        }
-    }
+/// `--kind`, read by the store's own names so the two lists cannot drift apart.
+fn kind(text: &str) -> Result<RightsKind, String> {
+    RightsKind::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = RightsKind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("one of: {}", names.join(", "))
+    })
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -59,8 +42,9 @@ enum RightsAction {
         /// The address the request came from.
         #[arg(long)]
         email: String,
-        #[arg(long, value_enum)]
-        kind: Kind,
+        /// access, rectification, erasure, restriction, objection, portability or other.
+        #[arg(long, value_parser = kind)]
+        kind: RightsKind,
         /// When it was received (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC); default now.
         #[arg(long)]
         received: Option<String>,
@@ -117,7 +101,7 @@ async fn act(action: RightsAction) -> anyhow::Result<()> {
             let admin = Admin::open(&config).await?;
             let request = admin
                 .db
-                .record_rights_request(&email, kind.store(), received, &note)
+                .record_rights_request(&email, kind, received, &note)
                 .await?;
             admin
                 .audit(

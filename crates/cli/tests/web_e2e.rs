@@ -1,7 +1,7 @@
 //! The web studio end to end in a real browser: starts `reelsmith serve` on a free loopback port
-//! with its own data folder, then runs `tests/web/studio.mjs` (playwright-core driving Debian's
-//! Chromium, with axe-core) against it. `scripts/setup --test` installs Chromium, Node and the
-//! npm packages.
+//! with its own data folder, then runs a script under `tests/web` (playwright-core driving
+//! Debian's Chromium, with axe-core) against it. `scripts/setup --test` installs Chromium, Node
+//! and the npm packages.
 //!
 //! Screenshots go to `target/web-screenshots`, or to `$REELSMITH_SCREENSHOTS` when set
 //! (`REELSMITH_SCREENSHOTS=docs/screenshots` refreshes the committed set).
@@ -20,61 +20,11 @@ fn workspace() -> PathBuf {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn studio_sign_up_create_watch_play_download_revise_delete_in_chromium() {
+/// Runs `node tests/web/<script> <base> <shots> <args…>` against `server` and fails the test,
+/// with the script's output and the server's log, when the script fails.
+async fn run_browser_script(server: &Server, script: &str, args: Vec<String>) {
     let root = workspace();
-    let script = root.join("tests/web/studio.mjs");
-    let modules = root.join("tests/web/node_modules/playwright-core");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        modules.is_dir() && Path::new(&chromium).exists(),
-        "the browser test needs Chromium, Node and tests/web's npm packages: run scripts/setup --test"
-    );
-    let shots = match std::env::var_os("REELSMITH_SCREENSHOTS") {
-        Some(dir) => root.join(dir),
-        None => root.join("target/web-screenshots"),
-    };
-
-    let temp = tempfile::tempdir().unwrap();
-    let data = temp.path().join("data");
-    // A fal key enables fal's models in the studio (its last section); no job is sent to fal.
-    let server = Server::start(
-        &data,
-        &[("REELSMITH__PROVIDERS__FAL__KEY", "fal-e2e-key-not-real")],
-        &[],
-    )
-    .await;
-    let outbox = data.join("outbox");
-    let base = server.base.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(&script)
-            .arg(&base)
-            .arg(&outbox)
-            .arg(&shots)
-            .env("CHROMIUM", &chromium)
-            .output()
-            .expect("node runs (scripts/setup --test installs it)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "studio.mjs failed ({}):\n{stdout}\n{stderr}\nserver log:\n{}",
-        output.status,
-        server.log_text()
-    );
-}
-
-/// The privacy controls in a real browser: the account is made through the API and a material
-/// privacy version is published with the CLI before `tests/web/privacy.mjs` signs in.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn studio_policy_notice_news_pause_export_and_deletion_in_chromium() {
-    let root = workspace();
-    let script = root.join("tests/web/privacy.mjs");
+    let script = root.join("tests/web").join(script);
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         root.join("tests/web/node_modules/playwright-core").is_dir()
@@ -85,6 +35,49 @@ async fn studio_policy_notice_news_pause_export_and_deletion_in_chromium() {
         Some(dir) => root.join(dir),
         None => root.join("target/web-screenshots"),
     };
+    let base = server.base.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(&script)
+            .arg(&base)
+            .arg(&shots)
+            .args(args)
+            .env("CHROMIUM", &chromium)
+            .output()
+            .expect("node runs (scripts/setup --test installs it)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "the browser script failed ({}):\n{stdout}\n{}\nserver log:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+        server.log_text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn studio_sign_up_create_watch_play_download_revise_delete_in_chromium() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    // A fal key enables fal's models in the studio (its last section); no job is sent to fal.
+    let server = Server::start(
+        &data,
+        &[("REELSMITH__PROVIDERS__FAL__KEY", "fal-e2e-key-not-real")],
+        &[],
+    )
+    .await;
+    let outbox = data.join("outbox").display().to_string();
+    run_browser_script(&server, "studio.mjs", vec![outbox]).await;
+}
+
+/// The privacy controls in a real browser: the account is made through the API and a material
+/// privacy version is published with the CLI before `tests/web/privacy.mjs` signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn studio_policy_notice_news_pause_export_and_deletion_in_chromium() {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let server = Server::start(&data, &[], &[]).await;
@@ -111,28 +104,6 @@ async fn studio_policy_notice_news_pause_export_and_deletion_in_chromium() {
         .output()
         .unwrap();
     assert!(published.status.success(), "{published:?}");
-
-    let base = server.base.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(&script)
-            .arg(&base)
-            .arg(&shots)
-            .arg(email)
-            .arg(platform::PASSWORD)
-            .env("CHROMIUM", &chromium)
-            .output()
-            .expect("node runs (scripts/setup --test installs it)")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "privacy.mjs failed ({}):\n{stdout}\n{}\nserver log:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr),
-        server.log_text()
-    );
+    let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];
+    run_browser_script(&server, "privacy.mjs", args).await;
 }
