@@ -65,13 +65,20 @@ try {
   await page.goto(base + '/account');
   await page.locator('#policy-acceptances li', { hasText: 'Privacy notice version 2026-12-01' }).waitFor();
 
+  step('account: the "creation is ready" email on (kept after a reload)');
+  const ready = page.getByLabel('Email me when a creation is ready');
+  assert.equal(await ready.isChecked(), false, 'off by default');
+  await ready.check();
+  await page.locator('#notify-form [role=status]', { hasText: 'You will get an email when a creation is ready.' }).waitFor();
+
   step('account: product news on, then off');
   const news = page.getByLabel('Send me product news');
   assert.equal(await news.isChecked(), false, 'off by default');
   await news.check();
   await page.locator('#marketing-form [role=status]', { hasText: 'You will get product news by email.' }).waitFor();
   await page.reload();
-  await page.waitForFunction(() => document.querySelector('#marketing-opt-in').checked);
+  await page.waitForFunction(() => document.querySelector('#marketing-opt-in').checked
+    && document.querySelector('#notify-job-finished').checked);
   await news.uncheck();
   await page.locator('#marketing-form [role=status]', { hasText: 'No more product news.' }).waitFor();
 

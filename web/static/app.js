@@ -960,6 +960,11 @@ async function setupAccount() {
     messages: { 'auth.invalid_credentials': 'The password is wrong. Nothing was deleted.' },
   });
 
+  // The "creation is ready" email (P-COMM-1: transactional, and only when asked for).
+  const showNotify = accountSwitch('#notify-job-finished', 'notify_job_finished',
+    (on) => api('PUT', '/me/notifications', { job_finished: on }),
+    'You will get an email when a creation is ready.', 'No emails about finished creations.');
+
   // Product news (P-COMM-1): opt-in.
   const showMarketing = accountSwitch('#marketing-opt-in', 'marketing_opt_in',
     (on) => api('PUT', '/me/marketing', { opt_in: on }),
@@ -1010,6 +1015,7 @@ async function setupAccount() {
     showProfile(me);
     showPaused(me);
     showMarketing(me);
+    showNotify(me);
     await Promise.all([loadSessions(), loadTokens(), loadAcceptances(), loadExports().then((items) => {
       if (items.some((x) => x.status === 'building')) pollExports();
     })]);

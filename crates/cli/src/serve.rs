@@ -21,6 +21,7 @@ use crate::platform::{
     ConfigArgs,
 };
 use crate::worker::{configured_providers, run_workers};
+use reelsmith_worker::JobMail;
 
 /// How long shutdown waits for open HTTP connections (event streams) to close.
 const HTTP_GRACE: Duration = Duration::from_secs(10);
@@ -66,6 +67,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let workers = if args.no_workers { 0 } else { args.workers };
     let providers = configured_providers(&config)?;
+    let mail = Arc::new(JobMail {
+        mailer: Arc::clone(&mailer),
+        branding: reelsmith_server::state::branding(&config),
+    });
     let pool = {
         let (db, media, config, shutdown) = (
             db.clone(),
@@ -74,7 +79,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             shutdown.clone(),
         );
         tokio::spawn(async move {
-            run_workers(&db, &media, &config, &providers, workers, shutdown).await
+            run_workers(&db, &media, &config, &providers, mail, workers, shutdown).await
         })
     };
 

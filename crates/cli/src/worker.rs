@@ -3,7 +3,11 @@
 
 use clap::Args;
 use reelsmith_config::Config;
-use reelsmith_worker::{process_worker_id, ProviderSet, Worker};
+use std::sync::Arc;
+
+use anyhow::Context;
+use reelsmith_mail::mailer_from_config;
+use reelsmith_worker::{process_worker_id, JobMail, ProviderSet, Worker};
 use tokio_util::sync::CancellationToken;
 
 use crate::platform::{
@@ -32,8 +36,21 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     db.migrate().await?;
     let media = sealed_media(&config, &db).await?;
     let providers = configured_providers(&config)?;
+    let mail = Arc::new(JobMail {
+        mailer: Arc::from(mailer_from_config(&config.email).context("cannot set up email")?),
+        branding: reelsmith_server::state::branding(&config),
+    });
     let shutdown = shutdown_on_signals();
-    run_workers(&db, &media, &config, &providers, args.workers, shutdown).await;
+    run_workers(
+        &db,
+        &media,
+        &config,
+        &providers,
+        mail,
+        args.workers,
+        shutdown,
+    )
+    .await;
     db.close().await;
     Ok(())
 }
@@ -44,13 +61,15 @@ pub async fn run_workers(
     media: &reelsmith_store::SealedMedia,
     config: &Config,
     providers: &ProviderSet,
+    mail: Arc<JobMail>,
     count: usize,
     shutdown: CancellationToken,
 ) {
     let mut workers = tokio::task::JoinSet::new();
     for index in 0..count {
         let worker = Worker::new(db.clone(), media.clone(), config, process_worker_id(index))
-            .with_providers(providers.clone());
+            .with_providers(providers.clone())
+            .with_mail(Arc::clone(&mail));
         workers.spawn(worker.run(shutdown.clone()));
     }
     while let Some(done) = workers.join_next().await {

@@ -198,6 +198,44 @@ pub fn account_deleted(to: &str, when: &str, purge_date: &str, brand: &Branding)
     message(to, subject, text, html)
 }
 
+/// Tells the owner that a job ended, when they asked to be told (P-COMM-1: transactional, so no
+/// marketing consent is involved). `title` is the start of the script; `url` the job's page.
+pub fn job_finished(
+    to: &str,
+    name: &str,
+    title: &str,
+    url: &str,
+    succeeded: bool,
+    brand: &Branding,
+) -> Message {
+    let product = &brand.product;
+    let (subject, outcome) = if succeeded {
+        (
+            format!("Your {product} video is ready"),
+            "is ready to watch and download",
+        )
+    } else {
+        (
+            format!("Your {product} video could not be made"),
+            "could not be made; the page says why, and any credits it reserved were given back",
+        )
+    };
+    let lines = [
+        format!("Hello {name},"),
+        format!("your creation \u{201c}{title}\u{201d} {outcome}: {url}"),
+        "You get this email because you asked for it on your Account page, where you can turn it off.".to_owned(),
+    ];
+    let text = format!("{}\n\n-- {product}\n", lines.join("\n\n"));
+    let html = page(
+        brand,
+        &lines
+            .iter()
+            .map(|l| format!("<p>{}</p>", escape_html(l)))
+            .collect::<String>(),
+    );
+    message(to, subject, text, html)
+}
+
 /// Tells a user that a policy document changed materially (P-COMM-2): what changed, where to
 /// read it, and that it applies to them once they accept it, which they are asked to do in the
 /// studio before their next job. A service notice, so it needs no marketing consent.

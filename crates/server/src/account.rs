@@ -84,6 +84,13 @@ pub struct ProcessingUpdate {
     pub paused: bool,
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsUpdate {
+    /// `true` sends an email when one of the caller's creations is ready or fails.
+    pub job_finished: bool,
+}
+
 /// Checks the caller's password, counting the attempt against the per-account sign-in limit so
 /// a stolen session cannot be used to guess it.
 async fn check_password(
@@ -404,5 +411,20 @@ pub async fn set_processing(
             state.db.notify_job_queued(&job).await?;
         }
     }
+    fresh_profile(&state, caller.id()).await
+}
+
+#[utoipa::path(put, path = "/api/v1/me/notifications", request_body = NotificationsUpdate, tag = "auth",
+    responses((status = 200, body = Profile, description = "the account with `notify_job_finished`"),
+        (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_notifications(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ApiJson(req): ApiJson<NotificationsUpdate>,
+) -> ApiResult<Json<Profile>> {
+    state
+        .db
+        .set_notify_job_finished(caller.id(), req.job_finished, now_ms())
+        .await?;
     fresh_profile(&state, caller.id()).await
 }

@@ -79,6 +79,8 @@ pub struct Profile {
     pub processing_paused: bool,
     /// The person asked for product news by email (P-COMM-1); off unless they turned it on.
     pub marketing_opt_in: bool,
+    /// The person asked for an email when one of their creations is ready (or fails).
+    pub notify_job_finished: bool,
     pub created_at: String,
 }
 
@@ -93,6 +95,7 @@ impl From<&User> for Profile {
             email_verified: user.email_verified_at.is_some(),
             processing_paused: user.processing_paused,
             marketing_opt_in: user.marketing_opt_in_at.is_some(),
+            notify_job_finished: user.notify_job_finished,
             created_at: rfc3339(user.created_at),
         }
     }

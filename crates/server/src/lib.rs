@@ -80,6 +80,10 @@ pub fn router(state: AppState) -> Router {
         .route("/me/credits", get(credits::mine))
         .route("/me/consents", get(consents::list))
         .route("/me/marketing", axum::routing::put(marketing::set))
+        .route(
+            "/me/notifications",
+            axum::routing::put(account::set_notifications),
+        )
         .route("/me/policies", get(policies::mine))
         .route("/me/policies/accept", post(policies::accept))
         .route("/policies", get(policies::list))

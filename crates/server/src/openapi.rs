@@ -18,7 +18,7 @@ use crate::{
         auth::signup, auth::verify, auth::login, auth::logout, auth::forgot_password,
         auth::reset_password, auth::me,
         account::update_profile, account::change_password, account::request_email_change,
-        account::verify_email_change, account::delete_account, account::set_processing,
+        account::verify_email_change, account::delete_account, account::set_processing, account::set_notifications,
         tokens::create, tokens::list, tokens::revoke,
         sessions::list, sessions::revoke,
         uploads::create, uploads::list, uploads::get, uploads::content, uploads::delete,

@@ -54,6 +54,8 @@ pub struct User {
     /// When the person opted in to marketing email (P-COMM-1); `None` is the default and means
     /// no marketing email at all.
     pub marketing_opt_in_at: Option<UnixMillis>,
+    /// The person wants an email when one of their jobs ends (P-COMM-1, transactional).
+    pub notify_job_finished: bool,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
     /// Set when the account is deleted: it can no longer sign in and is purged later (P-RET-4).
@@ -91,6 +93,7 @@ pub(crate) struct UserRow {
     age_confirmed_min: Option<i64>,
     processing_paused: bool,
     marketing_opt_in_at: Option<i64>,
+    notify_job_finished: bool,
     created_at: i64,
     updated_at: i64,
     deleted_at: Option<i64>,
@@ -110,6 +113,7 @@ impl UserRow {
             age_confirmed_min: self.age_confirmed_min,
             processing_paused: self.processing_paused,
             marketing_opt_in_at: self.marketing_opt_in_at,
+            notify_job_finished: self.notify_job_finished,
             created_at: self.created_at,
             updated_at: self.updated_at,
             deleted_at: self.deleted_at,
@@ -119,7 +123,7 @@ impl UserRow {
 
 pub(crate) const USER_COLUMNS: &str = "id, email, username, password_hash, display_name, \
     email_verified_at, role, birth_year, age_confirmed_min, processing_paused, marketing_opt_in_at, \
-    created_at, updated_at, deleted_at";
+    notify_job_finished, created_at, updated_at, deleted_at";
 
 /// The form both uniqueness checks compare: emails and usernames are case-insensitive.
 fn normalise(s: &str) -> String {
@@ -269,6 +273,20 @@ impl Db {
         let sql = "UPDATE users SET processing_paused = $2, updated_at = $3 WHERE id = $1";
         let n = with_pool!(self, pool => sqlx::query(sql)
             .bind(user_id).bind(paused).bind(now)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Ask for, or stop, the email sent when one of the user's jobs ends.
+    pub async fn set_notify_job_finished(
+        &self,
+        user_id: &str,
+        on: bool,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        let sql = "UPDATE users SET notify_job_finished = $2, updated_at = $3 WHERE id = $1";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(user_id).bind(on).bind(now)
             .execute(pool).await.map(|r| r.rows_affected()))?;
         Ok(n == 1)
     }

@@ -12,6 +12,7 @@ pub mod backoff;
 pub mod error;
 pub mod job_plan;
 pub mod keys;
+pub mod notify;
 pub mod pipeline;
 pub mod providers;
 pub mod retention;
@@ -22,6 +23,7 @@ pub mod worker;
 
 pub use error::WorkerError;
 pub use job_plan::{plan_job, JobPlan, JobPlanError};
+pub use notify::JobMail;
 pub use pipeline::JobOutcome;
 pub use providers::ProviderSet;
 pub use retention::{sweep, RetentionError, RetentionReport};

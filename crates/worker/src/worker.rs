@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
 use crate::error::WorkerError;
+use crate::notify::{self, JobMail};
 use crate::pipeline::{millis, run_job, JobContext, JobOutcome};
 use crate::providers::ProviderSet;
 use crate::workdir::remove_stale_folders;
@@ -90,6 +91,7 @@ pub fn process_worker_id(index: usize) -> String {
 pub struct Worker {
     ctx: JobContext,
     outcomes: Option<mpsc::UnboundedSender<JobOutcome>>,
+    mail: Option<Arc<JobMail>>,
 }
 
 impl Worker {
@@ -118,7 +120,14 @@ impl Worker {
                 providers: Arc::new(ProviderSet::none()),
             },
             outcomes: None,
+            mail: None,
         }
+    }
+
+    /// Email owners who asked for it when their jobs end (none without this).
+    pub fn with_mail(mut self, mail: Arc<JobMail>) -> Worker {
+        self.mail = Some(mail);
+        self
     }
 
     /// The third-party providers jobs may name (none by default: every job that names one fails
@@ -198,11 +207,16 @@ impl Worker {
                 Ok(Some(claimed)) => {
                     let span = tracing::info_span!("job", job_id = %claimed.lease.job_id);
                     let ctx = self.ctx.clone();
+                    let mail = self.mail.clone();
                     let abort = abort.child_token();
                     tasks.spawn(
                         async move {
+                            let db = ctx.db.clone();
                             let outcome = run_job(ctx, claimed, abort).await;
                             drop(permit);
+                            if let Some(mail) = mail {
+                                notify::tell_owner(&db, &mail, &outcome).await;
+                            }
                             outcome
                         }
                         .instrument(span),

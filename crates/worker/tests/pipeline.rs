@@ -536,3 +536,89 @@ async fn a_taken_over_job_finishes_once_with_one_set_of_outputs() {
     assert_eq!(env.media.list("jobs").await.unwrap().len(), 4);
     assert!(empty_dir(&env.work_root()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_comm_1_an_owner_who_asked_is_emailed_when_a_job_ends_and_nobody_else_is() {
+    use std::sync::Arc;
+
+    use reelsmith_mail::{Branding, OutboxMailer};
+    use reelsmith_worker::JobMail;
+
+    let env = Env::new().await;
+    let outbox = env.data.join("outbox");
+    std::fs::create_dir_all(&outbox).unwrap();
+    let mail = Arc::new(JobMail {
+        mailer: Arc::new(OutboxMailer::new(&outbox, "Reelsmith <noreply@example.org>").unwrap()),
+        branding: Branding {
+            product: "Reelsmith".into(),
+            public_url: "https://video.example.org".into(),
+        },
+    });
+    let run = |mail: Arc<JobMail>| {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let worker = Worker::with_settings(env.db.clone(), env.media.clone(), env.settings(), "w1")
+            .with_outcomes(tx)
+            .with_mail(mail);
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let handle = tokio::spawn(async move { worker.run(token).await.unwrap() });
+        Running {
+            shutdown,
+            handle,
+            outcomes: rx,
+        }
+    };
+    let latest = || reelsmith_mail::latest_message_to(&outbox, "ana@example.org").unwrap();
+
+    // Not asked for: a job ends and no email goes out.
+    let quiet = env
+        .submit(json!({ "script": "🎉 🎉", "resolution": "480p" }))
+        .await;
+    let mut worker = run(Arc::clone(&mail));
+    assert!(matches!(
+        worker.next_outcome().await,
+        JobOutcome::Failed { .. }
+    ));
+    worker.stop().await;
+    assert!(latest().is_none(), "job {quiet} ended without an email");
+
+    // Asked for: one email per ended job, naming the creation and linking its page.
+    env.db
+        .set_notify_job_finished(&env.owner, true, now_ms())
+        .await
+        .unwrap();
+    let failing = env
+        .submit(json!({ "script": "🎉 🎉 🎉", "resolution": "480p" }))
+        .await;
+    let mut worker = run(Arc::clone(&mail));
+    assert!(matches!(
+        worker.next_outcome().await,
+        JobOutcome::Failed { .. }
+    ));
+    let failed = latest().expect("an email about the failed job");
+    assert_eq!(failed.subject, "Your Reelsmith video could not be made");
+    assert!(failed
+        .text_body
+        .contains(&format!("https://video.example.org/creations/{failing}")));
+
+    let good = env
+        .submit(json!({ "script": "A quiet harbour at dawn.", "resolution": "480p" }))
+        .await;
+    assert!(matches!(
+        worker.next_outcome().await,
+        JobOutcome::Succeeded { .. }
+    ));
+    worker.stop().await;
+    let ready = latest().expect("an email about the finished job");
+    assert_eq!(ready.subject, "Your Reelsmith video is ready");
+    assert!(
+        ready.text_body.contains("A quiet harbour at dawn."),
+        "{}",
+        ready.text_body
+    );
+    assert!(ready
+        .text_body
+        .contains(&format!("https://video.example.org/creations/{good}")));
+    let sent = reelsmith_mail::read::list_messages(&outbox).unwrap();
+    assert_eq!(sent.len(), 2, "one email per ended job, none for the first");
+}
