@@ -7,8 +7,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    account, auth, consents, credits, error, health, jobs, providers, scripts, sessions, tokens,
-    transfers, uploads,
+    account, auth, consents, credits, error, exports, health, jobs, providers, scripts, sessions,
+    tokens, transfers, uploads,
 };
 
 #[derive(OpenApi)]
@@ -27,6 +27,7 @@ use crate::{
         jobs::captions_srt, credits::quote, transfers::list,
         providers::list, consents::list, consents::grant, consents::withdraw, credits::mine,
         scripts::write,
+        exports::create, exports::list, exports::download,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(error::Problem)),

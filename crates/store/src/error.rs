@@ -30,6 +30,9 @@ pub enum StoreError {
     /// A ledger change that is not allowed (a negative grant, a spend written by hand).
     #[error("invalid credit change: {0}")]
     InvalidCredits(String),
+    /// The user already has an account export being built (P-RIGHTS-1); one at a time.
+    #[error("an export of this account is already being prepared; wait for it to finish")]
+    ExportInProgress,
     /// A stored JSON document or enum value could not be read back: the row was written by
     /// something other than this code.
     #[error("stored data is corrupt: {0}")]
@@ -53,6 +56,7 @@ impl ErrorCode for StoreError {
             StoreError::RevisionIsCurrent => "job.revision_is_current",
             StoreError::InsufficientCredits { .. } => "credits.insufficient",
             StoreError::InvalidCredits(_) => "credits.invalid",
+            StoreError::ExportInProgress => "export.in_progress",
             StoreError::Corrupt(_) => "store.corrupt",
             StoreError::Migrate(_) => "store.migrate_failed",
             StoreError::Database(_) => "store.database",
@@ -68,6 +72,7 @@ impl ErrorCode for StoreError {
                 | StoreError::RevisionIsCurrent
                 | StoreError::InsufficientCredits { .. }
                 | StoreError::InvalidCredits(_)
+                | StoreError::ExportInProgress
         )
     }
 }
