@@ -179,13 +179,7 @@ fn json_entry(archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &st
 }
 
 async fn user_id(t: &TestApp, email: &str) -> String {
-    t.state
-        .db
-        .user_by_email(email)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
+    t.state.db.user_by_email(email).await.unwrap().unwrap().id
 }
 
 async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: TestApp) {
@@ -202,7 +196,8 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
     let (big_id, small_id) = (big["id"].as_str().unwrap(), small["id"].as_str().unwrap());
     // Scripts with what a careless copy would change: non-ASCII, doubled spaces, a trailing
     // newline, Windows line ends.
-    let script_1 = "A harbour at dawn — the boats leave.  Ünïcode «quotes».\r\n\r\nSecond  paragraph.\n";
+    let script_1 =
+        "A harbour at dawn — the boats leave.  Ünïcode «quotes».\r\n\r\nSecond  paragraph.\n";
     let script_2 = "Revised: a harbour at dusk.\tTabs stay.  ";
     let job = t
         .json(
@@ -271,9 +266,7 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
     );
     // Each upload exactly as the content endpoint serves it.
     for id in [big_id, small_id] {
-        let served = t
-            .get(&format!("/api/v1/uploads/{id}/content"), &auth)
-            .await;
+        let served = t.get(&format!("/api/v1/uploads/{id}/content"), &auth).await;
         assert_eq!(served.status, StatusCode::OK);
         assert_eq!(
             entry(&mut zip, &format!("uploads/{id}.jpg")),
@@ -284,9 +277,7 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
     // Both revisions' videos and captions.
     assert_eq!(entry(&mut zip, &format!("videos/{job_id}-r1.mp4")), video_1);
     assert_eq!(entry(&mut zip, &format!("videos/{job_id}-r2.mp4")), video_2);
-    let served = t
-        .get(&format!("/api/v1/jobs/{job_id}/video"), &auth)
-        .await;
+    let served = t.get(&format!("/api/v1/jobs/{job_id}/video"), &auth).await;
     assert_eq!(&served.body[..], &video_2[..]);
     assert!(entry(&mut zip, &format!("videos/{job_id}-r1.vtt")).ends_with(b"r1\n"));
 
@@ -336,7 +327,10 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
             let text = String::from_utf8_lossy(&entry(&mut zip, &name)).to_string();
             assert!(!text.contains("$argon2"), "{name} holds a password hash");
             assert!(!text.contains(&cookie), "{name} holds the session token");
-            assert!(!text.contains("password_hash"), "{name} has a password field");
+            assert!(
+                !text.contains("password_hash"),
+                "{name} has a password field"
+            );
         }
     }
 }
@@ -444,7 +438,9 @@ async fn p_rights_1_a_failed_build_is_marked_failed_and_leaves_no_archive(t: Tes
     let mut sealed = raw.get_bytes(&upload.object_key).await.unwrap().to_vec();
     assert!(sealed.len() > 70_000, "spans segments");
     sealed[70_000] ^= 0x55;
-    raw.put_bytes(&upload.object_key, sealed.into()).await.unwrap();
+    raw.put_bytes(&upload.object_key, sealed.into())
+        .await
+        .unwrap();
 
     let item = export_and_wait(&t, &auth).await;
     assert_eq!(item["status"], "failed", "{item}");
@@ -503,11 +499,11 @@ async fn p_sec_6_export_request_and_download_are_audit_logged(t: TestApp) {
     };
     let requested = entries("account.export_requested").await;
     assert_eq!(requested.len(), 1);
+    assert_eq!(requested[0].detail, Some(json!({ "export_id": export_id })));
     assert_eq!(
-        requested[0].detail,
-        Some(json!({ "export_id": export_id }))
+        requested[0].user_agent.as_deref(),
+        Some("reelsmith-tests/1")
     );
-    assert_eq!(requested[0].user_agent.as_deref(), Some("reelsmith-tests/1"));
     assert!(entries("account.export_downloaded").await.is_empty());
 
     let url = item["download_url"].as_str().unwrap();
@@ -518,4 +514,9 @@ async fn p_sec_6_export_request_and_download_are_audit_logged(t: TestApp) {
         downloaded[0].detail,
         Some(json!({ "export_id": export_id }))
     );
+    // Both endpoints are in the OpenAPI document, for clients and the page.
+    let doc = t.get("/api/openapi.json", &Auth::None).await.json();
+    for path in ["/api/v1/me/exports", "/api/v1/me/exports/{id}/download"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
 }

@@ -615,7 +615,12 @@ async fn p_ret_dry_run_deletes_nothing_and_reports_the_same_items(env: &Env) {
 }
 
 /// A ready export of `owner`'s, its sealed archive stored, its link expiring at `expires_at`.
-async fn ready_export(env: &Env, owner: &str, created_at: i64, expires_at: i64) -> (String, String) {
+async fn ready_export(
+    env: &Env,
+    owner: &str,
+    created_at: i64,
+    expires_at: i64,
+) -> (String, String) {
     let export = env.db.create_export(owner, created_at).await.unwrap();
     let key = export_key(owner, &export.id);
     env.media
@@ -666,7 +671,12 @@ async fn p_rights_1_expired_export_archive_is_gone_and_a_purge_removes_every_exp
     assert!(env.db.export_for_owner(&ada, &old).await.unwrap().is_none());
     assert!(env.db.list_exports(&ada).await.unwrap().is_empty());
     assert!(exists(env, &bobs_key).await);
-    assert!(env.db.export_for_owner(&bob, &bobs).await.unwrap().is_some());
+    assert!(env
+        .db
+        .export_for_owner(&bob, &bobs)
+        .await
+        .unwrap()
+        .is_some());
 
     // A deleted account's archives go with the purge, including one whose row is gone (a
     // crash between storing and recording it).

@@ -83,13 +83,13 @@ pub async fn run(state: AppState, export: Export) {
                 Ok(false) => discard(&state, &key).await,
                 Err(err) => {
                     discard(&state, &key).await;
-                    fail(&state, &export, err.code(), &err).await;
+                    fail(&state, &export, err.code(), err.to_string()).await;
                 }
             }
         }
         Err(err) => {
             discard(&state, &key).await;
-            fail(&state, &export, err.code(), &err).await;
+            fail(&state, &export, err.code(), err.to_string()).await;
         }
     }
 }
@@ -100,7 +100,7 @@ async fn discard(state: &AppState, key: &str) {
     }
 }
 
-async fn fail(state: &AppState, export: &Export, code: &'static str, err: &dyn std::fmt::Display) {
+async fn fail(state: &AppState, export: &Export, code: &'static str, err: String) {
     tracing::error!(export = %export.id, code, error = %err, "account export failed");
     if let Err(err) = state.db.mark_export_failed(&export.id, code).await {
         tracing::error!(export = %export.id, error = %err, "could not mark the export failed");
@@ -164,15 +164,18 @@ fn write_zip(
         }
     }
     if !missing.is_empty() {
-        tracing::warn!(count = missing.len(), "account export: recorded objects are missing");
+        tracing::warn!(
+            count = missing.len(),
+            "account export: recorded objects are missing"
+        );
         zip.start_file("missing.json", deflated)?;
-        zip.write_all(&serde_json::to_vec_pretty(&json!({ "missing": missing })).unwrap_or_default())?;
+        zip.write_all(
+            &serde_json::to_vec_pretty(&json!({ "missing": missing })).unwrap_or_default(),
+        )?;
     }
     let mut out = zip.finish()?;
     out.flush()?;
-    out.into_inner()
-        .map_err(|e| e.into_error())?
-        .sync_all()?;
+    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     Ok(())
 }
 

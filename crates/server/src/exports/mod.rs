@@ -91,7 +91,10 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/v1/me/exports", tag = "auth",
     responses((status = 200, body = ExportList), (status = 401, body = Problem)))]
-pub async fn list(State(state): State<AppState>, caller: CurrentUser) -> ApiResult<Json<ExportList>> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+) -> ApiResult<Json<ExportList>> {
     let now = state.clock.now();
     let items = state
         .db
