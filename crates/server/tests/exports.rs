@@ -322,7 +322,7 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
         _ => unreachable!(),
     };
     for i in 0..zip.len() {
-        let name = zip.by_index(i).unwrap().name().to_owned();
+        let name = zip.by_index(i).unwrap().name().unwrap().to_string();
         if name.ends_with(".json") || name.ends_with(".txt") {
             let text = String::from_utf8_lossy(&entry(&mut zip, &name)).to_string();
             assert!(!text.contains("$argon2"), "{name} holds a password hash");
