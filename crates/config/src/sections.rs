@@ -422,6 +422,9 @@ pub struct RetentionConfig {
     pub purge_days: u32,
     /// How often each worker runs the retention sweep.
     pub sweep_minutes: u32,
+    /// Hours an account export's download link works after the archive is ready (P-RIGHTS-1);
+    /// the sweep then deletes the archive.
+    pub export_hours: u32,
 }
 
 impl Default for RetentionConfig {
@@ -432,6 +435,7 @@ impl Default for RetentionConfig {
             logs_months: 12,
             purge_days: MAX_PURGE_DAYS,
             sweep_minutes: 60,
+            export_hours: 24,
         }
     }
 }

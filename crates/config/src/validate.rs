@@ -446,6 +446,11 @@ impl Config {
             "retention.sweep_minutes",
             "must be at least 1",
         );
+        p.check(
+            r.export_hours >= 1,
+            "retention.export_hours",
+            "must be at least 1",
+        );
     }
 }
 

@@ -126,7 +126,11 @@ impl From<reelsmith_store::StoreError> for ApiError {
     fn from(err: reelsmith_store::StoreError) -> ApiError {
         use reelsmith_store::StoreError as E;
         match err {
-            E::EmailTaken | E::UsernameTaken | E::JobBusy | E::RevisionIsCurrent => {
+            E::EmailTaken
+            | E::UsernameTaken
+            | E::JobBusy
+            | E::RevisionIsCurrent
+            | E::ExportInProgress => {
                 ApiError::new(StatusCode::CONFLICT, err.code(), err.to_string())
             }
             E::InsufficientCredits { .. } => {

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod consents;
 pub mod credits;
 pub mod error;
+pub mod exports;
 pub mod extract;
 pub mod health;
 pub mod hsts;
@@ -78,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .route("/me/email", post(account::request_email_change))
         .route("/me/email/verify", post(account::verify_email_change))
         .route("/me/credits", get(credits::mine))
+        .route("/me/exports", post(exports::create).get(exports::list))
+        .route("/me/exports/{id}/download", get(exports::download))
         .route("/me/consents", get(consents::list))
         .route("/me/marketing", axum::routing::put(marketing::set))
         .route(

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    account, auth, consents, credits, error, health, jobs, marketing, policies, providers, scripts,
-    sessions, tokens, transfers, uploads,
+    account, auth, consents, credits, error, exports, health, jobs, marketing, policies, providers,
+    scripts, sessions, tokens, transfers, uploads,
 };
 
 #[derive(OpenApi)]
@@ -28,6 +28,7 @@ use crate::{
         providers::list, consents::list, consents::grant, consents::withdraw, credits::mine,
         scripts::write,
         policies::list, policies::mine, policies::accept, marketing::set,
+        exports::create, exports::list, exports::download,
         health::healthz, health::readyz, health::metrics,
     ),
     components(schemas(error::Problem)),

@@ -8,6 +8,7 @@ use reelsmith_mail::{Branding, Mailer};
 use reelsmith_store::{Db, SealedMedia};
 
 use crate::metrics::Metrics;
+use crate::time::Clock;
 use crate::webhooks::SharedFalKeys;
 
 #[derive(Clone)]
@@ -20,6 +21,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// fal's webhook verification keys, cached.
     pub fal_keys: SharedFalKeys,
+    /// "Now" for what expires (export links); tests advance it.
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -31,6 +34,7 @@ impl AppState {
             config,
             metrics: Arc::new(Metrics::default()),
             fal_keys: SharedFalKeys::default(),
+            clock: Clock::default(),
         }
     }
 

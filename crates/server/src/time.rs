@@ -1,4 +1,33 @@
 //! Timestamps in API answers are RFC 3339 UTC strings; the store keeps Unix milliseconds.
+//! [`Clock`] is the server's notion of "now" for what expires (export links), so tests can move
+//! time forward instead of waiting.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+/// The wall clock plus an offset that only tests change. Clones share the offset, so advancing
+/// the clock of a test's `AppState` moves the router's clock too.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// Unix milliseconds now.
+    pub fn now(&self) -> i64 {
+        reelsmith_store::now_ms() + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Move this clock (and every clone of it) forward by `ms` (tests).
+    pub fn advance(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// `2024-05-01` for Unix milliseconds (UTC), for file names.
+pub fn date(ms: i64) -> String {
+    rfc3339(ms)[..10].to_owned()
+}
 
 /// `2024-05-01T12:34:56.789Z` for Unix milliseconds (proleptic Gregorian, UTC).
 pub fn rfc3339(ms: i64) -> String {

@@ -42,6 +42,9 @@ pub enum StoreError {
     /// A rights request cannot be fulfilled before the requester's identity was checked.
     #[error("check the requester's identity before fulfilling the request")]
     RightsIdentityUnchecked,
+    /// The user already has an account export being built (P-RIGHTS-1); one at a time.
+    #[error("an export of this account is already being prepared; wait for it to finish")]
+    ExportInProgress,
     /// A stored JSON document or enum value could not be read back: the row was written by
     /// something other than this code.
     #[error("stored data is corrupt: {0}")]
@@ -69,6 +72,7 @@ impl ErrorCode for StoreError {
             StoreError::RightsRequestNotFound => "rights.not_found",
             StoreError::RightsRequestClosed => "rights.closed",
             StoreError::RightsIdentityUnchecked => "rights.identity_unchecked",
+            StoreError::ExportInProgress => "export.in_progress",
             StoreError::Corrupt(_) => "store.corrupt",
             StoreError::Migrate(_) => "store.migrate_failed",
             StoreError::Database(_) => "store.database",
@@ -88,6 +92,7 @@ impl ErrorCode for StoreError {
                 | StoreError::RightsRequestNotFound
                 | StoreError::RightsRequestClosed
                 | StoreError::RightsIdentityUnchecked
+                | StoreError::ExportInProgress
         )
     }
 }

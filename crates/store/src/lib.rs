@@ -12,6 +12,7 @@ pub mod credits;
 pub mod crypt;
 pub mod db;
 pub mod error;
+pub mod exports;
 pub mod jobs;
 pub mod keys;
 pub mod marketing;
@@ -36,6 +37,7 @@ pub use credits::{CreditHold, CreditKind, LedgerEntry};
 pub use crypt::{OwnerMedia, SealedMedia};
 pub use db::{new_id, now_ms, Backend, Db, UnixMillis};
 pub use error::{StoreError, StoreResult};
+pub use exports::{export_key, export_prefix, Export, ExportStatus};
 pub use jobs::{
     CancelOutcome, Job, JobError, JobEvent, JobRevision, JobStatus, NewJob, StageOutput,
     SubmittedJob,

@@ -1,5 +1,6 @@
 //! The retention sweep (P-RET-1..4): expired videos, source uploads per the operator's policy,
-//! audit anonymisation, and the purge of accounts deleted long enough ago. Every worker runs it
+//! expired account exports (P-RIGHTS-1), audit anonymisation, and the purge of accounts deleted
+//! long enough ago. Every worker runs it
 //! every `retention.sweep_minutes`; `reelsmith retention [--dry-run]` runs it once.
 //!
 //! Order of deletion: objects first, rows last. A row is the only record of where its objects
@@ -16,8 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use reelsmith_config::{RetentionConfig, UploadRetention};
 use reelsmith_core::ErrorCode;
 use reelsmith_store::{
-    CryptError, Db, EndedRevision, JobUploadRefs, ObjectError, SealedMedia, StoreError, UnixMillis,
-    Upload,
+    export_key, export_prefix, CryptError, Db, EndedRevision, JobUploadRefs, ObjectError,
+    SealedMedia, StoreError, UnixMillis, Upload,
 };
 use serde::Serialize;
 use tracing::{info, warn};
@@ -31,6 +32,8 @@ const MONTH_MS: i64 = 30 * DAY_MS;
 /// Revisions handled per sweep: a backlog is worked through over several sweeps instead of one
 /// huge transaction-free loop holding everything in memory.
 const REVISIONS_PER_SWEEP: u32 = 10_000;
+/// Exports handled per sweep, for the same reason.
+const EXPORTS_PER_SWEEP: u32 = 10_000;
 
 /// Why a sweep could not run at all. Failures of single items are recorded in the report and do
 /// not stop the sweep.
@@ -66,6 +69,7 @@ pub struct RetentionReport {
     pub now: UnixMillis,
     pub videos: VideoReport,
     pub uploads: UploadReport,
+    pub exports: ExportReport,
     pub audit: AuditReport,
     pub accounts: AccountReport,
     /// Items that could not be handled this time (the next sweep retries them).
@@ -99,6 +103,16 @@ pub struct UploadReport {
     /// Upload ids deleted.
     pub deleted: Vec<String>,
     /// Object keys deleted (an object shared by an upload that stays is kept).
+    pub objects: Vec<String>,
+}
+
+/// P-RIGHTS-1: account exports whose download link expired, failed builds, and builds a
+/// stopped server left behind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExportReport {
+    /// Export ids deleted.
+    pub deleted: Vec<String>,
+    /// Archive keys deleted.
     pub objects: Vec<String>,
 }
 
@@ -156,6 +170,7 @@ pub async fn sweep(
     };
     let gone_jobs = expire_videos(db, media, policy, now, dry_run, &mut report).await?;
     expire_uploads(db, media, policy, dry_run, &gone_jobs, &mut report).await?;
+    expire_exports(db, media, policy, now, dry_run, &mut report).await?;
     anonymise_audit(db, policy, now, dry_run, &mut report).await?;
     purge_accounts(db, media, policy, now, dry_run, &mut report).await?;
     info!(
@@ -163,6 +178,7 @@ pub async fn sweep(
         jobs = report.videos.jobs.len(),
         revisions = report.videos.revisions.len(),
         uploads = report.uploads.deleted.len(),
+        exports = report.exports.deleted.len(),
         audit = report.audit.anonymised,
         accounts = report.accounts.purged.len(),
         failures = report.failures.len(),
@@ -442,6 +458,53 @@ async fn expire_upload(
     }
 }
 
+/// P-RIGHTS-1: an export's archive lives `export_hours` after it is ready. A failed build (no
+/// archive) stays listed for as long, so its owner sees why, and a build still `building` after
+/// the store's stale limit was interrupted. The archive's key is derived from the row, so even
+/// an archive a crash stored without marking the row ready is found.
+async fn expire_exports(
+    db: &Db,
+    media: &SealedMedia,
+    policy: &RetentionConfig,
+    now: UnixMillis,
+    dry_run: bool,
+    report: &mut RetentionReport,
+) -> Result<(), RetentionError> {
+    let keep_failed = i64::from(policy.export_hours) * 3_600_000;
+    for export in db
+        .exports_to_expire(now, keep_failed, EXPORTS_PER_SWEEP)
+        .await?
+    {
+        let key = export_key(&export.user_id, &export.id);
+        let present = match media.head(&key).await {
+            Ok(info) => info.is_some(),
+            Err(err) => {
+                report.fail(format!("export:{}", export.id), &err.into());
+                continue;
+            }
+        };
+        if !dry_run {
+            let deleted = async {
+                if present {
+                    media.delete(&key).await?;
+                }
+                db.delete_export(&export.id).await?;
+                Ok::<(), RetentionError>(())
+            }
+            .await;
+            if let Err(err) = deleted {
+                report.fail(format!("export:{}", export.id), &err);
+                continue;
+            }
+        }
+        if present {
+            report.exports.objects.push(key);
+        }
+        report.exports.deleted.push(export.id);
+    }
+    Ok(())
+}
+
 /// P-RET-3.
 async fn anonymise_audit(
     db: &Db,
@@ -461,7 +524,8 @@ async fn anonymise_audit(
 }
 
 /// P-RET-4: accounts deleted more than `purge_days` ago lose every object (uploads, every
-/// job's outputs, anything under `uploads/<id>/` or their jobs' folders), their data key
+/// job's outputs, their export archives, anything under `uploads/<id>/`, `exports/<id>/` or
+/// their jobs' folders), their data key
 /// (crypto-shredding: copies of their objects in backups become unreadable), the traces that
 /// outlive the row (audit entries, rate-limit counters), then the row and everything that
 /// cascades from it.
@@ -486,6 +550,7 @@ async fn purge_accounts(
         .objects
         .iter()
         .chain(&report.uploads.objects)
+        .chain(&report.exports.objects)
         .cloned()
         .collect();
     let mut objects = BTreeSet::new();
@@ -513,6 +578,14 @@ async fn purge_account(
     keys.extend(
         media
             .list(&format!("uploads/{user_id}"))
+            .await?
+            .into_iter()
+            .map(|o| o.key),
+    );
+    // Export archives: every one is under the owner's folder (`export_key`), row or not.
+    keys.extend(
+        media
+            .list(&export_prefix(user_id))
             .await?
             .into_iter()
             .map(|o| o.key),

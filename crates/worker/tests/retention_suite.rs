@@ -97,6 +97,7 @@ on_both!(
     p_ret_3_audit_entries_older_than_the_period_are_anonymised,
     p_ret_4_purge_leaves_no_email_no_object_and_backups_unreadable,
     p_ret_dry_run_deletes_nothing_and_reports_the_same_items,
+    p_rights_1_expired_export_archive_is_gone_and_a_purge_removes_every_export,
 );
 
 fn policy(video_days: Option<u32>, uploads: UploadRetention) -> RetentionConfig {
@@ -647,6 +648,98 @@ async fn p_ret_dry_run_deletes_nothing_and_reports_the_same_items(env: &Env) {
     };
     assert_eq!(real, as_real);
     assert!(env.raw.list("").await.unwrap().is_empty());
+}
+
+/// A ready export of `owner`'s, its sealed archive stored, its link expiring at `expires_at`.
+async fn ready_export(
+    env: &Env,
+    owner: &str,
+    created_at: i64,
+    expires_at: i64,
+) -> (String, String) {
+    let export = env.db.create_export(owner, created_at).await.unwrap();
+    let key = export_key(owner, &export.id);
+    env.media
+        .for_owner(owner)
+        .await
+        .unwrap()
+        .put_bytes(&key, Bytes::from_static(b"PK archive"))
+        .await
+        .unwrap();
+    assert!(env
+        .db
+        .mark_export_ready(&export.id, &key, 10, created_at, expires_at)
+        .await
+        .unwrap());
+    (export.id, key)
+}
+
+async fn p_rights_1_expired_export_archive_is_gone_and_a_purge_removes_every_export(env: &Env) {
+    let ada = user(&env.db, "ada").await;
+    let bob = user(&env.db, "bob").await;
+    let policy = policy(None, UploadRetention::WithVideo);
+    let (old, old_key) = ready_export(env, &ada, T0, T0 + DAY).await;
+    // A build that failed (no archive), and Bob's export, still valid.
+    let failed = env.db.create_export(&ada, T0 + 1).await.unwrap();
+    assert!(env
+        .db
+        .mark_export_failed(&failed.id, "media.not_found")
+        .await
+        .unwrap());
+    let (bobs, bobs_key) = ready_export(env, &bob, T0, T0 + 10 * DAY).await;
+
+    // Before the link expires, everything stays.
+    let early = sweep(&env.db, &env.media, &policy, T0 + DAY - 1, false)
+        .await
+        .unwrap();
+    assert!(early.exports.deleted.is_empty(), "{:?}", early.exports);
+    assert!(exists(env, &old_key).await);
+
+    // After: the archive object is gone from storage, then its row; the failed build's row
+    // goes too (kept as long as a link would live). Bob's is untouched.
+    let report = sweep(&env.db, &env.media, &policy, T0 + 2 * DAY, false)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.exports.deleted, vec![old.clone(), failed.id.clone()]);
+    assert_eq!(report.exports.objects, vec![old_key.clone()]);
+    assert!(!exists(env, &old_key).await, "the expired archive is gone");
+    assert!(env.db.export_for_owner(&ada, &old).await.unwrap().is_none());
+    assert!(env.db.list_exports(&ada).await.unwrap().is_empty());
+    assert!(exists(env, &bobs_key).await);
+    assert!(env
+        .db
+        .export_for_owner(&bob, &bobs)
+        .await
+        .unwrap()
+        .is_some());
+
+    // A deleted account's archives go with the purge, including one whose row is gone (a
+    // crash between storing and recording it).
+    let (_, live_key) = ready_export(env, &bob, T0 + 3 * DAY, T0 + 40 * DAY).await;
+    let orphan = format!("{}/orphan.zip", export_prefix(&bob));
+    env.media
+        .for_owner(&bob)
+        .await
+        .unwrap()
+        .put_bytes(&orphan, Bytes::from_static(b"PK"))
+        .await
+        .unwrap();
+    env.db.mark_user_deleted(&bob, T0 + 3 * DAY).await.unwrap();
+    let purge = sweep(&env.db, &env.media, &policy, T0 + 34 * DAY, false)
+        .await
+        .unwrap();
+    assert!(purge.failures.is_empty(), "{:?}", purge.failures);
+    assert_eq!(purge.accounts.purged, vec![bob.clone()]);
+    // His expired export went by expiry in the same sweep, the rest by the purge.
+    assert_eq!(purge.exports.objects, vec![bobs_key.clone()]);
+    for key in [&live_key, &orphan] {
+        assert!(purge.accounts.objects.contains(key), "{key} reported");
+    }
+    for key in [&bobs_key, &live_key, &orphan] {
+        assert!(!exists(env, key).await, "{key} is gone");
+    }
+    assert!(env.raw.list("exports").await.unwrap().is_empty());
 }
 
 /// Every table of the schema (sqlx's own bookkeeping excluded).
