@@ -184,6 +184,35 @@ async fn user_id(t: &TestApp, email: &str) -> String {
 
 async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: TestApp) {
     let auth = Auth::Cookie(t.signed_in_user("iris@example.org", "iris").await);
+    // What the privacy tools keep about her: an accepted policy version, a rights request.
+    let db = &t.state.db;
+    let iris = db.user_by_email("iris@example.org").await.unwrap().unwrap();
+    db.publish_policy(
+        reelsmith_store::PolicyKind::Privacy,
+        "2026-12-01",
+        "changed",
+        "",
+        true,
+        1,
+    )
+    .await
+    .unwrap();
+    db.accept_policy(
+        &iris.id,
+        reelsmith_store::PolicyKind::Privacy,
+        "2026-12-01",
+        2,
+    )
+    .await
+    .unwrap();
+    db.record_rights_request(
+        "iris@example.org",
+        reelsmith_store::RightsKind::Access,
+        3,
+        "",
+    )
+    .await
+    .unwrap();
     // A photo spanning several sealed segments, and a small one.
     let big = t
         .upload(&auth, "noise.jpg", "image/jpeg", &noisy_jpeg(400, 300))
@@ -304,6 +333,13 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
     let credits = json_entry(&mut zip, "credits.json");
     assert!(credits["ledger"].is_array() && credits["balance"].is_i64());
     assert!(json_entry(&mut zip, "consents.json").is_array());
+    assert_eq!(
+        json_entry(&mut zip, "policies.json")[0]["version"],
+        "2026-12-01"
+    );
+    let notices = json_entry(&mut zip, "notices.json");
+    assert_eq!(notices["rights_requests"][0]["kind"], "access", "{notices}");
+    assert!(notices["breach_notices"].is_array());
     assert!(json_entry(&mut zip, "transfers.json").is_array());
     let audit = json_entry(&mut zip, "audit.json");
     let kinds: Vec<&str> = audit

@@ -118,6 +118,52 @@ impl Db {
         Ok(rows)
     }
 
+    /// The notices sent (or attempted) to one user, with when: (notice, attempt), oldest first.
+    pub async fn breach_notices_to(
+        &self,
+        user_id: &str,
+    ) -> StoreResult<Vec<(BreachNotice, BreachSend)>> {
+        let sql = "SELECT n.id, n.subject, n.template, n.discovered_at, n.created_at, \
+            s.user_id, s.seq, s.status, s.error, s.sent_at \
+            FROM breach_notice_sends s JOIN breach_notices n ON n.id = s.notice_id \
+            WHERE s.user_id = $1 ORDER BY s.sent_at, s.seq";
+        type Row = (
+            String,
+            String,
+            String,
+            Option<i64>,
+            i64,
+            Option<String>,
+            i64,
+            String,
+            Option<String>,
+            i64,
+        );
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, Row>(sql)
+            .bind(user_id).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    BreachNotice {
+                        id: r.0,
+                        subject: r.1,
+                        template: r.2,
+                        discovered_at: r.3,
+                        created_at: r.4,
+                    },
+                    BreachSend {
+                        user_id: r.5,
+                        seq: r.6,
+                        status: r.7,
+                        error: r.8,
+                        sent_at: r.9,
+                    },
+                )
+            })
+            .collect())
+    }
+
     /// Every notice, newest first, with its counts.
     pub async fn breach_notices(&self) -> StoreResult<Vec<BreachSummary>> {
         let sql = "SELECT id, subject, template, discovered_at, created_at FROM breach_notices \

@@ -148,6 +148,16 @@ impl Db {
         Ok(rows)
     }
 
+    /// The requests recorded for an account, newest first (for its export).
+    pub async fn rights_requests_of(&self, user_id: &str) -> StoreResult<Vec<RightsRequest>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM rights_requests WHERE user_id = $1 ORDER BY received_at DESC, id"
+        );
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, RightsRequest>(&sql)
+            .bind(user_id).fetch_all(pool).await)?;
+        Ok(rows)
+    }
+
     /// Record that the requester's identity was checked, and how.
     pub async fn check_rights_identity(
         &self,

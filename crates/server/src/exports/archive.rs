@@ -210,6 +210,8 @@ async fn collect(state: &AppState, export: &Export) -> Result<Vec<Entry>, Export
                 "birth_year": user.birth_year,
                 "age_confirmed_min": user.age_confirmed_min,
                 "processing_paused": user.processing_paused,
+                "marketing_opt_in_at": opt_rfc3339(user.marketing_opt_in_at),
+                "notify_job_finished": user.notify_job_finished,
                 "created_at": rfc3339(user.created_at),
                 "updated_at": rfc3339(user.updated_at),
             }),
@@ -256,6 +258,44 @@ async fn collect(state: &AppState, export: &Export) -> Result<Vec<Entry>, Export
         })
         .collect();
     entries.push(document("consents.json", &Value::Array(consents)));
+
+    // Which versions of the privacy notice and terms were accepted, and what the operator
+    // recorded or sent about the person (P-COMM-2, P-RIGHTS-5, P-COMM-3).
+    let accepted: Vec<Value> = db
+        .policy_acceptances_of(user_id)
+        .await?
+        .into_iter()
+        .map(|a| json!({ "kind": a.kind, "version": a.version, "accepted_at": rfc3339(a.accepted_at) }))
+        .collect();
+    entries.push(document("policies.json", &Value::Array(accepted)));
+    let requests: Vec<Value> = db
+        .rights_requests_of(user_id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "kind": r.kind, "from": r.requester_email,
+                "received_at": rfc3339(r.received_at), "due_at": rfc3339(r.due_at),
+                "identity_checked_at": opt_rfc3339(r.identity_checked_at),
+                "status": r.status, "closed_at": opt_rfc3339(r.closed_at),
+            })
+        })
+        .collect();
+    let notices: Vec<Value> = db
+        .breach_notices_to(user_id)
+        .await?
+        .into_iter()
+        .map(|(n, s)| {
+            json!({
+                "notice_id": n.id, "subject": n.subject, "text": n.template,
+                "status": s.status, "sent_at": rfc3339(s.sent_at),
+            })
+        })
+        .collect();
+    entries.push(document(
+        "notices.json",
+        &json!({ "rights_requests": requests, "breach_notices": notices }),
+    ));
 
     let (jobs, mut media_entries) = collect_jobs(state, user_id).await?;
     entries.push(document("jobs.json", &Value::Array(jobs)));
@@ -455,6 +495,8 @@ fn readme(export: &Export, now: i64) -> String {
          sessions.json    your signed-in sessions (browser, IP address) and API tokens (name and\n\
          \x20                prefix only)\n\
          consents.json    every consent to a third-party provider, with withdrawals\n\
+         policies.json    the versions of the privacy notice and terms you accepted, and when\n\
+         notices.json     rights requests you made by email and breach notices sent to you\n\
          jobs.json        your creations: every revision with its settings (the render spec,\n\
          \x20                script included), status, usage, credits cost and files below\n\
          credits.json     your balance and the whole credits ledger\n\
