@@ -225,15 +225,7 @@ pub fn job_finished(
         format!("your creation \u{201c}{title}\u{201d} {outcome}: {url}"),
         "You get this email because you asked for it on your Account page, where you can turn it off.".to_owned(),
     ];
-    let text = format!("{}\n\n-- {product}\n", lines.join("\n\n"));
-    let html = page(
-        brand,
-        &lines
-            .iter()
-            .map(|l| format!("<p>{}</p>", escape_html(l)))
-            .collect::<String>(),
-    );
-    message(to, subject, text, html)
+    paragraphs(to, subject, &lines, brand)
 }
 
 /// Tells a user that a policy document changed materially (P-COMM-2): what changed, where to
@@ -255,15 +247,7 @@ pub fn policy_update(
         format!("we published version {version} of the {document}. What changed: {summary}"),
         format!("Read it at {url}. It applies to you once you accept it: the studio asks you to, before your next video. Until then nothing new is made with your data."),
     ];
-    let text = format!("{}\n\n-- {product}\n", lines.join("\n\n"));
-    let html = page(
-        brand,
-        &lines
-            .iter()
-            .map(|l| format!("<p>{}</p>", escape_html(l)))
-            .collect::<String>(),
-    );
-    message(to, subject, text, html)
+    paragraphs(to, subject, &lines, brand)
 }
 
 /// A breach notice (P-COMM-3): the operator's own text, with `{name}` and `{product}` filled in.
@@ -329,6 +313,19 @@ pub fn product_news(
         ),
     ];
     msg
+}
+
+/// A message of plain paragraphs, each HTML-escaped in the HTML part, signed with the product.
+fn paragraphs(to: &str, subject: String, lines: &[String], brand: &Branding) -> Message {
+    let text = format!("{}\n\n-- {}\n", lines.join("\n\n"), brand.product);
+    let html = page(
+        brand,
+        &lines
+            .iter()
+            .map(|l| format!("<p>{}</p>", escape_html(l)))
+            .collect::<String>(),
+    );
+    message(to, subject, text, html)
 }
 
 fn message(to: &str, subject: String, text: String, html: String) -> Message {
