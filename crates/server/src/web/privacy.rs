@@ -53,11 +53,7 @@ impl From<&PolicyVersion> for VersionLine {
     fn from(v: &PolicyVersion) -> VersionLine {
         VersionLine {
             version: v.version.clone(),
-            published: crate::time::rfc3339(v.published_at)
-                .split('T')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            published: crate::time::date(v.published_at),
             summary: v.summary.clone(),
             material: v.material,
             body: v.body.clone(),
