@@ -127,13 +127,10 @@ async fn act(action: BreachAction) -> anyhow::Result<()> {
                 .with_context(|| format!("no breach notice has the id {id}"))?;
             let mut recipients = Vec::new();
             for user_id in admin.db.breach_unsent_users(&id).await? {
-                match admin.db.user_by_id(&user_id).await? {
-                    Some(u) if !u.is_deleted() => recipients.push(UserContact {
-                        id: u.id,
-                        email: u.email,
-                        display_name: u.display_name,
-                    }),
-                    _ => {}
+                if let Some(u) = admin.db.user_by_id(&user_id).await? {
+                    if !u.is_deleted() {
+                        recipients.push(UserContact::from(u));
+                    }
                 }
             }
             let (sent, failed) = send_all(&mut admin, &notice, &recipients).await?;
@@ -210,11 +207,7 @@ async fn affected_from_file(
         match user {
             Some(u) if !u.is_deleted() => {
                 if seen.insert(u.id.clone()) {
-                    found.push(UserContact {
-                        id: u.id,
-                        email: u.email,
-                        display_name: u.display_name,
-                    });
+                    found.push(UserContact::from(u));
                 }
             }
             _ => unknown.push(line.to_owned()),

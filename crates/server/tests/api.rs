@@ -106,12 +106,20 @@ async fn p_sec_4_full_flow_and_another_users_job_upload_and_video_are_404() {
         format!("/api/v1/jobs/{job_id}/video"),
         format!("/api/v1/jobs/{job_id}/events"),
         format!("/api/v1/jobs/{job_id}/revisions"),
+        format!("/api/v1/jobs/{job_id}/poster"),
+        format!("/api/v1/jobs/{job_id}/captions.vtt"),
+        format!("/api/v1/jobs/{job_id}/captions.srt"),
+        format!("/api/v1/jobs/{job_id}/transfers"),
         format!("/api/v1/uploads/{upload_id}"),
         format!("/api/v1/uploads/{upload_id}/content"),
     ] {
         t.get(&uri, &bob)
             .await
             .assert_problem(StatusCode::NOT_FOUND, "not_found");
+        // Nor can anyone without a session (P-VIS-1: private by default).
+        t.get(&uri, &Auth::None)
+            .await
+            .assert_problem(StatusCode::UNAUTHORIZED, "auth.required");
     }
     t.get("/api/v1/jobs/no-such-job", &bob)
         .await

@@ -64,10 +64,13 @@ impl Db {
 
     /// Whether `token` belongs to an account (the unsubscribe page asks before it acts).
     pub async fn unsubscribe_token_exists(&self, token: &str) -> StoreResult<bool> {
+        if token.is_empty() {
+            return Ok(false);
+        }
         let sql = "SELECT COUNT(*) FROM users WHERE unsubscribe_token = $1";
         let n = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
             .bind(token).fetch_one(pool).await)?;
-        Ok(n > 0 && !token.is_empty())
+        Ok(n > 0)
     }
 
     /// Everyone a marketing email may go to: opted in, address verified, account not deleted.

@@ -250,3 +250,13 @@ pub struct UserContact {
     pub email: String,
     pub display_name: String,
 }
+
+impl From<crate::User> for UserContact {
+    fn from(user: crate::User) -> UserContact {
+        UserContact {
+            id: user.id,
+            email: user.email,
+            display_name: user.display_name,
+        }
+    }
+}
