@@ -126,8 +126,17 @@ fn main() {
     let floor_out = dir.path().join("floor.mp4");
     let (mut reelsmith, mut floor) = (Duration::MAX, Duration::MAX);
     for round in 0..ROUNDS {
-        let ours_time =
-            time(|| render_reelsmith(&photo, &Setup::standard(), &words, &wav, &ours, &settings, |_| {}));
+        let ours_time = time(|| {
+            render_reelsmith(
+                &photo,
+                &Setup::standard(),
+                &words,
+                &wav,
+                &ours,
+                &settings,
+                |_| {},
+            )
+        });
         if round == 0 {
             decode_to_raw(&ours, &raw);
         }
@@ -143,7 +152,16 @@ fn main() {
     }
     std::fs::remove_file(&raw).ok();
     let zoompan_out = dir.path().join("zoompan.mp4");
-    let zoompan = time(|| render_zoompan(&photo, &Setup::standard(), &wav, &zoompan_out, &settings, None));
+    let zoompan = time(|| {
+        render_zoompan(
+            &photo,
+            &Setup::standard(),
+            &wav,
+            &zoompan_out,
+            &settings,
+            None,
+        )
+    });
 
     println!();
     println!("| run | wall time | frames/s |");
@@ -188,7 +206,6 @@ fn main() {
         ours_jitter.rms_px / zoompan_jitter.rms_px,
         ours_jitter.patch_rms_px / zoompan_jitter.patch_rms_px
     );
-
 }
 
 /// The camera move of each scene, chosen as the engine chooses them for `--motion auto`.
@@ -701,9 +718,15 @@ fn jitter_only(dir: &Path, photo: &Path, scenes: &[Motion], settings: &EncodeSet
     let frames = (SECONDS * FPS as f64).round() as u64;
     let ours = dir.join("reelsmith.mp4");
     let mut ours_raw = SceneMeter::new();
-    render_reelsmith(photo, &Setup::standard(), &words, &wav, &ours, settings, |f| {
-        ours_raw.push(f.as_bytes())
-    });
+    render_reelsmith(
+        photo,
+        &Setup::standard(),
+        &words,
+        &wav,
+        &ours,
+        settings,
+        |f| ours_raw.push(f.as_bytes()),
+    );
     let ours_raw = ours_raw.finish();
     let ours_encoded = scene_jitter(&ours);
 

@@ -21,7 +21,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reelsmith_core::{FrameSize, Limits, Style};
-use reelsmith_media::captions::{build_cues, write_srt, CaptionLayout, CaptionRenderer, CaptionStyle};
+use reelsmith_media::captions::{
+    build_cues, write_srt, CaptionLayout, CaptionRenderer, CaptionStyle,
+};
 use reelsmith_media::compose::motion::{camera, MAX_ZOOM};
 use reelsmith_media::compose::sample::{blend_frames, Sampler};
 use reelsmith_media::compose::style::StyleLut;
@@ -164,6 +166,27 @@ fn rusage(who: libc::c_int) -> Duration {
     t(r.ru_utime) + t(r.ru_stime)
 }
 
+/// CPU time of the calling thread: the parts are timed by it, so that other programs on a
+/// shared machine, which take the processor away, do not count as the part's cost.
+fn thread_cpu() -> Duration {
+    // SAFETY: clock_gettime only writes the struct it is given.
+    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+struct CpuClock(Duration);
+
+impl CpuClock {
+    fn start() -> CpuClock {
+        CpuClock(thread_cpu())
+    }
+
+    fn elapsed(&self) -> Duration {
+        thread_cpu() - self.0
+    }
+}
+
 fn measure(f: impl FnOnce()) -> Usage {
     let (own, kids) = (rusage(libc::RUSAGE_SELF), rusage(libc::RUSAGE_CHILDREN));
     let started = Instant::now();
@@ -193,7 +216,10 @@ pub fn run(dir: &Path, options: Options) {
         options.seconds,
         options.seconds / scenes as f64
     );
-    println!("commit: {}", std::env::var("REELSMITH_COMMIT").unwrap_or("(unknown)".into()));
+    println!(
+        "commit: {}",
+        std::env::var("REELSMITH_COMMIT").unwrap_or("(unknown)".into())
+    );
     println!("load average at the start: {}", load_average());
     println!("encoder for all runs: {}", settings.x264_args().join(" "));
     println!(
@@ -204,7 +230,11 @@ pub fn run(dir: &Path, options: Options) {
     let motions = scene_plan(scenes);
     println!(
         "camera moves: {}",
-        motions.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>().join(", ")
+        motions
+            .iter()
+            .map(|m| format!("{m:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let (words, wav) = narration(dir, options.seconds);
     let mut results = Vec::new();
@@ -217,7 +247,9 @@ pub fn run(dir: &Path, options: Options) {
                 seconds: options.seconds,
                 motions: motions.clone(),
             };
-            results.push(case(dir, picture, &photo, &setup, &words, &wav, &settings, &options));
+            results.push(case(
+                dir, picture, &photo, &setup, &words, &wav, &settings, &options,
+            ));
         }
     }
     println!();
@@ -259,7 +291,12 @@ fn case(
     let size = setup.size;
     let frames = setup.frames();
     println!();
-    println!("## {} at {}x{} ({frames} frames)", picture.name(), size.width, size.height);
+    println!(
+        "## {} at {}x{} ({frames} frames)",
+        picture.name(),
+        size.width,
+        size.height
+    );
     let ours = dir.join("reelsmith.mp4");
     let raw = dir.join("frames.yuv");
     let floor_out = dir.join("floor.mp4");
@@ -345,10 +382,16 @@ fn compositor_alone(photo: &Path, setup: &Setup, words: &[WordTiming]) -> Usage 
     let engine = EngineConfig::default();
     let layout = CaptionLayout::for_frame(setup.size);
     measure(|| {
-        let mut compositor =
-            Compositor::new(setup.size, FPS, Style::None, scenes, engine.crossfade, &limits)
-                .expect("compositor")
-                .with_warp_threads(1);
+        let mut compositor = Compositor::new(
+            setup.size,
+            FPS,
+            Style::None,
+            scenes,
+            engine.crossfade,
+            &limits,
+        )
+        .expect("compositor")
+        .with_warp_threads(1);
         let mut captions =
             CaptionRenderer::new(build_cues(words, &layout), layout, CaptionStyle::Karaoke);
         let mut frame = Yuv420Frame::black(setup.size);
@@ -362,9 +405,9 @@ fn compositor_alone(photo: &Path, setup: &Setup, words: &[WordTiming]) -> Usage 
     })
 }
 
-/// Each part of the compositor timed on its own, on one thread, in milliseconds per frame of
-/// the film (parts that run on some frames only are spread over all of them, and their cost
-/// where they run is shown beside).
+/// Each part of the compositor timed on its own, on one thread, in milliseconds of CPU time per
+/// frame of the film (parts that run on some frames only are spread over all of them, and their
+/// cost where they run is shown beside).
 fn part_costs(photo: &Path, setup: &Setup, words: &[WordTiming]) {
     let size = setup.size;
     let frames = setup.frames();
@@ -379,20 +422,23 @@ fn part_costs(photo: &Path, setup: &Setup, words: &[WordTiming]) {
         even(size.width as f64 * MAX_ZOOM),
         even(size.height as f64 * MAX_ZOOM),
     );
-    let started = Instant::now();
+    let started = CpuClock::start();
     let rgb = fill::still_canvas_rgb(&image, cw, ch).expect("canvas");
     let canvas = fill::rgb_to_canvas(&rgb, cw as usize, ch as usize);
     let prepare = started.elapsed();
     rows.push((
         "scene preparation (fit, Lanczos resize, to yuv420p)".into(),
         ms(prepare, frames) * setup.motions.len() as f64,
-        format!("{:.1} ms per scene, done by each scene that shows it", ms(prepare, 1)),
+        format!(
+            "{:.1} ms per scene, done by each scene that shows it",
+            ms(prepare, 1)
+        ),
     ));
 
     // The warp, along every scene's camera path.
     let mut sampler = Sampler::with_bands(1);
     let mut frame = Yuv420Frame::black(size);
-    let started = Instant::now();
+    let started = CpuClock::start();
     for (i, &motion) in setup.motions.iter().enumerate() {
         let (start, end) = (bounds[i], bounds[i + 1]);
         for n in start..end {
@@ -407,7 +453,7 @@ fn part_costs(photo: &Path, setup: &Setup, words: &[WordTiming]) {
     let half = (EngineConfig::default().crossfade * FPS as f64 / 2.0).round() as u64;
     let fade_frames = (setup.motions.len() as u64 - 1) * 2 * half;
     let other = frame.clone();
-    let started = Instant::now();
+    let started = CpuClock::start();
     let reps = 100;
     for k in 0..reps {
         blend_frames(&mut frame, &other, (k * 2 + 1) as u16);
@@ -416,14 +462,17 @@ fn part_costs(photo: &Path, setup: &Setup, words: &[WordTiming]) {
     rows.push((
         "transitions (crossfade: second warp + blend)".into(),
         (warp + blend) * fade_frames as f64 / frames as f64,
-        format!("{:.3} ms on each of {fade_frames} crossfade frames", warp + blend),
+        format!(
+            "{:.3} ms on each of {fade_frames} crossfade frames",
+            warp + blend
+        ),
     ));
 
     // Karaoke captions: the cached overlay of the cue and spoken word, blended.
     let layout = CaptionLayout::for_frame(size);
     let mut captions =
         CaptionRenderer::new(build_cues(words, &layout), layout, CaptionStyle::Karaoke);
-    let started = Instant::now();
+    let started = CpuClock::start();
     for i in 0..frames {
         if let Some(overlay) = captions.overlay_at(i as f64 / FPS as f64) {
             frame.blend(overlay);
@@ -437,7 +486,7 @@ fn part_costs(photo: &Path, setup: &Setup, words: &[WordTiming]) {
 
     // Style grading: per frame only for video clips (stills are graded once, on their canvas).
     let lut = StyleLut::new(Style::Cinematic).expect("a look");
-    let started = Instant::now();
+    let started = CpuClock::start();
     for _ in 0..reps {
         let (y, u, v) = frame.planes_mut();
         lut.apply(y, u, v, size.width as usize);
@@ -455,7 +504,7 @@ fn part_costs(photo: &Path, setup: &Setup, words: &[WordTiming]) {
         .spawn()
         .expect("a pipe reader");
     let mut pipe = sink.stdin.take().expect("piped");
-    let started = Instant::now();
+    let started = CpuClock::start();
     for _ in 0..reps {
         pipe.write_all(frame.as_bytes()).expect("written");
     }
