@@ -426,11 +426,13 @@ fn part_costs(photo: &Path, setup: &Setup, words: &[WordTiming]) {
     let rgb = fill::still_canvas_rgb(&image, cw, ch).expect("canvas");
     let canvas = fill::rgb_to_canvas(&rgb, cw as usize, ch as usize);
     let prepare = started.elapsed();
+    // Every scene shows the same photo here, and the engine prepares it once for consecutive
+    // scenes; a film of different pictures pays this once per scene.
     rows.push((
         "scene preparation (fit, Lanczos resize, to yuv420p)".into(),
-        ms(prepare, frames) * setup.motions.len() as f64,
+        ms(prepare, frames),
         format!(
-            "{:.1} ms per scene, done by each scene that shows it",
+            "{:.1} ms per preparation: once per photo here, once per scene for different pictures",
             ms(prepare, 1)
         ),
     ));
