@@ -57,22 +57,35 @@ engineers try to share it fairly between towns, farms and the fish that still sw
 spring. What happens to the river in the next fifty years will shape the lives of everyone who \
 lives beside it, and many who never see it at all.";
 
+#[path = "render/speed.rs"]
+mod speed;
+
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "render".into());
-    if !["render", "memory", "jitter", "codec"].contains(&which.as_str()) {
-        eprintln!("usage: bench-render [render|memory|jitter|codec]");
+    if which == "engine" {
+        // The child whose memory `speed::peak_memory` samples: one real render, nothing else.
+        speed::engine_child(std::env::args().skip(2).collect());
+        return;
+    }
+    if !["render", "minute", "memory", "jitter", "codec"].contains(&which.as_str()) {
+        eprintln!(
+            "usage: bench-render [render [--seconds S] [--rounds N] [--pictures grainy,smooth] \
+             [--sizes 720,1080] [--no-memory]|minute|memory|jitter|codec]"
+        );
         std::process::exit(2);
     }
     let dir = scratch_dir();
+    if which == "render" {
+        speed::run(dir.path(), speed::Options::parse(std::env::args().skip(2)));
+        return;
+    }
     let photo = make_photo(dir.path());
     if which == "memory" {
-        // Only the 1080p peak memory of the real CLI (REELSMITH_BIN).
-        let bin = std::env::var_os("REELSMITH_BIN").expect("REELSMITH_BIN is set");
-        peak_memory_1080p(Path::new(&bin), dir.path(), &photo);
+        speed::peak_memory_1080p(dir.path(), &photo);
         return;
     }
     let settings = EncodeSettings::default();
-    let scenes = scene_plan();
+    let scenes = scene_plan(SCENES);
     if which == "jitter" {
         jitter_only(dir.path(), &photo, &scenes, &settings);
         return;
@@ -81,6 +94,7 @@ fn main() {
         codec_jitter(dir.path(), &photo, &scenes, &settings);
         return;
     }
+    // `minute`: the single 720p minute of the earlier runs, with the jitter of the encoded outputs.
     println!(
         "# Reelsmith render benchmark ({}x{} at {FPS} fps, {SECONDS} s, {SCENES} scenes)",
         SIZE.width, SIZE.height
@@ -102,7 +116,7 @@ fn main() {
             .join(", ")
     );
 
-    let (words, wav) = narration(dir.path());
+    let (words, wav) = narration(dir.path(), SECONDS);
     let frames = (SECONDS * FPS as f64).round() as u64;
 
     // Reelsmith and the floor run alternately, ROUNDS times each, and the fastest of each
@@ -112,12 +126,21 @@ fn main() {
     let floor_out = dir.path().join("floor.mp4");
     let (mut reelsmith, mut floor) = (Duration::MAX, Duration::MAX);
     for round in 0..ROUNDS {
-        let ours_time =
-            time(|| render_reelsmith(&photo, &scenes, &words, &wav, &ours, &settings, |_| {}));
+        let ours_time = time(|| {
+            render_reelsmith(
+                &photo,
+                &Setup::standard(),
+                &words,
+                &wav,
+                &ours,
+                &settings,
+                |_| {},
+            )
+        });
         if round == 0 {
             decode_to_raw(&ours, &raw);
         }
-        let floor_time = time(|| encode_raw(&raw, &wav, &floor_out, &settings));
+        let floor_time = time(|| encode_raw(&raw, &wav, &floor_out, &settings, SIZE));
         println!(
             "round {}: Reelsmith {:.2} s, floor {:.2} s",
             round + 1,
@@ -129,7 +152,16 @@ fn main() {
     }
     std::fs::remove_file(&raw).ok();
     let zoompan_out = dir.path().join("zoompan.mp4");
-    let zoompan = time(|| render_zoompan(&photo, &scenes, &wav, &zoompan_out, frames, &settings));
+    let zoompan = time(|| {
+        render_zoompan(
+            &photo,
+            &Setup::standard(),
+            &wav,
+            &zoompan_out,
+            &settings,
+            None,
+        )
+    });
 
     println!();
     println!("| run | wall time | frames/s |");
@@ -174,27 +206,54 @@ fn main() {
         ours_jitter.rms_px / zoompan_jitter.rms_px,
         ours_jitter.patch_rms_px / zoompan_jitter.patch_rms_px
     );
-
-    match std::env::var_os("REELSMITH_BIN") {
-        Some(bin) => peak_memory_1080p(Path::new(&bin), dir.path(), &photo),
-        None => {
-            println!("\n(set REELSMITH_BIN to the release binary to measure 1080p peak memory)")
-        }
-    }
 }
 
 /// The camera move of each scene, chosen as the engine chooses them for `--motion auto`.
-fn scene_plan() -> Vec<Motion> {
-    (0..SCENES)
+fn scene_plan(scenes: usize) -> Vec<Motion> {
+    (0..scenes)
         .map(|i| resolve_motion(Motion::Auto, i, SEED))
         .collect()
 }
 
-/// First frame of each scene, and the total at the end (as the engine's timeline rounds them).
+/// What one benchmark render is: frame size, length, and the camera move of each of its
+/// equally long scenes.
+#[derive(Clone)]
+struct Setup {
+    size: FrameSize,
+    seconds: f64,
+    motions: Vec<Motion>,
+}
+
+impl Setup {
+    /// The minute the jitter and codec measurements use.
+    fn standard() -> Setup {
+        Setup {
+            size: SIZE,
+            seconds: SECONDS,
+            motions: scene_plan(SCENES),
+        }
+    }
+
+    fn frames(&self) -> u64 {
+        (self.seconds * FPS as f64).round() as u64
+    }
+
+    fn scene_seconds(&self) -> f64 {
+        self.seconds / self.motions.len() as f64
+    }
+
+    /// First frame of each scene, and the total at the end (as the engine's timeline rounds
+    /// them).
+    fn bounds(&self) -> Vec<u64> {
+        let n = self.motions.len();
+        (0..=n)
+            .map(|i| (i as f64 * self.seconds / n as f64 * FPS as f64).round() as u64)
+            .collect()
+    }
+}
+
 fn scene_boundaries() -> Vec<u64> {
-    (0..=SCENES)
-        .map(|i| (i as f64 * SECONDS / SCENES as f64 * FPS as f64).round() as u64)
-        .collect()
+    Setup::standard().bounds()
 }
 
 /// Scratch space in memory when the machine has it, so disk speed does not enter the figures.
@@ -257,16 +316,16 @@ fn make_photo(dir: &Path) -> PathBuf {
 
 /// Narrates the script once (the narration's timing drives the captions) and pads or cuts the
 /// audio to exactly the benchmark's length.
-fn narration(dir: &Path) -> (Vec<WordTiming>, PathBuf) {
+fn narration(dir: &Path, seconds: f64) -> (Vec<WordTiming>, PathBuf) {
     let spoken = synthesize(SCRIPT, &TtsSettings::default()).expect("espeak-ng works");
     let mut audio = spoken.audio;
     audio
         .samples
-        .resize((SECONDS * audio.sample_rate as f64) as usize, 0.0);
+        .resize((seconds * audio.sample_rate as f64) as usize, 0.0);
     let words: Vec<WordTiming> = spoken
         .words
         .iter()
-        .filter(|w| w.end <= SECONDS)
+        .filter(|w| w.end <= seconds)
         .map(|w| WordTiming::new(w.text.clone(), w.start, w.end))
         .collect();
     let wav = dir.join("narration.wav");
@@ -276,9 +335,10 @@ fn narration(dir: &Path) -> (Vec<WordTiming>, PathBuf) {
 
 /// The engine's render loop (as in `render::render`): compose, blend the captions, and hand the
 /// frame to the encoder's writer thread.
+#[allow(clippy::too_many_arguments)]
 fn render_reelsmith(
     photo: &Path,
-    motions: &[Motion],
+    setup: &Setup,
     words: &[WordTiming],
     wav: &Path,
     out: &Path,
@@ -287,31 +347,33 @@ fn render_reelsmith(
 ) {
     let limits = Limits::default();
     let image = std::sync::Arc::new(load_image(photo, &limits).expect("photo loads"));
-    let scenes = motions
+    let size = setup.size;
+    let scenes = setup
+        .motions
         .iter()
         .map(|&motion| SceneSpec {
             visual: SceneVisual::Still(image.clone()),
             motion,
-            duration: SECONDS / SCENES as f64,
+            duration: setup.scene_seconds(),
         })
         .collect();
     let engine = EngineConfig::default();
-    let mut compositor = Compositor::new(SIZE, FPS, Style::None, scenes, engine.crossfade, &limits)
+    let mut compositor = Compositor::new(size, FPS, Style::None, scenes, engine.crossfade, &limits)
         .expect("compositor")
         .with_warp_threads(engine.effective_warp_threads());
-    let layout = CaptionLayout::for_frame(SIZE);
+    let layout = CaptionLayout::for_frame(size);
     let mut captions =
         CaptionRenderer::new(build_cues(words, &layout), layout, CaptionStyle::Karaoke);
     let encoder = Encoder::start(
         out,
-        SIZE,
+        size,
         FPS,
         Some(wav),
         settings,
         Duration::from_secs(3600),
     )
     .expect("encoder");
-    let mut encoder = PipelinedEncoder::new(encoder, SIZE, 2);
+    let mut encoder = PipelinedEncoder::new(encoder, size, 2);
     for i in 0..compositor.frame_count() {
         let mut frame = encoder.buffer();
         compositor.render_next(&mut frame).expect("frame");
@@ -356,8 +418,8 @@ fn output_args(settings: &EncodeSettings) -> Vec<String> {
     args
 }
 
-fn encode_raw(raw: &Path, wav: &Path, out: &Path, settings: &EncodeSettings) {
-    let size = format!("{}x{}", SIZE.width, SIZE.height);
+fn encode_raw(raw: &Path, wav: &Path, out: &Path, settings: &EncodeSettings, size: FrameSize) {
+    let size = format!("{}x{}", size.width, size.height);
     let mut args: Vec<String> = [
         "-f",
         "rawvideo",
@@ -382,15 +444,21 @@ fn encode_raw(raw: &Path, wav: &Path, out: &Path, settings: &EncodeSettings) {
 /// The same camera moves as zoompan expressions: per scene, the engine's eased progress, its
 /// geometric zoom and its pan path (`compose::motion::camera`), as a crop window on the photo.
 /// zoompan rounds that window to whole pixels, which is what the jitter figure shows.
+/// With `subtitles`, the SRT file is burned in by ffmpeg's `subtitles` filter (libass), as the
+/// peers burn captions in.
 fn render_zoompan(
     photo: &Path,
-    motions: &[Motion],
+    setup: &Setup,
     wav: &Path,
     out: &Path,
-    frames: u64,
     settings: &EncodeSettings,
+    subtitles: Option<&Path>,
 ) {
-    let filter = zoompan_filter(motions, frames);
+    let frames = setup.frames();
+    let mut filter = zoompan_filter(setup);
+    if let Some(srt) = subtitles {
+        filter.push_str(&format!(",subtitles=filename='{}'", srt.display()));
+    }
     let mut args: Vec<String> = [
         "-i",
         photo.to_str().unwrap(),
@@ -409,8 +477,9 @@ fn render_zoompan(
 }
 
 /// The zoompan filter graph making the engine's moves (see [`render_zoompan`]).
-fn zoompan_filter(motions: &[Motion], frames: u64) -> String {
-    let bounds = scene_boundaries();
+fn zoompan_filter(setup: &Setup) -> String {
+    let (motions, frames) = (&setup.motions, setup.frames());
+    let bounds = setup.bounds();
     let near = 0.5 / MAX_ZOOM;
     let far = 1.0 - near;
     // One expression per scene, chosen by output frame number `on`.
@@ -446,7 +515,7 @@ fn zoompan_filter(motions: &[Motion], frames: u64) -> String {
     });
     format!(
         "zoompan=z='{zoom}':x='iw*{centre_x}-iw/zoom/2':y='ih*{centre_y}-ih/zoom/2':d={frames}:s={}x{}:fps={FPS},format=yuv420p",
-        SIZE.width, SIZE.height
+        setup.size.width, setup.size.height
     )
 }
 
@@ -573,33 +642,6 @@ fn pool(reports: &[JitterReport]) -> JitterReport {
     }
 }
 
-/// Runs the real CLI at 1080p and samples the peak resident memory of it and of its encoder.
-fn peak_memory_1080p(bin: &Path, dir: &Path, photo: &Path) {
-    let script = dir.join("script.txt");
-    std::fs::write(&script, &SCRIPT[..SCRIPT.len() / 3]).unwrap();
-    let out = dir.join("memory-1080p.mp4");
-    let mut child = Command::new(bin)
-        .args(["render", "--quiet", "--resolution", "1080p", "--script"])
-        .arg(&script)
-        .arg("--image")
-        .arg(photo)
-        .arg("--out")
-        .arg(&out)
-        .spawn()
-        .expect("the reelsmith binary runs");
-    let (mut ours, mut encoder) = (0u64, 0u64);
-    while child.try_wait().expect("wait").is_none() {
-        ours = ours.max(peak_rss_kib(child.id()));
-        for grandchild in children(child.id()) {
-            encoder = encoder.max(peak_rss_kib(grandchild));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    println!();
-    println!("1080p render peak RSS: reelsmith {:.0} MB, its ffmpeg encoder {:.0} MB, together {:.0} MB (target <= 400 MB)",
-        ours as f64 / 1024.0, encoder as f64 / 1024.0, (ours + encoder) as f64 / 1024.0);
-}
-
 /// VmHWM: the process's peak resident set so far, in KiB.
 fn peak_rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -672,13 +714,19 @@ fn jitter_only(dir: &Path, photo: &Path, scenes: &[Motion], settings: &EncodeSet
         return;
     }
 
-    let (words, wav) = narration(dir);
+    let (words, wav) = narration(dir, SECONDS);
     let frames = (SECONDS * FPS as f64).round() as u64;
     let ours = dir.join("reelsmith.mp4");
     let mut ours_raw = SceneMeter::new();
-    render_reelsmith(photo, scenes, &words, &wav, &ours, settings, |f| {
-        ours_raw.push(f.as_bytes())
-    });
+    render_reelsmith(
+        photo,
+        &Setup::standard(),
+        &words,
+        &wav,
+        &ours,
+        settings,
+        |f| ours_raw.push(f.as_bytes()),
+    );
     let ours_raw = ours_raw.finish();
     let ours_encoded = scene_jitter(&ours);
 
@@ -687,7 +735,7 @@ fn jitter_only(dir: &Path, photo: &Path, scenes: &[Motion], settings: &EncodeSet
     let zoompan_out = dir.join("zoompan.mp4");
     let mut zoompan_raw = SceneMeter::new();
     {
-        let filter = zoompan_filter(scenes, frames);
+        let filter = zoompan_filter(&Setup::standard());
         let mut child = Command::new("ffmpeg")
             .args(["-hide_banner", "-loglevel", "error", "-i"])
             .arg(photo)
@@ -758,14 +806,14 @@ const CODEC_SCENES: usize = 3;
 fn codec_jitter(dir: &Path, photo: &Path, scenes: &[Motion], settings: &EncodeSettings) {
     let bounds: Vec<u64> = scene_boundaries()[..=CODEC_SCENES].to_vec();
     let frames = *bounds.last().unwrap();
-    let (words, wav) = narration(dir);
+    let (words, wav) = narration(dir, SECONDS);
     let raw_path = dir.join("codec-frames.yuv");
     let mut raw = std::io::BufWriter::new(std::fs::File::create(&raw_path).expect("raw file"));
     let mut before = SceneMeter::with_bounds(bounds.clone());
     let mut written = 0u64;
     render_reelsmith(
         photo,
-        scenes,
+        &Setup::standard(),
         &words,
         &wav,
         &dir.join("codec-reelsmith.mp4"),

@@ -26,6 +26,7 @@ pub mod sample;
 pub mod style;
 pub mod timeline;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reelsmith_core::{ErrorCode, FrameSize, Limits, Motion, Style};
@@ -46,8 +47,9 @@ use timeline::Timeline;
 /// What a scene shows.
 #[derive(Debug, Clone)]
 pub enum SceneVisual {
-    /// Shared: one photo shown by many scenes is held once.
-    Still(std::sync::Arc<StillImage>),
+    /// Shared: one photo shown by many scenes is held once, and prepared once for consecutive
+    /// showings.
+    Still(Arc<StillImage>),
     Clip(ClipSource),
     /// A background for a title card; the text is overlaid elsewhere.
     Card {
@@ -126,9 +128,10 @@ impl ErrorCode for ComposeError {
 /// A scene's lifecycle: waiting, prepared while visible, released after.
 enum SceneState {
     Pending(SceneVisual),
-    Canvas(YuvCanvas),
+    /// Shared with the next scene that shows the same still at the same canvas size.
+    Canvas(Arc<YuvCanvas>),
     Clip {
-        decoder: ClipDecoder,
+        decoder: Box<ClipDecoder>,
         canvas: YuvCanvas,
     },
     Released,
@@ -151,6 +154,15 @@ pub struct Compositor {
     /// The incoming scene's picture during a crossfade.
     incoming: Yuv420Frame,
     process_timeout: Duration,
+    /// The last still prepared, while a later scene will show the same picture again: one
+    /// photo over many scenes is fitted, resized and graded once, not once per scene.
+    still_cache: Option<StillCanvas>,
+}
+
+struct StillCanvas {
+    image: Arc<StillImage>,
+    size: (u32, u32),
+    canvas: Arc<YuvCanvas>,
 }
 
 impl Compositor {
@@ -195,6 +207,7 @@ impl Compositor {
             sampler: Sampler::default(),
             incoming: Yuv420Frame::black(size),
             process_timeout: Duration::from_secs(limits.process_timeout_seconds.max(1)),
+            still_cache: None,
         })
     }
 
@@ -292,13 +305,29 @@ impl Compositor {
         let (cw, ch) = canvas_size(self.size, motion::max_zoom(scene.motion));
         let state = match visual {
             SceneVisual::Still(image) => {
-                let rgb = fill::still_canvas_rgb(&image, cw, ch)?;
-                drop(image);
-                SceneState::Canvas(self.graded_canvas(&rgb, cw, ch))
+                let canvas = match self.still_cache.take() {
+                    Some(c) if Arc::ptr_eq(&c.image, &image) && c.size == (cw, ch) => c.canvas,
+                    _ => {
+                        let rgb = fill::still_canvas_rgb(&image, cw, ch)?;
+                        Arc::new(self.graded_canvas(&rgb, cw, ch))
+                    }
+                };
+                let shown_again = self.scenes[i + 1..].iter().any(|s| {
+                    matches!(&s.state, SceneState::Pending(SceneVisual::Still(later))
+                        if Arc::ptr_eq(later, &image))
+                });
+                if shown_again {
+                    self.still_cache = Some(StillCanvas {
+                        image,
+                        size: (cw, ch),
+                        canvas: canvas.clone(),
+                    });
+                }
+                SceneState::Canvas(canvas)
             }
             SceneVisual::Card { seed } => {
                 let rgb = card::card_rgb(seed, cw as usize, ch as usize);
-                SceneState::Canvas(self.graded_canvas(&rgb, cw, ch))
+                SceneState::Canvas(Arc::new(self.graded_canvas(&rgb, cw, ch)))
             }
             SceneVisual::Clip(source) => {
                 let span = self.timeline.span(i);
@@ -311,7 +340,7 @@ impl Compositor {
                     self.process_timeout,
                 )?;
                 SceneState::Clip {
-                    decoder,
+                    decoder: Box::new(decoder),
                     canvas: empty_canvas(cw as usize, ch as usize),
                 }
             }

@@ -61,6 +61,9 @@ impl YuvCanvas {
 struct AxisMap {
     index: Vec<u32>,
     weight: Vec<u16>,
+    /// `Some(weight)` when every output sample reads the next source sample after the previous
+    /// one's with the same weight: the table is then a shift, and needs no gather.
+    shift: Option<u16>,
 }
 
 impl AxisMap {
@@ -77,6 +80,12 @@ impl AxisMap {
             self.index.push(left as u32);
             self.weight.push(weight.min(256));
         }
+        let shift = self.weight[0];
+        let uniform = self.weight.iter().all(|&w| w == shift)
+            && self.index.windows(2).all(|p| p[1] == p[0] + 1)
+            // The shift reads `index + 1`, which must be inside the source.
+            && (*self.index.last().expect("not empty") as usize) + 1 < src_len;
+        self.shift = uniform.then_some(shift);
     }
 
     /// `Some(offset)` when output sample `o` reads exactly source sample `o + offset` for every
@@ -126,6 +135,7 @@ pub struct Sampler {
     /// One scratch row per band.
     scratch: Vec<Vec<u16>>,
     bands: usize,
+    kernel: Kernel,
 }
 
 impl Default for Sampler {
@@ -136,6 +146,7 @@ impl Default for Sampler {
 
 /// One band of output rows of one plane.
 struct Band<'a> {
+    kernel: Kernel,
     src: &'a Plane,
     map: &'a PlaneMap,
     first_row: usize,
@@ -150,6 +161,7 @@ impl Band<'_> {
         match self.map.copy_from {
             Some((x0, y0)) => copy_rows(self.src, x0, y0 + self.first_row, self.out, self.ow),
             None => warp(
+                self.kernel,
                 self.src,
                 &self.map.columns,
                 &self.map.rows.index[range.clone()],
@@ -173,7 +185,15 @@ impl Sampler {
             chroma: PlaneMap::default(),
             scratch: Vec::new(),
             bands: bands.max(1),
+            kernel: Kernel::pick(),
         }
+    }
+
+    /// The same sampler with the portable loops only, to check the vectorised ones against.
+    #[cfg(test)]
+    fn portable(mut self) -> Sampler {
+        self.kernel = Kernel::Portable;
+        self
     }
 
     /// Renders the part of `canvas` the camera sees into `out`.
@@ -198,6 +218,7 @@ impl Sampler {
                 let end = height * (b + 1) / bands;
                 let (band, tail) = rest.split_at_mut((end - first_row) * width);
                 tasks.push(Band {
+                    kernel: self.kernel,
                     src,
                     map,
                     first_row,
@@ -229,7 +250,9 @@ fn copy_rows(src: &Plane, x0: usize, y0: usize, out: &mut [u8], ow: usize) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn warp(
+    kernel: Kernel,
     src: &Plane,
     columns: &AxisMap,
     row_index: &[u32],
@@ -249,19 +272,79 @@ fn warp(
         let r1 = (r0 + 1).min(src.height - 1);
         let row0 = &src.data[r0 * src.width + first..][..span];
         let row1 = &src.data[r1 * src.width + first..][..span];
-        blend_rows(row0, row1, wy, scratch);
-        gather_row(
-            scratch,
-            &columns.index,
-            &columns.weight,
-            first as u32,
-            out_row,
-        );
+        kernel.blend_rows(row0, row1, wy, scratch);
+        match columns.shift {
+            Some(weight) => kernel.shift_row(scratch, weight, out_row),
+            None => kernel.gather_row(
+                scratch,
+                &columns.index,
+                &columns.weight,
+                first as u32,
+                out_row,
+            ),
+        }
+    }
+}
+
+/// The inner loops, in the best version the processor runs. Every version does the same integer
+/// arithmetic, so they give the same bytes; the AVX2 ones are the portable loops compiled with
+/// 256-bit vectors, plus a hardware gather for the horizontal pass of a zoom.
+#[derive(Clone, Copy)]
+enum Kernel {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Kernel {
+    fn pick() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Kernel::Avx2;
+        }
+        Kernel::Portable
+    }
+
+    #[inline]
+    fn blend_rows(self, row0: &[u8], row1: &[u8], w: u16, out: &mut [u16]) {
+        match self {
+            Kernel::Portable => blend_rows(row0, row1, w, out),
+            // SAFETY: `pick` chose this kernel because the processor has AVX2.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { avx2::blend_rows(row0, row1, w, out) },
+        }
+    }
+
+    #[inline]
+    fn shift_row(self, scratch: &[u16], weight: u16, out: &mut [u8]) {
+        match self {
+            Kernel::Portable => shift_row(scratch, weight, out),
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { avx2::shift_row(scratch, weight, out) },
+        }
+    }
+
+    #[inline]
+    fn gather_row(
+        self,
+        scratch: &[u16],
+        index: &[u32],
+        weight: &[u16],
+        first: u32,
+        out: &mut [u8],
+    ) {
+        match self {
+            Kernel::Portable => gather_row(scratch, index, weight, first, out),
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { avx2::gather_row(scratch, index, weight, first, out) },
+        }
     }
 }
 
 /// `out[i] = row0[i] * (256 - w) + row1[i] * w`, kept at 16 bits (at most 255 × 256).
-#[inline]
+#[inline(always)]
 fn blend_rows(row0: &[u8], row1: &[u8], w: u16, out: &mut [u16]) {
     let w0 = 256 - w;
     for ((o, &a), &b) in out.iter_mut().zip(row0).zip(row1) {
@@ -269,18 +352,26 @@ fn blend_rows(row0: &[u8], row1: &[u8], w: u16, out: &mut [u16]) {
     }
 }
 
+/// The horizontal pass when every output column reads the canvas one column apart with the same
+/// weight (a pan, or a still view: the view is the canvas at 1:1 shifted by a fraction of a
+/// pixel): the same formula as [`gather_row`], over contiguous memory, which vectorises.
+#[inline(always)]
+fn shift_row(scratch: &[u16], weight: u16, out: &mut [u8]) {
+    let w = weight as u32;
+    let next = &scratch[1..];
+    for ((o, &a), &b) in out.iter_mut().zip(scratch).zip(next) {
+        *o = ((a as u32 * (256 - w) + b as u32 * w + 32768) >> 16) as u8;
+    }
+}
+
 /// Horizontal interpolation of the vertically blended row, with rounding back to 8 bits.
-#[inline]
+#[inline(always)]
 fn gather_row(scratch: &[u16], index: &[u32], weight: &[u16], first: u32, out: &mut [u8]) {
-    // Checked once here so the loop below can index without checks: the column table is
-    // monotonic, so its last entry is its largest.
-    let last = *index.last().expect("rows are not empty");
-    assert!(index[0] >= first && ((last - first) as usize) + 1 < scratch.len());
-    assert!(index.len() == out.len() && weight.len() == out.len());
+    check_gather(scratch, index, weight, first, out);
     for ((o, &i), &w) in out.iter_mut().zip(index).zip(weight) {
         let i = (i - first) as usize;
-        // SAFETY: `first <= i_table <= last` for every entry (monotonic table, checked above),
-        // so `i + 1 <= last - first + 1 < scratch.len()`.
+        // SAFETY: `first <= i_table <= last` for every entry (monotonic table, checked by
+        // `check_gather`), so `i + 1 <= last - first + 1 < scratch.len()`.
         let (a, b) = unsafe {
             (
                 *scratch.get_unchecked(i) as u32,
@@ -289,6 +380,96 @@ fn gather_row(scratch: &[u16], index: &[u32], weight: &[u16], first: u32, out: &
         };
         let w = w as u32;
         *o = ((a * (256 - w) + b * w + 32768) >> 16) as u8;
+    }
+}
+
+/// Checked once per row so the gathers can index without checks: the column table is
+/// monotonic, so its last entry is its largest.
+#[inline(always)]
+fn check_gather(scratch: &[u16], index: &[u32], weight: &[u16], first: u32, out: &[u8]) {
+    let last = *index.last().expect("rows are not empty");
+    assert!(index[0] >= first && ((last - first) as usize) + 1 < scratch.len());
+    assert!(index.len() == out.len() && weight.len() == out.len());
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn blend_rows(row0: &[u8], row1: &[u8], w: u16, out: &mut [u16]) {
+        super::blend_rows(row0, row1, w, out)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn shift_row(scratch: &[u16], weight: u16, out: &mut [u8]) {
+        super::shift_row(scratch, weight, out)
+    }
+
+    /// Eight outputs per hardware gather: one 32-bit load at `scratch[i]` brings both
+    /// `scratch[i]` (low half) and `scratch[i + 1]` (high half).
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn gather_row(
+        scratch: &[u16],
+        index: &[u32],
+        weight: &[u16],
+        first: u32,
+        out: &mut [u8],
+    ) {
+        super::check_gather(scratch, index, weight, first, out);
+        let n = out.len();
+        let base = scratch.as_ptr() as *const i32;
+        let mut k = 0;
+        while k + 16 <= n {
+            let (lo, hi) = (
+                eight(base, index, weight, first, k),
+                eight(base, index, weight, first, k + 8),
+            );
+            // 32 → 16 bits works within 128-bit lanes: restore the order, then 16 → 8 bits.
+            let words = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packus_epi32(lo, hi));
+            let bytes = _mm_packus_epi16(
+                _mm256_castsi256_si128(words),
+                _mm256_extracti128_si256::<1>(words),
+            );
+            _mm_storeu_si128(out.as_mut_ptr().add(k) as *mut __m128i, bytes);
+            k += 16;
+        }
+        if k < n {
+            super::gather_row(scratch, &index[k..], &weight[k..], first, &mut out[k..]);
+        }
+    }
+
+    /// Outputs `k..k + 8`, as 32-bit lanes.
+    ///
+    /// # Safety
+    /// AVX2; `k + 8 <= index.len() == weight.len()`, and every `index - first` is within
+    /// `scratch` (at `base`) with its right-hand neighbour, so each 4-byte load reads two of its
+    /// elements.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn eight(
+        base: *const i32,
+        index: &[u32],
+        weight: &[u16],
+        first: u32,
+        k: usize,
+    ) -> __m256i {
+        let idx = _mm256_sub_epi32(
+            _mm256_loadu_si256(index.as_ptr().add(k) as *const __m256i),
+            _mm256_set1_epi32(first as i32),
+        );
+        let pair = _mm256_i32gather_epi32::<2>(base, idx);
+        let a = _mm256_and_si256(pair, _mm256_set1_epi32(0xffff));
+        let b = _mm256_srli_epi32::<16>(pair);
+        let w = _mm256_cvtepu16_epi32(_mm_loadu_si128(weight.as_ptr().add(k) as *const __m128i));
+        let sum = _mm256_add_epi32(
+            _mm256_add_epi32(
+                _mm256_mullo_epi32(a, _mm256_sub_epi32(_mm256_set1_epi32(256), w)),
+                _mm256_mullo_epi32(b, w),
+            ),
+            _mm256_set1_epi32(32768),
+        );
+        _mm256_srli_epi32::<16>(sum)
     }
 }
 
@@ -377,6 +558,109 @@ mod tests {
                 assert!(out == expected, "{bands} bands, {camera:?}");
             }
         }
+    }
+
+    /// Bilinear interpolation straight from its definition, from the same axis tables.
+    fn reference(src: &Plane, camera: Camera, ow: usize, oh: usize) -> Vec<u8> {
+        let mut map = PlaneMap::default();
+        map.build(src, camera, ow, oh);
+        let mut out = Vec::with_capacity(ow * oh);
+        for y in 0..oh {
+            let (r0, wy) = (map.rows.index[y] as usize, map.rows.weight[y] as u32);
+            let r1 = (r0 + 1).min(src.height - 1);
+            for x in 0..ow {
+                let (c0, wx) = (map.columns.index[x] as usize, map.columns.weight[x] as u32);
+                let c1 = (c0 + 1).min(src.width - 1);
+                let at = |r: usize, c: usize| src.data[r * src.width + c] as u32;
+                let top = at(r0, c0) * (256 - wx) + at(r0, c1) * wx;
+                let bottom = at(r1, c0) * (256 - wx) + at(r1, c1) * wx;
+                out.push(((top * (256 - wy) + bottom * wy + 32768) >> 16) as u8);
+            }
+        }
+        out
+    }
+
+    /// The vectorised loops (the shift of a pan, the gather of a zoom, in every kernel the
+    /// processor offers) give exactly the bytes of bilinear interpolation by its definition,
+    /// including widths that are not a multiple of the vector length.
+    #[test]
+    fn every_kernel_computes_exact_bilinear_interpolation() {
+        let (w, h) = (347, 197);
+        let mut canvas = ramp_canvas(w, h);
+        let mut state = 7u64;
+        for p in canvas
+            .y
+            .data
+            .iter_mut()
+            .chain(canvas.cb.data.iter_mut())
+            .chain(canvas.cr.data.iter_mut())
+        {
+            *p = (super::super::motion::splitmix64(&mut state) >> 56) as u8;
+        }
+        let size = FrameSize::new(302, 172);
+        let mut cameras = Vec::new();
+        for motion in [
+            reelsmith_core::Motion::PanLeft,
+            reelsmith_core::Motion::PanUp,
+            reelsmith_core::Motion::ZoomIn,
+            reelsmith_core::Motion::ZoomOut,
+        ] {
+            for k in 0..12 {
+                cameras.push(super::super::motion::camera(
+                    motion,
+                    (k as f64 + 0.5) / 12.0,
+                ));
+            }
+        }
+        cameras.push(Camera {
+            zoom: 1.0,
+            centre_x: 0.5,
+            centre_y: 0.5,
+        });
+        // Views at exactly 1:1 on the luma canvas, at sub-pixel offsets: the shift path.
+        for k in 0..8 {
+            cameras.push(Camera {
+                zoom: w as f64 / size.width as f64,
+                centre_x: 0.5 + k as f64 * 0.0131,
+                centre_y: 0.5 - k as f64 * 0.0077,
+            });
+        }
+        let mut fast = Sampler::default();
+        let mut portable = Sampler::default().portable();
+        let (ow, oh) = (size.width as usize, size.height as usize);
+        for camera in cameras {
+            let mut a = Yuv420Frame::black(size);
+            let mut b = Yuv420Frame::black(size);
+            fast.render(&canvas, camera, &mut a);
+            portable.render(&canvas, camera, &mut b);
+            let (y, u, v) = a.planes();
+            assert!(
+                y == &reference(&canvas.y, camera, ow, oh)[..],
+                "luma, {camera:?}"
+            );
+            assert!(
+                u == &reference(&canvas.cb, camera, ow / 2, oh / 2)[..],
+                "cb, {camera:?}"
+            );
+            assert!(
+                v == &reference(&canvas.cr, camera, ow / 2, oh / 2)[..],
+                "cr, {camera:?}"
+            );
+            assert!(a == b, "portable and vectorised kernels differ, {camera:?}");
+        }
+    }
+
+    /// A pan's column table is a shift (no gather), a zoom's is not.
+    #[test]
+    fn pans_take_the_shift_path_and_zooms_the_gather() {
+        let src = Plane::new(1472, 828, 0);
+        let mut map = PlaneMap::default();
+        let pan = super::super::motion::camera(reelsmith_core::Motion::PanLeft, 0.37);
+        map.build(&src, pan, 1280, 720);
+        assert!(map.columns.shift.is_some());
+        let zoom = super::super::motion::camera(reelsmith_core::Motion::ZoomIn, 0.37);
+        map.build(&src, zoom, 1280, 720);
+        assert!(map.columns.shift.is_none());
     }
 
     #[test]
