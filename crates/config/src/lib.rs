@@ -22,4 +22,5 @@ pub use sections::{
     CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MAX_PURGE_DAYS, OPERATOR_KEY_FILE_NAME,
     X264_PRESETS,
 };
+pub use sections::MetricsConfig;
 pub use validate::Problem;
