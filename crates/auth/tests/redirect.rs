@@ -53,7 +53,10 @@ fn what_a_browser_would_read_as_another_site_is_refused() {
 fn the_kept_path_is_the_normalised_one() {
     // A harmless tab or backslash is removed or turned into a slash, so what the browser follows
     // is exactly what was checked.
-    assert_eq!(same_origin_path("/cre\tations").as_deref(), Some("/creations"));
+    assert_eq!(
+        same_origin_path("/cre\tations").as_deref(),
+        Some("/creations")
+    );
     assert_eq!(same_origin_path("/a\\b").as_deref(), Some("/a/b"));
     assert_eq!(same_origin_path("  /create ").as_deref(), Some("/create"));
 }

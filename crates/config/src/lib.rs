@@ -15,6 +15,7 @@ pub use providers::{
     CreditsConfig, PrivacyConfig, ProviderAccount, ProvidersConfig, SHOT_PROVIDERS,
 };
 pub use secret::{DatabaseUrl, Secret, MASK};
+pub use sections::MetricsConfig;
 pub use sections::{
     AccountsConfig, Config, DatabaseConfig, EmailConfig, EmailTransport, EncryptionConfig,
     RateLimit, RateLimitsConfig, RenderConfig, RetentionConfig, S3Config, ServerConfig, SmtpConfig,
@@ -22,5 +23,4 @@ pub use sections::{
     CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MAX_PURGE_DAYS, OPERATOR_KEY_FILE_NAME,
     X264_PRESETS,
 };
-pub use sections::MetricsConfig;
 pub use validate::Problem;

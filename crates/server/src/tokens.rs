@@ -69,7 +69,11 @@ pub async fn create(
     if caller.session_id().is_none() {
         audit(
             &state,
-            client.audit("access.denied", Some(caller.id()), Some(json!({ "for": "token.create" }))),
+            client.audit(
+                "access.denied",
+                Some(caller.id()),
+                Some(json!({ "for": "token.create" })),
+            ),
         )
         .await;
         return Err(ApiError::new(

@@ -16,7 +16,12 @@ fn spec() -> Value {
 
 async fn new_token(t: &TestApp, session: &Auth, name: &str) -> Auth {
     let created = t
-        .json(Method::POST, "/api/v1/tokens", session, json!({ "name": name }))
+        .json(
+            Method::POST,
+            "/api/v1/tokens",
+            session,
+            json!({ "name": name }),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
     Auth::Bearer(created.json()["token"].as_str().unwrap().to_owned())
@@ -172,9 +177,14 @@ async fn p_sec_7_sign_in_is_limited_per_account_across_addresses() {
     t.signed_in_user("vic@example.org", "vic").await;
     // Five guesses, each from another address: the per-address limit never trips.
     for i in 0..5 {
-        login_from(&t, &format!("203.0.113.{i}"), "uma@example.org", "wrong-guess-x")
-            .await
-            .assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
+        login_from(
+            &t,
+            &format!("203.0.113.{i}"),
+            "uma@example.org",
+            "wrong-guess-x",
+        )
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
     }
     // The sixth, from a fresh address and even with the right password, meets the account's.
     let limited = login_from(&t, "203.0.113.77", "uma@example.org", PASSWORD).await;
@@ -298,7 +308,10 @@ async fn metrics_are_served_only_with_the_configured_token() {
     let metrics = t.get("/metrics", &Auth::Bearer(METRICS_TOKEN.into())).await;
     assert_eq!(metrics.status, StatusCode::OK);
     let text = String::from_utf8(metrics.body.to_vec()).unwrap();
-    assert!(text.contains("reelsmith_jobs{status=\"queued\"} 0"), "{text}");
+    assert!(
+        text.contains("reelsmith_jobs{status=\"queued\"} 0"),
+        "{text}"
+    );
 }
 
 /// What the sign-in page hands its script as the place to go afterwards.
@@ -306,7 +319,10 @@ async fn signin_next(t: &TestApp, query: &str) -> String {
     let page = t.get(&format!("/signin?{query}"), &Auth::None).await;
     assert_eq!(page.status, StatusCode::OK);
     let html = String::from_utf8(page.body.to_vec()).unwrap();
-    let start = html.find("data-next=\"").expect("the form carries data-next") + 11;
+    let start = html
+        .find("data-next=\"")
+        .expect("the form carries data-next")
+        + 11;
     let end = start + html[start..].find('"').unwrap();
     html[start..end].to_owned()
 }

@@ -425,7 +425,8 @@ impl Db {
     }
 
     async fn idempotency_digest(&self, owner_id: &str, key: &str) -> StoreResult<Option<String>> {
-        let sql = "SELECT idempotency_digest FROM jobs WHERE owner_id = $1 AND idempotency_key = $2";
+        let sql =
+            "SELECT idempotency_digest FROM jobs WHERE owner_id = $1 AND idempotency_key = $2";
         let digest: Option<Option<String>> = with_pool!(self, pool => sqlx::query_scalar(sql)
             .bind(owner_id).bind(key).fetch_optional(pool).await)?;
         Ok(digest.flatten())

@@ -532,7 +532,10 @@ async fn idempotency_key_reused_for_another_request_is_told_apart(db: &Db) {
         idempotency_key: Some("key-2".into()),
         cost: 0,
     };
-    let first = db.submit_job_once(&new, Some("digest-a"), T0).await.unwrap();
+    let first = db
+        .submit_job_once(&new, Some("digest-a"), T0)
+        .await
+        .unwrap();
     assert!(first.created && first.same_request);
     let retry = db
         .submit_job_once(&new, Some("digest-a"), T0 + 1)
@@ -1398,11 +1401,15 @@ async fn rate_limits_count_across_callers(db: &Db) {
     assert_eq!(allowed, 10);
     // The "jobs" bucket is full again at start + 5 + 60 s; the others earlier.
     assert_eq!(
-        db.purge_rate_limits_before(start + 5 + window).await.unwrap(),
+        db.purge_rate_limits_before(start + 5 + window)
+            .await
+            .unwrap(),
         3
     );
     assert_eq!(
-        db.purge_rate_limits_before(start + 6 + window).await.unwrap(),
+        db.purge_rate_limits_before(start + 6 + window)
+            .await
+            .unwrap(),
         1
     );
 }
