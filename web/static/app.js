@@ -63,10 +63,20 @@ function fmtSeconds(s) {
 
 function params() { return new URLSearchParams(location.search); }
 
-/** A same-site path to go to after signing in, or the default. */
+/** `raw` as a path on this site, read the way the browser will read it (tabs and line breaks
+ *  dropped, ends trimmed, `\` as `/`), or null when it would leave the site. */
+function sameOriginPath(raw) {
+  if (!raw) return null;
+  const path = raw.replace(/[\t\n\r]/g, '').replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, '').replace(/\\/g, '/');
+  if (!path.startsWith('/') || path.startsWith('//') || /[\u0000-\u001f\u007f]/.test(path)) return null;
+  return new URL(path, location.origin).origin === location.origin ? path : null;
+}
+
+/** Where to go after signing in: the server-checked `next` (data-next), checked again, or the
+ *  default. */
 function safeNext(fallback) {
-  const next = params().get('next');
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : fallback;
+  const form = $('#signin-form');
+  return sameOriginPath(form && form.dataset.next) || fallback;
 }
 
 /** Wires a form: disables its submit button while `handler` runs, and shows errors in the form's

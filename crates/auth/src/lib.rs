@@ -1,7 +1,7 @@
 //! Account security primitives, free of databases and HTTP so each rule is testable on its own:
 //! Argon2id passwords, hashed bearer tokens, emailed one-time codes, username and email rules,
-//! the sign-up age check, an in-process rate limiter and TOTP. Every error carries a stable
-//! `auth.*` code.
+//! the sign-up age check, an in-process rate limiter, TOTP and the after-sign-in redirect check.
+//! Every error carries a stable `auth.*` code.
 
 pub mod age;
 pub mod code;
@@ -9,6 +9,7 @@ pub mod identity;
 pub mod password;
 pub mod random;
 pub mod rate_limit;
+pub mod redirect;
 pub mod token;
 pub mod totp;
 
@@ -18,5 +19,6 @@ pub use identity::{normalise_email, normalise_username, Email, IdentityError};
 pub use password::{check_strength, hash_password, needs_rehash, verify_password, PasswordError};
 pub use random::RandomError;
 pub use rate_limit::{Clock, ManualClock, MonotonicClock, RateLimited, RateLimiter};
+pub use redirect::same_origin_path;
 pub use token::{display_prefix, generate_token, hash_token, NewToken, TokenKind};
 pub use totp::{hotp, provisioning_uri, totp_at, verify_totp, TotpError};

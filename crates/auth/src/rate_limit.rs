@@ -109,7 +109,12 @@ impl<C: Clock> RateLimiter<C> {
 
     /// Records one event for `key`, or refuses it with how long to wait.
     pub fn check(&self, key: &str) -> Result<(), RateLimited> {
-        let now = self.clock.now();
+        self.check_at(key, self.clock.now())
+    }
+
+    /// [`RateLimiter::check`] at a given time on the limiter's clock, so that callers holding
+    /// their own time (and tests) decide without the clock.
+    pub fn check_at(&self, key: &str, now: Duration) -> Result<(), RateLimited> {
         let mut due = self.due.lock().unwrap_or_else(|p| p.into_inner());
         let next = due.get(key).copied().unwrap_or(now).max(now);
         let ahead = next - now;

@@ -91,6 +91,22 @@ fn p_sec_7_a_burst_of_count_then_one_per_interval() {
     assert!(limiter.check("1.2.3.4").is_err());
 }
 
+/// The probe got 20 guesses through in 13 s with fixed windows: 10 before a boundary and 10
+/// after. A bucket drained just before a boundary gets only what refills.
+#[test]
+fn p_sec_7_no_burst_across_a_window_boundary() {
+    let limiter = RateLimiter::new(10, Duration::from_secs(60));
+    let boundary = Duration::from_secs(600);
+    let mut allowed = 0;
+    let mut t = boundary - Duration::from_secs(3);
+    while t < boundary + Duration::from_secs(10) {
+        allowed += usize::from(limiter.check_at("guesser", t).is_ok());
+        t += Duration::from_millis(500);
+    }
+    // The burst of 10, then one more every 6 s (at +6 s and +12 s).
+    assert_eq!(allowed, 12);
+}
+
 #[test]
 fn refused_attempts_do_not_extend_the_wait() {
     let clock = Arc::new(ManualClock::default());

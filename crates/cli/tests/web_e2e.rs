@@ -107,3 +107,19 @@ async fn studio_policy_notice_news_pause_export_and_deletion_in_chromium() {
     let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];
     run_browser_script(&server, "privacy.mjs", args).await;
 }
+
+/// The open redirect a hostile probe found (issue 24): whatever the sign-in page's `next`
+/// holds, `tests/web/redirect.mjs` signs in and checks Chromium never leaves the site.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_never_redirects_off_the_site_in_chromium() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start(&data, &[], &[]).await;
+    let email = "redirect-web@example.org";
+    server
+        .client()
+        .sign_up_and_in(&data, email, "redirectweb")
+        .await;
+    let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];
+    run_browser_script(&server, "redirect.mjs", args).await;
+}

@@ -15,6 +15,7 @@ pub use providers::{
     CreditsConfig, PrivacyConfig, ProviderAccount, ProvidersConfig, SHOT_PROVIDERS,
 };
 pub use secret::{DatabaseUrl, Secret, MASK};
+pub use sections::MetricsConfig;
 pub use sections::{
     AccountsConfig, Config, DatabaseConfig, EmailConfig, EmailTransport, EncryptionConfig,
     RateLimit, RateLimitsConfig, RenderConfig, RetentionConfig, S3Config, ServerConfig, SmtpConfig,

@@ -163,10 +163,69 @@ impl Config {
     }
 
     /// The effective configuration as TOML, secrets masked: what `reelsmith config check` prints.
+    /// Besides the secret fields, any setting holding a URL with a password in it
+    /// (`https://user:password@host`, a provider's `base_url`, an S3 endpoint) shows the password
+    /// masked: people paste credentials into URLs, whatever the field is meant for.
     pub fn to_masked_toml(&self) -> String {
         // Serialising cannot fail: every field is a string, number, bool, path or table, and the
         // secret types serialise as their mask.
-        toml::to_string_pretty(self).expect("the configuration serialises to TOML")
+        let text = toml::to_string_pretty(self).expect("the configuration serialises to TOML");
+        match text.parse::<toml_edit::DocumentMut>() {
+            Ok(mut doc) => {
+                mask_url_passwords_in_table(doc.as_table_mut());
+                doc.to_string()
+            }
+            // What toml just wrote always parses; should it not, mask line by line rather than
+            // show a password.
+            Err(_) => text
+                .lines()
+                .map(|line| crate::secret::redact_url_password(line) + "\n")
+                .collect(),
+        }
+    }
+}
+
+fn mask_url_passwords_in_table(table: &mut toml_edit::Table) {
+    for (_, item) in table.iter_mut() {
+        mask_url_passwords_in_item(item);
+    }
+}
+
+fn mask_url_passwords_in_item(item: &mut toml_edit::Item) {
+    match item {
+        toml_edit::Item::Value(value) => mask_url_passwords_in_value(value),
+        toml_edit::Item::Table(table) => mask_url_passwords_in_table(table),
+        toml_edit::Item::ArrayOfTables(tables) => {
+            for table in tables.iter_mut() {
+                mask_url_passwords_in_table(table);
+            }
+        }
+        toml_edit::Item::None => {}
+    }
+}
+
+fn mask_url_passwords_in_value(value: &mut toml_edit::Value) {
+    match value {
+        toml_edit::Value::String(text) => {
+            let masked = crate::secret::redact_url_password(text.value());
+            if masked != *text.value() {
+                let decor = text.decor().clone();
+                let mut replaced = toml_edit::Formatted::new(masked);
+                *replaced.decor_mut() = decor;
+                *text = replaced;
+            }
+        }
+        toml_edit::Value::Array(array) => {
+            for value in array.iter_mut() {
+                mask_url_passwords_in_value(value);
+            }
+        }
+        toml_edit::Value::InlineTable(table) => {
+            for (_, value) in table.iter_mut() {
+                mask_url_passwords_in_value(value);
+            }
+        }
+        _ => {}
     }
 }
 

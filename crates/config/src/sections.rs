@@ -41,6 +41,9 @@ pub struct Config {
     /// How long data is kept (P-RET-1..4). Last, so sections added elsewhere merge cleanly.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Who may read `/metrics`.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Config {
             credits: CreditsConfig::default(),
             privacy: PrivacyConfig::default(),
             retention: RetentionConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -336,10 +340,14 @@ pub struct RateLimit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitsConfig {
+    /// Sign-in attempts per account from one client address.
     pub sign_in: RateLimit,
     pub codes: RateLimit,
     pub sign_up: RateLimit,
     pub job_submission: RateLimit,
+    /// Sign-in attempts per account from every address together: guessing spread over many
+    /// addresses still meets a limit.
+    pub sign_in_account: RateLimit,
 }
 
 impl Default for RateLimitsConfig {
@@ -358,6 +366,10 @@ impl Default for RateLimitsConfig {
                 window_seconds: 60 * 60,
             },
             job_submission: RateLimit {
+                count: 30,
+                window_seconds: 60 * 60,
+            },
+            sign_in_account: RateLimit {
                 count: 30,
                 window_seconds: 60 * 60,
             },
@@ -438,4 +450,14 @@ impl Default for RetentionConfig {
             export_hours: 24,
         }
     }
+}
+
+/// `/metrics` tells how busy the service is and which routes fail: operators' business, so it
+/// is served only to a scraper that sends `Authorization: Bearer <token>`, and not at all while
+/// no token is set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// The scraper's bearer token, at least 16 characters; unset: `/metrics` answers 404.
+    pub token: Option<Secret<String>>,
 }

@@ -57,7 +57,18 @@ impl Config {
         self.validate_render(&mut problems);
         self.validate_providers(&mut problems);
         self.validate_retention(&mut problems);
+        self.validate_metrics(&mut problems);
         problems.0
+    }
+
+    fn validate_metrics(&self, p: &mut Problems) {
+        if let Some(token) = &self.metrics.token {
+            p.check(
+                token.expose().chars().count() >= 16,
+                "metrics.token",
+                "must be at least 16 characters: it is the only guard on /metrics",
+            );
+        }
     }
 
     fn validate_server(&self, p: &mut Problems) {
@@ -321,6 +332,7 @@ impl Config {
             ("codes", r.codes),
             ("sign_up", r.sign_up),
             ("job_submission", r.job_submission),
+            ("sign_in_account", r.sign_in_account),
         ] {
             validate_rate_limit(p, name, limit);
         }

@@ -139,3 +139,63 @@ fn error_messages_never_quote_a_secret() {
         assert_no_secret(&problem.to_string());
     }
 }
+
+/// A password pasted into any URL setting is masked by `config check`, whatever the field: a
+/// provider's `base_url`, the S3 endpoint, the public address, the database URL.
+#[test]
+fn passwords_inside_url_settings_are_masked() {
+    const PROVIDER_PW: &str = "comfy-pw-Tr5sW2";
+    const ENDPOINT_PW: &str = "minio-pw-Qa81Zx";
+    const JWKS_PW: &str = "jwks-pw-Lm20Po";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("reelsmith.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[database]\nurl = \"postgres://app:{DB_PASSWORD}@db.example/reelsmith\"\n\
+             [storage]\nbackend = \"s3\"\n[storage.s3]\nbucket = \"b\"\n\
+             endpoint = \"https://minio:{ENDPOINT_PW}@s3.example:9000\"\n\
+             [providers.comfyui]\nbase_url = \"https://user:{PROVIDER_PW}@comfy.example/api\"\n\
+             workflow_file = \"wf.json\"\n\
+             [providers.fal]\nkey = \"k\"\n\
+             webhook_jwks_url = \"https://jw:{JWKS_PW}@keys.example/jwks\"\n"
+        ),
+    )
+    .unwrap();
+    let config = Config::load(&Sources::default().with_config_file(&file)).unwrap();
+    // The settings keep their value for use.
+    assert!(config
+        .providers
+        .comfyui
+        .base_url
+        .as_deref()
+        .unwrap()
+        .contains(PROVIDER_PW));
+    let toml = config.to_masked_toml();
+    for secret in [PROVIDER_PW, ENDPOINT_PW, JWKS_PW, DB_PASSWORD] {
+        assert!(!toml.contains(secret), "{secret} leaked in:\n{toml}");
+    }
+    assert!(
+        toml.contains("base_url = \"https://user:********@comfy.example/api\""),
+        "{toml}"
+    );
+    assert!(
+        toml.contains("endpoint = \"https://minio:********@s3.example:9000\""),
+        "{toml}"
+    );
+    assert!(
+        toml.contains("url = \"postgres://app:********@db.example/reelsmith\""),
+        "{toml}"
+    );
+    // The rest reads as before: sections in their order, URLs without a password untouched.
+    assert!(
+        toml.find("[server]").unwrap() < toml.find("[database]").unwrap(),
+        "{toml}"
+    );
+    let plain = Config::default().to_masked_toml();
+    assert_eq!(
+        plain,
+        toml::to_string_pretty(&Config::default()).unwrap(),
+        "nothing to mask, nothing changed"
+    );
+}

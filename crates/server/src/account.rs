@@ -182,12 +182,15 @@ pub async fn change_password(
         Some(keep) => state.db.revoke_other_sessions(caller.id(), keep).await?,
         None => state.db.revoke_all_sessions(caller.id()).await?,
     };
+    // Every API token ends as well (P-ACC-3), the caller's own included: a token minted by
+    // someone who knew the old password must not outlive it.
+    let tokens = state.db.revoke_all_api_tokens(caller.id(), now).await?;
     audit(
         &state,
         client.audit(
             "password.changed",
             Some(caller.id()),
-            Some(json!({ "sessions_ended": ended })),
+            Some(json!({ "sessions_ended": ended, "tokens_revoked": tokens })),
         ),
     )
     .await;

@@ -363,6 +363,15 @@ pub async fn login(
         state.config.rate_limits.sign_in,
     )
     .await?;
+    // The per-address limit alone lets guesses spread over many addresses through; this one
+    // counts them all, and is looser so one address cannot lock the owner out as quickly.
+    enforce_limit(
+        &state,
+        "sign_in_account",
+        &email.canonical,
+        state.config.rate_limits.sign_in_account,
+    )
+    .await?;
     // A deleted account cannot sign in (P-RET-4): it is treated as unknown, with the same
     // answer and the same Argon2 work.
     let user = state
@@ -411,6 +420,8 @@ pub async fn login(
             now,
         )
         .await?;
+    // The account-wide bucket is not reset: the owner signing in must not hand a guesser
+    // elsewhere a fresh allowance.
     state.db.rate_limit_reset("sign_in", &limit_key).await?;
     audit(
         &state,
@@ -511,6 +522,8 @@ pub async fn reset_password(
     let now = now_ms();
     state.db.set_password_hash(&user.id, &hash, now).await?;
     let ended = state.db.revoke_all_sessions(&user.id).await?;
+    // Whoever forced the reset may have minted tokens with the old password: they end too.
+    let tokens = state.db.revoke_all_api_tokens(&user.id, now).await?;
     // Holding the emailed code proves ownership of the address as well as verification does.
     state.db.mark_email_verified(&user.id, now).await?;
     audit(
@@ -518,7 +531,7 @@ pub async fn reset_password(
         client.audit(
             "password.reset",
             Some(&user.id),
-            Some(json!({ "sessions_ended": ended })),
+            Some(json!({ "sessions_ended": ended, "tokens_revoked": tokens })),
         ),
     )
     .await;

@@ -1,12 +1,15 @@
 //! `/healthz` (the process answers), `/readyz` (the database and media storage answer) and
-//! `/metrics` (Prometheus text).
+//! `/metrics` (Prometheus text, only with the configured bearer token).
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use reelsmith_auth::hash_token;
+
+use crate::error::ApiError;
 use crate::metrics::{job_counts, render_job_counts};
 use crate::AppState;
 
@@ -45,8 +48,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", description = "Prometheus text format")))]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, content_type = "text/plain", description = "Prometheus text format"),
+        (status = 401, description = "`metrics.unauthorized`: the bearer token is missing or wrong"),
+        (status = 404, description = "no `metrics.token` is configured")))]
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(refusal) = metrics_allowed(&state, &headers) {
+        return refusal.into_response();
+    }
     let mut out = String::new();
     state.metrics.render_requests(&mut out);
     match job_counts(&state.db).await {
@@ -61,4 +70,26 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         out,
     )
         .into_response()
+}
+
+/// Only the scraper holding `metrics.token` reads the metrics; without a token configured the
+/// route does not exist for anyone.
+fn metrics_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &state.config.metrics.token else {
+        return Err(ApiError::not_found("page"));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    // Digests of equal length are compared, so the time taken says nothing about the token.
+    match given {
+        Some(given) if hash_token(given) == hash_token(token.expose()) => Ok(()),
+        _ => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "metrics.unauthorized",
+            "send the metrics token as `Authorization: Bearer <token>`",
+        )),
+    }
 }

@@ -143,6 +143,14 @@ pub(crate) async fn valid_spec(
     owner: &str,
     body: Value,
 ) -> ApiResult<CheckedSpec> {
+    // serde reads a struct from a JSON array too (its fields in order): a spec is an object.
+    if !body.is_object() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "spec.not_an_object",
+            "the render spec must be a JSON object",
+        ));
+    }
     let spec: RenderSpec = serde_json::from_value(body).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -251,7 +259,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs",
     request_body(content = Object, description = "the render spec, with upload ids in `media` and `voice`"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key returns the first job")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key and body returns the first job; another body with it answers 422 `idempotency.mismatch`")),
     responses((status = 201, body = JobView), (status = 200, body = JobView, description = "an earlier submission with this Idempotency-Key"),
         (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn submit(
@@ -269,19 +277,32 @@ pub async fn submit(
     )
     .await?;
     crate::policies::require_accepted(&state, caller.id()).await?;
+    // The body as sent (serde_json writes a Value the same way every time), so a retry matches
+    // and a reuse of the key for another request does not.
+    let digest = key
+        .as_ref()
+        .map(|_| reelsmith_auth::hash_token(&format!("job-request:{body}")));
     let checked = checked_spec(&state, caller.id(), body).await?;
     let submitted = state
         .db
-        .submit_job(
+        .submit_job_once(
             &NewJob {
                 owner_id: caller.id().to_owned(),
                 params: checked.params,
                 idempotency_key: key,
                 cost: credits(&checked.plan),
             },
+            digest.as_deref(),
             now_ms(),
         )
         .await?;
+    if !submitted.same_request {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency.mismatch",
+            "this Idempotency-Key was used for a different request; use a new key for a new job",
+        ));
+    }
     let status = if submitted.created {
         StatusCode::CREATED
     } else {

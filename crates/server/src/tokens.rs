@@ -55,13 +55,33 @@ pub struct CreatedToken {
 }
 
 #[utoipa::path(post, path = "/api/v1/tokens", request_body = CreateTokenRequest, tag = "tokens",
-    responses((status = 201, body = CreatedToken), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = CreatedToken), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "`token.session_required`: called with an API token"),
+        (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: CurrentUser,
     client: ClientInfo,
     ApiJson(req): ApiJson<CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
+    // A leaked token must not be able to make itself permanent by minting successors that
+    // survive its revocation: only a signed-in person creates tokens.
+    if caller.session_id().is_none() {
+        audit(
+            &state,
+            client.audit(
+                "access.denied",
+                Some(caller.id()),
+                Some(json!({ "for": "token.create" })),
+            ),
+        )
+        .await;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "token.session_required",
+            "API tokens are created by a signed-in person, not with another API token",
+        ));
+    }
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiError::new(

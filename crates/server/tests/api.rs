@@ -815,7 +815,7 @@ async fn errors_are_problem_json_with_stable_codes() {
 
 #[tokio::test]
 async fn health_readiness_metrics_and_openapi_are_served() {
-    let t = app().await;
+    let t = app_with(|c| c.metrics.token = Some("scraper-token-8f3k2m9q".into())).await;
     assert_eq!(t.get("/healthz", &Auth::None).await.status, StatusCode::OK);
     let ready = t.get("/readyz", &Auth::None).await;
     assert_eq!(ready.status, StatusCode::OK);
@@ -828,7 +828,8 @@ async fn health_readiness_metrics_and_openapi_are_served() {
         !id_header.header("x-request-id").is_empty(),
         "every answer carries its request id"
     );
-    let metrics = String::from_utf8(t.get("/metrics", &Auth::None).await.body.to_vec()).unwrap();
+    let scraper = Auth::Bearer("scraper-token-8f3k2m9q".into());
+    let metrics = String::from_utf8(t.get("/metrics", &scraper).await.body.to_vec()).unwrap();
     assert!(
         metrics.contains("reelsmith_http_requests_total{route=\"/api/v1/jobs\",status=\"201\"} 1"),
         "{metrics}"

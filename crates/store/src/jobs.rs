@@ -142,6 +142,9 @@ pub struct SubmittedJob {
     pub job: Job,
     /// False when an earlier submission with the same idempotency key is being returned.
     pub created: bool,
+    /// False when that earlier submission carried a different request digest: the key was
+    /// reused for another request, and `job` is not what this request asked for.
+    pub same_request: bool,
 }
 
 /// The answer to a cancellation.
@@ -361,11 +364,25 @@ impl Db {
     /// in one transaction. With an idempotency key already used by this owner, returns the
     /// first job and creates nothing.
     pub async fn submit_job(&self, new: &NewJob, now: UnixMillis) -> StoreResult<SubmittedJob> {
+        self.submit_job_once(new, None, now).await
+    }
+
+    /// [`Db::submit_job`], recording `request_digest` (a hash of the request) with the
+    /// idempotency key, so that a later submission with the same key can be told apart from
+    /// a retry: [`SubmittedJob::same_request`] is false when the digests differ. A job stored
+    /// without a digest matches any.
+    pub async fn submit_job_once(
+        &self,
+        new: &NewJob,
+        request_digest: Option<&str>,
+        now: UnixMillis,
+    ) -> StoreResult<SubmittedJob> {
         let id = new_id();
         let params = new.params.to_string();
         let insert_job = "INSERT INTO jobs (id, owner_id, status, params_json, idempotency_key, \
-            current_revision, attempts, next_attempt_at, created_at, updated_at) \
-            VALUES ($1, $2, 'queued', $3, $4, 1, 0, $5, $5, $5) \
+            current_revision, attempts, next_attempt_at, created_at, updated_at, \
+            idempotency_digest) \
+            VALUES ($1, $2, 'queued', $3, $4, 1, 0, $5, $5, $5, $6) \
             ON CONFLICT (owner_id, idempotency_key) DO NOTHING";
         let insert_revision =
             "INSERT INTO job_revisions (job_id, revision, params_json, status, created_at) \
@@ -374,6 +391,7 @@ impl Db {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query(insert_job)
                 .bind(&id).bind(&new.owner_id).bind(&params).bind(&new.idempotency_key).bind(now)
+                .bind(request_digest)
                 .execute(&mut *tx).await?.rows_affected();
             if n == 0 {
                 return Ok::<bool, StoreError>(false);
@@ -385,15 +403,33 @@ impl Db {
             tx.commit().await?;
             Ok(true)
         }.await)?;
+        let mut same_request = true;
         let job = if created {
             self.notify_job_queued(&id).await?;
             self.job_by_id(&id).await?
         } else {
             let key = new.idempotency_key.as_deref().unwrap_or_default();
+            let first = self.idempotency_digest(&new.owner_id, key).await?;
+            same_request = match (first.as_deref(), request_digest) {
+                (Some(first), Some(this)) => first == this,
+                _ => true,
+            };
             self.job_by_idempotency_key(&new.owner_id, key).await?
         };
         let job = job.ok_or_else(|| StoreError::Corrupt("submitted job vanished".into()))?;
-        Ok(SubmittedJob { job, created })
+        Ok(SubmittedJob {
+            job,
+            created,
+            same_request,
+        })
+    }
+
+    async fn idempotency_digest(&self, owner_id: &str, key: &str) -> StoreResult<Option<String>> {
+        let sql =
+            "SELECT idempotency_digest FROM jobs WHERE owner_id = $1 AND idempotency_key = $2";
+        let digest: Option<Option<String>> = with_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(owner_id).bind(key).fetch_optional(pool).await)?;
+        Ok(digest.flatten())
     }
 
     async fn job_by_idempotency_key(&self, owner_id: &str, key: &str) -> StoreResult<Option<Job>> {

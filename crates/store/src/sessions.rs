@@ -194,6 +194,15 @@ impl Db {
         Ok(n == 1)
     }
 
+    /// Revoke every live API token of the user (after a password reset or change, P-ACC-3).
+    /// Returns how many were revoked.
+    pub async fn revoke_all_api_tokens(&self, user_id: &str, now: UnixMillis) -> StoreResult<u64> {
+        let sql = "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(user_id).bind(now).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n)
+    }
+
     /// The unrevoked token with this hash and its (undeleted) user, marking it used at `now`.
     /// Finds a live API token by its hash and its owner. `last_used_at` is written at most once
     /// a minute per token, so authenticated reads do not each cost a database write; the third

@@ -72,6 +72,7 @@ on_both_backends!(
     api_tokens_are_hashed_and_revocable,
     uploads_belong_to_their_owner,
     idempotency_key_gives_one_job,
+    idempotency_key_reused_for_another_request_is_told_apart,
     concurrent_submissions_with_one_key_give_one_job,
     revisions_keep_earlier_versions,
     email_changes_wait_for_the_code,
@@ -84,6 +85,7 @@ on_both_backends!(
     job_events_follow_the_lifecycle,
     audit_log_lists_by_user,
     rate_limits_count_across_callers,
+    p_sec_7_no_burst_across_a_window_boundary,
     p_bill_1_balance_is_the_ledger_sum_and_every_ending_settles_the_hold_once,
     p_bill_1_concurrent_submissions_never_overdraw,
     p_tp_2_consents_keep_their_history_and_withdrawal_closes_them,
@@ -518,6 +520,43 @@ async fn uploads_belong_to_their_owner(db: &Db) {
     db.delete_upload(&u.id, &ids[2]).await.unwrap().unwrap();
     db.delete_upload(&u.id, &ids[4]).await.unwrap().unwrap();
     assert!(!db.object_key_referenced(&deleted.object_key).await.unwrap());
+}
+
+/// A key reused with another request is told apart from a retry of the same one, and the
+/// first job stays the only one.
+async fn idempotency_key_reused_for_another_request_is_told_apart(db: &Db) {
+    let u = user(db, "lee").await;
+    let new = NewJob {
+        owner_id: u.id.clone(),
+        params: json!({"script": "first"}),
+        idempotency_key: Some("key-2".into()),
+        cost: 0,
+    };
+    let first = db
+        .submit_job_once(&new, Some("digest-a"), T0)
+        .await
+        .unwrap();
+    assert!(first.created && first.same_request);
+    let retry = db
+        .submit_job_once(&new, Some("digest-a"), T0 + 1)
+        .await
+        .unwrap();
+    assert!(!retry.created && retry.same_request);
+    assert_eq!(retry.job.id, first.job.id);
+    let other = NewJob {
+        params: json!({"script": "second"}),
+        ..new.clone()
+    };
+    let reused = db
+        .submit_job_once(&other, Some("digest-b"), T0 + 2)
+        .await
+        .unwrap();
+    assert!(!reused.created && !reused.same_request);
+    assert_eq!(reused.job.params, json!({"script": "first"}));
+    assert_eq!(
+        db.list_jobs(&u.id, &Page::first(10)).await.unwrap().len(),
+        1
+    );
 }
 
 async fn idempotency_key_gives_one_job(db: &Db) {
@@ -1302,9 +1341,10 @@ async fn audit_log_lists_by_user(db: &Db) {
 }
 
 async fn rate_limits_count_across_callers(db: &Db) {
-    // P-SEC-7: a fixed window shared by every process through the database.
+    // P-SEC-7: a token bucket shared by every process through the database: 3 at once, then
+    // one every 20 s.
     let window = 60_000;
-    let start = T0 - T0.rem_euclid(window);
+    let start = T0;
     for left in (0..3).rev() {
         assert_eq!(
             db.rate_limit_hit("login", "1.2.3.4", 3, window, start + 10)
@@ -1318,7 +1358,7 @@ async fn rate_limits_count_across_callers(db: &Db) {
             .await
             .unwrap(),
         RateDecision::Limited {
-            retry_after_ms: 50_000
+            retry_after_ms: 10_010
         }
     );
     assert!(db
@@ -1331,14 +1371,19 @@ async fn rate_limits_count_across_callers(db: &Db) {
         .await
         .unwrap()
         .is_allowed());
-    assert!(
-        db.rate_limit_hit("login", "1.2.3.4", 3, window, start + window)
+    assert_eq!(
+        db.rate_limit_hit("login", "1.2.3.4", 3, window, start + 20_010)
             .await
-            .unwrap()
-            .is_allowed(),
-        "new window"
+            .unwrap(),
+        RateDecision::Allowed { remaining: 0 },
+        "one hit refilled after one interval"
     );
     db.rate_limit_reset("login", "1.2.3.4").await.unwrap();
+    assert!(db
+        .rate_limit_hit("login", "1.2.3.4", 3, window, start + 20_010)
+        .await
+        .unwrap()
+        .is_allowed());
 
     let mut hits = Vec::new();
     for _ in 0..20 {
@@ -1354,7 +1399,57 @@ async fn rate_limits_count_across_callers(db: &Db) {
         allowed += usize::from(h.await.unwrap().is_allowed());
     }
     assert_eq!(allowed, 10);
-    assert!(db.purge_rate_limits_before(start + 1).await.unwrap() >= 1);
+    // The "jobs" bucket is full again at start + 5 + 60 s; the others earlier.
+    assert_eq!(
+        db.purge_rate_limits_before(start + 5 + window)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        db.purge_rate_limits_before(start + 6 + window)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+/// P-SEC-7: the probe's "20 guesses in 13 s" came from fixed windows, which hand out a whole new
+/// burst at every boundary. A bucket drained just before a boundary has nothing right after it,
+/// and over any stretch of time at most `limit` + one per interval get through.
+async fn p_sec_7_no_burst_across_a_window_boundary(db: &Db) {
+    let window = 60_000;
+    // Just before a multiple of the window, where a fixed window would roll over.
+    let boundary = (T0 / window + 1) * window;
+    let mut allowed = 0;
+    let mut t = boundary - 3_000;
+    // Two attempts a second for 13 s around the boundary.
+    while t < boundary + 10_000 {
+        allowed += usize::from(
+            db.rate_limit_hit("sign_in", "guesser", 10, window, t)
+                .await
+                .unwrap()
+                .is_allowed(),
+        );
+        t += 500;
+    }
+    // The burst of 10, then one refill every 6 s (at +6 s and +12 s), never 20.
+    assert_eq!(allowed, 12);
+
+    // Over a long stretch the rate is the configured one: 10 at once, then one every 6 s over
+    // the following 299 s.
+    let mut allowed = 0;
+    let mut t = boundary + 600_000;
+    while t < boundary + 600_000 + 5 * window {
+        allowed += usize::from(
+            db.rate_limit_hit("sign_in", "steady", 10, window, t)
+                .await
+                .unwrap()
+                .is_allowed(),
+        );
+        t += 1_000;
+    }
+    assert_eq!(allowed, 10 + 299 / 6);
 }
 
 async fn priced_job(db: &Db, owner: &User, n: i64, cost: i64) -> StoreResult<SubmittedJob> {

@@ -13,7 +13,8 @@ pub mod privacy;
 pub mod unsubscribe;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{header, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -152,7 +153,6 @@ simple_page!(
     "Confirm your email",
     "verify"
 );
-simple_page!(signin, Signin, "signin.html", "Sign in", "signin");
 simple_page!(forgot, Forgot, "forgot.html", "Forgot password", "forgot");
 simple_page!(reset, Reset, "reset.html", "Choose a new password", "reset");
 private_page!(create, Create, "create.html", "Create a video", "create");
@@ -187,6 +187,33 @@ pub async fn account(State(state): State<AppState>, caller: Caller, uri: Uri) ->
     render(Account {
         c: Chrome::new("Account", "account", &caller),
         purge_days: state.config.retention.purge_days,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+pub struct Signin {
+    pub c: Chrome,
+    /// Where to go after signing in: a same-origin path, or empty for the default page.
+    pub next: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct SigninQuery {
+    next: Option<String>,
+}
+
+/// The sign-in page. `next` is checked here, where it is read, and only a path on this site
+/// reaches the page (the script checks it again before following it).
+pub async fn signin(caller: Caller, query: Result<Query<SigninQuery>, QueryRejection>) -> Response {
+    let next = query
+        .ok()
+        .and_then(|Query(q)| q.next)
+        .and_then(|raw| reelsmith_auth::same_origin_path(&raw))
+        .unwrap_or_default();
+    render(Signin {
+        c: Chrome::new("Sign in", "signin", &caller),
+        next,
     })
 }
 
