@@ -591,11 +591,21 @@ async fn p_sec_6_the_operators_rights_commands_write_admin_audit_entries() {
 
     let (ok, request, err) = admin(
         &data,
-        &["rights", "add", "--email", "bea@example.org", "--kind", "access"],
+        &[
+            "rights",
+            "add",
+            "--email",
+            "bea@example.org",
+            "--kind",
+            "access",
+        ],
     );
     assert!(ok, "{err}");
     let id = request["id"].as_str().unwrap().to_owned();
-    let (ok, _, err) = admin(&data, &["rights", "verify", &id, "--method", "code to the address"]);
+    let (ok, _, err) = admin(
+        &data,
+        &["rights", "verify", &id, "--method", "code to the address"],
+    );
     assert!(ok, "{err}");
     let (ok, _, err) = admin(&data, &["rights", "close", &id, "--outcome", "fulfilled"]);
     assert!(ok, "{err}");
@@ -623,8 +633,16 @@ async fn p_sec_6_the_operators_rights_commands_write_admin_audit_entries() {
         "{entries:?}"
     );
     for entry in &admin_entries {
-        assert_eq!(entry.user_agent.as_deref(), Some("reelsmith-cli"), "{entry:?}");
-        assert_eq!(entry.detail.as_ref().unwrap()["request_id"], id.as_str(), "{entry:?}");
+        assert_eq!(
+            entry.user_agent.as_deref(),
+            Some("reelsmith-cli"),
+            "{entry:?}"
+        );
+        assert_eq!(
+            entry.detail.as_ref().unwrap()["request_id"],
+            id.as_str(),
+            "{entry:?}"
+        );
     }
     db.close().await;
 }

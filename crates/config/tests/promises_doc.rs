@@ -23,7 +23,10 @@ fn rows() -> Vec<Row> {
         .filter(|l| l.starts_with("| P-"))
         .map(|line| {
             let cells: Vec<&str> = line.split('|').collect();
-            assert!(cells.len() >= 6, "a row has id, promise, state, proof: {line}");
+            assert!(
+                cells.len() >= 6,
+                "a row has id, promise, state, proof: {line}"
+            );
             Row {
                 id: cells[1].trim().to_owned(),
                 state: cells[3].trim().to_owned(),

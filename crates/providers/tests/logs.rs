@@ -122,7 +122,8 @@ async fn p_tp_5_no_provider_key_appears_in_any_log_line_at_trace_level() {
             .unwrap_or_else(|e| panic!("{}: {e}", case.fake));
         assert!(!sink.is_empty());
         // A provider that repeats the request's Authorization header in its error body.
-        fake.set(json!({ "mode": "echo_auth", "count": 1000 })).await;
+        fake.set(json!({ "mode": "echo_auth", "count": 1000 }))
+            .await;
         assert!(provider.submit(&req).await.is_err());
     }
 
@@ -135,7 +136,8 @@ async fn p_tp_5_no_provider_key_appears_in_any_log_line_at_trace_level() {
         .transcribe(b"RIFF fake wav".to_vec(), "voice.wav")
         .await
         .unwrap();
-    fake.set(json!({ "mode": "echo_auth", "count": 1000 })).await;
+    fake.set(json!({ "mode": "echo_auth", "count": 1000 }))
+        .await;
     assert!(chat.write_script("octopuses", 2).await.is_err());
     assert!(whisper.transcribe(b"a".to_vec(), "a.wav").await.is_err());
 

@@ -58,7 +58,15 @@ pub struct PreferencesView {
 /// The keys of a render spec that are settings rather than content: the last-used ones are
 /// remembered per user (P-IN-6). Scripts, prompts, upload ids and the seed are the job's own.
 pub const PREFERENCE_KEYS: [&str; 9] = [
-    "provider", "model", "resolution", "aspect", "fps", "motion", "style", "captions", "tts",
+    "provider",
+    "model",
+    "resolution",
+    "aspect",
+    "fps",
+    "motion",
+    "style",
+    "captions",
+    "tts",
 ];
 
 /// The settings part of a job's parameters.

@@ -286,7 +286,11 @@ pub async fn submit(
         // The Create form starts from these next time (P-IN-6); a failure to remember them
         // must not fail the job that was queued.
         let settings = crate::account::settings_of(&submitted.job.params);
-        if let Err(err) = state.db.set_preferences(caller.id(), &settings, now_ms()).await {
+        if let Err(err) = state
+            .db
+            .set_preferences(caller.id(), &settings, now_ms())
+            .await
+        {
             tracing::warn!(error = %err, "cannot record the settings preferences");
         }
     }

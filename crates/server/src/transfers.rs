@@ -12,12 +12,12 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::error::{ApiResult, Problem};
+use crate::extract::ApiQuery;
 use crate::extract::{ClientInfo, CurrentUser};
 use crate::jobs::owned_job;
 use crate::time::rfc3339;
 use crate::uploads::PageQuery;
 use crate::AppState;
-use crate::extract::ApiQuery;
 
 #[derive(Serialize, ToSchema)]
 pub struct TransferView {

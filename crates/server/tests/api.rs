@@ -371,7 +371,10 @@ async fn p_sec_7_code_guesses_and_sign_ups_are_rate_limited_over_http() {
         c.rate_limits.sign_up.count = 2;
     })
     .await;
-    assert_eq!(t.signup("ida@example.org", "ida").await.status, StatusCode::CREATED);
+    assert_eq!(
+        t.signup("ida@example.org", "ida").await.status,
+        StatusCode::CREATED
+    );
     let code = t.latest_code("ida@example.org");
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let verify = |c: &str| {
@@ -403,7 +406,10 @@ async fn p_sec_7_code_guesses_and_sign_ups_are_rate_limited_over_http() {
     r.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
 
     // Sign-ups: two from this address, the third refused and nothing created.
-    assert_eq!(t.signup("jon@example.org", "jon").await.status, StatusCode::CREATED);
+    assert_eq!(
+        t.signup("jon@example.org", "jon").await.status,
+        StatusCode::CREATED
+    );
     t.signup("kai@example.org", "kai")
         .await
         .assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
@@ -1451,7 +1457,12 @@ async fn p_rights_2_username_can_be_changed_unique_validated_and_audited() {
         }
     };
     let r = put("  Rosa_Lind  ").await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     assert_eq!(r.json()["username"], "rosa_lind", "trimmed and lower-cased");
     assert_eq!(
         t.get("/api/v1/me", &user).await.json()["username"],
@@ -1472,7 +1483,10 @@ async fn p_rights_2_username_can_be_changed_unique_validated_and_audited() {
         "rosa_lind",
         "refused changes change nothing"
     );
-    assert_eq!(t.signup("rosa2@example.org", "rosa").await.status, StatusCode::CREATED);
+    assert_eq!(
+        t.signup("rosa2@example.org", "rosa").await.status,
+        StatusCode::CREATED
+    );
 
     let db_user = t
         .state
@@ -1516,7 +1530,11 @@ async fn p_in_6_the_last_used_settings_are_recorded_and_returned_without_the_con
     let other = Auth::Cookie(t.signed_in_user("umar@example.org", "umar").await);
     let r = t.get("/api/v1/me/preferences", &user).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.json()["settings"], Value::Null, "nothing before a first job");
+    assert_eq!(
+        r.json()["settings"],
+        Value::Null,
+        "nothing before a first job"
+    );
 
     let spec = json!({
         "script": "A secret little script about the sea.",
@@ -1526,14 +1544,22 @@ async fn p_in_6_the_last_used_settings_are_recorded_and_returned_without_the_con
         "seed": 7,
     });
     let r = t.json(Method::POST, "/api/v1/jobs", &user, spec).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let prefs = t.get("/api/v1/me/preferences", &user).await.json();
     let settings = &prefs["settings"];
     assert_eq!(settings["aspect"], "9:16", "{prefs}");
     assert_eq!(settings["resolution"], "480p");
     assert_eq!(settings["style"], "cinematic");
     for content in ["script", "media", "voice", "prompt", "prompts", "seed"] {
-        assert!(settings.get(content).is_none(), "{content} is not a setting: {prefs}");
+        assert!(
+            settings.get(content).is_none(),
+            "{content} is not a setting: {prefs}"
+        );
     }
     assert!(!prefs.to_string().contains("secret little script"));
     assert!(prefs["updated_at"].is_string());

@@ -263,9 +263,13 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
     assert_eq!(finish_with_video(&t, &job_id, &video_2).await, 2);
     // Consents (one withdrawn), transfers (one of the job, one of no job) and a breach notice,
     // so the documents below are compared with real contents, not only their shape.
-    db.grant_consent(&iris.id, "fal", "2026-12-01", 10).await.unwrap();
+    db.grant_consent(&iris.id, "fal", "2026-12-01", 10)
+        .await
+        .unwrap();
     assert!(db.withdraw_consent(&iris.id, "fal", 20).await.unwrap());
-    db.grant_consent(&iris.id, "openai", "2026-12-01", 30).await.unwrap();
+    db.grant_consent(&iris.id, "openai", "2026-12-01", 30)
+        .await
+        .unwrap();
     let shot = db
         .log_transfer(
             &reelsmith_store::NewTransfer {
@@ -283,14 +287,28 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
         .unwrap();
     db.transfer_accepted(&shot, "req-77", 41).await.unwrap();
     let script_transfer = db
-        .log_account_transfer(&iris.id, "openai", "chat", "script", &json!({ "topic_chars": 9 }), 50)
+        .log_account_transfer(
+            &iris.id,
+            "openai",
+            "chat",
+            "script",
+            &json!({ "topic_chars": 9 }),
+            50,
+        )
         .await
         .unwrap();
     let notice = db
-        .create_breach_notice("Security incident", "We found a problem on {date}.", Some(60), 61)
+        .create_breach_notice(
+            "Security incident",
+            "We found a problem on {date}.",
+            Some(60),
+            61,
+        )
         .await
         .unwrap();
-    db.record_breach_send(&notice.id, &iris.id, None, 62).await.unwrap();
+    db.record_breach_send(&notice.id, &iris.id, None, 62)
+        .await
+        .unwrap();
 
     let item = export_and_wait(&t, &auth).await;
     assert_eq!(item["status"], "ready", "{item}");
@@ -383,7 +401,10 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
             .collect()
     };
     assert_eq!(summary(&credits["ledger"]), summary(&api_credits["ledger"]));
-    assert!(!summary(&credits["ledger"]).is_empty(), "the sign-up grant at least");
+    assert!(
+        !summary(&credits["ledger"]).is_empty(),
+        "the sign-up grant at least"
+    );
     let consents = json_entry(&mut zip, "consents.json");
     let consents: Vec<(String, bool)> = consents
         .as_array()
@@ -391,12 +412,21 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
         .iter()
         .map(|c| {
             assert_eq!(c["policy_version"], "2026-12-01");
-            (c["provider"].as_str().unwrap().to_owned(), c["withdrawn_at"].is_string())
+            (
+                c["provider"].as_str().unwrap().to_owned(),
+                c["withdrawn_at"].is_string(),
+            )
         })
         .collect();
     assert_eq!(consents.len(), 2, "{consents:?}");
-    assert!(consents.contains(&("fal".to_owned(), true)), "the withdrawn one: {consents:?}");
-    assert!(consents.contains(&("openai".to_owned(), false)), "{consents:?}");
+    assert!(
+        consents.contains(&("fal".to_owned(), true)),
+        "the withdrawn one: {consents:?}"
+    );
+    assert!(
+        consents.contains(&("openai".to_owned(), false)),
+        "{consents:?}"
+    );
     assert_eq!(
         json_entry(&mut zip, "policies.json")[0]["version"],
         "2026-12-01"
@@ -414,8 +444,18 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
     let by_id = |id: &str| transfers.iter().find(|t| t["id"] == id).unwrap().clone();
     let shot = by_id(&shot);
     assert_eq!(
-        (&shot["job_id"], &shot["provider"], &shot["status"], &shot["request_id"]),
-        (&json!(job_id), &json!("fal"), &json!("accepted"), &json!("req-77"))
+        (
+            &shot["job_id"],
+            &shot["provider"],
+            &shot["status"],
+            &shot["request_id"]
+        ),
+        (
+            &json!(job_id),
+            &json!("fal"),
+            &json!("accepted"),
+            &json!("req-77")
+        )
     );
     assert_eq!(shot["sent"], json!({ "prompt_chars": 42, "image": null }));
     let script_row = by_id(&script_transfer);
@@ -424,8 +464,16 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
     assert_eq!(script_row["sent"], json!({ "topic_chars": 9 }));
     // The export's transfers are exactly the account's transfer log.
     let log = t.get("/api/v1/me/transfers?limit=100", &auth).await.json();
-    let mut log_ids: Vec<&str> = log.as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
-    let mut export_ids: Vec<&str> = transfers.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    let mut log_ids: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    let mut export_ids: Vec<&str> = transfers
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
     log_ids.sort_unstable();
     export_ids.sort_unstable();
     assert_eq!(log_ids, export_ids);

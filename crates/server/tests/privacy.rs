@@ -284,7 +284,9 @@ async fn p_ret_the_privacy_page_states_the_live_retention_settings() {
     assert!(!html.contains("as soon as"), "no unconditional promise");
     // P-RET-3: audit, transfers and usage all follow the log period.
     assert!(html.contains("anonymised after 6 months"));
-    assert!(html.contains("transfer log and the usage details of your creations are deleted after the same period"));
+    assert!(html.contains(
+        "transfer log and the usage details of your creations are deleted after the same period"
+    ));
     assert!(html.contains("erased within 14 days"));
     // P-SEC-2: no unconditional backup claim; what a database backup still holds is stated.
     assert!(html.contains("A backup of the database taken before the purge still holds your key"));
@@ -332,13 +334,20 @@ async fn p_sec_6_security_events_are_audited_with_ip_and_user_agent() {
             json!({ "script": "Jade's own little film." }),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let jades_job = r.json()["id"].as_str().unwrap().to_owned();
     let denied = t.get(&format!("/api/v1/jobs/{jades_job}"), &cookie).await;
     assert_eq!(denied.status, StatusCode::NOT_FOUND);
     assert!(!String::from_utf8_lossy(&denied.body).contains("Jade's own"));
     assert_eq!(
-        t.get(&format!("/api/v1/jobs/{jades_job}"), &jade).await.status,
+        t.get(&format!("/api/v1/jobs/{jades_job}"), &jade)
+            .await
+            .status,
         StatusCode::OK,
         "the job exists: the 404 is the access control"
     );
@@ -378,10 +387,7 @@ async fn p_sec_6_security_events_are_audited_with_ip_and_user_agent() {
     ] {
         assert!(kinds.contains(&kind), "{kind} is audited: {kinds:?}");
     }
-    let denial = entries
-        .iter()
-        .find(|e| e.kind == "access.denied")
-        .unwrap();
+    let denial = entries.iter().find(|e| e.kind == "access.denied").unwrap();
     assert_eq!(
         denial.detail.as_ref().unwrap()["job_id"],
         json!(jades_job),
@@ -422,7 +428,12 @@ async fn p_vis_1_nothing_a_user_makes_answers_to_another_user_or_to_nobody() {
             json!({ "script": "Kim's private film.", "media": [upload] }),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let job = r.json()["id"].as_str().unwrap().to_owned();
     let paths = [
         format!("/api/v1/jobs/{job}"),
@@ -436,8 +447,15 @@ async fn p_vis_1_nothing_a_user_makes_answers_to_another_user_or_to_nobody() {
     ];
     for path in &paths {
         let theirs = t.get(path, &other).await;
-        assert_eq!(theirs.status, StatusCode::NOT_FOUND, "{path} for another user");
-        assert!(!String::from_utf8_lossy(&theirs.body).contains("Kim's"), "{path}");
+        assert_eq!(
+            theirs.status,
+            StatusCode::NOT_FOUND,
+            "{path} for another user"
+        );
+        assert!(
+            !String::from_utf8_lossy(&theirs.body).contains("Kim's"),
+            "{path}"
+        );
         assert_eq!(
             t.get(path, &Auth::None).await.status,
             StatusCode::UNAUTHORIZED,
@@ -450,7 +468,11 @@ async fn p_vis_1_nothing_a_user_makes_answers_to_another_user_or_to_nobody() {
     // Lists show only one's own.
     assert_eq!(t.get("/api/v1/jobs", &other).await.json(), json!([]));
     assert_eq!(
-        t.get("/api/v1/uploads", &other).await.json().as_array().map(Vec::len),
+        t.get("/api/v1/uploads", &other)
+            .await
+            .json()
+            .as_array()
+            .map(Vec::len),
         Some(0)
     );
 }
@@ -469,17 +491,37 @@ async fn p_rights_3_a_job_and_then_the_whole_account_can_be_erased() {
         .await;
     let job = r.json()["id"].as_str().unwrap().to_owned();
     let deleted = t.delete(&format!("/api/v1/jobs/{job}"), &user).await;
-    assert!(deleted.status.is_success(), "{}", String::from_utf8_lossy(&deleted.body));
+    assert!(
+        deleted.status.is_success(),
+        "{}",
+        String::from_utf8_lossy(&deleted.body)
+    );
     assert_eq!(
         t.get(&format!("/api/v1/jobs/{job}"), &user).await.status,
         StatusCode::NOT_FOUND
     );
-    assert!(t.state.db.job_by_id(&job).await.unwrap().is_none(), "gone, not hidden");
+    assert!(
+        t.state.db.job_by_id(&job).await.unwrap().is_none(),
+        "gone, not hidden"
+    );
     let r = t
-        .json(Method::DELETE, "/api/v1/me", &user, json!({ "password": PASSWORD }))
+        .json(
+            Method::DELETE,
+            "/api/v1/me",
+            &user,
+            json!({ "password": PASSWORD }),
+        )
         .await;
-    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(t.get("/api/v1/me", &user).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(
+        t.get("/api/v1/me", &user).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     t.login("max@example.org", PASSWORD)
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");

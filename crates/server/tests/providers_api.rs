@@ -890,7 +890,12 @@ async fn p_rights_4_no_script_is_written_while_processing_is_paused() {
     )
     .await;
     let r = write_script(&t, &auth, "lighthouses in a storm").await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     assert_eq!(chat.stats().await["submissions"], json!(1));
 }
 
@@ -922,9 +927,18 @@ async fn p_comm_2_no_script_is_written_while_a_material_policy_change_waits() {
             json!({ "kind": "privacy", "version": "2099-01-01" }),
         )
         .await;
-    assert!(r.status.is_success(), "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        r.status.is_success(),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let r = write_script(&t, &auth, "owls at midnight").await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
 }
 
 #[tokio::test]
@@ -933,7 +947,12 @@ async fn p_tp_4_a_written_script_is_in_the_accounts_transfer_log_and_only_there(
     let (t, auth) = script_writer_app(&chat).await;
     let other = Auth::Cookie(t.signed_in_user("omar@example.org", "omar").await);
     let r = write_script(&t, &auth, "a quiet harbour at dawn").await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
 
     let log = t.get("/api/v1/me/transfers", &auth).await;
     assert_eq!(log.status, StatusCode::OK);
@@ -960,7 +979,10 @@ async fn p_tp_4_a_written_script_is_in_the_accounts_transfer_log_and_only_there(
         "what was sent is described, never copied: {row}"
     );
     // Another user's log does not show it; without a session there is no log.
-    assert_eq!(t.get("/api/v1/me/transfers", &other).await.json(), json!([]));
+    assert_eq!(
+        t.get("/api/v1/me/transfers", &other).await.json(),
+        json!([])
+    );
     assert_eq!(
         t.get("/api/v1/me/transfers", &Auth::None).await.status,
         StatusCode::UNAUTHORIZED

@@ -212,18 +212,18 @@ fn group_upload_refs(
     rows: Vec<(String, String, String, String)>,
 ) -> StoreResult<Vec<JobUploadRefs>> {
     let mut out: Vec<JobUploadRefs> = Vec::new();
-        for (job_id, owner_id, status, params) in rows {
-            let ids = upload_ids_in(&parse_json("revision params", &params)?);
-            match out.last_mut() {
-                Some(last) if last.job_id == job_id => last.upload_ids.extend(ids),
-                _ => out.push(JobUploadRefs {
-                    status: JobStatus::parse(&status)?,
-                    job_id,
-                    owner_id,
-                    upload_ids: ids,
-                }),
-            }
+    for (job_id, owner_id, status, params) in rows {
+        let ids = upload_ids_in(&parse_json("revision params", &params)?);
+        match out.last_mut() {
+            Some(last) if last.job_id == job_id => last.upload_ids.extend(ids),
+            _ => out.push(JobUploadRefs {
+                status: JobStatus::parse(&status)?,
+                job_id,
+                owner_id,
+                upload_ids: ids,
+            }),
         }
+    }
     Ok(out)
 }
 

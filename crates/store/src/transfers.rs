@@ -160,11 +160,7 @@ impl Db {
 
     /// One page of every transfer of the user's data, with or without a job, newest first (the
     /// account's transfer log, P-TP-4).
-    pub async fn transfers_page(
-        &self,
-        user_id: &str,
-        page: &Page,
-    ) -> StoreResult<Vec<Transfer>> {
+    pub async fn transfers_page(&self, user_id: &str, page: &Page) -> StoreResult<Vec<Transfer>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM provider_transfers t WHERE t.user_id = $1 AND t.id < $2 \
              ORDER BY t.id DESC LIMIT $3"

@@ -248,7 +248,8 @@ impl Db {
         username: &str,
         now: UnixMillis,
     ) -> StoreResult<bool> {
-        let sql = "UPDATE users SET username = $2, username_norm = $3, updated_at = $4 WHERE id = $1";
+        let sql =
+            "UPDATE users SET username = $2, username_norm = $3, updated_at = $4 WHERE id = $1";
         let updated = with_pool!(self, pool => sqlx::query(sql)
             .bind(user_id).bind(username.trim()).bind(normalise(username)).bind(now)
             .execute(pool).await.map(|r| r.rows_affected()));

@@ -676,14 +676,12 @@ async fn settle(
         Err(halt) => halt,
     };
     match halt {
-        Halt::Stopped(StopReason::Shutdown | StopReason::Paused) => match ctx
-            .db
-            .release_job(lease, now_ms())
-            .await
-        {
-            Ok(()) => JobOutcome::Released { job_id },
-            Err(_) => lost(ctx, lease, rendered).await,
-        },
+        Halt::Stopped(StopReason::Shutdown | StopReason::Paused) => {
+            match ctx.db.release_job(lease, now_ms()).await {
+                Ok(()) => JobOutcome::Released { job_id },
+                Err(_) => lost(ctx, lease, rendered).await,
+            }
+        }
         Halt::Stopped(StopReason::LeaseLost) => lost(ctx, lease, rendered).await,
         Halt::Failed(err) => fail_or_retry(ctx, claimed, err, rendered).await,
     }

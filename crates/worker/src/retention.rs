@@ -172,6 +172,7 @@ pub async fn sweep(
         now,
         ..RetentionReport::default()
     };
+    expire_usage_and_transfers(db, policy, now, dry_run, &mut report).await?;
     let gone_jobs = expire_videos(db, media, policy, now, dry_run, &mut report).await?;
     expire_uploads(db, media, policy, dry_run, &gone_jobs, &mut report).await?;
     expire_exports(db, media, policy, now, dry_run, &mut report).await?;
@@ -430,12 +431,11 @@ pub async fn expire_uploads_of_ended_job(
     if ended.is_active() {
         return Ok(Vec::new());
     }
-    let still_needed: BTreeSet<String> = ids_of(&refs.iter().collect::<Vec<_>>(), |j| {
-        j.is_active()
-    })
-    .into_iter()
-    .map(|(id, _)| id)
-    .collect();
+    let still_needed: BTreeSet<String> =
+        ids_of(&refs.iter().collect::<Vec<_>>(), |j| j.is_active())
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
     let mut deleted = Vec::new();
     for id in ended.upload_ids.difference(&still_needed) {
         let Some(upload) = db.upload_by_id(id).await? else {
@@ -444,7 +444,10 @@ pub async fn expire_uploads_of_ended_job(
         if upload.owner_id != owner_id {
             continue;
         }
-        if expire_upload(db, media, &upload, false, &[]).await?.is_some() {
+        if expire_upload(db, media, &upload, false, &[])
+            .await?
+            .is_some()
+        {
             deleted.push(upload.id);
         }
     }
@@ -547,7 +550,7 @@ async fn expire_exports(
     Ok(())
 }
 
-/// P-RET-3: audit entries anonymised, transfer rows and usage details deleted.
+/// P-RET-3: audit entries anonymised.
 async fn anonymise_audit(
     db: &Db,
     policy: &RetentionConfig,
@@ -557,14 +560,30 @@ async fn anonymise_audit(
 ) -> Result<(), RetentionError> {
     let cutoff = now - i64::from(policy.logs_months) * MONTH_MS;
     report.audit.cutoff = cutoff;
-    // Usage and transfer logs follow the same period as the security log: the job and its
-    // video stay (their own retention is P-RET-1), the record of how it was made goes.
+    report.audit.anonymised = if dry_run {
+        db.audit_to_anonymise(cutoff).await?
+    } else {
+        db.anonymise_audit_before(cutoff).await?
+    };
+    Ok(())
+}
+
+/// P-RET-3: usage and transfer logs follow the same period as the security log: the job and
+/// its video stay (their own retention is P-RET-1), the record of how it was made goes. Runs
+/// before the video expiry, so a dry run (where expired jobs stay) counts the same rows as the
+/// real sweep.
+async fn expire_usage_and_transfers(
+    db: &Db,
+    policy: &RetentionConfig,
+    now: UnixMillis,
+    dry_run: bool,
+    report: &mut RetentionReport,
+) -> Result<(), RetentionError> {
+    let cutoff = now - i64::from(policy.logs_months) * MONTH_MS;
     if dry_run {
-        report.audit.anonymised = db.audit_to_anonymise(cutoff).await?;
         report.audit.transfers_deleted = db.transfers_before(cutoff).await?;
         report.audit.usage_cleared = db.usage_to_clear(cutoff).await?;
     } else {
-        report.audit.anonymised = db.anonymise_audit_before(cutoff).await?;
         report.audit.transfers_deleted = db.delete_transfers_before(cutoff).await?;
         report.audit.usage_cleared = db.clear_usage_before(cutoff).await?;
     }

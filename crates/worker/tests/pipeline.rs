@@ -694,25 +694,47 @@ async fn p_ret_2_under_until_job_ends_the_worker_deletes_the_uploads_when_the_jo
     let outcome = worker.next_outcome().await;
     assert_eq!(
         outcome,
-        JobOutcome::Succeeded { job_id: first, resumed: false }
+        JobOutcome::Succeeded {
+            job_id: first,
+            resumed: false
+        }
     );
     assert!(
-        env.db.upload_for_owner(&env.owner, &only_first).await.unwrap().is_none(),
+        env.db
+            .upload_for_owner(&env.owner, &only_first)
+            .await
+            .unwrap()
+            .is_none(),
         "the first job's own upload went the moment it ended"
     );
-    assert!(raw.head(&only_first_key).await.unwrap().is_none(), "its object too");
+    assert!(
+        raw.head(&only_first_key).await.unwrap().is_none(),
+        "its object too"
+    );
 
     // The shared one stayed for the queued job, which therefore renders, and then goes.
     let outcome = worker.next_outcome().await;
     worker.stop().await;
     assert_eq!(
         outcome,
-        JobOutcome::Succeeded { job_id: second, resumed: false }
+        JobOutcome::Succeeded {
+            job_id: second,
+            resumed: false
+        }
     );
-    assert!(env.db.upload_for_owner(&env.owner, &shared).await.unwrap().is_none());
+    assert!(env
+        .db
+        .upload_for_owner(&env.owner, &shared)
+        .await
+        .unwrap()
+        .is_none());
     assert!(raw.head(&shared_key).await.unwrap().is_none());
     assert!(
-        env.db.upload_for_owner(&ben, &bens).await.unwrap().is_some(),
+        env.db
+            .upload_for_owner(&ben, &bens)
+            .await
+            .unwrap()
+            .is_some(),
         "another user's upload is untouched"
     );
 }

@@ -565,8 +565,16 @@ async fn each_request_carries_only_its_own_jobs_inputs(case: &Case) {
     let env = Env::new(case.provider).await;
     let bo = env.another_user("bo", case.provider).await;
     let jobs = [
-        (env.owner.clone(), EMAIL.to_owned(), "A red fox runs through the fresh snow at dawn."),
-        (bo.clone(), "bo@example.net".to_owned(), "A blue whale sings beneath the arctic ice."),
+        (
+            env.owner.clone(),
+            EMAIL.to_owned(),
+            "A red fox runs through the fresh snow at dawn.",
+        ),
+        (
+            bo.clone(),
+            "bo@example.net".to_owned(),
+            "A blue whale sings beneath the arctic ice.",
+        ),
     ];
     let mut ids = Vec::new();
     for (owner, _, script) in &jobs {
@@ -577,7 +585,11 @@ async fn each_request_carries_only_its_own_jobs_inputs(case: &Case) {
     let mut worker = start(&env, providers(case, &fake), "w1");
     for _ in 0..2 {
         let outcome = worker.next_outcome().await;
-        assert!(matches!(outcome, JobOutcome::Succeeded { .. }), "{}: {outcome:?}", case.provider);
+        assert!(
+            matches!(outcome, JobOutcome::Succeeded { .. }),
+            "{}: {outcome:?}",
+            case.provider
+        );
     }
     worker.stop().await;
 
@@ -588,10 +600,18 @@ async fn each_request_carries_only_its_own_jobs_inputs(case: &Case) {
     for body in &bodies {
         let text = body.to_string();
         let own: Vec<usize> = (0..2).filter(|&i| text.contains(marks[i])).collect();
-        assert_eq!(own.len(), 1, "{}: exactly one job's prompt in {text}", case.provider);
+        assert_eq!(
+            own.len(),
+            1,
+            "{}: exactly one job's prompt in {text}",
+            case.provider
+        );
         let other = 1 - own[0];
         for (owner, email, _) in &jobs {
-            assert!(!text.contains(email.as_str()) && !text.contains(owner.as_str()), "{text}");
+            assert!(
+                !text.contains(email.as_str()) && !text.contains(owner.as_str()),
+                "{text}"
+            );
         }
         assert!(!text.contains(marks[other]), "{text}");
     }
@@ -600,7 +620,12 @@ async fn each_request_carries_only_its_own_jobs_inputs(case: &Case) {
         assert_eq!(log.len(), 1, "{log:?}");
         assert_eq!(log[0].sent["prompt_chars"], json!(script.chars().count()));
         let (other, _, _) = &jobs[1 - i];
-        assert!(env.db.transfers_for_job(other, &ids[i]).await.unwrap().is_empty());
+        assert!(env
+            .db
+            .transfers_for_job(other, &ids[i])
+            .await
+            .unwrap()
+            .is_empty());
     }
 }
 
@@ -615,7 +640,11 @@ async fn p_in_2_an_image_goes_only_with_its_own_users_image_to_video_job() {
     // Ana also owns an image her job does not use: it must not go either.
     let (_unused, unused_bytes) = env.upload_image(&env.owner, "320x240").await;
     for (owner, image, script) in [
-        (&env.owner, &ana_image, "A red fox runs through the fresh snow at dawn."),
+        (
+            &env.owner,
+            &ana_image,
+            "A red fox runs through the fresh snow at dawn.",
+        ),
         (&bo, &bo_image, "A blue whale sings beneath the arctic ice."),
     ] {
         let params = json!({ "script": script, "media": [image], "provider": "fal",
@@ -625,7 +654,10 @@ async fn p_in_2_an_image_goes_only_with_its_own_users_image_to_video_job() {
     let mut worker = start(&env, providers(&FAL, &fake), "w1");
     for _ in 0..2 {
         let outcome = worker.next_outcome().await;
-        assert!(matches!(outcome, JobOutcome::Succeeded { .. }), "{outcome:?}");
+        assert!(
+            matches!(outcome, JobOutcome::Succeeded { .. }),
+            "{outcome:?}"
+        );
     }
     worker.stop().await;
     use base64::Engine as _;
@@ -636,11 +668,26 @@ async fn p_in_2_an_image_goes_only_with_its_own_users_image_to_video_job() {
     for body in &bodies {
         let text = body.to_string();
         let fox = text.contains("fox");
-        assert_ne!(fox, text.contains("whale"), "one job's prompt: {}", &text[..200.min(text.len())]);
-        let (own, other) = if fox { (&ana_b64, &bo_b64) } else { (&bo_b64, &ana_b64) };
+        assert_ne!(
+            fox,
+            text.contains("whale"),
+            "one job's prompt: {}",
+            &text[..200.min(text.len())]
+        );
+        let (own, other) = if fox {
+            (&ana_b64, &bo_b64)
+        } else {
+            (&bo_b64, &ana_b64)
+        };
         assert!(text.contains(own.as_str()), "its own image went with it");
-        assert!(!text.contains(other.as_str()), "the other user's image did not");
-        assert!(!text.contains(unused_b64.as_str()), "an unused upload did not");
+        assert!(
+            !text.contains(other.as_str()),
+            "the other user's image did not"
+        );
+        assert!(
+            !text.contains(unused_b64.as_str()),
+            "an unused upload did not"
+        );
         assert!(!text.contains(EMAIL) && !text.contains("bo@example.net"));
     }
 }
@@ -949,7 +996,11 @@ async fn p_rights_4_a_pause_mid_job_stops_every_later_transfer_until_resumed() {
     let log = env.db.transfers_for_job(&env.owner, &job_id).await.unwrap();
     assert_eq!(log.len(), 1, "{log:?}");
     let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
-    assert_eq!(job.status, JobStatus::Queued, "it waits, neither failed nor charged");
+    assert_eq!(
+        job.status,
+        JobStatus::Queued,
+        "it waits, neither failed nor charged"
+    );
     assert_eq!(env.hold_state(&job_id, cost).await.as_deref(), Some("held"));
 
     // Resumed, the job continues where it stopped: the first shot is not paid for again.
@@ -988,7 +1039,10 @@ async fn p_in_1_prompts_negative_prompt_style_and_settings_are_the_inputs_the_pr
     let mut worker = start(&env, providers(&FAL, &fake), "w1");
     let outcome = worker.next_outcome().await;
     worker.stop().await;
-    assert!(matches!(outcome, JobOutcome::Succeeded { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, JobOutcome::Succeeded { .. }),
+        "{outcome:?}"
+    );
     let bodies = fake.bodies().await;
     assert_eq!(bodies.len(), 2, "one shot per scene");
     for (body, prompt) in bodies.iter().zip([
@@ -1005,7 +1059,9 @@ async fn p_in_1_prompts_negative_prompt_style_and_settings_are_the_inputs_the_pr
         assert_eq!(input["aspect_ratio"], "9:16", "{input}");
     }
     // The narration itself is spoken by the engine, not sent: the prompts stood in for it.
-    assert!(!bodies.iter().any(|b| b.to_string().contains("drink the cold water")));
+    assert!(!bodies
+        .iter()
+        .any(|b| b.to_string().contains("drink the cold water")));
     let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
     assert_eq!(job.usage.unwrap()["shots"], json!(2));
 }

@@ -870,7 +870,14 @@ async fn p_ret_3_transfer_rows_and_usage_details_older_than_the_period_are_delet
     // A transfer of no job (the script writer), as old.
     let old_script = env
         .db
-        .log_account_transfer(&ada, "openai", "chat", "script", &json!({ "topic_chars": 9 }), T0 + 3_000)
+        .log_account_transfer(
+            &ada,
+            "openai",
+            "chat",
+            "script",
+            &json!({ "topic_chars": 9 }),
+            T0 + 3_000,
+        )
         .await
         .unwrap();
     let recent = T0 + 400 * DAY;
@@ -891,8 +898,13 @@ async fn p_ret_3_transfer_rows_and_usage_details_older_than_the_period_are_delet
     };
 
     // A dry run counts them and changes nothing.
-    let dry = sweep(&env.db, &env.media, &policy, now, true).await.unwrap();
-    assert_eq!((dry.audit.transfers_deleted, dry.audit.usage_cleared), (2, 1));
+    let dry = sweep(&env.db, &env.media, &policy, now, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        (dry.audit.transfers_deleted, dry.audit.usage_cleared),
+        (2, 1)
+    );
     assert_eq!(env.db.transfers_for_user(&ada).await.unwrap().len(), 3);
 
     let report = sweep(&env.db, &env.media, &policy, now, false)
@@ -913,7 +925,12 @@ async fn p_ret_3_transfer_rows_and_usage_details_older_than_the_period_are_delet
     assert!(!left.contains(&old_transfer) && !left.contains(&old_script));
 
     // The old job and its revision stay, without their usage; the recent one keeps it.
-    let old = env.db.job_by_id(&old_job).await.unwrap().expect("the job stays");
+    let old = env
+        .db
+        .job_by_id(&old_job)
+        .await
+        .unwrap()
+        .expect("the job stays");
     assert_eq!(old.usage, None);
     let revisions = env.db.list_revisions(&ada, &old_job).await.unwrap();
     assert!(revisions.iter().all(|r| r.usage.is_none()), "{revisions:?}");
@@ -922,18 +939,33 @@ async fn p_ret_3_transfer_rows_and_usage_details_older_than_the_period_are_delet
     assert_eq!(new.usage.unwrap()["credits"], json!(40));
     assert!(stages(new_job.clone()).await.contains(&"store".to_owned()));
     // No row of any table still holds the old usage's trace.
-    for table in ["jobs", "job_revisions", "job_stage_outputs", "provider_transfers"] {
+    for table in [
+        "jobs",
+        "job_revisions",
+        "job_stage_outputs",
+        "provider_transfers",
+    ] {
         let rows = rows_as_text(&env.db, table).await;
         let old_rows: Vec<_> = rows
             .iter()
-            .filter(|r| r.iter().any(|v| v == &old_job || v == &old_transfer || v == &old_script))
+            .filter(|r| {
+                r.iter()
+                    .any(|v| v == &old_job || v == &old_transfer || v == &old_script)
+            })
             .collect();
         assert!(
-            old_rows.iter().all(|r| !r.iter().any(|v| v.contains("credits"))),
+            old_rows
+                .iter()
+                .all(|r| !r.iter().any(|v| v.contains("credits"))),
             "{table}: {old_rows:?}"
         );
     }
 
-    let again = sweep(&env.db, &env.media, &policy, now, false).await.unwrap();
-    assert_eq!((again.audit.transfers_deleted, again.audit.usage_cleared), (0, 0));
+    let again = sweep(&env.db, &env.media, &policy, now, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.audit.transfers_deleted, again.audit.usage_cleared),
+        (0, 0)
+    );
 }

@@ -198,9 +198,10 @@ async fn collect(state: &AppState, export: &Export) -> Result<Vec<Entry>, Export
 
     if let Some(user) = db.user_by_id(user_id).await? {
         // The settings the Create form starts from (P-IN-6).
-        let preferences = db.preferences(user_id).await?.map(|(settings, at)| {
-            json!({ "settings": settings, "updated_at": rfc3339(at) })
-        });
+        let preferences = db
+            .preferences(user_id)
+            .await?
+            .map(|(settings, at)| json!({ "settings": settings, "updated_at": rfc3339(at) }));
         // Every field of the account except the password hash.
         entries.push(document(
             "profile.json",
