@@ -336,8 +336,12 @@ function setupCreate() {
   };
   const media = setupDrop($('#media-drop'), $('#media-input'), $('#media-list'), { multiple: true, onChange: (items) => { track(items); if (quote) quote.schedule(); } });
   const voice = setupDrop($('#voice-drop'), $('#voice-input'), $('#voice-list'), { multiple: false, onChange: (items) => { track(items); if (quote) quote.schedule(); } });
-  setupModels(form).then(() => { quote = setupQuote(form, () => media.filter((i) => i.id).map((i) => i.id)); })
-    .catch(showError);
+  setupModels(form).then(async () => {
+    // A new creation starts from the settings of the last one (P-IN-6); never its script.
+    const prefs = await api('GET', '/me/preferences').catch(() => null);
+    if (prefs && prefs.settings && !$('#script', form).value) fillSpec(form, { ...prefs.settings, script: '' });
+    quote = setupQuote(form, () => media.filter((i) => i.id).map((i) => i.id));
+  }).catch(showError);
   onSubmit(form, async () => {
     if (pending) throw new Error('Wait until every upload is ready.');
     if (quote && quote.blocked()) throw new Error(quote.blocked());
@@ -874,6 +878,7 @@ async function setupAccount() {
     $('#p-email').textContent = me.email;
     $('#p-since').textContent = fmtDate(me.created_at);
     $('#display-name').value = me.display_name;
+    $('#username').value = me.username;
     const nav = $('header a[href="/account"]');
     if (nav) nav.title = `Signed in as ${me.display_name}`;
   };
@@ -884,6 +889,24 @@ async function setupAccount() {
   }, {
     fields: { 'account.invalid_display_name': 'display_name' },
   });
+
+  onSubmit($('#username-form'), async (f) => {
+    showProfile(await api('PUT', '/me/username', { username: f.get('username') }));
+    return 'Your username is saved.';
+  }, {
+    fields: { 'account.username_taken': 'username', 'auth.invalid_username': 'username', 'auth.reserved_username': 'username' },
+    messages: { 'account.username_taken': 'Someone else has that username.' },
+  });
+
+  // The account's whole transfer log (P-TP-4), scripts written from a topic included.
+  const loadTransfers = async () => {
+    const list = $('#transfers');
+    const transfers = await api('GET', '/me/transfers?limit=100');
+    list.replaceChildren(...(transfers.length ? transfers.map((t) => el('li', {},
+      el('span', {}, el('strong', { text: `${t.provider} · ${t.purpose}` }),
+        el('span', { class: 'meta', text: ` · ${fmtDate(t.created_at)} · ${t.status}${t.job_id ? '' : ' · no creation'} · sent ${Object.keys(t.sent || {}).join(', ')}` })))) :
+      [el('li', { class: 'meta', text: 'Nothing of yours has been sent to an AI provider.' })]));
+  };
 
   onSubmit($('#password-form'), async (f) => {
     await api('POST', '/me/password', { current_password: f.get('current_password'), new_password: f.get('new_password') });
@@ -1026,7 +1049,7 @@ async function setupAccount() {
     showPaused(me);
     showMarketing(me);
     showNotify(me);
-    await Promise.all([loadSessions(), loadTokens(), loadAcceptances(), loadExports().then((items) => {
+    await Promise.all([loadSessions(), loadTokens(), loadTransfers(), loadAcceptances(), loadExports().then((items) => {
       if (items.some((x) => x.status === 'building')) pollExports();
     })]);
   } catch (err) { showError(err); }

@@ -575,3 +575,74 @@ async fn p_comm_3_a_breach_notice_reaches_the_affected_users_and_each_send_is_re
         "who is affected must be said: {err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_sec_6_the_operators_rights_commands_write_admin_audit_entries() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let mut server = Server::start(&data, &[], &["--no-workers"]).await;
+    let mut bea = server.client();
+    bea.sign_up_and_in(&data, "bea@example.org", "bea").await;
+    let bea_id = bea.get("/api/v1/me").await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.kill();
+
+    let (ok, request, err) = admin(
+        &data,
+        &[
+            "rights",
+            "add",
+            "--email",
+            "bea@example.org",
+            "--kind",
+            "access",
+        ],
+    );
+    assert!(ok, "{err}");
+    let id = request["id"].as_str().unwrap().to_owned();
+    let (ok, _, err) = admin(
+        &data,
+        &["rights", "verify", &id, "--method", "code to the address"],
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = admin(&data, &["rights", "close", &id, "--outcome", "fulfilled"]);
+    assert!(ok, "{err}");
+    // A refused command changes nothing and is not recorded as done.
+    let (ok, _, _) = admin(&data, &["rights", "close", &id, "--outcome", "refused"]);
+    assert!(!ok);
+
+    let db = reelsmith_store::Db::open_sqlite(&data.join("reelsmith.db"), 1)
+        .await
+        .unwrap();
+    let entries = db.audit_for_user(&bea_id, 100, None).await.unwrap();
+    let admin_entries: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind.starts_with("admin."))
+        .collect();
+    let mut kinds: Vec<&str> = admin_entries.iter().map(|e| e.kind.as_str()).collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        vec![
+            "admin.rights_identity_checked",
+            "admin.rights_request_closed",
+            "admin.rights_request_recorded",
+        ],
+        "{entries:?}"
+    );
+    for entry in &admin_entries {
+        assert_eq!(
+            entry.user_agent.as_deref(),
+            Some("reelsmith-cli"),
+            "{entry:?}"
+        );
+        assert_eq!(
+            entry.detail.as_ref().unwrap()["request_id"],
+            id.as_str(),
+            "{entry:?}"
+        );
+    }
+    db.close().await;
+}

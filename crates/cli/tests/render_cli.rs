@@ -443,7 +443,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 /// P-TP-1: the built-in engine needs nothing outside the machine. The render runs in a network
 /// namespace of its own, with no interface but a loopback that is down.
 #[test]
-fn renders_with_no_network_at_all_p_tp_1() {
+fn p_tp_1_renders_with_no_network_at_all() {
     let dir = tempfile::tempdir().unwrap();
     let script = script_file(
         dir.path(),

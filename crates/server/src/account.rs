@@ -40,6 +40,47 @@ pub struct ProfileUpdate {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct UsernameUpdate {
+    /// 3 to 30 characters: lower-case letters, digits and `_`; unique, ignoring case.
+    pub username: String,
+}
+
+/// The settings of the caller's last submitted job (P-IN-6): what the Create form starts from.
+#[derive(Serialize, ToSchema)]
+pub struct PreferencesView {
+    /// Only settings (model, provider, resolution, aspect, motion, style, captions, voice…),
+    /// never a script, prompt or upload; `null` before the first job.
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
+    pub updated_at: Option<String>,
+}
+
+/// The keys of a render spec that are settings rather than content: the last-used ones are
+/// remembered per user (P-IN-6). Scripts, prompts, upload ids and the seed are the job's own.
+pub const PREFERENCE_KEYS: [&str; 9] = [
+    "provider",
+    "model",
+    "resolution",
+    "aspect",
+    "fps",
+    "motion",
+    "style",
+    "captions",
+    "tts",
+];
+
+/// The settings part of a job's parameters.
+pub fn settings_of(params: &serde_json::Value) -> serde_json::Value {
+    let picked: serde_json::Map<String, serde_json::Value> = PREFERENCE_KEYS
+        .iter()
+        .filter_map(|k| params.get(*k).map(|v| ((*k).to_owned(), v.clone())))
+        .filter(|(_, v)| !v.is_null())
+        .collect();
+    serde_json::Value::Object(picked)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
     pub new_password: String,
@@ -160,6 +201,49 @@ pub async fn update_profile(
     )
     .await;
     fresh_profile(&state, caller.id()).await
+}
+
+#[utoipa::path(put, path = "/api/v1/me/username", request_body = UsernameUpdate, tag = "auth",
+    responses((status = 200, body = Profile),
+        (status = 409, body = Problem, description = "`account.username_taken`"),
+        (status = 422, body = Problem, description = "a malformed or reserved username")))]
+pub async fn set_username(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<UsernameUpdate>,
+) -> ApiResult<Json<Profile>> {
+    let username = reelsmith_auth::normalise_username(&req.username)?;
+    if username == caller.user.username {
+        return fresh_profile(&state, caller.id()).await;
+    }
+    state
+        .db
+        .set_username(caller.id(), &username, now_ms())
+        .await?;
+    audit(
+        &state,
+        client.audit(
+            "profile.username_changed",
+            Some(caller.id()),
+            Some(json!({ "from": &caller.user.username, "to": &username })),
+        ),
+    )
+    .await;
+    fresh_profile(&state, caller.id()).await
+}
+
+#[utoipa::path(get, path = "/api/v1/me/preferences", tag = "auth",
+    responses((status = 200, body = PreferencesView), (status = 401, body = Problem)))]
+pub async fn preferences(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+) -> ApiResult<Json<PreferencesView>> {
+    let stored = state.db.preferences(caller.id()).await?;
+    Ok(Json(PreferencesView {
+        updated_at: stored.as_ref().map(|(_, at)| rfc3339(*at)),
+        settings: stored.map(|(settings, _)| settings),
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/me/password", request_body = PasswordChange, tag = "auth",

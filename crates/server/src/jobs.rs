@@ -303,6 +303,18 @@ pub async fn submit(
             "this Idempotency-Key was used for a different request; use a new key for a new job",
         ));
     }
+    if submitted.created {
+        // The Create form starts from these next time (P-IN-6); a failure to remember them
+        // must not fail the job that was queued.
+        let settings = crate::account::settings_of(&submitted.job.params);
+        if let Err(err) = state
+            .db
+            .set_preferences(caller.id(), &settings, now_ms())
+            .await
+        {
+            tracing::warn!(error = %err, "cannot record the settings preferences");
+        }
+    }
     let status = if submitted.created {
         StatusCode::CREATED
     } else {

@@ -19,6 +19,7 @@ use crate::{
         auth::reset_password, auth::me,
         account::update_profile, account::change_password, account::request_email_change,
         account::verify_email_change, account::delete_account, account::set_processing, account::set_notifications,
+        account::set_username, account::preferences, transfers::mine,
         tokens::create, tokens::list, tokens::revoke,
         sessions::list, sessions::revoke,
         uploads::create, uploads::list, uploads::get, uploads::content, uploads::delete,

@@ -1,12 +1,15 @@
 //! `POST /api/v1/scripts`: a script written from a topic by the operator's OpenAI-compatible chat
 //! model, for the user to read and edit before making a video. The topic goes to that company,
 //! so it needs the user's consent for it like any other transfer (P-TP-2); it belongs to no job,
-//! so the transfer is recorded in the user's audit log instead of a job's transfer log (P-TP-4).
+//! so the transfer is recorded in the account's transfer log (`GET /api/v1/me/transfers`,
+//! P-TP-4). Nothing is sent while the user has paused processing (P-RIGHTS-4) or while a
+//! material policy change waits for their acceptance (P-COMM-2).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use reelsmith_core::ErrorCode;
+use reelsmith_store::now_ms;
 use reelsmith_worker::providers::{call_policy, script_writer};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -53,7 +56,7 @@ pub struct ScriptView {
 
 #[utoipa::path(post, path = "/api/v1/scripts", tag = "jobs", request_body = ScriptRequest,
     responses((status = 200, body = ScriptView),
-        (status = 409, body = Problem, description = "`consent.required`: no consent for the script writer"),
+        (status = 409, body = Problem, description = "`consent.required`: no consent for the script writer; `processing.paused`: the account paused processing; `policy.acceptance_required`: a policy change waits for acceptance"),
         (status = 422, body = Problem, description = "a bad topic or scene count, or no script writer configured"),
         (status = 502, body = Problem, description = "the chat model failed")))]
 pub async fn write(
@@ -77,6 +80,15 @@ pub async fn write(
             "scenes must be between 1 and 12",
         ));
     }
+    if caller.user.processing_paused {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "processing.paused",
+            "you paused all processing of your data: resume it on the Account page to write a \
+             script",
+        ));
+    }
+    crate::policies::require_accepted(&state, caller.id()).await?;
     let providers = &state.config.providers;
     let writer = script_writer(providers, &call_policy(providers))
         .map_err(|e| ApiError::internal("provider.config", &e))?
@@ -109,15 +121,34 @@ pub async fn write(
     .await?;
     let detail = json!({ "provider": ASSISTANT, "purpose": "script",
         "topic_chars": topic.chars().count(), "scenes": body.scenes });
+    // Logged before the request leaves, like a job's transfers, so a crash mid-call still
+    // leaves an honest record.
+    let transfer_id = state
+        .db
+        .log_account_transfer(caller.id(), ASSISTANT, "chat", "script", &detail, now_ms())
+        .await?;
     audit(
         &state,
         client.audit("provider.transfer", Some(caller.id()), Some(detail)),
     )
     .await;
-    let written = writer
-        .write_script(topic, usize::from(body.scenes))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, e.code(), e.to_string()))?;
+    let written = match writer.write_script(topic, usize::from(body.scenes)).await {
+        Ok(written) => written,
+        Err(e) => {
+            if let Err(err) = state.db.transfer_failed(&transfer_id, now_ms()).await {
+                tracing::warn!(error = %err, "cannot mark the script transfer failed");
+            }
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                e.code(),
+                e.to_string(),
+            ));
+        }
+    };
+    state
+        .db
+        .transfer_accepted(&transfer_id, "chat-completion", now_ms())
+        .await?;
     Ok(Json(ScriptView {
         title: written.title,
         script: written

@@ -1,6 +1,8 @@
 //! `GET /api/v1/jobs/{id}/transfers`: the job's transfer log (P-TP-4), every request that carried
 //! the owner's data to a third-party provider, with what was sent (described, never the content)
 //! and the provider's request id. Another user's job answers 404 like a missing one.
+//! `GET /api/v1/me/transfers`: the account's whole transfer log, including transfers that
+//! belong to no job (the script writer).
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -10,14 +12,19 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::error::{ApiResult, Problem};
+use crate::extract::ApiQuery;
 use crate::extract::{ClientInfo, CurrentUser};
 use crate::jobs::owned_job;
 use crate::time::rfc3339;
+use crate::uploads::PageQuery;
 use crate::AppState;
 
 #[derive(Serialize, ToSchema)]
 pub struct TransferView {
     pub id: String,
+    /// The job the transfer was for; `null` for one that belongs to no job (a script written
+    /// from a topic).
+    pub job_id: Option<String>,
     pub revision: i64,
     pub provider: String,
     pub model: String,
@@ -38,6 +45,7 @@ impl From<&Transfer> for TransferView {
     fn from(t: &Transfer) -> TransferView {
         TransferView {
             id: t.id.clone(),
+            job_id: t.job_id.clone(),
             revision: t.revision,
             provider: t.provider.clone(),
             model: t.model.clone(),
@@ -61,5 +69,16 @@ pub async fn list(
 ) -> ApiResult<Json<Vec<TransferView>>> {
     owned_job(&state, &caller, &client, &id).await?;
     let transfers = state.db.transfers_for_job(caller.id(), &id).await?;
+    Ok(Json(transfers.iter().map(TransferView::from).collect()))
+}
+
+#[utoipa::path(get, path = "/api/v1/me/transfers", tag = "privacy", params(PageQuery),
+    responses((status = 200, body = [TransferView], description = "newest first"), (status = 401, body = Problem)))]
+pub async fn mine(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Vec<TransferView>>> {
+    let transfers = state.db.transfers_page(caller.id(), &query.page()).await?;
     Ok(Json(transfers.iter().map(TransferView::from).collect()))
 }

@@ -317,6 +317,112 @@ async fn p_acc_2_wrong_codes_are_counted_and_a_used_code_does_not_work_twice() {
 }
 
 #[tokio::test]
+async fn p_acc_2_every_wrong_guess_counts_until_the_right_code_is_refused_too() {
+    // The per-address rate limit is raised out of the way: this is the code's own count.
+    let t = app_with(|c| c.rate_limits.codes.count = 100).await;
+    let max = usize::try_from(reelsmith_store::MAX_CODE_ATTEMPTS).unwrap();
+    let verify = |email: &'static str, c: String| {
+        let t = &t;
+        async move {
+            t.json(
+                Method::POST,
+                "/api/v1/auth/verify",
+                &Auth::None,
+                json!({ "email": email, "code": c }),
+            )
+            .await
+        }
+    };
+    let wrong_for = |code: &str| if code == "000000" { "111111" } else { "000000" }.to_owned();
+    // One guess short of the limit: the right code still works.
+    t.signup("gus@example.org", "gus").await;
+    let code = t.latest_code("gus@example.org");
+    for _ in 1..max {
+        verify("gus@example.org", wrong_for(&code))
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, "auth.code_invalid");
+    }
+    assert_eq!(verify("gus@example.org", code).await.status, StatusCode::OK);
+    // At the limit: the right code is refused, so the wrong ones were counted.
+    t.signup("hal@example.org", "hal").await;
+    let code = t.latest_code("hal@example.org");
+    for _ in 0..max {
+        verify("hal@example.org", wrong_for(&code))
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, "auth.code_invalid");
+    }
+    verify("hal@example.org", code)
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "auth.code_attempts_exhausted");
+    let me = t
+        .state
+        .db
+        .user_by_email("hal@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(me.email_verified_at.is_none(), "still unverified");
+}
+
+#[tokio::test]
+async fn p_sec_7_code_guesses_and_sign_ups_are_rate_limited_over_http() {
+    let t = app_with(|c| {
+        c.rate_limits.codes.count = 3;
+        c.rate_limits.sign_up.count = 2;
+    })
+    .await;
+    assert_eq!(
+        t.signup("ida@example.org", "ida").await.status,
+        StatusCode::CREATED
+    );
+    let code = t.latest_code("ida@example.org");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let verify = |c: &str| {
+        t.json(
+            Method::POST,
+            "/api/v1/auth/verify",
+            &Auth::None,
+            json!({ "email": "ida@example.org", "code": c }),
+        )
+    };
+    for _ in 0..3 {
+        verify(wrong)
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, "auth.code_invalid");
+    }
+    // The fourth try in the window is refused before the code is even looked at.
+    let limited = verify(&code).await;
+    limited.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert!(limited.header("retry-after").parse::<u64>().unwrap() >= 1);
+    // Reset codes share the limit per address; forgot answers the same either way.
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/auth/password/reset",
+            &Auth::None,
+            json!({ "email": "ida@example.org", "code": code, "new_password": "quartz-meadow-falcon-17" }),
+        )
+        .await;
+    r.assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+
+    // Sign-ups: two from this address, the third refused and nothing created.
+    assert_eq!(
+        t.signup("jon@example.org", "jon").await.status,
+        StatusCode::CREATED
+    );
+    t.signup("kai@example.org", "kai")
+        .await
+        .assert_problem(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert!(t
+        .state
+        .db
+        .user_by_email("kai@example.org")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
 async fn p_acc_3_password_reset_ends_every_session_and_sends_a_notice() {
     let t = app().await;
     let first = Auth::Cookie(t.signed_in_user("gail@example.org", "gail").await);
@@ -383,9 +489,21 @@ async fn p_acc_3_password_reset_ends_every_session_and_sends_a_notice() {
         .unwrap()
         .unwrap();
     assert!(
-        !notice.subject.contains(&code),
+        notice.subject.contains("password was changed"),
         "the newest mail is the security notice: {}",
         notice.subject
+    );
+    assert!(
+        notice.text_body.contains("Your password was changed")
+            && notice.text_body.contains("When")
+            && notice.text_body.contains("From address"),
+        "the notice says what happened, when and from where: {}",
+        notice.text_body
+    );
+    assert!(
+        !notice.text_body.contains(&code) && !notice.text_body.contains(new_password),
+        "{}",
+        notice.text_body
     );
     let audit = t.audit_kinds("gail@example.org").await;
     assert!(audit.iter().any(|kind| kind == "password.reset"));
@@ -1320,4 +1438,135 @@ async fn p_sec_2_uploaded_jpeg_is_ciphertext_on_disk_and_plaintext_through_the_a
         assert_eq!(r.header("content-range"), format!("bytes {a}-{b}/{len}"));
         assert_eq!(&r.body[..], &served.body[a..=b]);
     }
+}
+
+#[tokio::test]
+async fn p_rights_2_username_can_be_changed_unique_validated_and_audited() {
+    let t = app().await;
+    let user = Auth::Cookie(t.signed_in_user("rosa@example.org", "rosa").await);
+    let _other = t.signed_in_user("sami@example.org", "sami").await;
+    let put = |name: &'static str| {
+        let (t, user) = (&t, user.clone());
+        async move {
+            t.json(
+                Method::PUT,
+                "/api/v1/me/username",
+                &user,
+                json!({ "username": name }),
+            )
+            .await
+        }
+    };
+    let r = put("  Rosa_Lind  ").await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.json()["username"], "rosa_lind", "trimmed and lower-cased");
+    assert_eq!(
+        t.get("/api/v1/me", &user).await.json()["username"],
+        "rosa_lind"
+    );
+    // Another account's name, in any case, is taken; the old name is free again.
+    put("SAMI")
+        .await
+        .assert_problem(StatusCode::CONFLICT, "account.username_taken");
+    put("no spaces here")
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "auth.invalid_username");
+    put("admin")
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "auth.reserved_username");
+    assert_eq!(
+        t.get("/api/v1/me", &user).await.json()["username"],
+        "rosa_lind",
+        "refused changes change nothing"
+    );
+    assert_eq!(
+        t.signup("rosa2@example.org", "rosa").await.status,
+        StatusCode::CREATED
+    );
+
+    let db_user = t
+        .state
+        .db
+        .user_by_email("rosa@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let entries = t
+        .state
+        .db
+        .audit_for_user(&db_user.id, 100, None)
+        .await
+        .unwrap();
+    let changed: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind == "profile.username_changed")
+        .collect();
+    assert_eq!(changed.len(), 1, "only the change that happened is audited");
+    assert_eq!(
+        changed[0].detail,
+        Some(json!({ "from": "rosa", "to": "rosa_lind" }))
+    );
+    assert_eq!(
+        t.json(
+            Method::PUT,
+            "/api/v1/me/username",
+            &Auth::None,
+            json!({ "username": "ghost" })
+        )
+        .await
+        .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn p_in_6_the_last_used_settings_are_recorded_and_returned_without_the_content() {
+    let t = app().await;
+    let user = Auth::Cookie(t.signed_in_user("tove@example.org", "tove").await);
+    let other = Auth::Cookie(t.signed_in_user("umar@example.org", "umar").await);
+    let r = t.get("/api/v1/me/preferences", &user).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.json()["settings"],
+        Value::Null,
+        "nothing before a first job"
+    );
+
+    let spec = json!({
+        "script": "A secret little script about the sea.",
+        "aspect": "9:16",
+        "resolution": "480p",
+        "style": "cinematic",
+        "seed": 7,
+    });
+    let r = t.json(Method::POST, "/api/v1/jobs", &user, spec).await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let prefs = t.get("/api/v1/me/preferences", &user).await.json();
+    let settings = &prefs["settings"];
+    assert_eq!(settings["aspect"], "9:16", "{prefs}");
+    assert_eq!(settings["resolution"], "480p");
+    assert_eq!(settings["style"], "cinematic");
+    for content in ["script", "media", "voice", "prompt", "prompts", "seed"] {
+        assert!(
+            settings.get(content).is_none(),
+            "{content} is not a setting: {prefs}"
+        );
+    }
+    assert!(!prefs.to_string().contains("secret little script"));
+    assert!(prefs["updated_at"].is_string());
+    // Only the owner's own.
+    assert_eq!(
+        t.get("/api/v1/me/preferences", &other).await.json()["settings"],
+        Value::Null
+    );
 }

@@ -261,6 +261,54 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
     );
     let video_2: Vec<u8> = (0..70_000u32).map(|i| (i * 13 % 241) as u8).collect();
     assert_eq!(finish_with_video(&t, &job_id, &video_2).await, 2);
+    // Consents (one withdrawn), transfers (one of the job, one of no job) and a breach notice,
+    // so the documents below are compared with real contents, not only their shape.
+    db.grant_consent(&iris.id, "fal", "2026-12-01", 10)
+        .await
+        .unwrap();
+    assert!(db.withdraw_consent(&iris.id, "fal", 20).await.unwrap());
+    db.grant_consent(&iris.id, "openai", "2026-12-01", 30)
+        .await
+        .unwrap();
+    let shot = db
+        .log_transfer(
+            &reelsmith_store::NewTransfer {
+                job_id: job_id.clone(),
+                revision: 1,
+                user_id: iris.id.clone(),
+                provider: "fal".into(),
+                model: "fal-ai/veo3.1".into(),
+                purpose: "shot".into(),
+                sent: json!({ "prompt_chars": 42, "image": null }),
+            },
+            40,
+        )
+        .await
+        .unwrap();
+    db.transfer_accepted(&shot, "req-77", 41).await.unwrap();
+    let script_transfer = db
+        .log_account_transfer(
+            &iris.id,
+            "openai",
+            "chat",
+            "script",
+            &json!({ "topic_chars": 9 }),
+            50,
+        )
+        .await
+        .unwrap();
+    let notice = db
+        .create_breach_notice(
+            "Security incident",
+            "We found a problem on {date}.",
+            Some(60),
+            61,
+        )
+        .await
+        .unwrap();
+    db.record_breach_send(&notice.id, &iris.id, None, 62)
+        .await
+        .unwrap();
 
     let item = export_and_wait(&t, &auth).await;
     assert_eq!(item["status"], "ready", "{item}");
@@ -328,19 +376,107 @@ async fn p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte(t: Tes
     let profile = json_entry(&mut zip, "profile.json");
     assert_eq!(profile["email"], "iris@example.org");
     assert_eq!(profile["username"], "iris");
+    // The last-used settings, as `GET /me/preferences` shows them.
+    let prefs = t.get("/api/v1/me/preferences", &auth).await.json();
+    assert_eq!(profile["preferences"]["settings"], prefs["settings"]);
+    assert!(profile["preferences"]["settings"].is_object(), "{profile}");
     let uploads = json_entry(&mut zip, "uploads.json");
     assert_eq!(uploads.as_array().unwrap().len(), 2);
+    // The credits document is the ledger the API shows, entry for entry.
     let credits = json_entry(&mut zip, "credits.json");
-    assert!(credits["ledger"].is_array() && credits["balance"].is_i64());
-    assert!(json_entry(&mut zip, "consents.json").is_array());
+    let api_credits = t.get("/api/v1/me/credits?limit=100", &auth).await.json();
+    assert_eq!(credits["balance"], api_credits["balance"]);
+    let summary = |ledger: &Value| -> Vec<(String, String, i64)> {
+        ledger
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["id"].as_str().unwrap().to_owned(),
+                    e["kind"].as_str().unwrap().to_owned(),
+                    e["amount"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(summary(&credits["ledger"]), summary(&api_credits["ledger"]));
+    assert!(
+        !summary(&credits["ledger"]).is_empty(),
+        "the sign-up grant at least"
+    );
+    let consents = json_entry(&mut zip, "consents.json");
+    let consents: Vec<(String, bool)> = consents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert_eq!(c["policy_version"], "2026-12-01");
+            (
+                c["provider"].as_str().unwrap().to_owned(),
+                c["withdrawn_at"].is_string(),
+            )
+        })
+        .collect();
+    assert_eq!(consents.len(), 2, "{consents:?}");
+    assert!(
+        consents.contains(&("fal".to_owned(), true)),
+        "the withdrawn one: {consents:?}"
+    );
+    assert!(
+        consents.contains(&("openai".to_owned(), false)),
+        "{consents:?}"
+    );
     assert_eq!(
         json_entry(&mut zip, "policies.json")[0]["version"],
         "2026-12-01"
     );
     let notices = json_entry(&mut zip, "notices.json");
     assert_eq!(notices["rights_requests"][0]["kind"], "access", "{notices}");
-    assert!(notices["breach_notices"].is_array());
-    assert!(json_entry(&mut zip, "transfers.json").is_array());
+    let breach = &notices["breach_notices"];
+    assert_eq!(breach.as_array().unwrap().len(), 1, "{notices}");
+    assert_eq!(breach[0]["notice_id"], json!(notice.id));
+    assert_eq!(breach[0]["subject"], "Security incident");
+    assert_eq!(breach[0]["status"], "sent");
+    let transfers = json_entry(&mut zip, "transfers.json");
+    let transfers = transfers.as_array().unwrap();
+    assert_eq!(transfers.len(), 2, "{transfers:?}");
+    let by_id = |id: &str| transfers.iter().find(|t| t["id"] == id).unwrap().clone();
+    let shot = by_id(&shot);
+    assert_eq!(
+        (
+            &shot["job_id"],
+            &shot["provider"],
+            &shot["status"],
+            &shot["request_id"]
+        ),
+        (
+            &json!(job_id),
+            &json!("fal"),
+            &json!("accepted"),
+            &json!("req-77")
+        )
+    );
+    assert_eq!(shot["sent"], json!({ "prompt_chars": 42, "image": null }));
+    let script_row = by_id(&script_transfer);
+    assert_eq!(script_row["job_id"], Value::Null);
+    assert_eq!(script_row["purpose"], "script");
+    assert_eq!(script_row["sent"], json!({ "topic_chars": 9 }));
+    // The export's transfers are exactly the account's transfer log.
+    let log = t.get("/api/v1/me/transfers?limit=100", &auth).await.json();
+    let mut log_ids: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    let mut export_ids: Vec<&str> = transfers
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    log_ids.sort_unstable();
+    export_ids.sort_unstable();
+    assert_eq!(log_ids, export_ids);
     let audit = json_entry(&mut zip, "audit.json");
     let kinds: Vec<&str> = audit
         .as_array()

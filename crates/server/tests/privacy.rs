@@ -278,9 +278,19 @@ async fn p_ret_the_privacy_page_states_the_live_retention_settings() {
         html.contains("deleted 45 days after they were made"),
         "{html}"
     );
-    assert!(html.contains("as soon as every creation that uses them has finished"));
+    // P-RET-2: what the worker does at the job's end, and the sweep's interval for the rest.
+    assert!(html.contains("deleted the moment the creation that uses them ends"));
+    assert!(html.contains("retention sweep, which runs every 60 minutes"));
+    assert!(!html.contains("as soon as"), "no unconditional promise");
+    // P-RET-3: audit, transfers and usage all follow the log period.
     assert!(html.contains("anonymised after 6 months"));
+    assert!(html.contains(
+        "transfer log and the usage details of your creations are deleted after the same period"
+    ));
     assert!(html.contains("erased within 14 days"));
+    // P-SEC-2: no unconditional backup claim; what a database backup still holds is stated.
+    assert!(html.contains("A backup of the database taken before the purge still holds your key"));
+    assert!(!html.contains("copies in backups can no longer be read."));
 
     let defaults = app().await;
     let html =
@@ -314,12 +324,32 @@ async fn p_sec_6_security_events_are_audited_with_ip_and_user_agent() {
         json!({ "new_email": "ivy.new@example.org", "password": "another long passphrase" }),
     )
     .await;
-    // Someone else's job: denied, and recorded.
+    // Someone else's job (a real second user's): denied like a missing one, and recorded.
+    let jade = Auth::Cookie(t.signed_in_user("jade@example.org", "jade").await);
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/jobs",
+            &jade,
+            json!({ "script": "Jade's own little film." }),
+        )
+        .await;
     assert_eq!(
-        t.get("/api/v1/jobs/0190aaaa-0000-7000-8000-000000000000", &cookie)
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let jades_job = r.json()["id"].as_str().unwrap().to_owned();
+    let denied = t.get(&format!("/api/v1/jobs/{jades_job}"), &cookie).await;
+    assert_eq!(denied.status, StatusCode::NOT_FOUND);
+    assert!(!String::from_utf8_lossy(&denied.body).contains("Jade's own"));
+    assert_eq!(
+        t.get(&format!("/api/v1/jobs/{jades_job}"), &jade)
             .await
             .status,
-        StatusCode::NOT_FOUND
+        StatusCode::OK,
+        "the job exists: the 404 is the access control"
     );
     let user = t
         .state
@@ -357,6 +387,12 @@ async fn p_sec_6_security_events_are_audited_with_ip_and_user_agent() {
     ] {
         assert!(kinds.contains(&kind), "{kind} is audited: {kinds:?}");
     }
+    let denial = entries.iter().find(|e| e.kind == "access.denied").unwrap();
+    assert_eq!(
+        denial.detail.as_ref().unwrap()["job_id"],
+        json!(jades_job),
+        "the denied job is the other user's"
+    );
     assert_eq!(
         kinds.iter().filter(|k| **k == "api_token.used").count(),
         1,
@@ -370,4 +406,123 @@ async fn p_sec_6_security_events_are_audited_with_ip_and_user_agent() {
             "{entry:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn p_vis_1_nothing_a_user_makes_answers_to_another_user_or_to_nobody() {
+    let t = app().await;
+    let owner = Auth::Cookie(t.signed_in_user("kim@example.org", "kim").await);
+    let other = Auth::Cookie(t.signed_in_user("lou@example.org", "lou").await);
+    let upload = t
+        .upload(&owner, "photo.jpg", "image/jpeg", &jpeg(64, 40))
+        .await
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/jobs",
+            &owner,
+            json!({ "script": "Kim's private film.", "media": [upload] }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let job = r.json()["id"].as_str().unwrap().to_owned();
+    let paths = [
+        format!("/api/v1/jobs/{job}"),
+        format!("/api/v1/jobs/{job}/revisions"),
+        format!("/api/v1/jobs/{job}/transfers"),
+        format!("/api/v1/jobs/{job}/video"),
+        format!("/api/v1/jobs/{job}/poster"),
+        format!("/api/v1/jobs/{job}/captions.vtt"),
+        format!("/api/v1/uploads/{upload}"),
+        format!("/api/v1/uploads/{upload}/content"),
+    ];
+    for path in &paths {
+        let theirs = t.get(path, &other).await;
+        assert_eq!(
+            theirs.status,
+            StatusCode::NOT_FOUND,
+            "{path} for another user"
+        );
+        assert!(
+            !String::from_utf8_lossy(&theirs.body).contains("Kim's"),
+            "{path}"
+        );
+        assert_eq!(
+            t.get(path, &Auth::None).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{path} without a session"
+        );
+    }
+    // The owner sees them (the refusals above are access control, not missing things).
+    assert_eq!(t.get(&paths[0], &owner).await.status, StatusCode::OK);
+    assert_eq!(t.get(&paths[7], &owner).await.status, StatusCode::OK);
+    // Lists show only one's own.
+    assert_eq!(t.get("/api/v1/jobs", &other).await.json(), json!([]));
+    assert_eq!(
+        t.get("/api/v1/uploads", &other)
+            .await
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+}
+
+#[tokio::test]
+async fn p_rights_3_a_job_and_then_the_whole_account_can_be_erased() {
+    let t = app().await;
+    let user = Auth::Cookie(t.signed_in_user("max@example.org", "max").await);
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/jobs",
+            &user,
+            json!({ "script": "Something to erase." }),
+        )
+        .await;
+    let job = r.json()["id"].as_str().unwrap().to_owned();
+    let deleted = t.delete(&format!("/api/v1/jobs/{job}"), &user).await;
+    assert!(
+        deleted.status.is_success(),
+        "{}",
+        String::from_utf8_lossy(&deleted.body)
+    );
+    assert_eq!(
+        t.get(&format!("/api/v1/jobs/{job}"), &user).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        t.state.db.job_by_id(&job).await.unwrap().is_none(),
+        "gone, not hidden"
+    );
+    let r = t
+        .json(
+            Method::DELETE,
+            "/api/v1/me",
+            &user,
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(
+        t.get("/api/v1/me", &user).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    t.login("max@example.org", PASSWORD)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
 }

@@ -833,3 +833,166 @@ async fn p_tp_2_a_script_is_written_from_a_topic_only_with_consent_and_the_trans
         .windows(fakes::KEY.len())
         .any(|w| w == fakes::KEY.as_bytes()));
 }
+
+/// A script writer at the chat fake, and a user who consented to it.
+async fn script_writer_app(chat: &fakes::Fake) -> (TestApp, Auth) {
+    let base = format!("{}/v1", chat.base());
+    let t = app_with(move |c| {
+        c.providers.openai.key = Some(Secret::new(fakes::KEY.into()));
+        c.providers.openai.base_url = Some(base);
+        c.providers.openai.chat_model = Some("gpt-test".into());
+    })
+    .await;
+    let auth = Auth::Cookie(t.signed_in_user("nora@example.org", "nora").await);
+    let r = t
+        .json(Method::PUT, "/api/v1/me/consents/openai", &auth, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    (t, auth)
+}
+
+async fn write_script(t: &TestApp, auth: &Auth, topic: &str) -> Reply {
+    t.json(
+        Method::POST,
+        "/api/v1/scripts",
+        auth,
+        json!({ "topic": topic, "scenes": 2 }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn p_rights_4_no_script_is_written_while_processing_is_paused() {
+    let chat = fakes::Fake::start("openai_fake.py");
+    let (t, auth) = script_writer_app(&chat).await;
+    let r = t
+        .json(
+            Method::PUT,
+            "/api/v1/me/processing",
+            &auth,
+            json!({ "paused": true }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    write_script(&t, &auth, "lighthouses in a storm")
+        .await
+        .assert_problem(StatusCode::CONFLICT, "processing.paused");
+    assert_eq!(chat.stats().await["requests"], json!(0), "nothing was sent");
+    let log = t.get("/api/v1/me/transfers", &auth).await.json();
+    assert_eq!(log, json!([]), "no transfer was logged");
+
+    // Resumed, the same request goes through.
+    t.json(
+        Method::PUT,
+        "/api/v1/me/processing",
+        &auth,
+        json!({ "paused": false }),
+    )
+    .await;
+    let r = write_script(&t, &auth, "lighthouses in a storm").await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(chat.stats().await["submissions"], json!(1));
+}
+
+#[tokio::test]
+async fn p_comm_2_no_script_is_written_while_a_material_policy_change_waits() {
+    let chat = fakes::Fake::start("openai_fake.py");
+    let (t, auth) = script_writer_app(&chat).await;
+    t.state
+        .db
+        .publish_policy(
+            reelsmith_store::PolicyKind::Privacy,
+            "2099-01-01",
+            "a material change",
+            "",
+            true,
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    write_script(&t, &auth, "owls at midnight")
+        .await
+        .assert_problem(StatusCode::CONFLICT, "policy.acceptance_required");
+    assert_eq!(chat.stats().await["requests"], json!(0), "nothing was sent");
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/me/policies/accept",
+            &auth,
+            json!({ "kind": "privacy", "version": "2099-01-01" }),
+        )
+        .await;
+    assert!(
+        r.status.is_success(),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let r = write_script(&t, &auth, "owls at midnight").await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
+#[tokio::test]
+async fn p_tp_4_a_written_script_is_in_the_accounts_transfer_log_and_only_there() {
+    let chat = fakes::Fake::start("openai_fake.py");
+    let (t, auth) = script_writer_app(&chat).await;
+    let other = Auth::Cookie(t.signed_in_user("omar@example.org", "omar").await);
+    let r = write_script(&t, &auth, "a quiet harbour at dawn").await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+
+    let log = t.get("/api/v1/me/transfers", &auth).await;
+    assert_eq!(log.status, StatusCode::OK);
+    let log = log.json();
+    let rows = log.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{log}");
+    let row = &rows[0];
+    assert_eq!(row["job_id"], Value::Null, "it belongs to no job");
+    assert_eq!(
+        (
+            row["provider"].as_str(),
+            row["purpose"].as_str(),
+            row["status"].as_str()
+        ),
+        (Some("openai"), Some("script"), Some("accepted"))
+    );
+    assert_eq!(
+        row["sent"]["topic_chars"],
+        json!("a quiet harbour at dawn".chars().count())
+    );
+    assert_eq!(row["sent"]["scenes"], json!(2));
+    assert!(
+        !row.to_string().contains("harbour"),
+        "what was sent is described, never copied: {row}"
+    );
+    // Another user's log does not show it; without a session there is no log.
+    assert_eq!(
+        t.get("/api/v1/me/transfers", &other).await.json(),
+        json!([])
+    );
+    assert_eq!(
+        t.get("/api/v1/me/transfers", &Auth::None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A failed call is logged as failed, not left "sending".
+    chat.set(json!({ "mode": "fail", "count": 1000 })).await;
+    let r = write_script(&t, &auth, "a failing topic").await;
+    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
+    let log = t.get("/api/v1/me/transfers", &auth).await.json();
+    assert_eq!(log[0]["status"], json!("failed"), "{log}");
+    assert_eq!(log.as_array().unwrap().len(), 2);
+}

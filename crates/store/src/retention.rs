@@ -192,22 +192,42 @@ impl Db {
             JOIN job_revisions r ON r.job_id = j.id ORDER BY j.id, r.revision";
         let rows: Vec<(String, String, String, String)> = with_pool!(self, pool =>
             sqlx::query_as(sql).fetch_all(pool).await)?;
-        let mut out: Vec<JobUploadRefs> = Vec::new();
-        for (job_id, owner_id, status, params) in rows {
-            let ids = upload_ids_in(&parse_json("revision params", &params)?);
-            match out.last_mut() {
-                Some(last) if last.job_id == job_id => last.upload_ids.extend(ids),
-                _ => out.push(JobUploadRefs {
-                    status: JobStatus::parse(&status)?,
-                    job_id,
-                    owner_id,
-                    upload_ids: ids,
-                }),
-            }
-        }
-        Ok(out)
+        group_upload_refs(rows)
     }
 
+    /// [`Db::job_upload_refs`] of one owner's jobs only: what a job's end needs to know, since
+    /// only the owner's own jobs can refer to their uploads.
+    pub async fn job_upload_refs_of(&self, owner_id: &str) -> StoreResult<Vec<JobUploadRefs>> {
+        let sql = "SELECT j.id, j.owner_id, j.status, r.params_json FROM jobs j \
+            JOIN job_revisions r ON r.job_id = j.id WHERE j.owner_id = $1 \
+            ORDER BY j.id, r.revision";
+        let rows: Vec<(String, String, String, String)> = with_pool!(self, pool =>
+            sqlx::query_as(sql).bind(owner_id).fetch_all(pool).await)?;
+        group_upload_refs(rows)
+    }
+}
+
+/// One [`JobUploadRefs`] per job from rows ordered by job then revision.
+fn group_upload_refs(
+    rows: Vec<(String, String, String, String)>,
+) -> StoreResult<Vec<JobUploadRefs>> {
+    let mut out: Vec<JobUploadRefs> = Vec::new();
+    for (job_id, owner_id, status, params) in rows {
+        let ids = upload_ids_in(&parse_json("revision params", &params)?);
+        match out.last_mut() {
+            Some(last) if last.job_id == job_id => last.upload_ids.extend(ids),
+            _ => out.push(JobUploadRefs {
+                status: JobStatus::parse(&status)?,
+                job_id,
+                owner_id,
+                upload_ids: ids,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+impl Db {
     /// Any upload by id, whoever owns it: for the retention sweep, never for a user's request.
     pub async fn upload_by_id(&self, id: &str) -> StoreResult<Option<Upload>> {
         let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = $1");
@@ -271,6 +291,39 @@ impl Db {
         );
         let n = with_pool!(self, pool => sqlx::query(&sql)
             .bind(cutoff).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n)
+    }
+
+    /// How many revisions that ended before `cutoff` still carry usage details (what
+    /// [`Db::clear_usage_before`] would clear).
+    pub async fn usage_to_clear(&self, cutoff: UnixMillis) -> StoreResult<u64> {
+        let sql = "SELECT COUNT(*) FROM job_revisions WHERE finished_at < $1 \
+            AND usage_json IS NOT NULL";
+        let n = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(cutoff).fetch_one(pool).await)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Usage details follow the log period (P-RET-3): for every revision that ended before
+    /// `cutoff`, its usage (model, provider, stage times, length, credits) and the `store` stage
+    /// record that holds a copy of it are deleted; the job, its video and its credit ledger stay.
+    /// Returns how many revisions lost their usage.
+    pub async fn clear_usage_before(&self, cutoff: UnixMillis) -> StoreResult<u64> {
+        let jobs = "UPDATE jobs SET usage_json = NULL WHERE usage_json IS NOT NULL AND EXISTS \
+            (SELECT 1 FROM job_revisions r WHERE r.job_id = jobs.id \
+             AND r.revision = jobs.current_revision AND r.finished_at < $1)";
+        // Only the `store` record carries the usage; the others name objects the video
+        // retention still needs to find.
+        let stages = "DELETE FROM job_stage_outputs WHERE stage = 'store' AND EXISTS \
+            (SELECT 1 FROM job_revisions r WHERE r.job_id = job_stage_outputs.job_id \
+             AND r.revision = job_stage_outputs.revision AND r.finished_at < $1)";
+        let revisions = "UPDATE job_revisions SET usage_json = NULL WHERE finished_at < $1 \
+            AND usage_json IS NOT NULL";
+        let n = with_pool!(self, pool => async {
+            sqlx::query(jobs).bind(cutoff).execute(pool).await?;
+            sqlx::query(stages).bind(cutoff).execute(pool).await?;
+            sqlx::query(revisions).bind(cutoff).execute(pool).await.map(|r| r.rows_affected())
+        }.await)?;
         Ok(n)
     }
 

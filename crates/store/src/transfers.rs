@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::db::{new_id, with_pool, UnixMillis};
 use crate::error::{corrupt_json, StoreResult};
-use crate::Db;
+use crate::{Db, Page};
 
 /// What the worker is about to send.
 #[derive(Debug, Clone)]
@@ -31,7 +31,8 @@ pub struct NewTransfer {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Transfer {
     pub id: String,
-    pub job_id: String,
+    /// `None` for a transfer that belongs to no job (the script writer).
+    pub job_id: Option<String>,
     pub revision: i64,
     pub provider: String,
     pub model: String,
@@ -47,7 +48,7 @@ pub struct Transfer {
 #[derive(sqlx::FromRow)]
 struct TransferRow {
     id: String,
-    job_id: String,
+    job_id: Option<String>,
     revision: i64,
     provider: String,
     model: String,
@@ -96,6 +97,29 @@ impl Db {
         Ok(id)
     }
 
+    /// Log a transfer that belongs to no job (the script writer), attached to its user only, so
+    /// it is in the log the user sees (P-TP-4); returns its id like [`Db::log_transfer`].
+    pub async fn log_account_transfer(
+        &self,
+        user_id: &str,
+        provider: &str,
+        model: &str,
+        purpose: &str,
+        sent: &Value,
+        now: UnixMillis,
+    ) -> StoreResult<String> {
+        let sql =
+            "INSERT INTO provider_transfers (id, job_id, revision, user_id, provider, model, \
+            purpose, sent_json, status, created_at, updated_at) \
+            VALUES ($1, NULL, 0, $2, $3, $4, $5, $6, 'sending', $7, $7)";
+        let id = new_id();
+        let sent = sent.to_string();
+        with_pool!(self, pool => sqlx::query(sql)
+            .bind(&id).bind(user_id).bind(provider).bind(model).bind(purpose).bind(&sent)
+            .bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(id)
+    }
+
     /// The provider accepted the transfer under `request_id`.
     pub async fn transfer_accepted(
         &self,
@@ -132,6 +156,35 @@ impl Db {
         let rows = with_pool!(self, pool => sqlx::query_as::<_, TransferRow>(&sql)
             .bind(job_id).bind(owner_id).fetch_all(pool).await)?;
         rows.into_iter().map(TransferRow::into_transfer).collect()
+    }
+
+    /// One page of every transfer of the user's data, with or without a job, newest first (the
+    /// account's transfer log, P-TP-4).
+    pub async fn transfers_page(&self, user_id: &str, page: &Page) -> StoreResult<Vec<Transfer>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM provider_transfers t WHERE t.user_id = $1 AND t.id < $2 \
+             ORDER BY t.id DESC LIMIT $3"
+        );
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, TransferRow>(&sql)
+            .bind(user_id).bind(page.before_bound()).bind(i64::from(page.limit))
+            .fetch_all(pool).await)?;
+        rows.into_iter().map(TransferRow::into_transfer).collect()
+    }
+
+    /// Transfers logged before `cutoff`, which the retention sweep deletes (P-RET-3).
+    pub async fn transfers_before(&self, cutoff: UnixMillis) -> StoreResult<u64> {
+        let sql = "SELECT COUNT(*) FROM provider_transfers WHERE created_at < $1";
+        let n = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(cutoff).fetch_one(pool).await)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Deletes the transfers logged before `cutoff` (P-RET-3); the number deleted.
+    pub async fn delete_transfers_before(&self, cutoff: UnixMillis) -> StoreResult<u64> {
+        let sql = "DELETE FROM provider_transfers WHERE created_at < $1";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(cutoff).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n)
     }
 
     /// Every transfer of the user's data, oldest first (for the export).

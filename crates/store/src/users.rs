@@ -239,6 +239,61 @@ impl Db {
         }
     }
 
+    /// Change the username (P-RIGHTS-2). Fails with [`StoreError::UsernameTaken`] when another
+    /// account (even a deleted one not yet purged) holds it, ignoring case; `false` when there
+    /// is no such account.
+    pub async fn set_username(
+        &self,
+        user_id: &str,
+        username: &str,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
+        let sql =
+            "UPDATE users SET username = $2, username_norm = $3, updated_at = $4 WHERE id = $1";
+        let updated = with_pool!(self, pool => sqlx::query(sql)
+            .bind(user_id).bind(username.trim()).bind(normalise(username)).bind(now)
+            .execute(pool).await.map(|r| r.rows_affected()));
+        match updated {
+            Ok(n) => Ok(n == 1),
+            Err(err) => Err(match unique_violation_on(&err) {
+                Some(what) if what.contains("username_norm") => StoreError::UsernameTaken,
+                _ => StoreError::Database(err),
+            }),
+        }
+    }
+
+    /// Remember the settings of the user's last submitted job (P-IN-6).
+    pub async fn set_preferences(
+        &self,
+        user_id: &str,
+        settings: &serde_json::Value,
+        now: UnixMillis,
+    ) -> StoreResult<()> {
+        let sql = "INSERT INTO user_preferences (user_id, settings_json, updated_at) \
+            VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE \
+            SET settings_json = excluded.settings_json, updated_at = excluded.updated_at";
+        let json = settings.to_string();
+        with_pool!(self, pool => sqlx::query(sql)
+            .bind(user_id).bind(&json).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The settings remembered by [`Db::set_preferences`] and when, if any.
+    pub async fn preferences(
+        &self,
+        user_id: &str,
+    ) -> StoreResult<Option<(serde_json::Value, UnixMillis)>> {
+        let sql = "SELECT settings_json, updated_at FROM user_preferences WHERE user_id = $1";
+        let row = with_pool!(self, pool => sqlx::query_as::<_, (String, i64)>(sql)
+            .bind(user_id).fetch_optional(pool).await)?;
+        row.map(|(json, at)| {
+            serde_json::from_str(&json)
+                .map(|v| (v, at))
+                .map_err(|e| crate::error::corrupt_json("preferences", e))
+        })
+        .transpose()
+    }
+
     /// Change the shown name (P-ACC-5).
     pub async fn set_display_name(
         &self,

@@ -222,7 +222,7 @@ mod tests {
     }
 
     #[test]
-    fn images_go_only_to_models_that_take_them() {
+    fn p_tp_3_images_go_only_to_models_that_take_them() {
         let mut s = spec(
             "fal",
             "fal-ai/kling-video/v2.1/standard/text-to-video",

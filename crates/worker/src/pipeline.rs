@@ -65,6 +65,9 @@ pub enum JobOutcome {
 pub enum StopReason {
     LeaseLost = 1,
     Shutdown = 2,
+    /// The owner paused processing (P-RIGHTS-4) after the job was claimed: it goes back to the
+    /// queue, which does not hand it out again until they resume.
+    Paused = 3,
 }
 
 /// Shared between a job's task, its heartbeat and the render thread: the engine's cancel flag
@@ -87,12 +90,27 @@ impl StopSignal {
         match self.reason.load(Ordering::SeqCst) {
             1 => Some(StopReason::LeaseLost),
             2 => Some(StopReason::Shutdown),
+            3 => Some(StopReason::Paused),
             _ => None,
         }
     }
 
     pub(crate) fn check(&self) -> Result<(), Halt> {
         self.reason().map_or(Ok(()), |r| Err(Halt::Stopped(r)))
+    }
+}
+
+/// Stops the job when its owner paused processing after it was claimed (P-RIGHTS-4). Called
+/// between stages and right before every request that carries the owner's data to a provider,
+/// so a pause stops every later transfer of a running job, not only queued ones.
+pub(crate) async fn ensure_not_paused(ctx: &JobContext, owner_id: &str) -> Result<(), Halt> {
+    match ctx.db.user_by_id(owner_id).await? {
+        Some(user) if !user.processing_paused => Ok(()),
+        // Paused, or the account is gone: nothing more of theirs is processed or sent.
+        _ => {
+            info!(owner = %owner_id, "processing paused by the owner: the job goes back to the queue");
+            Err(Halt::Stopped(StopReason::Paused))
+        }
     }
 }
 
@@ -171,7 +189,39 @@ pub(crate) async fn run_job(
     drop(aborter);
     let outcome = settle(&ctx, &claimed, result, rendered).await;
     info!(job = %lease.job_id, ?outcome, "job ended");
+    if matches!(
+        outcome,
+        JobOutcome::Succeeded { .. } | JobOutcome::Failed { .. } | JobOutcome::LeaseLost { .. }
+    ) {
+        uploads_at_job_end(&ctx, &claimed).await;
+    }
     outcome
+}
+
+/// P-RET-2: under `until_job_ends`, the job's uploads go the moment it ends (succeeded, failed
+/// for good, or cancelled), not at the next sweep. A failure here is logged only: the sweep
+/// applies the same rule and deletes them then.
+async fn uploads_at_job_end(ctx: &JobContext, claimed: &ClaimedJob) {
+    if ctx.settings.retention.uploads != reelsmith_config::UploadRetention::UntilJobEnds {
+        return;
+    }
+    let job_id = &claimed.lease.job_id;
+    match crate::retention::expire_uploads_of_ended_job(
+        &ctx.db,
+        &ctx.media,
+        &claimed.job.owner_id,
+        job_id,
+    )
+    .await
+    {
+        Ok(deleted) if !deleted.is_empty() => {
+            info!(job = %job_id, uploads = deleted.len(), "the job ended: its uploads are deleted");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            warn!(job = %job_id, code = e.code(), error = %e, "cannot delete the ended job's uploads; the sweep will")
+        }
+    }
 }
 
 /// A spawned helper task that is aborted when its owner goes away.
@@ -219,6 +269,7 @@ async fn run_stages(
         return Ok(stored);
     }
     stop.check()?;
+    ensure_not_paused(ctx, &job.owner_id).await?;
     let folder = {
         let (temp, worker, job_id) = (
             ctx.settings.temp_dir.clone(),
@@ -244,6 +295,7 @@ async fn run_stages(
         .await?;
     stop.check()?;
 
+    ensure_not_paused(ctx, &job.owner_id).await?;
     let (spec, inputs, shots_ms) = if plan.is_studio() {
         (spec, inputs, None)
     } else {
@@ -262,6 +314,7 @@ async fn run_stages(
         (spec, inputs, Some(elapsed_ms(started)))
     };
     stop.check()?;
+    ensure_not_paused(ctx, &job.owner_id).await?;
     let heard = transcript::heard_words(ctx, claimed, &spec, &inputs).await?;
     let inputs = Inputs { heard, ..inputs };
 
@@ -623,10 +676,12 @@ async fn settle(
         Err(halt) => halt,
     };
     match halt {
-        Halt::Stopped(StopReason::Shutdown) => match ctx.db.release_job(lease, now_ms()).await {
-            Ok(()) => JobOutcome::Released { job_id },
-            Err(_) => lost(ctx, lease, rendered).await,
-        },
+        Halt::Stopped(StopReason::Shutdown | StopReason::Paused) => {
+            match ctx.db.release_job(lease, now_ms()).await {
+                Ok(()) => JobOutcome::Released { job_id },
+                Err(_) => lost(ctx, lease, rendered).await,
+            }
+        }
         Halt::Stopped(StopReason::LeaseLost) => lost(ctx, lease, rendered).await,
         Halt::Failed(err) => fail_or_retry(ctx, claimed, err, rendered).await,
     }

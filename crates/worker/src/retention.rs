@@ -121,6 +121,10 @@ pub struct ExportReport {
 pub struct AuditReport {
     pub cutoff: UnixMillis,
     pub anonymised: u64,
+    /// Transfer log rows older than the cutoff, deleted.
+    pub transfers_deleted: u64,
+    /// Job revisions older than the cutoff whose usage details were deleted.
+    pub usage_cleared: u64,
 }
 
 /// P-RET-4.
@@ -168,6 +172,7 @@ pub async fn sweep(
         now,
         ..RetentionReport::default()
     };
+    expire_usage_and_transfers(db, policy, now, dry_run, &mut report).await?;
     let gone_jobs = expire_videos(db, media, policy, now, dry_run, &mut report).await?;
     expire_uploads(db, media, policy, dry_run, &gone_jobs, &mut report).await?;
     expire_exports(db, media, policy, now, dry_run, &mut report).await?;
@@ -409,6 +414,46 @@ async fn expire_uploads(
     Ok(())
 }
 
+/// P-RET-2 under `until_job_ends`, at the moment a job ends (the worker's end-of-job path):
+/// the owner's uploads this job refers to that none of their queued or running jobs still
+/// needs. Returns the upload ids deleted. The periodic sweep applies the same rule and catches
+/// what this missed (a worker that died between finishing the job and deleting).
+pub async fn expire_uploads_of_ended_job(
+    db: &Db,
+    media: &SealedMedia,
+    owner_id: &str,
+    job_id: &str,
+) -> Result<Vec<String>, RetentionError> {
+    let refs = db.job_upload_refs_of(owner_id).await?;
+    let Some(ended) = refs.iter().find(|r| r.job_id == job_id) else {
+        return Ok(Vec::new());
+    };
+    if ended.is_active() {
+        return Ok(Vec::new());
+    }
+    let still_needed: BTreeSet<String> =
+        ids_of(&refs.iter().collect::<Vec<_>>(), |j| j.is_active())
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+    let mut deleted = Vec::new();
+    for id in ended.upload_ids.difference(&still_needed) {
+        let Some(upload) = db.upload_by_id(id).await? else {
+            continue;
+        };
+        if upload.owner_id != owner_id {
+            continue;
+        }
+        if expire_upload(db, media, &upload, false, &[])
+            .await?
+            .is_some()
+        {
+            deleted.push(upload.id);
+        }
+    }
+    Ok(deleted)
+}
+
 /// (upload id, owner) for every upload the jobs that `keep` accepts refer to.
 fn ids_of(
     jobs: &[&JobUploadRefs],
@@ -505,7 +550,7 @@ async fn expire_exports(
     Ok(())
 }
 
-/// P-RET-3.
+/// P-RET-3: audit entries anonymised.
 async fn anonymise_audit(
     db: &Db,
     policy: &RetentionConfig,
@@ -520,6 +565,28 @@ async fn anonymise_audit(
     } else {
         db.anonymise_audit_before(cutoff).await?
     };
+    Ok(())
+}
+
+/// P-RET-3: usage and transfer logs follow the same period as the security log: the job and
+/// its video stay (their own retention is P-RET-1), the record of how it was made goes. Runs
+/// before the video expiry, so a dry run (where expired jobs stay) counts the same rows as the
+/// real sweep.
+async fn expire_usage_and_transfers(
+    db: &Db,
+    policy: &RetentionConfig,
+    now: UnixMillis,
+    dry_run: bool,
+    report: &mut RetentionReport,
+) -> Result<(), RetentionError> {
+    let cutoff = now - i64::from(policy.logs_months) * MONTH_MS;
+    if dry_run {
+        report.audit.transfers_deleted = db.transfers_before(cutoff).await?;
+        report.audit.usage_cleared = db.usage_to_clear(cutoff).await?;
+    } else {
+        report.audit.transfers_deleted = db.delete_transfers_before(cutoff).await?;
+        report.audit.usage_cleared = db.clear_usage_before(cutoff).await?;
+    }
     Ok(())
 }
 

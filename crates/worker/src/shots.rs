@@ -3,6 +3,8 @@
 //! narration and captions exactly as it composes a user's own clips.
 //!
 //! Privacy and money are checked per shot, right before the request leaves:
+//! - the owner must not have paused processing (P-RIGHTS-4), else the job goes back to the queue
+//!   before anything is sent;
 //! - the owner's consent for the provider must be on record (P-TP-2), else the job fails with
 //!   `consent.required`, nothing is sent and the reserved credits go back;
 //! - the transfer is logged before it is sent and completed with the provider's request id
@@ -30,7 +32,7 @@ use tracing::{info, warn};
 
 use crate::error::WorkerError;
 use crate::job_plan::{JobPlan, SceneShots};
-use crate::pipeline::{Halt, Inputs, JobContext, StopReason, StopSignal};
+use crate::pipeline::{ensure_not_paused, Halt, Inputs, JobContext, StopReason, StopSignal};
 use crate::workdir::WorkFolder;
 
 /// The job event the server appends when a provider's webhook says a request ended.
@@ -133,6 +135,7 @@ async fn with_written_prompts(
     {
         Some(prompts) => prompts,
         None => {
+            ensure_not_paused(ctx, owner).await?;
             if ctx.db.active_consent(owner, WRITER).await?.is_none() {
                 info!(job = %lease.job_id, "no consent for the script writer: prompts are the narration");
                 return Ok(plan.clone());
@@ -257,6 +260,7 @@ async fn submit(
     let lease = &claimed.lease;
     let owner = &claimed.job.owner_id;
     let name = provider.name();
+    ensure_not_paused(ctx, owner).await?;
     if ctx.db.active_consent(owner, name).await?.is_none() {
         return Err(WorkerError::ConsentRequired(name.to_owned()).into());
     }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use tracing::info;
 
 use crate::error::WorkerError;
-use crate::pipeline::{Halt, Inputs, JobContext};
+use crate::pipeline::{ensure_not_paused, Halt, Inputs, JobContext};
 
 /// The registry name consent and the transfer log use for transcription.
 const TRANSCRIBER: &str = "openai";
@@ -35,6 +35,7 @@ pub(crate) async fn heard_words(
     if let Some(doc) = recorded.iter().find(|o| o.stage == STAGE) {
         return Ok(Some(words_of(&doc.output)));
     }
+    ensure_not_paused(ctx, owner).await?;
     if ctx.db.active_consent(owner, TRANSCRIBER).await?.is_none() {
         info!(job = %lease.job_id, "no consent for transcription: aligning the recording locally");
         return Ok(None);

@@ -86,21 +86,53 @@ impl Env {
 
     /// Stores a test picture as the owner's upload and returns its id.
     async fn upload_photo(&self) -> (String, String) {
+        let owner = self.owner.clone();
+        self.upload_photo_for(&owner).await
+    }
+
+    /// A second, real account (another user's objects must be theirs, not made-up ids).
+    async fn second_user(&self) -> String {
+        self.db
+            .create_user(
+                &NewUser {
+                    email: "ben@example.org".into(),
+                    username: "ben".into(),
+                    password_hash: None,
+                    display_name: "Ben".into(),
+                    role: Role::User,
+                    birth_year: None,
+                    age_confirmed_min: Some(18),
+                },
+                now_ms(),
+            )
+            .await
+            .unwrap()
+            .id
+    }
+
+    /// Stores a test picture as `owner`'s upload and returns its id and key.
+    async fn upload_photo_for(&self, owner: &str) -> (String, String) {
+        self.upload_photo_sized(owner, "960x640").await
+    }
+
+    /// Pictures of different sizes are different bytes, so they do not share one object.
+    async fn upload_photo_sized(&self, owner: &str, size: &str) -> (String, String) {
         let path = self.data.join("photo.jpg");
+        let source = format!("testsrc2=size={size}");
         ffmpeg(&[
             "-f",
             "lavfi",
             "-i",
-            "testsrc2=size=960x640",
+            &source,
             "-frames:v",
             "1",
             path.to_str().unwrap(),
         ]);
         let bytes = read_all(&path);
-        let key = content_key(&format!("uploads/{}", self.owner), &bytes);
+        let key = content_key(&format!("uploads/{owner}"), &bytes);
         let size = bytes.len() as i64;
         self.media
-            .for_owner(&self.owner)
+            .for_owner(owner)
             .await
             .unwrap()
             .put_bytes(&key, bytes.into())
@@ -110,7 +142,7 @@ impl Env {
             .db
             .create_upload(
                 &NewUpload {
-                    owner_id: self.owner.clone(),
+                    owner_id: owner.to_owned(),
                     kind: UploadKind::Image,
                     object_key: key.clone(),
                     size,
@@ -362,8 +394,10 @@ async fn a_script_without_words_fails_at_once_with_its_code_and_no_objects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_of_another_user_is_not_found() {
     let env = Env::new().await;
+    let ben = env.second_user().await;
+    let (bens_upload, bens_key) = env.upload_photo_for(&ben).await;
     let job_id = env
-        .submit(json!({ "script": "Hello there.", "media": ["0190aaaa-not-mine"] }))
+        .submit(json!({ "script": "Hello there.", "media": [bens_upload] }))
         .await;
     let mut worker = start(&env, env.settings(), "w1");
     let outcome = worker.next_outcome().await;
@@ -371,10 +405,20 @@ async fn an_upload_of_another_user_is_not_found() {
     assert_eq!(
         outcome,
         JobOutcome::Failed {
-            job_id,
+            job_id: job_id.clone(),
             code: "job.upload_not_found".into()
         }
     );
+    // Nothing of Ben's was read into the job or written out of it, and his upload is intact.
+    assert!(env.job_objects(&job_id).await.is_empty());
+    assert!(env
+        .db
+        .upload_for_owner(&ben, &bens_upload)
+        .await
+        .unwrap()
+        .is_some());
+    let bens = env.media.for_owner(&ben).await.unwrap();
+    assert!(!bens.get_bytes(&bens_key).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -621,4 +665,76 @@ async fn p_comm_1_an_owner_who_asked_is_emailed_when_a_job_ends_and_nobody_else_
         .contains(&format!("https://video.example.org/creations/{good}")));
     let sent = reelsmith_mail::read::list_messages(&outbox).unwrap();
     assert_eq!(sent.len(), 2, "one email per ended job, none for the first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_ret_2_under_until_job_ends_the_worker_deletes_the_uploads_when_the_job_ends() {
+    let env = Env::new().await;
+    let (only_first, only_first_key) = env.upload_photo_sized(&env.owner, "960x640").await;
+    let (shared, shared_key) = env.upload_photo_sized(&env.owner, "640x960").await;
+    let ben = env.second_user().await;
+    let (bens, _) = env.upload_photo_for(&ben).await;
+    // Both queued before the worker starts; with one slot the second waits while the first runs.
+    let first = env
+        .submit(json!({ "script": "A quiet harbour at dawn.",
+            "media": [only_first, shared], "resolution": "480p" }))
+        .await;
+    let second = env
+        .submit(json!({ "script": "The boats go out.", "media": [shared], "resolution": "480p" }))
+        .await;
+    let mut settings = env.settings();
+    settings.retention.uploads = reelsmith_config::UploadRetention::UntilJobEnds;
+    // The periodic sweep is not what deletes them: its first run is at start, while both jobs
+    // are queued, and the next one an hour later.
+    settings.sweep_interval = Duration::from_secs(3600);
+    settings.concurrency = 1;
+    let raw = MediaStore::local(&env.data.join("media")).unwrap();
+    let mut worker = start(&env, settings, "w1");
+
+    let outcome = worker.next_outcome().await;
+    assert_eq!(
+        outcome,
+        JobOutcome::Succeeded {
+            job_id: first,
+            resumed: false
+        }
+    );
+    assert!(
+        env.db
+            .upload_for_owner(&env.owner, &only_first)
+            .await
+            .unwrap()
+            .is_none(),
+        "the first job's own upload went the moment it ended"
+    );
+    assert!(
+        raw.head(&only_first_key).await.unwrap().is_none(),
+        "its object too"
+    );
+
+    // The shared one stayed for the queued job, which therefore renders, and then goes.
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert_eq!(
+        outcome,
+        JobOutcome::Succeeded {
+            job_id: second,
+            resumed: false
+        }
+    );
+    assert!(env
+        .db
+        .upload_for_owner(&env.owner, &shared)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(raw.head(&shared_key).await.unwrap().is_none());
+    assert!(
+        env.db
+            .upload_for_owner(&ben, &bens)
+            .await
+            .unwrap()
+            .is_some(),
+        "another user's upload is untouched"
+    );
 }

@@ -194,6 +194,97 @@ impl Env {
         (job.id, cost)
     }
 
+    /// A second real account with credits and consent for `provider`.
+    async fn another_user(&self, name: &str, provider: &str) -> String {
+        let user = self
+            .db
+            .create_user(
+                &NewUser {
+                    email: format!("{name}@example.net"),
+                    username: name.into(),
+                    password_hash: None,
+                    display_name: name.into(),
+                    role: Role::User,
+                    birth_year: None,
+                    age_confirmed_min: Some(18),
+                },
+                now_ms(),
+            )
+            .await
+            .unwrap();
+        self.db
+            .add_credits(&user.id, CreditKind::Grant, GRANT, "test grant", now_ms())
+            .await
+            .unwrap();
+        self.db
+            .grant_consent(&user.id, provider, "test-policy", now_ms())
+            .await
+            .unwrap();
+        user.id
+    }
+
+    /// Submits `params` for `owner` with the plan's credits reserved, as the API does.
+    async fn submit_for(&self, owner: &str, params: Value) -> String {
+        let spec = serde_json::from_value(params.clone()).unwrap();
+        let cost = i64::try_from(plan_job(&spec).unwrap().credits).unwrap();
+        self.db
+            .submit_job(
+                &NewJob {
+                    owner_id: owner.to_owned(),
+                    params,
+                    idempotency_key: None,
+                    cost,
+                },
+                now_ms(),
+            )
+            .await
+            .unwrap()
+            .job
+            .id
+    }
+
+    /// A picture of `size` stored as `owner`'s image upload: its id and the stored bytes.
+    async fn upload_image(&self, owner: &str, size: &str) -> (String, Vec<u8>) {
+        let path = self.data.join(format!("{owner}.jpg"));
+        let status = Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+            .arg(format!("testsrc2=size={size}"))
+            .args(["-frames:v", "1"])
+            .arg(&path)
+            .status()
+            .expect("ffmpeg is installed");
+        assert!(status.success());
+        let bytes = std::fs::read(&path).unwrap();
+        let key = reelsmith_store::content_key(&format!("uploads/{owner}"), &bytes);
+        self.media
+            .for_owner(owner)
+            .await
+            .unwrap()
+            .put_bytes(&key, bytes.clone().into())
+            .await
+            .unwrap();
+        let (w, h) = size.split_once('x').unwrap();
+        let id = self
+            .db
+            .create_upload(
+                &reelsmith_store::NewUpload {
+                    owner_id: owner.to_owned(),
+                    kind: reelsmith_store::UploadKind::Image,
+                    object_key: key,
+                    size: bytes.len() as i64,
+                    mime: "image/jpeg".into(),
+                    width: Some(w.parse().unwrap()),
+                    height: Some(h.parse().unwrap()),
+                    duration_ms: None,
+                },
+                now_ms(),
+            )
+            .await
+            .unwrap()
+            .id;
+        (id, bytes)
+    }
+
     async fn balance(&self) -> i64 {
         self.db.credit_balance(&self.owner).await.unwrap()
     }
@@ -465,6 +556,142 @@ async fn a_killed_worker_is_replaced_and_resumes_the_same_request(case: &Case) {
     assert_eq!(env.balance().await, GRANT - cost);
 }
 
+/// P-IN-2: two users' jobs run through the same worker and the same fake; every submission the
+/// provider received carries exactly one job's prompt, and nothing of the other user (their
+/// prompt, email or id); every one is in its own owner's transfer log, and nothing else was
+/// submitted.
+async fn each_request_carries_only_its_own_jobs_inputs(case: &Case) {
+    let fake = Fake::start(case.fake);
+    let env = Env::new(case.provider).await;
+    let bo = env.another_user("bo", case.provider).await;
+    let jobs = [
+        (
+            env.owner.clone(),
+            EMAIL.to_owned(),
+            "A red fox runs through the fresh snow at dawn.",
+        ),
+        (
+            bo.clone(),
+            "bo@example.net".to_owned(),
+            "A blue whale sings beneath the arctic ice.",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (owner, _, script) in &jobs {
+        let params = json!({ "script": script, "provider": case.provider, "model": case.model,
+            "resolution": "480p" });
+        ids.push(env.submit_for(owner, params).await);
+    }
+    let mut worker = start(&env, providers(case, &fake), "w1");
+    for _ in 0..2 {
+        let outcome = worker.next_outcome().await;
+        assert!(
+            matches!(outcome, JobOutcome::Succeeded { .. }),
+            "{}: {outcome:?}",
+            case.provider
+        );
+    }
+    worker.stop().await;
+
+    let bodies = fake.bodies().await;
+    assert_eq!(bodies.len(), 2, "one submission per job: {bodies:?}");
+    assert_eq!(stat(&fake, "submissions").await, 2);
+    let marks = ["fox", "whale"];
+    for body in &bodies {
+        let text = body.to_string();
+        let own: Vec<usize> = (0..2).filter(|&i| text.contains(marks[i])).collect();
+        assert_eq!(
+            own.len(),
+            1,
+            "{}: exactly one job's prompt in {text}",
+            case.provider
+        );
+        let other = 1 - own[0];
+        for (owner, email, _) in &jobs {
+            assert!(
+                !text.contains(email.as_str()) && !text.contains(owner.as_str()),
+                "{text}"
+            );
+        }
+        assert!(!text.contains(marks[other]), "{text}");
+    }
+    for (i, (owner, _, script)) in jobs.iter().enumerate() {
+        let log = env.db.transfers_for_job(owner, &ids[i]).await.unwrap();
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0].sent["prompt_chars"], json!(script.chars().count()));
+        let (other, _, _) = &jobs[1 - i];
+        assert!(env
+            .db
+            .transfers_for_job(other, &ids[i])
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_in_2_an_image_goes_only_with_its_own_users_image_to_video_job() {
+    const I2V: &str = "fal-ai/kling-video/v2.1/standard/image-to-video";
+    let fake = Fake::start(FAL.fake);
+    let env = Env::new(FAL.provider).await;
+    let bo = env.another_user("bo", FAL.provider).await;
+    let (ana_image, ana_bytes) = env.upload_image(&env.owner, "640x360").await;
+    let (bo_image, bo_bytes) = env.upload_image(&bo, "360x640").await;
+    // Ana also owns an image her job does not use: it must not go either.
+    let (_unused, unused_bytes) = env.upload_image(&env.owner, "320x240").await;
+    for (owner, image, script) in [
+        (
+            &env.owner,
+            &ana_image,
+            "A red fox runs through the fresh snow at dawn.",
+        ),
+        (&bo, &bo_image, "A blue whale sings beneath the arctic ice."),
+    ] {
+        let params = json!({ "script": script, "media": [image], "provider": "fal",
+            "model": I2V, "resolution": "480p" });
+        env.submit_for(owner, params).await;
+    }
+    let mut worker = start(&env, providers(&FAL, &fake), "w1");
+    for _ in 0..2 {
+        let outcome = worker.next_outcome().await;
+        assert!(
+            matches!(outcome, JobOutcome::Succeeded { .. }),
+            "{outcome:?}"
+        );
+    }
+    worker.stop().await;
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let (ana_b64, bo_b64, unused_b64) = (b64(&ana_bytes), b64(&bo_bytes), b64(&unused_bytes));
+    let bodies = fake.bodies().await;
+    assert_eq!(bodies.len(), 2);
+    for body in &bodies {
+        let text = body.to_string();
+        let fox = text.contains("fox");
+        assert_ne!(
+            fox,
+            text.contains("whale"),
+            "one job's prompt: {}",
+            &text[..200.min(text.len())]
+        );
+        let (own, other) = if fox {
+            (&ana_b64, &bo_b64)
+        } else {
+            (&bo_b64, &ana_b64)
+        };
+        assert!(text.contains(own.as_str()), "its own image went with it");
+        assert!(
+            !text.contains(other.as_str()),
+            "the other user's image did not"
+        );
+        assert!(
+            !text.contains(unused_b64.as_str()),
+            "an unused upload did not"
+        );
+        assert!(!text.contains(EMAIL) && !text.contains("bo@example.net"));
+    }
+}
+
 macro_rules! provider_job_suite {
     ($module:ident, $case:expr) => {
         mod $module {
@@ -488,6 +715,11 @@ macro_rules! provider_job_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_killed_worker_is_replaced_and_resumes_the_same_request() {
                 super::a_killed_worker_is_replaced_and_resumes_the_same_request(&$case).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn p_in_2_each_request_carries_only_its_own_jobs_inputs() {
+                super::each_request_carries_only_its_own_jobs_inputs(&$case).await;
             }
         }
     };
@@ -724,4 +956,112 @@ async fn p_in_5_a_voice_recording_is_timed_by_whisper_only_with_consent() {
         vtt.contains("00:00:00.000 --> ") && vtt.contains("--> 00:00:01.950"),
         "{vtt}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_rights_4_a_pause_mid_job_stops_every_later_transfer_until_resumed() {
+    let fake = Fake::start(FAL.fake);
+    // The first shot waits at the provider until the test lets it finish.
+    fake.set(json!({ "polls": 1_000_000 })).await;
+    let env = Env::new(FAL.provider).await;
+    let two_scenes = "A red fox runs through the fresh snow at dawn.\n\n\
+        The fox stops by a frozen river to drink the cold water.";
+    let (job_id, cost) = env.submit_script(&FAL, two_scenes).await;
+    let mut worker = start(&env, providers(&FAL, &fake), "w1");
+    wait_for_submissions(&fake, 1).await;
+
+    // Paused while the first shot is at the provider: that request is already out, nothing more
+    // may leave.
+    env.db
+        .set_processing_paused(&env.owner, true, now_ms())
+        .await
+        .unwrap();
+    reqwest::Client::new()
+        .post(format!("{}/__fake/finish", fake.base()))
+        .send()
+        .await
+        .unwrap();
+    let outcome = worker.next_outcome().await;
+    assert!(
+        matches!(&outcome, JobOutcome::Released { job_id: id } if id == &job_id),
+        "the job goes back to the queue: {outcome:?}"
+    );
+    // Give a wrongly claiming worker time to send.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        stat(&fake, "submissions").await,
+        1,
+        "no later shot was sent while paused"
+    );
+    let log = env.db.transfers_for_job(&env.owner, &job_id).await.unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(
+        job.status,
+        JobStatus::Queued,
+        "it waits, neither failed nor charged"
+    );
+    assert_eq!(env.hold_state(&job_id, cost).await.as_deref(), Some("held"));
+
+    // Resumed, the job continues where it stopped: the first shot is not paid for again.
+    env.db
+        .set_processing_paused(&env.owner, false, now_ms())
+        .await
+        .unwrap();
+    fake.set(json!({ "polls": 1 })).await;
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(outcome, JobOutcome::Succeeded { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(stat(&fake, "submissions").await, 2);
+    assert_eq!(env.balance().await, GRANT - cost);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_in_1_prompts_negative_prompt_style_and_settings_are_the_inputs_the_provider_gets() {
+    let fake = Fake::start(FAL.fake);
+    let env = Env::new(FAL.provider).await;
+    let two_scenes = "A red fox runs through the fresh snow at dawn.\n\n\
+        The fox stops by a frozen river to drink the cold water.";
+    let params = json!({
+        "script": two_scenes,
+        "provider": "fal",
+        "model": FAL.model,
+        "prompts": ["wide shot of a fox in deep snow", "close-up of a fox at a frozen river"],
+        "prompt": "watercolour, soft light",
+        "negative_prompt": "blurry, text, watermark",
+        "aspect": "9:16",
+        "resolution": "480p",
+    });
+    let job_id = env.submit_for(&env.owner, params).await;
+    let mut worker = start(&env, providers(&FAL, &fake), "w1");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(outcome, JobOutcome::Succeeded { .. }),
+        "{outcome:?}"
+    );
+    let bodies = fake.bodies().await;
+    assert_eq!(bodies.len(), 2, "one shot per scene");
+    for (body, prompt) in bodies.iter().zip([
+        "wide shot of a fox in deep snow",
+        "close-up of a fox at a frozen river",
+    ]) {
+        let input = &body["body"];
+        let sent_prompt = input["prompt"].as_str().unwrap();
+        assert!(
+            sent_prompt.contains(prompt) && sent_prompt.contains("watercolour, soft light"),
+            "the scene's own prompt with the style: {sent_prompt}"
+        );
+        assert_eq!(input["negative_prompt"], "blurry, text, watermark");
+        assert_eq!(input["aspect_ratio"], "9:16", "{input}");
+    }
+    // The narration itself is spoken by the engine, not sent: the prompts stood in for it.
+    assert!(!bodies
+        .iter()
+        .any(|b| b.to_string().contains("drink the cold water")));
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.usage.unwrap()["shots"], json!(2));
 }

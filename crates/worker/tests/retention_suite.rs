@@ -95,6 +95,7 @@ on_both!(
     p_ret_1_expired_video_object_is_gone_from_local_and_s3,
     p_ret_2_uploads_go_when_the_job_ends_under_until_job_ends_and_stay_with_video,
     p_ret_3_audit_entries_older_than_the_period_are_anonymised,
+    p_ret_3_transfer_rows_and_usage_details_older_than_the_period_are_deleted,
     p_ret_4_purge_leaves_no_email_no_object_and_backups_unreadable,
     p_ret_dry_run_deletes_nothing_and_reports_the_same_items,
     p_rights_1_expired_export_archive_is_gone_and_a_purge_removes_every_export,
@@ -809,4 +810,162 @@ async fn rows_as_text(db: &Db, table: &str) -> Vec<Vec<String>> {
             rows.into_iter().map(|r| vec![r]).collect()
         }
     }
+}
+
+/// Runs the job to success at `finished_at` with a recorded usage (as the worker's `store`
+/// stage does) and one logged transfer half-way.
+async fn finish_with_usage(env: &Env, job_id: &str, owner: &str, finished_at: i64) -> String {
+    let claimed = env
+        .db
+        .claim_next_job(
+            "test-worker",
+            60_000,
+            RunLimits {
+                per_user: 10,
+                global: 10,
+            },
+            finished_at - 1_000,
+        )
+        .await
+        .unwrap()
+        .expect("a job to claim");
+    assert_eq!(claimed.job.id, job_id);
+    let transfer = env
+        .db
+        .log_transfer(
+            &NewTransfer {
+                job_id: job_id.to_owned(),
+                revision: claimed.lease.revision,
+                user_id: owner.to_owned(),
+                provider: "fal".into(),
+                model: "fal-ai/veo3.1".into(),
+                purpose: "shot".into(),
+                sent: json!({ "prompt_chars": 12 }),
+            },
+            finished_at - 800,
+        )
+        .await
+        .unwrap();
+    let usage = json!({ "provider": "fal", "model": "fal-ai/veo3.1", "credits": 40 });
+    env.db
+        .record_stage_output(
+            &claimed.lease,
+            "store",
+            &json!({ "object_keys": [], "usage": usage }),
+            finished_at - 500,
+        )
+        .await
+        .unwrap();
+    env.db
+        .finish_job(&claimed.lease, &[], &usage, finished_at)
+        .await
+        .unwrap();
+    transfer
+}
+
+async fn p_ret_3_transfer_rows_and_usage_details_older_than_the_period_are_deleted(env: &Env) {
+    let ada = user(&env.db, "ada").await;
+    let old_job = submit(env, &ada, spec(&[]), T0).await;
+    let old_transfer = finish_with_usage(env, &old_job, &ada, T0 + 2_000).await;
+    // A transfer of no job (the script writer), as old.
+    let old_script = env
+        .db
+        .log_account_transfer(
+            &ada,
+            "openai",
+            "chat",
+            "script",
+            &json!({ "topic_chars": 9 }),
+            T0 + 3_000,
+        )
+        .await
+        .unwrap();
+    let recent = T0 + 400 * DAY;
+    let new_job = submit(env, &ada, spec(&[]), recent).await;
+    let new_transfer = finish_with_usage(env, &new_job, &ada, recent + 2_000).await;
+    let now = recent + 10_000;
+    let policy = policy(None, UploadRetention::WithVideo);
+    let stages = |job: String| {
+        let db = env.db.clone();
+        async move {
+            db.stage_outputs(&job, 1)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|o| o.stage)
+                .collect::<Vec<_>>()
+        }
+    };
+
+    // A dry run counts them and changes nothing.
+    let dry = sweep(&env.db, &env.media, &policy, now, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        (dry.audit.transfers_deleted, dry.audit.usage_cleared),
+        (2, 1)
+    );
+    assert_eq!(env.db.transfers_for_user(&ada).await.unwrap().len(), 3);
+
+    let report = sweep(&env.db, &env.media, &policy, now, false)
+        .await
+        .unwrap();
+    assert_eq!(report.audit.cutoff, now - 360 * DAY);
+    assert_eq!(report.audit.transfers_deleted, 2);
+    assert_eq!(report.audit.usage_cleared, 1);
+    let left: Vec<String> = env
+        .db
+        .transfers_for_user(&ada)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(left, vec![new_transfer], "only the recent transfer stays");
+    assert!(!left.contains(&old_transfer) && !left.contains(&old_script));
+
+    // The old job and its revision stay, without their usage; the recent one keeps it.
+    let old = env
+        .db
+        .job_by_id(&old_job)
+        .await
+        .unwrap()
+        .expect("the job stays");
+    assert_eq!(old.usage, None);
+    let revisions = env.db.list_revisions(&ada, &old_job).await.unwrap();
+    assert!(revisions.iter().all(|r| r.usage.is_none()), "{revisions:?}");
+    assert!(!stages(old_job.clone()).await.contains(&"store".to_owned()));
+    let new = env.db.job_by_id(&new_job).await.unwrap().unwrap();
+    assert_eq!(new.usage.unwrap()["credits"], json!(40));
+    assert!(stages(new_job.clone()).await.contains(&"store".to_owned()));
+    // No row of any table still holds the old usage's trace.
+    for table in [
+        "jobs",
+        "job_revisions",
+        "job_stage_outputs",
+        "provider_transfers",
+    ] {
+        let rows = rows_as_text(&env.db, table).await;
+        let old_rows: Vec<_> = rows
+            .iter()
+            .filter(|r| {
+                r.iter()
+                    .any(|v| v == &old_job || v == &old_transfer || v == &old_script)
+            })
+            .collect();
+        assert!(
+            old_rows
+                .iter()
+                .all(|r| !r.iter().any(|v| v.contains("credits"))),
+            "{table}: {old_rows:?}"
+        );
+    }
+
+    let again = sweep(&env.db, &env.media, &policy, now, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.audit.transfers_deleted, again.audit.usage_cleared),
+        (0, 0)
+    );
 }

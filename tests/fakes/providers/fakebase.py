@@ -6,7 +6,7 @@ wire format. This module adds what every fake needs:
 * A real small MP4 clip, made at start with ffmpeg `testsrc` (or taken from --clip PATH), served
   at /__fake/files/clip.mp4 so adapters download real video bytes.
 * Control endpoints: GET /__fake/stats (counts of submissions, polls, cancels, downloads, all
-  requests) and POST /__fake/finish (every unfinished job completes at its next poll) and
+  requests), GET /__fake/last and /__fake/bodies (the last, or every, recorded submission) and POST /__fake/finish (every unfinished job completes at its next poll) and
   POST /__fake/mode with JSON {"mode": ..., "count": n, "delay": s,
   "retry_after": s, "polls": n, "file_host": "localhost"}.
   Modes, applied to the next `count` provider requests (not control or file requests):
@@ -207,6 +207,9 @@ class FakeHandler(BaseHTTPRequestHandler):
         if path == "/__fake/stats":
             with self.state.lock:
                 return self.send_json(200, dict(self.state.stats))
+        if path == "/__fake/bodies":
+            with self.state.lock:
+                return self.send_json(200, list(self.state.last_bodies))
         if path == "/__fake/last":
             with self.state.lock:
                 return self.send_json(200, self.state.last_bodies[-1] if self.state.last_bodies else None)

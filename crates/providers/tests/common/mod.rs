@@ -91,6 +91,18 @@ impl Fake {
             .unwrap()
     }
 
+    /// Every submission the fake recorded, oldest first.
+    pub async fn bodies(&self) -> Vec<Value> {
+        self.client
+            .get(format!("{}/__fake/bodies", self.base()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn set(&self, mode: Value) {
         let r = self
             .client

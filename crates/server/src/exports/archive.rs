@@ -197,6 +197,11 @@ async fn collect(state: &AppState, export: &Export) -> Result<Vec<Entry>, Export
     }];
 
     if let Some(user) = db.user_by_id(user_id).await? {
+        // The settings the Create form starts from (P-IN-6).
+        let preferences = db
+            .preferences(user_id)
+            .await?
+            .map(|(settings, at)| json!({ "settings": settings, "updated_at": rfc3339(at) }));
         // Every field of the account except the password hash.
         entries.push(document(
             "profile.json",
@@ -212,6 +217,7 @@ async fn collect(state: &AppState, export: &Export) -> Result<Vec<Entry>, Export
                 "processing_paused": user.processing_paused,
                 "marketing_opt_in_at": opt_rfc3339(user.marketing_opt_in_at),
                 "notify_job_finished": user.notify_job_finished,
+                "preferences": preferences,
                 "created_at": rfc3339(user.created_at),
                 "updated_at": rfc3339(user.updated_at),
             }),

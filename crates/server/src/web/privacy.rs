@@ -33,6 +33,7 @@ pub struct Privacy {
     pub uploads_until_job_ends: bool,
     pub logs_months: u32,
     pub purge_days: u32,
+    pub sweep_minutes: u32,
     /// Text the operator published with the current version (P-COMM-2), if any.
     pub operator_note: String,
     /// Every published version, newest first.
@@ -123,6 +124,7 @@ pub async fn privacy(State(state): State<AppState>, caller: Caller) -> Response 
             == reelsmith_config::UploadRetention::UntilJobEnds,
         logs_months: config.retention.logs_months,
         purge_days: config.retention.purge_days,
+        sweep_minutes: config.retention.sweep_minutes,
     })
 }
 
@@ -165,10 +167,13 @@ fn third_parties(config: &Config) -> Vec<ThirdParty> {
     if p.is_enabled("openai") {
         let what = match (p.openai.chat_model.is_some(), p.openai.transcribe_voice) {
             (true, true) => {
-                "your scenes' narration (to write visual prompts) and your voice recordings (to \
-                 time the captions)"
+                "the topic you give when you ask it to write a script, your scenes' narration (to \
+                 write visual prompts) and your voice recordings (to time the captions)"
             }
-            (true, false) => "your scenes' narration, to write visual prompts",
+            (true, false) => {
+                "the topic you give when you ask it to write a script, and your scenes' \
+                 narration, to write visual prompts"
+            }
             (false, true) => "your voice recordings, to time the captions",
             (false, false) => "nothing: no feature that uses it is switched on",
         };
