@@ -165,7 +165,7 @@ async fn export_zip(t: &TestApp, auth: &Auth) -> zip::ZipArchive<std::io::Cursor
 
 fn archive_names(archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>) -> Vec<String> {
     (0..archive.len())
-        .map(|i| archive.by_index(i).unwrap().name().to_owned())
+        .map(|i| archive.by_index(i).unwrap().name().unwrap().into_owned())
         .collect()
 }
 
@@ -516,6 +516,9 @@ async fn sign_out_everywhere_else_keeps_only_this_session() {
     let here = Auth::Cookie(t.signed_in_user(email, "hal").await);
     let there = Auth::Cookie(session_from(&t.login(email, PASSWORD).await));
     let third = Auth::Cookie(session_from(&t.login(email, PASSWORD).await));
+    // Verifying opened a session too: three others in all.
+    let before = t.get("/api/v1/sessions", &here).await.json();
+    assert_eq!(before.as_array().unwrap().len(), 4, "{before}");
     let r = t
         .json(
             Method::POST,
@@ -530,7 +533,7 @@ async fn sign_out_everywhere_else_keeps_only_this_session() {
         "{}",
         String::from_utf8_lossy(&r.body)
     );
-    assert_eq!(r.json()["revoked"], 2);
+    assert_eq!(r.json()["revoked"], 3);
     assert_eq!(t.get("/api/v1/me", &here).await.status, StatusCode::OK);
     for other in [&there, &third] {
         t.get("/api/v1/me", other)
