@@ -253,7 +253,7 @@ try {
 
   step('create: the file pickers show keyboard focus');
   const ring = (sel) => page.locator(sel).evaluate((l) => { const s = getComputedStyle(l); return `${s.outlineStyle} ${s.outlineWidth}`; });
-  assert.equal(await ring('label[for="media-input"]'), 'none 0px', 'no ring before focus');
+  assert.match(await ring('label[for="media-input"]'), /^none /, 'no ring before focus');
   await page.locator('#script').focus();
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'media-input');
@@ -262,7 +262,7 @@ try {
   await page.keyboard.press('Tab');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'voice-input');
   assert.equal(await ring('label[for="voice-input"]'), 'solid 3px');
-  assert.equal(await ring('label[for="media-input"]'), 'none 0px');
+  assert.match(await ring('label[for="media-input"]'), /^none /, 'the ring follows the focus');
 
   step('create: a refused file is marked and blocks submitting until removed');
   await page.locator('#media-input').setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('this is not a picture at all') });

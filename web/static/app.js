@@ -562,8 +562,8 @@ async function setupJob() {
     video.dataset.captions = burned ? 'burned-in' : 'track';
     if (burned) toggle.checked = false;
     const apply = () => { for (const t of video.textTracks) t.mode = !burned && toggle.checked ? 'showing' : 'disabled'; };
+    // Set once, not again on the track's load: a mode someone chose meanwhile stays.
     toggle.onchange = apply;
-    track.addEventListener('load', apply);
     apply();
     const names = { mp4: fileName(job, revision, 'mp4'), vtt: fileName(job, revision, 'vtt'), srt: fileName(job, revision, 'srt') };
     for (const [ext, path] of [['mp4', 'video'], ['vtt', 'captions.vtt'], ['srt', 'captions.srt']]) {
