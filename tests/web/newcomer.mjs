@@ -346,10 +346,19 @@ try {
   assert.deepEqual(state, { tracks: ['disabled'], burned: 'burned-in' });
   assert.ok(await page.locator('#captions-switch').isHidden(), 'no switch for captions that are in the picture');
   assert.match(await page.locator('#captions-note').innerText(), /Captions are part of this video’s picture/);
-  // Find a moment with a caption: load the cues (showing), note the first one, then seek there.
-  await video.evaluate((v) => { v.textTracks[0].mode = 'hidden'; });
-  await page.waitForFunction(() => document.querySelector('#player').textTracks[0].cues && document.querySelector('#player').textTracks[0].cues.length > 0, null, { timeout: 10_000 });
-  const cue = await video.evaluate((v) => { const c = v.textTracks[0].cues[0]; return { start: c.startTime, end: c.endTime, text: c.text }; });
+  // The control: a second copy of the same captions track, loaded (`default`) but hidden, gives
+  // the cue times; drawn later, it shows what doubled captions would look like.
+  await video.evaluate((v) => {
+    const t = document.createElement('track');
+    Object.assign(t, { kind: 'captions', srclang: 'en', label: 'Control', default: true, src: v.querySelector('track').src });
+    t.id = 'control-track';
+    v.append(t);
+    t.track.mode = 'hidden';
+  });
+  await page.waitForFunction(() => { const t = document.querySelector('#control-track').track; return t.cues && t.cues.length > 0; }, null, { timeout: 10_000 });
+  const control = () => video.evaluate((v) => [...v.textTracks].findIndex((t) => t.label === 'Control'));
+  const ci = await control();
+  const cue = await video.evaluate((v, i) => { const c = v.textTracks[i].cues[0]; return { start: c.startTime, end: c.endTime, text: c.text }; }, ci);
   console.log(`newcomer: first cue ${cue.start}–${cue.end}: ${cue.text}`);
   await video.evaluate(async (v, t) => {
     v.muted = true;
@@ -357,15 +366,14 @@ try {
     await new Promise((res) => { const check = () => (v.currentTime >= t ? res() : requestAnimationFrame(check)); check(); });
     v.pause();
   }, (cue.start + cue.end) / 2);
-  await video.evaluate((v) => { v.textTracks[0].mode = 'disabled'; });
+  assert.equal(await video.evaluate((v) => v.textTracks[0].mode), 'disabled', 'the page keeps its own track off');
   const single = await cueOverlayShare(page);
   await page.locator('#player-section').screenshot({ path: join(shots, 'job-captions-once-desktop.png') });
-  // The control: the player's own track drawn on the same frame is what "double" looks like.
-  await video.evaluate((v) => { v.textTracks[0].mode = 'showing'; });
+  await video.evaluate((v, i) => { v.textTracks[i].mode = 'showing'; }, ci);
   await page.waitForTimeout(300);
   const doubled = await cueOverlayShare(page);
   await page.locator('#player-section').screenshot({ path: join(shots, 'job-captions-doubled-control.png') });
-  await video.evaluate((v) => { v.textTracks[0].mode = 'disabled'; });
+  await video.evaluate((v, i) => { v.textTracks[i].mode = 'disabled'; document.querySelector('#control-track').remove(); }, ci);
   console.log(`newcomer: caption band differs by ${(single * 100).toFixed(2)} % as shown, ${(doubled * 100).toFixed(2)} % with the track drawn too`);
   assert.ok(doubled > 0.01, `the control shows a drawn cue (${doubled})`);
   assert.ok(single < doubled / 4, `no cue is drawn over the burned-in caption (${single} vs ${doubled})`);
@@ -397,7 +405,8 @@ try {
   assert.equal(await video.evaluate((v) => v.textTracks[0].mode), 'showing');
   await toggle.uncheck();
   assert.equal(await video.evaluate((v) => v.textTracks[0].mode), 'disabled');
-  assert.equal(await page.locator('#dl-mp4').getAttribute('download'), `${job.file_stem}-r2.mp4`);
+  // Named from the current script, with the revision.
+  assert.match(await page.locator('#dl-mp4').getAttribute('download'), /^a-quiet-harbour-at-dusk-the-\d{4}-\d\d-\d\d-r2\.mp4$/);
   await shot(page, 'job-revision-desktop');
 
   step('My creations: search');
@@ -417,7 +426,7 @@ try {
 
   step('My uploads: previews and delete');
   await page.goto(base + '/uploads');
-  await page.locator('#uploads[aria-busy="false"]').waitFor();
+  await page.locator('#uploads[aria-busy="false"]').waitFor({ state: 'attached' });
   const harbourCard = page.locator(`#uploads li[data-upload="${harbourId}"]`);
   const spareCard = page.locator(`#uploads li[data-upload="${spareId}"]`);
   await harbourCard.waitFor();
@@ -441,7 +450,7 @@ try {
   assert.ok(!uploads.some((u) => u.id === harbourId), 'the harbour upload is gone from the list');
   assert.equal((await context.request.get(`${base}/api/v1/uploads/${harbourId}/content`)).status(), 404);
   await page.goto(base + '/uploads');
-  await page.locator('#uploads[aria-busy="false"]').waitFor();
+  await page.locator('#uploads[aria-busy="false"]').waitFor({ state: 'attached' });
   assert.equal(await page.locator(`#uploads li[data-upload="${harbourId}"]`).count(), 0);
   r = await context.request.post(`${base}/api/v1/me/exports`, { data: {} });
   assert.equal(r.status(), 202);
