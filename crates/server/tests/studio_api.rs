@@ -264,14 +264,8 @@ async fn p_ret_2_deleting_a_creation_deletes_the_uploads_only_it_used_and_the_ex
     exported.sort();
     assert_eq!(exported, want);
     let names = archive_names(&mut archive);
-    assert!(
-        names.iter().any(|n| n.starts_with("uploads/")),
-        "{names:?}"
-    );
-    assert!(
-        !names.iter().any(|n| n.contains(&only_first)),
-        "{names:?}"
-    );
+    assert!(names.iter().any(|n| n.starts_with("uploads/")), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains(&only_first)), "{names:?}");
 
     // The last creation using `shared` takes it along; the unused `spare` stays.
     let r = t.delete(&format!("/api/v1/jobs/{second}"), &ana).await;
