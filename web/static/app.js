@@ -22,12 +22,20 @@ async function api(method, path, body, extra = {}) {
     if (res.status === 401 && !path.startsWith('/auth/') && (!data || !data.code || data.code === 'auth.required')) {
       location.assign('/signin?next=' + encodeURIComponent(location.pathname));
     }
-    const err = new Error((data && data.detail) || `the server answered ${res.status}`);
+    const err = new Error(sentence((data && data.detail) || `the server answered ${res.status}`));
     err.code = data && data.code;
     err.status = res.status;
     throw err;
   }
   return data;
+}
+
+/** The server's details are clauses ("the code is wrong"): shown as sentences. */
+function sentence(text) {
+  const t = String(text).trim();
+  if (!t) return t;
+  const first = t[0].toLocaleUpperCase() + t.slice(1);
+  return /[.!?…]$/.test(first) ? first : first + '.';
 }
 
 function showError(err, box = $('#form-error')) {
@@ -130,9 +138,22 @@ function setupSignup() {
 function setupVerify() {
   const email = params().get('email');
   if (email) { $('#email').value = email; $('#code').focus(); }
+  // Verifying signs the person in (the server sets the session cookie).
   onSubmit($('#verify-form'), async (f) => {
     await api('POST', '/auth/verify', { email: f.get('email'), code: f.get('code') });
-    location.assign('/signin?verified=1&email=' + encodeURIComponent(f.get('email')));
+    location.assign('/create?welcome=1');
+  }, { fields: { 'auth.code_invalid': 'code', 'auth.code_expired': 'code', 'auth.code_attempts_exhausted': 'code' } });
+  onSubmit($('#resend-form'), async () => {
+    const address = $('#email').value.trim();
+    if (!address) {
+      $('#email').setAttribute('aria-invalid', 'true');
+      $('#email').focus();
+      throw new Error('Enter your email address above first.');
+    }
+    await api('POST', '/auth/verify/resend', { email: address });
+    $('#code').value = '';
+    $('#code').focus();
+    return `A new code is on its way to ${address}, if it waits for one. The earlier code no longer works.`;
   });
 }
 
@@ -193,14 +214,34 @@ function estimateSeconds(text, rate) {
   return words / Math.max(rate, 1) * 60 + 0.8 + (sentences - 1) * 0.25;
 }
 
-function setupEditor(form) {
+/** The script's word limit (the server's, in the textarea's data-max-words). */
+function maxWords(form) {
+  return Number($('#script', form).dataset.maxWords) || 5000;
+}
+
+/** Why the script cannot be submitted as it is, or ''. */
+function scriptProblem(form) {
+  const text = $('#script', form).value;
+  const words = countWords(text);
+  if (!words) return 'Write a script first.';
+  const max = maxWords(form);
+  if (words > max) return `The script has ${words.toLocaleString('en')} words; the limit is ${max.toLocaleString('en')}. Shorten it to submit.`;
+  return '';
+}
+
+/** Wires the word count and length estimate. `opts.recording()` answers the seconds of a voice
+ *  recording that narrates instead of the synthetic voice (its length is the video's), or null. */
+function setupEditor(form, opts = {}) {
   const script = $('#script', form);
   const rate = $('#rate', form);
+  $('#word-limit', form).textContent = maxWords(form).toLocaleString('en');
   const update = () => {
     const words = countWords(script.value);
-    const seconds = estimateSeconds(script.value, Number(rate.value));
+    const recorded = opts.recording ? opts.recording() : null;
+    const seconds = recorded !== null && recorded !== undefined ? recorded : estimateSeconds(script.value, Number(rate.value));
     $('#rate-out', form).value = rate.value;
-    $('#word-count', form).textContent = `${words} word${words === 1 ? '' : 's'}`;
+    $('#word-count', form).textContent = `${words.toLocaleString('en')} word${words === 1 ? '' : 's'}`;
+    $('#script-stats', form).classList.toggle('error', words > maxWords(form));
     $('#est-length', form).textContent = fmtSeconds(seconds);
     const len = $('#estimate-length');
     if (len) len.textContent = fmtSeconds(seconds);
@@ -285,7 +326,7 @@ function setupDrop(zone, input, list, { multiple, onChange }) {
       : kind === 'video' ? el('video', { src: url, muted: true, playsinline: true, 'aria-label': `Preview of ${file.name}` })
         : el('audio', { src: url, controls: true, 'aria-label': `Preview of ${file.name}` });
     const status = el('p', { class: 'meta', text: 'Uploading…', role: 'status' });
-    const item = { id: null, node: null };
+    const item = { id: null, node: null, name: file.name, refused: false, duration: null };
     const remove = el('button', { type: 'button', class: 'link', text: 'Remove', 'aria-label': `Remove ${file.name}` });
     item.node = el('li', { 'data-upload': 'pending' }, preview, el('p', { class: 'name', text: file.name }), status, remove);
     remove.addEventListener('click', () => {
@@ -302,14 +343,19 @@ function setupDrop(zone, input, list, { multiple, onChange }) {
       fd.append('file', file, file.name);
       const up = await api('POST', '/uploads', fd);
       item.id = up.id;
+      item.duration = up.duration || null;
       item.node.dataset.upload = up.id;
       const dims = up.width ? ` · ${up.width}×${up.height}` : '';
       const dur = up.duration ? ` · ${fmtSeconds(up.duration)}` : '';
       status.textContent = `Ready${dims}${dur}`;
     } catch (err) {
-      status.textContent = `Not accepted: ${err.message}`;
+      // Marked, and it blocks submitting until removed: never silently left out of the video.
+      status.textContent = `Not accepted: ${err.message} Remove it to continue.`;
       status.classList.add('error');
+      item.refused = true;
+      item.node.classList.add('refused');
       item.node.dataset.upload = 'failed';
+      remove.focus();
     }
     render();
   };
@@ -327,24 +373,53 @@ function setupDrop(zone, input, list, { multiple, onChange }) {
 
 function setupCreate() {
   const form = $('#create-form');
-  setupEditor(form);
-  let pending = 0;
+  const submit = $('#create-submit');
   let quote = null; // the live cost quote, once the model choice is filled
-  const track = (items) => {
-    pending = items.filter((i) => !i.id && i.node.dataset.upload === 'pending').length;
-    $('#create-submit').textContent = pending ? 'Waiting for uploads…' : 'Create video';
+  let media = [];
+  let voice = [];
+  const recording = () => voice.find((i) => i.id) || null;
+  const update = setupEditor(form, { recording: () => (recording() ? recording().duration : null) });
+  /** Every reason the form cannot be submitted now; the button is disabled while there is one. */
+  const problems = () => {
+    const out = [];
+    const script = scriptProblem(form);
+    if (script) out.push(script);
+    const all = [...media, ...voice];
+    const refused = all.filter((i) => i.refused);
+    if (refused.length) out.push(`Remove ${refused.map((i) => `“${i.name}”`).join(', ')}: the server did not accept ${refused.length === 1 ? 'it' : 'them'}.`);
+    if (all.some((i) => !i.id && !i.refused)) out.push('Wait until every upload is ready.');
+    if (quote && quote.blocked()) out.push(quote.blocked());
+    return out;
   };
-  const media = setupDrop($('#media-drop'), $('#media-input'), $('#media-list'), { multiple: true, onChange: (items) => { track(items); if (quote) quote.schedule(); } });
-  const voice = setupDrop($('#voice-drop'), $('#voice-input'), $('#voice-list'), { multiple: false, onChange: (items) => { track(items); if (quote) quote.schedule(); } });
+  const refresh = () => {
+    const why = problems();
+    submit.disabled = why.length > 0;
+    submit.textContent = [...media, ...voice].some((i) => !i.id && !i.refused) ? 'Waiting for uploads…' : 'Create video';
+    $('#submit-help').textContent = why.join(' ');
+    // A recording narrates: the synthetic narrator's settings no longer apply.
+    const rec = recording();
+    for (const id of ['tts-voice', 'rate']) $('#' + id, form).disabled = Boolean(rec);
+    const help = $('#voice-help', form);
+    if (help) help.hidden = !rec;
+  };
+  const changed = () => { update(); refresh(); if (quote) quote.schedule(); };
+  media = setupDrop($('#media-drop'), $('#media-input'), $('#media-list'), { multiple: true, onChange: changed });
+  voice = setupDrop($('#voice-drop'), $('#voice-input'), $('#voice-list'), { multiple: false, onChange: changed });
+  form.addEventListener('input', refresh);
+  form.addEventListener('change', refresh);
   setupModels(form).then(async () => {
     // A new creation starts from the settings of the last one (P-IN-6); never its script.
     const prefs = await api('GET', '/me/preferences').catch(() => null);
     if (prefs && prefs.settings && !$('#script', form).value) fillSpec(form, { ...prefs.settings, script: '' });
-    quote = setupQuote(form, () => media.filter((i) => i.id).map((i) => i.id));
+    quote = setupQuote(form, () => media.filter((i) => i.id).map((i) => i.id), refresh);
+    refresh();
   }).catch(showError);
+  refresh();
+  if (params().get('welcome')) $('#welcome-notice').hidden = false;
+  api('GET', '/me').then((me) => { $('#paused-notice').hidden = !me.processing_paused; }).catch(() => {});
   onSubmit(form, async () => {
-    if (pending) throw new Error('Wait until every upload is ready.');
-    if (quote && quote.blocked()) throw new Error(quote.blocked());
+    const why = problems();
+    if (why.length) throw new Error(why[0]);
     const spec = readSpec(form);
     spec.media = media.filter((i) => i.id).map((i) => i.id);
     const v = voice.find((i) => i.id);
@@ -401,6 +476,29 @@ async function setupCreations() {
   try { jobs = await api('GET', '/jobs?limit=100'); } catch (err) { showError(err); return; }
   list.setAttribute('aria-busy', 'false');
   $('#jobs-empty').hidden = jobs.length > 0;
+  $('#jobs-tools').hidden = jobs.length < 2;
+  const search = $('#jobs-search');
+  const sort = $('#jobs-sort');
+  const arrange = () => {
+    const words = search.value.toLocaleLowerCase().split(/\s+/).filter(Boolean);
+    const cards = [...list.children];
+    let shown = 0;
+    for (const card of cards) {
+      const text = card.dataset.text;
+      card.hidden = !words.every((w) => text.includes(w));
+      if (!card.hidden) shown += 1;
+    }
+    const key = sort.value;
+    const by = {
+      newest: (a, b) => b.dataset.created.localeCompare(a.dataset.created),
+      oldest: (a, b) => a.dataset.created.localeCompare(b.dataset.created),
+      title: (a, b) => a.dataset.title.localeCompare(b.dataset.title),
+    }[key];
+    list.append(...cards.sort(by));
+    $('#jobs-count').textContent = words.length ? `${shown} of ${cards.length} creations match.` : '';
+  };
+  search.addEventListener('input', arrange);
+  sort.addEventListener('change', arrange);
   for (const job of jobs) {
     const href = '/creations/' + encodeURIComponent(job.id);
     const thumb = el('a', { class: 'thumb', href, tabindex: '-1', 'aria-hidden': 'true' });
@@ -410,7 +508,8 @@ async function setupCreations() {
     statusBadge(badge, job.status);
     const bar = el('progress', { max: '100', value: '0', 'aria-label': `Progress of ${jobTitle(job)}` });
     setProgress(bar, null, job.status === 'succeeded' ? 1 : job.progress);
-    const card = el('li', { 'data-job': job.id, 'data-status': job.status },
+    const card = el('li', { 'data-job': job.id, 'data-status': job.status, 'data-created': job.created_at,
+      'data-title': jobTitle(job).toLocaleLowerCase(), 'data-text': (job.params.script || '').toLocaleLowerCase() },
       thumb,
       el('h2', {}, el('a', { href, text: jobTitle(job) })),
       el('p', { class: 'meta' }, badge, document.createTextNode(` · revision ${job.revision} · ${fmtDate(job.created_at)}`)),
@@ -428,6 +527,17 @@ async function setupCreations() {
 
 // ---- one creation ----
 
+/** Karaoke and subtitle captions are drawn into the video's picture; with `off` there are none
+ *  in the picture and the WebVTT track is the only way to see them (decision D-studio-1). */
+function captionsBurnedIn(params) {
+  return Boolean(params) && params.captions !== 'off';
+}
+
+/** A revision's download name: the job's `file_stem`, with `-r<n>` after the first revision. */
+function fileName(job, revision, ext) {
+  return `${job.file_stem || 'video'}${revision > 1 ? `-r${revision}` : ''}.${ext}`;
+}
+
 async function setupJob() {
   const root = $('#job');
   const id = root.dataset.jobId;
@@ -435,41 +545,96 @@ async function setupJob() {
   const bar = $('#job-progress');
   const barText = $('#job-progress-text');
   const form = $('#revise-form');
-  setupEditor(form);
+  const update = setupEditor(form);
   let stream = null;
-  let current = null; // the job's current revision
-  let shown = null; // the revision in the player (null: the current one)
+  let job = null; // the job as last read
+  let paused = false; // the owner's processing pause (P-RIGHTS-4)
+  let queueTimer = null;
+  const revisionParams = new Map(); // revision → its settings, for the player's captions
+  let shown = null; // the revision in the player
 
   const showVideo = (revision) => {
     shown = revision;
-    const q = revision ? `?revision=${revision}` : '';
+    // Always the explicit revision: a new revision's poster and video are new URLs, so the
+    // browser never shows the previous one from its cache.
+    const q = `?revision=${revision}`;
     const video = $('#player');
     video.replaceChildren();
     video.src = `${base}/video${q}`;
     video.poster = `${base}/poster${q}`;
-    const track = el('track', { kind: 'captions', srclang: 'en', label: 'Captions', src: `${base}/captions.vtt${q}`, default: true });
+    video.dataset.revision = String(revision);
+    const params = revisionParams.get(revision) || (job && job.params);
+    const burned = captionsBurnedIn(params);
+    // The track stays for assistive technology and other players' files, but is never drawn over
+    // captions that are already in the picture.
+    const track = el('track', { kind: 'captions', srclang: 'en', label: 'Captions', src: `${base}/captions.vtt${q}` });
     video.append(track);
     const toggle = $('#captions-toggle');
-    const apply = () => { for (const t of video.textTracks) t.mode = toggle.checked ? 'showing' : 'hidden'; };
+    $('#captions-switch').hidden = burned;
+    $('#captions-note').textContent = burned
+      ? 'Captions are part of this video’s picture (chosen when it was made). The caption files below are for other players.'
+      : 'This video has no captions in its picture; the switch shows them from the captions file.';
+    video.dataset.captions = burned ? 'burned-in' : 'track';
+    if (burned) toggle.checked = false;
+    const apply = () => { for (const t of video.textTracks) t.mode = !burned && toggle.checked ? 'showing' : 'disabled'; };
+    // Set once, not again on the track's load: a mode someone chose meanwhile stays.
     toggle.onchange = apply;
-    track.addEventListener('load', apply);
     apply();
-    $('#dl-mp4').href = `${base}/video${q}`;
-    $('#dl-vtt').href = `${base}/captions.vtt${q}`;
-    $('#dl-srt').href = `${base}/captions.srt${q}`;
+    const names = { mp4: fileName(job, revision, 'mp4'), vtt: fileName(job, revision, 'vtt'), srt: fileName(job, revision, 'srt') };
+    for (const [ext, path] of [['mp4', 'video'], ['vtt', 'captions.vtt'], ['srt', 'captions.srt']]) {
+      const link = $('#dl-' + ext);
+      link.href = `${base}/${path}${q}`;
+      link.setAttribute('download', names[ext]);
+    }
     $('#player-section').hidden = false;
   };
 
-  const render = (job) => {
+  /** What a queued job waits for: the pause, or the jobs ahead of it. */
+  const showWaiting = () => {
+    const box = $('#job-waiting');
+    clearTimeout(queueTimer);
+    if (!job || job.status !== 'queued') { box.hidden = true; return; }
+    if (paused) {
+      box.replaceChildren(document.createTextNode('Waiting: processing is paused for your account, so this creation starts only when you resume it in '),
+        el('a', { href: '/account#processing-h', text: 'Account → Processing' }), document.createTextNode('.'));
+    } else if (typeof job.queue_ahead === 'number') {
+      box.textContent = job.queue_ahead === 0 ? 'Queued: it is next, and starts as soon as a worker is free.'
+        : `Queued: ${job.queue_ahead} creation${job.queue_ahead === 1 ? '' : 's'} ahead of this one.`;
+    } else box.textContent = 'Queued: it starts as soon as a worker is free.';
+    box.hidden = false;
+    // The queue moves without events for this job: look again now and then.
+    queueTimer = setTimeout(() => refreshJob().catch(() => {}), 5000);
+  };
+
+  /** Shows a state from the events stream at once, before (and without) reading the job. */
+  const showState = (status, stage, progress) => {
+    statusBadge($('#job-status'), status);
+    root.dataset.status = status;
+    $('#job-stage').textContent = stage && !TERMINAL.includes(status) ? `· ${stage}` : '';
+    $('#job-cancel').hidden = TERMINAL.includes(status);
+    if (status !== 'queued') $('#job-waiting').hidden = true;
+    if (status === 'succeeded') setProgress(bar, barText, 1);
+    else if (typeof progress === 'number') setProgress(bar, barText, progress);
+  };
+
+  const render = () => {
     $('#job-title').textContent = jobTitle(job);
-    statusBadge($('#job-status'), job.status);
-    root.dataset.status = job.status;
-    $('#job-stage').textContent = job.stage && !TERMINAL.includes(job.status) ? `· ${job.stage}` : '';
     $('#job-script').textContent = job.params.script || '';
-    $('#job-cancel').hidden = TERMINAL.includes(job.status);
-    if (job.status === 'succeeded') { setProgress(bar, barText, 1); showVideo(null); }
-    else { bar.value = 0; setProgress(bar, barText, job.progress || 0); }
-    if (job.status === 'failed' && job.error) showError(new Error(`Rendering failed: ${job.error.message}`));
+    bar.value = 0;
+    showState(job.status, job.stage, job.progress || 0);
+    showWaiting();
+    if (job.status === 'succeeded') showVideo(job.revision);
+    if (job.status === 'failed' && job.error) showError(new Error(`Rendering failed: ${sentence(job.error.message)}`));
+  };
+
+  const gone = () => {
+    // Deleted meanwhile (in another tab, say): say so instead of leaving a page that acts on nothing.
+    if (stream) { stream.close(); stream = null; }
+    clearTimeout(queueTimer);
+    root.replaceChildren(el('h1', { text: 'This creation does not exist' }),
+      el('p', { text: 'It was deleted, maybe in another window.' }),
+      el('p', { class: 'actions' }, el('a', { class: 'button primary', href: '/creations', text: 'My creations' })));
+    root.dataset.status = 'gone';
   };
 
   // Deletes an earlier revision (the current one goes only with the whole creation).
@@ -481,7 +646,7 @@ async function setupJob() {
     try {
       await api('DELETE', `/jobs/${encodeURIComponent(id)}/revisions/${revision}`);
       if (shown === revision) {
-        if (root.dataset.status === 'succeeded') showVideo(null);
+        if (root.dataset.status === 'succeeded') showVideo(job.revision);
         else { $('#player').removeAttribute('src'); $('#player-section').hidden = true; }
       }
       await loadRevisions();
@@ -494,8 +659,9 @@ async function setupJob() {
     const list = $('#revisions');
     const revs = await api('GET', `/jobs/${encodeURIComponent(id)}/revisions`);
     list.replaceChildren();
+    for (const r of revs) revisionParams.set(r.revision, r.params);
     for (const r of revs.slice().reverse()) {
-      const isCurrent = r.revision === current;
+      const isCurrent = r.revision === job.revision;
       const li = el('li', { 'data-revision': r.revision },
         el('strong', { text: `Revision ${r.revision}` }),
         isCurrent ? document.createTextNode(' ') : null,
@@ -503,7 +669,7 @@ async function setupJob() {
         document.createTextNode(` · ${r.status} · ${fmtDate(r.created_at)} `));
       if (r.status === 'succeeded') {
         li.append(el('button', { type: 'button', class: 'link', text: 'Play', 'aria-label': `Play revision ${r.revision}`, onclick: () => { showVideo(r.revision); $('#player').focus(); } }));
-        li.append(el('a', { href: `${base}/video?revision=${r.revision}`, download: true, text: 'MP4', 'aria-label': `MP4 of revision ${r.revision}` }));
+        li.append(el('a', { href: `${base}/video?revision=${r.revision}`, download: fileName(job, r.revision, 'mp4'), text: 'MP4', 'aria-label': `MP4 of revision ${r.revision}` }));
       }
       if (!isCurrent) {
         li.append(el('button', { type: 'button', class: 'link danger', text: 'Delete', 'aria-label': `Delete revision ${r.revision}`, onclick: () => deleteRevision(r.revision) }));
@@ -513,12 +679,21 @@ async function setupJob() {
     }
   };
 
+  const refreshJob = async () => {
+    try { job = await api('GET', `/jobs/${encodeURIComponent(id)}`); } catch (err) {
+      if (err.status === 404) { gone(); return null; }
+      throw err;
+    }
+    showWaiting();
+    return job;
+  };
+
   const load = async () => {
-    const job = await api('GET', `/jobs/${encodeURIComponent(id)}`);
-    current = job.revision;
-    render(job);
+    if (!(await refreshJob())) return null;
+    await loadRevisions();
+    render();
     showCost($('#job-cost'), job);
-    await Promise.all([loadRevisions(), loadTransfers(id)]);
+    await loadTransfers(id);
     if (!TERMINAL.includes(job.status)) watch();
     return job;
   };
@@ -526,37 +701,53 @@ async function setupJob() {
   const watch = () => {
     if (stream) stream.close();
     stream = follow(id, (u) => {
-      statusBadge($('#job-status'), u.status);
-      root.dataset.status = u.status;
-      if (u.stage) $('#job-stage').textContent = `· ${u.stage}`;
-      setProgress(bar, barText, u.status === 'succeeded' ? 1 : u.progress);
+      showState(u.status, u.stage, u.status === 'succeeded' ? 1 : u.progress);
     }, () => { stream = null; load().catch(showError); });
   };
 
   try {
     await setupModels(form).catch(showError);
-    const job = await load();
-    fillSpec(form, job.params);
-    form.dispatchEvent(new Event('input'));
+    api('GET', '/me').then((me) => { paused = Boolean(me.processing_paused); showWaiting(); }).catch(() => {});
+    const first = await load();
+    if (first) {
+      fillSpec(form, first.params);
+      form.dispatchEvent(new Event('input'));
+    }
   } catch (err) { showError(err); }
 
+  const reviseButton = $('button[type=submit]', form);
+  const checkRevision = () => {
+    const why = scriptProblem(form);
+    reviseButton.disabled = Boolean(why);
+    reviseButton.title = why;
+  };
+  form.addEventListener('input', checkRevision);
+  checkRevision();
   onSubmit(form, async () => {
-    const current = await api('GET', `/jobs/${encodeURIComponent(id)}`);
-    const spec = { ...current.params, ...readSpec(form) };
+    const why = scriptProblem(form);
+    if (why) throw new Error(why);
+    const latest = await api('GET', `/jobs/${encodeURIComponent(id)}`);
+    const spec = { ...latest.params, ...readSpec(form) };
     await api('POST', `/jobs/${encodeURIComponent(id)}/revisions`, spec);
     $('#player-section').hidden = true;
     $('#player').removeAttribute('src');
+    $('#player').removeAttribute('poster');
     bar.value = 0;
     await load();
     $('#job-progress').scrollIntoView({ block: 'center' });
   });
+  update();
 
   $('#job-cancel').addEventListener('click', async () => {
     showError(null);
-    try { await api('POST', `/jobs/${encodeURIComponent(id)}/cancel`); await load(); } catch (err) { showError(err); }
+    try { await api('POST', `/jobs/${encodeURIComponent(id)}/cancel`); await load(); } catch (err) {
+      // Finished meanwhile: show how it ended rather than an error about a button that should be gone.
+      if (err.code === 'job.already_finished') await load();
+      else showError(err);
+    }
   });
   $('#job-delete').addEventListener('click', async () => {
-    if (!confirm('Delete this creation, every revision and every file? This cannot be undone.')) return;
+    if (!confirm('Delete this creation, every revision and every file? Uploads that no other creation uses are deleted with it. This cannot be undone.')) return;
     showError(null);
     try {
       if (stream) stream.close();
@@ -651,16 +842,15 @@ async function setupModels(form) {
 
 /** Asks the server what the form's job would cost (POST /jobs/quote) whenever a setting changes,
  *  and shows it with the balance; a missing consent or a short balance blocks submission. */
-function setupQuote(form, mediaIds) {
+function setupQuote(form, mediaIds, onBlock) {
   const cost = $('#estimate-cost');
   const balance = $('#estimate-balance');
   const note = $('#estimate-note');
   const notice = $('#consent-notice');
-  const submit = $('#create-submit');
   let timer = null;
   let seq = 0;
   let blocked = '';
-  const block = (why) => { blocked = why; submit.disabled = Boolean(why); };
+  const block = (why) => { blocked = why; onBlock(); };
   const showBalance = (n) => balance.replaceChildren(el('a', { href: '/credits', text: `${n} credit${n === 1 ? '' : 's'}` }));
   let quoted = false; // a quote's balance is newer than this first look
   api('GET', '/me/credits?limit=1').then((d) => { if (!quoted) showBalance(d.balance); }).catch(() => {});
@@ -820,8 +1010,10 @@ async function setupCredits() {
     $('#balance').textContent = `${data.balance} credit${data.balance === 1 ? '' : 's'}`;
     for (const e of data.ledger) {
       const job = e.job_id ? el('a', { href: '/creations/' + encodeURIComponent(e.job_id), text: `revision ${e.revision || 1}` }) : document.createTextNode('—');
-      body.append(el('tr', { 'data-kind': e.kind }, el('td', { text: fmtDate(e.created_at) }), el('td', { text: e.kind }),
-        el('td', { class: 'num', text: e.amount > 0 ? `+${e.amount}` : String(e.amount) }), el('td', {}, job), el('td', { text: e.note })));
+      // data-label: at phone width each row is a stack of labelled cells, so nothing is cut off.
+      body.append(el('tr', { 'data-kind': e.kind }, el('td', { text: fmtDate(e.created_at), 'data-label': 'Date' }), el('td', { text: e.kind, 'data-label': 'Kind' }),
+        el('td', { class: 'num', text: e.amount > 0 ? `+${e.amount}` : String(e.amount), 'data-label': 'Credits' }), el('td', { 'data-label': 'Creation' }, job),
+        el('td', { class: 'note', text: e.note, 'data-label': 'Note' })));
     }
     if (data.ledger.length) last = data.ledger[data.ledger.length - 1].id;
     more.hidden = data.ledger.length < PAGE;
@@ -831,7 +1023,83 @@ async function setupCredits() {
   try { await load(); } catch (err) { showError(err); }
 }
 
+// ---- My uploads (P-RET-5) ----
+
+function fmtBytes(n) {
+  if (n < 1024) return `${n} bytes`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
+async function setupUploads() {
+  const list = $('#uploads');
+  const more = $('#uploads-more');
+  const status = $('#uploads-status');
+  const PAGE = 50;
+  let last = null;
+  // Which creations use each upload, from their settings (the newest 100 creations).
+  const usedBy = new Map();
+  try {
+    for (const job of await api('GET', '/jobs?limit=100')) {
+      const ids = [...(job.params.media || []), ...(job.params.voice ? [job.params.voice] : [])];
+      for (const u of ids) usedBy.set(u, [...(usedBy.get(u) || []), job]);
+    }
+  } catch (err) { showError(err); }
+  const card = (u) => {
+    const src = `/api/v1/uploads/${encodeURIComponent(u.id)}/content`;
+    const kindText = { image: 'Image', video: 'Clip', audio: 'Recording' }[u.kind] || u.kind;
+    const preview = u.kind === 'image' ? el('img', { src, alt: `${kindText} uploaded ${fmtDate(u.created_at)}`, loading: 'lazy' })
+      : u.kind === 'video' ? el('video', { src, preload: 'metadata', controls: true, muted: true, playsinline: true, 'aria-label': `Clip uploaded ${fmtDate(u.created_at)}` })
+        : el('audio', { src, preload: 'none', controls: true, 'aria-label': `Recording uploaded ${fmtDate(u.created_at)}` });
+    const jobs = usedBy.get(u.id) || [];
+    const facts = [kindText, fmtBytes(u.size), u.width ? `${u.width}×${u.height}` : null, u.duration ? fmtSeconds(u.duration) : null, `uploaded ${fmtDate(u.created_at)}`].filter(Boolean).join(' · ');
+    const use = jobs.length
+      ? el('p', { class: 'meta' }, document.createTextNode('Used by '), ...jobs.flatMap((j, i) => [i ? document.createTextNode(', ') : null,
+        el('a', { href: '/creations/' + encodeURIComponent(j.id), text: jobTitle(j) })].filter(Boolean)))
+      : el('p', { class: 'meta', text: 'Not used by any creation.' });
+    const li = el('li', { 'data-upload': u.id, 'data-kind': u.kind }, el('div', { class: 'thumb' }, preview),
+      el('h2', { text: kindText }), el('p', { class: 'meta', text: facts }), use);
+    li.append(el('button', { type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete ${kindText.toLowerCase()} uploaded ${fmtDate(u.created_at)}`, onclick: async () => {
+      const warn = jobs.length ? ` ${jobs.length === 1 ? 'A creation uses' : `${jobs.length} creations use`} it: videos already made stay, but a new revision cannot use it.` : '';
+      if (!confirm(`Delete this ${kindText.toLowerCase()} from storage?${warn} This cannot be undone.`)) return;
+      showError(null);
+      status.textContent = '';
+      try {
+        await api('DELETE', '/uploads/' + encodeURIComponent(u.id));
+        li.remove();
+        status.textContent = `The ${kindText.toLowerCase()} is deleted.`;
+        $('#uploads-empty').hidden = list.children.length > 0;
+        $('h1').focus();
+      } catch (err) { showError(err); }
+    } }));
+    return li;
+  };
+  const load = async () => {
+    const q = `?limit=${PAGE}${last ? '&before=' + encodeURIComponent(last) : ''}`;
+    const items = await api('GET', '/uploads' + q);
+    list.append(...items.map(card));
+    if (items.length) last = items[items.length - 1].id;
+    more.hidden = items.length < PAGE;
+    list.setAttribute('aria-busy', 'false');
+    $('#uploads-empty').hidden = list.children.length > 0;
+  };
+  $('h1').setAttribute('tabindex', '-1');
+  more.addEventListener('click', () => load().catch(showError));
+  try { await load(); } catch (err) { showError(err); }
+}
+
 // ---- Account ----
+
+/** A user agent string in words: the browser and the system, as far as they can be told. */
+function describeAgent(ua) {
+  const a = ua || '';
+  const browser = /Edg\//.test(a) ? 'Edge' : /OPR\//.test(a) ? 'Opera' : /Firefox\//.test(a) ? 'Firefox'
+    : /HeadlessChrome\//.test(a) ? 'Chrome (headless)' : /Chrom(e|ium)\//.test(a) ? 'Chrome' : /Safari\//.test(a) ? 'Safari'
+      : /curl\//i.test(a) ? 'curl' : a ? a.split(/[\s/]/)[0] : 'An unknown browser';
+  const system = /Android/.test(a) ? 'Android' : /iPhone|iPad|iPod/.test(a) ? 'iOS' : /CrOS/.test(a) ? 'ChromeOS'
+    : /Windows/.test(a) ? 'Windows' : /Mac OS X|Macintosh/.test(a) ? 'macOS' : /Linux/.test(a) ? 'Linux' : 'an unknown system';
+  return { browser, system };
+}
 
 /** sessionStorage key of an email change waiting for its code (cleared on sign-out). */
 const PENDING = 'reelsmith.email-change';
@@ -842,17 +1110,30 @@ async function setupAccount() {
     const sessions = await api('GET', '/sessions');
     list.replaceChildren();
     for (const s of sessions) {
-      const who = `${s.user_agent || 'unknown browser'}${s.ip ? ' · ' + s.ip : ''}`;
-      const li = el('li', {}, el('span', {}, el('strong', { text: s.current ? 'This browser' : who }),
-        el('span', { class: 'meta', text: ` · last seen ${fmtDate(s.last_seen_at)}` })));
+      const { browser, system } = describeAgent(s.user_agent);
+      const who = `${browser} on ${system}`;
+      const li = el('li', { 'data-session': s.id, 'data-current': s.current ? 'true' : 'false' },
+        el('span', {}, el('strong', { text: who }),
+          s.current ? document.createTextNode(' ') : null,
+          s.current ? el('span', { class: 'tag', text: 'this session' }) : null,
+          el('span', { class: 'meta', text: ` · ${s.ip ? `from ${s.ip}` : 'address unknown'} · signed in ${fmtDate(s.created_at)} · last seen ${fmtDate(s.last_seen_at)}` })));
       if (!s.current) {
-        li.append(el('button', { type: 'button', text: 'Revoke', 'aria-label': `Revoke session ${who}`, onclick: async () => {
+        li.append(el('button', { type: 'button', text: 'Sign out', 'aria-label': `Sign out ${who}${s.ip ? ' from ' + s.ip : ''}`, onclick: async () => {
           try { await api('DELETE', '/sessions/' + s.id); await loadSessions(); } catch (err) { showError(err); }
         } }));
       }
       list.append(li);
     }
+    $('#sessions-revoke-others').hidden = !sessions.some((s) => !s.current) || !sessions.some((s) => s.current);
   };
+  $('#sessions-revoke-others').addEventListener('click', async () => {
+    showError(null);
+    try {
+      const { revoked } = await api('POST', '/sessions/revoke-others');
+      await loadSessions();
+      $('#sessions-status').textContent = `Signed out of ${revoked} other session${revoked === 1 ? '' : 's'}. This one stays signed in.`;
+    } catch (err) { showError(err); }
+  });
   const loadTokens = async () => {
     const list = $('#tokens');
     const tokens = await api('GET', '/tokens');
@@ -1124,7 +1405,7 @@ function setupSignout() {
 const PAGES = {
   signup: setupSignup, verify: setupVerify, signin: setupSignin, forgot: setupForgot, reset: setupReset,
   create: setupCreate, creations: setupCreations, account: setupAccount,
-  providers: setupProviders, credits: setupCredits,
+  providers: setupProviders, credits: setupCredits, uploads: setupUploads,
 };
 
 document.addEventListener('DOMContentLoaded', () => {

@@ -123,3 +123,16 @@ async fn sign_in_never_redirects_off_the_site_in_chromium() {
     let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];
     run_browser_script(&server, "redirect.mjs", args).await;
 }
+
+/// The studio as a newcomer finds it (issue 15): `tests/web/newcomer.mjs` signs up, resends and
+/// verifies its code, tries the Create form's limits, follows a paused then live render, checks
+/// a frame for a single caption, names downloads, lists and deletes uploads, and checks the
+/// export after a creation's deletion (P-RET-2, P-RET-5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_ret_2_p_ret_5_studio_as_a_newcomer_finds_it_in_chromium() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start(&data, &[], &[]).await;
+    let outbox = data.join("outbox").display().to_string();
+    run_browser_script(&server, "newcomer.mjs", vec![outbox]).await;
+}

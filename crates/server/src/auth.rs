@@ -300,12 +300,13 @@ async fn check_code(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/verify", request_body = VerifyRequest, tag = "auth",
-    responses((status = 200, body = Profile), (status = 400, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, body = Profile, description = "verified and signed in; the session cookie is set"),
+        (status = 400, body = Problem), (status = 429, body = Problem)))]
 pub async fn verify(
     State(state): State<AppState>,
     client: ClientInfo,
     ApiJson(req): ApiJson<VerifyRequest>,
-) -> ApiResult<Json<Profile>> {
+) -> ApiResult<Response> {
     let user = check_code(&state, &req.email, &req.code, CodePurpose::Verify).await?;
     state.db.mark_email_verified(&user.id, now_ms()).await?;
     audit(&state, client.audit("email.verified", Some(&user.id), None)).await;
@@ -314,7 +315,91 @@ pub async fn verify(
         .user_by_id(&user.id)
         .await?
         .ok_or_else(|| ApiError::not_found("account"))?;
-    Ok(Json(Profile::from(&user)))
+    // The code proves the person reads the address's mail, which is what a password reset asks
+    // too: asking for the password again right after would add nothing but a step.
+    let cookie = open_session(&state, &client, &user.id).await?;
+    audit(
+        &state,
+        client.audit(
+            "sign_in.succeeded",
+            Some(&user.id),
+            Some(json!({ "by": "verification" })),
+        ),
+    )
+    .await;
+    let mut response = Json(Profile::from(&user)).into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// A new session for the user: the `Set-Cookie` value that carries it.
+async fn open_session(
+    state: &AppState,
+    client: &ClientInfo,
+    user_id: &str,
+) -> ApiResult<HeaderValue> {
+    let token = generate_token(TokenKind::Session)?;
+    let now = now_ms();
+    state
+        .db
+        .create_session(
+            &NewSession {
+                user_id: user_id.to_owned(),
+                token_hash: token.hash.clone(),
+                expires_at: now + session_lifetime_ms(state),
+                user_agent: client.user_agent.clone(),
+                ip: client.ip.clone(),
+            },
+            now,
+        )
+        .await?;
+    Ok(session_cookie_header(
+        state,
+        &token.secret,
+        session_lifetime_ms(state) / 1000,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/verify/resend", request_body = ForgotRequest, tag = "auth",
+    responses((status = 202, body = Accepted, description = "the same for every address: a new code went out if it waits for one"),
+        (status = 429, body = Problem, description = "`rate_limited`: as many codes as `rate_limits.codes` allows were asked for this address")))]
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(req): ApiJson<ForgotRequest>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let accepted = (StatusCode::ACCEPTED, Json(Accepted { status: "accepted" }));
+    let Ok(email) = normalise_email(&req.email) else {
+        return Ok(accepted);
+    };
+    // Limited per address whether or not it is registered, so the limit tells nothing either,
+    // and one person's inbox cannot be flooded.
+    enforce_limit(
+        &state,
+        "verify_resend",
+        &email.canonical,
+        state.config.rate_limits.codes,
+    )
+    .await?;
+    let user = state.db.user_by_email(&email.canonical).await?;
+    if let Some(user) = user.filter(|u| !u.is_deleted() && u.email_verified_at.is_none()) {
+        let code = issue_code(&state, &user.id, CodePurpose::Verify).await?;
+        let message = templates::verification_code(
+            &user.email,
+            &code,
+            state.config.accounts.code_minutes,
+            &state.branding(),
+        );
+        if let Err(err) = state.mailer.send(&message).await {
+            tracing::error!(error = %err, "could not send a verification code");
+        }
+        audit(
+            &state,
+            client.audit("email.code_resent", Some(&user.id), None),
+        )
+        .await;
+    }
+    Ok(accepted)
 }
 
 pub(crate) fn invalid_credentials() -> ApiError {

@@ -1,6 +1,7 @@
 //! `/api/v1/jobs`: submit a render (the CLI's spec with upload ids for paths), follow it, cancel,
 //! delete it with its outputs, revise it and delete earlier revisions (P-VIS-4), and fetch its video, poster and captions.
 
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use axum::Json;
 use futures::Stream;
 use reelsmith_core::RenderSpec;
 use reelsmith_store::{
-    now_ms, CancelOutcome, Job, JobError, JobEvent, JobRevision, NewJob, UploadKind,
+    now_ms, upload_ids_in, CancelOutcome, Job, JobError, JobEvent, JobRevision, JobStatus, NewJob,
+    UnixMillis, UploadKind,
 };
 use reelsmith_worker::{plan_job, JobPlan};
 use serde::{Deserialize, Serialize};
@@ -24,7 +26,7 @@ use crate::credits::JobCost;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ApiJson, ApiQuery, ClientInfo, CurrentUser};
 use crate::range::serve_object;
-use crate::time::{opt_rfc3339, rfc3339};
+use crate::time::{date, opt_rfc3339, rfc3339};
 use crate::uploads::PageQuery;
 use crate::AppState;
 
@@ -66,6 +68,13 @@ pub struct JobView {
     /// answer for one job.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<JobCost>,
+    /// Only in the answer for one queued job: how many queued jobs the workers take before it
+    /// (jobs of paused accounts do not count). 0 means it is next.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_ahead: Option<i64>,
+    /// The name its downloads get, without extension: the script's first words and the day it
+    /// was made (`a-quiet-harbour-at-dawn-2026-12-05`); revisions after the first add `-r<n>`.
+    pub file_stem: String,
 }
 
 impl From<&Job> for JobView {
@@ -82,6 +91,8 @@ impl From<&Job> for JobView {
             error: error_view(&j.error),
             usage: j.usage.clone(),
             cost: None,
+            queue_ahead: None,
+            file_stem: file_stem(&j.params, j.created_at),
         }
     }
 }
@@ -370,6 +381,9 @@ pub async fn get(
     let job = owned_job(&state, &caller, &client, &id).await?;
     let mut view = JobView::from(&job);
     view.cost = Some(JobCost::from_holds(&state.db.credit_holds(&job.id).await?));
+    if job.status == JobStatus::Queued {
+        view.queue_ahead = Some(state.db.queued_jobs_ahead(&job.id).await?);
+    }
     Ok(Json(view))
 }
 
@@ -400,18 +414,26 @@ pub async fn delete(
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
+    let used: BTreeSet<String> = state
+        .db
+        .list_revisions(caller.id(), &id)
+        .await?
+        .iter()
+        .flat_map(|r| upload_ids_in(&r.params))
+        .collect();
     let Some(keys) = state.db.delete_job(caller.id(), &id).await? else {
         return Err(denied(&state, &caller, &client, &id).await);
     };
     for key in &keys {
         state.media.delete(key).await?;
     }
+    let uploads = drop_unused_uploads(&state, &caller, &client, used).await?;
     audit(
         &state,
         client.audit(
             "job.deleted",
             Some(caller.id()),
-            Some(json!({ "job_id": id, "objects": keys.len() })),
+            Some(json!({ "job_id": id, "objects": keys.len(), "uploads": uploads })),
         ),
     )
     .await;
@@ -489,6 +511,12 @@ pub async fn delete_revision(
     else {
         return Err(unknown_revision(&state, &caller, &client, &id).await);
     };
+    let used = state
+        .db
+        .revision_for_owner(caller.id(), &id, revision)
+        .await?
+        .map(|r| upload_ids_in(&r.params))
+        .unwrap_or_default();
     // Anything else stored under the revision's folder (`jobs/{id}/r{revision}/`) goes too.
     let prefix = format!("jobs/{id}/r{revision}");
     keys.extend(state.media.list(&prefix).await?.into_iter().map(|o| o.key));
@@ -506,16 +534,60 @@ pub async fn delete_revision(
         // Deleted by a concurrent request meanwhile: the outcome is the same.
         return Ok(StatusCode::NO_CONTENT);
     }
+    let uploads = drop_unused_uploads(&state, &caller, &client, used).await?;
     audit(
         &state,
         client.audit(
             "job.revision_deleted",
             Some(caller.id()),
-            Some(json!({ "job_id": id, "revision": revision, "objects": keys.len() })),
+            Some(json!({ "job_id": id, "revision": revision, "objects": keys.len(), "uploads": uploads })),
         ),
     )
     .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Uploads are kept "as long as the videos made from them" (P-RET-2, under either
+/// `retention.uploads` policy): when a job or revision that used some is deleted, those that no
+/// other revision of the owner's names go too, object first and row last (P-RET-5). Returns how
+/// many went.
+async fn drop_unused_uploads(
+    state: &AppState,
+    caller: &CurrentUser,
+    client: &ClientInfo,
+    candidates: BTreeSet<String>,
+) -> ApiResult<usize> {
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    let still_used = state.db.upload_ids_used_by(caller.id()).await?;
+    let mut gone = 0;
+    for id in candidates.difference(&still_used) {
+        let Some(upload) = state.db.upload_for_owner(caller.id(), id).await? else {
+            continue;
+        };
+        // Content addressing lets identical uploads of one owner share an object.
+        if !state
+            .db
+            .object_key_shared(&upload.object_key, &upload.id)
+            .await?
+        {
+            state.media.delete(&upload.object_key).await?;
+        }
+        if state.db.delete_upload(caller.id(), id).await?.is_some() {
+            gone += 1;
+            audit(
+                state,
+                client.audit(
+                    "upload.deleted",
+                    Some(caller.id()),
+                    Some(json!({ "upload_id": id, "reason": "unused" })),
+                ),
+            )
+            .await;
+        }
+    }
+    Ok(gone)
 }
 
 /// Another user's job and an unknown revision of one's own answer alike (P-SEC-4).
@@ -659,6 +731,16 @@ impl Output {
         }
     }
 
+    /// The extension a download of it is named with; the poster is never offered as one.
+    fn download_extension(self) -> Option<&'static str> {
+        match self {
+            Output::Video => Some("mp4"),
+            Output::CaptionsVtt => Some("vtt"),
+            Output::CaptionsSrt => Some("srt"),
+            Output::Poster => None,
+        }
+    }
+
     fn content_type(self) -> &'static str {
         match self {
             Output::Video => "video/mp4",
@@ -704,7 +786,77 @@ async fn serve_output(
     };
     // Outputs are sealed under the job owner's key; `owned_job` made sure the caller is them.
     let media = state.media.for_owner(&job.owner_id).await?;
-    serve_object(&media, key, output.content_type(), &headers).await
+    let mut response = serve_object(&media, key, output.content_type(), &headers).await?;
+    if let Some(ext) = output.download_extension() {
+        let mut stem = file_stem(&job.params, job.created_at);
+        if revision > 1 {
+            stem = format!("{stem}-r{revision}");
+        }
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_DISPOSITION,
+            content_disposition(&format!("{stem}.{ext}")),
+        );
+    }
+    Ok(response)
+}
+
+/// The script's first words and the day, as a file name stem (see [`JobView::file_stem`]).
+pub fn file_stem(params: &Value, created_at: UnixMillis) -> String {
+    let script = params.get("script").and_then(Value::as_str).unwrap_or("");
+    let mut slug = String::new();
+    for word in script.split_whitespace() {
+        let word: String = word
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect();
+        if word.is_empty() {
+            continue;
+        }
+        if slug.chars().count() + word.chars().count() > 48 {
+            break;
+        }
+        if !slug.is_empty() {
+            slug.push('-');
+        }
+        slug.push_str(&word);
+        if slug.matches('-').count() >= 5 {
+            break;
+        }
+    }
+    if slug.is_empty() {
+        slug.push_str("video");
+    }
+    format!("{slug}-{}", date(created_at))
+}
+
+/// `inline` (the player streams it) with the name a download takes: an ASCII fallback and the
+/// RFC 5987 UTF-8 form, for scripts in other alphabets.
+fn content_disposition(name: &str) -> axum::http::HeaderValue {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    axum::http::HeaderValue::from_str(&format!(
+        "inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or_else(|_| axum::http::HeaderValue::from_static("inline"))
 }
 
 macro_rules! output_handler {

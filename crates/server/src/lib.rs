@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/auth/signup", post(auth::signup))
         .route("/auth/verify", post(auth::verify))
+        .route("/auth/verify/resend", post(auth::resend_verification))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/auth/password/forgot", post(auth::forgot_password))
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/sessions", get(sessions::list))
         .route("/sessions/{id}", axum::routing::delete(sessions::revoke))
+        .route("/sessions/revoke-others", post(sessions::revoke_others))
         .route(
             "/uploads",
             post(uploads::create)
@@ -140,7 +142,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .merge(web::routes())
-        .fallback(|| async { ApiError::not_found("resource") })
+        .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn(web::csrf::protect))
         .layer(axum::middleware::from_fn(web::headers::security_headers))

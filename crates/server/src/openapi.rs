@@ -15,13 +15,13 @@ use crate::{
 #[openapi(
     info(title = "Reelsmith API", description = "Accounts, uploads, video jobs, AI providers with consent, and credits. Errors are RFC 7807 problem+json with a stable `code`."),
     paths(
-        auth::signup, auth::verify, auth::login, auth::logout, auth::forgot_password,
+        auth::signup, auth::verify, auth::resend_verification, auth::login, auth::logout, auth::forgot_password,
         auth::reset_password, auth::me,
         account::update_profile, account::change_password, account::request_email_change,
         account::verify_email_change, account::delete_account, account::set_processing, account::set_notifications,
         account::set_username, account::preferences, transfers::mine,
         tokens::create, tokens::list, tokens::revoke,
-        sessions::list, sessions::revoke,
+        sessions::list, sessions::revoke, sessions::revoke_others,
         uploads::create, uploads::list, uploads::get, uploads::content, uploads::delete,
         jobs::submit, jobs::list, jobs::get, jobs::cancel, jobs::delete, jobs::revise,
         jobs::revisions, jobs::delete_revision, jobs::events, jobs::video, jobs::poster, jobs::captions_vtt,

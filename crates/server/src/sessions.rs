@@ -80,3 +80,38 @@ pub async fn revoke(
     .await;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct RevokedSessions {
+    /// How many sessions ended.
+    pub revoked: u64,
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/revoke-others", tag = "sessions",
+    responses((status = 200, body = RevokedSessions, description = "every session but this one has ended"),
+        (status = 409, body = Problem, description = "`session.required`: an API token has no session of its own to keep")))]
+pub async fn revoke_others(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+) -> ApiResult<Json<RevokedSessions>> {
+    // With a token there is no "this session" to keep; ending every one would surprise.
+    let Some(current) = caller.session_id() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "session.required",
+            "sign out everywhere else needs a signed-in session, not an API token",
+        ));
+    };
+    let revoked = state.db.revoke_other_sessions(caller.id(), current).await?;
+    audit(
+        &state,
+        client.audit(
+            "session.revoked_others",
+            Some(caller.id()),
+            Some(json!({ "sessions": revoked })),
+        ),
+    )
+    .await;
+    Ok(Json(RevokedSessions { revoked }))
+}

@@ -166,15 +166,20 @@ async fn private_pages_send_strangers_to_sign_in_and_show_the_signed_in() {
         assert_eq!(r.header("location"), format!("/signin?next={path}"));
     }
     let cookie = Auth::Cookie(t.signed_in_user("a@example.org", "alice").await);
-    for path in ["/create", "/creations", "/account", "/creations/abc123"] {
+    for path in ["/create", "/creations", "/uploads", "/account"] {
         let r = t.get(path, &cookie).await;
         assert_eq!(r.status, StatusCode::OK, "{path}");
         let html = String::from_utf8_lossy(&r.body);
         assert!(html.contains("Sign out"), "{path}");
         assert_eq!(r.header("cache-control"), "no-store");
     }
-    let r = t.get("/creations/..%2Fetc", &cookie).await;
-    r.assert_problem(StatusCode::NOT_FOUND, "not_found");
+    // A creation that is not theirs (or no creation at all) is a page that says so.
+    for path in ["/creations/abc123", "/creations/..%2Fetc"] {
+        let r = t.get(path, &cookie).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(r.header("content-type").starts_with("text/html"), "{path}");
+        assert!(String::from_utf8_lossy(&r.body).contains("This creation does not exist"));
+    }
     // The signup page states the configured minimum age.
     let r = t.get("/signup", &Auth::None).await;
     let minimum = t.state.config.accounts.minimum_age;

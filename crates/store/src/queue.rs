@@ -73,6 +73,20 @@ fn lease_cleared() -> &'static str {
 }
 
 impl Db {
+    /// How many queued jobs a worker would take before this queued one: the claim's order (due
+    /// time, then id) among jobs whose owners neither paused nor deleted. Retries waiting for
+    /// a later due time count as behind.
+    pub async fn queued_jobs_ahead(&self, job_id: &str) -> StoreResult<i64> {
+        let sql = "SELECT COUNT(*) FROM jobs me, jobs j JOIN users u ON u.id = j.owner_id \
+            WHERE me.id = $1 AND j.status = 'queued' AND j.id <> me.id \
+              AND NOT u.processing_paused AND u.deleted_at IS NULL \
+              AND (j.next_attempt_at < me.next_attempt_at \
+                OR (j.next_attempt_at = me.next_attempt_at AND j.id < me.id))";
+        let n = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(job_id).fetch_one(pool).await)?;
+        Ok(n)
+    }
+
     /// Atomically claim one job for `worker_id` with a lease of `lease_ms`, or `None` when
     /// nothing is claimable: no due job, every candidate's owner paused or at the per-user
     /// limit, or the global limit reached. Takes over running jobs whose lease has expired.

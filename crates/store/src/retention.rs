@@ -228,6 +228,20 @@ fn group_upload_refs(
 }
 
 impl Db {
+    /// Every upload id that some revision of one of the owner's jobs refers to: what a user's
+    /// own deletion of a job or revision must keep (P-RET-2).
+    pub async fn upload_ids_used_by(&self, owner_id: &str) -> StoreResult<BTreeSet<String>> {
+        let sql = "SELECT r.params_json FROM jobs j JOIN job_revisions r ON r.job_id = j.id \
+            WHERE j.owner_id = $1";
+        let rows: Vec<String> = with_pool!(self, pool =>
+            sqlx::query_scalar(sql).bind(owner_id).fetch_all(pool).await)?;
+        let mut ids = BTreeSet::new();
+        for params in rows {
+            ids.extend(upload_ids_in(&parse_json("revision params", &params)?));
+        }
+        Ok(ids)
+    }
+
     /// Any upload by id, whoever owns it: for the retention sweep, never for a user's request.
     pub async fn upload_by_id(&self, id: &str) -> StoreResult<Option<Upload>> {
         let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = $1");

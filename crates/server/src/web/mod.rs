@@ -15,7 +15,7 @@ pub mod unsubscribe;
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -45,6 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account", get(account))
         .route("/providers", get(providers))
         .route("/credits", get(credits))
+        .route("/uploads", get(uploads))
         .route("/static/{file}", get(assets::serve))
 }
 
@@ -155,7 +156,24 @@ simple_page!(
 );
 simple_page!(forgot, Forgot, "forgot.html", "Forgot password", "forgot");
 simple_page!(reset, Reset, "reset.html", "Choose a new password", "reset");
-private_page!(create, Create, "create.html", "Create a video", "create");
+
+#[derive(Template)]
+#[template(path = "create.html")]
+pub struct Create {
+    pub c: Chrome,
+    /// The script's word limit, shown before anyone reaches it.
+    pub max_words: usize,
+}
+
+pub async fn create(State(state): State<AppState>, caller: Caller, uri: Uri) -> Response {
+    if caller.is_err() {
+        return to_signin(&uri);
+    }
+    render(Create {
+        c: Chrome::new("Create a video", "create", &caller),
+        max_words: state.config.limits.max_script_words,
+    })
+}
 private_page!(
     creations,
     Creations,
@@ -171,6 +189,7 @@ private_page!(
     "providers"
 );
 private_page!(credits, Credits, "credits.html", "Credits", "credits");
+private_page!(uploads, Uploads, "uploads.html", "My uploads", "uploads");
 
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -236,23 +255,76 @@ pub async fn signup(State(state): State<AppState>, caller: Caller) -> Response {
 pub struct Job {
     pub c: Chrome,
     pub job_id: String,
+    pub max_words: usize,
 }
 
-pub async fn job(caller: Caller, uri: Uri, Path(id): Path<String>) -> Response {
-    if caller.is_err() {
+pub async fn job(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(id): Path<String>,
+) -> Response {
+    let Ok(user) = &caller else {
         return to_signin(&uri);
-    }
-    // Ids are opaque to the page; anything odd is simply not found by the API.
-    if id.is_empty()
-        || id.len() > 64
-        || !id
+    };
+    // A deleted creation's link (from a "ready" email, say) and another person's answer alike:
+    // a page that says so, not a shell stuck loading (P-SEC-4 holds: nothing tells them apart).
+    let valid = !id.is_empty()
+        && id.len() <= 64
+        && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return ApiError::not_found("job").into_response();
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let found = valid
+        && match state.db.job_for_owner(user.id(), &id).await {
+            Ok(job) => job.is_some(),
+            Err(err) => return ApiError::from(err).into_response(),
+        };
+    if !found {
+        return not_found_page(
+            &caller,
+            "This creation does not exist",
+            "It may have been deleted, or the link is not quite right.",
+        );
     }
     render(Job {
         c: Chrome::new("Creation", "creations", &caller),
         job_id: id,
+        max_words: state.config.limits.max_script_words,
     })
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+pub struct NotFound {
+    pub c: Chrome,
+    pub heading: &'static str,
+    pub detail: &'static str,
+}
+
+fn not_found_page(caller: &Caller, heading: &'static str, detail: &'static str) -> Response {
+    let mut response = render(NotFound {
+        c: Chrome::new("Not found", "not-found", caller),
+        heading,
+        detail,
+    });
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+/// Any path nothing else answers: an HTML page for a browser navigating there, and the API's
+/// problem+json for everything else (API clients, `fetch`, anything under `/api/`).
+pub async fn fallback(caller: Caller, uri: Uri, headers: HeaderMap) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html && !uri.path().starts_with("/api/") {
+        not_found_page(
+            &caller,
+            "There is no page here",
+            "The address may be mistyped, or the page has moved.",
+        )
+    } else {
+        ApiError::not_found("resource").into_response()
+    }
 }
