@@ -41,6 +41,9 @@ pub struct Config {
     /// How long data is kept (P-RET-1..4). Last, so sections added elsewhere merge cleanly.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// What one user may upload, and how much decoding runs at once.
+    #[serde(default)]
+    pub uploads: UploadsConfig,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Config {
             credits: CreditsConfig::default(),
             privacy: PrivacyConfig::default(),
             retention: RetentionConfig::default(),
+            uploads: UploadsConfig::default(),
         }
     }
 }
@@ -436,6 +440,33 @@ impl Default for RetentionConfig {
             purge_days: MAX_PURGE_DAYS,
             sweep_minutes: 60,
             export_hours: 24,
+        }
+    }
+}
+
+/// Bounds on what uploads cost the server: image decoding is the expensive part (a 49-megapixel
+/// PNG needs over 300 MB while it is decoded), so only a few run at once, and each user has a
+/// rate and a storage quota.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadsConfig {
+    /// Images decoded at once by this server; further uploads wait their turn.
+    pub decode_concurrency: usize,
+    /// Uploads per user (`upload.rate_limited` beyond it).
+    pub rate_limit: RateLimit,
+    /// Bytes of stored uploads per user (`upload.quota_exceeded` beyond it).
+    pub quota_bytes: u64,
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        UploadsConfig {
+            decode_concurrency: 2,
+            rate_limit: RateLimit {
+                count: 60,
+                window_seconds: 60 * 60,
+            },
+            quota_bytes: 5 * 1024 * 1024 * 1024,
         }
     }
 }
