@@ -61,8 +61,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("cannot rename content-addressed uploads")?;
     if renamed != reelsmith_store::RenameReport::default() {
-        info!(renamed = renamed.renamed, deleted = renamed.deleted, missing = renamed.missing,
-            "uploads moved to content-free object names");
+        info!(
+            renamed = renamed.renamed,
+            deleted = renamed.deleted,
+            missing = renamed.missing,
+            "uploads moved to content-free object names"
+        );
     }
     let mailer: Arc<dyn Mailer> =
         Arc::from(mailer_from_config(&config.email).context("cannot set up email")?);

@@ -458,7 +458,12 @@ fn p_in_3_text_playlists_and_concat_lists_are_refused() {
                 name,
                 code: "media.unsupported_format",
             },
-            vec!["--script".into(), script.clone().into(), flag.into(), path.into()],
+            vec![
+                "--script".into(),
+                script.clone().into(),
+                flag.into(),
+                path.into(),
+            ],
             dir.path(),
         );
     }

@@ -18,8 +18,8 @@ pub use secret::{DatabaseUrl, Secret, MASK};
 pub use sections::{
     AccountsConfig, Config, DatabaseConfig, EmailConfig, EmailTransport, EncryptionConfig,
     RateLimit, RateLimitsConfig, RenderConfig, RetentionConfig, S3Config, ServerConfig, SmtpConfig,
-    SmtpTls, StorageBackend, StorageConfig, TlsConfig, UploadRetention, UploadsConfig, WorkerConfig,
-    CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MAX_PURGE_DAYS, OPERATOR_KEY_FILE_NAME,
-    X264_PRESETS,
+    SmtpTls, StorageBackend, StorageConfig, TlsConfig, UploadRetention, UploadsConfig,
+    WorkerConfig, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MAX_PURGE_DAYS,
+    OPERATOR_KEY_FILE_NAME, X264_PRESETS,
 };
 pub use validate::Problem;

@@ -34,8 +34,20 @@ pub const FFPROBE: Tool = Tool {
 /// read other files or URLs named inside the input (HLS and DASH playlists, ffconcat lists), or
 /// render any text as a picture (`tty`). Names are ffmpeg's own (`ffmpeg -demuxers`).
 pub const MEDIA_DEMUXERS: &[&str] = &[
-    "mov", "matroska", "avi", "mp3", "wav", "ogg", "flac", "aac", "image2", "png_pipe",
-    "jpeg_pipe", "webp_pipe", "gif", "bmp_pipe",
+    "mov",
+    "matroska",
+    "avi",
+    "mp3",
+    "wav",
+    "ogg",
+    "flac",
+    "aac",
+    "image2",
+    "png_pipe",
+    "jpeg_pipe",
+    "webp_pipe",
+    "gif",
+    "bmp_pipe",
 ];
 
 /// The only protocols an input may use: local files and our own pipes, never a URL, `data:`,
@@ -243,7 +255,10 @@ impl Process {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let args = pin_inputs(tool, args.into_iter().map(|a| a.as_ref().to_owned()).collect());
+        let args = pin_inputs(
+            tool,
+            args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+        );
         let permit = Permit::acquire();
         let mut command = Command::new(tool.program);
         command
@@ -480,14 +495,28 @@ mod tests {
     };
 
     fn strings(args: &[OsString]) -> Vec<String> {
-        args.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
     }
 
     #[test]
     fn every_ffmpeg_input_is_pinned_and_outputs_are_untouched() {
         let args: Vec<OsString> = [
-            "-y", "-f", "rawvideo", "-s", "8x8", "-i", "pipe:0", "-i", "file:/a.wav", "-map",
-            "0:v", "-f", "mp4", "file:/out.mp4",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-s",
+            "8x8",
+            "-i",
+            "pipe:0",
+            "-i",
+            "file:/a.wav",
+            "-map",
+            "0:v",
+            "-f",
+            "mp4",
+            "file:/out.mp4",
         ]
         .map(OsString::from)
         .to_vec();
@@ -529,7 +558,14 @@ mod tests {
         let pinned = strings(&pin_inputs(FFMPEG, args));
         assert_eq!(
             pinned,
-            ["-protocol_whitelist", "file,pipe", "-format_whitelist", "mov", "-i", "x.mp4"]
+            [
+                "-protocol_whitelist",
+                "file,pipe",
+                "-format_whitelist",
+                "mov",
+                "-i",
+                "x.mp4"
+            ]
         );
         let probe = strings(&pin_inputs(
             FFPROBE,

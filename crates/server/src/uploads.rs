@@ -16,18 +16,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
+use reelsmith_config::Config;
 use reelsmith_core::ErrorCode;
 use reelsmith_media::probe::{probe, MediaInfo, ProbeError};
 use reelsmith_media::upload::sanitize_image;
-use reelsmith_config::Config;
 use reelsmith_store::{now_ms, upload_object_key, NewUpload, Page, Upload, UploadKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult, Problem};
 use crate::auth::enforce_limit;
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ApiQuery, ClientInfo, CurrentUser};
 use crate::range::serve_object;
 use crate::time::rfc3339;
@@ -155,7 +155,11 @@ async fn spool(mut field: Field<'_>, budget: Budget, dir: &FsPath) -> ApiResult<
         .map_err(spool_error)?;
     let mut out = tokio::fs::File::from_std(file.reopen().map_err(spool_error)?);
     let mut size = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, budget))? {
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| multipart_error(e, budget))?
+    {
         size += chunk.len() as u64;
         // Refused on the chunk that crosses the line: the rest of the body is never read.
         budget.check(size)?;
@@ -289,10 +293,10 @@ fn describe_media(info: &MediaInfo, limits: &reelsmith_core::Limits) -> ApiResul
     if let Some(v) = video {
         // The engine refuses a clip over the frame limit; refusing it here means the user
         // learns it now, not from a failed job.
-        let frames = v.frame_count.map(|n| n as f64).or_else(|| {
-            v.frame_rate
-                .map(|fps| fps * v.duration.unwrap_or(duration))
-        });
+        let frames = v
+            .frame_count
+            .map(|n| n as f64)
+            .or_else(|| v.frame_rate.map(|fps| fps * v.duration.unwrap_or(duration)));
         if let Some(frames) = frames.filter(|f| *f > limits.max_clip_frames as f64) {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

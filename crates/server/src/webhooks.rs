@@ -111,8 +111,8 @@ pub async fn fal_webhook(
         .unwrap_or(fal::DEFAULT_JWKS_URL);
     // Headers, timestamp window and signature form first: a post that cannot verify costs no
     // outbound request.
-    let signed = fal::SignedWebhook::parse(&header_pairs(&headers), &body, unix_now())
-        .map_err(refused)?;
+    let signed =
+        fal::SignedWebhook::parse(&header_pairs(&headers), &body, unix_now()).map_err(refused)?;
     let now = state.clock.now();
     let keys = state.fal_keys.get(url, false, now).await.map_err(refused)?;
     let request_id = match signed.verify(&keys) {

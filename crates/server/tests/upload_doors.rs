@@ -42,10 +42,7 @@ fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 async fn user(t: &TestApp, name: &str) -> Auth {
-    Auth::Cookie(
-        t.signed_in_user(&format!("{name}@example.org"), name)
-            .await,
-    )
+    Auth::Cookie(t.signed_in_user(&format!("{name}@example.org"), name).await)
 }
 
 /// P-SEC-7: an upload over the limit is answered 413 `upload.too_large` while the client is
@@ -101,7 +98,12 @@ async fn p_sec_7_an_oversize_upload_is_refused_mid_stream_and_leaves_no_file() {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(spooling.len(), 1, "the upload is spooled in {}", spool.display());
+    assert_eq!(
+        spooling.len(),
+        1,
+        "the upload is spooled in {}",
+        spool.display()
+    );
     // Then past the limit, with the sender kept open: the client has much more to send.
     let mut sent = 0;
     while !answer.is_finished() && sent < 4 * LIMIT as usize {
@@ -170,7 +172,12 @@ async fn p_sec_7_uploads_are_rate_limited_per_user() {
     let r = t.upload(&bob, "b.jpg", "image/jpeg", &jpeg(32, 24)).await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(
-        t.get("/api/v1/uploads", &alice).await.json().as_array().unwrap().len(),
+        t.get("/api/v1/uploads", &alice)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
         3
     );
 }
@@ -210,7 +217,11 @@ async fn p_sec_7_the_storage_quota_refuses_an_upload_past_it() {
     t.upload(&alice, "x.mp4", "video/mp4", &big)
         .await
         .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "upload.quota_exceeded");
-    assert_eq!(count_objects(&t), before_objects, "a refused upload left an object");
+    assert_eq!(
+        count_objects(&t),
+        before_objects,
+        "a refused upload left an object"
+    );
     // Bob has his own quota.
     assert_eq!(
         t.upload(&bob, "n.jpg", "image/jpeg", &noisy_jpeg(96, 96))
@@ -221,7 +232,9 @@ async fn p_sec_7_the_storage_quota_refuses_an_upload_past_it() {
     // Deleting frees room.
     let id = first.json()["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        t.delete(&format!("/api/v1/uploads/{id}"), &alice).await.status,
+        t.delete(&format!("/api/v1/uploads/{id}"), &alice)
+            .await
+            .status,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
@@ -270,7 +283,10 @@ async fn p_sec_7_image_decoding_waits_for_a_free_permit() {
     };
     // Not a speed check: the upload cannot finish while the only permit is held, however long.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(!pending.is_finished(), "an image was decoded without a permit");
+    assert!(
+        !pending.is_finished(),
+        "an image was decoded without a permit"
+    );
     assert_eq!(t.state.decode_permits.available_permits(), 0);
     drop(held);
     let response = tokio::time::timeout(Duration::from_secs(60), pending)
@@ -313,7 +329,12 @@ async fn p_in_3_playlists_and_concat_lists_are_refused_at_upload() {
     ]);
     // The clip itself is a fine upload, so the refusals are about the wrappers.
     let real = t
-        .upload(&alice, "clip.mp4", "video/mp4", &std::fs::read(&secret).unwrap())
+        .upload(
+            &alice,
+            "clip.mp4",
+            "video/mp4",
+            &std::fs::read(&secret).unwrap(),
+        )
         .await;
     assert_eq!(real.status, StatusCode::CREATED, "{:?}", real.body);
     let playlist = format!(
@@ -329,10 +350,18 @@ async fn p_in_3_playlists_and_concat_lists_are_refused_at_upload() {
     ] {
         t.upload(&alice, name, "video/mp4", text.as_bytes())
             .await
-            .assert_problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, "upload.unsupported_type");
+            .assert_problem(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "upload.unsupported_type",
+            );
     }
     assert_eq!(
-        t.get("/api/v1/uploads", &alice).await.json().as_array().unwrap().len(),
+        t.get("/api/v1/uploads", &alice)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
         1
     );
 }
@@ -360,9 +389,14 @@ async fn p_sec_7_a_clip_over_the_frame_limit_is_refused_at_upload() {
         "yuv420p",
         clip.to_str().unwrap(),
     ]);
-    t.upload(&alice, "many.mp4", "video/mp4", &std::fs::read(&clip).unwrap())
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "upload.too_many_frames");
+    t.upload(
+        &alice,
+        "many.mp4",
+        "video/mp4",
+        &std::fs::read(&clip).unwrap(),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "upload.too_many_frames");
     assert_eq!(count_objects(&t), 0);
 }
 
@@ -379,7 +413,9 @@ async fn p_sec_2_object_names_reveal_nothing_about_the_content() {
         let up = t.upload(&alice, "same.jpg", "image/jpeg", &photo).await;
         assert_eq!(up.status, StatusCode::CREATED);
         let id = up.json()["id"].as_str().unwrap().to_owned();
-        let stored = t.get(&format!("/api/v1/uploads/{id}/content"), &alice).await;
+        let stored = t
+            .get(&format!("/api/v1/uploads/{id}/content"), &alice)
+            .await;
         hashes.push(hex::encode(Sha256::digest(&stored.body)));
         let owner = t
             .state
@@ -402,13 +438,19 @@ async fn p_sec_2_object_names_reveal_nothing_about_the_content() {
     assert_ne!(keys[0], keys[1]);
     for key in &keys {
         assert!(!reelsmith_store::is_content_addressed(key), "{key}");
-        assert!(!key.contains(&hashes[0][..16]), "{key} names the content's hash");
+        assert!(
+            !key.contains(&hashes[0][..16]),
+            "{key} names the content's hash"
+        );
         assert!(!key.contains(&hex::encode(Sha256::digest(&photo))[..16]));
     }
     // And on disk: no file in the media folder is named by the hash.
     let names: Vec<String> = all_files(&t.dir.path().join("media"));
     assert_eq!(names.len(), 2);
-    assert!(names.iter().all(|n| !n.contains(&hashes[0][..16])), "{names:?}");
+    assert!(
+        names.iter().all(|n| !n.contains(&hashes[0][..16])),
+        "{names:?}"
+    );
 }
 
 fn all_files(dir: &Path) -> Vec<String> {
@@ -451,7 +493,10 @@ async fn unspeakable_scripts_and_frames_a_model_cannot_make_are_refused_at_submi
         json!({ "script": script, "provider": "fal", "model": "fal-ai/veo3.1", "aspect": "1:1" }),
     )
     .await
-    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "provider.unsupported_aspect");
+    .assert_problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "provider.unsupported_aspect",
+    );
     submit(
         &t,
         &alice,
@@ -469,12 +514,11 @@ async fn unspeakable_scripts_and_frames_a_model_cannot_make_are_refused_at_submi
 async fn p_in_3_bidi_controls_are_stripped_from_scripts_at_submission() {
     let t = app().await;
     let alice = user(&t, "alice").await;
-    let script = "Open invoice\u{202E}fdp.exe now. \u{2066}Quiet\u{2069} \u{202A}harbour\u{202C} at dawn.";
+    let script =
+        "Open invoice\u{202E}fdp.exe now. \u{2066}Quiet\u{2069} \u{202A}harbour\u{202C} at dawn.";
     let r = submit(&t, &alice, json!({ "script": script, "seed": 1 })).await;
     assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     let stored = r.json()["params"]["script"].as_str().unwrap().to_owned();
     assert_eq!(stored, "Open invoicefdp.exe now. Quiet harbour at dawn.");
-    assert!(!stored
-        .chars()
-        .any(reelsmith_media::text::is_bidi_control));
+    assert!(!stored.chars().any(reelsmith_media::text::is_bidi_control));
 }

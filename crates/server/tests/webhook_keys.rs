@@ -37,10 +37,7 @@ async fn jwks_server(key: &SigningKey) -> (String, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (
-        format!("http://{addr}/.well-known/jwks.json"),
-        fetches,
-    )
+    (format!("http://{addr}/.well-known/jwks.json"), fetches)
 }
 
 fn signed_headers(key: &SigningKey, request_id: &str, body: &[u8]) -> Vec<(String, String)> {
@@ -50,7 +47,10 @@ fn signed_headers(key: &SigningKey, request_id: &str, body: &[u8]) -> Vec<(Strin
         ("x-fal-webhook-request-id".into(), request_id.into()),
         ("x-fal-webhook-user-id".into(), "user-1".into()),
         ("x-fal-webhook-timestamp".into(), ts),
-        ("x-fal-webhook-signature".into(), hex::encode(sig.to_bytes())),
+        (
+            "x-fal-webhook-signature".into(),
+            hex::encode(sig.to_bytes()),
+        ),
     ]
 }
 
@@ -59,7 +59,8 @@ async fn post(t: &TestApp, headers: &[(String, String)], body: &[u8]) -> common:
     for (name, value) in headers {
         request = request.header(name.as_str(), value.as_str());
     }
-    t.send(request.body(Body::from(body.to_vec())).unwrap()).await
+    t.send(request.body(Body::from(body.to_vec())).unwrap())
+        .await
 }
 
 #[tokio::test]
@@ -86,7 +87,11 @@ async fn unsigned_posts_fetch_nothing_and_forged_ones_fetch_once_per_floor() {
         let reply = post(&t, &headers, body).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "post {i}");
     }
-    assert_eq!(fetches.load(Ordering::SeqCst), 0, "unsigned posts fetched the key set");
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        0,
+        "unsigned posts fetched the key set"
+    );
 
     // Well-formed posts signed by a key fal never published: one fetch, then the cache.
     for _ in 0..50 {
@@ -110,7 +115,10 @@ async fn unsigned_posts_fetch_nothing_and_forged_ones_fetch_once_per_floor() {
                     request = request.header(name.as_str(), value.as_str());
                 }
                 let request = request.body(Body::from(body.to_vec())).unwrap();
-                tower::ServiceExt::oneshot(app, request).await.unwrap().status()
+                tower::ServiceExt::oneshot(app, request)
+                    .await
+                    .unwrap()
+                    .status()
             })
         })
         .collect();

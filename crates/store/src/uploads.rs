@@ -179,8 +179,10 @@ impl Db {
     pub async fn content_addressed_uploads(&self) -> StoreResult<Vec<(String, String, String)>> {
         let sql = "SELECT id, owner_id, object_key FROM uploads \
                    WHERE object_key LIKE 'uploads/%/sha256/%' ORDER BY id";
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, (String, String, String)>(sql)
-            .fetch_all(pool).await)?)
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, (String, String, String)>(sql)
+            .fetch_all(pool).await)?,
+        )
     }
 
     /// Points an upload at `new` if it still names `old`; false when it no longer does (deleted

@@ -550,7 +550,11 @@ async fn p_sec_2_content_named_objects_are_renamed_once_and_still_read(env: &Env
     let ada = user(&env.db, "ada").await;
     let bob = user(&env.db, "bob").await;
     let known = pattern(3 * SEGMENT_SIZE as usize + 5);
-    let plain_hash = content_key("x", &known).rsplit('/').next().unwrap().to_owned();
+    let plain_hash = content_key("x", &known)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let ada_old = content_key(&format!("uploads/{ada}"), &known);
     let bob_old = content_key(&format!("uploads/{bob}"), &known);
     let ada_media = media.for_owner(&ada).await.unwrap();
@@ -586,7 +590,12 @@ async fn p_sec_2_content_named_objects_are_renamed_once_and_still_read(env: &Env
         }
     );
     for (row, owner) in [(&ada_first, &ada), (&ada_again, &ada), (&bob_row, &bob)] {
-        let now = env.db.upload_for_owner(owner, &row.id).await.unwrap().unwrap();
+        let now = env
+            .db
+            .upload_for_owner(owner, &row.id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(now.object_key, format!("uploads/{owner}/o/{}", row.id));
         let bytes = media
             .for_owner(owner)
@@ -597,7 +606,12 @@ async fn p_sec_2_content_named_objects_are_renamed_once_and_still_read(env: &Env
             .unwrap();
         assert_eq!(bytes, known, "row {} reads its bytes", row.id);
     }
-    let still = env.db.upload_for_owner(&ada, &fresh.id).await.unwrap().unwrap();
+    let still = env
+        .db
+        .upload_for_owner(&ada, &fresh.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(still.object_key, fresh_key);
     let stored: Vec<String> = env
         .raw
@@ -610,7 +624,10 @@ async fn p_sec_2_content_named_objects_are_renamed_once_and_still_read(env: &Env
     assert_eq!(stored.len(), 4, "{stored:?}");
     for key in &stored {
         assert!(!is_content_addressed(key), "{key}");
-        assert!(!key.contains(&plain_hash), "{key} names the plaintext's hash");
+        assert!(
+            !key.contains(&plain_hash),
+            "{key} names the plaintext's hash"
+        );
         assert!(!key.contains(&plain_hash[..16]), "{key}");
     }
     assert!(env.raw.head(&ada_old).await.unwrap().is_none());

@@ -413,7 +413,12 @@ async fn join_clips(
         ])
         // The list is ours, but the shots in it came from a provider: each may only be opened
         // as a video container from a local file, never as a playlist that names other files.
-        .args(["-protocol_whitelist", "file", "-format_whitelist", "concat,mov,matroska"])
+        .args([
+            "-protocol_whitelist",
+            "file",
+            "-format_whitelist",
+            "concat,mov,matroska",
+        ])
         .arg("-i")
         .arg(&list)
         .args([
