@@ -109,15 +109,15 @@ fn p_in_3_a_pinned_concat_list_cannot_reach_a_playlist() {
     let secret = secret_clip(dir.path());
     let inputs = hostile_inputs(dir.path(), &secret);
     let playlist_as_mp4 = &inputs[1];
-    // A concat list the engine itself writes (as the shot joiner does), naming one real clip and
-    // one "clip" that is in fact a playlist: the demuxer pin is inherited by every file in it.
+    // A concat list the engine itself writes (as the shot joiner does), whose first "clip" is in
+    // fact a playlist naming a real one: the demuxer pin is inherited by every file in the list.
     let list = dir.path().join("join.txt");
     std::fs::write(
         &list,
         format!(
             "file '{}'\nfile '{}'\n",
-            secret.display(),
-            playlist_as_mp4.display()
+            playlist_as_mp4.display(),
+            secret.display()
         ),
     )
     .unwrap();
