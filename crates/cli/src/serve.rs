@@ -56,6 +56,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let db = open_db(&config).await?;
     db.migrate().await.context("cannot migrate the database")?;
     let media = sealed_media(&config, &db).await?;
+    // One-time move off names derived from the plaintext (P-SEC-2); a no-op once done.
+    let renamed = reelsmith_store::rename_content_addressed(&db, &media)
+        .await
+        .context("cannot rename content-addressed uploads")?;
+    if renamed != reelsmith_store::RenameReport::default() {
+        info!(
+            renamed = renamed.renamed,
+            deleted = renamed.deleted,
+            missing = renamed.missing,
+            "uploads moved to content-free object names"
+        );
+    }
     let mailer: Arc<dyn Mailer> =
         Arc::from(mailer_from_config(&config.email).context("cannot set up email")?);
 

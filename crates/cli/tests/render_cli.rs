@@ -412,6 +412,63 @@ fn bad_media_are_refused_with_stable_codes() {
     );
 }
 
+/// P-IN-3: ffmpeg is never left to pick a demuxer. A text file given as `--image` (which ffmpeg's
+/// `tty` demuxer would render as a picture), and an HLS playlist or an ffconcat list pointing at
+/// a real local clip, as `.m3u8`/`.txt` or renamed `.mp4`, are refused with a clear error.
+#[test]
+fn p_in_3_text_playlists_and_concat_lists_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = tempfile::tempdir().unwrap();
+    let script = script_file(
+        inputs.path(),
+        "s.txt",
+        "A short and simple script about the sea and the sky.",
+    );
+    let secret = inputs.path().join("secret.mp4");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=64x64:rate=10",
+        "-t",
+        "1",
+        "-pix_fmt",
+        "yuv420p",
+        secret.to_str().unwrap(),
+    ]);
+    let notes: String = (1..=20)
+        .map(|i| format!("line {i} of my notes: nothing here is a picture\n"))
+        .collect();
+    let playlist = format!(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nfile:{}\n#EXT-X-ENDLIST\n",
+        secret.display()
+    );
+    let concat = format!("ffconcat version 1.0\nfile '{}'\n", secret.display());
+    let cases = [
+        ("notes", "notes.txt", notes, "--image"),
+        ("hls", "playlist.m3u8", playlist.clone(), "--clip"),
+        ("hls-renamed", "playlist.mp4", playlist, "--clip"),
+        ("concat", "list.txt", concat.clone(), "--clip"),
+        ("concat-renamed", "list.mp4", concat, "--clip"),
+    ];
+    for (name, file, text, flag) in cases {
+        let path = script_file(inputs.path(), file, &text);
+        assert_refused(
+            &BadCase {
+                name,
+                code: "media.unsupported_format",
+            },
+            vec![
+                "--script".into(),
+                script.clone().into(),
+                flag.into(),
+                path.into(),
+            ],
+            dir.path(),
+        );
+    }
+}
+
 /// A valid PNG signature and IHDR chunk (with a correct CRC) claiming the given size, and no data.
 fn png_header(width: u32, height: u32) -> Vec<u8> {
     let mut ihdr = b"IHDR".to_vec();

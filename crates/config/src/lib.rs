@@ -19,8 +19,8 @@ pub use sections::MetricsConfig;
 pub use sections::{
     AccountsConfig, Config, DatabaseConfig, EmailConfig, EmailTransport, EncryptionConfig,
     RateLimit, RateLimitsConfig, RenderConfig, RetentionConfig, S3Config, ServerConfig, SmtpConfig,
-    SmtpTls, StorageBackend, StorageConfig, TlsConfig, UploadRetention, WorkerConfig,
-    CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MAX_PURGE_DAYS, OPERATOR_KEY_FILE_NAME,
-    X264_PRESETS,
+    SmtpTls, StorageBackend, StorageConfig, TlsConfig, UploadRetention, UploadsConfig,
+    WorkerConfig, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MAX_PURGE_DAYS,
+    OPERATOR_KEY_FILE_NAME, X264_PRESETS,
 };
 pub use validate::Problem;

@@ -44,6 +44,9 @@ pub struct Config {
     /// Who may read `/metrics`.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// What one user may upload, and how much decoding runs at once.
+    #[serde(default)]
+    pub uploads: UploadsConfig,
 }
 
 impl Default for Config {
@@ -96,6 +99,7 @@ impl Config {
             privacy: PrivacyConfig::default(),
             retention: RetentionConfig::default(),
             metrics: MetricsConfig::default(),
+            uploads: UploadsConfig::default(),
         }
     }
 }
@@ -460,4 +464,31 @@ impl Default for RetentionConfig {
 pub struct MetricsConfig {
     /// The scraper's bearer token, at least 16 characters; unset: `/metrics` answers 404.
     pub token: Option<Secret<String>>,
+}
+
+/// Bounds on what uploads cost the server: image decoding is the expensive part (a 49-megapixel
+/// PNG needs over 300 MB while it is decoded), so only a few run at once, and each user has a
+/// rate and a storage quota.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadsConfig {
+    /// Images decoded at once by this server; further uploads wait their turn.
+    pub decode_concurrency: usize,
+    /// Uploads per user (`upload.rate_limited` beyond it).
+    pub rate_limit: RateLimit,
+    /// Bytes of stored uploads per user (`upload.quota_exceeded` beyond it).
+    pub quota_bytes: u64,
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        UploadsConfig {
+            decode_concurrency: 2,
+            rate_limit: RateLimit {
+                count: 60,
+                window_seconds: 60 * 60,
+            },
+            quota_bytes: 5 * 1024 * 1024 * 1024,
+        }
+    }
 }

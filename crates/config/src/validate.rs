@@ -58,6 +58,7 @@ impl Config {
         self.validate_providers(&mut problems);
         self.validate_retention(&mut problems);
         self.validate_metrics(&mut problems);
+        self.validate_uploads(&mut problems);
         problems.0
     }
 
@@ -431,6 +432,25 @@ impl Config {
             !self.privacy.policy_version.trim().is_empty(),
             "privacy.policy_version",
             "must not be empty",
+        );
+    }
+
+    fn validate_uploads(&self, p: &mut Problems) {
+        let u = &self.uploads;
+        p.check(
+            u.decode_concurrency >= 1,
+            "uploads.decode_concurrency",
+            "must be at least 1",
+        );
+        p.check(
+            u.rate_limit.count >= 1 && u.rate_limit.window_seconds >= 1,
+            "uploads.rate_limit",
+            "count and window_seconds must be at least 1",
+        );
+        p.check(
+            u.quota_bytes >= 1,
+            "uploads.quota_bytes",
+            "must be at least 1",
         );
     }
 

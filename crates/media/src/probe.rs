@@ -93,12 +93,21 @@ impl reelsmith_core::ErrorCode for ProbeError {
     }
 }
 
+/// The demuxers a probed file may be read with: the audio and video containers uploads accept
+/// (ffmpeg's names). Playlists (`hls`, `dash`), `concat` lists and `tty` text are refused by
+/// ffprobe itself, before anything they name is opened.
+pub const PROBE_DEMUXERS: &str = "mov,matroska,avi,mp3,wav,ogg,flac,aac";
+
 /// Probes a file. A file ffprobe cannot open is the caller's fault (`media.unreadable`); a
 /// missing or hanging ffprobe is ours.
 pub fn probe(path: &Path) -> Result<MediaInfo, ProbeError> {
     let args: Vec<&std::ffi::OsStr> = vec![
         "-v".as_ref(),
         "error".as_ref(),
+        "-protocol_whitelist".as_ref(),
+        "file".as_ref(),
+        "-format_whitelist".as_ref(),
+        PROBE_DEMUXERS.as_ref(),
         "-print_format".as_ref(),
         "json".as_ref(),
         "-show_format".as_ref(),

@@ -3,7 +3,7 @@
 //! its deadline passes, and is killed and reaped when its handle is dropped, so an early return
 //! or a panic in the caller never leaves a stray encoder running.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +28,93 @@ pub const FFPROBE: Tool = Tool {
     program: "ffprobe",
     package: "ffmpeg",
 };
+
+/// The demuxers an input may be opened with when the caller names none: real media containers
+/// and single still images. Left to itself ffmpeg tries every demuxer it has, and some of them
+/// read other files or URLs named inside the input (HLS and DASH playlists, ffconcat lists), or
+/// render any text as a picture (`tty`). Names are ffmpeg's own (`ffmpeg -demuxers`).
+pub const MEDIA_DEMUXERS: &[&str] = &[
+    "mov",
+    "matroska",
+    "avi",
+    "mp3",
+    "wav",
+    "ogg",
+    "flac",
+    "aac",
+    "image2",
+    "png_pipe",
+    "jpeg_pipe",
+    "webp_pipe",
+    "gif",
+    "bmp_pipe",
+];
+
+/// The only protocols an input may use: local files and our own pipes, never a URL, `data:`,
+/// `subfile:` or `concat:` that could reach something the caller did not name.
+pub const INPUT_PROTOCOLS: &str = "file,pipe";
+
+/// Pins every input of an ffmpeg or ffprobe command line: each input gets
+/// `-protocol_whitelist file,pipe` and a `-format_whitelist` (the demuxer its `-f` names plus
+/// [`MEDIA_DEMUXERS`], so a pinned `concat` list can only name media files), unless the caller
+/// already set them. [`Process::spawn`] applies this to every ffmpeg and ffprobe it starts, so
+/// no call site can forget it; other programs' arguments pass unchanged.
+pub fn pin_inputs(tool: Tool, args: Vec<OsString>) -> Vec<OsString> {
+    if tool.program == FFPROBE.program {
+        // ffprobe has one input, and every option before it applies to it.
+        let mut pinned = input_pins(&args);
+        pinned.extend(args);
+        return pinned;
+    }
+    if tool.program != FFMPEG.program {
+        return args;
+    }
+    let mut pinned = Vec::with_capacity(args.len() + 8);
+    // Options between one input and the next `-i` belong to that next input.
+    let mut group_start = 0;
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "-i" {
+            let group = &args[group_start..i];
+            pinned.extend(input_pins(group));
+            pinned.extend(args[group_start..=i].iter().cloned());
+            if let Some(input) = args.get(i + 1) {
+                pinned.push(input.clone());
+            }
+            i += 2;
+            group_start = i.min(args.len());
+        } else {
+            i += 1;
+        }
+    }
+    pinned.extend(args[group_start.min(args.len())..].iter().cloned());
+    pinned
+}
+
+/// The pins one input's options lack.
+fn input_pins(options: &[OsString]) -> Vec<OsString> {
+    let value_of = |flag: &str| {
+        options
+            .iter()
+            .position(|a| a == flag)
+            .and_then(|at| options.get(at + 1))
+    };
+    let mut pins = Vec::new();
+    if value_of("-protocol_whitelist").is_none() {
+        pins.push("-protocol_whitelist".into());
+        pins.push(INPUT_PROTOCOLS.into());
+    }
+    if value_of("-format_whitelist").is_none() {
+        let mut allowed: Vec<&str> = Vec::new();
+        if let Some(named) = value_of("-f").and_then(|f| f.to_str()) {
+            allowed.push(named);
+        }
+        allowed.extend(MEDIA_DEMUXERS);
+        pins.push("-format_whitelist".into());
+        pins.push(allowed.join(",").into());
+    }
+    pins
+}
 
 /// How much of a program's error output is kept for the error message.
 const STDERR_TAIL_BYTES: usize = 8 * 1024;
@@ -168,6 +255,10 @@ impl Process {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        let args = pin_inputs(
+            tool,
+            args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+        );
         let permit = Permit::acquire();
         let mut command = Command::new(tool.program);
         command
@@ -402,6 +493,90 @@ mod tests {
         program: "sh",
         package: "dash",
     };
+
+    fn strings(args: &[OsString]) -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_ffmpeg_input_is_pinned_and_outputs_are_untouched() {
+        let args: Vec<OsString> = [
+            "-y",
+            "-f",
+            "rawvideo",
+            "-s",
+            "8x8",
+            "-i",
+            "pipe:0",
+            "-i",
+            "file:/a.wav",
+            "-map",
+            "0:v",
+            "-f",
+            "mp4",
+            "file:/out.mp4",
+        ]
+        .map(OsString::from)
+        .to_vec();
+        let pinned = strings(&pin_inputs(FFMPEG, args));
+        let media = MEDIA_DEMUXERS.join(",");
+        let expected: Vec<String> = [
+            "-protocol_whitelist".to_owned(),
+            "file,pipe".into(),
+            "-format_whitelist".into(),
+            format!("rawvideo,{media}"),
+            "-y".into(),
+            "-f".into(),
+            "rawvideo".into(),
+            "-s".into(),
+            "8x8".into(),
+            "-i".into(),
+            "pipe:0".into(),
+            "-protocol_whitelist".into(),
+            "file,pipe".into(),
+            "-format_whitelist".into(),
+            media.clone(),
+            "-i".into(),
+            "file:/a.wav".into(),
+            "-map".into(),
+            "0:v".into(),
+            "-f".into(),
+            "mp4".into(),
+            "file:/out.mp4".into(),
+        ]
+        .to_vec();
+        assert_eq!(pinned, expected);
+    }
+
+    #[test]
+    fn a_caller_pin_is_kept_and_ffprobe_is_pinned_before_its_input() {
+        let args: Vec<OsString> = ["-format_whitelist", "mov", "-i", "x.mp4"]
+            .map(OsString::from)
+            .to_vec();
+        let pinned = strings(&pin_inputs(FFMPEG, args));
+        assert_eq!(
+            pinned,
+            [
+                "-protocol_whitelist",
+                "file,pipe",
+                "-format_whitelist",
+                "mov",
+                "-i",
+                "x.mp4"
+            ]
+        );
+        let probe = strings(&pin_inputs(
+            FFPROBE,
+            ["-show_format", "x.mp4"].map(OsString::from).to_vec(),
+        ));
+        assert_eq!(probe[..2], ["-protocol_whitelist", "file,pipe"]);
+        assert_eq!(probe[2], "-format_whitelist");
+        assert_eq!(probe[4..], ["-show_format", "x.mp4"]);
+        let other = strings(&pin_inputs(SH, ["-c", "-i"].map(OsString::from).to_vec()));
+        assert_eq!(other, ["-c", "-i"]);
+    }
 
     #[test]
     fn captures_output() {

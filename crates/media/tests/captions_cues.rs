@@ -304,13 +304,19 @@ fn ffmpeg_reads_both_files_with_the_same_cue_count() {
     let words = speak(ENGLISH);
     let cues = build_cues(&words, &layout);
     let dir = tempfile::tempdir().unwrap();
-    for (name, content) in [("c.vtt", write_vtt(&cues)), ("c.srt", write_srt(&cues))] {
+    for (name, demuxer, content) in [
+        ("c.vtt", "webvtt", write_vtt(&cues)),
+        ("c.srt", "srt", write_srt(&cues)),
+    ] {
         let path = dir.path().join(name);
         std::fs::write(&path, content).unwrap();
+        // Subtitle files are no media input: the demuxer is named, as every input's must be.
         let args = [
             "-hide_banner".into(),
             "-loglevel".into(),
             "error".into(),
+            "-f".into(),
+            demuxer.into(),
             "-i".into(),
             path.to_string_lossy().into_owned(),
             "-f".into(),

@@ -162,14 +162,19 @@ pub(crate) async fn valid_spec(
             "the render spec must be a JSON object",
         ));
     }
-    let spec: RenderSpec = serde_json::from_value(body).map_err(|e| {
+    let mut spec: RenderSpec = serde_json::from_value(body).map_err(|e| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "spec.invalid",
             e.to_string(),
         )
     })?;
+    strip_bidi(&mut spec);
     spec.validate(&state.config.limits)?;
+    // A script of punctuation or emoji alone has nothing to speak: refused now (the engine's
+    // own planner decides), not as a job that fails in the worker.
+    reelsmith_media::plan::plan(&spec.script, spec.media.len())
+        .map_err(|e| ApiError::from_code(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
     for id in &spec.media {
         let upload = state
             .db
@@ -205,6 +210,20 @@ pub(crate) async fn valid_spec(
     let params =
         serde_json::to_value(&spec).map_err(|e| ApiError::internal("spec.serialise", &e))?;
     Ok(CheckedSpec { params, plan })
+}
+
+/// Bidirectional controls go at the edge, from everything the spec will show or send as text.
+fn strip_bidi(spec: &mut RenderSpec) {
+    use reelsmith_media::text::strip_bidi_controls as strip;
+    spec.script = strip(&spec.script);
+    for prompt in spec
+        .prompts
+        .iter_mut()
+        .chain(spec.prompt.as_mut())
+        .chain(spec.negative_prompt.as_mut())
+    {
+        *prompt = strip(prompt);
+    }
 }
 
 /// A third-party provider must be configured here and consented to by the user before a job

@@ -50,7 +50,7 @@ pub use state::AppState;
 /// JSON bodies are small; only uploads get a larger limit.
 const JSON_BODY_LIMIT: usize = 256 * 1024;
 /// Room for the multipart framing around an upload's file.
-const MULTIPART_OVERHEAD: usize = 64 * 1024;
+pub(crate) const MULTIPART_OVERHEAD: usize = 64 * 1024;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 

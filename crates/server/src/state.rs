@@ -23,10 +23,15 @@ pub struct AppState {
     pub fal_keys: SharedFalKeys,
     /// "Now" for what expires (export links); tests advance it.
     pub clock: Clock,
+    /// Permits for decoding uploaded images (`uploads.decode_concurrency`).
+    pub decode_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     pub fn new(db: Db, media: SealedMedia, mailer: Arc<dyn Mailer>, config: Arc<Config>) -> Self {
+        let decode_permits = Arc::new(tokio::sync::Semaphore::new(
+            config.uploads.decode_concurrency.max(1),
+        ));
         AppState {
             db,
             media,
@@ -35,6 +40,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             fal_keys: SharedFalKeys::default(),
             clock: Clock::default(),
+            decode_permits,
         }
     }
 

@@ -1,10 +1,14 @@
 //! `/api/v1/uploads`: images, audio and video a user brings for their videos. The file is
-//! spooled to a temporary file under a size limit, then judged by its content, never by its
-//! name or declared type: images are decoded within pixel limits and re-encoded with every
-//! metadata block gone before anything is stored (P-IN-3); audio and video are probed within
-//! duration limits (P-SEC-7). Objects are content-addressed per owner.
+//! streamed into the data folder's own temporary space (never the system's) and refused the
+//! moment it passes the size limit or the owner's storage quota; then it is judged by its
+//! content, never by its name or declared type: images are decoded within pixel limits, a few
+//! at a time, and re-encoded with every metadata block gone before anything is stored (P-IN-3);
+//! audio and video are probed, with the demuxer pinned, within duration and frame limits
+//! (P-SEC-7). Objects get random names, so storage never reveals a hash of what a user uploaded
+//! (P-SEC-2).
 
-use std::path::Path as FsPath;
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
 
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, State};
@@ -12,15 +16,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
+use reelsmith_config::Config;
 use reelsmith_core::ErrorCode;
 use reelsmith_media::probe::{probe, MediaInfo, ProbeError};
 use reelsmith_media::upload::sanitize_image;
-use reelsmith_store::{content_key, now_ms, ContentHasher, NewUpload, Page, Upload, UploadKind};
+use reelsmith_store::{now_ms, upload_object_key, NewUpload, Page, Upload, UploadKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use utoipa::ToSchema;
 
+use crate::auth::enforce_limit;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ApiQuery, ClientInfo, CurrentUser};
 use crate::range::serve_object;
@@ -82,6 +88,41 @@ fn too_large(limit: u64) -> ApiError {
     )
 }
 
+fn quota_exceeded(quota: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "upload.quota_exceeded",
+        format!("this file would take your uploads past your storage quota of {quota} bytes: delete some first"),
+    )
+}
+
+/// What one upload may still take: the per-file limit and what is left of the owner's quota.
+#[derive(Clone, Copy)]
+struct Budget {
+    file_limit: u64,
+    quota: u64,
+    quota_left: u64,
+}
+
+impl Budget {
+    fn check(&self, size: u64) -> ApiResult<()> {
+        if size > self.file_limit {
+            Err(too_large(self.file_limit))
+        } else if size > self.quota_left {
+            Err(quota_exceeded(self.quota))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Where uploads are spooled while they arrive: the data folder's own temporary space, so an
+/// upload never lands in a shared system folder, and a crash leaves it where the operator's
+/// retention and backups already look.
+pub fn spool_dir(config: &Config) -> PathBuf {
+    config.worker.temp_dir.join("uploads")
+}
+
 fn unsupported() -> ApiError {
     ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -90,36 +131,38 @@ fn unsupported() -> ApiError {
     )
 }
 
-fn multipart_error(err: MultipartError, limit: u64) -> ApiError {
+fn multipart_error(err: MultipartError, budget: Budget) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        too_large(limit)
+        too_large(budget.file_limit)
     } else {
         ApiError::new(StatusCode::BAD_REQUEST, "upload.malformed", err.body_text())
     }
 }
 
-/// A file spooled to disk while its size and content hash are counted.
+/// A file spooled to disk while its size is counted. Dropping it removes the file, so every
+/// refusal on the way leaves nothing behind.
 struct Spooled {
     file: tempfile::NamedTempFile,
     size: u64,
-    hasher: ContentHasher,
 }
 
-async fn spool(mut field: Field<'_>, limit: u64) -> ApiResult<Spooled> {
-    let file =
-        tempfile::NamedTempFile::new().map_err(|e| ApiError::internal("upload.spool", &e))?;
-    let mut out = tokio::fs::File::from_std(
-        file.reopen()
-            .map_err(|e| ApiError::internal("upload.spool", &e))?,
-    );
+async fn spool(mut field: Field<'_>, budget: Budget, dir: &FsPath) -> ApiResult<Spooled> {
+    let spool_error = |e: std::io::Error| ApiError::internal("upload.spool", &e);
+    tokio::fs::create_dir_all(dir).await.map_err(spool_error)?;
+    let file = tempfile::Builder::new()
+        .prefix("upload-")
+        .tempfile_in(dir)
+        .map_err(spool_error)?;
+    let mut out = tokio::fs::File::from_std(file.reopen().map_err(spool_error)?);
     let mut size = 0u64;
-    let mut hasher = ContentHasher::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| multipart_error(e, budget))?
+    {
         size += chunk.len() as u64;
-        if size > limit {
-            return Err(too_large(limit));
-        }
-        hasher.update(&chunk);
+        // Refused on the chunk that crosses the line: the rest of the body is never read.
+        budget.check(size)?;
         out.write_all(&chunk)
             .await
             .map_err(|e| ApiError::internal("upload.spool", &e))?;
@@ -127,16 +170,20 @@ async fn spool(mut field: Field<'_>, limit: u64) -> ApiResult<Spooled> {
     out.flush()
         .await
         .map_err(|e| ApiError::internal("upload.spool", &e))?;
-    Ok(Spooled { file, size, hasher })
+    Ok(Spooled { file, size })
 }
 
 /// The one file of the form; a second file field is refused rather than silently dropped.
-async fn receive_file(multipart: &mut Multipart, limit: u64) -> ApiResult<Spooled> {
+async fn receive_file(
+    multipart: &mut Multipart,
+    budget: Budget,
+    dir: &FsPath,
+) -> ApiResult<Spooled> {
     let mut spooled = None;
     while let Some(field) = multipart
         .next_field()
         .await
-        .map_err(|e| multipart_error(e, limit))?
+        .map_err(|e| multipart_error(e, budget))?
     {
         if field.file_name().is_none() && field.name() != Some("file") {
             continue; // ordinary form fields carry nothing we use
@@ -148,7 +195,7 @@ async fn receive_file(multipart: &mut Multipart, limit: u64) -> ApiResult<Spoole
                 "send exactly one file per upload",
             ));
         }
-        spooled = Some(spool(field, limit).await?);
+        spooled = Some(spool(field, budget, dir).await?);
     }
     let spooled = spooled.ok_or_else(|| {
         ApiError::new(
@@ -211,7 +258,8 @@ struct Described {
     duration_ms: Option<i64>,
 }
 
-fn describe_media(info: &MediaInfo, max_seconds: f64) -> ApiResult<Described> {
+fn describe_media(info: &MediaInfo, limits: &reelsmith_core::Limits) -> ApiResult<Described> {
+    let max_seconds = limits.max_media_seconds;
     let mime = container_mime(&info.format_name).ok_or_else(unsupported)?;
     let (kind, mime) = match (info.video(), info.audio()) {
         (Some(_), _) => (UploadKind::Video, mime.replace("audio/", "video/")),
@@ -242,6 +290,24 @@ fn describe_media(info: &MediaInfo, max_seconds: f64) -> ApiResult<Described> {
         ));
     }
     let video = info.video();
+    if let Some(v) = video {
+        // The engine refuses a clip over the frame limit; refusing it here means the user
+        // learns it now, not from a failed job.
+        let frames = v
+            .frame_count
+            .map(|n| n as f64)
+            .or_else(|| v.frame_rate.map(|fps| fps * v.duration.unwrap_or(duration)));
+        if let Some(frames) = frames.filter(|f| *f > limits.max_clip_frames as f64) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "upload.too_many_frames",
+                format!(
+                    "the clip has {frames:.0} frames, more than the limit of {}",
+                    limits.max_clip_frames
+                ),
+            ));
+        }
+    }
     Ok(Described {
         kind,
         mime,
@@ -251,13 +317,26 @@ fn describe_media(info: &MediaInfo, max_seconds: f64) -> ApiResult<Described> {
     })
 }
 
-async fn store_image(state: &AppState, owner: &str, path: &FsPath) -> ApiResult<NewUpload> {
+async fn store_image(
+    state: &AppState,
+    owner: &str,
+    path: &FsPath,
+    budget: Budget,
+) -> ApiResult<NewUpload> {
+    // Decoding is where an image costs memory (hundreds of MB for a large one): only a few run
+    // at once, and the file is read only once a permit is held.
+    let _permit = Arc::clone(&state.decode_permits)
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::internal("upload.decode_permit", &e))?;
     let bytes = tokio::fs::read(path)
         .await
         .map_err(|e| ApiError::internal("upload.spool", &e))?;
     let limits = state.config.limits.clone();
     let clean = tokio::task::spawn_blocking(move || sanitize_image(&bytes, &limits)).await??;
-    let key = content_key(&format!("uploads/{owner}"), &clean.bytes);
+    // The re-encoded image is what is stored and counted.
+    budget.check(clean.bytes.len() as u64)?;
+    let key = upload_object_key(owner);
     let size = clean.bytes.len() as i64;
     state
         .media
@@ -285,8 +364,8 @@ async fn store_media(state: &AppState, owner: &str, spooled: Spooled) -> ApiResu
         Err(ProbeError::Unreadable(_)) => return Err(unsupported()),
         Err(err) => return Err(ApiError::internal(err.code(), &err)),
     };
-    let described = describe_media(&info, state.config.limits.max_media_seconds)?;
-    let key = spooled.hasher.key(&format!("uploads/{owner}"));
+    let described = describe_media(&info, &state.config.limits)?;
+    let key = upload_object_key(owner);
     state
         .media
         .for_owner(owner)
@@ -307,10 +386,11 @@ async fn store_media(state: &AppState, owner: &str, spooled: Spooled) -> ApiResu
 
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads",
     request_body(content_type = "multipart/form-data", description = "one file field"),
-    responses((status = 201, body = UploadView), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = UploadView), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
     caller: CurrentUser,
+    headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<UploadView>)> {
     let mut multipart = multipart.map_err(|r| {
@@ -320,8 +400,38 @@ pub async fn create(
             r.body_text(),
         )
     })?;
-    let limit = state.config.limits.max_file_bytes;
-    let spooled = receive_file(&mut multipart, limit).await?;
+    let file_limit = state.config.limits.max_file_bytes;
+    // A declared length past the limit is refused before one byte of the body is read.
+    if declared_length(&headers).is_some_and(|n| n > file_limit + crate::MULTIPART_OVERHEAD as u64)
+    {
+        return Err(too_large(file_limit));
+    }
+    enforce_limit(
+        &state,
+        "upload",
+        caller.id(),
+        state.config.uploads.rate_limit,
+    )
+    .await
+    .map_err(|e| match e.code {
+        "rate_limited" => ApiError {
+            code: "upload.rate_limited",
+            detail: format!("too many uploads; {}", e.detail),
+            ..e
+        },
+        _ => e,
+    })?;
+    let quota = state.config.uploads.quota_bytes;
+    let used = u64::try_from(state.db.upload_bytes_of(caller.id()).await?).unwrap_or(0);
+    let budget = Budget {
+        file_limit,
+        quota,
+        quota_left: quota.saturating_sub(used),
+    };
+    if budget.quota_left == 0 {
+        return Err(quota_exceeded(quota));
+    }
+    let spooled = receive_file(&mut multipart, budget, &spool_dir(&state.config)).await?;
     let mut head = [0u8; 16];
     let head_len = {
         use std::io::Read;
@@ -333,12 +443,21 @@ pub async fn create(
             .map_err(|e| ApiError::internal("upload.spool", &e))?
     };
     let new = if looks_like_image(&head[..head_len]) {
-        store_image(&state, caller.id(), spooled.file.path()).await?
+        store_image(&state, caller.id(), spooled.file.path(), budget).await?
     } else {
         store_media(&state, caller.id(), spooled).await?
     };
     let upload = state.db.create_upload(&new, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(UploadView::from(&upload))))
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 #[utoipa::path(get, path = "/api/v1/uploads", tag = "uploads", params(PageQuery),

@@ -6,7 +6,7 @@
 //! Webhooks HMAC), the job is only woken, and the worker asks the provider itself for the result.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -17,31 +17,55 @@ use reelsmith_providers::Secret;
 use reelsmith_store::now_ms;
 use reelsmith_worker::shots::WEBHOOK_EVENT;
 use serde_json::{json, Value};
-use tokio::sync::RwLock;
+use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
-/// fal's key set, fetched on first use and again when a signature does not match a set older
-/// than [`REFRESH_AFTER`] (fal rotates its keys).
+/// fal's key set, fetched on first use and again when a signature does not match, but never
+/// more often than once per [`REFETCH_FLOOR`], whatever is posted: a stream of forged or
+/// unknown-key webhooks costs at most one outbound fetch per period, and a failed fetch counts
+/// too, so an unreachable key server is not hammered either. The mutex makes concurrent posts
+/// wait for one fetch instead of each starting their own.
 #[derive(Default)]
 pub struct FalKeys {
-    cached: RwLock<Option<(Instant, fal::FalKeySet)>>,
+    cached: Mutex<FalCache>,
 }
 
-const REFRESH_AFTER: Duration = Duration::from_secs(60);
+#[derive(Default)]
+struct FalCache {
+    keys: Option<fal::FalKeySet>,
+    /// When the last fetch was tried (on `AppState::clock`), successful or not.
+    tried_at_ms: Option<i64>,
+}
+
+/// The shortest time between two fetches of fal's key set.
+pub const REFETCH_FLOOR: Duration = Duration::from_secs(5 * 60);
 
 impl FalKeys {
-    async fn get(&self, url: &str, refresh: bool) -> Result<fal::FalKeySet, WebhookError> {
-        if let Some((at, keys)) = self.cached.read().await.as_ref() {
-            if !refresh || at.elapsed() < REFRESH_AFTER {
-                return Ok(keys.clone());
+    async fn get(
+        &self,
+        url: &str,
+        refresh: bool,
+        now_ms: i64,
+    ) -> Result<fal::FalKeySet, WebhookError> {
+        let mut cache = self.cached.lock().await;
+        let floor_ms = REFETCH_FLOOR.as_millis() as i64;
+        let due = cache.tried_at_ms.is_none_or(|at| now_ms - at >= floor_ms);
+        match &cache.keys {
+            Some(keys) if !refresh || !due => return Ok(keys.clone()),
+            None if !due => {
+                return Err(WebhookError::BadKeys(
+                    "the key set could not be fetched recently; try again later".into(),
+                ))
             }
+            _ => {}
         }
+        cache.tried_at_ms = Some(now_ms);
         let client = reqwest::Client::new();
         let keys = fal::FalKeySet::fetch(&client, url).await?;
-        *self.cached.write().await = Some((Instant::now(), keys.clone()));
+        cache.keys = Some(keys.clone());
         Ok(keys)
     }
 }
@@ -85,13 +109,17 @@ pub async fn fal_webhook(
         .webhook_jwks_url
         .as_deref()
         .unwrap_or(fal::DEFAULT_JWKS_URL);
-    let pairs = header_pairs(&headers);
-    let keys = state.fal_keys.get(url, false).await.map_err(refused)?;
-    let request_id = match fal::verify(&keys, &pairs, &body, unix_now()) {
+    // Headers, timestamp window and signature form first: a post that cannot verify costs no
+    // outbound request.
+    let signed =
+        fal::SignedWebhook::parse(&header_pairs(&headers), &body, unix_now()).map_err(refused)?;
+    let now = state.clock.now();
+    let keys = state.fal_keys.get(url, false, now).await.map_err(refused)?;
+    let request_id = match signed.verify(&keys) {
         Ok(id) => id,
         Err(WebhookError::BadSignature) => {
-            let keys = state.fal_keys.get(url, true).await.map_err(refused)?;
-            fal::verify(&keys, &pairs, &body, unix_now()).map_err(refused)?
+            let keys = state.fal_keys.get(url, true, now).await.map_err(refused)?;
+            signed.verify(&keys).map_err(refused)?
         }
         Err(e) => return Err(refused(e)),
     };

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod keys;
 pub mod marketing;
 pub mod notify;
+pub mod object_names;
 pub mod objects;
 pub mod policies;
 pub mod queue;
@@ -45,6 +46,9 @@ pub use jobs::{
 pub use keys::{CryptError, DataKey, KeyStore, Keyring, OperatorKey, RotationReport};
 pub use marketing::MarketingRecipient;
 pub use notify::{JobQueuedListener, JOB_QUEUED_CHANNEL};
+pub use object_names::{
+    is_content_addressed, rename_content_addressed, upload_object_key, RenameError, RenameReport,
+};
 pub use objects::{
     content_key, ContentHasher, MediaConfig, MediaStore, ObjectError, ObjectInfo, ObjectReader,
     S3Config,

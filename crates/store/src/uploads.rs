@@ -175,6 +175,33 @@ impl Db {
         row.map(UploadRow::into_upload).transpose()
     }
 
+    /// Uploads still stored under a name derived from their content: `(id, owner, object key)`.
+    pub async fn content_addressed_uploads(&self) -> StoreResult<Vec<(String, String, String)>> {
+        let sql = "SELECT id, owner_id, object_key FROM uploads \
+                   WHERE object_key LIKE 'uploads/%/sha256/%' ORDER BY id";
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, (String, String, String)>(sql)
+            .fetch_all(pool).await)?,
+        )
+    }
+
+    /// Points an upload at `new` if it still names `old`; false when it no longer does (deleted
+    /// or already switched by another process).
+    pub async fn switch_upload_object(&self, id: &str, old: &str, new: &str) -> StoreResult<bool> {
+        let sql = "UPDATE uploads SET object_key = $1 WHERE id = $2 AND object_key = $3";
+        let changed = with_pool!(self, pool => sqlx::query(sql)
+            .bind(new).bind(id).bind(old).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(changed > 0)
+    }
+
+    /// Bytes the owner's uploads take, as stored (their storage quota counts these).
+    pub async fn upload_bytes_of(&self, owner_id: &str) -> StoreResult<i64> {
+        // PostgreSQL sums BIGINT as NUMERIC; the cast keeps one Rust type for both engines.
+        let sql = "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM uploads WHERE owner_id = $1";
+        Ok(with_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(owner_id).fetch_one(pool).await)?)
+    }
+
     /// Whether any upload still points at this object key (content addressing lets two uploads
     /// of the same bytes share one object).
     pub async fn object_key_referenced(&self, object_key: &str) -> StoreResult<bool> {

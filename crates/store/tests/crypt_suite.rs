@@ -78,6 +78,7 @@ on_both!(
     p_sec_2_rotate_rewraps_every_data_key_and_everything_still_reads,
     p_sec_2_owners_cannot_read_each_others_objects,
     p_sec_2_concurrent_first_use_agrees_on_one_data_key,
+    p_sec_2_content_named_objects_are_renamed_once_and_still_read,
 );
 
 fn operator_key(byte: u8) -> OperatorKey {
@@ -520,4 +521,139 @@ async fn p_sec_2_missing_key_file_is_generated_only_for_a_fresh_installation() {
         .unwrap_err();
     assert_eq!(err.code(), "crypt.key_file_missing");
     assert!(!key_file.exists(), "no replacement key was generated");
+}
+
+async fn upload_row(db: &Db, owner: &str, key: &str, size: usize) -> Upload {
+    db.create_upload(
+        &NewUpload {
+            owner_id: owner.to_owned(),
+            kind: UploadKind::Video,
+            object_key: key.to_owned(),
+            size: size as i64,
+            mime: "video/mp4".into(),
+            width: None,
+            height: None,
+            duration_ms: Some(1000),
+        },
+        now_ms(),
+    )
+    .await
+    .expect("upload row")
+}
+
+/// P-SEC-2: an installation that named uploads by the SHA-256 of their plaintext (two rows
+/// sharing one object, as content addressing did) is moved to content-free names: every row
+/// still reads its bytes, no stored name reveals the plaintext's hash, the old objects are gone,
+/// and a second run (or one after an interruption) changes nothing.
+async fn p_sec_2_content_named_objects_are_renamed_once_and_still_read(env: &Env) {
+    let media = sealed(env, Keyring::new(operator_key(1)));
+    let ada = user(&env.db, "ada").await;
+    let bob = user(&env.db, "bob").await;
+    let known = pattern(3 * SEGMENT_SIZE as usize + 5);
+    let plain_hash = content_key("x", &known)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let ada_old = content_key(&format!("uploads/{ada}"), &known);
+    let bob_old = content_key(&format!("uploads/{bob}"), &known);
+    let ada_media = media.for_owner(&ada).await.unwrap();
+    ada_media
+        .put_bytes(&ada_old, Bytes::from(known.clone()))
+        .await
+        .unwrap();
+    media
+        .for_owner(&bob)
+        .await
+        .unwrap()
+        .put_bytes(&bob_old, Bytes::from(known.clone()))
+        .await
+        .unwrap();
+    let ada_first = upload_row(&env.db, &ada, &ada_old, known.len()).await;
+    let ada_again = upload_row(&env.db, &ada, &ada_old, known.len()).await;
+    let bob_row = upload_row(&env.db, &bob, &bob_old, known.len()).await;
+    // A row renamed elsewhere already stays as it is.
+    let fresh_key = upload_object_key(&ada);
+    ada_media
+        .put_bytes(&fresh_key, Bytes::from_static(b"fresh"))
+        .await
+        .unwrap();
+    let fresh = upload_row(&env.db, &ada, &fresh_key, 5).await;
+
+    let report = rename_content_addressed(&env.db, &media).await.unwrap();
+    assert_eq!(
+        report,
+        RenameReport {
+            renamed: 3,
+            deleted: 2,
+            missing: 0
+        }
+    );
+    for (row, owner) in [(&ada_first, &ada), (&ada_again, &ada), (&bob_row, &bob)] {
+        let now = env
+            .db
+            .upload_for_owner(owner, &row.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(now.object_key, format!("uploads/{owner}/o/{}", row.id));
+        let bytes = media
+            .for_owner(owner)
+            .await
+            .unwrap()
+            .get_bytes(&now.object_key)
+            .await
+            .unwrap();
+        assert_eq!(bytes, known, "row {} reads its bytes", row.id);
+    }
+    let still = env
+        .db
+        .upload_for_owner(&ada, &fresh.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.object_key, fresh_key);
+    let stored: Vec<String> = env
+        .raw
+        .list("uploads/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(stored.len(), 4, "{stored:?}");
+    for key in &stored {
+        assert!(!is_content_addressed(key), "{key}");
+        assert!(
+            !key.contains(&plain_hash),
+            "{key} names the plaintext's hash"
+        );
+        assert!(!key.contains(&plain_hash[..16]), "{key}");
+    }
+    assert!(env.raw.head(&ada_old).await.unwrap().is_none());
+    assert!(env.raw.head(&bob_old).await.unwrap().is_none());
+
+    let again = rename_content_addressed(&env.db, &media).await.unwrap();
+    assert_eq!(again, RenameReport::default());
+
+    // Interrupted after the copy, before the row switched: the rerun writes the same new name,
+    // so nothing is orphaned.
+    let carl = user(&env.db, "carl").await;
+    let carl_old = content_key(&format!("uploads/{carl}"), b"carl's clip");
+    let carl_media = media.for_owner(&carl).await.unwrap();
+    carl_media
+        .put_bytes(&carl_old, Bytes::from_static(b"carl's clip"))
+        .await
+        .unwrap();
+    let carl_row = upload_row(&env.db, &carl, &carl_old, 11).await;
+    let half_done = format!("uploads/{carl}/o/{}", carl_row.id);
+    carl_media
+        .put_bytes(&half_done, Bytes::from_static(b"carl's clip"))
+        .await
+        .unwrap();
+    let report = rename_content_addressed(&env.db, &media).await.unwrap();
+    assert_eq!((report.renamed, report.deleted), (1, 1));
+    let carl_objects = env.raw.list(&format!("uploads/{carl}/")).await.unwrap();
+    assert_eq!(carl_objects.len(), 1, "{carl_objects:?}");
+    assert_eq!(carl_objects[0].key, half_done);
 }

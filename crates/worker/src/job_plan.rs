@@ -53,6 +53,18 @@ pub enum JobPlanError {
     UnknownModel { provider: String, model: String },
     #[error("{model} makes video from an image only: add an image to the job")]
     NeedsImage { model: String },
+    #[error("{model} cannot make {aspect} video (it makes {allowed})")]
+    UnsupportedAspect {
+        model: String,
+        aspect: String,
+        allowed: String,
+    },
+    #[error("{model} makes video at {allowed} only, not {resolution}")]
+    UnsupportedResolution {
+        model: String,
+        resolution: String,
+        allowed: String,
+    },
     #[error(transparent)]
     Script(#[from] reelsmith_media::plan::PlanError),
 }
@@ -62,6 +74,8 @@ impl ErrorCode for JobPlanError {
         match self {
             JobPlanError::UnknownModel { .. } => "provider.unknown_model",
             JobPlanError::NeedsImage { .. } => "provider.needs_image",
+            JobPlanError::UnsupportedAspect { .. } => "provider.unsupported_aspect",
+            JobPlanError::UnsupportedResolution { .. } => "provider.unsupported_resolution",
             JobPlanError::Script(e) => e.code(),
         }
     }
@@ -86,6 +100,7 @@ pub fn plan_job(spec: &RenderSpec) -> Result<JobPlan, JobPlanError> {
             credits: 0,
         });
     }
+    check_frame(caps, spec)?;
     let scene_plan = reelsmith_media::plan::plan(&spec.script, spec.media.len())?;
     let words_per_second = f64::from(spec.tts.rate.max(1)) / 60.0;
     let mut scenes = Vec::with_capacity(scene_plan.scenes.len());
@@ -117,6 +132,29 @@ pub fn plan_job(spec: &RenderSpec) -> Result<JobPlan, JobPlanError> {
         scenes,
         credits,
     })
+}
+
+/// The model's aspect ratios and resolutions, checked now: the provider would refuse the shot
+/// only after the job was queued and its credits reserved.
+fn check_frame(caps: &ModelCaps, spec: &RenderSpec) -> Result<(), JobPlanError> {
+    let name = |v: serde_json::Value| v.as_str().map(str::to_owned).unwrap_or_default();
+    let aspect = name(serde_json::json!(spec.aspect));
+    if !caps.aspects.contains(&aspect.as_str()) {
+        return Err(JobPlanError::UnsupportedAspect {
+            model: caps.model.to_owned(),
+            aspect,
+            allowed: caps.aspects.join(", "),
+        });
+    }
+    let resolution = name(serde_json::json!(spec.resolution));
+    if !caps.resolutions.is_empty() && !caps.resolutions.contains(&resolution.as_str()) {
+        return Err(JobPlanError::UnsupportedResolution {
+            model: caps.model.to_owned(),
+            resolution,
+            allowed: caps.resolutions.join(", "),
+        });
+    }
+    Ok(())
 }
 
 fn caps_for(spec: &RenderSpec) -> Result<&'static ModelCaps, JobPlanError> {

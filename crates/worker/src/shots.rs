@@ -413,8 +413,17 @@ async fn join_clips(
     let out = folder.file(&format!("scene-{scene}.mp4"));
     let status = tokio::process::Command::new("ffmpeg")
         .args([
-            "-v", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0", "-i",
+            "-v", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0",
         ])
+        // The list is ours, but the shots in it came from a provider: each may only be opened
+        // as a video container from a local file, never as a playlist that names other files.
+        .args([
+            "-protocol_whitelist",
+            "file",
+            "-format_whitelist",
+            "concat,mov,matroska",
+        ])
+        .arg("-i")
         .arg(&list)
         .args([
             "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",

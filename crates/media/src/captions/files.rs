@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::cues::Cue;
+use crate::text::strip_bidi_controls;
 
 pub fn write_vtt(cues: &[Cue]) -> String {
     let mut out = String::from("WEBVTT\n");
@@ -17,7 +18,7 @@ pub fn write_vtt(cues: &[Cue]) -> String {
             timestamp(cue.end, '.')
         );
         for line in cue.line_texts() {
-            out.push_str(&escape_vtt(&line));
+            out.push_str(&escape_vtt(&strip_bidi_controls(&line)));
             out.push('\n');
         }
     }
@@ -38,7 +39,7 @@ pub fn write_srt(cues: &[Cue]) -> String {
             timestamp(cue.end, ',')
         );
         for line in cue.line_texts() {
-            out.push_str(&line);
+            out.push_str(&strip_bidi_controls(&line));
             out.push('\n');
         }
     }
@@ -81,6 +82,41 @@ mod tests {
         assert_eq!(timestamp(3725.0004, ','), "01:02:05,000");
         assert_eq!(timestamp(59.9996, '.'), "00:01:00.000");
         assert_eq!(timestamp(-1.0, '.'), "00:00:00.000");
+    }
+
+    /// P-IN-3: a right-to-left override in a script cannot reorder the captions: neither the
+    /// sidecar files nor the burned-in text keep any bidi control.
+    #[test]
+    fn bidi_overrides_and_isolates_are_stripped_from_captions() {
+        use crate::captions::{build_cues, CaptionLayout};
+        use crate::timing::WordTiming;
+        let texts = [
+            "invoice\u{202E}fdp.exe",
+            "\u{202A}left\u{202C}",
+            "\u{202B}right\u{202D}",
+            "\u{2066}iso\u{2067}late\u{2068}d\u{2069}",
+        ];
+        let words: Vec<WordTiming> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| WordTiming {
+                text: (*t).to_owned(),
+                start: i as f64,
+                end: i as f64 + 0.8,
+            })
+            .collect();
+        let layout = CaptionLayout::for_frame(reelsmith_core::FrameSize {
+            width: 1280,
+            height: 720,
+        });
+        let cues = build_cues(&words, &layout);
+        assert!(!cues.is_empty());
+        let drawn: String = cues.iter().flat_map(|c| c.line_texts()).collect();
+        for file in [write_vtt(&cues), write_srt(&cues), drawn] {
+            assert!(!file.chars().any(crate::text::is_bidi_control), "{file:?}");
+            assert!(file.contains("invoicefdp.exe"), "{file:?}");
+            assert!(file.contains("isolated"), "{file:?}");
+        }
     }
 
     #[test]

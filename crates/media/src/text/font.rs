@@ -70,14 +70,14 @@ impl Font {
     /// `text` as it can be drawn: composed to NFC (the font has precomposed accented letters, and
     /// without a shaper a separate combining accent would land beside its letter instead of on
     /// it), whitespace runs collapsed to single spaces, and every character without a glyph
-    /// dropped.
+    /// dropped, as are bidirectional controls, which would reorder the caption.
     pub fn drawable_text(&self, text: &str) -> String {
         let mut out = String::with_capacity(text.len());
         let mut pending_space = false;
         for c in text.nfc() {
             if c.is_whitespace() {
                 pending_space = true;
-            } else if self.has_glyph(c) && !c.is_control() {
+            } else if self.has_glyph(c) && !c.is_control() && !super::is_bidi_control(c) {
                 if pending_space && !out.is_empty() {
                     out.push(' ');
                 }

@@ -85,6 +85,53 @@ pub fn signed_message(request_id: &str, user_id: &str, timestamp: &str, body: &[
     .into_bytes()
 }
 
+/// A fal webhook whose headers are all present, well formed and fresh, not yet checked against
+/// the key set. Splitting this from [`SignedWebhook::verify`] lets the server refuse a post
+/// that could never verify before it spends anything (a key-set fetch) on it.
+#[derive(Debug, Clone)]
+pub struct SignedWebhook {
+    request_id: String,
+    message: Vec<u8>,
+    signature: Signature,
+}
+
+impl SignedWebhook {
+    /// Reads the four headers and checks the timestamp window and the signature's form.
+    pub fn parse(
+        headers: &[(&str, &str)],
+        body: &[u8],
+        now_unix: i64,
+    ) -> Result<SignedWebhook, WebhookError> {
+        let request_id = header(headers, "x-fal-webhook-request-id")?;
+        let user_id = header(headers, "x-fal-webhook-user-id")?;
+        let timestamp = header(headers, "x-fal-webhook-timestamp")?;
+        let signature = header(headers, "x-fal-webhook-signature")?;
+        check_time(timestamp, now_unix)?;
+        let sig_bytes: [u8; 64] = hex::decode(signature.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or(WebhookError::BadHeader("x-fal-webhook-signature"))?;
+        Ok(SignedWebhook {
+            request_id: request_id.to_owned(),
+            message: signed_message(request_id, user_id, timestamp, body),
+            signature: Signature::from_bytes(&sig_bytes),
+        })
+    }
+
+    /// Checks the signature against every key of the set; returns the request id.
+    pub fn verify(&self, keys: &FalKeySet) -> Result<String, WebhookError> {
+        if keys
+            .keys
+            .iter()
+            .any(|k| k.verify_strict(&self.message, &self.signature).is_ok())
+        {
+            Ok(self.request_id.clone())
+        } else {
+            Err(WebhookError::BadSignature)
+        }
+    }
+}
+
 /// Verifies a fal webhook; returns the request id it is about.
 pub fn verify(
     keys: &FalKeySet,
@@ -92,26 +139,7 @@ pub fn verify(
     body: &[u8],
     now_unix: i64,
 ) -> Result<String, WebhookError> {
-    let request_id = header(headers, "x-fal-webhook-request-id")?;
-    let user_id = header(headers, "x-fal-webhook-user-id")?;
-    let timestamp = header(headers, "x-fal-webhook-timestamp")?;
-    let signature = header(headers, "x-fal-webhook-signature")?;
-    check_time(timestamp, now_unix)?;
-    let sig_bytes: [u8; 64] = hex::decode(signature.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or(WebhookError::BadHeader("x-fal-webhook-signature"))?;
-    let sig = Signature::from_bytes(&sig_bytes);
-    let msg = signed_message(request_id, user_id, timestamp, body);
-    if keys
-        .keys
-        .iter()
-        .any(|k| k.verify_strict(&msg, &sig).is_ok())
-    {
-        Ok(request_id.to_string())
-    } else {
-        Err(WebhookError::BadSignature)
-    }
+    SignedWebhook::parse(headers, body, now_unix)?.verify(keys)
 }
 
 #[cfg(test)]
