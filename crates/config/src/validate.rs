@@ -341,7 +341,15 @@ impl Config {
 
     fn validate_providers(&self, p: &mut Problems) {
         let providers = &self.providers;
-        for name in ["fal", "replicate", "veo", "atlas", "kie", "comfyui", "openai"] {
+        for name in [
+            "fal",
+            "replicate",
+            "veo",
+            "atlas",
+            "kie",
+            "comfyui",
+            "openai",
+        ] {
             let Some(account) = providers.account(name) else {
                 continue;
             };

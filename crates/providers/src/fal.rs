@@ -116,7 +116,11 @@ pub fn input_for(req: &ShotRequest) -> Value {
 /// `provider.refused`, another input error `provider.rejected` with fal's sentence, and an
 /// infrastructure failure `provider.failed` (a new request may succeed). A 429 is left to the
 /// call policy.
-pub fn result_error(status: u16, headers: &reqwest::header::HeaderMap, body: &str) -> Option<ProviderError> {
+pub fn result_error(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &str,
+) -> Option<ProviderError> {
     if status == 429 {
         return None;
     }
@@ -137,7 +141,11 @@ pub fn result_error(status: u16, headers: &reqwest::header::HeaderMap, body: &st
         .and_then(Value::as_str)
         .map(str::to_string)
         .or_else(|| header("x-fal-error-type"))
-        .or_else(|| v.get("error_type").and_then(Value::as_str).map(str::to_string));
+        .or_else(|| {
+            v.get("error_type")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
     let msg = first
         .and_then(|e| e.get("msg"))
         .or_else(|| v.get("detail").filter(|d| d.is_string()))
@@ -152,7 +160,10 @@ pub fn result_error(status: u16, headers: &reqwest::header::HeaderMap, body: &st
         (Some(kind), 400..=499) => Some(ProviderError::Rejected {
             provider: "fal",
             status,
-            detail: format!("{} ({kind})", msg.unwrap_or_else(|| "the input was refused".into())),
+            detail: format!(
+                "{} ({kind})",
+                msg.unwrap_or_else(|| "the input was refused".into())
+            ),
         }),
         (kind, 500..=599) | (kind @ Some(_), _) => {
             let kind = kind.unwrap_or("server error");
@@ -332,7 +343,10 @@ mod tests {
         req.negative_prompt = Some("blur".into());
         let v = input_for(&req);
         assert_eq!(v["duration"], "10");
-        assert!(v.get("aspect_ratio").is_none(), "image-to-video takes the image's shape");
+        assert!(
+            v.get("aspect_ratio").is_none(),
+            "image-to-video takes the image's shape"
+        );
         assert!(v.get("seed").is_none(), "fal's Kling documents no seed");
         assert_eq!(v["image_url"], "data:image/png;base64,AQID");
         assert_eq!(v["negative_prompt"], "blur");
@@ -356,7 +370,11 @@ mod tests {
         let policy = r#"{"detail": [{"loc": ["body", "prompt"], "msg": "The content was flagged by a content checker.", "type": "content_policy_violation"}]}"#;
         let e = result_error(422, &h, policy).unwrap();
         assert_eq!(e.code(), "provider.refused");
-        assert!(e.to_string().ends_with("The content was flagged by a content checker."), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("The content was flagged by a content checker."),
+            "{e}"
+        );
         let small = r#"{"detail": [{"loc": ["body", "image_url"], "msg": "Image too small", "type": "image_too_small"}]}"#;
         let e = result_error(422, &h, small).unwrap();
         assert_eq!(e.code(), "provider.rejected");
@@ -366,7 +384,10 @@ mod tests {
         let e = result_error(500, &h, r#"{"detail": "Internal server error"}"#).unwrap();
         assert_eq!(e.code(), "provider.failed");
         assert!(e.to_string().contains("runner_server_error"), "{e}");
-        assert!(result_error(429, &h, "").is_none(), "left to the call policy");
+        assert!(
+            result_error(429, &h, "").is_none(),
+            "left to the call policy"
+        );
     }
 
     #[test]

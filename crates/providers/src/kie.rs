@@ -185,9 +185,7 @@ impl Kie {
     }
 
     pub fn with_key(key: Secret) -> Result<Self, ProviderError> {
-        Self::new(
-            Endpoint::new(DEFAULT_BASE_URL, key)?.with_download_hosts(DEFAULT_DOWNLOAD_HOSTS),
-        )
+        Self::new(Endpoint::new(DEFAULT_BASE_URL, key)?.with_download_hosts(DEFAULT_DOWNLOAD_HOSTS))
     }
 
     pub fn with_callback(mut self, url: impl Into<String>) -> Self {
@@ -221,8 +219,7 @@ impl Kie {
             };
             let not_taken = matches!(
                 err,
-                ProviderError::RateLimited { .. }
-                    | ProviderError::Unavailable { status: 455, .. }
+                ProviderError::RateLimited { .. } | ProviderError::Unavailable { status: 455, .. }
             );
             let again = err.is_transient() && (not_taken || idem == Idempotent::Yes);
             if !again || attempt >= policy.max_attempts.max(1) {
@@ -233,8 +230,14 @@ impl Kie {
                 return Err(err);
             }
             let delay = hinted.unwrap_or_else(|| backoff(policy, attempt));
-            tracing::warn!(provider = NAME, what, attempt, code = reelsmith_core::ErrorCode::code(&err),
-                delay_ms = delay.as_millis() as u64, "retrying a KieAI call after its answer code");
+            tracing::warn!(
+                provider = NAME,
+                what,
+                attempt,
+                code = reelsmith_core::ErrorCode::code(&err),
+                delay_ms = delay.as_millis() as u64,
+                "retrying a KieAI call after its answer code"
+            );
             tokio::time::sleep(delay).await;
         }
     }
@@ -268,7 +271,9 @@ impl Kie {
             .and_then(Value::as_str)
             .ok_or_else(|| self.http.malformed("the upload answer has no downloadUrl"))?;
         if !(file_url.starts_with("https://") || file_url.starts_with("http://")) {
-            return Err(self.http.malformed("the upload answer's URL is not http(s)"));
+            return Err(self
+                .http
+                .malformed("the upload answer's URL is not http(s)"));
         }
         Ok(file_url.to_string())
     }
@@ -314,7 +319,9 @@ impl Kie {
                     });
                 }
                 other => {
-                    return Err(self.http.malformed(format!("unknown successFlag {other:?}")))
+                    return Err(self
+                        .http
+                        .malformed(format!("unknown successFlag {other:?}")))
                 }
             }
         }
@@ -345,7 +352,11 @@ impl Kie {
                     | ProviderError::InsufficientCredits { .. }),
                 ) => return Err(e),
                 Err(e) => {
-                    tracing::info!(provider = NAME, code = reelsmith_core::ErrorCode::code(&e), "1080p not ready yet");
+                    tracing::info!(
+                        provider = NAME,
+                        code = reelsmith_core::ErrorCode::code(&e),
+                        "1080p not ready yet"
+                    );
                     self.http.poll_pause().await
                 }
             }
@@ -387,7 +398,11 @@ impl Kie {
                         .unwrap_or("the generation failed");
                     let code = data
                         .get("failCode")
-                        .and_then(|c| c.as_str().map(str::to_string).or_else(|| c.as_i64().map(|n| n.to_string())))
+                        .and_then(|c| {
+                            c.as_str()
+                                .map(str::to_string)
+                                .or_else(|| c.as_i64().map(|n| n.to_string()))
+                        })
                         .filter(|c| !c.is_empty());
                     return Err(ProviderError::Failed {
                         provider: NAME,
@@ -421,7 +436,11 @@ impl ShotProvider for Kie {
             });
         }
         // Checked before the image leaves, so a refused body uploads nothing.
-        body_for(req, req.image.as_ref().map(|_| "https://x.invalid/i.png"), self.callback_url.as_deref())?;
+        body_for(
+            req,
+            req.image.as_ref().map(|_| "https://x.invalid/i.png"),
+            self.callback_url.as_deref(),
+        )?;
         let image_url = match (&req.image, req.kind) {
             (Some(img), ShotKind::ImageToVideo) => Some(self.upload(img).await?),
             _ => None,
@@ -562,10 +581,16 @@ mod tests {
         let mut b = body_for(&veo("veo3"), None, None).unwrap();
         b["resolution"] = json!("1080p");
         let err = registry::KIE_VEO_INPUT.check(&b).unwrap_err();
-        assert!(err.contains("resolution") && err.contains("docs.kie.ai"), "{err}");
+        assert!(
+            err.contains("resolution") && err.contains("docs.kie.ai"),
+            "{err}"
+        );
         b = json!({"model": "kling-2.6/text-to-video", "input": {"prompt": "x", "sound": false,
             "duration": "7", "aspect_ratio": "16:9"}});
-        assert!(registry::KIE_KLING_T2V_INPUT.check(&b).is_err(), "7 s is no documented duration");
+        assert!(
+            registry::KIE_KLING_T2V_INPUT.check(&b).is_err(),
+            "7 s is no documented duration"
+        );
     }
 
     #[test]

@@ -66,11 +66,16 @@ pub struct Field {
 pub enum FieldKind {
     Text,
     Bool,
-    Integer { min: i64, max: i64 },
+    Integer {
+        min: i64,
+        max: i64,
+    },
     /// A string out of a fixed list.
     OneOf(&'static [&'static str]),
     /// A list of URLs, at most this many.
-    Urls { max: usize },
+    Urls {
+        max: usize,
+    },
     /// One file, as an http(s) URL or a data URI (fal and Replicate take both).
     File,
     /// A number (fal's `cfg_scale`).
@@ -107,8 +112,9 @@ impl InputSchema {
                     !a.is_empty()
                         && a.len() <= max
                         && a.iter().all(|u| {
-                            u.as_str()
-                                .is_some_and(|u| u.starts_with("https://") || u.starts_with("http://"))
+                            u.as_str().is_some_and(|u| {
+                                u.starts_with("https://") || u.starts_with("http://")
+                            })
                         })
                 }),
             };
@@ -157,7 +163,11 @@ pub static FAL_KLING_T2V_INPUT: InputSchema = InputSchema {
     fields: &[
         field("prompt", FieldKind::Text, true),
         field("duration", FieldKind::OneOf(&["5", "10"]), false),
-        field("aspect_ratio", FieldKind::OneOf(&["16:9", "9:16", "1:1"]), false),
+        field(
+            "aspect_ratio",
+            FieldKind::OneOf(&["16:9", "9:16", "1:1"]),
+            false,
+        ),
         field("negative_prompt", FieldKind::Text, false),
         field("cfg_scale", FieldKind::Number, false),
     ],
@@ -187,7 +197,14 @@ pub static FAL_VEO_INPUT: InputSchema = InputSchema {
         field("duration", FieldKind::OneOf(&["4s", "6s", "8s"]), false),
         field("negative_prompt", FieldKind::Text, false),
         field("enhance_prompt", FieldKind::Bool, false),
-        field("seed", FieldKind::Integer { min: 0, max: u32::MAX as i64 }, false),
+        field(
+            "seed",
+            FieldKind::Integer {
+                min: 0,
+                max: u32::MAX as i64,
+            },
+            false,
+        ),
         field("auto_fix", FieldKind::Bool, false),
         field("resolution", FieldKind::OneOf(&["720p", "1080p"]), false),
         field("generate_audio", FieldKind::Bool, false),
@@ -212,8 +229,19 @@ pub static FAL_FLUX_SCHNELL_INPUT: InputSchema = InputSchema {
             ]),
             false,
         ),
-        field("num_inference_steps", FieldKind::Integer { min: 1, max: 12 }, false),
-        field("seed", FieldKind::Integer { min: 0, max: u32::MAX as i64 }, false),
+        field(
+            "num_inference_steps",
+            FieldKind::Integer { min: 1, max: 12 },
+            false,
+        ),
+        field(
+            "seed",
+            FieldKind::Integer {
+                min: 0,
+                max: u32::MAX as i64,
+            },
+            false,
+        ),
         field("sync_mode", FieldKind::Bool, false),
         field("num_images", FieldKind::Integer { min: 1, max: 4 }, false),
         field("enable_safety_checker", FieldKind::Bool, false),
@@ -248,7 +276,14 @@ pub static REPLICATE_VEO_INPUT: InputSchema = InputSchema {
         field("negative_prompt", FieldKind::Text, false),
         field("resolution", FieldKind::OneOf(&["720p", "1080p"]), false),
         field("generate_audio", FieldKind::Bool, false),
-        field("seed", FieldKind::Integer { min: 0, max: u32::MAX as i64 }, false),
+        field(
+            "seed",
+            FieldKind::Integer {
+                min: 0,
+                max: u32::MAX as i64,
+            },
+            false,
+        ),
     ],
 };
 
@@ -259,7 +294,11 @@ pub static KIE_VEO_INPUT: InputSchema = InputSchema {
     fields: &[
         field("prompt", FieldKind::Text, true),
         field("model", FieldKind::OneOf(&["veo3", "veo3_fast"]), true),
-        field("aspectRatio", FieldKind::OneOf(&["16:9", "9:16", "Auto"]), false),
+        field(
+            "aspectRatio",
+            FieldKind::OneOf(&["16:9", "9:16", "Auto"]),
+            false,
+        ),
         field(
             "generationType",
             FieldKind::OneOf(&[
@@ -292,7 +331,11 @@ pub static KIE_KLING_T2V_INPUT: InputSchema = InputSchema {
     fields: &[
         field("prompt", FieldKind::Text, true),
         field("sound", FieldKind::Bool, true),
-        field("aspect_ratio", FieldKind::OneOf(&["1:1", "16:9", "9:16"]), true),
+        field(
+            "aspect_ratio",
+            FieldKind::OneOf(&["1:1", "16:9", "9:16"]),
+            true,
+        ),
         field("duration", FieldKind::OneOf(&["5", "10"]), true),
     ],
 };
@@ -553,10 +596,12 @@ impl ModelCaps {
     /// does not list, a value outside its enum), before it is sent.
     pub fn conforms(&self, body: &serde_json::Value) -> Result<(), ProviderError> {
         match self.input {
-            Some(schema) => schema.check(body).map_err(|reason| ProviderError::Unsupported {
-                model: self.model.to_string(),
-                reason,
-            }),
+            Some(schema) => schema
+                .check(body)
+                .map_err(|reason| ProviderError::Unsupported {
+                    model: self.model.to_string(),
+                    reason,
+                }),
             None => Ok(()),
         }
     }

@@ -7,11 +7,11 @@ use common::suite::Subject;
 use common::Fake;
 use reelsmith_core::ErrorCode;
 use reelsmith_providers::kie::Kie;
-use reelsmith_providers::registry::{lookup, KIE_KLING_I2V_INPUT, KIE_KLING_T2V_INPUT, KIE_VEO_INPUT};
-use reelsmith_providers::webhook::kie as hook;
-use reelsmith_providers::{
-    InputImage, ProviderError, Secret, ShotKind, ShotProvider, ShotRequest,
+use reelsmith_providers::registry::{
+    lookup, KIE_KLING_I2V_INPUT, KIE_KLING_T2V_INPUT, KIE_VEO_INPUT,
 };
+use reelsmith_providers::webhook::kie as hook;
+use reelsmith_providers::{InputImage, ProviderError, Secret, ShotKind, ShotProvider, ShotRequest};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -97,7 +97,10 @@ async fn veo_success_sends_exactly_the_documented_body() {
     assert_eq!(sink, fake.clip());
     assert!(out.source_url.ends_with("/__fake/files/clip.mp4"));
     let stats = fake.stats().await;
-    assert_eq!((stats["submissions"].as_u64(), stats["uploads"].as_u64()), (Some(1), None));
+    assert_eq!(
+        (stats["submissions"].as_u64(), stats["uploads"].as_u64()),
+        (Some(1), None)
+    );
 }
 
 #[tokio::test]
@@ -109,9 +112,17 @@ async fn veo_1080p_waits_for_the_upgrade_and_refuses_it_where_the_aspect_cannot_
     let pending = kie.submit(&req).await.unwrap();
     let mut sink = Vec::new();
     let out = kie.wait(&pending, &mut sink, LIMIT).await.unwrap();
-    assert!(out.source_url.ends_with("clip-1080p.mp4"), "{}", out.source_url);
+    assert!(
+        out.source_url.ends_with("clip-1080p.mp4"),
+        "{}",
+        out.source_url
+    );
     assert_eq!(sink, fake.clip());
-    assert_eq!(fake.stats().await["hd_requests"], 3, "twice not ready, then the URL");
+    assert_eq!(
+        fake.stats().await["hd_requests"],
+        3,
+        "twice not ready, then the URL"
+    );
     // A paid-for 1080p in 9:16 is refused before anything is sent.
     req.aspect = "9:16".into();
     let err = kie.submit(&req).await;
@@ -145,7 +156,10 @@ async fn kling_text_and_image_to_video_succeed_with_the_image_uploaded_to_kie() 
     let url = sent["input"]["image_urls"][0].as_str().unwrap().to_string();
     assert!(url.contains("/__fake/uploads/reelsmith/"), "{url}");
     assert_eq!(sent["input"]["duration"], "10");
-    assert!(sent["input"].get("aspect_ratio").is_none(), "i2v documents no aspect_ratio");
+    assert!(
+        sent["input"].get("aspect_ratio").is_none(),
+        "i2v documents no aspect_ratio"
+    );
     // The file KieAI fetches holds exactly the scene's image, under a random name.
     let uploaded = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
     assert_eq!(uploaded.as_ref(), image().bytes.as_slice());
@@ -155,7 +169,10 @@ async fn kling_text_and_image_to_video_succeed_with_the_image_uploaded_to_kie() 
     kie.wait(&pending, &mut sink, LIMIT).await.unwrap();
     assert_eq!(sink, fake.clip());
     let stats = fake.stats().await;
-    assert_eq!((stats["submissions"].as_u64(), stats["uploads"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (stats["submissions"].as_u64(), stats["uploads"].as_u64()),
+        (Some(2), Some(1))
+    );
     // Two uploads of the same image get two names: none overwrites another.
     kie.submit(&i2v).await.unwrap();
     let second = fake.last().await["input"]["image_urls"][0].clone();
@@ -172,15 +189,25 @@ async fn each_failure_state_is_reported_with_its_reason_and_not_retried() {
         let err = kie.wait(&pending, &mut Vec::new(), LIMIT).await;
         assert_eq!(code_of(&err), "provider.failed", "successFlag {flag}");
         let msg = err.unwrap_err().to_string();
-        assert!(msg.contains("content rejected") && msg.contains("code 400"), "{msg}");
+        assert!(
+            msg.contains("content rejected") && msg.contains("code 400"),
+            "{msg}"
+        );
     }
     kie_mode(&fake, json!({"fail_code": "422"})).await;
     let pending = kie.submit(&kling_request()).await.unwrap();
     let err = kie.wait(&pending, &mut Vec::new(), LIMIT).await;
     assert_eq!(code_of(&err), "provider.failed");
     let msg = err.unwrap_err().to_string();
-    assert!(msg.contains("content rejected") && msg.contains("failCode 422"), "{msg}");
-    assert_eq!(fake.stats().await["submissions"], 3, "one submission per request, no resubmission");
+    assert!(
+        msg.contains("content rejected") && msg.contains("failCode 422"),
+        "{msg}"
+    );
+    assert_eq!(
+        fake.stats().await["submissions"],
+        3,
+        "one submission per request, no resubmission"
+    );
 }
 
 #[tokio::test]
@@ -224,7 +251,10 @@ async fn a_code_error_inside_http_200_is_an_error_with_a_stable_code() {
             .with_policy(common::fast_policy()),
     )
     .unwrap();
-    assert_eq!(code_of(&keyless.submit(&veo_request()).await), "provider.unauthorized");
+    assert_eq!(
+        code_of(&keyless.submit(&veo_request()).await),
+        "provider.unauthorized"
+    );
 }
 
 #[tokio::test]
@@ -233,7 +263,11 @@ async fn code_429_with_retry_after_is_waited_for_or_returned_with_the_hint() {
     kie_mode(&fake, json!({"code": 429, "count": 1, "retry_after": 1})).await;
     let started = Instant::now();
     kie.submit(&kling_request()).await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(1000), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(1000),
+        "{:?}",
+        started.elapsed()
+    );
     // Past the policy's limit: not waited for, the hint travels with the error.
     kie_mode(&fake, json!({"code": 429, "count": 1, "retry_after": 3600})).await;
     let started = Instant::now();
@@ -263,10 +297,19 @@ async fn an_expired_result_url_is_reported_as_expired() {
 
 #[tokio::test]
 async fn the_registry_lists_kie_models_with_schemas_and_prices() {
-    for model in ["veo3", "veo3_fast", "kling-2.6/text-to-video", "kling-2.6/image-to-video"] {
+    for model in [
+        "veo3",
+        "veo3_fast",
+        "kling-2.6/text-to-video",
+        "kling-2.6/image-to-video",
+    ] {
         let caps = lookup(Some("kie"), Some(model)).unwrap();
         let schema = caps.input.expect("documented input");
-        assert!(schema.doc.starts_with("https://docs.kie.ai/"), "{}", schema.doc);
+        assert!(
+            schema.doc.starts_with("https://docs.kie.ai/"),
+            "{}",
+            schema.doc
+        );
         assert!(caps.credits(8) > 0);
     }
     let quality = lookup(Some("kie"), Some("veo3")).unwrap();
@@ -275,10 +318,16 @@ async fn the_registry_lists_kie_models_with_schemas_and_prices() {
 }
 
 /// Receives one HTTP request on a local port: the callback the fake sends.
-async fn one_callback() -> (String, tokio::task::JoinHandle<(Vec<(String, String)>, Vec<u8>)>) {
+async fn one_callback() -> (
+    String,
+    tokio::task::JoinHandle<(Vec<(String, String)>, Vec<u8>)>,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/api/v1/webhooks/kie", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/api/v1/webhooks/kie",
+        listener.local_addr().unwrap()
+    );
     let task = tokio::spawn(async move {
         let (mut s, _) = listener.accept().await.unwrap();
         let mut buf = Vec::new();
@@ -337,8 +386,10 @@ async fn callbacks_verify_as_documented_and_a_forged_one_does_not() {
             .unwrap();
         assert_eq!(r["sent"], 1);
         let (headers, body) = received.await.unwrap();
-        let pairs: Vec<(&str, &str)> =
-            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()

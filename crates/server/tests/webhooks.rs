@@ -345,7 +345,8 @@ async fn kie_callback_with_a_forged_signature_is_refused_and_a_signed_one_wakes_
     let ts = timestamp();
     let key = reelsmith_providers::Secret::new(KIE_HMAC_KEY);
     let good = kie_hook::sign(&key, &task_id, &ts).unwrap();
-    let forged = kie_hook::sign(&reelsmith_providers::Secret::new("guessed"), &task_id, &ts).unwrap();
+    let forged =
+        kie_hook::sign(&reelsmith_providers::Secret::new("guessed"), &task_id, &ts).unwrap();
     let headers = |sig: &str| {
         vec![
             ("x-webhook-timestamp", ts.clone()),
@@ -366,11 +367,19 @@ async fn kie_callback_with_a_forged_signature_is_refused_and_a_signed_one_wakes_
     let r = setup
         .post_webhook("kie", &headers(&good), body.as_bytes())
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     setup.wait_for_success(&job_id).await;
     let stats = setup.fake.stats().await;
     assert_eq!(stats["submissions"], json!(1));
-    assert!(stats["downloads"].as_i64().unwrap() >= 1, "the result came from KieAI, not the body");
+    assert!(
+        stats["downloads"].as_i64().unwrap() >= 1,
+        "the result came from KieAI, not the body"
+    );
     setup.stop().await;
 }
 

@@ -648,10 +648,9 @@ async fn fail_or_retry(
     };
     let limit = ctx.providers.max_retry_after;
     let err = match err {
-        WorkerError::Provider(e) if hint.is_some_and(|h| h > limit) => WorkerError::ProviderBusy(
-            e,
-            reelsmith_providers::error::human_duration(limit),
-        ),
+        WorkerError::Provider(e) if hint.is_some_and(|h| h > limit) => {
+            WorkerError::ProviderBusy(e, reelsmith_providers::error::human_duration(limit))
+        }
         other => other,
     };
     let error = JobError {

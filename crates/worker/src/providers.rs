@@ -9,8 +9,8 @@ use std::time::Duration;
 use reelsmith_config::{ProviderAccount, ProvidersConfig};
 use reelsmith_providers::http::{CallPolicy, Endpoint};
 use reelsmith_providers::{
-    atlas, comfyui, fal, kie, openai, replicate, veo, ProviderError, ScriptWriter, Secret, ShotProvider,
-    Transcriber,
+    atlas, comfyui, fal, kie, openai, replicate, veo, ProviderError, ScriptWriter, Secret,
+    ShotProvider, Transcriber,
 };
 
 /// Named shot providers plus the limits every call shares.
@@ -133,7 +133,12 @@ impl ProviderSet {
                     &policy,
                 )?)?),
                 "kie" => {
-                    let ep = endpoint(account, kie::DEFAULT_BASE_URL, kie::DEFAULT_DOWNLOAD_HOSTS, &policy)?;
+                    let ep = endpoint(
+                        account,
+                        kie::DEFAULT_BASE_URL,
+                        kie::DEFAULT_DOWNLOAD_HOSTS,
+                        &policy,
+                    )?;
                     let mut adapter = kie::Kie::new(ep)?;
                     // Callbacks are asked for only when they can be verified (the HMAC key).
                     if account.webhook_secret.is_some() {

@@ -91,9 +91,16 @@ pub(crate) async fn generate(
                 None => {
                     let req =
                         shot_request(ctx, claimed, spec, plan, scene, seconds, inputs).await?;
-                    let (pending, transfer) =
-                        submit(ctx, claimed, provider.as_ref(), &stage, &req, scene, failures)
-                            .await?;
+                    let (pending, transfer) = submit(
+                        ctx,
+                        claimed,
+                        provider.as_ref(),
+                        &stage,
+                        &req,
+                        scene,
+                        failures,
+                    )
+                    .await?;
                     (pending, Some(transfer))
                 }
             };
@@ -111,7 +118,8 @@ pub(crate) async fn generate(
                     let code = err.code();
                     outcome(ctx, transfer.as_deref(), code).await;
                     let failures = failures + 1;
-                    let doc = json!({ "failed": pending.request_id, "code": code, "failures": failures });
+                    let doc =
+                        json!({ "failed": pending.request_id, "code": code, "failures": failures });
                     if let Err(e) = ctx
                         .db
                         .record_stage_output(lease, &stage, &doc, now_ms())
@@ -121,7 +129,10 @@ pub(crate) async fn generate(
                     }
                     let allowed = u64::from(ctx.providers.max_resubmissions);
                     if failures > allowed && !err.is_client_error() {
-                        return Err(Halt::Failed(WorkerError::ProviderGaveUp(err, ctx.providers.max_resubmissions)));
+                        return Err(Halt::Failed(WorkerError::ProviderGaveUp(
+                            err,
+                            ctx.providers.max_resubmissions,
+                        )));
                     }
                     return Err(Halt::Failed(WorkerError::Provider(err)));
                 }

@@ -74,7 +74,8 @@ class KieHandler(FakeHandler):
             self.body_bytes()
             headers = {"Retry-After": str(fault[1])} if fault[1] is not None else None
             return self.err(fault[0], f"fake code {fault[0]}", headers)
-        if not (self.headers.get("Authorization") or "").startswith("Bearer "):
+        auth = self.headers.get("Authorization") or ""
+        if not auth.startswith("Bearer ") or not auth[len("Bearer "):].strip():
             self.body_bytes()
             return self.err(401, "You do not have access permissions")
         if method == "POST" and path == "/api/file-base64-upload":

@@ -27,8 +27,7 @@ pub fn sign(key: &Secret, task_id: &str, timestamp: &str) -> Result<String, Webh
 /// The task id of a callback body: `data.taskId` (Veo and market callbacks), or `data.task_id`
 /// as the verification page's example reads it.
 pub fn task_id(body: &[u8]) -> Result<String, WebhookError> {
-    let v: Value =
-        serde_json::from_slice(body).map_err(|_| WebhookError::BadHeader("body"))?;
+    let v: Value = serde_json::from_slice(body).map_err(|_| WebhookError::BadHeader("body"))?;
     ["/data/taskId", "/data/task_id", "/taskId"]
         .iter()
         .find_map(|p| v.pointer(p).and_then(Value::as_str))
@@ -72,8 +71,14 @@ mod tests {
         let key = Secret::new("hmac-key");
         let ts = NOW.to_string();
         let sig = sign(&key, "veo_task_1", &ts).unwrap();
-        let h = [("X-Webhook-Timestamp", ts.as_str()), ("X-Webhook-Signature", sig.as_str())];
-        assert_eq!(verify(&key, &h, &body("veo_task_1"), NOW).unwrap(), "veo_task_1");
+        let h = [
+            ("X-Webhook-Timestamp", ts.as_str()),
+            ("X-Webhook-Signature", sig.as_str()),
+        ];
+        assert_eq!(
+            verify(&key, &h, &body("veo_task_1"), NOW).unwrap(),
+            "veo_task_1"
+        );
     }
 
     #[test]
@@ -81,15 +86,30 @@ mod tests {
         let key = Secret::new("hmac-key");
         let ts = NOW.to_string();
         let sig = sign(&key, "veo_task_1", &ts).unwrap();
-        let h = [("X-Webhook-Timestamp", ts.as_str()), ("X-Webhook-Signature", sig.as_str())];
+        let h = [
+            ("X-Webhook-Timestamp", ts.as_str()),
+            ("X-Webhook-Signature", sig.as_str()),
+        ];
         // Another task id under the same signature.
-        assert_eq!(verify(&key, &h, &body("veo_task_2"), NOW), Err(WebhookError::BadSignature));
+        assert_eq!(
+            verify(&key, &h, &body("veo_task_2"), NOW),
+            Err(WebhookError::BadSignature)
+        );
         // Signed with another key.
         let forged = sign(&Secret::new("guess"), "veo_task_1", &ts).unwrap();
-        let h2 = [("X-Webhook-Timestamp", ts.as_str()), ("X-Webhook-Signature", forged.as_str())];
-        assert_eq!(verify(&key, &h2, &body("veo_task_1"), NOW), Err(WebhookError::BadSignature));
+        let h2 = [
+            ("X-Webhook-Timestamp", ts.as_str()),
+            ("X-Webhook-Signature", forged.as_str()),
+        ];
+        assert_eq!(
+            verify(&key, &h2, &body("veo_task_1"), NOW),
+            Err(WebhookError::BadSignature)
+        );
         // Replayed ten minutes later.
-        assert_eq!(verify(&key, &h, &body("veo_task_1"), NOW + 600), Err(WebhookError::Stale));
+        assert_eq!(
+            verify(&key, &h, &body("veo_task_1"), NOW + 600),
+            Err(WebhookError::Stale)
+        );
         // No signature at all.
         assert!(matches!(
             verify(&key, &h[..1], &body("veo_task_1"), NOW),
