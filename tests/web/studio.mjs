@@ -529,7 +529,7 @@ if (!failed) {
     }
 
     step('providers: the quote on Create follows the model');
-    const KLING = 'fal|fal-ai/kling-video/v2.1/standard/text-to-video';
+    const KLING = 'fal|fal-ai/kling-video/v2.1/master/text-to-video';
     const VEO = 'fal|fal-ai/veo3.1';
     const FLUX = 'fal|fal-ai/flux/schnell';
     const model = page.getByLabel('Engine and model');

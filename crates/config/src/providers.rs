@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use crate::secret::Secret;
 
 /// The providers Reelsmith has adapters for, in the order pages list them.
-pub const SHOT_PROVIDERS: [&str; 5] = ["fal", "replicate", "veo", "atlas", "comfyui"];
+pub const SHOT_PROVIDERS: [&str; 6] = ["fal", "replicate", "veo", "atlas", "kie", "comfyui"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -20,6 +20,8 @@ pub struct ProvidersConfig {
     pub replicate: ProviderAccount,
     pub veo: ProviderAccount,
     pub atlas: ProviderAccount,
+    /// KieAI (Veo 3.1, Kling and other models behind one key).
+    pub kie: ProviderAccount,
     pub comfyui: ProviderAccount,
     /// OpenAI or any OpenAI-compatible API: transcription and script writing.
     pub openai: ProviderAccount,
@@ -33,6 +35,10 @@ pub struct ProvidersConfig {
     pub max_wait_minutes: u64,
     /// Largest result accepted from a provider, in MiB.
     pub max_output_mib: u64,
+    /// How many times a shot whose generation failed at the provider is sent again (each time is
+    /// paid). Only failures the provider does not attribute to the content or input count:
+    /// a refused prompt or image is never sent again.
+    pub max_resubmissions: u32,
 }
 
 impl Default for ProvidersConfig {
@@ -42,6 +48,7 @@ impl Default for ProvidersConfig {
             replicate: ProviderAccount::default(),
             veo: ProviderAccount::default(),
             atlas: ProviderAccount::default(),
+            kie: ProviderAccount::default(),
             comfyui: ProviderAccount::default(),
             openai: ProviderAccount::default(),
             timeout_seconds: 60,
@@ -49,6 +56,7 @@ impl Default for ProvidersConfig {
             poll_seconds: 5,
             max_wait_minutes: 30,
             max_output_mib: 500,
+            max_resubmissions: 1,
         }
     }
 }
@@ -58,7 +66,7 @@ impl Default for ProvidersConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProviderAccount {
-    /// The API key (fal `Key`, Replicate token, Gemini API key, Atlas key, OpenAI key; optional
+    /// The API key (fal `Key`, Replicate token, Gemini API key, Atlas key, KieAI key, OpenAI key; optional
     /// for ComfyUI).
     pub key: Option<Secret<String>>,
     /// The API's base URL; the provider's public API when absent (required for ComfyUI).
@@ -67,7 +75,8 @@ pub struct ProviderAccount {
     /// adapter's documented CDN hosts when empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub download_hosts: Vec<String>,
-    /// Replicate: the webhook signing secret (`whsec_...`) that verifies webhooks.
+    /// Replicate: the webhook signing secret (`whsec_...`) that verifies webhooks; KieAI: the
+    /// `webhookHmacKey` of its settings page, which verifies callbacks.
     pub webhook_secret: Option<Secret<String>>,
     /// fal: where the webhook key set (JWKS) is fetched from.
     pub webhook_jwks_url: Option<String>,
@@ -89,6 +98,7 @@ impl ProvidersConfig {
             "replicate" => &self.replicate,
             "veo" => &self.veo,
             "atlas" => &self.atlas,
+            "kie" => &self.kie,
             "comfyui" => &self.comfyui,
             "openai" => &self.openai,
             _ => return None,

@@ -354,7 +354,15 @@ impl Config {
 
     fn validate_providers(&self, p: &mut Problems) {
         let providers = &self.providers;
-        for name in ["fal", "replicate", "veo", "atlas", "comfyui", "openai"] {
+        for name in [
+            "fal",
+            "replicate",
+            "veo",
+            "atlas",
+            "kie",
+            "comfyui",
+            "openai",
+        ] {
             let Some(account) = providers.account(name) else {
                 continue;
             };
@@ -372,9 +380,9 @@ impl Config {
                 );
             }
             p.check(
-                account.webhook_secret.is_none() || name == "replicate",
+                account.webhook_secret.is_none() || matches!(name, "replicate" | "kie"),
                 &key("webhook_secret"),
-                "only Replicate signs webhooks with a shared secret",
+                "only Replicate and KieAI sign webhooks with a shared secret",
             );
             p.check(
                 account.webhook_jwks_url.is_none() || name == "fal",
@@ -402,6 +410,11 @@ impl Config {
             providers.timeout_seconds >= 1,
             "providers.timeout_seconds",
             "must be at least 1",
+        );
+        p.check(
+            providers.max_resubmissions <= 5,
+            "providers.max_resubmissions",
+            "must be between 0 and 5",
         );
         p.check(
             (1..=10).contains(&providers.max_attempts),

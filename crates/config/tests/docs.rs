@@ -27,6 +27,7 @@ fn every_key_set() -> Config {
         &mut p.replicate,
         &mut p.veo,
         &mut p.atlas,
+        &mut p.kie,
         &mut p.comfyui,
         &mut p.openai,
     ] {
@@ -36,6 +37,7 @@ fn every_key_set() -> Config {
     }
     p.fal.webhook_jwks_url = Some("https://keys.example".into());
     p.replicate.webhook_secret = Some(Secret::from("whsec_x"));
+    p.kie.webhook_secret = Some(Secret::from("hmac"));
     p.comfyui.workflow_file = Some("workflow.json".into());
     p.openai.chat_model = Some("m".into());
     p.openai.transcribe_voice = true;

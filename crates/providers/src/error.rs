@@ -14,7 +14,7 @@ pub enum ProviderError {
         after: Duration,
     },
     /// The provider kept answering 429 after every retry.
-    #[error("{provider}: rate limited (retry after {retry_after:?})")]
+    #[error("{provider}: the provider is limiting how many requests it takes{}", wait_hint(.retry_after))]
     RateLimited {
         provider: &'static str,
         retry_after: Option<Duration>,
@@ -24,6 +24,13 @@ pub enum ProviderError {
     Malformed {
         provider: &'static str,
         detail: String,
+    },
+    /// The provider refused the content or the input itself (a content checker, a safety
+    /// filter): sending the same request again would fail the same way, and cost again.
+    #[error("{provider}: the provider refused the prompt or image: {reason}")]
+    Refused {
+        provider: &'static str,
+        reason: String,
     },
     /// The provider ran the job and reported that it failed.
     #[error("{provider}: generation failed: {reason}")]
@@ -75,6 +82,13 @@ pub enum ProviderError {
         provider: &'static str,
         detail: String,
     },
+    /// The operator's account at the provider has run out of credit (KieAI code 402): no retry
+    /// helps until it is topped up.
+    #[error("{provider}: the provider account has run out of credit")]
+    InsufficientCredits { provider: &'static str },
+    /// The finished result is no longer at the URL the provider gave (its result URLs expire).
+    #[error("{provider}: the result expired before it was downloaded")]
+    ResultExpired { provider: &'static str },
     /// The adapter's configuration is unusable (bad base URL, missing key).
     #[error("provider configuration: {0}")]
     Config(String),
@@ -87,6 +101,7 @@ impl ErrorCode for ProviderError {
             ProviderError::RateLimited { .. } => "provider.rate_limited",
             ProviderError::Malformed { .. } => "provider.malformed",
             ProviderError::Failed { .. } => "provider.failed",
+            ProviderError::Refused { .. } => "provider.refused",
             ProviderError::Unavailable { .. } => "provider.unavailable",
             ProviderError::Unauthorized { .. } => "provider.unauthorized",
             ProviderError::Rejected { .. } => "provider.rejected",
@@ -96,6 +111,8 @@ impl ErrorCode for ProviderError {
             ProviderError::Canceled { .. } => "provider.canceled",
             ProviderError::Network { .. } => "provider.network",
             ProviderError::Io { .. } => "provider.io",
+            ProviderError::InsufficientCredits { .. } => "provider.insufficient_credits",
+            ProviderError::ResultExpired { .. } => "provider.result_expired",
             ProviderError::Config(_) => "provider.config",
         }
     }
@@ -105,12 +122,44 @@ impl ErrorCode for ProviderError {
     fn is_client_error(&self) -> bool {
         matches!(
             self,
-            ProviderError::Unsupported { .. } | ProviderError::Rejected { .. }
+            ProviderError::Unsupported { .. }
+                | ProviderError::Rejected { .. }
+                | ProviderError::Refused { .. }
         )
     }
 }
 
+/// ", and asked us to wait 1 hour" for a `Retry-After`, in words a person reads.
+fn wait_hint(retry_after: &Option<Duration>) -> String {
+    retry_after
+        .map(|d| format!(" and asked us to wait {}", human_duration(d)))
+        .unwrap_or_default()
+}
+
+/// A duration in the largest whole unit that fits: "1 hour", "90 seconds", "2 days".
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = if s >= 86_400 && s % 3600 == 0 {
+        (s / 86_400, "day")
+    } else if s >= 3600 && s % 60 == 0 && s % 3600 == 0 {
+        (s / 3600, "hour")
+    } else if s >= 120 && s % 60 == 0 {
+        (s / 60, "minute")
+    } else {
+        (s.max(u64::from(d.subsec_millis() > 0)), "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
 impl ProviderError {
+    /// The `Retry-After` a rate limit came with, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ProviderError::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// Whether a later attempt at the same call may succeed. The worker uses this to decide
     /// between retrying the job and failing it.
     pub fn is_transient(&self) -> bool {
@@ -121,5 +170,27 @@ impl ProviderError {
                 | ProviderError::Unavailable { .. }
                 | ProviderError::Network { .. }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limit_reads_as_a_sentence() {
+        let e = ProviderError::RateLimited {
+            provider: "fal",
+            retry_after: Some(Duration::from_secs(3600)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "fal: the provider is limiting how many requests it takes and asked us to wait 1 hour"
+        );
+        assert!(!e.to_string().contains("Some("));
+        assert_eq!(human_duration(Duration::from_secs(90)), "90 seconds");
+        assert_eq!(human_duration(Duration::from_secs(300)), "5 minutes");
+        assert_eq!(human_duration(Duration::from_secs(1)), "1 second");
+        assert_eq!(human_duration(Duration::from_secs(172_800)), "2 days");
     }
 }

@@ -65,15 +65,19 @@ impl Fal {
     }
 }
 
-/// The model input, in each model family's documented field names.
+/// The model input, in each model's documented field names (its `registry::InputSchema`): Kling
+/// takes no seed, and its image-to-video no aspect ratio (the image sets the shape).
 pub fn input_for(req: &ShotRequest) -> Value {
     let mut body = json!({ "prompt": req.prompt });
     let m = req.model.as_str();
     if m.contains("kling-video") {
         body["duration"] = json!(req.duration_s.to_string());
-        body["aspect_ratio"] = json!(req.aspect);
-        if let Some(img) = &req.image {
-            body["image_url"] = json!(img.data_uri());
+        match &req.image {
+            Some(img) => body["image_url"] = json!(img.data_uri()),
+            None => body["aspect_ratio"] = json!(req.aspect),
+        }
+        if let Some(neg) = &req.negative_prompt {
+            body["negative_prompt"] = json!(neg);
         }
     } else if m.contains("veo3") {
         body["duration"] = json!(format!("{}s", req.duration_s));
@@ -82,8 +86,11 @@ pub fn input_for(req: &ShotRequest) -> Value {
         if let Some(r) = &req.resolution {
             body["resolution"] = json!(r);
         }
-        if let Some(img) = &req.image {
-            body["image_url"] = json!(img.data_uri());
+        if let Some(neg) = &req.negative_prompt {
+            body["negative_prompt"] = json!(neg);
+        }
+        if let Some(seed) = req.seed {
+            body["seed"] = json!(seed & u64::from(u32::MAX));
         }
     } else if req.kind == ShotKind::TextToImage {
         let size = match req.aspect.as_str() {
@@ -93,14 +100,85 @@ pub fn input_for(req: &ShotRequest) -> Value {
         };
         body["image_size"] = json!(size);
         body["num_images"] = json!(1);
-    }
-    if let Some(neg) = &req.negative_prompt {
-        body["negative_prompt"] = json!(neg);
-    }
-    if let Some(seed) = req.seed {
-        body["seed"] = json!(seed);
+        if let Some(seed) = req.seed {
+            body["seed"] = json!(seed & u64::from(u32::MAX));
+        }
     }
     body
+}
+
+/// What an error answer of `response_url` means, by fal's documented error types: model errors
+/// (https://fal.ai/docs/documentation/model-apis/errors: a `detail` list of `{loc, msg, type}`)
+/// and request errors (https://fal.ai/docs/documentation/model-apis/request-errors: an
+/// `error_type` such as `runner_server_error`, also in `X-Fal-Error-Type`), with
+/// `X-Fal-Retryable` saying whether the same input may succeed. The result of a request that
+/// failed never changes, so none of these is fetched again: a content refusal is
+/// `provider.refused`, another input error `provider.rejected` with fal's sentence, and an
+/// infrastructure failure `provider.failed` (a new request may succeed). A 429 is left to the
+/// call policy.
+pub fn result_error(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &str,
+) -> Option<ProviderError> {
+    if status == 429 {
+        return None;
+    }
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let first = v
+        .get("detail")
+        .and_then(Value::as_array)
+        .and_then(|d| d.first())
+        .or_else(|| v.as_array().and_then(|d| d.first()));
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+    };
+    let kind = first
+        .and_then(|e| e.get("type"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| header("x-fal-error-type"))
+        .or_else(|| {
+            v.get("error_type")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+    let msg = first
+        .and_then(|e| e.get("msg"))
+        .or_else(|| v.get("detail").filter(|d| d.is_string()))
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let retryable = header("x-fal-retryable").map(|h| h.eq_ignore_ascii_case("true"));
+    match (kind.as_deref(), status) {
+        (Some("content_policy_violation"), _) => Some(ProviderError::Refused {
+            provider: "fal",
+            reason: msg.unwrap_or_else(|| "the content was flagged by a content checker".into()),
+        }),
+        (Some(kind), 400..=499) => Some(ProviderError::Rejected {
+            provider: "fal",
+            status,
+            detail: format!(
+                "{} ({kind})",
+                msg.unwrap_or_else(|| "the input was refused".into())
+            ),
+        }),
+        (kind, 500..=599) | (kind @ Some(_), _) => {
+            let kind = kind.unwrap_or("server error");
+            let again = if retryable == Some(false) {
+                "; fal says the same input would fail again"
+            } else {
+                ""
+            };
+            Some(ProviderError::Failed {
+                provider: "fal",
+                reason: format!("fal's machine failed while generating ({kind}){again}"),
+            })
+        }
+        _ => None,
+    }
 }
 
 #[derive(Deserialize)]
@@ -134,12 +212,13 @@ impl ShotProvider for Fal {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        registry::checked("fal", &req.model, &req.model, req)?;
+        let caps = registry::checked("fal", &req.model, &req.model, req)?;
         let mut url = self.http.url(&req.model)?;
         if let Some(hook) = &self.webhook_url {
             url.query_pairs_mut().append_pair("fal_webhook", hook);
         }
         let body = input_for(req);
+        caps.conforms(&body)?;
         let (ans, _): (Submitted, _) = self
             .http
             .send_json("submit", Idempotent::No, &|c| {
@@ -200,9 +279,12 @@ impl ShotProvider for Fal {
         }
         let (result, _): (Value, _) = self
             .http
-            .send_json("result", Idempotent::Yes, &|c| {
-                self.auth(c, reqwest::Method::GET, &result_url)
-            })
+            .send_json_classified(
+                "result",
+                Idempotent::Yes,
+                &|c| self.auth(c, reqwest::Method::GET, &result_url),
+                &result_error,
+            )
             .await?;
         let file = output_url(&result).ok_or_else(|| {
             self.http
@@ -261,7 +343,11 @@ mod tests {
         req.negative_prompt = Some("blur".into());
         let v = input_for(&req);
         assert_eq!(v["duration"], "10");
-        assert_eq!(v["aspect_ratio"], "9:16");
+        assert!(
+            v.get("aspect_ratio").is_none(),
+            "image-to-video takes the image's shape"
+        );
+        assert!(v.get("seed").is_none(), "fal's Kling documents no seed");
         assert_eq!(v["image_url"], "data:image/png;base64,AQID");
         assert_eq!(v["negative_prompt"], "blur");
     }
@@ -275,6 +361,33 @@ mod tests {
         assert_eq!(v["duration"], "6s");
         assert_eq!(v["generate_audio"], true);
         assert_eq!(v["resolution"], "1080p");
+    }
+
+    #[test]
+    fn result_errors_are_classified_by_their_documented_type() {
+        use reelsmith_core::ErrorCode;
+        let mut h = reqwest::header::HeaderMap::new();
+        let policy = r#"{"detail": [{"loc": ["body", "prompt"], "msg": "The content was flagged by a content checker.", "type": "content_policy_violation"}]}"#;
+        let e = result_error(422, &h, policy).unwrap();
+        assert_eq!(e.code(), "provider.refused");
+        assert!(
+            e.to_string()
+                .ends_with("The content was flagged by a content checker."),
+            "{e}"
+        );
+        let small = r#"{"detail": [{"loc": ["body", "image_url"], "msg": "Image too small", "type": "image_too_small"}]}"#;
+        let e = result_error(422, &h, small).unwrap();
+        assert_eq!(e.code(), "provider.rejected");
+        assert!(!e.to_string().contains('{'), "a sentence, not JSON: {e}");
+        h.insert("x-fal-error-type", "runner_server_error".parse().unwrap());
+        h.insert("x-fal-retryable", "true".parse().unwrap());
+        let e = result_error(500, &h, r#"{"detail": "Internal server error"}"#).unwrap();
+        assert_eq!(e.code(), "provider.failed");
+        assert!(e.to_string().contains("runner_server_error"), "{e}");
+        assert!(
+            result_error(429, &h, "").is_none(),
+            "left to the call policy"
+        );
     }
 
     #[test]

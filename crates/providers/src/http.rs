@@ -101,6 +101,10 @@ pub struct Http {
     client: Client,
 }
 
+/// Reads an error answer (status, headers, body with the key redacted) and says what it means,
+/// or `None` to leave it to the call policy.
+pub type Classify<'a> = dyn Fn(u16, &HeaderMap, &str) -> Option<ProviderError> + Sync + 'a;
+
 /// Whether a call may be retried after a timeout (see the module comment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Idempotent {
@@ -174,8 +178,28 @@ impl Http {
         idem: Idempotent,
         build: &(dyn Fn(&Client) -> RequestBuilder + Sync),
     ) -> Result<Response, ProviderError> {
-        self.send_within(what, idem, self.ep.policy.timeout, build)
+        self.send_within(what, idem, self.ep.policy.timeout, build, None)
             .await
+    }
+
+    /// `send_json`, but an error answer is first shown to `classify` (status, headers, body),
+    /// whose error, when it gives one, is returned at once instead of the generic one and its
+    /// retries: for providers that document what their error answers mean.
+    pub async fn send_json_classified<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        idem: Idempotent,
+        build: &(dyn Fn(&Client) -> RequestBuilder + Sync),
+        classify: &Classify<'_>,
+    ) -> Result<(T, HeaderMap), ProviderError> {
+        let resp = self
+            .send_within(what, idem, self.ep.policy.timeout, build, Some(classify))
+            .await?;
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.map_err(|e| self.read_error(e, what))?;
+        let value =
+            serde_json::from_slice(&bytes).map_err(|e| self.malformed(format!("{what}: {e}")))?;
+        Ok((value, headers))
     }
 
     /// `send` with another per-try limit: downloads get `download_timeout`, because reqwest's
@@ -186,6 +210,7 @@ impl Http {
         idem: Idempotent,
         timeout: Duration,
         build: &(dyn Fn(&Client) -> RequestBuilder + Sync),
+        classify: Option<&Classify<'_>>,
     ) -> Result<Response, ProviderError> {
         let policy = &self.ep.policy;
         let mut attempt = 0;
@@ -202,7 +227,16 @@ impl Http {
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = retry_after(resp.headers());
-                    let detail = self.body_snippet(resp).await;
+                    let headers = resp.headers().clone();
+                    let text = self.ep.key.redact(&resp.text().await.unwrap_or_default());
+                    if let Some(err) = classify.and_then(|c| c(status.as_u16(), &headers, &text)) {
+                        // The raw answer stays in the operator's log; the error is a sentence.
+                        tracing::warn!(provider = self.provider, what, status = status.as_u16(),
+                            answer = %text.chars().take(2000).collect::<String>(),
+                            code = reelsmith_core::ErrorCode::code(&err), "provider error answer");
+                        return Err(err);
+                    }
+                    let detail: String = text.chars().take(300).collect();
                     let err = match status {
                         StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
                             provider: self.provider,
@@ -323,6 +357,7 @@ impl Http {
                     Idempotent::Yes,
                     self.ep.policy.download_timeout,
                     &build,
+                    None,
                 )
                 .await?;
             if !resp.status().is_redirection() {
@@ -410,13 +445,6 @@ impl Http {
         } else {
             self.network(e)
         }
-    }
-
-    /// The first 300 characters of an error answer, with the key redacted.
-    async fn body_snippet(&self, resp: Response) -> String {
-        let text = resp.text().await.unwrap_or_default();
-        let short: String = text.chars().take(300).collect();
-        self.ep.key.redact(&short)
     }
 
     /// Sleeps between polls: the policy's interval with +-20 % jitter so many workers spread out.

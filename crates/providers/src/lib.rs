@@ -12,6 +12,7 @@ pub mod comfyui;
 pub mod error;
 pub mod fal;
 pub mod http;
+pub mod kie;
 pub mod openai;
 pub mod plan;
 pub mod registry;

@@ -207,7 +207,7 @@ mod tests {
     fn plan_adds_up_trim_and_credits() {
         let kling = lookup(
             Some("fal"),
-            Some("fal-ai/kling-video/v2.1/standard/text-to-video"),
+            Some("fal-ai/kling-video/v2.1/master/text-to-video"),
         )
         .unwrap();
         let plan = plan_shots(kling, &[3.5, 12.0]);

@@ -39,6 +39,98 @@ pub struct ModelCaps {
     /// Longest prompt accepted, in characters.
     pub max_prompt_chars: usize,
     pub price: Price,
+    /// The model's documented input, where it has been written down: the adapter builds its
+    /// request from it and refuses to send a field it does not list.
+    pub input: Option<&'static InputSchema>,
+}
+
+/// A model's documented request fields, with the page they were read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputSchema {
+    /// The documentation page the fields come from.
+    pub doc: &'static str,
+    /// JSON pointer to the object the fields describe ("" for the whole body, "/input" for a
+    /// body that wraps them).
+    pub at: &'static str,
+    pub fields: &'static [Field],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: FieldKind,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    Bool,
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    /// A string out of a fixed list.
+    OneOf(&'static [&'static str]),
+    /// A list of URLs, at most this many.
+    Urls {
+        max: usize,
+    },
+    /// One file, as an http(s) URL or a data URI (fal and Replicate take both).
+    File,
+    /// A number (fal's `cfg_scale`).
+    Number,
+}
+
+impl InputSchema {
+    /// Checks `body` against the schema: every field it carries is documented and well typed,
+    /// every required one is there. The first problem is named.
+    pub fn check(&self, body: &serde_json::Value) -> Result<(), String> {
+        use serde_json::Value;
+        let obj = body
+            .pointer(self.at)
+            .and_then(Value::as_object)
+            .ok_or_else(|| format!("no object at `{}`", self.at))?;
+        for (name, value) in obj {
+            let field = self
+                .fields
+                .iter()
+                .find(|f| f.name == name)
+                .ok_or_else(|| format!("`{name}` is not a documented field ({})", self.doc))?;
+            let ok = match field.kind {
+                FieldKind::Text => value.is_string(),
+                FieldKind::Bool => value.is_boolean(),
+                FieldKind::Integer { min, max } => {
+                    value.as_i64().is_some_and(|n| (min..=max).contains(&n))
+                }
+                FieldKind::OneOf(list) => value.as_str().is_some_and(|v| list.contains(&v)),
+                FieldKind::File => value.as_str().is_some_and(|u| {
+                    u.starts_with("https://") || u.starts_with("http://") || u.starts_with("data:")
+                }),
+                FieldKind::Number => value.is_number(),
+                FieldKind::Urls { max } => value.as_array().is_some_and(|a| {
+                    !a.is_empty()
+                        && a.len() <= max
+                        && a.iter().all(|u| {
+                            u.as_str().is_some_and(|u| {
+                                u.starts_with("https://") || u.starts_with("http://")
+                            })
+                        })
+                }),
+            };
+            if !ok {
+                return Err(format!("`{name}` = {value} is not a {:?}", field.kind));
+            }
+        }
+        if let Some(missing) = self
+            .fields
+            .iter()
+            .find(|f| f.required && !obj.contains_key(f.name))
+        {
+            return Err(format!("`{}` is required ({})", missing.name, self.doc));
+        }
+        Ok(())
+    }
 }
 
 /// The built-in engine: what a job gets when it names no provider.
@@ -53,6 +145,213 @@ const WIDE_TALL_SQUARE: &[&str] = &["16:9", "9:16", "1:1"];
 const WIDE_TALL: &[&str] = &["16:9", "9:16"];
 const KLING: Durations = Durations::Fixed(&[5, 10]);
 const VEO: Durations = Durations::Fixed(&[4, 6, 8]);
+/// KieAI's Veo 3.1 takes no duration: every clip is 8 seconds.
+const KIE_VEO: Durations = Durations::Fixed(&[8]);
+
+const fn field(name: &'static str, kind: FieldKind, required: bool) -> Field {
+    Field {
+        name,
+        kind,
+        required,
+    }
+}
+
+/// https://fal.ai/models/fal-ai/kling-video/v2.1/master/text-to-video/api: no seed.
+pub static FAL_KLING_T2V_INPUT: InputSchema = InputSchema {
+    doc: "https://fal.ai/models/fal-ai/kling-video/v2.1/master/text-to-video/api",
+    at: "",
+    fields: &[
+        field("prompt", FieldKind::Text, true),
+        field("duration", FieldKind::OneOf(&["5", "10"]), false),
+        field(
+            "aspect_ratio",
+            FieldKind::OneOf(&["16:9", "9:16", "1:1"]),
+            false,
+        ),
+        field("negative_prompt", FieldKind::Text, false),
+        field("cfg_scale", FieldKind::Number, false),
+    ],
+};
+
+/// https://fal.ai/models/fal-ai/kling-video/v2.1/standard/image-to-video/api: no seed and no
+/// aspect ratio (the video takes the image's shape).
+pub static FAL_KLING_I2V_INPUT: InputSchema = InputSchema {
+    doc: "https://fal.ai/models/fal-ai/kling-video/v2.1/standard/image-to-video/api",
+    at: "",
+    fields: &[
+        field("prompt", FieldKind::Text, true),
+        field("image_url", FieldKind::File, true),
+        field("duration", FieldKind::OneOf(&["5", "10"]), false),
+        field("negative_prompt", FieldKind::Text, false),
+        field("cfg_scale", FieldKind::Number, false),
+    ],
+};
+
+/// https://fal.ai/models/fal-ai/veo3.1/api
+pub static FAL_VEO_INPUT: InputSchema = InputSchema {
+    doc: "https://fal.ai/models/fal-ai/veo3.1/api",
+    at: "",
+    fields: &[
+        field("prompt", FieldKind::Text, true),
+        field("aspect_ratio", FieldKind::OneOf(&["16:9", "9:16"]), false),
+        field("duration", FieldKind::OneOf(&["4s", "6s", "8s"]), false),
+        field("negative_prompt", FieldKind::Text, false),
+        field("enhance_prompt", FieldKind::Bool, false),
+        field(
+            "seed",
+            FieldKind::Integer {
+                min: 0,
+                max: u32::MAX as i64,
+            },
+            false,
+        ),
+        field("auto_fix", FieldKind::Bool, false),
+        field("resolution", FieldKind::OneOf(&["720p", "1080p"]), false),
+        field("generate_audio", FieldKind::Bool, false),
+    ],
+};
+
+/// https://fal.ai/models/fal-ai/flux/schnell/api
+pub static FAL_FLUX_SCHNELL_INPUT: InputSchema = InputSchema {
+    doc: "https://fal.ai/models/fal-ai/flux/schnell/api",
+    at: "",
+    fields: &[
+        field("prompt", FieldKind::Text, true),
+        field(
+            "image_size",
+            FieldKind::OneOf(&[
+                "square_hd",
+                "square",
+                "portrait_4_3",
+                "portrait_16_9",
+                "landscape_4_3",
+                "landscape_16_9",
+            ]),
+            false,
+        ),
+        field(
+            "num_inference_steps",
+            FieldKind::Integer { min: 1, max: 12 },
+            false,
+        ),
+        field(
+            "seed",
+            FieldKind::Integer {
+                min: 0,
+                max: u32::MAX as i64,
+            },
+            false,
+        ),
+        field("sync_mode", FieldKind::Bool, false),
+        field("num_images", FieldKind::Integer { min: 1, max: 4 }, false),
+        field("enable_safety_checker", FieldKind::Bool, false),
+    ],
+};
+
+/// https://replicate.com/kwaivgi/kling-v2.1/api/schema: quality is `mode` (`standard` 720p,
+/// `pro` 1080p); no aspect ratio (the video takes the start image's shape), resolution or seed.
+pub static REPLICATE_KLING_INPUT: InputSchema = InputSchema {
+    doc: "https://replicate.com/kwaivgi/kling-v2.1/api/schema",
+    at: "/input",
+    fields: &[
+        field("prompt", FieldKind::Text, true),
+        field("start_image", FieldKind::File, true),
+        field("end_image", FieldKind::File, false),
+        field("negative_prompt", FieldKind::Text, false),
+        field("duration", FieldKind::Integer { min: 5, max: 10 }, false),
+        field("mode", FieldKind::OneOf(&["standard", "pro"]), false),
+    ],
+};
+
+/// https://replicate.com/google/veo-3.1/api/schema
+pub static REPLICATE_VEO_INPUT: InputSchema = InputSchema {
+    doc: "https://replicate.com/google/veo-3.1/api/schema",
+    at: "/input",
+    fields: &[
+        field("prompt", FieldKind::Text, true),
+        field("aspect_ratio", FieldKind::OneOf(&["16:9", "9:16"]), false),
+        field("duration", FieldKind::Integer { min: 4, max: 8 }, false),
+        field("image", FieldKind::File, false),
+        field("last_frame", FieldKind::File, false),
+        field("negative_prompt", FieldKind::Text, false),
+        field("resolution", FieldKind::OneOf(&["720p", "1080p"]), false),
+        field("generate_audio", FieldKind::Bool, false),
+        field(
+            "seed",
+            FieldKind::Integer {
+                min: 0,
+                max: u32::MAX as i64,
+            },
+            false,
+        ),
+    ],
+};
+
+/// https://docs.kie.ai/veo3-api/generate-veo-3-video (the whole body).
+pub static KIE_VEO_INPUT: InputSchema = InputSchema {
+    doc: "https://docs.kie.ai/veo3-api/generate-veo-3-video",
+    at: "",
+    fields: &[
+        field("prompt", FieldKind::Text, true),
+        field("model", FieldKind::OneOf(&["veo3", "veo3_fast"]), true),
+        field(
+            "aspectRatio",
+            FieldKind::OneOf(&["16:9", "9:16", "Auto"]),
+            false,
+        ),
+        field(
+            "generationType",
+            FieldKind::OneOf(&[
+                "TEXT_2_VIDEO",
+                "FIRST_AND_LAST_FRAMES_2_VIDEO",
+                "REFERENCE_2_VIDEO",
+            ]),
+            false,
+        ),
+        field("imageUrls", FieldKind::Urls { max: 2 }, false),
+        field(
+            "seeds",
+            FieldKind::Integer {
+                min: 10_000,
+                max: 99_999,
+            },
+            false,
+        ),
+        field("callBackUrl", FieldKind::Text, false),
+        field("enableFallback", FieldKind::Bool, false),
+        field("enableTranslation", FieldKind::Bool, false),
+        field("watermark", FieldKind::Text, false),
+    ],
+};
+
+/// https://docs.kie.ai/market/kling/text-to-video (the `input` of createTask).
+pub static KIE_KLING_T2V_INPUT: InputSchema = InputSchema {
+    doc: "https://docs.kie.ai/market/kling/text-to-video",
+    at: "/input",
+    fields: &[
+        field("prompt", FieldKind::Text, true),
+        field("sound", FieldKind::Bool, true),
+        field(
+            "aspect_ratio",
+            FieldKind::OneOf(&["1:1", "16:9", "9:16"]),
+            true,
+        ),
+        field("duration", FieldKind::OneOf(&["5", "10"]), true),
+    ],
+};
+
+/// https://docs.kie.ai/market/kling/image-to-video (the `input` of createTask): the output
+/// takes the image's shape, so there is no aspect ratio to send.
+pub static KIE_KLING_I2V_INPUT: InputSchema = InputSchema {
+    doc: "https://docs.kie.ai/market/kling/image-to-video",
+    at: "/input",
+    fields: &[
+        field("prompt", FieldKind::Text, true),
+        field("image_urls", FieldKind::Urls { max: 1 }, true),
+        field("sound", FieldKind::Bool, true),
+        field("duration", FieldKind::OneOf(&["5", "10"]), true),
+    ],
+};
 
 pub static MODELS: &[ModelCaps] = &[
     ModelCaps {
@@ -66,10 +365,11 @@ pub static MODELS: &[ModelCaps] = &[
         negative_prompt: false,
         max_prompt_chars: 20_000,
         price: Price::PerSecond(0),
+        input: None,
     },
     ModelCaps {
         provider: "fal",
-        model: "fal-ai/kling-video/v2.1/standard/text-to-video",
+        model: "fal-ai/kling-video/v2.1/master/text-to-video",
         kinds: T2V,
         durations: KLING,
         aspects: WIDE_TALL_SQUARE,
@@ -78,6 +378,7 @@ pub static MODELS: &[ModelCaps] = &[
         negative_prompt: true,
         max_prompt_chars: 2500,
         price: Price::PerSecond(5),
+        input: Some(&FAL_KLING_T2V_INPUT),
     },
     ModelCaps {
         provider: "fal",
@@ -90,6 +391,7 @@ pub static MODELS: &[ModelCaps] = &[
         negative_prompt: true,
         max_prompt_chars: 2500,
         price: Price::PerSecond(5),
+        input: Some(&FAL_KLING_I2V_INPUT),
     },
     ModelCaps {
         provider: "fal",
@@ -102,6 +404,7 @@ pub static MODELS: &[ModelCaps] = &[
         negative_prompt: true,
         max_prompt_chars: 20_000,
         price: Price::PerSecond(40),
+        input: Some(&FAL_VEO_INPUT),
     },
     ModelCaps {
         provider: "fal",
@@ -114,6 +417,7 @@ pub static MODELS: &[ModelCaps] = &[
         negative_prompt: false,
         max_prompt_chars: 2000,
         price: Price::PerImage(1),
+        input: Some(&FAL_FLUX_SCHNELL_INPUT),
     },
     ModelCaps {
         provider: "replicate",
@@ -126,6 +430,7 @@ pub static MODELS: &[ModelCaps] = &[
         negative_prompt: true,
         max_prompt_chars: 2500,
         price: Price::PerSecond(5),
+        input: Some(&REPLICATE_KLING_INPUT),
     },
     ModelCaps {
         provider: "replicate",
@@ -138,6 +443,7 @@ pub static MODELS: &[ModelCaps] = &[
         negative_prompt: true,
         max_prompt_chars: 20_000,
         price: Price::PerSecond(40),
+        input: Some(&REPLICATE_VEO_INPUT),
     },
     ModelCaps {
         provider: "veo",
@@ -150,6 +456,7 @@ pub static MODELS: &[ModelCaps] = &[
         negative_prompt: true,
         max_prompt_chars: 4000,
         price: Price::PerSecond(40),
+        input: None,
     },
     ModelCaps {
         provider: "veo",
@@ -162,6 +469,7 @@ pub static MODELS: &[ModelCaps] = &[
         negative_prompt: true,
         max_prompt_chars: 4000,
         price: Price::PerSecond(15),
+        input: None,
     },
     ModelCaps {
         provider: "atlas",
@@ -174,6 +482,7 @@ pub static MODELS: &[ModelCaps] = &[
         negative_prompt: true,
         max_prompt_chars: 4000,
         price: Price::PerSecond(20),
+        input: None,
     },
     ModelCaps {
         provider: "atlas",
@@ -186,6 +495,59 @@ pub static MODELS: &[ModelCaps] = &[
         negative_prompt: true,
         max_prompt_chars: 4000,
         price: Price::PerSecond(20),
+        input: None,
+    },
+    ModelCaps {
+        provider: "kie",
+        model: "veo3_fast",
+        kinds: T2V_I2V,
+        durations: KIE_VEO,
+        aspects: WIDE_TALL,
+        resolutions: &["720p", "1080p"],
+        native_audio: true,
+        negative_prompt: false,
+        max_prompt_chars: 4000,
+        price: Price::PerSecond(4),
+        input: Some(&KIE_VEO_INPUT),
+    },
+    ModelCaps {
+        provider: "kie",
+        model: "veo3",
+        kinds: T2V_I2V,
+        durations: KIE_VEO,
+        aspects: WIDE_TALL,
+        resolutions: &["720p", "1080p"],
+        native_audio: true,
+        negative_prompt: false,
+        max_prompt_chars: 4000,
+        price: Price::PerSecond(16),
+        input: Some(&KIE_VEO_INPUT),
+    },
+    ModelCaps {
+        provider: "kie",
+        model: "kling-2.6/text-to-video",
+        kinds: T2V,
+        durations: KLING,
+        aspects: WIDE_TALL_SQUARE,
+        resolutions: &[],
+        native_audio: true,
+        negative_prompt: false,
+        max_prompt_chars: 2500,
+        price: Price::PerSecond(6),
+        input: Some(&KIE_KLING_T2V_INPUT),
+    },
+    ModelCaps {
+        provider: "kie",
+        model: "kling-2.6/image-to-video",
+        kinds: I2V,
+        durations: KLING,
+        aspects: WIDE_TALL_SQUARE,
+        resolutions: &[],
+        native_audio: true,
+        negative_prompt: false,
+        max_prompt_chars: 2500,
+        price: Price::PerSecond(6),
+        input: Some(&KIE_KLING_I2V_INPUT),
     },
     ModelCaps {
         provider: "comfyui",
@@ -198,6 +560,7 @@ pub static MODELS: &[ModelCaps] = &[
         negative_prompt: true,
         max_prompt_chars: 10_000,
         price: Price::PerSecond(0),
+        input: None,
     },
 ];
 
@@ -229,6 +592,20 @@ pub fn checked(
 }
 
 impl ModelCaps {
+    /// Refuses a request body that does not conform to the model's documented input (a field it
+    /// does not list, a value outside its enum), before it is sent.
+    pub fn conforms(&self, body: &serde_json::Value) -> Result<(), ProviderError> {
+        match self.input {
+            Some(schema) => schema
+                .check(body)
+                .map_err(|reason| ProviderError::Unsupported {
+                    model: self.model.to_string(),
+                    reason,
+                }),
+            None => Ok(()),
+        }
+    }
+
     /// Credits for one shot of `seconds` (one image for a still model).
     pub fn credits(&self, seconds: u32) -> u64 {
         match self.price {
@@ -307,7 +684,7 @@ mod tests {
     fn lookup_finds_by_provider_and_model() {
         let kling = lookup(
             Some("fal"),
-            Some("fal-ai/kling-video/v2.1/standard/text-to-video"),
+            Some("fal-ai/kling-video/v2.1/master/text-to-video"),
         )
         .unwrap();
         assert_eq!(kling.durations, Durations::Fixed(&[5, 10]));

@@ -58,30 +58,32 @@ impl Replicate {
     }
 }
 
-/// The model input in the field names Replicate's video models use.
+/// The model input in each model's documented field names (its `registry::InputSchema`).
+/// Kling v2.1 picks its quality with `mode` (`standard` 720p, `pro` 1080p) and takes no aspect
+/// ratio, resolution or seed; Veo 3.1 takes them all.
 pub fn input_for(req: &ShotRequest) -> Value {
-    let mut input =
-        json!({ "prompt": req.prompt, "duration": req.duration_s, "aspect_ratio": req.aspect });
-    if let Some(img) = &req.image {
-        // Kling calls it start_image; Veo and most others call it image.
-        let field = if req.model.contains("kling") {
-            "start_image"
-        } else {
-            "image"
-        };
-        input[field] = json!(img.data_uri());
+    let mut input = json!({ "prompt": req.prompt, "duration": req.duration_s });
+    if req.model.contains("kling") {
+        if let Some(img) = &req.image {
+            input["start_image"] = json!(img.data_uri());
+        }
+        let pro = req.resolution.as_deref() == Some("1080p");
+        input["mode"] = json!(if pro { "pro" } else { "standard" });
+    } else {
+        input["aspect_ratio"] = json!(req.aspect);
+        if let Some(img) = &req.image {
+            input["image"] = json!(img.data_uri());
+        }
+        if let Some(res) = &req.resolution {
+            input["resolution"] = json!(res);
+        }
+        input["generate_audio"] = json!(req.audio);
+        if let Some(seed) = req.seed {
+            input["seed"] = json!(seed & u64::from(u32::MAX));
+        }
     }
     if let Some(neg) = &req.negative_prompt {
         input["negative_prompt"] = json!(neg);
-    }
-    if let Some(res) = &req.resolution {
-        input["resolution"] = json!(res);
-    }
-    if req.model.contains("veo") {
-        input["generate_audio"] = json!(req.audio);
-    }
-    if let Some(seed) = req.seed {
-        input["seed"] = json!(seed);
     }
     input
 }
@@ -128,8 +130,9 @@ impl ShotProvider for Replicate {
             Some((m, v)) => (m, Some(v)),
             None => (req.model.as_str(), None),
         };
-        registry::checked("replicate", model, &req.model, req)?;
+        let caps = registry::checked("replicate", model, &req.model, req)?;
         let mut body = json!({ "input": input_for(req) });
+        caps.conforms(&body)?;
         let url = match version {
             Some(v) => {
                 body["version"] = json!(v);

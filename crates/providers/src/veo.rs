@@ -134,14 +134,25 @@ impl ShotProvider for Veo {
             .pointer("/generatedSamples/0/video/uri")
             .and_then(Value::as_str)
         else {
-            // Safety filters answer done with no sample and the reasons.
-            let reasons = resp
-                .get("raiMediaFilteredReasons")
-                .map(|r| r.to_string())
-                .unwrap_or_else(|| "no video in the answer".into());
+            // Safety filters answer done with no sample and the reasons: a refusal of the
+            // content, which the same request would meet again.
+            if let Some(reasons) = resp.get("raiMediaFilteredReasons") {
+                let text = match reasons {
+                    Value::Array(list) => list
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    other => other.to_string(),
+                };
+                return Err(ProviderError::Refused {
+                    provider: "veo",
+                    reason: text,
+                });
+            }
             return Err(ProviderError::Failed {
                 provider: "veo",
-                reason: reasons,
+                reason: "no video in the answer".into(),
             });
         };
         let add_key = |rb: RequestBuilder| rb.header("x-goog-api-key", self.http.ep.key.expose());

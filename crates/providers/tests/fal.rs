@@ -12,7 +12,7 @@ const SUBJECT: Subject = Subject {
     make: |ep| Box::new(Fal::new(ep).unwrap()) as Box<dyn ShotProvider>,
     request: || {
         ShotRequest::text_to_video("a red fox in snow", 5, "16:9")
-            .with_model("fal-ai/kling-video/v2.1/standard/text-to-video")
+            .with_model("fal-ai/kling-video/v2.1/master/text-to-video")
     },
     cancels: true,
     foreign_urls: true,
@@ -30,7 +30,7 @@ async fn the_submission_carries_the_model_input() {
     let last = fake.last().await;
     assert_eq!(
         last["path"],
-        "/fal-ai/kling-video/v2.1/standard/text-to-video"
+        "/fal-ai/kling-video/v2.1/master/text-to-video"
     );
     assert_eq!(last["body"]["duration"], "5");
     assert_eq!(last["body"]["negative_prompt"], "blur");
@@ -41,7 +41,7 @@ async fn unsupported_requests_never_reach_the_provider() {
     let fake = common::Fake::start("fal_fake.py");
     let fal = Fal::new(fake.endpoint("")).unwrap();
     let bad = ShotRequest::text_to_video("x", 7, "16:9")
-        .with_model("fal-ai/kling-video/v2.1/standard/text-to-video");
+        .with_model("fal-ai/kling-video/v2.1/master/text-to-video");
     let err = fal.submit(&bad).await.unwrap_err();
     assert_eq!(
         reelsmith_core::ErrorCode::code(&err),

@@ -88,7 +88,7 @@ pub async fn list(
 }
 
 #[utoipa::path(put, path = "/api/v1/me/consents/{provider}", tag = "consents",
-    params(("provider" = String, Path, description = "a configured provider: `fal`, `replicate`, `veo`, `atlas` or `comfyui`")),
+    params(("provider" = String, Path, description = "a configured provider: `fal`, `replicate`, `veo`, `atlas`, `kie` or `comfyui`")),
     responses((status = 200, body = ProviderConsent, description = "consent given under the current policy version"),
         (status = 404, body = Problem, description = "no such provider is configured on this server")))]
 pub async fn grant(

@@ -132,7 +132,8 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}/captions.srt", get(jobs::captions_srt))
         .route("/scripts", post(scripts::write))
         .route("/webhooks/fal", post(webhooks::fal_webhook))
-        .route("/webhooks/replicate", post(webhooks::replicate_webhook));
+        .route("/webhooks/replicate", post(webhooks::replicate_webhook))
+        .route("/webhooks/kie", post(webhooks::kie_webhook));
 
     Router::new()
         .nest("/api/v1", api)

@@ -26,6 +26,7 @@ pub fn label(provider: &str) -> &'static str {
         "replicate" => "Replicate",
         "veo" => "Google Veo (Gemini API)",
         "atlas" => "Atlas Cloud",
+        "kie" => "KieAI",
         "comfyui" => "ComfyUI",
         ASSISTANT => "OpenAI (scene prompts and voice timing)",
         _ => "Other",

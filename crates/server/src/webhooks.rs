@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use reelsmith_core::ErrorCode;
-use reelsmith_providers::webhook::{fal, replicate, WebhookError};
+use reelsmith_providers::webhook::{fal, kie, replicate, WebhookError};
 use reelsmith_providers::Secret;
 use reelsmith_store::now_ms;
 use reelsmith_worker::shots::WEBHOOK_EVENT;
@@ -156,6 +156,23 @@ pub async fn replicate_webhook(
         ));
     };
     wake(&state, "replicate", id).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /api/v1/webhooks/kie`: KieAI's completion callback, verified with the operator's
+/// `webhookHmacKey` (`providers.kie.webhook_secret`). Its signature covers only the task id and
+/// the time, so the body's results are ignored: the woken job re-reads the task at KieAI.
+pub async fn kie_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let key = match &state.config.providers.kie.webhook_secret {
+        Some(s) if state.config.providers.is_enabled("kie") => Secret::new(s.expose().clone()),
+        _ => return Err(ApiError::not_found("webhook")),
+    };
+    let task_id = kie::verify(&key, &header_pairs(&headers), &body, unix_now()).map_err(refused)?;
+    wake(&state, "kie", &task_id).await?;
     Ok(StatusCode::OK)
 }
 

@@ -15,7 +15,7 @@ use reelsmith_store::{now_ms, NewTransfer};
 use serde_json::{json, Value};
 
 const FAL_KEY: &str = "fal-key-SECRET-7d1c";
-const KLING_T2V: &str = "fal-ai/kling-video/v2.1/standard/text-to-video";
+const KLING_T2V: &str = "fal-ai/kling-video/v2.1/master/text-to-video";
 /// Two scenes: about 2 s of narration (one 5 s shot) and about 7 s (one 10 s shot).
 const TWO_SCENES: &str = "A short first scene here.\n\nThe second paragraph is a much longer \
     one, with many words that take the narrator well over five seconds to say out loud.";

@@ -18,7 +18,7 @@ use common::{app_with, Auth, TestApp};
 use ed25519_dalek::{Signer, SigningKey};
 use fakes::Fake;
 use reelsmith_config::{Config, Secret};
-use reelsmith_providers::webhook::{fal as fal_hook, replicate as replicate_hook};
+use reelsmith_providers::webhook::{fal as fal_hook, kie as kie_hook, replicate as replicate_hook};
 use reelsmith_store::{now_ms, JobStatus};
 use reelsmith_worker::{ProviderSet, Worker, WorkerSettings};
 use serde_json::json;
@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 const PUBLIC_URL: &str = "https://reelsmith.example";
 const SCRIPT: &str = "A red fox runs through the fresh snow at dawn.";
 const REPLICATE_SECRET: &str = "whsec_YS0zMi1ieXRlLXNpZ25pbmctc2VjcmV0LWZvci10c3Q=";
+const KIE_HMAC_KEY: &str = "kie-webhook-hmac-key-for-tests";
 const PATIENCE: Duration = Duration::from_secs(180);
 
 struct Setup {
@@ -48,12 +49,15 @@ impl Setup {
             c.providers.poll_seconds = 3600;
             let account = match provider {
                 "fal" => &mut c.providers.fal,
+                "kie" => &mut c.providers.kie,
                 _ => &mut c.providers.replicate,
             };
             account.key = Some(Secret::new(fakes::KEY.to_owned()));
             account.base_url = Some(base.clone());
             if provider == "fal" {
                 account.webhook_jwks_url = Some(format!("{base}/.well-known/jwks.json"));
+            } else if provider == "kie" {
+                account.webhook_secret = Some(Secret::new(KIE_HMAC_KEY.to_owned()));
             } else {
                 account.webhook_secret = Some(Secret::new(REPLICATE_SECRET.to_owned()));
             }
@@ -220,7 +224,7 @@ async fn fal_webhook_with_a_bad_signature_is_refused_and_a_good_one_wakes_the_jo
     .unwrap();
 
     let job_id = setup
-        .submit("fal", "fal-ai/kling-video/v2.1/standard/text-to-video")
+        .submit("fal", "fal-ai/kling-video/v2.1/master/text-to-video")
         .await;
     let request_id = setup.request_id(&job_id).await;
     let submitted = setup.fake.last().await;
@@ -319,6 +323,63 @@ async fn replicate_webhook_with_a_bad_signature_is_refused_and_a_good_one_wakes_
     );
     setup.wait_for_success(&job_id).await;
     assert_eq!(setup.fake.stats().await["submissions"], json!(1));
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kie_callback_with_a_forged_signature_is_refused_and_a_signed_one_wakes_the_job() {
+    let setup = Setup::start("kie", "kie_fake.py").await;
+    let job_id = setup.submit("kie", "veo3_fast").await;
+    let task_id = setup.request_id(&job_id).await;
+    assert_eq!(
+        setup.fake.last().await["callBackUrl"],
+        json!(format!("{PUBLIC_URL}/api/v1/webhooks/kie")),
+        "the generate request asked KieAI to call us back"
+    );
+    setup.finish_at_the_fake().await;
+
+    // A callback body as KieAI documents it; its claims are never read, only its task id.
+    let body = json!({ "code": 200, "msg": "Veo3.1 video generated successfully.",
+        "data": { "taskId": task_id, "info": { "resultUrls": ["https://evil.example/x.mp4"] } } })
+    .to_string();
+    let ts = timestamp();
+    let key = reelsmith_providers::Secret::new(KIE_HMAC_KEY);
+    let good = kie_hook::sign(&key, &task_id, &ts).unwrap();
+    let forged =
+        kie_hook::sign(&reelsmith_providers::Secret::new("guessed"), &task_id, &ts).unwrap();
+    let headers = |sig: &str| {
+        vec![
+            ("x-webhook-timestamp", ts.clone()),
+            ("x-webhook-signature", sig.to_owned()),
+        ]
+    };
+    let r = setup
+        .post_webhook("kie", &headers(&forged), body.as_bytes())
+        .await;
+    r.assert_problem(StatusCode::UNAUTHORIZED, "webhook.bad_signature");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        setup.status(&job_id).await,
+        JobStatus::Running,
+        "a forged callback wakes nothing"
+    );
+
+    let r = setup
+        .post_webhook("kie", &headers(&good), body.as_bytes())
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    setup.wait_for_success(&job_id).await;
+    let stats = setup.fake.stats().await;
+    assert_eq!(stats["submissions"], json!(1));
+    assert!(
+        stats["downloads"].as_i64().unwrap() >= 1,
+        "the result came from KieAI, not the body"
+    );
     setup.stop().await;
 }
 

@@ -41,6 +41,9 @@ pub struct Transfer {
     pub request_id: Option<String>,
     /// `sending`, `accepted` or `failed`.
     pub status: String,
+    /// How an accepted request ended: `delivered`, or the error code it ended with; `None` while
+    /// it is pending.
+    pub outcome: Option<String>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
 }
@@ -56,6 +59,7 @@ struct TransferRow {
     sent_json: String,
     request_id: Option<String>,
     status: String,
+    outcome: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -72,6 +76,7 @@ impl TransferRow {
             purpose: self.purpose,
             request_id: self.request_id,
             status: self.status,
+            outcome: self.outcome,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -79,7 +84,7 @@ impl TransferRow {
 }
 
 const COLUMNS: &str = "t.id, t.job_id, t.revision, t.provider, t.model, t.purpose, t.sent_json, \
-    t.request_id, t.status, t.created_at, t.updated_at";
+    t.request_id, t.status, t.outcome, t.created_at, t.updated_at";
 
 impl Db {
     /// Log a transfer about to be sent; returns its id for [`Db::transfer_accepted`].
@@ -140,6 +145,19 @@ impl Db {
             WHERE id = $1 AND status = 'sending'";
         with_pool!(self, pool => sqlx::query(sql)
             .bind(id).bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// How an accepted request ended: `delivered`, or the error code it failed with.
+    pub async fn transfer_outcome(
+        &self,
+        id: &str,
+        outcome: &str,
+        now: UnixMillis,
+    ) -> StoreResult<()> {
+        let sql = "UPDATE provider_transfers SET outcome = $2, updated_at = $3 WHERE id = $1";
+        with_pool!(self, pool => sqlx::query(sql)
+            .bind(id).bind(outcome).bind(now).execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 

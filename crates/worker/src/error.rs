@@ -32,6 +32,13 @@ pub enum WorkerError {
     /// A call to the job's provider failed (after the call policy's own retries).
     #[error(transparent)]
     Provider(ProviderError),
+    /// A provider's request failed and the shot was already sent again as often as the operator
+    /// allows (`providers.max_resubmissions`): not sent a further, paid, time.
+    #[error("{0} (the shot was already sent again {1} time(s); it is not sent again)")]
+    ProviderGaveUp(ProviderError, u32),
+    /// The provider asked to be left alone longer than the job may wait (`Retry-After`).
+    #[error("{0}, longer than a job waits ({1})")]
+    ProviderBusy(ProviderError, String),
     /// The owner has not consented to sending data to this provider (P-TP-2): nothing was sent.
     #[error("consent is required before anything is sent to `{0}`: give it on the privacy page")]
     ConsentRequired(String),
@@ -66,7 +73,9 @@ impl ErrorCode for WorkerError {
             WorkerError::WrongUploadKind { .. } => "job.wrong_upload_kind",
             WorkerError::Render(e) => e.code(),
             WorkerError::Plan(e) => e.code(),
-            WorkerError::Provider(e) => e.code(),
+            WorkerError::Provider(e)
+            | WorkerError::ProviderGaveUp(e, _)
+            | WorkerError::ProviderBusy(e, _) => e.code(),
             WorkerError::ConsentRequired(_) => "consent.required",
             WorkerError::ProviderNotConfigured(_) => "provider.not_configured",
             WorkerError::Store(e) => e.code(),
@@ -85,7 +94,9 @@ impl ErrorCode for WorkerError {
             WorkerError::Render(e) => e.is_client_error(),
             WorkerError::Plan(_)
             | WorkerError::ConsentRequired(_)
-            | WorkerError::ProviderNotConfigured(_) => true,
+            | WorkerError::ProviderNotConfigured(_)
+            | WorkerError::ProviderGaveUp(..)
+            | WorkerError::ProviderBusy(..) => true,
             // A refused key or a forbidden host will not fix itself on a retry either.
             WorkerError::Provider(e) => {
                 e.is_client_error()
@@ -95,6 +106,8 @@ impl ErrorCode for WorkerError {
                             | ProviderError::ForbiddenHost { .. }
                             | ProviderError::Config(_)
                             | ProviderError::TooLarge { .. }
+                            | ProviderError::InsufficientCredits { .. }
+                            | ProviderError::ResultExpired { .. }
                     )
             }
             // A missing object or a refused range is a client error for the API; inside the

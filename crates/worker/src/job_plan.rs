@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn the_quote_is_the_registry_price_of_every_planned_shot() {
-        let model = "fal-ai/kling-video/v2.1/standard/text-to-video";
+        let model = "fal-ai/kling-video/v2.1/master/text-to-video";
         let s = spec(
             "fal",
             model,
@@ -263,7 +263,7 @@ mod tests {
     fn p_tp_3_images_go_only_to_models_that_take_them() {
         let mut s = spec(
             "fal",
-            "fal-ai/kling-video/v2.1/standard/text-to-video",
+            "fal-ai/kling-video/v2.1/master/text-to-video",
             "One scene only.",
         );
         s.media = vec!["upload-1".into()];

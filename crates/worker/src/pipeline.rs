@@ -695,6 +695,19 @@ async fn fail_or_retry(
 ) -> JobOutcome {
     let lease = &claimed.lease;
     let job_id = lease.job_id.clone();
+    // A provider that asked to be left alone (Retry-After) is not asked again sooner; when it
+    // asked for longer than a job waits, the job fails now instead of retrying blindly.
+    let hint = match &err {
+        WorkerError::Provider(e) => e.retry_after(),
+        _ => None,
+    };
+    let limit = ctx.providers.max_retry_after;
+    let err = match err {
+        WorkerError::Provider(e) if hint.is_some_and(|h| h > limit) => {
+            WorkerError::ProviderBusy(e, reelsmith_providers::error::human_duration(limit))
+        }
+        other => other,
+    };
     let error = JobError {
         code: err.code().to_owned(),
         message: err.to_string(),
@@ -719,7 +732,7 @@ async fn fail_or_retry(
             }
         };
     }
-    let delay = retry_delay(claimed.job.attempts, fastrand::f64());
+    let delay = retry_delay(claimed.job.attempts, fastrand::f64()).max(hint.unwrap_or_default());
     let next_attempt_at = now_ms() + millis(delay);
     warn!(job = %job_id, code = %error.code, error = %error.message, retry_in_ms = millis(delay),
         "job failed; will retry");

@@ -9,12 +9,12 @@ use std::time::Duration;
 use reelsmith_config::{ProviderAccount, ProvidersConfig};
 use reelsmith_providers::http::{CallPolicy, Endpoint};
 use reelsmith_providers::{
-    atlas, comfyui, fal, openai, replicate, veo, ProviderError, ScriptWriter, Secret, ShotProvider,
-    Transcriber,
+    atlas, comfyui, fal, kie, openai, replicate, veo, ProviderError, ScriptWriter, Secret,
+    ShotProvider, Transcriber,
 };
 
 /// Named shot providers plus the limits every call shares.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ProviderSet {
     shots: BTreeMap<String, Arc<dyn ShotProvider>>,
     /// An OpenAI-compatible chat model that writes scene prompts from the narration, when
@@ -24,6 +24,11 @@ pub struct ProviderSet {
     transcriber: Option<Arc<dyn Transcriber>>,
     /// Largest result accepted from a provider.
     pub max_output_bytes: u64,
+    /// How many times a shot whose generation failed is sent to the provider again.
+    pub max_resubmissions: u32,
+    /// The longest a job waits for a provider that asked to be left alone (`Retry-After`);
+    /// a longer hint fails the job at once.
+    pub max_retry_after: Duration,
 }
 
 impl std::fmt::Debug for ProviderSet {
@@ -34,7 +39,15 @@ impl std::fmt::Debug for ProviderSet {
             .field("writer", &self.writer.is_some())
             .field("transcriber", &self.transcriber.is_some())
             .field("max_output_bytes", &self.max_output_bytes)
+            .field("max_resubmissions", &self.max_resubmissions)
+            .field("max_retry_after", &self.max_retry_after)
             .finish()
+    }
+}
+
+impl Default for ProviderSet {
+    fn default() -> Self {
+        ProviderSet::none()
     }
 }
 
@@ -46,6 +59,8 @@ impl ProviderSet {
             writer: None,
             transcriber: None,
             max_output_bytes: 500 << 20,
+            max_resubmissions: 1,
+            max_retry_after: Duration::from_secs(30 * 60),
         }
     }
 
@@ -64,6 +79,8 @@ impl ProviderSet {
             writer: None,
             transcriber: None,
             max_output_bytes: config.max_output_mib.max(1) << 20,
+            max_resubmissions: config.max_resubmissions,
+            max_retry_after: Duration::from_secs(config.max_wait_minutes.max(1) * 60),
         };
         if config.is_enabled("openai") && config.openai.transcribe_voice {
             let ep = endpoint(&config.openai, openai::DEFAULT_BASE_URL, &[], &policy)?;
@@ -115,6 +132,22 @@ impl ProviderSet {
                     &[],
                     &policy,
                 )?)?),
+                "kie" => {
+                    let ep = endpoint(
+                        account,
+                        kie::DEFAULT_BASE_URL,
+                        kie::DEFAULT_DOWNLOAD_HOSTS,
+                        &policy,
+                    )?;
+                    let mut adapter = kie::Kie::new(ep)?;
+                    // Callbacks are asked for only when they can be verified (the HMAC key).
+                    if account.webhook_secret.is_some() {
+                        if let Some(url) = hook(name) {
+                            adapter = adapter.with_callback(url);
+                        }
+                    }
+                    Arc::new(adapter)
+                }
                 "comfyui" => {
                     let file = account.workflow_file.as_ref().ok_or_else(|| {
                         ProviderError::Config("comfyui needs a workflow_file".into())
@@ -161,6 +194,11 @@ impl ProviderSet {
 
     pub fn script_writer(&self) -> Option<Arc<dyn ScriptWriter>> {
         self.writer.clone()
+    }
+
+    pub fn with_max_resubmissions(mut self, n: u32) -> Self {
+        self.max_resubmissions = n;
+        self
     }
 
     pub fn with_max_output_bytes(mut self, bytes: u64) -> Self {

@@ -14,14 +14,16 @@
 //! recorded as the stage output `shot:<scene>:<n>` before any waiting. A worker that dies (or is
 //! shut down) while waiting leaves it there, and the next attempt waits on the same request
 //! instead of submitting again. A request the provider reports as failed is marked so, and the
-//! retry submits a new one.
+//! retry submits a new one, at most `providers.max_resubmissions` times (each is paid); a prompt
+//! or image the provider refused (`provider.refused`), or an input it rejected, is never sent
+//! again. Every request's outcome (`delivered` or the error code) goes into the transfer log.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reelsmith_core::RenderSpec;
+use reelsmith_core::{ErrorCode, RenderSpec};
 use reelsmith_providers::registry::lookup;
 use reelsmith_providers::{
     InputImage, PendingShot, ProviderError, ShotKind, ShotProvider, ShotRequest,
@@ -69,36 +71,70 @@ pub(crate) async fn generate(
         for (n, &seconds) in scene.shots.iter().enumerate() {
             stop.check()?;
             let stage = format!("shot:{}:{n}", scene.scene);
-            let pending = match recorded
-                .get(&stage)
-                .and_then(|doc| doc.get("pending"))
-                .and_then(|p| serde_json::from_value::<PendingShot>(p.clone()).ok())
-            {
+            let doc = recorded.get(&stage);
+            // Requests of this shot that already failed at the provider (each one was paid).
+            let failures = doc
+                .and_then(|d| d.get("failures"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            let resumed = doc
+                .and_then(|d| d.get("pending"))
+                .and_then(|p| serde_json::from_value::<PendingShot>(p.clone()).ok());
+            let (pending, transfer) = match resumed {
                 Some(pending) => {
                     info!(job = %lease.job_id, stage, request_id = %pending.request_id,
                         "resuming the provider request recorded by an earlier attempt");
-                    pending
+                    let transfer = doc
+                        .and_then(|d| d.get("transfer"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    (pending, transfer)
                 }
                 None => {
                     let req =
                         shot_request(ctx, claimed, spec, plan, scene, seconds, inputs).await?;
-                    submit(ctx, claimed, provider.as_ref(), &stage, &req, scene).await?
+                    let (pending, transfer) = submit(
+                        ctx,
+                        claimed,
+                        provider.as_ref(),
+                        &stage,
+                        &req,
+                        scene,
+                        failures,
+                    )
+                    .await?;
+                    (pending, Some(transfer))
                 }
             };
             let path = folder.file(&format!("shot-{}-{n}", scene.scene));
             match wait(ctx, claimed, provider.as_ref(), &pending, &path, stop).await {
-                Ok(()) => clips.push(path),
+                Ok(()) => {
+                    outcome(ctx, transfer.as_deref(), "delivered").await;
+                    clips.push(path)
+                }
                 Err(Halt::Failed(WorkerError::Provider(err))) => {
-                    if !resumable(&err) {
-                        // The request is spent: the next attempt must submit a new one.
-                        let doc = json!({ "failed": pending.request_id, "code": reelsmith_core::ErrorCode::code(&err) });
-                        if let Err(e) = ctx
-                            .db
-                            .record_stage_output(lease, &stage, &doc, now_ms())
-                            .await
-                        {
-                            warn!(job = %lease.job_id, error = %e, "cannot mark the failed request");
-                        }
+                    if resumable(&err) {
+                        return Err(Halt::Failed(WorkerError::Provider(err)));
+                    }
+                    // The request is spent: the next attempt must submit a new one, if any.
+                    let code = err.code();
+                    outcome(ctx, transfer.as_deref(), code).await;
+                    let failures = failures + 1;
+                    let doc =
+                        json!({ "failed": pending.request_id, "code": code, "failures": failures });
+                    if let Err(e) = ctx
+                        .db
+                        .record_stage_output(lease, &stage, &doc, now_ms())
+                        .await
+                    {
+                        warn!(job = %lease.job_id, error = %e, "cannot mark the failed request");
+                    }
+                    let allowed = u64::from(ctx.providers.max_resubmissions);
+                    if failures > allowed && !err.is_client_error() {
+                        return Err(Halt::Failed(WorkerError::ProviderGaveUp(
+                            err,
+                            ctx.providers.max_resubmissions,
+                        )));
                     }
                     return Err(Halt::Failed(WorkerError::Provider(err)));
                 }
@@ -248,7 +284,18 @@ async fn shot_request(
     })
 }
 
-/// Checks consent, logs the transfer, sends the request once and records the pending shot.
+/// Records how a provider request ended in the transfer log (P-TP-4); a failure to write it is
+/// logged, not fatal: the shot itself is what the job is waiting for.
+async fn outcome(ctx: &JobContext, transfer: Option<&str>, outcome: &str) {
+    if let Some(id) = transfer {
+        if let Err(e) = ctx.db.transfer_outcome(id, outcome, now_ms()).await {
+            warn!(transfer = id, error = %e, "cannot record the request's outcome");
+        }
+    }
+}
+
+/// Checks consent, logs the transfer, sends the request once and records the pending shot (with
+/// how many earlier requests of the shot failed); returns it and its transfer's id.
 async fn submit(
     ctx: &JobContext,
     claimed: &ClaimedJob,
@@ -256,7 +303,8 @@ async fn submit(
     stage: &str,
     req: &ShotRequest,
     scene: &SceneShots,
-) -> Result<PendingShot, Halt> {
+    failures: u64,
+) -> Result<(PendingShot, String), Halt> {
     let lease = &claimed.lease;
     let owner = &claimed.job.owner_id;
     let name = provider.name();
@@ -280,6 +328,7 @@ async fn submit(
             if let Err(e) = ctx.db.transfer_failed(&transfer_id, now_ms()).await {
                 warn!(job = %lease.job_id, error = %e, "cannot mark the transfer failed");
             }
+            outcome(ctx, Some(&transfer_id), err.code()).await;
             return Err(WorkerError::Provider(err).into());
         }
     };
@@ -290,11 +339,11 @@ async fn submit(
         .record_stage_output(
             lease,
             stage,
-            &json!({ "pending": pending, "transfer": transfer_id }),
+            &json!({ "pending": pending, "transfer": transfer_id, "failures": failures }),
             now_ms(),
         )
         .await?;
-    Ok(pending)
+    Ok((pending, transfer_id))
 }
 
 /// The transfer log's description of a request: which fields went out and how big they were,

@@ -9,7 +9,8 @@
 //! - a worker killed while waiting is replaced by one that resumes the same request (the fake
 //!   counts one submission).
 //!
-//! Plus the consent gate (P-TP-2): without consent the worker sends nothing at all.
+//! Plus the consent gate (P-TP-2): without consent the worker sends nothing at all. KieAI runs
+//! twice: once on Veo 3.1 (its own API) and once on Kling (its market API).
 
 #[path = "../../providers/tests/common/mod.rs"]
 #[allow(unused_macros, unused_imports)]
@@ -23,7 +24,7 @@ use std::time::Duration;
 use fakes::Fake;
 use reelsmith_config::Config;
 use reelsmith_providers::http::Endpoint;
-use reelsmith_providers::{atlas, comfyui, fal, replicate, veo, ShotProvider};
+use reelsmith_providers::{atlas, comfyui, fal, kie, replicate, veo, ShotProvider};
 use reelsmith_store::{
     now_ms, CreditKind, Db, JobStatus, Keyring, MediaStore, NewJob, NewUser, OperatorKey, Role,
     SealedMedia,
@@ -54,7 +55,7 @@ const FAL: Case = Case {
     provider: "fal",
     fake: "fal_fake.py",
     path: "",
-    model: "fal-ai/kling-video/v2.1/standard/text-to-video",
+    model: "fal-ai/kling-video/v2.1/master/text-to-video",
     make: |ep| Arc::new(fal::Fal::new(ep).unwrap()),
     cancels: true,
 };
@@ -84,6 +85,20 @@ const ATLAS: Case = Case {
     model: "google/veo3.1/text-to-video",
     make: |ep| Arc::new(atlas::Atlas::new(ep).unwrap()),
     cancels: false,
+};
+
+const KIE_VEO: Case = Case {
+    provider: "kie",
+    fake: "kie_fake.py",
+    path: "",
+    model: "veo3_fast",
+    make: |ep| Arc::new(kie::Kie::new(ep).unwrap()),
+    cancels: false,
+};
+
+const KIE_KLING: Case = Case {
+    model: "kling-2.6/text-to-video",
+    ..KIE_VEO
 };
 
 const COMFYUI: Case = Case {
@@ -729,6 +744,8 @@ provider_job_suite!(fal_jobs, FAL);
 provider_job_suite!(replicate_jobs, REPLICATE);
 provider_job_suite!(veo_jobs, VEO);
 provider_job_suite!(atlas_jobs, ATLAS);
+provider_job_suite!(kie_veo_jobs, KIE_VEO);
+provider_job_suite!(kie_kling_jobs, KIE_KLING);
 provider_job_suite!(comfyui_jobs, COMFYUI);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,7 +22,7 @@ try:
     import fal_client  # after the environment: the hosts are read at import
     import httpx
 
-    app = "fal-ai/kling-video/v2.1/standard/text-to-video"
+    app = "fal-ai/kling-video/v2.1/master/text-to-video"
     client = fal_client.SyncClient(key="fake-key-id:fake-key-secret")
 
     # Submit, watch the status move, fetch the result.

@@ -3,6 +3,7 @@
 //! signature checks out and its timestamp is within five minutes of our clock (replays).
 
 pub mod fal;
+pub mod kie;
 pub mod replicate;
 
 use reelsmith_core::ErrorCode;

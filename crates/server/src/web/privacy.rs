@@ -150,6 +150,7 @@ fn third_parties(config: &Config) -> Vec<ThirdParty> {
         ("replicate", "Replicate"),
         ("veo", "Google (Gemini API, Veo)"),
         ("atlas", "Atlas Cloud"),
+        ("kie", "KieAI"),
     ] {
         if p.is_enabled(name) {
             list.push(ThirdParty {
