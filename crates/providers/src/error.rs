@@ -139,11 +139,11 @@ fn wait_hint(retry_after: &Option<Duration>) -> String {
 /// A duration in the largest whole unit that fits: "1 hour", "90 seconds", "2 days".
 pub fn human_duration(d: Duration) -> String {
     let s = d.as_secs();
-    let (n, unit) = if s >= 86_400 && s % 3600 == 0 {
+    let (n, unit) = if s >= 86_400 && s.is_multiple_of(86_400) {
         (s / 86_400, "day")
-    } else if s >= 3600 && s % 60 == 0 && s % 3600 == 0 {
+    } else if s >= 3600 && s.is_multiple_of(3600) {
         (s / 3600, "hour")
-    } else if s >= 120 && s % 60 == 0 {
+    } else if s >= 120 && s.is_multiple_of(60) {
         (s / 60, "minute")
     } else {
         (s.max(u64::from(d.subsec_millis() > 0)), "second")
@@ -192,5 +192,6 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(300)), "5 minutes");
         assert_eq!(human_duration(Duration::from_secs(1)), "1 second");
         assert_eq!(human_duration(Duration::from_secs(172_800)), "2 days");
+        assert_eq!(human_duration(Duration::from_secs(90_000)), "25 hours");
     }
 }
