@@ -407,6 +407,12 @@ try {
   assert.equal(await video.evaluate((v) => v.textTracks[0].mode), 'disabled');
   // Named from the current script, with the revision.
   assert.match(await page.locator('#dl-mp4').getAttribute('download'), /^a-quiet-harbour-at-dusk-the-\d{4}-\d\d-\d\d-r2\.mp4$/);
+  // Renamed in place: the heading and the download names follow, without a reload.
+  await page.getByLabel('Title', { exact: true }).fill('Harbour at dusk, take two');
+  await page.getByRole('button', { name: 'Save title' }).click();
+  await page.locator('#job-title', { hasText: 'Harbour at dusk, take two' }).waitFor();
+  assert.match(await page.locator('#dl-mp4').getAttribute('download'), /^harbour-at-dusk-take-two-\d{4}-\d\d-\d\d-r2\.mp4$/);
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'renamed without a reload');
   await shot(page, 'job-revision-desktop');
 
   step('My creations: search');
@@ -414,11 +420,15 @@ try {
     body: JSON.stringify({ script: 'Mountains under fresh snow.', resolution: '480p', fps: 24 }) })).json());
   await page.goto(base + '/creations');
   await page.locator('#jobs-tools').waitFor({ state: 'visible' });
-  await page.getByLabel('Search scripts').fill('snow');
+  await page.getByLabel('Search titles and scripts').fill('take two');
+  await page.locator('#jobs-count', { hasText: '1 of 2 creations match.' }).waitFor();
+  assert.ok(await page.locator(`#jobs li[data-job="${jobId}"]`).isVisible(), 'found by its title');
+  assert.match(await page.locator(`#jobs li[data-job="${jobId}"] h2`).innerText(), /Harbour at dusk, take two/);
+  await page.getByLabel('Search titles and scripts').fill('snow');
   await page.locator('#jobs-count', { hasText: '1 of 2 creations match.' }).waitFor();
   assert.ok(await page.locator(`#jobs li[data-job="${other.id}"]`).isVisible());
   assert.ok(await page.locator(`#jobs li[data-job="${jobId}"]`).isHidden());
-  await page.getByLabel('Search scripts').fill('');
+  await page.getByLabel('Search titles and scripts').fill('');
   await page.getByLabel('Sort').selectOption('oldest');
   assert.equal(await page.locator('#jobs li').first().getAttribute('data-job'), jobId);
   await axeCheck(page, 'creations with search');
@@ -431,7 +441,7 @@ try {
   const spareCard = page.locator(`#uploads li[data-upload="${spareId}"]`);
   await harbourCard.waitFor();
   await page.waitForFunction((id) => { const img = document.querySelector(`#uploads li[data-upload="${id}"] img`); return img && img.complete && img.naturalWidth > 0; }, harbourId);
-  assert.match(await harbourCard.innerText(), /Used by A quiet harbour/);
+  assert.match(await harbourCard.innerText(), /Used by Harbour at dusk, take two/);
   assert.match(await spareCard.innerText(), /Not used by any creation/);
   await axeCheck(page, 'uploads');
   await shot(page, 'uploads-desktop');

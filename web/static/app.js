@@ -466,6 +466,7 @@ function statusBadge(node, status) {
 // ---- My creations ----
 
 function jobTitle(job) {
+  if (job.title) return job.title; // its own, or the script's first words (from the server)
   const s = (job.params && job.params.script || '').trim().replace(/\s+/g, ' ');
   return s.length > 60 ? s.slice(0, 57) + '…' : s || 'Untitled';
 }
@@ -477,7 +478,7 @@ async function setupCreations() {
   list.setAttribute('aria-busy', 'false');
   $('#jobs-empty').hidden = jobs.length > 0;
   $('#jobs-tools').hidden = jobs.length < 2;
-  const search = $('#jobs-search');
+  const search = $('#jobs-search'); // matches titles and scripts
   const sort = $('#jobs-sort');
   const arrange = () => {
     const words = search.value.toLocaleLowerCase().split(/\s+/).filter(Boolean);
@@ -509,7 +510,7 @@ async function setupCreations() {
     const bar = el('progress', { max: '100', value: '0', 'aria-label': `Progress of ${jobTitle(job)}` });
     setProgress(bar, null, job.status === 'succeeded' ? 1 : job.progress);
     const card = el('li', { 'data-job': job.id, 'data-status': job.status, 'data-created': job.created_at,
-      'data-title': jobTitle(job).toLocaleLowerCase(), 'data-text': (job.params.script || '').toLocaleLowerCase() },
+      'data-title': jobTitle(job).toLocaleLowerCase(), 'data-text': `${jobTitle(job)}\n${job.params.script || ''}`.toLocaleLowerCase() },
       thumb,
       el('h2', {}, el('a', { href, text: jobTitle(job) })),
       el('p', { class: 'meta' }, badge, document.createTextNode(` · revision ${job.revision} · ${fmtDate(job.created_at)}`)),
@@ -617,8 +618,28 @@ async function setupJob() {
     else if (typeof progress === 'number') setProgress(bar, barText, progress);
   };
 
-  const render = () => {
+  const showTitle = () => {
     $('#job-title').textContent = jobTitle(job);
+    const input = $('#title-input');
+    // Not while someone is typing a new one: the job is read again as it renders.
+    if (input && document.activeElement !== input) input.value = job.title_is_default ? '' : job.title;
+    if (input) input.placeholder = job.title_is_default ? job.title : 'the script’s first words';
+    if (shown !== null) {
+      for (const ext of ['mp4', 'vtt', 'srt']) $('#dl-' + ext).setAttribute('download', fileName(job, shown, ext));
+    }
+  };
+
+  onSubmit($('#rename-form'), async (f) => {
+    if (!job) return undefined;
+    const renamed = await api('PATCH', `/jobs/${encodeURIComponent(id)}`, { title: f.get('title') });
+    job = { ...job, title: renamed.title, title_is_default: renamed.title_is_default, file_stem: renamed.file_stem };
+    showTitle();
+    $('#title-input').value = job.title_is_default ? '' : job.title;
+    return job.title_is_default ? 'The title is the script’s first words again.' : 'Renamed.';
+  }, { fields: { 'job.title_too_long': 'title', 'job.title_invalid': 'title' } });
+
+  const render = () => {
+    showTitle();
     $('#job-script').textContent = job.params.script || '';
     bar.value = 0;
     showState(job.status, job.stage, job.progress || 0);

@@ -14,7 +14,7 @@ use futures::Stream;
 use reelsmith_core::RenderSpec;
 use reelsmith_store::{
     now_ms, upload_ids_in, CancelOutcome, Job, JobError, JobEvent, JobRevision, JobStatus, NewJob,
-    UnixMillis, UploadKind,
+    UploadKind,
 };
 use reelsmith_worker::{plan_job, JobPlan};
 use serde::{Deserialize, Serialize};
@@ -72,9 +72,15 @@ pub struct JobView {
     /// (jobs of paused accounts do not count). 0 means it is next.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_ahead: Option<i64>,
-    /// The name its downloads get, without extension: the script's first words and the day it
-    /// was made (`a-quiet-harbour-at-dawn-2026-12-05`); revisions after the first add `-r<n>`.
+    /// The name its downloads get, without extension: the title's words (by default the
+    /// script's first words) and the day it was made (`a-quiet-harbour-at-dawn-2026-12-05`);
+    /// revisions after the first add `-r<n>`.
     pub file_stem: String,
+    /// The title its owner gave it, or by default the script's first words (the ones
+    /// `file_stem` is made of).
+    pub title: String,
+    /// Whether `title` is the default one (none set, or reset with an empty title).
+    pub title_is_default: bool,
 }
 
 impl From<&Job> for JobView {
@@ -92,7 +98,9 @@ impl From<&Job> for JobView {
             usage: j.usage.clone(),
             cost: None,
             queue_ahead: None,
-            file_stem: file_stem(&j.params, j.created_at),
+            file_stem: file_stem(j),
+            title: job_title(j),
+            title_is_default: j.title.is_none(),
         }
     }
 }
@@ -807,7 +815,7 @@ async fn serve_output(
     let media = state.media.for_owner(&job.owner_id).await?;
     let mut response = serve_object(&media, key, output.content_type(), &headers).await?;
     if let Some(ext) = output.download_extension() {
-        let mut stem = file_stem(&job.params, job.created_at);
+        let mut stem = file_stem(&job);
         if revision > 1 {
             stem = format!("{stem}-r{revision}");
         }
@@ -819,34 +827,148 @@ async fn serve_output(
     Ok(response)
 }
 
-/// The script's first words and the day, as a file name stem (see [`JobView::file_stem`]).
-pub fn file_stem(params: &Value, created_at: UnixMillis) -> String {
-    let script = params.get("script").and_then(Value::as_str).unwrap_or("");
-    let mut slug = String::new();
-    for word in script.split_whitespace() {
-        let word: String = word
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect();
-        if word.is_empty() {
+/// The longest title a creation takes, in characters.
+pub const MAX_TITLE_CHARS: usize = 120;
+/// How many words of the script make a default title (and a download name).
+const DEFAULT_TITLE_WORDS: usize = 6;
+/// How long a download name's words may get, in characters.
+const MAX_STEM_CHARS: usize = 48;
+
+/// A word as it goes into a file name: its letters and digits, lower-cased.
+fn slug_word(word: &str) -> String {
+    word.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The first words of `text` that make a name: at most six with letters or digits in them, and
+/// no more than [`MAX_STEM_CHARS`] of them as a slug. Words without any are skipped.
+fn first_words(text: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut slug_chars = 0;
+    for word in text.split_whitespace() {
+        let slug = slug_word(word).chars().count();
+        if slug == 0 {
             continue;
         }
-        if slug.chars().count() + word.chars().count() > 48 {
+        if slug_chars + slug > MAX_STEM_CHARS {
             break;
         }
-        if !slug.is_empty() {
-            slug.push('-');
-        }
-        slug.push_str(&word);
-        if slug.matches('-').count() >= 5 {
+        slug_chars += slug + usize::from(!words.is_empty());
+        words.push(word);
+        if words.len() >= DEFAULT_TITLE_WORDS {
             break;
         }
     }
-    if slug.is_empty() {
-        slug.push_str("video");
+    words
+}
+
+fn script_of(job: &Job) -> &str {
+    job.params
+        .get("script")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// The title shown for a job: its own, or the script's first words (see [`JobView::title`]).
+pub fn job_title(job: &Job) -> String {
+    if let Some(title) = &job.title {
+        return title.clone();
     }
-    format!("{slug}-{}", date(created_at))
+    let words = first_words(script_of(job));
+    if words.is_empty() {
+        "Untitled".to_owned()
+    } else {
+        words.join(" ")
+    }
+}
+
+/// The title's words (or the script's first words) and the day, as a file name stem (see
+/// [`JobView::file_stem`]).
+pub fn file_stem(job: &Job) -> String {
+    let text = job.title.as_deref().unwrap_or_else(|| script_of(job));
+    let slug: Vec<String> = first_words(text).into_iter().map(slug_word).collect();
+    let slug = if slug.is_empty() {
+        "video".to_owned()
+    } else {
+        slug.join("-")
+    };
+    format!("{slug}-{}", date(job.created_at))
+}
+
+/// Bidirectional formatting characters: they can make a title read differently from what it
+/// is (a file name "exe.mp4" shown as "mp4.exe").
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A title as given, checked: whitespace runs (tabs and line breaks too) become one space and the
+/// ends are trimmed; other control and bidi-control characters are refused. `None` for an empty
+/// title, which means "back to the default".
+pub fn clean_title(raw: &str) -> ApiResult<Option<String>> {
+    if let Some(c) = raw
+        .chars()
+        .find(|&c| (c.is_control() && !c.is_whitespace()) || is_bidi_control(c))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "job.title_invalid",
+            format!(
+                "a title cannot hold control characters (found U+{:04X})",
+                c as u32
+            ),
+        ));
+    }
+    let title = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    let chars = title.chars().count();
+    if chars > MAX_TITLE_CHARS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "job.title_too_long",
+            format!("a title has at most {MAX_TITLE_CHARS} characters; this one has {chars}"),
+        ));
+    }
+    Ok((!title.is_empty()).then_some(title))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JobPatch {
+    /// The new title, at most 120 characters; empty (or null) goes back to the default, the
+    /// script's first words.
+    pub title: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path)),
+    request_body = JobPatch,
+    responses((status = 200, body = JobView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<JobPatch>,
+) -> ApiResult<Json<JobView>> {
+    let title = clean_title(patch.title.as_deref().unwrap_or(""))?;
+    let Some(job) = state
+        .db
+        .set_job_title(caller.id(), &id, title.as_deref())
+        .await?
+    else {
+        return Err(denied(&state, &caller, &client, &id).await);
+    };
+    // The title itself stays out of the audit log: it is the person's words, like the script.
+    audit(
+        &state,
+        client.audit(
+            "job.renamed",
+            Some(caller.id()),
+            Some(json!({ "job_id": id, "default": title.is_none() })),
+        ),
+    )
+    .await;
+    Ok(Json(JobView::from(&job)))
 }
 
 /// `inline` (the player streams it) with the name a download takes: an ASCII fallback and the

@@ -115,7 +115,10 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs", post(jobs::submit).get(jobs::list))
         .route("/jobs/quote", post(credits::quote))
         .route("/jobs/{id}/transfers", get(transfers::list))
-        .route("/jobs/{id}", get(jobs::get).delete(jobs::delete))
+        .route(
+            "/jobs/{id}",
+            get(jobs::get).delete(jobs::delete).patch(jobs::update),
+        )
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         .route(
             "/jobs/{id}/revisions",

@@ -23,7 +23,7 @@ use crate::{
         tokens::create, tokens::list, tokens::revoke,
         sessions::list, sessions::revoke, sessions::revoke_others,
         uploads::create, uploads::list, uploads::get, uploads::content, uploads::delete,
-        jobs::submit, jobs::list, jobs::get, jobs::cancel, jobs::delete, jobs::revise,
+        jobs::submit, jobs::list, jobs::get, jobs::update, jobs::cancel, jobs::delete, jobs::revise,
         jobs::revisions, jobs::delete_revision, jobs::events, jobs::video, jobs::poster, jobs::captions_vtt,
         jobs::captions_srt, credits::quote, transfers::list,
         providers::list, consents::list, consents::grant, consents::withdraw, credits::mine,

@@ -81,6 +81,7 @@ on_both!(
     p_ret_2_deleting_a_creation_deletes_the_uploads_only_it_used_and_the_export_omits_them,
     p_ret_2_deleting_an_earlier_revision_deletes_the_uploads_only_it_used,
     queued_job_shows_how_many_jobs_are_ahead_and_paused_accounts_do_not_count,
+    creation_titles_default_to_the_first_words_and_can_be_renamed_by_their_owner_only,
 );
 
 fn id_of(reply: &Reply) -> String {
@@ -612,4 +613,100 @@ async fn unknown_pages_answer_an_html_page_to_browsers_and_a_problem_to_the_api(
     assert!(deleted.contains("This creation does not exist"));
     // Same markup for both: nothing tells a deleted job from another person's.
     assert_eq!(deleted.replace("ida", "jon"), theirs.replace("ida", "jon"));
+}
+
+async fn rename(t: &TestApp, auth: &Auth, job: &str, title: &str) -> Reply {
+    t.json(
+        Method::PATCH,
+        &format!("/api/v1/jobs/{job}"),
+        auth,
+        json!({ "title": title }),
+    )
+    .await
+}
+
+async fn creation_titles_default_to_the_first_words_and_can_be_renamed_by_their_owner_only(
+    t: TestApp,
+) {
+    let gina = Auth::Cookie(t.signed_in_user("gina@example.org", "gina").await);
+    let hugo = Auth::Cookie(t.signed_in_user("hugo@example.org", "hugo").await);
+    let job = submit(
+        &t,
+        &gina,
+        json!({ "script": "  A quiet Harbour, at dawn! The boats wake up one by one." }),
+    )
+    .await;
+    let view = t.get(&format!("/api/v1/jobs/{job}"), &gina).await.json();
+    let day = view["created_at"].as_str().unwrap()[..10].to_owned();
+    // The default title is the words the download name is made of, as written.
+    assert_eq!(view["title"], "A quiet Harbour, at dawn! The");
+    assert_eq!(view["title_is_default"], true);
+    let default_stem = format!("a-quiet-harbour-at-dawn-the-{day}");
+    assert_eq!(view["file_stem"], default_stem.as_str());
+
+    // Another person's creation answers like one that does not exist, and stays as it was.
+    rename(&t, &hugo, &job, "Mine now")
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    let view = t.get(&format!("/api/v1/jobs/{job}"), &gina).await.json();
+    assert_eq!(view["title"], "A quiet Harbour, at dawn! The");
+
+    // Too long, or with characters that reorder what is shown: refused, nothing changes.
+    rename(&t, &gina, &job, &"x".repeat(121))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "job.title_too_long");
+    rename(&t, &gina, &job, "Harbour \u{202E}4pm.exe")
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "job.title_invalid");
+    let view = t.get(&format!("/api/v1/jobs/{job}"), &gina).await.json();
+    assert_eq!(view["title_is_default"], true);
+    // 120 characters is the most a title takes.
+    let longest = "é".repeat(120);
+    let r = rename(&t, &gina, &job, &longest).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["title"], longest.as_str());
+
+    // Whitespace is tidied; the list, the job and the download name follow the title.
+    let r = rename(&t, &gina, &job, "  Harbour\tat   dawn, take 2  ").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let view = r.json();
+    assert_eq!(view["title"], "Harbour at dawn, take 2");
+    assert_eq!(view["title_is_default"], false);
+    let stem = format!("harbour-at-dawn-take-2-{day}");
+    assert_eq!(view["file_stem"], stem.as_str());
+    let list = t.get("/api/v1/jobs", &gina).await.json();
+    assert_eq!(list[0]["title"], "Harbour at dawn, take 2");
+    finish(&t, &job).await;
+    let r = t.get(&format!("/api/v1/jobs/{job}/video"), &gina).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.header("content-disposition"),
+        format!("inline; filename=\"{stem}.mp4\"; filename*=UTF-8''{stem}.mp4")
+    );
+    assert!(t
+        .audit_kinds("gina@example.org")
+        .await
+        .contains(&"job.renamed".to_owned()));
+
+    // The export keeps the title.
+    let mut archive = export_zip(&t, &gina).await;
+    let mut text = String::new();
+    archive
+        .by_name("jobs.json")
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    let jobs: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(jobs[0]["title"], "Harbour at dawn, take 2");
+
+    // An empty title goes back to the default, and so does the download name.
+    let r = rename(&t, &gina, &job, "   ").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let view = r.json();
+    assert_eq!(view["title"], "A quiet Harbour, at dawn! The");
+    assert_eq!(view["title_is_default"], true);
+    let r = t.get(&format!("/api/v1/jobs/{job}/video"), &gina).await;
+    assert!(r
+        .header("content-disposition")
+        .contains(&format!("{default_stem}.mp4")));
 }

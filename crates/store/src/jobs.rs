@@ -81,6 +81,8 @@ pub struct Job {
     pub lease_expires_at: Option<UnixMillis>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+    /// The title its owner gave it; `None` means the default (the script's first words).
+    pub title: Option<String>,
 }
 
 /// One version of a job's parameters and what it produced.
@@ -177,11 +179,12 @@ pub(crate) struct JobRow {
     lease_expires_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    title: Option<String>,
 }
 
 pub(crate) const JOB_COLUMNS: &str = "id, owner_id, status, stage, progress, params_json, \
     error_code, error_message, usage_json, idempotency_key, current_revision, attempts, \
-    next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at";
+    next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at, title";
 
 pub(crate) fn parse_json(what: &str, text: &str) -> StoreResult<Value> {
     serde_json::from_str(text).map_err(|e| corrupt_json(what, e))
@@ -217,6 +220,7 @@ impl JobRow {
             lease_expires_at: self.lease_expires_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            title: self.title,
         })
     }
 }
@@ -466,6 +470,24 @@ impl Db {
             .bind(owner_id).bind(page.before_bound()).bind(page.sql_limit())
             .fetch_all(pool).await)?;
         rows.into_iter().map(JobRow::into_job).collect()
+    }
+
+    /// Sets (or with `None` clears) the title of the owner's job; `None` when not theirs. The
+    /// caller checks the text; `updated_at` stays, as it tracks rendering, not naming.
+    pub async fn set_job_title(
+        &self,
+        owner_id: &str,
+        id: &str,
+        title: Option<&str>,
+    ) -> StoreResult<Option<Job>> {
+        let sql = "UPDATE jobs SET title = $3 WHERE id = $1 AND owner_id = $2";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(id).bind(owner_id).bind(title).execute(pool).await
+            .map(|r| r.rows_affected()))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.job_for_owner(owner_id, id).await
     }
 
     /// Cancel the owner's job if it is queued or running. A running job's lease is cleared, so

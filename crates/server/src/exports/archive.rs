@@ -438,6 +438,7 @@ async fn collect_jobs(
         }
         docs.push(json!({
             "id": job.id,
+            "title": job.title,
             "status": job.status.as_str(),
             "current_revision": job.current_revision,
             "usage": job.usage,
