@@ -51,7 +51,7 @@ fn cases() -> Vec<Case> {
         Case {
             fake: "fal_fake.py",
             path: "",
-            model: "fal-ai/kling-video/v2.1/standard/text-to-video",
+            model: "fal-ai/kling-video/v2.1/master/text-to-video",
             seconds: 5,
             make: |ep| Box::new(fal::Fal::new(ep).unwrap()),
         },
