@@ -109,7 +109,7 @@ impl Setup {
                 "/api/v1/jobs",
                 &self.auth,
                 json!({ "script": SCRIPT, "provider": provider, "model": model,
-                        "resolution": "480p" }),
+                        "resolution": "720p" }),
             )
             .await;
         assert_eq!(

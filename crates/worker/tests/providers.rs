@@ -188,7 +188,7 @@ impl Env {
             "script": script,
             "provider": case.provider,
             "model": case.model,
-            "resolution": "480p",
+            "resolution": "720p",
         });
         let spec = serde_json::from_value(params.clone()).unwrap();
         let cost = i64::try_from(plan_job(&spec).unwrap().credits).unwrap();
@@ -594,7 +594,7 @@ async fn each_request_carries_only_its_own_jobs_inputs(case: &Case) {
     let mut ids = Vec::new();
     for (owner, _, script) in &jobs {
         let params = json!({ "script": script, "provider": case.provider, "model": case.model,
-            "resolution": "480p" });
+            "resolution": "720p" });
         ids.push(env.submit_for(owner, params).await);
     }
     let mut worker = start(&env, providers(case, &fake), "w1");
