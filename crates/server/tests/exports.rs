@@ -5,78 +5,19 @@
 mod common;
 #[path = "../../store/tests/support/mod.rs"]
 mod support;
+#[macro_use]
+mod backends;
 
 use std::io::Read;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use common::*;
-use reelsmith_config::Config;
-use reelsmith_mail::OutboxMailer;
-use reelsmith_server::{output_key, router, AppState, Output};
-use reelsmith_store::{
-    export_key, export_prefix, now_ms, Db, Keyring, MediaStore, OperatorKey, RunLimits, S3Config,
-    SealedMedia,
-};
+use reelsmith_server::{output_key, Output};
+use reelsmith_store::{export_key, export_prefix, now_ms, RunLimits};
 use serde_json::{json, Value};
 
 const HOUR: i64 = 3_600_000;
-
-async fn sqlite_local() -> TestApp {
-    app_with(|c| c.rate_limits.job_submission.count = 1000).await
-}
-
-async fn postgres_s3() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::defaults_for(dir.path());
-    config.rate_limits.job_submission.count = 1000;
-    let url = support::postgres::shared().create_database().await;
-    let db = Db::connect(&url, 4).await.expect("connect PostgreSQL");
-    db.migrate().await.expect("migrate PostgreSQL");
-    let moto = support::moto::shared();
-    let raw = MediaStore::s3(&S3Config {
-        endpoint: Some(moto.endpoint()),
-        region: "us-east-1".into(),
-        bucket: moto.create_bucket(),
-        access_key_id: "testing".into(),
-        secret_access_key: "testing".into(),
-        path_style: true,
-        allow_http: true,
-    })
-    .expect("S3 store");
-    let media = SealedMedia::new(raw, db.clone(), Keyring::new(OperatorKey::generate().0));
-    let outbox = dir.path().join("outbox");
-    let mailer = Arc::new(OutboxMailer::new(&outbox, &config.email.from).unwrap());
-    let state = AppState::new(db, media, mailer, Arc::new(config));
-    TestApp {
-        app: router(state.clone()),
-        state,
-        outbox,
-        dir,
-    }
-}
-
-macro_rules! on_both {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite_local {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::sqlite_local().await).await;
-                }
-            )*
-        }
-        mod postgres_s3 {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::postgres_s3().await).await;
-                }
-            )*
-        }
-    };
-}
 
 on_both!(
     p_rights_1_export_zip_holds_the_script_and_uploads_byte_for_byte,

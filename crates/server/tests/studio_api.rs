@@ -7,75 +7,17 @@
 mod common;
 #[path = "../../store/tests/support/mod.rs"]
 mod support;
+#[macro_use]
+mod backends;
 
 use std::io::Read;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{header, Method, StatusCode};
 use common::*;
-use reelsmith_config::Config;
-use reelsmith_mail::OutboxMailer;
-use reelsmith_server::{output_key, router, AppState, Output};
-use reelsmith_store::{
-    now_ms, Db, Keyring, MediaStore, OperatorKey, RunLimits, S3Config, SealedMedia,
-};
+use reelsmith_server::{output_key, Output};
+use reelsmith_store::{now_ms, RunLimits};
 use serde_json::{json, Value};
-
-async fn sqlite_local() -> TestApp {
-    app_with(|c| c.rate_limits.job_submission.count = 1000).await
-}
-
-async fn postgres_s3() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::defaults_for(dir.path());
-    config.rate_limits.job_submission.count = 1000;
-    let url = support::postgres::shared().create_database().await;
-    let db = Db::connect(&url, 4).await.expect("connect PostgreSQL");
-    db.migrate().await.expect("migrate PostgreSQL");
-    let moto = support::moto::shared();
-    let raw = MediaStore::s3(&S3Config {
-        endpoint: Some(moto.endpoint()),
-        region: "us-east-1".into(),
-        bucket: moto.create_bucket(),
-        access_key_id: "testing".into(),
-        secret_access_key: "testing".into(),
-        path_style: true,
-        allow_http: true,
-    })
-    .expect("S3 store");
-    let media = SealedMedia::new(raw, db.clone(), Keyring::new(OperatorKey::generate().0));
-    let outbox = dir.path().join("outbox");
-    let mailer = Arc::new(OutboxMailer::new(&outbox, &config.email.from).unwrap());
-    let state = AppState::new(db, media, mailer, Arc::new(config));
-    TestApp {
-        app: router(state.clone()),
-        state,
-        outbox,
-        dir,
-    }
-}
-
-macro_rules! on_both {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite_local {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::sqlite_local().await).await;
-                }
-            )*
-        }
-        mod postgres_s3 {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::postgres_s3().await).await;
-                }
-            )*
-        }
-    };
-}
 
 on_both!(
     p_ret_2_deleting_a_creation_deletes_the_uploads_only_it_used_and_the_export_omits_them,
@@ -392,7 +334,7 @@ async fn finish(t: &TestApp, job_id: &str) {
 
 #[tokio::test]
 async fn downloads_are_named_from_the_script_and_the_day() {
-    let t = sqlite_local().await;
+    let t = backends::sqlite_local().await;
     let auth = Auth::Cookie(t.signed_in_user("fay@example.org", "fay").await);
     let job = submit(
         &t,
@@ -442,7 +384,7 @@ async fn downloads_are_named_from_the_script_and_the_day() {
 
 #[tokio::test]
 async fn verifying_the_email_signs_in_and_a_new_code_can_be_asked_for_within_a_limit() {
-    let t = sqlite_local().await;
+    let t = backends::sqlite_local().await;
     let email = "gus@example.org";
     assert_eq!(t.signup(email, "gus").await.status, StatusCode::CREATED);
     let first = t.latest_code(email);
@@ -506,7 +448,7 @@ async fn verifying_the_email_signs_in_and_a_new_code_can_be_asked_for_within_a_l
 
 #[tokio::test]
 async fn sign_out_everywhere_else_keeps_only_this_session() {
-    let t = sqlite_local().await;
+    let t = backends::sqlite_local().await;
     let email = "hal@example.org";
     let here = Auth::Cookie(t.signed_in_user(email, "hal").await);
     let there = Auth::Cookie(session_from(&t.login(email, PASSWORD).await));
@@ -569,7 +511,7 @@ async fn sign_out_everywhere_else_keeps_only_this_session() {
 
 #[tokio::test]
 async fn unknown_pages_answer_an_html_page_to_browsers_and_a_problem_to_the_api() {
-    let t = sqlite_local().await;
+    let t = backends::sqlite_local().await;
     let get = |uri: &str, accept: &str, auth: &Auth| {
         let request = t
             .request(Method::GET, uri, auth)
