@@ -65,10 +65,11 @@ impl CloudVoiceId {
     /// `Some` for a name in a cloud provider's form; `None` for a local engine's voice.
     pub fn parse(name: &str) -> Option<CloudVoiceId> {
         let plain = |s: &str| {
+            // A voice id goes into a URL path: no dots, so never `..`.
             !s.is_empty()
                 && s.len() <= 64
                 && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
         if let Some(rest) = name.strip_prefix("openai/") {
             // openai/<model>/<voice>
