@@ -136,3 +136,144 @@ async fn p_ret_2_p_ret_5_studio_as_a_newcomer_finds_it_in_chromium() {
     let outbox = data.join("outbox").display().to_string();
     run_browser_script(&server, "newcomer.mjs", vec![outbox]).await;
 }
+
+/// The KieAI fake (`tests/fakes/providers/kie_fake.py`), killed on drop.
+struct KieFake {
+    child: std::process::Child,
+    base: String,
+}
+
+impl KieFake {
+    fn start() -> KieFake {
+        use std::io::BufRead;
+        let mut child = Command::new("python3")
+            .arg(workspace().join("tests/fakes/providers/kie_fake.py"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the fake");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("the fake did not start: {line:?}"))
+            .trim()
+            .to_owned();
+        KieFake {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn stats(&self) -> serde_json::Value {
+        reqwest::get(format!("{}/__fake/stats", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for KieFake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Issue 22's "must show": jobs on KieAI Veo 3.1 (`veo3_fast`) and on KieAI Kling
+/// (`kling-2.6/text-to-video`), end to end against the KieAI fake, first through the API, then
+/// through the studio in Chromium (`tests/web/kie.mjs`), each with its transfer log and charge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_22_kieai_veo_and_kling_jobs_through_the_api_and_the_studio_in_chromium() {
+    use serde_json::json;
+    let fake = KieFake::start();
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start(
+        &data,
+        &[
+            ("REELSMITH__PROVIDERS__KIE__KEY", "kie-e2e-key-not-real"),
+            ("REELSMITH__PROVIDERS__KIE__BASE_URL", &fake.base),
+            ("REELSMITH__PROVIDERS__POLL_SECONDS", "1"),
+        ],
+        &[],
+    )
+    .await;
+
+    let mut api = server.client();
+    api.sign_up_and_in(&data, "kie-api@example.org", "kieapi")
+        .await;
+    let consent = api
+        .send(api.request(reqwest::Method::PUT, "/api/v1/me/consents/kie"))
+        .await;
+    assert!(consent.status < 300, "consent: {}", consent.text());
+    let balance = |api: &platform::Api| {
+        let api = api.clone();
+        async move {
+            api.get("/api/v1/me/credits").await.json()["balance"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    for (n, model) in ["veo3_fast", "kling-2.6/text-to-video"].iter().enumerate() {
+        let before = balance(&api).await;
+        let spec = json!({
+            "script": "A red fox runs through the fresh snow at dawn.",
+            "provider": "kie", "model": model, "resolution": "720p",
+        });
+        let reply = api.submit(&spec, None).await;
+        assert!(reply.status < 300, "{model}: {}", reply.text());
+        let id = reply.json()["id"].as_str().unwrap().to_owned();
+        let events = api.follow_events(&id).await;
+        let last = &events.last().unwrap().0;
+        assert_eq!(
+            last,
+            "succeeded",
+            "{model}: {events:?}\n{}",
+            server.log_text()
+        );
+        let job = api.job(&id).await;
+        assert_eq!(job["usage"]["provider"], "kie");
+        assert_eq!(job["usage"]["model"], json!(model));
+        let charged = job["cost"]["charged"].as_i64().unwrap();
+        assert!(charged > 0, "{model}: {job}");
+        assert_eq!(job["usage"]["credits"], json!(charged));
+        assert_eq!(
+            balance(&api).await,
+            before - charged,
+            "{model}: charged once"
+        );
+        let transfers = api
+            .get(&format!("/api/v1/jobs/{id}/transfers"))
+            .await
+            .json();
+        let transfers = transfers.as_array().unwrap();
+        assert_eq!(transfers.len(), 1, "{model}: {transfers:?}");
+        let t = &transfers[0];
+        assert_eq!(
+            (t["provider"].as_str(), t["model"].as_str()),
+            (Some("kie"), Some(*model))
+        );
+        assert_eq!(t["status"], "accepted");
+        assert_eq!(t["outcome"], "delivered");
+        assert!(t["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+        assert_eq!(fake.stats().await["submissions"], json!(n + 1));
+    }
+    assert!(
+        !server.log_text().contains("kie-e2e-key-not-real"),
+        "the key never reaches the log"
+    );
+
+    let email = "kie-web@example.org";
+    server.client().sign_up_and_in(&data, email, "kieweb").await;
+    let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];
+    run_browser_script(&server, "kie.mjs", args).await;
+    assert_eq!(
+        fake.stats().await["submissions"],
+        json!(4),
+        "one request per studio job"
+    );
+}

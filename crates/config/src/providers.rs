@@ -25,6 +25,8 @@ pub struct ProvidersConfig {
     pub comfyui: ProviderAccount,
     /// OpenAI or any OpenAI-compatible API: transcription and script writing.
     pub openai: ProviderAccount,
+    /// ElevenLabs: cloud voices (narration with word timings).
+    pub elevenlabs: ProviderAccount,
     /// Limit for one call to a provider.
     pub timeout_seconds: u64,
     /// Tries per call, the first included (only 429 and 5xx answers are retried).
@@ -51,6 +53,7 @@ impl Default for ProvidersConfig {
             kie: ProviderAccount::default(),
             comfyui: ProviderAccount::default(),
             openai: ProviderAccount::default(),
+            elevenlabs: ProviderAccount::default(),
             timeout_seconds: 60,
             max_attempts: 4,
             poll_seconds: 5,
@@ -88,6 +91,11 @@ pub struct ProviderAccount {
     /// aligning them locally.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub transcribe_voice: bool,
+    /// OpenAI: offer its speech voices (`tts-1`, `tts-1-hd`, `gpt-4o-mini-tts`) as cloud voices.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub speech: bool,
+    /// ElevenLabs: the speech model (`eleven_multilingual_v2` when absent).
+    pub speech_model: Option<String>,
 }
 
 impl ProvidersConfig {
@@ -101,6 +109,7 @@ impl ProvidersConfig {
             "kie" => &self.kie,
             "comfyui" => &self.comfyui,
             "openai" => &self.openai,
+            "elevenlabs" => &self.elevenlabs,
             _ => return None,
         })
     }
@@ -121,6 +130,21 @@ impl ProvidersConfig {
             .into_iter()
             .filter(|p| self.is_enabled(p))
             .collect()
+    }
+}
+
+impl ProvidersConfig {
+    /// The enabled speech providers (cloud voices): `openai` when its key is set and `speech` is
+    /// on, `elevenlabs` when its key is set.
+    pub fn enabled_speech_providers(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.is_enabled("openai") && self.openai.speech {
+            out.push("openai");
+        }
+        if self.is_enabled("elevenlabs") {
+            out.push("elevenlabs");
+        }
+        out
     }
 }
 

@@ -362,6 +362,7 @@ impl Config {
             "kie",
             "comfyui",
             "openai",
+            "elevenlabs",
         ] {
             let Some(account) = providers.account(name) else {
                 continue;
@@ -398,6 +399,16 @@ impl Config {
                 (account.chat_model.is_none() && !account.transcribe_voice) || name == "openai",
                 &key("chat_model"),
                 "only the OpenAI-compatible account writes prompts or transcribes",
+            );
+            p.check(
+                !account.speech || name == "openai",
+                &key("speech"),
+                "only OpenAI's speech voices are switched on this way (ElevenLabs by its key)",
+            );
+            p.check(
+                account.speech_model.is_none() || name == "elevenlabs",
+                &key("speech_model"),
+                "only ElevenLabs takes a speech model",
             );
         }
         if providers.comfyui.base_url.is_some() != providers.comfyui.workflow_file.is_some() {

@@ -48,6 +48,9 @@ pub struct RenderSpec {
     /// prompt is its own narration.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prompts: Vec<String>,
+    /// How a cloud voice that takes directions (OpenAI `gpt-4o-mini-tts`) should speak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_instructions: Option<String>,
 }
 
 /// Longest prompt or negative prompt accepted, in characters; models' own limits are checked
@@ -82,6 +85,7 @@ impl RenderSpec {
             prompt: None,
             negative_prompt: None,
             prompts: Vec::new(),
+            voice_instructions: None,
         }
     }
 
@@ -122,7 +126,8 @@ impl RenderSpec {
             .prompts
             .iter()
             .chain(&self.prompt)
-            .chain(&self.negative_prompt);
+            .chain(&self.negative_prompt)
+            .chain(&self.voice_instructions);
         for p in prompts {
             if p.chars().count() > MAX_PROMPT_CHARS {
                 return Err(SpecError::PromptTooLong {
@@ -175,7 +180,7 @@ pub const TTS_RATE_RANGE: std::ops::RangeInclusive<u32> = 80..=450;
 impl TtsSettings {
     pub fn validate(&self) -> Result<(), SpecError> {
         let name_ok = !self.voice.is_empty()
-            && self.voice.len() <= 40
+            && self.voice.len() <= 80
             && self
                 .voice
                 .bytes()

@@ -9,15 +9,18 @@
 
 pub mod atlas;
 pub mod comfyui;
+pub mod elevenlabs;
 pub mod error;
 pub mod fal;
 pub mod http;
 pub mod kie;
 pub mod openai;
+pub mod openai_speech;
 pub mod plan;
 pub mod registry;
 pub mod replicate;
 pub mod secret;
+pub mod speech;
 pub mod veo;
 pub mod webhook;
 

@@ -191,10 +191,10 @@ impl ShotProvider for Replicate {
                         .as_str()
                         .map(str::to_string)
                         .unwrap_or_else(|| p.error.to_string());
-                    return Err(ProviderError::Failed {
-                        provider: "replicate",
-                        reason: self.http.ep.key.redact(&reason),
-                    });
+                    let reason = self.http.ep.key.redact(&reason);
+                    tracing::warn!(provider = "replicate", request_id = %p.id, error = %reason,
+                        "provider error answer");
+                    return Err(failure(&reason));
                 }
                 "canceled" | "aborted" => {
                     return Err(ProviderError::Canceled {
@@ -228,9 +228,84 @@ impl ShotProvider for Replicate {
     }
 }
 
+/// The `E####` code at the start of a failed prediction's `error` (`"E6716: ..."`, or `"(E005)
+/// ..."` as models report flagged content), if any.
+fn error_code(error: &str) -> Option<&str> {
+    let t = error.trim_start().trim_start_matches('(');
+    let end = t
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| !c.is_ascii_digit())
+        .map_or(t.len(), |(i, _)| i);
+    (t.starts_with('E') && end > 1).then(|| &t[..end])
+}
+
+/// A failed prediction classified by Replicate's documented error codes
+/// (<https://replicate.com/docs/reference/error-codes>) and the `E005` "flagged as sensitive"
+/// its hosted models answer: a refusal or an input the model cannot take is never worth paying
+/// for again; an unknown error or a prediction that could not start may succeed on a new one.
+fn failure(error: &str) -> ProviderError {
+    let code = error_code(error);
+    let lower = error.to_ascii_lowercase();
+    let provider = "replicate";
+    match code {
+        Some("E005") => ProviderError::Refused {
+            provider,
+            reason: "the model flagged the prompt or its output as sensitive (E005)".into(),
+        },
+        _ if lower.contains("flagged as sensitive") || lower.contains("nsfw") => {
+            ProviderError::Refused {
+                provider,
+                reason: "the model flagged the prompt or its output as sensitive".into(),
+            }
+        }
+        Some("E1001") => ProviderError::Rejected {
+            provider,
+            status: 422,
+            detail: "the model ran out of memory on this input; a smaller image or a shorter \
+                     prompt may fit (E1001)"
+                .into(),
+        },
+        Some("E4875") => {
+            ProviderError::Config("replicate expected a webhook URL and got none (E4875)".into())
+        }
+        Some("E6716") => ProviderError::Failed {
+            provider,
+            reason: "the prediction did not start in time (E6716)".into(),
+        },
+        Some("E1000") => ProviderError::Failed {
+            provider,
+            reason: "an error Replicate has not categorised (E1000)".into(),
+        },
+        _ => ProviderError::Failed {
+            provider,
+            reason: error.to_owned(),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_classified_by_their_documented_codes() {
+        use reelsmith_core::ErrorCode;
+        let flagged = "(E005) The input or output was flagged as sensitive. Please try again.";
+        assert_eq!(error_code(flagged), Some("E005"));
+        assert_eq!(failure(flagged).code(), "provider.refused");
+        assert_eq!(failure("E1001: OOM killed").code(), "provider.rejected");
+        assert_eq!(failure("E4875 webhook url empty").code(), "provider.config");
+        let late = failure("E6716: Timeout starting prediction");
+        assert_eq!(late.code(), "provider.failed");
+        assert!(late.to_string().contains("did not start in time"), "{late}");
+        assert_eq!(
+            failure("CUDA error: device-side assert").code(),
+            "provider.failed"
+        );
+        assert_eq!(error_code("Error while running"), None);
+        assert_eq!(error_code("E"), None);
+    }
 
     #[test]
     fn output_url_takes_the_first_file() {

@@ -148,3 +148,203 @@ async fn chat_failures_are_typed_and_keys_never_leak() {
 fn the_fake_speaks_the_openai_client() {
     common::run_check("check_openai.py");
 }
+
+// ---- Cloud voices (issue 17): OpenAI speech and ElevenLabs ----
+
+use reelsmith_providers::elevenlabs::ElevenLabs;
+use reelsmith_providers::openai_speech::OpenAiSpeech;
+use reelsmith_providers::speech::{cloud_voices, SpeechProvider, SpeechRequest};
+use std::sync::Arc;
+
+fn say(voice: &str, model: Option<&str>, text: &str) -> SpeechRequest {
+    SpeechRequest {
+        voice: voice.into(),
+        model: model.map(str::to_owned),
+        text: text.into(),
+        instructions: None,
+    }
+}
+
+fn is_mp3(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"ID3") || (bytes.len() > 1 && bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0)
+}
+
+#[tokio::test]
+async fn p_tp_3_openai_speech_sends_only_the_documented_fields_and_gets_audio() {
+    let fake = Fake::start("openai_fake.py");
+    let s = OpenAiSpeech::new(fake.endpoint("/v1")).unwrap();
+    let mut req = say(
+        "coral",
+        Some("gpt-4o-mini-tts"),
+        "A red fox runs through the snow.",
+    );
+    req.instructions = Some("Calmly.".into());
+    let out = s.synthesize(&req).await.unwrap();
+    assert!(is_mp3(&out.audio), "real MP3 audio");
+    assert!(
+        out.words.is_none(),
+        "OpenAI gives no timings: the engine aligns"
+    );
+    assert!(out.request_id.unwrap().starts_with("req_"));
+    let body = fake.last().await;
+    let mut fields: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["input", "instructions", "model", "response_format", "voice"]
+    );
+    // Refused before anything leaves: instructions to tts-1, an unknown voice, nothing to say.
+    let before = fake.stats().await["requests"].clone();
+    let mut bad = say("alloy", Some("tts-1"), "x");
+    bad.instructions = Some("no".into());
+    for req in [
+        bad,
+        say("ballad", Some("tts-1"), "x"),
+        say("alloy", Some("tts-1"), "  "),
+    ] {
+        assert_eq!(
+            s.synthesize(&req).await.unwrap_err().code(),
+            "provider.unsupported"
+        );
+    }
+    assert_eq!(fake.stats().await["requests"], before);
+}
+
+#[tokio::test]
+async fn openai_speech_longer_than_one_request_is_sent_in_pieces_and_joined() {
+    let fake = Fake::start("openai_fake.py");
+    // Reading 4000 characters aloud takes the fake's espeak-ng a while on a busy machine.
+    let mut policy = common::fast_policy();
+    policy.timeout = Duration::from_secs(120);
+    let s = OpenAiSpeech::new(fake.endpoint("/v1").with_policy(policy)).unwrap();
+    let sentence = "The fox trots across the frozen field and stops to listen. ";
+    let long = sentence.repeat(4200 / sentence.len() + 1);
+    assert!(long.chars().count() > reelsmith_providers::openai_speech::MAX_INPUT_CHARS);
+    let out = s.synthesize(&say("alloy", None, &long)).await.unwrap();
+    assert_eq!(
+        fake.stats().await["submissions"],
+        2,
+        "two pieces under 4096 characters"
+    );
+    let bodies = fake.bodies().await;
+    assert!(bodies
+        .iter()
+        .all(|b| b["input"].as_str().unwrap().chars().count() <= 4096));
+    assert!(is_mp3(&out.audio));
+}
+
+#[tokio::test]
+async fn p_tp_5_speech_errors_are_typed_and_keys_never_leak() {
+    let fake = Fake::start("openai_fake.py");
+    let s = OpenAiSpeech::new(fake.endpoint("/v1")).unwrap();
+    fake.set(json!({"mode": "echo_auth", "count": 1})).await;
+    let err = s
+        .synthesize(&say("alloy", None, "hello"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "provider.rejected");
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("***") && !shown.contains(KEY), "{shown}");
+    fake.set(json!({"mode": "rate_limit", "count": 1, "retry_after": 0}))
+        .await;
+    assert!(
+        s.synthesize(&say("alloy", None, "hello")).await.is_ok(),
+        "a 429 is retried"
+    );
+
+    let el = Fake::start("elevenlabs_fake.py");
+    let e = ElevenLabs::new(el.endpoint(""), None).unwrap();
+    el.set(json!({"mode": "echo_auth", "count": 1})).await;
+    let err = e
+        .synthesize(&say("21m00Tcm4TlvDq8ikWAM", None, "hello"))
+        .await
+        .unwrap_err();
+    let shown = format!("{err} {err:?} {:?}", e.voices().await);
+    assert!(!shown.contains(KEY), "{shown}");
+    let err = e
+        .synthesize(&say("NoSuchVoice123", None, "hello"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "provider.rejected", "{err}");
+    assert!(err.to_string().contains("voice_not_found"), "{err}");
+}
+
+#[tokio::test]
+async fn elevenlabs_times_every_word_from_its_character_alignment() {
+    let fake = Fake::start("elevenlabs_fake.py");
+    let e = ElevenLabs::new(fake.endpoint(""), None).unwrap();
+    let text = "A red fox, quick and quiet, runs.";
+    let out = e
+        .synthesize(&say("21m00Tcm4TlvDq8ikWAM", None, text))
+        .await
+        .unwrap();
+    assert!(is_mp3(&out.audio));
+    let words = out.words.unwrap();
+    let said: Vec<&str> = words.iter().map(|w| w.word.as_str()).collect();
+    assert_eq!(said, ["A", "red", "fox", "quick", "and", "quiet", "runs"]);
+    assert!(words
+        .windows(2)
+        .all(|w| w[1].start >= w[0].end && w[0].end > w[0].start));
+    let body = fake.last().await;
+    assert_eq!(body["output_format"], "mp3_44100_128");
+    let mut fields: Vec<&str> = body["body"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        ["model_id", "text"],
+        "only the documented fields we need"
+    );
+}
+
+#[tokio::test]
+async fn the_configured_cloud_voices_are_listed_with_language_gender_engine_and_price() {
+    let fake = Fake::start("elevenlabs_fake.py");
+    let providers: Vec<Arc<dyn SpeechProvider>> = vec![
+        Arc::new(ElevenLabs::new(fake.endpoint(""), Some("eleven_flash_v2_5")).unwrap()),
+        Arc::new(OpenAiSpeech::new(fake.endpoint("/v1")).unwrap()),
+    ];
+    let voices = cloud_voices(&providers).await;
+    let rachel = voices.iter().find(|v| v.name == "Rachel").unwrap();
+    assert_eq!(
+        rachel.id,
+        "elevenlabs/eleven_flash_v2_5/21m00Tcm4TlvDq8ikWAM"
+    );
+    assert_eq!(
+        (rachel.language.as_str(), rachel.gender.as_deref()),
+        ("en", Some("female"))
+    );
+    assert_eq!(
+        (rachel.engine, rachel.price_per_1000_chars),
+        ("elevenlabs", 5.0)
+    );
+    let openai: Vec<_> = voices.iter().filter(|v| v.engine == "openai").collect();
+    assert_eq!(
+        openai.len(),
+        9 + 9 + 11,
+        "tts-1, tts-1-hd and gpt-4o-mini-tts voices"
+    );
+    assert!(openai
+        .iter()
+        .any(|v| v.id == "openai/gpt-4o-mini-tts/verse"));
+    assert!(openai
+        .iter()
+        .all(|v| reelsmith_providers::speech::CloudVoiceId::parse(&v.id).is_some()));
+    // An unreachable provider is left out, not an error.
+    drop(fake);
+    assert_eq!(cloud_voices(&providers[..1]).await, Vec::new());
+}
+
+#[test]
+fn the_fake_speaks_the_elevenlabs_client() {
+    common::run_check("check_elevenlabs.py");
+}

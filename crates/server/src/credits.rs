@@ -180,12 +180,19 @@ pub async fn quote(
 ) -> ApiResult<Json<QuoteView>> {
     let checked = valid_spec(&state, caller.id(), body).await?;
     let plan = &checked.plan;
-    let consent_missing = !plan.is_studio()
+    let mut consent_missing = !plan.is_studio()
         && state
             .db
             .active_consent(caller.id(), plan.provider)
             .await?
             .is_none();
+    if let Some(voice) = &plan.voice {
+        consent_missing |= state
+            .db
+            .active_consent(caller.id(), voice.provider)
+            .await?
+            .is_none();
+    }
     let cost = credits(plan);
     let balance = state.db.credit_balance(caller.id()).await?;
     Ok(Json(QuoteView {

@@ -152,6 +152,9 @@ async fn checked_spec(state: &AppState, owner: &str, body: Value) -> ApiResult<C
     if !checked.plan.is_studio() {
         provider_is_usable(state, owner, checked.plan.provider).await?;
     }
+    if let Some(voice) = &checked.plan.voice {
+        crate::cloud_voices::voice_is_usable(state, owner, voice.provider).await?;
+    }
     Ok(checked)
 }
 
@@ -214,6 +217,9 @@ pub(crate) async fn valid_spec(
     let plan = plan_job(&spec)?;
     if !plan.is_studio() {
         provider_is_configured(state, plan.provider)?;
+    }
+    if let Some(voice) = &plan.voice {
+        crate::cloud_voices::voice_is_configured(state, voice.provider)?;
     }
     let params =
         serde_json::to_value(&spec).map_err(|e| ApiError::internal("spec.serialise", &e))?;

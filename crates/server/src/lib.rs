@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod cloud_voices;
 pub mod consents;
 pub mod credits;
 pub mod error;

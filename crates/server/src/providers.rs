@@ -28,6 +28,7 @@ pub fn label(provider: &str) -> &'static str {
         "atlas" => "Atlas Cloud",
         "kie" => "KieAI",
         "comfyui" => "ComfyUI",
+        "elevenlabs" => "ElevenLabs (voices)",
         ASSISTANT => "OpenAI (scene prompts and voice timing)",
         _ => "Other",
     }
@@ -37,6 +38,7 @@ pub fn label(provider: &str) -> &'static str {
 /// is given for.
 pub fn is_third_party(provider: &str) -> bool {
     provider == ASSISTANT
+        || provider == "elevenlabs"
         || (provider != DEFAULT_PROVIDER && MODELS.iter().any(|m| m.provider == provider))
 }
 
@@ -47,7 +49,8 @@ pub const ASSISTANT: &str = "openai";
 /// Whether the assistant is configured for anything users can consent to.
 pub fn assistant_enabled(config: &reelsmith_config::Config) -> bool {
     let p = &config.providers;
-    p.is_enabled(ASSISTANT) && (p.openai.chat_model.is_some() || p.openai.transcribe_voice)
+    p.is_enabled(ASSISTANT)
+        && (p.openai.chat_model.is_some() || p.openai.transcribe_voice || p.openai.speech)
 }
 
 /// The registry's providers in listing order: the studio engine first, then as the registry

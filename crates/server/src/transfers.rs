@@ -28,7 +28,7 @@ pub struct TransferView {
     pub revision: i64,
     pub provider: String,
     pub model: String,
-    /// `shot`, `transcription` or `script`.
+    /// `shot`, `transcription`, `script` or `speech` (a cloud voice).
     pub purpose: String,
     /// What went out: field names, lengths, upload ids and byte counts, not the content.
     #[schema(value_type = Object)]
@@ -37,6 +37,9 @@ pub struct TransferView {
     pub request_id: Option<String>,
     /// `sending` (logged before the request left), `accepted` or `failed`.
     pub status: String,
+    /// How an accepted request ended: `delivered`, or the error code it ended with
+    /// (`provider.refused`, `provider.failed`, ...); `null` while pending.
+    pub outcome: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -53,6 +56,7 @@ impl From<&Transfer> for TransferView {
             sent: t.sent.clone(),
             request_id: t.request_id.clone(),
             status: t.status.clone(),
+            outcome: t.outcome.clone(),
             created_at: rfc3339(t.created_at),
             updated_at: rfc3339(t.updated_at),
         }

@@ -996,3 +996,58 @@ async fn p_tp_4_a_written_script_is_in_the_accounts_transfer_log_and_only_there(
     assert_eq!(log[0]["status"], json!("failed"), "{log}");
     assert_eq!(log.as_array().unwrap().len(), 2);
 }
+
+/// Issue 17's bad input: a job naming a cloud voice is refused before any credit is reserved
+/// when that voice's provider is not configured (422 `provider.not_configured`), when the user
+/// has not consented to it (409 `consent.required`), or when the voice is unknown (422
+/// `voice.unknown`); with consent it is queued and its quote is the voice's price per character.
+#[tokio::test]
+async fn p_tp_2_a_cloud_voice_without_consent_is_refused_before_any_credit_is_reserved() {
+    let t = app_with(|c: &mut Config| {
+        c.providers.elevenlabs.key = Some(Secret::new("el-key-SECRET-91ab".to_owned()));
+    })
+    .await;
+    let user = Auth::Cookie(t.signed_in_user("v@example.org", "vera").await);
+    let start = balance(&t, &user).await;
+    let spec = |voice: &str| {
+        json!({ "script": "A red fox runs through the fresh snow at dawn.",
+                "tts": { "voice": voice } })
+    };
+    let submit = |voice: &'static str| {
+        let (t, user) = (&t, &user);
+        async move {
+            t.json(Method::POST, "/api/v1/jobs", user, spec(voice))
+                .await
+        }
+    };
+    let r = submit("openai/tts-1/alloy").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["code"], "provider.not_configured");
+    let r = submit("elevenlabs/21m00Tcm4TlvDq8ikWAM").await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.json()["code"], "consent.required");
+    let r = submit("elevenlabs/no_such_model/21m00Tcm4TlvDq8ikWAM").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["code"], "voice.unknown");
+    assert_eq!(balance(&t, &user).await, start, "nothing reserved");
+    let jobs = t.get("/api/v1/jobs", &user).await.json();
+    assert_eq!(jobs.as_array().unwrap().len(), 0, "nothing queued: {jobs}");
+
+    assert_eq!(grant(&t, &user, "elevenlabs").await.status, StatusCode::OK);
+    let r = submit("elevenlabs/21m00Tcm4TlvDq8ikWAM").await;
+    assert!(
+        r.status.is_success(),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(
+        balance(&t, &user).await,
+        start - 1,
+        "46 characters at 10 per 1000, rounded up"
+    );
+}

@@ -10,6 +10,7 @@
 use reelsmith_core::{ErrorCode, RenderSpec};
 use reelsmith_providers::plan::shots_for_scene;
 use reelsmith_providers::registry::{lookup, Durations, ModelCaps};
+use reelsmith_providers::speech::{credits_for, CloudVoiceId};
 use reelsmith_providers::ShotKind;
 use serde::Serialize;
 
@@ -36,7 +37,24 @@ pub struct JobPlan {
     pub provider: &'static str,
     pub model: &'static str,
     pub scenes: Vec<SceneShots>,
-    /// The registry's price of every shot, in credits.
+    /// The registry's price of every shot plus the cloud voice's narration, in credits.
+    pub credits: u64,
+    /// The cloud voice that reads the narration, when the job names one (issue 17).
+    pub voice: Option<VoicePlan>,
+}
+
+/// A narration synthesized by a cloud voice, priced by its characters.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VoicePlan {
+    /// `openai` or `elevenlabs`: the name consent and the transfer log use.
+    pub provider: &'static str,
+    pub model: String,
+    /// The provider's voice id.
+    pub voice: String,
+    /// What is sent to be spoken: the scenes' speech text, a blank line apart.
+    #[serde(skip)]
+    pub text: String,
+    pub chars: usize,
     pub credits: u64,
 }
 
@@ -65,6 +83,12 @@ pub enum JobPlanError {
         resolution: String,
         allowed: String,
     },
+    #[error("`{voice}` is not a voice this server knows")]
+    UnknownVoice { voice: String },
+    #[error(
+        "{voice} takes no instructions on how to speak (only openai/gpt-4o-mini-tts voices do)"
+    )]
+    VoiceTakesNoInstructions { voice: String },
     #[error(transparent)]
     Script(#[from] reelsmith_media::plan::PlanError),
 }
@@ -76,6 +100,8 @@ impl ErrorCode for JobPlanError {
             JobPlanError::NeedsImage { .. } => "provider.needs_image",
             JobPlanError::UnsupportedAspect { .. } => "provider.unsupported_aspect",
             JobPlanError::UnsupportedResolution { .. } => "provider.unsupported_resolution",
+            JobPlanError::UnknownVoice { .. } => "voice.unknown",
+            JobPlanError::VoiceTakesNoInstructions { .. } => "voice.no_instructions",
             JobPlanError::Script(e) => e.code(),
         }
     }
@@ -92,12 +118,15 @@ const SCENE_PAUSE_S: f64 = 0.3;
 /// empty, free plan without looking at the script (the engine reports script problems itself).
 pub fn plan_job(spec: &RenderSpec) -> Result<JobPlan, JobPlanError> {
     let caps = caps_for(spec)?;
+    let voice = voice_plan(spec)?;
+    let voice_credits = voice.as_ref().map_or(0, |v| v.credits);
     if caps.provider == reelsmith_providers::registry::DEFAULT_PROVIDER {
         return Ok(JobPlan {
             provider: caps.provider,
             model: caps.model,
             scenes: Vec::new(),
-            credits: 0,
+            credits: voice_credits,
+            voice,
         });
     }
     check_frame(caps, spec)?;
@@ -125,13 +154,60 @@ pub fn plan_job(spec: &RenderSpec) -> Result<JobPlan, JobPlanError> {
         .iter()
         .flat_map(|s| s.shots.iter())
         .map(|&d| caps.credits(d))
-        .sum();
+        .sum::<u64>()
+        + voice_credits;
     Ok(JobPlan {
         provider: caps.provider,
         model: caps.model,
         scenes,
         credits,
+        voice,
     })
+}
+
+/// The cloud voice a job names in `tts.voice`, priced by the characters it will read. A user's
+/// own recording (`voice`) is never replaced by synthesis, so it makes the voice plan empty.
+fn voice_plan(spec: &RenderSpec) -> Result<Option<VoicePlan>, JobPlanError> {
+    let name = &spec.tts.voice;
+    if !CloudVoiceId::looks_cloud(name) {
+        if spec.voice_instructions.is_some() {
+            return Err(JobPlanError::VoiceTakesNoInstructions {
+                voice: name.clone(),
+            });
+        }
+        return Ok(None);
+    }
+    let unknown = || JobPlanError::UnknownVoice {
+        voice: name.clone(),
+    };
+    let id = CloudVoiceId::parse(name).ok_or_else(unknown)?;
+    let price = id.price_per_1000_chars().ok_or_else(unknown)?;
+    let model = id.model_or_default().to_owned();
+    if spec.voice_instructions.is_some() && model != "gpt-4o-mini-tts" {
+        return Err(JobPlanError::VoiceTakesNoInstructions {
+            voice: name.clone(),
+        });
+    }
+    if spec.voice.is_some() {
+        return Ok(None);
+    }
+    let scene_plan = reelsmith_media::plan::plan(&spec.script, spec.media.len())?;
+    let text = scene_plan
+        .scenes
+        .iter()
+        .map(|s| s.speech_text.trim())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let chars = text.chars().count();
+    Ok(Some(VoicePlan {
+        provider: id.provider,
+        model,
+        voice: id.voice,
+        credits: credits_for(price, chars),
+        text,
+        chars,
+    }))
 }
 
 /// The model's aspect ratios and resolutions, checked now: the provider would refuse the shot
@@ -221,6 +297,41 @@ mod tests {
         s.provider = Some(provider.into());
         s.model = Some(model.into());
         s
+    }
+
+    #[test]
+    fn a_cloud_voice_is_priced_by_the_characters_it_reads() {
+        let mut s = RenderSpec::new("A red fox runs through the fresh snow at dawn.");
+        s.tts.voice = "elevenlabs/21m00Tcm4TlvDq8ikWAM".into();
+        let plan = plan_job(&s).unwrap();
+        let v = plan.voice.clone().unwrap();
+        assert_eq!(
+            (v.provider, v.model.as_str()),
+            ("elevenlabs", "eleven_multilingual_v2")
+        );
+        assert_eq!(v.chars, s.script.chars().count());
+        assert_eq!(
+            v.credits, 1,
+            "47 characters at 10 credits per 1000, rounded up"
+        );
+        assert_eq!(plan.credits, v.credits, "the studio engine adds nothing");
+        s.tts.voice = "openai/tts-1/alloy".into();
+        s.voice_instructions = Some("calmly".into());
+        assert_eq!(plan_job(&s).unwrap_err().code(), "voice.no_instructions");
+        s.tts.voice = "openai/gpt-4o-mini-tts/alloy".into();
+        assert!(plan_job(&s).unwrap().voice.is_some());
+        s.tts.voice = "openai/whisper-1/alloy".into();
+        assert_eq!(plan_job(&s).unwrap_err().code(), "voice.unknown");
+        s.tts.voice = "en-us".into();
+        s.voice_instructions = None;
+        assert_eq!(plan_job(&s).unwrap().voice, None, "a local voice is free");
+        s.tts.voice = "openai/tts-1/alloy".into();
+        s.voice = Some("upload-1".into());
+        assert_eq!(
+            plan_job(&s).unwrap().voice,
+            None,
+            "a recording overrides synthesis"
+        );
     }
 
     #[test]

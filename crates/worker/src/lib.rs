@@ -18,11 +18,12 @@ pub mod providers;
 pub mod retention;
 pub mod shots;
 mod transcript;
+mod voice;
 pub mod workdir;
 pub mod worker;
 
 pub use error::WorkerError;
-pub use job_plan::{plan_job, JobPlan, JobPlanError};
+pub use job_plan::{plan_job, JobPlan, JobPlanError, VoicePlan};
 pub use notify::JobMail;
 pub use pipeline::JobOutcome;
 pub use providers::ProviderSet;

@@ -296,6 +296,33 @@ async fn run_stages(
     stop.check()?;
 
     ensure_not_paused(ctx, &job.owner_id).await?;
+    // A cloud voice reads the narration before any shot is paid for: a refused consent or a
+    // failing voice stops the job first.
+    let instructions = spec.voice_instructions.clone();
+    let (inputs, cloud_heard) =
+        match crate::voice::narrate(ctx, claimed, &plan, instructions.as_deref(), &folder).await? {
+            Some((path, words)) => (
+                Inputs {
+                    voice: Some(path),
+                    ..inputs
+                },
+                Some(words),
+            ),
+            None => (inputs, None),
+        };
+    // The engine aligns cloud narration to the script with its own local voice: the cloud
+    // voice's name means nothing to it.
+    let spec = if plan.voice.is_some() {
+        RenderSpec {
+            tts: reelsmith_core::spec::TtsSettings {
+                voice: reelsmith_core::spec::TtsSettings::default().voice,
+                ..spec.tts
+            },
+            ..spec
+        }
+    } else {
+        spec
+    };
     let (spec, inputs, shots_ms) = if plan.is_studio() {
         (spec, inputs, None)
     } else {
@@ -315,7 +342,10 @@ async fn run_stages(
     };
     stop.check()?;
     ensure_not_paused(ctx, &job.owner_id).await?;
-    let heard = transcript::heard_words(ctx, claimed, &spec, &inputs).await?;
+    let heard = match cloud_heard {
+        Some(words) => words,
+        None => transcript::heard_words(ctx, claimed, &spec, &inputs).await?,
+    };
     let inputs = Inputs { heard, ..inputs };
 
     let render_started = Instant::now();

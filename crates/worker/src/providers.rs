@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use reelsmith_config::{ProviderAccount, ProvidersConfig};
 use reelsmith_providers::http::{CallPolicy, Endpoint};
+use reelsmith_providers::speech::{CloudVoice, SpeechProvider};
 use reelsmith_providers::{
-    atlas, comfyui, fal, kie, openai, replicate, veo, ProviderError, ScriptWriter, Secret,
-    ShotProvider, Transcriber,
+    atlas, comfyui, elevenlabs, fal, kie, openai, openai_speech, replicate, veo, ProviderError,
+    ScriptWriter, Secret, ShotProvider, Transcriber,
 };
 
 /// Named shot providers plus the limits every call shares.
@@ -22,6 +23,8 @@ pub struct ProviderSet {
     writer: Option<Arc<dyn ScriptWriter>>,
     /// Whisper, timing the captions of voice recordings, when `providers.openai.transcribe_voice`.
     transcriber: Option<Arc<dyn Transcriber>>,
+    /// Cloud voices by provider name (`openai`, `elevenlabs`).
+    speech: BTreeMap<String, Arc<dyn SpeechProvider>>,
     /// Largest result accepted from a provider.
     pub max_output_bytes: u64,
     /// How many times a shot whose generation failed is sent to the provider again.
@@ -38,6 +41,7 @@ impl std::fmt::Debug for ProviderSet {
             .field("shots", &self.shots.keys().collect::<Vec<_>>())
             .field("writer", &self.writer.is_some())
             .field("transcriber", &self.transcriber.is_some())
+            .field("speech", &self.speech.keys().collect::<Vec<_>>())
             .field("max_output_bytes", &self.max_output_bytes)
             .field("max_resubmissions", &self.max_resubmissions)
             .field("max_retry_after", &self.max_retry_after)
@@ -58,6 +62,7 @@ impl ProviderSet {
             shots: BTreeMap::new(),
             writer: None,
             transcriber: None,
+            speech: BTreeMap::new(),
             max_output_bytes: 500 << 20,
             max_resubmissions: 1,
             max_retry_after: Duration::from_secs(30 * 60),
@@ -78,6 +83,7 @@ impl ProviderSet {
             shots: BTreeMap::new(),
             writer: None,
             transcriber: None,
+            speech: BTreeMap::new(),
             max_output_bytes: config.max_output_mib.max(1) << 20,
             max_resubmissions: config.max_resubmissions,
             max_retry_after: Duration::from_secs(config.max_wait_minutes.max(1) * 60),
@@ -87,6 +93,7 @@ impl ProviderSet {
             set.transcriber = Some(Arc::new(openai::OpenAiTranscriber::new(ep)?));
         }
         set.writer = script_writer(config, &policy)?;
+        set.speech = speech_providers(config, &policy)?;
         for name in config.enabled_shot_providers() {
             let account = config
                 .account(name)
@@ -188,6 +195,23 @@ impl ProviderSet {
         self
     }
 
+    /// Adds (or replaces) a cloud voice provider under its name; for tests and embedders.
+    pub fn with_speech_provider(mut self, provider: Arc<dyn SpeechProvider>) -> Self {
+        self.speech.insert(provider.name().to_owned(), provider);
+        self
+    }
+
+    pub fn speech(&self, name: &str) -> Option<Arc<dyn SpeechProvider>> {
+        self.speech.get(name).cloned()
+    }
+
+    /// Every configured cloud voice (id, name, language, gender, engine, price per 1000
+    /// characters), for the voice catalogue.
+    pub async fn cloud_voices(&self) -> Vec<CloudVoice> {
+        let all: Vec<_> = self.speech.values().cloned().collect();
+        reelsmith_providers::speech::cloud_voices(&all).await
+    }
+
     pub fn transcriber(&self) -> Option<Arc<dyn Transcriber>> {
         self.transcriber.clone()
     }
@@ -246,6 +270,35 @@ pub fn call_policy(config: &ProvidersConfig) -> CallPolicy {
         max_wait: Duration::from_secs(config.max_wait_minutes.max(1) * 60),
         ..CallPolicy::default()
     }
+}
+
+/// The cloud voice providers of `config` (`providers.openai.speech`, `providers.elevenlabs`).
+pub fn speech_providers(
+    config: &ProvidersConfig,
+    policy: &CallPolicy,
+) -> Result<BTreeMap<String, Arc<dyn SpeechProvider>>, ProviderError> {
+    let mut out: BTreeMap<String, Arc<dyn SpeechProvider>> = BTreeMap::new();
+    for name in config.enabled_speech_providers() {
+        let provider: Arc<dyn SpeechProvider> = match name {
+            "openai" => Arc::new(openai_speech::OpenAiSpeech::new(endpoint(
+                &config.openai,
+                openai::DEFAULT_BASE_URL,
+                &[],
+                policy,
+            )?)?),
+            _ => Arc::new(elevenlabs::ElevenLabs::new(
+                endpoint(
+                    &config.elevenlabs,
+                    elevenlabs::DEFAULT_BASE_URL,
+                    &[],
+                    policy,
+                )?,
+                config.elevenlabs.speech_model.as_deref(),
+            )?),
+        };
+        out.insert(name.to_owned(), provider);
+    }
+    Ok(out)
 }
 
 /// The OpenAI-compatible chat model that writes scripts and scene prompts, when

@@ -1082,3 +1082,369 @@ async fn p_in_1_prompts_negative_prompt_style_and_settings_are_the_inputs_the_pr
     let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
     assert_eq!(job.usage.unwrap()["shots"], json!(2));
 }
+
+/// A content refusal (fal's `content_policy_violation`, Replicate's `E005`) fails the job at
+/// its first answer: one paid request, never a second, the credits back, and the transfer log
+/// saying how that request ended.
+async fn a_content_refusal_fails_at_once_and_refunds(case: &Case) {
+    let fake = Fake::start(case.fake);
+    fake.set(json!({ "job_refuse": true, "polls": 1 })).await;
+    let env = Env::new(case.provider).await;
+    let (job_id, cost) = env.submit(case).await;
+    let mut worker = start(&env, providers(case, &fake), "w1");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed { code, .. } if code == "provider.refused"),
+        "{}: failed at once, not retried: {outcome:?}",
+        case.provider
+    );
+    assert_eq!(stat(&fake, "submissions").await, 1, "never sent again");
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    let error = job.error.unwrap();
+    assert_eq!(error.code, "provider.refused");
+    assert!(
+        error.message.contains("refused the prompt or image")
+            && error.message.contains("flagged")
+            && !error.message.contains('{'),
+        "a sentence, not the provider's JSON: {}",
+        error.message
+    );
+    assert_eq!(
+        env.hold_state(&job_id, cost).await.as_deref(),
+        Some("released")
+    );
+    assert_eq!(env.balance().await, GRANT, "the reserved {cost} came back");
+    let ledger = env.db.credit_ledger(&env.owner, 10, None).await.unwrap();
+    assert_eq!(
+        (ledger[0].kind, ledger[0].amount),
+        (CreditKind::Refund, cost)
+    );
+    let log = env.db.transfers_for_job(&env.owner, &job_id).await.unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(
+        log[0].status, "accepted",
+        "the request was taken (and paid)"
+    );
+    assert_eq!(log[0].outcome.as_deref(), Some("provider.refused"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_bill_4_a_fal_content_refusal_fails_at_once_refunds_and_is_logged() {
+    a_content_refusal_fails_at_once_and_refunds(&FAL).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_bill_4_a_replicate_content_refusal_fails_at_once_refunds_and_is_logged() {
+    a_content_refusal_fails_at_once_and_refunds(&REPLICATE).await;
+}
+
+/// `providers.max_resubmissions` bounds the paid requests of a shot whose generation failed,
+/// whatever the job's own attempts allow: 0 sends it once, 1 twice, and the job then fails
+/// saying so. Every request's outcome is in the transfer log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_bill_4_failed_generations_are_resubmitted_at_most_max_resubmissions_times() {
+    for allowed in [0u32, 1] {
+        let fake = Fake::start(FAL.fake);
+        fake.set(json!({ "job_fail": true, "polls": 1 })).await;
+        let env = Env::new(FAL.provider).await;
+        let (job_id, _) = env.submit(&FAL).await;
+        let (tx, mut outcomes) = mpsc::unbounded_channel();
+        let mut settings = env.settings();
+        settings.max_attempts = 5;
+        let set = providers(&FAL, &fake).with_max_resubmissions(allowed);
+        let worker = Worker::with_settings(env.db.clone(), env.media.clone(), settings, "w1")
+            .with_providers(set)
+            .with_outcomes(tx);
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let handle = tokio::spawn(async move { worker.run(token).await.unwrap() });
+        let mut seen = Vec::new();
+        loop {
+            let outcome = tokio::time::timeout(PATIENCE, outcomes.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            let done = matches!(outcome, JobOutcome::Failed { .. });
+            seen.push(outcome);
+            if done {
+                break;
+            }
+        }
+        shutdown.cancel();
+        handle.await.unwrap();
+        assert_eq!(seen.len(), allowed as usize + 1, "{allowed}: {seen:?}");
+        assert!(matches!(&seen[seen.len() - 1],
+            JobOutcome::Failed { code, .. } if code == "provider.failed"));
+        assert_eq!(
+            stat(&fake, "submissions").await,
+            i64::from(allowed) + 1,
+            "{allowed} resubmission(s), though 5 attempts were allowed"
+        );
+        let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+        let message = job.error.unwrap().message;
+        assert!(
+            message.contains(&format!(
+                "sent again {allowed} time(s); it is not sent again"
+            )),
+            "{message}"
+        );
+        assert_eq!(env.balance().await, GRANT);
+        let log = env.db.transfers_for_job(&env.owner, &job_id).await.unwrap();
+        assert_eq!(log.len(), allowed as usize + 1);
+        assert!(
+            log.iter()
+                .all(|t| t.outcome.as_deref() == Some("provider.failed")),
+            "{log:?}"
+        );
+    }
+}
+
+/// A 429 whose `Retry-After` is longer than a call waits inline puts the job's next attempt no
+/// sooner than the hint, with a message a person reads; a hint longer than a job may wait
+/// (`providers.max_wait_minutes`, 30 minutes here) fails the job at once and refunds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_bill_4_the_next_attempt_waits_for_retry_after_or_fails_when_it_is_too_long() {
+    let fake = Fake::start(FAL.fake);
+    let env = Env::new(FAL.provider).await;
+
+    fake.set(json!({ "mode": "rate_limit", "count": 1000, "retry_after": 300 }))
+        .await;
+    let (job_id, cost) = env.submit(&FAL).await;
+    let mut worker = start(&env, providers(&FAL, &fake), "w1");
+    let before = now_ms();
+    let outcome = worker.next_outcome().await;
+    let JobOutcome::Retrying {
+        code,
+        next_attempt_at,
+        ..
+    } = &outcome
+    else {
+        panic!("retried later: {outcome:?}");
+    };
+    assert_eq!(code, "provider.rate_limited");
+    assert!(
+        *next_attempt_at >= before + 300_000,
+        "not before the provider's 5 minutes: {} ms",
+        next_attempt_at - before
+    );
+    let requests = stat(&fake, "requests").await;
+    assert_eq!(requests, 1, "a hint that long is not waited for inline");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        stat(&fake, "requests").await,
+        requests,
+        "nothing asked early"
+    );
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+    let message = job.error.unwrap().message;
+    assert!(
+        message.contains("asked us to wait 5 minutes") && !message.contains("Some("),
+        "{message}"
+    );
+    assert_eq!(env.hold_state(&job_id, cost).await.as_deref(), Some("held"));
+    worker.stop().await;
+
+    fake.set(json!({ "mode": "rate_limit", "count": 1000, "retry_after": 3600 }))
+        .await;
+    let (job_id, cost) = env.submit(&FAL).await;
+    let mut worker = start(&env, providers(&FAL, &fake), "w2");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed { code, job_id: id } if code == "provider.rate_limited" && id == &job_id),
+        "{outcome:?}"
+    );
+    let message = env
+        .db
+        .job_by_id(&job_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .error
+        .unwrap()
+        .message;
+    assert_eq!(
+        message,
+        "fal: the provider is limiting how many requests it takes and asked us to wait 1 hour, \
+         longer than a job waits (30 minutes)"
+    );
+    assert_eq!(
+        env.hold_state(&job_id, cost).await.as_deref(),
+        Some("released")
+    );
+    assert_eq!(
+        stat(&fake, "submissions").await,
+        0,
+        "nothing was ever taken"
+    );
+}
+
+/// Runs one studio-engine job narrated by the cloud voice `voice` through `set`; returns the
+/// job id, its cost, the outcome and the captions (WebVTT) when it succeeded.
+async fn cloud_voice_job(
+    env: &Env,
+    set: ProviderSet,
+    voice: &str,
+    instructions: Option<&str>,
+) -> (String, i64, JobOutcome, Option<String>) {
+    let mut params = json!({ "script": SCRIPT, "tts": { "voice": voice }, "resolution": "480p" });
+    if let Some(i) = instructions {
+        params["voice_instructions"] = json!(i);
+    }
+    let spec = serde_json::from_value(params.clone()).unwrap();
+    let cost = i64::try_from(plan_job(&spec).unwrap().credits).unwrap();
+    let job_id = env.submit_for(&env.owner, params).await;
+    let mut worker = start(env, set, "w1");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    let vtt = match outcome {
+        JobOutcome::Succeeded { .. } => {
+            let key = format!("jobs/{job_id}/r1/captions.vtt");
+            let keys: Vec<String> = env
+                .media
+                .list(&format!("jobs/{job_id}"))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|o| o.key)
+                .collect();
+            let key = keys
+                .into_iter()
+                .find(|k| k.ends_with("captions.vtt"))
+                .unwrap_or(key);
+            Some(String::from_utf8(env.object(&key).await).unwrap())
+        }
+        _ => None,
+    };
+    (job_id, cost, outcome, vtt)
+}
+
+/// The transfer log's one `speech` entry of a cloud-voice job, checked: accepted, delivered,
+/// and describing what went out (the voice and how many characters), never the script itself.
+async fn one_speech_transfer(env: &Env, job_id: &str, provider: &str, model: &str) -> Value {
+    let log = env.db.transfers_for_job(&env.owner, job_id).await.unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    let t = &log[0];
+    assert_eq!(
+        (t.provider.as_str(), t.model.as_str(), t.purpose.as_str()),
+        (provider, model, "speech")
+    );
+    assert_eq!(t.status, "accepted");
+    assert_eq!(t.outcome.as_deref(), Some("delivered"));
+    assert!(t.request_id.as_deref().is_some_and(|r| !r.is_empty()));
+    assert_eq!(t.sent["narration_chars"], json!(SCRIPT.chars().count()));
+    assert!(!t.sent.to_string().contains("fox"), "{}", t.sent);
+    t.sent.clone()
+}
+
+/// Issue 17, P-TP-3/P-TP-4: an ElevenLabs voice reads the narration; its character alignment
+/// times the captions directly (no local alignment); the request is in the transfer log and
+/// the job is charged the voice's price.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_tp_4_an_elevenlabs_voice_narrates_the_job_and_its_alignment_times_the_captions() {
+    let fake = Fake::start("elevenlabs_fake.py");
+    let env = Env::new("elevenlabs").await;
+    let voice = reelsmith_providers::elevenlabs::ElevenLabs::new(fake.endpoint(""), None).unwrap();
+    let set = ProviderSet::none().with_speech_provider(Arc::new(voice));
+    let (job_id, cost, outcome, vtt) =
+        cloud_voice_job(&env, set, "elevenlabs/21m00Tcm4TlvDq8ikWAM", None).await;
+    assert!(
+        matches!(outcome, JobOutcome::Succeeded { .. }),
+        "{outcome:?}"
+    );
+    assert!(cost > 0);
+    assert_eq!(stat(&fake, "submissions").await, 1);
+    let sent = fake.last().await;
+    assert_eq!(sent["voice_id"], "21m00Tcm4TlvDq8ikWAM");
+    assert_eq!(
+        sent["body"]["text"], SCRIPT,
+        "the narration, and nothing else, went out"
+    );
+    assert_eq!(sent["body"]["model_id"], "eleven_multilingual_v2");
+    one_speech_transfer(&env, &job_id, "elevenlabs", "eleven_multilingual_v2").await;
+    let vtt = vtt.unwrap();
+    // The fake spreads the characters evenly from 0 s, so the first cue starts at once.
+    assert!(
+        vtt.contains("00:00:00.000 --> ") && vtt.contains("fox"),
+        "captions timed by the alignment: {vtt}"
+    );
+    assert_eq!(
+        env.hold_state(&job_id, cost).await.as_deref(),
+        Some("charged")
+    );
+    assert_eq!(env.balance().await, GRANT - cost);
+}
+
+/// Issue 17: an OpenAI voice (`gpt-4o-mini-tts`, with instructions) reads the narration, which
+/// the engine then aligns to the script; the instructions go out, the key does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_tp_4_an_openai_voice_narrates_the_job_and_is_aligned_locally() {
+    let fake = Fake::start("openai_fake.py");
+    let env = Env::new("openai").await;
+    let voice =
+        reelsmith_providers::openai_speech::OpenAiSpeech::new(fake.endpoint("/v1")).unwrap();
+    let set = ProviderSet::none().with_speech_provider(Arc::new(voice));
+    let (job_id, cost, outcome, vtt) = cloud_voice_job(
+        &env,
+        set,
+        "openai/gpt-4o-mini-tts/coral",
+        Some("Speak like a calm nature documentary."),
+    )
+    .await;
+    assert!(
+        matches!(outcome, JobOutcome::Succeeded { .. }),
+        "{outcome:?}"
+    );
+    let sent = fake.last().await;
+    assert_eq!(
+        (
+            sent["model"].as_str(),
+            sent["voice"].as_str(),
+            sent["input"].as_str()
+        ),
+        (Some("gpt-4o-mini-tts"), Some("coral"), Some(SCRIPT))
+    );
+    assert_eq!(
+        sent["instructions"],
+        "Speak like a calm nature documentary."
+    );
+    let logged = one_speech_transfer(&env, &job_id, "openai", "gpt-4o-mini-tts").await;
+    assert_eq!(logged["instructions_chars"], json!(37));
+    assert!(vtt.unwrap().contains("fox"));
+    assert_eq!(env.balance().await, GRANT - cost);
+}
+
+/// Issue 17's bad input at the worker (P-TP-2): without consent for the voice's provider
+/// nothing is sent, the job fails with `consent.required` and the reserved credits come back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_tp_2_a_cloud_voice_without_consent_sends_nothing_and_refunds() {
+    let fake = Fake::start("elevenlabs_fake.py");
+    let env = Env::new("fal").await;
+    let voice = reelsmith_providers::elevenlabs::ElevenLabs::new(fake.endpoint(""), None).unwrap();
+    let set = ProviderSet::none().with_speech_provider(Arc::new(voice));
+    let (job_id, cost, outcome, _) =
+        cloud_voice_job(&env, set, "elevenlabs/21m00Tcm4TlvDq8ikWAM", None).await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed { code, .. } if code == "consent.required"),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        stat(&fake, "requests").await,
+        0,
+        "the fake received nothing"
+    );
+    assert!(env
+        .db
+        .transfers_for_job(&env.owner, &job_id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        env.hold_state(&job_id, cost).await.as_deref(),
+        Some("released")
+    );
+    assert_eq!(env.balance().await, GRANT);
+}

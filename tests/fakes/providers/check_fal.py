@@ -57,10 +57,24 @@ try:
         expect("content rejected" in str(e), f"the failure reason reaches the client: {e}")
     fake.set(job_fail=False)
 
+    # A content refusal, in fal's documented model-error shape: the status is COMPLETED and the
+    # result raises with a 422 whose detail is a typed list, X-Fal-Retryable false.
+    fake.set(polls=1, job_refuse=True)
+    h4 = client.submit(app, arguments={"prompt": "a fox"})
+    try:
+        h4.get()
+        raise AssertionError("a refused job must raise")
+    except fal_client.client.FalClientHTTPError as e:
+        expect(e.status_code == 422, f"422, got {e.status_code}")
+        detail = e.response.json()["detail"]
+        expect(detail[0]["type"] == "content_policy_violation", f"typed detail: {detail}")
+        expect(e.response.headers.get("x-fal-retryable") == "false", "not retryable")
+    fake.set(job_refuse=False)
+
     # 429 with Retry-After: the client retries and succeeds.
     fake.set(mode="rate_limit", count=1, retry_after=0)
     client.submit(app, arguments={"prompt": "a fox"})
-    expect(fake.stats()["submissions"] == 4, f"four submissions: {fake.stats()}")
+    expect(fake.stats()["submissions"] == 5, f"five submissions: {fake.stats()}")
 
     # The fake checks the Authorization: Key header the way fal does.
     bad = httpx.post(f"{fake.base}/{app}", json={"prompt": "x"}, verify=fake.cert)

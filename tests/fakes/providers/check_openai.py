@@ -36,6 +36,22 @@ try:
     raw = client.chat.completions.with_raw_response.create(model="m", messages=[{"role": "user", "content": "x"}])
     expect(raw.headers.get("x-request-id", "").startswith("req_"), "x-request-id header")
 
+    # Speech: each model, instructions only where the model takes them, real audio back.
+    for model in ("tts-1", "tts-1-hd"):
+        audio = client.audio.speech.create(model=model, voice="alloy", input="A fox in the snow.")
+        expect(audio.content[:3] == b"ID3" or audio.content[0] == 0xFF, f"{model}: an MP3")
+    hd = client.audio.speech.with_raw_response.create(
+        model="gpt-4o-mini-tts", voice="coral", input="A fox in the snow.",
+        instructions="Speak calmly.", response_format="wav")
+    expect(hd.content[:4] == b"RIFF", "a WAV when asked")
+    expect(hd.headers.get("x-request-id", "").startswith("req_"), "x-request-id on speech")
+    expect(fake.last()["instructions"] == "Speak calmly.", f"instructions sent: {fake.last()}")
+    try:
+        client.audio.speech.create(model="tts-1", voice="alloy", input="x", instructions="no")
+        raise AssertionError("tts-1 takes no instructions")
+    except openai.BadRequestError as e:
+        expect(e.param == "instructions" if hasattr(e, "param") else True, f"{e}")
+
     # 429 with Retry-After: the client's own retry waits and succeeds.
     fake.set(mode="rate_limit", count=1, retry_after=0)
     client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
@@ -46,7 +62,7 @@ try:
         raise AssertionError("empty messages must fail")
     except openai.BadRequestError as e:
         expect(e.status_code == 400, "400 parsed")
-    expect(fake.stats()["submissions"] == 4, f"four calls counted: {fake.stats()}")
+    expect(fake.stats()["submissions"] == 7, f"seven calls counted: {fake.stats()}")
     print("CHECK OK")
 finally:
     fake.stop()

@@ -52,13 +52,24 @@ try:
     expect(p4.status == "failed" and "content rejected" in p4.error, f"failed with reason: {p4.status} {p4.error}")
     fake.set(job_fail=False)
 
+    # A refusal carries Replicate's E005 "flagged as sensitive"; a documented code can be set.
+    fake.set(polls=1, job_refuse=True)
+    p5 = client.predictions.create(model="google/veo-3.1", input={"prompt": "a fox"})
+    p5.wait()
+    expect(p5.status == "failed" and p5.error.startswith("(E005)"), f"refused: {p5.error}")
+    fake.set(job_refuse=False, job_fail=True, error_code="E6716")
+    p6 = client.predictions.create(model="google/veo-3.1", input={"prompt": "a fox"})
+    p6.wait()
+    expect(p6.error.startswith("E6716"), f"coded failure: {p6.error}")
+    fake.set(job_fail=False, error_code=None)
+
     # Errors come back in Replicate's problem-details shape, which the client parses.
     try:
         replicate.Client(api_token="", base_url=fake.base).predictions.get("x")
         raise AssertionError("no token must fail")
     except replicate.exceptions.ReplicateError as e:
         expect(e.status == 401, f"401 parsed: {e}")
-    expect(fake.stats()["submissions"] == 4, f"four creates: {fake.stats()}")
+    expect(fake.stats()["submissions"] == 6, f"six creates: {fake.stats()}")
     print("CHECK OK")
 finally:
     fake.stop()

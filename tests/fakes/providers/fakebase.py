@@ -18,7 +18,9 @@ wire format. This module adds what every fake needs:
     malformed   answer 200 with a body that is not JSON
     echo_auth   answer 400 with the request's Authorization header in the body (proves the
                 client never repeats a key from an error body)
-  `job_fail` is not a request fault: with {"job_fail": true} the next jobs end as failed.
+  `job_fail` is not a request fault: with {"job_fail": true} the next jobs end as failed;
+  with {"job_refuse": true} they end refused by the provider's content checker (fakes that
+  document one, fal and Replicate, answer it in their provider's refusal format).
   `polls` is how many status polls a job takes before it completes (default 2).
   `file_host` makes result URLs name another host (e.g. "localhost" instead of 127.0.0.1), to
   test the download-host allowlist; `redirect_host` makes a fake that serves files itself
@@ -54,6 +56,8 @@ class State:
         self.mode = {"mode": "ok", "count": 0, "delay": 0.0, "retry_after": 1}
         self.polls_to_complete = 2
         self.job_fail = False
+        self.job_refuse = False
+        self.extra = {}  # fake-specific switches, e.g. replicate_fake's "error_code"
         self.file_host = None
         self.redirect_host = None
         self.jobs = {}
@@ -79,7 +83,8 @@ class State:
                 "id": job_id,
                 "polls": 0,
                 "canceled": False,
-                "fail": self.job_fail,
+                "fail": self.job_fail or self.job_refuse,
+                "refuse": self.job_refuse,
                 "need": self.polls_to_complete,
                 **fields,
             }
@@ -199,7 +204,8 @@ class FakeHandler(BaseHTTPRequestHandler):
                 return self.send_raw(200, b"{not json", "application/json")
             elif fault["mode"] == "echo_auth":
                 self.body_bytes()
-                auth = self.headers.get("Authorization") or self.headers.get("x-goog-api-key") or ""
+                auth = (self.headers.get("Authorization") or self.headers.get("x-goog-api-key")
+                        or self.headers.get("xi-api-key") or "")
                 return self.send_json(400, {"detail": f"bad request from {auth}", "error": f"bad {auth}"})
         self.handle_provider(method, path, query)
 
@@ -227,6 +233,10 @@ class FakeHandler(BaseHTTPRequestHandler):
                     self.state.polls_to_complete = int(body["polls"])
                 if "job_fail" in body:
                     self.state.job_fail = bool(body["job_fail"])
+                if "job_refuse" in body:
+                    self.state.job_refuse = bool(body["job_refuse"])
+                if "error_code" in body:
+                    self.state.extra["error_code"] = body["error_code"]
                 if "file_host" in body:
                     self.state.file_host = body["file_host"]
                 if "redirect_host" in body:
@@ -317,3 +327,25 @@ def serve(handler_cls, description):
     finally:
         if not args.dir:
             shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def speak(text, work_dir, fmt="mp3"):
+    """Real speech for the speech fakes: `text` read by espeak-ng, encoded by ffmpeg as `fmt`
+    (mp3 or wav). Returns (audio bytes, duration in seconds)."""
+    wav = os.path.join(work_dir, f"speech-{uuid.uuid4().hex[:8]}.wav")
+    subprocess.run(["espeak-ng", "-w", wav, text], check=True, capture_output=True)
+    with open(wav, "rb") as f:
+        raw = f.read()
+    # A PCM WAV from espeak-ng: 22050 Hz mono 16-bit after a 44-byte header.
+    duration = max(0.0, (len(raw) - 44) / (22050 * 2))
+    if fmt == "wav":
+        os.remove(wav)
+        return raw, duration
+    out = wav[:-4] + "." + fmt
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", wav, "-c:a", "libmp3lame", "-b:a", "64k", out],
+                   check=True)
+    with open(out, "rb") as f:
+        data = f.read()
+    os.remove(wav)
+    os.remove(out)
+    return data, duration

@@ -7,6 +7,10 @@ Wire format (https://docs.fal.ai/model-apis/model-endpoints/queue):
   GET  /{owner}/{app}/requests/{id}            the result: {"video": {"url": ...}} or
                                                {"images": [{"url": ...}]} for image apps
   PUT  /{owner}/{app}/requests/{id}/cancel     202 CANCELLATION_REQUESTED or 400 ALREADY_COMPLETED
+A job ended with {"job_refuse": true} is refused as fal's model errors page documents
+(https://fal.ai/docs/documentation/model-apis/errors): the status is COMPLETED (the outcome is
+stored) and the response URL answers 422 with `X-Fal-Retryable: false` and a `detail` list of
+typed errors, here `content_policy_violation` on `prompt`.
 Every request needs `Authorization: Key <key>`, except GET /.well-known/jwks.json, the webhook
 key set (fal serves it at rest.fal.ai), read from <dir>/jwks.json.
 """
@@ -57,7 +61,8 @@ class FalHandler(FakeHandler):
                      "webhook": (query.get("fal_webhook") or [None])[0]})
         owner_app = "/".join(parts[:2])
         # Image apps (flux, */text-to-image) answer "images"; video apps, image-to-video included, "video".
-        job = self.state.new_job(app=owner_app, image="flux" in parts or parts[-1] == "text-to-image")
+        job = self.state.new_job(app=owner_app, image="flux" in parts or parts[-1] == "text-to-image",
+                                 prompt=body.get("prompt", ""))
         self.send_json(200, {"request_id": job["id"], "queue_position": 0, **self.urls(owner_app, job["id"])})
 
     def status(self, owner_app, job_id):
@@ -70,7 +75,7 @@ class FalHandler(FakeHandler):
         if st == "running":
             return self.send_json(202, {"status": "IN_PROGRESS", "logs": [], "response_url": urls["response_url"]})
         out = {"status": "COMPLETED", "logs": [], "metrics": {"inference_time": 0.1}, "response_url": urls["response_url"]}
-        if st == "failed":
+        if st == "failed" and not job.get("refuse"):
             out["error"] = "fake generation failed: content rejected"
             out["error_type"] = "generation_error"
         if st == "canceled":
@@ -83,6 +88,15 @@ class FalHandler(FakeHandler):
             return self.send_json(404, {"detail": "request not found"})
         if st in ("queued", "running"):
             return self.send_json(400, {"detail": "request is still in progress"})
+        if st == "failed" and job.get("refuse"):
+            return self.send_json(422, {"detail": [{
+                "loc": ["body", "prompt"],
+                "msg": "The content was flagged by a content checker.",
+                "type": "content_policy_violation",
+                "url": "https://docs.fal.ai/errors#content_policy_violation",
+                "input": job.get("prompt", ""),
+                "categories": ["violence"],
+            }]}, {"X-Fal-Retryable": "false"})
         if st == "failed":
             return self.send_json(422, {"detail": "fake generation failed: content rejected"})
         if st == "canceled":

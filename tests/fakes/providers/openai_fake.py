@@ -6,6 +6,11 @@ Wire format (https://platform.openai.com/docs/api-reference):
                                  "words": [{"word", "start", "end"}], "segments": [...]}
   POST /v1/chat/completions      {"model", "messages", "response_format"?} ->
                                  {"id", "object": "chat.completion", "choices": [{"message"}], ...}
+  POST /v1/audio/speech          {"model": tts-1|tts-1-hd|gpt-4o-mini-tts, "input", "voice",
+                                 "instructions"? (gpt-4o-mini-tts only), "response_format"?
+                                 (mp3 default, wav), "speed"? (0.25-4)} -> the audio bytes
+                                 (https://platform.openai.com/docs/api-reference/audio/createSpeech);
+                                 here real speech read by espeak-ng
 The chat answer is deterministic JSON built from the last user message, so tests can check it:
 {"title": ..., "scenes": [{"narration": ..., "visual_prompt": ...}, ...]}.
 Every request needs `Authorization: Bearer <key>`. Answers carry an `x-request-id` header.
@@ -17,9 +22,13 @@ import uuid
 from email.parser import BytesParser
 from email.policy import HTTP
 
-from fakebase import FakeHandler, serve
+from fakebase import FakeHandler, serve, speak
 
 WORDS = ["hello", "from", "the", "fake", "whisper"]
+SPEECH_MODELS = {"tts-1", "tts-1-hd", "gpt-4o-mini-tts"}
+SPEECH_VOICES = {"alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage",
+                 "shimmer", "verse"}
+SPEECH_MAX_CHARS = 4096
 
 
 class OpenAIHandler(FakeHandler):
@@ -33,6 +42,8 @@ class OpenAIHandler(FakeHandler):
             return self.transcribe(rid)
         if method == "POST" and path == "/v1/chat/completions":
             return self.chat(rid)
+        if method == "POST" and path == "/v1/audio/speech":
+            return self.speech(rid)
         self.body_bytes()
         self.send_json(404, {"error": {"message": f"no route {method} {path}", "type": "invalid_request_error"}})
 
@@ -66,6 +77,35 @@ class OpenAIHandler(FakeHandler):
         if "word" in grains:
             out["words"] = words
         self.send_json(200, out, rid)
+
+    def bad(self, rid, message, param=None):
+        return self.send_json(400, {"error": {"message": message, "type": "invalid_request_error",
+                                              "param": param, "code": None}}, rid)
+
+    def speech(self, rid):
+        body = self.json_body()
+        if not isinstance(body, dict):
+            return self.bad(rid, "body must be JSON")
+        unknown = set(body) - {"model", "input", "voice", "instructions", "response_format", "speed",
+                               "stream_format"}
+        if unknown:
+            return self.bad(rid, f"Unrecognized request argument supplied: {sorted(unknown)[0]}")
+        model, text, voice = body.get("model"), body.get("input"), body.get("voice")
+        if model not in SPEECH_MODELS:
+            return self.bad(rid, f"Invalid model {model!r}", "model")
+        if not isinstance(text, str) or not text.strip() or len(text) > SPEECH_MAX_CHARS:
+            return self.bad(rid, f"input must be 1 to {SPEECH_MAX_CHARS} characters", "input")
+        if voice not in SPEECH_VOICES:
+            return self.bad(rid, f"Invalid voice {voice!r}", "voice")
+        if body.get("instructions") is not None and model != "gpt-4o-mini-tts":
+            return self.bad(rid, "instructions are not supported with this model", "instructions")
+        fmt = body.get("response_format", "mp3")
+        if fmt not in ("mp3", "wav"):
+            return self.bad(rid, f"response_format {fmt!r} is not served by this fake", "response_format")
+        self.state.bump("submissions")
+        self.record(body)
+        audio, _ = speak(text, self.server.work_dir, fmt)
+        self.send_raw(200, audio, "audio/mpeg" if fmt == "mp3" else "audio/wav", rid)
 
     def chat(self, rid):
         body = self.json_body()

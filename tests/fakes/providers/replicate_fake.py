@@ -8,7 +8,10 @@ Wire format (https://replicate.com/docs/reference/http):
 A prediction: {"id", "model", "version", "input", "logs", "output", "error", "status":
 starting|processing|succeeded|failed|canceled, "created_at", "urls": {"get", "cancel", "web"}}.
 `Prefer: wait` holds the create request until the prediction finishes (here: completes it at
-once). Every request needs `Authorization: Bearer <token>` (or `Token <token>`).
+once). A job ended with {"job_refuse": true} fails the way Replicate's models report flagged
+content: `error` "(E005) The input or output was flagged as sensitive. ..."; {"error_code":
+"E6716"} (POST /__fake/mode) makes failed jobs carry that documented code instead
+(https://replicate.com/docs/reference/error-codes). Every request needs `Authorization: Bearer <token>` (or `Token <token>`).
 """
 
 import datetime
@@ -66,6 +69,14 @@ class ReplicateHandler(FakeHandler):
         _, st = self.state.peek(job["id"])
         self.send_json(201, self.prediction(job, st))
 
+    def error(self, job):
+        if job.get("refuse"):
+            return "(E005) The input or output was flagged as sensitive. Please try again with different inputs."
+        code = self.state.extra.get("error_code")
+        if code:
+            return f"{code}: fake generation failed"
+        return "fake generation failed: content rejected"
+
     def prediction(self, job, st):
         status = {"queued": "starting", "running": "processing", "done": "succeeded",
                   "failed": "failed", "canceled": "canceled"}[st]
@@ -78,7 +89,7 @@ class ReplicateHandler(FakeHandler):
             "logs": "",
             "output": self.file_url() if st == "done" else None,
             "data_removed": False,
-            "error": "fake generation failed: content rejected" if st == "failed" else None,
+            "error": self.error(job) if st == "failed" else None,
             "status": status,
             "created_at": job["created"],
             "urls": {"get": base, "cancel": base + "/cancel", "web": f"{self.base_url()}/p/{job['id']}"},
