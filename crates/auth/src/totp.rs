@@ -158,6 +158,9 @@ pub fn normalise_recovery_code(text: &str) -> Option<String> {
         .filter(|c| !c.is_whitespace() && *c != '-')
         .map(|c| c.to_ascii_lowercase())
         .collect();
-    (cleaned.len() == 10 && cleaned.bytes().all(|b| RECOVERY_ALPHABET[..31].contains(&b)))
-        .then(|| format!("{}-{}", &cleaned[..5], &cleaned[5..]))
+    (cleaned.len() == 10
+        && cleaned
+            .bytes()
+            .all(|b| RECOVERY_ALPHABET[..31].contains(&b)))
+    .then(|| format!("{}-{}", &cleaned[..5], &cleaned[5..]))
 }

@@ -480,7 +480,11 @@ pub async fn login(
     let user = user.ok_or_else(invalid_credentials)?;
     // Suspension by an admin (issue 20): told only to whoever knows the password.
     if state.db.suspended_at(&user.id).await?.is_some() {
-        audit(&state, client.audit("sign_in.suspended", Some(&user.id), None)).await;
+        audit(
+            &state,
+            client.audit("sign_in.suspended", Some(&user.id), None),
+        )
+        .await;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "auth.suspended",

@@ -93,12 +93,12 @@ pub async fn enrol(
     let key = data_key(&state, caller.id()).await?;
     let sealed = key.seal_value(&seal_context(caller.id()), &secret);
     state.db.set_totp_pending(caller.id(), &sealed).await?;
-    audit(&state, client.audit("mfa.enrol_started", Some(caller.id()), None)).await;
-    let uri = provisioning_uri(
-        &state.config.staff.totp_issuer,
-        &caller.user.email,
-        &secret,
-    );
+    audit(
+        &state,
+        client.audit("mfa.enrol_started", Some(caller.id()), None),
+    )
+    .await;
+    let uri = provisioning_uri(&state.config.staff.totp_issuer, &caller.user.email, &secret);
     let body = Enrolment {
         secret: secret_to_base32(&secret),
         qr_svg: qr_svg(&uri)?,
@@ -215,7 +215,11 @@ pub async fn verify(
     check_code(&state, &caller, &client, &req).await?;
     let now = state.clock.now();
     state.db.set_session_step_up(&session, now).await?;
-    audit(&state, client.audit("mfa.verified", Some(caller.id()), None)).await;
+    audit(
+        &state,
+        client.audit("mfa.verified", Some(caller.id()), None),
+    )
+    .await;
     let window = i64::from(state.config.staff.step_up_minutes.max(1)) * 60_000;
     Ok(Json(Verified {
         step_up_until: rfc3339(now + window),
@@ -233,7 +237,11 @@ pub async fn disable(
 ) -> ApiResult<Response> {
     check_code(&state, &caller, &client, &req).await?;
     state.db.clear_totp(caller.id()).await?;
-    audit(&state, client.audit("mfa.disabled", Some(caller.id()), None)).await;
+    audit(
+        &state,
+        client.audit("mfa.disabled", Some(caller.id()), None),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -254,7 +262,11 @@ async fn check_code(
             "no authenticator is enrolled on this account",
         ));
     };
-    if let Some(raw) = req.recovery_code.as_deref().filter(|c| !c.trim().is_empty()) {
+    if let Some(raw) = req
+        .recovery_code
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+    {
         let used = match normalise_recovery_code(raw) {
             Some(code) => {
                 state
@@ -276,7 +288,11 @@ async fn check_code(
             );
             return Err(refuse(state, caller, client, "mfa.failed", err).await);
         }
-        audit(state, client.audit("mfa.recovery_used", Some(caller.id()), None)).await;
+        audit(
+            state,
+            client.audit("mfa.recovery_used", Some(caller.id()), None),
+        )
+        .await;
         return Ok(());
     }
     let secret = open_secret(state, caller.id(), &sealed).await?;
@@ -344,12 +360,13 @@ async fn limit_tries(state: &AppState, caller: &CurrentUser, client: &ClientInfo
 
 async fn open_secret(state: &AppState, user_id: &str, sealed: &[u8]) -> ApiResult<Vec<u8>> {
     let key = data_key(state, user_id).await?;
-    key.open_value(&seal_context(user_id), sealed).ok_or_else(|| {
-        ApiError::internal(
-            "totp.secret_unreadable",
-            &"the TOTP secret does not open under the account's data key",
-        )
-    })
+    key.open_value(&seal_context(user_id), sealed)
+        .ok_or_else(|| {
+            ApiError::internal(
+                "totp.secret_unreadable",
+                &"the TOTP secret does not open under the account's data key",
+            )
+        })
 }
 
 fn unix_seconds(state: &AppState) -> u64 {

@@ -85,7 +85,11 @@ impl<R: StaffLevel> RequireStaff<R> {
             }
         }
         // The entry is filed under the actor; the subject is named in the detail.
-        audit(state, self.client.audit(kind, Some(self.id()), Some(detail))).await;
+        audit(
+            state,
+            self.client.audit(kind, Some(self.id()), Some(detail)),
+        )
+        .await;
     }
 }
 
@@ -94,9 +98,14 @@ pub enum StaffRefusal {
     /// Not allowed to know the route exists: exactly what an unknown path answers.
     Hidden(Response),
     /// Staff, but without an enrolled second factor.
-    NotEnrolled { page: bool },
+    NotEnrolled {
+        page: bool,
+    },
     /// Staff, but without a recent TOTP check in this session.
-    StepUp { page: bool, next: String },
+    StepUp {
+        page: bool,
+        next: String,
+    },
     Failed(ApiError),
 }
 
@@ -113,10 +122,11 @@ impl IntoResponse for StaffRefusal {
                 "staff must enrol a TOTP authenticator before any staff action",
             )
             .into_response(),
-            StaffRefusal::StepUp { page: true, next } => {
-                Redirect::to(&format!("/admin/verify?next={}", crate::web::encode_path(&next)))
-                    .into_response()
-            }
+            StaffRefusal::StepUp { page: true, next } => Redirect::to(&format!(
+                "/admin/verify?next={}",
+                crate::web::encode_path(&next)
+            ))
+            .into_response(),
             StaffRefusal::StepUp { page: false, .. } => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "staff.step_up_required",
@@ -153,7 +163,11 @@ async fn check_role(
             });
             audit(
                 state,
-                client.audit("staff.denied", caller.as_ref().map(|u| u.id()), Some(detail)),
+                client.audit(
+                    "staff.denied",
+                    caller.as_ref().map(|u| u.id()),
+                    Some(detail),
+                ),
             )
             .await;
             let caller = caller.ok_or_else(ApiError::unauthenticated);
@@ -199,7 +213,10 @@ impl<R: StaffLevel> FromRequestParts<AppState> for RequireStaff<R> {
             } else {
                 "/admin".to_owned()
             };
-            Some(("staff.step_up_required", StaffRefusal::StepUp { page, next }))
+            Some((
+                "staff.step_up_required",
+                StaffRefusal::StepUp { page, next },
+            ))
         } else {
             None
         };

@@ -47,14 +47,36 @@ async fn post(t: &TestApp, uri: &str, auth: &Auth, body: Value) -> Reply {
 /// Enrols and confirms TOTP for the session: the secret and the recovery codes.
 async fn enrol(t: &TestApp, auth: &Auth) -> (Vec<u8>, Vec<String>) {
     let r = post(t, "/api/v1/me/totp/enrol", auth, json!({})).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let e = r.json();
     let secret = secret_from_base32(e["secret"].as_str().unwrap()).unwrap();
-    assert!(e["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/Reelsmith:"));
+    assert!(e["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/Reelsmith:"));
     let svg = e["qr_svg"].as_str().unwrap();
-    assert!(svg.contains("<svg") && svg.contains("<path"), "a QR code drawn as SVG: {svg:.80}");
-    let r = post(t, "/api/v1/me/totp/confirm", auth, json!({ "code": code_now(t, &secret) })).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert!(
+        svg.contains("<svg") && svg.contains("<path"),
+        "a QR code drawn as SVG: {svg:.80}"
+    );
+    let r = post(
+        t,
+        "/api/v1/me/totp/confirm",
+        auth,
+        json!({ "code": code_now(t, &secret) }),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let codes: Vec<String> = r.json()["recovery_codes"]
         .as_array()
         .unwrap()
@@ -101,7 +123,10 @@ async fn p_sec_4_every_staff_route_is_404_to_users_and_anonymous() {
             assert_eq!(r.status, StatusCode::NOT_FOUND, "{route}");
             if page {
                 let expected = missing(&t, "/admin-nothing-here", auth, true).await;
-                assert_eq!(r.body, expected.body, "{route}: a page like any missing one");
+                assert_eq!(
+                    r.body, expected.body,
+                    "{route}: a page like any missing one"
+                );
             } else {
                 r.assert_problem(StatusCode::NOT_FOUND, "not_found");
                 assert_eq!(r.body, api_404.body, "{route}");
@@ -110,10 +135,26 @@ async fn p_sec_4_every_staff_route_is_404_to_users_and_anonymous() {
     }
     // Actions on a real other account: refused the same way, and nothing changes.
     let actions = [
-        (Method::PUT, format!("/api/v1/admin/users/{ada}/role"), json!({ "role": "user" })),
-        (Method::POST, format!("/api/v1/admin/users/{ada}/suspend"), json!({})),
-        (Method::POST, format!("/api/v1/admin/users/{ada}/sessions/end"), json!({})),
-        (Method::POST, format!("/api/v1/admin/users/{ada}/delete"), json!({})),
+        (
+            Method::PUT,
+            format!("/api/v1/admin/users/{ada}/role"),
+            json!({ "role": "user" }),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/users/{ada}/suspend"),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/users/{ada}/sessions/end"),
+            json!({}),
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/admin/users/{ada}/delete"),
+            json!({}),
+        ),
         (
             Method::POST,
             format!("/api/v1/admin/users/{ada}/credits"),
@@ -147,7 +188,9 @@ async fn p_sec_4_moderators_get_404_on_admin_routes_and_reach_the_console_home()
     let r = t.get("/api/v1/admin/me", &moderator).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["role"], "moderator");
-    let r = t.get_with("/admin", &moderator, "accept", "text/html").await;
+    let r = t
+        .get_with("/admin", &moderator, "accept", "text/html")
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let html = String::from_utf8_lossy(&r.body);
     assert!(html.contains("/moderation") && !html.contains("href=\"/admin/users\""));
@@ -169,12 +212,17 @@ async fn p_sec_5_staff_are_refused_until_enrolled_and_stepped_up_in_this_session
     t.get("/api/v1/admin/users", &first)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "staff.totp_required");
-    let r = t.get_with("/admin/users", &first, "accept", "text/html").await;
+    let r = t
+        .get_with("/admin/users", &first, "accept", "text/html")
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.header("location"), "/account/security?staff=1");
     let (secret, _) = enrol(&t, &first).await;
     // Confirming proved the code in this session: allowed now.
-    assert_eq!(t.get("/api/v1/admin/users", &first).await.status, StatusCode::OK);
+    assert_eq!(
+        t.get("/api/v1/admin/users", &first).await.status,
+        StatusCode::OK
+    );
 
     // Another session of the same admin has not passed a check.
     let r = t.login("ada@example.org", common::PASSWORD).await;
@@ -182,18 +230,43 @@ async fn p_sec_5_staff_are_refused_until_enrolled_and_stepped_up_in_this_session
     t.get("/api/v1/admin/users", &second)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "staff.step_up_required");
-    let r = t.get_with("/admin/users?q=a", &second, "accept", "text/html").await;
+    let r = t
+        .get_with("/admin/users?q=a", &second, "accept", "text/html")
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.header("location"), "/admin/verify?next=/admin/users");
-    let r = t.get_with("/admin/verify?next=/admin/users", &second, "accept", "text/html").await;
+    let r = t
+        .get_with(
+            "/admin/verify?next=/admin/users",
+            &second,
+            "accept",
+            "text/html",
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     next_step(&t);
-    let r = post(&t, "/api/v1/me/totp/verify", &second, json!({ "code": code_now(&t, &secret) })).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(t.get("/api/v1/admin/users", &second).await.status, StatusCode::OK);
+    let r = post(
+        &t,
+        "/api/v1/me/totp/verify",
+        &second,
+        json!({ "code": code_now(&t, &secret) }),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(
+        t.get("/api/v1/admin/users", &second).await.status,
+        StatusCode::OK
+    );
 
     // Step-up expires after staff.step_up_minutes.
-    t.state.clock.advance(i64::from(t.state.config.staff.step_up_minutes) * 60_000);
+    t.state
+        .clock
+        .advance(i64::from(t.state.config.staff.step_up_minutes) * 60_000);
     t.get("/api/v1/admin/users", &second)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "staff.step_up_required");
@@ -204,11 +277,21 @@ async fn p_sec_5_staff_are_refused_until_enrolled_and_stepped_up_in_this_session
     t.get("/api/v1/admin/users", &token)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "staff.step_up_required");
-    post(&t, "/api/v1/me/totp/verify", &token, json!({ "code": "123456" }))
-        .await
-        .assert_problem(StatusCode::FORBIDDEN, "totp.session_required");
+    post(
+        &t,
+        "/api/v1/me/totp/verify",
+        &token,
+        json!({ "code": "123456" }),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "totp.session_required");
     let kinds = audit_kinds(&t, "ada@example.org").await;
-    for kind in ["staff.totp_required", "staff.step_up_required", "mfa.enabled", "mfa.verified"] {
+    for kind in [
+        "staff.totp_required",
+        "staff.step_up_required",
+        "mfa.enabled",
+        "mfa.verified",
+    ] {
         assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
     }
 }
@@ -231,33 +314,77 @@ async fn p_sec_5_a_used_code_is_refused_within_its_window_and_recovery_codes_wor
     next_step(&t);
     let fresh = code_now(&t, &secret);
     assert_eq!(
-        post(&t, "/api/v1/me/totp/verify", &auth, json!({ "code": fresh })).await.status,
+        post(
+            &t,
+            "/api/v1/me/totp/verify",
+            &auth,
+            json!({ "code": fresh })
+        )
+        .await
+        .status,
         StatusCode::OK
     );
-    post(&t, "/api/v1/me/totp/verify", &auth, json!({ "code": fresh }))
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "totp.replayed");
+    post(
+        &t,
+        "/api/v1/me/totp/verify",
+        &auth,
+        json!({ "code": fresh }),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "totp.replayed");
     post(&t, "/api/v1/me/totp/verify", &auth, json!({ "code": used }))
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "totp.replayed");
-    post(&t, "/api/v1/me/totp/verify", &auth, json!({ "code": "000000" }))
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "totp.invalid_code");
+    post(
+        &t,
+        "/api/v1/me/totp/verify",
+        &auth,
+        json!({ "code": "000000" }),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "totp.invalid_code");
 
     // A recovery code, typed any way, works once.
     let typed = codes[0].to_uppercase().replace('-', " ");
-    let r = post(&t, "/api/v1/me/totp/verify", &auth, json!({ "recovery_code": typed })).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let r = post(
+        &t,
+        "/api/v1/me/totp/verify",
+        &auth,
+        json!({ "recovery_code": typed }),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     assert_eq!(r.json()["recovery_codes_left"], 9);
-    post(&t, "/api/v1/me/totp/verify", &auth, json!({ "recovery_code": codes[0] }))
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "totp.invalid_recovery_code");
+    post(
+        &t,
+        "/api/v1/me/totp/verify",
+        &auth,
+        json!({ "recovery_code": codes[0] }),
+    )
+    .await
+    .assert_problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "totp.invalid_recovery_code",
+    );
     // Another account's code is not this one's.
     let other = Auth::Cookie(t.signed_in_user("bo@example.org", "bobby").await);
     let (_, other_codes) = enrol(&t, &other).await;
-    post(&t, "/api/v1/me/totp/verify", &auth, json!({ "recovery_code": other_codes[0] }))
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "totp.invalid_recovery_code");
+    post(
+        &t,
+        "/api/v1/me/totp/verify",
+        &auth,
+        json!({ "recovery_code": other_codes[0] }),
+    )
+    .await
+    .assert_problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "totp.invalid_recovery_code",
+    );
     // A second enrolment is refused while one is on: a stolen session cannot swap the device.
     post(&t, "/api/v1/me/totp/enrol", &auth, json!({}))
         .await
@@ -274,7 +401,12 @@ async fn p_sec_5_a_used_code_is_refused_within_its_window_and_recovery_codes_wor
     // Turning it off needs a fresh code.
     next_step(&t);
     let r = t
-        .json(Method::DELETE, "/api/v1/me/totp", &auth, json!({ "code": code_now(&t, &secret) }))
+        .json(
+            Method::DELETE,
+            "/api/v1/me/totp",
+            &auth,
+            json!({ "code": code_now(&t, &secret) }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(t.state.db.recovery_codes_left(&id).await.unwrap(), 0);
@@ -292,14 +424,29 @@ async fn p_sec_5_guessing_codes_meets_the_rate_limit() {
     let secret = secret_from_base32(r.json()["secret"].as_str().unwrap()).unwrap();
     let limit = t.state.config.staff.totp_attempts.count;
     let right = code_now(&t, &secret);
-    let wrong = if right == "111111" { "222222" } else { "111111" };
+    let wrong = if right == "111111" {
+        "222222"
+    } else {
+        "111111"
+    };
     for _ in 0..limit {
-        post(&t, "/api/v1/me/totp/confirm", &auth, json!({ "code": wrong }))
-            .await
-            .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "totp.invalid_code");
+        post(
+            &t,
+            "/api/v1/me/totp/confirm",
+            &auth,
+            json!({ "code": wrong }),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "totp.invalid_code");
     }
     // Over the limit even the right code is refused, so guessing gains nothing.
-    let r = post(&t, "/api/v1/me/totp/confirm", &auth, json!({ "code": right })).await;
+    let r = post(
+        &t,
+        "/api/v1/me/totp/confirm",
+        &auth,
+        json!({ "code": right }),
+    )
+    .await;
     r.assert_problem(StatusCode::TOO_MANY_REQUESTS, "totp.rate_limited");
     assert!(!r.header("retry-after").is_empty());
     let id = user_id(&t, "ada@example.org").await;
@@ -321,82 +468,184 @@ async fn p_sec_4_admin_actions_on_users_work_and_are_audit_logged() {
     let users = r.json()["users"].as_array().unwrap().clone();
     assert_eq!(users.len(), 1);
     assert_eq!(users[0]["id"], bo.as_str());
-    let r = t.get(&format!("/api/v1/admin/users/{bo}"), &admin_auth).await;
+    let r = t
+        .get(&format!("/api/v1/admin/users/{bo}"), &admin_auth)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let body = String::from_utf8_lossy(&r.body).to_lowercase();
     for secret in ["argon2", "password", "token_hash", "totp_secret"] {
         assert!(!body.contains(secret), "{secret} in {body}");
     }
-    let sessions = t.state.db.list_sessions(&bo, t.state.clock.now()).await.unwrap();
-    assert_eq!(r.json()["sessions"].as_array().unwrap().len(), sessions.len());
+    let sessions = t
+        .state
+        .db
+        .list_sessions(&bo, t.state.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json()["sessions"].as_array().unwrap().len(),
+        sessions.len()
+    );
     assert!(!sessions.is_empty());
-    let page = t.get_with(&format!("/admin/users/{bo}"), &admin_auth, "accept", "text/html").await;
+    let page = t
+        .get_with(
+            &format!("/admin/users/{bo}"),
+            &admin_auth,
+            "accept",
+            "text/html",
+        )
+        .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!String::from_utf8_lossy(&page.body).contains("$argon2"));
 
     // Role.
     let r = t
-        .json(Method::PUT, &format!("/api/v1/admin/users/{bo}/role"), &admin_auth, json!({ "role": "moderator" }))
+        .json(
+            Method::PUT,
+            &format!("/api/v1/admin/users/{bo}/role"),
+            &admin_auth,
+            json!({ "role": "moderator" }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(t.state.db.user_by_id(&bo).await.unwrap().unwrap().role, Role::Moderator);
-    t.json(Method::PUT, &format!("/api/v1/admin/users/{bo}/role"), &admin_auth, json!({ "role": "root" }))
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "admin.invalid_role");
+    assert_eq!(
+        t.state.db.user_by_id(&bo).await.unwrap().unwrap().role,
+        Role::Moderator
+    );
+    t.json(
+        Method::PUT,
+        &format!("/api/v1/admin/users/{bo}/role"),
+        &admin_auth,
+        json!({ "role": "root" }),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "admin.invalid_role");
     let ada = user_id(&t, "ada@example.org").await;
-    t.json(Method::PUT, &format!("/api/v1/admin/users/{ada}/role"), &admin_auth, json!({ "role": "user" }))
-        .await
-        .assert_problem(StatusCode::CONFLICT, "admin.self_action");
+    t.json(
+        Method::PUT,
+        &format!("/api/v1/admin/users/{ada}/role"),
+        &admin_auth,
+        json!({ "role": "user" }),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "admin.self_action");
 
     // Suspension ends the sessions and stops sign-in until restored.
-    let r = post(&t, &format!("/api/v1/admin/users/{bo}/suspend"), &admin_auth, json!({})).await;
+    let r = post(
+        &t,
+        &format!("/api/v1/admin/users/{bo}/suspend"),
+        &admin_auth,
+        json!({}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(t.get("/api/v1/me", &bo_auth).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        t.get("/api/v1/me", &bo_auth).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     t.login("bo@example.org", common::PASSWORD)
         .await
         .assert_problem(StatusCode::FORBIDDEN, "auth.suspended");
-    let r = post(&t, &format!("/api/v1/admin/users/{bo}/restore"), &admin_auth, json!({})).await;
+    let r = post(
+        &t,
+        &format!("/api/v1/admin/users/{bo}/restore"),
+        &admin_auth,
+        json!({}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     let r = t.login("bo@example.org", common::PASSWORD).await;
     assert_eq!(r.status, StatusCode::OK);
     let bo_auth = Auth::Cookie(common::session_from(&r));
 
     // Ending sessions.
-    let r = post(&t, &format!("/api/v1/admin/users/{bo}/sessions/end"), &admin_auth, json!({})).await;
+    let r = post(
+        &t,
+        &format!("/api/v1/admin/users/{bo}/sessions/end"),
+        &admin_auth,
+        json!({}),
+    )
+    .await;
     assert_eq!(r.json()["sessions_ended"], 1);
-    assert_eq!(t.get("/api/v1/me", &bo_auth).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        t.get("/api/v1/me", &bo_auth).await.status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // Credits by hand need a reason; a refused change writes nothing.
     let before = t.state.db.credit_balance(&bo).await.unwrap();
-    post(&t, &format!("/api/v1/admin/users/{bo}/credits"), &admin_auth, json!({ "kind": "grant", "amount": 50, "reason": " " }))
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "admin.reason_required");
-    post(&t, &format!("/api/v1/admin/users/{bo}/credits"), &admin_auth, json!({ "kind": "grant", "amount": -5, "reason": "x" }))
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "admin.invalid_amount");
+    post(
+        &t,
+        &format!("/api/v1/admin/users/{bo}/credits"),
+        &admin_auth,
+        json!({ "kind": "grant", "amount": 50, "reason": " " }),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "admin.reason_required");
+    post(
+        &t,
+        &format!("/api/v1/admin/users/{bo}/credits"),
+        &admin_auth,
+        json!({ "kind": "grant", "amount": -5, "reason": "x" }),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "admin.invalid_amount");
     assert_eq!(t.state.db.credit_balance(&bo).await.unwrap(), before);
-    let r = post(&t, &format!("/api/v1/admin/users/{bo}/credits"), &admin_auth, json!({ "kind": "refund", "amount": 50, "reason": "render failed twice" })).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let r = post(
+        &t,
+        &format!("/api/v1/admin/users/{bo}/credits"),
+        &admin_auth,
+        json!({ "kind": "refund", "amount": 50, "reason": "render failed twice" }),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     assert_eq!(t.state.db.credit_balance(&bo).await.unwrap(), before + 50);
     let ledger = t.state.db.credit_ledger(&bo, 10, None).await.unwrap();
     assert_eq!(ledger[0].note, "render failed twice");
 
     // Deletion.
-    let r = post(&t, &format!("/api/v1/admin/users/{bo}/delete"), &admin_auth, json!({})).await;
+    let r = post(
+        &t,
+        &format!("/api/v1/admin/users/{bo}/delete"),
+        &admin_auth,
+        json!({}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::ACCEPTED);
-    assert!(t.state.db.user_by_id(&bo).await.unwrap().unwrap().deleted_at.is_some());
+    assert!(t
+        .state
+        .db
+        .user_by_id(&bo)
+        .await
+        .unwrap()
+        .unwrap()
+        .deleted_at
+        .is_some());
     t.login("bo@example.org", common::PASSWORD)
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "auth.invalid_credentials");
     // Unknown accounts: 404.
-    post(&t, "/api/v1/admin/users/nobody/suspend", &admin_auth, json!({}))
-        .await
-        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    post(
+        &t,
+        "/api/v1/admin/users/nobody/suspend",
+        &admin_auth,
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
     // Each action is in the audit log with who, what, when and from where.
     let r = t.get("/api/v1/admin/audit?kind=admin.", &admin_auth).await;
     let entries = r.json()["entries"].as_array().unwrap().clone();
-    let kinds: Vec<&str> = entries.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     for kind in [
         "admin.role_changed",
         "admin.user_suspended",
@@ -418,9 +667,14 @@ async fn p_sec_4_admin_actions_on_users_work_and_are_audit_logged() {
     }
 
     // The CSV export has the same rows, and is itself recorded.
-    let r = t.get("/api/v1/admin/audit.csv?kind=admin.user", &admin_auth).await;
+    let r = t
+        .get("/api/v1/admin/audit.csv?kind=admin.user", &admin_auth)
+        .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.header(header::CONTENT_TYPE.as_str()), "text/csv; charset=utf-8");
+    assert_eq!(
+        r.header(header::CONTENT_TYPE.as_str()),
+        "text/csv; charset=utf-8"
+    );
     let csv = String::from_utf8_lossy(&r.body).to_string();
     assert!(csv.starts_with("id,at,kind,user_id,ip,user_agent,detail\r\n"));
     assert_eq!(csv.matches("admin.user_").count(), 3, "{csv}");
@@ -438,7 +692,9 @@ async fn p_sec_4_admins_retry_and_cancel_jobs_and_see_providers_and_privacy_tool
     t.signed_in_user("bo@example.org", "bobby").await;
     let bo = user_id(&t, "bo@example.org").await;
     let db = &t.state.db;
-    db.add_credits(&bo, reelsmith_store::CreditKind::Grant, 100, "test", 1).await.unwrap();
+    db.add_credits(&bo, reelsmith_store::CreditKind::Grant, 100, "test", 1)
+        .await
+        .unwrap();
     let now = t.state.clock.now();
     let new = |cost| NewJob {
         owner_id: bo.clone(),
@@ -454,8 +710,13 @@ async fn p_sec_4_admins_retry_and_cancel_jobs_and_see_providers_and_privacy_tool
         .unwrap()
         .unwrap();
     assert_eq!(claimed.job.id, failing.id);
-    let error = JobError { code: "provider.failed".into(), message: "upstream 500".into() };
-    db.fail_job(&claimed.lease, &error, None, now).await.unwrap();
+    let error = JobError {
+        code: "provider.failed".into(),
+        message: "upstream 500".into(),
+    };
+    db.fail_job(&claimed.lease, &error, None, now)
+        .await
+        .unwrap();
     let balance_after_refund = db.credit_balance(&bo).await.unwrap();
 
     let r = t.get("/api/v1/admin/jobs?status=failed", &admin_auth).await;
@@ -465,15 +726,34 @@ async fn p_sec_4_admins_retry_and_cancel_jobs_and_see_providers_and_privacy_tool
     assert_eq!(jobs[0]["provider"], "fal");
 
     // Retry re-reserves the cost and queues the job again; a job that has not failed cannot be.
-    let r = post(&t, &format!("/api/v1/admin/jobs/{}/retry", failing.id), &admin_auth, json!({})).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let r = post(
+        &t,
+        &format!("/api/v1/admin/jobs/{}/retry", failing.id),
+        &admin_auth,
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let job = db.job_by_id(&failing.id).await.unwrap().unwrap();
     assert_eq!(job.status.as_str(), "queued");
     assert!(job.error.is_none());
-    assert_eq!(db.credit_balance(&bo).await.unwrap(), balance_after_refund - 30);
-    post(&t, &format!("/api/v1/admin/jobs/{}/retry", queued.id), &admin_auth, json!({}))
-        .await
-        .assert_problem(StatusCode::CONFLICT, "admin.job_not_failed");
+    assert_eq!(
+        db.credit_balance(&bo).await.unwrap(),
+        balance_after_refund - 30
+    );
+    post(
+        &t,
+        &format!("/api/v1/admin/jobs/{}/retry", queued.id),
+        &admin_auth,
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "admin.job_not_failed");
 
     // Leases by worker.
     let claimed = db
@@ -488,12 +768,31 @@ async fn p_sec_4_admins_retry_and_cancel_jobs_and_see_providers_and_privacy_tool
     assert_eq!(leases[0]["jobs"], 1);
 
     // Cancel gives the reservation back.
-    let r = post(&t, &format!("/api/v1/admin/jobs/{}/cancel", claimed.job.id), &admin_auth, json!({})).await;
+    let r = post(
+        &t,
+        &format!("/api/v1/admin/jobs/{}/cancel", claimed.job.id),
+        &admin_auth,
+        json!({}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(db.job_by_id(&claimed.job.id).await.unwrap().unwrap().status.as_str(), "cancelled");
-    post(&t, &format!("/api/v1/admin/jobs/{}/cancel", claimed.job.id), &admin_auth, json!({}))
-        .await
-        .assert_problem(StatusCode::CONFLICT, "admin.job_finished");
+    assert_eq!(
+        db.job_by_id(&claimed.job.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status
+            .as_str(),
+        "cancelled"
+    );
+    post(
+        &t,
+        &format!("/api/v1/admin/jobs/{}/cancel", claimed.job.id),
+        &admin_auth,
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "admin.job_finished");
     let kinds: Vec<String> = db
         .audit_for_user(&user_id(&t, "ada@example.org").await, 50, None)
         .await
@@ -507,16 +806,36 @@ async fn p_sec_4_admins_retry_and_cancel_jobs_and_see_providers_and_privacy_tool
     let r = t.get("/api/v1/admin/providers", &admin_auth).await;
     assert_eq!(r.status, StatusCode::OK);
     let o = r.json();
-    let fal = o["providers"].as_array().unwrap().iter().find(|p| p["name"] == "fal").unwrap().clone();
+    let fal = o["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "fal")
+        .unwrap()
+        .clone();
     assert_eq!(fal["configured"], false);
-    assert_eq!(fal["failures_7d"], 0, "the failed job was retried and cancelled since");
+    assert_eq!(
+        fal["failures_7d"], 0,
+        "the failed job was retried and cancelled since"
+    );
     let r = t.get("/api/v1/admin/privacy", &admin_auth).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["purge_days"], t.state.config.retention.purge_days);
-    for page in ["/admin", "/admin/jobs?status=failed", "/admin/providers", "/admin/privacy", "/admin/audit?kind=admin.", "/admin/users"] {
+    for page in [
+        "/admin",
+        "/admin/jobs?status=failed",
+        "/admin/providers",
+        "/admin/privacy",
+        "/admin/audit?kind=admin.",
+        "/admin/users",
+    ] {
         let r = t.get_with(page, &admin_auth, "accept", "text/html").await;
         assert_eq!(r.status, StatusCode::OK, "{page}");
-        assert!(r.header("content-security-policy").contains("script-src 'self'"), "{page}");
+        assert!(
+            r.header("content-security-policy")
+                .contains("script-src 'self'"),
+            "{page}"
+        );
         assert_eq!(r.header("x-frame-options"), "DENY");
     }
 }
@@ -528,7 +847,11 @@ async fn p_sec_4_a_cross_site_admin_action_is_refused() {
     t.signed_in_user("bo@example.org", "bobby").await;
     let bo = user_id(&t, "bo@example.org").await;
     let request = t
-        .request(Method::POST, &format!("/api/v1/admin/users/{bo}/suspend"), &admin_auth)
+        .request(
+            Method::POST,
+            &format!("/api/v1/admin/users/{bo}/suspend"),
+            &admin_auth,
+        )
         .header("sec-fetch-site", "cross-site")
         .header(header::CONTENT_TYPE, "application/json")
         .body(axum::body::Body::from("{}"))

@@ -368,7 +368,8 @@ impl Db {
 
     /// The audit log through `filter`, newest first.
     pub async fn audit_search(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>> {
-        let sql = "SELECT id, kind, user_id, ip, user_agent, detail_json, created_at FROM audit_log \
+        let sql =
+            "SELECT id, kind, user_id, ip, user_agent, detail_json, created_at FROM audit_log \
             WHERE id < $1 AND ($2 IS NULL OR kind LIKE $2 ESCAPE '\\') \
             AND ($3 IS NULL OR user_id = $3) AND created_at >= $4 AND created_at <= $5 \
             ORDER BY id DESC LIMIT $6";

@@ -173,9 +173,8 @@ pub async fn delete_user(
     not_self(&staff, &id)?;
     let now = state.clock.now();
     let changed = state.db.mark_user_deleted(&id, now).await?;
-    let purge_by = crate::time::rfc3339(
-        now + i64::from(state.config.retention.purge_days) * 86_400_000,
-    );
+    let purge_by =
+        crate::time::rfc3339(now + i64::from(state.config.retention.purge_days) * 86_400_000);
     staff
         .audit(
             &state,

@@ -18,10 +18,7 @@ use crate::{mfa, AppState};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/api/v1/me/totp",
-            get(mfa::status).delete(mfa::disable),
-        )
+        .route("/api/v1/me/totp", get(mfa::status).delete(mfa::disable))
         .route("/api/v1/me/totp/enrol", post(mfa::enrol))
         .route("/api/v1/me/totp/confirm", post(mfa::confirm))
         .route("/api/v1/me/totp/verify", post(mfa::verify))
@@ -31,7 +28,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/admin/users/{id}/role", put(api::set_role))
         .route("/api/v1/admin/users/{id}/suspend", post(api::suspend))
         .route("/api/v1/admin/users/{id}/restore", post(api::restore))
-        .route("/api/v1/admin/users/{id}/sessions/end", post(api::end_sessions))
+        .route(
+            "/api/v1/admin/users/{id}/sessions/end",
+            post(api::end_sessions),
+        )
         .route("/api/v1/admin/users/{id}/delete", post(api::delete_user))
         .route("/api/v1/admin/users/{id}/credits", post(api::credits))
         .route("/api/v1/admin/jobs", get(api::jobs))

@@ -271,10 +271,17 @@ pub struct Security {
 }
 
 /// `/account/security`: any signed-in person enrols or removes their authenticator here.
-pub async fn security(State(state): State<AppState>, caller: crate::web::Caller, uri: Uri) -> Response {
+pub async fn security(
+    State(state): State<AppState>,
+    caller: crate::web::Caller,
+    uri: Uri,
+) -> Response {
     let Ok(user) = &caller else {
-        return Redirect::to(&format!("/signin?next={}", crate::web::encode_path(uri.path())))
-            .into_response();
+        return Redirect::to(&format!(
+            "/signin?next={}",
+            crate::web::encode_path(uri.path())
+        ))
+        .into_response();
     };
     let enabled = match state.db.totp_state(user.id()).await {
         Ok(t) => t.is_some_and(|t| t.enabled()),

@@ -187,10 +187,7 @@ fn provider_of(params: &serde_json::Value) -> String {
 
 impl From<Job> for JobView {
     fn from(j: Job) -> JobView {
-        let (error_code, error_message) = j
-            .error
-            .map(|e| (e.code, e.message))
-            .unwrap_or_default();
+        let (error_code, error_message) = j.error.map(|e| (e.code, e.message)).unwrap_or_default();
         JobView {
             provider: provider_of(&j.params),
             id: j.id,
