@@ -126,3 +126,41 @@ fn percent_encode(text: &str) -> String {
     }
     out
 }
+
+/// How many one-time recovery codes an enrolment gives.
+pub const RECOVERY_CODES: usize = 10;
+/// Lower-case letters and digits without the look-alikes (0/o, 1/l/i), 32 symbols.
+const RECOVERY_ALPHABET: &[u8; 32] = b"abcdefghjkmnpqrstuvwxyz23456789-";
+
+/// Ten recovery codes of ten symbols (about 48 bits each), shown as `xxxxx-xxxxx`.
+pub fn generate_recovery_codes() -> Result<Vec<String>, RandomError> {
+    (0..RECOVERY_CODES)
+        .map(|_| {
+            let mut code = String::with_capacity(11);
+            for i in 0..10 {
+                if i == 5 {
+                    code.push('-');
+                }
+                // 31 symbols: the alphabet's last entry is the separator.
+                let pick = random::below(31)? as usize;
+                code.push(char::from(RECOVERY_ALPHABET[pick]));
+            }
+            Ok(code)
+        })
+        .collect()
+}
+
+/// A recovery code as typed (any case, with or without the dash and spaces), in the form its
+/// digest is taken of; `None` when it cannot be one.
+pub fn normalise_recovery_code(text: &str) -> Option<String> {
+    let cleaned: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    (cleaned.len() == 10
+        && cleaned
+            .bytes()
+            .all(|b| RECOVERY_ALPHABET[..31].contains(&b)))
+    .then(|| format!("{}-{}", &cleaned[..5], &cleaned[5..]))
+}

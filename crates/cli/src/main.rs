@@ -12,6 +12,7 @@ mod render;
 mod retention;
 mod rights;
 mod serve;
+mod staff;
 mod tls;
 mod worker;
 
@@ -54,6 +55,8 @@ enum Command {
     Breach(breach::BreachCommand),
     /// Product news by email, only to people who asked for it, always with an unsubscribe link.
     News(news::NewsCommand),
+    /// Staff accounts: promote or demote a role, reset a lost authenticator.
+    Admin(staff::StaffCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,5 +73,6 @@ fn main() -> std::process::ExitCode {
         Command::Rights(command) => rights::run(command),
         Command::Breach(command) => breach::run(command),
         Command::News(command) => news::run(command),
+        Command::Admin(command) => staff::run(command),
     }
 }

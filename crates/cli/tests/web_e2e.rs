@@ -276,4 +276,55 @@ async fn issue_22_kieai_veo_and_kling_jobs_through_the_api_and_the_studio_in_chr
         json!(4),
         "one request per studio job"
     );
+/// The admin console (issue 20; P-SEC-4, P-SEC-5): three accounts made through the API, two
+/// promoted with `reelsmith admin promote`; `tests/web/admin.mjs` checks that a user gets 404 on
+/// every console route, an admin is refused before TOTP and allowed after, and a moderator sees
+/// the queue but not the user list. Afterwards `reelsmith admin reset-totp` removes the admin's
+/// authenticator, audit-logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_sec_4_p_sec_5_admin_console_roles_and_totp_in_chromium() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start(&data, &[], &[]).await;
+    let (admin, moderator, user) = (
+        "console-admin@example.org",
+        "console-mod@example.org",
+        "console-user@example.org",
+    );
+    for (email, username) in [
+        (admin, "consoleadmin"),
+        (moderator, "consolemod"),
+        (user, "consoleuser"),
+    ] {
+        server.client().sign_up_and_in(&data, email, username).await;
+    }
+    let cli = |args: &[&str]| {
+        let out = Command::new(platform::bin())
+            .args(args)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let promoted = cli(&["admin", "promote", admin, "admin"]);
+    assert_eq!(promoted["role"], "admin");
+    assert_eq!(promoted["totp_enrolled"], false);
+    cli(&["admin", "promote", moderator, "moderator"]);
+    // Promote names a higher role, demote a lower one: a mistaken direction changes nothing.
+    let wrong = Command::new(platform::bin())
+        .args(["admin", "demote", user, "admin", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    let args = [platform::PASSWORD, admin, moderator, user]
+        .map(str::to_owned)
+        .to_vec();
+    run_browser_script(&server, "admin.mjs", args).await;
+    let reset = cli(&["admin", "reset-totp", admin]);
+    assert_eq!(reset["totp_removed"], true);
+    let demoted = cli(&["admin", "demote", moderator, "user"]);
+    assert_eq!(demoted["previous_role"], "moderator");
 }

@@ -47,6 +47,9 @@ pub struct Config {
     /// What one user may upload, and how much decoding runs at once.
     #[serde(default)]
     pub uploads: UploadsConfig,
+    /// Staff step-up and TOTP (P-SEC-5).
+    #[serde(default)]
+    pub staff: crate::staff::StaffConfig,
 }
 
 impl Default for Config {
@@ -100,6 +103,7 @@ impl Config {
             retention: RetentionConfig::default(),
             metrics: MetricsConfig::default(),
             uploads: UploadsConfig::default(),
+            staff: crate::staff::StaffConfig::default(),
         }
     }
 }

@@ -478,6 +478,19 @@ pub async fn login(
         return Err(invalid_credentials());
     }
     let user = user.ok_or_else(invalid_credentials)?;
+    // Suspension by an admin (issue 20): told only to whoever knows the password.
+    if state.db.suspended_at(&user.id).await?.is_some() {
+        audit(
+            &state,
+            client.audit("sign_in.suspended", Some(&user.id), None),
+        )
+        .await;
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "auth.suspended",
+            "this account is suspended; contact the operator",
+        ));
+    }
     if user.email_verified_at.is_none() {
         audit(
             &state,

@@ -8,6 +8,7 @@
 //! address) next to the workers.
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod cloud_voices;
 pub mod consents;
@@ -20,12 +21,14 @@ pub mod hsts;
 pub mod jobs;
 pub mod marketing;
 pub mod metrics;
+pub mod mfa;
 pub mod openapi;
 pub mod policies;
 pub mod providers;
 pub mod range;
 pub mod scripts;
 pub mod sessions;
+pub mod staff;
 pub mod state;
 pub mod time;
 pub mod tokens;
@@ -147,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .merge(web::routes())
+        .merge(admin::routes())
         .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn(web::csrf::protect))

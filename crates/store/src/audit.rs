@@ -29,7 +29,7 @@ pub struct NewAuditEntry {
 }
 
 #[derive(sqlx::FromRow)]
-struct AuditRow {
+pub(crate) struct AuditRow {
     id: i64,
     kind: String,
     user_id: Option<String>,
@@ -40,7 +40,7 @@ struct AuditRow {
 }
 
 impl AuditRow {
-    fn into_entry(self) -> StoreResult<AuditEntry> {
+    pub(crate) fn into_entry(self) -> StoreResult<AuditEntry> {
         let detail = self
             .detail_json
             .as_deref()

@@ -236,7 +236,10 @@ impl Db {
     }
 
     async fn live_user(&self, user_id: &str) -> StoreResult<Option<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL");
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL \
+            AND suspended_at IS NULL"
+        );
         let row = with_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql)
             .bind(user_id).fetch_optional(pool).await)?;
         row.map(UserRow::into_user).transpose()

@@ -93,7 +93,7 @@ fn to_signin(uri: &Uri) -> Response {
 }
 
 /// Percent-encodes the few characters a path may hold that a query value may not.
-fn encode_path(path: &str) -> String {
+pub(crate) fn encode_path(path: &str) -> String {
     path.chars()
         .map(|c| match c {
             'a'..='z' | 'A'..='Z' | '0'..='9' | '/' | '-' | '_' | '.' | '~' => c.to_string(),
