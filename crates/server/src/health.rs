@@ -11,6 +11,7 @@ use reelsmith_auth::hash_token;
 
 use crate::error::ApiError;
 use crate::metrics::{job_counts, render_job_counts};
+use crate::readiness::probe;
 use crate::AppState;
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "the process is alive")))]
@@ -19,16 +20,15 @@ pub async fn healthz() -> Json<serde_json::Value> {
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "database and storage reachable"), (status = 503, description = "a dependency is down")))]
+    responses((status = 200, description = "database and storage reachable"), (status = 503, description = "a dependency is down or did not answer within 2 s; `down` names which")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let database = state.db.ping().await.map_err(|e| e.to_string());
+    // Both probed at once, each bounded, so the answer comes within READINESS_TIMEOUT even
+    // when a dependency accepts connections and never answers.
     // A lookup of a key that never exists: reaching the backend is what counts.
-    let storage = state
-        .media
-        .head("readyz/probe")
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string());
+    let (database, storage) = tokio::join!(
+        probe(state.db.ping()),
+        probe(async { state.media.head("readyz/probe").await.map(|_| ()) }),
+    );
     let ok = database.is_ok() && storage.is_ok();
     for (what, result) in [("database", &database), ("storage", &storage)] {
         if let Err(err) = result {
@@ -40,10 +40,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let down: Vec<&str> = [("database", &database), ("storage", &storage)]
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(what, _)| *what)
+        .collect();
     let body = json!({
         "status": if ok { "ready" } else { "unavailable" },
         "database": if database.is_ok() { "ok" } else { "unavailable" },
         "storage": if storage.is_ok() { "ok" } else { "unavailable" },
+        "down": down,
     });
     (status, Json(body)).into_response()
 }

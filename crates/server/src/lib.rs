@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod policies;
 pub mod providers;
 pub mod range;
+pub mod readiness;
 pub mod scripts;
 pub mod sessions;
 pub mod state;
