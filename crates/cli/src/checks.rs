@@ -24,7 +24,10 @@ pub async fn dependency_checks(config: &Config) -> Vec<Check> {
     let db = database(config).await;
     checks.push(Check {
         name: "database",
-        result: db.as_ref().map(|(_, said)| said.clone()).map_err(Clone::clone),
+        result: db
+            .as_ref()
+            .map(|(_, said)| said.clone())
+            .map_err(Clone::clone),
     });
     checks.push(Check {
         name: "storage",
@@ -45,7 +48,9 @@ pub async fn dependency_checks(config: &Config) -> Vec<Check> {
     checks
 }
 
-async fn bounded(check: impl std::future::Future<Output = Result<String, String>>) -> Result<String, String> {
+async fn bounded(
+    check: impl std::future::Future<Output = Result<String, String>>,
+) -> Result<String, String> {
     tokio::time::timeout(CHECK_TIMEOUT, check)
         .await
         .unwrap_or_else(|_| Err(format!("no answer within {} s", CHECK_TIMEOUT.as_secs())))
@@ -74,20 +79,25 @@ async fn database(config: &Config) -> Result<(Option<Db>, String), String> {
             .applied_migrations()
             .await
             .map_err(|e| format!("cannot read {url}: {e}"))?;
-        Ok((Some(db), format!("{url} answers ({applied} migration(s) applied)")))
+        Ok((
+            Some(db),
+            format!("{url} answers ({applied} migration(s) applied)"),
+        ))
     };
     tokio::time::timeout(CHECK_TIMEOUT, connect)
         .await
-        .unwrap_or_else(|_| Err(format!("{url} did not answer within {} s", CHECK_TIMEOUT.as_secs())))
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "{url} did not answer within {} s",
+                CHECK_TIMEOUT.as_secs()
+            ))
+        })
 }
 
 async fn storage(config: &Config) -> Result<String, String> {
     let store = media_store(config).map_err(|e| format!("{e:#}"))?;
     match config.storage.backend {
-        StorageBackend::Local => Ok(format!(
-            "folder {}",
-            config.storage.local_path.display()
-        )),
+        StorageBackend::Local => Ok(format!("folder {}", config.storage.local_path.display())),
         StorageBackend::S3 => {
             let bucket = config.storage.s3.bucket.clone().unwrap_or_default();
             // Listing an empty prefix answers 200 in a bucket that exists and the credentials
@@ -121,7 +131,10 @@ async fn operator_key(config: &Config, db: Option<&Db>, fresh: bool) -> Result<S
                 "key file {} is missing, and the database holds {wrapped} data key(s) wrapped \
                  under {}: without it no media can be read",
                 file.display(),
-                ids.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(", ")
+                ids.iter()
+                    .map(|(id, _)| id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
             Some(_) => Ok(format!(
                 "key file {} will be generated at the first start (no data keys yet)",
@@ -160,5 +173,19 @@ async fn operator_key(config: &Config, db: Option<&Db>, fresh: bool) -> Result<S
             ));
         }
     }
-    Ok(format!("key {} from {} ({wrapped} data key(s) wrapped)", known[0], file.display()))
+    Ok(format!(
+        "key {} from {} ({wrapped} data key(s) wrapped)",
+        known[0],
+        file.display()
+    ))
+}
+
+/// Refuses to start a process whose operator key wraps none of the data keys the database
+/// holds: it would fail every job and upload it touched (another key file than the servers',
+/// or another database).
+pub async fn refuse_mismatched_key(config: &Config, db: &Db) -> anyhow::Result<()> {
+    operator_key(config, Some(db), false)
+        .await
+        .map(|_| ())
+        .map_err(|why| anyhow::anyhow!("refusing to start: operator key: {why}"))
 }

@@ -23,7 +23,10 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     db.migrate().await?;
     let after = db.applied_migrations().await?;
     db.close().await;
-    println!("{}", outcome_line(before, after, &config.database.url.redacted()));
+    println!(
+        "{}",
+        outcome_line(before, after, &config.database.url.redacted())
+    );
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use crate::{ErrorCode, Limits};
 
 /// A requested video. `media` and `voice` hold references whose meaning depends on the caller:
 /// file paths for the CLI, upload ids for the API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenderSpec {
     pub script: String,
@@ -150,7 +150,7 @@ impl RenderSpec {
 }
 
 /// Synthetic narration settings (espeak-ng voice names such as `en-us`, `fr`, `de`, `ru`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TtsSettings {
     pub voice: String,
@@ -193,7 +193,9 @@ impl TtsSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub enum Aspect {
     #[default]
     #[serde(rename = "16:9")]
@@ -204,7 +206,9 @@ pub enum Aspect {
     Square,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub enum Resolution {
     #[serde(rename = "480p")]
     P480,
@@ -258,7 +262,9 @@ impl FrameSize {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Motion {
     /// A different motion per scene, chosen from the seed.
@@ -273,7 +279,9 @@ pub enum Motion {
     PanDown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Style {
     #[default]
@@ -285,7 +293,9 @@ pub enum Style {
     Vintage,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum CaptionMode {
     Off,

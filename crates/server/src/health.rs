@@ -14,13 +14,33 @@ use crate::metrics::{job_counts, render_job_counts};
 use crate::readiness::probe;
 use crate::AppState;
 
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "the process is alive")))]
+/// What `/readyz` answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready` or `unavailable`.
+    pub status: String,
+    /// `ok` or `unavailable`.
+    pub database: String,
+    /// `ok` or `unavailable`.
+    pub storage: String,
+    /// The dependencies that are down or did not answer in time: `database`, `storage`.
+    pub down: Vec<String>,
+}
+
+/// What `/healthz` answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health, description = "the process is alive")))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "database and storage reachable"), (status = 503, description = "a dependency is down or did not answer within 2 s; `down` names which")))]
+    responses((status = 200, body = Readiness, description = "database and storage reachable"), (status = 503, body = Readiness, description = "a dependency is down or did not answer within 2 s; `down` names which")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     // Both probed at once, each bounded, so the answer comes within READINESS_TIMEOUT even
     // when a dependency accepts connections and never answers.

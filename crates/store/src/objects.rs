@@ -208,9 +208,11 @@ impl MediaStore {
             .with_access_key_id(&config.access_key_id)
             .with_secret_access_key(&config.secret_access_key)
             .with_virtual_hosted_style_request(!config.path_style)
-            .with_allow_http(config.allow_http)
+            // The client options replace the builder's whole set, `allow_http` included, so it
+            // is given here rather than through `with_allow_http`.
             .with_client_options(
                 object_store::ClientOptions::new()
+                    .with_allow_http(config.allow_http)
                     .with_timeout(limits.timeout)
                     .with_connect_timeout(limits.connect_timeout),
             )

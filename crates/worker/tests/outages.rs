@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use object_store::path::Path as ObjectPath;
 use object_store::{
-    GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore, PutMultipartOptions,
-    PutOptions, PutPayload, PutResult,
+    GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 use reelsmith_config::Config;
 use reelsmith_store::{
@@ -95,7 +95,10 @@ impl ObjectStore for Flaky {
         self.inner.delete(location).await
     }
 
-    fn list(&self, prefix: Option<&ObjectPath>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+    fn list(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.inner.list(prefix)
     }
 
@@ -233,7 +236,10 @@ async fn a_refused_upload_is_retried_in_place_and_the_render_is_not_redone() {
     assert_eq!(env.flaky.writes_refused.load(Ordering::SeqCst), 2);
     let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Succeeded);
-    assert_eq!(job.attempts, 1, "one attempt: the upload was retried, not the job");
+    assert_eq!(
+        job.attempts, 1,
+        "one attempt: the upload was retried, not the job"
+    );
     let events = env.events(&job_id).await;
     let renders = events
         .iter()
@@ -257,7 +263,10 @@ async fn an_outage_longer_than_the_store_retries_requeues_without_spending_an_at
         panic!("expected a retry after the outage, got {outcome:?}");
     };
     assert_eq!(code, "media.backend");
-    assert!(env.flaky.writes_refused.load(Ordering::SeqCst) >= 2, "retried in place first");
+    assert!(
+        env.flaky.writes_refused.load(Ordering::SeqCst) >= 2,
+        "retried in place first"
+    );
     let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Queued);
     assert_eq!(job.attempts, 0, "the outage gave the attempt back");
@@ -274,11 +283,26 @@ async fn an_outage_longer_than_the_store_retries_requeues_without_spending_an_at
     assert_eq!(payload["code"], "media.backend");
     assert_eq!(payload["outage"], true);
     for shown in [error.message.as_str(), &payload.to_string()] {
-        for secret in ["10.1.2.3", "reelsmith-media", "jobs/", "secret-key", "http", "Slow Down"] {
-            assert!(!shown.contains(secret), "`{secret}` leaked to the owner: {shown}");
+        for secret in [
+            "10.1.2.3",
+            "reelsmith-media",
+            "jobs/",
+            "secret-key",
+            "http",
+            "Slow Down",
+        ] {
+            assert!(
+                !shown.contains(secret),
+                "`{secret}` leaked to the owner: {shown}"
+            );
         }
     }
     assert!(!error.message.is_empty());
     // Nothing half-written under the job's keys.
-    assert!(env.media.list(&format!("jobs/{job_id}")).await.unwrap().is_empty());
+    assert!(env
+        .media
+        .list(&format!("jobs/{job_id}"))
+        .await
+        .unwrap()
+        .is_empty());
 }
