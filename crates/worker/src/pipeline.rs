@@ -807,7 +807,16 @@ fn is_outage(err: &WorkerError) -> bool {
 /// What the job's owner reads about a failure: the error itself when it is about their input,
 /// otherwise a sentence that names no part of the infrastructure.
 fn public_message(err: &WorkerError) -> String {
-    if err.is_client_error() {
+    // A provider's own failure is told as it is: the provider, the model and what it said
+    // (its adapters keep keys and our hosts out of these messages, P-TP-5).
+    if err.is_client_error()
+        || matches!(
+            err,
+            WorkerError::Provider(_)
+                | WorkerError::ProviderGaveUp(..)
+                | WorkerError::ProviderBusy(..)
+        )
+    {
         return err.to_string();
     }
     match err {
@@ -818,7 +827,6 @@ fn public_message(err: &WorkerError) -> String {
         }
         WorkerError::Io(_) => "the worker could not use its working folder",
         WorkerError::Render(_) => "the video engine failed",
-        WorkerError::Provider(_) => "the video provider failed",
         _ => "an internal error interrupted the job",
     }
     .to_owned()
