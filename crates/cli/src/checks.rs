@@ -95,10 +95,21 @@ async fn database(config: &Config) -> Result<(Option<Db>, String), String> {
 }
 
 async fn storage(config: &Config) -> Result<String, String> {
-    let store = media_store(config).map_err(|e| format!("{e:#}"))?;
     match config.storage.backend {
-        StorageBackend::Local => Ok(format!("folder {}", config.storage.local_path.display())),
+        // Opening a local store creates its folder: a check only looks.
+        StorageBackend::Local => {
+            let folder = &config.storage.local_path;
+            Ok(if folder.is_dir() {
+                format!("folder {}", folder.display())
+            } else {
+                format!(
+                    "folder {} will be created at the first start",
+                    folder.display()
+                )
+            })
+        }
         StorageBackend::S3 => {
+            let store = media_store(config).map_err(|e| format!("{e:#}"))?;
             let bucket = config.storage.s3.bucket.clone().unwrap_or_default();
             // Listing an empty prefix answers 200 in a bucket that exists and the credentials
             // may read; a missing bucket or refused key fails here, where a HEAD would not say.
