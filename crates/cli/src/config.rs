@@ -46,14 +46,35 @@ fn check(args: &ConfigArgs, listen: Option<&str>) -> ExitCode {
     };
     print!("{}", config.to_masked_toml());
     let problems = config.validate();
-    if problems.is_empty() {
-        eprintln!("configuration is valid");
-        ExitCode::SUCCESS
-    } else {
+    if !problems.is_empty() {
         eprintln!("{} problem(s):", problems.len());
         for problem in &problems {
             eprintln!("  - {problem}");
         }
+        return ExitCode::FAILURE;
+    }
+    eprintln!("configuration is valid");
+    let checks = match crate::platform::runtime() {
+        Ok(rt) => rt.block_on(crate::checks::dependency_checks(&config)),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut failed = 0;
+    for check in &checks {
+        match &check.result {
+            Ok(said) => eprintln!("ok: {}: {said}", check.name),
+            Err(why) => {
+                failed += 1;
+                eprintln!("error: {}: {why}", check.name);
+            }
+        }
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{failed} dependency check(s) failed");
         ExitCode::FAILURE
     }
 }

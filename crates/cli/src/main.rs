@@ -2,6 +2,7 @@
 
 mod admin;
 mod breach;
+mod checks;
 mod config;
 mod keys;
 mod migrate;

@@ -3,11 +3,12 @@
 //! SIGINT/SIGTERM into a shutdown token.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use reelsmith_config::{Config, Sources, StorageBackend};
-use reelsmith_store::{Db, Keyring, MediaConfig, MediaStore, S3Config, SealedMedia};
+use reelsmith_store::{Db, Keyring, MediaConfig, MediaStore, S3Config, S3Limits, SealedMedia};
 use tokio_util::sync::CancellationToken;
 
 /// Flags every platform subcommand takes; they override the file and the environment.
@@ -62,7 +63,8 @@ pub fn create_data_dirs(config: &Config) -> anyhow::Result<()> {
 
 pub async fn open_db(config: &Config) -> anyhow::Result<Db> {
     let url = &config.database.url;
-    Db::connect(url.expose(), config.database.max_connections)
+    let acquire = std::time::Duration::from_secs(config.database.acquire_timeout_seconds.max(1));
+    Db::connect_bounded(url.expose(), config.database.max_connections, acquire)
         .await
         .with_context(|| format!("cannot open the database {}", url.redacted()))
 }
@@ -89,7 +91,18 @@ pub fn media_store(config: &Config) -> anyhow::Result<MediaStore> {
             })
         }
     };
-    MediaStore::from_config(&media).context("cannot open media storage")
+    let s3 = &config.storage.s3;
+    let limits = S3Limits {
+        timeout: Duration::from_secs(s3.timeout_seconds.max(1)),
+        connect_timeout: Duration::from_secs(s3.connect_timeout_seconds.max(1)),
+        max_retries: s3.max_retries as usize,
+        retry_timeout: Duration::from_secs(s3.retry_timeout_seconds),
+    };
+    match &media {
+        MediaConfig::S3(settings) => MediaStore::s3_with(settings, limits),
+        MediaConfig::Local { .. } => MediaStore::from_config(&media),
+    }
+    .context("cannot open media storage")
 }
 
 /// Media storage with encryption at rest (P-SEC-2): the configured store, sealed under per-user

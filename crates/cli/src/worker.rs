@@ -35,6 +35,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     let db = open_db(&config).await?;
     db.migrate().await?;
     let media = sealed_media(&config, &db).await?;
+    crate::checks::refuse_mismatched_key(&config, &db).await?;
     let providers = configured_providers(&config)?;
     let mail = Arc::new(JobMail {
         mailer: Arc::from(mailer_from_config(&config.email).context("cannot set up email")?),

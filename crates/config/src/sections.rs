@@ -73,6 +73,7 @@ impl Config {
                     data_dir.join("reelsmith.db").display()
                 )),
                 max_connections: 10,
+                acquire_timeout_seconds: default_acquire_timeout_seconds(),
             },
             storage: StorageConfig {
                 backend: StorageBackend::Local,
@@ -151,6 +152,14 @@ pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://user:password@host/db`.
     pub url: DatabaseUrl,
     pub max_connections: u32,
+    /// How long a query waits for a pooled connection (connecting included) before the API
+    /// answers 503: a stopped database must not hold requests for long.
+    #[serde(default = "default_acquire_timeout_seconds")]
+    pub acquire_timeout_seconds: u64,
+}
+
+fn default_acquire_timeout_seconds() -> u64 {
+    3
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +191,12 @@ pub struct S3Config {
     pub path_style: bool,
     /// Permit an `http://` endpoint (a local test server); refused otherwise.
     pub allow_http: bool,
+    /// Bounds on each request to the service, so a frozen endpoint cannot hold a job or a
+    /// readiness probe: the whole request, the connect phase, and the client's own retries.
+    pub timeout_seconds: u64,
+    pub connect_timeout_seconds: u64,
+    pub max_retries: u32,
+    pub retry_timeout_seconds: u64,
 }
 
 impl Default for S3Config {
@@ -194,6 +209,10 @@ impl Default for S3Config {
             secret_access_key: None,
             path_style: false,
             allow_http: false,
+            timeout_seconds: 30,
+            connect_timeout_seconds: 5,
+            max_retries: 3,
+            retry_timeout_seconds: 30,
         }
     }
 }
@@ -298,6 +317,29 @@ pub struct WorkerConfig {
     pub global_running_jobs: u32,
     /// Where jobs get their temporary working folders.
     pub temp_dir: PathBuf,
+    /// How long SIGTERM waits for running stages before releasing their jobs to the queue.
+    #[serde(default = "default_shutdown_grace_seconds")]
+    pub shutdown_grace_seconds: u64,
+    /// How long the store stage keeps retrying an upload the media store refuses, holding
+    /// the finished render, before the attempt is given up.
+    #[serde(default = "default_store_retry_seconds")]
+    pub store_retry_seconds: u64,
+    /// How long after submission a job still waits out an outage of the database or media
+    /// store (retries that do not count as attempts) before it fails for good.
+    #[serde(default = "default_outage_patience_minutes")]
+    pub outage_patience_minutes: u64,
+}
+
+fn default_shutdown_grace_seconds() -> u64 {
+    30
+}
+
+fn default_store_retry_seconds() -> u64 {
+    120
+}
+
+fn default_outage_patience_minutes() -> u64 {
+    24 * 60
 }
 
 impl Default for WorkerConfig {
@@ -310,6 +352,9 @@ impl Default for WorkerConfig {
             per_user_running_jobs: 2,
             global_running_jobs: 8,
             temp_dir: PathBuf::from(DEFAULT_DATA_DIR).join("tmp"),
+            shutdown_grace_seconds: default_shutdown_grace_seconds(),
+            store_retry_seconds: default_store_retry_seconds(),
+            outage_patience_minutes: default_outage_patience_minutes(),
         }
     }
 }

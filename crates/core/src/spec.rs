@@ -7,7 +7,7 @@ use crate::{ErrorCode, Limits};
 
 /// A requested video. `media` and `voice` hold references whose meaning depends on the caller:
 /// file paths for the CLI, upload ids for the API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenderSpec {
     pub script: String,
@@ -155,7 +155,7 @@ impl RenderSpec {
 }
 
 /// Synthetic narration settings (espeak-ng voice names such as `en-us`, `fr`, `de`, `ru`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TtsSettings {
     pub voice: String,
@@ -198,7 +198,9 @@ impl TtsSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub enum Aspect {
     #[default]
     #[serde(rename = "16:9")]
@@ -209,7 +211,9 @@ pub enum Aspect {
     Square,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub enum Resolution {
     #[serde(rename = "480p")]
     P480,
@@ -263,7 +267,9 @@ impl FrameSize {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Motion {
     /// A different motion per scene, chosen from the seed.
@@ -278,7 +284,9 @@ pub enum Motion {
     PanDown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Style {
     #[default]
@@ -290,7 +298,9 @@ pub enum Style {
     Vintage,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum CaptionMode {
     Off,

@@ -170,7 +170,7 @@ pub struct QuoteView {
 }
 
 #[utoipa::path(post, path = "/api/v1/jobs/quote", tag = "jobs",
-    request_body(content = Object, description = "the render spec, as for submission"),
+    request_body(content = reelsmith_core::RenderSpec, description = "the render spec, as for submission"),
     responses((status = 200, body = QuoteView),
         (status = 422, body = Problem, description = "the spec is refused as submission would refuse it (`provider.not_configured`, `provider.unknown_model`, `job.unknown_upload`, …)")))]
 pub async fn quote(

@@ -136,6 +136,7 @@ impl From<reelsmith_store::StoreError> for ApiError {
             E::InsufficientCredits { .. } => {
                 ApiError::new(StatusCode::PAYMENT_REQUIRED, err.code(), err.to_string())
             }
+            other if other.is_unavailable() => crate::readiness::database_unavailable(&other),
             other => ApiError::from_code(&other, StatusCode::BAD_REQUEST),
         }
     }

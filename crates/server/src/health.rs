@@ -11,24 +11,44 @@ use reelsmith_auth::hash_token;
 
 use crate::error::ApiError;
 use crate::metrics::{job_counts, render_job_counts};
+use crate::readiness::probe;
 use crate::AppState;
 
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "the process is alive")))]
+/// What `/readyz` answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    /// `ready` or `unavailable`.
+    pub status: String,
+    /// `ok` or `unavailable`.
+    pub database: String,
+    /// `ok` or `unavailable`.
+    pub storage: String,
+    /// The dependencies that are down or did not answer in time: `database`, `storage`.
+    pub down: Vec<String>,
+}
+
+/// What `/healthz` answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health, description = "the process is alive")))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "database and storage reachable"), (status = 503, description = "a dependency is down")))]
+    responses((status = 200, body = Readiness, description = "database and storage reachable"), (status = 503, body = Readiness, description = "a dependency is down or did not answer within 2 s; `down` names which")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let database = state.db.ping().await.map_err(|e| e.to_string());
+    // Both probed at once, each bounded, so the answer comes within READINESS_TIMEOUT even
+    // when a dependency accepts connections and never answers.
     // A lookup of a key that never exists: reaching the backend is what counts.
-    let storage = state
-        .media
-        .head("readyz/probe")
-        .await
-        .map(|_| ())
-        .map_err(|e| e.to_string());
+    let (database, storage) = tokio::join!(
+        probe(state.db.ping()),
+        probe(async { state.media.head("readyz/probe").await.map(|_| ()) }),
+    );
     let ok = database.is_ok() && storage.is_ok();
     for (what, result) in [("database", &database), ("storage", &storage)] {
         if let Err(err) = result {
@@ -40,10 +60,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let down: Vec<&str> = [("database", &database), ("storage", &storage)]
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(what, _)| *what)
+        .collect();
     let body = json!({
         "status": if ok { "ready" } else { "unavailable" },
         "database": if database.is_ok() { "ok" } else { "unavailable" },
         "storage": if storage.is_ok() { "ok" } else { "unavailable" },
+        "down": down,
     });
     (status, Json(body)).into_response()
 }

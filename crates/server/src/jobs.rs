@@ -302,10 +302,15 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 }
 
 #[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs",
-    request_body(content = Object, description = "the render spec, with upload ids in `media` and `voice`"),
+    request_body(content = reelsmith_core::RenderSpec, description = "the render spec, with upload ids in `media` and `voice`"),
     params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key and body returns the first job; another body with it answers 422 `idempotency.mismatch`")),
     responses((status = 201, body = JobView), (status = 200, body = JobView, description = "an earlier submission with this Idempotency-Key"),
-        (status = 422, body = Problem), (status = 429, body = Problem)))]
+        (status = 400, body = Problem, description = "`job.invalid_idempotency_key`"),
+        (status = 401, body = Problem),
+        (status = 402, body = Problem, description = "`credits.insufficient`: the job costs more credits than the balance holds; nothing was queued"),
+        (status = 409, body = Problem, description = "`consent.required` for a provider not consented to, or `policy.acceptance_required` for terms not yet accepted"),
+        (status = 422, body = Problem), (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "`service.unavailable`: the database is briefly unreachable; see `Retry-After`")))]
 pub async fn submit(
     State(state): State<AppState>,
     caller: CurrentUser,
@@ -474,7 +479,7 @@ pub async fn delete(
 }
 
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/revisions", tag = "jobs", params(("id" = String, Path)),
-    request_body(content = Object, description = "the new render spec"),
+    request_body(content = reelsmith_core::RenderSpec, description = "the new render spec"),
     responses((status = 201, body = JobView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn revise(
     State(state): State<AppState>,

@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod policies;
 pub mod providers;
 pub mod range;
+pub mod readiness;
 pub mod scripts;
 pub mod sessions;
 pub mod staff;

@@ -37,6 +37,10 @@ pub fn new_id() -> String {
 /// workers and the API share one file and the machine may be busy.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a PostgreSQL query waits for a pooled connection unless the caller says otherwise
+/// (`database.acquire_timeout_seconds` in the platform).
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Which database engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -101,12 +105,23 @@ impl BeginWrite for PgPool {
 impl Db {
     /// Connect by URL: `sqlite://PATH` (created when missing) or `postgres://...`.
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Db> {
+        Self::connect_bounded(url, max_connections, PG_ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`Db::connect`], with PostgreSQL queries waiting at most `acquire_timeout` for a
+    /// connection (connecting included): with the database down, callers get
+    /// [`StoreError::is_unavailable`] after that long instead of hanging.
+    pub async fn connect_bounded(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> StoreResult<Db> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?;
             Self::open_sqlite_with(options, max_connections).await
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
-            Self::connect_postgres_with(options, max_connections).await
+            Self::connect_postgres_bounded(options, max_connections, acquire_timeout).await
         } else {
             Err(StoreError::UnsupportedUrl(redact_url(url)))
         }
@@ -123,9 +138,17 @@ impl Db {
         options: PgConnectOptions,
         max_connections: u32,
     ) -> StoreResult<Db> {
+        Self::connect_postgres_bounded(options, max_connections, PG_ACQUIRE_TIMEOUT).await
+    }
+
+    async fn connect_postgres_bounded(
+        options: PgConnectOptions,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> StoreResult<Db> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(acquire_timeout.max(Duration::from_millis(100)))
             .connect_with(options)
             .await?;
         Ok(Db::Postgres(pool))
@@ -171,6 +194,29 @@ impl Db {
             }
         }
         Ok(())
+    }
+
+    /// How many migrations the database has recorded as applied (0 for an empty database), so
+    /// `reelsmith migrate` can say whether it changed anything.
+    pub async fn applied_migrations(&self) -> StoreResult<i64> {
+        let exists = match self {
+            Db::Sqlite(pool) => sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            )
+            .fetch_one(pool)
+            .await?
+                > 0,
+            Db::Postgres(pool) => sqlx::query_scalar::<_, bool>(
+                "SELECT to_regclass('_sqlx_migrations') IS NOT NULL",
+            )
+            .fetch_one(pool)
+            .await?,
+        };
+        if !exists {
+            return Ok(0);
+        }
+        let sql = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
+        Ok(with_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await)?)
     }
 
     /// A cheap round trip, for readiness probes.

@@ -97,6 +97,30 @@ impl ErrorCode for StoreError {
     }
 }
 
+impl StoreError {
+    /// The database cannot be reached right now (stopped, restarting, refusing connections, or
+    /// no pooled connection came free in time): worth retrying later, and never the caller's
+    /// fault. The API answers 503 with `Retry-After`; workers wait it out.
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(err) = self else {
+            return false;
+        };
+        match err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // SQLSTATE class 08: connection exception; 57P01..03: the server is shutting
+                // down or not accepting connections yet (a restart).
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+            }),
+            _ => false,
+        }
+    }
+}
+
 /// Shorthand for the store's results.
 pub type StoreResult<T> = Result<T, StoreError>;
 

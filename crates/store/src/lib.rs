@@ -52,7 +52,7 @@ pub use object_names::{
 };
 pub use objects::{
     content_key, ContentHasher, MediaConfig, MediaStore, ObjectError, ObjectInfo, ObjectReader,
-    S3Config,
+    S3Config, S3Limits,
 };
 pub use policies::{PolicyAcceptance, PolicyKind, PolicyVersion, UserContact};
 pub use queue::{ClaimedJob, Lease, RunLimits};

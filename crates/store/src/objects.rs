@@ -94,6 +94,30 @@ pub struct S3Config {
     pub allow_http: bool,
 }
 
+/// Bounds on every request to an S3 service: without them a frozen endpoint holds a job or a
+/// readiness probe for minutes (the client's defaults retry ten times within three minutes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct S3Limits {
+    /// The whole request, connecting until the last byte of the answer.
+    pub timeout: std::time::Duration,
+    pub connect_timeout: std::time::Duration,
+    /// Retries of one request the client makes itself (5xx, timeouts), with backoff.
+    pub max_retries: usize,
+    /// No retry starts after this long since the first try.
+    pub retry_timeout: std::time::Duration,
+}
+
+impl Default for S3Limits {
+    fn default() -> Self {
+        S3Limits {
+            timeout: std::time::Duration::from_secs(30),
+            connect_timeout: std::time::Duration::from_secs(5),
+            max_retries: 3,
+            retry_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
 /// Where media lives.
 #[derive(Debug, Clone)]
 pub enum MediaConfig {
@@ -170,6 +194,11 @@ impl MediaStore {
 
     /// A store in an S3-compatible bucket (which must exist).
     pub fn s3(config: &S3Config) -> Result<MediaStore, ObjectError> {
+        MediaStore::s3_with(config, S3Limits::default())
+    }
+
+    /// A store in an S3-compatible bucket, every request bounded by `limits`.
+    pub fn s3_with(config: &S3Config, limits: S3Limits) -> Result<MediaStore, ObjectError> {
         if config.bucket.is_empty() {
             return Err(ObjectError::Config("an S3 bucket name is required".into()));
         }
@@ -179,7 +208,19 @@ impl MediaStore {
             .with_access_key_id(&config.access_key_id)
             .with_secret_access_key(&config.secret_access_key)
             .with_virtual_hosted_style_request(!config.path_style)
-            .with_allow_http(config.allow_http);
+            // The client options replace the builder's whole set, `allow_http` included, so it
+            // is given here rather than through `with_allow_http`.
+            .with_client_options(
+                object_store::ClientOptions::new()
+                    .with_allow_http(config.allow_http)
+                    .with_timeout(limits.timeout)
+                    .with_connect_timeout(limits.connect_timeout),
+            )
+            .with_retry(object_store::RetryConfig {
+                max_retries: limits.max_retries,
+                retry_timeout: limits.retry_timeout,
+                ..Default::default()
+            });
         if let Some(endpoint) = &config.endpoint {
             builder = builder.with_endpoint(endpoint);
         }

@@ -319,18 +319,61 @@ impl Db {
         next_attempt_at: UnixMillis,
         now: UnixMillis,
     ) -> StoreResult<()> {
+        self.requeue_after_failure(lease, error, next_attempt_at, false, now)
+            .await
+    }
+
+    /// Like [`Db::retry_job_later`] for a failure of the infrastructure (the database or the
+    /// media store unreachable): the attempt is given back, so an outage longer than the
+    /// retries allow does not fail jobs that did nothing wrong. The `retrying` event is marked
+    /// `"outage": true`, which [`Db::outage_retries`] counts for the backoff.
+    pub async fn retry_job_after_outage(
+        &self,
+        lease: &Lease,
+        error: &JobError,
+        next_attempt_at: UnixMillis,
+        now: UnixMillis,
+    ) -> StoreResult<()> {
+        self.requeue_after_failure(lease, error, next_attempt_at, true, now)
+            .await
+    }
+
+    /// How many times this job was put back because of an outage (its backoff exponent).
+    pub async fn outage_retries(&self, job_id: &str) -> StoreResult<i64> {
+        let sql = "SELECT COUNT(*) FROM job_events WHERE job_id = $1 AND kind = 'retrying' \
+            AND payload_json LIKE '%\"outage\":true%'";
+        Ok(with_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(job_id).fetch_one(pool).await)?)
+    }
+
+    async fn requeue_after_failure(
+        &self,
+        lease: &Lease,
+        error: &JobError,
+        next_attempt_at: UnixMillis,
+        outage: bool,
+        now: UnixMillis,
+    ) -> StoreResult<()> {
+        let attempts = if outage {
+            "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
+        } else {
+            ""
+        };
         let job = format!(
-            "UPDATE jobs SET status = 'queued', error_code = $3, error_message = $4, \
+            "UPDATE jobs SET status = 'queued', error_code = $3, error_message = $4, {attempts}\
              next_attempt_at = $5, {}, updated_at = $6 \
              WHERE id = $1 AND lease_token = $2 AND status = 'running'",
             lease_cleared()
         );
-        let payload = json!({
+        let mut payload = json!({
             "code": error.code,
             "message": error.message,
             "next_attempt_at": next_attempt_at,
-        })
-        .to_string();
+        });
+        if outage {
+            payload["outage"] = json!(true);
+        }
+        let payload = payload.to_string();
         with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             let n = sqlx::query(&job)

@@ -375,8 +375,7 @@ async fn run_stages(
     let mut bytes = Vec::with_capacity(files.len());
     let owner_media = ctx.media.for_owner(&job.owner_id).await?;
     for (key, file) in keys.iter().zip(files) {
-        stop.check()?;
-        bytes.push(owner_media.put_file(key, file).await?.size);
+        bytes.push(store_with_retries(ctx, lease, &owner_media, key, file, stop).await?);
     }
     let mut usage = usage_document(
         &output,
@@ -407,6 +406,36 @@ async fn run_stages(
         usage,
         resumed: false,
     })
+}
+
+/// Uploads one finished file, retrying while the media store is unreachable: the render is the
+/// expensive part, so an outage of storage costs waiting, not rendering again. Bounded by
+/// `store_retry`; the heartbeat keeps the lease meanwhile, and a stop ends the wait.
+async fn store_with_retries(
+    ctx: &JobContext,
+    lease: &Lease,
+    media: &reelsmith_store::OwnerMedia,
+    key: &str,
+    file: &std::path::Path,
+    stop: &StopSignal,
+) -> Result<u64, Halt> {
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(500);
+    loop {
+        stop.check()?;
+        let err = match media.put_file(key, file).await {
+            Ok(info) => return Ok(info.size),
+            Err(err) => err,
+        };
+        let transient = matches!(err, reelsmith_store::ObjectError::Backend(_));
+        if !transient || started.elapsed() + delay > ctx.settings.store_retry {
+            return Err(WorkerError::Object(err).into());
+        }
+        warn!(job = %lease.job_id, key, code = err.code(), error = %err, retry_in_ms = millis(delay),
+            "cannot store an output; keeping the render and trying again");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    }
 }
 
 /// A `store` stage recorded by an earlier attempt of this revision whose objects all still exist:
@@ -738,14 +767,21 @@ async fn fail_or_retry(
         }
         other => other,
     };
+    // The owner sees a stable code and a sentence; a fault of ours may name hosts, buckets and
+    // object keys, so its cause goes to the log only.
     let error = JobError {
         code: err.code().to_owned(),
-        message: err.to_string(),
+        message: public_message(&err),
     };
+    let outage = is_outage(&err)
+        && now_ms().saturating_sub(claimed.job.created_at) < millis(ctx.settings.outage_patience);
+    if outage {
+        return retry_after_outage(ctx, claimed, &err, error, rendered).await;
+    }
     let give_up = err.is_client_error()
         || attempts_exhausted(claimed.job.attempts, ctx.settings.max_attempts);
     if give_up {
-        warn!(job = %job_id, code = %error.code, error = %error.message, "job failed");
+        warn!(job = %job_id, code = %error.code, error = %err, "job failed");
         return match ctx.db.fail_job(lease, &error, None, now_ms()).await {
             Ok(()) => JobOutcome::Failed {
                 job_id,
@@ -764,7 +800,7 @@ async fn fail_or_retry(
     }
     let delay = retry_delay(claimed.job.attempts, fastrand::f64()).max(hint.unwrap_or_default());
     let next_attempt_at = now_ms() + millis(delay);
-    warn!(job = %job_id, code = %error.code, error = %error.message, retry_in_ms = millis(delay),
+    warn!(job = %job_id, code = %error.code, error = %err, retry_in_ms = millis(delay),
         "job failed; will retry");
     match ctx
         .db
@@ -779,6 +815,79 @@ async fn fail_or_retry(
         Err(StoreError::LeaseLost) => lost(ctx, lease, rendered).await,
         Err(e) => {
             warn!(job = %job_id, error = %e, "cannot schedule the retry; the lease will expire");
+            JobOutcome::Retrying {
+                job_id,
+                code: error.code,
+                next_attempt_at,
+            }
+        }
+    }
+}
+
+/// The database or the media store could not be reached: not the job's fault, and likely to
+/// pass. Such failures back off without spending the job's attempts.
+fn is_outage(err: &WorkerError) -> bool {
+    match err {
+        WorkerError::Store(e) => e.is_unavailable(),
+        WorkerError::Object(reelsmith_store::ObjectError::Backend(_)) => true,
+        _ => false,
+    }
+}
+
+/// What the job's owner reads about a failure: the error itself when it is about their input,
+/// otherwise a sentence that names no part of the infrastructure.
+fn public_message(err: &WorkerError) -> String {
+    // A provider's own failure is told as it is: the provider, the model and what it said
+    // (its adapters keep keys and our hosts out of these messages, P-TP-5).
+    if err.is_client_error()
+        || matches!(
+            err,
+            WorkerError::Provider(_)
+                | WorkerError::ProviderGaveUp(..)
+                | WorkerError::ProviderBusy(..)
+        )
+    {
+        return err.to_string();
+    }
+    match err {
+        WorkerError::Store(e) if e.is_unavailable() => "the database was unavailable",
+        WorkerError::Store(_) => "a database error interrupted the job",
+        WorkerError::Object(_) | WorkerError::OutputMissing(_) => {
+            "the media store could not be reached or did not have a file the job needs"
+        }
+        WorkerError::Io(_) => "the worker could not use its working folder",
+        WorkerError::Render(_) => "the video engine failed",
+        _ => "an internal error interrupted the job",
+    }
+    .to_owned()
+}
+
+/// Puts the job back after an outage, the attempt given back, with a backoff that grows with
+/// the outage retries so far.
+async fn retry_after_outage(
+    ctx: &JobContext,
+    claimed: &ClaimedJob,
+    err: &WorkerError,
+    error: JobError,
+    rendered: bool,
+) -> JobOutcome {
+    let lease = &claimed.lease;
+    let job_id = lease.job_id.clone();
+    let earlier = ctx.db.outage_retries(&job_id).await.unwrap_or(0);
+    let delay = retry_delay(earlier + 1, fastrand::f64());
+    let next_attempt_at = now_ms() + millis(delay);
+    warn!(job = %job_id, code = %error.code, error = %err, retry_in_ms = millis(delay),
+        "outage: the job waits without spending an attempt");
+    match ctx
+        .db
+        .retry_job_after_outage(lease, &error, next_attempt_at, now_ms())
+        .await
+    {
+        Err(StoreError::LeaseLost) => lost(ctx, lease, rendered).await,
+        result => {
+            if let Err(e) = result {
+                warn!(job = %job_id, error = %e, "cannot schedule the retry; the lease will expire");
+            }
             JobOutcome::Retrying {
                 job_id,
                 code: error.code,

@@ -40,6 +40,10 @@ pub struct WorkerSettings {
     pub retention: RetentionConfig,
     /// How often the sweep runs; the first runs when the worker starts.
     pub sweep_interval: Duration,
+    /// How long the store stage retries an upload the media store refuses, keeping the render.
+    pub store_retry: Duration,
+    /// How long after submission a job still waits out outages without spending attempts.
+    pub outage_patience: Duration,
 }
 
 impl WorkerSettings {
@@ -63,11 +67,13 @@ impl WorkerSettings {
             temp_dir: w.temp_dir.clone(),
             engine,
             poll_interval: Duration::from_millis(500),
-            shutdown_grace: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(w.shutdown_grace_seconds),
             retention: config.retention.clone(),
             sweep_interval: Duration::from_secs(
                 u64::from(config.retention.sweep_minutes.max(1)) * 60,
             ),
+            store_retry: Duration::from_secs(w.store_retry_seconds),
+            outage_patience: Duration::from_secs(w.outage_patience_minutes.saturating_mul(60)),
         }
     }
 }

@@ -127,3 +127,11 @@ pub fn shared() -> MotoAddr {
         addr
     })
 }
+
+impl Moto {
+    /// The server's process id, to freeze it (SIGSTOP) as an S3 service that accepts
+    /// connections and never answers.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}

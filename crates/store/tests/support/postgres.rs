@@ -191,3 +191,39 @@ pub fn shared() -> PgAddr {
         addr
     })
 }
+
+/// Stopping and starting a cluster a test owns outright, to prove clients ride out a restart.
+impl Cluster {
+    fn pg_ctl(&self, action: &[&str]) {
+        let data = self.folder().join("data");
+        let as_root = unsafe { libc::geteuid() } == 0;
+        let exe = self.bin.join("pg_ctl");
+        let mut cmd = if as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        cmd.arg("-D").arg(&data).args(action);
+        run(&mut cmd);
+    }
+
+    /// Stop the server (fast shutdown: open sessions are ended), keeping its data.
+    pub fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "-w", "stop"]);
+    }
+
+    /// Start a stopped server again on the same port with the same settings.
+    pub fn restart(&self) {
+        let log = self.folder().join("server.log");
+        let options = format!(
+            "-k {} -p {} -c listen_addresses=127.0.0.1 -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+            self.folder().display(),
+            self.port
+        );
+        let log = log.display().to_string();
+        self.pg_ctl(&["-l", &log, "-w", "-t", "120", "-o", &options, "start"]);
+    }
+}
