@@ -8,6 +8,7 @@ pub mod load;
 pub mod providers;
 pub mod secret;
 pub mod sections;
+pub mod sharing;
 pub mod validate;
 
 pub use load::{ConfigError, Sources, ENV_PREFIX};
@@ -23,4 +24,5 @@ pub use sections::{
     WorkerConfig, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MAX_PURGE_DAYS,
     OPERATOR_KEY_FILE_NAME, X264_PRESETS,
 };
+pub use sharing::SharingConfig;
 pub use validate::Problem;

@@ -47,6 +47,9 @@ pub struct Config {
     /// What one user may upload, and how much decoding runs at once.
     #[serde(default)]
     pub uploads: UploadsConfig,
+    /// The gallery, share links, reports and the automated checks (issue 19).
+    #[serde(default)]
+    pub sharing: crate::sharing::SharingConfig,
 }
 
 impl Default for Config {
@@ -100,6 +103,7 @@ impl Config {
             retention: RetentionConfig::default(),
             metrics: MetricsConfig::default(),
             uploads: UploadsConfig::default(),
+            sharing: crate::sharing::SharingConfig::default(),
         }
     }
 }
