@@ -160,7 +160,7 @@ pub async fn create_share(
         (None, 0) => None,
         (None, m) => Some(m),
     };
-    let now = now_ms();
+    let now = state.clock.now();
     let expires_at = days.map(|d| now + i64::from(d) * DAY_MS);
     let (token, hash) = new_share_token()?;
     let link = state
@@ -197,7 +197,7 @@ pub async fn list_shares(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<ShareLinkView>>> {
     owned_job(&state, &caller, &client, &id).await?;
-    let now = now_ms();
+    let now = state.clock.now();
     let links = state.db.share_links_of(caller.id(), &id).await?;
     Ok(Json(links.iter().map(|l| share_view(l, now)).collect()))
 }
@@ -212,7 +212,7 @@ pub async fn revoke_share(
     Path((id, share_id)): Path<(String, String)>,
 ) -> ApiResult<Json<ShareLinkView>> {
     owned_job(&state, &caller, &client, &id).await?;
-    let now = now_ms();
+    let now = state.clock.now();
     let link = state
         .db
         .revoke_share_link(caller.id(), &share_id, now)
@@ -459,4 +459,47 @@ pub async fn set_avatar(
     )
     .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the privacy page says about sharing and moderation, from the live settings.
+pub struct PrivacySharing {
+    pub gallery: bool,
+    pub share_links: bool,
+    /// 0: links live until revoked.
+    pub share_link_max_days: u32,
+    pub reports_per_hour: u32,
+    /// The automated checks' categories: (name, "refused" or "held for review").
+    pub rule_categories: Vec<(String, &'static str)>,
+    pub operator_rules: bool,
+}
+
+impl PrivacySharing {
+    pub fn of(state: &AppState) -> PrivacySharing {
+        let s = &state.config.sharing;
+        let per_hour = if s.reports.window_seconds == 0 {
+            s.reports.count
+        } else {
+            let hours = s.reports.window_seconds.div_ceil(3600).max(1);
+            u32::try_from(u64::from(s.reports.count) / hours).unwrap_or(u32::MAX)
+        };
+        PrivacySharing {
+            gallery: s.gallery,
+            share_links: s.share_links,
+            share_link_max_days: s.share_link_max_days,
+            reports_per_hour: per_hour,
+            rule_categories: state
+                .rules
+                .current()
+                .categories()
+                .map(|(name, action)| {
+                    let what = match action {
+                        reelsmith_safety::Action::Refuse => "refused",
+                        reelsmith_safety::Action::Hold => "held for review",
+                    };
+                    (name.replace('_', " "), what)
+                })
+                .collect(),
+            operator_rules: s.moderation_rules_file.is_some(),
+        }
+    }
 }

@@ -273,7 +273,7 @@ pub(crate) async fn shared(state: &AppState, token: &str) -> ApiResult<SharedWor
     let hash = super::presented_share_hash(token).ok_or_else(not_found)?;
     state
         .db
-        .shared_work(&hash, reelsmith_store::now_ms())
+        .shared_work(&hash, state.clock.now())
         .await?
         .ok_or_else(not_found)
 }
