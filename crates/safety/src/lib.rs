@@ -34,16 +34,22 @@ pub enum Action {
 pub enum Verdict {
     Allow,
     /// Borderline: the categories that matched, for the reviewer.
-    Hold { categories: Vec<String> },
+    Hold {
+        categories: Vec<String>,
+    },
     /// Clearly prohibited: the categories that matched (refusals first).
-    Refuse { categories: Vec<String> },
+    Refuse {
+        categories: Vec<String>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     #[error("the moderation rules are not valid TOML: {0}")]
     Syntax(#[from] toml::de::Error),
-    #[error("category `{category}`: pattern `{pattern}` is not a valid regular expression: {error}")]
+    #[error(
+        "category `{category}`: pattern `{pattern}` is not a valid regular expression: {error}"
+    )]
     Pattern {
         category: String,
         pattern: String,
@@ -197,8 +203,7 @@ impl Rules {
                 .terms
                 .iter()
                 .any(|term| normalised.iter().any(|t| t.contains(term.as_str())))
-                || c
-                    .patterns
+                || c.patterns
                     .iter()
                     .any(|p| lowered.iter().any(|t| p.is_match(t)));
             if hit {
@@ -321,10 +326,7 @@ mod tests {
                 categories: vec!["child_sexual_abuse".into()]
             }
         );
-        assert!(matches!(
-            rules.check(["a nsfw clip"]),
-            Verdict::Hold { .. }
-        ));
+        assert!(matches!(rules.check(["a nsfw clip"]), Verdict::Hold { .. }));
         // Whole words only: "pornament" is not "porn", "Scunthorpe" is a town.
         assert_eq!(
             rules.check(["the pornament of Scunthorpe's harbour"]),
@@ -345,10 +347,22 @@ mod tests {
     #[test]
     fn bad_rule_files_are_refused_with_stable_codes() {
         let bad = [
-            ("[[category]]\nname='x'\naction='refuse'\npatterns=['(']", "moderation.rules_pattern"),
-            ("[[category]]\nname='x'\naction='refuse'", "moderation.rules_empty_category"),
-            ("[[category]]\nname='X Y'\naction='refuse'\nterms=['a']", "moderation.rules_category_name"),
-            ("[[category]]\nname='x'\naction='ban'\nterms=['a']", "moderation.rules_syntax"),
+            (
+                "[[category]]\nname='x'\naction='refuse'\npatterns=['(']",
+                "moderation.rules_pattern",
+            ),
+            (
+                "[[category]]\nname='x'\naction='refuse'",
+                "moderation.rules_empty_category",
+            ),
+            (
+                "[[category]]\nname='X Y'\naction='refuse'\nterms=['a']",
+                "moderation.rules_category_name",
+            ),
+            (
+                "[[category]]\nname='x'\naction='ban'\nterms=['a']",
+                "moderation.rules_syntax",
+            ),
             ("not toml [", "moderation.rules_syntax"),
         ];
         for (text, code) in bad {
@@ -357,10 +371,15 @@ mod tests {
     }
 
     #[test]
-    fn p_safe_1_an_operators_file_is_reloaded_when_it_changes_and_a_broken_edit_keeps_the_last_rules() {
+    fn p_safe_1_an_operators_file_is_reloaded_when_it_changes_and_a_broken_edit_keeps_the_last_rules(
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rules.toml");
-        std::fs::write(&path, "[[category]]\nname='spam'\naction='refuse'\nterms=['buy now']").unwrap();
+        std::fs::write(
+            &path,
+            "[[category]]\nname='spam'\naction='refuse'\nterms=['buy now']",
+        )
+        .unwrap();
         let book = RuleBook::open(Some(&path)).unwrap();
         assert!(matches!(book.check(["Buy now!"]), Verdict::Refuse { .. }));
         assert_eq!(book.check(["cheap pills"]), Verdict::Allow);
@@ -370,10 +389,16 @@ mod tests {
             f.set_modified(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
                 .unwrap();
         };
-        touch("[[category]]\nname='pills'\naction='hold'\nterms=['cheap pills']", 1_000);
+        touch(
+            "[[category]]\nname='pills'\naction='hold'\nterms=['cheap pills']",
+            1_000,
+        );
         assert_eq!(book.check(["Buy now!"]), Verdict::Allow);
         assert!(matches!(book.check(["cheap pills"]), Verdict::Hold { .. }));
-        touch("[[category]]\nname='broken'\naction='refuse'\npatterns=['(']", 2_000);
+        touch(
+            "[[category]]\nname='broken'\naction='refuse'\npatterns=['(']",
+            2_000,
+        );
         assert!(matches!(book.check(["cheap pills"]), Verdict::Hold { .. }));
         assert!(RuleBook::open(Some(&dir.path().join("missing.toml"))).is_err());
     }

@@ -321,8 +321,12 @@ pub async fn submit(
     let digest = key
         .as_ref()
         .map(|_| reelsmith_auth::hash_token(&format!("job-request:{body}")));
+    // Checked as sent and as cleaned (bidi controls stripped), before anything else is done.
+    let held_raw = crate::moderation::screen_spec(&state, &caller, &client, &body).await?;
     let checked = checked_spec(&state, caller.id(), body).await?;
-    let held = crate::moderation::screen_spec(&state, &caller, &client, &checked.params).await?;
+    let held = crate::moderation::screen_spec(&state, &caller, &client, &checked.params)
+        .await?
+        .or(held_raw);
     let submitted = state
         .db
         .submit_job_once(
@@ -491,8 +495,12 @@ pub async fn revise(
     )
     .await?;
     crate::policies::require_accepted(&state, caller.id()).await?;
+    // Checked as sent and as cleaned (bidi controls stripped), before anything else is done.
+    let held_raw = crate::moderation::screen_spec(&state, &caller, &client, &body).await?;
     let checked = checked_spec(&state, caller.id(), body).await?;
-    let held = crate::moderation::screen_spec(&state, &caller, &client, &checked.params).await?;
+    let held = crate::moderation::screen_spec(&state, &caller, &client, &checked.params)
+        .await?
+        .or(held_raw);
     let job = state
         .db
         .add_revision(

@@ -176,7 +176,10 @@ fn sharing_api() -> Router<AppState> {
             "/jobs/{id}/shares",
             post(sharing::create_share).get(sharing::list_shares),
         )
-        .route("/jobs/{id}/shares/{share_id}", delete(sharing::revoke_share))
+        .route(
+            "/jobs/{id}/shares/{share_id}",
+            delete(sharing::revoke_share),
+        )
         .route(
             "/jobs/{id}/publication",
             get(sharing::get_publication)

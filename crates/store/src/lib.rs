@@ -47,6 +47,7 @@ pub use jobs::{
 };
 pub use keys::{CryptError, DataKey, KeyStore, Keyring, OperatorKey, RotationReport};
 pub use marketing::MarketingRecipient;
+pub use moderation::{HeldJob, LegalRequest, NewReport, ReportedWork, Takedown, HELD_UNTIL};
 pub use notify::{JobQueuedListener, JOB_QUEUED_CHANNEL};
 pub use object_names::{
     is_content_addressed, rename_content_addressed, upload_object_key, RenameError, RenameReport,
@@ -61,8 +62,7 @@ pub use rate_limit::RateDecision;
 pub use retention::{upload_ids_in, EndedRevision, JobUploadRefs, RevisionKeys};
 pub use rights::{RightsKind, RightsOutcome, RightsRequest, RIGHTS_DUE_DAYS};
 pub use sessions::{ApiToken, NewSession, Session, TOKEN_TOUCH_EVERY_MS};
+pub use sharing::{GallerySort, PublicWork, Publication, ShareLink, SharedWork, ShownDetails};
 pub use transfers::{NewTransfer, Transfer};
 pub use uploads::{NewUpload, Page, Upload, UploadKind};
 pub use users::{NewUser, Role, User};
-pub use moderation::{HeldJob, LegalRequest, NewReport, ReportedWork, Takedown, HELD_UNTIL};
-pub use sharing::{GallerySort, PublicWork, Publication, ShareLink, SharedWork, ShownDetails};

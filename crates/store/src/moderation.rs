@@ -190,7 +190,8 @@ impl Db {
     /// Records a report; `false` when this reporter already reported this work (nothing new
     /// is stored).
     pub async fn record_report(&self, report: &NewReport, now: UnixMillis) -> StoreResult<bool> {
-        let sql = "INSERT INTO reports (id, job_id, via, reporter_key, reporter_id, reason, detail, \
+        let sql =
+            "INSERT INTO reports (id, job_id, via, reporter_key, reporter_id, reason, detail, \
             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
             ON CONFLICT (job_id, reporter_key) DO NOTHING";
         let n = with_pool!(self, pool => sqlx::query(sql)

@@ -356,7 +356,11 @@ impl Db {
     }
 
     /// The owner's links to their job, newest first.
-    pub async fn share_links_of(&self, owner_id: &str, job_id: &str) -> StoreResult<Vec<ShareLink>> {
+    pub async fn share_links_of(
+        &self,
+        owner_id: &str,
+        job_id: &str,
+    ) -> StoreResult<Vec<ShareLink>> {
         let sql = format!(
             "SELECT {SHARE_COLUMNS} FROM share_links WHERE job_id = $1 AND owner_id = $2 ORDER BY id DESC"
         );

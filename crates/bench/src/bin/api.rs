@@ -121,7 +121,13 @@ async fn run(options: Options, base: String, data: PathBuf) {
             Duration::from_secs(options.seconds),
         )
         .await;
-        report(&url_label("GET /api/v1/jobs/{id} (session cookie"), latencies, errors, elapsed, connections);
+        report(
+            &url_label("GET /api/v1/jobs/{id} (session cookie"),
+            latencies,
+            errors,
+            elapsed,
+            connections,
+        );
     }
     if options.gallery == 0 {
         return;
@@ -129,12 +135,25 @@ async fn run(options: Options, base: String, data: PathBuf) {
     seed_gallery(&data, options.gallery).await;
     let anonymous = Arc::new(String::new());
     for (label, path) in [
-        ("GET /api/v1/gallery (anonymous, newest, page 1", "/api/v1/gallery"),
-        ("GET /api/v1/gallery?sort=most_viewed&page=5 (anonymous", "/api/v1/gallery?sort=most_viewed&page=5"),
+        (
+            "GET /api/v1/gallery (anonymous, newest, page 1",
+            "/api/v1/gallery",
+        ),
+        (
+            "GET /api/v1/gallery?sort=most_viewed&page=5 (anonymous",
+            "/api/v1/gallery?sort=most_viewed&page=5",
+        ),
     ] {
         let url = Arc::new(format!("{base}{path}"));
         for &connections in &options.connections {
-            load(&client, &url, &anonymous, connections, Duration::from_secs(1)).await;
+            load(
+                &client,
+                &url,
+                &anonymous,
+                connections,
+                Duration::from_secs(1),
+            )
+            .await;
             let (latencies, errors, elapsed) = load(
                 &client,
                 &url,
@@ -193,20 +212,48 @@ async fn seed_gallery(data: &Path, works: usize) {
         .await
         .expect("a job");
         let claimed = db
-            .claim_next_job("bench", 60_000, RunLimits { per_user: 1000, global: 1000 }, now_ms())
+            .claim_next_job(
+                "bench",
+                60_000,
+                RunLimits {
+                    per_user: 1000,
+                    global: 1000,
+                },
+                now_ms(),
+            )
             .await
             .expect("a claim")
             .expect("a job to claim");
         let rev = claimed.lease.revision;
         let id = claimed.job.id.clone();
-        let keys = [format!("jobs/{id}/r{rev}/video.mp4"), format!("jobs/{id}/r{rev}/poster.jpg")];
-        db.finish_job(&claimed.lease, &keys, &json!({ "engine": "studio", "output_seconds": 12.0 }), now_ms())
-            .await
-            .expect("finished");
-        let shown = ShownDetails { prompt: i % 2 == 0, engine: true, model: false, length: true };
-        db.publish_job(&claimed.job.owner_id, &id, rev, &format!("Work {i}"), shown, now_ms())
-            .await
-            .expect("published");
+        let keys = [
+            format!("jobs/{id}/r{rev}/video.mp4"),
+            format!("jobs/{id}/r{rev}/poster.jpg"),
+        ];
+        db.finish_job(
+            &claimed.lease,
+            &keys,
+            &json!({ "engine": "studio", "output_seconds": 12.0 }),
+            now_ms(),
+        )
+        .await
+        .expect("finished");
+        let shown = ShownDetails {
+            prompt: i % 2 == 0,
+            engine: true,
+            model: false,
+            length: true,
+        };
+        db.publish_job(
+            &claimed.job.owner_id,
+            &id,
+            rev,
+            &format!("Work {i}"),
+            shown,
+            now_ms(),
+        )
+        .await
+        .expect("published");
         for _ in 0..(i % 7) {
             db.count_public_view(&id).await.expect("a view");
         }
@@ -327,8 +374,7 @@ async fn load(
                 if !cookie.is_empty() {
                     request = request.header("cookie", cookie.as_str());
                 }
-                let ok = match request.send().await
-                {
+                let ok = match request.send().await {
                     Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
                     Err(_) => false,
                 };
@@ -351,7 +397,13 @@ async fn load(
     (all, errors, started.elapsed())
 }
 
-fn report(label: &str, mut latencies: Vec<u32>, errors: u64, elapsed: Duration, connections: usize) {
+fn report(
+    label: &str,
+    mut latencies: Vec<u32>,
+    errors: u64,
+    elapsed: Duration,
+    connections: usize,
+) {
     latencies.sort_unstable();
     let pick = |q: f64| -> f64 {
         if latencies.is_empty() {

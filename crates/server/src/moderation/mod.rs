@@ -222,7 +222,13 @@ pub async fn report(
         Some(c) => format!("user:{}", c.id()),
         None => format!("ip:{}", client.ip_key()),
     };
-    enforce_limit(&state, "report", &reporter_key, state.config.sharing.reports).await?;
+    enforce_limit(
+        &state,
+        "report",
+        &reporter_key,
+        state.config.sharing.reports,
+    )
+    .await?;
     if !REPORT_REASONS.contains(&body.reason.as_str()) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -233,7 +239,9 @@ pub async fn report(
     let detail = clean_text(&body.detail, "detail", false)?;
     let (job_id, via) = match (&body.job_id, &body.share_token) {
         (Some(id), None) => (
-            crate::sharing::public::visible_work(&state, id).await?.job_id,
+            crate::sharing::public::visible_work(&state, id)
+                .await?
+                .job_id,
             "gallery",
         ),
         (None, Some(token)) => (
@@ -369,7 +377,11 @@ async fn audit_action(
     kind: &str,
     detail: Value,
 ) {
-    audit(state, client.audit(kind, Some(moderator.id()), Some(detail))).await;
+    audit(
+        state,
+        client.audit(kind, Some(moderator.id()), Some(detail)),
+    )
+    .await;
 }
 
 #[utoipa::path(post, path = "/api/v1/moderation/jobs/{id}/approve", tag = "moderation", params(("id" = String, Path)),

@@ -350,7 +350,12 @@ pub async fn publish(
             "a published work needs a title",
         )
     })?;
-    if state.db.takedown_for_owner(caller.id(), &id).await?.is_some() {
+    if state
+        .db
+        .takedown_for_owner(caller.id(), &id)
+        .await?
+        .is_some()
+    {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "gallery.taken_down",
@@ -423,7 +428,9 @@ pub async fn unpublish(
         )
         .await;
     }
-    Ok(Json(publication_view(&state, caller.id(), &id, None).await?))
+    Ok(Json(
+        publication_view(&state, caller.id(), &id, None).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]

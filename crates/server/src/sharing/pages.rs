@@ -159,11 +159,19 @@ impl Discover {
     }
 
     pub fn prev_href(&self) -> String {
-        format!("/discover?sort={}&page={}", self.sort_param(), self.page - 1)
+        format!(
+            "/discover?sort={}&page={}",
+            self.sort_param(),
+            self.page - 1
+        )
     }
 
     pub fn next_href(&self) -> String {
-        format!("/discover?sort={}&page={}", self.sort_param(), self.page + 1)
+        format!(
+            "/discover?sort={}&page={}",
+            self.sort_param(),
+            self.page + 1
+        )
     }
 }
 
