@@ -63,8 +63,7 @@ fn bad_rule_files_are_refused_with_stable_codes() {
 }
 
 #[test]
-fn p_safe_1_an_operators_file_is_reloaded_when_it_changes_and_a_broken_edit_keeps_the_last_rules(
-) {
+fn p_safe_1_an_operators_file_is_reloaded_when_it_changes_and_a_broken_edit_keeps_the_last_rules() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rules.toml");
     std::fs::write(

@@ -209,7 +209,10 @@ async fn p_vis_3_share_links_play_anonymously_with_ranges_and_end_as_404_when_re
     assert_eq!(&tail.body[..], &video_bytes()[VIDEO_LEN - 10..]);
     t.get_with(&video, &Auth::None, "range", "bytes=999999-")
         .await
-        .assert_problem(StatusCode::RANGE_NOT_SATISFIABLE, "media.range_not_satisfiable");
+        .assert_problem(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "media.range_not_satisfiable",
+        );
     let vtt = t
         .get(&format!("/s/{token}/captions.vtt"), &Auth::None)
         .await;
