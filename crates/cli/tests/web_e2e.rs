@@ -327,4 +327,58 @@ async fn p_sec_4_p_sec_5_admin_console_roles_and_totp_in_chromium() {
     assert_eq!(reset["totp_removed"], true);
     let demoted = cli(&["admin", "demote", moderator, "user"]);
     assert_eq!(demoted["previous_role"], "moderator");
+/// Sharing and safety in a real browser (issue 19): the owner's creation is made through the API
+/// and rendered by the server's own worker, a second account gets the moderator role in the
+/// database, then `tests/web/sharing.mjs` refuses a rule-breaking script, publishes, shares,
+/// revokes, reports and takes down; the owner's takedown email is read from the outbox.
+// Written at the end of the sharing work and not yet run once: ignored until it has passed.
+#[ignore = "not yet run (issue 19): run with --ignored and remove this once it passes"]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharing_publish_share_report_take_down_in_chromium() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start(&data, &[], &[]).await;
+    let owner = "sharer@example.org";
+    let moderator = "moderator@example.org";
+    let mut api = server.client();
+    api.sign_up_and_in(&data, owner, "sharer").await;
+    let job = api
+        .submit(
+            &serde_json::json!({ "script": "Harbour at dawn. Boats leave one by one.",
+                                 "resolution": "480p", "seed": 5 }),
+            None,
+        )
+        .await;
+    assert_eq!(job.status, 201, "{}", job.text());
+    let job_id = job.json()["id"].as_str().unwrap().to_owned();
+    let events = api.follow_events(&job_id).await;
+    assert_eq!(events.last().unwrap().0, "succeeded", "{events:?}");
+    server
+        .client()
+        .sign_up_and_in(&data, moderator, "moderator")
+        .await;
+    let db = reelsmith_store::Db::open_sqlite(&data.join("reelsmith.db"), 1)
+        .await
+        .unwrap();
+    let id = db.user_by_email(moderator).await.unwrap().unwrap().id;
+    db.set_role(
+        &id,
+        reelsmith_store::Role::Moderator,
+        reelsmith_store::now_ms(),
+    )
+    .await
+    .unwrap();
+    db.close().await;
+    let args = vec![
+        owner.to_owned(),
+        moderator.to_owned(),
+        platform::PASSWORD.to_owned(),
+        job_id,
+    ];
+    run_browser_script(&server, "sharing.mjs", args).await;
+    let mail = reelsmith_mail::latest_message_to(&data.join("outbox"), owner)
+        .unwrap()
+        .expect("the owner is emailed");
+    assert!(mail.subject.contains("taken down"), "{}", mail.subject);
+    assert!(mail.text_body.contains("Breaks rule 3: hateful captions."));
 }

@@ -9,6 +9,7 @@ pub mod providers;
 pub mod secret;
 pub mod sections;
 pub mod staff;
+pub mod sharing;
 pub mod validate;
 
 pub use load::{ConfigError, Sources, ENV_PREFIX};
@@ -25,4 +26,5 @@ pub use sections::{
     OPERATOR_KEY_FILE_NAME, X264_PRESETS,
 };
 pub use staff::StaffConfig;
+pub use sharing::SharingConfig;
 pub use validate::Problem;

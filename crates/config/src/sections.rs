@@ -50,6 +50,9 @@ pub struct Config {
     /// Staff step-up and TOTP (P-SEC-5).
     #[serde(default)]
     pub staff: crate::staff::StaffConfig,
+    /// The gallery, share links, reports and the automated checks (issue 19).
+    #[serde(default)]
+    pub sharing: crate::sharing::SharingConfig,
 }
 
 impl Default for Config {
@@ -105,6 +108,7 @@ impl Config {
             metrics: MetricsConfig::default(),
             uploads: UploadsConfig::default(),
             staff: crate::staff::StaffConfig::default(),
+            sharing: crate::sharing::SharingConfig::default(),
         }
     }
 }

@@ -503,6 +503,14 @@ pub async fn login(
             "verify your email address with the emailed code before signing in",
         ));
     }
+    // A banned account (issue 19) cannot sign in again.
+    if state.db.is_banned(&user.id).await? {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "account.banned",
+            "this account was banned by a moderator",
+        ));
+    }
     let token = generate_token(TokenKind::Session)?;
     let now = now_ms();
     state

@@ -314,6 +314,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 pub async fn submit(
     State(state): State<AppState>,
     caller: CurrentUser,
+    client: ClientInfo,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
@@ -331,7 +332,12 @@ pub async fn submit(
     let digest = key
         .as_ref()
         .map(|_| reelsmith_auth::hash_token(&format!("job-request:{body}")));
+    // Checked as sent and as cleaned (bidi controls stripped), before anything else is done.
+    let held_raw = crate::moderation::screen_spec(&state, &caller, &client, &body).await?;
     let checked = checked_spec(&state, caller.id(), body).await?;
+    let held = crate::moderation::screen_spec(&state, &caller, &client, &checked.params)
+        .await?
+        .or(held_raw);
     let submitted = state
         .db
         .submit_job_once(
@@ -351,6 +357,9 @@ pub async fn submit(
             "idempotency.mismatch",
             "this Idempotency-Key was used for a different request; use a new key for a new job",
         ));
+    }
+    if let (true, Some(categories)) = (submitted.created, &held) {
+        crate::moderation::hold(&state, &caller, &client, &submitted.job.id, categories).await?;
     }
     if submitted.created {
         // The Create form starts from these next time (P-IN-6); a failure to remember them
@@ -497,7 +506,12 @@ pub async fn revise(
     )
     .await?;
     crate::policies::require_accepted(&state, caller.id()).await?;
+    // Checked as sent and as cleaned (bidi controls stripped), before anything else is done.
+    let held_raw = crate::moderation::screen_spec(&state, &caller, &client, &body).await?;
     let checked = checked_spec(&state, caller.id(), body).await?;
+    let held = crate::moderation::screen_spec(&state, &caller, &client, &checked.params)
+        .await?
+        .or(held_raw);
     let job = state
         .db
         .add_revision(
@@ -509,6 +523,9 @@ pub async fn revise(
         )
         .await?
         .ok_or_else(|| ApiError::not_found("job"))?;
+    if let Some(categories) = &held {
+        crate::moderation::hold(&state, &caller, &client, &job.id, categories).await?;
+    }
     Ok((StatusCode::CREATED, Json(JobView::from(&job))))
 }
 
@@ -962,6 +979,9 @@ pub async fn update(
     ApiJson(patch): ApiJson<JobPatch>,
 ) -> ApiResult<Json<JobView>> {
     let title = clean_title(patch.title.as_deref().unwrap_or(""))?;
+    if let Some(t) = &title {
+        crate::moderation::screen_title(&state, &caller, &client, t).await?;
+    }
     let Some(job) = state
         .db
         .set_job_title(caller.id(), &id, title.as_deref())

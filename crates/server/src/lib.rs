@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod marketing;
 pub mod metrics;
 pub mod mfa;
+pub mod moderation;
 pub mod openapi;
 pub mod policies;
 pub mod providers;
@@ -30,6 +31,7 @@ pub mod readiness;
 pub mod scripts;
 pub mod sessions;
 pub mod staff;
+pub mod sharing;
 pub mod state;
 pub mod time;
 pub mod tokens;
@@ -141,7 +143,8 @@ pub fn router(state: AppState) -> Router {
         .route("/scripts", post(scripts::write))
         .route("/webhooks/fal", post(webhooks::fal_webhook))
         .route("/webhooks/replicate", post(webhooks::replicate_webhook))
-        .route("/webhooks/kie", post(webhooks::kie_webhook));
+        .route("/webhooks/kie", post(webhooks::kie_webhook))
+        .merge(sharing_api());
 
     Router::new()
         .nest("/api/v1", api)
@@ -152,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .merge(web::routes())
         .merge(admin::routes())
+        .merge(sharing_pages())
         .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn(web::csrf::protect))
@@ -168,6 +172,57 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Issue 19's API: share links, publishing, the gallery, profiles, reports and moderation.
+fn sharing_api() -> Router<AppState> {
+    use axum::routing::{delete, put};
+    Router::new()
+        .route(
+            "/jobs/{id}/shares",
+            post(sharing::create_share).get(sharing::list_shares),
+        )
+        .route(
+            "/jobs/{id}/shares/{share_id}",
+            delete(sharing::revoke_share),
+        )
+        .route(
+            "/jobs/{id}/publication",
+            get(sharing::get_publication)
+                .put(sharing::publish)
+                .delete(sharing::unpublish),
+        )
+        .route("/me/avatar", put(sharing::set_avatar))
+        .route("/gallery", get(sharing::public::gallery))
+        .route("/gallery/{id}", get(sharing::public::work))
+        .route("/gallery/{id}/{file}", get(sharing::public::work_file))
+        .route("/profiles/{username}", get(sharing::public::profile))
+        .route("/profiles/{username}/avatar", get(sharing::public::avatar))
+        .route("/reports", post(moderation::report))
+        .route("/moderation/queue", get(moderation::queue))
+        .route("/moderation/jobs/{id}/approve", post(moderation::approve))
+        .route("/moderation/jobs/{id}/refuse", post(moderation::refuse))
+        .route("/moderation/jobs/{id}/takedown", post(moderation::takedown))
+        .route("/moderation/users/{username}/ban", post(moderation::ban))
+        .route(
+            "/moderation/legal",
+            post(moderation::record_legal).get(moderation::list_legal),
+        )
+        .route(
+            "/moderation/legal/{id}/decision",
+            post(moderation::decide_legal),
+        )
+}
+
+/// Issue 19's pages: shared videos, Discover, public works and profiles, the moderation queue.
+fn sharing_pages() -> Router<AppState> {
+    Router::new()
+        .route("/s/{token}", get(sharing::pages::shared_page))
+        .route("/s/{token}/{file}", get(sharing::public::shared_file))
+        .route("/discover", get(sharing::pages::discover))
+        .route("/discover/{id}", get(sharing::pages::work_page))
+        .route("/u/{username}", get(sharing::pages::profile_page))
+        .route("/moderation", get(moderation::page::moderation_page))
 }
 
 /// Every request's span carries its id (also sent back as `x-request-id`).

@@ -38,6 +38,33 @@ use crate::{
 )]
 pub struct ApiDoc;
 
+/// Issue 19's routes (sharing, gallery, profiles, reports, moderation), merged into [`ApiDoc`].
+#[derive(OpenApi)]
+#[openapi(paths(
+    crate::sharing::create_share,
+    crate::sharing::list_shares,
+    crate::sharing::revoke_share,
+    crate::sharing::get_publication,
+    crate::sharing::publish,
+    crate::sharing::unpublish,
+    crate::sharing::set_avatar,
+    crate::sharing::public::gallery,
+    crate::sharing::public::work,
+    crate::sharing::public::work_file,
+    crate::sharing::public::profile,
+    crate::sharing::public::avatar,
+    crate::moderation::report,
+    crate::moderation::queue,
+    crate::moderation::approve,
+    crate::moderation::refuse,
+    crate::moderation::takedown,
+    crate::moderation::ban,
+    crate::moderation::record_legal,
+    crate::moderation::list_legal,
+    crate::moderation::decide_legal,
+))]
+pub struct SharingDoc;
+
 struct Security;
 
 impl Modify for Security {
@@ -57,7 +84,9 @@ impl Modify for Security {
 }
 
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(SharingDoc::openapi());
+    Json(doc)
 }
 
 pub async fn docs_page() -> Html<&'static str> {

@@ -25,10 +25,13 @@ pub struct AppState {
     pub clock: Clock,
     /// Permits for decoding uploaded images (`uploads.decode_concurrency`).
     pub decode_permits: Arc<tokio::sync::Semaphore>,
+    /// The automated checks' rules (P-SAFE-1), reloaded when the operator's file changes.
+    pub rules: reelsmith_safety::RuleBook,
 }
 
 impl AppState {
     pub fn new(db: Db, media: SealedMedia, mailer: Arc<dyn Mailer>, config: Arc<Config>) -> Self {
+        let rules = rule_book(&config);
         let decode_permits = Arc::new(tokio::sync::Semaphore::new(
             config.uploads.decode_concurrency.max(1),
         ));
@@ -41,6 +44,7 @@ impl AppState {
             fal_keys: SharedFalKeys::default(),
             clock: Clock::default(),
             decode_permits,
+            rules,
         }
     }
 
@@ -60,6 +64,16 @@ impl AppState {
     pub fn branding(&self) -> Branding {
         branding(&self.config)
     }
+}
+
+/// The operator's moderation rules, or the shipped ones when the file cannot be used at start
+/// (`reelsmith config check` reports why).
+fn rule_book(config: &Config) -> reelsmith_safety::RuleBook {
+    let path = config.sharing.moderation_rules_file.as_deref();
+    reelsmith_safety::RuleBook::open(path).unwrap_or_else(|err| {
+        tracing::error!(code = err.code(), error = %err, "moderation rules unusable: the shipped rules apply");
+        reelsmith_safety::RuleBook::default()
+    })
 }
 
 /// Where people reach this service: `server.public_url`, else the listen address with the

@@ -16,6 +16,7 @@ pub mod exports;
 pub mod jobs;
 pub mod keys;
 pub mod marketing;
+pub mod moderation;
 pub mod notify;
 pub mod object_names;
 pub mod objects;
@@ -27,6 +28,7 @@ pub mod rights;
 pub mod secret;
 pub mod sessions;
 pub mod staff;
+pub mod sharing;
 pub mod transfers;
 pub mod uploads;
 pub mod users;
@@ -46,6 +48,7 @@ pub use jobs::{
 };
 pub use keys::{CryptError, DataKey, KeyStore, Keyring, OperatorKey, RotationReport};
 pub use marketing::MarketingRecipient;
+pub use moderation::{HeldJob, LegalRequest, NewReport, ReportedWork, Takedown, HELD_UNTIL};
 pub use notify::{JobQueuedListener, JOB_QUEUED_CHANNEL};
 pub use object_names::{
     is_content_addressed, rename_content_addressed, upload_object_key, RenameError, RenameReport,
@@ -61,6 +64,7 @@ pub use retention::{upload_ids_in, EndedRevision, JobUploadRefs, RevisionKeys};
 pub use rights::{RightsKind, RightsOutcome, RightsRequest, RIGHTS_DUE_DAYS};
 pub use sessions::{ApiToken, NewSession, Session, TOKEN_TOUCH_EVERY_MS};
 pub use staff::{AuditFilter, JobFailure, StaffUserRow, TotpState};
+pub use sharing::{GallerySort, PublicWork, Publication, ShareLink, SharedWork, ShownDetails};
 pub use transfers::{NewTransfer, Transfer};
 pub use uploads::{NewUpload, Page, Upload, UploadKind};
 pub use users::{NewUser, Role, User};

@@ -270,6 +270,11 @@ async fn run_stages(
     }
     stop.check()?;
     ensure_not_paused(ctx, &job.owner_id).await?;
+    // Held for review by the automated checks (issue 19) after a worker could claim it: back
+    // to the queue, parked until a moderator decides; nothing reaches a provider.
+    if ctx.db.job_is_held(&job.id).await? {
+        return Err(Halt::Stopped(StopReason::Paused));
+    }
     let folder = {
         let (temp, worker, job_id) = (
             ctx.settings.temp_dir.clone(),
@@ -737,7 +742,12 @@ async fn settle(
     match halt {
         Halt::Stopped(StopReason::Shutdown | StopReason::Paused) => {
             match ctx.db.release_job(lease, now_ms()).await {
-                Ok(()) => JobOutcome::Released { job_id },
+                Ok(()) => {
+                    if let Err(err) = ctx.db.park_if_held(&job_id, now_ms()).await {
+                        tracing::warn!(error = %err, "cannot park a job held for review");
+                    }
+                    JobOutcome::Released { job_id }
+                }
                 Err(_) => lost(ctx, lease, rendered).await,
             }
         }

@@ -6,6 +6,10 @@
 //!
 //! Each connection count in the list is measured in turn against the same server, so the
 //! figures of one run are comparable. 10 connections is wrk's default.
+//!
+//! Then the public gallery (issue 19): `--gallery N` works (default 2000) by 100 authors are
+//! written into the database, and anonymous `GET /api/v1/gallery` (newest, page 1) and
+//! `?sort=most_viewed&page=5` are measured the same way.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -19,6 +23,7 @@ struct Options {
     connections: Vec<usize>,
     seconds: u64,
     bin: PathBuf,
+    gallery: usize,
 }
 
 fn options() -> Options {
@@ -28,6 +33,7 @@ fn options() -> Options {
         bin: std::env::var_os("REELSMITH_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("target/release/reelsmith")),
+        gallery: 2000,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -42,6 +48,7 @@ fn options() -> Options {
             }
             "--seconds" => options.seconds = value.parse().expect("a number"),
             "--bin" => options.bin = PathBuf::from(value),
+            "--gallery" => options.gallery = value.parse().expect("a number"),
             other => panic!("unknown argument {other}"),
         }
         i += 2;
@@ -114,8 +121,149 @@ async fn run(options: Options, base: String, data: PathBuf) {
             Duration::from_secs(options.seconds),
         )
         .await;
-        report(latencies, errors, elapsed, connections);
+        report(
+            &url_label("GET /api/v1/jobs/{id} (session cookie"),
+            latencies,
+            errors,
+            elapsed,
+            connections,
+        );
     }
+    if options.gallery == 0 {
+        return;
+    }
+    seed_gallery(&data, options.gallery).await;
+    let anonymous = Arc::new(String::new());
+    for (label, path) in [
+        (
+            "GET /api/v1/gallery (anonymous, newest, page 1",
+            "/api/v1/gallery",
+        ),
+        (
+            "GET /api/v1/gallery?sort=most_viewed&page=5 (anonymous",
+            "/api/v1/gallery?sort=most_viewed&page=5",
+        ),
+    ] {
+        let url = Arc::new(format!("{base}{path}"));
+        for &connections in &options.connections {
+            load(
+                &client,
+                &url,
+                &anonymous,
+                connections,
+                Duration::from_secs(1),
+            )
+            .await;
+            let (latencies, errors, elapsed) = load(
+                &client,
+                &url,
+                &anonymous,
+                connections,
+                Duration::from_secs(options.seconds),
+            )
+            .await;
+            report(&url_label(label), latencies, errors, elapsed, connections);
+        }
+    }
+}
+
+fn url_label(label: &str) -> String {
+    label.to_owned()
+}
+
+/// Writes `works` finished, published works by 100 authors straight into the server's SQLite
+/// database (the server runs without workers; the gallery reads only rows).
+async fn seed_gallery(data: &Path, works: usize) {
+    use reelsmith_store::{now_ms, Db, NewJob, NewUser, Role, RunLimits, ShownDetails};
+    let db = Db::open_sqlite(&data.join("reelsmith.db"), 2)
+        .await
+        .expect("the server's database");
+    let started = Instant::now();
+    let mut authors = Vec::new();
+    for i in 0..100 {
+        let user = db
+            .create_user(
+                &NewUser {
+                    email: format!("author{i}@bench.invalid"),
+                    username: format!("author{i}"),
+                    password_hash: None,
+                    display_name: format!("Author {i}"),
+                    role: Role::User,
+                    birth_year: None,
+                    age_confirmed_min: None,
+                },
+                now_ms(),
+            )
+            .await
+            .expect("an author");
+        authors.push(user.id);
+    }
+    for i in 0..works {
+        let owner = &authors[i % authors.len()];
+        db.submit_job(
+            &NewJob {
+                owner_id: owner.clone(),
+                params: json!({ "script": format!("Bench work number {i}. A harbour at dawn."), "seed": i }),
+                idempotency_key: None,
+                cost: 0,
+            },
+            now_ms(),
+        )
+        .await
+        .expect("a job");
+        let claimed = db
+            .claim_next_job(
+                "bench",
+                60_000,
+                RunLimits {
+                    per_user: 1000,
+                    global: 1000,
+                },
+                now_ms(),
+            )
+            .await
+            .expect("a claim")
+            .expect("a job to claim");
+        let rev = claimed.lease.revision;
+        let id = claimed.job.id.clone();
+        let keys = [
+            format!("jobs/{id}/r{rev}/video.mp4"),
+            format!("jobs/{id}/r{rev}/poster.jpg"),
+        ];
+        db.finish_job(
+            &claimed.lease,
+            &keys,
+            &json!({ "engine": "studio", "output_seconds": 12.0 }),
+            now_ms(),
+        )
+        .await
+        .expect("finished");
+        let shown = ShownDetails {
+            prompt: i % 2 == 0,
+            engine: true,
+            model: false,
+            length: true,
+        };
+        db.publish_job(
+            &claimed.job.owner_id,
+            &id,
+            rev,
+            &format!("Work {i}"),
+            shown,
+            now_ms(),
+        )
+        .await
+        .expect("published");
+        for _ in 0..(i % 7) {
+            db.count_public_view(&id).await.expect("a view");
+        }
+    }
+    println!(
+        "gallery: {works} published works by {} authors written in {:.1} s",
+        authors.len(),
+        started.elapsed().as_secs_f64()
+    );
+    db.close().await;
 }
 
 async fn wait_ready(client: &reqwest::Client, base: &str) {
@@ -222,12 +370,11 @@ async fn load(
             let mut errors = 0u64;
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                let ok = match client
-                    .get(url.as_str())
-                    .header("cookie", cookie.as_str())
-                    .send()
-                    .await
-                {
+                let mut request = client.get(url.as_str());
+                if !cookie.is_empty() {
+                    request = request.header("cookie", cookie.as_str());
+                }
+                let ok = match request.send().await {
                     Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
                     Err(_) => false,
                 };
@@ -250,7 +397,13 @@ async fn load(
     (all, errors, started.elapsed())
 }
 
-fn report(mut latencies: Vec<u32>, errors: u64, elapsed: Duration, connections: usize) {
+fn report(
+    label: &str,
+    mut latencies: Vec<u32>,
+    errors: u64,
+    elapsed: Duration,
+    connections: usize,
+) {
     latencies.sort_unstable();
     let pick = |q: f64| -> f64 {
         if latencies.is_empty() {
@@ -261,7 +414,7 @@ fn report(mut latencies: Vec<u32>, errors: u64, elapsed: Duration, connections: 
     };
     let rate = latencies.len() as f64 / elapsed.as_secs_f64();
     println!(
-        "GET /api/v1/jobs/{{id}} (session cookie, SQLite, {connections} connections, {:.1} s)",
+        "{label}, SQLite, {connections} connections, {:.1} s)",
         elapsed.as_secs_f64()
     );
     println!("  requests:  {} ok, {errors} failed", latencies.len());

@@ -24,6 +24,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../../../web/static/admin.js"),
     ),
     (
+        "sharing.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/static/sharing.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_str!("../../../../web/static/icon.svg"),

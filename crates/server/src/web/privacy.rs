@@ -38,6 +38,8 @@ pub struct Privacy {
     pub operator_note: String,
     /// Every published version, newest first.
     pub versions: Vec<VersionLine>,
+    /// The gallery, share links and moderation as configured (issue 19).
+    pub sharing: crate::sharing::PrivacySharing,
 }
 
 /// One published version, as the pages list them.
@@ -125,6 +127,7 @@ pub async fn privacy(State(state): State<AppState>, caller: Caller) -> Response 
         logs_months: config.retention.logs_months,
         purge_days: config.retention.purge_days,
         sweep_minutes: config.retention.sweep_minutes,
+        sharing: crate::sharing::PrivacySharing::of(&state),
     })
 }
 

@@ -1,0 +1,64 @@
+//! `/moderation`: the moderators' queue page (held jobs, reported works, legal requests),
+//! rendered on the server; its buttons call the moderation API (`/static/sharing.js`).
+//! Anyone but a moderator or admin gets the not-found page.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::{queue_view, require_moderator, HeldJobView, LegalRequestView, ReportedWorkView};
+use crate::error::ApiError;
+use crate::web::{Caller, Chrome};
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "moderation.html")]
+pub struct Moderation {
+    pub c: Chrome,
+    pub held: Vec<HeldJobView>,
+    pub reported: Vec<ReportedWorkView>,
+    pub legal: Vec<LegalRequestView>,
+}
+
+pub async fn moderation_page(State(state): State<AppState>, caller: Caller) -> Response {
+    let result = async {
+        let moderator = require_moderator(caller)?;
+        let queue = queue_view(&state).await?;
+        let legal = state
+            .db
+            .legal_requests(100)
+            .await?
+            .into_iter()
+            .map(super::legal_view)
+            .collect();
+        Ok::<_, ApiError>(Moderation {
+            c: Chrome {
+                title: "Moderation",
+                page: "moderation",
+                user: Some(moderator.user.display_name.clone()),
+            },
+            held: queue.held,
+            reported: queue.reported,
+            legal,
+        })
+    }
+    .await;
+    match result {
+        Ok(page) => match page.render() {
+            Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
+            Err(err) => ApiError::internal("web.render", &err).into_response(),
+        },
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            let mut r = (
+                StatusCode::NOT_FOUND,
+                [(header::CACHE_CONTROL, "no-store")],
+                Html("<!doctype html><title>Not found</title><h1>There is no page here</h1>"),
+            )
+                .into_response();
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
