@@ -5,12 +5,14 @@
 //! lists every key.
 
 pub mod load;
+pub mod oidc;
 pub mod providers;
 pub mod secret;
 pub mod sections;
 pub mod validate;
 
 pub use load::{ConfigError, Sources, ENV_PREFIX};
+pub use oidc::{OidcPreset, OidcProviderConfig};
 pub use providers::{
     CreditsConfig, PrivacyConfig, ProviderAccount, ProvidersConfig, SHOT_PROVIDERS,
 };

@@ -47,6 +47,9 @@ pub struct Config {
     /// What one user may upload, and how much decoding runs at once.
     #[serde(default)]
     pub uploads: UploadsConfig,
+    /// Sign-in through outside identity providers (`[[oidc]]`, P-ACC-4).
+    #[serde(default)]
+    pub oidc: Vec<crate::oidc::OidcProviderConfig>,
 }
 
 impl Default for Config {
@@ -100,6 +103,7 @@ impl Config {
             retention: RetentionConfig::default(),
             metrics: MetricsConfig::default(),
             uploads: UploadsConfig::default(),
+            oidc: Vec::new(),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod hsts;
 pub mod jobs;
 pub mod marketing;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod policies;
 pub mod providers;
@@ -146,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .merge(web::routes())
+        .merge(oidc::routes())
         .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn(web::csrf::protect))
