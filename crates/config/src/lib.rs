@@ -5,6 +5,7 @@
 //! lists every key.
 
 pub mod load;
+pub mod oidc;
 pub mod providers;
 pub mod secret;
 pub mod sections;
@@ -13,6 +14,7 @@ pub mod sharing;
 pub mod validate;
 
 pub use load::{ConfigError, Sources, ENV_PREFIX};
+pub use oidc::{OidcPreset, OidcProviderConfig};
 pub use providers::{
     CreditsConfig, PrivacyConfig, ProviderAccount, ProvidersConfig, SHOT_PROVIDERS,
 };

@@ -53,6 +53,9 @@ pub struct Config {
     /// The gallery, share links, reports and the automated checks (issue 19).
     #[serde(default)]
     pub sharing: crate::sharing::SharingConfig,
+    /// Sign-in through outside identity providers (`[[oidc]]`, P-ACC-4).
+    #[serde(default)]
+    pub oidc: Vec<crate::oidc::OidcProviderConfig>,
 }
 
 impl Default for Config {
@@ -109,6 +112,7 @@ impl Config {
             uploads: UploadsConfig::default(),
             staff: crate::staff::StaffConfig::default(),
             sharing: crate::sharing::SharingConfig::default(),
+            oidc: Vec::new(),
         }
     }
 }

@@ -333,7 +333,7 @@ pub async fn verify(
 }
 
 /// A new session for the user: the `Set-Cookie` value that carries it.
-async fn open_session(
+pub(crate) async fn open_session(
     state: &AppState,
     client: &ClientInfo,
     user_id: &str,

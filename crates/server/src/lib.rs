@@ -23,6 +23,7 @@ pub mod marketing;
 pub mod metrics;
 pub mod mfa;
 pub mod moderation;
+pub mod oidc;
 pub mod openapi;
 pub mod policies;
 pub mod providers;
@@ -156,6 +157,7 @@ pub fn router(state: AppState) -> Router {
         .merge(web::routes())
         .merge(admin::routes())
         .merge(sharing_pages())
+        .merge(oidc::routes())
         .fallback(web::fallback)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn(web::csrf::protect))

@@ -20,6 +20,7 @@ pub mod moderation;
 pub mod notify;
 pub mod object_names;
 pub mod objects;
+pub mod oidc;
 pub mod policies;
 pub mod queue;
 pub mod rate_limit;
@@ -57,6 +58,7 @@ pub use objects::{
     content_key, ContentHasher, MediaConfig, MediaStore, ObjectError, ObjectInfo, ObjectReader,
     S3Config, S3Limits,
 };
+pub use oidc::{OidcFlow, OidcIdentity, OidcPending, UnlinkOutcome};
 pub use policies::{PolicyAcceptance, PolicyKind, PolicyVersion, UserContact};
 pub use queue::{ClaimedJob, Lease, RunLimits};
 pub use rate_limit::RateDecision;

@@ -79,7 +79,7 @@ impl Chrome {
     }
 }
 
-fn render(t: impl Template) -> Response {
+pub(crate) fn render(t: impl Template) -> Response {
     match t.render() {
         Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
         Err(err) => ApiError::internal("web.render", &err).into_response(),
