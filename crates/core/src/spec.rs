@@ -175,11 +175,11 @@ pub const TTS_RATE_RANGE: std::ops::RangeInclusive<u32> = 80..=450;
 impl TtsSettings {
     pub fn validate(&self) -> Result<(), SpecError> {
         let name_ok = !self.voice.is_empty()
-            && self.voice.len() <= 40
+            && self.voice.len() <= 72
             && self
                 .voice
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/'));
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b':' | b'.'));
         if !name_ok {
             return Err(SpecError::InvalidVoice(self.voice.clone()));
         }
