@@ -201,7 +201,7 @@ pub(crate) fn speak_with_piper(
             }
             let offset = narration.audio.samples.len() as f64 / f64::from(rate);
             let words = match crate::align::align(&sentence.text, &audio, &reference) {
-                Ok(words) => words,
+                Ok(words) => every_token(&sentence.text, words),
                 Err(e) => {
                     notes.push(format!(
                         "the sentence \"{}\" could not be aligned ({e}); its words are timed \
@@ -225,6 +225,60 @@ pub(crate) fn speak_with_piper(
         return Err(SpeechError::NothingToSay);
     }
     Ok(out)
+}
+
+/// One timed word per token of `text`: the reference engine occasionally says nothing for a
+/// token (espeak-ng swallows some short words), and a caption word must still get its time.
+/// A missing token takes the time between its timed neighbours, or shares the one before it
+/// when there is no gap, split by character count.
+pub(crate) fn every_token(text: &str, aligned: Vec<SpeechWord>) -> Vec<SpeechWord> {
+    let tokens = words::tokens(text);
+    let mut timed: Vec<Option<SpeechWord>> = tokens
+        .iter()
+        .map(|t| aligned.iter().find(|w| w.char_offset == t.char_offset).cloned())
+        .collect();
+    let mut i = 0;
+    while i < tokens.len() {
+        if timed[i].is_some() {
+            i += 1;
+            continue;
+        }
+        let run_end = (i..tokens.len())
+            .find(|&j| timed[j].is_some())
+            .unwrap_or(tokens.len());
+        let next_start = timed.get(run_end).and_then(|w| w.as_ref()).map(|w| w.start);
+        let prev = if i > 0 { timed[i - 1].clone() } else { None };
+        let (mut from, to) = match (&prev, next_start) {
+            (Some(p), Some(n)) => (p.end, n),
+            (Some(p), None) => (p.end, p.end + 0.25 * (run_end - i) as f64),
+            (None, Some(n)) => ((n - 0.25 * (run_end - i) as f64).max(0.0), n),
+            (None, None) => (0.0, 0.25 * (run_end - i) as f64),
+        };
+        let mut first = i;
+        let min_span = 0.05 * (run_end - i) as f64;
+        if to - from < min_span {
+            if let Some(p) = &prev {
+                // No room: the word before gives up its span, shared by length.
+                from = p.start;
+                first = i - 1;
+            }
+        }
+        let chars: usize = tokens[first..run_end].iter().map(|t| t.char_len.max(1)).sum();
+        let mut at = from;
+        for k in first..run_end {
+            let share = (to - from) * tokens[k].char_len.max(1) as f64 / chars as f64;
+            timed[k] = Some(SpeechWord {
+                text: tokens[k].text.clone(),
+                char_offset: tokens[k].char_offset,
+                char_len: tokens[k].char_len,
+                start: at,
+                end: at + share,
+            });
+            at += share;
+        }
+        i = run_end;
+    }
+    timed.into_iter().flatten().collect()
 }
 
 /// The sentence's tokens spread evenly over its sound: the fallback when alignment fails.
@@ -273,6 +327,25 @@ mod tests {
         let cjk = split("今日は晴れです。明日は雨です。");
         assert_eq!(cjk.len(), 2);
         assert_eq!(cjk[1].char_offset, 8);
+    }
+
+    #[test]
+    fn tokens_the_reference_skipped_get_a_share_of_time() {
+        let word = |text: &str, at: usize, start: f64, end: f64| SpeechWord {
+            text: text.into(),
+            char_offset: at,
+            char_len: text.chars().count(),
+            start,
+            end,
+        };
+        let words = every_token(
+            "In the evening",
+            vec![word("In", 0, 0.1, 0.3), word("evening", 7, 0.3, 0.9)],
+        );
+        let texts: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(texts, ["In", "the", "evening"]);
+        assert!((words[0].start - 0.1).abs() < 1e-9 && (words[1].end - 0.3).abs() < 1e-9);
+        assert!(words[0].end <= words[1].start + 1e-9 && words[1].start < words[1].end);
     }
 
     #[test]
