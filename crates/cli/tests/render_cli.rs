@@ -629,7 +629,11 @@ fn spec_json_with_a_clip_and_a_recorded_voice() {
 fn p_voice_4_render_without_a_voice_flag_uses_the_natural_voice() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("script.txt");
-    std::fs::write(&script, "The harbour wakes up early. Boats go out before the sun.").unwrap();
+    std::fs::write(
+        &script,
+        "The harbour wakes up early. Boats go out before the sun.",
+    )
+    .unwrap();
     let image = photo(dir.path());
     let run = |home: Option<&str>, out: &Path| {
         let mut command = Command::new(bin());
@@ -662,6 +666,9 @@ fn p_voice_4_render_without_a_voice_flag_uses_the_natural_voice() {
     assert!(!cues.is_empty());
     assert!(vtt.contains("harbour") && vtt.contains("sun."), "{vtt}");
     let missing = dir.path().join("no-piper-here");
-    let plain = run(Some(missing.to_str().unwrap()), &dir.path().join("plain.mp4"));
+    let plain = run(
+        Some(missing.to_str().unwrap()),
+        &dir.path().join("plain.mp4"),
+    );
     assert!(plain.contains("voice: espeak:en-us"), "{plain}");
 }

@@ -176,10 +176,9 @@ impl TtsSettings {
     pub fn validate(&self) -> Result<(), SpecError> {
         let name_ok = !self.voice.is_empty()
             && self.voice.len() <= 72
-            && self
-                .voice
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b':' | b'.'));
+            && self.voice.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b':' | b'.')
+            });
         if !name_ok {
             return Err(SpecError::InvalidVoice(self.voice.clone()));
         }

@@ -505,12 +505,7 @@ fn narrate(
     let mut scene_start = 0.0;
     let texts: Vec<&str> = plan.scenes.iter().map(|s| s.speech_text.as_str()).collect();
     let spoken_all = speak_each(&texts, &spec.tts, speech)?;
-    for (i, (scene, spoken)) in plan
-        .scenes
-        .iter()
-        .zip(spoken_all.narrations)
-        .enumerate()
-    {
+    for (i, (scene, spoken)) in plan.scenes.iter().zip(spoken_all.narrations).enumerate() {
         let audio = resample_if_needed(spoken.audio);
         let offset = samples.len() as f64 / rate;
         words.extend(caption_words(scene, &spoken.words, offset));

@@ -71,7 +71,9 @@ fn p_voice_1_piper_narration_is_timed_by_forced_alignment() {
         }
         let offset = recording.duration();
         truth.push(offset + s);
-        recording.samples.extend_from_slice(&narration.audio.samples);
+        recording
+            .samples
+            .extend_from_slice(&narration.audio.samples);
         recording
             .samples
             .resize(recording.samples.len() + (pause * 22_050.0) as usize, 0.0);
@@ -122,7 +124,10 @@ fn p_voice_2_a_corrupt_or_unknown_piper_voice() {
         .iter()
         .find(|v| v.id == format!("piper:{JOE}"))
         .unwrap();
-    assert!(joe.problem.as_deref().unwrap().contains("corrupt"), "{joe:?}");
+    assert!(
+        joe.problem.as_deref().unwrap().contains("corrupt"),
+        "{joe:?}"
+    );
 
     for voice in ["en-us", &format!("piper:{JOE}")] {
         let spoken = speak("A short test sentence for the voice.", &tts(voice), &config).unwrap();
@@ -148,7 +153,10 @@ fn p_voice_2_a_corrupt_or_unknown_piper_voice() {
 fn p_voice_3_a_script_the_voice_cannot_speak_is_refused() {
     let config = installed();
     let err = speak("مرحبا بكم في المدينة القديمة", &tts("en-us"), &config).unwrap_err();
-    assert!(matches!(err, SpeechError::LanguageUnsupported { .. }), "{err}");
+    assert!(
+        matches!(err, SpeechError::LanguageUnsupported { .. }),
+        "{err}"
+    );
     assert_eq!(err.code(), "speech.language_unsupported");
     assert!(err.is_client_error());
     // The same text with an Arabic voice is spoken.
@@ -167,7 +175,9 @@ fn p_voice_5_the_catalogue_lists_installed_voices() {
     assert_eq!(joe.language, "en-us");
     assert_eq!(joe.gender.as_deref(), Some("male"));
     assert!(joe.natural && joe.problem.is_none(), "{joe:?}");
-    for language in ["en-us", "es", "fr", "de", "pt", "ru", "hi", "ar", "ja", "cmn"] {
+    for language in [
+        "en-us", "es", "fr", "de", "pt", "ru", "hi", "ar", "ja", "cmn",
+    ] {
         assert!(
             voices.iter().any(|v| v.id == format!("espeak:{language}")),
             "no espeak:{language}"

@@ -159,7 +159,8 @@ fn capitalise(s: &str) -> String {
 /// MD5 of a model file, remembered by path, size and modification time: a 60 MB model is
 /// hashed once per process, and again only when the file changes.
 fn model_md5(path: &Path) -> std::io::Result<String> {
-    static CACHE: Mutex<Option<HashMap<(PathBuf, u64, SystemTime), String>>> = Mutex::new(None);
+    type Digests = HashMap<(PathBuf, u64, SystemTime), String>;
+    static CACHE: Mutex<Option<Digests>> = Mutex::new(None);
     let meta = std::fs::metadata(path)?;
     let key = (path.to_path_buf(), meta.len(), meta.modified()?);
     if let Some(hit) = CACHE

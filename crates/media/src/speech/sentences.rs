@@ -188,7 +188,10 @@ pub(crate) fn speak_with_piper(
         })
         .collect();
     session.speak_all(
-        &sentences.iter().map(|(_, s)| s.text.clone()).collect::<Vec<_>>(),
+        &sentences
+            .iter()
+            .map(|(_, s)| s.text.clone())
+            .collect::<Vec<_>>(),
         length_scale,
         |i, audio| {
             let (t, sentence) = &sentences[i];
@@ -211,12 +214,14 @@ pub(crate) fn speak_with_piper(
                     even_words(&sentence.text, &audio)
                 }
             };
-            narration.words.extend(words.into_iter().map(|w| SpeechWord {
-                char_offset: w.char_offset + sentence.char_offset,
-                start: w.start + offset,
-                end: w.end + offset,
-                ..w
-            }));
+            narration
+                .words
+                .extend(words.into_iter().map(|w| SpeechWord {
+                    char_offset: w.char_offset + sentence.char_offset,
+                    start: w.start + offset,
+                    end: w.end + offset,
+                    ..w
+                }));
             narration.audio.samples.extend_from_slice(&audio.samples);
             Ok(())
         },
@@ -235,7 +240,12 @@ pub(crate) fn every_token(text: &str, aligned: Vec<SpeechWord>) -> Vec<SpeechWor
     let tokens = words::tokens(text);
     let mut timed: Vec<Option<SpeechWord>> = tokens
         .iter()
-        .map(|t| aligned.iter().find(|w| w.char_offset == t.char_offset).cloned())
+        .map(|t| {
+            aligned
+                .iter()
+                .find(|w| w.char_offset == t.char_offset)
+                .cloned()
+        })
         .collect();
     let mut i = 0;
     while i < tokens.len() {
@@ -263,7 +273,10 @@ pub(crate) fn every_token(text: &str, aligned: Vec<SpeechWord>) -> Vec<SpeechWor
                 first = i - 1;
             }
         }
-        let chars: usize = tokens[first..run_end].iter().map(|t| t.char_len.max(1)).sum();
+        let chars: usize = tokens[first..run_end]
+            .iter()
+            .map(|t| t.char_len.max(1))
+            .sum();
         let mut at = from;
         for k in first..run_end {
             let share = (to - from) * tokens[k].char_len.max(1) as f64 / chars as f64;
@@ -314,7 +327,8 @@ mod tests {
 
     #[test]
     fn sentences_split_at_their_ends_and_short_ones_join() {
-        let s = split("Hello there. This is the second sentence here! Ok. And the last one is long.");
+        let s =
+            split("Hello there. This is the second sentence here! Ok. And the last one is long.");
         let texts: Vec<&str> = s.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(
             texts,

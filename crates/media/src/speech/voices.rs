@@ -167,12 +167,8 @@ pub fn installed_voices(config: &SpeechConfig) -> Vec<VoiceInfo> {
 /// The voice that will actually speak, after choosing and falling back.
 #[derive(Debug, Clone)]
 pub(crate) enum Resolved {
-    Espeak {
-        language: String,
-    },
-    Piper {
-        voice: piper::PiperVoice,
-    },
+    Espeak { language: String },
+    Piper { voice: piper::PiperVoice },
 }
 
 /// Chooses the engine and voice for `voice`. A named Piper voice that is corrupt or whose

@@ -41,7 +41,10 @@ pub fn run(dir: &Path) {
     let installed = SpeechConfig::installed();
     let words = SCRIPT.split_whitespace().count();
     println!("# Voices: real-time factor and intelligibility ({words}-word script)");
-    println!("commit: {}", std::env::var("REELSMITH_COMMIT").unwrap_or_default());
+    println!(
+        "commit: {}",
+        std::env::var("REELSMITH_COMMIT").unwrap_or_default()
+    );
     let mut rows = Vec::new();
     for (label, voice) in [
         ("Piper (default when installed)", "en-us"),
@@ -67,7 +70,14 @@ pub fn run(dir: &Path) {
             "1",
             wav16.to_str().unwrap(),
         ]);
-        rows.push((label, spoken.voice, wall, seconds, wav16, spoken.notes.len()));
+        rows.push((
+            label,
+            spoken.voice,
+            wall,
+            seconds,
+            wav16,
+            spoken.notes.len(),
+        ));
     }
     let python = installed.piper_python.clone();
     let out = std::process::Command::new(&python)
