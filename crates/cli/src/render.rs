@@ -39,7 +39,8 @@ pub struct RenderArgs {
     style: Option<StyleArg>,
     #[arg(long, value_enum)]
     captions: Option<CaptionsArg>,
-    /// espeak-ng voice, such as en-us, en-gb, fr, de, es, ru.
+    /// Voice: a language (en-us, fr, de, es, ru, hi, ar, ja, cmn; the natural Piper voice for it
+    /// when installed, else espeak-ng), or exactly one voice: piper:en_US-joe-medium, espeak:en-us.
     #[arg(long)]
     tts_voice: Option<String>,
     /// Speech rate in words per minute.
@@ -111,7 +112,11 @@ pub fn run(args: RenderArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut config = EngineConfig::default();
+    let mut config = EngineConfig {
+        // The natural voice when scripts/setup installed it (REELSMITH_PIPER_HOME moves it).
+        speech: reelsmith_media::speech::voices::SpeechConfig::installed(),
+        ..EngineConfig::default()
+    };
     if let Some(preset) = &args.preset {
         config.encode.preset = preset.clone();
     }
@@ -157,6 +162,12 @@ pub fn run(args: RenderArgs) -> ExitCode {
                 .map(|(stage, ms)| format!("{} {:.2} s", stage_label(*stage), *ms as f64 / 1000.0))
                 .collect();
             println!("time: {}", times.join(", "));
+            if let Some(voice) = &out.voice {
+                println!("voice: {voice}");
+            }
+            for note in &out.speech_notes {
+                println!("note: {note}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

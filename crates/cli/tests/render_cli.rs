@@ -622,3 +622,53 @@ fn spec_json_with_a_clip_and_a_recorded_voice() {
     assert_cues_in_order_inside(&cue_times(&vtt), recording_s, "vtt");
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
 }
+
+/// Issue 17: with no voice flag, `reelsmith render` speaks with the natural (Piper) voice that
+/// scripts/setup installs, and with espeak-ng where it is not installed.
+#[test]
+fn p_voice_4_render_without_a_voice_flag_uses_the_natural_voice() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.txt");
+    std::fs::write(
+        &script,
+        "The harbour wakes up early. Boats go out before the sun.",
+    )
+    .unwrap();
+    let image = photo(dir.path());
+    let run = |home: Option<&str>, out: &Path| {
+        let mut command = Command::new(bin());
+        command
+            .args(["render", "--quiet", "--resolution", "480p", "--fps", "24"])
+            .arg("--script")
+            .arg(&script)
+            .arg("--image")
+            .arg(&image)
+            .arg("--out")
+            .arg(out);
+        if let Some(home) = home {
+            command.env("REELSMITH_PIPER_HOME", home);
+        }
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let natural = run(None, &dir.path().join("natural.mp4"));
+    assert!(
+        natural.contains("voice: piper:en_US-joe-medium"),
+        "{natural}"
+    );
+    let vtt = std::fs::read_to_string(dir.path().join("natural.vtt")).unwrap();
+    let cues = cue_times(&vtt);
+    assert!(!cues.is_empty());
+    assert!(vtt.contains("harbour") && vtt.contains("sun."), "{vtt}");
+    let missing = dir.path().join("no-piper-here");
+    let plain = run(
+        Some(missing.to_str().unwrap()),
+        &dir.path().join("plain.mp4"),
+    );
+    assert!(plain.contains("voice: espeak:en-us"), "{plain}");
+}

@@ -181,10 +181,10 @@ impl TtsSettings {
     pub fn validate(&self) -> Result<(), SpecError> {
         let name_ok = !self.voice.is_empty()
             && self.voice.len() <= 80
-            && self
-                .voice
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/'));
+            && !self.voice.contains("..")
+            && self.voice.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b':' | b'.')
+            });
         if !name_ok {
             return Err(SpecError::InvalidVoice(self.voice.clone()));
         }

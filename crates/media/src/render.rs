@@ -21,7 +21,8 @@ use crate::frame::Overlay;
 use crate::image_input::{load_image, ImageError};
 use crate::plan::{plan, PlanError, PlannedScene, ScenePlan};
 use crate::process;
-use crate::speech::{synthesize, SpeechError, SpeechWord};
+use crate::speech::voices::{reference_language, SpeechConfig};
+use crate::speech::{speak_each, SpeechError, SpeechWord};
 use crate::timing::WordTiming;
 use crate::workdir::{PendingFile, WorkDir};
 
@@ -49,6 +50,8 @@ pub struct EngineConfig {
     /// Threads the warp of each frame is split across; 0 picks half the cores (at most 4), the
     /// other half being x264's. The frames are the same for any number.
     pub warp_threads: usize,
+    /// Which speech engines and voices narrate (Piper voices, the natural-voice preference).
+    pub speech: crate::speech::voices::SpeechConfig,
 }
 
 impl EngineConfig {
@@ -70,6 +73,7 @@ impl Default for EngineConfig {
             temp_dir: None,
             crossfade: 0.5,
             warp_threads: 0,
+            speech: crate::speech::voices::SpeechConfig::default(),
         }
     }
 }
@@ -125,6 +129,12 @@ pub struct RenderOutput {
     pub frame_hash: Option<u64>,
     /// Wall time per stage, in milliseconds.
     pub stage_ms: Vec<(Stage, u64)>,
+    /// The voice that narrated (`piper:en_US-joe-medium`, `espeak:en-us`); None for a recording.
+    #[serde(default)]
+    pub voice: Option<String>,
+    /// Fallbacks the narration took (a corrupt voice, sentences timed evenly), for the report.
+    #[serde(default)]
+    pub speech_notes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -236,13 +246,20 @@ pub fn render(
     let narration = match &job.voice {
         None => {
             progress(Progress::Stage(Stage::Narrate));
-            let n = narrate(&plan, spec)?;
+            let n = narrate(&plan, spec, &config.speech)?;
             clock.lap(Stage::Narrate);
             n
         }
         Some(voice) => {
             progress(Progress::Stage(Stage::Align));
-            let n = align_recording(&plan, spec, voice, job.heard_words.as_deref(), limits)?;
+            let n = align_recording(
+                &plan,
+                spec,
+                voice,
+                job.heard_words.as_deref(),
+                limits,
+                &config.speech,
+            )?;
             clock.lap(Stage::Align);
             n
         }
@@ -379,6 +396,8 @@ pub fn render(
         words: narration.words,
         frame_hash: hash.map(|h| h.finish()),
         stage_ms: clock.laps,
+        voice: narration.voice,
+        speech_notes: narration.notes,
     })
 }
 
@@ -468,18 +487,25 @@ struct Narration {
     duration: f64,
     scene_durations: Vec<f64>,
     words: Vec<WordTiming>,
+    voice: Option<String>,
+    notes: Vec<String>,
 }
 
 /// Speaks each scene, lays the scenes end to end with a short pause, and maps the speech engine's
 /// word events back onto the caption words.
-fn narrate(plan: &ScenePlan, spec: &RenderSpec) -> Result<Narration, RenderError> {
+fn narrate(
+    plan: &ScenePlan,
+    spec: &RenderSpec,
+    speech: &SpeechConfig,
+) -> Result<Narration, RenderError> {
     let rate = NARRATION_RATE as f64;
     let mut samples: Vec<f32> = vec![0.0; (LEAD_IN * rate) as usize];
     let mut words = Vec::with_capacity(plan.word_count());
     let mut scene_durations = Vec::with_capacity(plan.scenes.len());
     let mut scene_start = 0.0;
-    for (i, scene) in plan.scenes.iter().enumerate() {
-        let spoken = synthesize(&scene.speech_text, &spec.tts)?;
+    let texts: Vec<&str> = plan.scenes.iter().map(|s| s.speech_text.as_str()).collect();
+    let spoken_all = speak_each(&texts, &spec.tts, speech)?;
+    for (i, (scene, spoken)) in plan.scenes.iter().zip(spoken_all.narrations).enumerate() {
         let audio = resample_if_needed(spoken.audio);
         let offset = samples.len() as f64 / rate;
         words.extend(caption_words(scene, &spoken.words, offset));
@@ -503,6 +529,8 @@ fn narrate(plan: &ScenePlan, spec: &RenderSpec) -> Result<Narration, RenderError
         duration,
         scene_durations,
         words,
+        voice: Some(spoken_all.voice),
+        notes: spoken_all.notes,
     })
 }
 
@@ -594,6 +622,7 @@ fn align_recording(
     voice: &Path,
     heard: Option<&[HeardWord]>,
     limits: &Limits,
+    speech: &SpeechConfig,
 ) -> Result<Narration, RenderError> {
     let recording = decode_audio(voice, 16_000, limits)?;
     let duration = recording.duration();
@@ -608,7 +637,13 @@ fn align_recording(
     }
     let aligned = match heard {
         Some(heard) => time_script(&text, heard, duration),
-        None => align(&text, &recording, &spec.tts)?,
+        None => {
+            let reference = reelsmith_core::TtsSettings {
+                voice: reference_language(&spec.tts.voice, speech)?,
+                ..spec.tts.clone()
+            };
+            align(&text, &recording, &reference)?
+        }
     };
     let mut words = Vec::with_capacity(plan.word_count());
     let mut scene_starts = Vec::with_capacity(plan.scenes.len());
@@ -638,6 +673,8 @@ fn align_recording(
         duration,
         scene_durations,
         words,
+        voice: None,
+        notes: Vec::new(),
     })
 }
 

@@ -59,6 +59,8 @@ lives beside it, and many who never see it at all.";
 
 #[path = "render/speed.rs"]
 mod speed;
+#[path = "render/voice.rs"]
+mod voice;
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "render".into());
@@ -67,10 +69,14 @@ fn main() {
         speed::engine_child(std::env::args().skip(2).collect());
         return;
     }
+    if which == "voice" {
+        voice::run(scratch_dir().path());
+        return;
+    }
     if !["render", "minute", "memory", "jitter", "codec"].contains(&which.as_str()) {
         eprintln!(
             "usage: bench-render [render [--seconds S] [--rounds N] [--pictures grainy,smooth] \
-             [--sizes 720,1080] [--no-memory]|minute|memory|jitter|codec]"
+             [--sizes 720,1080] [--no-memory]|minute|memory|jitter|codec|voice]"
         );
         std::process::exit(2);
     }

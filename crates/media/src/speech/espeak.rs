@@ -45,7 +45,7 @@ const ABORT: c_int = 1;
 
 /// The most audio one synthesis may produce (one hour at 22 050 Hz); a script that long is
 /// refused upstream, so hitting this means something is wrong and we stop rather than fill memory.
-const MAX_SAMPLES: usize = 22_050 * 3_600;
+pub(crate) const MAX_SAMPLES: usize = 22_050 * 3_600;
 
 /// `espeak_EVENT`.
 #[repr(C)]
@@ -270,6 +270,34 @@ pub(crate) fn voice_languages() -> Result<Vec<String>, SpeechError> {
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// Each installed voice's languages with the voice's gender (`male`, `female`, or None).
+pub(crate) fn voice_entries() -> Result<Vec<(String, Option<String>)>, SpeechError> {
+    with_engine(|api| {
+        let mut out = Vec::new();
+        // SAFETY: as in `list_languages`.
+        unsafe {
+            let list = (api.list_voices)(std::ptr::null_mut());
+            if list.is_null() {
+                return Ok(out);
+            }
+            let mut cursor = list;
+            while !(*cursor).is_null() {
+                let voice = &**cursor;
+                let gender = match voice.gender {
+                    1 => Some("male".to_string()),
+                    2 => Some("female".to_string()),
+                    _ => None,
+                };
+                for name in languages_of(voice.languages) {
+                    out.push((name, gender.clone()));
+                }
+                cursor = cursor.add(1);
+            }
+        }
+        Ok(out)
+    })
 }
 
 fn list_languages(api: &Api) -> Vec<String> {

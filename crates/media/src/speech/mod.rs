@@ -8,6 +8,9 @@
 //! with that token's character span, so captions show the script as written.
 
 mod espeak;
+mod piper;
+mod sentences;
+pub mod voices;
 mod words;
 
 use reelsmith_core::{ErrorCode, SpecError, TtsSettings};
@@ -58,6 +61,15 @@ pub enum SpeechError {
     InvalidSettings(String),
     #[error("the text has no words that can be spoken")]
     NothingToSay,
+    #[error(
+        "no installed voice speaks this script's writing ({script}); the voice `{voice}` speaks \
+         `{language}`: choose a voice of the script's language"
+    )]
+    LanguageUnsupported {
+        script: &'static str,
+        voice: String,
+        language: String,
+    },
 }
 
 impl ErrorCode for SpeechError {
@@ -68,6 +80,7 @@ impl ErrorCode for SpeechError {
             SpeechError::UnknownVoice(_) => "speech.unknown_voice",
             SpeechError::InvalidSettings(_) => "speech.invalid_settings",
             SpeechError::NothingToSay => "speech.nothing_to_say",
+            SpeechError::LanguageUnsupported { .. } => "speech.language_unsupported",
         }
     }
 
@@ -77,6 +90,7 @@ impl ErrorCode for SpeechError {
             SpeechError::UnknownVoice(_)
                 | SpeechError::InvalidSettings(_)
                 | SpeechError::NothingToSay
+                | SpeechError::LanguageUnsupported { .. }
         )
     }
 }
@@ -110,9 +124,102 @@ pub fn list_voices() -> Result<Vec<String>, SpeechError> {
     espeak::voice_languages()
 }
 
-fn check_settings(tts: &TtsSettings) -> Result<(), SpeechError> {
+pub(crate) fn check_settings(tts: &TtsSettings) -> Result<(), SpeechError> {
     tts.validate().map_err(|e| match e {
         SpecError::InvalidVoice(name) => SpeechError::UnknownVoice(name),
         other => SpeechError::InvalidSettings(other.to_string()),
+    })
+}
+
+/// Narration and how it was made: which engine spoke, and what the caller should report.
+#[derive(Debug, Clone)]
+pub struct Spoken {
+    pub narration: Narration,
+    pub engine: voices::SpeechEngine,
+    /// The voice that spoke, as a voice id (`piper:en_US-joe-medium`, `espeak:en-us`).
+    pub voice: String,
+    /// Fallbacks taken (a corrupt Piper model, a missing runtime) and sentences whose words
+    /// the aligner could not place and that were timed evenly instead.
+    pub notes: Vec<String>,
+}
+
+/// Speaks `text` with the voice `tts.voice` names, resolved by [`voices`] against `config`:
+/// Piper where chosen and usable, espeak-ng otherwise. Word timings are exact for espeak-ng (its
+/// own events) and forced-aligned for Piper.
+pub fn speak(
+    text: &str,
+    tts: &TtsSettings,
+    config: &voices::SpeechConfig,
+) -> Result<Spoken, SpeechError> {
+    let mut all = speak_each(&[text], tts, config)?;
+    Ok(Spoken {
+        narration: all.narrations.remove(0),
+        engine: all.engine,
+        voice: all.voice,
+        notes: all.notes,
+    })
+}
+
+/// Several texts (a video's scenes) spoken by one voice; a Piper model loads once for all.
+#[derive(Debug, Clone)]
+pub struct SpokenEach {
+    pub narrations: Vec<Narration>,
+    pub engine: voices::SpeechEngine,
+    pub voice: String,
+    pub notes: Vec<String>,
+}
+
+/// [`speak`] for several texts at once, in order.
+pub fn speak_each(
+    texts: &[&str],
+    tts: &TtsSettings,
+    config: &voices::SpeechConfig,
+) -> Result<SpokenEach, SpeechError> {
+    check_settings(tts)?;
+    if texts.is_empty() || texts.iter().any(|t| t.trim().is_empty()) {
+        return Err(SpeechError::NothingToSay);
+    }
+    let mut notes = Vec::new();
+    let resolved = voices::resolve(&tts.voice, config, &mut notes)?;
+    let language = match &resolved {
+        voices::Resolved::Espeak { language } => language.clone(),
+        voices::Resolved::Piper { voice } => voice.espeak_voice.clone(),
+    };
+    for text in texts {
+        sentences::check_script(text, &language, &tts.voice)?;
+    }
+    let (narrations, engine, voice) = match resolved {
+        voices::Resolved::Espeak { language } => {
+            let espeak_tts = TtsSettings {
+                voice: language.clone(),
+                ..tts.clone()
+            };
+            let narrations = texts
+                .iter()
+                .map(|t| synthesize(t, &espeak_tts))
+                .collect::<Result<Vec<_>, _>>()?;
+            (
+                narrations,
+                voices::SpeechEngine::Espeak,
+                format!("espeak:{language}"),
+            )
+        }
+        voices::Resolved::Piper { voice } => {
+            let narrations = sentences::speak_with_piper(texts, tts, &voice, config, &mut notes)?;
+            (
+                narrations,
+                voices::SpeechEngine::Piper,
+                format!("piper:{}", voice.name),
+            )
+        }
+    };
+    for note in &notes {
+        tracing::warn!("{note}");
+    }
+    Ok(SpokenEach {
+        narrations,
+        engine,
+        voice,
+        notes,
     })
 }
