@@ -5,12 +5,14 @@
 //! lists every key.
 
 pub mod load;
+pub mod music;
 pub mod providers;
 pub mod secret;
 pub mod sections;
 pub mod validate;
 
 pub use load::{ConfigError, Sources, ENV_PREFIX};
+pub use music::MusicConfig;
 pub use providers::{
     CreditsConfig, PrivacyConfig, ProviderAccount, ProvidersConfig, SHOT_PROVIDERS,
 };

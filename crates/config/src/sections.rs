@@ -47,6 +47,9 @@ pub struct Config {
     /// What one user may upload, and how much decoding runs at once.
     #[serde(default)]
     pub uploads: UploadsConfig,
+    /// The operator's music library.
+    #[serde(default)]
+    pub music: crate::music::MusicConfig,
 }
 
 impl Default for Config {
@@ -100,6 +103,7 @@ impl Config {
             retention: RetentionConfig::default(),
             metrics: MetricsConfig::default(),
             uploads: UploadsConfig::default(),
+            music: crate::music::MusicConfig::default(),
         }
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::align::transcript::{time_script, HeardWord};
 use crate::align::{align, AlignError};
-use crate::audio::{decode_audio, write_wav, AudioBuffer, AudioError};
+use crate::audio::{check_audio, decode_audio, write_wav, AudioBuffer, AudioError};
 use crate::captions::{
     build_cues, write_srt, write_vtt, CaptionLayout, CaptionRenderer, CaptionStyle,
 };
@@ -19,6 +19,7 @@ use crate::compose::{open_clip, resolve_motion, ComposeError, Compositor, SceneS
 use crate::encode::{write_poster, EncodeError, EncodeSettings, Encoder, PipelinedEncoder};
 use crate::frame::Overlay;
 use crate::image_input::{load_image, ImageError};
+use crate::mix::{final_mix, LoudnessReport, MixError, MixInput, MusicBed};
 use crate::plan::{plan, PlanError, PlannedScene, ScenePlan};
 use crate::process;
 use crate::speech::{synthesize, SpeechError, SpeechWord};
@@ -49,6 +50,8 @@ pub struct EngineConfig {
     /// Threads the warp of each frame is split across; 0 picks half the cores (at most 4), the
     /// other half being x264's. The frames are the same for any number.
     pub warp_threads: usize,
+    /// The operator's music library (`library:<id>` music resolves there).
+    pub music_library: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -70,6 +73,7 @@ impl Default for EngineConfig {
             temp_dir: None,
             crossfade: 0.5,
             warp_threads: 0,
+            music_library: None,
         }
     }
 }
@@ -83,6 +87,8 @@ pub struct RenderJob<'a> {
     /// Word timestamps a transcription service heard in `voice`: captions are timed from them
     /// instead of by local forced alignment.
     pub heard_words: Option<Vec<HeardWord>>,
+    /// A music track to lay under the narration (see [`crate::mix`]).
+    pub music: Option<PathBuf>,
     /// The MP4 to write; sidecars go beside it (`.vtt`, `.srt`, `.jpg`).
     pub out: PathBuf,
     /// Hash every raw frame before encoding (for reproducibility checks).
@@ -98,6 +104,7 @@ pub enum Stage {
     Plan,
     Narrate,
     Align,
+    Mix,
     Compose,
     Finish,
 }
@@ -125,6 +132,8 @@ pub struct RenderOutput {
     pub frame_hash: Option<u64>,
     /// Wall time per stage, in milliseconds.
     pub stage_ms: Vec<(Stage, u64)>,
+    /// The final mix's loudness (normalised to −14 LUFS).
+    pub loudness: LoudnessReport,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +154,10 @@ pub enum RenderError {
     Compose(#[from] ComposeError),
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    #[error(transparent)]
+    Mix(#[from] MixError),
+    #[error("the music: {0}")]
+    Music(AudioError),
     #[error("{path}: not an image or video this engine can read")]
     UnsupportedMedia { path: PathBuf },
     #[error("{path}: {source}")]
@@ -173,6 +186,8 @@ impl ErrorCode for RenderError {
             RenderError::Image(e) => e.code(),
             RenderError::Compose(e) => e.code(),
             RenderError::Encode(e) => e.code(),
+            RenderError::Mix(e) => e.code(),
+            RenderError::Music(e) => music_code(e),
             RenderError::UnsupportedMedia { .. } => "media.unsupported_format",
             RenderError::Input { .. } => "media.unreadable",
             RenderError::FileTooLarge { .. } => "media.too_large",
@@ -192,12 +207,24 @@ impl ErrorCode for RenderError {
             RenderError::Image(e) => e.is_client_error(),
             RenderError::Compose(e) => e.is_client_error(),
             RenderError::Encode(e) => e.is_client_error(),
+            RenderError::Mix(e) => e.is_client_error(),
+            RenderError::Music(e) => e.is_client_error(),
             RenderError::UnsupportedMedia { .. }
             | RenderError::Input { .. }
             | RenderError::FileTooLarge { .. }
             | RenderError::TooLong { .. } => true,
             RenderError::Output(_) | RenderError::Cancelled => false,
         }
+    }
+}
+
+/// A music file's problem, in the music's own terms.
+fn music_code(e: &AudioError) -> &'static str {
+    match e {
+        AudioError::TooLong { .. } => "music.too_long",
+        AudioError::TooLarge { .. } => "music.too_large",
+        AudioError::Process(p) => p.code(),
+        _ => "music.not_audio",
     }
 }
 
@@ -230,6 +257,10 @@ pub fn render(
         check_file_size(path, limits.max_file_bytes)?;
     }
     let visuals = load_visuals(&job.media, limits)?;
+    if let Some(music) = &job.music {
+        // Before any narration: a bad track fails the render while it is still cheap.
+        check_audio(music, limits).map_err(RenderError::Music)?;
+    }
     clock.lap(Stage::Plan);
 
     let work = WorkDir::new(config.temp_dir.as_deref()).map_err(RenderError::Output)?;
@@ -261,6 +292,23 @@ pub fn render(
         }
         NarrationAudio::Recording(path) => path.clone(),
     };
+    progress(Progress::Stage(Stage::Mix));
+    let mixed = work.file("final-mix.wav");
+    let loudness = final_mix(
+        &MixInput {
+            narration: &audio_path,
+            duration: narration.duration,
+            words: &narration.words,
+            music: job.music.as_deref().map(|path| MusicBed {
+                path,
+                level_db: spec.effective_music_level() as f64,
+            }),
+            work_dir: work.path(),
+            timeout,
+        },
+        &mixed,
+    )?;
+    clock.lap(Stage::Mix);
 
     progress(Progress::Stage(Stage::Compose));
     let size = spec.frame_size();
@@ -309,7 +357,7 @@ pub fn render(
         video.temp_path(),
         size,
         spec.fps,
-        Some(&audio_path),
+        Some(&mixed),
         &config.encode,
         timeout,
     )?;
@@ -379,6 +427,7 @@ pub fn render(
         words: narration.words,
         frame_hash: hash.map(|h| h.finish()),
         stage_ms: clock.laps,
+        loudness,
     })
 }
 

@@ -25,6 +25,7 @@ pub mod providers;
 pub mod range;
 pub mod scripts;
 pub mod sessions;
+pub mod sound;
 pub mod state;
 pub mod time;
 pub mod tokens;
@@ -136,7 +137,11 @@ pub fn router(state: AppState) -> Router {
         .route("/scripts", post(scripts::write))
         .route("/webhooks/fal", post(webhooks::fal_webhook))
         .route("/webhooks/replicate", post(webhooks::replicate_webhook))
-        .route("/webhooks/kie", post(webhooks::kie_webhook));
+        .route("/webhooks/kie", post(webhooks::kie_webhook))
+        .route("/voices", get(sound::voices))
+        .route("/voices/{id}/sample", get(sound::voice_sample))
+        .route("/music", get(sound::music))
+        .route("/music/{id}/preview", get(sound::music_preview));
 
     Router::new()
         .nest("/api/v1", api)
