@@ -176,7 +176,10 @@ async fn studio_voice_sample_and_a_job_with_music_in_chromium() {
     let library = library.display().to_string();
     let server = Server::start(&data, &[("REELSMITH__MUSIC__LIBRARY", &library)], &[]).await;
     let email = "sound-web@example.org";
-    server.client().sign_up_and_in(&data, email, "soundweb").await;
+    server
+        .client()
+        .sign_up_and_in(&data, email, "soundweb")
+        .await;
     let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];
     run_browser_script(&server, "sound.mjs", args).await;
 }

@@ -223,12 +223,7 @@ const STEREO: &str = "aformat=sample_fmts=fltp:sample_rates=48000:channel_layout
 
 /// Mixes the narration with the music (looped, trimmed, faded, set to `gain_db`, multiplied by
 /// the ducking envelope) into a float WAV, which may exceed full scale until normalised.
-fn mix_music(
-    input: &MixInput<'_>,
-    music: &Path,
-    gain_db: f64,
-    out: &Path,
-) -> Result<(), MixError> {
+fn mix_music(input: &MixInput<'_>, music: &Path, gain_db: f64, out: &Path) -> Result<(), MixError> {
     let duration = input.duration.max(0.1);
     let envelope_path = input.work_dir.join("duck-envelope.wav");
     // A tenth of a second longer than the video, so the envelope never ends the mix early.
@@ -490,14 +485,21 @@ mod tests {
         let env = duck_envelope(&words, 6.0, 1000);
         let db = |t: f64| 20.0 * (env[(t * 1000.0) as usize] as f64).log10();
         assert!(db(0.5).abs() < 0.01, "before speech: {}", db(0.5));
-        assert!((db(1.2) + DUCK_DB).abs() < 0.01, "under a word: {}", db(1.2));
+        assert!(
+            (db(1.2) + DUCK_DB).abs() < 0.01,
+            "under a word: {}",
+            db(1.2)
+        );
         assert!(
             (db(1.35) + DUCK_DB).abs() < 0.01,
             "a short gap stays ducked: {}",
             db(1.35)
         );
         assert!(db(3.0).abs() < 0.01, "a long pause comes back: {}", db(3.0));
-        assert!(db(1.0 - ATTACK / 2.0) < -DUCK_DB / 3.0, "ducks ahead of a word");
+        assert!(
+            db(1.0 - ATTACK / 2.0) < -DUCK_DB / 3.0,
+            "ducks ahead of a word"
+        );
         assert!(db(5.5).abs() < 0.01);
     }
 
@@ -506,6 +508,9 @@ mod tests {
         let log = "[Parsed_ebur128_0 @ 0x5] Summary:\n\n  Integrated loudness:\n    I:         -14.2 LUFS\n    Threshold: -24.6 LUFS\n\n  Loudness range:\n    LRA:         3.1 LU\n    Threshold:   -34.5 LUFS\n\n  True peak:\n    Peak:        -1.4 dBFS\n";
         let m = ["I:", "LRA:", "Peak:"].map(|label| summary_value(log, label).unwrap());
         assert_eq!(m, [-14.2, 3.1, -1.4]);
-        assert_eq!(summary_value(log, "Absent:").unwrap_err().code(), "mix.report");
+        assert_eq!(
+            summary_value(log, "Absent:").unwrap_err().code(),
+            "mix.report"
+        );
     }
 }

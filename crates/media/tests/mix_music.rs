@@ -150,7 +150,10 @@ fn music_ducks_at_least_10_db_under_the_words_and_the_mix_is_at_minus_14_lufs() 
     // The tone is there in the pause (the music was not simply lost), and the pause comes after
     // the track's own three seconds: the loop plays on.
     assert!(pause > -40.0, "music in the pause at {pause:.1} dB");
-    assert!(first.1 + 0.7 > 3.0, "the pause is measured past the track's end");
+    assert!(
+        first.1 + 0.7 > 3.0,
+        "the pause is measured past the track's end"
+    );
 }
 
 #[test]

@@ -155,7 +155,10 @@ pub struct MusicList {
 
 #[utoipa::path(get, path = "/api/v1/music", tag = "voices",
     responses((status = 200, body = MusicList), (status = 401, body = Problem)))]
-pub async fn music(State(state): State<AppState>, _caller: CurrentUser) -> ApiResult<Json<MusicList>> {
+pub async fn music(
+    State(state): State<AppState>,
+    _caller: CurrentUser,
+) -> ApiResult<Json<MusicList>> {
     let Some(dir) = state.config.music.library.clone() else {
         return Ok(Json(MusicList { tracks: Vec::new() }));
     };
@@ -194,7 +197,10 @@ pub async fn music_preview(
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(mime_of(&path))),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(mime_of(&path)),
+            ),
             (header::CONTENT_LENGTH, HeaderValue::from(length)),
             (
                 header::CACHE_CONTROL,
@@ -249,15 +255,17 @@ pub(crate) async fn check_sound(state: &AppState, owner: &str, spec: &RenderSpec
             let path = find_track(state.config.music.library.as_deref(), track)
                 .map_err(|e| ApiError::from_code(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
             let limits = state.config.limits.clone();
-            tokio::task::spawn_blocking(move || reelsmith_media::audio::check_audio(&path, &limits))
-                .await?
-                .map_err(|e| {
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "music.unplayable",
-                        format!("the library track cannot be played: {e}"),
-                    )
-                })?;
+            tokio::task::spawn_blocking(move || {
+                reelsmith_media::audio::check_audio(&path, &limits)
+            })
+            .await?
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "music.unplayable",
+                    format!("the library track cannot be played: {e}"),
+                )
+            })?;
         }
         None => {
             let upload = state

@@ -26,7 +26,8 @@ fn wav(seconds: f64) -> Vec<u8> {
     out.extend_from_slice(b"data");
     out.extend_from_slice(&(n * 2).to_le_bytes());
     for i in 0..n {
-        let v = (0.3 * (2.0 * std::f64::consts::PI * 220.0 * i as f64 / rate as f64).sin()
+        let v = (0.3
+            * (2.0 * std::f64::consts::PI * 220.0 * i as f64 / rate as f64).sin()
             * 32_767.0) as i16;
         out.extend_from_slice(&v.to_le_bytes());
     }
@@ -65,12 +66,9 @@ async fn the_voice_catalogue_lists_local_voices_with_a_cached_sample() {
     assert_eq!(english["pitch"], true);
     for language in ["es", "fr", "de", "ru", "hi", "ar", "ja", "cmn"] {
         assert!(
-            voices.iter().any(|v| v["language"]
-                .as_str()
-                .unwrap()
-                .split('-')
-                .next()
-                == Some(language)),
+            voices
+                .iter()
+                .any(|v| v["language"].as_str().unwrap().split('-').next() == Some(language)),
             "a voice for {language}"
         );
     }
@@ -118,8 +116,11 @@ async fn the_music_library_lists_playable_tracks_with_previews() {
     }
     // Without a library there is nothing to list.
     let bare = app().await;
-    let auth = Auth::Cookie(bare.signed_in_user("bo@example.com", "bo").await);
-    assert_eq!(ok(&bare.get("/api/v1/music", &auth).await)["tracks"], json!([]));
+    let auth = Auth::Cookie(bare.signed_in_user("bo@example.com", "bob").await);
+    assert_eq!(
+        ok(&bare.get("/api/v1/music", &auth).await)["tracks"],
+        json!([])
+    );
 }
 
 #[tokio::test]
@@ -133,12 +134,14 @@ async fn bad_music_and_voices_are_refused_before_anything_is_queued() {
     })
     .await;
     let ada = Auth::Cookie(t.signed_in_user("ada@example.com", "ada").await);
-    let bo = Auth::Cookie(t.signed_in_user("bo@example.com", "bo").await);
+    let bo = Auth::Cookie(t.signed_in_user("bo@example.com", "bob").await);
     let song = ok(&t.upload(&ada, "song.wav", "audio/wav", &wav(1.0)).await)["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let photo = ok(&t.upload(&ada, "photo.jpg", "image/jpeg", &jpeg(64, 48)).await)["id"]
+    let photo = ok(&t
+        .upload(&ada, "photo.jpg", "image/jpeg", &jpeg(64, 48))
+        .await)["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -156,7 +159,10 @@ async fn bad_music_and_voices_are_refused_before_anything_is_queued() {
         (json!({ "music": "library:nope" }), "music.unknown_track"),
         (json!({ "music": photo }), "music.not_audio"),
         (json!({ "music": bos_song }), "job.unknown_upload"),
-        (json!({ "music": song, "music_level": 6 }), "spec.invalid_music_level"),
+        (
+            json!({ "music": song, "music_level": 6 }),
+            "spec.invalid_music_level",
+        ),
         (json!({ "music": "" }), "spec.invalid_music"),
         (json!({ "tts": { "voice": "xx-nobody" } }), "voice.unknown"),
     ];
