@@ -34,7 +34,10 @@ fn tone(seconds: f64, rate: u32, amplitude: f32) -> AudioBuffer {
 }
 
 /// Two spoken phrases with a two-second pause between them, and their word timings.
-fn narration(dir: &Path) -> (PathBuf, f64, Vec<WordTiming>, (f64, f64), (f64, f64)) {
+/// The narration's file, its length, its words, and the spans of its two phrases.
+type Narrated = (PathBuf, f64, Vec<WordTiming>, (f64, f64), (f64, f64));
+
+fn narration(dir: &Path) -> Narrated {
     let tts = TtsSettings::default();
     let rate = 22_050u32;
     let mut samples = vec![0.0f32; (0.5 * rate as f64) as usize];
