@@ -283,7 +283,7 @@ function readSpec(form) {
     motion: $('#motion', form).value,
     style: $('#style', form).value,
     captions: $('#captions', form).value,
-    tts: { voice: $('#tts-voice', form).value, rate: Number($('#rate', form).value), pitch: 50 },
+    tts: { voice: $('#tts-voice', form).value, rate: Number($('#rate', form).value), pitch: $('#pitch', form) ? Number($('#pitch', form).value) : 50 },
   };
 }
 
@@ -310,6 +310,7 @@ function fillSpec(form, spec) {
     if (![...voice.options].some((o) => o.value === spec.tts.voice)) voice.append(el('option', { value: spec.tts.voice, text: spec.tts.voice }));
     voice.value = spec.tts.voice;
     $('#rate', form).value = spec.tts.rate;
+    if ($('#pitch', form) && spec.tts.pitch !== undefined) $('#pitch', form).value = spec.tts.pitch;
   }
 }
 
@@ -377,6 +378,7 @@ function setupCreate() {
   let quote = null; // the live cost quote, once the model choice is filled
   let media = [];
   let voice = [];
+  let music = null; // the music chooser (setupSound)
   const recording = () => voice.find((i) => i.id) || null;
   const update = setupEditor(form, { recording: () => (recording() ? recording().duration : null) });
   /** Every reason the form cannot be submitted now; the button is disabled while there is one. */
@@ -384,7 +386,7 @@ function setupCreate() {
     const out = [];
     const script = scriptProblem(form);
     if (script) out.push(script);
-    const all = [...media, ...voice];
+    const all = [...media, ...voice, ...(music ? music.uploads() : [])];
     const refused = all.filter((i) => i.refused);
     if (refused.length) out.push(`Remove ${refused.map((i) => `“${i.name}”`).join(', ')}: the server did not accept ${refused.length === 1 ? 'it' : 'them'}.`);
     if (all.some((i) => !i.id && !i.refused)) out.push('Wait until every upload is ready.');
@@ -398,13 +400,14 @@ function setupCreate() {
     $('#submit-help').textContent = why.join(' ');
     // A recording narrates: the synthetic narrator's settings no longer apply.
     const rec = recording();
-    for (const id of ['tts-voice', 'rate']) $('#' + id, form).disabled = Boolean(rec);
+    for (const id of ['tts-voice', 'rate', 'pitch']) if ($('#' + id, form)) $('#' + id, form).disabled = Boolean(rec);
     const help = $('#voice-help', form);
     if (help) help.hidden = !rec;
   };
   const changed = () => { update(); refresh(); if (quote) quote.schedule(); };
   media = setupDrop($('#media-drop'), $('#media-input'), $('#media-list'), { multiple: true, onChange: changed });
   voice = setupDrop($('#voice-drop'), $('#voice-input'), $('#voice-list'), { multiple: false, onChange: changed });
+  music = setupSound(form, changed);
   form.addEventListener('input', refresh);
   form.addEventListener('change', refresh);
   setupModels(form).then(async () => {
@@ -424,6 +427,7 @@ function setupCreate() {
     spec.media = media.filter((i) => i.id).map((i) => i.id);
     const v = voice.find((i) => i.id);
     if (v) spec.voice = v.id;
+    if (music) Object.assign(spec, music.spec());
     const key = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
     const job = await api('POST', '/jobs', spec, { 'Idempotency-Key': key });
     location.assign('/creations/' + encodeURIComponent(job.id));
@@ -547,6 +551,7 @@ async function setupJob() {
   const barText = $('#job-progress-text');
   const form = $('#revise-form');
   const update = setupEditor(form);
+  if (form) setupSound(form, () => {});
   let stream = null;
   let job = null; // the job as last read
   let paused = false; // the owner's processing pause (P-RIGHTS-4)
@@ -645,6 +650,7 @@ async function setupJob() {
     showState(job.status, job.stage, job.progress || 0);
     showWaiting();
     if (job.status === 'succeeded') showVideo(job.revision);
+    showLoudness($('#job-loudness'), job);
     if (job.status === 'failed' && job.error) showError(new Error(`Rendering failed: ${sentence(job.error.message)}`));
   };
 
@@ -1436,3 +1442,63 @@ document.addEventListener('DOMContentLoaded', () => {
   if (page === 'creations' && $('#job')) setupJob();
   else if (PAGES[page]) PAGES[page]();
 });
+
+// ---- Voices and music (issue 17) ----
+
+/** Fills the voice picker from the catalogue and the music chooser from the library; wires the
+ *  sample and preview players, the music upload and the level slider. Returns what the spec needs. */
+function setupSound(form, changed) {
+  const voiceSelect = $('#tts-voice', form);
+  const play = (audio, url) => { audio.src = url; audio.hidden = false; audio.controls = true; audio.play().catch(() => {}); };
+  if (voiceSelect) {
+    api('GET', '/voices').then(({ voices }) => {
+      const current = voiceSelect.value;
+      voiceSelect.replaceChildren(...voices.map((v) => el('option', {
+        value: v.id, text: `${v.name}${v.gender ? ' · ' + v.gender : ''}${v.price_credits ? ` · ${v.price_credits} credits` : ' · free'}`,
+      })));
+      if (voices.some((v) => v.id === current)) voiceSelect.value = current;
+    }).catch(() => {});
+    const button = $('#voice-play', form);
+    if (button) button.hidden = false;
+    if (button) button.addEventListener('click', () => play($('#voice-audio', form), `/api/v1/voices/${encodeURIComponent(voiceSelect.value)}/sample`));
+  }
+  const level = $('#music-level', form);
+  if (level) level.addEventListener('input', () => { $('#music-level-out', form).textContent = level.value.replace('-', '−'); });
+  for (const id of ['pitch']) {
+    const input = $('#' + id, form);
+    if (input) input.addEventListener('input', () => { $('#' + id + '-out', form).textContent = input.value; });
+  }
+  const select = $('#music', form);
+  if (!select) return { spec: () => ({}), uploads: () => [] };
+  const previews = new Map();
+  const previewButton = $('#music-play', form);
+  const showPreview = () => { previewButton.hidden = !previews.has(select.value); };
+  api('GET', '/music').then(({ tracks }) => {
+    for (const t of tracks) {
+      previews.set(t.id, t.preview_url);
+      select.append(el('option', { value: t.id, text: `${t.title} (${Math.round(t.duration_seconds)} s)` }));
+    }
+    showPreview();
+  }).catch(() => {});
+  select.addEventListener('change', showPreview);
+  previewButton.addEventListener('click', () => play($('#music-audio', form), previews.get(select.value)));
+  const uploads = setupDrop($('#music-drop'), $('#music-input'), $('#music-list'), { multiple: false, onChange: changed });
+  return {
+    uploads: () => uploads,
+    spec: () => {
+      const own = uploads.find((i) => i.id);
+      const chosen = own ? own.id : select.value;
+      return chosen ? { music: chosen, music_level: Number(level.value) } : {};
+    },
+  };
+}
+
+/** The finished mix's measured loudness, from the job's usage. */
+function showLoudness(node, job) {
+  const l = job.usage && job.usage.loudness;
+  if (!node) return;
+  node.hidden = !l;
+  if (!l) return;
+  const music = job.usage.music ? ` · music at ${job.usage.music.level_db} dB, ducked ${l.ducking_db} dB under the voice` : '';
+  node.textContent = `Sound: ${l.integrated_lufs.toFixed(1)} LUFS (target ${l.target_lufs}), true peak ${l.true_peak_dbtp.toFixed(1)} dBTP${music}`;
+}

@@ -27,6 +27,12 @@ pub struct RenderArgs {
     /// A recording of the script read aloud, used instead of synthetic speech.
     #[arg(long)]
     voice: Option<PathBuf>,
+    /// A music track under the narration: looped or trimmed, faded, ducked under the words.
+    #[arg(long)]
+    music: Option<PathBuf>,
+    /// The music's level in the pauses, in dB relative to the narration (-40 to 0, default -10).
+    #[arg(long, allow_hyphen_values = true)]
+    music_level: Option<i32>,
     #[arg(long, value_enum)]
     aspect: Option<AspectArg>,
     #[arg(long, value_enum)]
@@ -125,6 +131,8 @@ pub fn run(args: RenderArgs) -> ExitCode {
         media,
         voice,
         heard_words: None,
+        // build_job resolved it to a path.
+        music: spec.music.as_ref().map(PathBuf::from),
         out: args.out.clone(),
         hash_frames: false,
         cancel: None,
@@ -168,6 +176,10 @@ pub fn run(args: RenderArgs) -> ExitCode {
             for note in &out.speech_notes {
                 println!("note: {note}");
             }
+            println!(
+                "loudness: {:.1} LUFS integrated, true peak {:.1} dBTP",
+                out.loudness.integrated_lufs, out.loudness.true_peak_dbtp
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -182,6 +194,7 @@ fn stage_label(stage: Stage) -> &'static str {
         Stage::Plan => "planning",
         Stage::Narrate => "narrating",
         Stage::Align => "aligning",
+        Stage::Mix => "mixing",
         Stage::Compose => "rendering",
         Stage::Finish => "finishing",
     }
@@ -226,6 +239,14 @@ fn build_job(args: &RenderArgs) -> Result<(RenderSpec, Vec<PathBuf>, Option<Path
         .clone()
         .or_else(|| spec.voice.as_ref().map(|v| base.join(v)));
     spec.voice = voice.as_ref().map(|p| p.display().to_string());
+    let music = args
+        .music
+        .clone()
+        .or_else(|| spec.music.as_ref().map(|m| base.join(m)));
+    spec.music = music.as_ref().map(|p| p.display().to_string());
+    if let Some(v) = args.music_level {
+        spec.music_level = Some(v);
+    }
     if let Some(v) = args.aspect {
         spec.aspect = v.into();
     }

@@ -433,4 +433,49 @@ async fn p_acc_4_sign_in_with_an_openid_provider_in_chromium() {
     run_browser_script(&server, "oidc.mjs", vec![issuer]).await;
     let _ = provider.kill();
     let _ = provider.wait();
+/// A mono 16-bit WAV of a soft two-note chord: a stand-in for a music track.
+fn chord_wav(seconds: f64) -> Vec<u8> {
+    let rate = 22_050u32;
+    let n = (seconds * rate as f64) as u32;
+    let mut out = Vec::with_capacity(44 + n as usize * 2);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + n * 2).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(n * 2).to_le_bytes());
+    for i in 0..n {
+        let t = i as f64 / rate as f64;
+        let v = 0.2 * (2.0 * std::f64::consts::PI * 220.0 * t).sin()
+            + 0.15 * (2.0 * std::f64::consts::PI * 277.2 * t).sin();
+        out.extend_from_slice(&((v * 32_767.0) as i16).to_le_bytes());
+    }
+    out
+}
+
+/// Voices and music in the studio (issue 17): `tests/web/sound.mjs` plays a voice's sample from
+/// the picker, previews a track of the operator's library, and renders a job with that music,
+/// whose page shows the measured loudness.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn studio_voice_sample_and_a_job_with_music_in_chromium() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let library = temp.path().join("music");
+    std::fs::create_dir_all(&library).unwrap();
+    std::fs::write(library.join("harbour-theme.wav"), chord_wav(4.0)).unwrap();
+    let library = library.display().to_string();
+    let server = Server::start(&data, &[("REELSMITH__MUSIC__LIBRARY", &library)], &[]).await;
+    let email = "sound-web@example.org";
+    server
+        .client()
+        .sign_up_and_in(&data, email, "soundweb")
+        .await;
+    let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];
+    run_browser_script(&server, "sound.mjs", args).await;
 }

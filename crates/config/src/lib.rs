@@ -6,6 +6,7 @@
 
 pub mod load;
 pub mod oidc;
+pub mod music;
 pub mod providers;
 pub mod secret;
 pub mod sections;
@@ -15,6 +16,7 @@ pub mod validate;
 
 pub use load::{ConfigError, Sources, ENV_PREFIX};
 pub use oidc::{OidcPreset, OidcProviderConfig};
+pub use music::MusicConfig;
 pub use providers::{
     CreditsConfig, PrivacyConfig, ProviderAccount, ProvidersConfig, SHOT_PROVIDERS,
 };

@@ -56,6 +56,9 @@ pub struct Config {
     /// Sign-in through outside identity providers (`[[oidc]]`, P-ACC-4).
     #[serde(default)]
     pub oidc: Vec<crate::oidc::OidcProviderConfig>,
+    /// The operator's music library.
+    #[serde(default)]
+    pub music: crate::music::MusicConfig,
 }
 
 impl Default for Config {
@@ -113,6 +116,7 @@ impl Config {
             staff: crate::staff::StaffConfig::default(),
             sharing: crate::sharing::SharingConfig::default(),
             oidc: Vec::new(),
+            music: crate::music::MusicConfig::default(),
         }
     }
 }

@@ -51,7 +51,24 @@ pub struct RenderSpec {
     /// How a cloud voice that takes directions (OpenAI `gpt-4o-mini-tts`) should speak.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_instructions: Option<String>,
+    /// Background music: an upload id (the API), a file path (the CLI), or `library:<id>` for a
+    /// track of the operator's music folder. Looped or trimmed to the video and ducked under
+    /// the narration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub music: Option<String>,
+    /// The music's loudness where nobody speaks, in dB relative to the narration's loudness
+    /// ([`MUSIC_LEVEL_RANGE`], default [`DEFAULT_MUSIC_LEVEL`]); under the words it drops further.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub music_level: Option<i32>,
 }
+
+/// The music level a spec may ask for, in dB relative to the narration.
+pub const MUSIC_LEVEL_RANGE: std::ops::RangeInclusive<i32> = -40..=0;
+/// The music level when a spec names music but no level: clearly audible in the pauses, well
+/// under the voice.
+pub const DEFAULT_MUSIC_LEVEL: i32 = -10;
+/// The longest music reference (an upload id, a path, `library:<id>`), in bytes.
+pub const MAX_MUSIC_REF_BYTES: usize = 1_000;
 
 /// Longest prompt or negative prompt accepted, in characters; models' own limits are checked
 /// against their registry entry.
@@ -86,7 +103,14 @@ impl RenderSpec {
             negative_prompt: None,
             prompts: Vec::new(),
             voice_instructions: None,
+            music: None,
+            music_level: None,
         }
+    }
+
+    /// The music level to mix at, in dB relative to the narration.
+    pub fn effective_music_level(&self) -> i32 {
+        self.music_level.unwrap_or(DEFAULT_MUSIC_LEVEL)
     }
 
     /// The output frame size in pixels.
@@ -143,6 +167,19 @@ impl RenderSpec {
                 });
             if !ok {
                 return Err(SpecError::InvalidModelName(name.clone()));
+            }
+        }
+        if let Some(level) = self.music_level {
+            if !MUSIC_LEVEL_RANGE.contains(&level) {
+                return Err(SpecError::InvalidMusicLevel(level));
+            }
+        }
+        if let Some(music) = &self.music {
+            if music.is_empty()
+                || music.len() > MAX_MUSIC_REF_BYTES
+                || music.chars().any(char::is_control)
+            {
+                return Err(SpecError::InvalidMusic);
             }
         }
         self.tts.validate()
@@ -331,6 +368,10 @@ pub enum SpecError {
     PromptTooLong { limit: usize },
     #[error("`{0}` is not a valid provider or model name")]
     InvalidModelName(String),
+    #[error("music level must be between -40 and 0 dB, not {0}")]
+    InvalidMusicLevel(i32),
+    #[error("`music` must name an upload or a library track (`library:<id>`)")]
+    InvalidMusic,
 }
 
 impl ErrorCode for SpecError {
@@ -346,6 +387,8 @@ impl ErrorCode for SpecError {
             SpecError::TooManyPrompts { .. } => "spec.too_many_prompts",
             SpecError::PromptTooLong { .. } => "spec.prompt_too_long",
             SpecError::InvalidModelName(_) => "spec.invalid_model",
+            SpecError::InvalidMusicLevel(_) => "spec.invalid_music_level",
+            SpecError::InvalidMusic => "spec.invalid_music",
         }
     }
 

@@ -130,6 +130,22 @@ pub fn decode_audio(
     })
 }
 
+/// Checks that `path` holds audio within `limits` (file size, an accepted container with an
+/// audio stream, duration) without decoding it; returns its duration when the container tells.
+pub fn check_audio(path: &Path, limits: &Limits) -> Result<Option<f64>, AudioError> {
+    check_file(path, limits)?;
+    let probe = probe(path, limits)?;
+    if let Some(seconds) = probe.duration {
+        if seconds > limits.max_media_seconds {
+            return Err(AudioError::TooLong {
+                seconds,
+                limit: limits.max_media_seconds,
+            });
+        }
+    }
+    Ok(probe.duration)
+}
+
 fn check_file(path: &Path, limits: &Limits) -> Result<(), AudioError> {
     let meta = std::fs::metadata(path)
         .map_err(|e| AudioError::Unreadable(format!("{}: {e}", path.display())))?;

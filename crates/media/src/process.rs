@@ -340,7 +340,13 @@ impl Process {
 
     /// Waits for the program to exit (closing its stdin first) and turns a non-zero exit, a
     /// timeout or a kill into an error that carries the tail of its standard error.
-    pub fn wait(mut self) -> Result<(), ProcessError> {
+    pub fn wait(self) -> Result<(), ProcessError> {
+        self.wait_with_stderr().map(drop)
+    }
+
+    /// [`Process::wait`], keeping the tail of standard error on success too: some programs
+    /// report measurements there (ffmpeg's `loudnorm` and `ebur128`).
+    pub fn wait_with_stderr(mut self) -> Result<String, ProcessError> {
         drop(self.stdin.take());
         let status = loop {
             let polled = self.shared.child.lock().unwrap().try_wait();
@@ -385,7 +391,7 @@ impl Process {
                 stderr: last_lines(&stderr, 6),
             });
         }
-        Ok(())
+        Ok(stderr)
     }
 
     fn stop_watchdog(&mut self) {

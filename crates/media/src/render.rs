@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::align::transcript::{time_script, HeardWord};
 use crate::align::{align, AlignError};
-use crate::audio::{decode_audio, write_wav, AudioBuffer, AudioError};
+use crate::audio::{check_audio, decode_audio, write_wav, AudioBuffer, AudioError};
 use crate::captions::{
     build_cues, write_srt, write_vtt, CaptionLayout, CaptionRenderer, CaptionStyle,
 };
@@ -19,6 +19,7 @@ use crate::compose::{open_clip, resolve_motion, ComposeError, Compositor, SceneS
 use crate::encode::{write_poster, EncodeError, EncodeSettings, Encoder, PipelinedEncoder};
 use crate::frame::Overlay;
 use crate::image_input::{load_image, ImageError};
+use crate::mix::{final_mix, LoudnessReport, MixError, MixInput, MusicBed};
 use crate::plan::{plan, PlanError, PlannedScene, ScenePlan};
 use crate::process;
 use crate::speech::voices::{reference_language, SpeechConfig};
@@ -52,6 +53,8 @@ pub struct EngineConfig {
     pub warp_threads: usize,
     /// Which speech engines and voices narrate (Piper voices, the natural-voice preference).
     pub speech: crate::speech::voices::SpeechConfig,
+    /// The operator's music library (`library:<id>` music resolves there).
+    pub music_library: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -74,6 +77,7 @@ impl Default for EngineConfig {
             crossfade: 0.5,
             warp_threads: 0,
             speech: crate::speech::voices::SpeechConfig::default(),
+            music_library: None,
         }
     }
 }
@@ -87,6 +91,8 @@ pub struct RenderJob<'a> {
     /// Word timestamps a transcription service heard in `voice`: captions are timed from them
     /// instead of by local forced alignment.
     pub heard_words: Option<Vec<HeardWord>>,
+    /// A music track to lay under the narration (see [`crate::mix`]).
+    pub music: Option<PathBuf>,
     /// The MP4 to write; sidecars go beside it (`.vtt`, `.srt`, `.jpg`).
     pub out: PathBuf,
     /// Hash every raw frame before encoding (for reproducibility checks).
@@ -102,6 +108,7 @@ pub enum Stage {
     Plan,
     Narrate,
     Align,
+    Mix,
     Compose,
     Finish,
 }
@@ -135,6 +142,8 @@ pub struct RenderOutput {
     /// Fallbacks the narration took (a corrupt voice, sentences timed evenly), for the report.
     #[serde(default)]
     pub speech_notes: Vec<String>,
+    /// The final mix's loudness (normalised to −14 LUFS).
+    pub loudness: LoudnessReport,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +164,10 @@ pub enum RenderError {
     Compose(#[from] ComposeError),
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    #[error(transparent)]
+    Mix(#[from] MixError),
+    #[error("the music: {0}")]
+    Music(AudioError),
     #[error("{path}: not an image or video this engine can read")]
     UnsupportedMedia { path: PathBuf },
     #[error("{path}: {source}")]
@@ -183,6 +196,8 @@ impl ErrorCode for RenderError {
             RenderError::Image(e) => e.code(),
             RenderError::Compose(e) => e.code(),
             RenderError::Encode(e) => e.code(),
+            RenderError::Mix(e) => e.code(),
+            RenderError::Music(e) => music_code(e),
             RenderError::UnsupportedMedia { .. } => "media.unsupported_format",
             RenderError::Input { .. } => "media.unreadable",
             RenderError::FileTooLarge { .. } => "media.too_large",
@@ -202,12 +217,24 @@ impl ErrorCode for RenderError {
             RenderError::Image(e) => e.is_client_error(),
             RenderError::Compose(e) => e.is_client_error(),
             RenderError::Encode(e) => e.is_client_error(),
+            RenderError::Mix(e) => e.is_client_error(),
+            RenderError::Music(e) => e.is_client_error(),
             RenderError::UnsupportedMedia { .. }
             | RenderError::Input { .. }
             | RenderError::FileTooLarge { .. }
             | RenderError::TooLong { .. } => true,
             RenderError::Output(_) | RenderError::Cancelled => false,
         }
+    }
+}
+
+/// A music file's problem, in the music's own terms.
+fn music_code(e: &AudioError) -> &'static str {
+    match e {
+        AudioError::TooLong { .. } => "music.too_long",
+        AudioError::TooLarge { .. } => "music.too_large",
+        AudioError::Process(p) => p.code(),
+        _ => "music.not_audio",
     }
 }
 
@@ -240,6 +267,10 @@ pub fn render(
         check_file_size(path, limits.max_file_bytes)?;
     }
     let visuals = load_visuals(&job.media, limits)?;
+    if let Some(music) = &job.music {
+        // Before any narration: a bad track fails the render while it is still cheap.
+        check_audio(music, limits).map_err(RenderError::Music)?;
+    }
     clock.lap(Stage::Plan);
 
     let work = WorkDir::new(config.temp_dir.as_deref()).map_err(RenderError::Output)?;
@@ -278,6 +309,23 @@ pub fn render(
         }
         NarrationAudio::Recording(path) => path.clone(),
     };
+    progress(Progress::Stage(Stage::Mix));
+    let mixed = work.file("final-mix.wav");
+    let loudness = final_mix(
+        &MixInput {
+            narration: &audio_path,
+            duration: narration.duration,
+            words: &narration.words,
+            music: job.music.as_deref().map(|path| MusicBed {
+                path,
+                level_db: spec.effective_music_level() as f64,
+            }),
+            work_dir: work.path(),
+            timeout,
+        },
+        &mixed,
+    )?;
+    clock.lap(Stage::Mix);
 
     progress(Progress::Stage(Stage::Compose));
     let size = spec.frame_size();
@@ -326,7 +374,7 @@ pub fn render(
         video.temp_path(),
         size,
         spec.fps,
-        Some(&audio_path),
+        Some(&mixed),
         &config.encode,
         timeout,
     )?;
@@ -398,6 +446,7 @@ pub fn render(
         stage_ms: clock.laps,
         voice: narration.voice,
         speech_notes: narration.notes,
+        loudness,
     })
 }
 

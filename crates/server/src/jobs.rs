@@ -214,6 +214,7 @@ pub(crate) async fn valid_spec(
             ));
         }
     }
+    crate::sound::check_sound(state, owner, &spec).await?;
     let plan = plan_job(&spec)?;
     if !plan.is_studio() {
         provider_is_configured(state, plan.provider)?;

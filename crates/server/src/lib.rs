@@ -33,6 +33,7 @@ pub mod scripts;
 pub mod sessions;
 pub mod staff;
 pub mod sharing;
+pub mod sound;
 pub mod state;
 pub mod time;
 pub mod tokens;
@@ -145,7 +146,11 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/fal", post(webhooks::fal_webhook))
         .route("/webhooks/replicate", post(webhooks::replicate_webhook))
         .route("/webhooks/kie", post(webhooks::kie_webhook))
-        .merge(sharing_api());
+        .merge(sharing_api())
+        .route("/voices", get(sound::voices))
+        .route("/voices/{id}/sample", get(sound::voice_sample))
+        .route("/music", get(sound::music))
+        .route("/music/{id}/preview", get(sound::music_preview));
 
     Router::new()
         .nest("/api/v1", api)

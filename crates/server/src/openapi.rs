@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::{
     account, auth, consents, credits, error, exports, health, jobs, marketing, policies, providers,
-    scripts, sessions, tokens, transfers, uploads,
+    scripts, sessions, sound, tokens, transfers, uploads,
 };
 
 #[derive(OpenApi)]
@@ -31,6 +31,7 @@ use crate::{
         policies::list, policies::mine, policies::accept, marketing::set,
         exports::create, exports::list, exports::download,
         health::healthz, health::readyz, health::metrics,
+        sound::voices, sound::voice_sample, sound::music, sound::music_preview,
     ),
     components(schemas(error::Problem)),
     modifiers(&Security),

@@ -72,6 +72,12 @@ pub fn upload_ids_in(params: &Value) -> BTreeSet<String> {
     if let Some(voice) = params.get("voice").and_then(Value::as_str) {
         ids.insert(voice.to_owned());
     }
+    // Music is an upload unless it names a track of the operator's library.
+    if let Some(music) = params.get("music").and_then(Value::as_str) {
+        if !music.starts_with("library:") {
+            ids.insert(music.to_owned());
+        }
+    }
     ids
 }
 
@@ -410,6 +416,9 @@ mod tests {
             vec!["a".to_owned(), "b".into(), "v".into()]
         );
         assert!(upload_ids_in(&json!({ "script": "x" })).is_empty());
+        let with_music = upload_ids_in(&json!({ "script": "x", "music": "m" }));
+        assert_eq!(with_music.into_iter().collect::<Vec<_>>(), ["m"]);
+        assert!(upload_ids_in(&json!({ "script": "x", "music": "library:calm" })).is_empty());
     }
 
     #[test]

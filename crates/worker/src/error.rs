@@ -16,6 +16,8 @@ pub enum WorkerError {
     /// A media or voice reference names no upload of the job's owner (deleted since, say).
     #[error("upload `{0}` does not exist")]
     UploadNotFound(String),
+    #[error(transparent)]
+    Music(reelsmith_media::music::LibraryError),
     /// An upload of the wrong kind in a slot: audio as a scene, an image as the voice.
     #[error("upload `{id}` is {kind}, which cannot be used as {role}")]
     WrongUploadKind {
@@ -70,6 +72,7 @@ impl ErrorCode for WorkerError {
         match self {
             WorkerError::InvalidParams(_) => "job.invalid_params",
             WorkerError::UploadNotFound(_) => "job.upload_not_found",
+            WorkerError::Music(e) => e.code(),
             WorkerError::WrongUploadKind { .. } => "job.wrong_upload_kind",
             WorkerError::Render(e) => e.code(),
             WorkerError::Plan(e) => e.code(),
@@ -90,6 +93,7 @@ impl ErrorCode for WorkerError {
         match self {
             WorkerError::InvalidParams(_)
             | WorkerError::UploadNotFound(_)
+            | WorkerError::Music(_)
             | WorkerError::WrongUploadKind { .. } => true,
             WorkerError::Render(e) => e.is_client_error(),
             WorkerError::Plan(_)

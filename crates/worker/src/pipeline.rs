@@ -353,6 +353,12 @@ async fn run_stages(
     };
     let inputs = Inputs { heard, ..inputs };
 
+    let music_usage = spec.music.as_deref().map(|music| {
+        json!({
+            "source": if reelsmith_media::music::library_id(music).is_some() { "library" } else { "upload" },
+            "level_db": spec.effective_music_level(),
+        })
+    });
     let render_started = Instant::now();
     report(ctx, lease, "render", RENDER_START).await?;
     let output = render_in_background(ctx, lease, spec, inputs, &folder, stop).await?;
@@ -389,6 +395,9 @@ async fn run_stages(
         render_ms,
         elapsed_ms(store_started),
     );
+    if let Some(music) = music_usage {
+        usage["music"] = music;
+    }
     if !plan.is_studio() {
         usage["engine"] = json!("studio");
         usage["provider"] = json!(plan.provider);
@@ -484,6 +493,8 @@ async fn recorded_store_stage(ctx: &JobContext, lease: &Lease) -> Result<Option<
 pub(crate) struct Inputs {
     pub media: Vec<PathBuf>,
     pub voice: Option<PathBuf>,
+    /// The music track: an upload fetched here, or a file of the operator's library.
+    pub music: Option<PathBuf>,
     pub upload_ids: Vec<String>,
     pub bytes: u64,
     /// What a transcription service heard in `voice`, to time the captions by.
@@ -500,6 +511,7 @@ async fn fetch_inputs(
     let mut inputs = Inputs {
         media: Vec::with_capacity(spec.media.len()),
         voice: None,
+        music: None,
         upload_ids: Vec::new(),
         bytes: 0,
         heard: None,
@@ -516,6 +528,22 @@ async fn fetch_inputs(
         inputs.voice = Some(path);
         inputs.upload_ids.push(id.clone());
     }
+    if let Some(reference) = &spec.music {
+        match reelsmith_media::music::library_id(reference) {
+            Some(track) => {
+                let library = ctx.settings.engine.music_library.as_deref();
+                let path = reelsmith_media::music::find_track(library, track)
+                    .map_err(WorkerError::Music)?;
+                inputs.music = Some(path);
+            }
+            None => {
+                let path = folder.file("music");
+                inputs.bytes += fetch_upload(ctx, owner_id, reference, Role::Music, &path).await?;
+                inputs.music = Some(path);
+                inputs.upload_ids.push(reference.clone());
+            }
+        }
+    }
     Ok(inputs)
 }
 
@@ -523,6 +551,7 @@ async fn fetch_inputs(
 enum Role {
     Scene,
     Voice,
+    Music,
 }
 
 async fn fetch_upload(
@@ -540,6 +569,7 @@ async fn fetch_upload(
     let fits = match role {
         Role::Scene => matches!(upload.kind, UploadKind::Image | UploadKind::Video),
         Role::Voice => matches!(upload.kind, UploadKind::Audio | UploadKind::Video),
+        Role::Music => upload.kind == UploadKind::Audio,
     };
     if !fits {
         return Err(WorkerError::WrongUploadKind {
@@ -548,6 +578,7 @@ async fn fetch_upload(
             role: match role {
                 Role::Scene => "a scene",
                 Role::Voice => "the voice",
+                Role::Music => "the music",
             },
         }
         .into());
@@ -584,6 +615,7 @@ fn overall_progress(p: Progress) -> f64 {
     match p {
         Progress::Stage(Stage::Plan) => RENDER_START,
         Progress::Stage(Stage::Narrate | Stage::Align) => 0.07,
+        Progress::Stage(Stage::Mix) => 0.09,
         Progress::Stage(Stage::Compose) => FRAMES_START,
         Progress::Stage(Stage::Finish) => FRAMES_END,
         Progress::Frames { done, total } => {
@@ -617,6 +649,7 @@ async fn render_in_background(
             media: inputs.media,
             voice: inputs.voice,
             heard_words: inputs.heard,
+            music: inputs.music,
             out,
             hash_frames: false,
             cancel: Some(cancel),
@@ -711,6 +744,7 @@ fn usage_document(
         "width": output.width,
         "height": output.height,
         "fps": output.fps,
+        "loudness": output.loudness,
     })
 }
 

@@ -55,6 +55,7 @@ impl WorkerSettings {
         };
         engine.encode.preset = config.render.x264_preset.clone();
         engine.encode.crf = config.render.crf;
+        engine.music_library = config.music.library.clone();
         WorkerSettings {
             concurrency: w.concurrency.max(1),
             lease: Duration::from_secs(w.lease_seconds.max(1)),

@@ -590,6 +590,7 @@ pub fn engine_child(args: Vec<String>) {
         media: vec![PathBuf::from(photo)],
         voice: None,
         heard_words: None,
+        music: None,
         out: PathBuf::from(out),
         hash_frames: false,
         cancel: None,

@@ -1,0 +1,304 @@
+//! Voices and music: the voice catalogue with a cached sample per voice, the operator's music
+//! library with previews, and the checks a job's voice and music pass before it is queued
+//! (so a bad one is refused before any credit is reserved).
+
+use std::path::{Path as FsPath, PathBuf};
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use reelsmith_core::RenderSpec;
+use reelsmith_media::music::{find_track, library_id, list_tracks, LIBRARY_PREFIX};
+use reelsmith_media::voices::{find_voice, local_voices, write_sample, VoiceEntry};
+use reelsmith_store::UploadKind;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::CurrentUser;
+use crate::AppState;
+
+#[derive(Serialize, ToSchema)]
+pub struct VoiceView {
+    /// What a job's `tts.voice` takes.
+    pub id: String,
+    pub name: String,
+    pub language: String,
+    pub gender: Option<String>,
+    pub engine: String,
+    pub local: bool,
+    pub price_credits: u64,
+    /// Whether `tts.rate` and `tts.pitch` change this voice.
+    pub speed: bool,
+    pub pitch: bool,
+    pub sample_url: String,
+}
+
+impl From<&VoiceEntry> for VoiceView {
+    fn from(v: &VoiceEntry) -> VoiceView {
+        VoiceView {
+            id: v.id.clone(),
+            name: v.name.clone(),
+            language: v.language.clone(),
+            gender: v.gender.clone(),
+            engine: v.engine.clone(),
+            local: v.local,
+            price_credits: v.price_credits,
+            speed: v.speed,
+            pitch: v.pitch,
+            sample_url: format!("/api/v1/voices/{}/sample", v.id),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VoiceList {
+    pub voices: Vec<VoiceView>,
+}
+
+#[utoipa::path(get, path = "/api/v1/voices", tag = "voices",
+    responses((status = 200, body = VoiceList), (status = 401, body = Problem)))]
+pub async fn voices(_caller: CurrentUser) -> ApiResult<Json<VoiceList>> {
+    let list = tokio::task::spawn_blocking(|| local_voices().iter().map(VoiceView::from).collect())
+        .await?;
+    Ok(Json(VoiceList { voices: list }))
+}
+
+fn unknown_voice(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "voice.unknown",
+        format!("no voice `{id}` on this server"),
+    )
+}
+
+/// Where samples are kept: made once per voice, then served from disk.
+fn sample_dir(state: &AppState) -> PathBuf {
+    state
+        .config
+        .server
+        .data_dir
+        .join("cache")
+        .join("voice-samples")
+}
+
+#[utoipa::path(get, path = "/api/v1/voices/{id}/sample", tag = "voices", params(("id" = String, Path)),
+    responses((status = 200, content_type = "audio/wav", description = "a few seconds of the voice, synthesized once and cached"),
+        (status = 404, body = Problem)))]
+pub async fn voice_sample(
+    State(state): State<AppState>,
+    _caller: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    // Only catalogue ids reach the file system, so the id can name the cached file.
+    let voice = tokio::task::spawn_blocking({
+        let id = id.clone();
+        move || find_voice(&id)
+    })
+    .await?
+    .ok_or_else(|| unknown_voice(&id))?;
+    let dir = sample_dir(&state);
+    let path = dir.join(format!("{}.wav", hex_name(&voice.id)));
+    if tokio::fs::metadata(&path).await.is_err() {
+        make_sample(voice.id.clone(), dir, path.clone()).await?;
+    }
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| ApiError::internal("voice.sample_io", &e))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("audio/wav")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=86400"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// File names from ids without trusting the id's characters.
+fn hex_name(id: &str) -> String {
+    id.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Synthesizes the sample under a temporary name and renames it into place, so a reader never
+/// sees half a file; two requests racing both write and the last rename wins.
+async fn make_sample(id: String, dir: PathBuf, path: PathBuf) -> ApiResult<()> {
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)?;
+        let temp = tempfile::NamedTempFile::new_in(&dir)?;
+        write_sample(&id, temp.path()).map_err(std::io::Error::other)?;
+        temp.persist(&path).map_err(|e| e.error)?;
+        Ok::<(), std::io::Error>(())
+    })
+    .await?
+    .map_err(|e| ApiError::internal("voice.sample", &e))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TrackView {
+    /// What a job's `music` takes: `library:<id>`.
+    pub id: String,
+    pub title: String,
+    pub duration_seconds: f64,
+    pub preview_url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MusicList {
+    pub tracks: Vec<TrackView>,
+}
+
+#[utoipa::path(get, path = "/api/v1/music", tag = "voices",
+    responses((status = 200, body = MusicList), (status = 401, body = Problem)))]
+pub async fn music(
+    State(state): State<AppState>,
+    _caller: CurrentUser,
+) -> ApiResult<Json<MusicList>> {
+    let Some(dir) = state.config.music.library.clone() else {
+        return Ok(Json(MusicList { tracks: Vec::new() }));
+    };
+    let limits = state.config.limits.clone();
+    let tracks = tokio::task::spawn_blocking(move || list_tracks(&dir, &limits)).await?;
+    Ok(Json(MusicList {
+        tracks: tracks
+            .into_iter()
+            .map(|t| TrackView {
+                preview_url: format!("/api/v1/music/{}/preview", t.id),
+                id: format!("{LIBRARY_PREFIX}{}", t.id),
+                title: t.title,
+                duration_seconds: t.duration_seconds,
+            })
+            .collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/music/{id}/preview", tag = "voices", params(("id" = String, Path, description = "the track's id without `library:`")),
+    responses((status = 200, description = "the track's file"), (status = 404, body = Problem)))]
+pub async fn music_preview(
+    State(state): State<AppState>,
+    _caller: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let path = find_track(state.config.music.library.as_deref(), &id)
+        .map_err(|_| ApiError::not_found("music track"))?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| ApiError::not_found("music track"))?;
+    let length = file
+        .metadata()
+        .await
+        .map_err(|e| ApiError::internal("music.io", &e))?
+        .len();
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(mime_of(&path)),
+            ),
+            (header::CONTENT_LENGTH, HeaderValue::from(length)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=3600"),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+fn mime_of(path: &FsPath) -> &'static str {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("mp3") => "audio/mpeg",
+        Some("ogg" | "oga" | "opus") => "audio/ogg",
+        Some("flac") => "audio/flac",
+        Some("wav") => "audio/wav",
+        Some("m4a" | "aac") => "audio/mp4",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A job's voice must be in the catalogue (local and free today), and its music an audio
+/// upload of the caller's own or a playable track of the library: refused here, before the
+/// job is queued or anything reserved.
+pub(crate) async fn check_sound(state: &AppState, owner: &str, spec: &RenderSpec) -> ApiResult<()> {
+    // A recording replaces synthesis: its voice setting only guides alignment.
+    if spec.voice.is_none() {
+        let id = spec.tts.voice.clone();
+        let known = tokio::task::spawn_blocking(move || find_voice(&id).is_some()).await?;
+        if !known {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "voice.unknown",
+                format!(
+                    "no voice `{}` on this server: GET /api/v1/voices lists them",
+                    spec.tts.voice
+                ),
+            ));
+        }
+    }
+    let Some(music) = &spec.music else {
+        return Ok(());
+    };
+    match library_id(music) {
+        Some(track) => {
+            let path = find_track(state.config.music.library.as_deref(), track)
+                .map_err(|e| ApiError::from_code(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
+            let limits = state.config.limits.clone();
+            tokio::task::spawn_blocking(move || {
+                reelsmith_media::audio::check_audio(&path, &limits)
+            })
+            .await?
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "music.unplayable",
+                    format!("the library track cannot be played: {e}"),
+                )
+            })?;
+        }
+        None => {
+            let upload = state
+                .db
+                .upload_for_owner(owner, music)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "job.unknown_upload",
+                        format!("no upload `{music}` exists among yours"),
+                    )
+                })?;
+            if upload.kind != UploadKind::Audio {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "music.not_audio",
+                    format!(
+                        "upload `{music}` is {}; `music` takes an audio file",
+                        upload.kind.as_str()
+                    ),
+                ));
+            }
+            let limit = state.config.limits.max_media_seconds;
+            let seconds = upload.duration_ms.unwrap_or(0) as f64 / 1000.0;
+            if seconds > limit {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "music.too_long",
+                    format!("the music lasts {seconds:.0} s, more than the limit of {limit:.0} s"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Voices and music through the API (issue 17): the voice catalogue with cached samples, the
+//! operator's music library with previews, and a job's music and voice checked before it is
+//! queued, with stable codes and nothing reserved or queued when refused.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::*;
+use serde_json::{json, Value};
+
+/// A mono 16-bit WAV of a 220 Hz tone.
+fn wav(seconds: f64) -> Vec<u8> {
+    let rate = 8_000u32;
+    let n = (seconds * rate as f64) as u32;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + n * 2).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(n * 2).to_le_bytes());
+    for i in 0..n {
+        let v = (0.3
+            * (2.0 * std::f64::consts::PI * 220.0 * i as f64 / rate as f64).sin()
+            * 32_767.0) as i16;
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+fn ok(reply: &Reply) -> Value {
+    assert!(
+        reply.status.is_success(),
+        "{}: {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.body)
+    );
+    reply.json()
+}
+
+#[tokio::test]
+async fn the_voice_catalogue_lists_local_voices_with_a_cached_sample() {
+    let t = app().await;
+    let auth = Auth::Cookie(t.signed_in_user("ada@example.com", "ada").await);
+    t.get("/api/v1/voices", &Auth::None)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "auth.required");
+    let list = ok(&t.get("/api/v1/voices", &auth).await);
+    let voices = list["voices"].as_array().unwrap();
+    assert!(voices.len() > 20, "espeak-ng speaks many languages");
+    let english = voices
+        .iter()
+        .find(|v| v["id"] == "en-us")
+        .expect("the default voice is listed");
+    assert_eq!(english["engine"], "espeak-ng");
+    assert_eq!(english["language"], "en-us");
+    assert_eq!(english["local"], true);
+    assert_eq!(english["price_credits"], 0);
+    assert_eq!(english["speed"], true);
+    assert_eq!(english["pitch"], true);
+    for language in ["es", "fr", "de", "ru", "hi", "ar", "ja", "cmn"] {
+        assert!(
+            voices
+                .iter()
+                .any(|v| v["language"].as_str().unwrap().split('-').next() == Some(language)),
+            "a voice for {language}"
+        );
+    }
+    let sample_url = english["sample_url"].as_str().unwrap();
+    let first = t.get(sample_url, &auth).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.header("content-type"), "audio/wav");
+    assert!(first.body.starts_with(b"RIFF"));
+    assert!(first.body.len() > 16_000, "a second or more of speech");
+    let cached = t.dir.path().join("cache").join("voice-samples");
+    assert_eq!(std::fs::read_dir(&cached).unwrap().count(), 1);
+    let second = t.get(sample_url, &auth).await;
+    assert_eq!(second.body, first.body, "served from the cache");
+    t.get("/api/v1/voices/xx-nobody/sample", &auth)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "voice.unknown");
+    t.get("/api/v1/voices/..%2F..%2Fetc/sample", &auth)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "voice.unknown");
+}
+
+#[tokio::test]
+async fn the_music_library_lists_playable_tracks_with_previews() {
+    let library = tempfile::tempdir().unwrap();
+    std::fs::write(library.path().join("calm-piano.wav"), wav(2.0)).unwrap();
+    std::fs::write(library.path().join("broken.mp3"), b"not music at all").unwrap();
+    std::fs::write(library.path().join("notes.txt"), b"liner notes").unwrap();
+    let dir = library.path().to_path_buf();
+    let t = app_with(move |c| c.music.library = Some(dir)).await;
+    let auth = Auth::Cookie(t.signed_in_user("ada@example.com", "ada").await);
+    let list = ok(&t.get("/api/v1/music", &auth).await);
+    assert_eq!(
+        list["tracks"],
+        json!([{ "id": "library:calm-piano", "title": "Calm piano", "duration_seconds": 2.0,
+                 "preview_url": "/api/v1/music/calm-piano/preview" }])
+    );
+    let preview = t.get("/api/v1/music/calm-piano/preview", &auth).await;
+    assert_eq!(preview.status, StatusCode::OK);
+    assert_eq!(preview.header("content-type"), "audio/wav");
+    assert_eq!(preview.body.as_ref(), wav(2.0).as_slice());
+    for bad in ["nope", "..%2Fcalm-piano", "notes"] {
+        t.get(&format!("/api/v1/music/{bad}/preview"), &auth)
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    }
+    // Without a library there is nothing to list.
+    let bare = app().await;
+    let auth = Auth::Cookie(bare.signed_in_user("bo@example.com", "bob").await);
+    assert_eq!(
+        ok(&bare.get("/api/v1/music", &auth).await)["tracks"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn bad_music_and_voices_are_refused_before_anything_is_queued() {
+    let library = tempfile::tempdir().unwrap();
+    std::fs::write(library.path().join("calm-piano.wav"), wav(2.0)).unwrap();
+    let dir = library.path().to_path_buf();
+    let t = app_with(move |c| {
+        c.music.library = Some(dir);
+        c.limits.max_media_seconds = 5.0;
+    })
+    .await;
+    let ada = Auth::Cookie(t.signed_in_user("ada@example.com", "ada").await);
+    let bo = Auth::Cookie(t.signed_in_user("bo@example.com", "bob").await);
+    let song = ok(&t.upload(&ada, "song.wav", "audio/wav", &wav(1.0)).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let photo = ok(&t
+        .upload(&ada, "photo.jpg", "image/jpeg", &jpeg(64, 48))
+        .await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bos_song = ok(&t.upload(&bo, "song.wav", "audio/wav", &wav(1.0)).await)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Music longer than the limit is refused at the upload already.
+    t.upload(&ada, "long.wav", "audio/wav", &wav(6.0))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "upload.too_long");
+
+    let ledger_before = ok(&t.get("/api/v1/me/credits", &ada).await);
+    let cases = [
+        (json!({ "music": "library:nope" }), "music.unknown_track"),
+        (json!({ "music": photo }), "music.not_audio"),
+        (json!({ "music": bos_song }), "job.unknown_upload"),
+        (
+            json!({ "music": song, "music_level": 6 }),
+            "spec.invalid_music_level",
+        ),
+        (json!({ "music": "" }), "spec.invalid_music"),
+        (json!({ "tts": { "voice": "xx-nobody" } }), "voice.unknown"),
+    ];
+    for (extra, code) in cases {
+        let mut spec = json!({ "script": "A quiet harbour at dawn." });
+        spec.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        for path in ["/api/v1/jobs", "/api/v1/jobs/quote"] {
+            t.json(Method::POST, path, &ada, spec.clone())
+                .await
+                .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, code);
+        }
+    }
+    let jobs = ok(&t.get("/api/v1/jobs", &ada).await);
+    assert_eq!(jobs, json!([]), "nothing was queued");
+    let ledger_after = ok(&t.get("/api/v1/me/credits", &ada).await);
+    assert_eq!(ledger_after, ledger_before, "no credit was reserved");
+
+    for music in [song.clone(), "library:calm-piano".to_owned()] {
+        let job = ok(&t
+            .json(
+                Method::POST,
+                "/api/v1/jobs",
+                &ada,
+                json!({ "script": "A quiet harbour at dawn.", "music": music, "music_level": -18 }),
+            )
+            .await);
+        assert_eq!(job["params"]["music"], json!(music));
+        assert_eq!(job["params"]["music_level"], -18);
+    }
+}
