@@ -276,6 +276,8 @@ async fn issue_22_kieai_veo_and_kling_jobs_through_the_api_and_the_studio_in_chr
         json!(4),
         "one request per studio job"
     );
+}
+
 /// The admin console (issue 20; P-SEC-4, P-SEC-5): three accounts made through the API, two
 /// promoted with `reelsmith admin promote`; `tests/web/admin.mjs` checks that a user gets 404 on
 /// every console route, an admin is refused before TOTP and allowed after, and a moderator sees
@@ -327,6 +329,8 @@ async fn p_sec_4_p_sec_5_admin_console_roles_and_totp_in_chromium() {
     assert_eq!(reset["totp_removed"], true);
     let demoted = cli(&["admin", "demote", moderator, "user"]);
     assert_eq!(demoted["previous_role"], "moderator");
+}
+
 /// Sharing and safety in a real browser (issue 19): the owner's creation is made through the API
 /// and rendered by the server's own worker, a second account gets the moderator role in the
 /// database, then `tests/web/sharing.mjs` refuses a rule-breaking script, publishes, shares,
@@ -381,6 +385,8 @@ async fn sharing_publish_share_report_take_down_in_chromium() {
         .expect("the owner is emailed");
     assert!(mail.subject.contains("taken down"), "{}", mail.subject);
     assert!(mail.text_body.contains("Breaks rule 3: hateful captions."));
+}
+
 /// Sign-in with an identity provider in a real browser (P-ACC-4): a real OpenID provider (npm
 /// `oidc-provider`, tests/oidc/provider.mjs) on loopback, wired in through `[[oidc]]` in the
 /// data folder's reelsmith.toml; `tests/web/oidc.mjs` signs in at the provider's own login page.
@@ -433,6 +439,8 @@ async fn p_acc_4_sign_in_with_an_openid_provider_in_chromium() {
     run_browser_script(&server, "oidc.mjs", vec![issuer]).await;
     let _ = provider.kill();
     let _ = provider.wait();
+}
+
 /// A mono 16-bit WAV of a soft two-note chord: a stand-in for a music track.
 fn chord_wav(seconds: f64) -> Vec<u8> {
     let rate = 22_050u32;

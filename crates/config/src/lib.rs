@@ -5,18 +5,18 @@
 //! lists every key.
 
 pub mod load;
-pub mod oidc;
 pub mod music;
+pub mod oidc;
 pub mod providers;
 pub mod secret;
 pub mod sections;
-pub mod staff;
 pub mod sharing;
+pub mod staff;
 pub mod validate;
 
 pub use load::{ConfigError, Sources, ENV_PREFIX};
-pub use oidc::{OidcPreset, OidcProviderConfig};
 pub use music::MusicConfig;
+pub use oidc::{OidcPreset, OidcProviderConfig};
 pub use providers::{
     CreditsConfig, PrivacyConfig, ProviderAccount, ProvidersConfig, SHOT_PROVIDERS,
 };
@@ -29,6 +29,6 @@ pub use sections::{
     WorkerConfig, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MAX_PURGE_DAYS,
     OPERATOR_KEY_FILE_NAME, X264_PRESETS,
 };
-pub use staff::StaffConfig;
 pub use sharing::SharingConfig;
+pub use staff::StaffConfig;
 pub use validate::Problem;

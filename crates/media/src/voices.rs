@@ -12,7 +12,7 @@ use reelsmith_core::{ErrorCode, TtsSettings};
 use serde::Serialize;
 
 use crate::audio::write_wav;
-use crate::speech::{list_voices, synthesize, SpeechError};
+use crate::speech::{list_voices, SpeechError};
 
 /// One voice of the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,13 +65,35 @@ const ESPEAK: &str = "espeak-ng";
 /// voices do not change while the server runs.
 pub fn local_voices() -> &'static [VoiceEntry] {
     static VOICES: OnceLock<Vec<VoiceEntry>> = OnceLock::new();
-    VOICES.get_or_init(|| match list_voices() {
-        Ok(names) => names.into_iter().map(espeak_entry).collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "espeak-ng lists no voices");
-            Vec::new()
+    VOICES.get_or_init(|| {
+        let mut voices = piper_entries();
+        match list_voices() {
+            Ok(names) => voices.extend(names.into_iter().map(espeak_entry)),
+            Err(e) => tracing::warn!(error = %e, "espeak-ng lists no voices"),
         }
+        voices
     })
+}
+
+/// The natural voices scripts/setup installed (or `REELSMITH_PIPER_HOME` holds) that load: a
+/// voice with a problem (a corrupt model) is left out, so no job can name it.
+fn piper_entries() -> Vec<VoiceEntry> {
+    use crate::speech::voices::{installed_voices, SpeechConfig, SpeechEngine};
+    installed_voices(&SpeechConfig::installed())
+        .into_iter()
+        .filter(|v| v.engine == SpeechEngine::Piper && v.problem.is_none())
+        .map(|v| VoiceEntry {
+            id: v.id,
+            name: format!("{} (Piper, natural)", v.label),
+            language: v.language,
+            gender: v.gender,
+            engine: "piper".into(),
+            local: true,
+            price_credits: 0,
+            speed: false,
+            pitch: false,
+        })
+        .collect()
 }
 
 fn espeak_entry(language: String) -> VoiceEntry {
@@ -149,8 +171,9 @@ pub fn write_sample(id: &str, out: &Path) -> Result<(), VoiceError> {
         voice: voice.id.clone(),
         ..TtsSettings::default()
     };
-    let spoken = synthesize(sample_text(&voice.language), &tts)?;
-    write_wav(out, &spoken.audio)?;
+    let config = crate::speech::voices::SpeechConfig::installed();
+    let spoken = crate::speech::speak(sample_text(&voice.language), &tts, &config)?;
+    write_wav(out, &spoken.narration.audio)?;
     Ok(())
 }
 

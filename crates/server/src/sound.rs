@@ -233,7 +233,12 @@ fn mime_of(path: &FsPath) -> &'static str {
 /// job is queued or anything reserved.
 pub(crate) async fn check_sound(state: &AppState, owner: &str, spec: &RenderSpec) -> ApiResult<()> {
     // A recording replaces synthesis: its voice setting only guides alignment.
-    if spec.voice.is_none() {
+    // Cloud voices (`openai/…`, `elevenlabs/…`) are checked against the configured providers
+    // and the caller's consent when the job is planned (cloud_voices.rs).
+    let cloud = ["openai/", "elevenlabs/"]
+        .iter()
+        .any(|prefix| spec.tts.voice.starts_with(prefix));
+    if spec.voice.is_none() && !cloud {
         let id = spec.tts.voice.clone();
         let known = tokio::task::spawn_blocking(move || find_voice(&id).is_some()).await?;
         if !known {
