@@ -4,12 +4,17 @@
 //! configuration can be shown ([`Config::to_masked_toml`]) and logged. `docs/configuration.md`
 //! lists every key.
 
+pub mod billing;
 pub mod load;
 pub mod providers;
 pub mod secret;
 pub mod sections;
 pub mod validate;
 
+pub use billing::{
+    BillingConfig, CreditPack, CreemConfig, Interval, Plan, PlanKind, PlanLimits, Processor,
+    StripeConfig,
+};
 pub use load::{ConfigError, Sources, ENV_PREFIX};
 pub use providers::{
     CreditsConfig, PrivacyConfig, ProviderAccount, ProvidersConfig, SHOT_PROVIDERS,

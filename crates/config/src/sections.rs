@@ -47,6 +47,9 @@ pub struct Config {
     /// What one user may upload, and how much decoding runs at once.
     #[serde(default)]
     pub uploads: UploadsConfig,
+    /// Plans, credit packs and the payment processor (issue 18).
+    #[serde(default)]
+    pub billing: crate::billing::BillingConfig,
 }
 
 impl Default for Config {
@@ -100,6 +103,7 @@ impl Config {
             retention: RetentionConfig::default(),
             metrics: MetricsConfig::default(),
             uploads: UploadsConfig::default(),
+            billing: crate::billing::BillingConfig::default(),
         }
     }
 }

@@ -59,6 +59,9 @@ impl Config {
         self.validate_retention(&mut problems);
         self.validate_metrics(&mut problems);
         self.validate_uploads(&mut problems);
+        for (key, message) in self.billing.problems() {
+            problems.add(&key, message);
+        }
         problems.0
     }
 

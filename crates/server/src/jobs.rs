@@ -321,6 +321,7 @@ pub async fn submit(
         .as_ref()
         .map(|_| reelsmith_auth::hash_token(&format!("job-request:{body}")));
     let checked = checked_spec(&state, caller.id(), body).await?;
+    crate::billing::enforce_plan(&state, caller.id(), &checked.params, &checked.plan).await?;
     let submitted = state
         .db
         .submit_job_once(

@@ -9,6 +9,8 @@
 
 pub mod account;
 pub mod auth;
+pub mod billing;
+pub mod billing_webhooks;
 pub mod consents;
 pub mod credits;
 pub mod error;
@@ -136,7 +138,18 @@ pub fn router(state: AppState) -> Router {
         .route("/scripts", post(scripts::write))
         .route("/webhooks/fal", post(webhooks::fal_webhook))
         .route("/webhooks/replicate", post(webhooks::replicate_webhook))
-        .route("/webhooks/kie", post(webhooks::kie_webhook));
+        .route("/webhooks/kie", post(webhooks::kie_webhook))
+        // Billing (issue 18).
+        .route("/billing/plans", get(billing::plans))
+        .route("/me/billing", get(billing::mine))
+        .route("/me/billing/checkout", post(billing::checkout))
+        .route("/me/billing/portal", post(billing::portal))
+        .route("/admin/credits", post(billing::operator_credits))
+        .route(
+            "/billing/webhooks/stripe",
+            post(billing_webhooks::stripe_webhook),
+        )
+        .route("/billing/webhooks/creem", post(billing_webhooks::creem_webhook));
 
     Router::new()
         .nest("/api/v1", api)
