@@ -111,7 +111,14 @@ mod tests {
 
     #[test]
     fn p_bill_2_free_limits_name_the_plan_and_the_limit() {
-        let config = BillingConfig::default();
+        let mut config = BillingConfig::default();
+        config.plans[0].limits = reelsmith_config::PlanLimits {
+            max_resolution: "720p".into(),
+            max_video_seconds: 60,
+            concurrent_jobs: 1,
+            providers: vec!["studio".into(), "fal".into()],
+            watermark: true,
+        };
         let free = config.default_plan();
         let job = JobFacts {
             resolution: "1080p",
@@ -137,6 +144,11 @@ mod tests {
             ..ok.clone()
         };
         assert_eq!(check(free, &busy).unwrap_err().code(), "plan.concurrent_jobs");
+        let veo = JobFacts {
+            provider: "veo",
+            ..ok.clone()
+        };
+        assert_eq!(check(free, &veo).unwrap_err().code(), "plan.provider_not_allowed");
         let pro = config.plan("pro-monthly").unwrap();
         assert!(check(pro, &job).is_ok());
     }

@@ -65,8 +65,8 @@ impl Default for PlanLimits {
     fn default() -> Self {
         PlanLimits {
             max_resolution: "1080p".into(),
-            max_video_seconds: 600,
-            concurrent_jobs: 4,
+            max_video_seconds: 1800,
+            concurrent_jobs: 100,
             providers: vec!["*".into()],
             watermark: false,
         }
@@ -195,10 +195,12 @@ impl Default for BillingConfig {
             creem_product: None,
             limits,
         };
+        // Generous on purpose: an installation that never looks at billing behaves as before.
+        // An operator who sells plans narrows Free (docs/billing.md shows how).
         let free_limits = PlanLimits {
-            max_resolution: "720p".into(),
-            max_video_seconds: 60,
-            concurrent_jobs: 1,
+            max_resolution: "1080p".into(),
+            max_video_seconds: 1800,
+            concurrent_jobs: 50,
             providers: vec!["*".into()],
             watermark: true,
         };
