@@ -9,7 +9,11 @@ use serde_json::{json, Value};
 use crate::{constant_time_eq, hmac_hex, SignatureError};
 
 /// Check `creem-signature` against the raw body, in constant time.
-pub fn verify_signature(header: Option<&str>, body: &[u8], secret: &str) -> Result<(), SignatureError> {
+pub fn verify_signature(
+    header: Option<&str>,
+    body: &[u8],
+    secret: &str,
+) -> Result<(), SignatureError> {
     let given = header.ok_or(SignatureError::Missing)?.trim();
     if given.len() != 64 || !given.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(SignatureError::Malformed);
@@ -122,7 +126,10 @@ mod tests {
             verify_signature(Some(&sig), b"{}", "whsec_creem"),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(verify_signature(None, body, "whsec_creem"), Err(SignatureError::Missing));
+        assert_eq!(
+            verify_signature(None, body, "whsec_creem"),
+            Err(SignatureError::Missing)
+        );
         assert_eq!(
             verify_signature(Some("xyz"), body, "whsec_creem"),
             Err(SignatureError::Malformed)

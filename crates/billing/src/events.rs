@@ -68,7 +68,11 @@ fn plan_by_price<'c>(config: &'c BillingConfig, processor: &str, price: &str) ->
     })
 }
 
-fn plan_credit_grant(user_id: &str, plan: &Plan, now: i64) -> Option<(String, String, i64, String)> {
+fn plan_credit_grant(
+    user_id: &str,
+    plan: &Plan,
+    now: i64,
+) -> Option<(String, String, i64, String)> {
     crate::limits::monthly_credits(plan)
         .map(|c| (user_id.to_owned(), plan.id.clone(), c, month_key(now)))
 }
@@ -190,11 +194,15 @@ pub async fn stripe(
     const P: &str = "stripe";
     match kind {
         "checkout.session.completed" => {
-            if !matches!(o["payment_status"].as_str(), Some("paid" | "no_payment_required")) {
+            if !matches!(
+                o["payment_status"].as_str(),
+                Some("paid" | "no_payment_required")
+            ) {
                 // Delayed methods settle later (checkout.session.async_payment_succeeded).
                 return ignore("billing.not_paid");
             }
-            let reference = s(&o["client_reference_id"]).or_else(|| s(&o["metadata"]["checkout_id"]));
+            let reference =
+                s(&o["client_reference_id"]).or_else(|| s(&o["metadata"]["checkout_id"]));
             let payment = NewPayment {
                 user_id: String::new(),
                 processor: P.into(),
@@ -237,8 +245,8 @@ pub async fn stripe(
                 return ignore("billing.unknown_subscription");
             };
             let line = &o["lines"]["data"][0];
-            let price = s(&line["price"]["id"])
-                .or_else(|| s(&line["pricing"]["price_details"]["price"]));
+            let price =
+                s(&line["price"]["id"]).or_else(|| s(&line["pricing"]["price_details"]["price"]));
             let plan = price
                 .and_then(|p| plan_by_price(config, P, &p))
                 .or_else(|| row.as_ref().and_then(|r| config.plan(&r.plan)))
@@ -257,9 +265,9 @@ pub async fn stripe(
                 amount_cents: o["amount_paid"].as_i64().unwrap_or(0),
                 currency: s(&o["currency"]).unwrap_or_default(),
                 tax_cents: o["tax"].as_i64().or_else(|| {
-                    o["total_taxes"].as_array().map(|t| {
-                        t.iter().filter_map(|x| x["amount"].as_i64()).sum()
-                    })
+                    o["total_taxes"]
+                        .as_array()
+                        .map(|t| t.iter().filter_map(|x| x["amount"].as_i64()).sum())
                 }),
                 receipt_url: s(&o["hosted_invoice_url"]),
                 credits: crate::limits::monthly_credits(plan).unwrap_or(0),
@@ -400,8 +408,7 @@ pub async fn creem(
     const P: &str = "creem";
     match kind {
         "checkout.completed" => {
-            let reference =
-                s(&o["request_id"]).or_else(|| s(&o["metadata"]["checkout_id"]));
+            let reference = s(&o["request_id"]).or_else(|| s(&o["metadata"]["checkout_id"]));
             let order = &o["order"];
             let payment = NewPayment {
                 user_id: String::new(),
@@ -468,8 +475,7 @@ pub async fn creem(
             let period_end = o["current_period_end_date"]
                 .as_str()
                 .and_then(parse_rfc3339_ms);
-            let change = if kind == "subscription.expired" || period_end.is_none_or(|e| e <= now)
-            {
+            let change = if kind == "subscription.expired" || period_end.is_none_or(|e| e <= now) {
                 PlanChange::Ended {
                     processor: P.into(),
                     subscription_id: subscription,
@@ -519,7 +525,10 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let time = time.trim_end_matches('Z');
     let time = time.split(['+']).next()?;
     let mut t = time.split(':');
-    let (h, min) = (t.next()?.parse::<i64>().ok()?, t.next()?.parse::<i64>().ok()?);
+    let (h, min) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
     let sec: f64 = t.next().unwrap_or("0").parse().ok()?;
     // Days from civil (Hinnant).
     let y2 = if m <= 2 { y - 1 } else { y };

@@ -138,17 +138,26 @@ mod tests {
             seconds: 61.0,
             ..ok.clone()
         };
-        assert_eq!(check(free, &long).unwrap_err().code(), "plan.max_video_seconds");
+        assert_eq!(
+            check(free, &long).unwrap_err().code(),
+            "plan.max_video_seconds"
+        );
         let busy = JobFacts {
             active_jobs: 1,
             ..ok.clone()
         };
-        assert_eq!(check(free, &busy).unwrap_err().code(), "plan.concurrent_jobs");
+        assert_eq!(
+            check(free, &busy).unwrap_err().code(),
+            "plan.concurrent_jobs"
+        );
         let veo = JobFacts {
             provider: "veo",
             ..ok.clone()
         };
-        assert_eq!(check(free, &veo).unwrap_err().code(), "plan.provider_not_allowed");
+        assert_eq!(
+            check(free, &veo).unwrap_err().code(),
+            "plan.provider_not_allowed"
+        );
         let pro = config.plan("pro-monthly").unwrap();
         assert!(check(pro, &job).is_ok());
     }

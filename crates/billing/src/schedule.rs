@@ -42,7 +42,9 @@ pub async fn round(db: &Db, config: &BillingConfig, now: i64) -> StoreResult<Rou
             }
             let plan = effective_plan(config, row.as_ref());
             if let Some(credits) = monthly_credits(plan) {
-                let n = db.grant_plan_credits(user_id, &plan.id, credits, &month, now).await?;
+                let n = db
+                    .grant_plan_credits(user_id, &plan.id, credits, &month, now)
+                    .await?;
                 if n > 0 {
                     report.users_granted += 1;
                     report.credits_granted += n;

@@ -24,9 +24,18 @@ pub fn verify_signature(
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for part in header.split(',') {
-        let (key, value) = part.trim().split_once('=').ok_or(SignatureError::Malformed)?;
+        let (key, value) = part
+            .trim()
+            .split_once('=')
+            .ok_or(SignatureError::Malformed)?;
         match key {
-            "t" => timestamp = Some(value.parse::<i64>().map_err(|_| SignatureError::Malformed)?),
+            "t" => {
+                timestamp = Some(
+                    value
+                        .parse::<i64>()
+                        .map_err(|_| SignatureError::Malformed)?,
+                )
+            }
             "v1" => signatures.push(value),
             _ => {}
         }
@@ -136,8 +145,8 @@ impl StripeClient {
     }
 
     async fn post(&self, path: &str, form: &[(String, String)]) -> Result<Value, StripeError> {
-        let body = serde_urlencoded::to_string(form)
-            .map_err(|e| StripeError::Malformed(e.to_string()))?;
+        let body =
+            serde_urlencoded::to_string(form).map_err(|e| StripeError::Malformed(e.to_string()))?;
         let reply = self
             .http
             .post(format!("{}{path}", self.base))
@@ -156,7 +165,10 @@ impl StripeClient {
         let value: Value =
             serde_json::from_str(&text).map_err(|e| StripeError::Malformed(e.to_string()))?;
         if status.is_server_error() {
-            return Err(StripeError::Unavailable(format!("HTTP {}", status.as_u16())));
+            return Err(StripeError::Unavailable(format!(
+                "HTTP {}",
+                status.as_u16()
+            )));
         }
         if !status.is_success() {
             let message = value["error"]["message"]
@@ -260,11 +272,17 @@ mod tests {
         let body = br#"{"id":"evt_1"}"#;
         let now = 1_800_000_000;
         let good = sign(SECRET, now, body);
-        assert_eq!(verify_signature(Some(&good), body, SECRET, 300, now), Ok(now));
+        assert_eq!(
+            verify_signature(Some(&good), body, SECRET, 300, now),
+            Ok(now)
+        );
         // A second, rolled secret's signature beside the right one still passes.
         let v1 = good.split(",v1=").nth(1).unwrap();
         let two = format!("t={now},v1={},v1={v1},v0=abc", "0".repeat(64));
-        assert_eq!(verify_signature(Some(&two), body, SECRET, 300, now), Ok(now));
+        assert_eq!(
+            verify_signature(Some(&two), body, SECRET, 300, now),
+            Ok(now)
+        );
         assert_eq!(
             verify_signature(Some(&good), b"{\"id\":\"evt_2\"}", SECRET, 300, now),
             Err(SignatureError::Mismatch)

@@ -3,6 +3,7 @@
 mod admin;
 mod breach;
 mod config;
+mod credits;
 mod keys;
 mod migrate;
 mod news;
@@ -54,6 +55,8 @@ enum Command {
     Breach(breach::BreachCommand),
     /// Product news by email, only to people who asked for it, always with an unsubscribe link.
     News(news::NewsCommand),
+    /// Grant or refund a user's credits as the operator, with a reason (audit-logged).
+    Credits(credits::CreditsCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,5 +73,6 @@ fn main() -> std::process::ExitCode {
         Command::Rights(command) => rights::run(command),
         Command::Breach(command) => breach::run(command),
         Command::News(command) => news::run(command),
+        Command::Credits(command) => credits::run(command),
     }
 }

@@ -305,12 +305,18 @@ impl BillingConfig {
         }
         for plan in &self.plans {
             if plan.credits < 0 || plan.price_cents < 0 {
-                bad("plans", format!("`{}`: credits and price must not be negative", plan.id));
+                bad(
+                    "plans",
+                    format!("`{}`: credits and price must not be negative", plan.id),
+                );
             }
             if (plan.kind == PlanKind::Subscription) != plan.interval.is_some() {
                 bad(
                     "plans",
-                    format!("`{}`: an interval is given for subscriptions, and only them", plan.id),
+                    format!(
+                        "`{}`: an interval is given for subscriptions, and only them",
+                        plan.id
+                    ),
                 );
             }
             if !["480p", "720p", "1080p"].contains(&plan.limits.max_resolution.as_str()) {
@@ -322,7 +328,10 @@ impl BillingConfig {
         }
         for pack in &self.packs {
             if pack.credits <= 0 || pack.price_cents <= 0 {
-                bad("packs", format!("`{}`: credits and price must be positive", pack.id));
+                bad(
+                    "packs",
+                    format!("`{}`: credits and price must be positive", pack.id),
+                );
             }
         }
         if self.payment_records_years == 0 {
@@ -345,8 +354,7 @@ impl BillingConfig {
                 if self.creem.api_key.is_none() || self.creem.webhook_secret.is_none() {
                     bad(
                         "creem",
-                        "processor = \"creem\" needs creem.api_key and creem.webhook_secret"
-                            .into(),
+                        "processor = \"creem\" needs creem.api_key and creem.webhook_secret".into(),
                     );
                 }
             }

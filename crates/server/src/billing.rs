@@ -177,7 +177,10 @@ pub struct MyBilling {
 
 #[utoipa::path(get, path = "/api/v1/me/billing", tag = "billing",
     responses((status = 200, body = MyBilling), (status = 401, body = Problem)))]
-pub async fn mine(State(state): State<AppState>, caller: CurrentUser) -> ApiResult<Json<MyBilling>> {
+pub async fn mine(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+) -> ApiResult<Json<MyBilling>> {
     let row = state.db.user_plan(caller.id()).await?;
     let plan = effective_plan(&state.config.billing, row.as_ref());
     let payments = state.db.payments(caller.id()).await?;
@@ -193,9 +196,9 @@ pub async fn mine(State(state): State<AppState>, caller: CurrentUser) -> ApiResu
         purchases_enabled: state.config.billing.purchases_enabled(),
         can_manage: state.config.billing.processor == Processor::Stripe
             && state.config.billing.purchases_enabled()
-            && row
-                .as_ref()
-                .is_some_and(|r| r.customer_id.is_some() && r.processor.as_deref() == Some("stripe")),
+            && row.as_ref().is_some_and(|r| {
+                r.customer_id.is_some() && r.processor.as_deref() == Some("stripe")
+            }),
         payments: payments.iter().map(PaymentView::from).collect(),
     }))
 }
@@ -246,11 +249,15 @@ pub async fn checkout(
     if !b.purchases_enabled() {
         return Err(purchases_off());
     }
-    let (kind, stripe_price, creem_product, subscription) = if let Some(pack) = b.pack(&body.item)
-    {
+    let (kind, stripe_price, creem_product, subscription) = if let Some(pack) = b.pack(&body.item) {
         ("pack", &pack.stripe_price, &pack.creem_product, false)
     } else if let Some(plan) = b.plan(&body.item).filter(|p| p.kind != PlanKind::Free) {
-        ("plan", &plan.stripe_price, &plan.creem_product, plan.kind == PlanKind::Subscription)
+        (
+            "plan",
+            &plan.stripe_price,
+            &plan.creem_product,
+            plan.kind == PlanKind::Subscription,
+        )
     } else {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -284,7 +291,11 @@ pub async fn checkout(
         .await?
         .filter(|u| !u.is_deleted())
         .ok_or_else(|| {
-            ApiError::new(StatusCode::GONE, "billing.account_deleted", "this account is deleted")
+            ApiError::new(
+                StatusCode::GONE,
+                "billing.account_deleted",
+                "this account is deleted",
+            )
         })?;
     let now = now_ms();
     let row = Checkout {
@@ -457,7 +468,11 @@ pub(crate) async fn enforce_plan(
     plan: &JobPlan,
 ) -> ApiResult<()> {
     match plan_check(state, owner, params, plan).await?.1 {
-        Some(e) => Err(ApiError::new(StatusCode::FORBIDDEN, e.code(), e.to_string())),
+        Some(e) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            e.code(),
+            e.to_string(),
+        )),
         None => Ok(()),
     }
 }

@@ -108,7 +108,13 @@ async fn settle(
                 .db
                 .record_billing_event(processor, event_id, kind, code, now)
                 .await?;
-            tracing::info!(processor, event_id, kind, outcome = code, "billing event without effect");
+            tracing::info!(
+                processor,
+                event_id,
+                kind,
+                outcome = code,
+                "billing event without effect"
+            );
             return Ok(Json(json!({
                 "received": true,
                 "outcome": if seen == EventOutcome::Duplicate { "duplicate" } else { code },
@@ -142,7 +148,11 @@ async fn settle(
 /// failure is logged for the operator; the plan here has already changed.
 async fn cancel_replaced(state: &AppState, processor: &str, subscription: &str) {
     if processor != "stripe" {
-        tracing::warn!(processor, subscription, "a subscription replaced by Lifetime must be cancelled in the processor's dashboard");
+        tracing::warn!(
+            processor,
+            subscription,
+            "a subscription replaced by Lifetime must be cancelled in the processor's dashboard"
+        );
         return;
     }
     if let Some(client) = crate::billing::stripe_client(state) {

@@ -149,7 +149,10 @@ pub fn router(state: AppState) -> Router {
             "/billing/webhooks/stripe",
             post(billing_webhooks::stripe_webhook),
         )
-        .route("/billing/webhooks/creem", post(billing_webhooks::creem_webhook));
+        .route(
+            "/billing/webhooks/creem",
+            post(billing_webhooks::creem_webhook),
+        );
 
     Router::new()
         .nest("/api/v1", api)

@@ -270,7 +270,11 @@ impl Db {
     }
 
     /// Add credits once per `key`: false (and nothing written) when the key was used before.
-    pub async fn add_credits_once(&self, credit: &CreditOnce, now: UnixMillis) -> StoreResult<bool> {
+    pub async fn add_credits_once(
+        &self,
+        credit: &CreditOnce,
+        now: UnixMillis,
+    ) -> StoreResult<bool> {
         if credit.amount == 0 {
             return Err(StoreError::InvalidCredits("a credit change of 0".into()));
         }
@@ -388,7 +392,8 @@ impl Db {
 
     /// A checkout whose session could not be created is closed at once.
     pub async fn expire_checkouts_by_id(&self, id: &str) -> StoreResult<()> {
-        let sql = "UPDATE billing_checkouts SET status = 'expired' WHERE id = $1 AND status = 'open'";
+        let sql =
+            "UPDATE billing_checkouts SET status = 'expired' WHERE id = $1 AND status = 'open'";
         with_pool!(self, pool => sqlx::query(sql).bind(id).execute(pool).await.map(|_| ()))?;
         Ok(())
     }

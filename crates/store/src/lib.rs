@@ -31,10 +31,10 @@ pub mod transfers;
 pub mod uploads;
 pub mod users;
 
+pub use audit::{AuditEntry, NewAuditEntry};
 pub use billing::{
     BillingChange, Checkout, CreditOnce, EventOutcome, NewPayment, Payment, PlanChange, UserPlan,
 };
-pub use audit::{AuditEntry, NewAuditEntry};
 pub use breach::{BreachNotice, BreachSend, BreachSummary};
 pub use codes::{CodeCheck, CodePurpose, MAX_CODE_ATTEMPTS};
 pub use consents::Consent;
