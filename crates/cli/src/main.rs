@@ -4,6 +4,7 @@ mod admin;
 mod breach;
 mod checks;
 mod config;
+mod credits;
 mod keys;
 mod migrate;
 mod news;
@@ -58,6 +59,8 @@ enum Command {
     News(news::NewsCommand),
     /// Staff accounts: promote or demote a role, reset a lost authenticator.
     Admin(staff::StaffCommand),
+    /// Grant or refund a user's credits as the operator, with a reason (audit-logged).
+    Credits(credits::CreditsCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -75,5 +78,6 @@ fn main() -> std::process::ExitCode {
         Command::Breach(command) => breach::run(command),
         Command::News(command) => news::run(command),
         Command::Admin(command) => staff::run(command),
+        Command::Credits(command) => credits::run(command),
     }
 }

@@ -66,6 +66,13 @@ pub async fn run_workers(
     count: usize,
     shutdown: CancellationToken,
 ) {
+    let billing = (count > 0).then(|| {
+        tokio::spawn(billing_rounds(
+            db.clone(),
+            config.billing.clone(),
+            shutdown.clone(),
+        ))
+    });
     let mut workers = tokio::task::JoinSet::new();
     for index in 0..count {
         let worker = Worker::new(db.clone(), media.clone(), config, process_worker_id(index))
@@ -78,6 +85,32 @@ pub async fn run_workers(
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "a worker stopped with an error"),
             Err(e) => tracing::error!(error = %e, "a worker panicked"),
+        }
+    }
+    if let Some(task) = billing {
+        let _ = task.await;
+    }
+}
+
+/// How often each worker process runs the billing round (plan roll-over, monthly grants,
+/// expired checkouts, the purge of payment records past their legal period).
+const BILLING_ROUND: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The billing round now and every [`BILLING_ROUND`] until shutdown. Every step is keyed or
+/// idempotent, so several worker processes running it at once grant nothing twice.
+async fn billing_rounds(
+    db: reelsmith_store::Db,
+    billing: reelsmith_config::BillingConfig,
+    shutdown: CancellationToken,
+) {
+    loop {
+        match reelsmith_billing::schedule::round(&db, &billing, reelsmith_store::now_ms()).await {
+            Ok(report) => tracing::info!(?report, "billing round"),
+            Err(e) => tracing::warn!(error = %e, "billing round failed; retrying at the next one"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(BILLING_ROUND) => {}
         }
     }
 }

@@ -4,6 +4,7 @@
 //! configuration can be shown ([`Config::to_masked_toml`]) and logged. `docs/configuration.md`
 //! lists every key.
 
+pub mod billing;
 pub mod load;
 pub mod music;
 pub mod oidc;
@@ -14,6 +15,10 @@ pub mod sharing;
 pub mod staff;
 pub mod validate;
 
+pub use billing::{
+    BillingConfig, CreditPack, CreemConfig, Interval, Plan, PlanKind, PlanLimits, Processor,
+    StripeConfig,
+};
 pub use load::{ConfigError, Sources, ENV_PREFIX};
 pub use music::MusicConfig;
 pub use oidc::{OidcPreset, OidcProviderConfig};

@@ -59,6 +59,9 @@ pub struct Config {
     /// The operator's music library.
     #[serde(default)]
     pub music: crate::music::MusicConfig,
+    /// Plans, credit packs and the payment processor (issue 18).
+    #[serde(default)]
+    pub billing: crate::billing::BillingConfig,
 }
 
 impl Default for Config {
@@ -117,6 +120,7 @@ impl Config {
             sharing: crate::sharing::SharingConfig::default(),
             oidc: Vec::new(),
             music: crate::music::MusicConfig::default(),
+            billing: crate::billing::BillingConfig::default(),
         }
     }
 }

@@ -62,6 +62,9 @@ impl Config {
         for (key, message) in crate::oidc::problems(&self.oidc) {
             problems.add(&key, message);
         }
+        for (key, message) in self.billing.problems() {
+            problems.add(&key, message);
+        }
         problems.0
     }
 

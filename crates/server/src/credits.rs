@@ -167,6 +167,14 @@ pub struct QuoteView {
     /// The provider needs the caller's consent (P-TP-2) and has none: submission would answer
     /// `409 consent.required`.
     pub consent_missing: bool,
+    /// The caller's plan (issue 18) and its limits, shown beside the cost.
+    pub plan: String,
+    #[schema(value_type = Object)]
+    pub plan_limits: reelsmith_config::PlanLimits,
+    /// The stable code submission would refuse with under the plan (`plan.max_resolution`, ...).
+    pub plan_refusal: Option<String>,
+    /// Why, naming the plan and the limit.
+    pub plan_refusal_detail: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/jobs/quote", tag = "jobs",
@@ -195,6 +203,8 @@ pub async fn quote(
     }
     let cost = credits(plan);
     let balance = state.db.credit_balance(caller.id()).await?;
+    let (billing_plan, broken) =
+        crate::billing::plan_check(&state, caller.id(), &checked.params, plan).await?;
     Ok(Json(QuoteView {
         provider: plan.provider.to_owned(),
         model: plan.model.to_owned(),
@@ -203,5 +213,9 @@ pub async fn quote(
         balance,
         affordable: balance >= cost,
         consent_missing,
+        plan: billing_plan.name.clone(),
+        plan_limits: billing_plan.limits.clone(),
+        plan_refusal: broken.as_ref().map(|e| e.code().to_owned()),
+        plan_refusal_detail: broken.as_ref().map(ToString::to_string),
     }))
 }

@@ -339,6 +339,7 @@ pub async fn submit(
     let held = crate::moderation::screen_spec(&state, &caller, &client, &checked.params)
         .await?
         .or(held_raw);
+    crate::billing::enforce_plan(&state, caller.id(), &checked.params, &checked.plan).await?;
     let submitted = state
         .db
         .submit_job_once(

@@ -11,6 +11,8 @@ pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod cloud_voices;
+pub mod billing;
+pub mod billing_webhooks;
 pub mod consents;
 pub mod credits;
 pub mod error;
@@ -150,7 +152,21 @@ pub fn router(state: AppState) -> Router {
         .route("/voices", get(sound::voices))
         .route("/voices/{id}/sample", get(sound::voice_sample))
         .route("/music", get(sound::music))
-        .route("/music/{id}/preview", get(sound::music_preview));
+        .route("/music/{id}/preview", get(sound::music_preview))
+        // Billing (issue 18).
+        .route("/billing/plans", get(billing::plans))
+        .route("/me/billing", get(billing::mine))
+        .route("/me/billing/checkout", post(billing::checkout))
+        .route("/me/billing/portal", post(billing::portal))
+        .route("/admin/credits", post(billing::operator_credits))
+        .route(
+            "/billing/webhooks/stripe",
+            post(billing_webhooks::stripe_webhook),
+        )
+        .route(
+            "/billing/webhooks/creem",
+            post(billing_webhooks::creem_webhook),
+        );
 
     Router::new()
         .nest("/api/v1", api)

@@ -5,6 +5,7 @@
 //! nothing else. See `docs/store.md` for the data model and the queue's semantics.
 
 pub mod audit;
+pub mod billing;
 pub mod breach;
 pub mod codes;
 pub mod consents;
@@ -35,6 +36,9 @@ pub mod uploads;
 pub mod users;
 
 pub use audit::{AuditEntry, NewAuditEntry};
+pub use billing::{
+    BillingChange, Checkout, CreditOnce, EventOutcome, NewPayment, Payment, PlanChange, UserPlan,
+};
 pub use breach::{BreachNotice, BreachSend, BreachSummary};
 pub use codes::{CodeCheck, CodePurpose, MAX_CODE_ATTEMPTS};
 pub use consents::Consent;

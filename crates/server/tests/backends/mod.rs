@@ -17,9 +17,16 @@ pub async fn sqlite_local() -> TestApp {
 }
 
 pub async fn postgres_s3() -> TestApp {
+    postgres_s3_with(|_| {}).await
+}
+
+/// [`postgres_s3`] with settings of the test's own.
+#[allow(dead_code)]
+pub async fn postgres_s3_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::defaults_for(dir.path());
     config.rate_limits.job_submission.count = 1000;
+    configure(&mut config);
     let url = support::postgres::shared().create_database().await;
     let db = Db::connect(&url, 4).await.expect("connect PostgreSQL");
     db.migrate().await.expect("migrate PostgreSQL");
