@@ -10,9 +10,9 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
-pub mod cloud_voices;
 pub mod billing;
 pub mod billing_webhooks;
+pub mod cloud_voices;
 pub mod consents;
 pub mod credits;
 pub mod error;
