@@ -80,6 +80,9 @@ async function signedIn(email) {
 /** Enrols an authenticator on /account/security: the secret and the recovery codes shown. */
 async function enrol(page) {
   await page.getByRole('button', { name: 'Set up an authenticator' }).click();
+  // The secret and the QR code are filled in from the enrolment answer: wait for both.
+  await page.waitForFunction(() => document.querySelector('#totp-qr')?.getAttribute('src')
+    && document.querySelector('#totp-secret')?.textContent.trim());
   const secretText = await page.locator('#totp-secret').innerText();
   const qr = await page.locator('#totp-qr').getAttribute('src');
   assert.match(qr, /^data:image\/svg\+xml;base64,/);

@@ -89,13 +89,14 @@ try {
   await page.locator('#resolution').selectOption('480p');
   await page.locator('#fps').selectOption('24');
   await page.waitForFunction(() => !document.querySelector('#create-submit').disabled);
-  const submitted = page.waitForResponse((r) => r.url().endsWith('/api/v1/jobs') && r.request().method() === 'POST');
   await page.locator('#create-submit').click();
-  const job = await (await submitted).json();
+  // The studio moves to the creation's page at once, so the job is read back from the API.
+  await page.waitForURL(/\/creations\/[^/]+$/);
+  const jobId = new URL(page.url()).pathname.split('/').pop();
+  const job = await page.evaluate(async (id) => (await fetch('/api/v1/jobs/' + id)).json(), jobId);
   assert.equal(job.params.music, 'library:harbour-theme');
   assert.equal(job.params.music_level, -16);
   assert.equal(job.params.tts.pitch, 55);
-  await page.waitForURL(/\/creations\/[^/]+$/);
   await page.waitForFunction(() => document.querySelector('#job').dataset.status === 'succeeded', null, { timeout: 180_000 });
   const loudness = page.locator('#job-loudness');
   await loudness.waitFor({ state: 'visible' });

@@ -222,7 +222,9 @@ fn config_check_masks_secrets_and_reports_problems() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // `config check` tries each dependency: db.internal cannot be reached from here, so it fails,
+    // and still prints the configuration with every secret masked.
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     for text in [&stdout, &stderr] {
         assert!(!text.contains(secret), "{text}");
         assert!(!text.contains(db_password), "{text}");

@@ -6,11 +6,26 @@
 # once the model has loaded. Noise is off (noise_scale = noise_w = 0) so the same sentence gives
 # the same audio on every run: a retried job reproduces its narration.
 import json
+import os
+import shutil
 import sys
+import tempfile
 
 
 def main() -> None:
     model, config = sys.argv[1], sys.argv[2]
+    # onnxruntime leaves a `.ses` file in the temporary folder: give it a folder of its own,
+    # removed when the driver ends, so a render leaves nothing behind.
+    scratch = tempfile.mkdtemp(prefix="reelsmith-piper-")
+    os.environ["TMPDIR"] = scratch
+    tempfile.tempdir = scratch
+    try:
+        speak(model, config)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def speak(model: str, config: str) -> None:
     out = sys.stdout.buffer
     try:
         from piper import PiperVoice, SynthesisConfig
