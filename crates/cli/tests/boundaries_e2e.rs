@@ -11,12 +11,11 @@ mod platform;
 #[path = "../../store/tests/support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use platform::{files_under, photo, Api, Server};
+use platform::{files_under, photo, Api, ProviderFake, Server};
 use reelsmith_store::Db;
 use serde_json::{json, Value};
 
@@ -157,49 +156,6 @@ async fn p_sec_1_configured_for_production_accounts_live_in_postgresql_and_media
     drop(server);
 }
 
-/// A provider fake from tests/fakes/providers, killed on drop.
-struct Fake {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Fake {
-    fn start(script: &str) -> Fake {
-        let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fakes/providers/")
-            .join(script);
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs (scripts/setup --test installs it)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("READY ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("the fake did not start: {line:?}"));
-        Fake {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Fake {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `reelsmith serve` under `strace -f`, recording every connect and every datagram sent to an
 /// address, from the process, its threads and every program it starts. The server is killed
 /// when this is dropped (strace 6.1 has no --kill-on-exit, so by its pid).
@@ -293,7 +249,7 @@ impl Drop for TracedServer {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p_in_2_a_provider_job_connects_to_its_provider_and_to_nothing_else() {
-    let fal = Fake::start("fal_fake.py");
+    let fal = ProviderFake::start("fal_fake.py");
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let fal_url = format!("http://127.0.0.1:{}", fal.port);

@@ -380,3 +380,59 @@ pub fn files_under(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A provider fake from tests/fakes/providers (it prints "READY <port>"), killed on drop.
+pub struct ProviderFake {
+    child: Child,
+    pub port: u16,
+    pub base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl ProviderFake {
+    pub fn start(script: &str) -> ProviderFake {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fakes/providers")
+            .join(script);
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs (scripts/setup --test installs it)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the fake did not start: {line:?}"));
+        ProviderFake {
+            child,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+
+    /// The fake's counters (`/__fake/stats`).
+    pub async fn stats(&self) -> Value {
+        reqwest::get(format!("{}/__fake/stats", self.base))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for ProviderFake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
