@@ -9,13 +9,13 @@
 use std::path::Path;
 use std::process::Command;
 
+use reelsmith_core::ErrorCode;
 use reelsmith_core::{CaptionMode, RenderSpec, Resolution};
 use reelsmith_media::captions::{build_cues, CaptionLayout, CaptionRenderer, CaptionStyle};
 use reelsmith_media::render::{render, EngineConfig, RenderJob, RenderOutput};
 use reelsmith_media::speech::check_voice_for_script;
 use reelsmith_media::speech::voices::SpeechConfig;
 use reelsmith_media::text::Font;
-use reelsmith_core::ErrorCode;
 
 /// A flat mid-grey picture, so only the captions are near white or near black in the frame.
 fn grey_picture(dir: &Path) -> std::path::PathBuf {
@@ -74,12 +74,19 @@ fn check_vtt(language: &str, script: &str, output: &RenderOutput) {
     assert!(!cues.is_empty(), "{language}: no cues");
     let mut last = String::new();
     for (timing, _) in &cues {
-        assert!(timing.as_str() > last.as_str(), "{language}: cues out of order");
+        assert!(
+            timing.as_str() > last.as_str(),
+            "{language}: cues out of order"
+        );
         last = timing.clone();
     }
     let all: Vec<&str> = cues.iter().map(|(_, t)| t.as_str()).collect();
     let joined = all.join("\n");
-    assert_eq!(without_spaces(&joined), without_spaces(script), "{language}");
+    assert_eq!(
+        without_spaces(&joined),
+        without_spaces(script),
+        "{language}"
+    );
     if script.contains(' ') {
         let words: Vec<&str> = joined.split_whitespace().collect();
         let expected: Vec<&str> = script.split_whitespace().collect();
@@ -97,7 +104,10 @@ fn check_burnt_in(language: &str, spec: &RenderSpec, output: &RenderOutput) {
     let cues = build_cues(&output.words, &layout);
     let t = (cues[0].start + cues[0].end) / 2.0;
     let mut renderer = CaptionRenderer::new(cues, layout, CaptionStyle::Subtitle);
-    let overlay = renderer.overlay_at(t).expect("a caption at the cue's middle").clone();
+    let overlay = renderer
+        .overlay_at(t)
+        .expect("a caption at the cue's middle")
+        .clone();
     let frame = Command::new("ffmpeg")
         .args(["-v", "error", "-ss", &format!("{t:.3}"), "-i"])
         .arg(&output.video)
@@ -128,8 +138,14 @@ fn check_burnt_in(language: &str, spec: &RenderSpec, output: &RenderOutput) {
     assert!(fill > 200, "{language}: only {fill} text pixels expected");
     let (fill_mean, dark_mean) = (fill_sum / fill, dark_sum / dark.max(1));
     eprintln!("{language}: {fill} text pixels, mean luma {fill_mean}; outline mean {dark_mean}");
-    assert!(fill_mean >= 170, "{language}: the text is not where it should be ({fill_mean})");
-    assert!(dark_mean <= 80, "{language}: the outline is not where it should be ({dark_mean})");
+    assert!(
+        fill_mean >= 170,
+        "{language}: the text is not where it should be ({fill_mean})"
+    );
+    assert!(
+        dark_mean <= 80,
+        "{language}: the outline is not where it should be ({dark_mean})"
+    );
     if let Some(folder) = std::env::var_os("REELSMITH_SCREENSHOTS") {
         let top = (overlay.top - 12).max(0);
         let height = (overlay.height as i32 + 24).min(size.height as i32 - top) & !1;
@@ -154,7 +170,10 @@ fn check_shaped(language: &str, script: &str) {
     let font = Font::for_text(script).unwrap();
     let shaped = font.shape_line(script, 40.0);
     assert!(!shaped.glyphs.is_empty());
-    assert!(shaped.glyphs.iter().all(|g| g.id.0 != 0), "{language}: .notdef");
+    assert!(
+        shaped.glyphs.iter().all(|g| g.id.0 != 0),
+        "{language}: .notdef"
+    );
     let mapped: std::collections::HashSet<u16> = script
         .chars()
         .filter_map(|c| font.glyph_for(c))
@@ -165,13 +184,19 @@ fn check_shaped(language: &str, script: &str) {
         .iter()
         .filter(|g| !mapped.contains(&g.id.0))
         .count();
-    assert!(substituted > 0, "{language}: no contextual form in {script}");
+    assert!(
+        substituted > 0,
+        "{language}: no contextual form in {script}"
+    );
 }
 
 fn language_test(language: &str, script: &str, burnt_in: bool) {
     let dir = tempfile::tempdir().unwrap();
     let (spec, output) = render_in(language, script, dir.path());
-    assert_eq!(output.voice.as_deref(), Some(&*format!("espeak:{language}")));
+    assert_eq!(
+        output.voice.as_deref(),
+        Some(&*format!("espeak:{language}"))
+    );
     check_vtt(language, script, &output);
     if burnt_in {
         check_burnt_in(language, &spec, &output);
@@ -190,12 +215,20 @@ fn spanish_captions_follow_the_script() {
 
 #[test]
 fn french_captions_follow_the_script() {
-    language_test("fr-fr", "La rivière passe doucement près du vieux moulin.", false);
+    language_test(
+        "fr-fr",
+        "La rivière passe doucement près du vieux moulin.",
+        false,
+    );
 }
 
 #[test]
 fn german_captions_follow_the_script() {
-    language_test("de", "Der Fluss fließt leise an der alten Mühle vorbei.", false);
+    language_test(
+        "de",
+        "Der Fluss fließt leise an der alten Mühle vorbei.",
+        false,
+    );
 }
 
 #[test]
@@ -225,14 +258,24 @@ fn arabic_captions_are_shaped_right_to_left_and_burnt_in() {
     let script = "يجري النهر بهدوء قرب الطاحونة القديمة.";
     check_shaped("ar", script);
     // Right to left: the leftmost glyph draws the line's last character.
-    let line = Font::for_text(script).unwrap().shape_line("النهر القديم", 40.0);
-    assert!(line.clusters.first() > line.clusters.last(), "{:?}", line.clusters);
+    let line = Font::for_text(script)
+        .unwrap()
+        .shape_line("النهر القديم", 40.0);
+    assert!(
+        line.clusters.first() > line.clusters.last(),
+        "{:?}",
+        line.clusters
+    );
     language_test("ar", script, true);
 }
 
 #[test]
 fn japanese_captions_break_without_spaces_and_are_burnt_in() {
-    language_test("ja", "きょうはカメラをもって、しずかなかわへいきます。", true);
+    language_test(
+        "ja",
+        "きょうはカメラをもって、しずかなかわへいきます。",
+        true,
+    );
 }
 
 #[test]

@@ -117,16 +117,16 @@ impl Font {
             return Ok(font);
         }
         let (path, _) = find_system_font(writing, &font_dirs())?;
-        let bytes = std::fs::read(&path).map_err(|e| {
-            FontError::Invalid(format!("{}: {e}", path.display()))
-        })?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| FontError::Invalid(format!("{}: {e}", path.display())))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         // One font per script per process, kept for the process's life like the embedded one.
         let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-        let font: &'static Font = Box::leak(Box::new(Font::shaped_from_static_bytes(bytes, &name)?));
+        let font: &'static Font =
+            Box::leak(Box::new(Font::shaped_from_static_bytes(bytes, &name)?));
         loaded.insert(writing, font);
         Ok(font)
     }
@@ -228,7 +228,9 @@ pub fn find_system_font(
     dirs: &[PathBuf],
 ) -> Result<(PathBuf, &'static str), FontError> {
     let Some(&(_, files, package)) = SYSTEM_FONTS.iter().find(|(w, _, _)| *w == writing) else {
-        return Err(FontError::Invalid(format!("no font is known for {writing:?}")));
+        return Err(FontError::Invalid(format!(
+            "no font is known for {writing:?}"
+        )));
     };
     for dir in dirs {
         for file in files {

@@ -141,7 +141,10 @@ mod tests {
         let segments = unspaced_segments("今日は晴れ。");
         assert_eq!(segments.concat(), "今日は晴れ。");
         assert!(segments.len() >= 4, "{segments:?}");
-        assert!(segments.iter().all(|s| !s.starts_with('。')), "{segments:?}");
+        assert!(
+            segments.iter().all(|s| !s.starts_with('。')),
+            "{segments:?}"
+        );
         assert_eq!(unspaced_segments("hello"), vec!["hello"]);
     }
 
