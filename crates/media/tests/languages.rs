@@ -289,3 +289,35 @@ fn a_script_no_voice_speaks_is_refused_with_a_code() {
     check_voice_for_script("يجري النهر بهدوء", "ar", &config).unwrap();
     check_voice_for_script("नदी पुरानी", "espeak:hi", &config).unwrap();
 }
+
+#[test]
+fn scripts_are_told_apart_and_unspaced_ones_break_between_characters() {
+    use reelsmith_media::text::scripts::{dominant_writing, join_words, unspaced_segments};
+    use reelsmith_media::text::Writing;
+    assert_eq!(dominant_writing("Hello, мир"), Writing::Default);
+    assert_eq!(dominant_writing("مرحبا بالعالم 2024"), Writing::Arabic);
+    assert_eq!(dominant_writing("नमस्ते दुनिया"), Writing::Devanagari);
+    assert_eq!(dominant_writing("今日はいい天気です。"), Writing::Cjk);
+    let segments = unspaced_segments("今日は晴れ。");
+    assert_eq!(segments.concat(), "今日は晴れ。");
+    assert!(segments.len() >= 4, "{segments:?}");
+    assert!(
+        segments.iter().all(|s| !s.starts_with('。')),
+        "{segments:?}"
+    );
+    assert_eq!(unspaced_segments("hello"), vec!["hello"]);
+    assert_eq!(join_words(["今日", "は", "晴れ。"]), "今日は晴れ。");
+    assert_eq!(join_words(["Hello", "world"]), "Hello world");
+    assert_eq!(join_words(["東京", "Tower"]), "東京 Tower");
+}
+
+#[test]
+fn a_missing_script_font_names_its_package() {
+    use reelsmith_media::text::font::find_system_font;
+    use reelsmith_media::text::Writing;
+    let empty = tempfile::tempdir().unwrap();
+    let err = find_system_font(Writing::Arabic, &[empty.path().to_path_buf()]).unwrap_err();
+    assert_eq!(err.code(), "text.font_missing");
+    assert!(err.to_string().contains("fonts-noto-ui-core"), "{err}");
+    assert!(!err.is_client_error());
+}

@@ -122,36 +122,3 @@ pub fn join_words<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
     }
     out
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scripts_are_told_apart() {
-        assert_eq!(dominant_writing("Hello, мир"), Writing::Default);
-        assert_eq!(dominant_writing("مرحبا بالعالم 2024"), Writing::Arabic);
-        assert_eq!(dominant_writing("नमस्ते दुनिया"), Writing::Devanagari);
-        assert_eq!(dominant_writing("今日はいい天気です。"), Writing::Cjk);
-        assert_eq!(dominant_writing("你好，世界"), Writing::Cjk);
-    }
-
-    #[test]
-    fn japanese_breaks_between_characters_but_not_before_closing_punctuation() {
-        let segments = unspaced_segments("今日は晴れ。");
-        assert_eq!(segments.concat(), "今日は晴れ。");
-        assert!(segments.len() >= 4, "{segments:?}");
-        assert!(
-            segments.iter().all(|s| !s.starts_with('。')),
-            "{segments:?}"
-        );
-        assert_eq!(unspaced_segments("hello"), vec!["hello"]);
-    }
-
-    #[test]
-    fn unspaced_words_join_without_a_space() {
-        assert_eq!(join_words(["今日", "は", "晴れ。"]), "今日は晴れ。");
-        assert_eq!(join_words(["Hello", "world"]), "Hello world");
-        assert_eq!(join_words(["東京", "Tower"]), "東京 Tower");
-    }
-}
