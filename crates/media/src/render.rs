@@ -166,6 +166,8 @@ pub enum RenderError {
     Encode(#[from] EncodeError),
     #[error(transparent)]
     Mix(#[from] MixError),
+    #[error(transparent)]
+    Font(#[from] crate::text::FontError),
     #[error("the music: {0}")]
     Music(AudioError),
     #[error("{path}: not an image or video this engine can read")]
@@ -197,6 +199,7 @@ impl ErrorCode for RenderError {
             RenderError::Compose(e) => e.code(),
             RenderError::Encode(e) => e.code(),
             RenderError::Mix(e) => e.code(),
+            RenderError::Font(e) => e.code(),
             RenderError::Music(e) => music_code(e),
             RenderError::UnsupportedMedia { .. } => "media.unsupported_format",
             RenderError::Input { .. } => "media.unreadable",
@@ -218,6 +221,7 @@ impl ErrorCode for RenderError {
             RenderError::Compose(e) => e.is_client_error(),
             RenderError::Encode(e) => e.is_client_error(),
             RenderError::Mix(e) => e.is_client_error(),
+            RenderError::Font(e) => e.is_client_error(),
             RenderError::Music(e) => e.is_client_error(),
             RenderError::UnsupportedMedia { .. }
             | RenderError::Input { .. }
@@ -267,6 +271,9 @@ pub fn render(
         check_file_size(path, limits.max_file_bytes)?;
     }
     let visuals = load_visuals(&job.media, limits)?;
+    // The captions' font, before any narration: a script whose font is not installed fails
+    // here, cheaply, instead of burning boxes into the video.
+    let caption_font = crate::text::Font::for_text(&spec.script)?;
     if let Some(music) = &job.music {
         // Before any narration: a bad track fails the render while it is still cheap.
         check_audio(music, limits).map_err(RenderError::Music)?;
@@ -274,7 +281,7 @@ pub fn render(
     clock.lap(Stage::Plan);
 
     let work = WorkDir::new(config.temp_dir.as_deref()).map_err(RenderError::Output)?;
-    let narration = match &job.voice {
+    let mut narration = match &job.voice {
         None => {
             progress(Progress::Stage(Stage::Narrate));
             let n = narrate(&plan, spec, &config.speech)?;
@@ -295,6 +302,9 @@ pub fn render(
             n
         }
     };
+    narration
+        .notes
+        .extend(unspaced_timing_note(&narration.words, &spec.tts.voice));
     if narration.duration > limits.max_output_seconds {
         return Err(RenderError::TooLong {
             seconds: narration.duration,
@@ -356,13 +366,14 @@ pub fn render(
         limits,
     )?
     .with_warp_threads(config.effective_warp_threads());
-    let cues = build_cues(&narration.words, &CaptionLayout::for_frame(size));
+    let caption_layout = CaptionLayout::for_frame_and_font(size, caption_font);
+    let cues = build_cues(&narration.words, &caption_layout);
     let mut captions = match spec.captions {
         CaptionMode::Off => None,
         CaptionMode::Subtitle => Some(CaptionStyle::Subtitle),
         CaptionMode::Karaoke => Some(CaptionStyle::Karaoke),
     }
-    .map(|style| CaptionRenderer::new(cues.clone(), CaptionLayout::for_frame(size), style));
+    .map(|style| CaptionRenderer::new(cues.clone(), caption_layout.clone(), style));
     let titles: Vec<Option<Overlay>> = plan
         .scenes
         .iter()
@@ -447,6 +458,22 @@ pub fn render(
         voice: narration.voice,
         speech_notes: narration.notes,
         loudness,
+    })
+}
+
+/// Chinese and Japanese are written without spaces, so the speech engine and the aligner time a
+/// whole phrase as one word; the captions share that time among its characters. Said, so the
+/// job's report shows the karaoke inside such a phrase is even, not measured.
+fn unspaced_timing_note(words: &[WordTiming], voice: &str) -> Option<String> {
+    let phrases = words
+        .iter()
+        .filter(|w| w.text.chars().any(crate::text::scripts::is_unspaced))
+        .count();
+    (phrases > 0).then(|| {
+        format!(
+            "captions: {phrases} phrase(s) written without spaces (voice `{voice}`) are timed as \
+             a whole; within each, the time is shared evenly among its characters"
+        )
     })
 }
 

@@ -216,6 +216,15 @@ pub(crate) async fn valid_spec(
     }
     crate::sound::check_sound(state, owner, &spec).await?;
     let plan = plan_job(&spec)?;
+    if plan.voice.is_none() {
+        // A script no local voice can read is refused before anything is reserved.
+        reelsmith_media::speech::check_voice_for_script(
+            &spec.script,
+            &spec.tts.voice,
+            &reelsmith_media::speech::voices::SpeechConfig::installed(),
+        )
+        .map_err(|e| ApiError::from_code(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
+    }
     if !plan.is_studio() {
         provider_is_configured(state, plan.provider)?;
     }

@@ -165,6 +165,11 @@ async fn bad_music_and_voices_are_refused_before_anything_is_queued() {
         ),
         (json!({ "music": "" }), "spec.invalid_music"),
         (json!({ "tts": { "voice": "xx-nobody" } }), "voice.unknown"),
+        // A script no installed voice of the chosen language reads (issue 17, D-languages-4).
+        (
+            json!({ "script": "يجري النهر بهدوء قرب الطاحونة القديمة.", "tts": { "voice": "en-us" } }),
+            "speech.language_unsupported",
+        ),
     ];
     for (extra, code) in cases {
         let mut spec = json!({ "script": "A quiet harbour at dawn." });

@@ -745,6 +745,8 @@ fn usage_document(
         "height": output.height,
         "fps": output.fps,
         "loudness": output.loudness,
+        "voice": output.voice,
+        "speech_notes": output.speech_notes,
     })
 }
 

@@ -13,6 +13,7 @@
 //! stretched toward the minimum display time and across short gaps (to avoid flicker) where the
 //! next cue leaves room, and never overlaps the next cue or outlasts the last word.
 
+use crate::text::scripts::{join_words, joins_tight, unspaced_segments};
 use crate::text::Font;
 use crate::timing::WordTiming;
 
@@ -29,16 +30,12 @@ pub struct Cue {
 }
 
 impl Cue {
-    /// The text of each line, words separated by single spaces.
+    /// The text of each line, words separated by single spaces (none between two words of a
+    /// script written without spaces).
     pub fn line_texts(&self) -> Vec<String> {
         self.lines
             .iter()
-            .map(|line| {
-                line.iter()
-                    .map(|&i| self.words[i].text.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
+            .map(|line| join_words(line.iter().map(|&i| self.words[i].text.as_str())))
             .collect()
     }
 }
@@ -68,7 +65,7 @@ const BRIDGE_SECONDS: f64 = 0.3;
 
 /// Groups `words` into cues that fit `layout`.
 pub fn build_cues(words: &[WordTiming], layout: &CaptionLayout) -> Vec<Cue> {
-    let font = Font::caption();
+    let font = layout.font;
     let tokens = tokenize(font, words, layout);
     if tokens.is_empty() {
         return Vec::new();
@@ -111,8 +108,12 @@ fn tokenize(font: &Font, words: &[WordTiming], layout: &CaptionLayout) -> Vec<To
         .max(last_start);
         let end = if w.end.is_finite() { w.end } else { start }.max(start);
         (last_start, last_end) = (start, end);
+        // A Chinese or Japanese "word" is a whole phrase to whitespace: its line-break segments
+        // become tokens of their own (sharing its time by characters), so lines and cues can end
+        // between them.
         let pieces: Vec<String> = text
             .split(' ')
+            .flat_map(unspaced_segments)
             .flat_map(|part| font.break_word(part, px, layout.max_line_width))
             .collect();
         let total_chars: usize = pieces.iter().map(|p| p.chars().count()).sum();
@@ -156,7 +157,13 @@ impl LineFitter {
     fn new(font: &Font, tokens: &[Token], layout: &CaptionLayout) -> LineFitter {
         let gaps: Vec<f32> = tokens
             .windows(2)
-            .map(|p| font.gap_between(&p[0].word.text, &p[1].word.text, layout.font_px))
+            .map(|p| {
+                if joins_tight(&p[0].word.text, &p[1].word.text) {
+                    0.0
+                } else {
+                    font.gap_between(&p[0].word.text, &p[1].word.text, layout.font_px)
+                }
+            })
             .collect();
         let mut prefix = vec![0.0f32];
         let mut char_prefix = vec![0usize];
@@ -235,11 +242,11 @@ impl LineFitter {
 
 fn ends_sentence(text: &str) -> bool {
     let trimmed = text.trim_end_matches(['"', '\'', '»', '”', '’', ')']);
-    trimmed.ends_with(['.', '!', '?', '…'])
+    trimmed.ends_with(['.', '!', '?', '…', '。', '！', '？', '।', '؟', '۔'])
 }
 
 fn ends_clause(text: &str) -> bool {
-    text.ends_with([',', ';', ':', '—', '–'])
+    text.ends_with([',', ';', ':', '—', '–', '、', '，', '；', '：', '،', '؛'])
 }
 
 /// Chooses cue boundaries minimising total cost. Returns inclusive token ranges.

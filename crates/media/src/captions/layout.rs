@@ -14,6 +14,8 @@ use crate::text::{Font, TextStyle};
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaptionLayout {
     pub frame: FrameSize,
+    /// The font the captions are set in (the embedded one, or the script's: [`Font::for_text`]).
+    pub font: &'static Font,
     /// Type size (ab_glyph pixel scale: ascent to descent).
     pub font_px: f32,
     /// Widest a line's glyph advances may be.
@@ -36,16 +38,24 @@ const MIN_CHARS: usize = 12;
 
 impl CaptionLayout {
     pub fn for_frame(size: FrameSize) -> CaptionLayout {
+        CaptionLayout::for_frame_and_font(size, Font::caption())
+    }
+
+    /// The layout for captions set in `font`.
+    pub fn for_frame_and_font(size: FrameSize, font: &'static Font) -> CaptionLayout {
         let (w, h) = (size.width as f32, size.height as f32);
         let font_px = (h * 0.058).min(w * 0.068).max(10.0);
         let style = TextStyle::for_size(font_px);
         let safe_width = w * SAFE_WIDTH;
         let max_line_width = (safe_width - 2.0 * style.margin() as f32).max(font_px);
         // Average advance of a bold lowercase letter is about half the pixel scale.
+        // The embedded font's Latin average: script fonts may have no Latin letters, and the
+        // character cap is a readability rule for spaced scripts, where the width rules anyway.
         let average_char = Font::caption().measure("etaoin shrdlu", font_px) / 13.0;
         let max_chars = ((max_line_width / average_char) as usize).clamp(MIN_CHARS, MAX_CHARS);
         CaptionLayout {
             frame: size,
+            font,
             font_px,
             max_line_width,
             max_lines: 2,

@@ -52,12 +52,13 @@ struct ShownCue {
 impl CaptionRenderer {
     pub fn new(cues: Vec<Cue>, layout: CaptionLayout, style: CaptionStyle) -> CaptionRenderer {
         let text_style = layout.text_style();
+        let font = layout.font;
         CaptionRenderer {
             cues,
             layout,
             style,
             text_style,
-            glyphs: GlyphCache::new(Font::caption()),
+            glyphs: GlyphCache::new(font),
             shown: None,
             overlays_built: 0,
         }
@@ -143,31 +144,32 @@ fn spoken_word(cue: &Cue, t: f64) -> usize {
         .saturating_sub(1)
 }
 
-/// A line's glyphs, each tagged with the index (in the cue) of the word it belongs to.
+/// A line's glyphs, each tagged with the index (in the cue) of the word it belongs to. The
+/// shaper may reorder (right to left), merge or split characters, so a glyph's word is found
+/// from the byte offset of the character it draws.
 fn line_with_word_groups(font: &Font, cue: &Cue, line: &[usize], px: f32) -> LineToPaint {
     let mut text = String::new();
-    let mut char_groups = Vec::new();
+    let mut byte_groups: Vec<u16> = Vec::new();
     for (n, &word) in line.iter().enumerate() {
-        if n > 0 {
+        let word_text = &cue.words[word].text;
+        if n > 0 && !crate::text::scripts::joins_tight(&text, word_text) {
             text.push(' ');
-            char_groups.push(u16::MAX);
+            byte_groups.push(u16::MAX);
         }
-        text.push_str(&cue.words[word].text);
+        text.push_str(word_text);
         let group = u16::try_from(word).unwrap_or(u16::MAX - 1);
-        char_groups.extend(cue.words[word].text.chars().map(|_| group));
+        byte_groups.extend(std::iter::repeat_n(group, word_text.len()));
     }
-    let (glyphs, width) = font.place_line(&text, px);
-    // place_line skips characters without a glyph; keep the groups aligned the same way.
-    let groups = text
-        .chars()
-        .zip(char_groups)
-        .filter(|(c, _)| font.has_glyph(*c))
-        .map(|(_, g)| g)
+    let shaped = font.shape_line(&text, px);
+    let groups = shaped
+        .clusters
+        .iter()
+        .map(|&at| byte_groups.get(at).copied().unwrap_or(u16::MAX))
         .collect();
     LineToPaint {
-        glyphs,
+        glyphs: shaped.glyphs,
         groups,
-        width,
+        width: shaped.width,
     }
 }
 

@@ -131,6 +131,19 @@ pub(crate) fn check_settings(tts: &TtsSettings) -> Result<(), SpeechError> {
     })
 }
 
+/// Whether the local voice `voice` can read `script`: the script's letters are ones its language
+/// is written in (an Arabic script for an `en-us` voice is refused, `speech.language_unsupported`).
+/// Cheap and synthesizes nothing, so the server checks it when a job is submitted, before any
+/// credit is reserved. Cloud voices are the providers' question and are not checked here.
+pub fn check_voice_for_script(
+    script: &str,
+    voice: &str,
+    config: &voices::SpeechConfig,
+) -> Result<(), SpeechError> {
+    let language = voices::reference_language(voice, config)?;
+    sentences::check_script(script, &language, voice)
+}
+
 /// Narration and how it was made: which engine spoke, and what the caller should report.
 #[derive(Debug, Clone)]
 pub struct Spoken {

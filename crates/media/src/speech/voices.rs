@@ -195,6 +195,13 @@ pub(crate) fn resolve(
                     }
                 } else if let Some(broken) = candidates.first() {
                     notes.push(fallback_note(broken));
+                } else if language.to_ascii_lowercase().starts_with("en") {
+                    // English is the language scripts/setup installs a natural voice for, so
+                    // its absence is worth saying: the operator likely skipped that step.
+                    notes.push(format!(
+                        "no natural (Piper) voice is installed for `{language}`: espeak-ng speaks \
+                         instead (scripts/setup installs Piper and the en_US-joe-medium voice)"
+                    ));
                 }
             }
             Ok(Resolved::Espeak { language })

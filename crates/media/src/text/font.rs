@@ -3,8 +3,15 @@
 //! (containers often have none). DejaVu covers Latin with its accents, Greek and Cyrillic, which is
 //! what the speech engine can narrate; characters it lacks (emoji, CJK) are dropped from the text
 //! before layout instead of being drawn as empty "tofu" boxes.
+//!
+//! Arabic, Devanagari and Chinese/Japanese captions are set in a system font for their script
+//! (Debian packages that `scripts/setup` installs, found at run time: a missing one is a clear
+//! error naming its package, never boxes), laid out by an OpenType shaper (rustybuzz) in
+//! bidirectional runs, see [`super::layout`].
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 use ab_glyph::{Font as _, FontRef, GlyphId};
 use reelsmith_core::ErrorCode;
@@ -12,22 +19,50 @@ use unicode_normalization::UnicodeNormalization;
 
 static DEJAVU_SANS_BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
 
+use super::scripts::{dominant_writing, Writing};
+
 /// A parsed font. Cheap to share: it borrows the font's bytes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Font {
     face: FontRef<'static>,
+    /// Set for the fonts of scripts that need shaping: lines are laid out by rustybuzz.
+    shaper: Option<rustybuzz::Face<'static>>,
+    name: String,
+}
+
+impl std::fmt::Debug for Font {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Font").field("name", &self.name).finish()
+    }
+}
+
+impl PartialEq for Font {
+    fn eq(&self, other: &Font) -> bool {
+        self.name == other.name
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum FontError {
     #[error("the font data could not be parsed: {0}")]
     Invalid(String),
+    #[error(
+        "captions in {script} need a font that is not installed: install the Debian package \
+         `{package}` (scripts/setup installs it; looked for {files} in {dirs})"
+    )]
+    Missing {
+        script: &'static str,
+        package: &'static str,
+        files: String,
+        dirs: String,
+    },
 }
 
 impl ErrorCode for FontError {
     fn code(&self) -> &'static str {
         match self {
             FontError::Invalid(_) => "text.font_invalid",
+            FontError::Missing { .. } => "text.font_missing",
         }
     }
 
@@ -40,7 +75,64 @@ impl Font {
     /// Parses a TrueType/OpenType font that lives for the whole program.
     pub fn from_static_bytes(bytes: &'static [u8]) -> Result<Font, FontError> {
         let face = FontRef::try_from_slice(bytes).map_err(|e| FontError::Invalid(e.to_string()))?;
-        Ok(Font { face })
+        Ok(Font {
+            face,
+            shaper: None,
+            name: "DejaVu Sans Bold".to_string(),
+        })
+    }
+
+    /// Parses a font whose lines are laid out by the OpenType shaper (complex scripts).
+    pub fn shaped_from_static_bytes(bytes: &'static [u8], name: &str) -> Result<Font, FontError> {
+        let face = FontRef::try_from_slice(bytes).map_err(|e| FontError::Invalid(e.to_string()))?;
+        let shaper = rustybuzz::Face::from_slice(bytes, 0)
+            .ok_or_else(|| FontError::Invalid(format!("{name}: the shaper cannot read it")))?;
+        Ok(Font {
+            face,
+            shaper: Some(shaper),
+            name: name.to_string(),
+        })
+    }
+
+    /// The font's name (its file name for system fonts).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The font captions of `text` are set in: the embedded one, or the system font of the
+    /// script most of its letters are in.
+    pub fn for_text(text: &str) -> Result<&'static Font, FontError> {
+        Font::for_writing(dominant_writing(text))
+    }
+
+    /// The font for one writing system, loaded once per process from [`font_dirs`].
+    pub fn for_writing(writing: Writing) -> Result<&'static Font, FontError> {
+        if writing == Writing::Default {
+            return Ok(Font::caption());
+        }
+        static LOADED: OnceLock<Mutex<HashMap<Writing, &'static Font>>> = OnceLock::new();
+        let loaded = LOADED.get_or_init(|| Mutex::new(HashMap::new()));
+        let mut loaded = loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(font) = loaded.get(&writing) {
+            return Ok(font);
+        }
+        let (path, _) = find_system_font(writing, &font_dirs())?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| FontError::Invalid(format!("{}: {e}", path.display())))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // One font per script per process, kept for the process's life like the embedded one.
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        let font: &'static Font =
+            Box::leak(Box::new(Font::shaped_from_static_bytes(bytes, &name)?));
+        loaded.insert(writing, font);
+        Ok(font)
+    }
+
+    pub(crate) fn shaper(&self) -> Option<&rustybuzz::Face<'static>> {
+        self.shaper.as_ref()
     }
 
     /// The embedded caption font, parsed once per process.
@@ -87,6 +179,80 @@ impl Font {
         }
         out
     }
+}
+
+/// The fonts each script may be set in, best first, as paths under a font folder, and the
+/// Debian package that has the first. Bold where the family has it, like the embedded font.
+const SYSTEM_FONTS: &[(Writing, &[&str], &str)] = &[
+    (
+        Writing::Arabic,
+        &[
+            "truetype/noto/NotoSansArabicUI-Bold.ttf",
+            "truetype/noto/NotoSansArabic-Bold.ttf",
+            "truetype/noto/NotoNaskhArabicUI-Bold.ttf",
+        ],
+        "fonts-noto-ui-core",
+    ),
+    (
+        Writing::Devanagari,
+        &[
+            "truetype/noto/NotoSansDevanagariUI-Bold.ttf",
+            "truetype/noto/NotoSansDevanagari-Bold.ttf",
+        ],
+        "fonts-noto-ui-core",
+    ),
+    (
+        Writing::Cjk,
+        &[
+            "truetype/droid/DroidSansFallbackFull.ttf",
+            "truetype/wqy/wqy-microhei.ttc",
+        ],
+        "fonts-droid-fallback",
+    ),
+];
+
+/// Where system fonts are looked for: `REELSMITH_FONT_DIR` first (a folder laid out like
+/// `/usr/share/fonts`, or holding the font files directly), then `/usr/share/fonts`.
+pub fn font_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os("REELSMITH_FONT_DIR") {
+        dirs.push(PathBuf::from(dir));
+    }
+    dirs.push(PathBuf::from("/usr/share/fonts"));
+    dirs
+}
+
+/// The first installed font for `writing` under `dirs`, with the package that provides it.
+pub fn find_system_font(
+    writing: Writing,
+    dirs: &[PathBuf],
+) -> Result<(PathBuf, &'static str), FontError> {
+    let Some(&(_, files, package)) = SYSTEM_FONTS.iter().find(|(w, _, _)| *w == writing) else {
+        return Err(FontError::Invalid(format!(
+            "no font is known for {writing:?}"
+        )));
+    };
+    for dir in dirs {
+        for file in files {
+            let nested = dir.join(file);
+            let flat = Path::new(file).file_name().map(|n| dir.join(n));
+            for candidate in std::iter::once(nested).chain(flat) {
+                if candidate.is_file() {
+                    return Ok((candidate, package));
+                }
+            }
+        }
+    }
+    Err(FontError::Missing {
+        script: writing.as_str(),
+        package,
+        files: files.join(", "),
+        dirs: dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
 }
 
 #[cfg(test)]

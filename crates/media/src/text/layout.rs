@@ -3,8 +3,11 @@
 //! rather than character counts, because in a proportional bold font "WWW" is more than twice as
 //! wide as "iii" and a count-based limit either wastes the line or overflows it.
 //!
-//! There is no complex shaping (ligatures, mark positioning): the scripts the font serves here
-//! (Latin, Greek, Cyrillic) read correctly with precomposed characters, advances and kerning.
+//! The embedded font (Latin, Greek, Cyrillic) needs no complex shaping: those scripts read
+//! correctly with precomposed characters, advances and kerning, and that path is unchanged. A
+//! font loaded for Arabic, Devanagari or CJK is laid out by rustybuzz instead: the line is cut
+//! into bidirectional runs (UAX #9), each run shaped in its direction (joining forms, conjuncts,
+//! mark positions), and the runs placed left to right in visual order.
 
 use ab_glyph::{Font as _, GlyphId, PxScale, ScaleFont as _};
 use unicode_segmentation::UnicodeSegmentation;
@@ -16,6 +19,17 @@ use super::font::Font;
 pub struct PlacedGlyph {
     pub id: GlyphId,
     pub x: f32,
+    /// How far above the baseline the shaper raised the glyph (marks); 0 without shaping.
+    pub y: f32,
+}
+
+/// A laid-out line with, for each glyph, the byte offset in the text of the character (cluster)
+/// it draws, so callers can tell which word a glyph belongs to after reordering and ligatures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShapedLine {
+    pub glyphs: Vec<PlacedGlyph>,
+    pub clusters: Vec<usize>,
+    pub width: f32,
 }
 
 /// Vertical metrics at one size, in pixels. `descent` is negative (below the baseline).
@@ -41,19 +55,76 @@ impl Font {
     /// Glyph positions for one line of already drawable text, and the line's advance width.
     /// Characters without a glyph are skipped, so callers may pass raw text too.
     pub fn place_line(&self, text: &str, px: f32) -> (Vec<PlacedGlyph>, f32) {
+        let line = self.shape_line(text, px);
+        (line.glyphs, line.width)
+    }
+
+    /// [`Font::place_line`] with each glyph's source character.
+    pub fn shape_line(&self, text: &str, px: f32) -> ShapedLine {
+        if let Some(shaper) = self.shaper() {
+            return self.shape_with(shaper, text, px);
+        }
         let scaled = self.face().as_scaled(PxScale::from(px));
         let mut glyphs = Vec::with_capacity(text.len());
+        let mut clusters = Vec::with_capacity(text.len());
         let mut pen = 0.0f32;
         let mut previous: Option<GlyphId> = None;
-        for id in text.chars().filter_map(|c| self.glyph_for(c)) {
+        for (at, id) in text
+            .char_indices()
+            .filter_map(|(at, c)| self.glyph_for(c).map(|id| (at, id)))
+        {
             if let Some(prev) = previous {
                 pen += scaled.kern(prev, id);
             }
-            glyphs.push(PlacedGlyph { id, x: pen });
+            glyphs.push(PlacedGlyph { id, x: pen, y: 0.0 });
+            clusters.push(at);
             pen += scaled.h_advance(id);
             previous = Some(id);
         }
-        (glyphs, pen)
+        ShapedLine {
+            glyphs,
+            clusters,
+            width: pen,
+        }
+    }
+
+    fn shape_with(&self, shaper: &rustybuzz::Face<'static>, text: &str, px: f32) -> ShapedLine {
+        // ab_glyph's pixel scale is ascent-to-descent, so font units scale by the same factor
+        // the rasterizer uses.
+        let factor = px / self.face().height_unscaled();
+        let mut line = ShapedLine {
+            glyphs: Vec::new(),
+            clusters: Vec::new(),
+            width: 0.0,
+        };
+        let bidi = unicode_bidi::BidiInfo::new(text, None);
+        for paragraph in &bidi.paragraphs {
+            let (levels, runs) = bidi.visual_runs(paragraph, paragraph.range.clone());
+            for run in runs {
+                let mut buffer = rustybuzz::UnicodeBuffer::new();
+                buffer.push_str(&text[run.clone()]);
+                buffer.set_direction(if levels[run.start].is_rtl() {
+                    rustybuzz::Direction::RightToLeft
+                } else {
+                    rustybuzz::Direction::LeftToRight
+                });
+                buffer.guess_segment_properties();
+                let shaped = rustybuzz::shape(shaper, &[], buffer);
+                // Output is in visual order for either direction.
+                for (info, pos) in shaped.glyph_infos().iter().zip(shaped.glyph_positions()) {
+                    if info.glyph_id != 0 {
+                        line.glyphs.push(PlacedGlyph {
+                            id: GlyphId(info.glyph_id as u16),
+                            x: line.width + pos.x_offset as f32 * factor,
+                            y: pos.y_offset as f32 * factor,
+                        });
+                        line.clusters.push(run.start + info.cluster as usize);
+                    }
+                    line.width += pos.x_advance as f32 * factor;
+                }
+            }
+        }
+        line
     }
 
     /// The advance width of one line of text at `px`.
@@ -83,6 +154,10 @@ impl Font {
         if self.measure(word, px) <= max_width {
             return vec![word.to_string()];
         }
+        let segments = super::scripts::unspaced_segments(word);
+        if segments.len() > 1 {
+            return self.pack_segments(&segments, px, max_width);
+        }
         let graphemes: Vec<&str> = word.graphemes(true).collect();
         let total = self.measure(word, px);
         let hyphen = self.measure("-", px);
@@ -98,6 +173,25 @@ impl Font {
             }
         }
         self.split_graphemes(&graphemes, px, max_width)
+    }
+
+    /// Chinese or Japanese too wide for a line: as many whole segments (where UAX #14 allows a
+    /// break) per piece as fit, with no hyphen, as those scripts are broken.
+    fn pack_segments(&self, segments: &[&str], px: f32, max_width: f32) -> Vec<String> {
+        let mut pieces: Vec<String> = Vec::new();
+        let mut current = String::new();
+        for segment in segments {
+            let candidate = format!("{current}{segment}");
+            if !current.is_empty() && self.measure(&candidate, px) > max_width {
+                pieces.push(std::mem::replace(&mut current, segment.to_string()));
+            } else {
+                current = candidate;
+            }
+        }
+        if !current.is_empty() {
+            pieces.push(current);
+        }
+        pieces
     }
 
     /// Greedy split: each piece, hyphen included, as long as it can be without exceeding `limit`.

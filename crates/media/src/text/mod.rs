@@ -8,11 +8,13 @@
 pub mod font;
 pub mod layout;
 pub mod raster;
+pub mod scripts;
 pub mod title;
 
 pub use font::{Font, FontError};
-pub use layout::{LineMetrics, PlacedGlyph};
+pub use layout::{LineMetrics, PlacedGlyph, ShapedLine};
 pub use raster::{GlyphBitmap, GlyphCache, LineToPaint, PaintedBlock, TextStyle};
+pub use scripts::Writing;
 pub use title::title_overlay;
 
 /// The Unicode bidirectional embedding, override and isolate controls (U+202A–U+202E,

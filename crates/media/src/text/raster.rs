@@ -188,7 +188,8 @@ impl PaintedBlock {
             for (g, &group) in line.glyphs.iter().zip(&line.groups) {
                 let bitmap = cache.glyph(g.id, style.px);
                 let pen_x = (left + g.x).round() as i32;
-                block.stamp(&bitmap, pen_x, baseline.round() as i32, group);
+                let pen_y = (baseline - g.y).round() as i32;
+                block.stamp(&bitmap, pen_x, pen_y, group);
             }
         }
         block.dark = block.dark_surround(style, text_width, text_height);

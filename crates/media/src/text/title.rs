@@ -19,7 +19,10 @@ const SHRINK_STEP: f32 = 0.92;
 
 /// The overlay for a title card showing `text`, positioned on a frame of `size`.
 pub fn title_overlay(text: &str, size: FrameSize) -> Overlay {
-    let font = Font::caption();
+    // A script without its font installed keeps the embedded one: the render has already
+    // refused such a script before getting here (see `render`), so this only affects callers
+    // that draw titles directly.
+    let font = Font::for_text(text).unwrap_or_else(|_| Font::caption());
     let text = font.drawable_text(text);
     if text.is_empty() {
         return Overlay::from_rgba(0, 0, 0, 0, &[]);
