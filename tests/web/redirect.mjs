@@ -63,6 +63,9 @@ try {
   page.on('pageerror', (e) => errors.push(String(e)));
 
   async function signInWith(query) {
+    // Leave the studio first: a page still open there answers the cleared cookies' 401 by
+    // sending the browser to /signin?next=<its own path>, which can overtake the goto below.
+    await page.goto('about:blank');
     await context.clearCookies();
     await page.goto(`${base}/signin?${query}`);
     await page.getByLabel('Email address').fill(email);
@@ -88,6 +91,7 @@ try {
   assert.equal(kept.origin + kept.pathname, `${origin}/creations`);
 
   step('a signed-out visit to a private page comes back to it');
+  await page.goto('about:blank');
   await context.clearCookies();
   await page.goto(`${base}/account`);
   await page.waitForURL((u) => u.pathname === '/signin');

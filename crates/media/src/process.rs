@@ -161,53 +161,12 @@ impl ErrorCode for ProcessError {
     }
 }
 
-/// The process-wide cap on concurrently running programs.
-struct Permits {
-    free: Mutex<usize>,
-    freed: Condvar,
-}
-
-static PERMITS: Permits = Permits {
-    free: Mutex::new(DEFAULT_CONCURRENCY),
-    freed: Condvar::new(),
-};
-static CAPACITY: Mutex<usize> = Mutex::new(DEFAULT_CONCURRENCY);
-const DEFAULT_CONCURRENCY: usize = 4;
+mod permits;
+use permits::{Permit, PERMITS};
 
 /// Sets how many programs may run at once in this process (from `Limits::max_concurrent_processes`).
 pub fn set_concurrency(limit: usize) {
-    let limit = limit.max(1);
-    let mut capacity = CAPACITY.lock().unwrap();
-    let mut free = PERMITS.free.lock().unwrap();
-    // Adjust the free count by the change in capacity; it may go negative-ish transiently, so
-    // saturate and let running holders return their permits.
-    if limit >= *capacity {
-        *free += limit - *capacity;
-    } else {
-        *free = free.saturating_sub(*capacity - limit);
-    }
-    *capacity = limit;
-    PERMITS.freed.notify_all();
-}
-
-struct Permit;
-
-impl Permit {
-    fn acquire() -> Permit {
-        let mut free = PERMITS.free.lock().unwrap();
-        while *free == 0 {
-            free = PERMITS.freed.wait(free).unwrap();
-        }
-        *free -= 1;
-        Permit
-    }
-}
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        *PERMITS.free.lock().unwrap() += 1;
-        PERMITS.freed.notify_one();
-    }
+    PERMITS.set_capacity(limit);
 }
 
 /// What the child shares with its watchdog.
@@ -229,7 +188,7 @@ pub struct Process {
     stdin: Option<ChildStdin>,
     stdout: Option<ChildStdout>,
     finished: bool,
-    _permit: Permit,
+    _permit: Permit<'static>,
 }
 
 /// How the program's standard output is connected.
@@ -259,7 +218,7 @@ impl Process {
             tool,
             args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
         );
-        let permit = Permit::acquire();
+        let permit = PERMITS.acquire();
         let mut command = Command::new(tool.program);
         command
             .args(args)

@@ -798,7 +798,6 @@ async fn a_job_for_a_provider_this_server_lacks_fails_clearly_and_refunds() {
     assert_eq!(env.balance().await, GRANT);
 }
 
-#[ignore = "hangs when run by cargo test after the rest of this binary since the wave-2 merges (passes alone and when the binary is run directly); cause not found yet, see issue 24"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p_tp_2_the_script_writer_is_asked_only_with_consent_and_its_prompts_are_sent() {
     let fake = Fake::start(FAL.fake);
@@ -976,7 +975,6 @@ async fn p_in_5_a_voice_recording_is_timed_by_whisper_only_with_consent() {
     );
 }
 
-#[ignore = "hangs when run by cargo test after the rest of this binary since the wave-2 merges (passes alone and when the binary is run directly); cause not found yet, see issue 24"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p_rights_4_a_pause_mid_job_stops_every_later_transfer_until_resumed() {
     let fake = Fake::start(FAL.fake);
