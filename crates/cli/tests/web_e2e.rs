@@ -439,11 +439,7 @@ async fn p_safe_1_p_safe_3_p_vis_2_p_vis_3_publish_share_report_take_down_in_chr
         job_id,
         temp.path().join("avatar.jpg").display().to_string(),
     ];
-    std::fs::write(
-        temp.path().join("avatar.jpg"),
-        platform::photo(temp.path()),
-    )
-    .unwrap();
+    std::fs::write(temp.path().join("avatar.jpg"), platform::photo(temp.path())).unwrap();
     run_browser_script(&server, "sharing.mjs", args).await;
     let stats = fal.stats().await;
     assert_eq!(

@@ -1170,8 +1170,8 @@ async fn p_safe_3_p_safe_2_reports_go_to_the_queue_and_moderators_take_down_ban_
 /// with a stable code (a page sends them to enrol or to the check), and the same moderator is
 /// let in once the session has passed one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p_safe_2_p_sec_5_moderation_needs_an_enrolled_authenticator_and_a_step_up_in_this_session(
-) {
+async fn p_safe_2_p_sec_5_moderation_needs_an_enrolled_authenticator_and_a_step_up_in_this_session()
+{
     let t = backends::sqlite_local().await;
     let ada = Auth::Cookie(t.signed_in_user("ada@example.org", "ada").await);
     let job = submit(&t, &ada, "Harbour at dawn.").await;
@@ -1263,14 +1263,19 @@ async fn p_safe_2_p_sec_5_moderation_needs_an_enrolled_authenticator_and_a_step_
 #[tokio::test]
 async fn p_vis_2_p_vis_3_p_safe_1_the_privacy_page_describes_sharing_from_the_live_settings() {
     let page = |t: TestApp| async move {
-        let r = t.get_with("/privacy", &Auth::None, "accept", "text/html").await;
+        let r = t
+            .get_with("/privacy", &Auth::None, "accept", "text/html")
+            .await;
         assert_eq!(r.status, StatusCode::OK);
         text(&r)
     };
     let defaults = page(app().await).await;
     assert!(defaults.contains("When you <strong>publish</strong> a creation to Discover"));
     assert!(defaults.contains("A link works until you revoke it"));
-    assert!(defaults.contains("at most\n10 reports an hour") || defaults.contains("at most 10 reports an hour"));
+    assert!(
+        defaults.contains("at most\n10 reports an hour")
+            || defaults.contains("at most 10 reports an hour")
+    );
     assert!(defaults.contains("the built-in content rules"));
     assert!(defaults.contains("weapons instructions (refused)"));
     assert!(defaults.contains("sexual content (held for review)"));

@@ -21,8 +21,8 @@ use utoipa::ToSchema;
 use crate::auth::enforce_limit;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
-use crate::time::{opt_rfc3339, rfc3339};
 use crate::staff::{Moderator, RequireStaff};
+use crate::time::{opt_rfc3339, rfc3339};
 use crate::AppState;
 
 /// The longest reason or detail a report, takedown or ban takes, in characters.

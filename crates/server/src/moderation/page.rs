@@ -24,7 +24,10 @@ pub struct Moderation {
     pub legal: Vec<LegalRequestView>,
 }
 
-pub async fn moderation_page(State(state): State<AppState>, staff: RequireStaff<Moderator>) -> Response {
+pub async fn moderation_page(
+    State(state): State<AppState>,
+    staff: RequireStaff<Moderator>,
+) -> Response {
     let result = async {
         let moderator = staff.user;
         let queue = queue_view(&state).await?;
