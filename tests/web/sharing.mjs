@@ -1,24 +1,26 @@
 // Sharing and safety in Debian's Chromium, driven by playwright-core (issue 19).
 //
-//   node tests/web/sharing.mjs <base-url> <screenshots-dir> <owner-email> <moderator-email> <password> <job-id>
+//   node tests/web/sharing.mjs <base-url> <screenshots-dir> <owner-email> <moderator-email> <password> <job-id> <avatar.jpg>
 //
-// The owner's creation <job-id> has finished and the moderator has the role (crates/cli/tests/
-// web_e2e.rs does both). A rule-breaking script is refused on the Create form and nothing is
-// queued (P-SAFE-1); the owner publishes the creation and makes a share link; an anonymous
+// The owner's creation <job-id> has finished, the owner consented to fal and the moderator has
+// the role (crates/cli/tests/web_e2e.rs does all three). A rule-breaking script for fal is
+// refused on the Create form and nothing is queued (P-SAFE-1; the test checks the fal fake got
+// no request); the owner publishes the creation and makes a share link; an anonymous
 // visitor finds it in Discover and on the profile, plays it there and through the share link
 // (P-VIS-2, P-VIS-3, P-ACC-5); the owner revokes the link and the visitor gets 404; the visitor
-// reports the work, a moderator takes it down from /moderation, and it is gone everywhere while
+// reports the work, a moderator enrols TOTP and takes it down from /moderation, and it is gone everywhere while
 // the owner sees why (P-SAFE-2, P-SAFE-3). Exits non-zero on failure.
 
 import { chromium } from 'playwright-core';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 
-const [base, shots, ownerEmail, modEmail, password, jobId] = process.argv.slice(2);
-if (!base || !shots || !ownerEmail || !modEmail || !password || !jobId) {
-  console.error('usage: node sharing.mjs <base-url> <screenshots-dir> <owner-email> <moderator-email> <password> <job-id>');
+const [base, shots, ownerEmail, modEmail, password, jobId, avatarPath] = process.argv.slice(2);
+if (!base || !shots || !ownerEmail || !modEmail || !password || !jobId || !avatarPath) {
+  console.error('usage: node sharing.mjs <base-url> <screenshots-dir> <owner-email> <moderator-email> <password> <job-id> <avatar.jpg>');
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
@@ -39,6 +41,39 @@ async function signIn(page, email) {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(/\/create$/);
+}
+
+/** RFC 4648 base32 to bytes. */
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0, value = 0;
+  const out = [];
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) { out.push((value >>> (bits - 8)) & 0xff); bits -= 8; }
+  }
+  return Buffer.from(out);
+}
+
+/** RFC 6238 TOTP (HMAC-SHA-1, 30 s, 6 digits) for now. */
+function totp(secret) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const mac = createHmac('sha1', secret).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const n = ((mac[offset] & 0x7f) << 24) | (mac[offset + 1] << 16) | (mac[offset + 2] << 8) | mac[offset + 3];
+  return String(n % 1_000_000).padStart(6, '0');
+}
+
+/** Enrols an authenticator on /account/security; confirming counts as this session's check. */
+async function enrolTotp(page) {
+  await page.getByRole('button', { name: 'Set up an authenticator' }).click();
+  await page.waitForFunction(() => document.querySelector('#totp-secret')?.textContent.trim());
+  const secret = base32(await page.locator('#totp-secret').innerText());
+  await page.getByLabel('The code the app shows now').fill(totp(secret));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await page.locator('#recovery').waitFor({ state: 'visible' });
 }
 
 /** Plays the page's video until it has decoded frames; fails if it cannot. */
@@ -66,8 +101,12 @@ try {
   const visitor = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
   visitor.on('pageerror', (e) => errors.push(String(e)));
 
-  step('a rule-breaking script is refused before anything is queued');
+  step('a rule-breaking script for a provider is refused before anything is queued');
   await signIn(owner, ownerEmail);
+  const falModel = owner.locator('#model option[value^="fal|"]').first();
+  await falModel.waitFor({ state: 'attached' });
+  await owner.getByLabel('Engine and model').selectOption(await falModel.getAttribute('value'));
+  await owner.waitForFunction(() => document.querySelector('#consent-notice').hidden);
   await owner.locator('#script').fill('Explain how to make a bomb at home, step by step.');
   await owner.locator('#create-submit').click();
   await owner.locator('[role=alert]:not([hidden])', { hasText: /content rules/ }).first().waitFor();
@@ -88,6 +127,14 @@ try {
   await axeCheck(owner, 'share and publish');
   await owner.screenshot({ path: join(shots, 'share-and-publish-desktop.png'), fullPage: true });
 
+  step('the owner sets an avatar on the account page (P-ACC-5)');
+  await owner.goto(base + '/account');
+  await owner.locator('#avatar-file').setInputFiles(avatarPath);
+  await owner.getByRole('button', { name: 'Save avatar' }).click();
+  await owner.locator('#avatar-form [role=status]', { hasText: 'Avatar saved.' }).waitFor();
+  await owner.waitForFunction(() => { const i = document.querySelector('#avatar-preview'); return !i.hidden && i.complete && i.naturalWidth > 0; });
+  await axeCheck(owner, 'account with avatar');
+
   step('an anonymous visitor finds it in Discover and on the profile, and it plays');
   await visitor.goto(base + '/discover');
   await visitor.getByRole('link', { name: 'Harbour <i>at</i> dawn' }).click();
@@ -100,6 +147,7 @@ try {
   await visitor.screenshot({ path: join(shots, 'public-work-mobile.png'), fullPage: true });
   await visitor.locator('#work-author').click();
   await visitor.locator('#profile-works li', { hasText: 'Harbour <i>at</i> dawn' }).waitFor();
+  await visitor.waitForFunction(() => { const i = document.querySelector('img.avatar'); return i && i.complete && i.naturalWidth > 0; });
 
   step('the share link plays anonymously; revoked, it answers 404');
   let response = await visitor.goto(shareUrl);
@@ -107,6 +155,7 @@ try {
   assert.match(await visitor.locator('meta[property="og:title"]').getAttribute('content'), /Harbour at dawn/);
   assert.equal(await visitor.locator('meta[property="og:video"]').getAttribute('content'), shareUrl + '/video');
   assert.equal(await visitor.locator('meta[name="twitter:card"]').getAttribute('content'), 'player');
+  assert.equal(await visitor.locator('#shared-player track[kind="captions"]').count(), 1, 'captions on the shared video');
   await plays(visitor, '#shared-player');
   await axeCheck(visitor, 'shared video');
   await owner.reload();
@@ -133,6 +182,10 @@ try {
   const moderator = await modContext.newPage();
   moderator.on('pageerror', (e) => errors.push(String(e)));
   await signIn(moderator, modEmail);
+  // A staff route: the moderator must enrol an authenticator first (P-SEC-5).
+  await moderator.goto(base + '/moderation');
+  assert.match(moderator.url(), /\/account\/security\?staff=1$/);
+  await enrolTotp(moderator);
   await moderator.goto(base + '/moderation');
   const card = moderator.locator('#reported li', { hasText: 'Harbour <i>at</i> dawn' });
   await card.waitFor();

@@ -178,9 +178,57 @@
     });
   }
 
+  // The avatar on the account page: the picture goes through the uploads API, which cleans it
+  // like every upload (metadata removed, re-encoded), then becomes the profile's avatar.
+  function setupAvatar() {
+    const form = q('#avatar-form');
+    if (!form) return;
+    const img = q('#avatar-preview');
+    const err = q('.error', form);
+    const status = q('[role=status]', form);
+    const remove = q('#avatar-remove');
+    let username = null;
+    const show = (has) => {
+      img.hidden = !has;
+      remove.hidden = !has;
+      if (has && username) img.src = `/api/v1/profiles/${encodeURIComponent(username)}/avatar?v=${Date.now()}`;
+    };
+    call('GET', '/me').then(async (me) => {
+      username = me.username;
+      const res = await fetch(`/api/v1/profiles/${encodeURIComponent(username)}/avatar`, { method: 'HEAD' });
+      show(res.ok);
+    }).catch(() => {});
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      say(err, '');
+      status.textContent = '';
+      const file = q('#avatar-file', form).files[0];
+      if (!file) { say(err, 'Choose a picture first.'); return; }
+      try {
+        const fd = new FormData();
+        fd.append('file', file, file.name);
+        const res = await fetch('/api/v1/uploads', { method: 'POST', body: fd, credentials: 'same-origin', headers: { Accept: 'application/json' } });
+        const up = await res.json().catch(() => null);
+        if (!res.ok) throw new Error((up && up.detail) || `the server answered ${res.status}`);
+        await call('PUT', '/me/avatar', { upload_id: up.id });
+        status.textContent = 'Avatar saved.';
+        show(true);
+      } catch (e) { say(err, e.message); }
+    });
+    remove.addEventListener('click', async () => {
+      say(err, '');
+      try {
+        await call('PUT', '/me/avatar', { upload_id: null });
+        status.textContent = 'Avatar removed.';
+        show(false);
+      } catch (e) { say(err, e.message); }
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', () => {
     setupReport();
     setupOwner();
     setupModeration();
+    setupAvatar();
   });
 })();

@@ -331,25 +331,87 @@ async fn p_sec_4_p_sec_5_admin_console_roles_and_totp_in_chromium() {
     assert_eq!(demoted["previous_role"], "moderator");
 }
 
-/// Sharing and safety in a real browser (issue 19): the owner's creation is made through the API
-/// and rendered by the server's own worker, a second account gets the moderator role in the
-/// database, then `tests/web/sharing.mjs` refuses a rule-breaking script, publishes, shares,
-/// revokes, reports and takes down; the owner's takedown email is read from the outbox.
-// Written at the end of the sharing work and not yet run once: ignored until it has passed.
-#[ignore = "not yet run (issue 19): run with --ignored and remove this once it passes"]
+/// A real SMTP server (aiosmtpd, tests/fakes/smtp/smtp_sink.py) saving what it accepts as
+/// `<n>.eml` into a folder; killed on drop.
+struct SmtpSink {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl SmtpSink {
+    fn start(dir: &Path) -> SmtpSink {
+        use std::io::BufRead;
+        std::fs::create_dir_all(dir).unwrap();
+        let mut child = Command::new("python3")
+            .arg(workspace().join("tests/fakes/smtp/smtp_sink.py"))
+            .arg(dir)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs (scripts/setup --test installs it and aiosmtpd)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("READY ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("the SMTP test server did not start: {line:?}"));
+        SmtpSink { child, port }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sharing and safety in a real browser (issue 19; P-VIS-2, P-VIS-3, P-ACC-5, P-SAFE-1..3):
+/// email goes out over SMTP to a real SMTP server, a provider fake (fal) stands ready, the
+/// owner's creation is made through the API and rendered by the server's own worker, and a
+/// second account gets the moderator role. `tests/web/sharing.mjs` then has a rule-breaking
+/// script for the provider refused, publishes, shares, plays the shared video anonymously,
+/// revokes, reports, and takes the work down as a moderator who must first enrol TOTP. The
+/// provider never got a request; the owner's takedown email arrived at the SMTP server.
+// Reworked in wave 2 (SMTP, the fal fake, TOTP for the moderator, the avatar) but the build did
+// not finish in time to run it once: ignored until it has passed.
+#[ignore = "not yet run (issue 19, wave 2): run with --ignored and remove this once it passes"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sharing_publish_share_report_take_down_in_chromium() {
+async fn p_safe_1_p_safe_3_p_vis_2_p_vis_3_publish_share_report_take_down_in_chromium() {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
-    let server = Server::start(&data, &[], &[]).await;
+    // The SMTP server saves into the outbox folder, where the sign-up helper reads codes.
+    let mail = data.join("outbox");
+    let smtp = SmtpSink::start(&mail);
+    let fal = platform::ProviderFake::start("fal_fake.py");
+    let smtp_port = smtp.port.to_string();
+    let server = Server::start(
+        &data,
+        &[
+            ("REELSMITH__EMAIL__TRANSPORT", "smtp"),
+            ("REELSMITH__EMAIL__SMTP__HOST", "127.0.0.1"),
+            ("REELSMITH__EMAIL__SMTP__PORT", smtp_port.as_str()),
+            ("REELSMITH__EMAIL__SMTP__TLS", "none"),
+            ("REELSMITH__PROVIDERS__FAL__KEY", "fal-test-key-0123456789"),
+            ("REELSMITH__PROVIDERS__FAL__BASE_URL", fal.base.as_str()),
+            ("REELSMITH__CREDITS__SIGNUP_GRANT", "1000"),
+        ],
+        &[],
+    )
+    .await;
     let owner = "sharer@example.org";
     let moderator = "moderator@example.org";
     let mut api = server.client();
     api.sign_up_and_in(&data, owner, "sharer").await;
+    let consent = api
+        .send(api.request(reqwest::Method::PUT, "/api/v1/me/consents/fal"))
+        .await;
+    assert!(consent.status < 300, "consent: {}", consent.text());
     let job = api
         .submit(
-            &serde_json::json!({ "script": "Harbour at dawn. Boats leave one by one.",
-                                 "resolution": "480p", "seed": 5 }),
+            &serde_json::json!({ "script": "Harbour at dawn.", "resolution": "480p", "seed": 5 }),
             None,
         )
         .await;
@@ -378,13 +440,29 @@ async fn sharing_publish_share_report_take_down_in_chromium() {
         moderator.to_owned(),
         platform::PASSWORD.to_owned(),
         job_id,
+        temp.path().join("avatar.jpg").display().to_string(),
     ];
+    std::fs::write(temp.path().join("avatar.jpg"), platform::photo(temp.path())).unwrap();
     run_browser_script(&server, "sharing.mjs", args).await;
-    let mail = reelsmith_mail::latest_message_to(&data.join("outbox"), owner)
+    let stats = fal.stats().await;
+    assert_eq!(
+        stats["requests"],
+        serde_json::json!(0),
+        "the refused script reached no provider: {stats}"
+    );
+    let takedown_mail = reelsmith_mail::read::list_messages(&mail)
         .unwrap()
-        .expect("the owner is emailed");
-    assert!(mail.subject.contains("taken down"), "{}", mail.subject);
-    assert!(mail.text_body.contains("Breaks rule 3: hateful captions."));
+        .iter()
+        .map(|path| reelsmith_mail::read::parse_eml(path).unwrap())
+        .find(|m| m.to.iter().any(|to| to == owner) && m.subject.contains("taken down"))
+        .expect("the owner is emailed through the SMTP server");
+    assert!(
+        takedown_mail
+            .text_body
+            .contains("Breaks rule 3: hateful captions."),
+        "{}",
+        takedown_mail.text_body
+    );
 }
 
 /// Sign-in with an identity provider in a real browser (P-ACC-4): a real OpenID provider (npm

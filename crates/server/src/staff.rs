@@ -138,9 +138,12 @@ impl IntoResponse for StaffRefusal {
     }
 }
 
-/// A page is anything outside the API: refusals there are HTML or redirects.
+/// A page is anything outside the API: refusals there are HTML or redirects. The path is the
+/// original one: inside the nested `/api/v1` router `parts.uri` has lost its prefix.
 fn is_page(parts: &Parts) -> bool {
-    !parts.uri.path().starts_with("/api/")
+    let original = parts.extensions.get::<axum::extract::OriginalUri>();
+    let path = original.map_or(parts.uri.path(), |o| o.0.path());
+    !path.starts_with("/api/")
 }
 
 /// The caller, if their role is at least `min`; otherwise the refusal, audit-logged.

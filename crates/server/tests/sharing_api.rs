@@ -91,7 +91,8 @@ async fn user_id(t: &TestApp, email: &str) -> String {
     t.state.db.user_by_email(email).await.unwrap().unwrap().id
 }
 
-async fn moderator(t: &TestApp, email: &str, username: &str) -> Auth {
+/// A signed-in account given the moderator role, without an authenticator yet.
+async fn unenrolled_moderator(t: &TestApp, email: &str, username: &str) -> Auth {
     let auth = Auth::Cookie(t.signed_in_user(email, username).await);
     let id = user_id(t, email).await;
     t.state
@@ -99,6 +100,40 @@ async fn moderator(t: &TestApp, email: &str, username: &str) -> Auth {
         .set_role(&id, Role::Moderator, now_ms())
         .await
         .unwrap();
+    auth
+}
+
+/// The TOTP code for "now" on the app's clock.
+fn code_now(t: &TestApp, secret: &[u8]) -> String {
+    reelsmith_auth::totp::totp_at(secret, (t.state.clock.now() / 1000) as u64)
+}
+
+/// Enrols and confirms an authenticator in this session (which counts as its step-up): the
+/// secret.
+async fn enrol_totp(t: &TestApp, auth: &Auth) -> Vec<u8> {
+    let r = t
+        .json(Method::POST, "/api/v1/me/totp/enrol", auth, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+    let secret =
+        reelsmith_auth::totp::secret_from_base32(r.json()["secret"].as_str().unwrap()).unwrap();
+    let code = code_now(t, &secret);
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/me/totp/confirm",
+            auth,
+            json!({ "code": code }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    secret
+}
+
+/// A moderator whose session has enrolled TOTP and so passed the staff step-up (P-SEC-5).
+async fn moderator(t: &TestApp, email: &str, username: &str) -> Auth {
+    let auth = unenrolled_moderator(t, email, username).await;
+    enrol_totp(t, &auth).await;
     auth
 }
 
@@ -1128,4 +1163,146 @@ async fn p_safe_3_p_safe_2_reports_go_to_the_queue_and_moderators_take_down_ban_
     ] {
         assert!(kinds.contains(&kind.to_owned()), "{kind}: {kinds:?}");
     }
+}
+
+/// The moderation routes are staff routes (P-SEC-5 on top of P-SAFE-2): a plain user still gets
+/// 404, a moderator without an authenticator or without a TOTP check in this session is refused
+/// with a stable code (a page sends them to enrol or to the check), and the same moderator is
+/// let in once the session has passed one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_safe_2_p_sec_5_moderation_needs_an_enrolled_authenticator_and_a_step_up_in_this_session()
+{
+    let t = backends::sqlite_local().await;
+    let ada = Auth::Cookie(t.signed_in_user("ada@example.org", "ada").await);
+    let job = submit(&t, &ada, "Harbour at dawn.").await;
+    let takedown = format!("/api/v1/moderation/jobs/{job}/takedown");
+    let reason = json!({ "reason": "Breaks rule 3." });
+    for who in [&ada, &Auth::None] {
+        t.get("/api/v1/moderation/queue", who)
+            .await
+            .assert_problem(StatusCode::NOT_FOUND, "not_found");
+        assert_eq!(
+            t.get_with("/moderation", who, "accept", "text/html")
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+    }
+
+    let first = unenrolled_moderator(&t, "mod@example.org", "modkim").await;
+    t.get("/api/v1/moderation/queue", &first)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "staff.totp_required");
+    t.json(Method::POST, &takedown, &first, reason.clone())
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "staff.totp_required");
+    let r = t
+        .get_with("/moderation", &first, "accept", "text/html")
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), "/account/security?staff=1");
+    let secret = enrol_totp(&t, &first).await;
+    assert_eq!(
+        t.get("/api/v1/moderation/queue", &first).await.status,
+        StatusCode::OK
+    );
+
+    // A new session of the same moderator has not passed a check: refused, nothing done.
+    let r = t.login("mod@example.org", PASSWORD).await;
+    let second = Auth::Cookie(session_from(&r));
+    t.get("/api/v1/moderation/queue", &second)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "staff.step_up_required");
+    t.json(Method::POST, &takedown, &second, reason.clone())
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "staff.step_up_required");
+    let r = t
+        .get_with("/moderation", &second, "accept", "text/html")
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), "/admin/verify?next=/moderation");
+    let ada_id = user_id(&t, "ada@example.org").await;
+    assert!(
+        t.state
+            .db
+            .takedown_for_owner(&ada_id, &job)
+            .await
+            .unwrap()
+            .is_none(),
+        "no takedown happened"
+    );
+
+    t.state.clock.advance(30_000);
+    let code = code_now(&t, &secret);
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/me/totp/verify",
+            &second,
+            json!({ "code": code }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    assert_eq!(
+        t.get("/api/v1/moderation/queue", &second).await.status,
+        StatusCode::OK
+    );
+    let r = t
+        .get_with("/moderation", &second, "accept", "text/html")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let kinds = t.audit_kinds("mod@example.org").await;
+    for kind in ["staff.totp_required", "staff.step_up_required"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+}
+
+/// The privacy page's paragraph on sharing follows the live settings: the gallery on or off,
+/// share links' longest life, the report limit, and the rule categories in force (the shipped
+/// list, or the operator's file).
+#[tokio::test]
+async fn p_vis_2_p_vis_3_p_safe_1_the_privacy_page_describes_sharing_from_the_live_settings() {
+    let page = |t: TestApp| async move {
+        let r = t
+            .get_with("/privacy", &Auth::None, "accept", "text/html")
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        text(&r)
+    };
+    let defaults = page(app().await).await;
+    assert!(defaults.contains("When you <strong>publish</strong> a creation to Discover"));
+    assert!(defaults.contains("A link works until you revoke it"));
+    assert!(
+        defaults.contains("at most\n10 reports an hour")
+            || defaults.contains("at most 10 reports an hour")
+    );
+    assert!(defaults.contains("the built-in content rules"));
+    assert!(defaults.contains("weapons instructions (refused)"));
+    assert!(defaults.contains("sexual content (held for review)"));
+
+    let rules = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        rules.path(),
+        "[[category]]\nname = \"spam_links\"\naction = \"hold\"\nterms = [\"buy followers\"]\n",
+    )
+    .unwrap();
+    let rules_path = rules.path().to_path_buf();
+    let custom = page(
+        app_with(move |c| {
+            c.sharing.gallery = false;
+            c.sharing.share_link_max_days = 30;
+            c.sharing.reports.count = 4;
+            c.sharing.reports.window_seconds = 2 * 3600;
+            c.sharing.moderation_rules_file = Some(rules_path);
+        })
+        .await,
+    )
+    .await;
+    assert!(custom.contains("The public gallery is turned off on this server"));
+    assert!(!custom.contains("When you <strong>publish</strong>"));
+    assert!(custom.contains("stops working after at most 30 days"));
+    assert!(custom.contains("2 reports an hour"));
+    assert!(custom.contains("the operator's content rules"));
+    assert!(custom.contains("spam links (held for review)"));
+    assert!(!custom.contains("weapons instructions"));
 }

@@ -1,15 +1,18 @@
 //! `/moderation`: the moderators' queue page (held jobs, reported works, legal requests),
 //! rendered on the server; its buttons call the moderation API (`/static/sharing.js`).
-//! Anyone but a moderator or admin gets the not-found page.
+//! Anyone but a moderator or admin gets the not-found page; staff without an enrolled
+//! authenticator or a step-up in this session are sent to enrol or to the check first
+//! ([`RequireStaff`]).
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
-use super::{queue_view, require_moderator, HeldJobView, LegalRequestView, ReportedWorkView};
+use super::{queue_view, HeldJobView, LegalRequestView, ReportedWorkView};
 use crate::error::ApiError;
-use crate::web::{Caller, Chrome};
+use crate::staff::{Moderator, RequireStaff};
+use crate::web::Chrome;
 use crate::AppState;
 
 #[derive(Template)]
@@ -21,9 +24,12 @@ pub struct Moderation {
     pub legal: Vec<LegalRequestView>,
 }
 
-pub async fn moderation_page(State(state): State<AppState>, caller: Caller) -> Response {
+pub async fn moderation_page(
+    State(state): State<AppState>,
+    staff: RequireStaff<Moderator>,
+) -> Response {
     let result = async {
-        let moderator = require_moderator(caller)?;
+        let moderator = staff.user;
         let queue = queue_view(&state).await?;
         let legal = state
             .db
@@ -49,16 +55,6 @@ pub async fn moderation_page(State(state): State<AppState>, caller: Caller) -> R
             Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
             Err(err) => ApiError::internal("web.render", &err).into_response(),
         },
-        Err(e) if e.status == StatusCode::NOT_FOUND => {
-            let mut r = (
-                StatusCode::NOT_FOUND,
-                [(header::CACHE_CONTROL, "no-store")],
-                Html("<!doctype html><title>Not found</title><h1>There is no page here</h1>"),
-            )
-                .into_response();
-            *r.status_mut() = StatusCode::NOT_FOUND;
-            r
-        }
         Err(e) => e.into_response(),
     }
 }
