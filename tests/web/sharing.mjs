@@ -158,7 +158,7 @@ try {
   assert.equal(await visitor.locator('#shared-player track[kind="captions"]').count(), 1, 'captions on the shared video');
   await plays(visitor, '#shared-player');
   await axeCheck(visitor, 'shared video');
-  await owner.reload();
+  await owner.goto(`${base}/creations/${jobId}`);
   await owner.locator('#share-links .revoke-share').first().click();
   await owner.locator('#share-links li', { hasText: 'revoked' }).waitFor();
   response = await visitor.goto(shareUrl);

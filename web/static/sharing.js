@@ -193,10 +193,12 @@
       remove.hidden = !has;
       if (has && username) img.src = `/api/v1/profiles/${encodeURIComponent(username)}/avatar?v=${Date.now()}`;
     };
+    // The profile says whether there is an avatar; probing the picture itself would log a 404
+    // in the console of everyone who has none.
     call('GET', '/me').then(async (me) => {
       username = me.username;
-      const res = await fetch(`/api/v1/profiles/${encodeURIComponent(username)}/avatar`, { method: 'HEAD' });
-      show(res.ok);
+      const profile = await call('GET', `/profiles/${encodeURIComponent(username)}`);
+      show(Boolean(profile && profile.avatar_url));
     }).catch(() => {});
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();

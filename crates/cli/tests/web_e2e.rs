@@ -345,6 +345,8 @@ impl SmtpSink {
         let mut child = Command::new("python3")
             .arg(workspace().join("tests/fakes/smtp/smtp_sink.py"))
             .arg(dir)
+            // The sink runs until its stdin closes: a pipe we hold keeps it up until drop.
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("python3 runs (scripts/setup --test installs it and aiosmtpd)");
@@ -375,9 +377,6 @@ impl Drop for SmtpSink {
 /// script for the provider refused, publishes, shares, plays the shared video anonymously,
 /// revokes, reports, and takes the work down as a moderator who must first enrol TOTP. The
 /// provider never got a request; the owner's takedown email arrived at the SMTP server.
-// Reworked in wave 2 (SMTP, the fal fake, TOTP for the moderator, the avatar) but the build did
-// not finish in time to run it once: ignored until it has passed.
-#[ignore = "not yet run (issue 19, wave 2): run with --ignored and remove this once it passes"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p_safe_1_p_safe_3_p_vis_2_p_vis_3_publish_share_report_take_down_in_chromium() {
     let temp = tempfile::tempdir().unwrap();
@@ -421,7 +420,7 @@ async fn p_safe_1_p_safe_3_p_vis_2_p_vis_3_publish_share_report_take_down_in_chr
     assert_eq!(events.last().unwrap().0, "succeeded", "{events:?}");
     server
         .client()
-        .sign_up_and_in(&data, moderator, "moderator")
+        .sign_up_and_in(&data, moderator, "keeper")
         .await;
     let db = reelsmith_store::Db::open_sqlite(&data.join("reelsmith.db"), 1)
         .await
