@@ -137,59 +137,13 @@ async fn p_ret_2_p_ret_5_studio_as_a_newcomer_finds_it_in_chromium() {
     run_browser_script(&server, "newcomer.mjs", vec![outbox]).await;
 }
 
-/// The KieAI fake (`tests/fakes/providers/kie_fake.py`), killed on drop.
-struct KieFake {
-    child: std::process::Child,
-    base: String,
-}
-
-impl KieFake {
-    fn start() -> KieFake {
-        use std::io::BufRead;
-        let mut child = Command::new("python3")
-            .arg(workspace().join("tests/fakes/providers/kie_fake.py"))
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3 runs the fake");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("the fake did not start: {line:?}"))
-            .trim()
-            .to_owned();
-        KieFake {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    async fn stats(&self) -> serde_json::Value {
-        reqwest::get(format!("{}/__fake/stats", self.base))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for KieFake {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Issue 22's "must show": jobs on KieAI Veo 3.1 (`veo3_fast`) and on KieAI Kling
 /// (`kling-2.6/text-to-video`), end to end against the KieAI fake, first through the API, then
 /// through the studio in Chromium (`tests/web/kie.mjs`), each with its transfer log and charge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_22_kieai_veo_and_kling_jobs_through_the_api_and_the_studio_in_chromium() {
     use serde_json::json;
-    let fake = KieFake::start();
+    let fake = platform::ProviderFake::start("kie_fake.py");
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let server = Server::start(
