@@ -16,7 +16,7 @@
 
 import http from 'node:http';
 import { once } from 'node:events';
-import Provider from 'oidc-provider';
+import Provider, { interactionPolicy } from 'oidc-provider';
 import * as jose from 'jose';
 
 const redirectUris = [];
@@ -69,7 +69,15 @@ server.listen(0, '127.0.0.1');
 await once(server, 'listening');
 const issuer = `http://127.0.0.1:${server.address().port}`;
 
+// Consent is granted without a page (loadExistingGrant below), as a first-party provider does.
+// oidc-provider also asks a native client's user to confirm on every sign-in
+// (`native_client_prompt`), and --any-loopback-port makes the client native: that page would
+// stand between the login form and the redirect back, so the check is dropped.
+const policy = interactionPolicy.base();
+policy.get('consent').checks.remove('native_client_prompt');
+
 const provider = new Provider(issuer, {
+  interactions: { policy },
   clients: [{
     client_id: CLIENT_ID,
     client_secret: CLIENT_SECRET,

@@ -6,8 +6,10 @@
 // A newcomer presses "Continue with Test ID" on the sign-in page, signs in at the provider's own
 // login page, chooses a username with the age statement and policy acceptance, lands in the
 // studio signed in, and finds the provider on the Account page; signing out and in again goes
-// straight through. A provider that has not verified the address is refused on the sign-in page
-// with its reason, and no account is made. Exits non-zero on failure.
+// straight through. Each bad input is refused on the sign-in page with its reason, no account or
+// session made: an address the provider has not verified, an ID token signed by another key or
+// expired, a replayed, forged or foreign `state`, and an ID token for another `nonce`. Exits
+// non-zero on failure.
 
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
@@ -44,6 +46,25 @@ async function atProvider(page, login) {
   await page.locator('button[type=submit]').click();
 }
 
+/** A fresh browser signs in as `login` and is refused with `code`: the sign-in page says so
+ * (its alert matches `says`) and no session is opened. */
+async function refusedSignIn(login, code, says) {
+  const fresh = await browser.newContext({ viewport: { width: 1024, height: 720 } });
+  const page = await fresh.newPage();
+  page.on('pageerror', (e) => { throw new Error(`script error: ${e}`); });
+  await page.goto(`${base}/signin`);
+  await page.getByRole('link', { name: 'Continue with Test ID' }).click();
+  await atProvider(page, login);
+  await page.waitForURL((u) => u.href.startsWith(base) && u.pathname === '/signin', { timeout: 15000 });
+  assert.equal(new URL(page.url()).searchParams.get('oidc_error'), code);
+  const alert = page.locator('#form-error');
+  await alert.waitFor({ state: 'visible' });
+  assert.match(await alert.textContent(), says);
+  const cookies = await fresh.cookies();
+  assert.ok(!cookies.some((c) => c.name === 'reelsmith_session'), `no session after ${code}`);
+  return page;
+}
+
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
@@ -55,6 +76,11 @@ try {
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // Where the provider sent the browser back, state and code included, for the replays below.
+  const callbacks = [];
+  page.on('request', (r) => {
+    if (new URL(r.url()).pathname === '/auth/oidc/test/callback') callbacks.push(r.url());
+  });
 
   step('the sign-in page offers the provider');
   await page.goto(`${base}/signin`);
@@ -102,20 +128,51 @@ try {
   await page.getByRole('link', { name: 'Account' }).waitFor();
 
   step('an unverified address is refused on the sign-in page');
-  const fresh = await browser.newContext({ viewport: { width: 1024, height: 720 } });
-  const other = await fresh.newPage();
-  other.on('pageerror', (e) => errors.push(String(e)));
-  await other.goto(`${base}/signin`);
-  await other.getByRole('link', { name: 'Continue with Test ID' }).click();
-  await atProvider(other, `unverified-web${stamp}`);
-  await other.waitForURL((u) => u.href.startsWith(base) && u.pathname === '/signin', { timeout: 15000 });
-  assert.equal(new URL(other.url()).searchParams.get('oidc_error'), 'oidc.email_unverified');
-  const alert = other.locator('#form-error');
-  await alert.waitFor({ state: 'visible' });
-  assert.match(await alert.textContent(), /not verified your email/);
-  const cookies = await fresh.cookies();
-  assert.ok(!cookies.some((c) => c.name === 'reelsmith_session'), 'no session after a refusal');
+  const other = await refusedSignIn(`unverified-web${stamp}`, 'oidc.email_unverified', /not verified your email/);
   await other.screenshot({ path: join(shots, 'oidc-refused.png') });
+
+  step('an ID token signed by another key, or expired, is refused');
+  await refusedSignIn(`badkey-web${stamp}`, 'oidc.signature_invalid', /failed \(oidc\.signature_invalid\)/);
+  await refusedSignIn(`expired-web${stamp}`, 'oidc.token_expired', /failed \(oidc\.token_expired\)/);
+
+  step('a replayed, forged or foreign state is refused');
+  assert.ok(callbacks.length >= 2, `the provider sent the browser back: ${callbacks}`);
+  const used = callbacks[0];
+  // Replayed in the browser that used it, forged there, and replayed in another browser.
+  const forged = new URL(used);
+  forged.searchParams.set('state', `forged${stamp}`);
+  for (const [where, url] of [[context, used], [context, forged.href], [null, callbacks[1]]]) {
+    const ctx = where || await browser.newContext();
+    const p = await ctx.newPage();
+    await p.goto(url);
+    await p.waitForURL((u) => u.pathname === '/signin', { timeout: 15000 });
+    assert.equal(new URL(p.url()).searchParams.get('oidc_error'), 'oidc.state_invalid', url);
+    await p.locator('#form-error').waitFor({ state: 'visible' });
+    assert.match(await p.locator('#form-error').textContent(), /not started here, was already used/);
+    if (!where) {
+      assert.ok(!(await ctx.cookies()).some((c) => c.name === 'reelsmith_session'), 'no session from a replay');
+    }
+    await p.close();
+  }
+
+  step('an ID token for another nonce is refused');
+  {
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    // The provider signs whatever nonce it is asked for: ask it for one this sign-in never chose.
+    await p.route((u) => u.pathname === '/auth/oidc/test/start', async (route) => {
+      const response = await route.fetch({ maxRedirects: 0 });
+      const to = new URL(response.headers().location);
+      to.searchParams.set('nonce', `someone-elses-${stamp}`);
+      await route.fulfill({ response, headers: { ...response.headers(), location: to.href } });
+    });
+    await p.goto(`${base}/signin`);
+    await p.getByRole('link', { name: 'Continue with Test ID' }).click();
+    await atProvider(p, `nonce-web${stamp}`);
+    await p.waitForURL((u) => u.href.startsWith(base) && u.pathname === '/signin', { timeout: 15000 });
+    assert.equal(new URL(p.url()).searchParams.get('oidc_error'), 'oidc.nonce_mismatch');
+    assert.ok(!(await ctx.cookies()).some((c) => c.name === 'reelsmith_session'), 'no session after a refusal');
+  }
 
   assert.deepEqual(errors, [], 'no script errors');
   step('done');

@@ -389,9 +389,11 @@ async fn sharing_publish_share_report_take_down_in_chromium() {
 
 /// Sign-in with an identity provider in a real browser (P-ACC-4): a real OpenID provider (npm
 /// `oidc-provider`, tests/oidc/provider.mjs) on loopback, wired in through `[[oidc]]` in the
-/// data folder's reelsmith.toml; `tests/web/oidc.mjs` signs in at the provider's own login page.
+/// data folder's reelsmith.toml; `tests/web/oidc.mjs` signs in at the provider's own login page,
+/// then tries each bad input (unverified address, foreign key, expired token, replayed, forged
+/// and foreign `state`, another `nonce`). Afterwards the database holds the one account made and
+/// an `oidc.refused` audit entry for each refusal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "unfinished: Chromium reaches the provider and submits its login form but is not sent back to /auth/oidc/finish within 15 s; run with --ignored"]
 async fn p_acc_4_sign_in_with_an_openid_provider_in_chromium() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
@@ -439,6 +441,42 @@ async fn p_acc_4_sign_in_with_an_openid_provider_in_chromium() {
     run_browser_script(&server, "oidc.mjs", vec![issuer]).await;
     let _ = provider.kill();
     let _ = provider.wait();
+
+    // Nothing made by a refusal, and each refusal audit-logged with its code.
+    let db = reelsmith_store::Db::open_sqlite(&data.join("reelsmith.db"), 1)
+        .await
+        .unwrap();
+    let accounts: Vec<String> = db
+        .staff_users("", 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    assert!(accounts[0].starts_with("web"), "{accounts:?}");
+    let codes: Vec<String> = db
+        .audit_of_kind("oidc.refused", 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.detail?["code"].as_str().map(str::to_owned))
+        .collect();
+    for code in [
+        "oidc.email_unverified",
+        "oidc.signature_invalid",
+        "oidc.token_expired",
+        "oidc.state_invalid",
+        "oidc.nonce_mismatch",
+    ] {
+        assert!(codes.iter().any(|c| c == code), "no {code} in {codes:?}");
+    }
+    assert_eq!(
+        codes.iter().filter(|c| *c == "oidc.state_invalid").count(),
+        3,
+        "replayed, forged and foreign: {codes:?}"
+    );
+    db.close().await;
 }
 
 /// A mono 16-bit WAV of a soft two-note chord: a stand-in for a music track.

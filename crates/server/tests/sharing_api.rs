@@ -91,6 +91,7 @@ async fn user_id(t: &TestApp, email: &str) -> String {
     t.state.db.user_by_email(email).await.unwrap().unwrap().id
 }
 
+/// A moderator whose session has enrolled TOTP and so passed the step-up (P-SEC-5).
 async fn moderator(t: &TestApp, email: &str, username: &str) -> Auth {
     let auth = Auth::Cookie(t.signed_in_user(email, username).await);
     let id = user_id(t, email).await;
@@ -99,6 +100,25 @@ async fn moderator(t: &TestApp, email: &str, username: &str) -> Auth {
         .set_role(&id, Role::Moderator, now_ms())
         .await
         .unwrap();
+    // Without the second factor every moderator action is refused, the page sent to enrol.
+    let refused = t.get("/api/v1/moderation/queue", &auth).await;
+    refused.assert_problem(StatusCode::FORBIDDEN, "staff.totp_required");
+    let enrol = t
+        .json(Method::POST, "/api/v1/me/totp/enrol", &auth, json!({}))
+        .await;
+    assert_eq!(enrol.status, StatusCode::CREATED);
+    let secret =
+        reelsmith_auth::totp::secret_from_base32(enrol.json()["secret"].as_str().unwrap()).unwrap();
+    let code = reelsmith_auth::totp::totp_at(&secret, (t.state.clock.now() / 1000) as u64);
+    let confirmed = t
+        .json(
+            Method::POST,
+            "/api/v1/me/totp/confirm",
+            &auth,
+            json!({ "code": code }),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK);
     auth
 }
 

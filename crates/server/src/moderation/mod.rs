@@ -3,8 +3,9 @@
 //! take down with a reason shown to the owner, ban an account, legal takedown requests
 //! (P-SAFE-2, P-SAFE-3). Every moderator action is audit-logged.
 //!
-//! Moderator routes need the role `moderator` or `admin`; anyone else gets 404, as if the
-//! routes did not exist.
+//! Moderator routes need the role `moderator` or `admin` and, as every staff action, an enrolled
+//! TOTP authenticator checked in this session (P-SEC-5, `crate::staff`); anyone else gets 404,
+//! as if the routes did not exist, and the attempt is audit-logged (`staff.denied`).
 
 pub mod page;
 
@@ -20,6 +21,7 @@ use utoipa::ToSchema;
 use crate::auth::enforce_limit;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
+use crate::staff::{Moderator, RequireStaff};
 use crate::time::{opt_rfc3339, rfc3339};
 use crate::AppState;
 
@@ -142,14 +144,6 @@ pub(crate) async fn screen_public(
             record_refusal(state, caller, client, "publication", &categories).await;
             Err(refused(&categories))
         }
-    }
-}
-
-/// The caller, when a moderator or admin; anyone else is answered as if the route did not exist.
-pub(crate) fn require_moderator(caller: Result<CurrentUser, ApiError>) -> ApiResult<CurrentUser> {
-    match caller {
-        Ok(c) if matches!(c.user.role, Role::Moderator | Role::Admin) => Ok(c),
-        _ => Err(ApiError::not_found("resource")),
     }
 }
 
@@ -358,9 +352,9 @@ pub(crate) async fn queue_view(state: &AppState) -> ApiResult<QueueView> {
     responses((status = 200, body = QueueView), (status = 404, body = Problem)))]
 pub async fn queue(
     State(state): State<AppState>,
-    caller: Result<CurrentUser, ApiError>,
+    staff: RequireStaff<Moderator>,
 ) -> ApiResult<Json<QueueView>> {
-    require_moderator(caller)?;
+    let _ = staff;
     Ok(Json(queue_view(&state).await?))
 }
 
@@ -388,11 +382,11 @@ async fn audit_action(
     responses((status = 200, body = ActionResult), (status = 404, body = Problem)))]
 pub async fn approve(
     State(state): State<AppState>,
-    caller: Result<CurrentUser, ApiError>,
+    staff: RequireStaff<Moderator>,
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ActionResult>> {
-    let moderator = require_moderator(caller)?;
+    let moderator = staff.user;
     let now = now_ms();
     let released = state.db.decide_hold(&id, true, moderator.id(), now).await?;
     let resolved = state.db.resolve_reports(&id, "approved", now).await?;
@@ -416,11 +410,11 @@ pub async fn approve(
     responses((status = 200, body = ActionResult), (status = 404, body = Problem)))]
 pub async fn refuse(
     State(state): State<AppState>,
-    caller: Result<CurrentUser, ApiError>,
+    staff: RequireStaff<Moderator>,
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ActionResult>> {
-    let moderator = require_moderator(caller)?;
+    let moderator = staff.user;
     state
         .db
         .decide_hold(&id, false, moderator.id(), now_ms())
@@ -510,12 +504,12 @@ async fn tell_owner(state: &AppState, owner_id: &str, job_id: &str, reason: &str
     responses((status = 200, body = ActionResult), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn takedown(
     State(state): State<AppState>,
-    caller: Result<CurrentUser, ApiError>,
+    staff: RequireStaff<Moderator>,
     client: ClientInfo,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> ApiResult<Json<ActionResult>> {
-    let moderator = require_moderator(caller)?;
+    let moderator = staff.user;
     let reason = clean_text(&body.reason, "reason", true)?;
     take_down(&state, &moderator, &client, &id, &reason, None).await?;
     Ok(Json(ActionResult {
@@ -528,12 +522,12 @@ pub async fn takedown(
     responses((status = 200, body = ActionResult), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn ban(
     State(state): State<AppState>,
-    caller: Result<CurrentUser, ApiError>,
+    staff: RequireStaff<Moderator>,
     client: ClientInfo,
     Path(username): Path<String>,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> ApiResult<Json<ActionResult>> {
-    let moderator = require_moderator(caller)?;
+    let moderator = staff.user;
     let reason = clean_text(&body.reason, "reason", true)?;
     let user = state
         .db
@@ -606,11 +600,11 @@ fn legal_view(r: reelsmith_store::LegalRequest) -> LegalRequestView {
     responses((status = 201, body = LegalRequestView), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn record_legal(
     State(state): State<AppState>,
-    caller: Result<CurrentUser, ApiError>,
+    staff: RequireStaff<Moderator>,
     client: ClientInfo,
     ApiJson(body): ApiJson<LegalRequestBody>,
 ) -> ApiResult<(StatusCode, Json<LegalRequestView>)> {
-    let moderator = require_moderator(caller)?;
+    let moderator = staff.user;
     let requester = clean_text(&body.requester, "requester", true)?;
     let basis = clean_text(&body.basis, "basis", true)?;
     let email = reelsmith_auth::normalise_email(&body.requester_email).map_err(|_| {
@@ -652,9 +646,9 @@ pub async fn record_legal(
     responses((status = 200, body = [LegalRequestView]), (status = 404, body = Problem)))]
 pub async fn list_legal(
     State(state): State<AppState>,
-    caller: Result<CurrentUser, ApiError>,
+    staff: RequireStaff<Moderator>,
 ) -> ApiResult<Json<Vec<LegalRequestView>>> {
-    require_moderator(caller)?;
+    let _ = staff;
     let rows = state.db.legal_requests(200).await?;
     Ok(Json(rows.into_iter().map(legal_view).collect()))
 }
@@ -673,12 +667,12 @@ pub struct LegalDecision {
     responses((status = 200, body = LegalRequestView), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn decide_legal(
     State(state): State<AppState>,
-    caller: Result<CurrentUser, ApiError>,
+    staff: RequireStaff<Moderator>,
     client: ClientInfo,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<LegalDecision>,
 ) -> ApiResult<Json<LegalRequestView>> {
-    let moderator = require_moderator(caller)?;
+    let moderator = staff.user;
     let reason = clean_text(&body.reason, "reason", true)?;
     let decision = match body.decision.as_str() {
         "taken_down" => "taken_down",

@@ -1,15 +1,17 @@
 //! `/moderation`: the moderators' queue page (held jobs, reported works, legal requests),
 //! rendered on the server; its buttons call the moderation API (`/static/sharing.js`).
-//! Anyone but a moderator or admin gets the not-found page.
+//! Anyone but a moderator or admin gets the not-found page; staff without a TOTP check in this
+//! session are sent to the check first.
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::{queue_view, require_moderator, HeldJobView, LegalRequestView, ReportedWorkView};
+use super::{queue_view, HeldJobView, LegalRequestView, ReportedWorkView};
 use crate::error::ApiError;
-use crate::web::{Caller, Chrome};
+use crate::staff::{Moderator, RequireStaff};
+use crate::web::Chrome;
 use crate::AppState;
 
 #[derive(Template)]
@@ -21,9 +23,12 @@ pub struct Moderation {
     pub legal: Vec<LegalRequestView>,
 }
 
-pub async fn moderation_page(State(state): State<AppState>, caller: Caller) -> Response {
+pub async fn moderation_page(
+    State(state): State<AppState>,
+    staff: RequireStaff<Moderator>,
+) -> Response {
     let result = async {
-        let moderator = require_moderator(caller)?;
+        let moderator = staff.user;
         let queue = queue_view(&state).await?;
         let legal = state
             .db
