@@ -81,7 +81,9 @@ fn check_stamp(stamp: &str, separator: char) -> Result<(), String> {
     let ok = ms.len() == 3
         && ms.bytes().all(|b| b.is_ascii_digit())
         && parts.len() == 3
-        && parts.iter().all(|p| p.len() >= 2 && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts
+            .iter()
+            .all(|p| p.len() >= 2 && p.bytes().all(|b| b.is_ascii_digit()))
         && parts[1] < "60"
         && parts[2] < "60";
     if ok {
@@ -167,7 +169,10 @@ fn timings(script: &str, durations: &[f64], scramble: bool) -> Vec<WordTiming> {
         .split_whitespace()
         .enumerate()
         .map(|(i, w)| {
-            let d = durations.get(i % durations.len().max(1)).copied().unwrap_or(0.3);
+            let d = durations
+                .get(i % durations.len().max(1))
+                .copied()
+                .unwrap_or(0.3);
             let (start, end) = if scramble && i % 3 == 1 {
                 (t + d, t - d)
             } else {
@@ -219,7 +224,8 @@ proptest! {
 /// The committed seeds: each file's text is a script, its words timed evenly.
 #[test]
 fn fuzz_captions_corpus() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz/corpus/captions");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz/corpus/captions");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).expect("tests/fuzz/corpus/captions") {
         let path = entry.unwrap().path();

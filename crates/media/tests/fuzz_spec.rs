@@ -24,14 +24,18 @@ fn check_spec(spec: RenderSpec) -> Result<(), String> {
     if let Err(e) = spec.validate(&limits) {
         let code = e.code();
         if code.is_empty() || !code.contains('.') || !e.is_client_error() {
-            return Err(format!("refused without a stable client code: {code:?} {e}"));
+            return Err(format!(
+                "refused without a stable client code: {code:?} {e}"
+            ));
         }
         return Ok(());
     }
     let text = serde_json::to_vec(&spec).map_err(|e| e.to_string())?;
     let back: RenderSpec = serde_json::from_slice(&text).map_err(|e| format!("round trip: {e}"))?;
     if back != spec {
-        return Err(format!("round trip changed the spec: {spec:?} became {back:?}"));
+        return Err(format!(
+            "round trip changed the spec: {spec:?} became {back:?}"
+        ));
     }
     let Ok(plan) = plan(&spec.script, spec.media.len()) else {
         return Ok(()); // Nothing speakable: the planner's own stable refusal.
@@ -48,7 +52,10 @@ fn check_spec(spec: RenderSpec) -> Result<(), String> {
                 .iter()
                 .collect();
             if span != word.display {
-                return Err(format!("scene {k}: span reads {span:?}, word is {:?}", word.display));
+                return Err(format!(
+                    "scene {k}: span reads {span:?}, word is {:?}",
+                    word.display
+                ));
             }
             if word.display.is_empty() || word.display.chars().any(char::is_whitespace) {
                 return Err(format!("scene {k}: word {:?}", word.display));
@@ -89,9 +96,25 @@ fn spec_json() -> impl Strategy<Value = Value> {
         prop::collection::vec(".{0,8}", 0..5).prop_map(|v| json!(v)),
     ];
     let field = prop::sample::select(vec![
-        "media", "voice", "aspect", "resolution", "fps", "motion", "style", "captions", "tts",
-        "seed", "provider", "model", "prompt", "negative_prompt", "prompts",
-        "voice_instructions", "music", "music_level", "unknown_field",
+        "media",
+        "voice",
+        "aspect",
+        "resolution",
+        "fps",
+        "motion",
+        "style",
+        "captions",
+        "tts",
+        "seed",
+        "provider",
+        "model",
+        "prompt",
+        "negative_prompt",
+        "prompts",
+        "voice_instructions",
+        "music",
+        "music_level",
+        "unknown_field",
     ]);
     let known = prop_oneof![
         Just(("aspect", json!("portrait"))),

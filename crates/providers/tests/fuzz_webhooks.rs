@@ -206,7 +206,8 @@ proptest! {
 /// every one must be refused with a stable code by all three checks.
 #[test]
 fn fuzz_webhooks_corpus() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz/corpus/webhooks");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz/corpus/webhooks");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).expect("tests/fuzz/corpus/webhooks") {
         let path = entry.unwrap().path();
@@ -227,7 +228,10 @@ fn fuzz_webhooks_corpus() {
         ] {
             let err = result.expect_err(&format!("{} was accepted", path.display()));
             assert!(
-                matches!(err.code(), "webhook.malformed" | "webhook.stale" | "webhook.bad_signature"),
+                matches!(
+                    err.code(),
+                    "webhook.malformed" | "webhook.stale" | "webhook.bad_signature"
+                ),
                 "{}: {err:?}",
                 path.display()
             );

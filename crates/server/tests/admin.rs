@@ -861,3 +861,93 @@ async fn p_sec_4_a_cross_site_admin_action_is_refused() {
         .assert_problem(StatusCode::FORBIDDEN, "csrf.cross_origin");
     assert_eq!(t.state.db.suspended_at(&bo).await.unwrap(), None);
 }
+
+/// The moderation queue is a staff tool like the console (issue 20): a moderator cannot look at
+/// it or act on it before enrolling TOTP, nor from a session without a recent check; a user and
+/// an anonymous caller get 404 and the attempt is logged as `staff.denied`.
+#[tokio::test]
+async fn p_sec_5_moderation_needs_totp_and_step_up_too() {
+    let t = app().await;
+    let user = Auth::Cookie(t.signed_in_user("una@example.org", "una").await);
+    let first = Auth::Cookie(t.signed_in_user("mod@example.org", "modo").await);
+    set_role(&t, "mod@example.org", Role::Moderator).await;
+    let routes = [
+        (Method::GET, "/api/v1/moderation/queue"),
+        (Method::GET, "/api/v1/moderation/legal"),
+        (Method::POST, "/api/v1/moderation/jobs/no-such-job/approve"),
+        (Method::POST, "/api/v1/moderation/jobs/no-such-job/refuse"),
+    ];
+    for (method, route) in &routes {
+        for (who, code) in [
+            (&first, "staff.totp_required"),
+            (&user, "not_found"),
+            (&Auth::None, "not_found"),
+        ] {
+            let r = t.json(method.clone(), route, who, json!({})).await;
+            let status = if code == "not_found" {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            assert_eq!(
+                r.status,
+                status,
+                "{method} {route}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+            if code != "not_found" {
+                r.assert_problem(status, code);
+            }
+        }
+    }
+    let r = t
+        .get_with("/moderation", &first, "accept", "text/html")
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), "/account/security?staff=1");
+    let r = t
+        .get_with("/moderation", &user, "accept", "text/html")
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    let (secret, _) = enrol(&t, &first).await;
+    assert_eq!(
+        t.get("/api/v1/moderation/queue", &first).await.status,
+        StatusCode::OK
+    );
+    let r = t
+        .get_with("/moderation", &first, "accept", "text/html")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    // Another session: the check first, then the queue.
+    let r = t.login("mod@example.org", common::PASSWORD).await;
+    let second = Auth::Cookie(common::session_from(&r));
+    t.get("/api/v1/moderation/queue", &second)
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "staff.step_up_required");
+    let r = t
+        .get_with("/moderation", &second, "accept", "text/html")
+        .await;
+    assert_eq!(r.header("location"), "/admin/verify?next=/moderation");
+    next_step(&t);
+    let r = post(
+        &t,
+        "/api/v1/me/totp/verify",
+        &second,
+        json!({ "code": code_now(&t, &secret) }),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        t.get("/api/v1/moderation/queue", &second).await.status,
+        StatusCode::OK
+    );
+
+    let kinds = audit_kinds(&t, "mod@example.org").await;
+    for kind in ["staff.totp_required", "staff.step_up_required"] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    let kinds = audit_kinds(&t, "una@example.org").await;
+    assert!(kinds.iter().any(|k| k == "staff.denied"), "{kinds:?}");
+}

@@ -657,10 +657,16 @@ async fn p_acc_4_the_export_lists_linked_sign_in_identities_and_no_token(t: Test
         .await
         .unwrap()
         .unwrap();
-    db.oidc_link(&other, "github", "other-subject-777", "other@users.example", 3_000)
-        .await
-        .unwrap()
-        .unwrap();
+    db.oidc_link(
+        &other,
+        "github",
+        "other-subject-777",
+        "other@users.example",
+        3_000,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     // A sign-in under way holds secrets of the flow: none of them may reach the export.
     let nonce = "nonce-that-must-not-be-exported-0123456789";
     let verifier = "pkce-verifier-that-must-not-be-exported-0123456789";
@@ -701,7 +707,14 @@ async fn p_acc_4_the_export_lists_linked_sign_in_identities_and_no_token(t: Test
     assert!(names.len() > 5, "{names:?}");
     for name in names {
         let text = String::from_utf8_lossy(&entry(&mut zip, &name)).into_owned();
-        for secret in [nonce, verifier, "flow-state-hash", "browser-hash", "other-subject", "other@users"] {
+        for secret in [
+            nonce,
+            verifier,
+            "flow-state-hash",
+            "browser-hash",
+            "other-subject",
+            "other@users",
+        ] {
             assert!(!text.contains(secret), "{name} holds {secret}");
         }
     }

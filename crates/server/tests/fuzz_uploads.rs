@@ -87,14 +87,22 @@ fn check(content_type: &str, body: Vec<u8>) -> Result<(), String> {
         let text = String::from_utf8_lossy(&reply.body).into_owned();
         let spooled = files_under(&spool);
         if spooled != 0 {
-            return Err(format!("{spooled} spooled files left after {}: {text}", reply.status));
+            return Err(format!(
+                "{spooled} spooled files left after {}: {text}",
+                reply.status
+            ));
         }
         match reply.status {
             StatusCode::CREATED => {
                 let id = reply.json()["id"].as_str().unwrap_or_default().to_owned();
-                let got = t.get(&format!("/api/v1/uploads/{id}/content"), &f.auth).await;
+                let got = t
+                    .get(&format!("/api/v1/uploads/{id}/content"), &f.auth)
+                    .await;
                 if got.status != StatusCode::OK || got.body.is_empty() {
-                    return Err(format!("accepted upload {id} cannot be read: {}", got.status));
+                    return Err(format!(
+                        "accepted upload {id} cannot be read: {}",
+                        got.status
+                    ));
                 }
                 // Removed again, so the quota never fills and the next case starts clean.
                 let gone = t.delete(&format!("/api/v1/uploads/{id}"), &f.auth).await;
@@ -114,7 +122,9 @@ fn check(content_type: &str, body: Vec<u8>) -> Result<(), String> {
                 }
                 let after = files_under(&media);
                 if after != before {
-                    return Err(format!("a refusal ({code}) left {after} objects, was {before}"));
+                    return Err(format!(
+                        "a refusal ({code}) left {after} objects, was {before}"
+                    ));
                 }
                 let listed = t.get("/api/v1/uploads", &f.auth).await.json();
                 if listed["items"].as_array().is_some_and(|a| !a.is_empty()) {
@@ -171,7 +181,12 @@ fn content() -> impl Strategy<Value = Vec<u8>> {
         (8u32..40, 8u32..40).prop_map(|(w, h)| jpeg(w, h)),
         (1u32..2_000).prop_map(wav),
     ];
-    let damaged = (real.clone(), any::<prop::sample::Index>(), any::<u8>(), any::<bool>())
+    let damaged = (
+        real.clone(),
+        any::<prop::sample::Index>(),
+        any::<u8>(),
+        any::<bool>(),
+    )
         .prop_map(|(mut bytes, at, value, truncate)| {
             let i = at.index(bytes.len());
             if truncate {
@@ -253,7 +268,15 @@ fn envelope() -> impl Strategy<Value = Envelope> {
         .prop_map(
             |(
                 (boundary, quoted, lf_only, preamble),
-                (extra_field, second_file, file_name, field_name, boundary_in_content, close, epilogue),
+                (
+                    extra_field,
+                    second_file,
+                    file_name,
+                    field_name,
+                    boundary_in_content,
+                    close,
+                    epilogue,
+                ),
             )| Envelope {
                 boundary,
                 quoted,

@@ -4,11 +4,11 @@
 //! the provider, carrying each side's cookies. Every case runs on SQLite and on PostgreSQL (the
 //! store's throwaway cluster), so the identity store is proven on both databases.
 
+#[allow(dead_code, unused_macros)]
+mod backends;
 mod common;
 #[path = "../../store/tests/support/mod.rs"]
 mod support;
-#[allow(dead_code, unused_macros)]
-mod backends;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -76,7 +76,10 @@ enum Backend {
     Postgres,
 }
 
-async fn app_on(backend: Backend, configure: impl FnOnce(&mut reelsmith_config::Config)) -> TestApp {
+async fn app_on(
+    backend: Backend,
+    configure: impl FnOnce(&mut reelsmith_config::Config),
+) -> TestApp {
     match backend {
         Backend::Sqlite => app_with(configure).await,
         Backend::Postgres => backends::postgres_s3_with(configure).await,
@@ -551,10 +554,11 @@ async fn everything_stored(app: &TestApp) -> Vec<(String, Vec<u8>)> {
                 .unwrap();
         assert!(tables.iter().any(|t| t == "oidc_identities"), "{tables:?}");
         for table in tables {
-            let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM \"{table}\" t"))
-                .fetch_all(pool)
-                .await
-                .unwrap();
+            let rows: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT t::text FROM \"{table}\" t"))
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
             out.push((format!("table {table}"), rows.join("\n").into_bytes()));
         }
     }
@@ -970,7 +974,9 @@ async fn github_sign_in(app: &TestApp, browser: &mut Browser, login: &str) -> Re
     browser.callback(app, &back).await
 }
 
-async fn p_acc_4_github_sign_in_takes_the_verified_primary_address_and_keeps_no_token(app: TestApp) {
+async fn p_acc_4_github_sign_in_takes_the_verified_primary_address_and_keeps_no_token(
+    app: TestApp,
+) {
     let login = unique("octo");
     let mut browser = Browser::default();
     let r = github_sign_in(&app, &mut browser, &login).await;
