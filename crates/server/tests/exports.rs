@@ -26,6 +26,7 @@ on_both!(
     p_rights_1_one_export_builds_at_a_time,
     p_rights_1_a_failed_build_is_marked_failed_and_leaves_no_archive,
     p_sec_6_export_request_and_download_are_audit_logged,
+    p_acc_4_the_export_lists_linked_sign_in_identities_and_no_token,
 );
 
 /// Plays the worker: claims the job and records a finished revision with `video` and captions.
@@ -631,5 +632,90 @@ async fn p_sec_6_export_request_and_download_are_audit_logged(t: TestApp) {
     let doc = t.get("/api/openapi.json", &Auth::None).await.json();
     for path in ["/api/v1/me/exports", "/api/v1/me/exports/{id}/download"] {
         assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+}
+
+/// The providers an account signs in with are in its export (P-RIGHTS-1, P-ACC-4): provider,
+/// subject, email and dates, exactly as linked; nothing else of the flow (nonce, PKCE verifier)
+/// and another account's identity not at all.
+async fn p_acc_4_the_export_lists_linked_sign_in_identities_and_no_token(t: TestApp) {
+    let auth = Auth::Cookie(t.signed_in_user("lin@example.org", "lin").await);
+    t.signed_in_user("other@example.org", "otherlin").await;
+    let db = &t.state.db;
+    let lin = user_id(&t, "lin@example.org").await;
+    let other = user_id(&t, "other@example.org").await;
+    let google = db
+        .oidc_link(&lin, "google", "1098-lin", "lin@gmail.example", 1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    db.oidc_identity_used(&google.id, "lin.new@gmail.example", 5_000)
+        .await
+        .unwrap();
+    let github = db
+        .oidc_link(&lin, "github", "4242", "lin@users.example", 2_000)
+        .await
+        .unwrap()
+        .unwrap();
+    db.oidc_link(
+        &other,
+        "github",
+        "other-subject-777",
+        "other@users.example",
+        3_000,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    // A sign-in under way holds secrets of the flow: none of them may reach the export.
+    let nonce = "nonce-that-must-not-be-exported-0123456789";
+    let verifier = "pkce-verifier-that-must-not-be-exported-0123456789";
+    db.oidc_flow_create(&reelsmith_store::OidcFlow {
+        state_hash: "flow-state-hash-not-exported".into(),
+        provider: "google".into(),
+        browser_hash: "browser-hash-not-exported".into(),
+        nonce: nonce.into(),
+        pkce_verifier: verifier.into(),
+        link_user_id: Some(lin.clone()),
+        created_at: now_ms(),
+        expires_at: now_ms() + HOUR,
+    })
+    .await
+    .unwrap();
+
+    let item = export_and_wait(&t, &auth).await;
+    assert_eq!(item["status"], "ready", "{item}");
+    let got = t.get(item["download_url"].as_str().unwrap(), &auth).await;
+    assert_eq!(got.status, StatusCode::OK);
+    let mut zip = unzip(&got.body);
+    let identities = json_entry(&mut zip, "identities.json");
+    assert_eq!(
+        identities,
+        json!([
+            { "id": google.id, "provider": "google", "subject": "1098-lin",
+              "email": "lin.new@gmail.example", "linked_at": "1970-01-01T00:00:01.000Z",
+              "last_used_at": "1970-01-01T00:00:05.000Z" },
+            { "id": github.id, "provider": "github", "subject": "4242",
+              "email": "lin@users.example", "linked_at": "1970-01-01T00:00:02.000Z",
+              "last_used_at": "1970-01-01T00:00:02.000Z" },
+        ])
+    );
+    let readme = String::from_utf8(entry(&mut zip, "README.txt")).unwrap();
+    assert!(readme.contains("identities.json"), "{readme}");
+    // Nothing of the flow nor of the other account, in any file of the archive.
+    let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    assert!(names.len() > 5, "{names:?}");
+    for name in names {
+        let text = String::from_utf8_lossy(&entry(&mut zip, &name)).into_owned();
+        for secret in [
+            nonce,
+            verifier,
+            "flow-state-hash",
+            "browser-hash",
+            "other-subject",
+            "other@users",
+        ] {
+            assert!(!text.contains(secret), "{name} holds {secret}");
+        }
     }
 }

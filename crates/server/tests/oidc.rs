@@ -1,9 +1,14 @@
 //! Sign-in with an outside identity provider (P-ACC-4) against a real OpenID provider the tests
 //! start themselves: npm `oidc-provider` on loopback (tests/oidc/provider.mjs), signed in to at
 //! its own login page. The test plays the browser: it follows the redirects between the API and
-//! the provider, carrying each side's cookies.
+//! the provider, carrying each side's cookies. Every case runs on SQLite and on PostgreSQL (the
+//! store's throwaway cluster), so the identity store is proven on both databases.
 
+#[allow(dead_code, unused_macros)]
+mod backends;
 mod common;
+#[path = "../../store/tests/support/mod.rs"]
+mod support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -64,9 +69,70 @@ fn provider() -> &'static Provider {
     })
 }
 
-async fn oidc_app() -> TestApp {
+/// Which database a case runs on.
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+async fn app_on(
+    backend: Backend,
+    configure: impl FnOnce(&mut reelsmith_config::Config),
+) -> TestApp {
+    match backend {
+        Backend::Sqlite => app_with(configure).await,
+        Backend::Postgres => backends::postgres_s3_with(configure).await,
+    }
+}
+
+/// Each case as a test on either database, with the app `$app` builds.
+macro_rules! on_both_databases {
+    ($app:ident: $($case:ident),* $(,)?) => {
+        mod $app {
+            mod sqlite {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        let app = crate::$app(crate::Backend::Sqlite).await;
+                        crate::$case(app).await;
+                    }
+                )*
+            }
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn $case() {
+                        let app = crate::$app(crate::Backend::Postgres).await;
+                        crate::$case(app).await;
+                    }
+                )*
+            }
+        }
+    };
+}
+
+on_both_databases!(oidc_app:
+    p_acc_4_first_sign_in_creates_an_account_after_the_follow_up_step,
+    p_acc_4_the_providers_tokens_are_not_kept,
+    p_acc_4_a_forged_state_is_refused,
+    p_acc_4_a_state_from_another_browser_is_refused,
+    p_acc_4_a_replayed_state_is_refused,
+    p_acc_4_a_wrong_nonce_is_refused,
+    p_acc_4_an_id_token_signed_by_another_key_is_refused,
+    p_acc_4_an_expired_id_token_is_refused,
+    p_acc_4_an_unverified_email_is_refused,
+    p_acc_4_a_matching_email_links_only_after_the_owner_signs_in,
+    p_acc_4_identities_unlink_only_while_another_way_in_remains,
+);
+on_both_databases!(github_app:
+    p_acc_4_github_sign_in_takes_the_verified_primary_address_and_keeps_no_token,
+    p_acc_4_github_unverified_primary_address_is_refused,
+);
+
+async fn oidc_app(backend: Backend) -> TestApp {
     let p = provider();
-    app_with(|c| {
+    app_on(backend, |c| {
         c.server.public_url = Some(PUBLIC_URL.into());
         c.oidc.push(OidcProviderConfig {
             id: "test".into(),
@@ -329,9 +395,7 @@ async fn finish_signup(app: &TestApp, browser: &mut Browser, username: &str) -> 
     r.json()
 }
 
-#[tokio::test]
-async fn p_acc_4_first_sign_in_creates_an_account_after_the_follow_up_step() {
-    let app = oidc_app().await;
+async fn p_acc_4_first_sign_in_creates_an_account_after_the_follow_up_step(app: TestApp) {
     let login = unique("ada");
     let mut browser = Browser::default();
     let r = browser.sign_in(&app, &login).await;
@@ -443,9 +507,7 @@ async fn p_acc_4_first_sign_in_creates_an_account_after_the_follow_up_step() {
     assert_eq!(list[0]["email"], email_of(&login));
 }
 
-#[tokio::test]
-async fn p_acc_4_the_providers_tokens_are_not_kept() {
-    let app = oidc_app().await;
+async fn p_acc_4_the_providers_tokens_are_not_kept(app: TestApp) {
     let login = unique("grace");
     let mut browser = Browser::default();
     browser.sign_in(&app, &login).await;
@@ -467,23 +529,49 @@ async fn p_acc_4_the_providers_tokens_are_not_kept() {
         ours.iter().any(|t| t.contains('.')),
         "the provider issued ID tokens: {issued:?}"
     );
-    // Everything the service wrote: the database (and its write-ahead log), media, outbox.
-    app.state.db.close().await;
-    let mut files = Vec::new();
-    walk(app.dir.path(), &mut files);
-    assert!(files.iter().any(|f| f.ends_with("reelsmith.db")));
-    for file in &files {
-        let bytes = std::fs::read(file).unwrap();
+    for (place, bytes) in everything_stored(&app).await {
         for token in &issued {
             // An ID token's signature alone is enough to recognise it.
             let needle = token.rsplit('.').next().unwrap();
             assert!(
                 !common::contains(&bytes, needle.as_bytes()),
-                "{} holds a token the provider issued",
-                file.display()
+                "{place} holds a token the provider issued"
             );
         }
     }
+}
+
+/// Everything the service wrote, by where it is: on SQLite the database (and its write-ahead
+/// log); on PostgreSQL every row of every table, as text; and on both the data folder's media
+/// and outbox. Closes the database.
+async fn everything_stored(app: &TestApp) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    if let reelsmith_store::Db::Postgres(pool) = &app.state.db {
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        assert!(tables.iter().any(|t| t == "oidc_identities"), "{tables:?}");
+        for table in tables {
+            let rows: Vec<String> =
+                sqlx::query_scalar(&format!("SELECT t::text FROM \"{table}\" t"))
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            out.push((format!("table {table}"), rows.join("\n").into_bytes()));
+        }
+    }
+    app.state.db.close().await;
+    let mut files = Vec::new();
+    walk(app.dir.path(), &mut files);
+    if matches!(app.state.db, reelsmith_store::Db::Sqlite(_)) {
+        assert!(files.iter().any(|f| f.ends_with("reelsmith.db")));
+    }
+    for file in files {
+        out.push((file.display().to_string(), std::fs::read(&file).unwrap()));
+    }
+    out
 }
 
 fn jwt_sub(token: &str) -> Option<String> {
@@ -507,9 +595,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-#[tokio::test]
-async fn p_acc_4_a_forged_state_is_refused() {
-    let app = oidc_app().await;
+async fn p_acc_4_a_forged_state_is_refused(app: TestApp) {
     let login = unique("mallory");
     let mut browser = Browser::default();
     let url = browser.start(&app, "").await;
@@ -527,10 +613,8 @@ async fn p_acc_4_a_forged_state_is_refused() {
     .await;
 }
 
-#[tokio::test]
-async fn p_acc_4_a_state_from_another_browser_is_refused() {
+async fn p_acc_4_a_state_from_another_browser_is_refused(app: TestApp) {
     // Login CSRF: the attacker's own callback URL, opened in the victim's browser.
-    let app = oidc_app().await;
     let login = unique("attacker");
     let mut attacker = Browser::default();
     let url = attacker.start(&app, "").await;
@@ -548,9 +632,7 @@ async fn p_acc_4_a_state_from_another_browser_is_refused() {
     .await;
 }
 
-#[tokio::test]
-async fn p_acc_4_a_replayed_state_is_refused() {
-    let app = oidc_app().await;
+async fn p_acc_4_a_replayed_state_is_refused(app: TestApp) {
     let login = unique("replay");
     let mut browser = Browser::default();
     browser.sign_in(&app, &login).await;
@@ -576,9 +658,7 @@ async fn p_acc_4_a_replayed_state_is_refused() {
         .any(|d| d["code"] == "oidc.state_invalid"));
 }
 
-#[tokio::test]
-async fn p_acc_4_a_wrong_nonce_is_refused() {
-    let app = oidc_app().await;
+async fn p_acc_4_a_wrong_nonce_is_refused(app: TestApp) {
     let login = unique("nonce");
     let mut browser = Browser::default();
     let url = browser.start(&app, "").await;
@@ -602,9 +682,7 @@ async fn p_acc_4_a_wrong_nonce_is_refused() {
     .await;
 }
 
-#[tokio::test]
-async fn p_acc_4_an_id_token_signed_by_another_key_is_refused() {
-    let app = oidc_app().await;
+async fn p_acc_4_an_id_token_signed_by_another_key_is_refused(app: TestApp) {
     let login = unique("badkey-");
     let mut browser = Browser::default();
     let r = browser.sign_in(&app, &login).await;
@@ -619,9 +697,7 @@ async fn p_acc_4_an_id_token_signed_by_another_key_is_refused() {
     .await;
 }
 
-#[tokio::test]
-async fn p_acc_4_an_expired_id_token_is_refused() {
-    let app = oidc_app().await;
+async fn p_acc_4_an_expired_id_token_is_refused(app: TestApp) {
     let login = unique("expired-");
     let mut browser = Browser::default();
     let r = browser.sign_in(&app, &login).await;
@@ -636,9 +712,7 @@ async fn p_acc_4_an_expired_id_token_is_refused() {
     .await;
 }
 
-#[tokio::test]
-async fn p_acc_4_an_unverified_email_is_refused() {
-    let app = oidc_app().await;
+async fn p_acc_4_an_unverified_email_is_refused(app: TestApp) {
     let login = unique("unverified-");
     let mut browser = Browser::default();
     let r = browser.sign_in(&app, &login).await;
@@ -653,9 +727,7 @@ async fn p_acc_4_an_unverified_email_is_refused() {
     .await;
 }
 
-#[tokio::test]
-async fn p_acc_4_a_matching_email_links_only_after_the_owner_signs_in() {
-    let app = oidc_app().await;
+async fn p_acc_4_a_matching_email_links_only_after_the_owner_signs_in(app: TestApp) {
     let login = unique("bob");
     let owner_session = app.signed_in_user(&email_of(&login), &unique("bob_")).await;
     let owner = app
@@ -739,9 +811,7 @@ async fn p_acc_4_a_matching_email_links_only_after_the_owner_signs_in() {
     assert_eq!(me.json()["id"], owner.id);
 }
 
-#[tokio::test]
-async fn p_acc_4_identities_unlink_only_while_another_way_in_remains() {
-    let app = oidc_app().await;
+async fn p_acc_4_identities_unlink_only_while_another_way_in_remains(app: TestApp) {
     // An account made through the provider has no password: its only identity stays.
     let login = unique("eve");
     let mut browser = Browser::default();
@@ -851,9 +921,9 @@ fn github() -> &'static GithubFake {
     })
 }
 
-async fn github_app() -> TestApp {
+async fn github_app(backend: Backend) -> TestApp {
     let fake = github();
-    app_with(|c| {
+    app_on(backend, |c| {
         c.server.public_url = Some(PUBLIC_URL.into());
         c.oidc.push(OidcProviderConfig {
             id: "github".into(),
@@ -904,9 +974,9 @@ async fn github_sign_in(app: &TestApp, browser: &mut Browser, login: &str) -> Re
     browser.callback(app, &back).await
 }
 
-#[tokio::test]
-async fn p_acc_4_github_sign_in_takes_the_verified_primary_address_and_keeps_no_token() {
-    let app = github_app().await;
+async fn p_acc_4_github_sign_in_takes_the_verified_primary_address_and_keeps_no_token(
+    app: TestApp,
+) {
     let login = unique("octo");
     let mut browser = Browser::default();
     let r = github_sign_in(&app, &mut browser, &login).await;
@@ -942,24 +1012,17 @@ async fn p_acc_4_github_sign_in_takes_the_verified_primary_address_and_keeps_no_
         .await
         .unwrap();
     assert!(!issued.is_empty());
-    app.state.db.close().await;
-    let mut files = Vec::new();
-    walk(app.dir.path(), &mut files);
-    for file in &files {
-        let bytes = std::fs::read(file).unwrap();
+    for (place, bytes) in everything_stored(&app).await {
         for token in &issued {
             assert!(
                 !common::contains(&bytes, token.as_bytes()),
-                "{} holds a GitHub token",
-                file.display()
+                "{place} holds a GitHub token"
             );
         }
     }
 }
 
-#[tokio::test]
-async fn p_acc_4_github_unverified_primary_address_is_refused() {
-    let app = github_app().await;
+async fn p_acc_4_github_unverified_primary_address_is_refused(app: TestApp) {
     let login = unique("unverified-octo");
     let mut browser = Browser::default();
     let r = github_sign_in(&app, &mut browser, &login).await;
@@ -976,4 +1039,23 @@ async fn p_acc_4_github_unverified_primary_address_is_refused() {
     assert!(refused
         .iter()
         .any(|d| d["code"] == "oidc.email_unverified" && d["provider"] == "github"));
+}
+
+/// The fake the GitHub tests sign in through is what GitHub speaks: `check_github.py` drives it
+/// with PyGithub (the `/user` and `/user/emails` answers) and walks the OAuth web flow by hand as
+/// GitHub's docs describe it (PKCE, the code for a token, a wrong verifier refused).
+#[test]
+fn p_acc_4_the_github_fake_answers_as_github_and_its_client_expect() {
+    let out = Command::new("python3")
+        .arg(repo_root().join("tests/fakes/github/check_github.py"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3 runs (scripts/setup --test installs it with PyGithub)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("CHECK OK"),
+        "check_github.py failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

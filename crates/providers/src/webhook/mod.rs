@@ -57,7 +57,9 @@ fn check_time(timestamp: &str, now_unix: i64) -> Result<(), WebhookError> {
         .trim()
         .parse()
         .map_err(|_| WebhookError::BadHeader("timestamp"))?;
-    if (now_unix - ts).abs() > TOLERANCE_S {
+    // abs_diff: a timestamp near i64::MIN or MAX (found by crates/providers/tests/fuzz_webhooks.rs,
+    // seed tests/fuzz/corpus/webhooks/timestamp-i64-min.txt) overflowed the subtraction.
+    if now_unix.abs_diff(ts) > TOLERANCE_S.unsigned_abs() {
         return Err(WebhookError::Stale);
     }
     Ok(())

@@ -252,6 +252,21 @@ async fn collect(state: &AppState, export: &Export) -> Result<Vec<Entry>, Export
         &json!({ "sessions": sessions, "api_tokens": tokens }),
     ));
 
+    // The providers one signs in with (P-ACC-4): who they say the person is, never a token
+    // (none is kept after sign-in).
+    let identities: Vec<Value> = db
+        .oidc_identities_of(user_id)
+        .await?
+        .into_iter()
+        .map(|i| {
+            json!({
+                "id": i.id, "provider": i.provider, "subject": i.subject, "email": i.email,
+                "linked_at": rfc3339(i.created_at), "last_used_at": rfc3339(i.last_used_at),
+            })
+        })
+        .collect();
+    entries.push(document("identities.json", &Value::Array(identities)));
+
     let consents: Vec<Value> = db
         .consents_for_user(user_id)
         .await?
@@ -501,6 +516,8 @@ fn readme(export: &Export, now: i64) -> String {
          \x20                that is not exported)\n\
          sessions.json    your signed-in sessions (browser, IP address) and API tokens (name and\n\
          \x20                prefix only)\n\
+         identities.json  the identity providers linked for signing in (provider, your id\n\
+         \x20                there, email, when linked and last used; no provider token is kept)\n\
          consents.json    every consent to a third-party provider, with withdrawals\n\
          policies.json    the versions of the privacy notice and terms you accepted, and when\n\
          notices.json     rights requests you made by email and breach notices sent to you\n\
