@@ -86,8 +86,21 @@ pub async fn creem_webhook(
         (Processor::Creem, Some(secret)) => secret,
         _ => return Err(not_enabled()),
     };
-    let header = headers.get("creem-signature").and_then(|v| v.to_str().ok());
-    creem::verify_signature(header, &body, secret.expose()).map_err(|e| refused("creem", &e))?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let signed = creem::SignatureHeaders {
+        creem_signature: header("creem-signature").or_else(|| header("x-creem-signature")),
+        webhook_id: header("webhook-id"),
+        webhook_timestamp: header("webhook-timestamp"),
+        webhook_signature: header("webhook-signature"),
+    };
+    creem::verify(
+        &signed,
+        &body,
+        secret.expose(),
+        b.creem.tolerance_seconds,
+        state.clock.now() / 1000,
+    )
+    .map_err(|e| refused("creem", &e))?;
     let event: creem::Event = serde_json::from_slice(&body).map_err(|e| malformed("creem", &e))?;
     let now = state.clock.now();
     let resolution = events::creem(&state.db, b, &event.kind, &event.object, now).await?;
@@ -103,6 +116,15 @@ async fn settle(
     now: i64,
 ) -> ApiResult<Json<Value>> {
     let outcome = match resolution {
+        Resolution::Later(code) => {
+            // Not recorded: the processor retries a non-2xx answer, by then in order.
+            tracing::info!(processor, event_id, kind, outcome = code, "billing event deferred");
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                code,
+                "this event refers to a payment not recorded yet; send it again later",
+            ));
+        }
         Resolution::Ignore(code) => {
             let seen = state
                 .db
