@@ -533,7 +533,10 @@ async fn p_bill_3_purchase_from_the_studio_through_the_hosted_checkout_in_chromi
     .unwrap();
     let server = Server::start(&data, &[], &[]).await;
     let email = "buyer-e2e@example.org";
-    server.client().sign_up_and_in(&data, email, "buyere2e").await;
+    server
+        .client()
+        .sign_up_and_in(&data, email, "buyere2e")
+        .await;
     let config = serde_json::json!({
         "webhook_url": format!("{}/api/v1/billing/webhooks/stripe", server.base),
         "webhook_secret": whsec,

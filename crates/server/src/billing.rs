@@ -491,7 +491,10 @@ pub(crate) fn limit_reached(plan: &Plan, err: reelsmith_store::StoreError) -> Ap
                 plan: plan.id.clone(),
                 plan_name: plan.name.clone(),
                 limit: "concurrent_jobs",
-                allowed: format!("{} at once", plan.limits.concurrent_jobs),
+                allowed: format!(
+                    "{} job(s) queued or running at once",
+                    plan.limits.concurrent_jobs
+                ),
                 asked: "one more".into(),
             };
             ApiError::new(StatusCode::FORBIDDEN, e.code(), e.to_string())

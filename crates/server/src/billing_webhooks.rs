@@ -43,7 +43,8 @@ fn malformed(processor: &str, err: &dyn std::fmt::Display) -> ApiError {
     request_body(content = Object, description = "a Stripe event, signed in `Stripe-Signature`"),
     responses((status = 200, body = Object, description = "received: `outcome` is `applied`, `duplicate` or a stable code for an event without effect"),
         (status = 400, body = crate::error::Problem, description = "`billing.signature_missing`, `billing.signature_malformed`, `billing.signature_stale`, `billing.signature_mismatch`, `billing.malformed_event`"),
-        (status = 404, body = crate::error::Problem)))]
+        (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem, description = "`billing.payment_not_yet_recorded`: a refund or receipt before its payment; not recorded, so the retry applies it")))]
 pub async fn stripe_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -75,7 +76,8 @@ pub async fn stripe_webhook(
 #[utoipa::path(post, path = "/api/v1/billing/webhooks/creem", tag = "billing",
     request_body(content = Object, description = "a Creem event, signed in `creem-signature`"),
     responses((status = 200, body = Object), (status = 400, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem)))]
+        (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem, description = "`billing.payment_not_yet_recorded`")))]
 pub async fn creem_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -118,7 +120,13 @@ async fn settle(
     let outcome = match resolution {
         Resolution::Later(code) => {
             // Not recorded: the processor retries a non-2xx answer, by then in order.
-            tracing::info!(processor, event_id, kind, outcome = code, "billing event deferred");
+            tracing::info!(
+                processor,
+                event_id,
+                kind,
+                outcome = code,
+                "billing event deferred"
+            );
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 code,

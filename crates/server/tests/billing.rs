@@ -921,7 +921,11 @@ async fn p_bill_3_creem_purchase_replayed_and_reordered_credits_once_and_a_refun
     let (auth, id) = user(&t, "creem@example.org", "creemer").await;
     let c = creem_checkout_row(&t, &id).await;
     // The refund arrives first: deferred (409, not recorded), nothing taken.
-    let refund = creem_event("evt_cr_refund", "refund.created", creem_refund("ord_1", 900));
+    let refund = creem_event(
+        "evt_cr_refund",
+        "refund.created",
+        creem_refund("ord_1", 900),
+    );
     deliver_creem(&t, &refund)
         .await
         .assert_problem(StatusCode::CONFLICT, "billing.payment_not_yet_recorded");
@@ -1008,10 +1012,7 @@ async fn p_bill_3_creem_bad_signatures_malformed_and_unknown_events_credit_nothi
         outcome(&deliver_creem(&t, &unknown).await),
         "billing.event_ignored"
     );
-    assert_eq!(
-        outcome(&deliver_creem(&t, &unknown).await),
-        "duplicate"
-    );
+    assert_eq!(outcome(&deliver_creem(&t, &unknown).await), "duplicate");
     let stranger = creem_event(
         "evt_cs",
         "checkout.completed",
@@ -1088,7 +1089,9 @@ async fn p_bill_1_refund_after_spending_goes_negative_blocks_paid_jobs_and_spend
         session(&c, "payment", 900, Some("pi_n"), None),
     );
     assert_eq!(deliver(&t, &paid).await, "applied");
-    let r = t.json(Method::POST, "/api/v1/jobs", &auth, spec.clone()).await;
+    let r = t
+        .json(Method::POST, "/api/v1/jobs", &auth, spec.clone())
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(balance(&t, &auth).await, 500 - cost);
     let chargeback = event(
@@ -1273,9 +1276,10 @@ async fn p_ret_4_payments_outlive_the_account_detached_then_are_purged_and_the_p
         .await
         .unwrap();
     assert_eq!(before.payments_purged, 0);
-    let after = reelsmith_billing::schedule::round(db, billing, now_ms() + 9 * year_ms + 86_400_000)
-        .await
-        .unwrap();
+    let after =
+        reelsmith_billing::schedule::round(db, billing, now_ms() + 9 * year_ms + 86_400_000)
+            .await
+            .unwrap();
     assert_eq!(after.payments_purged, 1);
     assert_eq!(db.payments(&stay).await.unwrap().len(), 1);
     let mine = t.get("/api/v1/me/billing", &stay_auth).await.json();
@@ -1311,7 +1315,12 @@ async fn p_bill_3_invoices_are_in_the_users_export(t: TestApp) {
     let r = t
         .json(Method::POST, "/api/v1/me/exports", &auth, json!({}))
         .await;
-    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let export_id = r.json()["id"].as_str().unwrap().to_owned();
     let mut item = Value::Null;
     for _ in 0..600 {

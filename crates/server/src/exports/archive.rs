@@ -327,7 +327,10 @@ async fn collect(state: &AppState, export: &Export) -> Result<Vec<Entry>, Export
         "credits.json",
         &json!({ "balance": balance, "ledger": ledger }),
     ));
-    entries.push(document("payments.json", &payments_json(db, user_id).await?));
+    entries.push(document(
+        "payments.json",
+        &payments_json(db, user_id).await?,
+    ));
 
     let mut audit = Vec::new();
     let mut before: Option<i64> = None;
@@ -526,7 +529,10 @@ fn readme(export: &Export, now: i64) -> String {
 }
 
 /// Every payment of the user, with the fields the invoices page shows (issue 18).
-async fn payments_json(db: &reelsmith_store::Db, user_id: &str) -> reelsmith_store::StoreResult<Value> {
+async fn payments_json(
+    db: &reelsmith_store::Db,
+    user_id: &str,
+) -> reelsmith_store::StoreResult<Value> {
     let payments = db.payments(user_id).await?;
     Ok(Value::Array(
         payments
