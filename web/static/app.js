@@ -904,6 +904,7 @@ function setupQuote(form, mediaIds, onBlock) {
     if (n !== seq) return;
     quoted = true;
     showBalance(q.balance);
+    document.dispatchEvent(new CustomEvent('reelsmith:quote', { detail: q })); // billing.js: the plan's limits
     const shots = q.scenes.flatMap((s) => s.shots);
     if (!q.scenes.length) cost.textContent = 'Free: the studio engine runs on this server';
     else cost.textContent = `${q.credits} credit${q.credits === 1 ? '' : 's'} for ${shots.length} shot${shots.length === 1 ? '' : 's'} in ${q.scenes.length} scene${q.scenes.length === 1 ? '' : 's'}`;

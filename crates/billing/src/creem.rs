@@ -26,6 +26,81 @@ pub fn verify_signature(
     }
 }
 
+/// The signature headers of a Creem delivery. Creem signs either with Standard Webhooks
+/// (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`, over
+/// `id.timestamp.body`, keyed by the base64 part of a `whsec_` secret) or, on older endpoints,
+/// with `creem-signature` alone; its official client accepts both, the first when present.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignatureHeaders<'a> {
+    pub creem_signature: Option<&'a str>,
+    pub webhook_id: Option<&'a str>,
+    pub webhook_timestamp: Option<&'a str>,
+    pub webhook_signature: Option<&'a str>,
+}
+
+/// Check a delivery's signature over the raw body, in constant time. A Standard Webhooks
+/// timestamp further than `tolerance_s` from `now_s` is `Stale`.
+pub fn verify(
+    headers: &SignatureHeaders<'_>,
+    body: &[u8],
+    secret: &str,
+    tolerance_s: u64,
+    now_s: i64,
+) -> Result<(), SignatureError> {
+    let (Some(id), Some(ts), Some(sigs)) = (
+        headers.webhook_id,
+        headers.webhook_timestamp,
+        headers.webhook_signature,
+    ) else {
+        return verify_signature(headers.creem_signature, body, secret);
+    };
+    let at: i64 = ts.trim().parse().map_err(|_| SignatureError::Malformed)?;
+    if now_s.abs_diff(at) > tolerance_s {
+        return Err(SignatureError::Stale);
+    }
+    let signed = sign_standard(secret, id, at, body);
+    let expected = signed.strip_prefix("v1,").unwrap_or(&signed);
+    let mut any = false;
+    for entry in sigs.split(' ').filter(|e| !e.is_empty()) {
+        let Some((version, sig)) = entry.split_once(',') else {
+            continue;
+        };
+        any = true;
+        if version == "v1" && constant_time_eq(sig, expected) {
+            return Ok(());
+        }
+    }
+    if any {
+        Err(SignatureError::Mismatch)
+    } else {
+        Err(SignatureError::Malformed)
+    }
+}
+
+/// The Standard Webhooks key: the base64 after `whsec_`, decoded (the raw text if it is not
+/// base64, as a lenient decoder would give nothing useful either).
+fn standard_key(secret: &str) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = secret.strip_prefix("whsec_").unwrap_or(secret);
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap_or_else(|_| b64.as_bytes().to_vec())
+}
+
+/// Sign `body` as Creem's Standard Webhooks do: the `webhook-signature` value.
+pub fn sign_standard(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&standard_key(secret))
+        .expect("HMAC accepts any key");
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    )
+}
+
 /// A Creem webhook event.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Event {
@@ -134,5 +209,33 @@ mod tests {
             verify_signature(Some("xyz"), body, "whsec_creem"),
             Err(SignatureError::Malformed)
         );
+    }
+
+    #[test]
+    fn p_bill_3_creem_standard_webhooks_signature_with_its_timestamp() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let body = br#"{"id":"evt_1","eventType":"checkout.completed","object":{}}"#;
+        let sig = sign_standard(secret, "msg_1", 1_700_000_000, body);
+        let h = |ts: &'static str, sig: &str| -> Result<(), SignatureError> {
+            let headers = SignatureHeaders {
+                creem_signature: None,
+                webhook_id: Some("msg_1"),
+                webhook_timestamp: Some(ts),
+                webhook_signature: Some(sig),
+            };
+            verify(&headers, body, secret, 300, 1_700_000_100)
+        };
+        assert_eq!(h("1700000000", &sig), Ok(()));
+        assert_eq!(h("1700000000", &format!("v1,bm9wZQ== {sig}")), Ok(()));
+        assert_eq!(h("1700000001", &sig), Err(SignatureError::Mismatch));
+        assert_eq!(h("1699999000", &sig), Err(SignatureError::Stale));
+        assert_eq!(h("soon", &sig), Err(SignatureError::Malformed));
+        assert_eq!(h("1700000000", "garbage"), Err(SignatureError::Malformed));
+        // Without the Standard Webhooks headers, the legacy header decides.
+        let legacy = SignatureHeaders {
+            creem_signature: Some(&hmac_hex(secret.as_bytes(), body)),
+            ..SignatureHeaders::default()
+        };
+        assert_eq!(verify(&legacy, body, secret, 300, 0), Ok(()));
     }
 }

@@ -22,6 +22,25 @@ pub enum Resolution {
     },
     /// Nothing to do; recorded with this stable code so a replay is recognised.
     Ignore(&'static str),
+    /// Not yet: the event depends on one that has not arrived (a refund before its payment).
+    /// Not recorded, so the processor's retry applies it once the other has.
+    Later(&'static str),
+}
+
+/// A refund of `reference` with its effect, or `Later` when its payment is not recorded yet.
+async fn refund(
+    db: &Db,
+    processor: &str,
+    reference: String,
+    cents: i64,
+) -> Result<Resolution, StoreError> {
+    if !db.payment_known(processor, &reference).await? {
+        return Ok(Resolution::Later("billing.payment_not_yet_recorded"));
+    }
+    apply(BillingChange {
+        refund: Some((processor.into(), reference, cents)),
+        ..BillingChange::default()
+    })
 }
 
 fn ignore(code: &'static str) -> Result<Resolution, StoreError> {
@@ -378,6 +397,20 @@ pub async fn stripe(
                 ..BillingChange::default()
             })
         }
+        "charge.succeeded" => {
+            // A one-off payment's receipt is on its charge, not on the checkout session.
+            let (Some(reference), Some(url)) = (s(&o["payment_intent"]), s(&o["receipt_url"]))
+            else {
+                return ignore("billing.event_ignored");
+            };
+            if !db.payment_known(P, &reference).await? {
+                return Ok(Resolution::Later("billing.payment_not_yet_recorded"));
+            }
+            apply(BillingChange {
+                receipt: Some((P.into(), reference, url)),
+                ..BillingChange::default()
+            })
+        }
         "charge.refunded" | "charge.dispute.created" => {
             let reference = s(&o["payment_intent"]).or_else(|| s(&o["invoice"]));
             let Some(reference) = reference else {
@@ -391,10 +424,7 @@ pub async fn stripe(
             let Some(cents) = cents else {
                 return ignore("billing.malformed_event");
             };
-            apply(BillingChange {
-                refund: Some((P.into(), reference, cents)),
-                ..BillingChange::default()
-            })
+            refund(db, P, reference, cents).await
         }
         _ => ignore("billing.event_ignored"),
     }
@@ -511,10 +541,7 @@ pub async fn creem(
             let Some(cents) = cents else {
                 return ignore("billing.malformed_event");
             };
-            apply(BillingChange {
-                refund: Some((P.into(), reference, cents)),
-                ..BillingChange::default()
-            })
+            refund(db, P, reference, cents).await
         }
         _ => ignore("billing.event_ignored"),
     }

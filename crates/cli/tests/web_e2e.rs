@@ -556,3 +556,70 @@ async fn studio_voice_sample_and_a_job_with_music_in_chromium() {
     let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];
     run_browser_script(&server, "sound.mjs", args).await;
 }
+
+/// Paying for it in the studio (issue 18): the server sells through the local Stripe
+/// (`tests/fakes/billing/stripe_fake.py`, faithful to the official client); `tests/web/billing.mjs`
+/// reads the public prices, is told when Stripe is down, then buys a credit pack through the
+/// fake's hosted page and finds the credits and the receipt on the Billing page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_bill_3_purchase_from_the_studio_through_the_hosted_checkout_in_chromium() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    struct Fake(std::process::Child);
+    impl Drop for Fake {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let root = workspace();
+    let mut child = Command::new("python3")
+        .arg(root.join("tests/fakes/billing/stripe_fake.py"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let fake = Fake(child);
+    let port: u16 = line.trim().strip_prefix("READY ").unwrap().parse().unwrap();
+    let stripe = format!("http://127.0.0.1:{port}");
+    let whsec = "whsec_e2e_0f3c";
+
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("reelsmith.toml"),
+        format!(
+            "[billing]\nprocessor = \"stripe\"\n\n[billing.stripe]\nsecret_key = \"sk_test_e2e\"\n\
+             webhook_secret = \"{whsec}\"\napi_base = \"{stripe}\"\n\n[[billing.packs]]\n\
+             id = \"pack-500\"\ncredits = 500\nprice_cents = 900\nstripe_price = \"price_pack\"\n"
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&data, &[], &[]).await;
+    let email = "buyer-e2e@example.org";
+    server
+        .client()
+        .sign_up_and_in(&data, email, "buyere2e")
+        .await;
+    let config = serde_json::json!({
+        "webhook_url": format!("{}/api/v1/billing/webhooks/stripe", server.base),
+        "webhook_secret": whsec,
+        "prices": { "price_pack": { "unit_amount": 900, "currency": "usd", "recurring": null } },
+    });
+    let r = reqwest::Client::new()
+        .post(format!("{stripe}/__fake/config"))
+        .header("content-type", "application/json")
+        .body(config.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let args = vec![email.to_owned(), platform::PASSWORD.to_owned(), stripe];
+    run_browser_script(&server, "billing.mjs", args).await;
+    drop(fake);
+}

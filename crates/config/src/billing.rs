@@ -151,6 +151,8 @@ pub struct CreemConfig {
     pub webhook_secret: Option<Secret<String>>,
     /// `https://api.creem.io`, or `https://test-api.creem.io` for test mode.
     pub api_base: String,
+    /// Oldest `webhook-timestamp` accepted (Standard Webhooks signing), in seconds from now.
+    pub tolerance_seconds: u64,
 }
 
 impl Default for CreemConfig {
@@ -159,6 +161,7 @@ impl Default for CreemConfig {
             api_key: None,
             webhook_secret: None,
             api_base: "https://api.creem.io".into(),
+            tolerance_seconds: 300,
         }
     }
 }

@@ -459,21 +459,47 @@ pub(crate) async fn plan_check(
 
 /// Refuse a job the caller's plan does not allow (`plan.max_resolution`,
 /// `plan.max_video_seconds`, `plan.provider_not_allowed`, `plan.concurrent_jobs`), before
-/// anything is queued or reserved. The concurrent-jobs count is read before the job is queued,
-/// so parallel submissions may overshoot it by a few; credits are exact (P-BILL-4).
+/// anything is queued or reserved; returns the plan. The concurrent-jobs count read here gives
+/// the early answer; [`active_jobs_cap`] is checked again atomically with the job's insert, so
+/// parallel submissions cannot overshoot it.
 pub(crate) async fn enforce_plan(
     state: &AppState,
     owner: &str,
     params: &Value,
     plan: &JobPlan,
-) -> ApiResult<()> {
-    match plan_check(state, owner, params, plan).await?.1 {
-        Some(e) => Err(ApiError::new(
+) -> ApiResult<Plan> {
+    match plan_check(state, owner, params, plan).await? {
+        (_, Some(e)) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             e.code(),
             e.to_string(),
         )),
-        None => Ok(()),
+        (plan, None) => Ok(plan),
+    }
+}
+
+/// The plan's concurrent-jobs limit, as the store's submission takes it.
+pub(crate) fn active_jobs_cap(plan: &Plan) -> Option<i64> {
+    Some(i64::from(plan.limits.concurrent_jobs))
+}
+
+/// The store's atomic refusal, in the words of the plan check.
+pub(crate) fn limit_reached(plan: &Plan, err: reelsmith_store::StoreError) -> ApiError {
+    match err {
+        reelsmith_store::StoreError::ActiveJobLimit { .. } => {
+            let e = limits::LimitError {
+                plan: plan.id.clone(),
+                plan_name: plan.name.clone(),
+                limit: "concurrent_jobs",
+                allowed: format!(
+                    "{} job(s) queued or running at once",
+                    plan.limits.concurrent_jobs
+                ),
+                asked: "one more".into(),
+            };
+            ApiError::new(StatusCode::FORBIDDEN, e.code(), e.to_string())
+        }
+        other => other.into(),
     }
 }
 

@@ -43,7 +43,8 @@ fn malformed(processor: &str, err: &dyn std::fmt::Display) -> ApiError {
     request_body(content = Object, description = "a Stripe event, signed in `Stripe-Signature`"),
     responses((status = 200, body = Object, description = "received: `outcome` is `applied`, `duplicate` or a stable code for an event without effect"),
         (status = 400, body = crate::error::Problem, description = "`billing.signature_missing`, `billing.signature_malformed`, `billing.signature_stale`, `billing.signature_mismatch`, `billing.malformed_event`"),
-        (status = 404, body = crate::error::Problem)))]
+        (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem, description = "`billing.payment_not_yet_recorded`: a refund or receipt before its payment; not recorded, so the retry applies it")))]
 pub async fn stripe_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -75,7 +76,8 @@ pub async fn stripe_webhook(
 #[utoipa::path(post, path = "/api/v1/billing/webhooks/creem", tag = "billing",
     request_body(content = Object, description = "a Creem event, signed in `creem-signature`"),
     responses((status = 200, body = Object), (status = 400, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem)))]
+        (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem, description = "`billing.payment_not_yet_recorded`")))]
 pub async fn creem_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -86,8 +88,21 @@ pub async fn creem_webhook(
         (Processor::Creem, Some(secret)) => secret,
         _ => return Err(not_enabled()),
     };
-    let header = headers.get("creem-signature").and_then(|v| v.to_str().ok());
-    creem::verify_signature(header, &body, secret.expose()).map_err(|e| refused("creem", &e))?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let signed = creem::SignatureHeaders {
+        creem_signature: header("creem-signature").or_else(|| header("x-creem-signature")),
+        webhook_id: header("webhook-id"),
+        webhook_timestamp: header("webhook-timestamp"),
+        webhook_signature: header("webhook-signature"),
+    };
+    creem::verify(
+        &signed,
+        &body,
+        secret.expose(),
+        b.creem.tolerance_seconds,
+        state.clock.now() / 1000,
+    )
+    .map_err(|e| refused("creem", &e))?;
     let event: creem::Event = serde_json::from_slice(&body).map_err(|e| malformed("creem", &e))?;
     let now = state.clock.now();
     let resolution = events::creem(&state.db, b, &event.kind, &event.object, now).await?;
@@ -103,6 +118,21 @@ async fn settle(
     now: i64,
 ) -> ApiResult<Json<Value>> {
     let outcome = match resolution {
+        Resolution::Later(code) => {
+            // Not recorded: the processor retries a non-2xx answer, by then in order.
+            tracing::info!(
+                processor,
+                event_id,
+                kind,
+                outcome = code,
+                "billing event deferred"
+            );
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                code,
+                "this event refers to a payment not recorded yet; send it again later",
+            ));
+        }
         Resolution::Ignore(code) => {
             let seen = state
                 .db

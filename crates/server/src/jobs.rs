@@ -348,10 +348,11 @@ pub async fn submit(
     let held = crate::moderation::screen_spec(&state, &caller, &client, &checked.params)
         .await?
         .or(held_raw);
-    crate::billing::enforce_plan(&state, caller.id(), &checked.params, &checked.plan).await?;
+    let billing_plan =
+        crate::billing::enforce_plan(&state, caller.id(), &checked.params, &checked.plan).await?;
     let submitted = state
         .db
-        .submit_job_once(
+        .submit_job_limited(
             &NewJob {
                 owner_id: caller.id().to_owned(),
                 params: checked.params,
@@ -359,9 +360,11 @@ pub async fn submit(
                 cost: credits(&checked.plan),
             },
             digest.as_deref(),
+            crate::billing::active_jobs_cap(&billing_plan),
             now_ms(),
         )
-        .await?;
+        .await
+        .map_err(|e| crate::billing::limit_reached(&billing_plan, e))?;
     if !submitted.same_request {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

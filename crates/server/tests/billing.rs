@@ -51,7 +51,59 @@ fn configure(c: &mut Config) {
         .unwrap()
         .credits = 1200;
     b.packs[0].stripe_price = Some("price_pack".into());
+    b.payment_records_years = 9;
 }
+
+// Base64 after `whsec_`, as Creem issues them (Standard Webhooks keys decode it).
+const CREEM_WHSEC: &str = "whsec_Y3JlZW0tdGVzdC1zZWNyZXQtNzdkMQ==";
+
+/// The same server selling through Creem.
+fn configure_creem(c: &mut Config) {
+    configure(c);
+    let b = &mut c.billing;
+    b.processor = Processor::Creem;
+    b.creem.api_key = Some(Secret::new("creem_test_SECRET_k1".to_owned()));
+    b.creem.webhook_secret = Some(Secret::new(CREEM_WHSEC.to_owned()));
+    // Unreachable on purpose: these cases never call Creem's API.
+    b.creem.api_base = "http://127.0.0.1:9".into();
+    b.packs[0].creem_product = Some("prod_pack".into());
+}
+
+/// A Free plan that allows three creations at once.
+fn configure_three_at_once(c: &mut Config) {
+    configure(c);
+    c.billing.plans[0].limits.concurrent_jobs = 3;
+}
+
+macro_rules! both_with {
+    ($sqlite:ident, $pg:ident, $configure:path; $($case:ident),* $(,)?) => {
+        mod $sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::app_with($configure).await).await;
+                }
+            )*
+        }
+        mod $pg {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::backends::postgres_s3_with($configure).await).await;
+                }
+            )*
+        }
+    };
+}
+
+both_with!(sqlite_creem, postgres_creem, super::configure_creem;
+    p_bill_3_creem_purchase_replayed_and_reordered_credits_once_and_a_refund_takes_it_back,
+    p_bill_3_creem_bad_signatures_malformed_and_unknown_events_credit_nothing,
+);
+
+both_with!(sqlite_three_at_once, postgres_three_at_once, super::configure_three_at_once;
+    p_bill_2_concurrent_jobs_limit_holds_under_twenty_parallel_submissions,
+);
 
 macro_rules! both {
     ($($case:ident),* $(,)?) => {
@@ -82,6 +134,11 @@ both!(
     p_bill_2_monthly_grant_once_per_user_and_month_with_parallel_rounds,
     p_bill_2_plan_limits_refuse_at_submission_and_show_beside_the_quote,
     operator_grants_and_refunds_are_admin_only_audited_and_idempotent,
+    p_bill_1_refund_after_spending_goes_negative_blocks_paid_jobs_and_spending_never_lowers_it,
+    p_bill_3_refund_before_its_payment_is_deferred_then_applied_once,
+    p_bill_3_unpaid_checkouts_expire_and_a_processor_failure_leaves_none_open,
+    p_ret_4_payments_outlive_the_account_detached_then_are_purged_and_the_privacy_page_says_when,
+    p_bill_3_invoices_are_in_the_users_export,
 );
 
 async fn user(t: &TestApp, email: &str, name: &str) -> (Auth, String) {
@@ -636,9 +693,15 @@ impl Drop for StripeFake {
 }
 
 fn stripe_fake() -> StripeFake {
+    billing_fake("stripe_fake.py")
+}
+
+/// A local processor under tests/fakes/billing, started on a free port.
+fn billing_fake(name: &str) -> StripeFake {
     use std::io::BufRead;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fakes/billing/stripe_fake.py");
+        .join("../../tests/fakes/billing")
+        .join(name);
     let mut child = std::process::Command::new("python3")
         .arg(script)
         .stdout(std::process::Stdio::piped())
@@ -766,5 +829,657 @@ async fn p_bill_3_purchase_through_the_hosted_checkout_of_a_local_stripe() {
         .await
         .unwrap();
     assert_eq!(refund.status(), 200);
+    assert_eq!(balance(&t, &auth).await, 0);
+}
+
+// ---- Creem (P-BILL-3): the same guarantees as Stripe ----
+
+fn creem_event(id: &str, kind: &str, object: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": id, "eventType": kind, "created_at": now_ms(), "object": object,
+    }))
+    .unwrap()
+}
+
+/// A `checkout.completed` as Creem sends it (the shape `tests/fakes/billing/creem_fake.py` makes).
+fn creem_checkout(checkout: &str, order: &str, amount: i64, tax: i64) -> Value {
+    json!({
+        "id": format!("ch_{checkout}"), "object": "checkout", "request_id": checkout,
+        "status": "completed", "mode": "test", "metadata": { "checkout_id": checkout },
+        "order": {
+            "id": order, "object": "order", "customer": "cust_1", "product": "prod_pack",
+            "amount": amount, "currency": "EUR", "sub_total": amount - tax, "tax_amount": tax,
+            "amount_paid": amount, "status": "paid", "type": "onetime", "transaction": "tran_1",
+        },
+        "product": { "id": "prod_pack", "object": "product", "price": amount, "currency": "EUR" },
+        "customer": { "id": "cust_1", "object": "customer", "email": "buyer@example.org" },
+    })
+}
+
+fn creem_refund(order: &str, cents: i64) -> Value {
+    json!({
+        "id": "ref_1", "object": "refund", "status": "succeeded", "refund_amount": cents,
+        "refund_currency": "EUR", "transaction": { "id": "tran_1", "order": order },
+        "order": { "id": order, "object": "order", "amount_paid": 900 },
+    })
+}
+
+async fn post_creem(t: &TestApp, body: &[u8], signature: Option<String>) -> Reply {
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/billing/webhooks/creem")
+        .header("content-type", "application/json");
+    if let Some(sig) = signature {
+        req = req.header("creem-signature", sig);
+    }
+    t.send(req.body(Body::from(body.to_vec())).unwrap()).await
+}
+
+async fn deliver_creem(t: &TestApp, body: &[u8]) -> Reply {
+    post_creem(
+        t,
+        body,
+        Some(reelsmith_billing::hmac_hex(CREEM_WHSEC.as_bytes(), body)),
+    )
+    .await
+}
+
+fn outcome(r: &Reply) -> String {
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()["outcome"].as_str().unwrap().to_owned()
+}
+
+async fn creem_checkout_row(t: &TestApp, user_id: &str) -> String {
+    let id = reelsmith_store::new_id();
+    let now = now_ms();
+    t.state
+        .db
+        .create_checkout(&Checkout {
+            id: id.clone(),
+            user_id: Some(user_id.to_owned()),
+            processor: "creem".into(),
+            item_kind: "pack".into(),
+            item: "pack-500".into(),
+            session_id: Some(format!("ch_{id}")),
+            status: "open".into(),
+            created_at: now,
+            expires_at: now + 3_600_000,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+async fn p_bill_3_creem_purchase_replayed_and_reordered_credits_once_and_a_refund_takes_it_back(
+    t: TestApp,
+) {
+    let (auth, id) = user(&t, "creem@example.org", "creemer").await;
+    let c = creem_checkout_row(&t, &id).await;
+    // The refund arrives first: deferred (409, not recorded), nothing taken.
+    let refund = creem_event(
+        "evt_cr_refund",
+        "refund.created",
+        creem_refund("ord_1", 900),
+    );
+    deliver_creem(&t, &refund)
+        .await
+        .assert_problem(StatusCode::CONFLICT, "billing.payment_not_yet_recorded");
+    assert_eq!(balance(&t, &auth).await, 0);
+
+    let paid = creem_event(
+        "evt_cr_paid",
+        "checkout.completed",
+        creem_checkout(&c, "ord_1", 900, 143),
+    );
+    assert_eq!(outcome(&deliver_creem(&t, &paid).await), "applied");
+    assert_eq!(balance(&t, &auth).await, 500);
+    assert_eq!(outcome(&deliver_creem(&t, &paid).await), "duplicate");
+    // The same order under another event id (Creem's dashboard resend makes a new delivery).
+    let again = creem_event(
+        "evt_cr_paid_2",
+        "checkout.completed",
+        creem_checkout(&c, "ord_1", 900, 143),
+    );
+    assert_eq!(outcome(&deliver_creem(&t, &again).await), "applied");
+    assert_eq!(balance(&t, &auth).await, 500);
+    assert_eq!(ledger_len(&t, &auth).await, 1);
+    let mine = t.get("/api/v1/me/billing", &auth).await.json();
+    let p = &mine["payments"][0];
+    assert_eq!(p["processor"], "creem");
+    assert_eq!(p["amount_cents"], 900);
+    assert_eq!(p["tax_cents"], 143);
+    assert_eq!(p["currency"], "eur");
+    assert_eq!(p["credits"], 500);
+
+    // Creem retries the deferred refund: now it applies, once.
+    assert_eq!(outcome(&deliver_creem(&t, &refund).await), "applied");
+    assert_eq!(balance(&t, &auth).await, 0);
+    assert_eq!(outcome(&deliver_creem(&t, &refund).await), "duplicate");
+    assert_eq!(balance(&t, &auth).await, 0);
+    let mine = t.get("/api/v1/me/billing", &auth).await.json();
+    assert_eq!(mine["payments"][0]["credits_taken_back"], 500);
+}
+
+async fn p_bill_3_creem_bad_signatures_malformed_and_unknown_events_credit_nothing(t: TestApp) {
+    let (auth, id) = user(&t, "creemwary@example.org", "creemwary").await;
+    let c = creem_checkout_row(&t, &id).await;
+    let body = creem_event(
+        "evt_cw",
+        "checkout.completed",
+        creem_checkout(&c, "ord_w", 900, 0),
+    );
+    post_creem(&t, &body, None)
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "billing.signature_missing");
+    post_creem(
+        &t,
+        &body,
+        Some(reelsmith_billing::hmac_hex(b"whsec_wrong", &body)),
+    )
+    .await
+    .assert_problem(StatusCode::BAD_REQUEST, "billing.signature_mismatch");
+    post_creem(&t, &body, Some("t=1,v1=abc".into()))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "billing.signature_malformed");
+    // Signed for another body (a replayed signature on an altered event).
+    let altered = creem_event(
+        "evt_cw",
+        "checkout.completed",
+        creem_checkout(&c, "ord_w", 1, 0),
+    );
+    post_creem(
+        &t,
+        &altered,
+        Some(reelsmith_billing::hmac_hex(CREEM_WHSEC.as_bytes(), &body)),
+    )
+    .await
+    .assert_problem(StatusCode::BAD_REQUEST, "billing.signature_mismatch");
+    deliver_creem(&t, b"{not json")
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "billing.malformed_event");
+    // The Stripe endpoint is off while Creem sells.
+    post_signed(&t, &body, Some(sign(WHSEC, now_ms() / 1000, &body)))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "billing.processor_off");
+    assert_eq!(balance(&t, &auth).await, 0);
+    let unknown = creem_event("evt_cu", "license.activated", json!({ "id": "lic_1" }));
+    assert_eq!(
+        outcome(&deliver_creem(&t, &unknown).await),
+        "billing.event_ignored"
+    );
+    assert_eq!(outcome(&deliver_creem(&t, &unknown).await), "duplicate");
+    let stranger = creem_event(
+        "evt_cs",
+        "checkout.completed",
+        creem_checkout("no-such-checkout", "ord_s", 900, 0),
+    );
+    assert_eq!(
+        outcome(&deliver_creem(&t, &stranger).await),
+        "billing.unknown_checkout"
+    );
+    assert_eq!(balance(&t, &auth).await, 0);
+    // Standard Webhooks signing: a timestamp outside the tolerance is stale, a signature made
+    // for another timestamp does not match.
+    let standard = |ts: i64, signed_ts: i64, body: &[u8]| {
+        Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/billing/webhooks/creem")
+            .header("content-type", "application/json")
+            .header("webhook-id", "msg_cw")
+            .header("webhook-timestamp", ts.to_string())
+            .header(
+                "webhook-signature",
+                reelsmith_billing::creem::sign_standard(CREEM_WHSEC, "msg_cw", signed_ts, body),
+            )
+            .body(Body::from(body.to_vec()))
+            .unwrap()
+    };
+    let now = now_ms() / 1000;
+    t.send(standard(now - 3600, now - 3600, &body))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "billing.signature_stale");
+    t.send(standard(now, now - 1, &body))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "billing.signature_mismatch");
+    assert_eq!(balance(&t, &auth).await, 0);
+    // Refused deliveries were not remembered: the genuine one applies.
+    assert_eq!(outcome(&t.send(standard(now, now, &body)).await), "applied");
+    assert_eq!(balance(&t, &auth).await, 500);
+}
+
+// ---- Money is never lost or doubled (P-BILL-1, P-BILL-4) ----
+
+async fn fal_user(t: &TestApp, email: &str, name: &str) -> (Auth, String, Value, i64) {
+    let (auth, id) = user(t, email, name).await;
+    let r = t
+        .send(
+            t.request(Method::PUT, "/api/v1/me/consents/fal", &auth)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let spec = json!({ "script": "A short first scene here.", "provider": "fal", "model": FAL_SPEC_MODEL });
+    let cost = t
+        .json(Method::POST, "/api/v1/jobs/quote", &auth, spec.clone())
+        .await
+        .json()["credits"]
+        .as_i64()
+        .unwrap();
+    assert!(cost > 0 && cost < 500, "{cost}");
+    (auth, id, spec, cost)
+}
+
+/// D-billing-1: a refund takes back what the payment bought even when part of it was spent, so
+/// the balance can fall below zero; then paid jobs are refused (nothing reserved), free studio
+/// jobs still run, and no spending ever lowers a negative balance further.
+async fn p_bill_1_refund_after_spending_goes_negative_blocks_paid_jobs_and_spending_never_lowers_it(
+    t: TestApp,
+) {
+    let (auth, id, spec, cost) = fal_user(&t, "neg@example.org", "negative").await;
+    let c = checkout(&t, &id, "pack", "pack-500").await;
+    let paid = event(
+        "evt_n1",
+        "checkout.session.completed",
+        session(&c, "payment", 900, Some("pi_n"), None),
+    );
+    assert_eq!(deliver(&t, &paid).await, "applied");
+    let r = t
+        .json(Method::POST, "/api/v1/jobs", &auth, spec.clone())
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(balance(&t, &auth).await, 500 - cost);
+    let chargeback = event(
+        "evt_n2",
+        "charge.dispute.created",
+        json!({ "id": "dp_1", "object": "dispute", "payment_intent": "pi_n", "amount": 900 }),
+    );
+    assert_eq!(deliver(&t, &chargeback).await, "applied");
+    assert_eq!(balance(&t, &auth).await, -cost);
+    // Paid jobs: refused in parallel, nothing reserved.
+    let replies = futures::future::join_all(
+        (0..5).map(|_| t.json(Method::POST, "/api/v1/jobs", &auth, spec.clone())),
+    )
+    .await;
+    for r in &replies {
+        r.assert_problem(StatusCode::PAYMENT_REQUIRED, "credits.insufficient");
+    }
+    assert_eq!(balance(&t, &auth).await, -cost);
+    let quote = t
+        .json(Method::POST, "/api/v1/jobs/quote", &auth, spec.clone())
+        .await
+        .json();
+    assert_eq!(quote["affordable"], false);
+    // The studio engine costs nothing: it still runs.
+    let free = t
+        .json(
+            Method::POST,
+            "/api/v1/jobs",
+            &auth,
+            json!({ "script": "A tiny studio video.", "resolution": "480p" }),
+        )
+        .await;
+    assert_eq!(free.status, StatusCode::CREATED);
+    assert_eq!(balance(&t, &auth).await, -cost);
+    // A grant pays the debt first.
+    t.state
+        .db
+        .add_credits(
+            &id,
+            reelsmith_store::CreditKind::Grant,
+            cost,
+            "test",
+            now_ms(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(balance(&t, &auth).await, 0);
+    t.json(Method::POST, "/api/v1/jobs", &auth, spec)
+        .await
+        .assert_problem(StatusCode::PAYMENT_REQUIRED, "credits.insufficient");
+}
+
+/// A `charge.refunded` that overtakes its `checkout.session.completed` is answered 409 and not
+/// recorded; Stripe's retry applies it once the payment is known.
+async fn p_bill_3_refund_before_its_payment_is_deferred_then_applied_once(t: TestApp) {
+    let (auth, id) = user(&t, "order@example.org", "order").await;
+    let c = checkout(&t, &id, "pack", "pack-500").await;
+    let refund = event(
+        "evt_o_refund",
+        "charge.refunded",
+        json!({ "id": "ch_o", "object": "charge", "payment_intent": "pi_o", "amount": 900,
+                "amount_refunded": 900, "refunded": true }),
+    );
+    post_signed(&t, &refund, Some(sign(WHSEC, now_ms() / 1000, &refund)))
+        .await
+        .assert_problem(StatusCode::CONFLICT, "billing.payment_not_yet_recorded");
+    let paid = event(
+        "evt_o_paid",
+        "checkout.session.completed",
+        session(&c, "payment", 900, Some("pi_o"), None),
+    );
+    assert_eq!(deliver(&t, &paid).await, "applied");
+    assert_eq!(balance(&t, &auth).await, 500);
+    assert_eq!(deliver(&t, &refund).await, "applied");
+    assert_eq!(deliver(&t, &refund).await, "duplicate");
+    assert_eq!(balance(&t, &auth).await, 0);
+    // The late retry of the payment event changes nothing.
+    assert_eq!(deliver(&t, &paid).await, "duplicate");
+    assert_eq!(balance(&t, &auth).await, 0);
+}
+
+/// The plan allows three at once; twenty submissions in parallel start exactly three, the rest
+/// are refused with the plan's code and nothing is queued for them.
+async fn p_bill_2_concurrent_jobs_limit_holds_under_twenty_parallel_submissions(t: TestApp) {
+    let (auth, _) = user(&t, "busy@example.org", "busy").await;
+    let spec = json!({ "script": "A tiny studio video.", "resolution": "480p" });
+    let replies = futures::future::join_all(
+        (0..20).map(|_| t.json(Method::POST, "/api/v1/jobs", &auth, spec.clone())),
+    )
+    .await;
+    let created = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::CREATED)
+        .count();
+    for r in replies.iter().filter(|r| r.status != StatusCode::CREATED) {
+        r.assert_problem(StatusCode::FORBIDDEN, "plan.concurrent_jobs");
+        let detail = r.json()["detail"].as_str().unwrap().to_owned();
+        assert!(detail.contains("Free") && detail.contains('3'), "{detail}");
+    }
+    assert_eq!(created, 3);
+    let jobs = t.get("/api/v1/jobs?limit=100", &auth).await.json();
+    assert_eq!(jobs.as_array().unwrap().len(), 3);
+    // Another user is not limited by hers.
+    let (other, _) = user(&t, "calm@example.org", "calm").await;
+    let r = t.json(Method::POST, "/api/v1/jobs", &other, spec).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+}
+
+/// An order left unpaid expires after its lifetime (Stripe's session ends then too); one whose
+/// checkout the processor refused is closed at once. A payment that still arrives is credited.
+async fn p_bill_3_unpaid_checkouts_expire_and_a_processor_failure_leaves_none_open(t: TestApp) {
+    let (auth, id) = user(&t, "late@example.org", "late").await;
+    // Stripe is unreachable here (127.0.0.1:9): the button's answer, and that order closed.
+    t.json(
+        Method::POST,
+        "/api/v1/me/billing/checkout",
+        &auth,
+        json!({ "item": "pack-500" }),
+    )
+    .await
+    .assert_problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "billing.processor_unavailable",
+    );
+    let c = checkout(&t, &id, "pack", "pack-500").await;
+    let billing = &t.state.config.billing;
+    let now = now_ms();
+    let early = reelsmith_billing::schedule::round(&t.state.db, billing, now)
+        .await
+        .unwrap();
+    assert_eq!(early.checkouts_expired, 0);
+    assert_eq!(
+        t.state.db.checkout(&c).await.unwrap().unwrap().status,
+        "open"
+    );
+    // Past its lifetime (an hour in `checkout`): only the open one expires; the refused one
+    // was closed already, so it is not counted again.
+    let later = reelsmith_billing::schedule::round(&t.state.db, billing, now + 3_600_001)
+        .await
+        .unwrap();
+    assert_eq!(later.checkouts_expired, 1);
+    assert_eq!(
+        t.state.db.checkout(&c).await.unwrap().unwrap().status,
+        "expired"
+    );
+    // Money taken after all (a delayed payment method): credited, never lost.
+    let paid = event(
+        "evt_late",
+        "checkout.session.completed",
+        session(&c, "payment", 900, Some("pi_late"), None),
+    );
+    assert_eq!(deliver(&t, &paid).await, "applied");
+    assert_eq!(balance(&t, &auth).await, 500);
+}
+
+/// P-RET-4: after the account's purge its payments stay, detached, for the configured legal
+/// period (9 years here), then the billing round deletes them; others' payments are untouched.
+async fn p_ret_4_payments_outlive_the_account_detached_then_are_purged_and_the_privacy_page_says_when(
+    t: TestApp,
+) {
+    let db = &t.state.db;
+    let (_, gone) = user(&t, "leaving@example.org", "leaving").await;
+    let (stay_auth, stay) = user(&t, "staying@example.org", "staying").await;
+    for (uid, n) in [(&gone, "g"), (&stay, "s")] {
+        let c = checkout(&t, uid, "pack", "pack-500").await;
+        let paid = event(
+            &format!("evt_r4{n}"),
+            "checkout.session.completed",
+            session(&c, "payment", 900, Some(&format!("pi_r4{n}")), None),
+        );
+        assert_eq!(deliver(&t, &paid).await, "applied");
+    }
+    assert_eq!(db.payments(&gone).await.unwrap().len(), 1);
+    assert!(db.mark_user_deleted(&gone, now_ms()).await.unwrap());
+    assert!(db.purge_user(&gone).await.unwrap());
+    assert!(db.user_by_id(&gone).await.unwrap().is_none());
+    // Detached: nobody's any more, but kept.
+    assert!(db.payments(&gone).await.unwrap().is_empty());
+    let billing = &t.state.config.billing;
+    let year_ms: i64 = 365 * 24 * 3_600_000 + 6 * 3_600_000;
+    let before = reelsmith_billing::schedule::round(db, billing, now_ms() + 8 * year_ms)
+        .await
+        .unwrap();
+    assert_eq!(before.payments_purged, 0);
+    let after =
+        reelsmith_billing::schedule::round(db, billing, now_ms() + 9 * year_ms + 86_400_000)
+            .await
+            .unwrap();
+    assert_eq!(after.payments_purged, 1);
+    assert_eq!(db.payments(&stay).await.unwrap().len(), 1);
+    let mine = t.get("/api/v1/me/billing", &stay_auth).await.json();
+    assert_eq!(mine["payments"].as_array().unwrap().len(), 1);
+    // The privacy page states the live setting.
+    let page = t.get("/privacy", &Auth::None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(
+        html.contains("detached from you") && html.contains("for 9 years after each payment"),
+        "{html}"
+    );
+}
+
+/// Invoices and receipts: the Billing page's data and the account export hold each payment
+/// with its amount, tax as reported and receipt link.
+async fn p_bill_3_invoices_are_in_the_users_export(t: TestApp) {
+    let (auth, id) = user(&t, "receipts@example.org", "receipts").await;
+    let c = checkout(&t, &id, "pack", "pack-500").await;
+    let s = session(&c, "payment", 900, Some("pi_inv"), None);
+    assert_eq!(
+        deliver(&t, &event("evt_inv", "checkout.session.completed", s)).await,
+        "applied"
+    );
+    let receipt = "https://pay.stripe.com/receipts/payment/CAcaFwoVYWNjdF9pbnY";
+    let charge = event(
+        "evt_inv_charge",
+        "charge.succeeded",
+        json!({ "id": "ch_inv", "object": "charge", "payment_intent": "pi_inv", "amount": 900,
+                "currency": "usd", "receipt_url": receipt }),
+    );
+    assert_eq!(deliver(&t, &charge).await, "applied");
+    let r = t
+        .json(Method::POST, "/api/v1/me/exports", &auth, json!({}))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let export_id = r.json()["id"].as_str().unwrap().to_owned();
+    let mut item = Value::Null;
+    for _ in 0..600 {
+        let list = t.get("/api/v1/me/exports", &auth).await.json();
+        item = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == export_id.as_str())
+            .unwrap()
+            .clone();
+        if item["status"] != "building" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(item["status"], "ready", "{item}");
+    let zip = t.get(item["download_url"].as_str().unwrap(), &auth).await;
+    assert_eq!(zip.status, StatusCode::OK);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.body.to_vec())).unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("payments.json").unwrap(), &mut text)
+        .unwrap();
+    let payments: Value = serde_json::from_str(&text).unwrap();
+    let mine = t.get("/api/v1/me/billing", &auth).await.json();
+    assert_eq!(payments.as_array().unwrap().len(), 1);
+    let p = &payments[0];
+    assert_eq!(p["processor"], "stripe");
+    assert_eq!(p["amount_cents"], 900);
+    assert_eq!(p["tax_cents"], 150);
+    assert_eq!(p["currency"], "usd");
+    assert_eq!(p["credits"], 500);
+    assert_eq!(p["item"], "pack-500");
+    assert_eq!(p["id"], mine["payments"][0]["id"]);
+    assert_eq!(p["receipt_url"], receipt);
+    assert_eq!(mine["payments"][0]["receipt_url"], receipt);
+    let mut readme = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("README.txt").unwrap(), &mut readme)
+        .unwrap();
+    assert!(readme.contains("payments.json"), "{readme}");
+}
+
+/// A purchase through Creem end to end over real HTTP: `POST /v1/checkouts` at the local Creem
+/// (tests/fakes/billing/creem_fake.py), its hosted page, its signed `checkout.completed`, the
+/// credits; Creem down answers 503; a dashboard resend changes nothing; its refund takes the
+/// credits back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_bill_3_purchase_through_the_hosted_checkout_of_a_local_creem() {
+    let fake = billing_fake("creem_fake.py");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = format!("http://{}", listener.local_addr().unwrap());
+    let (base, public) = (fake.base.clone(), server.clone());
+    let t = app_with(move |c| {
+        configure_creem(c);
+        c.billing.creem.api_base = base;
+        c.server.public_url = Some(public);
+    })
+    .await;
+    let app = t.app.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    http.post(format!("{}/__fake/config", fake.base))
+        .json(&json!({
+            "webhook_url": format!("{server}/api/v1/billing/webhooks/creem"),
+            "webhook_secret": CREEM_WHSEC,
+            "products": { "prod_pack": { "price": 900, "currency": "EUR", "tax": 144 } },
+        }))
+        .send()
+        .await
+        .unwrap();
+    let (auth, _) = user(&t, "creemshop@example.org", "creemshop").await;
+
+    http.post(format!("{}/__fake/mode", fake.base))
+        .json(&json!({ "mode": "unavailable", "count": 1 }))
+        .send()
+        .await
+        .unwrap();
+    t.json(
+        Method::POST,
+        "/api/v1/me/billing/checkout",
+        &auth,
+        json!({ "item": "pack-500" }),
+    )
+    .await
+    .assert_problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "billing.processor_unavailable",
+    );
+
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/me/billing/checkout",
+            &auth,
+            json!({ "item": "pack-500" }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let url = r.json()["url"].as_str().unwrap().to_owned();
+    assert!(url.starts_with(&format!("{}/pay/", fake.base)), "{url}");
+    let page = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Pay 9.00 EUR"), "{page}");
+    let paid = http.post(&url).send().await.unwrap();
+    assert_eq!(paid.status(), 303);
+    let back = paid.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        back.starts_with(&format!("{server}/billing?checkout=")) && back.contains("&order_id="),
+        "{back}"
+    );
+    let events: Value = http
+        .get(format!("{}/__fake/events", fake.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events[0]["type"], "checkout.completed");
+    assert_eq!(events[0]["status"], 200);
+    assert_eq!(balance(&t, &auth).await, 500);
+    let mine = t.get("/api/v1/me/billing", &auth).await.json();
+    assert_eq!(mine["payments"][0]["amount_cents"], 900);
+    assert_eq!(mine["payments"][0]["tax_cents"], 144);
+    let order = serde_json::from_str::<Value>(events[0]["payload"].as_str().unwrap()).unwrap()
+        ["object"]["order"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The dashboard's resend of the same event: answered, nothing credited again.
+    let event_id = events[0]["id"].as_str().unwrap();
+    let resent: Value = http
+        .post(format!("{}/__fake/resend/{event_id}", fake.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resent["status"], 200);
+    assert_eq!(balance(&t, &auth).await, 500);
+    assert_eq!(http.post(&url).send().await.unwrap().status(), 410);
+
+    let refund: Value = http
+        .post(format!("{}/__fake/refund/{order}", fake.base))
+        .json(&json!({ "amount": 900 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refund["status"], 200, "{refund}");
     assert_eq!(balance(&t, &auth).await, 0);
 }

@@ -147,6 +147,8 @@ pub struct BillingChange {
     pub checkout_completed: Option<String>,
     /// A payment refunded (cumulatively) to this many cents: (processor, payment_ref).
     pub refund: Option<(String, String, i64)>,
+    /// The processor's receipt for a recorded payment: (processor, payment_ref, url).
+    pub receipt: Option<(String, String, String)>,
 }
 
 /// What became of a webhook event.
@@ -423,6 +425,16 @@ impl Db {
         Ok(rows)
     }
 
+    /// Whether a payment with this reference (the processor's payment intent, order or
+    /// session id) is recorded: a refund for one not yet recorded arrived before its payment.
+    pub async fn payment_known(&self, processor: &str, reference: &str) -> StoreResult<bool> {
+        let sql = "SELECT COUNT(*) FROM billing_payments \
+            WHERE processor = $1 AND (payment_ref = $2 OR external_id = $2)";
+        let n = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(processor).bind(reference).fetch_one(pool).await)?;
+        Ok(n > 0)
+    }
+
     /// Payment records detached from a purged account (P-RET-4) and created before `cutoff`
     /// are deleted; returns how many.
     pub async fn purge_detached_payments(&self, cutoff: UnixMillis) -> StoreResult<u64> {
@@ -557,6 +569,14 @@ impl Db {
                 if let Some(p) = payment {
                     reverse_payment!(tx, &p, *refunded_cents, now).await?;
                 }
+            }
+            if let Some((processor, payment_ref, url)) = &change.receipt {
+                sqlx::query(
+                    "UPDATE billing_payments SET receipt_url = $3 \
+                     WHERE processor = $1 AND (payment_ref = $2 OR external_id = $2)",
+                )
+                .bind(processor).bind(payment_ref).bind(url)
+                .execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(EventOutcome::Applied)

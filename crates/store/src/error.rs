@@ -27,6 +27,9 @@ pub enum StoreError {
     /// The job costs more credits than the balance holds; nothing was queued or charged.
     #[error("this job needs {needed} credits and the balance is {balance}")]
     InsufficientCredits { needed: i64, balance: i64 },
+    /// The owner has as many jobs queued or running as their plan allows; nothing was queued.
+    #[error("this plan allows {limit} creations queued or running at once")]
+    ActiveJobLimit { limit: i64 },
     /// A ledger change that is not allowed (a negative grant, a spend written by hand).
     #[error("invalid credit change: {0}")]
     InvalidCredits(String),
@@ -68,6 +71,7 @@ impl ErrorCode for StoreError {
             StoreError::RevisionIsCurrent => "job.revision_is_current",
             StoreError::InsufficientCredits { .. } => "credits.insufficient",
             StoreError::InvalidCredits(_) => "credits.invalid",
+            StoreError::ActiveJobLimit { .. } => "plan.concurrent_jobs",
             StoreError::PolicyVersionExists => "policy.version_exists",
             StoreError::RightsRequestNotFound => "rights.not_found",
             StoreError::RightsRequestClosed => "rights.closed",
@@ -87,6 +91,7 @@ impl ErrorCode for StoreError {
                 | StoreError::JobBusy
                 | StoreError::RevisionIsCurrent
                 | StoreError::InsufficientCredits { .. }
+                | StoreError::ActiveJobLimit { .. }
                 | StoreError::InvalidCredits(_)
                 | StoreError::PolicyVersionExists
                 | StoreError::RightsRequestNotFound

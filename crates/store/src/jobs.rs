@@ -381,6 +381,21 @@ impl Db {
         request_digest: Option<&str>,
         now: UnixMillis,
     ) -> StoreResult<SubmittedJob> {
+        self.submit_job_limited(new, request_digest, None, now)
+            .await
+    }
+
+    /// [`Db::submit_job_once`] that also refuses with [`StoreError::ActiveJobLimit`], writing
+    /// nothing, when the owner would have more than `max_active` jobs queued or running. The
+    /// count is taken under the owner's row lock in the transaction that inserts the job, so
+    /// parallel submissions cannot overshoot it (issue 18, the plan's concurrent-jobs limit).
+    pub async fn submit_job_limited(
+        &self,
+        new: &NewJob,
+        request_digest: Option<&str>,
+        max_active: Option<i64>,
+        now: UnixMillis,
+    ) -> StoreResult<SubmittedJob> {
         let id = new_id();
         let params = new.params.to_string();
         let insert_job = "INSERT INTO jobs (id, owner_id, status, params_json, idempotency_key, \
@@ -393,12 +408,29 @@ impl Db {
             VALUES ($1, 1, $2, 'queued', $3)";
         let created = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
+            if max_active.is_some() {
+                // Serialises this owner's submissions on PostgreSQL; SQLite's write
+                // transaction already excludes every other writer.
+                sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+                    .bind(&new.owner_id).execute(&mut *tx).await?;
+            }
             let n = sqlx::query(insert_job)
                 .bind(&id).bind(&new.owner_id).bind(&params).bind(&new.idempotency_key).bind(now)
                 .bind(request_digest)
                 .execute(&mut *tx).await?.rows_affected();
             if n == 0 {
                 return Ok::<bool, StoreError>(false);
+            }
+            if let Some(limit) = max_active {
+                let active: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM jobs WHERE owner_id = $1 \
+                     AND status IN ('queued', 'running')",
+                )
+                .bind(&new.owner_id).fetch_one(&mut *tx).await?;
+                // The count includes the job just inserted; dropping `tx` rolls it back.
+                if active > limit {
+                    return Err(StoreError::ActiveJobLimit { limit });
+                }
             }
             sqlx::query(insert_revision).bind(&id).bind(&params).bind(now).execute(&mut *tx).await?;
             hold_credits!(tx, &new.owner_id, &id, 1_i64, new.cost, now).await?;

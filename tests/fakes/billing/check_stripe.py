@@ -119,7 +119,8 @@ def main():
             assert event.data.object.subscription_details.metadata["checkout_id"] == "chk_2"
         if event.type == "charge.refunded":
             assert event.data.object.amount_refunded == 400
-    expected = ["checkout.session.completed", "invoice.paid", "checkout.session.completed",
+    expected = ["checkout.session.completed", "charge.succeeded", "invoice.paid",
+                "checkout.session.completed",
                 "charge.refunded", "customer.subscription.deleted"]
     assert sorted(kinds) == sorted(expected), kinds
     print("OK", kinds)

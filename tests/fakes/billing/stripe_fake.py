@@ -135,6 +135,8 @@ def complete_session(s):
         STATE["charges"][pi] = charge
         s["payment_intent"] = pi
         send_event("checkout.session.completed", public(s))
+        # The charge carries the receipt; Stripe sends it on its own.
+        send_event("charge.succeeded", charge)
         return
     sub_id = new_id("sub")
     interval = (price.get("recurring") or {}).get("interval", "month")
@@ -250,6 +252,12 @@ class Handler(BaseHTTPRequestHandler):
 <label>Card number <input name="card" value="4242 4242 4242 4242" autocomplete="off"></label>
 <button type="submit" id="pay">Pay</button></form>
 <p><a href="{html.escape(s['cancel_url'])}">Cancel</a></p></main></body></html>"""
+            return self.send(200, page, "text/html; charset=utf-8")
+        if path.startswith("/receipts/"):
+            charge = STATE["charges"].get(path[len("/receipts/"):])
+            if not charge:
+                return self.send(404, "<h1>No such receipt</h1>", "text/html")
+            page = f"<!doctype html><title>Receipt</title><h1>Receipt for {charge['amount'] / 100:.2f} {charge['currency'].upper()}</h1>"
             return self.send(200, page, "text/html; charset=utf-8")
         if path.startswith("/portal/"):
             return self.send(200, "<h1>Fake Customer Portal</h1>", "text/html")

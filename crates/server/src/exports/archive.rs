@@ -342,6 +342,10 @@ async fn collect(state: &AppState, export: &Export) -> Result<Vec<Entry>, Export
         "credits.json",
         &json!({ "balance": balance, "ledger": ledger }),
     ));
+    entries.push(document(
+        "payments.json",
+        &payments_json(db, user_id).await?,
+    ));
 
     let mut audit = Vec::new();
     let mut before: Option<i64> = None;
@@ -524,6 +528,8 @@ fn readme(export: &Export, now: i64) -> String {
          jobs.json        your creations: every revision with its settings (the render spec,\n\
          \x20                script included), status, usage, credits cost and files below\n\
          credits.json     your balance and the whole credits ledger\n\
+         payments.json    your payments as the payment processor reported them: amount, tax,\n\
+         \x20                receipt link, credits bought, refunds (issue 18)\n\
          audit.json       security events recorded about your account\n\
          transfers.json   every transfer of your data to a third-party provider\n\
          uploads.json     your uploads, with the file each one is in\n\n\
@@ -537,4 +543,28 @@ fn readme(export: &Export, now: i64) -> String {
         made = rfc3339(now),
         user = export.user_id,
     )
+}
+
+/// Every payment of the user, with the fields the invoices page shows (issue 18).
+async fn payments_json(
+    db: &reelsmith_store::Db,
+    user_id: &str,
+) -> reelsmith_store::StoreResult<Value> {
+    let payments = db.payments(user_id).await?;
+    Ok(Value::Array(
+        payments
+            .iter()
+            .map(|p| {
+                json!({
+                    "id": p.id, "processor": p.processor, "reference": p.external_id,
+                    "item": p.item, "description": p.description,
+                    "amount_cents": p.amount_cents, "currency": p.currency,
+                    "tax_cents": p.tax_cents, "receipt_url": p.receipt_url,
+                    "credits": p.credits, "refunded_cents": p.refunded_cents,
+                    "credits_taken_back": p.credits_reversed,
+                    "created_at": rfc3339(p.created_at),
+                })
+            })
+            .collect(),
+    ))
 }

@@ -7,6 +7,7 @@
 //! Pages for signed-in people redirect to the sign-in page when there is no valid session.
 
 pub mod assets;
+pub mod billing_pages;
 pub mod csrf;
 pub mod headers;
 pub mod privacy;
@@ -46,6 +47,8 @@ pub fn routes() -> Router<AppState> {
         .route("/providers", get(providers))
         .route("/credits", get(credits))
         .route("/uploads", get(uploads))
+        .route("/pricing", get(billing_pages::pricing))
+        .route("/billing", get(billing_pages::billing))
         .route("/static/{file}", get(assets::serve))
 }
 

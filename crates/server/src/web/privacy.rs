@@ -34,6 +34,8 @@ pub struct Privacy {
     pub logs_months: u32,
     pub purge_days: u32,
     pub sweep_minutes: u32,
+    /// Years payment records stay, detached from the person, after an account's purge (P-RET-4).
+    pub payment_records_years: u32,
     /// Text the operator published with the current version (P-COMM-2), if any.
     pub operator_note: String,
     /// Every published version, newest first.
@@ -127,6 +129,7 @@ pub async fn privacy(State(state): State<AppState>, caller: Caller) -> Response 
         logs_months: config.retention.logs_months,
         purge_days: config.retention.purge_days,
         sweep_minutes: config.retention.sweep_minutes,
+        payment_records_years: config.billing.payment_records_years,
         sharing: crate::sharing::PrivacySharing::of(&state),
     })
 }
