@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod providers;
 pub mod retention;
 pub mod shots;
+pub mod webhooks;
 mod transcript;
 mod voice;
 pub mod workdir;
