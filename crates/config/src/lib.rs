@@ -12,9 +12,9 @@ pub mod providers;
 pub mod secret;
 pub mod sections;
 pub mod sharing;
-pub mod webhooks;
 pub mod staff;
 pub mod validate;
+pub mod webhooks;
 
 pub use billing::{
     BillingConfig, CreditPack, CreemConfig, Interval, Plan, PlanKind, PlanLimits, Processor,
@@ -36,6 +36,6 @@ pub use sections::{
     OPERATOR_KEY_FILE_NAME, X264_PRESETS,
 };
 pub use sharing::SharingConfig;
-pub use webhooks::WebhooksConfig;
 pub use staff::StaffConfig;
 pub use validate::Problem;
+pub use webhooks::WebhooksConfig;

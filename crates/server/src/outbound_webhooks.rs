@@ -182,7 +182,10 @@ pub async fn create(
     }
     let url = check_url(&req.url, state.config.webhooks.allow_insecure)
         .map_err(|e| invalid_url(e.to_string()))?;
-    let existing = state.db.list_webhook_endpoints(caller.id(), &token_id).await?;
+    let existing = state
+        .db
+        .list_webhook_endpoints(caller.id(), &token_id)
+        .await?;
     let max = state.config.webhooks.max_endpoints_per_token as usize;
     if existing.iter().filter(|e| e.disabled_at.is_none()).count() >= max {
         return Err(ApiError::new(
@@ -232,7 +235,11 @@ pub async fn create(
 }
 
 fn invalid_url(detail: String) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "webhook.invalid_url", detail)
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "webhook.invalid_url",
+        detail,
+    )
 }
 
 #[utoipa::path(get, path = "/api/v1/tokens/{id}/webhooks", tag = "webhooks",
@@ -246,7 +253,10 @@ pub async fn list(
     Path(token_id): Path<String>,
 ) -> ApiResult<Json<Vec<WebhookView>>> {
     own_token(&state, &caller, &client, &token_id).await?;
-    let endpoints = state.db.list_webhook_endpoints(caller.id(), &token_id).await?;
+    let endpoints = state
+        .db
+        .list_webhook_endpoints(caller.id(), &token_id)
+        .await?;
     Ok(Json(endpoints.iter().map(WebhookView::from).collect()))
 }
 

@@ -119,7 +119,10 @@ fn operation_ids_are_unique_and_the_webhook_routes_are_documented() {
         for (method, op) in item.as_object().unwrap() {
             let id = op["operationId"].as_str().unwrap_or_default().to_owned();
             assert!(!id.is_empty(), "{method} {path} has no operationId");
-            assert!(ids.insert(id.clone()), "{method} {path}: operationId {id} used twice");
+            assert!(
+                ids.insert(id.clone()),
+                "{method} {path}: operationId {id} used twice"
+            );
         }
     }
     let created = &doc["paths"]["/api/v1/tokens/{id}/webhooks"]["post"]["responses"]["201"];

@@ -141,7 +141,12 @@ fn webhook_addresses_must_be_public_https_unless_the_operator_allows_otherwise()
 
 async fn create_token(t: &TestApp, auth: &Auth, name: &str) -> (String, Auth) {
     let r = t
-        .json(Method::POST, "/api/v1/tokens", auth, json!({ "name": name }))
+        .json(
+            Method::POST,
+            "/api/v1/tokens",
+            auth,
+            json!({ "name": name }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let body = r.json();
@@ -175,12 +180,17 @@ async fn register(
     );
     let body = r.json();
     let secret = body["secret"].as_str().unwrap().to_owned();
-    assert!(secret.starts_with("whsec_") && secret.len() > 40, "{secret}");
+    assert!(
+        secret.starts_with("whsec_") && secret.len() > 40,
+        "{secret}"
+    );
     (body["id"].as_str().unwrap().to_owned(), secret)
 }
 
 async fn submit(t: &TestApp, auth: &Auth) -> String {
-    let up = t.upload(auth, "harbour.jpg", "image/jpeg", &jpeg(64, 36)).await;
+    let up = t
+        .upload(auth, "harbour.jpg", "image/jpeg", &jpeg(64, 36))
+        .await;
     assert_eq!(up.status, StatusCode::CREATED);
     let media = up.json()["id"].as_str().unwrap().to_owned();
     let r = t
@@ -359,7 +369,11 @@ async fn webhooks_are_signed_retried_and_failing_endpoints_disabled(t: TestApp) 
 
     // A sender that claims and then dies: its claim lapses and the next one delivers.
     let crashed = db.claim_due_webhooks(100, 200, now_ms()).await.unwrap();
-    assert_eq!(crashed.len(), 2 + 3 + 2 * 3, "every due delivery was claimed");
+    assert_eq!(
+        crashed.len(),
+        2 + 3 + 2 * 3,
+        "every due delivery was claimed"
+    );
     let config = t.state.config.webhooks.clone();
     let mail = Arc::new(JobMail {
         mailer: Arc::clone(&t.state.mailer),
@@ -393,7 +407,11 @@ async fn webhooks_are_signed_retried_and_failing_endpoints_disabled(t: TestApp) 
 
     let received = received.lock().unwrap().clone();
     let at = |path: &str| -> Vec<Received> {
-        received.iter().filter(|r| r.path == path).cloned().collect()
+        received
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
     };
 
     // The good receiver got each event once, each verified by the reference library with its
@@ -442,7 +460,10 @@ async fn webhooks_are_signed_retried_and_failing_endpoints_disabled(t: TestApp) 
         .and_then(|mut c| {
             use std::io::Write;
             let body = json!([{ "headers": ok[0].headers, "body": ok[0].body }]);
-            c.stdin.take().unwrap().write_all(body.to_string().as_bytes())?;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(body.to_string().as_bytes())?;
             c.wait()
         })
         .unwrap();

@@ -63,7 +63,9 @@ pub struct DueDelivery {
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttemptOutcome {
-    Delivered { status: u16 },
+    Delivered {
+        status: u16,
+    },
     /// Try again at `next_attempt_at`.
     Retry {
         status: Option<u16>,
@@ -71,7 +73,10 @@ pub enum AttemptOutcome {
         next_attempt_at: UnixMillis,
     },
     /// Retries exhausted: the delivery fails and its endpoint is disabled.
-    GiveUp { status: Option<u16>, error: String },
+    GiveUp {
+        status: Option<u16>,
+        error: String,
+    },
 }
 
 const ENDPOINT_COLUMNS: &str =
@@ -218,8 +223,10 @@ impl Db {
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE user_id = $1 AND token_id = $2 \
              ORDER BY created_at, id"
         );
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, WebhookEndpoint>(&sql)
-            .bind(user_id).bind(token_id).fetch_all(pool).await)?)
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, WebhookEndpoint>(&sql)
+            .bind(user_id).bind(token_id).fetch_all(pool).await)?,
+        )
     }
 
     /// One of the owner's endpoints; `None` when unknown or another person's.
@@ -228,10 +235,13 @@ impl Db {
         user_id: &str,
         id: &str,
     ) -> StoreResult<Option<WebhookEndpoint>> {
-        let sql =
-            format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1 AND user_id = $2");
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, WebhookEndpoint>(&sql)
-            .bind(id).bind(user_id).fetch_optional(pool).await)?)
+        let sql = format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = $1 AND user_id = $2"
+        );
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, WebhookEndpoint>(&sql)
+            .bind(id).bind(user_id).fetch_optional(pool).await)?,
+        )
     }
 
     /// Delete an endpoint and its delivery log. `false` when not the owner's.
@@ -252,8 +262,10 @@ impl Db {
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = $1 \
              ORDER BY created_at DESC, id DESC LIMIT $2"
         );
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, WebhookDelivery>(&sql)
-            .bind(endpoint_id).bind(limit).fetch_all(pool).await)?)
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, WebhookDelivery>(&sql)
+            .bind(endpoint_id).bind(limit).fetch_all(pool).await)?,
+        )
     }
 
     /// Claim up to `limit` due deliveries of enabled endpoints for `lease_ms`. A claim is a
@@ -326,7 +338,8 @@ impl Db {
                 let this = "UPDATE webhook_deliveries SET status = 'failed', attempts = $2, \
                     last_attempt_at = $3, last_status = $4, last_error = $5, lease_until = NULL \
                     WHERE id = $1";
-                let disable = "UPDATE webhook_endpoints SET disabled_at = $2, disabled_reason = $3 \
+                let disable =
+                    "UPDATE webhook_endpoints SET disabled_at = $2, disabled_reason = $3 \
                     WHERE id = $1 AND disabled_at IS NULL";
                 let others = "UPDATE webhook_deliveries SET status = 'failed', \
                     last_error = 'endpoint disabled', lease_until = NULL \

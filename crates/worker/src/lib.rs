@@ -17,9 +17,9 @@ pub mod pipeline;
 pub mod providers;
 pub mod retention;
 pub mod shots;
-pub mod webhooks;
 mod transcript;
 mod voice;
+pub mod webhooks;
 pub mod workdir;
 pub mod worker;
 

@@ -203,7 +203,10 @@ impl WebhookSender {
             .unwrap_or(i64::MAX / 4)
             .saturating_mul(2)
             .saturating_add(5_000);
-        let due = self.db.claim_due_webhooks(BATCH, lease_ms, now_ms()).await?;
+        let due = self
+            .db
+            .claim_due_webhooks(BATCH, lease_ms, now_ms())
+            .await?;
         let n = due.len();
         futures::future::join_all(due.into_iter().map(|d| self.deliver(d))).await;
         Ok(n)
@@ -214,19 +217,28 @@ impl WebhookSender {
         let now = now_ms();
         let outcome = match sent {
             Ok(status) if (200..300).contains(&status) => AttemptOutcome::Delivered { status },
-            Ok(status) if (300..400).contains(&status) => {
-                self.failed(&delivery, Some(status), format!("answered {status}: redirects are not followed"), now)
-            }
+            Ok(status) if (300..400).contains(&status) => self.failed(
+                &delivery,
+                Some(status),
+                format!("answered {status}: redirects are not followed"),
+                now,
+            ),
             Ok(status) => self.failed(&delivery, Some(status), format!("answered {status}"), now),
             Err(error) => self.failed(&delivery, None, error, now),
         };
-        match self.db.record_webhook_attempt(&delivery, &outcome, now).await {
+        match self
+            .db
+            .record_webhook_attempt(&delivery, &outcome, now)
+            .await
+        {
             Ok(true) => {
                 warn!(endpoint_id = %delivery.endpoint_id, "webhook endpoint disabled after failed deliveries");
                 self.tell_owner(&delivery).await;
             }
             Ok(false) => {}
-            Err(e) => warn!(delivery_id = %delivery.id, error = %e, "could not record a webhook attempt"),
+            Err(e) => {
+                warn!(delivery_id = %delivery.id, error = %e, "could not record a webhook attempt")
+            }
         }
     }
 
@@ -238,8 +250,8 @@ impl WebhookSender {
         now: UnixMillis,
     ) -> AttemptOutcome {
         let attempts = delivery.attempts + 1;
-        let window = i64::try_from(self.config.retry_hours.saturating_mul(3_600_000))
-            .unwrap_or(i64::MAX);
+        let window =
+            i64::try_from(self.config.retry_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
         let next = now.saturating_add(self.delay_ms(attempts));
         if attempts >= i64::from(self.config.max_attempts.max(1))
             || next.saturating_sub(delivery.created_at) > window
@@ -275,10 +287,14 @@ impl WebhookSender {
             .await
             .map_err(|_| "the signing secret is not readable".to_owned())?;
         let secret = key
-            .open_value(&secret_context(&delivery.endpoint_id), &delivery.secret_sealed)
+            .open_value(
+                &secret_context(&delivery.endpoint_id),
+                &delivery.secret_sealed,
+            )
             .and_then(|s| String::from_utf8(s).ok())
             .ok_or("the signing secret is not readable")?;
-        let url = check_url(&delivery.url, self.config.allow_insecure).map_err(|e| e.to_string())?;
+        let url =
+            check_url(&delivery.url, self.config.allow_insecure).map_err(|e| e.to_string())?;
         let addrs = public_addresses(&url, self.config.allow_insecure).await?;
         let host = url.host_str().unwrap_or_default().to_owned();
         let client = reqwest::Client::builder()
@@ -288,8 +304,13 @@ impl WebhookSender {
             .build()
             .map_err(|_| "could not set up the HTTP client".to_owned())?;
         let timestamp = now_ms() / 1000;
-        let signature = sign(&secret, &delivery.id, timestamp, delivery.payload.as_bytes())
-            .ok_or("the signing secret is malformed")?;
+        let signature = sign(
+            &secret,
+            &delivery.id,
+            timestamp,
+            delivery.payload.as_bytes(),
+        )
+        .ok_or("the signing secret is malformed")?;
         let answer = client
             .post(url)
             .header("content-type", "application/json")
@@ -342,7 +363,9 @@ impl WebhookSender {
             headers: Vec::new(),
         };
         match self.mail.mailer.send(&message).await {
-            Ok(()) => info!(endpoint_id = %delivery.endpoint_id, "told the owner of a disabled webhook endpoint"),
+            Ok(()) => {
+                info!(endpoint_id = %delivery.endpoint_id, "told the owner of a disabled webhook endpoint")
+            }
             Err(e) => warn!(error = %e, "could not email the owner of a disabled webhook endpoint"),
         }
     }
