@@ -1162,6 +1162,32 @@ async function setupAccount() {
       $('#sessions-status').textContent = `Signed out of ${revoked} other session${revoked === 1 ? '' : 's'}. This one stays signed in.`;
     } catch (err) { showError(err); }
   });
+  // Issue 23: each token's outbound webhook endpoints and their delivery log, read-only here
+  // (registered through the API: a token's program owns its receiver).
+  const webhookLog = (t) => {
+    const box = el('details', { class: 'webhooks' }, el('summary', { text: 'Webhooks and delivery log' }));
+    box.addEventListener('toggle', async () => {
+      if (!box.open || box.dataset.loaded) return;
+      box.dataset.loaded = '1';
+      try {
+        const endpoints = await api('GET', `/tokens/${t.id}/webhooks`);
+        if (!endpoints.length) box.append(el('p', { class: 'meta', text: 'No webhook endpoints: register one with POST /api/v1/tokens/{id}/webhooks.' }));
+        for (const e of endpoints) {
+          const state = e.disabled_at ? `disabled ${fmtDate(e.disabled_at)}: ${e.disabled_reason || ''}` : 'active';
+          box.append(el('p', {}, el('code', { text: e.url }), el('span', { class: 'meta', text: ` · ${e.events.join(', ')} · ${state}` })));
+          const log = await api('GET', `/tokens/${t.id}/webhooks/${e.id}/deliveries`);
+          const rows = log.map((d) => el('tr', {},
+            el('td', { text: d.event_type }), el('td', { text: d.status }), el('td', { text: String(d.attempts) }),
+            el('td', { text: d.last_status ? String(d.last_status) : (d.last_error || '') }),
+            el('td', { text: fmtDate(d.delivered_at || d.last_attempt_at || d.created_at) })));
+          box.append(el('table', { class: 'webhook-log' },
+            el('thead', {}, el('tr', {}, ...['Event', 'Status', 'Attempts', 'Last answer', 'When'].map((h) => el('th', { text: h })))),
+            el('tbody', {}, ...rows)));
+        }
+      } catch (err) { showError(err); }
+    });
+    return box;
+  };
   const loadTokens = async () => {
     const list = $('#tokens');
     const tokens = await api('GET', '/tokens');
@@ -1171,7 +1197,8 @@ async function setupAccount() {
         el('span', {}, el('strong', { text: t.name }), el('span', { class: 'meta', text: ` · ${t.prefix}… · created ${fmtDate(t.created_at)}${t.last_used_at ? ' · last used ' + fmtDate(t.last_used_at) : ''}` })),
         el('button', { type: 'button', text: 'Revoke', 'aria-label': `Revoke token ${t.name}`, onclick: async () => {
           try { await api('DELETE', '/tokens/' + t.id); $('#token-created').hidden = true; await loadTokens(); } catch (err) { showError(err); }
-        } })));
+        } }),
+        webhookLog(t)));
     }
   };
   onSubmit($('#token-form'), async (f) => {

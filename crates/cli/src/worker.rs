@@ -73,6 +73,15 @@ pub async fn run_workers(
             shutdown.clone(),
         ))
     });
+    let webhooks = (count > 0).then(|| {
+        let sender = reelsmith_worker::webhooks::WebhookSender::new(
+            db.clone(),
+            media.keys().clone(),
+            config.webhooks.clone(),
+            Arc::clone(&mail),
+        );
+        tokio::spawn(sender.run(shutdown.clone()))
+    });
     let mut workers = tokio::task::JoinSet::new();
     for index in 0..count {
         let worker = Worker::new(db.clone(), media.clone(), config, process_worker_id(index))
@@ -88,6 +97,9 @@ pub async fn run_workers(
         }
     }
     if let Some(task) = billing {
+        let _ = task.await;
+    }
+    if let Some(task) = webhooks {
         let _ = task.await;
     }
 }

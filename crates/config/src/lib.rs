@@ -14,6 +14,7 @@ pub mod sections;
 pub mod sharing;
 pub mod staff;
 pub mod validate;
+pub mod webhooks;
 
 pub use billing::{
     BillingConfig, CreditPack, CreemConfig, Interval, Plan, PlanKind, PlanLimits, Processor,
@@ -37,3 +38,4 @@ pub use sections::{
 pub use sharing::SharingConfig;
 pub use staff::StaffConfig;
 pub use validate::Problem;
+pub use webhooks::WebhooksConfig;

@@ -62,6 +62,9 @@ pub struct Config {
     /// Plans, credit packs and the payment processor (issue 18).
     #[serde(default)]
     pub billing: crate::billing::BillingConfig,
+    /// Outbound webhooks to API users (issue 23).
+    #[serde(default)]
+    pub webhooks: crate::webhooks::WebhooksConfig,
 }
 
 impl Default for Config {
@@ -121,6 +124,7 @@ impl Config {
             oidc: Vec::new(),
             music: crate::music::MusicConfig::default(),
             billing: crate::billing::BillingConfig::default(),
+            webhooks: crate::webhooks::WebhooksConfig::default(),
         }
     }
 }

@@ -372,6 +372,7 @@ pub async fn submit(
             "this Idempotency-Key was used for a different request; use a new key for a new job",
         ));
     }
+    crate::outbound_webhooks::remember_token(&state, &caller, &submitted.job.id).await?;
     if let (true, Some(categories)) = (submitted.created, &held) {
         crate::moderation::hold(&state, &caller, &client, &submitted.job.id, categories).await?;
     }

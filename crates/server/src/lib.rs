@@ -27,6 +27,7 @@ pub mod mfa;
 pub mod moderation;
 pub mod oidc;
 pub mod openapi;
+pub mod outbound_webhooks;
 pub mod policies;
 pub mod providers;
 pub mod range;
@@ -149,6 +150,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/replicate", post(webhooks::replicate_webhook))
         .route("/webhooks/kie", post(webhooks::kie_webhook))
         .merge(sharing_api())
+        .merge(outbound_webhooks_api())
         .route("/voices", get(sound::voices))
         .route("/voices/{id}/sample", get(sound::voice_sample))
         .route("/music", get(sound::music))
@@ -234,6 +236,21 @@ fn sharing_api() -> Router<AppState> {
         .route(
             "/moderation/legal/{id}/decision",
             post(moderation::decide_legal),
+        )
+}
+
+/// Issue 23's outbound webhooks, registered per API token.
+fn outbound_webhooks_api() -> Router<AppState> {
+    use outbound_webhooks as w;
+    Router::new()
+        .route("/tokens/{id}/webhooks", post(w::create).get(w::list))
+        .route(
+            "/tokens/{id}/webhooks/{webhook_id}",
+            axum::routing::delete(w::delete),
+        )
+        .route(
+            "/tokens/{id}/webhooks/{webhook_id}/deliveries",
+            get(w::deliveries),
         )
 }
 

@@ -66,6 +66,16 @@ pub struct ApiDoc;
 ))]
 pub struct SharingDoc;
 
+/// Issue 23's outbound webhook endpoints, merged into [`ApiDoc`].
+#[derive(OpenApi)]
+#[openapi(paths(
+    crate::outbound_webhooks::create,
+    crate::outbound_webhooks::list,
+    crate::outbound_webhooks::delete,
+    crate::outbound_webhooks::deliveries,
+))]
+pub struct WebhooksDoc;
+
 struct Security;
 
 impl Modify for Security {
@@ -84,10 +94,82 @@ impl Modify for Security {
     }
 }
 
-pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+/// The whole document as served: every part merged, operation ids made unique.
+pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(SharingDoc::openapi());
-    Json(doc)
+    doc.merge(WebhooksDoc::openapi());
+    unique_operation_ids(&mut doc);
+    doc
+}
+
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(document())
+}
+
+/// utoipa names an operation after its handler, and many modules have a `list` or a `get`:
+/// an id used more than once becomes `<tag>_<id>` (then `<method>_<path>` if that still
+/// clashes), so generated clients get one function per operation.
+fn unique_operation_ids(doc: &mut utoipa::openapi::OpenApi) {
+    use std::collections::HashMap;
+    fn operations(
+        doc: &mut utoipa::openapi::OpenApi,
+    ) -> Vec<(String, &'static str, &mut utoipa::openapi::path::Operation)> {
+        let mut out = Vec::new();
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for (method, op) in [
+                ("get", item.get.as_mut()),
+                ("put", item.put.as_mut()),
+                ("post", item.post.as_mut()),
+                ("delete", item.delete.as_mut()),
+                ("patch", item.patch.as_mut()),
+                ("head", item.head.as_mut()),
+                ("options", item.options.as_mut()),
+                ("trace", item.trace.as_mut()),
+            ] {
+                if let Some(op) = op {
+                    out.push((path.clone(), method, op));
+                }
+            }
+        }
+        out
+    }
+    let count = |doc: &mut utoipa::openapi::OpenApi| {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (_, _, op) in operations(doc) {
+            if let Some(id) = &op.operation_id {
+                *seen.entry(id.clone()).or_default() += 1;
+            }
+        }
+        seen
+    };
+    let seen = count(doc);
+    for (_, _, op) in operations(doc) {
+        let Some(id) = op.operation_id.clone() else {
+            continue;
+        };
+        if seen.get(&id).copied().unwrap_or(0) > 1 {
+            let tag = op
+                .tags
+                .as_ref()
+                .and_then(|t| t.first().cloned())
+                .unwrap_or_else(|| "api".into());
+            op.operation_id = Some(format!("{tag}_{id}"));
+        }
+    }
+    let seen = count(doc);
+    for (path, method, op) in operations(doc) {
+        let Some(id) = op.operation_id.clone() else {
+            continue;
+        };
+        if seen.get(&id).copied().unwrap_or(0) > 1 {
+            let slug: String = path
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
+            op.operation_id = Some(format!("{method}{}", slug.trim_end_matches('_')));
+        }
+    }
 }
 
 pub async fn docs_page() -> Html<&'static str> {

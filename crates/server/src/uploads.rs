@@ -384,8 +384,18 @@ async fn store_media(state: &AppState, owner: &str, spooled: Spooled) -> ApiResu
     })
 }
 
+/// The multipart form `POST /api/v1/uploads` takes: one part named `file`. Only for the
+/// OpenAPI document; the handler reads the parts itself.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The file's bytes; its type is sniffed from the content, not taken from the part's header.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads",
-    request_body(content_type = "multipart/form-data", description = "one file field"),
+    request_body(content_type = "multipart/form-data", content = UploadForm, description = "one file field"),
     responses((status = 201, body = UploadView), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,

@@ -34,6 +34,7 @@ pub mod staff;
 pub mod transfers;
 pub mod uploads;
 pub mod users;
+pub mod webhooks;
 
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use billing::{
@@ -74,3 +75,4 @@ pub use staff::{AuditFilter, JobFailure, StaffUserRow, TotpState};
 pub use transfers::{NewTransfer, Transfer};
 pub use uploads::{NewUpload, Page, Upload, UploadKind};
 pub use users::{NewUser, Role, User};
+pub use webhooks::{AttemptOutcome, DueDelivery, WebhookDelivery, WebhookEndpoint};

@@ -10,6 +10,7 @@ use crate::credits::settle_holds;
 use crate::db::{with_pool, BeginWrite, Db, UnixMillis};
 use crate::error::{StoreError, StoreResult};
 use crate::jobs::{insert_event, Job, JobError, JobRow, JOB_COLUMNS};
+use crate::webhooks::{enqueue_webhooks, EVENT_FAILED, EVENT_PROGRESS, EVENT_SUCCEEDED};
 
 /// Proof that a worker holds a job. Every later queue call presents it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,6 +196,8 @@ impl Db {
                 return Err(StoreError::LeaseLost);
             }
             insert_event!(tx, &lease.job_id, "progress", Some(stage), Some(progress), None::<String>, now)?;
+            let data = json!({ "job_id": lease.job_id, "revision": lease.revision, "status": "running", "stage": stage, "progress": progress });
+            enqueue_webhooks!(tx, &lease.job_id, EVENT_PROGRESS, &data, now).await?;
             tx.commit().await?;
             Ok(())
         }.await)
@@ -265,6 +268,8 @@ impl Db {
                 .execute(&mut *tx).await?;
             settle_holds!(tx, &lease.job_id, Some(lease.revision), true, now).await?;
             insert_event!(tx, &lease.job_id, "succeeded", None::<String>, Some(1.0_f64), Some(&payload), now)?;
+            let data = json!({ "job_id": lease.job_id, "revision": lease.revision, "status": "succeeded" });
+            enqueue_webhooks!(tx, &lease.job_id, EVENT_SUCCEEDED, &data, now).await?;
             tx.commit().await?;
             Ok(())
         }.await)
@@ -304,6 +309,9 @@ impl Db {
                 .execute(&mut *tx).await?;
             settle_holds!(tx, &lease.job_id, Some(lease.revision), false, now).await?;
             insert_event!(tx, &lease.job_id, "failed", None::<String>, None::<f64>, Some(&payload), now)?;
+            let data = json!({ "job_id": lease.job_id, "revision": lease.revision, "status": "failed",
+                "error": { "code": error.code, "message": error.message } });
+            enqueue_webhooks!(tx, &lease.job_id, EVENT_FAILED, &data, now).await?;
             tx.commit().await?;
             Ok(())
         }.await)

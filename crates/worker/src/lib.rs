@@ -19,6 +19,7 @@ pub mod retention;
 pub mod shots;
 mod transcript;
 mod voice;
+pub mod webhooks;
 pub mod workdir;
 pub mod worker;
 
