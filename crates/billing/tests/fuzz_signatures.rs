@@ -31,6 +31,15 @@ fn config() -> ProptestConfig {
     if std::env::var_os("PROPTEST_CASES").is_none() {
         config.cases = 500;
     }
+    // The ordinary suite replays the same cases every run, so CI cannot fail by chance;
+    // `scripts/fuzz` (PROPTEST_CASES) draws new ones. A failure is kept beside this file
+    // (`*.proptest-regressions`) and replayed first from then on.
+    if std::env::var_os("PROPTEST_CASES").is_none() && std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x5eed);
+    }
+    config.failure_persistence = Some(Box::new(
+        proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
+    ));
     config
 }
 
@@ -59,8 +68,11 @@ proptest! {
     fn fuzz_stripe_signed_is_accepted_and_any_change_refused(
         body in prop::collection::vec(any::<u8>(), 0..400),
         skew in -300i64..=300,
+        // Stripe adds other schemes and keys, never a second timestamp (a header with two `t`
+        // is refused: tests/fuzz/corpus/stripe-signature/twice-t.txt).
         extras in prop::collection::vec(prop_oneof![
-            "v0=[0-9a-f]{64}", "v1=[0-9a-f]{64}", "[a-z]{1,3}=[a-z0-9]{0,10}"], 0..3),
+            "v0=[0-9a-f]{64}", "v1=[0-9a-f]{64}",
+            "[a-z]{1,3}=[a-z0-9]{0,10}".prop_filter("not a timestamp", |s| !s.starts_with("t="))], 0..3),
         spaced in any::<bool>(),
         flip in any::<prop::sample::Index>(),
     ) {
