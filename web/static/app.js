@@ -1036,6 +1036,9 @@ async function setupCredits() {
     const q = `?limit=${PAGE}${last ? '&before=' + encodeURIComponent(last) : ''}`;
     const data = await api('GET', '/me/credits' + q);
     $('#balance').textContent = `${data.balance} credit${data.balance === 1 ? '' : 's'}`;
+    // Credits a refund or chargeback took back that the balance could not cover yet.
+    $('#owed').hidden = !data.owed;
+    $('#owed').textContent = data.owed ? `A refunded payment still takes back ${data.owed} credit${data.owed === 1 ? '' : 's'}: they come out of the next credits you receive.` : '';
     for (const e of data.ledger) {
       const job = e.job_id ? el('a', { href: '/creations/' + encodeURIComponent(e.job_id), text: `revision ${e.revision || 1}` }) : document.createTextNode('—');
       // data-label: at phone width each row is a stack of labelled cells, so nothing is cut off.

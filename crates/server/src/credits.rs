@@ -49,6 +49,9 @@ impl From<&LedgerEntry> for LedgerView {
 pub struct CreditsView {
     /// The sum of the whole ledger (not only of this page); never negative.
     pub balance: i64,
+    /// Credits still to be taken back after a refund or chargeback that the balance could not
+    /// cover; the next credits received pay it first (P-BILL-1).
+    pub owed: i64,
     /// Newest first; pass the last entry's id as `before` for the next page.
     pub ledger: Vec<LedgerView>,
 }
@@ -62,12 +65,14 @@ pub async fn mine(
 ) -> ApiResult<Json<CreditsView>> {
     let page = query.page();
     let balance = state.db.credit_balance(caller.id()).await?;
+    let owed = state.db.credits_owed(caller.id()).await?;
     let ledger = state
         .db
         .credit_ledger(caller.id(), page.limit, page.before.as_deref())
         .await?;
     Ok(Json(CreditsView {
         balance,
+        owed,
         ledger: ledger.iter().map(LedgerView::from).collect(),
     }))
 }

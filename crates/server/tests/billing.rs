@@ -134,7 +134,7 @@ both!(
     p_bill_2_monthly_grant_once_per_user_and_month_with_parallel_rounds,
     p_bill_2_plan_limits_refuse_at_submission_and_show_beside_the_quote,
     operator_grants_and_refunds_are_admin_only_audited_and_idempotent,
-    p_bill_1_refund_after_spending_goes_negative_blocks_paid_jobs_and_spending_never_lowers_it,
+    p_bill_1_a_chargeback_after_spending_is_owed_never_a_negative_balance,
     p_bill_3_refund_before_its_payment_is_deferred_then_applied_once,
     p_bill_3_unpaid_checkouts_expire_and_a_processor_failure_leaves_none_open,
     p_ret_4_payments_outlive_the_account_detached_then_are_purged_and_the_privacy_page_says_when,
@@ -151,6 +151,12 @@ async fn balance(t: &TestApp, auth: &Auth) -> i64 {
     let r = t.get("/api/v1/me/credits", auth).await;
     assert_eq!(r.status, StatusCode::OK);
     r.json()["balance"].as_i64().unwrap()
+}
+
+async fn owed(t: &TestApp, auth: &Auth) -> i64 {
+    let r = t.get("/api/v1/me/credits", auth).await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.json()["owed"].as_i64().unwrap()
 }
 
 async fn ledger_len(t: &TestApp, auth: &Auth) -> usize {
@@ -1075,12 +1081,12 @@ async fn fal_user(t: &TestApp, email: &str, name: &str) -> (Auth, String, Value,
     (auth, id, spec, cost)
 }
 
-/// D-billing-1: a refund takes back what the payment bought even when part of it was spent, so
-/// the balance can fall below zero; then paid jobs are refused (nothing reserved), free studio
-/// jobs still run, and no spending ever lowers a negative balance further.
-async fn p_bill_1_refund_after_spending_goes_negative_blocks_paid_jobs_and_spending_never_lowers_it(
-    t: TestApp,
-) {
+/// D-billing-1: a chargeback takes back what the payment bought, but never more than the balance
+/// holds: the balance stops at zero and the rest is owed, shown with the balance. Paid jobs are
+/// refused meanwhile (nothing reserved), free studio jobs still run, and the next credits that
+/// arrive (a grant, a job's reserved cost given back) pay what is owed first. The running sum of
+/// the ledger is never below zero.
+async fn p_bill_1_a_chargeback_after_spending_is_owed_never_a_negative_balance(t: TestApp) {
     let (auth, id, spec, cost) = fal_user(&t, "neg@example.org", "negative").await;
     let c = checkout(&t, &id, "pack", "pack-500").await;
     let paid = event(
@@ -1093,6 +1099,7 @@ async fn p_bill_1_refund_after_spending_goes_negative_blocks_paid_jobs_and_spend
         .json(Method::POST, "/api/v1/jobs", &auth, spec.clone())
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
+    let job_id = r.json()["id"].as_str().unwrap().to_owned();
     assert_eq!(balance(&t, &auth).await, 500 - cost);
     let chargeback = event(
         "evt_n2",
@@ -1100,7 +1107,8 @@ async fn p_bill_1_refund_after_spending_goes_negative_blocks_paid_jobs_and_spend
         json!({ "id": "dp_1", "object": "dispute", "payment_intent": "pi_n", "amount": 900 }),
     );
     assert_eq!(deliver(&t, &chargeback).await, "applied");
-    assert_eq!(balance(&t, &auth).await, -cost);
+    assert_eq!(balance(&t, &auth).await, 0);
+    assert_eq!(owed(&t, &auth).await, cost);
     // Paid jobs: refused in parallel, nothing reserved.
     let replies = futures::future::join_all(
         (0..5).map(|_| t.json(Method::POST, "/api/v1/jobs", &auth, spec.clone())),
@@ -1109,7 +1117,7 @@ async fn p_bill_1_refund_after_spending_goes_negative_blocks_paid_jobs_and_spend
     for r in &replies {
         r.assert_problem(StatusCode::PAYMENT_REQUIRED, "credits.insufficient");
     }
-    assert_eq!(balance(&t, &auth).await, -cost);
+    assert_eq!(balance(&t, &auth).await, 0);
     let quote = t
         .json(Method::POST, "/api/v1/jobs/quote", &auth, spec.clone())
         .await
@@ -1125,23 +1133,47 @@ async fn p_bill_1_refund_after_spending_goes_negative_blocks_paid_jobs_and_spend
         )
         .await;
     assert_eq!(free.status, StatusCode::CREATED);
-    assert_eq!(balance(&t, &auth).await, -cost);
-    // A grant pays the debt first.
+    assert_eq!(balance(&t, &auth).await, 0);
+    // A grant pays what is owed first.
     t.state
         .db
         .add_credits(
             &id,
             reelsmith_store::CreditKind::Grant,
-            cost,
+            1,
             "test",
             now_ms(),
         )
         .await
         .unwrap();
     assert_eq!(balance(&t, &auth).await, 0);
+    assert_eq!(owed(&t, &auth).await, cost - 1);
+    // So does the reserved cost of a job given back when it is cancelled.
+    let cancelled = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/jobs/{job_id}/cancel"),
+            &auth,
+            json!({}),
+        )
+        .await;
+    assert!(cancelled.status.is_success(), "{}", cancelled.status);
+    assert_eq!(balance(&t, &auth).await, 1);
+    assert_eq!(owed(&t, &auth).await, 0);
     t.json(Method::POST, "/api/v1/jobs", &auth, spec)
         .await
         .assert_problem(StatusCode::PAYMENT_REQUIRED, "credits.insufficient");
+    // The balance is the ledger's sum, and no prefix of the ledger is below zero.
+    let ledger = t.get("/api/v1/me/credits?limit=1000", &auth).await.json()["ledger"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let mut running = 0;
+    for e in ledger.iter().rev() {
+        running += e["amount"].as_i64().unwrap();
+        assert!(running >= 0, "the ledger went below zero at {e}");
+    }
+    assert_eq!(running, 1);
 }
 
 /// A `charge.refunded` that overtakes its `checkout.session.completed` is answered 409 and not

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::credits::CreditKind;
+use crate::credits::{settle_debt, CreditKind};
 use crate::db::{new_id, with_pool, BeginWrite, UnixMillis};
 use crate::error::{StoreError, StoreResult};
 use crate::Db;
@@ -68,14 +68,18 @@ pub struct Payment {
     pub tax_cents: Option<i64>,
     pub receipt_url: Option<String>,
     pub credits: i64,
+    /// Credits taken back so far after refunds and chargebacks.
     pub credits_reversed: i64,
+    /// Credits the refunds so far take back in all; above `credits_reversed` while the user's
+    /// balance could not cover them (owed, taken from the next credits they receive).
+    pub credits_to_reverse: i64,
     pub refunded_cents: i64,
     pub created_at: i64,
 }
 
 const PAYMENT_COLUMNS: &str = "id, user_id, processor, external_id, payment_ref, item, \
     description, amount_cents, currency, tax_cents, receipt_url, credits, credits_reversed, \
-    refunded_cents, created_at";
+    credits_to_reverse, refunded_cents, created_at";
 
 /// A payment to record; `id` and `created_at` are filled in.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,8 +231,9 @@ macro_rules! plan_grant {
 }
 
 /// Take back the credits of a payment refunded (cumulatively) to `refunded_cents`: the share of
-/// its credits that the refunded share of its amount bought, less what was taken back before.
-/// The balance may fall below zero this way (credits already spent); spending never does that.
+/// its credits that the refunded share of its amount bought. Only what the balance covers is
+/// taken now, so it never falls below zero (P-BILL-1); the rest is owed (`credits_to_reverse`
+/// above `credits_reversed`) and [`settle_debt!`] takes it from the next credits received.
 macro_rules! reverse_payment {
     ($tx:expr, $p:expr, $refunded_cents:expr, $now:expr) => {
         async {
@@ -240,23 +245,19 @@ macro_rules! reverse_payment {
             } else {
                 0
             };
-            let delta = target - p.credits_reversed;
             sqlx::query(
-                "UPDATE billing_payments SET refunded_cents = $2, credits_reversed = $3 \
+                "UPDATE billing_payments SET refunded_cents = $2, \
+                 credits_to_reverse = CASE WHEN credits_to_reverse < $3 THEN $3 \
+                 ELSE credits_to_reverse END \
                  WHERE id = $1 AND refunded_cents < $2",
             )
             .bind(&p.id)
             .bind(refunded)
-            .bind(target.max(p.credits_reversed))
+            .bind(target)
             .execute(&mut *$tx)
             .await?;
-            if delta > 0 {
-                if let Some(user_id) = &p.user_id {
-                    lock_user!($tx, user_id).await?;
-                    let note = format!("payment refunded: {} credits taken back", delta);
-                    let key = format!("reversal:{}:{}", p.id, target);
-                    credit_once!($tx, user_id, "purchase", -delta, &note, &key, $now).await?;
-                }
+            if let Some(user_id) = &p.user_id {
+                settle_debt!($tx, user_id.as_str(), $now).await?;
             }
             Ok::<(), StoreError>(())
         }
@@ -285,6 +286,7 @@ impl Db {
             lock_user!(tx, &credit.user_id).await?;
             let written = credit_once!(tx, &credit.user_id, credit.kind.as_str(), credit.amount,
                 &credit.note, &credit.key, now).await?;
+            settle_debt!(tx, credit.user_id.as_str(), now).await?;
             tx.commit().await?;
             Ok::<bool, StoreError>(written)
         }.await)?;
@@ -304,6 +306,7 @@ impl Db {
         let n = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             let n = plan_grant!(tx, user_id, plan, credits, month, now).await?;
+            settle_debt!(tx, user_id, now).await?;
             tx.commit().await?;
             Ok::<i64, StoreError>(n)
         }.await)?;
@@ -505,6 +508,7 @@ impl Db {
                 lock_user!(tx, &c.user_id).await?;
                 credit_once!(tx, &c.user_id, c.kind.as_str(), c.amount, &c.note, &c.key, now)
                     .await?;
+                settle_debt!(tx, c.user_id.as_str(), now).await?;
             }
             if let Some(plan) = &change.plan {
                 match plan {
@@ -554,6 +558,7 @@ impl Db {
             }
             if let Some((user_id, plan, credits, month)) = &change.plan_grant {
                 plan_grant!(tx, user_id.as_str(), plan, *credits, month.as_str(), now).await?;
+                settle_debt!(tx, user_id.as_str(), now).await?;
             }
             if let Some(id) = &change.checkout_completed {
                 sqlx::query("UPDATE billing_checkouts SET status = 'completed' WHERE id = $1")

@@ -91,6 +91,73 @@ pub(crate) const INSERT_LEDGER: &str = "INSERT INTO credit_ledger \
     (id, user_id, kind, amount, job_id, revision, note, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
+/// Inside the caller's write transaction: take what `$user_id` owes after refunds and chargebacks
+/// (see `reverse_payment!`) from their balance, oldest payment first, as far as the balance
+/// goes and never below zero (P-BILL-1). Called wherever credits arrive and before every hold,
+/// so owed credits are never spent. Returns the credits taken.
+macro_rules! settle_debt {
+    ($tx:expr, $user_id:expr, $now:expr) => {
+        async {
+            let user_id: &str = $user_id;
+            let owed: Vec<(String, i64, i64)> = sqlx::query_as(
+                "SELECT id, credits_to_reverse, credits_reversed FROM billing_payments \
+                 WHERE user_id = $1 AND credits_to_reverse > credits_reversed \
+                 ORDER BY created_at, id",
+            )
+            .bind(user_id)
+            .fetch_all(&mut *$tx)
+            .await?;
+            if owed.is_empty() {
+                return Ok::<i64, $crate::error::StoreError>(0);
+            }
+            sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
+                .bind(user_id)
+                .execute(&mut *$tx)
+                .await?;
+            let mut balance: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM credit_ledger WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .fetch_one(&mut *$tx)
+            .await?;
+            let mut taken = 0i64;
+            for (payment, to_reverse, reversed) in owed {
+                let take = (to_reverse - reversed).min(balance);
+                if take <= 0 {
+                    break;
+                }
+                let now_reversed = reversed + take;
+                sqlx::query(
+                    "UPDATE billing_payments SET credits_reversed = $2 \
+                     WHERE id = $1 AND credits_reversed = $3",
+                )
+                .bind(&payment)
+                .bind(now_reversed)
+                .bind(reversed)
+                .execute(&mut *$tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO credit_ledger \
+                     (id, user_id, kind, amount, job_id, revision, note, created_at, idempotency_key) \
+                     VALUES ($1, $2, 'purchase', $3, NULL, NULL, $4, $5, $6)",
+                )
+                .bind($crate::db::new_id())
+                .bind(user_id)
+                .bind(-take)
+                .bind(format!("payment refunded: {take} credits taken back"))
+                .bind($now)
+                .bind(format!("reversal:{payment}:{now_reversed}"))
+                .execute(&mut *$tx)
+                .await?;
+                balance -= take;
+                taken += take;
+            }
+            Ok(taken)
+        }
+    };
+}
+pub(crate) use settle_debt;
+
 /// Inside the caller's write transaction: take `$amount` credits from `$user_id` for one job
 /// revision, or fail with [`StoreError::InsufficientCredits`] and write nothing. The no-op update
 /// of the user row is what serialises concurrent holds on PostgreSQL (a row lock held to the end
@@ -106,6 +173,8 @@ macro_rules! hold_credits {
                 .bind($user_id)
                 .execute(&mut *$tx)
                 .await?;
+            // Owed credits are taken first: they are not the user's to spend.
+            $crate::credits::settle_debt!($tx, $user_id, $now).await?;
             let balance: i64 = sqlx::query_scalar(
                 "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM credit_ledger WHERE user_id = $1",
             )
@@ -187,6 +256,9 @@ macro_rules! settle_holds {
                         .execute(&mut *$tx)
                         .await?;
                     refunded += amount;
+                    if let Some(user_id) = user_id.as_deref() {
+                        $crate::credits::settle_debt!($tx, user_id, $now).await?;
+                    }
                 }
             }
             Ok::<i64, $crate::error::StoreError>(refunded)
@@ -209,6 +281,16 @@ impl Db {
     pub async fn credit_balance(&self, user_id: &str) -> StoreResult<i64> {
         let sql = "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM credit_ledger \
             WHERE user_id = $1";
+        let n = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(user_id).fetch_one(pool).await)?;
+        Ok(n)
+    }
+
+    /// Credits the user owes after refunds and chargebacks their balance could not cover yet;
+    /// taken from the next credits they receive (P-BILL-1).
+    pub async fn credits_owed(&self, user_id: &str) -> StoreResult<i64> {
+        let sql = "SELECT CAST(COALESCE(SUM(credits_to_reverse - credits_reversed), 0) AS BIGINT) \
+            FROM billing_payments WHERE user_id = $1";
         let n = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
             .bind(user_id).fetch_one(pool).await)?;
         Ok(n)
@@ -251,6 +333,7 @@ impl Db {
                 .bind(&id).bind(user_id).bind(kind.as_str()).bind(amount)
                 .bind(None::<String>).bind(None::<i64>).bind(note).bind(now)
                 .execute(&mut *tx).await?;
+            settle_debt!(tx, user_id, now).await?;
             tx.commit().await?;
             Ok::<(), StoreError>(())
         }.await)?;
