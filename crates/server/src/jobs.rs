@@ -1049,7 +1049,7 @@ fn content_disposition(name: &str) -> axum::http::HeaderValue {
 macro_rules! output_handler {
     ($name:ident, $output:expr, $path:literal, $ctype:literal) => {
         #[utoipa::path(get, path = $path, tag = "jobs", params(("id" = String, Path), RevisionQuery),
-            responses((status = 200, content_type = $ctype), (status = 206, description = "a byte range"),
+            responses((status = 200, content_type = $ctype), (status = 206, content_type = $ctype, description = "a byte range"),
                 (status = 404, body = Problem), (status = 416, body = Problem)))]
         pub async fn $name(
             State(state): State<AppState>,

@@ -178,7 +178,7 @@ pub async fn music(
 }
 
 #[utoipa::path(get, path = "/api/v1/music/{id}/preview", tag = "voices", params(("id" = String, Path, description = "the track's id without `library:`")),
-    responses((status = 200, description = "the track's file"), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "application/octet-stream", description = "the track's file, typed by its extension: `audio/mpeg`, `audio/ogg`, `audio/flac`, `audio/wav` or `audio/mp4`"), (status = 404, body = Problem)))]
 pub async fn music_preview(
     State(state): State<AppState>,
     _caller: CurrentUser,

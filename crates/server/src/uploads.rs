@@ -517,7 +517,7 @@ pub async fn get(
 }
 
 #[utoipa::path(get, path = "/api/v1/uploads/{id}/content", tag = "uploads", params(("id" = String, Path)),
-    responses((status = 200, description = "the stored, cleaned bytes"), (status = 206), (status = 404, body = Problem)))]
+    responses((status = 200, content_type = "application/octet-stream", description = "the stored, cleaned bytes, with the type sniffed at upload (`image/png`, `image/jpeg`, `audio/wav`, `video/mp4`, …)"), (status = 206, content_type = "application/octet-stream", description = "a byte range"), (status = 404, body = Problem)))]
 pub async fn content(
     State(state): State<AppState>,
     caller: CurrentUser,

@@ -107,7 +107,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/v1/me/exports/{id}/download", tag = "auth", params(("id" = String, Path)),
-    responses((status = 200, description = "the ZIP archive (`application/zip`, as an attachment)"),
+    responses((status = 200, content_type = "application/zip", description = "the ZIP archive, as an attachment"),
         (status = 404, body = Problem, description = "no such export of the caller's"),
         (status = 409, body = Problem, description = "`export.not_ready` while building, `export.failed` when the build failed"),
         (status = 410, body = Problem, description = "`export.expired`: the link's lifetime has passed; request a new export")))]

@@ -248,7 +248,7 @@ fn output_named(name: &str) -> Option<Output> {
 
 #[utoipa::path(get, path = "/api/v1/gallery/{id}/{file}", tag = "sharing", security(()),
     params(("id" = String, Path), ("file" = String, Path, description = "`video`, `poster` or `captions.vtt`")),
-    responses((status = 200), (status = 206, description = "a byte range"), (status = 404, body = Problem), (status = 416, body = Problem)))]
+    responses((status = 200, content_type = "application/octet-stream", description = "the published file: `video` (`video/mp4`), `poster` (`image/jpeg`) or `captions.vtt` (`text/vtt`)"), (status = 206, content_type = "application/octet-stream", description = "a byte range"), (status = 404, body = Problem), (status = 416, body = Problem)))]
 pub async fn work_file(
     State(state): State<AppState>,
     Path((id, file)): Path<(String, String)>,
