@@ -554,7 +554,9 @@ async function setupJob() {
   if (form) setupSound(form, () => {});
   let stream = null;
   let job = null; // the job as last read
-  let paused = false; // the owner's processing pause (P-RIGHTS-4)
+  // The owner's processing pause (P-RIGHTS-4); null until known, so a queued job is never first
+  // shown as next in line when it actually waits for the owner.
+  let paused = null;
   let queueTimer = null;
   const revisionParams = new Map(); // revision → its settings, for the player's captions
   let shown = null; // the revision in the player
@@ -599,7 +601,7 @@ async function setupJob() {
   const showWaiting = () => {
     const box = $('#job-waiting');
     clearTimeout(queueTimer);
-    if (!job || job.status !== 'queued') { box.hidden = true; return; }
+    if (!job || job.status !== 'queued' || paused === null) { box.hidden = true; return; }
     if (paused) {
       box.replaceChildren(document.createTextNode('Waiting: processing is paused for your account, so this creation starts only when you resume it in '),
         el('a', { href: '/account#processing-h', text: 'Account → Processing' }), document.createTextNode('.'));
@@ -734,7 +736,8 @@ async function setupJob() {
 
   try {
     await setupModels(form).catch(showError);
-    api('GET', '/me').then((me) => { paused = Boolean(me.processing_paused); showWaiting(); }).catch(() => {});
+    api('GET', '/me').then((me) => { paused = Boolean(me.processing_paused); showWaiting(); })
+      .catch(() => { paused = false; showWaiting(); });
     const first = await load();
     if (first) {
       fillSpec(form, first.params);
