@@ -8,6 +8,6 @@ CREATE TABLE deployment (
     operator_key_id TEXT NOT NULL,
     -- 1 once the marker object was written to the media store: from then on a store without
     -- it is another store (or an emptied one), not an interrupted first start.
-    store_marked INTEGER NOT NULL DEFAULT 0,
+    store_marked BIGINT NOT NULL DEFAULT 0,
     created_at BIGINT NOT NULL
 );

@@ -17,8 +17,7 @@ use reelsmith_server::{router, AppState};
 use tracing::info;
 
 use crate::platform::{
-    create_data_dirs, exit_with, init_tracing, open_db, runtime, shutdown_on_signals,
-    ConfigArgs,
+    create_data_dirs, exit_with, init_tracing, open_db, runtime, shutdown_on_signals, ConfigArgs,
 };
 use crate::worker::{configured_providers, run_workers};
 use reelsmith_worker::JobMail;

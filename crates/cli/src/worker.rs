@@ -11,8 +11,7 @@ use reelsmith_worker::{process_worker_id, JobMail, ProviderSet, Worker};
 use tokio_util::sync::CancellationToken;
 
 use crate::platform::{
-    create_data_dirs, exit_with, init_tracing, open_db, runtime, shutdown_on_signals,
-    ConfigArgs,
+    create_data_dirs, exit_with, init_tracing, open_db, runtime, shutdown_on_signals, ConfigArgs,
 };
 
 #[derive(Args, Debug)]

@@ -345,7 +345,8 @@ async fn assert_exactly_once(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_servers_and_three_workers_survive_a_killed_worker_a_database_restart_and_sigterm_then_restore_from_backup() {
+async fn two_servers_and_three_workers_survive_a_killed_worker_a_database_restart_and_sigterm_then_restore_from_backup(
+) {
     let temp = tempfile::tempdir().unwrap();
     let cluster = support::postgres::Cluster::start();
     let url = cluster.addr().create_database().await;
@@ -523,7 +524,10 @@ async fn two_servers_and_three_workers_survive_a_killed_worker_a_database_restar
     for (path, before) in paths.iter().zip(&served) {
         let reply = via_c.get(path).await;
         assert_eq!(reply.status, 200, "{path}: {}", reply.text());
-        assert!(reply.body == *before, "{path} is byte-identical after the restore");
+        assert!(
+            reply.body == *before,
+            "{path} is byte-identical after the restore"
+        );
     }
 }
 
@@ -557,7 +561,14 @@ async fn a_worker_with_another_database_media_store_or_key_refuses_to_start() {
     );
 
     let other_url = pg.create_database().await;
-    let other = write_config_named(temp.path(), "other-db", &other_url, moto.port, &bucket, &key);
+    let other = write_config_named(
+        temp.path(),
+        "other-db",
+        &other_url,
+        moto.port,
+        &bucket,
+        &key,
+    );
     let said = refused(&other, &temp.path().join("w-db"));
     assert!(
         said.contains("another database than the servers'"),
@@ -571,7 +582,14 @@ async fn a_worker_with_another_database_media_store_or_key_refuses_to_start() {
     assert_eq!(named, 0, "the other database was not claimed");
 
     let other_bucket = moto.create_bucket();
-    let other = write_config_named(temp.path(), "other-s3", &url, moto.port, &other_bucket, &key);
+    let other = write_config_named(
+        temp.path(),
+        "other-s3",
+        &url,
+        moto.port,
+        &other_bucket,
+        &key,
+    );
     let said = refused(&other, &temp.path().join("w-s3"));
     assert!(
         said.contains("another media store than the servers'"),
@@ -601,7 +619,11 @@ async fn a_worker_with_another_database_media_store_or_key_refuses_to_start() {
 
     let untouched = api.job(&job).await;
     assert_eq!(untouched["status"], "queued", "{untouched}");
-    assert_eq!(untouched["attempts"].as_i64().unwrap_or(0), 0, "{untouched}");
+    assert_eq!(
+        untouched["attempts"].as_i64().unwrap_or(0),
+        0,
+        "{untouched}"
+    );
 
     // The servers' own configuration starts.
     let good = WorkerProcess::start(&config, &temp.path().join("w-good"), 0);
@@ -638,7 +660,10 @@ async fn wait_faults(proxy: &faults::FaultProxy, more: u64) {
     let target = proxy.faults() + more;
     let deadline = Instant::now() + PATIENCE;
     while proxy.faults() < target {
-        assert!(Instant::now() < deadline, "the worker never reached the store");
+        assert!(
+            Instant::now() < deadline,
+            "the worker never reached the store"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -663,7 +688,8 @@ async fn s3_answering_500_503_or_slowly_for_a_while_loses_nothing_and_stores_onc
     let server = Server::start(&data, &[], &["--config", &config_flag, "--no-workers"]).await;
     let mut worker = WorkerProcess::start(&config, &temp.path().join("worker"), 0);
     let mut api = server.client();
-    api.sign_up_and_in(&data, "faults@example.org", "faults").await;
+    api.sign_up_and_in(&data, "faults@example.org", "faults")
+        .await;
     let ledger = Ledger { url: url.clone() };
     let store = bucket_store(moto.port, &bucket);
 
@@ -677,7 +703,9 @@ async fn s3_answering_500_503_or_slowly_for_a_while_loses_nothing_and_stores_onc
     let ended = wait_all_ended(&api, std::slice::from_ref(&outage)).await;
     assert_exactly_once(&ledger, &store, &ended).await;
     assert!(
-        worker.log_text().contains("keeping the render and trying again"),
+        worker
+            .log_text()
+            .contains("keeping the render and trying again"),
         "the upload was retried, not the render: {}",
         worker.log_text()
     );
@@ -708,11 +736,18 @@ async fn s3_answering_500_503_or_slowly_for_a_while_loses_nothing_and_stores_onc
     let ended = wait_all_ended(&api, std::slice::from_ref(&doomed)).await;
     proxy.set(faults::Mode::Pass);
     assert_eq!(ended[0]["status"], "failed", "{}", ended[0]);
-    let code = ended[0]["error"]["code"].as_str().unwrap_or_default().to_owned();
+    let code = ended[0]["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     assert_eq!(code, "media.backend", "a stable code: {}", ended[0]);
     assert_eq!(balance(&api).await, before, "the credits came back");
     assert!(
-        store.list(&format!("jobs/{doomed}")).await.unwrap().is_empty(),
+        store
+            .list(&format!("jobs/{doomed}"))
+            .await
+            .unwrap()
+            .is_empty(),
         "no half-written output"
     );
     // The same worker goes on with the next job.

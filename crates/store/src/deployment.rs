@@ -26,8 +26,10 @@ impl Db {
     /// The deployment this database belongs to, if a process has claimed it.
     pub async fn deployment(&self) -> StoreResult<Option<Deployment>> {
         let sql = "SELECT id, operator_key_id, store_marked FROM deployment WHERE singleton = 1";
-        Ok(with_pool!(self, pool => sqlx::query_as::<_, Deployment>(sql)
-            .fetch_optional(pool).await)?)
+        Ok(
+            with_pool!(self, pool => sqlx::query_as::<_, Deployment>(sql)
+            .fetch_optional(pool).await)?,
+        )
     }
 
     /// Names this database's deployment `id` unless another process did first; returns the row
@@ -38,7 +40,8 @@ impl Db {
         operator_key_id: &str,
         now: UnixMillis,
     ) -> StoreResult<Deployment> {
-        let sql = "INSERT INTO deployment (singleton, id, operator_key_id, store_marked, created_at) \
+        let sql =
+            "INSERT INTO deployment (singleton, id, operator_key_id, store_marked, created_at) \
                    VALUES (1, $1, $2, 0, $3) ON CONFLICT (singleton) DO NOTHING";
         with_pool!(self, pool => sqlx::query(sql)
             .bind(id).bind(operator_key_id).bind(now).execute(pool).await.map(|_| ()))?;
