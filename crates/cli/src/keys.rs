@@ -64,11 +64,12 @@ async fn rotate(args: ConfigArgs) -> anyhow::Result<()> {
     let mut keyring = Keyring::new(
         OperatorKey::read_file(&encryption.key_file).context("cannot read encryption.key_file")?,
     );
+    let mut previous_ids = Vec::new();
     for file in &encryption.previous_key_files {
-        keyring = keyring.with_previous(
-            OperatorKey::read_file(file)
-                .context("cannot read one of encryption.previous_key_files")?,
-        );
+        let key = OperatorKey::read_file(file)
+            .context("cannot read one of encryption.previous_key_files")?;
+        previous_ids.push(key.id().to_owned());
+        keyring = keyring.with_previous(key);
     }
     let current = keyring.current().id().to_owned();
     let db = open_db(&config).await?;
@@ -76,6 +77,13 @@ async fn rotate(args: ConfigArgs) -> anyhow::Result<()> {
     // Rotation touches only the database: the media stays as it is.
     let report = KeyStore::new(db.clone(), keyring).rotate(now_ms()).await?;
     let remaining = db.operator_key_ids_in_use().await?;
+    // The deployment fingerprint follows a rotation from its own key, so processes given the
+    // new key file alone start (crates/cli/src/deployment.rs).
+    if let Some(deployment) = db.deployment().await? {
+        if previous_ids.contains(&deployment.operator_key_id) {
+            db.set_deployment_key(&current).await?;
+        }
+    }
     db.close().await;
     println!(
         "re-wrapped {} data key(s) under operator key {current}; {} already were",

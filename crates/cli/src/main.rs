@@ -5,6 +5,7 @@ mod breach;
 mod checks;
 mod config;
 mod credits;
+mod deployment;
 mod keys;
 mod migrate;
 mod news;

@@ -17,8 +17,7 @@ use reelsmith_server::{router, AppState};
 use tracing::info;
 
 use crate::platform::{
-    create_data_dirs, exit_with, init_tracing, open_db, runtime, sealed_media, shutdown_on_signals,
-    ConfigArgs,
+    create_data_dirs, exit_with, init_tracing, open_db, runtime, shutdown_on_signals, ConfigArgs,
 };
 use crate::worker::{configured_providers, run_workers};
 use reelsmith_worker::JobMail;
@@ -55,7 +54,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     create_data_dirs(&config)?;
     let db = open_db(&config).await?;
     db.migrate().await.context("cannot migrate the database")?;
-    let media = sealed_media(&config, &db).await?;
+    let media = crate::deployment::checked_sealed_media(&config, &db).await?;
     // One-time move off names derived from the plaintext (P-SEC-2); a no-op once done.
     let renamed = reelsmith_store::rename_content_addressed(&db, &media)
         .await

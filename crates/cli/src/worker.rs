@@ -11,8 +11,7 @@ use reelsmith_worker::{process_worker_id, JobMail, ProviderSet, Worker};
 use tokio_util::sync::CancellationToken;
 
 use crate::platform::{
-    create_data_dirs, exit_with, init_tracing, open_db, runtime, sealed_media, shutdown_on_signals,
-    ConfigArgs,
+    create_data_dirs, exit_with, init_tracing, open_db, runtime, shutdown_on_signals, ConfigArgs,
 };
 
 #[derive(Args, Debug)]
@@ -34,7 +33,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     create_data_dirs(&config)?;
     let db = open_db(&config).await?;
     db.migrate().await?;
-    let media = sealed_media(&config, &db).await?;
+    let media = crate::deployment::checked_sealed_media(&config, &db).await?;
     crate::checks::refuse_mismatched_key(&config, &db).await?;
     let providers = configured_providers(&config)?;
     let mail = Arc::new(JobMail {

@@ -7,6 +7,7 @@
 //!
 //! Kept short: leases of 4 s, 480p renders of a sentence or a paragraph.
 
+mod faults;
 mod platform;
 #[path = "../../store/tests/support/mod.rs"]
 mod support;
@@ -106,7 +107,20 @@ impl Drop for WorkerProcess {
 }
 
 fn write_config(dir: &Path, url: &str, s3_port: u16, bucket: &str) -> PathBuf {
-    let file = dir.join("cluster.toml");
+    let key = dir.join("operator.key");
+    write_config_named(dir, "cluster", url, s3_port, bucket, &key)
+}
+
+/// A configuration file `<name>.toml` for database `url`, bucket `bucket` and key file `key`.
+fn write_config_named(
+    dir: &Path,
+    name: &str,
+    url: &str,
+    s3_port: u16,
+    bucket: &str,
+    key: &Path,
+) -> PathBuf {
+    let file = dir.join(format!("{name}.toml"));
     std::fs::write(
         &file,
         format!(
@@ -147,7 +161,7 @@ store_retry_seconds = 30
 count = 1000
 window_seconds = 60
 "#,
-            dir.join("operator.key").display()
+            key.display()
         ),
     )
     .unwrap();
@@ -200,6 +214,59 @@ impl Ledger {
             .await
             .unwrap()
     }
+}
+
+/// The raw (still sealed) objects of `bucket`, as an operator's S3 tools see them.
+fn bucket_store(s3_port: u16, bucket: &str) -> reelsmith_store::MediaStore {
+    reelsmith_store::MediaStore::s3(&reelsmith_store::S3Config {
+        endpoint: Some(format!("http://127.0.0.1:{s3_port}")),
+        region: "us-east-1".into(),
+        bucket: bucket.to_owned(),
+        access_key_id: "testing".into(),
+        secret_access_key: "testing".into(),
+        path_style: true,
+        allow_http: true,
+    })
+    .unwrap()
+}
+
+/// A PostgreSQL client tool (pg_dump, pg_restore) of the newest installed version, the one the
+/// test clusters run.
+fn pg_tool(name: &str) -> PathBuf {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin").join(name)))
+        })
+        .filter(|(_, tool)| tool.is_file())
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .map(|(_, tool)| tool)
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn run_tool(cmd: &mut Command) {
+    let out = cmd.output().expect("the tool runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts a worker that must refuse to start; returns what it said.
+fn refused(config: &Path, data: &Path) -> String {
+    let mut worker = WorkerProcess::start(config, data, 99);
+    let code = worker.wait();
+    let said = worker.log_text();
+    assert!(matches!(code, Some(c) if c != 0), "it refused: {said}");
+    assert!(!said.contains("worker started"), "{said}");
+    said
 }
 
 async fn submit(api: &Api, script: &str) -> String {
@@ -278,7 +345,8 @@ async fn assert_exactly_once(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_servers_and_three_workers_survive_a_killed_worker_a_database_restart_and_sigterm() {
+async fn two_servers_and_three_workers_survive_a_killed_worker_a_database_restart_and_sigterm_then_restore_from_backup(
+) {
     let temp = tempfile::tempdir().unwrap();
     let cluster = support::postgres::Cluster::start();
     let url = cluster.addr().create_database().await;
@@ -287,16 +355,7 @@ async fn two_servers_and_three_workers_survive_a_killed_worker_a_database_restar
     let config = write_config(temp.path(), &url, moto.port, &bucket);
     let config_flag = config.display().to_string();
     let ledger = Ledger { url: url.clone() };
-    let store = reelsmith_store::MediaStore::s3(&reelsmith_store::S3Config {
-        endpoint: Some(format!("http://127.0.0.1:{}", moto.port)),
-        region: "us-east-1".into(),
-        bucket: bucket.clone(),
-        access_key_id: "testing".into(),
-        secret_access_key: "testing".into(),
-        path_style: true,
-        allow_http: true,
-    })
-    .unwrap();
+    let store = bucket_store(moto.port, &bucket);
 
     let data_a = temp.path().join("server-a");
     let data_b = temp.path().join("server-b");
@@ -390,6 +449,310 @@ async fn two_servers_and_three_workers_survive_a_killed_worker_a_database_restar
     );
     assert!(workers[index].work_folders().is_empty());
 
+    // 4. Backup (pg_dump -Fc, a copy of the bucket, the key file kept apart) restored into a
+    // fresh cluster and a fresh bucket: a server started on the copies alone serves every job's
+    // media byte for byte, with the sessions and jobs of the dump.
+    let ids: Vec<String> = [long, short]
+        .into_iter()
+        .chain(during)
+        .chain([graceful])
+        .collect();
+    let paths: Vec<String> = ids
+        .iter()
+        .flat_map(|id| {
+            ["video", "poster", "captions.vtt", "captions.srt"]
+                .map(|what| format!("/api/v1/jobs/{id}/{what}"))
+        })
+        .collect();
+    let mut served = Vec::new();
+    for path in &paths {
+        let reply = via_a.get(path).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+        served.push(reply.body);
+    }
     drop(workers);
+    let dump = temp.path().join("reelsmith.dump");
+    run_tool(
+        Command::new(pg_tool("pg_dump"))
+            .args(["-Fc", "-f"])
+            .arg(&dump)
+            .arg(&url),
+    );
+    let copy_bucket = support::moto::MotoAddr { port: moto.port }.create_bucket();
+    let copy = bucket_store(moto.port, &copy_bucket);
+    let objects = store.list("").await.unwrap();
+    assert!(objects.len() > paths.len(), "{objects:?}");
+    for object in &objects {
+        let bytes = store.get_bytes(&object.key).await.unwrap();
+        copy.put_bytes(&object.key, bytes).await.unwrap();
+    }
+    let vault = temp.path().join("vault");
+    std::fs::create_dir(&vault).unwrap();
+    std::fs::copy(temp.path().join("operator.key"), vault.join("operator.key")).unwrap();
+    // The originals are gone: what is served next can only come from the copies.
     drop((server_a, server_b));
+    drop(cluster);
+    for object in &objects {
+        store.delete(&object.key).await.unwrap();
+    }
+    std::fs::remove_file(temp.path().join("operator.key")).unwrap();
+
+    let fresh = support::postgres::Cluster::start();
+    let restored_url = fresh.addr().create_database().await;
+    run_tool(
+        Command::new(pg_tool("pg_restore"))
+            .args(["--no-owner", "-d", &restored_url])
+            .arg(&dump),
+    );
+    let restored_config = write_config_named(
+        temp.path(),
+        "restored",
+        &restored_url,
+        moto.port,
+        &copy_bucket,
+        &vault.join("operator.key"),
+    );
+    let restored_flag = restored_config.display().to_string();
+    let server_c = Server::start(
+        &temp.path().join("server-c"),
+        &[],
+        &["--config", &restored_flag, "--no-workers"],
+    )
+    .await;
+    let mut via_c = server_c.client();
+    via_c.cookie = via_a.cookie.clone();
+    for (path, before) in paths.iter().zip(&served) {
+        let reply = via_c.get(path).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text());
+        assert!(
+            reply.body == *before,
+            "{path} is byte-identical after the restore"
+        );
+    }
+}
+
+/// A worker whose configuration names another database, another media store, no key file or
+/// another key than the servers' refuses to start, says which, and writes nothing: the job the
+/// servers queued stays untouched, the other database and bucket stay empty, no key is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_with_another_database_media_store_or_key_refuses_to_start() {
+    let temp = tempfile::tempdir().unwrap();
+    let pg = support::postgres::shared();
+    let moto = support::moto::shared();
+    let url = pg.create_database().await;
+    let bucket = moto.create_bucket();
+    let key = temp.path().join("operator.key");
+    let config = write_config_named(temp.path(), "servers", &url, moto.port, &bucket, &key);
+    let config_flag = config.display().to_string();
+    let data = temp.path().join("server");
+    let server = Server::start(&data, &[], &["--config", &config_flag, "--no-workers"]).await;
+    let mut api = server.client();
+    api.sign_up_and_in(&data, "fingerprint@example.org", "fingerprint")
+        .await;
+    let job = submit(&api, SHORT).await;
+    let store = bucket_store(moto.port, &bucket);
+    assert!(
+        store
+            .head(reelsmith_store::DEPLOYMENT_MARKER_KEY)
+            .await
+            .unwrap()
+            .is_some(),
+        "the first server marked its media store"
+    );
+
+    let other_url = pg.create_database().await;
+    let other = write_config_named(
+        temp.path(),
+        "other-db",
+        &other_url,
+        moto.port,
+        &bucket,
+        &key,
+    );
+    let said = refused(&other, &temp.path().join("w-db"));
+    assert!(
+        said.contains("another database than the servers'"),
+        "{said}"
+    );
+    let mut c = sqlx::PgConnection::connect(&other_url).await.unwrap();
+    let named: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM deployment")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(named, 0, "the other database was not claimed");
+
+    let other_bucket = moto.create_bucket();
+    let other = write_config_named(
+        temp.path(),
+        "other-s3",
+        &url,
+        moto.port,
+        &other_bucket,
+        &key,
+    );
+    let said = refused(&other, &temp.path().join("w-s3"));
+    assert!(
+        said.contains("another media store than the servers'"),
+        "{said}"
+    );
+    assert!(bucket_store(moto.port, &other_bucket)
+        .list("")
+        .await
+        .unwrap()
+        .is_empty());
+
+    let missing = temp.path().join("elsewhere").join("operator.key");
+    std::fs::create_dir_all(missing.parent().unwrap()).unwrap();
+    let other = write_config_named(temp.path(), "no-key", &url, moto.port, &bucket, &missing);
+    let said = refused(&other, &temp.path().join("w-nokey"));
+    assert!(
+        said.contains("operator key file") && said.contains("is missing"),
+        "{said}"
+    );
+    assert!(!missing.exists(), "no new key was generated");
+
+    let foreign = temp.path().join("foreign.key");
+    reelsmith_store::OperatorKey::create_file(&foreign).unwrap();
+    let other = write_config_named(temp.path(), "other-key", &url, moto.port, &bucket, &foreign);
+    let said = refused(&other, &temp.path().join("w-key"));
+    assert!(said.contains("use the servers' key file"), "{said}");
+
+    let untouched = api.job(&job).await;
+    assert_eq!(untouched["status"], "queued", "{untouched}");
+    assert_eq!(
+        untouched["attempts"].as_i64().unwrap_or(0),
+        0,
+        "{untouched}"
+    );
+
+    // The servers' own configuration starts.
+    let good = WorkerProcess::start(&config, &temp.path().join("w-good"), 0);
+    let deadline = Instant::now() + PATIENCE;
+    while !good.log_text().contains("worker started") {
+        assert!(Instant::now() < deadline, "{}", good.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The same configuration with a worker that gives up quickly: store retries for 2 s, no
+/// patience for outages, one attempt.
+fn impatient(config: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(config)
+        .unwrap()
+        .replace("max_attempts = 3", "max_attempts = 1")
+        .replace(
+            "store_retry_seconds = 30",
+            "store_retry_seconds = 2\noutage_patience_minutes = 0",
+        );
+    let file = config.with_extension("impatient.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+async fn balance(api: &Api) -> i64 {
+    let reply = api.get("/api/v1/me/credits").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()["balance"].as_i64().unwrap()
+}
+
+/// Waits until the proxy has answered `more` further requests with an error.
+async fn wait_faults(proxy: &faults::FaultProxy, more: u64) {
+    let target = proxy.faults() + more;
+    let deadline = Instant::now() + PATIENCE;
+    while proxy.faults() < target {
+        assert!(
+            Instant::now() < deadline,
+            "the worker never reached the store"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// S3 behind a fault-injecting proxy. Answering 503 and then 500 while a job stores its
+/// outputs: the upload alone is retried, the job succeeds once with one set of outputs and the
+/// owner's events name nothing of the infrastructure. Slow for a while: it succeeds too. Down
+/// for longer than an impatient worker waits: the job fails with a stable code, its credits come
+/// back, and the same worker then runs the next job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_answering_500_503_or_slowly_for_a_while_loses_nothing_and_stores_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let pg = support::postgres::shared();
+    let moto = support::moto::shared();
+    let url = pg.create_database().await;
+    let bucket = moto.create_bucket();
+    let proxy = faults::FaultProxy::start(moto.port).await;
+    let key = temp.path().join("operator.key");
+    let config = write_config_named(temp.path(), "faulty", &url, proxy.port, &bucket, &key);
+    let config_flag = config.display().to_string();
+    let data = temp.path().join("server");
+    let server = Server::start(&data, &[], &["--config", &config_flag, "--no-workers"]).await;
+    let mut worker = WorkerProcess::start(&config, &temp.path().join("worker"), 0);
+    let mut api = server.client();
+    api.sign_up_and_in(&data, "faults@example.org", "faults")
+        .await;
+    let ledger = Ledger { url: url.clone() };
+    let store = bucket_store(moto.port, &bucket);
+
+    // 503, then 500, while the finished render is being stored.
+    let outage = submit(&api, SHORT).await;
+    proxy.set(faults::Mode::Error503);
+    wait_faults(&proxy, 2).await;
+    proxy.set(faults::Mode::Error500);
+    wait_faults(&proxy, 2).await;
+    proxy.set(faults::Mode::Pass);
+    let ended = wait_all_ended(&api, std::slice::from_ref(&outage)).await;
+    assert_exactly_once(&ledger, &store, &ended).await;
+    assert!(
+        worker
+            .log_text()
+            .contains("keeping the render and trying again"),
+        "the upload was retried, not the render: {}",
+        worker.log_text()
+    );
+    let rendered = ledger.events(&outage, "started").await;
+    assert_eq!(rendered.len(), 1, "rendered once: {rendered:?}");
+    let events = api.follow_events(&outage).await;
+    let told = format!("{events:?}");
+    assert!(
+        !told.contains("127.0.0.1") && !told.contains(&bucket),
+        "the owner is told nothing of the infrastructure: {told}"
+    );
+
+    // Slow for a while: every new connection waits 3 s.
+    proxy.set(faults::Mode::Slow(Duration::from_secs(3)));
+    let slow = submit(&api, SHORT).await;
+    let ended = wait_all_ended(&api, std::slice::from_ref(&slow)).await;
+    proxy.set(faults::Mode::Pass);
+    assert_exactly_once(&ledger, &store, &ended).await;
+
+    // Down for longer than this worker waits: a clear failure, the credits back.
+    worker.signal(libc::SIGTERM);
+    assert_eq!(worker.wait(), Some(0), "{}", worker.log_text());
+    let impatient = impatient(&config);
+    let worker = WorkerProcess::start(&impatient, &temp.path().join("worker-2"), 1);
+    let before = balance(&api).await;
+    proxy.set(faults::Mode::Error503);
+    let doomed = submit(&api, SHORT).await;
+    let ended = wait_all_ended(&api, std::slice::from_ref(&doomed)).await;
+    proxy.set(faults::Mode::Pass);
+    assert_eq!(ended[0]["status"], "failed", "{}", ended[0]);
+    let code = ended[0]["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(code, "media.backend", "a stable code: {}", ended[0]);
+    assert_eq!(balance(&api).await, before, "the credits came back");
+    assert!(
+        store
+            .list(&format!("jobs/{doomed}"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "no half-written output"
+    );
+    // The same worker goes on with the next job.
+    let next = submit(&api, SHORT).await;
+    let ended = wait_all_ended(&api, std::slice::from_ref(&next)).await;
+    assert_exactly_once(&ledger, &store, &ended).await;
+    drop(worker);
 }

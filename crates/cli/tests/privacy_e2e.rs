@@ -135,7 +135,11 @@ async fn p_ret_2_cli_retention_dry_run_reports_and_deletes_nothing_then_applies(
         applied["uploads"], report["uploads"],
         "it did what the dry run said"
     );
-    assert!(files_under(&data.join("media")).is_empty());
+    // Only the deployment's marker is left (crates/cli/src/deployment.rs).
+    assert_eq!(
+        files_under(&data.join("media")),
+        vec![reelsmith_store::DEPLOYMENT_MARKER_KEY.to_owned()]
+    );
 }
 
 /// Runs `reelsmith <args> --data <data>`; returns (success, stdout JSON or Null, stderr).

@@ -12,6 +12,7 @@ pub mod consents;
 pub mod credits;
 pub mod crypt;
 pub mod db;
+pub mod deployment;
 pub mod error;
 pub mod exports;
 pub mod jobs;
@@ -46,6 +47,7 @@ pub use consents::Consent;
 pub use credits::{CreditHold, CreditKind, LedgerEntry};
 pub use crypt::{OwnerMedia, SealedMedia};
 pub use db::{new_id, now_ms, Backend, Db, UnixMillis};
+pub use deployment::{Deployment, DEPLOYMENT_MARKER_KEY};
 pub use error::{StoreError, StoreResult};
 pub use exports::{export_key, export_prefix, Export, ExportStatus};
 pub use jobs::{
