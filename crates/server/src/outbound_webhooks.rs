@@ -204,18 +204,17 @@ pub async fn create(
         .await
         .map_err(|e| ApiError::internal("webhook.key", &e))?;
     let sealed = key.seal_value(&secret_context(&id), secret.as_bytes());
-    let endpoint = state
-        .db
-        .create_webhook_endpoint(
-            &id,
-            caller.id(),
-            &token_id,
-            url.as_str(),
-            &sealed,
-            req.progress_events,
-            now,
-        )
-        .await?;
+    let endpoint = reelsmith_store::WebhookEndpoint {
+        id: id.clone(),
+        user_id: caller.id().to_owned(),
+        token_id: token_id.clone(),
+        url: url.as_str().to_owned(),
+        progress_events: req.progress_events,
+        created_at: now,
+        disabled_at: None,
+        disabled_reason: None,
+    };
+    state.db.create_webhook_endpoint(&endpoint, &sealed).await?;
     audit(
         &state,
         client.audit(

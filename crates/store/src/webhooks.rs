@@ -186,31 +186,19 @@ impl Db {
         Ok(())
     }
 
+    /// Store a new endpoint (its signing secret sealed by the caller) and return it.
     pub async fn create_webhook_endpoint(
         &self,
-        id: &str,
-        user_id: &str,
-        token_id: &str,
-        url: &str,
+        endpoint: &WebhookEndpoint,
         secret_sealed: &[u8],
-        progress_events: bool,
-        now: UnixMillis,
-    ) -> StoreResult<WebhookEndpoint> {
+    ) -> StoreResult<()> {
         let sql = "INSERT INTO webhook_endpoints (id, user_id, token_id, url, secret_sealed, \
             progress_events, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-        with_pool!(self, pool => sqlx::query(sql).bind(id).bind(user_id).bind(token_id)
-            .bind(url).bind(secret_sealed).bind(progress_events).bind(now)
+        let e = endpoint;
+        with_pool!(self, pool => sqlx::query(sql).bind(&e.id).bind(&e.user_id).bind(&e.token_id)
+            .bind(&e.url).bind(secret_sealed).bind(e.progress_events).bind(e.created_at)
             .execute(pool).await.map(|_| ()))?;
-        Ok(WebhookEndpoint {
-            id: id.to_owned(),
-            user_id: user_id.to_owned(),
-            token_id: token_id.to_owned(),
-            url: url.to_owned(),
-            progress_events,
-            created_at: now,
-            disabled_at: None,
-            disabled_reason: None,
-        })
+        Ok(())
     }
 
     /// The owner's endpoints on one of their tokens, oldest first.

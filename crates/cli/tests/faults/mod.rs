@@ -56,7 +56,7 @@ impl FaultProxy {
                             } else {
                                 503
                             };
-                            tokio::spawn(answer_errors(conn, status, Arc::clone(&faults)));
+                            tokio::spawn(answer_errors(conn, status, Arc::clone(&faults), cut));
                         }
                         3 => {
                             let delay = Duration::from_millis(delay_ms.load(Ordering::SeqCst));
@@ -120,7 +120,15 @@ async fn pipe(mut conn: TcpStream, upstream_port: u16, mut cut: tokio::sync::wat
 
 /// Reads each request (head and `Content-Length` body) and answers it with an S3 error, as
 /// long as the client keeps the connection.
-async fn answer_errors(mut conn: TcpStream, status: u16, faults: Arc<AtomicU64>) {
+/// Answers every request on `conn` with `status` until the mode changes: then the connection is
+/// closed, as piped ones are, so a client's kept-alive connection does not go on failing after
+/// the outage has ended.
+async fn answer_errors(
+    mut conn: TcpStream,
+    status: u16,
+    faults: Arc<AtomicU64>,
+    mut cut: tokio::sync::watch::Receiver<u64>,
+) {
     let (reason, code) = match status {
         500 => ("Internal Server Error", "InternalError"),
         _ => ("Service Unavailable", "SlowDown"),
@@ -136,7 +144,11 @@ async fn answer_errors(mut conn: TcpStream, status: u16, faults: Arc<AtomicU64>)
                 break at + 4;
             }
             let mut chunk = [0u8; 8192];
-            match conn.read(&mut chunk).await {
+            let read = tokio::select! {
+                read = conn.read(&mut chunk) => read,
+                _ = cut.changed() => return,
+            };
+            match read {
                 Ok(0) | Err(_) => return,
                 Ok(n) => buffer.extend_from_slice(&chunk[..n]),
             }
