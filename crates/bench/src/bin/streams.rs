@@ -1,16 +1,17 @@
 //! `bench-streams`: what open job event streams (SSE) cost the database. One real
 //! `reelsmith serve --no-workers` on a throwaway PostgreSQL cluster (initdb, as the tests make
 //! it), N streams open over loopback, each following a job of its own that stays quiet; the
-//! figure is PostgreSQL's own count of transactions (`pg_stat_database.xact_commit +
-//! xact_rollback`, one per statement outside a transaction), so nothing in the server is
-//! trusted to count itself.
+//! figures are PostgreSQL's own counts, of statements (`pg_stat_statements`) and of
+//! transactions (`pg_stat_database`), so nothing in the server is trusted to count itself.
 //!
 //! Measured three ways in one run, side by side: the server with no stream open, with N
 //! streams woken by `LISTEN/NOTIFY` (today), and with N streams polling every 250 ms as before
 //! (the server started again with `REELSMITH_BENCH_EVENT_POLL_MS=250`). Then how long an event
 //! takes from its commit (written by another connection, like a worker) to a stream.
 //!
-//! Usage: `REELSMITH_BIN=target/release/reelsmith bench-streams [--streams 1000] [--seconds 10]`
+//! Usage: `REELSMITH_BIN=target/release/reelsmith bench-streams [--streams 1000] [--seconds 10]
+//! [--quiet-seconds 60]` (the woken streams are measured over `--quiet-seconds`, long enough to
+//! include their safety reads; the other figures over `--seconds`).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,8 @@ use serde_json::{json, Value};
 struct Options {
     streams: usize,
     seconds: u64,
+    /// The woken streams are measured longer, so their safety reads (every 20 to 30 s) count.
+    quiet_seconds: u64,
     bin: PathBuf,
 }
 
@@ -30,6 +33,7 @@ fn options() -> Options {
     let mut options = Options {
         streams: 1000,
         seconds: 10,
+        quiet_seconds: 60,
         bin: std::env::var_os("REELSMITH_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("target/release/reelsmith")),
@@ -41,6 +45,7 @@ fn options() -> Options {
         match args[i].as_str() {
             "--streams" => options.streams = value.parse().expect("a number"),
             "--seconds" => options.seconds = value.parse().expect("a number"),
+            "--quiet-seconds" => options.quiet_seconds = value.parse().expect("a number"),
             "--bin" => options.bin = PathBuf::from(value),
             other => panic!("unknown argument {other}"),
         }
@@ -99,7 +104,7 @@ impl Postgres {
         });
         let options = format!(
             "-k {} -p {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c max_connections=200",
+             -c max_connections=200 -c shared_preload_libraries=pg_stat_statements",
             pg.dir.path().display(),
             pg.port
         );
@@ -109,6 +114,7 @@ impl Postgres {
             c.args(["-w", "-t", "120", "-o", &options, "start"]);
         });
         pg.psql("postgres", "CREATE DATABASE bench");
+        pg.psql("postgres", "CREATE EXTENSION pg_stat_statements");
         pg
     }
 
@@ -151,17 +157,24 @@ impl Postgres {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
-    /// Transactions the `bench` database has run so far (every statement outside an explicit
-    /// transaction is one).
-    fn transactions(&self) -> i64 {
-        // The statistics are flushed at most once a second by each backend; wait them out.
+    /// Statements the `bench` database has run so far (`pg_stat_statements`), and its
+    /// transactions (`pg_stat_database`: a statement outside a transaction is one, and so is
+    /// the connection pool's check of a connection before lending it, an empty query).
+    /// Read from the `postgres` database, so the reading is not counted.
+    fn counts(&self) -> (i64, i64) {
+        // Transaction statistics are flushed at most once a second by each backend.
         std::thread::sleep(Duration::from_millis(1200));
-        self.psql(
+        let out = self.psql(
             "postgres",
-            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'bench'",
+            "SELECT (SELECT COALESCE(SUM(s.calls), 0) FROM pg_stat_statements s \
+             JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = 'bench'), \
+             (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'bench')",
+        );
+        let (statements, transactions) = out.split_once('|').expect("two counts");
+        (
+            statements.parse().expect("a count"),
+            transactions.parse().expect("a count"),
         )
-        .parse()
-        .expect("a count")
     }
 }
 
@@ -260,15 +273,16 @@ async fn run(options: &Options, pg: &Postgres, config: &Path, data: &Path) {
         "job event streams, PostgreSQL, one `serve --no-workers`, {} streams each on a quiet job of its own, {} s per figure",
         options.streams, options.seconds
     );
-    let idle = queries_per_second(pg, options.seconds);
-    println!("  no stream open:                       {idle:>8.1} queries/s");
+    let idle = rates(pg, options.seconds);
+    println!("  no stream open:                       {idle}");
 
     let streams = open_streams(&client, &base, &cookie, &jobs).await;
-    let woken = queries_per_second(pg, options.seconds);
+    let woken = rates(pg, options.quiet_seconds);
     println!(
-        "  {} streams, LISTEN/NOTIFY wake-ups:  {woken:>8.1} queries/s   ({:.4} per stream per second)",
+        "  {} streams, LISTEN/NOTIFY wake-ups:  {woken}   {:.3} queries per stream per second (over {} s, safety reads included)",
         streams.len(),
-        (woken - idle).max(0.0) / streams.len() as f64
+        (woken.statements - idle.statements).max(0.0) / streams.len() as f64,
+        options.quiet_seconds
     );
     latency(pg, &jobs, streams).await;
 
@@ -276,25 +290,42 @@ async fn run(options: &Options, pg: &Postgres, config: &Path, data: &Path) {
     server = start_server(options, config, data, port, true);
     wait_ready(&client, &base).await;
     let streams = open_streams(&client, &base, &cookie, &jobs).await;
-    let polled = queries_per_second(pg, options.seconds);
+    let polled = rates(pg, options.seconds);
     println!(
-        "  {} streams, polling every 250 ms:    {polled:>8.1} queries/s   ({:.2} per stream per second; before issue 23)",
+        "  {} streams, polling every 250 ms:    {polled}   {:.3} queries per stream per second (before issue 23)",
         streams.len(),
-        (polled - idle).max(0.0) / streams.len() as f64
+        (polled.statements - idle.statements).max(0.0) / streams.len() as f64
     );
     drop(streams);
     drop(server);
 }
 
-/// Statements per second the database ran over `seconds`, the measurement's own query taken
-/// out.
-fn queries_per_second(pg: &Postgres, seconds: u64) -> f64 {
-    let first = pg.transactions();
+/// Statements and transactions per second the `bench` database ran over `seconds`.
+fn rates(pg: &Postgres, seconds: u64) -> Rates {
+    let (statements, transactions) = pg.counts();
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs(seconds));
-    // Read from the `postgres` database, so the reads themselves are not counted.
-    let last = pg.transactions();
-    (last - first) as f64 / started.elapsed().as_secs_f64()
+    let (statements_after, transactions_after) = pg.counts();
+    let elapsed = started.elapsed().as_secs_f64();
+    Rates {
+        statements: (statements_after - statements) as f64 / elapsed,
+        transactions: (transactions_after - transactions) as f64 / elapsed,
+    }
+}
+
+struct Rates {
+    statements: f64,
+    transactions: f64,
+}
+
+impl std::fmt::Display for Rates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:>8.1} queries/s ({:>7.1} transactions/s)",
+            self.statements, self.transactions
+        )
+    }
 }
 
 /// `count` queued jobs of the signed-in user, written straight into the database.
