@@ -756,3 +756,96 @@ async fn s3_answering_500_503_or_slowly_for_a_while_loses_nothing_and_stores_onc
     assert_exactly_once(&ledger, &store, &ended).await;
     drop(worker);
 }
+
+/// Live progress across processes (issue 23): a stream open on a `serve --no-workers` process
+/// gets each event that another process writes (this test, on a connection of its own, as a
+/// worker would), in order and once, each well before the stream's safety read (every 20 to
+/// 30 s): the server was woken by PostgreSQL's NOTIFY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_stream_on_a_server_is_woken_by_events_another_process_writes() {
+    let temp = tempfile::tempdir().unwrap();
+    let url = support::postgres::shared().create_database().await;
+    let config = temp.path().join("live.toml");
+    std::fs::write(
+        &config,
+        format!("[database]\nurl = \"{url}\"\nmax_connections = 4\n"),
+    )
+    .unwrap();
+    let data = temp.path().join("server");
+    let config_flag = config.display().to_string();
+    let server = Server::start(&data, &[], &["--config", &config_flag, "--no-workers"]).await;
+    let mut api = server.client();
+    api.sign_up_and_in(&data, "live@example.org", "live").await;
+    let job = submit(&api, SHORT).await;
+    let response = api
+        .request(reqwest::Method::GET, &format!("/api/v1/jobs/{job}/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut stream = (response, String::new());
+    // An event's (id, kind), or a failure naming what did not come in time.
+    async fn next(stream: &mut (reqwest::Response, String), want: &str) -> (i64, String) {
+        let prompt = Duration::from_secs(8);
+        let read = async {
+            loop {
+                if let Some(end) = stream.1.find("\n\n") {
+                    let block: String = stream.1.drain(..end + 2).collect();
+                    let field = |name: &str| {
+                        block
+                            .lines()
+                            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
+                    };
+                    if let (Some(id), Some(kind)) = (field("id: "), field("event: ")) {
+                        return Some((id.parse::<i64>().unwrap(), kind));
+                    }
+                    continue;
+                }
+                let chunk = stream.0.chunk().await.ok()??;
+                stream.1.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        };
+        match tokio::time::timeout(prompt, read).await {
+            Ok(Some(event)) => event,
+            Ok(None) => panic!("the stream ended before `{want}`"),
+            Err(_) => panic!("no `{want}` within {prompt:?}: the server was not woken"),
+        }
+    }
+    let mut seen = vec![next(&mut stream, "queued").await];
+
+    let worker = reelsmith_store::Db::connect(&url, 1).await.unwrap();
+    let now = reelsmith_store::now_ms;
+    let claimed = worker
+        .claim_next_job("another-process", 60_000, Default::default(), now())
+        .await
+        .unwrap()
+        .expect("the job");
+    seen.push(next(&mut stream, "started").await);
+    for progress in [0.3, 0.6] {
+        worker
+            .update_progress(&claimed.lease, "render", progress, now())
+            .await
+            .unwrap();
+        seen.push(next(&mut stream, "progress").await);
+    }
+    worker
+        .finish_job(&claimed.lease, &[], &json!({ "engine": "studio" }), now())
+        .await
+        .unwrap();
+    seen.push(next(&mut stream, "succeeded").await);
+    let kinds: Vec<&str> = seen.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["queued", "started", "progress", "progress", "succeeded"]
+    );
+    let written: Vec<i64> = worker
+        .job_events_since(&job, 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    let ids: Vec<i64> = seen.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, written, "every event, in order, once");
+    worker.close().await;
+}

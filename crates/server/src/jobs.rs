@@ -31,8 +31,15 @@ use crate::uploads::PageQuery;
 use crate::AppState;
 
 const MAX_IDEMPOTENCY_KEY: usize = 200;
-/// How often the event stream looks for new events.
-const EVENT_POLL: Duration = Duration::from_millis(250);
+/// How long a quiet event stream waits before reading its job's events anyway. Wake-ups
+/// (`reelsmith_store::live`) are the rule; this only bounds how late an event can be when one is
+/// lost, e.g. one written by another process on SQLite. Each stream adds up to 10 s more, so
+/// streams opened together do not all read at once.
+const EVENT_RECHECK: Duration = Duration::from_secs(20);
+/// How long a stream waits after the database failed to answer.
+const EVENT_ERROR_PAUSE: Duration = Duration::from_secs(1);
+/// How many events a stream reads at once.
+const EVENT_BATCH: u32 = 100;
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorView {
@@ -718,6 +725,32 @@ struct Follow {
     after: i64,
     pending: std::collections::VecDeque<JobEvent>,
     done: bool,
+    /// Read before waiting: at the start, and after a full batch (more may be there).
+    read_now: bool,
+    wake: reelsmith_store::JobEventSubscription,
+    recheck: Duration,
+    /// Polling instead of wake-ups, for the benchmark's before/after figure only.
+    poll: Option<Duration>,
+}
+
+/// `REELSMITH_BENCH_EVENT_POLL_MS`: make streams poll every that many milliseconds as they did
+/// before wake-ups existed, so `scripts/bench streams` measures both ways on one build.
+fn bench_poll() -> Option<Duration> {
+    static POLL: std::sync::LazyLock<Option<Duration>> = std::sync::LazyLock::new(|| {
+        std::env::var("REELSMITH_BENCH_EVENT_POLL_MS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&ms| ms > 0)
+            .map(Duration::from_millis)
+    });
+    *POLL
+}
+
+/// [`EVENT_RECHECK`] plus a spread of up to 10 s that differs from one stream to the next.
+fn recheck_interval() -> Duration {
+    static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    EVENT_RECHECK + Duration::from_millis(n.wrapping_mul(7_919) % 10_000)
 }
 
 async fn next_event(mut f: Follow) -> Option<(Result<Event, Infallible>, Follow)> {
@@ -734,18 +767,35 @@ async fn next_event(mut f: Follow) -> Option<(Result<Event, Infallible>, Follow)
         if f.done {
             return None;
         }
-        match f.state.db.job_events_since(&f.job_id, f.after, 100).await {
-            Ok(batch) if !batch.is_empty() => f.pending.extend(batch),
-            Ok(_) => {
-                // A deleted job has no more events to wait for.
-                if matches!(f.state.db.job_by_id(&f.job_id).await, Ok(None)) {
+        if !f.read_now {
+            match f.poll {
+                Some(every) => tokio::time::sleep(every).await,
+                None => tokio::select! {
+                    _ = f.wake.woken() => {}
+                    _ = tokio::time::sleep(f.recheck) => {}
+                },
+            }
+        }
+        // Before the read: a wake-up for an event committed while it runs is kept.
+        f.wake.mark_seen();
+        match f
+            .state
+            .db
+            .job_events_since(&f.job_id, f.after, EVENT_BATCH)
+            .await
+        {
+            Ok(batch) => {
+                // A deleted job has no more events to wait for (its deletion wakes the stream).
+                if batch.is_empty() && matches!(f.state.db.job_by_id(&f.job_id).await, Ok(None)) {
                     return None;
                 }
-                tokio::time::sleep(EVENT_POLL).await;
+                f.read_now = batch.len() >= EVENT_BATCH as usize;
+                f.pending.extend(batch);
             }
             Err(err) => {
                 tracing::warn!(job_id = %f.job_id, error = %err, "event stream could not read events");
-                tokio::time::sleep(EVENT_POLL * 4).await;
+                tokio::time::sleep(EVENT_ERROR_PAUSE).await;
+                f.read_now = true;
             }
         }
     }
@@ -764,14 +814,24 @@ pub async fn events(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     owned_job(&state, &caller, &client, &id).await?;
     let after = stream_start(&state, &id, &headers).await?;
+    let wake = state.live.subscribe(&id).await?;
+    // The stream's own reads happen in this span, so a test can count them.
+    let span = tracing::debug_span!("job_event_stream", job_id = %id);
     let follow = Follow {
         state,
         job_id: id,
         after,
         pending: Default::default(),
         done: false,
+        read_now: true,
+        wake,
+        recheck: recheck_interval(),
+        poll: bench_poll(),
     };
-    Ok(Sse::new(futures::stream::unfold(follow, next_event)).keep_alive(KeepAlive::default()))
+    let stream = futures::stream::unfold(follow, move |f| {
+        tracing::Instrument::instrument(next_event(f), span.clone())
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -27,6 +27,8 @@ pub struct AppState {
     pub decode_permits: Arc<tokio::sync::Semaphore>,
     /// The automated checks' rules (P-SAFE-1), reloaded when the operator's file changes.
     pub rules: reelsmith_safety::RuleBook,
+    /// Wake-ups for job event streams (one database listener per process on PostgreSQL).
+    pub live: Arc<reelsmith_store::LiveEvents>,
 }
 
 impl AppState {
@@ -35,7 +37,9 @@ impl AppState {
         let decode_permits = Arc::new(tokio::sync::Semaphore::new(
             config.uploads.decode_concurrency.max(1),
         ));
+        let live = Arc::new(reelsmith_store::LiveEvents::new(db.clone()));
         AppState {
+            live,
             db,
             media,
             mailer,

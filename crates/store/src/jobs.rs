@@ -437,6 +437,7 @@ impl Db {
             let payload = json!({ "revision": 1 }).to_string();
             insert_event!(tx, &id, "queued", None::<String>, Some(0.0_f64), Some(payload), now)?;
             tx.commit().await?;
+            crate::live::job_events_committed(self, &id);
             Ok(true)
         }.await)?;
         let mut same_request = true;
@@ -545,6 +546,7 @@ impl Db {
                 settle_holds!(tx, id, None, false, now).await?;
                 insert_event!(tx, id, "cancelled", None::<String>, None::<f64>, None::<String>, now)?;
                 tx.commit().await?;
+                crate::live::job_events_committed(self, id);
             }
             Ok::<bool, StoreError>(n == 1)
         }.await)?;
@@ -582,6 +584,8 @@ impl Db {
         if n == 0 {
             return Ok(None);
         }
+        // Its open event streams end now instead of at their next safety re-read.
+        crate::live::job_events_committed(self, id);
         let mut keys = Vec::new();
         for list in &lists {
             keys.extend(parse_output_keys(list)?);
@@ -633,6 +637,7 @@ impl Db {
             let payload = json!({ "revision": next }).to_string();
             insert_event!(tx, id, "queued", None::<String>, Some(0.0_f64), Some(payload), now)?;
             tx.commit().await?;
+            crate::live::job_events_committed(self, id);
             Ok(true)
         }.await)?;
         if !revised {
@@ -751,6 +756,7 @@ impl Db {
         with_pool!(self, pool => sqlx::query(INSERT_EVENT)
             .bind(job_id).bind(kind).bind(stage).bind(progress).bind(&payload).bind(now)
             .execute(pool).await.map(|_| ()))?;
+        crate::live::job_events_committed(self, job_id);
         Ok(())
     }
 

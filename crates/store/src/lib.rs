@@ -17,6 +17,7 @@ pub mod error;
 pub mod exports;
 pub mod jobs;
 pub mod keys;
+pub mod live;
 pub mod marketing;
 pub mod moderation;
 pub mod notify;
@@ -55,6 +56,7 @@ pub use jobs::{
     SubmittedJob,
 };
 pub use keys::{CryptError, DataKey, KeyStore, Keyring, OperatorKey, RotationReport};
+pub use live::{JobEventSubscription, LiveEvents, JOB_EVENTS_CHANNEL};
 pub use marketing::MarketingRecipient;
 pub use moderation::{HeldJob, LegalRequest, NewReport, ReportedWork, Takedown, HELD_UNTIL};
 pub use notify::{JobQueuedListener, JOB_QUEUED_CHANNEL};

@@ -146,6 +146,7 @@ impl Db {
             }).to_string();
             insert_event!(tx, &id, "started", &job.stage, Some(job.progress), Some(payload), now)?;
             tx.commit().await?;
+            crate::live::job_events_committed(self, &id);
             Ok(Some((job, takeover)))
         }.await)?;
         Ok(claimed.map(|(job, takeover)| ClaimedJob {
@@ -199,6 +200,7 @@ impl Db {
             let data = json!({ "job_id": lease.job_id, "revision": lease.revision, "status": "running", "stage": stage, "progress": progress });
             enqueue_webhooks!(tx, &lease.job_id, EVENT_PROGRESS, &data, now).await?;
             tx.commit().await?;
+            crate::live::job_events_committed(self, &lease.job_id);
             Ok(())
         }.await)
     }
@@ -271,6 +273,7 @@ impl Db {
             let data = json!({ "job_id": lease.job_id, "revision": lease.revision, "status": "succeeded" });
             enqueue_webhooks!(tx, &lease.job_id, EVENT_SUCCEEDED, &data, now).await?;
             tx.commit().await?;
+            crate::live::job_events_committed(self, &lease.job_id);
             Ok(())
         }.await)
     }
@@ -313,6 +316,7 @@ impl Db {
                 "error": { "code": error.code, "message": error.message } });
             enqueue_webhooks!(tx, &lease.job_id, EVENT_FAILED, &data, now).await?;
             tx.commit().await?;
+            crate::live::job_events_committed(self, &lease.job_id);
             Ok(())
         }.await)
     }
@@ -395,6 +399,7 @@ impl Db {
                 .execute(&mut *tx).await?;
             insert_event!(tx, &lease.job_id, "retrying", None::<String>, None::<f64>, Some(&payload), now)?;
             tx.commit().await?;
+            crate::live::job_events_committed(self, &lease.job_id);
             Ok(())
         }.await)?;
         self.notify_job_queued(&lease.job_id).await
@@ -421,6 +426,7 @@ impl Db {
                 .execute(&mut *tx).await?;
             insert_event!(tx, &lease.job_id, "released", None::<String>, None::<f64>, Some(&payload), now)?;
             tx.commit().await?;
+            crate::live::job_events_committed(self, &lease.job_id);
             Ok(())
         }.await)?;
         self.notify_job_queued(&lease.job_id).await

@@ -358,6 +358,7 @@ impl Db {
                 .bind(job_id).bind(revision).execute(&mut *tx).await?;
             insert_event!(tx, job_id, "retrying", None::<String>, None::<f64>, None::<String>, now)?;
             tx.commit().await?;
+            crate::live::job_events_committed(self, job_id);
             Ok(true)
         }.await)?;
         if requeued {
