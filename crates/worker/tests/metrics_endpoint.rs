@@ -75,7 +75,7 @@ async fn only_the_metrics_token_reads_the_worker_metrics() {
         Some("scraper-token-wrong"),
         Some(&format!("{TOKEN}x")),
     ] {
-        let (status, _, body) = endpoint.get("/metrics", bearer.as_deref()).await;
+        let (status, _, body) = endpoint.get("/metrics", bearer).await;
         assert_eq!(status, 401, "{bearer:?}");
         assert_eq!(code(&body), "metrics.unauthorized");
         assert!(!body.contains("reelsmith_"));
