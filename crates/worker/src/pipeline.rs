@@ -60,19 +60,6 @@ pub enum JobOutcome {
     },
 }
 
-impl JobOutcome {
-    /// The `outcome` label of `reelsmith_renders_total`: a fixed word, never the job.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            JobOutcome::Succeeded { .. } => "succeeded",
-            JobOutcome::Failed { .. } => "failed",
-            JobOutcome::Retrying { .. } => "retrying",
-            JobOutcome::Released { .. } => "released",
-            JobOutcome::LeaseLost { .. } => "lease_lost",
-        }
-    }
-}
-
 /// Why a running job should stop at its next check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
@@ -201,7 +188,7 @@ pub(crate) async fn run_job(
     drop(heartbeat);
     drop(aborter);
     let outcome = settle(&ctx, &claimed, result, rendered).await;
-    reelsmith_metrics::worker().count_run(outcome.metric_label());
+    reelsmith_metrics::worker().count_run(run_label(&outcome));
     info!(job = %lease.job_id, ?outcome, "job ended");
     if matches!(
         outcome,
@@ -1006,6 +993,17 @@ async fn lost(ctx: &JobContext, lease: &Lease, rendered: bool) -> JobOutcome {
 /// its duration would say nothing about how long the stage takes).
 fn stage_done(stage: &'static str, started: Instant) {
     reelsmith_metrics::worker().observe_stage(stage, started.elapsed());
+}
+
+/// The `outcome` label of `reelsmith_renders_total`: a fixed word, never the job.
+fn run_label(outcome: &JobOutcome) -> &'static str {
+    match outcome {
+        JobOutcome::Succeeded { .. } => "succeeded",
+        JobOutcome::Failed { .. } => "failed",
+        JobOutcome::Retrying { .. } => "retrying",
+        JobOutcome::Released { .. } => "released",
+        JobOutcome::LeaseLost { .. } => "lease_lost",
+    }
 }
 
 fn elapsed_ms(since: Instant) -> u64 {
