@@ -279,7 +279,7 @@ pub enum Access {
     Refused,
 }
 
-/// The scrape rule shared by the server and the worker endpoint: only `Authorization: Bearer
+/// The server's scrape rule, for `reelsmith worker`'s own endpoint: only `Authorization: Bearer
 /// <metrics.token>`. Digests of equal length are compared, so the time taken says nothing
 /// about the token.
 pub fn scrape_access(token: Option<&str>, authorization: Option<&str>) -> Access {
