@@ -41,6 +41,19 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
         branding: reelsmith_server::state::branding(&config),
     });
     let shutdown = shutdown_on_signals();
+    let metrics = match config.worker.metrics_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (worker.metrics_listen)"))?;
+            Some(tokio::spawn(reelsmith_worker::metrics_endpoint::serve(
+                listener,
+                config.metrics.token.clone(),
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
     run_workers(
         &db,
         &media,
@@ -51,6 +64,13 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
         shutdown,
     )
     .await;
+    if let Some(task) = metrics {
+        match task.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "the worker metrics listener failed"),
+            Err(e) => tracing::warn!(error = %e, "the worker metrics listener panicked"),
+            Ok(Ok(())) => {}
+        }
+    }
     db.close().await;
     Ok(())
 }

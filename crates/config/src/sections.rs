@@ -348,6 +348,10 @@ pub struct WorkerConfig {
     /// store (retries that do not count as attempts) before it fails for good.
     #[serde(default = "default_outage_patience_minutes")]
     pub outage_patience_minutes: u64,
+    /// Where `reelsmith worker` serves its own `/metrics` (same `metrics.token` rule as the
+    /// server's); unset: no listener. Workers inside `serve` show on the server's `/metrics`.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 fn default_shutdown_grace_seconds() -> u64 {
@@ -375,6 +379,7 @@ impl Default for WorkerConfig {
             shutdown_grace_seconds: default_shutdown_grace_seconds(),
             store_retry_seconds: default_store_retry_seconds(),
             outage_patience_minutes: default_outage_patience_minutes(),
+            metrics_listen: None,
         }
     }
 }

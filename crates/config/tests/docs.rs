@@ -21,6 +21,7 @@ fn every_key_set() -> Config {
     config.email.smtp.password = Some(Secret::from("p"));
     config.email.smtp.ca_file = Some("ca.pem".into());
     config.retention.video_days = Some(30);
+    config.worker.metrics_listen = Some("127.0.0.1:9464".parse().unwrap());
     let p = &mut config.providers;
     for account in [
         &mut p.fal,

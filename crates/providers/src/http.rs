@@ -93,6 +93,13 @@ impl Endpoint {
     }
 }
 
+/// One try of a call, as `send_within` sees it.
+enum Try {
+    Answer(Response),
+    Fail(ProviderError),
+    Retry(ProviderError, Option<Duration>),
+}
+
 /// The HTTP client of one adapter, bound to its endpoint.
 #[derive(Debug)]
 pub struct Http {
@@ -218,68 +225,16 @@ impl Http {
             attempt += 1;
             let last = attempt >= policy.max_attempts.max(1);
             let sent = build(&self.client).timeout(timeout).send().await;
-            let (err, wait) = match sent {
-                // 3xx is returned too: `download` follows it; for API calls it is not JSON, so
-                // it ends as a malformed answer.
-                Ok(resp) if resp.status().is_success() || resp.status().is_redirection() => {
-                    return Ok(resp)
-                }
-                Ok(resp) => {
-                    let status = resp.status();
-                    let retry_after = retry_after(resp.headers());
-                    let headers = resp.headers().clone();
-                    let text = self.ep.key.redact(&resp.text().await.unwrap_or_default());
-                    if let Some(err) = classify.and_then(|c| c(status.as_u16(), &headers, &text)) {
-                        // The raw answer stays in the operator's log; the error is a sentence.
-                        tracing::warn!(provider = self.provider, what, status = status.as_u16(),
-                            answer = %text.chars().take(2000).collect::<String>(),
-                            code = reelsmith_core::ErrorCode::code(&err), "provider error answer");
-                        return Err(err);
-                    }
-                    let detail: String = text.chars().take(300).collect();
-                    let err = match status {
-                        StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
-                            provider: self.provider,
-                            retry_after,
-                        },
-                        s if s.is_server_error() => ProviderError::Unavailable {
-                            provider: self.provider,
-                            status: s.as_u16(),
-                            detail,
-                        },
-                        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                            return Err(ProviderError::Unauthorized {
-                                provider: self.provider,
-                                status: status.as_u16(),
-                            })
-                        }
-                        s => {
-                            return Err(ProviderError::Rejected {
-                                provider: self.provider,
-                                status: s.as_u16(),
-                                detail,
-                            })
-                        }
-                    };
-                    // A Retry-After past our limit (on a 429 or a 503) is not waited for.
-                    if retry_after.is_some_and(|ra| ra > policy.retry_after_max) {
-                        return Err(err);
-                    }
-                    (err, retry_after)
-                }
-                Err(e) if e.is_timeout() => {
-                    let err = ProviderError::Timeout {
-                        provider: self.provider,
-                        what: what.to_string(),
-                        after: timeout,
-                    };
-                    if idem == Idempotent::No {
-                        return Err(err);
-                    }
-                    (err, None)
-                }
-                Err(e) if e.is_connect() || e.is_request() => (self.network(e), None),
-                Err(e) => return Err(self.network(e)),
+            let tried = self.one_try(sent, what, idem, timeout, classify).await;
+            let code = match &tried {
+                Try::Answer(_) => None,
+                Try::Fail(err) | Try::Retry(err, _) => Some(reelsmith_core::ErrorCode::code(err)),
+            };
+            reelsmith_metrics::worker().count_provider_call(self.provider, code);
+            let (err, wait) = match tried {
+                Try::Answer(resp) => return Ok(resp),
+                Try::Fail(err) => return Err(err),
+                Try::Retry(err, wait) => (err, wait),
             };
             if last {
                 return Err(err);
@@ -294,6 +249,82 @@ impl Http {
                 "retrying provider call"
             );
             tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// What one try's answer means: the answer, an error to return, or one worth another try
+    /// (after the provider's `Retry-After` when it gave one).
+    async fn one_try(
+        &self,
+        sent: reqwest::Result<Response>,
+        what: &str,
+        idem: Idempotent,
+        timeout: Duration,
+        classify: Option<&Classify<'_>>,
+    ) -> Try {
+        let policy = &self.ep.policy;
+        match sent {
+            // 3xx is returned too: `download` follows it; for API calls it is not JSON, so
+            // it ends as a malformed answer.
+            Ok(resp) if resp.status().is_success() || resp.status().is_redirection() => {
+                Try::Answer(resp)
+            }
+            Ok(resp) => {
+                let status = resp.status();
+                let retry_after = retry_after(resp.headers());
+                let headers = resp.headers().clone();
+                let text = self.ep.key.redact(&resp.text().await.unwrap_or_default());
+                if let Some(err) = classify.and_then(|c| c(status.as_u16(), &headers, &text)) {
+                    // The raw answer stays in the operator's log; the error is a sentence.
+                    tracing::warn!(provider = self.provider, what, status = status.as_u16(),
+                        answer = %text.chars().take(2000).collect::<String>(),
+                        code = reelsmith_core::ErrorCode::code(&err), "provider error answer");
+                    return Try::Fail(err);
+                }
+                let detail: String = text.chars().take(300).collect();
+                let err = match status {
+                    StatusCode::TOO_MANY_REQUESTS => ProviderError::RateLimited {
+                        provider: self.provider,
+                        retry_after,
+                    },
+                    s if s.is_server_error() => ProviderError::Unavailable {
+                        provider: self.provider,
+                        status: s.as_u16(),
+                        detail,
+                    },
+                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                        return Try::Fail(ProviderError::Unauthorized {
+                            provider: self.provider,
+                            status: status.as_u16(),
+                        })
+                    }
+                    s => {
+                        return Try::Fail(ProviderError::Rejected {
+                            provider: self.provider,
+                            status: s.as_u16(),
+                            detail,
+                        })
+                    }
+                };
+                // A Retry-After past our limit (on a 429 or a 503) is not waited for.
+                if retry_after.is_some_and(|ra| ra > policy.retry_after_max) {
+                    return Try::Fail(err);
+                }
+                Try::Retry(err, retry_after)
+            }
+            Err(e) if e.is_timeout() => {
+                let err = ProviderError::Timeout {
+                    provider: self.provider,
+                    what: what.to_string(),
+                    after: timeout,
+                };
+                if idem == Idempotent::No {
+                    return Try::Fail(err);
+                }
+                Try::Retry(err, None)
+            }
+            Err(e) if e.is_connect() || e.is_request() => Try::Retry(self.network(e), None),
+            Err(e) => Try::Fail(self.network(e)),
         }
     }
 

@@ -10,7 +10,7 @@ use serde_json::json;
 use reelsmith_auth::hash_token;
 
 use crate::error::ApiError;
-use crate::metrics::{job_counts, render_job_counts};
+use crate::metrics::job_counts;
 use crate::readiness::probe;
 use crate::AppState;
 
@@ -75,24 +75,25 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, content_type = "text/plain", description = "Prometheus text format"),
+    responses((status = 200, content_type = "application/openmetrics-text", description = "OpenMetrics text format (read by Prometheus)"),
         (status = 401, description = "`metrics.unauthorized`: the bearer token is missing or wrong"),
         (status = 404, description = "no `metrics.token` is configured")))]
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(refusal) = metrics_allowed(&state, &headers) {
         return refusal.into_response();
     }
-    let mut out = String::new();
-    state.metrics.render_requests(&mut out);
     match job_counts(&state.db).await {
-        Ok(counts) => render_job_counts(&counts, &mut out),
+        Ok(counts) => state.metrics.set_job_counts(&counts),
         Err(err) => tracing::warn!(error = %err, "could not count jobs for metrics"),
     }
+    // Workers embedded in this process (`serve` without `--no-workers`) record into the
+    // process's pipeline registry: it is shown here too.
+    let out = reelsmith_metrics::encode(&[
+        state.metrics.registry(),
+        reelsmith_metrics::worker().registry(),
+    ]);
     (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, reelsmith_metrics::CONTENT_TYPE)],
         out,
     )
         .into_response()

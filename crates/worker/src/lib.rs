@@ -12,6 +12,7 @@ pub mod backoff;
 pub mod error;
 pub mod job_plan;
 pub mod keys;
+pub mod metrics_endpoint;
 pub mod notify;
 pub mod pipeline;
 pub mod providers;

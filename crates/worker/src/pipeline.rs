@@ -188,6 +188,7 @@ pub(crate) async fn run_job(
     drop(heartbeat);
     drop(aborter);
     let outcome = settle(&ctx, &claimed, result, rendered).await;
+    reelsmith_metrics::worker().count_run(run_label(&outcome));
     info!(job = %lease.job_id, ?outcome, "job ended");
     if matches!(
         outcome,
@@ -290,6 +291,7 @@ async fn run_stages(
     report(ctx, lease, "fetch", 0.0).await?;
     let inputs = fetch_inputs(ctx, &job.owner_id, &spec, &folder).await?;
     let fetch_ms = elapsed_ms(fetch_started);
+    stage_done("fetch", fetch_started);
     ctx.db
         .record_stage_output(
             lease,
@@ -343,6 +345,7 @@ async fn run_stages(
             media: visuals,
             ..inputs
         };
+        stage_done("shots", started);
         (spec, inputs, Some(elapsed_ms(started)))
     };
     stop.check()?;
@@ -364,6 +367,7 @@ async fn run_stages(
     let output = render_in_background(ctx, lease, spec, inputs, &folder, stop).await?;
     *rendered = true;
     let render_ms = elapsed_ms(render_started);
+    stage_done("render", render_started);
     ctx.db
         .record_stage_output(
             lease,
@@ -414,6 +418,7 @@ async fn run_stages(
             now_ms(),
         )
         .await?;
+    stage_done("store", store_started);
     drop(folder);
     Ok(Stored {
         keys,
@@ -981,6 +986,23 @@ async fn lost(ctx: &JobContext, lease: &Lease, rendered: bool) -> JobOutcome {
         job_id,
         rendered,
         deleted,
+    }
+}
+
+/// A completed stage, for `reelsmith_stage_duration_seconds` (a stage cut short is not timed:
+/// its duration would say nothing about how long the stage takes).
+fn stage_done(stage: &'static str, started: Instant) {
+    reelsmith_metrics::worker().observe_stage(stage, started.elapsed());
+}
+
+/// The `outcome` label of `reelsmith_renders_total`: a fixed word, never the job.
+fn run_label(outcome: &JobOutcome) -> &'static str {
+    match outcome {
+        JobOutcome::Succeeded { .. } => "succeeded",
+        JobOutcome::Failed { .. } => "failed",
+        JobOutcome::Retrying { .. } => "retrying",
+        JobOutcome::Released { .. } => "released",
+        JobOutcome::LeaseLost { .. } => "lease_lost",
     }
 }
 
