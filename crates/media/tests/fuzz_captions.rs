@@ -204,7 +204,9 @@ fn config() -> ProptestConfig {
     // The ordinary suite replays the same cases every run, so CI cannot fail by chance;
     // `scripts/fuzz` (PROPTEST_CASES) draws new ones. A failure is kept beside this file
     // (`*.proptest-regressions`) and replayed first from then on.
-    if std::env::var_os("PROPTEST_CASES").is_none() && std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+    if std::env::var_os("PROPTEST_CASES").is_none()
+        && std::env::var_os("PROPTEST_RNG_SEED").is_none()
+    {
         config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x5eed);
     }
     config.failure_persistence = Some(Box::new(

@@ -1137,13 +1137,7 @@ async fn p_bill_1_a_chargeback_after_spending_is_owed_never_a_negative_balance(t
     // A grant pays what is owed first.
     t.state
         .db
-        .add_credits(
-            &id,
-            reelsmith_store::CreditKind::Grant,
-            1,
-            "test",
-            now_ms(),
-        )
+        .add_credits(&id, reelsmith_store::CreditKind::Grant, 1, "test", now_ms())
         .await
         .unwrap();
     assert_eq!(balance(&t, &auth).await, 0);
