@@ -730,6 +730,13 @@ async fn s3_answering_500_503_or_slowly_for_a_while_loses_nothing_and_stores_onc
     assert_eq!(worker.wait(), Some(0), "{}", worker.log_text());
     let impatient = impatient(&config);
     let worker = WorkerProcess::start(&impatient, &temp.path().join("worker-2"), 1);
+    // The worker reads the deployment marker from the bucket as it starts: the outage begins
+    // once it is running.
+    let deadline = Instant::now() + PATIENCE;
+    while !worker.log_text().contains("worker started") {
+        assert!(Instant::now() < deadline, "{}", worker.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let before = balance(&api).await;
     proxy.set(faults::Mode::Error503);
     let doomed = submit(&api, SHORT).await;
