@@ -27,6 +27,8 @@ pub struct AppState {
     pub decode_permits: Arc<tokio::sync::Semaphore>,
     /// The automated checks' rules (P-SAFE-1), reloaded when the operator's file changes.
     pub rules: reelsmith_safety::RuleBook,
+    /// The model registry jobs are planned (quoted) with at submission.
+    pub models: reelsmith_jobs::ModelRegistry,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
             clock: Clock::default(),
             decode_permits,
             rules,
+            models: reelsmith_jobs::ModelRegistry::default(),
         }
     }
 
