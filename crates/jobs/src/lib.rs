@@ -12,8 +12,8 @@ pub mod stages;
 pub mod usage;
 
 pub use plan::{
-    plan_job, plan_job_with, JobPlan, JobPlanError, SceneShots, StoredPlan, StoredPlanError,
-    VoicePlan, PLAN_VERSION,
+    plan_job, plan_job_with, JobPlan, JobPlanError, RequestLimits, SceneShots, StoredPlan,
+    StoredPlanError, VoicePlan, PLAN_VERSION,
 };
 pub use providers::{call_policy, script_writer, ProviderSet};
 pub use registry::ModelRegistry;

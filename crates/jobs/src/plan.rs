@@ -45,6 +45,30 @@ pub struct JobPlan {
     pub credits: u64,
     /// The cloud voice that reads the narration, when the job names one (issue 17).
     pub voice: Option<VoicePlan>,
+    /// What the model accepted in a request when the job was quoted.
+    pub limits: RequestLimits,
+}
+
+/// The parts of a model's capabilities a shot request is cut to, fixed with the plan so the
+/// worker needs no registry lookup of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestLimits {
+    /// Longest prompt accepted, in characters.
+    pub max_prompt_chars: usize,
+    /// Whether the model takes a negative prompt.
+    pub negative_prompt: bool,
+    /// The resolutions the model can be asked for; empty when the provider picks.
+    pub resolutions: Vec<String>,
+}
+
+impl RequestLimits {
+    fn of(caps: &ModelCaps) -> RequestLimits {
+        RequestLimits {
+            max_prompt_chars: caps.max_prompt_chars,
+            negative_prompt: caps.negative_prompt,
+            resolutions: caps.resolutions.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
 }
 
 /// A narration synthesized by a cloud voice, priced by its characters.
@@ -194,6 +218,7 @@ pub fn plan_job_with(spec: &RenderSpec, models: &ModelRegistry) -> Result<JobPla
             scenes: Vec::new(),
             credits: voice_credits,
             voice,
+            limits: RequestLimits::of(caps),
         });
     }
     check_frame(caps, spec)?;
@@ -229,6 +254,7 @@ pub fn plan_job_with(spec: &RenderSpec, models: &ModelRegistry) -> Result<JobPla
         scenes,
         credits,
         voice,
+        limits: RequestLimits::of(caps),
     })
 }
 

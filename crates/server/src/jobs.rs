@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::Stream;
 use reelsmith_core::RenderSpec;
-use reelsmith_jobs::{plan_job_with, JobPlan, StoredPlan};
+use reelsmith_jobs::{plan_job_with, EventKind, JobPlan, StoredPlan};
 use reelsmith_store::{
     now_ms, upload_ids_in, CancelOutcome, Job, JobError, JobEvent, JobRevision, JobStatus, NewJob,
     UploadKind,
@@ -690,7 +690,7 @@ async fn stream_start(state: &AppState, job_id: &str, headers: &HeaderMap) -> Ap
         let batch = state.db.job_events_since(job_id, after, 500).await?;
         let Some(last) = batch.last() else { break };
         after = last.id;
-        if let Some(q) = batch.iter().rev().find(|e| e.kind == "queued") {
+        if let Some(q) = batch.iter().rev().find(|e| e.kind == EventKind::Queued) {
             start = q.id - 1;
         }
     }

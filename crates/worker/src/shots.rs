@@ -23,7 +23,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use reelsmith_core::{ErrorCode, RenderSpec};
-use reelsmith_providers::registry::lookup;
 use reelsmith_providers::{
     InputImage, PendingShot, ProviderError, ShotKind, ShotProvider, ShotRequest,
 };
@@ -236,8 +235,7 @@ async fn shot_request(
     seconds: u32,
     inputs: &Inputs,
 ) -> Result<ShotRequest, Halt> {
-    let caps = lookup(Some(&plan.provider), Some(&plan.model))
-        .ok_or_else(|| WorkerError::InvalidParams(format!("unknown model {}", plan.model)))?;
+    let caps = &plan.limits;
     let image = match (scene.kind, scene.image) {
         (ShotKind::ImageToVideo, Some(i)) => {
             let upload_id = &spec.media[i];
@@ -274,10 +272,7 @@ async fn shot_request(
         image,
         duration_s: seconds,
         aspect: text(json!(spec.aspect)),
-        resolution: caps
-            .resolutions
-            .contains(&resolution.as_str())
-            .then_some(resolution),
+        resolution: caps.resolutions.contains(&resolution).then_some(resolution),
         audio: false,
         seed: Some(spec.seed),
     })
