@@ -527,7 +527,7 @@ async fn plan_drift(app: TestApp, fake: Fake) {
     assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
 
     let bodies = fake.bodies().await;
-    let durations: Vec<&Value> = bodies.iter().map(|b| &b["duration"]).collect();
+    let durations: Vec<&Value> = bodies.iter().map(|b| &b["body"]["duration"]).collect();
     assert_eq!(
         durations,
         [&json!("5")],
