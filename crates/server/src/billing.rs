@@ -10,8 +10,8 @@ use reelsmith_billing::limits::{self, JobFacts};
 use reelsmith_billing::{creem::CreemClient, effective_plan, stripe as stripe_api};
 use reelsmith_config::{Plan, PlanKind, PlanLimits, Processor};
 use reelsmith_core::RenderSpec;
+use reelsmith_jobs::JobPlan;
 use reelsmith_store::{new_id, now_ms, Checkout, CreditKind, CreditOnce, Payment, Role};
-use reelsmith_worker::job_plan::JobPlan;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -433,7 +433,7 @@ fn job_facts<'a>(spec: &'a RenderSpec, resolution: &'a str, plan: &'a JobPlan) -
     JobFacts {
         resolution,
         seconds,
-        provider: plan.provider,
+        provider: &plan.provider,
         active_jobs: 0,
     }
 }

@@ -4,15 +4,16 @@
 
 use axum::extract::State;
 use axum::Json;
-use reelsmith_store::{CreditHold, LedgerEntry};
-use reelsmith_worker::job_plan::SceneShots;
+use reelsmith_jobs::SceneShots;
+use reelsmith_store::LedgerEntry;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, CurrentUser};
-use crate::jobs::{credits, valid_spec};
+pub use crate::job_cost::{HoldView, JobCost};
+use crate::jobs::valid_spec;
 use crate::time::rfc3339;
 use crate::uploads::PageQuery;
 use crate::AppState;
@@ -75,53 +76,6 @@ pub async fn mine(
         owed,
         ledger: ledger.iter().map(LedgerView::from).collect(),
     }))
-}
-
-/// One revision's reserved cost and what became of it.
-#[derive(Serialize, ToSchema)]
-pub struct HoldView {
-    pub revision: i64,
-    pub amount: i64,
-    /// `held` (reserved while the revision is queued or running), `charged` (it succeeded) or
-    /// `released` (it failed, was cancelled or replaced: the amount was refunded).
-    pub state: String,
-}
-
-/// A job's credits over all its revisions.
-#[derive(Serialize, ToSchema)]
-pub struct JobCost {
-    /// Reserved by revisions that have not finished yet.
-    pub reserved: i64,
-    /// Spent on revisions that succeeded.
-    pub charged: i64,
-    /// Given back for revisions that did not complete.
-    pub refunded: i64,
-    pub revisions: Vec<HoldView>,
-}
-
-impl JobCost {
-    pub fn from_holds(holds: &[CreditHold]) -> JobCost {
-        let sum = |state: &str| {
-            holds
-                .iter()
-                .filter(|h| h.state == state)
-                .map(|h| h.amount)
-                .sum()
-        };
-        JobCost {
-            reserved: sum("held"),
-            charged: sum("charged"),
-            refunded: sum("released"),
-            revisions: holds
-                .iter()
-                .map(|h| HoldView {
-                    revision: h.revision,
-                    amount: h.amount,
-                    state: h.state.clone(),
-                })
-                .collect(),
-        }
-    }
 }
 
 /// The shots of one scene, as the quote plans them.
@@ -196,23 +150,23 @@ pub async fn quote(
     let mut consent_missing = !plan.is_studio()
         && state
             .db
-            .active_consent(caller.id(), plan.provider)
+            .active_consent(caller.id(), &plan.provider)
             .await?
             .is_none();
     if let Some(voice) = &plan.voice {
         consent_missing |= state
             .db
-            .active_consent(caller.id(), voice.provider)
+            .active_consent(caller.id(), &voice.provider)
             .await?
             .is_none();
     }
-    let cost = credits(plan);
+    let cost = plan.cost();
     let balance = state.db.credit_balance(caller.id()).await?;
     let (billing_plan, broken) =
         crate::billing::plan_check(&state, caller.id(), &checked.params, plan).await?;
     Ok(Json(QuoteView {
-        provider: plan.provider.to_owned(),
-        model: plan.model.to_owned(),
+        provider: plan.provider.clone(),
+        model: plan.model.clone(),
         scenes: plan.scenes.iter().map(QuoteScene::from).collect(),
         credits: cost,
         balance,

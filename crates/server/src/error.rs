@@ -142,8 +142,8 @@ impl From<reelsmith_store::StoreError> for ApiError {
     }
 }
 
-impl From<reelsmith_worker::JobPlanError> for ApiError {
-    fn from(err: reelsmith_worker::JobPlanError) -> ApiError {
+impl From<reelsmith_jobs::JobPlanError> for ApiError {
+    fn from(err: reelsmith_jobs::JobPlanError) -> ApiError {
         ApiError::from_code(&err, StatusCode::UNPROCESSABLE_ENTITY)
     }
 }

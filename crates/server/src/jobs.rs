@@ -12,19 +12,19 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::Stream;
 use reelsmith_core::RenderSpec;
+use reelsmith_jobs::{plan_job_with, EventKind, JobPlan, StoredPlan};
 use reelsmith_store::{
     now_ms, upload_ids_in, CancelOutcome, Job, JobError, JobEvent, JobRevision, JobStatus, NewJob,
     UploadKind,
 };
-use reelsmith_worker::{plan_job, JobPlan};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::auth::enforce_limit;
-use crate::credits::JobCost;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ApiJson, ApiQuery, ClientInfo, CurrentUser};
+use crate::job_cost::JobCost;
 use crate::range::serve_object;
 use crate::time::{date, opt_rfc3339, rfc3339};
 use crate::uploads::PageQuery;
@@ -157,10 +157,10 @@ pub(crate) struct CheckedSpec {
 async fn checked_spec(state: &AppState, owner: &str, body: Value) -> ApiResult<CheckedSpec> {
     let checked = valid_spec(state, owner, body).await?;
     if !checked.plan.is_studio() {
-        provider_is_usable(state, owner, checked.plan.provider).await?;
+        provider_is_usable(state, owner, &checked.plan.provider).await?;
     }
     if let Some(voice) = &checked.plan.voice {
-        crate::cloud_voices::voice_is_usable(state, owner, voice.provider).await?;
+        crate::cloud_voices::voice_is_usable(state, owner, &voice.provider).await?;
     }
     Ok(checked)
 }
@@ -222,7 +222,7 @@ pub(crate) async fn valid_spec(
         }
     }
     crate::sound::check_sound(state, owner, &spec).await?;
-    let plan = plan_job(&spec)?;
+    let plan = plan_job_with(&spec, &state.models)?;
     if plan.voice.is_none() {
         // A script no local voice can read is refused before anything is reserved.
         reelsmith_media::speech::check_voice_for_script(
@@ -233,10 +233,10 @@ pub(crate) async fn valid_spec(
         .map_err(|e| ApiError::from_code(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
     }
     if !plan.is_studio() {
-        provider_is_configured(state, plan.provider)?;
+        provider_is_configured(state, &plan.provider)?;
     }
     if let Some(voice) = &plan.voice {
-        crate::cloud_voices::voice_is_configured(state, voice.provider)?;
+        crate::cloud_voices::voice_is_configured(state, &voice.provider)?;
     }
     let params =
         serde_json::to_value(&spec).map_err(|e| ApiError::internal("spec.serialise", &e))?;
@@ -289,10 +289,6 @@ pub(crate) fn provider_is_configured(state: &AppState, provider: &str) -> ApiRes
             format!("provider `{provider}` is not configured on this server"),
         ))
     }
-}
-
-pub(crate) fn credits(plan: &JobPlan) -> i64 {
-    i64::try_from(plan.credits).unwrap_or(i64::MAX)
 }
 
 fn unknown_upload(id: &str) -> ApiError {
@@ -359,13 +355,14 @@ pub async fn submit(
         crate::billing::enforce_plan(&state, caller.id(), &checked.params, &checked.plan).await?;
     let submitted = state
         .db
-        .submit_job_limited(
+        .submit_planned_job(
             &NewJob {
                 owner_id: caller.id().to_owned(),
                 params: checked.params,
                 idempotency_key: key,
-                cost: credits(&checked.plan),
+                cost: checked.plan.cost(),
             },
+            Some(&StoredPlan::new(checked.plan).to_value()),
             digest.as_deref(),
             crate::billing::active_jobs_cap(&billing_plan),
             now_ms(),
@@ -536,11 +533,12 @@ pub async fn revise(
         .or(held_raw);
     let job = state
         .db
-        .add_revision(
+        .add_planned_revision(
             caller.id(),
             &id,
             &checked.params,
-            credits(&checked.plan),
+            Some(&StoredPlan::new(checked.plan.clone()).to_value()),
+            checked.plan.cost(),
             now_ms(),
         )
         .await?
@@ -712,7 +710,7 @@ async fn stream_start(state: &AppState, job_id: &str, headers: &HeaderMap) -> Ap
         let batch = state.db.job_events_since(job_id, after, 500).await?;
         let Some(last) = batch.last() else { break };
         after = last.id;
-        if let Some(q) = batch.iter().rev().find(|e| e.kind == "queued") {
+        if let Some(q) = batch.iter().rev().find(|e| e.kind == EventKind::Queued) {
             start = q.id - 1;
         }
     }

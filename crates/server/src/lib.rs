@@ -20,6 +20,7 @@ pub mod exports;
 pub mod extract;
 pub mod health;
 pub mod hsts;
+pub mod job_cost;
 pub mod jobs;
 pub mod marketing;
 pub mod metrics;

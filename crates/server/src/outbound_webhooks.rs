@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use reelsmith_store::{new_id, now_ms, WebhookDelivery, WebhookEndpoint};
-use reelsmith_worker::webhooks::{check_url, new_secret, secret_context};
+use reelsmith_jobs::webhooks::{check_url, new_secret, secret_context};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;

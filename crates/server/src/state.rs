@@ -29,6 +29,8 @@ pub struct AppState {
     pub rules: reelsmith_safety::RuleBook,
     /// Wake-ups for job event streams (one database listener per process on PostgreSQL).
     pub live: Arc<reelsmith_store::LiveEvents>,
+    /// The model registry jobs are planned (quoted) with at submission.
+    pub models: reelsmith_jobs::ModelRegistry,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             clock: Clock::default(),
             decode_permits,
             rules,
+            models: reelsmith_jobs::ModelRegistry::default(),
         }
     }
 

@@ -3,7 +3,11 @@
 //! only once an hour. A webhook with a bad signature is refused with 401 and the job keeps
 //! waiting; a correctly signed one is accepted and the job finishes within seconds.
 
+#[allow(unused_macros, dead_code)]
+mod backends;
 mod common;
+#[path = "../../store/tests/support/mod.rs"]
+mod support;
 
 #[path = "../../providers/tests/common/mod.rs"]
 #[allow(unused_macros, unused_imports)]
@@ -21,7 +25,7 @@ use reelsmith_config::{Config, Secret};
 use reelsmith_providers::webhook::{fal as fal_hook, kie as kie_hook, replicate as replicate_hook};
 use reelsmith_store::{now_ms, JobStatus};
 use reelsmith_worker::{ProviderSet, Worker, WorkerSettings};
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 const PUBLIC_URL: &str = "https://reelsmith.example";
@@ -397,4 +401,155 @@ async fn webhooks_for_providers_this_server_lacks_are_not_found() {
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{provider}");
     }
+}
+
+// ---- plan drift (issue 16): the stored plan, not the registry at run time, is what runs ----
+
+const DRIFT_MODEL: &str = "fal-ai/kling-video/v2.1/master/text-to-video";
+const DRIFT_GRANT: i64 = 1000;
+
+fn drift_config(base: String) -> impl FnOnce(&mut Config) {
+    move |c: &mut Config| {
+        c.rate_limits.job_submission.count = 1000;
+        c.credits.signup_grant = DRIFT_GRANT;
+        c.providers.poll_seconds = 1;
+        c.providers.fal.key = Some(Secret::new(fakes::KEY.to_owned()));
+        c.providers.fal.base_url = Some(base);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_bill_4_plan_drift_the_job_renders_and_is_charged_what_was_quoted_sqlite_local() {
+    let fake = Fake::start("fal_fake.py");
+    let app = app_with(drift_config(fake.base())).await;
+    plan_drift(app, fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_bill_4_plan_drift_the_job_renders_and_is_charged_what_was_quoted_postgres_s3() {
+    let fake = Fake::start("fal_fake.py");
+    let app = backends::postgres_s3_with(drift_config(fake.base())).await;
+    plan_drift(app, fake).await;
+}
+
+/// A job is quoted and submitted; then the model registry changes the model's price and the
+/// shot lengths it allows (as a new release would); only then does a worker, planning with
+/// that same changed registry, run the job. It sends the quoted shots and charges the quote.
+async fn plan_drift(app: TestApp, fake: Fake) {
+    let auth = Auth::Cookie(app.signed_in_user("fox@example.org", "fox").await);
+    let user = app
+        .state
+        .db
+        .user_by_email("fox@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    app.state
+        .db
+        .grant_consent(&user.id, "fal", "test", now_ms())
+        .await
+        .unwrap();
+    let spec = json!({ "script": SCRIPT, "provider": "fal", "model": DRIFT_MODEL,
+                       "resolution": "720p" });
+    let quote = app
+        .json(Method::POST, "/api/v1/jobs/quote", &auth, spec.clone())
+        .await
+        .json();
+    let quoted = quote["credits"].as_i64().unwrap();
+    assert_eq!(quote["scenes"][0]["shots"], json!([5]), "{quote}");
+    assert_eq!(quoted, 25, "one 5 s shot at 5 credits a second");
+    let r = app
+        .json(Method::POST, "/api/v1/jobs", &auth, spec.clone())
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let job_id = r.json()["id"].as_str().unwrap().to_owned();
+
+    let before = reelsmith_providers::registry::lookup(Some("fal"), Some(DRIFT_MODEL))
+        .unwrap()
+        .clone();
+    app.state
+        .models
+        .replace(reelsmith_providers::registry::ModelCaps {
+            price: reelsmith_providers::registry::Price::PerSecond(50),
+            durations: reelsmith_providers::registry::Durations::Fixed(&[10]),
+            ..before
+        });
+    let requote = app
+        .json(Method::POST, "/api/v1/jobs/quote", &auth, spec)
+        .await
+        .json();
+    assert_eq!(
+        (
+            requote["credits"].as_i64(),
+            requote["scenes"][0]["shots"].clone()
+        ),
+        (Some(500), json!([10])),
+        "the registry change is what planning sees now"
+    );
+
+    let config = app.state.config.clone();
+    let mut settings = WorkerSettings::from_config(&config);
+    settings.poll_interval = Duration::from_millis(100);
+    settings.heartbeat = Duration::from_millis(500);
+    settings.engine.encode.preset = "ultrafast".into();
+    let providers = ProviderSet::from_config(&config.providers, None)
+        .unwrap()
+        .with_models(app.state.models.clone());
+    let worker = Worker::with_settings(
+        app.state.db.clone(),
+        app.state.media.clone(),
+        settings,
+        "w1",
+    )
+    .with_providers(providers);
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let worker = tokio::spawn(async move { worker.run(token).await.unwrap() });
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let job = loop {
+        let job = app.state.db.job_by_id(&job_id).await.unwrap().unwrap();
+        if job.status.is_terminal() {
+            break job;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    shutdown.cancel();
+    worker.await.unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
+
+    let bodies = fake.bodies().await;
+    let durations: Vec<&Value> = bodies.iter().map(|b| &b["body"]["duration"]).collect();
+    assert_eq!(
+        durations,
+        [&json!("5")],
+        "the quoted shot, not the registry's new one"
+    );
+    let usage = job.usage.clone().unwrap();
+    assert_eq!(usage["credits"], json!(quoted), "{usage}");
+    assert_eq!(usage["shots"], json!(1));
+    let view = app
+        .get(&format!("/api/v1/jobs/{job_id}"), &auth)
+        .await
+        .json();
+    assert_eq!(
+        (
+            view["cost"]["charged"].as_i64(),
+            view["cost"]["reserved"].as_i64()
+        ),
+        (Some(quoted), Some(0)),
+        "{view}"
+    );
+    assert_eq!(
+        app.state.db.credit_balance(&user.id).await.unwrap(),
+        DRIFT_GRANT - quoted
+    );
 }

@@ -83,6 +83,9 @@ pub struct Job {
     pub updated_at: UnixMillis,
     /// The title its owner gave it; `None` means the default (the script's first words).
     pub title: Option<String>,
+    /// The current revision's plan, stored at submission (`reelsmith_jobs::StoredPlan`); `None`
+    /// for a job stored before plans were.
+    pub plan: Option<Value>,
 }
 
 /// One version of a job's parameters and what it produced.
@@ -180,11 +183,12 @@ pub(crate) struct JobRow {
     created_at: i64,
     updated_at: i64,
     title: Option<String>,
+    plan_json: Option<String>,
 }
 
 pub(crate) const JOB_COLUMNS: &str = "id, owner_id, status, stage, progress, params_json, \
     error_code, error_message, usage_json, idempotency_key, current_revision, attempts, \
-    next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at, title";
+    next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at, title, plan_json";
 
 pub(crate) fn parse_json(what: &str, text: &str) -> StoreResult<Value> {
     serde_json::from_str(text).map_err(|e| corrupt_json(what, e))
@@ -207,6 +211,7 @@ impl JobRow {
             status: JobStatus::parse(&self.status)?,
             params: parse_json("job params", &self.params_json)?,
             usage: parse_opt_json("job usage", self.usage_json.as_deref())?,
+            plan: parse_opt_json("job plan", self.plan_json.as_deref())?,
             error: job_error(self.error_code, self.error_message),
             id: self.id,
             owner_id: self.owner_id,
@@ -396,16 +401,31 @@ impl Db {
         max_active: Option<i64>,
         now: UnixMillis,
     ) -> StoreResult<SubmittedJob> {
+        self.submit_planned_job(new, None, request_digest, max_active, now)
+            .await
+    }
+
+    /// [`Db::submit_job_limited`] storing `plan`, the plan the job was quoted with, in the same
+    /// transaction: the worker executes it instead of planning again.
+    pub async fn submit_planned_job(
+        &self,
+        new: &NewJob,
+        plan: Option<&Value>,
+        request_digest: Option<&str>,
+        max_active: Option<i64>,
+        now: UnixMillis,
+    ) -> StoreResult<SubmittedJob> {
         let id = new_id();
         let params = new.params.to_string();
+        let plan = plan.map(Value::to_string);
         let insert_job = "INSERT INTO jobs (id, owner_id, status, params_json, idempotency_key, \
             current_revision, attempts, next_attempt_at, created_at, updated_at, \
-            idempotency_digest) \
-            VALUES ($1, $2, 'queued', $3, $4, 1, 0, $5, $5, $5, $6) \
+            idempotency_digest, plan_json) \
+            VALUES ($1, $2, 'queued', $3, $4, 1, 0, $5, $5, $5, $6, $7) \
             ON CONFLICT (owner_id, idempotency_key) DO NOTHING";
         let insert_revision =
-            "INSERT INTO job_revisions (job_id, revision, params_json, status, created_at) \
-            VALUES ($1, 1, $2, 'queued', $3)";
+            "INSERT INTO job_revisions (job_id, revision, params_json, status, created_at, \
+            plan_json) VALUES ($1, 1, $2, 'queued', $3, $4)";
         let created = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             if max_active.is_some() {
@@ -416,7 +436,7 @@ impl Db {
             }
             let n = sqlx::query(insert_job)
                 .bind(&id).bind(&new.owner_id).bind(&params).bind(&new.idempotency_key).bind(now)
-                .bind(request_digest)
+                .bind(request_digest).bind(&plan)
                 .execute(&mut *tx).await?.rows_affected();
             if n == 0 {
                 return Ok::<bool, StoreError>(false);
@@ -432,7 +452,8 @@ impl Db {
                     return Err(StoreError::ActiveJobLimit { limit });
                 }
             }
-            sqlx::query(insert_revision).bind(&id).bind(&params).bind(now).execute(&mut *tx).await?;
+            sqlx::query(insert_revision).bind(&id).bind(&params).bind(now).bind(&plan)
+                .execute(&mut *tx).await?;
             hold_credits!(tx, &new.owner_id, &id, 1_i64, new.cost, now).await?;
             let payload = json!({ "revision": 1 }).to_string();
             insert_event!(tx, &id, "queued", None::<String>, Some(0.0_f64), Some(payload), now)?;
@@ -609,15 +630,30 @@ impl Db {
         cost: i64,
         now: UnixMillis,
     ) -> StoreResult<Option<Job>> {
+        self.add_planned_revision(owner_id, id, params, None, cost, now)
+            .await
+    }
+
+    /// [`Db::add_revision`] storing the new revision's plan (see [`Db::submit_planned_job`]).
+    pub async fn add_planned_revision(
+        &self,
+        owner_id: &str,
+        id: &str,
+        params: &Value,
+        plan: Option<&Value>,
+        cost: i64,
+        now: UnixMillis,
+    ) -> StoreResult<Option<Job>> {
         let current = "SELECT status, current_revision FROM jobs WHERE id = $1 AND owner_id = $2";
         let requeue = "UPDATE jobs SET params_json = $2, current_revision = $3, status = 'queued', \
             stage = NULL, progress = 0, error_code = NULL, error_message = NULL, usage_json = NULL, \
             attempts = 0, next_attempt_at = $4, lease_owner = NULL, lease_token = NULL, \
-            lease_expires_at = NULL, updated_at = $4 WHERE id = $1";
+            lease_expires_at = NULL, updated_at = $4, plan_json = $5 WHERE id = $1";
         let insert_revision =
-            "INSERT INTO job_revisions (job_id, revision, params_json, status, created_at) \
-            VALUES ($1, $2, $3, 'queued', $4)";
+            "INSERT INTO job_revisions (job_id, revision, params_json, status, created_at, \
+            plan_json) VALUES ($1, $2, $3, 'queued', $4, $5)";
         let params = params.to_string();
+        let plan = plan.map(Value::to_string);
         let revised = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             let row: Option<(String, i64)> = sqlx::query_as(current).bind(id).bind(owner_id)
@@ -629,8 +665,10 @@ impl Db {
                 return Err(StoreError::JobBusy);
             }
             let next = revision + 1;
-            sqlx::query(requeue).bind(id).bind(&params).bind(next).bind(now).execute(&mut *tx).await?;
-            sqlx::query(insert_revision).bind(id).bind(next).bind(&params).bind(now).execute(&mut *tx).await?;
+            sqlx::query(requeue).bind(id).bind(&params).bind(next).bind(now).bind(&plan)
+                .execute(&mut *tx).await?;
+            sqlx::query(insert_revision).bind(id).bind(next).bind(&params).bind(now).bind(&plan)
+                .execute(&mut *tx).await?;
             // A revision replaced before it ran gives its credits back before the new one holds.
             settle_holds!(tx, id, None, false, now).await?;
             hold_credits!(tx, owner_id, id, next, cost, now).await?;

@@ -9,13 +9,12 @@
 //! removed when a worker starts.
 
 pub mod backoff;
+mod context;
 pub mod error;
-pub mod job_plan;
 pub mod keys;
 pub mod metrics_endpoint;
 pub mod notify;
 pub mod pipeline;
-pub mod providers;
 pub mod retention;
 pub mod shots;
 mod transcript;
@@ -25,9 +24,13 @@ pub mod workdir;
 pub mod worker;
 
 pub use error::WorkerError;
-pub use job_plan::{plan_job, JobPlan, JobPlanError, VoicePlan};
 pub use notify::JobMail;
 pub use pipeline::JobOutcome;
 pub use providers::ProviderSet;
+/// Planning and provider wiring live in `reelsmith-jobs`, shared with the API server; these
+/// paths are kept for the stages and embedders that name them here.
+pub use reelsmith_jobs::plan as job_plan;
+pub use reelsmith_jobs::providers;
+pub use reelsmith_jobs::{plan_job, JobPlan, JobPlanError, VoicePlan};
 pub use retention::{sweep, RetentionError, RetentionReport};
 pub use worker::{process_worker_id, Worker, WorkerSettings};

@@ -11,7 +11,7 @@ use reelsmith_mail::{templates, Branding, Mailer};
 use reelsmith_store::Db;
 use tracing::warn;
 
-use crate::pipeline::JobOutcome;
+use crate::context::JobOutcome;
 
 /// How the worker writes to people: the transport and what the emails say about the service.
 pub struct JobMail {

@@ -3,16 +3,13 @@
 //! cancelled, or another worker took it over after it expired) the render stops at the next frame
 //! and nothing this worker does can change the job any more.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use reelsmith_core::{ErrorCode, RenderSpec};
 use reelsmith_media::render::{render, Progress, RenderError, RenderJob, RenderOutput, Stage};
 use reelsmith_store::{
-    now_ms, ClaimedJob, Db, JobError, JobStatus, Lease, SealedMedia, StoreError, UploadKind,
+    now_ms, ClaimedJob, Job, JobError, JobStatus, Lease, StoreError, UploadKind,
 };
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
@@ -21,141 +18,21 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::backoff::{attempts_exhausted, retry_delay};
+use crate::context::{ensure_not_paused, Halt, Inputs, JobContext};
+pub use crate::context::{JobOutcome, StopReason, StopSignal};
 use crate::error::WorkerError;
-use crate::job_plan::plan_job;
 use crate::keys::{output_keys, OUTPUT_FILES};
-use crate::shots::{self, Providers};
+use crate::shots;
 use crate::transcript;
 use crate::workdir::WorkFolder;
-use crate::worker::WorkerSettings;
-use reelsmith_media::align::transcript::HeardWord;
-
-/// How a job's run ended, as far as this worker is concerned (for logs and tests).
-#[derive(Debug, Clone, PartialEq)]
-pub enum JobOutcome {
-    Succeeded {
-        job_id: String,
-        /// True when a recorded `store` stage of an earlier attempt was reused.
-        resumed: bool,
-    },
-    Failed {
-        job_id: String,
-        code: String,
-    },
-    Retrying {
-        job_id: String,
-        code: String,
-        next_attempt_at: i64,
-    },
-    /// Given back to the queue at shutdown.
-    Released {
-        job_id: String,
-    },
-    /// The lease went (cancelled or taken over); `deleted` lists the objects this worker removed
-    /// because nothing would reference them.
-    LeaseLost {
-        job_id: String,
-        rendered: bool,
-        deleted: Vec<String>,
-    },
-}
-
-/// Why a running job should stop at its next check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    LeaseLost = 1,
-    Shutdown = 2,
-    /// The owner paused processing (P-RIGHTS-4) after the job was claimed: it goes back to the
-    /// queue, which does not hand it out again until they resume.
-    Paused = 3,
-}
-
-/// Shared between a job's task, its heartbeat and the render thread: the engine's cancel flag
-/// plus the first reason it was raised.
-#[derive(Clone, Default)]
-pub struct StopSignal {
-    flag: Arc<AtomicBool>,
-    reason: Arc<AtomicU8>,
-}
-
-impl StopSignal {
-    pub fn raise(&self, reason: StopReason) {
-        let _ = self
-            .reason
-            .compare_exchange(0, reason as u8, Ordering::SeqCst, Ordering::SeqCst);
-        self.flag.store(true, Ordering::SeqCst);
-    }
-
-    pub fn reason(&self) -> Option<StopReason> {
-        match self.reason.load(Ordering::SeqCst) {
-            1 => Some(StopReason::LeaseLost),
-            2 => Some(StopReason::Shutdown),
-            3 => Some(StopReason::Paused),
-            _ => None,
-        }
-    }
-
-    pub(crate) fn check(&self) -> Result<(), Halt> {
-        self.reason().map_or(Ok(()), |r| Err(Halt::Stopped(r)))
-    }
-}
-
-/// Stops the job when its owner paused processing after it was claimed (P-RIGHTS-4). Called
-/// between stages and right before every request that carries the owner's data to a provider,
-/// so a pause stops every later transfer of a running job, not only queued ones.
-pub(crate) async fn ensure_not_paused(ctx: &JobContext, owner_id: &str) -> Result<(), Halt> {
-    match ctx.db.user_by_id(owner_id).await? {
-        Some(user) if !user.processing_paused => Ok(()),
-        // Paused, or the account is gone: nothing more of theirs is processed or sent.
-        _ => {
-            info!(owner = %owner_id, "processing paused by the owner: the job goes back to the queue");
-            Err(Halt::Stopped(StopReason::Paused))
-        }
-    }
-}
-
-/// Why the stages did not produce stored outputs.
-#[derive(Debug)]
-pub(crate) enum Halt {
-    Stopped(StopReason),
-    Failed(WorkerError),
-}
-
-impl From<WorkerError> for Halt {
-    fn from(err: WorkerError) -> Self {
-        match err {
-            WorkerError::Store(StoreError::LeaseLost) => Halt::Stopped(StopReason::LeaseLost),
-            other => Halt::Failed(other),
-        }
-    }
-}
-
-macro_rules! from_via_worker_error {
-    ($($t:ty),*) => {$(
-        impl From<$t> for Halt {
-            fn from(err: $t) -> Self { Halt::from(WorkerError::from(err)) }
-        }
-    )*};
-}
-from_via_worker_error!(StoreError, reelsmith_store::ObjectError, std::io::Error);
+use reelsmith_jobs::Stage as JobStage;
+use reelsmith_jobs::{plan_job_with, JobPlan, MusicUsage, StageMs, StoredPlan, Usage};
 
 /// What the `store` stage produced: the keys to finish with and the usage to record.
 struct Stored {
     keys: Vec<String>,
     usage: Value,
     resumed: bool,
-}
-
-/// Everything a job's task needs, cheap to clone.
-#[derive(Clone)]
-pub(crate) struct JobContext {
-    pub db: Db,
-    /// Media storage; uploads are read and outputs written under the job owner's key (P-SEC-2).
-    pub media: SealedMedia,
-    pub settings: Arc<WorkerSettings>,
-    pub worker_id: String,
-    /// The third-party shot providers jobs may name.
-    pub providers: Providers,
 }
 
 /// Runs one claimed job to its end. `abort` is cancelled when the worker's shutdown grace period
@@ -264,7 +141,7 @@ async fn run_stages(
     let lease = &claimed.lease;
     let spec: RenderSpec = serde_json::from_value(job.params.clone())
         .map_err(|e| WorkerError::InvalidParams(e.to_string()))?;
-    let plan = plan_job(&spec).map_err(WorkerError::Plan)?;
+    let plan = job_plan(ctx, job, &spec)?;
     if let Some(stored) = recorded_store_stage(ctx, lease).await? {
         info!(job = %lease.job_id, "outputs already stored by an earlier attempt: finishing");
         return Ok(stored);
@@ -288,14 +165,14 @@ async fn run_stages(
     };
 
     let fetch_started = Instant::now();
-    report(ctx, lease, "fetch", 0.0).await?;
+    report(ctx, lease, JobStage::Fetch, 0.0).await?;
     let inputs = fetch_inputs(ctx, &job.owner_id, &spec, &folder).await?;
     let fetch_ms = elapsed_ms(fetch_started);
     stage_done("fetch", fetch_started);
     ctx.db
         .record_stage_output(
             lease,
-            "fetch",
+            JobStage::Fetch.as_str(),
             &json!({ "uploads": inputs.upload_ids, "bytes": inputs.bytes }),
             now_ms(),
         )
@@ -334,7 +211,7 @@ async fn run_stages(
         (spec, inputs, None)
     } else {
         let started = Instant::now();
-        report(ctx, lease, "shots", SHOTS_START).await?;
+        report(ctx, lease, JobStage::Shots, SHOTS_START).await?;
         let visuals = shots::generate(ctx, claimed, &spec, &plan, &inputs, &folder, stop).await?;
         // The engine composes the generated clips like a user's own: one per scene, in order.
         let spec = RenderSpec {
@@ -356,14 +233,17 @@ async fn run_stages(
     };
     let inputs = Inputs { heard, ..inputs };
 
-    let music_usage = spec.music.as_deref().map(|music| {
-        json!({
-            "source": if reelsmith_media::music::library_id(music).is_some() { "library" } else { "upload" },
-            "level_db": spec.effective_music_level(),
-        })
+    let music_usage = spec.music.as_deref().map(|music| MusicUsage {
+        source: if reelsmith_media::music::library_id(music).is_some() {
+            "library"
+        } else {
+            "upload"
+        }
+        .to_owned(),
+        level_db: spec.effective_music_level(),
     });
     let render_started = Instant::now();
-    report(ctx, lease, "render", RENDER_START).await?;
+    report(ctx, lease, JobStage::Render, RENDER_START).await?;
     let output = render_in_background(ctx, lease, spec, inputs, &folder, stop).await?;
     *rendered = true;
     let render_ms = elapsed_ms(render_started);
@@ -371,7 +251,7 @@ async fn run_stages(
     ctx.db
         .record_stage_output(
             lease,
-            "render",
+            JobStage::Render.as_str(),
             &json!({
                 "frames": output.frames,
                 "duration_seconds": output.duration_seconds,
@@ -384,7 +264,7 @@ async fn run_stages(
     stop.check()?;
 
     let store_started = Instant::now();
-    report(ctx, lease, "store", STORE_START).await?;
+    report(ctx, lease, JobStage::Store, STORE_START).await?;
     let keys = output_keys(&lease.job_id, lease.revision);
     let files = [&output.video, &output.poster, &output.vtt, &output.srt];
     let mut bytes = Vec::with_capacity(files.len());
@@ -399,21 +279,15 @@ async fn run_stages(
         render_ms,
         elapsed_ms(store_started),
     );
-    if let Some(music) = music_usage {
-        usage["music"] = music;
+    usage.music = music_usage;
+    if let Some(shots_ms) = shots_ms {
+        usage = usage.with_provider(&plan, shots_ms);
     }
-    if !plan.is_studio() {
-        usage["engine"] = json!("studio");
-        usage["provider"] = json!(plan.provider);
-        usage["model"] = json!(plan.model);
-        usage["credits"] = json!(plan.credits);
-        usage["shots"] = json!(plan.scenes.iter().map(|s| s.shots.len()).sum::<usize>());
-        usage["stage_ms"]["shots"] = json!(shots_ms);
-    }
+    let usage = usage.to_value();
     ctx.db
         .record_stage_output(
             lease,
-            "store",
+            JobStage::Store.as_str(),
             &json!({ "object_keys": keys, "usage": usage }),
             now_ms(),
         )
@@ -461,7 +335,7 @@ async fn store_with_retries(
 /// the retry (or takeover) only has to finish the job.
 async fn recorded_store_stage(ctx: &JobContext, lease: &Lease) -> Result<Option<Stored>, Halt> {
     let outputs = ctx.db.stage_outputs(&lease.job_id, lease.revision).await?;
-    let Some(store) = outputs.into_iter().find(|o| o.stage == "store") else {
+    let Some(store) = outputs.into_iter().find(|o| o.stage == JobStage::Store) else {
         return Ok(None);
     };
     let keys: Vec<String> = store
@@ -492,18 +366,6 @@ async fn recorded_store_stage(ctx: &JobContext, lease: &Lease) -> Result<Option<
         usage,
         resumed: true,
     }))
-}
-
-/// The owner's uploads, downloaded into the work folder (`media` in the spec's order).
-pub(crate) struct Inputs {
-    pub media: Vec<PathBuf>,
-    pub voice: Option<PathBuf>,
-    /// The music track: an upload fetched here, or a file of the operator's library.
-    pub music: Option<PathBuf>,
-    pub upload_ids: Vec<String>,
-    pub bytes: u64,
-    /// What a transcription service heard in `voice`, to time the captions by.
-    pub heard: Option<Vec<HeardWord>>,
 }
 
 /// Downloads the owner's uploads that the spec names into the work folder.
@@ -647,7 +509,7 @@ async fn render_in_background(
     let mut engine = ctx.settings.engine.clone();
     engine.temp_dir = Some(folder.path().to_path_buf());
     let out = folder.file("video.mp4");
-    let cancel = Arc::clone(&stop.flag);
+    let cancel = stop.flag();
     let render_task = tokio::task::spawn_blocking(move || {
         let job = RenderJob {
             spec: &spec,
@@ -690,7 +552,7 @@ async fn write_progress(
         }
         last_written = progress;
         last_at = Instant::now();
-        if let Err(Halt::Stopped(reason)) = report(ctx, lease, "render", progress).await {
+        if let Err(Halt::Stopped(reason)) = report(ctx, lease, JobStage::Render, progress).await {
             stop.raise(reason);
         }
     }
@@ -698,10 +560,15 @@ async fn write_progress(
 
 /// Records stage and progress (and the progress event the SSE stream shows). Failures other than
 /// a lost lease are only logged: progress is informative, and the next write may succeed.
-async fn report(ctx: &JobContext, lease: &Lease, stage: &str, progress: f64) -> Result<(), Halt> {
+async fn report(
+    ctx: &JobContext,
+    lease: &Lease,
+    stage: JobStage,
+    progress: f64,
+) -> Result<(), Halt> {
     match ctx
         .db
-        .update_progress(lease, stage, progress, now_ms())
+        .update_progress(lease, stage.as_str(), progress, now_ms())
         .await
     {
         Ok(()) => Ok(()),
@@ -720,8 +587,8 @@ fn usage_document(
     fetch_ms: u64,
     render_ms: u64,
     store_ms: u64,
-) -> Value {
-    let engine_stages: serde_json::Map<String, Value> = output
+) -> Usage {
+    let render_stage_ms = output
         .stage_ms
         .iter()
         .map(|(stage, ms)| {
@@ -729,30 +596,51 @@ fn usage_document(
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            (name, json!(ms))
+            (name, *ms)
         })
         .collect();
-    let files: serde_json::Map<String, Value> = OUTPUT_FILES
+    let file_bytes = OUTPUT_FILES
         .iter()
         .zip(bytes)
-        .map(|(name, size)| ((*name).to_owned(), json!(size)))
+        .map(|(name, size)| ((*name).to_owned(), *size))
         .collect();
-    json!({
-        "engine": "studio",
-        "model": "built-in",
-        "stage_ms": { "fetch": fetch_ms, "render": render_ms, "store": store_ms },
-        "render_stage_ms": engine_stages,
-        "output_seconds": output.duration_seconds,
-        "output_bytes": bytes.iter().sum::<u64>(),
-        "file_bytes": files,
-        "frames": output.frames,
-        "width": output.width,
-        "height": output.height,
-        "fps": output.fps,
-        "loudness": output.loudness,
-        "voice": output.voice,
-        "speech_notes": output.speech_notes,
-    })
+    Usage {
+        engine: reelsmith_jobs::usage::STUDIO_ENGINE.to_owned(),
+        model: reelsmith_jobs::usage::BUILT_IN_MODEL.to_owned(),
+        stage_ms: StageMs {
+            fetch: fetch_ms,
+            render: render_ms,
+            store: store_ms,
+            shots: None,
+        },
+        render_stage_ms,
+        output_seconds: output.duration_seconds,
+        output_bytes: bytes.iter().sum::<u64>(),
+        file_bytes,
+        frames: output.frames,
+        width: output.width,
+        height: output.height,
+        fps: output.fps,
+        loudness: output.loudness,
+        voice: output.voice.clone(),
+        speech_notes: output.speech_notes.clone(),
+        music: None,
+        provider: None,
+        credits: None,
+        shots: None,
+    }
+}
+
+/// The plan the job was quoted with, stored at submission: executed as is, so the shots and
+/// the price are the quote's even if the model registry changed since. A job stored before
+/// plans were stored (no record) is planned here, once, as it always was.
+fn job_plan(ctx: &JobContext, job: &Job, spec: &RenderSpec) -> Result<JobPlan, WorkerError> {
+    match &job.plan {
+        Some(record) => {
+            StoredPlan::from_value(record).map_err(|e| WorkerError::InvalidParams(e.to_string()))
+        }
+        None => plan_job_with(spec, ctx.providers.models()).map_err(WorkerError::Plan),
+    }
 }
 
 /// Turns the stages' result into the queue transition.

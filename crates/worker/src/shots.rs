@@ -20,11 +20,9 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use reelsmith_core::{ErrorCode, RenderSpec};
-use reelsmith_providers::registry::lookup;
 use reelsmith_providers::{
     InputImage, PendingShot, ProviderError, ShotKind, ShotProvider, ShotRequest,
 };
@@ -32,13 +30,13 @@ use reelsmith_store::{now_ms, ClaimedJob, JobStatus, NewTransfer};
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
+use crate::context::{ensure_not_paused, Halt, Inputs, JobContext, StopReason, StopSignal};
 use crate::error::WorkerError;
 use crate::job_plan::{JobPlan, SceneShots};
-use crate::pipeline::{ensure_not_paused, Halt, Inputs, JobContext, StopReason, StopSignal};
 use crate::workdir::WorkFolder;
 
 /// The job event the server appends when a provider's webhook says a request ended.
-pub const WEBHOOK_EVENT: &str = "provider.webhook";
+pub use reelsmith_jobs::WEBHOOK_EVENT;
 /// How often a waiting shot checks for a webhook and for a stop.
 const WATCH_EVERY: Duration = Duration::from_millis(200);
 
@@ -54,8 +52,8 @@ pub(crate) async fn generate(
 ) -> Result<Vec<PathBuf>, Halt> {
     let provider = ctx
         .providers
-        .shot(plan.provider)
-        .ok_or_else(|| WorkerError::ProviderNotConfigured(plan.provider.to_owned()))?;
+        .shot(&plan.provider)
+        .ok_or_else(|| WorkerError::ProviderNotConfigured(plan.provider.clone()))?;
     let lease = &claimed.lease;
     let recorded: HashMap<String, Value> = ctx
         .db
@@ -220,7 +218,7 @@ async fn with_written_prompts(
 
 /// The registry name consent and the transfer log use for the script writer.
 const WRITER: &str = "openai";
-const PROMPTS_STAGE: &str = "prompts";
+const PROMPTS_STAGE: &str = reelsmith_jobs::Stage::Prompts.as_str();
 
 /// A failure after which the same request may still deliver: waiting again is safe and free.
 fn resumable(err: &ProviderError) -> bool {
@@ -237,8 +235,7 @@ async fn shot_request(
     seconds: u32,
     inputs: &Inputs,
 ) -> Result<ShotRequest, Halt> {
-    let caps = lookup(Some(plan.provider), Some(plan.model))
-        .ok_or_else(|| WorkerError::InvalidParams(format!("unknown model {}", plan.model)))?;
+    let caps = &plan.limits;
     let image = match (scene.kind, scene.image) {
         (ShotKind::ImageToVideo, Some(i)) => {
             let upload_id = &spec.media[i];
@@ -266,7 +263,7 @@ async fn shot_request(
     let resolution = text(json!(spec.resolution));
     Ok(ShotRequest {
         kind: scene.kind,
-        model: plan.model.to_owned(),
+        model: plan.model.clone(),
         prompt: scene.prompt.chars().take(caps.max_prompt_chars).collect(),
         negative_prompt: spec
             .negative_prompt
@@ -275,10 +272,7 @@ async fn shot_request(
         image,
         duration_s: seconds,
         aspect: text(json!(spec.aspect)),
-        resolution: caps
-            .resolutions
-            .contains(&resolution.as_str())
-            .then_some(resolution),
+        resolution: caps.resolutions.contains(&resolution).then_some(resolution),
         audio: false,
         seed: Some(spec.seed),
     })
@@ -486,6 +480,3 @@ async fn join_clips(
     }
     Ok(out)
 }
-
-/// The provider set the pipeline reads (kept here so the pipeline names one type).
-pub(crate) type Providers = Arc<crate::providers::ProviderSet>;

@@ -8,12 +8,12 @@ use reelsmith_store::{now_ms, ClaimedJob, NewTransfer};
 use serde_json::{json, Value};
 use tracing::info;
 
+use crate::context::{ensure_not_paused, Halt, Inputs, JobContext};
 use crate::error::WorkerError;
-use crate::pipeline::{ensure_not_paused, Halt, Inputs, JobContext};
 
 /// The registry name consent and the transfer log use for transcription.
 const TRANSCRIBER: &str = "openai";
-const STAGE: &str = "transcript";
+const STAGE: &str = reelsmith_jobs::Stage::Transcript.as_str();
 
 /// The words the service heard in the job's voice recording, or `None` to align locally.
 pub(crate) async fn heard_words(

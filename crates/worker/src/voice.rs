@@ -18,9 +18,9 @@ use reelsmith_store::{now_ms, ClaimedJob, NewTransfer};
 use serde_json::{json, Value};
 use tracing::info;
 
+use crate::context::{ensure_not_paused, Halt, JobContext};
 use crate::error::WorkerError;
 use crate::job_plan::JobPlan;
-use crate::pipeline::{ensure_not_paused, Halt, JobContext};
 use crate::workdir::WorkFolder;
 
 const STAGE: &str = "narration";
@@ -39,7 +39,7 @@ pub(crate) async fn narrate(
     };
     let provider = ctx
         .providers
-        .speech(voice.provider)
+        .speech(&voice.provider)
         .ok_or_else(|| WorkerError::ProviderNotConfigured(voice.provider.to_owned()))?;
     let lease = &claimed.lease;
     let owner = &claimed.job.owner_id;
@@ -54,7 +54,7 @@ pub(crate) async fn narrate(
     ensure_not_paused(ctx, owner).await?;
     if ctx
         .db
-        .active_consent(owner, voice.provider)
+        .active_consent(owner, &voice.provider)
         .await?
         .is_none()
     {

@@ -2,89 +2,23 @@
 //! polling (and on PostgreSQL also woken by `NOTIFY`); a graceful shutdown that lets jobs finish
 //! within a grace period and then releases the rest to the queue.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reelsmith_config::{Config, RetentionConfig};
-use reelsmith_media::render::EngineConfig;
-use reelsmith_store::{now_ms, Db, JobQueuedListener, RunLimits, SealedMedia};
+use reelsmith_store::{now_ms, Db, JobQueuedListener, SealedMedia};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn, Instrument};
 
+pub use crate::context::WorkerSettings;
+use crate::context::{JobContext, JobOutcome};
 use crate::error::WorkerError;
 use crate::notify::{self, JobMail};
-use crate::pipeline::{millis, run_job, JobContext, JobOutcome};
+use crate::pipeline::{millis, run_job};
 use crate::providers::ProviderSet;
 use crate::workdir::remove_stale_folders;
-
-/// How one worker behaves. [`WorkerSettings::from_config`] reads the platform configuration.
-#[derive(Debug, Clone)]
-pub struct WorkerSettings {
-    /// Jobs this worker runs at once.
-    pub concurrency: usize,
-    pub lease: Duration,
-    pub heartbeat: Duration,
-    pub max_attempts: u32,
-    pub limits: RunLimits,
-    /// Work folders go in `<temp_dir>/work/`.
-    pub temp_dir: PathBuf,
-    pub engine: EngineConfig,
-    /// How often an idle worker looks for work.
-    pub poll_interval: Duration,
-    /// How long shutdown waits for running jobs before stopping and releasing them.
-    pub shutdown_grace: Duration,
-    /// The retention policy the periodic sweep applies (P-RET-1..4).
-    pub retention: RetentionConfig,
-    /// How often the sweep runs; the first runs when the worker starts.
-    pub sweep_interval: Duration,
-    /// How long the store stage retries an upload the media store refuses, keeping the render.
-    pub store_retry: Duration,
-    /// How long after submission a job still waits out outages without spending attempts.
-    pub outage_patience: Duration,
-}
-
-impl WorkerSettings {
-    pub fn from_config(config: &Config) -> WorkerSettings {
-        let w = &config.worker;
-        let mut engine = EngineConfig {
-            limits: config.limits.clone(),
-            ..EngineConfig::default()
-        };
-        engine.encode.preset = config.render.x264_preset.clone();
-        engine.encode.crf = config.render.crf;
-        engine.music_library = config.music.library.clone();
-        // Piper voices installed by scripts/setup can be chosen by id (`piper:…`); a bare
-        // language stays on espeak-ng in jobs until natural voices are made the server's
-        // default by a setting (docs/decisions.md, D-lead-1).
-        engine.speech = reelsmith_media::speech::voices::SpeechConfig {
-            prefer_natural: false,
-            ..reelsmith_media::speech::voices::SpeechConfig::installed()
-        };
-        WorkerSettings {
-            concurrency: w.concurrency.max(1),
-            lease: Duration::from_secs(w.lease_seconds.max(1)),
-            heartbeat: Duration::from_secs(w.heartbeat_seconds.max(1)),
-            max_attempts: w.max_attempts.max(1),
-            limits: RunLimits {
-                per_user: w.per_user_running_jobs.max(1),
-                global: w.global_running_jobs.max(1),
-            },
-            temp_dir: w.temp_dir.clone(),
-            engine,
-            poll_interval: Duration::from_millis(500),
-            shutdown_grace: Duration::from_secs(w.shutdown_grace_seconds),
-            retention: config.retention.clone(),
-            sweep_interval: Duration::from_secs(
-                u64::from(config.retention.sweep_minutes.max(1)) * 60,
-            ),
-            store_retry: Duration::from_secs(w.store_retry_seconds),
-            outage_patience: Duration::from_secs(w.outage_patience_minutes.saturating_mul(60)),
-        }
-    }
-}
 
 /// A worker id that names this machine and process: `<host>.<pid>.<index>`.
 pub fn process_worker_id(index: usize) -> String {

@@ -135,6 +135,7 @@ fn placeholder_job() -> reelsmith_store::Job {
         created_at: 0,
         updated_at: 0,
         title: None,
+        plan: None,
     }
 }
 

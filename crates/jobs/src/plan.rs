@@ -1,6 +1,8 @@
-//! What a job will ask its provider for, and what that costs: the same plan quotes the job when
-//! it is submitted (and reserves the credits) and drives the worker when it runs, so the price a
-//! user is shown is the price of the shots that are generated (P-BILL-4).
+//! What a job will ask its provider for, and what that costs. The plan is made once, when the job
+//! is submitted: it quotes the job (and reserves the credits), is stored with the job as a
+//! [`StoredPlan`], and the worker executes exactly that record, so the price a user is shown is
+//! the price of the shots that are generated (P-BILL-4), even if the model registry changed in
+//! between (a new release with new prices or capabilities while the job waited in the queue).
 //!
 //! Scenes come from the engine's own planner, so scene *i* of the plan is scene *i* of the
 //! render. Scene lengths are estimated from the narration's words at the voice's speaking rate;
@@ -9,13 +11,15 @@
 
 use reelsmith_core::{ErrorCode, RenderSpec};
 use reelsmith_providers::plan::shots_for_scene;
-use reelsmith_providers::registry::{lookup, Durations, ModelCaps};
+use reelsmith_providers::registry::{Durations, ModelCaps};
 use reelsmith_providers::speech::{credits_for, CloudVoiceId};
 use reelsmith_providers::ShotKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::registry::ModelRegistry;
 
 /// The shots of one scene.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SceneShots {
     pub scene: usize,
     pub kind: ShotKind,
@@ -32,27 +36,50 @@ pub struct SceneShots {
 }
 
 /// A job's provider, model, shots and price.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobPlan {
-    pub provider: &'static str,
-    pub model: &'static str,
+    pub provider: String,
+    pub model: String,
     pub scenes: Vec<SceneShots>,
     /// The registry's price of every shot plus the cloud voice's narration, in credits.
     pub credits: u64,
     /// The cloud voice that reads the narration, when the job names one (issue 17).
     pub voice: Option<VoicePlan>,
+    /// What the model accepted in a request when the job was quoted.
+    pub limits: RequestLimits,
+}
+
+/// The parts of a model's capabilities a shot request is cut to, fixed with the plan so the
+/// worker needs no registry lookup of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestLimits {
+    /// Longest prompt accepted, in characters.
+    pub max_prompt_chars: usize,
+    /// Whether the model takes a negative prompt.
+    pub negative_prompt: bool,
+    /// The resolutions the model can be asked for; empty when the provider picks.
+    pub resolutions: Vec<String>,
+}
+
+impl RequestLimits {
+    fn of(caps: &ModelCaps) -> RequestLimits {
+        RequestLimits {
+            max_prompt_chars: caps.max_prompt_chars,
+            negative_prompt: caps.negative_prompt,
+            resolutions: caps.resolutions.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
 }
 
 /// A narration synthesized by a cloud voice, priced by its characters.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VoicePlan {
     /// `openai` or `elevenlabs`: the name consent and the transfer log use.
-    pub provider: &'static str,
+    pub provider: String,
     pub model: String,
     /// The provider's voice id.
     pub voice: String,
     /// What is sent to be spoken: the scenes' speech text, a blank line apart.
-    #[serde(skip)]
     pub text: String,
     pub chars: usize,
     pub credits: u64,
@@ -62,6 +89,16 @@ impl JobPlan {
     /// True for the built-in engine, which generates no shots and costs nothing.
     pub fn is_studio(&self) -> bool {
         self.provider == reelsmith_providers::registry::DEFAULT_PROVIDER
+    }
+
+    /// The quote in the ledger's unit: what is reserved at submission and spent on success.
+    pub fn cost(&self) -> i64 {
+        i64::try_from(self.credits).unwrap_or(i64::MAX)
+    }
+
+    /// How many shots the provider is asked for.
+    pub fn shot_count(&self) -> usize {
+        self.scenes.iter().map(|s| s.shots.len()).sum()
     }
 }
 
@@ -111,22 +148,77 @@ impl ErrorCode for JobPlanError {
     }
 }
 
+/// The version of the plan record stored with a job. A worker refuses a record of a version it
+/// does not know (a newer release wrote it) instead of guessing at its fields.
+pub const PLAN_VERSION: u32 = 1;
+
+/// The plan as it is stored with a job (`jobs.plan_json`): made once at submission, executed as
+/// is by the worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredPlan {
+    pub version: u32,
+    pub plan: JobPlan,
+}
+
+/// A stored plan this release cannot read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoredPlanError {
+    #[error("the job's plan is version {found}; this release reads version {PLAN_VERSION}")]
+    Version { found: u64 },
+    #[error("the job's plan is not a plan record: {0}")]
+    Malformed(String),
+}
+
+impl StoredPlan {
+    pub fn new(plan: JobPlan) -> StoredPlan {
+        StoredPlan {
+            version: PLAN_VERSION,
+            plan,
+        }
+    }
+
+    pub fn to_value(&self) -> serde_json::Value {
+        // A struct of strings, numbers and vectors always serialises.
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The plan of a stored record, checking its version first.
+    pub fn from_value(value: &serde_json::Value) -> Result<JobPlan, StoredPlanError> {
+        let found = value.get("version").and_then(serde_json::Value::as_u64);
+        if found != Some(u64::from(PLAN_VERSION)) {
+            return Err(StoredPlanError::Version {
+                found: found.unwrap_or(0),
+            });
+        }
+        serde_json::from_value::<StoredPlan>(value.clone())
+            .map(|s| s.plan)
+            .map_err(|e| StoredPlanError::Malformed(e.to_string()))
+    }
+}
+
 /// A short pause the speech engine leaves after each scene, in seconds.
 const SCENE_PAUSE_S: f64 = 0.3;
 
-/// Plans the job's shots and prices them. A spec without a provider gets the studio engine's
-/// empty, free plan without looking at the script (the engine reports script problems itself).
+/// Plans the job's shots and prices them with the built-in model registry. A spec without a
+/// provider gets the studio engine's empty, free plan without looking at the script (the engine
+/// reports script problems itself).
 pub fn plan_job(spec: &RenderSpec) -> Result<JobPlan, JobPlanError> {
-    let caps = caps_for(spec)?;
+    plan_job_with(spec, &ModelRegistry::default())
+}
+
+/// [`plan_job`] against `models`, the registry as this process sees it.
+pub fn plan_job_with(spec: &RenderSpec, models: &ModelRegistry) -> Result<JobPlan, JobPlanError> {
+    let caps = &caps_for(spec, models)?;
     let voice = voice_plan(spec)?;
     let voice_credits = voice.as_ref().map_or(0, |v| v.credits);
     if caps.provider == reelsmith_providers::registry::DEFAULT_PROVIDER {
         return Ok(JobPlan {
-            provider: caps.provider,
-            model: caps.model,
+            provider: caps.provider.to_owned(),
+            model: caps.model.to_owned(),
             scenes: Vec::new(),
             credits: voice_credits,
             voice,
+            limits: RequestLimits::of(caps),
         });
     }
     check_frame(caps, spec)?;
@@ -157,11 +249,12 @@ pub fn plan_job(spec: &RenderSpec) -> Result<JobPlan, JobPlanError> {
         .sum::<u64>()
         + voice_credits;
     Ok(JobPlan {
-        provider: caps.provider,
-        model: caps.model,
+        provider: caps.provider.to_owned(),
+        model: caps.model.to_owned(),
         scenes,
         credits,
         voice,
+        limits: RequestLimits::of(caps),
     })
 }
 
@@ -201,7 +294,7 @@ fn voice_plan(spec: &RenderSpec) -> Result<Option<VoicePlan>, JobPlanError> {
         .join("\n\n");
     let chars = text.chars().count();
     Ok(Some(VoicePlan {
-        provider: id.provider,
+        provider: id.provider.to_owned(),
         model,
         voice: id.voice,
         credits: credits_for(price, chars),
@@ -233,13 +326,13 @@ fn check_frame(caps: &ModelCaps, spec: &RenderSpec) -> Result<(), JobPlanError> 
     Ok(())
 }
 
-fn caps_for(spec: &RenderSpec) -> Result<&'static ModelCaps, JobPlanError> {
-    lookup(spec.provider.as_deref(), spec.model.as_deref()).ok_or_else(|| {
-        JobPlanError::UnknownModel {
+fn caps_for(spec: &RenderSpec, models: &ModelRegistry) -> Result<ModelCaps, JobPlanError> {
+    models
+        .lookup(spec.provider.as_deref(), spec.model.as_deref())
+        .ok_or_else(|| JobPlanError::UnknownModel {
             provider: spec.provider.clone().unwrap_or_default(),
             model: spec.model.clone().unwrap_or_default(),
-        }
-    })
+        })
 }
 
 /// Image-to-video when the model takes images and the scene has one; text-to-video otherwise;
@@ -306,7 +399,7 @@ mod tests {
         let plan = plan_job(&s).unwrap();
         let v = plan.voice.clone().unwrap();
         assert_eq!(
-            (v.provider, v.model.as_str()),
+            (v.provider.as_str(), v.model.as_str()),
             ("elevenlabs", "eleven_multilingual_v2")
         );
         assert_eq!(v.chars, s.script.chars().count());
@@ -335,6 +428,23 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_plan_reads_back_as_the_same_plan_and_refuses_an_unknown_version() {
+        let mut s = spec(
+            "fal",
+            "fal-ai/kling-video/v2.1/master/text-to-video",
+            "One scene only.",
+        );
+        s.tts.voice = "elevenlabs/21m00Tcm4TlvDq8ikWAM".into();
+        let plan = plan_job(&s).unwrap();
+        let stored = StoredPlan::new(plan.clone()).to_value();
+        assert_eq!(stored["version"], PLAN_VERSION);
+        assert_eq!(StoredPlan::from_value(&stored).unwrap(), plan);
+        let mut later = stored.clone();
+        later["version"] = serde_json::json!(PLAN_VERSION + 1);
+        assert!(StoredPlan::from_value(&later).is_err());
+    }
+
+    #[test]
     fn the_studio_engine_is_free_and_plans_nothing() {
         let plan = plan_job(&RenderSpec::new("Hello there, this is a test.")).unwrap();
         assert!(plan.is_studio());
@@ -352,7 +462,7 @@ mod tests {
              words that take the narrator well over five seconds to say out loud.",
         );
         let plan = plan_job(&s).unwrap();
-        let caps = lookup(Some("fal"), Some(model)).unwrap();
+        let caps = reelsmith_providers::registry::lookup(Some("fal"), Some(model)).unwrap();
         assert_eq!(plan.scenes.len(), 2);
         let expected: u64 = plan
             .scenes

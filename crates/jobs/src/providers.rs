@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reelsmith_config::{ProviderAccount, ProvidersConfig};
+
+use crate::registry::ModelRegistry;
 use reelsmith_providers::http::{CallPolicy, Endpoint};
 use reelsmith_providers::speech::{CloudVoice, SpeechProvider};
 use reelsmith_providers::{
@@ -32,6 +34,9 @@ pub struct ProviderSet {
     /// The longest a job waits for a provider that asked to be left alone (`Retry-After`);
     /// a longer hint fails the job at once.
     pub max_retry_after: Duration,
+    /// The model registry this process plans with: only jobs stored without a plan (submitted
+    /// before plans were stored) are planned by the worker.
+    models: ModelRegistry,
 }
 
 impl std::fmt::Debug for ProviderSet {
@@ -66,6 +71,7 @@ impl ProviderSet {
             max_output_bytes: 500 << 20,
             max_resubmissions: 1,
             max_retry_after: Duration::from_secs(30 * 60),
+            models: ModelRegistry::default(),
         }
     }
 
@@ -87,6 +93,7 @@ impl ProviderSet {
             max_output_bytes: config.max_output_mib.max(1) << 20,
             max_resubmissions: config.max_resubmissions,
             max_retry_after: Duration::from_secs(config.max_wait_minutes.max(1) * 60),
+            models: ModelRegistry::default(),
         };
         if config.is_enabled("openai") && config.openai.transcribe_voice {
             let ep = endpoint(&config.openai, openai::DEFAULT_BASE_URL, &[], &policy)?;
@@ -175,6 +182,16 @@ impl ProviderSet {
             set.shots.insert(name.to_owned(), provider);
         }
         Ok(set)
+    }
+
+    /// Plans with `models` instead of the built-in registry (shared with the server in tests).
+    pub fn with_models(mut self, models: ModelRegistry) -> Self {
+        self.models = models;
+        self
+    }
+
+    pub fn models(&self) -> &ModelRegistry {
+        &self.models
     }
 
     /// Adds (or replaces) a provider under `name`; for tests and embedders.
