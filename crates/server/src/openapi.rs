@@ -87,6 +87,7 @@ impl Modify for Security {
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     let mut doc = ApiDoc::openapi();
     doc.merge(SharingDoc::openapi());
+    doc.merge(crate::error_codes::ErrorCodesDoc::openapi());
     Json(doc)
 }
 

@@ -11,6 +11,7 @@ use super::{queue_view, require_moderator, HeldJobView, LegalRequestView, Report
 use crate::error::ApiError;
 use crate::web::{Caller, Chrome};
 use crate::AppState;
+use reelsmith_core::Code;
 
 #[derive(Template)]
 #[template(path = "moderation.html")]
@@ -47,7 +48,7 @@ pub async fn moderation_page(State(state): State<AppState>, caller: Caller) -> R
     match result {
         Ok(page) => match page.render() {
             Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
-            Err(err) => ApiError::internal("web.render", &err).into_response(),
+            Err(err) => ApiError::fault(Code::WebRender, &err).into_response(),
         },
         Err(e) if e.status == StatusCode::NOT_FOUND => {
             let mut r = (
