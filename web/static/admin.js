@@ -31,7 +31,7 @@ function setupApiForms() {
         location.reload();
       } catch (err) {
         // Step-up ran out while the page was open: confirm again, then come back.
-        if (err.code === 'staff.step_up_required') {
+        if (err.code === E.STAFF_STEP_UP_REQUIRED) {
           location.assign('/admin/verify?next=' + encodeURIComponent(location.pathname + location.search));
           return;
         }

@@ -2,6 +2,10 @@
 // and EventSource. No framework, no build step. Each page's <body data-page> picks its setup.
 'use strict';
 
+// The server's error codes by name (/static/errors.js, generated from the catalogue, loaded
+// first): code strings are never copied here, so a renamed or misspelt one fails loudly.
+const E = window.ERROR_CODES;
+
 const $ = (sel, root = document) => root.querySelector(sel);
 
 /** Calls the API; resolves to the parsed JSON (or null), rejects with an Error carrying `code`. */
@@ -19,7 +23,7 @@ async function api(method, path, body, extra = {}) {
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (!res.ok) {
     // Only a missing or ended session goes to sign in; a wrong password answers 401 too.
-    if (res.status === 401 && !path.startsWith('/auth/') && (!data || !data.code || data.code === 'auth.required')) {
+    if (res.status === 401 && !path.startsWith('/auth/') && (!data || !data.code || data.code === E.AUTH_REQUIRED)) {
       location.assign('/signin?next=' + encodeURIComponent(location.pathname));
     }
     const err = new Error(sentence((data && data.detail) || `the server answered ${res.status}`));
@@ -142,7 +146,7 @@ function setupVerify() {
   onSubmit($('#verify-form'), async (f) => {
     await api('POST', '/auth/verify', { email: f.get('email'), code: f.get('code') });
     location.assign('/create?welcome=1');
-  }, { fields: { 'auth.code_invalid': 'code', 'auth.code_expired': 'code', 'auth.code_attempts_exhausted': 'code' } });
+  }, { fields: { [E.AUTH_CODE_INVALID]: 'code', [E.AUTH_CODE_EXPIRED]: 'code', [E.AUTH_CODE_ATTEMPTS_EXHAUSTED]: 'code' } });
   onSubmit($('#resend-form'), async () => {
     const address = $('#email').value.trim();
     if (!address) {
@@ -643,7 +647,7 @@ async function setupJob() {
     showTitle();
     $('#title-input').value = job.title_is_default ? '' : job.title;
     return job.title_is_default ? 'The title is the script’s first words again.' : 'Renamed.';
-  }, { fields: { 'job.title_too_long': 'title', 'job.title_invalid': 'title' } });
+  }, { fields: { [E.JOB_TITLE_TOO_LONG]: 'title', [E.JOB_TITLE_INVALID]: 'title' } });
 
   const render = () => {
     showTitle();
@@ -772,7 +776,7 @@ async function setupJob() {
     showError(null);
     try { await api('POST', `/jobs/${encodeURIComponent(id)}/cancel`); await load(); } catch (err) {
       // Finished meanwhile: show how it ended rather than an error about a button that should be gone.
-      if (err.code === 'job.already_finished') await load();
+      if (err.code === E.JOB_ALREADY_FINISHED) await load();
       else showError(err);
     }
   });
@@ -1229,15 +1233,15 @@ async function setupAccount() {
     showProfile(await api('PATCH', '/me', { display_name: f.get('display_name') }));
     return 'Your name is saved.';
   }, {
-    fields: { 'account.invalid_display_name': 'display_name' },
+    fields: { [E.ACCOUNT_INVALID_DISPLAY_NAME]: 'display_name' },
   });
 
   onSubmit($('#username-form'), async (f) => {
     showProfile(await api('PUT', '/me/username', { username: f.get('username') }));
     return 'Your username is saved.';
   }, {
-    fields: { 'account.username_taken': 'username', 'auth.invalid_username': 'username', 'auth.reserved_username': 'username' },
-    messages: { 'account.username_taken': 'Someone else has that username.' },
+    fields: { [E.ACCOUNT_USERNAME_TAKEN]: 'username', [E.AUTH_INVALID_USERNAME]: 'username', [E.AUTH_RESERVED_USERNAME]: 'username' },
+    messages: { [E.ACCOUNT_USERNAME_TAKEN]: 'Someone else has that username.' },
   });
 
   // The account's whole transfer log (P-TP-4), scripts written from a topic included.
@@ -1257,10 +1261,10 @@ async function setupAccount() {
     return 'Your password is changed. Every other session is signed out.';
   }, {
     fields: {
-      'auth.invalid_credentials': 'current_password', 'auth.weak_password': 'new_password',
-      'auth.password_too_long': 'new_password',
+      [E.AUTH_INVALID_CREDENTIALS]: 'current_password', [E.AUTH_WEAK_PASSWORD]: 'new_password',
+      [E.AUTH_PASSWORD_TOO_LONG]: 'new_password',
     },
-    messages: { 'auth.invalid_credentials': 'The current password is wrong.' },
+    messages: { [E.AUTH_INVALID_CREDENTIALS]: 'The current password is wrong.' },
   });
 
   // A pending email change survives a reload of this tab, so the code can still be entered.
@@ -1282,13 +1286,13 @@ async function setupAccount() {
     return `We sent a code to ${address}. Enter it below; your email address stays the same until then.`;
   }, {
     fields: {
-      'auth.invalid_credentials': 'password', 'account.email_taken': 'new_email',
-      'account.email_unchanged': 'new_email', 'auth.invalid_email': 'new_email',
+      [E.AUTH_INVALID_CREDENTIALS]: 'password', [E.ACCOUNT_EMAIL_TAKEN]: 'new_email',
+      [E.ACCOUNT_EMAIL_UNCHANGED]: 'new_email', [E.AUTH_INVALID_EMAIL]: 'new_email',
     },
     messages: {
-      'auth.invalid_credentials': 'The current password is wrong.',
-      'account.email_taken': 'Another account uses that email address.',
-      'account.email_unchanged': 'That is already your email address.',
+      [E.AUTH_INVALID_CREDENTIALS]: 'The current password is wrong.',
+      [E.ACCOUNT_EMAIL_TAKEN]: 'Another account uses that email address.',
+      [E.ACCOUNT_EMAIL_UNCHANGED]: 'That is already your email address.',
     },
   });
 
@@ -1303,13 +1307,13 @@ async function setupAccount() {
     return '';
   }, {
     fields: {
-      'auth.code_invalid': 'code', 'auth.code_expired': 'code', 'auth.code_attempts_exhausted': 'code',
+      [E.AUTH_CODE_INVALID]: 'code', [E.AUTH_CODE_EXPIRED]: 'code', [E.AUTH_CODE_ATTEMPTS_EXHAUSTED]: 'code',
     },
     messages: {
-      'auth.code_invalid': 'That code is wrong. Check the newest email and try again.',
-      'auth.code_expired': 'That code has expired. Send a new one with the form above.',
-      'auth.code_attempts_exhausted': 'Too many wrong codes. Send a new one with the form above.',
-      'account.email_taken': 'Another account took that email address meanwhile.',
+      [E.AUTH_CODE_INVALID]: 'That code is wrong. Check the newest email and try again.',
+      [E.AUTH_CODE_EXPIRED]: 'That code has expired. Send a new one with the form above.',
+      [E.AUTH_CODE_ATTEMPTS_EXHAUSTED]: 'Too many wrong codes. Send a new one with the form above.',
+      [E.ACCOUNT_EMAIL_TAKEN]: 'Another account took that email address meanwhile.',
     },
   });
 
@@ -1331,8 +1335,8 @@ async function setupAccount() {
     location.assign('/signin?deleted=' + encodeURIComponent(done.purge_by));
     return 'Your account is deleted.';
   }, {
-    fields: { 'auth.invalid_credentials': 'password', 'account.deletion_unconfirmed': 'confirm' },
-    messages: { 'auth.invalid_credentials': 'The password is wrong. Nothing was deleted.' },
+    fields: { [E.AUTH_INVALID_CREDENTIALS]: 'password', 'account.deletion_unconfirmed': 'confirm' },
+    messages: { [E.AUTH_INVALID_CREDENTIALS]: 'The password is wrong. Nothing was deleted.' },
   });
 
   // The "creation is ready" email (P-COMM-1: transactional, and only when asked for).
@@ -1376,7 +1380,7 @@ async function setupAccount() {
     await loadExports();
     pollExports();
     return 'Your archive is being prepared. Its download link appears below when it is ready.';
-  }, { messages: { 'export.in_progress': 'An archive is already being prepared; its link appears below.' } });
+  }, { messages: { [E.EXPORT_IN_PROGRESS]: 'An archive is already being prepared; its link appears below.' } });
 
   const loadAcceptances = async () => {
     const { accepted } = await api('GET', '/me/policies');

@@ -4,10 +4,10 @@
 'use strict';
 
 const OIDC_ERRORS = {
-  'oidc.state_invalid': 'That sign-in was not started here, was already used or took too long. Please try again.',
-  'oidc.email_unverified': 'The identity provider has not verified your email address. Verify it there, then try again.',
-  'oidc.identity_taken': 'That account at the identity provider is already linked to another account here.',
-  'oidc.account_unavailable': 'The account with this address has been deleted.',
+  [E.OIDC_STATE_INVALID]: 'That sign-in was not started here, was already used or took too long. Please try again.',
+  [E.OIDC_EMAIL_UNVERIFIED]: 'The identity provider has not verified your email address. Verify it there, then try again.',
+  [E.OIDC_IDENTITY_TAKEN]: 'That account at the identity provider is already linked to another account here.',
+  [E.OIDC_ACCOUNT_UNAVAILABLE]: 'The account with this address has been deleted.',
 };
 
 async function oidcSignin() {
@@ -50,7 +50,7 @@ async function oidcFinish() {
       display_name: step.display_name || undefined,
     });
     location.assign('/create?welcome=1');
-  }, { fields: { 'auth.username_taken': 'username', 'auth.username_invalid': 'username' } });
+  }, { fields: { [E.ACCOUNT_USERNAME_TAKEN]: 'username', [E.AUTH_INVALID_USERNAME]: 'username' } });
 }
 
 async function oidcAccount() {

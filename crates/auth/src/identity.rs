@@ -1,7 +1,7 @@
 //! The rules for usernames (shown on public works, P-ACC-5) and email addresses, and the forms
 //! they are stored in, so that `Alice` and `alice` cannot be two accounts.
 
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 
 pub const USERNAME_MIN: usize = 3;
 pub const USERNAME_MAX: usize = 30;
@@ -67,9 +67,9 @@ pub enum IdentityError {
 impl ErrorCode for IdentityError {
     fn code(&self) -> &'static str {
         match self {
-            IdentityError::InvalidUsername => "auth.invalid_username",
-            IdentityError::ReservedUsername => "auth.reserved_username",
-            IdentityError::InvalidEmail => "auth.invalid_email",
+            IdentityError::InvalidUsername => Code::AuthInvalidUsername.as_str(),
+            IdentityError::ReservedUsername => Code::AuthReservedUsername.as_str(),
+            IdentityError::InvalidEmail => Code::AuthInvalidEmail.as_str(),
         }
     }
 

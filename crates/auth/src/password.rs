@@ -3,7 +3,7 @@
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Argon2 accepts anything, but hashing a megabyte "password" is a cheap way to burn our CPU.
@@ -34,8 +34,8 @@ pub enum PasswordError {
 impl ErrorCode for PasswordError {
     fn code(&self) -> &'static str {
         match self {
-            PasswordError::TooShort | PasswordError::Common => "auth.weak_password",
-            PasswordError::TooLong => "auth.password_too_long",
+            PasswordError::TooShort | PasswordError::Common => Code::AuthWeakPassword.as_str(),
+            PasswordError::TooLong => Code::AuthPasswordTooLong.as_str(),
             PasswordError::MalformedHash => "auth.malformed_hash",
             PasswordError::Hashing(_) => "auth.hashing_failed",
         }

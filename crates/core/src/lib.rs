@@ -2,11 +2,13 @@
 //! error-code convention every crate follows. This crate does no I/O, so its rules can be used
 //! (and tested) anywhere: the CLI, the API and the workers all validate through it.
 
+pub mod codes;
 pub mod encoding;
 pub mod error;
 pub mod limits;
 pub mod spec;
 
+pub use codes::Code;
 pub use encoding::X264_PRESETS;
 pub use error::ErrorCode;
 pub use limits::Limits;

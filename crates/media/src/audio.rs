@@ -22,7 +22,7 @@ use std::time::Duration;
 use realfft::{RealFftPlanner, RealToComplex};
 use reelsmith_core::{ErrorCode, Limits};
 
-use crate::process::{run_capture, Output, Process, ProcessError, FFMPEG, FFPROBE};
+use crate::process::{Output, Process, ProcessError, FFMPEG};
 
 /// Mono audio with samples in -1..1.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -98,11 +98,6 @@ const ACCEPTED_FORMATS: &[&str] = &[
     "aiff", "au", "caf", "amr", "wv",
 ];
 
-/// How much ffprobe may print about one file.
-const PROBE_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
-/// Probing reads headers only; it never needs the whole render timeout.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Decodes the first audio stream of `path` to mono at `sample_rate`, after checking it against
 /// `limits` (file size, duration).
 pub fn decode_audio(
@@ -177,22 +172,7 @@ struct Probe {
 }
 
 fn probe(path: &Path, limits: &Limits) -> Result<Probe, AudioError> {
-    let timeout = PROBE_TIMEOUT.min(Duration::from_secs(limits.process_timeout_seconds.max(1)));
-    let args: Vec<OsString> = [
-        "-v",
-        "error",
-        "-protocol_whitelist",
-        "file",
-        "-print_format",
-        "json",
-        "-show_streams",
-        "-show_format",
-    ]
-    .iter()
-    .map(OsString::from)
-    .chain([input_name(path)])
-    .collect();
-    let json = match run_capture(FFPROBE, args, timeout, PROBE_OUTPUT_LIMIT) {
+    let json = match crate::probe::report(path, None, limits) {
         Ok(json) => json,
         Err(ProcessError::Failed { stderr, .. }) => return Err(AudioError::Unreadable(stderr)),
         Err(e) => return Err(e.into()),

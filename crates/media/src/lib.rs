@@ -9,6 +9,7 @@ pub mod compose;
 pub mod encode;
 pub mod frame;
 pub mod image_input;
+pub mod join;
 pub mod mix;
 pub mod music;
 pub mod plan;

@@ -2,16 +2,20 @@
 //! every upload the platform accepts) is probed before it is decoded, so limits are enforced on
 //! the container's own claims before any expensive work.
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
+use reelsmith_core::Limits;
 use serde::Deserialize;
 
 use crate::process::{run_capture, ProcessError, FFPROBE};
 
-/// ffprobe's JSON is small; anything larger is not a media file we want.
-const PROBE_OUTPUT_LIMIT: usize = 1024 * 1024;
-const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much ffprobe may print about one file: its JSON is small, and anything larger is not a
+/// media file we want.
+pub const PROBE_OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
+/// Probing reads headers only; it never needs the whole render timeout.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MediaInfo {
@@ -101,30 +105,49 @@ pub const PROBE_DEMUXERS: &str = "mov,matroska,avi,mp3,wav,ogg,flac,aac";
 /// Probes a file. A file ffprobe cannot open is the caller's fault (`media.unreadable`); a
 /// missing or hanging ffprobe is ours.
 pub fn probe(path: &Path) -> Result<MediaInfo, ProbeError> {
-    let args: Vec<&std::ffi::OsStr> = vec![
-        "-v".as_ref(),
-        "error".as_ref(),
-        "-protocol_whitelist".as_ref(),
-        "file".as_ref(),
-        "-format_whitelist".as_ref(),
-        PROBE_DEMUXERS.as_ref(),
-        "-print_format".as_ref(),
-        "json".as_ref(),
-        "-show_format".as_ref(),
-        "-show_streams".as_ref(),
-        // `file:` so a name that looks like a protocol (`http:…`) is never fetched.
-        "-i".as_ref(),
-    ];
-    let mut target = std::ffi::OsString::from("file:");
-    target.push(path.as_os_str());
-    let mut all: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
-    all.push(target);
-    let json =
-        run_capture(FFPROBE, &all, PROBE_TIMEOUT, PROBE_OUTPUT_LIMIT).map_err(|e| match e {
-            ProcessError::Failed { .. } => ProbeError::Unreadable(e),
-            other => ProbeError::Engine(other),
-        })?;
+    let json = report(path, Some(PROBE_DEMUXERS), &Limits::default()).map_err(|e| match e {
+        ProcessError::Failed { .. } => ProbeError::Unreadable(e),
+        other => ProbeError::Engine(other),
+    })?;
     parse(&json)
+}
+
+/// ffprobe's JSON report (`-show_format -show_streams`) on one local file: the only way the
+/// engine and the platform start ffprobe, so every probe has the same output bound, the same
+/// deadline (capped by `limits.process_timeout_seconds`) and the same input pins. `demuxers`
+/// narrows the containers ffprobe may open (the runner's [`crate::process::MEDIA_DEMUXERS`]
+/// when `None`). Callers read the report their own way; a file ffprobe cannot open comes back as
+/// [`ProcessError::Failed`] carrying its words.
+pub fn report(
+    path: &Path,
+    demuxers: Option<&str>,
+    limits: &Limits,
+) -> Result<Vec<u8>, ProcessError> {
+    let timeout = PROBE_TIMEOUT.min(Duration::from_secs(limits.process_timeout_seconds.max(1)));
+    let mut args: Vec<OsString> = ["-v", "error", "-protocol_whitelist", "file"]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    if let Some(demuxers) = demuxers {
+        args.extend(["-format_whitelist".into(), demuxers.into()]);
+    }
+    args.extend(
+        [
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            "-i",
+        ]
+        .iter()
+        .map(OsString::from),
+    );
+    // `file:` so a name that looks like a protocol (`http:…`) or an option is never anything but
+    // a local file.
+    let mut target = OsString::from("file:");
+    target.push(path.as_os_str());
+    args.push(target);
+    run_capture(FFPROBE, args, timeout, PROBE_OUTPUT_LIMIT)
 }
 
 fn parse(json: &[u8]) -> Result<MediaInfo, ProbeError> {

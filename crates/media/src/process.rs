@@ -7,7 +7,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -161,6 +161,16 @@ impl ErrorCode for ProcessError {
     }
 }
 
+/// Locks `mutex` even when a thread panicked while holding it. Every value these locks guard
+/// (a `done` flag, the child handle) is changed by a single assignment or a system call, never
+/// left half-updated, so the value a panicking holder left is still a valid one. Propagating the
+/// poison instead would turn one panic (in a caller's closure, a test, an allocation failure)
+/// into a panic at every later program start in this process, for as long as it lives. The
+/// permits (`permits.rs`) recover poison the same way.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 mod permits;
 use permits::{Permit, PERMITS};
 
@@ -243,8 +253,11 @@ impl Process {
         })?;
         let stdin_pipe = child.stdin.take();
         let stdout_pipe = child.stdout.take();
-        let stderr_pipe = child.stderr.take().expect("stderr is piped");
-        let stderr = std::thread::spawn(move || read_tail(stderr_pipe, STDERR_TAIL_BYTES));
+        // Always `Some`: standard error is piped above.
+        let stderr_pipe = child.stderr.take();
+        let stderr = std::thread::spawn(move || {
+            stderr_pipe.map_or_else(String::new, |pipe| read_tail(pipe, STDERR_TAIL_BYTES))
+        });
         let shared = Arc::new(Shared {
             child: Mutex::new(child),
             done: Mutex::new(false),
@@ -255,18 +268,18 @@ impl Process {
         let watchdog = {
             let shared = Arc::clone(&shared);
             std::thread::spawn(move || {
-                let mut done = shared.done.lock().unwrap();
+                let mut done = lock(&shared.done);
                 while !*done {
                     let now = Instant::now();
                     if now >= deadline {
                         shared.timed_out.store(true, Ordering::SeqCst);
-                        kill_group(&mut shared.child.lock().unwrap());
+                        kill_group(&mut lock(&shared.child));
                         return;
                     }
                     done = shared
                         .done_signal
                         .wait_timeout(done, deadline - now)
-                        .unwrap()
+                        .unwrap_or_else(PoisonError::into_inner)
                         .0;
                 }
             })
@@ -308,7 +321,7 @@ impl Process {
     pub fn wait_with_stderr(mut self) -> Result<String, ProcessError> {
         drop(self.stdin.take());
         let status = loop {
-            let polled = self.shared.child.lock().unwrap().try_wait();
+            let polled = lock(&self.shared.child).try_wait();
             match polled {
                 Ok(Some(status)) => break status,
                 Ok(None) => {}
@@ -321,12 +334,12 @@ impl Process {
             }
             if Instant::now() > self.deadline + Duration::from_secs(1) {
                 // The watchdog has killed it; give up waiting on a program that ignores SIGKILL.
-                break self.shared.child.lock().unwrap().wait().map_err(|source| {
-                    ProcessError::Io {
+                break lock(&self.shared.child)
+                    .wait()
+                    .map_err(|source| ProcessError::Io {
                         program: self.tool.program,
                         source,
-                    }
-                })?;
+                    })?;
             }
             std::thread::sleep(Duration::from_millis(5));
         };
@@ -354,7 +367,7 @@ impl Process {
     }
 
     fn stop_watchdog(&mut self) {
-        *self.shared.done.lock().unwrap() = true;
+        *lock(&self.shared.done) = true;
         self.shared.done_signal.notify_all();
         if let Some(h) = self.watchdog.take() {
             let _ = h.join();
@@ -367,7 +380,7 @@ impl Drop for Process {
         if !self.finished {
             drop(self.stdin.take());
             drop(self.stdout.take());
-            let mut child = self.shared.child.lock().unwrap();
+            let mut child = lock(&self.shared.child);
             kill_group(&mut child);
             let _ = child.wait();
         }
@@ -402,7 +415,10 @@ where
     S: AsRef<OsStr>,
 {
     let mut process = Process::spawn(tool, args, false, Output::Piped, timeout)?;
-    let stdout = process.take_stdout().expect("stdout is piped");
+    let stdout = process.take_stdout().ok_or(ProcessError::Io {
+        program: tool.program,
+        source: std::io::Error::other("standard output is not a pipe"),
+    })?;
     let mut bytes = Vec::new();
     let read = stdout
         .take(limit as u64 + 1)
@@ -591,6 +607,28 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code(), "engine.output_too_large");
+    }
+
+    #[test]
+    fn a_panic_while_holding_a_program_s_lock_does_not_break_waiting_for_it() {
+        // The permits' own poison test is in `permits.rs`.
+        // A panic while a program's own handle is locked does not stop it being waited for.
+        let process = Process::spawn(
+            SH,
+            ["-c", "sleep 0.2"],
+            false,
+            Output::Null,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let shared = Arc::clone(&process.shared);
+        let poisoner = std::thread::spawn(move || {
+            let _held = shared.child.lock();
+            panic!("a panic while the child is locked");
+        });
+        assert!(poisoner.join().is_err());
+        assert!(process.shared.child.is_poisoned());
+        process.wait().unwrap();
     }
 
     #[test]

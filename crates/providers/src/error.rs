@@ -1,7 +1,7 @@
 //! The provider error enum. Codes are stable (`provider.timeout`) and follow reelsmith-core's
 //! [`ErrorCode`] convention. No variant ever holds a key: provider text is redacted first.
 
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -97,23 +97,23 @@ pub enum ProviderError {
 impl ErrorCode for ProviderError {
     fn code(&self) -> &'static str {
         match self {
-            ProviderError::Timeout { .. } => "provider.timeout",
-            ProviderError::RateLimited { .. } => "provider.rate_limited",
-            ProviderError::Malformed { .. } => "provider.malformed",
-            ProviderError::Failed { .. } => "provider.failed",
-            ProviderError::Refused { .. } => "provider.refused",
-            ProviderError::Unavailable { .. } => "provider.unavailable",
-            ProviderError::Unauthorized { .. } => "provider.unauthorized",
-            ProviderError::Rejected { .. } => "provider.rejected",
-            ProviderError::Unsupported { .. } => "provider.unsupported",
-            ProviderError::TooLarge { .. } => "provider.too_large",
-            ProviderError::ForbiddenHost { .. } => "provider.forbidden_host",
-            ProviderError::Canceled { .. } => "provider.canceled",
-            ProviderError::Network { .. } => "provider.network",
-            ProviderError::Io { .. } => "provider.io",
-            ProviderError::InsufficientCredits { .. } => "provider.insufficient_credits",
-            ProviderError::ResultExpired { .. } => "provider.result_expired",
-            ProviderError::Config(_) => "provider.config",
+            ProviderError::Timeout { .. } => Code::ProviderTimeout.as_str(),
+            ProviderError::RateLimited { .. } => Code::ProviderRateLimited.as_str(),
+            ProviderError::Malformed { .. } => Code::ProviderMalformed.as_str(),
+            ProviderError::Failed { .. } => Code::ProviderFailed.as_str(),
+            ProviderError::Refused { .. } => Code::ProviderRefused.as_str(),
+            ProviderError::Unavailable { .. } => Code::ProviderUnavailable.as_str(),
+            ProviderError::Unauthorized { .. } => Code::ProviderUnauthorized.as_str(),
+            ProviderError::Rejected { .. } => Code::ProviderRejected.as_str(),
+            ProviderError::Unsupported { .. } => Code::ProviderUnsupported.as_str(),
+            ProviderError::TooLarge { .. } => Code::ProviderTooLarge.as_str(),
+            ProviderError::ForbiddenHost { .. } => Code::ProviderForbiddenHost.as_str(),
+            ProviderError::Canceled { .. } => Code::ProviderCanceled.as_str(),
+            ProviderError::Network { .. } => Code::ProviderNetwork.as_str(),
+            ProviderError::Io { .. } => Code::ProviderIo.as_str(),
+            ProviderError::InsufficientCredits { .. } => Code::ProviderInsufficientCredits.as_str(),
+            ProviderError::ResultExpired { .. } => Code::ProviderResultExpired.as_str(),
+            ProviderError::Config(_) => Code::ProviderConfig.as_str(),
         }
     }
 

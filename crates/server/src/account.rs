@@ -27,6 +27,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
 use crate::time::rfc3339;
 use crate::AppState;
+use reelsmith_core::Code;
 
 /// The longest display name, in characters.
 pub const MAX_DISPLAY_NAME: usize = 80;
@@ -185,9 +186,7 @@ pub async fn update_profile(
     let name = req.display_name.trim();
     let length = name.chars().count();
     if length == 0 || length > MAX_DISPLAY_NAME || name.chars().any(char::is_control) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "account.invalid_display_name",
+        return Err(ApiError::of(Code::AccountInvalidDisplayName,
             format!("the display name must be 1 to {MAX_DISPLAY_NAME} characters, without control characters"),
         ));
     }
@@ -303,9 +302,8 @@ pub async fn request_email_change(
     let email = normalise_email(&req.new_email)?;
     if let Some(holder) = state.db.user_by_email(&email.canonical).await? {
         if holder.id == caller.id() {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "account.email_unchanged",
+            return Err(ApiError::of(
+                Code::AccountEmailUnchanged,
                 "this is already the account's email address",
             ));
         }

@@ -26,6 +26,7 @@ use crate::extract::{
 };
 use crate::time::rfc3339;
 use crate::AppState;
+use reelsmith_core::Code;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -153,9 +154,8 @@ fn age_statement(req: &SignupRequest, minimum: u8) -> ApiResult<AgeStatement> {
         (Some(year), _) => Ok(AgeStatement::BirthYear(year)),
         (None, Some(true)) => Ok(AgeStatement::AtLeast(minimum)),
         (None, Some(false)) => Err(reelsmith_auth::AgeError::TooYoung { minimum }.into()),
-        (None, None) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "auth.age_required",
+        (None, None) => Err(ApiError::of(
+            Code::AuthAgeRequired,
             format!("confirm that you are at least {minimum} years old, or give your birth year"),
         )),
     }
@@ -250,16 +250,16 @@ pub async fn signup(
 pub(crate) fn code_error(check: CodeCheck) -> ApiError {
     let (code, detail) = match check {
         CodeCheck::Expired => (
-            "auth.code_expired",
+            Code::AuthCodeExpired,
             "the code has expired; ask for a new one",
         ),
         CodeCheck::TooManyAttempts => (
-            "auth.code_attempts_exhausted",
+            Code::AuthCodeAttemptsExhausted,
             "too many wrong guesses; ask for a new code",
         ),
-        _ => ("auth.code_invalid", "the code is wrong"),
+        _ => (Code::AuthCodeInvalid, "the code is wrong"),
     };
-    ApiError::new(StatusCode::BAD_REQUEST, code, detail)
+    ApiError::of(code, detail)
 }
 
 /// Checks `code` for the account at `email`; an unknown address answers like a wrong code.
@@ -403,9 +403,8 @@ pub async fn resend_verification(
 }
 
 pub(crate) fn invalid_credentials() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "auth.invalid_credentials",
+    ApiError::of(
+        Code::AuthInvalidCredentials,
         "the email address or password is wrong",
     )
 }
@@ -485,9 +484,8 @@ pub async fn login(
             client.audit("sign_in.suspended", Some(&user.id), None),
         )
         .await;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "auth.suspended",
+        return Err(ApiError::of(
+            Code::AuthSuspended,
             "this account is suspended; contact the operator",
         ));
     }
@@ -497,17 +495,15 @@ pub async fn login(
             client.audit("sign_in.unverified", Some(&user.id), None),
         )
         .await;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "auth.email_unverified",
+        return Err(ApiError::of(
+            Code::AuthEmailUnverified,
             "verify your email address with the emailed code before signing in",
         ));
     }
     // A banned account (issue 19) cannot sign in again.
     if state.db.is_banned(&user.id).await? {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "account.banned",
+        return Err(ApiError::of(
+            Code::AccountBanned,
             "this account was banned by a moderator",
         ));
     }

@@ -9,7 +9,7 @@ use axum::Json;
 use reelsmith_billing::limits::{self, JobFacts};
 use reelsmith_billing::{creem::CreemClient, effective_plan, stripe as stripe_api};
 use reelsmith_config::{Plan, PlanKind, PlanLimits, Processor};
-use reelsmith_core::RenderSpec;
+use reelsmith_core::{Code, RenderSpec};
 use reelsmith_jobs::JobPlan;
 use reelsmith_store::{new_id, now_ms, Checkout, CreditKind, CreditOnce, Payment, Role};
 use serde::{Deserialize, Serialize};
@@ -218,18 +218,16 @@ pub struct CheckoutView {
 }
 
 fn purchases_off() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "billing.purchases_off",
+    ApiError::of(
+        Code::BillingPurchasesOff,
         "purchases are off on this server: credits come from plans and the operator",
     )
 }
 
 fn processor_down(err: &dyn std::fmt::Display) -> ApiError {
     tracing::warn!(error = %err, "payment processor unavailable for a checkout");
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "billing.processor_unavailable",
+    ApiError::of(
+        Code::BillingProcessorUnavailable,
         "the payment processor cannot be reached right now; nothing was charged, try again later",
     )
 }
@@ -259,9 +257,8 @@ pub async fn checkout(
             plan.kind == PlanKind::Subscription,
         )
     } else {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "billing.unknown_item",
+        return Err(ApiError::of(
+            Code::BillingUnknownItem,
             format!("no plan or credit pack `{}` is sold here", body.item),
         ));
     };
@@ -272,16 +269,14 @@ pub async fn checkout(
             .and_then(|r| b.plan(&r.plan))
             .is_some_and(|p| p.kind == PlanKind::Lifetime)
     {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "billing.already_lifetime",
+        return Err(ApiError::of(
+            Code::BillingAlreadyLifetime,
             "you have the Lifetime plan already; credit packs can still be bought",
         ));
     }
     let not_for_sale = || {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "billing.item_not_for_sale",
+        ApiError::of(
+            Code::BillingItemNotForSale,
             format!("`{}` has no price at the payment processor", body.item),
         )
     };
@@ -290,13 +285,7 @@ pub async fn checkout(
         .user_by_id(caller.id())
         .await?
         .filter(|u| !u.is_deleted())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::GONE,
-                "billing.account_deleted",
-                "this account is deleted",
-            )
-        })?;
+        .ok_or_else(|| ApiError::of(Code::BillingAccountDeleted, "this account is deleted"))?;
     let now = now_ms();
     let row = Checkout {
         id: new_id(),
@@ -407,9 +396,8 @@ pub async fn portal(
         .filter(|r| r.processor.as_deref() == Some("stripe"))
         .and_then(|r| r.customer_id)
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "billing.no_subscription",
+            ApiError::of(
+                Code::BillingNoSubscription,
                 "there is no subscription to manage",
             )
         })?;
@@ -530,9 +518,8 @@ pub async fn operator_credits(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let admin = state.db.user_by_id(caller.id()).await?;
     if !admin.is_some_and(|u| u.role == Role::Admin) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "admin.required",
+        return Err(ApiError::of(
+            Code::AdminRequired,
             "only an administrator may grant or refund credits",
         ));
     }
@@ -570,25 +557,22 @@ pub async fn grant_by_operator(
         "grant" => CreditKind::Grant,
         "refund" => CreditKind::Refund,
         _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "credits.invalid_kind",
+            return Err(ApiError::of(
+                Code::CreditsInvalidKind,
                 "kind must be `grant` or `refund`",
             ))
         }
     };
     if body.amount <= 0 || body.amount > 100_000_000 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "credits.invalid_amount",
+        return Err(ApiError::of(
+            Code::CreditsInvalidAmount,
             "amount must be a positive number of credits",
         ));
     }
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "credits.reason_required",
+        return Err(ApiError::of(
+            Code::CreditsReasonRequired,
             "say why, in 1 to 500 characters",
         ));
     }
@@ -597,13 +581,7 @@ pub async fn grant_by_operator(
         None => db.user_by_email(&body.user).await?,
     }
     .filter(|u| !u.is_deleted())
-    .ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "user.not_found",
-            "no such user (by email or id)",
-        )
-    })?;
+    .ok_or_else(|| ApiError::of(Code::UserNotFound, "no such user (by email or id)"))?;
     let key = format!(
         "operator:{}",
         key.map_or_else(new_id, |k| format!("{by}:{k}"))

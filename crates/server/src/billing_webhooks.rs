@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
+use reelsmith_core::Code;
 
 fn refused(processor: &str, e: &SignatureError) -> ApiError {
     tracing::warn!(processor, code = e.code(), "billing webhook refused: {e}");
@@ -23,20 +24,15 @@ fn refused(processor: &str, e: &SignatureError) -> ApiError {
 }
 
 fn not_enabled() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "billing.processor_off",
+    ApiError::of(
+        Code::BillingProcessorOff,
         "this payment processor is not configured here",
     )
 }
 
 fn malformed(processor: &str, err: &dyn std::fmt::Display) -> ApiError {
     tracing::warn!(processor, error = %err, "billing webhook body cannot be read");
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "billing.malformed_event",
-        "the event cannot be read",
-    )
+    ApiError::of(Code::BillingMalformedEvent, "the event cannot be read")
 }
 
 #[utoipa::path(post, path = "/api/v1/billing/webhooks/stripe", tag = "billing",

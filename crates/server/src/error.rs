@@ -6,7 +6,7 @@
 use axum::extract::rejection::JsonRejection;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use serde::Serialize;
 
 /// Media type of every error body.
@@ -46,17 +46,12 @@ impl ApiError {
     /// What anyone gets for a resource that is missing or not theirs (P-SEC-4): the two are
     /// indistinguishable.
     pub fn not_found(what: &str) -> ApiError {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no such {what}"),
-        )
+        ApiError::of(Code::NotFound, format!("no such {what}"))
     }
 
     pub fn unauthenticated() -> ApiError {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "auth.required",
+        ApiError::of(
+            Code::AuthRequired,
             "sign in, or send an API token as `Authorization: Bearer`",
         )
     }
@@ -65,9 +60,8 @@ impl ApiError {
         let seconds = (retry_after_ms.max(1) as u64).div_ceil(1000);
         ApiError {
             retry_after: Some(seconds),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+            ..ApiError::of(
+                Code::RateLimited,
                 format!("too many attempts; try again in {seconds} s"),
             )
         }
@@ -93,6 +87,24 @@ impl ApiError {
         } else {
             ApiError::internal(err.code(), err)
         }
+    }
+
+    /// The catalogue's answer for `code`: its status and stable string, with `detail` for people.
+    pub fn of(code: Code, detail: impl Into<String>) -> ApiError {
+        let status =
+            StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        ApiError::new(status, code.as_str(), detail)
+    }
+
+    /// A server fault named by the catalogue: the cause is logged, not sent.
+    pub fn fault(code: Code, err: &dyn std::fmt::Display) -> ApiError {
+        ApiError::internal(code.as_str(), err)
+    }
+
+    /// The same code with another status, where one code answers two situations (an unknown
+    /// voice is 422 in a job, 404 as the addressed resource).
+    pub fn with_status(self, status: StatusCode) -> ApiError {
+        ApiError { status, ..self }
     }
 
     fn title(&self) -> &'static str {
@@ -201,7 +213,7 @@ impl From<reelsmith_auth::AgeError> for ApiError {
 
 impl From<reelsmith_auth::RandomError> for ApiError {
     fn from(err: reelsmith_auth::RandomError) -> ApiError {
-        ApiError::internal("auth.random_failed", &err)
+        ApiError::fault(Code::AuthRandomFailed, &err)
     }
 }
 
@@ -213,24 +225,18 @@ impl From<reelsmith_mail::MailError> for ApiError {
 
 impl From<tokio::task::JoinError> for ApiError {
     fn from(err: tokio::task::JoinError) -> ApiError {
-        ApiError::internal("server.task_failed", &err)
+        ApiError::fault(Code::ServerTaskFailed, &err)
     }
 }
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> ApiError {
-        let (status, code) = match &rejection {
-            JsonRejection::MissingJsonContentType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "request.not_json")
-            }
-            JsonRejection::JsonDataError(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "request.invalid_fields")
-            }
-            JsonRejection::BytesRejection(_) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "request.too_large")
-            }
-            _ => (StatusCode::BAD_REQUEST, "request.invalid_json"),
+        let code = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => Code::RequestNotJson,
+            JsonRejection::JsonDataError(_) => Code::RequestInvalidFields,
+            JsonRejection::BytesRejection(_) => Code::RequestTooLarge,
+            _ => Code::RequestInvalidJson,
         };
-        ApiError::new(status, code, rejection.body_text())
+        ApiError::of(code, rejection.body_text())
     }
 }

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ApiResult};
 use crate::AppState;
+use reelsmith_core::Code;
 
 pub const SESSION_COOKIE: &str = "reelsmith_session";
 
@@ -231,13 +232,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         let axum::extract::Query(value) =
             axum::extract::Query::<T>::from_request_parts(parts, state)
                 .await
-                .map_err(|r| {
-                    ApiError::new(
-                        axum::http::StatusCode::BAD_REQUEST,
-                        "request.invalid_query",
-                        r.body_text(),
-                    )
-                })?;
+                .map_err(|r| ApiError::of(Code::RequestInvalidQuery, r.body_text()))?;
         Ok(ApiQuery(value))
     }
 }

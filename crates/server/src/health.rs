@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::metrics::job_counts;
 use crate::readiness::probe;
 use crate::AppState;
+use reelsmith_core::Code;
 
 /// What `/readyz` answers.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -113,9 +114,8 @@ fn metrics_allowed(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError
     // Digests of equal length are compared, so the time taken says nothing about the token.
     match given {
         Some(given) if hash_token(given) == hash_token(token.expose()) => Ok(()),
-        _ => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "metrics.unauthorized",
+        _ => Err(ApiError::of(
+            Code::MetricsUnauthorized,
             "send the metrics token as `Authorization: Bearer <token>`",
         )),
     }

@@ -11,7 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::Stream;
-use reelsmith_core::RenderSpec;
+use reelsmith_core::{Code, RenderSpec};
 use reelsmith_jobs::{plan_job_with, EventKind, JobPlan, StoredPlan};
 use reelsmith_store::{
     now_ms, upload_ids_in, CancelOutcome, Job, JobError, JobEvent, JobRevision, JobStatus, NewJob,
@@ -174,19 +174,13 @@ pub(crate) async fn valid_spec(
 ) -> ApiResult<CheckedSpec> {
     // serde reads a struct from a JSON array too (its fields in order): a spec is an object.
     if !body.is_object() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "spec.not_an_object",
+        return Err(ApiError::of(
+            Code::SpecNotAnObject,
             "the render spec must be a JSON object",
         ));
     }
-    let mut spec: RenderSpec = serde_json::from_value(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "spec.invalid",
-            e.to_string(),
-        )
-    })?;
+    let mut spec: RenderSpec =
+        serde_json::from_value(body).map_err(|e| ApiError::of(Code::SpecInvalid, e.to_string()))?;
     strip_bidi(&mut spec);
     spec.validate(&state.config.limits)?;
     // A script of punctuation or emoji alone has nothing to speak: refused now (the engine's
@@ -200,9 +194,8 @@ pub(crate) async fn valid_spec(
             .await?
             .ok_or_else(|| unknown_upload(id))?;
         if upload.kind == UploadKind::Audio {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "job.media_not_visual",
+            return Err(ApiError::of(
+                Code::JobMediaNotVisual,
                 format!("upload `{id}` is audio; `media` takes images and videos"),
             ));
         }
@@ -214,9 +207,8 @@ pub(crate) async fn valid_spec(
             .await?
             .ok_or_else(|| unknown_upload(id))?;
         if upload.kind == UploadKind::Image {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "job.voice_not_audio",
+            return Err(ApiError::of(
+                Code::JobVoiceNotAudio,
                 format!("upload `{id}` is an image; `voice` takes an audio or video recording"),
             ));
         }
@@ -239,7 +231,7 @@ pub(crate) async fn valid_spec(
         crate::cloud_voices::voice_is_configured(state, &voice.provider)?;
     }
     let params =
-        serde_json::to_value(&spec).map_err(|e| ApiError::internal("spec.serialise", &e))?;
+        serde_json::to_value(&spec).map_err(|e| ApiError::fault(Code::SpecSerialise, &e))?;
     Ok(CheckedSpec { params, plan })
 }
 
@@ -266,9 +258,8 @@ pub(crate) async fn provider_is_usable(
 ) -> ApiResult<()> {
     provider_is_configured(state, provider)?;
     if state.db.active_consent(owner, provider).await?.is_none() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "consent.required",
+        return Err(ApiError::of(
+            Code::ConsentRequired,
             format!(
                 "jobs for `{provider}` send your script (and images for image-to-video) to that \
                  company: give your consent for it on the privacy page first"
@@ -283,18 +274,16 @@ pub(crate) fn provider_is_configured(state: &AppState, provider: &str) -> ApiRes
     if state.config.providers.is_enabled(provider) {
         Ok(())
     } else {
-        Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "provider.not_configured",
+        Err(ApiError::of(
+            Code::ProviderNotConfigured,
             format!("provider `{provider}` is not configured on this server"),
         ))
     }
 }
 
 fn unknown_upload(id: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "job.unknown_upload",
+    ApiError::of(
+        Code::JobUnknownUpload,
         format!("no upload `{id}` exists among yours"),
     )
 }
@@ -305,9 +294,8 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     };
     let key = value.to_str().map(str::trim).unwrap_or_default();
     if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "job.invalid_idempotency_key",
+        return Err(ApiError::of(
+            Code::JobInvalidIdempotencyKey,
             format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
         ));
     }
@@ -370,9 +358,8 @@ pub async fn submit(
         .await
         .map_err(|e| crate::billing::limit_reached(&billing_plan, e))?;
     if !submitted.same_request {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency.mismatch",
+        return Err(ApiError::of(
+            Code::IdempotencyMismatch,
             "this Idempotency-Key was used for a different request; use a new key for a new job",
         ));
     }
@@ -463,9 +450,8 @@ pub async fn cancel(
 ) -> ApiResult<Json<JobView>> {
     match state.db.cancel_job(caller.id(), &id, now_ms()).await? {
         CancelOutcome::Cancelled(job) => Ok(Json(JobView::from(&job))),
-        CancelOutcome::AlreadyFinished(job) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "job.already_finished",
+        CancelOutcome::AlreadyFinished(job) => Err(ApiError::of(
+            Code::JobAlreadyFinished,
             format!("the job has already {}", job.status.as_str()),
         )),
         CancelOutcome::NotFound => Err(denied(&state, &caller, &client, &id).await),
@@ -902,9 +888,8 @@ async fn serve_output(
         .ok_or_else(|| ApiError::not_found("revision"))?;
     let suffix = format!("/{}", output.file_name());
     let Some(key) = rev.output_keys.iter().find(|k| k.ends_with(&suffix)) else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "job.output_not_ready",
+        return Err(ApiError::of(
+            Code::JobOutputNotReady,
             format!(
                 "revision {revision} has no {} (status {})",
                 output.file_name(),
@@ -1012,9 +997,8 @@ pub fn clean_title(raw: &str) -> ApiResult<Option<String>> {
         .chars()
         .find(|&c| (c.is_control() && !c.is_whitespace()) || is_bidi_control(c))
     {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "job.title_invalid",
+        return Err(ApiError::of(
+            Code::JobTitleInvalid,
             format!(
                 "a title cannot hold control characters (found U+{:04X})",
                 c as u32
@@ -1024,9 +1008,8 @@ pub fn clean_title(raw: &str) -> ApiResult<Option<String>> {
     let title = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     let chars = title.chars().count();
     if chars > MAX_TITLE_CHARS {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "job.title_too_long",
+        return Err(ApiError::of(
+            Code::JobTitleTooLong,
             format!("a title has at most {MAX_TITLE_CHARS} characters; this one has {chars}"),
         ));
     }

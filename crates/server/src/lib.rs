@@ -16,6 +16,7 @@ pub mod cloud_voices;
 pub mod consents;
 pub mod credits;
 pub mod error;
+pub mod error_codes;
 pub mod exports;
 pub mod extract;
 pub mod health;
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/me/policies", get(policies::mine))
         .route("/me/policies/accept", post(policies::accept))
         .route("/policies", get(policies::list))
+        .route("/errors", get(error_codes::list))
         .route(
             "/me/consents/{provider}",
             axum::routing::put(consents::grant).delete(consents::withdraw),

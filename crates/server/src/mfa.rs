@@ -23,6 +23,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
 use crate::time::rfc3339;
 use crate::AppState;
+use reelsmith_core::Code;
 
 /// What a sealed secret is bound to, so it cannot be moved to another person or column.
 fn seal_context(user_id: &str) -> Vec<u8> {
@@ -70,7 +71,7 @@ async fn data_key(state: &AppState, user_id: &str) -> ApiResult<DataKey> {
         .keys()
         .data_key(user_id, state.clock.now())
         .await
-        .map_err(|e| ApiError::internal("totp.key_unavailable", &e))
+        .map_err(|e| ApiError::fault(Code::TotpKeyUnavailable, &e))
 }
 
 /// `POST /api/v1/me/totp/enrol`: a new secret awaiting its first code. A confirmed factor
@@ -83,9 +84,8 @@ pub async fn enrol(
 ) -> ApiResult<Response> {
     let totp = state.db.totp_state(caller.id()).await?.unwrap_or_default();
     if totp.enabled() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "totp.already_enabled",
+        return Err(ApiError::of(
+            Code::TotpAlreadyEnabled,
             "an authenticator is already enrolled; turn it off with a code first",
         ));
     }
@@ -110,7 +110,7 @@ pub async fn enrol(
 /// The QR code of `text`, drawn as SVG with a quiet zone, dark on light whatever the theme.
 pub fn qr_svg(text: &str) -> ApiResult<String> {
     let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M)
-        .map_err(|e| ApiError::internal("totp.qr_failed", &e))?;
+        .map_err(|e| ApiError::fault(Code::TotpQrFailed, &e))?;
     Ok(code
         .render::<qrcode::render::svg::Color>()
         .min_dimensions(200, 200)
@@ -146,9 +146,8 @@ pub async fn confirm(
     limit_tries(&state, &caller, &client).await?;
     let totp = state.db.totp_state(caller.id()).await?.unwrap_or_default();
     let Some(sealed) = totp.totp_pending else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "totp.not_enrolling",
+        return Err(ApiError::of(
+            Code::TotpNotEnrolling,
             "start an enrolment first (POST /api/v1/me/totp/enrol)",
         ));
     };
@@ -168,9 +167,8 @@ pub async fn confirm(
         .confirm_totp(caller.id(), step, &digests, state.clock.now())
         .await?
     {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "totp.not_enrolling",
+        return Err(ApiError::of(
+            Code::TotpNotEnrolling,
             "the enrolment was replaced or confirmed meanwhile",
         ));
     }
@@ -206,9 +204,8 @@ pub async fn verify(
     ApiJson(req): ApiJson<CodeRequest>,
 ) -> ApiResult<Response> {
     let Some(session) = caller.session_id().map(str::to_owned) else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "totp.session_required",
+        return Err(ApiError::of(
+            Code::TotpSessionRequired,
             "step-up belongs to a browser session; API tokens cannot carry it",
         ));
     };
@@ -256,9 +253,8 @@ async fn check_code(
     limit_tries(state, caller, client).await?;
     let totp = state.db.totp_state(caller.id()).await?.unwrap_or_default();
     let Some(sealed) = totp.totp_secret.filter(|_| totp.totp_enabled_at.is_some()) else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "totp.not_enrolled",
+        return Err(ApiError::of(
+            Code::TotpNotEnrolled,
             "no authenticator is enrolled on this account",
         ));
     };
@@ -281,9 +277,8 @@ async fn check_code(
             None => false,
         };
         if !used {
-            let err = ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "totp.invalid_recovery_code",
+            let err = ApiError::of(
+                Code::TotpInvalidRecoveryCode,
                 "that recovery code is wrong or was used already",
             );
             return Err(refuse(state, caller, client, "mfa.failed", err).await);
@@ -302,9 +297,8 @@ async fn check_code(
     };
     let step = i64::try_from(step).unwrap_or(i64::MAX);
     if !state.db.accept_totp_step(caller.id(), step).await? {
-        let err = ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "totp.replayed",
+        let err = ApiError::of(
+            Code::TotpReplayed,
             "that code was used already; wait for the next one",
         );
         return Err(refuse(state, caller, client, "mfa.replay_refused", err).await);
@@ -313,9 +307,8 @@ async fn check_code(
 }
 
 fn invalid_code() -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "totp.invalid_code",
+    ApiError::of(
+        Code::TotpInvalidCode,
         "that code is not the one the authenticator shows now",
     )
 }
@@ -350,7 +343,7 @@ async fn limit_tries(state: &AppState, caller: &CurrentUser, client: &ClientInfo
         RateDecision::Allowed { .. } => Ok(()),
         RateDecision::Limited { retry_after_ms } => {
             let err = ApiError {
-                code: "totp.rate_limited",
+                code: Code::TotpRateLimited.as_str(),
                 ..ApiError::rate_limited(retry_after_ms)
             };
             Err(refuse(state, caller, client, "mfa.rate_limited", err).await)
@@ -362,8 +355,8 @@ async fn open_secret(state: &AppState, user_id: &str, sealed: &[u8]) -> ApiResul
     let key = data_key(state, user_id).await?;
     key.open_value(&seal_context(user_id), sealed)
         .ok_or_else(|| {
-            ApiError::internal(
-                "totp.secret_unreadable",
+            ApiError::fault(
+                Code::TotpSecretUnreadable,
                 &"the TOTP secret does not open under the account's data key",
             )
         })

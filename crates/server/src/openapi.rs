@@ -99,6 +99,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(SharingDoc::openapi());
     doc.merge(WebhooksDoc::openapi());
+    doc.merge(crate::error_codes::ErrorCodesDoc::openapi());
     unique_operation_ids(&mut doc);
     doc
 }

@@ -6,7 +6,6 @@
 //! from the configuration, which nobody needs to accept (it is what they signed up under).
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use reelsmith_store::{now_ms, PolicyAcceptance, PolicyKind, PolicyVersion};
 use serde::{Deserialize, Serialize};
@@ -17,6 +16,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
 use crate::time::rfc3339;
 use crate::AppState;
+use reelsmith_core::Code;
 
 /// One version of the privacy policy or the terms.
 #[derive(Serialize, ToSchema)]
@@ -115,9 +115,8 @@ pub async fn require_accepted(state: &AppState, user_id: &str) -> ApiResult<()> 
         .iter()
         .map(|p| format!("{} {}", document_name(p.kind), p.version))
         .collect();
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "policy.acceptance_required",
+    Err(ApiError::of(
+        Code::PolicyAcceptanceRequired,
         format!(
             "review and accept the updated {} before starting a new job",
             names.join(" and ")
@@ -185,9 +184,8 @@ pub async fn accept(
     ApiJson(req): ApiJson<PolicyAcceptanceRequest>,
 ) -> ApiResult<Json<MyPoliciesView>> {
     let unknown = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "policy.unknown",
+        ApiError::of(
+            Code::PolicyUnknown,
             format!("no {} version `{}` was published", req.kind, req.version),
         )
     };
@@ -198,9 +196,8 @@ pub async fn accept(
             return Err(unknown());
         }
         // Accepting an older text would record agreement to something no longer in force.
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "policy.not_current",
+        return Err(ApiError::of(
+            Code::PolicyNotCurrent,
             format!(
                 "version `{}` was replaced by `{}`: review the current one",
                 req.version, current.version

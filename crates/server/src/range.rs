@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use reelsmith_store::{ObjectError, OwnerMedia};
 
 use crate::error::{ApiError, ApiResult};
+use reelsmith_core::Code;
 
 /// A parsed single `bytes=` range, before the object size is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +71,8 @@ pub fn resolve(range: ByteRange, size: u64) -> Option<Range<u64>> {
 }
 
 fn unsatisfiable(size: u64) -> Response {
-    let mut response = ApiError::new(
-        StatusCode::RANGE_NOT_SATISFIABLE,
-        "media.range_not_satisfiable",
+    let mut response = ApiError::of(
+        Code::MediaRangeNotSatisfiable,
         format!("the requested range lies outside the {size} bytes of the object"),
     )
     .into_response();

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use reelsmith_store::StoreError;
 
 use crate::error::ApiError;
@@ -22,9 +21,8 @@ pub fn database_unavailable(err: &StoreError) -> ApiError {
     tracing::warn!(code = err.code(), error = %err, "database unavailable");
     ApiError {
         retry_after: Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
-        ..ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service.unavailable",
+        ..ApiError::of(
+            Code::ServiceUnavailable,
             "the service is briefly unavailable; try again shortly",
         )
     }

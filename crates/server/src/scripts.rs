@@ -8,7 +8,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use reelsmith_jobs::{call_policy, script_writer};
 use reelsmith_store::now_ms;
 use serde::{Deserialize, Serialize};
@@ -67,23 +67,20 @@ pub async fn write(
 ) -> ApiResult<Json<ScriptView>> {
     let topic = body.topic.trim();
     if !TOPIC_CHARS.contains(&topic.chars().count()) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "script.topic_invalid",
+        return Err(ApiError::of(
+            Code::ScriptTopicInvalid,
             "the topic must be 3 to 500 characters",
         ));
     }
     if !SCENES.contains(&body.scenes) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "script.scenes_invalid",
+        return Err(ApiError::of(
+            Code::ScriptScenesInvalid,
             "scenes must be between 1 and 12",
         ));
     }
     if caller.user.processing_paused {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "processing.paused",
+        return Err(ApiError::of(
+            Code::ProcessingPaused,
             "you paused all processing of your data: resume it on the Account page to write a \
              script",
         ));
@@ -91,11 +88,10 @@ pub async fn write(
     crate::policies::require_accepted(&state, caller.id()).await?;
     let providers = &state.config.providers;
     let writer = script_writer(providers, &call_policy(providers))
-        .map_err(|e| ApiError::internal("provider.config", &e))?
+        .map_err(|e| ApiError::fault(Code::ProviderConfig, &e))?
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "provider.not_configured",
+            ApiError::of(
+                Code::ProviderNotConfigured,
                 "this server has no script writer configured",
             )
         })?;
@@ -105,9 +101,8 @@ pub async fn write(
         .await?
         .is_none()
     {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "consent.required",
+        return Err(ApiError::of(
+            Code::ConsentRequired,
             "writing a script sends your topic to the operator's chat model provider: give your \
              consent for it on the AI providers page first",
         ));

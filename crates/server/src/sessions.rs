@@ -12,6 +12,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ClientInfo, CurrentUser};
 use crate::time::rfc3339;
 use crate::AppState;
+use reelsmith_core::Code;
 
 #[derive(Serialize, ToSchema)]
 pub struct SessionView {
@@ -97,9 +98,8 @@ pub async fn revoke_others(
 ) -> ApiResult<Json<RevokedSessions>> {
     // With a token there is no "this session" to keep; ending every one would surprise.
     let Some(current) = caller.session_id() else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "session.required",
+        return Err(ApiError::of(
+            Code::SessionRequired,
             "sign out everywhere else needs a signed-in session, not an API token",
         ));
     };

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use reelsmith_core::RenderSpec;
+use reelsmith_core::{Code, RenderSpec};
 use reelsmith_media::music::{find_track, library_id, list_tracks, LIBRARY_PREFIX};
 use reelsmith_media::voices::{find_voice, local_voices, write_sample, VoiceEntry};
 use reelsmith_store::UploadKind;
@@ -67,11 +67,11 @@ pub async fn voices(_caller: CurrentUser) -> ApiResult<Json<VoiceList>> {
 }
 
 fn unknown_voice(id: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "voice.unknown",
+    ApiError::of(
+        Code::VoiceUnknown,
         format!("no voice `{id}` on this server"),
     )
+    .with_status(StatusCode::NOT_FOUND)
 }
 
 /// Where samples are kept: made once per voice, then served from disk.
@@ -106,7 +106,7 @@ pub async fn voice_sample(
     }
     let bytes = tokio::fs::read(&path)
         .await
-        .map_err(|e| ApiError::internal("voice.sample_io", &e))?;
+        .map_err(|e| ApiError::fault(Code::VoiceSampleIo, &e))?;
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("audio/wav")),
@@ -136,7 +136,7 @@ async fn make_sample(id: String, dir: PathBuf, path: PathBuf) -> ApiResult<()> {
         Ok::<(), std::io::Error>(())
     })
     .await?
-    .map_err(|e| ApiError::internal("voice.sample", &e))
+    .map_err(|e| ApiError::fault(Code::VoiceSample, &e))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -192,7 +192,7 @@ pub async fn music_preview(
     let length = file
         .metadata()
         .await
-        .map_err(|e| ApiError::internal("music.io", &e))?
+        .map_err(|e| ApiError::fault(Code::MusicIo, &e))?
         .len();
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     Ok((
@@ -242,9 +242,8 @@ pub(crate) async fn check_sound(state: &AppState, owner: &str, spec: &RenderSpec
         let id = spec.tts.voice.clone();
         let known = tokio::task::spawn_blocking(move || find_voice(&id).is_some()).await?;
         if !known {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "voice.unknown",
+            return Err(ApiError::of(
+                Code::VoiceUnknown,
                 format!(
                     "no voice `{}` on this server: GET /api/v1/voices lists them",
                     spec.tts.voice
@@ -265,9 +264,8 @@ pub(crate) async fn check_sound(state: &AppState, owner: &str, spec: &RenderSpec
             })
             .await?
             .map_err(|e| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "music.unplayable",
+                ApiError::of(
+                    Code::MusicUnplayable,
                     format!("the library track cannot be played: {e}"),
                 )
             })?;
@@ -278,16 +276,14 @@ pub(crate) async fn check_sound(state: &AppState, owner: &str, spec: &RenderSpec
                 .upload_for_owner(owner, music)
                 .await?
                 .ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "job.unknown_upload",
+                    ApiError::of(
+                        Code::JobUnknownUpload,
                         format!("no upload `{music}` exists among yours"),
                     )
                 })?;
             if upload.kind != UploadKind::Audio {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "music.not_audio",
+                return Err(ApiError::of(
+                    Code::MusicNotAudio,
                     format!(
                         "upload `{music}` is {}; `music` takes an audio file",
                         upload.kind.as_str()
@@ -297,9 +293,8 @@ pub(crate) async fn check_sound(state: &AppState, owner: &str, spec: &RenderSpec
             let limit = state.config.limits.max_media_seconds;
             let seconds = upload.duration_ms.unwrap_or(0) as f64 / 1000.0;
             if seconds > limit {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "music.too_long",
+                return Err(ApiError::of(
+                    Code::MusicTooLong,
                     format!("the music lasts {seconds:.0} s, more than the limit of {limit:.0} s"),
                 ));
             }

@@ -15,7 +15,7 @@ use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::response::{IntoResponse, Redirect, Response};
 use reelsmith_store::Role;
 use serde_json::json;
@@ -23,6 +23,7 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::extract::{audit, ClientInfo, CurrentUser};
 use crate::AppState;
+use reelsmith_core::Code;
 
 /// The least role a staff route admits.
 pub trait StaffLevel: Send + Sync + 'static {
@@ -116,9 +117,8 @@ impl IntoResponse for StaffRefusal {
             StaffRefusal::NotEnrolled { page: true } => {
                 Redirect::to("/account/security?staff=1").into_response()
             }
-            StaffRefusal::NotEnrolled { page: false } => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "staff.totp_required",
+            StaffRefusal::NotEnrolled { page: false } => ApiError::of(
+                Code::StaffTotpRequired,
                 "staff must enrol a TOTP authenticator before any staff action",
             )
             .into_response(),
@@ -127,9 +127,8 @@ impl IntoResponse for StaffRefusal {
                 crate::web::encode_path(&next)
             ))
             .into_response(),
-            StaffRefusal::StepUp { page: false, .. } => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "staff.step_up_required",
+            StaffRefusal::StepUp { page: false, .. } => ApiError::of(
+                Code::StaffStepUpRequired,
                 "enter a TOTP code (POST /api/v1/me/totp/verify) in this browser session first",
             )
             .into_response(),

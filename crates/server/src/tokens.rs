@@ -14,6 +14,7 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
 use crate::time::{opt_rfc3339, rfc3339};
 use crate::AppState;
+use reelsmith_core::Code;
 
 const MAX_NAME_CHARS: usize = 100;
 
@@ -76,17 +77,15 @@ pub async fn create(
             ),
         )
         .await;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "token.session_required",
+        return Err(ApiError::of(
+            Code::TokenSessionRequired,
             "API tokens are created by a signed-in person, not with another API token",
         ));
     }
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "token.invalid_name",
+        return Err(ApiError::of(
+            Code::TokenInvalidName,
             format!("a token needs a name of 1 to {MAX_NAME_CHARS} characters"),
         ));
     }

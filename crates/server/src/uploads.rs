@@ -17,7 +17,7 @@ use axum::response::Response;
 use axum::Json;
 use bytes::Bytes;
 use reelsmith_config::Config;
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use reelsmith_media::probe::{probe, MediaInfo, ProbeError};
 use reelsmith_media::upload::sanitize_image;
 use reelsmith_store::{now_ms, upload_object_key, NewUpload, Page, Upload, UploadKind};
@@ -81,17 +81,14 @@ impl PageQuery {
 }
 
 fn too_large(limit: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "upload.too_large",
+    ApiError::of(
+        Code::UploadTooLarge,
         format!("the file is larger than the limit of {limit} bytes"),
     )
 }
 
 fn quota_exceeded(quota: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "upload.quota_exceeded",
+    ApiError::of(Code::UploadQuotaExceeded,
         format!("this file would take your uploads past your storage quota of {quota} bytes: delete some first"),
     )
 }
@@ -124,9 +121,8 @@ pub fn spool_dir(config: &Config) -> PathBuf {
 }
 
 fn unsupported() -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "upload.unsupported_type",
+    ApiError::of(
+        Code::UploadUnsupportedType,
         "the file is not a supported image (JPEG, PNG, WebP, GIF, BMP), audio or video file",
     )
 }
@@ -135,7 +131,7 @@ fn multipart_error(err: MultipartError, budget: Budget) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         too_large(budget.file_limit)
     } else {
-        ApiError::new(StatusCode::BAD_REQUEST, "upload.malformed", err.body_text())
+        ApiError::of(Code::UploadMalformed, err.body_text())
     }
 }
 
@@ -147,7 +143,7 @@ struct Spooled {
 }
 
 async fn spool(mut field: Field<'_>, budget: Budget, dir: &FsPath) -> ApiResult<Spooled> {
-    let spool_error = |e: std::io::Error| ApiError::internal("upload.spool", &e);
+    let spool_error = |e: std::io::Error| ApiError::fault(Code::UploadSpool, &e);
     tokio::fs::create_dir_all(dir).await.map_err(spool_error)?;
     let file = tempfile::Builder::new()
         .prefix("upload-")
@@ -165,11 +161,11 @@ async fn spool(mut field: Field<'_>, budget: Budget, dir: &FsPath) -> ApiResult<
         budget.check(size)?;
         out.write_all(&chunk)
             .await
-            .map_err(|e| ApiError::internal("upload.spool", &e))?;
+            .map_err(|e| ApiError::fault(Code::UploadSpool, &e))?;
     }
     out.flush()
         .await
-        .map_err(|e| ApiError::internal("upload.spool", &e))?;
+        .map_err(|e| ApiError::fault(Code::UploadSpool, &e))?;
     Ok(Spooled { file, size })
 }
 
@@ -189,27 +185,17 @@ async fn receive_file(
             continue; // ordinary form fields carry nothing we use
         }
         if spooled.is_some() {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "upload.too_many_files",
+            return Err(ApiError::of(
+                Code::UploadTooManyFiles,
                 "send exactly one file per upload",
             ));
         }
         spooled = Some(spool(field, budget, dir).await?);
     }
-    let spooled = spooled.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "upload.no_file",
-            "the form has no file field",
-        )
-    })?;
+    let spooled =
+        spooled.ok_or_else(|| ApiError::of(Code::UploadNoFile, "the form has no file field"))?;
     if spooled.size == 0 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "upload.empty",
-            "the file is empty",
-        ));
+        return Err(ApiError::of(Code::UploadEmpty, "the file is empty"));
     }
     Ok(spooled)
 }
@@ -265,9 +251,8 @@ fn describe_media(info: &MediaInfo, limits: &reelsmith_core::Limits) -> ApiResul
         (Some(_), _) => (UploadKind::Video, mime.replace("audio/", "video/")),
         (None, Some(_)) => (UploadKind::Audio, mime.replace("video/", "audio/")),
         (None, None) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "upload.no_streams",
+            return Err(ApiError::of(
+                Code::UploadNoStreams,
                 "the file holds no audio or video stream",
             ))
         }
@@ -276,16 +261,14 @@ fn describe_media(info: &MediaInfo, limits: &reelsmith_core::Limits) -> ApiResul
         .best_duration()
         .filter(|d| d.is_finite() && *d > 0.0)
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "upload.unknown_duration",
+            ApiError::of(
+                Code::UploadUnknownDuration,
                 "the file's duration cannot be read",
             )
         })?;
     if duration > max_seconds {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "upload.too_long",
+        return Err(ApiError::of(
+            Code::UploadTooLong,
             format!("the file lasts {duration:.1} s, more than the limit of {max_seconds} s"),
         ));
     }
@@ -298,9 +281,8 @@ fn describe_media(info: &MediaInfo, limits: &reelsmith_core::Limits) -> ApiResul
             .map(|n| n as f64)
             .or_else(|| v.frame_rate.map(|fps| fps * v.duration.unwrap_or(duration)));
         if let Some(frames) = frames.filter(|f| *f > limits.max_clip_frames as f64) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "upload.too_many_frames",
+            return Err(ApiError::of(
+                Code::UploadTooManyFrames,
                 format!(
                     "the clip has {frames:.0} frames, more than the limit of {}",
                     limits.max_clip_frames
@@ -328,10 +310,10 @@ async fn store_image(
     let _permit = Arc::clone(&state.decode_permits)
         .acquire_owned()
         .await
-        .map_err(|e| ApiError::internal("upload.decode_permit", &e))?;
+        .map_err(|e| ApiError::fault(Code::UploadDecodePermit, &e))?;
     let bytes = tokio::fs::read(path)
         .await
-        .map_err(|e| ApiError::internal("upload.spool", &e))?;
+        .map_err(|e| ApiError::fault(Code::UploadSpool, &e))?;
     let limits = state.config.limits.clone();
     let clean = tokio::task::spawn_blocking(move || sanitize_image(&bytes, &limits)).await??;
     // The re-encoded image is what is stored and counted.
@@ -403,13 +385,8 @@ pub async fn create(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<UploadView>)> {
-    let mut multipart = multipart.map_err(|r| {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "upload.not_multipart",
-            r.body_text(),
-        )
-    })?;
+    let mut multipart =
+        multipart.map_err(|r| ApiError::of(Code::UploadNotMultipart, r.body_text()))?;
     let file_limit = state.config.limits.max_file_bytes;
     // A declared length past the limit is refused before one byte of the body is read.
     if declared_length(&headers).is_some_and(|n| n > file_limit + crate::MULTIPART_OVERHEAD as u64)
@@ -425,7 +402,7 @@ pub async fn create(
     .await
     .map_err(|e| match e.code {
         "rate_limited" => ApiError {
-            code: "upload.rate_limited",
+            code: Code::UploadRateLimited.as_str(),
             detail: format!("too many uploads; {}", e.detail),
             ..e
         },
@@ -448,9 +425,9 @@ pub async fn create(
         let mut f = spooled
             .file
             .reopen()
-            .map_err(|e| ApiError::internal("upload.spool", &e))?;
+            .map_err(|e| ApiError::fault(Code::UploadSpool, &e))?;
         f.read(&mut head)
-            .map_err(|e| ApiError::internal("upload.spool", &e))?
+            .map_err(|e| ApiError::fault(Code::UploadSpool, &e))?
     };
     let new = if looks_like_image(&head[..head_len]) {
         store_image(&state, caller.id(), spooled.file.path(), budget).await?

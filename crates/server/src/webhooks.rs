@@ -11,7 +11,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use reelsmith_jobs::WEBHOOK_EVENT;
 use reelsmith_providers::webhook::{fal, kie, replicate, WebhookError};
 use reelsmith_providers::Secret;
@@ -141,17 +141,11 @@ pub async fn replicate_webhook(
     };
     replicate::verify(&secret, &header_pairs(&headers), &body, unix_now()).map_err(refused)?;
     // The prediction is the body; its id is what the transfer log recorded.
-    let prediction: Value = serde_json::from_slice(&body).map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "webhook.malformed",
-            "the body is not a prediction",
-        )
-    })?;
+    let prediction: Value = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::of(Code::WebhookMalformed, "the body is not a prediction"))?;
     let Some(id) = prediction.get("id").and_then(Value::as_str) else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "webhook.malformed",
+        return Err(ApiError::of(
+            Code::WebhookMalformed,
             "the prediction has no id",
         ));
     };

@@ -1,7 +1,7 @@
 //! The store's one error type. Every variant has a stable code so the API can turn it into a
 //! problem+json answer without string matching.
 
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 
 /// Why a database or repository operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +64,8 @@ impl ErrorCode for StoreError {
     fn code(&self) -> &'static str {
         match self {
             StoreError::UnsupportedUrl(_) => "store.unsupported_url",
-            StoreError::EmailTaken => "account.email_taken",
-            StoreError::UsernameTaken => "account.username_taken",
+            StoreError::EmailTaken => Code::AccountEmailTaken.as_str(),
+            StoreError::UsernameTaken => Code::AccountUsernameTaken.as_str(),
             StoreError::LeaseLost => "job.lease_lost",
             StoreError::JobBusy => "job.busy",
             StoreError::RevisionIsCurrent => "job.revision_is_current",
@@ -76,7 +76,7 @@ impl ErrorCode for StoreError {
             StoreError::RightsRequestNotFound => "rights.not_found",
             StoreError::RightsRequestClosed => "rights.closed",
             StoreError::RightsIdentityUnchecked => "rights.identity_unchecked",
-            StoreError::ExportInProgress => "export.in_progress",
+            StoreError::ExportInProgress => Code::ExportInProgress.as_str(),
             StoreError::Corrupt(_) => "store.corrupt",
             StoreError::Migrate(_) => "store.migrate_failed",
             StoreError::Database(_) => "store.database",

@@ -1,7 +1,7 @@
 //! Why a job's pipeline stopped. Client errors (bad parameters, missing uploads, input the engine
 //! refuses) fail the job at once; everything else is ours and is retried.
 
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use reelsmith_media::render::RenderError;
 use reelsmith_providers::ProviderError;
 use reelsmith_store::{ObjectError, StoreError};
@@ -56,9 +56,34 @@ pub enum WorkerError {
     OutputMissing(String),
     #[error("work folder: {0}")]
     Io(#[from] std::io::Error),
-    /// The render thread panicked or was aborted: a bug, retried like any failure of ours.
-    #[error("the render task did not complete: {0}")]
-    Task(String),
+    /// A blocking task (the render, a work folder's creation or removal) panicked: a bug,
+    /// retried like any failure of ours.
+    #[error("a worker task panicked: {0}")]
+    TaskPanicked(String),
+    /// A blocking task was cancelled before it finished (the runtime is shutting down).
+    #[error("a worker task was cancelled before it finished")]
+    TaskCancelled,
+    /// Joining a scene's shots into one clip failed (ffmpeg's words are in the source).
+    #[error("joining the shots of scene {scene} failed: {source}")]
+    JoinShots {
+        scene: usize,
+        source: reelsmith_media::process::ProcessError,
+    },
+}
+
+impl From<tokio::task::JoinError> for WorkerError {
+    fn from(err: tokio::task::JoinError) -> Self {
+        if err.is_cancelled() {
+            return WorkerError::TaskCancelled;
+        }
+        let message = err.into_panic();
+        let text = message
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| message.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned());
+        WorkerError::TaskPanicked(text)
+    }
 }
 
 impl From<ObjectError> for WorkerError {
@@ -70,22 +95,23 @@ impl From<ObjectError> for WorkerError {
 impl ErrorCode for WorkerError {
     fn code(&self) -> &'static str {
         match self {
-            WorkerError::InvalidParams(_) => "job.invalid_params",
-            WorkerError::UploadNotFound(_) => "job.upload_not_found",
+            WorkerError::InvalidParams(_) => Code::JobInvalidParams.as_str(),
+            WorkerError::UploadNotFound(_) => Code::JobUploadNotFound.as_str(),
             WorkerError::Music(e) => e.code(),
-            WorkerError::WrongUploadKind { .. } => "job.wrong_upload_kind",
+            WorkerError::WrongUploadKind { .. } => Code::JobWrongUploadKind.as_str(),
             WorkerError::Render(e) => e.code(),
             WorkerError::Plan(e) => e.code(),
             WorkerError::Provider(e)
             | WorkerError::ProviderGaveUp(e, _)
             | WorkerError::ProviderBusy(e, _) => e.code(),
-            WorkerError::ConsentRequired(_) => "consent.required",
-            WorkerError::ProviderNotConfigured(_) => "provider.not_configured",
+            WorkerError::ConsentRequired(_) => Code::ConsentRequired.as_str(),
+            WorkerError::ProviderNotConfigured(_) => Code::ProviderNotConfigured.as_str(),
             WorkerError::Store(e) => e.code(),
             WorkerError::Object(e) => e.code(),
-            WorkerError::OutputMissing(_) => "job.output_missing",
-            WorkerError::Io(_) => "worker.io",
-            WorkerError::Task(_) => "worker.task",
+            WorkerError::OutputMissing(_) => Code::JobOutputMissing.as_str(),
+            WorkerError::Io(_) => Code::WorkerIo.as_str(),
+            WorkerError::TaskPanicked(_) | WorkerError::TaskCancelled => Code::WorkerTask.as_str(),
+            WorkerError::JoinShots { source, .. } => source.code(),
         }
     }
 
@@ -120,7 +146,9 @@ impl ErrorCode for WorkerError {
             | WorkerError::Object(_)
             | WorkerError::OutputMissing(_)
             | WorkerError::Io(_)
-            | WorkerError::Task(_) => false,
+            | WorkerError::TaskPanicked(_)
+            | WorkerError::TaskCancelled
+            | WorkerError::JoinShots { .. } => false,
         }
     }
 }

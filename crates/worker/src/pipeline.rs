@@ -161,7 +161,7 @@ async fn run_stages(
         );
         tokio::task::spawn_blocking(move || WorkFolder::create(&temp, &worker, &job_id))
             .await
-            .map_err(|e| WorkerError::Task(e.to_string()))??
+            .map_err(WorkerError::from)??
     };
 
     let fetch_started = Instant::now();
@@ -527,7 +527,7 @@ async fn render_in_background(
     });
     let reporter = write_progress(ctx, lease, progress_rx, stop);
     let (result, ()) = tokio::join!(render_task, reporter);
-    match result.map_err(|e| WorkerError::Task(e.to_string()))? {
+    match result.map_err(WorkerError::from)? {
         Ok(output) => Ok(output),
         Err(RenderError::Cancelled) if stop.reason().is_some() => Err(Halt::Stopped(
             stop.reason().unwrap_or(StopReason::LeaseLost),

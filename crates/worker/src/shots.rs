@@ -139,7 +139,7 @@ pub(crate) async fn generate(
                 Err(other) => return Err(other),
             }
         }
-        visuals.push(join_clips(folder, scene.scene, clips).await?);
+        visuals.push(join_clips(ctx, folder, scene.scene, clips).await?);
     }
     Ok(visuals)
 }
@@ -440,6 +440,7 @@ async fn job_was_cancelled(ctx: &JobContext, job_id: &str) -> bool {
 
 /// One visual per scene: a single shot as it is, several joined end to end.
 async fn join_clips(
+    ctx: &JobContext,
     folder: &WorkFolder,
     scene: usize,
     mut clips: Vec<PathBuf>,
@@ -448,35 +449,15 @@ async fn join_clips(
         return Ok(clips.remove(0));
     }
     let list = folder.file(&format!("scene-{scene}.txt"));
-    let listing: String = clips
-        .iter()
-        .map(|c| format!("file '{}'\n", c.display()))
-        .collect();
-    tokio::fs::write(&list, listing).await?;
     let out = folder.file(&format!("scene-{scene}.mp4"));
-    let status = tokio::process::Command::new("ffmpeg")
-        .args([
-            "-v", "error", "-nostdin", "-y", "-f", "concat", "-safe", "0",
-        ])
-        // The list is ours, but the shots in it came from a provider: each may only be opened
-        // as a video container from a local file, never as a playlist that names other files.
-        .args([
-            "-protocol_whitelist",
-            "file",
-            "-format_whitelist",
-            "concat,mov,matroska",
-        ])
-        .arg("-i")
-        .arg(&list)
-        .args([
-            "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
-        ])
-        .arg(&out)
-        .kill_on_drop(true)
-        .status()
-        .await?;
-    if !status.success() {
-        return Err(WorkerError::Task(format!("joining the shots of scene {scene} failed")).into());
-    }
+    let engine = &ctx.settings.engine;
+    let (encode, limits) = (engine.encode.clone(), engine.limits.clone());
+    let joined = out.clone();
+    tokio::task::spawn_blocking(move || {
+        reelsmith_media::join::join_clips(&clips, &list, &joined, &encode, &limits)
+    })
+    .await
+    .map_err(WorkerError::from)?
+    .map_err(|source| WorkerError::JoinShots { scene, source })?;
     Ok(out)
 }

@@ -102,7 +102,7 @@ impl Worker {
         let temp_dir = settings.temp_dir.clone();
         let removed = tokio::task::spawn_blocking(move || remove_stale_folders(&temp_dir))
             .await
-            .map_err(|e| WorkerError::Task(e.to_string()))??;
+            .map_err(WorkerError::from)??;
         for folder in &removed {
             info!(folder = %folder.display(), "removed a stale work folder");
         }

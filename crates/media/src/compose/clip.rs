@@ -22,7 +22,7 @@ use std::time::Duration;
 use reelsmith_core::Limits;
 use serde_json::Value;
 
-use crate::process::{run_capture, Output, Process, ProcessError, FFMPEG, FFPROBE};
+use crate::process::{Output, Process, ProcessError, FFMPEG};
 
 use super::fill::{framing, Framing};
 use super::sample::YuvCanvas;
@@ -30,9 +30,6 @@ use super::ComposeError;
 
 /// A clip shorter than this share of its scene is looped rather than slowed down.
 pub const SLOW_DOWN_FLOOR: f64 = 0.6;
-
-const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
-const PROBE_OUTPUT_LIMIT: usize = 4 << 20;
 
 /// A probed, accepted video file.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,20 +53,7 @@ pub fn open_clip(path: &Path, limits: &Limits) -> Result<ClipSource, ComposeErro
             limit: limits.max_file_bytes,
         });
     }
-    let args: Vec<&std::ffi::OsStr> = [
-        "-v",
-        "error",
-        "-print_format",
-        "json",
-        "-show_streams",
-        "-show_format",
-        "--",
-    ]
-    .iter()
-    .map(std::ffi::OsStr::new)
-    .chain([path.as_os_str()])
-    .collect();
-    let json = match run_capture(FFPROBE, args, PROBE_TIMEOUT, PROBE_OUTPUT_LIMIT) {
+    let json = match crate::probe::report(path, None, limits) {
         Ok(bytes) => bytes,
         Err(ProcessError::Failed { stderr, .. }) => {
             return Err(ComposeError::ClipUnreadable(stderr))

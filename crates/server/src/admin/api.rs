@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::staff::{Admin, Moderator, RequireStaff};
 use crate::AppState;
+use reelsmith_core::Code;
 
 #[derive(Deserialize, Default)]
 pub struct UserQuery {
@@ -59,9 +60,8 @@ async fn subject(state: &AppState, id: &str) -> ApiResult<reelsmith_store::Staff
 /// command line can.
 fn not_self(staff: &RequireStaff<Admin>, id: &str) -> ApiResult<()> {
     if staff.id() == id {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "admin.self_action",
+        return Err(ApiError::of(
+            Code::AdminSelfAction,
             "use another admin's account (or the command line) to change your own",
         ));
     }
@@ -78,9 +78,8 @@ pub fn parse_role(text: &str) -> ApiResult<Role> {
         "user" => Ok(Role::User),
         "moderator" => Ok(Role::Moderator),
         "admin" => Ok(Role::Admin),
-        _ => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "admin.invalid_role",
+        _ => Err(ApiError::of(
+            Code::AdminInvalidRole,
             "the role is one of user, moderator, admin",
         )),
     }
@@ -209,25 +208,22 @@ pub async fn credits(
         "grant" => false,
         "refund" => true,
         _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "admin.invalid_credit_kind",
+            return Err(ApiError::of(
+                Code::AdminInvalidCreditKind,
                 "the kind is `grant` or `refund`",
             ))
         }
     };
     let reason = req.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "admin.reason_required",
+        return Err(ApiError::of(
+            Code::AdminReasonRequired,
             "say why, in at most 500 characters",
         ));
     }
     if req.amount <= 0 || req.amount > 10_000_000 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "admin.invalid_amount",
+        return Err(ApiError::of(
+            Code::AdminInvalidAmount,
             "the amount is a whole number of credits from 1 to 10000000",
         ));
     }
@@ -273,9 +269,8 @@ pub async fn retry_job(
         .await?
         .ok_or_else(|| ApiError::not_found("job"))?;
     if !state.db.retry_failed_job(&id, state.clock.now()).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "admin.job_not_failed",
+        return Err(ApiError::of(
+            Code::AdminJobNotFailed,
             "only a failed job can be retried",
         ));
     }
@@ -308,9 +303,8 @@ pub async fn cancel_job(
         CancelOutcome::Cancelled(_) => {}
         CancelOutcome::NotFound => return Err(ApiError::not_found("job")),
         CancelOutcome::AlreadyFinished(_) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "admin.job_finished",
+            return Err(ApiError::of(
+                Code::AdminJobFinished,
                 "the job has ended already",
             ))
         }
@@ -363,9 +357,8 @@ impl AuditQuery {
             match text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
                 None => Ok(None),
                 Some(t) => crate::time::parse_utc(t).map(Some).ok_or_else(|| {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "request.invalid_query",
+                    ApiError::of(
+                        Code::RequestInvalidQuery,
                         "dates are YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ",
                     )
                 }),

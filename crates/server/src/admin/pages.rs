@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::extract::CurrentUser;
 use crate::staff::{Admin, Moderator, RequireRole, RequireStaff};
 use crate::AppState;
+use reelsmith_core::Code;
 
 /// What every console page's frame needs.
 pub struct Frame {
@@ -49,7 +50,7 @@ impl Frame {
 fn render(t: impl Template) -> Response {
     match t.render() {
         Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
-        Err(err) => ApiError::internal("web.render", &err).into_response(),
+        Err(err) => ApiError::fault(Code::WebRender, &err).into_response(),
     }
 }
 

@@ -19,6 +19,7 @@ use crate::extract::{audit, ClientInfo, CurrentUser};
 use crate::range::serve_object;
 use crate::time::{date, opt_rfc3339, rfc3339};
 use crate::AppState;
+use reelsmith_core::Code;
 
 /// One export as the API shows it.
 #[derive(Serialize, ToSchema)]
@@ -132,25 +133,22 @@ pub async fn download(
     };
     let key = match (&export.status, &export.object_key) {
         (ExportStatus::Building, _) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "export.not_ready",
+            return Err(ApiError::of(
+                Code::ExportNotReady,
                 "the archive is still being built",
             ))
         }
         (ExportStatus::Failed, _) | (ExportStatus::Ready, None) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "export.failed",
+            return Err(ApiError::of(
+                Code::ExportFailed,
                 "the archive could not be built; request a new export",
             ))
         }
         (ExportStatus::Ready, Some(key)) => key.clone(),
     };
     if !export.downloadable(state.clock.now()) {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "export.expired",
+        return Err(ApiError::of(
+            Code::ExportExpired,
             "this export's download link has expired; request a new export",
         ));
     }

@@ -24,6 +24,7 @@ use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
 use crate::staff::{Moderator, RequireStaff};
 use crate::time::{opt_rfc3339, rfc3339};
 use crate::AppState;
+use reelsmith_core::Code;
 
 /// The longest reason or detail a report, takedown or ban takes, in characters.
 const MAX_REASON_CHARS: usize = 1000;
@@ -43,9 +44,8 @@ fn spec_texts(params: &Value) -> Vec<&str> {
 }
 
 fn refused(categories: &[String]) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "moderation.refused",
+    ApiError::of(
+        Code::ModerationRefused,
         format!(
             "this request breaks this server's content rules ({}); nothing was queued or charged",
             categories.join(", ")
@@ -151,24 +151,21 @@ pub(crate) async fn screen_public(
 /// refused, at most [`MAX_REASON_CHARS`]. Markup is kept as text: every page escapes it.
 fn clean_text(raw: &str, field: &'static str, required: bool) -> ApiResult<String> {
     if raw.chars().any(|c| c.is_control() && !c.is_whitespace()) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "moderation.text_invalid",
+        return Err(ApiError::of(
+            Code::ModerationTextInvalid,
             format!("{field} cannot hold control characters"),
         ));
     }
     let text = raw.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.chars().count() > MAX_REASON_CHARS {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "moderation.text_too_long",
+        return Err(ApiError::of(
+            Code::ModerationTextTooLong,
             format!("{field} has at most {MAX_REASON_CHARS} characters"),
         ));
     }
     if required && text.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "moderation.reason_required",
+        return Err(ApiError::of(
+            Code::ModerationReasonRequired,
             format!("{field} is required"),
         ));
     }
@@ -224,9 +221,8 @@ pub async fn report(
     )
     .await?;
     if !REPORT_REASONS.contains(&body.reason.as_str()) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "report.reason_invalid",
+        return Err(ApiError::of(
+            Code::ReportReasonInvalid,
             format!("reason is one of {}", REPORT_REASONS.join(", ")),
         ));
     }
@@ -243,9 +239,8 @@ pub async fn report(
             "share",
         ),
         _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "report.target_invalid",
+            return Err(ApiError::of(
+                Code::ReportTargetInvalid,
                 "give exactly one of job_id and share_token",
             ))
         }
@@ -534,9 +529,7 @@ pub async fn ban(
         .await?
         .ok_or_else(|| ApiError::not_found("account"))?;
     if user.role != Role::User {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "moderation.cannot_ban_staff",
+        return Err(ApiError::of(Code::ModerationCannotBanStaff,
             "moderators and admins are not banned from the queue; an admin changes their role first",
         ));
     }
@@ -607,9 +600,8 @@ pub async fn record_legal(
     let requester = clean_text(&body.requester, "requester", true)?;
     let basis = clean_text(&body.basis, "basis", true)?;
     let email = reelsmith_auth::normalise_email(&body.requester_email).map_err(|_| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "moderation.email_invalid",
+        ApiError::of(
+            Code::ModerationEmailInvalid,
             "requester_email is not an email address",
         )
     })?;
@@ -676,9 +668,8 @@ pub async fn decide_legal(
         "taken_down" => "taken_down",
         "rejected" => "rejected",
         _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "moderation.decision_invalid",
+            return Err(ApiError::of(
+                Code::ModerationDecisionInvalid,
                 "decision is `taken_down` or `rejected`",
             ))
         }
@@ -692,9 +683,8 @@ pub async fn decide_legal(
         .ok_or_else(|| ApiError::not_found("legal request"))?;
     if decision == "taken_down" {
         let job_id = pending.job_id.as_deref().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "moderation.legal_without_work",
+            ApiError::of(
+                Code::ModerationLegalWithoutWork,
                 "this request names no work to take down",
             )
         })?;

@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::staff::{Moderator, RequireStaff};
 use crate::web::Chrome;
 use crate::AppState;
+use reelsmith_core::Code;
 
 #[derive(Template)]
 #[template(path = "moderation.html")]
@@ -53,7 +54,7 @@ pub async fn moderation_page(
     match result {
         Ok(page) => match page.render() {
             Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
-            Err(err) => ApiError::internal("web.render", &err).into_response(),
+            Err(err) => ApiError::fault(Code::WebRender, &err).into_response(),
         },
         Err(e) => e.into_response(),
     }

@@ -4,6 +4,7 @@
 
 use super::provider::{refused, unreachable_err, Asserted, GithubEmail, GithubUser};
 use crate::error::ApiError;
+use reelsmith_core::Code;
 
 const API_VERSION: &str = "2022-11-28";
 
@@ -39,7 +40,7 @@ pub(crate) async fn who(api: &str, token: &str) -> Result<Asserted, ApiError> {
     let emails: Vec<GithubEmail> = get(api, "/user/emails", token).await?;
     let primary = emails.into_iter().find(|e| e.primary).ok_or_else(|| {
         refused(
-            "oidc.email_unverified",
+            Code::OidcEmailUnverified,
             "your GitHub account has no primary email address",
         )
     })?;

@@ -37,6 +37,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
 use crate::time::rfc3339;
 use crate::AppState;
+use reelsmith_core::Code;
 
 /// The cookie that binds a sign-in under way to the browser that started it, then carries the
 /// pending step; it ends with the sign-in.
@@ -243,9 +244,8 @@ pub async fn callback(
 }
 
 fn state_invalid() -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "oidc.state_invalid",
+    ApiError::of(
+        Code::OidcStateInvalid,
         "this sign-in was not started here, was already used or has expired; start again",
     )
 }
@@ -275,7 +275,7 @@ async fn complete(
     }
     if let Some(error) = &query.error {
         return Err(provider::refused(
-            "oidc.provider_error",
+            Code::OidcProviderError,
             format!("the identity provider did not sign you in ({error})"),
         ));
     }
@@ -291,13 +291,13 @@ async fn complete(
     let email = match (&asserted.email, asserted.email_verified) {
         (Some(email), true) => normalise_email(email).map_err(|_| {
             provider::refused(
-                "oidc.email_unverified",
+                Code::OidcEmailUnverified,
                 "the provider gave no usable email address",
             )
         })?,
         _ => {
             return Err(provider::refused(
-                "oidc.email_unverified",
+                Code::OidcEmailUnverified,
                 "the identity provider has not verified your email address",
             ))
         }
@@ -372,25 +372,22 @@ async fn complete(
 }
 
 fn identity_taken() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "oidc.identity_taken",
+    ApiError::of(
+        Code::OidcIdentityTaken,
         "this provider account is already linked to another account",
     )
 }
 
 fn account_unavailable() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "oidc.account_unavailable",
+    ApiError::of(
+        Code::OidcAccountUnavailable,
         "the account for this address has been deleted",
     )
 }
 
 fn no_pending() -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "oidc.no_pending",
+    ApiError::of(
+        Code::OidcNoPending,
         "no sign-in with an identity provider is waiting in this browser; start again",
     )
 }
@@ -497,9 +494,8 @@ pub async fn signup(
         (None, Some(true)) => AgeStatement::AtLeast(minimum),
         (None, Some(false)) => return Err(reelsmith_auth::AgeError::TooYoung { minimum }.into()),
         (None, None) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "auth.age_required",
+            return Err(ApiError::of(
+                Code::AuthAgeRequired,
                 format!(
                     "confirm that you are at least {minimum} years old, or give your birth year"
                 ),
@@ -508,9 +504,8 @@ pub async fn signup(
     };
     check_age(statement, minimum, current_utc_year())?;
     if !req.accept_policies {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "auth.policies_required",
+        return Err(ApiError::of(
+            Code::AuthPoliciesRequired,
             "accept the privacy notice and the terms to create an account",
         ));
     }
@@ -670,9 +665,8 @@ pub async fn unlink(
             Ok(StatusCode::NO_CONTENT)
         }
         UnlinkOutcome::NotFound => Err(ApiError::not_found("identity")),
-        UnlinkOutcome::LastSignInMethod => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "oidc.last_sign_in_method",
+        UnlinkOutcome::LastSignInMethod => Err(ApiError::of(
+            Code::OidcLastSignInMethod,
             "set a password or link another provider first: this is the only way into the account",
         )),
     }

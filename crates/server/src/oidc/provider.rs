@@ -8,7 +8,6 @@
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
     AuthUrl, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
@@ -19,6 +18,7 @@ use reelsmith_config::{OidcPreset, OidcProviderConfig};
 use serde::Deserialize;
 
 use crate::error::ApiError;
+use reelsmith_core::Code;
 
 /// Who the provider says signed in.
 #[derive(Debug, Clone)]
@@ -40,19 +40,14 @@ pub(crate) struct Started {
 }
 
 /// A refusal of what came back from a provider, with its stable code.
-pub(crate) fn refused(code: &'static str, detail: impl Into<String>) -> ApiError {
-    let status = match code {
-        "oidc.provider_unreachable" => StatusCode::BAD_GATEWAY,
-        "oidc.email_unverified" => StatusCode::FORBIDDEN,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    ApiError::new(status, code, detail)
+pub(crate) fn refused(code: Code, detail: impl Into<String>) -> ApiError {
+    ApiError::of(code, detail)
 }
 
 fn unreachable(what: &str, err: impl std::fmt::Display) -> ApiError {
     tracing::warn!(error = %err, "identity provider: {what}");
     refused(
-        "oidc.provider_unreachable",
+        Code::OidcProviderUnreachable,
         format!("the identity provider could not be used ({what}: {err})"),
     )
 }
@@ -158,7 +153,12 @@ pub(crate) async fn finish(
             .set_pkce_verifier(verifier)
             .request_async(&http)
             .await
-            .map_err(|e| refused("oidc.code_refused", format!("GitHub refused the code: {e}")))?;
+            .map_err(|e| {
+                refused(
+                    Code::OidcCodeRefused,
+                    format!("GitHub refused the code: {e}"),
+                )
+            })?;
         let api = cfg
             .api_url
             .as_deref()
@@ -177,13 +177,13 @@ pub(crate) async fn finish(
         .await
         .map_err(|e| {
             refused(
-                "oidc.code_refused",
+                Code::OidcCodeRefused,
                 format!("the provider refused the code: {e}"),
             )
         })?;
     let id_token = token
         .id_token()
-        .ok_or_else(|| refused("oidc.token_invalid", "the provider sent no ID token"))?;
+        .ok_or_else(|| refused(Code::OidcTokenInvalid, "the provider sent no ID token"))?;
     let claims = id_token
         .claims(&client.id_token_verifier(), &Nonce::new(nonce.to_owned()))
         .map_err(claims_refused)?;
@@ -215,23 +215,24 @@ pub(crate) async fn finish(
 
 fn claims_refused(err: ClaimsVerificationError) -> ApiError {
     let (code, detail) = match &err {
-        ClaimsVerificationError::Expired(_) => {
-            ("oidc.token_expired", "the provider's ID token has expired")
-        }
+        ClaimsVerificationError::Expired(_) => (
+            Code::OidcTokenExpired,
+            "the provider's ID token has expired",
+        ),
         ClaimsVerificationError::InvalidNonce(_) => (
-            "oidc.nonce_mismatch",
+            Code::OidcNonceMismatch,
             "the ID token was not issued for this sign-in (its nonce differs)",
         ),
         ClaimsVerificationError::SignatureVerification(_) => (
-            "oidc.signature_invalid",
+            Code::OidcSignatureInvalid,
             "the ID token is not signed by one of the provider's published keys",
         ),
         _ => (
-            "oidc.token_invalid",
+            Code::OidcTokenInvalid,
             "the ID token's issuer, audience or claims are not this provider's",
         ),
     };
-    tracing::warn!(error = %err, code, "ID token refused");
+    tracing::warn!(error = %err, code = code.as_str(), "ID token refused");
     refused(code, detail)
 }
 

@@ -22,6 +22,7 @@ use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
 use crate::jobs::{clean_title, owned_job};
 use crate::time::{opt_rfc3339, rfc3339};
 use crate::AppState;
+use reelsmith_core::Code;
 
 /// Random bytes in a share token: 256 bits, far above the 128 the promise asks.
 const SHARE_TOKEN_BYTES: usize = 32;
@@ -100,9 +101,8 @@ pub struct NewShareLink {
 }
 
 fn sharing_off() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "share.disabled",
+    ApiError::of(
+        Code::ShareDisabled,
         "share links are turned off on this server",
     )
 }
@@ -117,9 +117,8 @@ async fn finished_job(
     let job = owned_job(state, caller, client, id).await?;
     let revisions = state.db.list_revisions(caller.id(), id).await?;
     if !revisions.iter().any(|r| r.status == JobStatus::Succeeded) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "job.not_finished",
+        return Err(ApiError::of(
+            Code::JobNotFinished,
             "only a finished creation can be shared or published",
         ));
     }
@@ -143,16 +142,14 @@ pub async fn create_share(
     let max_days = state.config.sharing.share_link_max_days;
     let days = match (body.expires_in_days, max_days) {
         (Some(d), _) if d == 0 || d > MAX_SHARE_DAYS => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "share.expiry_invalid",
+            return Err(ApiError::of(
+                Code::ShareExpiryInvalid,
                 format!("expires_in_days is from 1 to {MAX_SHARE_DAYS}"),
             ))
         }
         (Some(d), m) if m > 0 && d > m => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "share.expiry_too_long",
+            return Err(ApiError::of(
+                Code::ShareExpiryTooLong,
                 format!("share links on this server live at most {m} days"),
             ))
         }
@@ -168,9 +165,8 @@ pub async fn create_share(
         .create_share_link(caller.id(), &id, &hash, body.revision, expires_at, now)
         .await?
         .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "share.revision_not_finished",
+            ApiError::of(
+                Code::ShareRevisionNotFinished,
                 "that revision does not exist or has not finished",
             )
         })?;
@@ -336,19 +332,14 @@ pub async fn publish(
     ApiJson(body): ApiJson<PublishRequest>,
 ) -> ApiResult<Json<PublicationView>> {
     if !state.config.sharing.gallery {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "gallery.disabled",
+        return Err(ApiError::of(
+            Code::GalleryDisabled,
             "the public gallery is turned off on this server",
         ));
     }
     let job = finished_job(&state, &caller, &client, &id).await?;
     let title = clean_title(&body.title)?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "gallery.title_required",
-            "a published work needs a title",
-        )
+        ApiError::of(Code::GalleryTitleRequired, "a published work needs a title")
     })?;
     if state
         .db
@@ -356,9 +347,8 @@ pub async fn publish(
         .await?
         .is_some()
     {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "gallery.taken_down",
+        return Err(ApiError::of(
+            Code::GalleryTakenDown,
             "a moderator took this work down; it cannot be published again",
         ));
     }

@@ -17,6 +17,7 @@ use crate::extract::ApiQuery;
 use crate::jobs::Output;
 use crate::web::{Caller, Chrome};
 use crate::AppState;
+use reelsmith_core::Code;
 
 fn chrome(title: &'static str, page: &'static str, caller: &Caller) -> Chrome {
     Chrome {
@@ -29,7 +30,7 @@ fn chrome(title: &'static str, page: &'static str, caller: &Caller) -> Chrome {
 fn render(t: impl Template, cache: &'static str) -> Response {
     match t.render() {
         Ok(html) => ([(header::CACHE_CONTROL, cache)], Html(html)).into_response(),
-        Err(err) => ApiError::internal("web.render", &err).into_response(),
+        Err(err) => ApiError::fault(Code::WebRender, &err).into_response(),
     }
 }
 

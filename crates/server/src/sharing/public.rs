@@ -3,7 +3,7 @@
 //! `reelsmith_store::sharing`); anything else, including a token of any shape, answers 404.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use reelsmith_store::{GallerySort, PublicWork, SharedWork};
@@ -17,6 +17,7 @@ use crate::jobs::Output;
 use crate::range::serve_object;
 use crate::time::rfc3339;
 use crate::AppState;
+use reelsmith_core::Code;
 
 /// Works on one gallery page.
 pub const GALLERY_PAGE: u32 = 24;
@@ -121,9 +122,8 @@ impl GalleryQuery {
         match self.sort.as_deref() {
             None | Some("newest") => Ok(GallerySort::Newest),
             Some("most_viewed") => Ok(GallerySort::MostViewed),
-            Some(_) => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "gallery.sort_invalid",
+            Some(_) => Err(ApiError::of(
+                Code::GallerySortInvalid,
                 "sort is `newest` or `most_viewed`",
             )),
         }
@@ -132,9 +132,8 @@ impl GalleryQuery {
     pub(crate) fn page(&self) -> ApiResult<u32> {
         match self.page.unwrap_or(1) {
             p @ 1..=MAX_PAGE => Ok(p),
-            _ => Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "gallery.page_invalid",
+            _ => Err(ApiError::of(
+                Code::GalleryPageInvalid,
                 format!("page is from 1 to {MAX_PAGE}"),
             )),
         }

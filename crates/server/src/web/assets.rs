@@ -46,6 +46,9 @@ const FILES: &[(&str, &str, &str)] = &[
 ];
 
 pub async fn serve(Path(file): Path<String>) -> Response {
+    if file == "errors.js" {
+        return crate::error_codes::script();
+    }
     match FILES.iter().find(|(name, _, _)| *name == file) {
         Some((_, mime, body)) => (
             [

@@ -11,14 +11,14 @@
 //! A refusal is 403 problem+json with the stable code `csrf.cross_origin`.
 
 use axum::extract::Request;
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 
 /// The stable code of a refused cross-origin request.
-pub const CROSS_ORIGIN: &str = "csrf.cross_origin";
+pub const CROSS_ORIGIN: &str = reelsmith_core::Code::CsrfCrossOrigin.as_str();
 
 /// Why a request was judged cross-origin, or `None` when it may go on.
 pub fn verdict(method: &Method, headers: &HeaderMap) -> Option<&'static str> {
@@ -66,9 +66,8 @@ pub async fn protect(request: Request, next: Next) -> Response {
     }
     if let Some(reason) = verdict(request.method(), request.headers()) {
         tracing::warn!(method = %request.method(), uri = %request.uri().path(), reason, "cross-origin request refused");
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            CROSS_ORIGIN,
+        return ApiError::of(
+            reelsmith_core::Code::CsrfCrossOrigin,
             format!("{reason}; cross-site requests are refused"),
         )
         .into_response();

@@ -24,6 +24,7 @@ use axum::Router;
 use crate::error::ApiError;
 use crate::extract::CurrentUser;
 use crate::AppState;
+use reelsmith_core::Code;
 
 /// The page routes, merged into the main router.
 pub fn routes() -> Router<AppState> {
@@ -85,7 +86,7 @@ impl Chrome {
 pub(crate) fn render(t: impl Template) -> Response {
     match t.render() {
         Ok(html) => ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response(),
-        Err(err) => ApiError::internal("web.render", &err).into_response(),
+        Err(err) => ApiError::fault(Code::WebRender, &err).into_response(),
     }
 }
 

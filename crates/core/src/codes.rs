@@ -1,0 +1,317 @@
+//! The catalogue of error codes: every stable code the API answers or a job fails with, its HTTP
+//! status and what it means, in one place that the server, the workers, docs/api.md (checked by
+//! `crates/config/tests/error_codes.rs`) and the studio (`GET /api/v1/errors`, `/static/errors.js`)
+//! all read. Adding a code is one line in the table below, plus its row in docs/api.md.
+//!
+//! Codes are published: a code's string never changes and is never reused for another meaning.
+//! Errors whose code is decided inside their own crate (the [`crate::ErrorCode`] types) may name
+//! theirs here too; the server maps those by their own classification.
+
+/// Builds [`Code`] and its lookup tables from one line per code: `Variant = "string", status,
+/// "meaning";`. One line each so that two branches adding codes rarely touch the same lines.
+macro_rules! catalogue {
+    ($($variant:ident = $code:literal, $status:literal, $meaning:literal;)*) => {
+        /// A stable error code. See the module documentation.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $(
+                #[doc = $meaning]
+                $variant,
+            )*
+        }
+
+        impl Code {
+            /// Every code, in the table's order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable string clients match on, such as `auth.required`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)*
+                }
+            }
+
+            /// The HTTP status the API answers this code with. A code that only names why a
+            /// job failed carries the status it would have as an answer: 4xx when the job's
+            /// input was at fault, 5xx when the fault was ours or a provider's.
+            pub const fn status(self) -> u16 {
+                match self {
+                    $(Code::$variant => $status,)*
+                }
+            }
+
+            /// One sentence for people: what the code means.
+            pub const fn meaning(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $meaning,)*
+                }
+            }
+        }
+    };
+}
+
+catalogue! {
+    AccountBanned = "account.banned", 403, "The account was banned by a moderator.";
+    AccountEmailTaken = "account.email_taken", 409, "Another account uses that email address.";
+    AccountEmailUnchanged = "account.email_unchanged", 422, "The new email address is the account's current one.";
+    AccountInvalidDisplayName = "account.invalid_display_name", 422, "The display name is empty, too long or holds control characters.";
+    AccountUsernameTaken = "account.username_taken", 409, "Another account has that username (ignoring case).";
+    AdminInvalidAmount = "admin.invalid_amount", 422, "A credit amount outside 1 to 10,000,000.";
+    AdminInvalidCreditKind = "admin.invalid_credit_kind", 422, "A credit change that is neither `grant` nor `refund`.";
+    AdminInvalidRole = "admin.invalid_role", 422, "A role other than user, moderator or admin.";
+    AdminJobFinished = "admin.job_finished", 409, "The job has ended already.";
+    AdminJobNotFailed = "admin.job_not_failed", 409, "Only a failed job can be retried.";
+    AdminReasonRequired = "admin.reason_required", 422, "A staff action needs a reason of at most 500 characters.";
+    AdminRequired = "admin.required", 403, "Only an administrator may do this.";
+    AdminSelfAction = "admin.self_action", 409, "An admin cannot change their own account from the console.";
+    AuthAgeRequired = "auth.age_required", 422, "Sign-up needs an age confirmation or a birth year.";
+    AuthCodeAttemptsExhausted = "auth.code_attempts_exhausted", 400, "Too many wrong guesses of an emailed code; ask for a new one.";
+    AuthCodeExpired = "auth.code_expired", 400, "The emailed code has expired; ask for a new one.";
+    AuthCodeInvalid = "auth.code_invalid", 400, "The emailed code is wrong.";
+    AuthEmailUnverified = "auth.email_unverified", 403, "The email address is not verified yet.";
+    AuthInvalidCredentials = "auth.invalid_credentials", 401, "The email address or password is wrong.";
+    AuthInvalidEmail = "auth.invalid_email", 422, "Not an email address.";
+    AuthInvalidUsername = "auth.invalid_username", 422, "A username must be 3 to 30 characters of a-z, 0-9 and `_`.";
+    AuthPasswordTooLong = "auth.password_too_long", 422, "The password is longer than allowed.";
+    AuthPoliciesRequired = "auth.policies_required", 422, "Sign-up needs the privacy notice and terms accepted.";
+    AuthRandomFailed = "auth.random_failed", 500, "The server could not draw random bytes.";
+    AuthRequired = "auth.required", 401, "Sign in, or send an API token.";
+    AuthReservedUsername = "auth.reserved_username", 422, "That username is reserved.";
+    AuthSuspended = "auth.suspended", 403, "The account is suspended.";
+    AuthWeakPassword = "auth.weak_password", 422, "The password is too short or too common.";
+    BillingAccountDeleted = "billing.account_deleted", 410, "The account is deleted.";
+    BillingAlreadyLifetime = "billing.already_lifetime", 409, "The account has the Lifetime plan already.";
+    BillingItemNotForSale = "billing.item_not_for_sale", 422, "The item has no price at the payment processor.";
+    BillingMalformedEvent = "billing.malformed_event", 400, "A payment processor's event cannot be read.";
+    BillingNoSubscription = "billing.no_subscription", 409, "There is no subscription to manage.";
+    BillingProcessorOff = "billing.processor_off", 404, "That payment processor is not configured here.";
+    BillingProcessorUnavailable = "billing.processor_unavailable", 503, "The payment processor cannot be reached; nothing was charged.";
+    BillingPurchasesOff = "billing.purchases_off", 409, "Purchases are off on this server.";
+    BillingUnknownItem = "billing.unknown_item", 422, "No plan or credit pack of that name is sold here.";
+    ConsentRequired = "consent.required", 409, "The owner has not consented to sending data to this provider; nothing was sent.";
+    CreditsInvalidAmount = "credits.invalid_amount", 422, "A credit amount that is not a positive number.";
+    CreditsInvalidKind = "credits.invalid_kind", 422, "A credit change that is neither `grant` nor `refund`.";
+    CreditsReasonRequired = "credits.reason_required", 422, "A credit change needs a reason of 1 to 500 characters.";
+    CsrfCrossOrigin = "csrf.cross_origin", 403, "A cross-site request that changes something was refused.";
+    ExportExpired = "export.expired", 410, "The export's download link has expired.";
+    ExportFailed = "export.failed", 409, "The export archive could not be built.";
+    ExportInProgress = "export.in_progress", 409, "Another export of the account is being built.";
+    ExportNotReady = "export.not_ready", 409, "The export archive is still being built.";
+    GalleryDisabled = "gallery.disabled", 403, "The public gallery is turned off on this server.";
+    GalleryPageInvalid = "gallery.page_invalid", 400, "A gallery page number out of range.";
+    GallerySortInvalid = "gallery.sort_invalid", 400, "A gallery order other than `newest` or `most_viewed`.";
+    GalleryTakenDown = "gallery.taken_down", 409, "A moderator took the work down; it cannot be published again.";
+    GalleryTitleRequired = "gallery.title_required", 422, "A published work needs a title.";
+    IdempotencyMismatch = "idempotency.mismatch", 422, "The Idempotency-Key was used with a different body.";
+    JobAlreadyFinished = "job.already_finished", 409, "The job has already ended.";
+    JobInvalidIdempotencyKey = "job.invalid_idempotency_key", 400, "An Idempotency-Key that is not 1 to 200 visible ASCII characters.";
+    JobInvalidParams = "job.invalid_params", 422, "A job failed: its parameters are not a render spec.";
+    JobMediaNotVisual = "job.media_not_visual", 422, "An audio upload named in `media`, which takes images and videos.";
+    JobNotFinished = "job.not_finished", 409, "Only a finished creation can be shared or published.";
+    JobOutputMissing = "job.output_missing", 500, "A job failed: an output stored by an earlier attempt has gone missing.";
+    JobOutputNotReady = "job.output_not_ready", 404, "The revision has no such output (yet).";
+    JobTitleInvalid = "job.title_invalid", 422, "A title with control characters.";
+    JobTitleTooLong = "job.title_too_long", 422, "A title longer than allowed.";
+    JobUnknownUpload = "job.unknown_upload", 422, "No upload with that id exists among the caller's.";
+    JobUploadNotFound = "job.upload_not_found", 422, "A job failed: an upload it names no longer exists.";
+    JobVoiceNotAudio = "job.voice_not_audio", 422, "An image upload named as `voice`, which takes a recording.";
+    JobWrongUploadKind = "job.wrong_upload_kind", 422, "A job failed: an upload of the wrong kind in a slot.";
+    MediaRangeNotSatisfiable = "media.range_not_satisfiable", 416, "The requested byte range lies outside the object.";
+    MetricsUnauthorized = "metrics.unauthorized", 401, "The metrics token is missing or wrong.";
+    ModerationCannotBanStaff = "moderation.cannot_ban_staff", 409, "Moderators and admins are not banned from the queue.";
+    ModerationDecisionInvalid = "moderation.decision_invalid", 422, "A decision other than `taken_down` or `rejected`.";
+    ModerationEmailInvalid = "moderation.email_invalid", 422, "The requester's email is not an email address.";
+    ModerationLegalWithoutWork = "moderation.legal_without_work", 422, "A legal request that names no work to take down.";
+    ModerationReasonRequired = "moderation.reason_required", 422, "A required reason is missing.";
+    ModerationRefused = "moderation.refused", 422, "The request breaks this server's content rules; nothing was queued or charged.";
+    ModerationTextInvalid = "moderation.text_invalid", 422, "A text with control characters.";
+    ModerationTextTooLong = "moderation.text_too_long", 422, "A text longer than allowed.";
+    MusicIo = "music.io", 500, "The music could not be read or written.";
+    MusicNotAudio = "music.not_audio", 422, "The music upload is not audio.";
+    MusicTooLong = "music.too_long", 422, "The music lasts longer than the limit.";
+    MusicUnplayable = "music.unplayable", 422, "The library track cannot be played.";
+    NotFound = "not_found", 404, "No such thing, or it belongs to someone else (the two are indistinguishable).";
+    OidcAccountUnavailable = "oidc.account_unavailable", 403, "The account for the provider's address has been deleted.";
+    OidcCodeRefused = "oidc.code_refused", 400, "The identity provider refused the authorization code.";
+    OidcEmailUnverified = "oidc.email_unverified", 403, "The identity provider gave no verified email address.";
+    OidcIdentityTaken = "oidc.identity_taken", 409, "The provider account is linked to another account.";
+    OidcLastSignInMethod = "oidc.last_sign_in_method", 409, "Unlinking would leave no way into the account.";
+    OidcNoPending = "oidc.no_pending", 400, "No sign-in with an identity provider waits in this browser.";
+    OidcNonceMismatch = "oidc.nonce_mismatch", 400, "The ID token was not issued for this sign-in.";
+    OidcProviderError = "oidc.provider_error", 400, "The identity provider did not sign the person in.";
+    OidcProviderUnreachable = "oidc.provider_unreachable", 502, "The identity provider could not be used.";
+    OidcSignatureInvalid = "oidc.signature_invalid", 400, "The ID token is not signed by the provider's keys.";
+    OidcStateInvalid = "oidc.state_invalid", 400, "A forged, replayed, expired or foreign sign-in.";
+    OidcTokenExpired = "oidc.token_expired", 400, "The provider's ID token has expired.";
+    OidcTokenInvalid = "oidc.token_invalid", 400, "The ID token's issuer, audience or claims are not the provider's.";
+    PolicyAcceptanceRequired = "policy.acceptance_required", 409, "A changed policy must be accepted before the next job.";
+    PolicyNotCurrent = "policy.not_current", 409, "That policy version was replaced since.";
+    PolicyUnknown = "policy.unknown", 404, "No such policy version was published.";
+    ProcessingPaused = "processing.paused", 409, "The account paused processing.";
+    ProviderCanceled = "provider.canceled", 502, "A job failed: the provider cancelled the request.";
+    ProviderConfig = "provider.config", 500, "A provider's configuration is unusable.";
+    ProviderFailed = "provider.failed", 502, "A job failed: the provider reported the request failed.";
+    ProviderForbiddenHost = "provider.forbidden_host", 502, "A job failed: the provider pointed at a host it may not use.";
+    ProviderInsufficientCredits = "provider.insufficient_credits", 502, "A job failed: the operator's account at the provider ran out of credit.";
+    ProviderIo = "provider.io", 500, "A job failed: a provider's result could not be written.";
+    ProviderMalformed = "provider.malformed", 502, "A job failed: the provider answered something unreadable.";
+    ProviderNeedsImage = "provider.needs_image", 422, "The model makes video from an image and the job brings none.";
+    ProviderNetwork = "provider.network", 502, "A job failed: the provider could not be reached.";
+    ProviderNotConfigured = "provider.not_configured", 422, "The provider is not configured on this server.";
+    ProviderRateLimited = "provider.rate_limited", 502, "A job failed: the provider limited our requests.";
+    ProviderRefused = "provider.refused", 422, "A job failed: the provider refused the prompt or image; it is not sent again.";
+    ProviderRejected = "provider.rejected", 422, "A job failed: the provider rejected the request's input.";
+    ProviderResultExpired = "provider.result_expired", 502, "A job failed: the provider's result expired before it was downloaded.";
+    ProviderTimeout = "provider.timeout", 502, "A job failed: the provider did not answer in time.";
+    ProviderTooLarge = "provider.too_large", 502, "A job failed: the provider's result is larger than allowed.";
+    ProviderUnauthorized = "provider.unauthorized", 502, "A job failed: the provider refused the operator's key.";
+    ProviderUnavailable = "provider.unavailable", 502, "A job failed: the provider is unavailable.";
+    ProviderUnknownModel = "provider.unknown_model", 422, "The provider has no such model.";
+    ProviderUnsupported = "provider.unsupported", 422, "A job failed: the model cannot serve the request.";
+    ProviderUnsupportedAspect = "provider.unsupported_aspect", 422, "The model cannot make that frame shape.";
+    ProviderUnsupportedResolution = "provider.unsupported_resolution", 422, "The model cannot make that resolution.";
+    RateLimited = "rate_limited", 429, "Too many attempts; retry after `Retry-After` seconds.";
+    ReportReasonInvalid = "report.reason_invalid", 422, "An unknown report reason.";
+    ReportTargetInvalid = "report.target_invalid", 422, "A report must name exactly one of a job and a share link.";
+    RequestInvalidFields = "request.invalid_fields", 422, "The JSON body's fields are missing or of the wrong type.";
+    RequestInvalidJson = "request.invalid_json", 400, "The body is not JSON.";
+    RequestInvalidQuery = "request.invalid_query", 400, "The query string is not valid.";
+    RequestNotJson = "request.not_json", 415, "The body is not sent as `application/json`.";
+    RequestTooLarge = "request.too_large", 413, "The body is larger than allowed.";
+    ScriptScenesInvalid = "script.scenes_invalid", 422, "Scenes must be between 1 and 12.";
+    ScriptTopicInvalid = "script.topic_invalid", 422, "A topic must be 3 to 500 characters.";
+    ServerTaskFailed = "server.task_failed", 500, "A server task did not complete.";
+    ServiceUnavailable = "service.unavailable", 503, "The database cannot be reached; retry after `Retry-After` seconds.";
+    SessionRequired = "session.required", 409, "This needs a signed-in session, not an API token.";
+    ShareDisabled = "share.disabled", 403, "Share links are turned off on this server.";
+    ShareExpiryInvalid = "share.expiry_invalid", 422, "A share link's lifetime out of range.";
+    ShareExpiryTooLong = "share.expiry_too_long", 422, "A share link's lifetime longer than this server allows.";
+    ShareRevisionNotFinished = "share.revision_not_finished", 422, "That revision does not exist or has not finished.";
+    SpecInvalid = "spec.invalid", 422, "The render spec is not valid.";
+    SpecNotAnObject = "spec.not_an_object", 422, "The render spec is not a JSON object.";
+    SpecSerialise = "spec.serialise", 500, "The render spec could not be stored.";
+    StaffStepUpRequired = "staff.step_up_required", 403, "Staff actions need a fresh TOTP code in this browser session.";
+    StaffTotpRequired = "staff.totp_required", 403, "Staff must enrol a TOTP authenticator first.";
+    TokenInvalidName = "token.invalid_name", 422, "An API token needs a name of 1 to 100 characters.";
+    TokenSessionRequired = "token.session_required", 403, "API tokens are created with a signed-in session, not another token.";
+    TotpAlreadyEnabled = "totp.already_enabled", 409, "An authenticator is already enrolled.";
+    TotpInvalidCode = "totp.invalid_code", 422, "That code is not the one the authenticator shows now.";
+    TotpInvalidRecoveryCode = "totp.invalid_recovery_code", 422, "That recovery code is wrong or was used already.";
+    TotpKeyUnavailable = "totp.key_unavailable", 500, "The key that seals TOTP secrets is unavailable.";
+    TotpNotEnrolled = "totp.not_enrolled", 409, "No authenticator is enrolled.";
+    TotpNotEnrolling = "totp.not_enrolling", 409, "No enrolment was started.";
+    TotpQrFailed = "totp.qr_failed", 500, "The enrolment QR code could not be drawn.";
+    TotpRateLimited = "totp.rate_limited", 429, "Too many TOTP attempts; retry after `Retry-After` seconds.";
+    TotpReplayed = "totp.replayed", 422, "That code was used already.";
+    TotpSecretUnreadable = "totp.secret_unreadable", 500, "The stored TOTP secret cannot be read.";
+    TotpSessionRequired = "totp.session_required", 403, "Step-up belongs to a browser session, not an API token.";
+    UploadDecodePermit = "upload.decode_permit", 500, "No decoding slot could be taken for the upload.";
+    UploadEmpty = "upload.empty", 422, "The file is empty.";
+    UploadMalformed = "upload.malformed", 400, "The multipart form cannot be read.";
+    UploadNoFile = "upload.no_file", 400, "The form has no `file` field.";
+    UploadNoStreams = "upload.no_streams", 422, "The file holds no audio or video stream.";
+    UploadNotMultipart = "upload.not_multipart", 415, "The body is not `multipart/form-data`.";
+    UploadQuotaExceeded = "upload.quota_exceeded", 413, "The file would take the caller past their storage quota.";
+    UploadRateLimited = "upload.rate_limited", 429, "Too many uploads; retry after `Retry-After` seconds.";
+    UploadSpool = "upload.spool", 500, "The upload could not be written to a temporary file.";
+    UploadTooLarge = "upload.too_large", 413, "The file is larger than the limit.";
+    UploadTooLong = "upload.too_long", 422, "The recording lasts longer than the limit.";
+    UploadTooManyFiles = "upload.too_many_files", 400, "Send exactly one file per upload.";
+    UploadTooManyFrames = "upload.too_many_frames", 422, "The clip has more frames than the limit.";
+    UploadUnknownDuration = "upload.unknown_duration", 422, "The file's duration cannot be read.";
+    UploadUnsupportedType = "upload.unsupported_type", 415, "Not a supported image, audio or video file.";
+    UserNotFound = "user.not_found", 404, "No such user (by email or id).";
+    VoiceNoInstructions = "voice.no_instructions", 422, "The voice takes no instructions.";
+    VoiceSample = "voice.sample", 500, "The voice sample could not be made.";
+    VoiceSampleIo = "voice.sample_io", 500, "The voice sample could not be read or written.";
+    VoiceUnknown = "voice.unknown", 422, "No such voice on this server (404 when the voice is the addressed resource).";
+    WebRender = "web.render", 500, "A page could not be rendered.";
+    WebhookMalformed = "webhook.malformed", 400, "A provider's webhook body cannot be read.";
+    WorkerIo = "worker.io", 500, "A job failed: the work folder could not be read or written.";
+    WorkerTask = "worker.task", 500, "A job failed: a worker task panicked or was cancelled.";
+}
+
+impl Code {
+    /// The code with this string, if it is in the catalogue.
+    pub fn parse(code: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == code)
+    }
+
+    /// The name the studio's script uses for this code: `auth.code_invalid` is
+    /// `AUTH_CODE_INVALID`.
+    pub fn js_name(self) -> String {
+        self.as_str().replace('.', "_").to_ascii_uppercase()
+    }
+
+    /// True when the caller was at fault (a 4xx status).
+    pub const fn is_client_error(self) -> bool {
+        self.status() < 500
+    }
+
+    /// The studio's module (`/static/errors.js`): every code by its [`Code::js_name`], frozen, so
+    /// the script names codes without copying their strings. Reading a name that is not in the
+    /// catalogue throws, so a typo fails loudly instead of matching nothing.
+    pub fn js_module() -> String {
+        let mut out = String::from(
+            "// Generated from reelsmith_core::codes::Code by the server; do not edit.\n\
+             window.ERROR_CODES = new Proxy(Object.freeze({\n",
+        );
+        for code in Code::ALL {
+            out.push_str(&format!("  {}: '{}',\n", code.js_name(), code.as_str()));
+        }
+        out.push_str(
+            "}), { get(codes, name) { if (typeof name === 'string' && !(name in codes)) \
+             throw new Error('unknown error code name ' + name); return codes[name]; } });\n",
+        );
+        out
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_well_formed_and_carry_an_error_status() {
+        let mut seen = std::collections::HashSet::new();
+        let mut names = std::collections::HashSet::new();
+        for code in Code::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "{s} is in the catalogue twice");
+            assert!(
+                names.insert(code.js_name()),
+                "{s}: its script name is taken"
+            );
+            assert!(
+                s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'),
+                "{s} is not a lower-case dotted code"
+            );
+            assert!(
+                (400..600).contains(&code.status()),
+                "{s}: {}",
+                code.status()
+            );
+            assert!(
+                !code.meaning().is_empty() && !code.meaning().contains('|'),
+                "{s}"
+            );
+            assert_eq!(Code::parse(s), Some(*code));
+        }
+        assert_eq!(Code::parse("no.such_code"), None);
+    }
+
+    #[test]
+    fn the_script_module_names_every_code() {
+        let js = Code::js_module();
+        assert!(js.contains("  AUTH_CODE_INVALID: 'auth.code_invalid',\n"));
+        assert!(js.contains("  NOT_FOUND: 'not_found',\n"));
+        assert_eq!(js.matches(": '").count(), Code::ALL.len());
+    }
+}
