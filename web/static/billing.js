@@ -27,7 +27,7 @@
           location.assign(c.url);
         } catch (err) {
           button.disabled = false;
-          button.textContent = err.code === 'billing.processor_unavailable'
+          button.textContent = err.code === E.BILLING_PROCESSOR_UNAVAILABLE
             ? 'Payments are unavailable right now: try again later' : label;
           showError(err);
         }

@@ -226,7 +226,11 @@ catalogue! {
     VoiceSampleIo = "voice.sample_io", 500, "The voice sample could not be read or written.";
     VoiceUnknown = "voice.unknown", 422, "No such voice on this server (404 when the voice is the addressed resource).";
     WebRender = "web.render", 500, "A page could not be rendered.";
+    WebhookInvalidUrl = "webhook.invalid_url", 422, "A webhook endpoint address that is not an absolute https URL on the public internet, or carries a user name or password.";
+    WebhookKey = "webhook.key", 500, "The key that seals webhook signing secrets is unavailable.";
     WebhookMalformed = "webhook.malformed", 400, "A provider's webhook body cannot be read.";
+    WebhookRandom = "webhook.random", 500, "The server could not draw a webhook signing secret.";
+    WebhookTooMany = "webhook.too_many", 409, "The token has as many live webhook endpoints as allowed; delete one first.";
     WorkerIo = "worker.io", 500, "A job failed: the work folder could not be read or written.";
     WorkerTask = "worker.task", 500, "A job failed: a worker task panicked or was cancelled.";
 }

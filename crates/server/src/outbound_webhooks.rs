@@ -7,8 +7,9 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use reelsmith_store::{new_id, now_ms, WebhookDelivery, WebhookEndpoint};
+use reelsmith_core::Code;
 use reelsmith_jobs::webhooks::{check_url, new_secret, secret_context};
+use reelsmith_store::{new_id, now_ms, WebhookDelivery, WebhookEndpoint};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -188,13 +189,12 @@ pub async fn create(
         .await?;
     let max = state.config.webhooks.max_endpoints_per_token as usize;
     if existing.iter().filter(|e| e.disabled_at.is_none()).count() >= max {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "webhook.too_many",
+        return Err(ApiError::of(
+            Code::WebhookTooMany,
             format!("a token has at most {max} live webhook endpoints; delete one first"),
         ));
     }
-    let secret = new_secret().map_err(|e| ApiError::internal("webhook.random", &e))?;
+    let secret = new_secret().map_err(|e| ApiError::fault(Code::WebhookRandom, &e))?;
     let id = new_id();
     let now = now_ms();
     let key = state
@@ -202,7 +202,7 @@ pub async fn create(
         .keys()
         .data_key(caller.id(), now)
         .await
-        .map_err(|e| ApiError::internal("webhook.key", &e))?;
+        .map_err(|e| ApiError::fault(Code::WebhookKey, &e))?;
     let sealed = key.seal_value(&secret_context(&id), secret.as_bytes());
     let endpoint = reelsmith_store::WebhookEndpoint {
         id: id.clone(),
@@ -234,11 +234,7 @@ pub async fn create(
 }
 
 fn invalid_url(detail: String) -> ApiError {
-    ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "webhook.invalid_url",
-        detail,
-    )
+    ApiError::of(Code::WebhookInvalidUrl, detail)
 }
 
 #[utoipa::path(get, path = "/api/v1/tokens/{id}/webhooks", tag = "webhooks",
