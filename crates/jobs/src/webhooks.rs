@@ -120,4 +120,3 @@ pub fn is_public(ip: IpAddr) -> bool {
         }
     }
 }
-
