@@ -401,7 +401,11 @@ async fn p_sec_2_media_is_sealed_and_the_operator_key_rotates() {
     let served = alice.get(&content_path).await;
     assert_eq!(served.status, 200);
     assert!(served.body.starts_with(&[0xFF, 0xD8, 0xFF]));
-    let stored = files_under(&data.join("media"));
+    // The upload is the one object beside the deployment's marker.
+    let stored: Vec<String> = files_under(&data.join("media"))
+        .into_iter()
+        .filter(|f| f != reelsmith_store::DEPLOYMENT_MARKER_KEY)
+        .collect();
     assert_eq!(stored.len(), 1, "{stored:?}");
     let on_disk = std::fs::read(data.join("media").join(&stored[0])).unwrap();
     assert!(!on_disk.starts_with(&[0xFF, 0xD8]), "no JPEG magic on disk");
