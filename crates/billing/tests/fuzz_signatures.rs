@@ -10,6 +10,10 @@
 use proptest::prelude::*;
 use reelsmith_billing::{creem, stripe, SignatureError};
 
+#[path = "../../../tests/fuzz/config.rs"]
+mod fuzz_settings;
+use fuzz_settings::fuzz_config;
+
 const NOW: i64 = 1_800_000_000;
 const SECRET: &str = "whsec_fuzzing_secret_0123456789";
 const TOLERANCE: u64 = 300;
@@ -26,27 +30,8 @@ fn header_text() -> impl Strategy<Value = String> {
     prop::collection::vec(part, 0..6).prop_map(|p| p.join(","))
 }
 
-fn config() -> ProptestConfig {
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = 500;
-    }
-    // The ordinary suite replays the same cases every run, so CI cannot fail by chance;
-    // `scripts/fuzz` (PROPTEST_CASES) draws new ones. A failure is kept beside this file
-    // (`*.proptest-regressions`) and replayed first from then on.
-    if std::env::var_os("PROPTEST_CASES").is_none()
-        && std::env::var_os("PROPTEST_RNG_SEED").is_none()
-    {
-        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x5eed);
-    }
-    config.failure_persistence = Some(Box::new(
-        proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-    ));
-    config
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz_config(500))]
 
     #[test]
     fn fuzz_stripe_any_header_is_refused_with_a_typed_error(

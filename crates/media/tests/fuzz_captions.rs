@@ -14,6 +14,10 @@ use reelsmith_media::captions::{build_cues, write_srt, write_vtt, CaptionLayout,
 use reelsmith_media::text::strip_bidi_controls;
 use reelsmith_media::timing::WordTiming;
 
+#[path = "../../../tests/fuzz/config.rs"]
+mod fuzz_settings;
+use fuzz_settings::fuzz_config;
+
 /// A strict reader: `(start, end, text lines)` per cue, or why the file is malformed.
 fn parse(text: &str, vtt: bool) -> Result<Vec<(String, String, Vec<String>)>, String> {
     let body = if vtt {
@@ -195,28 +199,8 @@ fn frame() -> impl Strategy<Value = FrameSize> {
     ])
 }
 
-fn config() -> ProptestConfig {
-    // PROPTEST_CASES, when set, wins (the longer run); otherwise a few seconds' worth.
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = 300;
-    }
-    // The ordinary suite replays the same cases every run, so CI cannot fail by chance;
-    // `scripts/fuzz` (PROPTEST_CASES) draws new ones. A failure is kept beside this file
-    // (`*.proptest-regressions`) and replayed first from then on.
-    if std::env::var_os("PROPTEST_CASES").is_none()
-        && std::env::var_os("PROPTEST_RNG_SEED").is_none()
-    {
-        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x5eed);
-    }
-    config.failure_persistence = Some(Box::new(
-        proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-    ));
-    config
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz_config(300))]
 
     #[test]
     fn fuzz_captions_any_script_gives_well_formed_vtt_and_srt(

@@ -12,6 +12,10 @@ use reelsmith_core::{ErrorCode, Limits, RenderSpec};
 use reelsmith_media::plan::plan;
 use serde_json::{json, Map, Value};
 
+#[path = "../../../tests/fuzz/config.rs"]
+mod fuzz_settings;
+use fuzz_settings::fuzz_config;
+
 fn check_bytes(bytes: &[u8]) -> Result<(), String> {
     let Ok(spec) = serde_json::from_slice::<RenderSpec>(bytes) else {
         return Ok(());
@@ -142,27 +146,8 @@ fn spec_json() -> impl Strategy<Value = Value> {
         })
 }
 
-fn config() -> ProptestConfig {
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = 400;
-    }
-    // The ordinary suite replays the same cases every run, so CI cannot fail by chance;
-    // `scripts/fuzz` (PROPTEST_CASES) draws new ones. A failure is kept beside this file
-    // (`*.proptest-regressions`) and replayed first from then on.
-    if std::env::var_os("PROPTEST_CASES").is_none()
-        && std::env::var_os("PROPTEST_RNG_SEED").is_none()
-    {
-        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x5eed);
-    }
-    config.failure_persistence = Some(Box::new(
-        proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-    ));
-    config
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz_config(400))]
 
     #[test]
     fn fuzz_spec_any_json_object_parses_validates_and_plans(value in spec_json()) {

@@ -14,6 +14,10 @@ use reelsmith_core::ErrorCode;
 use reelsmith_providers::webhook::{fal, kie, replicate, WebhookError};
 use reelsmith_providers::Secret;
 
+#[path = "../../../tests/fuzz/config.rs"]
+mod fuzz_settings;
+use fuzz_settings::fuzz_config;
+
 const NOW: i64 = 1_800_000_000;
 
 fn replicate_secret() -> Secret {
@@ -78,27 +82,8 @@ fn any_headers() -> impl Strategy<Value = Vec<(String, String)>> {
     prop::collection::vec((header_name(), header_value()), 0..8)
 }
 
-fn config() -> ProptestConfig {
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        config.cases = 400;
-    }
-    // The ordinary suite replays the same cases every run, so CI cannot fail by chance;
-    // `scripts/fuzz` (PROPTEST_CASES) draws new ones. A failure is kept beside this file
-    // (`*.proptest-regressions`) and replayed first from then on.
-    if std::env::var_os("PROPTEST_CASES").is_none()
-        && std::env::var_os("PROPTEST_RNG_SEED").is_none()
-    {
-        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x5eed);
-    }
-    config.failure_persistence = Some(Box::new(
-        proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-    ));
-    config
-}
-
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(fuzz_config(400))]
 
     #[test]
     fn fuzz_webhooks_any_headers_are_refused_with_a_stable_code(

@@ -159,6 +159,41 @@ async fn owed(t: &TestApp, auth: &Auth) -> i64 {
     r.json()["owed"].as_i64().unwrap()
 }
 
+/// With the processor down once, the checkout button's request is refused with 503 (nothing left
+/// open); the next one opens a hosted checkout for the 500-credit pack, whose URL is returned.
+async fn pack_checkout_after_an_outage(
+    t: &TestApp,
+    http: &reqwest::Client,
+    fake_base: &str,
+    auth: &Auth,
+) -> String {
+    http.post(format!("{fake_base}/__fake/mode"))
+        .json(&json!({ "mode": "unavailable", "count": 1 }))
+        .send()
+        .await
+        .unwrap();
+    let ask = || {
+        t.json(
+            Method::POST,
+            "/api/v1/me/billing/checkout",
+            auth,
+            json!({ "item": "pack-500" }),
+        )
+    };
+    ask().await.assert_problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "billing.processor_unavailable",
+    );
+    let r = ask().await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()["url"].as_str().unwrap().to_owned()
+}
+
 async fn ledger_len(t: &TestApp, auth: &Auth) -> usize {
     t.get("/api/v1/me/credits?limit=1000", auth).await.json()["ledger"]
         .as_array()
@@ -756,39 +791,8 @@ async fn p_bill_3_purchase_through_the_hosted_checkout_of_a_local_stripe() {
         .unwrap();
     let (auth, _) = user(&t, "shop@example.org", "shopper").await;
 
-    // Stripe down: the button says so.
-    http.post(format!("{}/__fake/mode", fake.base))
-        .json(&json!({ "mode": "unavailable", "count": 1 }))
-        .send()
-        .await
-        .unwrap();
-    t.json(
-        Method::POST,
-        "/api/v1/me/billing/checkout",
-        &auth,
-        json!({ "item": "pack-500" }),
-    )
-    .await
-    .assert_problem(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "billing.processor_unavailable",
-    );
-
-    let r = t
-        .json(
-            Method::POST,
-            "/api/v1/me/billing/checkout",
-            &auth,
-            json!({ "item": "pack-500" }),
-        )
-        .await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-    let url = r.json()["url"].as_str().unwrap().to_owned();
+    // Stripe down: the button says so; then up again.
+    let url = pack_checkout_after_an_outage(&t, &http, &fake.base, &auth).await;
     assert!(url.starts_with(&fake.base), "{url}");
     let page = http.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Pay 9.00 USD"), "{page}");
@@ -1424,38 +1428,7 @@ async fn p_bill_3_purchase_through_the_hosted_checkout_of_a_local_creem() {
         .unwrap();
     let (auth, _) = user(&t, "creemshop@example.org", "creemshop").await;
 
-    http.post(format!("{}/__fake/mode", fake.base))
-        .json(&json!({ "mode": "unavailable", "count": 1 }))
-        .send()
-        .await
-        .unwrap();
-    t.json(
-        Method::POST,
-        "/api/v1/me/billing/checkout",
-        &auth,
-        json!({ "item": "pack-500" }),
-    )
-    .await
-    .assert_problem(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "billing.processor_unavailable",
-    );
-
-    let r = t
-        .json(
-            Method::POST,
-            "/api/v1/me/billing/checkout",
-            &auth,
-            json!({ "item": "pack-500" }),
-        )
-        .await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-    let url = r.json()["url"].as_str().unwrap().to_owned();
+    let url = pack_checkout_after_an_outage(&t, &http, &fake.base, &auth).await;
     assert!(url.starts_with(&format!("{}/pay/", fake.base)), "{url}");
     let page = http.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Pay 9.00 EUR"), "{page}");

@@ -20,6 +20,10 @@ use axum::http::{header, Method, StatusCode};
 use common::{app_with, Auth, TestApp};
 use proptest::prelude::*;
 
+#[path = "../../../tests/fuzz/config.rs"]
+mod fuzz_settings;
+use fuzz_settings::fuzz_config;
+
 struct Fixture {
     runtime: tokio::runtime::Runtime,
     app: TestApp,
@@ -360,28 +364,9 @@ fn wrap(e: &Envelope, content: &[u8]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-fn config() -> ProptestConfig {
-    let mut config = ProptestConfig::default();
-    if std::env::var_os("PROPTEST_CASES").is_none() {
-        // Each case may run ffprobe: fewer cases than the pure targets, still a few seconds.
-        config.cases = 120;
-    }
-    // The ordinary suite replays the same cases every run, so CI cannot fail by chance;
-    // `scripts/fuzz` (PROPTEST_CASES) draws new ones. A failure is kept beside this file
-    // (`*.proptest-regressions`) and replayed first from then on.
-    if std::env::var_os("PROPTEST_CASES").is_none()
-        && std::env::var_os("PROPTEST_RNG_SEED").is_none()
-    {
-        config.rng_seed = proptest::test_runner::RngSeed::Fixed(0x5eed);
-    }
-    config.failure_persistence = Some(Box::new(
-        proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions"),
-    ));
-    config
-}
-
 proptest! {
-    #![proptest_config(config())]
+    // Each case may run ffprobe: fewer cases than the pure targets, still a few seconds.
+    #![proptest_config(fuzz_config(120))]
 
     #[test]
     fn fuzz_uploads_any_form_and_file_get_201_or_a_clean_4xx(
