@@ -2,7 +2,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 
 /// Oldest plausible age; a birth year further back is a typo, not a person.
 const MAX_PLAUSIBLE_AGE: i64 = 130;
@@ -23,10 +23,10 @@ pub enum AgeError {
 }
 
 impl ErrorCode for AgeError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            AgeError::TooYoung { .. } => "auth.too_young",
-            AgeError::Implausible => "auth.invalid_age_statement",
+            AgeError::TooYoung { .. } => Code::AuthTooYoung,
+            AgeError::Implausible => Code::AuthInvalidAgeStatement,
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use data_encoding::HEXLOWER;
 use hmac::{Hmac, KeyInit, Mac};
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -31,13 +31,13 @@ pub enum CodeError {
 }
 
 impl ErrorCode for CodeError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            CodeError::Expired => "auth.code_expired",
-            CodeError::TooManyAttempts => "auth.code_attempts_exhausted",
-            CodeError::Wrong => "auth.code_invalid",
-            CodeError::AlreadyUsed => "auth.code_used",
-            CodeError::MalformedStored => "auth.code_malformed",
+            CodeError::Expired => Code::AuthCodeExpired,
+            CodeError::TooManyAttempts => Code::AuthCodeAttemptsExhausted,
+            CodeError::Wrong => Code::AuthCodeInvalid,
+            CodeError::AlreadyUsed => Code::AuthCodeUsed,
+            CodeError::MalformedStored => Code::AuthCodeMalformed,
         }
     }
 
@@ -80,6 +80,7 @@ fn store_code(code: &str, salt: &[u8]) -> String {
     )
 }
 
+#[expect(clippy::expect_used, reason = "HMAC takes a key of any length")]
 fn mac(salt: &[u8], code: &str) -> Vec<u8> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(salt).expect("HMAC accepts any key");
     mac.update(code.as_bytes());

@@ -65,11 +65,11 @@ pub enum IdentityError {
 }
 
 impl ErrorCode for IdentityError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            IdentityError::InvalidUsername => Code::AuthInvalidUsername.as_str(),
-            IdentityError::ReservedUsername => Code::AuthReservedUsername.as_str(),
-            IdentityError::InvalidEmail => Code::AuthInvalidEmail.as_str(),
+            IdentityError::InvalidUsername => Code::AuthInvalidUsername,
+            IdentityError::ReservedUsername => Code::AuthReservedUsername,
+            IdentityError::InvalidEmail => Code::AuthInvalidEmail,
         }
     }
 

@@ -3,6 +3,9 @@
 //! the sign-up age check, an in-process rate limiter, TOTP and the after-sign-in redirect check.
 //! Every error carries a stable `auth.*` code.
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod age;
 pub mod code;
 pub mod identity;

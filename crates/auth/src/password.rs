@@ -32,12 +32,12 @@ pub enum PasswordError {
 }
 
 impl ErrorCode for PasswordError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            PasswordError::TooShort | PasswordError::Common => Code::AuthWeakPassword.as_str(),
-            PasswordError::TooLong => Code::AuthPasswordTooLong.as_str(),
-            PasswordError::MalformedHash => "auth.malformed_hash",
-            PasswordError::Hashing(_) => "auth.hashing_failed",
+            PasswordError::TooShort | PasswordError::Common => Code::AuthWeakPassword,
+            PasswordError::TooLong => Code::AuthPasswordTooLong,
+            PasswordError::MalformedHash => Code::AuthMalformedHash,
+            PasswordError::Hashing(_) => Code::AuthHashingFailed,
         }
     }
 
@@ -77,6 +77,10 @@ fn is_common(password: &str) -> bool {
             .any(|common| !common.is_empty() && common == lowered)
 }
 
+#[expect(
+    clippy::expect_used,
+    reason = "the OWASP parameters are constants that Argon2 accepts, as a unit test checks"
+)]
 fn hasher() -> Argon2<'static> {
     let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
         .expect("the OWASP parameters are valid Argon2 parameters");

@@ -1,14 +1,14 @@
 //! Randomness for secrets comes from the operating system's generator only.
 
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 #[error("the operating system's random number generator failed: {0}")]
 pub struct RandomError(String);
 
 impl ErrorCode for RandomError {
-    fn code(&self) -> &'static str {
-        "auth.random_unavailable"
+    fn code(&self) -> Code {
+        Code::AuthRandomUnavailable
     }
 
     fn is_client_error(&self) -> bool {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 
 /// Monotonic time as seen by the limiter; injectable so tests control it.
 pub trait Clock: Send + Sync {
@@ -66,8 +66,8 @@ pub struct RateLimited {
 }
 
 impl ErrorCode for RateLimited {
-    fn code(&self) -> &'static str {
-        "auth.rate_limited"
+    fn code(&self) -> Code {
+        Code::AuthRateLimited
     }
 
     fn is_client_error(&self) -> bool {

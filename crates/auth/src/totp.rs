@@ -4,7 +4,7 @@
 
 use data_encoding::BASE32_NOPAD;
 use hmac::{Hmac, KeyInit, Mac};
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
@@ -24,8 +24,8 @@ pub enum TotpError {
 }
 
 impl ErrorCode for TotpError {
-    fn code(&self) -> &'static str {
-        "auth.invalid_totp_secret"
+    fn code(&self) -> Code {
+        Code::AuthInvalidTotpSecret
     }
 
     fn is_client_error(&self) -> bool {
@@ -34,6 +34,7 @@ impl ErrorCode for TotpError {
 }
 
 /// HOTP (RFC 4226 section 5.3): HMAC-SHA-1 of the counter, dynamically truncated to `digits`.
+#[expect(clippy::expect_used, reason = "HMAC takes a key of any length")]
 pub fn hotp(secret: &[u8], counter: u64, digits: u32) -> String {
     let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(secret).expect("HMAC accepts any key");
     mac.update(&counter.to_be_bytes());

@@ -144,6 +144,6 @@ trait CodeStr {
 
 impl<E: ErrorCode> CodeStr for E {
     fn code_str(&self) -> &'static str {
-        self.code()
+        self.code().as_str()
     }
 }

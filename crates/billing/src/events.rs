@@ -4,6 +4,7 @@
 //! that matters (a checkout's buyer and item never change).
 
 use reelsmith_config::{BillingConfig, Plan, PlanKind};
+use reelsmith_core::Code;
 use reelsmith_store::{
     BillingChange, CreditKind, CreditOnce, Db, NewPayment, PlanChange, StoreError, UserPlan,
 };
@@ -24,7 +25,7 @@ pub enum Resolution {
     Ignore(&'static str),
     /// Not yet: the event depends on one that has not arrived (a refund before its payment).
     /// Not recorded, so the processor's retry applies it once the other has.
-    Later(&'static str),
+    Later(Code),
 }
 
 /// A refund of `reference` with its effect, or `Later` when its payment is not recorded yet.
@@ -35,7 +36,7 @@ async fn refund(
     cents: i64,
 ) -> Result<Resolution, StoreError> {
     if !db.payment_known(processor, &reference).await? {
-        return Ok(Resolution::Later("billing.payment_not_yet_recorded"));
+        return Ok(Resolution::Later(Code::BillingPaymentNotYetRecorded));
     }
     apply(BillingChange {
         refund: Some((processor.into(), reference, cents)),
@@ -404,7 +405,7 @@ pub async fn stripe(
                 return ignore("billing.event_ignored");
             };
             if !db.payment_known(P, &reference).await? {
-                return Ok(Resolution::Later("billing.payment_not_yet_recorded"));
+                return Ok(Resolution::Later(Code::BillingPaymentNotYetRecorded));
             }
             apply(BillingChange {
                 receipt: Some((P.into(), reference, url)),

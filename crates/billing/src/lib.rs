@@ -3,6 +3,9 @@
 //! webhook signatures and what each of their events changes in the store. No HTTP server here;
 //! the server's `billing` modules call this.
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod creem;
 pub mod events;
 pub mod limits;
@@ -12,6 +15,7 @@ pub mod stripe;
 pub use limits::{effective_plan, JobFacts, LimitError};
 
 use hmac::{Hmac, KeyInit, Mac};
+use reelsmith_core::Code;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -36,6 +40,7 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// HMAC-SHA256 of `message` under `key`, lower-case hex.
+#[expect(clippy::expect_used, reason = "HMAC takes a key of any length")]
 pub fn hmac_hex(key: &[u8], message: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC accepts any key");
     mac.update(message);
@@ -61,12 +66,12 @@ pub enum SignatureError {
 }
 
 impl SignatureError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            SignatureError::Missing => "billing.signature_missing",
-            SignatureError::Malformed => "billing.signature_malformed",
-            SignatureError::Stale => "billing.signature_stale",
-            SignatureError::Mismatch => "billing.signature_mismatch",
+            SignatureError::Missing => Code::BillingSignatureMissing,
+            SignatureError::Malformed => Code::BillingSignatureMalformed,
+            SignatureError::Stale => Code::BillingSignatureStale,
+            SignatureError::Mismatch => Code::BillingSignatureMismatch,
         }
     }
 }

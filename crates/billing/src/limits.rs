@@ -2,6 +2,7 @@
 //! (`plan.<limit>`) and names the plan and the limit.
 
 use reelsmith_config::{BillingConfig, Plan, PlanKind};
+use reelsmith_core::Code;
 use reelsmith_store::UserPlan;
 
 /// The plan in force for a user with this plan row (none: the default plan). A row naming a plan
@@ -37,12 +38,12 @@ pub struct LimitError {
 }
 
 impl LimitError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self.limit {
-            "max_resolution" => "plan.max_resolution",
-            "max_video_seconds" => "plan.max_video_seconds",
-            "concurrent_jobs" => "plan.concurrent_jobs",
-            _ => "plan.provider_not_allowed",
+            "max_resolution" => Code::PlanMaxResolution,
+            "max_video_seconds" => Code::PlanMaxVideoSeconds,
+            "concurrent_jobs" => Code::PlanConcurrentJobs,
+            _ => Code::PlanProviderNotAllowed,
         }
     }
 }

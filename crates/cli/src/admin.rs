@@ -36,11 +36,13 @@ impl Admin {
 
     /// The configured mail transport, set up on first use.
     pub fn mailer(&mut self) -> anyhow::Result<Arc<dyn Mailer>> {
-        if self.mailer.is_none() {
-            let mailer = mailer_from_config(&self.config.email).context("cannot set up email")?;
-            self.mailer = Some(Arc::from(mailer));
+        if let Some(mailer) = &self.mailer {
+            return Ok(mailer.clone());
         }
-        Ok(self.mailer.clone().expect("set above"))
+        let mailer: Arc<dyn Mailer> =
+            Arc::from(mailer_from_config(&self.config.email).context("cannot set up email")?);
+        self.mailer = Some(mailer.clone());
+        Ok(mailer)
     }
 
     /// Record an admin action about `user_id` (when it concerns someone).

@@ -1,5 +1,8 @@
 //! `reelsmith`: the one binary. Each subcommand lives in its own module.
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod admin;
 mod breach;
 mod checks;

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::builder::TypedValueParser;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use reelsmith_core::{Aspect, CaptionMode, ErrorCode, Motion, RenderSpec, Resolution, Style};
@@ -37,7 +36,7 @@ pub struct RenderArgs {
     aspect: Option<AspectArg>,
     #[arg(long, value_enum)]
     resolution: Option<ResolutionArg>,
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["24", "25", "30"]).map(|s| s.parse::<u32>().expect("one of the listed values")))]
+    #[arg(long, value_parser = parse_fps)]
     fps: Option<u32>,
     #[arg(long, value_enum)]
     motion: Option<MotionArg>,
@@ -200,6 +199,18 @@ fn stage_label(stage: Stage) -> &'static str {
     }
 }
 
+/// `--fps`: one of the frame rates the engine renders.
+fn parse_fps(value: &str) -> Result<u32, String> {
+    match value {
+        "24" | "25" | "30" => value.parse().map_err(|e| format!("{e}")),
+        _ => Err(format!("`{value}` is not a frame rate: use 24, 25 or 30")),
+    }
+}
+
+#[expect(
+    clippy::expect_used,
+    reason = "the template is a constant that a render test draws"
+)]
 fn progress_bar(quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();

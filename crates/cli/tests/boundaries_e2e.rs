@@ -7,6 +7,9 @@
 //!   start (ffmpeg, espeak-ng).
 //! - P-SEC-6: the operator's policy, news and breach commands write `admin.*` audit entries.
 
+// Test code may use `unsafe` (denied in the workspace): it signals the processes it started (libc `kill`).
+#![allow(unsafe_code)]
+
 mod platform;
 #[path = "../../store/tests/support/mod.rs"]
 mod support;
@@ -241,6 +244,7 @@ impl Drop for TracedServer {
             .split_whitespace()
             .filter_map(|p| p.parse::<i32>().ok())
         {
+            // SAFETY: kill(2) takes plain integers and has no memory-safety preconditions.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         let _ = self.strace.wait();

@@ -7,6 +7,9 @@
 //!
 //! Kept short: leases of 4 s, 480p renders of a sentence or a paragraph.
 
+// Test code may use `unsafe` (denied in the workspace): it signals the processes it started (libc `kill`).
+#![allow(unsafe_code)]
+
 mod faults;
 mod platform;
 #[path = "../../store/tests/support/mod.rs"]
@@ -67,6 +70,7 @@ impl WorkerProcess {
     }
 
     fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) takes plain integers and has no memory-safety preconditions.
         unsafe { libc::kill(self.pid() as i32, signal) };
     }
 

@@ -3,6 +3,9 @@
 //! stopped or the S3 service frozen `/readyz` answers promptly naming what is down while API
 //! routes answer 503 with `Retry-After`, then recover without a restart.
 
+// Test code may use `unsafe` (denied in the workspace): it pauses and resumes the S3 server it started (libc `kill`).
+#![allow(unsafe_code)]
+
 mod platform;
 #[path = "../../store/tests/support/mod.rs"]
 mod support;
@@ -245,8 +248,10 @@ async fn with_the_database_stopped_or_s3_frozen_readyz_and_the_api_answer_prompt
     );
 
     // A frozen S3 service accepts connections and never answers.
+    // SAFETY: kill(2) takes plain integers and has no memory-safety preconditions.
     unsafe { libc::kill(moto.pid() as i32, libc::SIGSTOP) };
     let (ready, took) = timed_get(&api, "/readyz").await;
+    // SAFETY: kill(2) takes plain integers and has no memory-safety preconditions.
     unsafe { libc::kill(moto.pid() as i32, libc::SIGCONT) };
     assert_eq!(ready.status, 503, "{}", ready.text());
     assert_eq!(ready.json()["down"], serde_json::json!(["storage"]));

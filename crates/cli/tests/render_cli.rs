@@ -2,6 +2,9 @@
 //! espeak-ng, outputs checked with ffprobe. Also every bad input the issue lists: each must fail
 //! with its stable code, write no output and leave no temporary files.
 
+// Test code may use `unsafe` (denied in the workspace): it asks the effective uid (libc `geteuid`).
+#![allow(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

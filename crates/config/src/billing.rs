@@ -267,6 +267,10 @@ impl BillingConfig {
     }
 
     /// The plan of users without a paid one; validation makes sure it exists.
+    #[expect(
+        clippy::expect_used,
+        reason = "validation refuses a configuration without a plan"
+    )]
     pub fn default_plan(&self) -> &Plan {
         self.plan(&self.default_plan)
             .or(self.plans.first())

@@ -4,6 +4,9 @@
 //! configuration can be shown ([`Config::to_masked_toml`]) and logged. `docs/configuration.md`
 //! lists every key.
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod billing;
 pub mod load;
 pub mod music;

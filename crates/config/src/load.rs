@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 
 use crate::sections::{Config, CONFIG_FILE_NAME, DEFAULT_DATA_DIR};
 
@@ -100,14 +100,16 @@ fn format_problems(problems: &[crate::validate::Problem]) -> String {
 }
 
 impl ErrorCode for ConfigError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            ConfigError::FileUnreadable { .. } => "config.file_unreadable",
-            ConfigError::FileSyntax { .. } => "config.syntax",
-            ConfigError::BadEnvName { .. } | ConfigError::BadOverrideKey { .. } => "config.bad_key",
-            ConfigError::UnknownKey { .. } => "config.unknown_key",
-            ConfigError::InvalidValue { .. } => "config.invalid_value",
-            ConfigError::Invalid(_) => "config.invalid",
+            ConfigError::FileUnreadable { .. } => Code::ConfigFileUnreadable,
+            ConfigError::FileSyntax { .. } => Code::ConfigSyntax,
+            ConfigError::BadEnvName { .. } | ConfigError::BadOverrideKey { .. } => {
+                Code::ConfigBadKey
+            }
+            ConfigError::UnknownKey { .. } => Code::ConfigUnknownKey,
+            ConfigError::InvalidValue { .. } => Code::ConfigInvalidValue,
+            ConfigError::Invalid(_) => Code::ConfigInvalid,
         }
     }
 
@@ -169,7 +171,10 @@ impl Config {
     pub fn to_masked_toml(&self) -> String {
         // Serialising cannot fail: every field is a string, number, bool, path or table, and the
         // secret types serialise as their mask.
-        let text = toml::to_string_pretty(self).expect("the configuration serialises to TOML");
+        let text = match toml::to_string_pretty(self) {
+            Ok(text) => text,
+            Err(e) => return format!("# the configuration cannot be shown: {e}\n"),
+        };
         match text.parse::<toml_edit::DocumentMut>() {
             Ok(mut doc) => {
                 mask_url_passwords_in_table(doc.as_table_mut());

@@ -2,6 +2,9 @@
 //! error-code convention every crate follows. This crate does no I/O, so its rules can be used
 //! (and tested) anywhere: the CLI, the API and the workers all validate through it.
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod codes;
 pub mod encoding;
 pub mod error;

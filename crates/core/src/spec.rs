@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ErrorCode, Limits};
+use crate::{Code, ErrorCode, Limits};
 
 /// A requested video. `media` and `voice` hold references whose meaning depends on the caller:
 /// file paths for the CLI, upload ids for the API.
@@ -375,20 +375,20 @@ pub enum SpecError {
 }
 
 impl ErrorCode for SpecError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            SpecError::EmptyScript => "script.empty",
-            SpecError::ScriptTooLong { .. } => "script.too_long",
-            SpecError::TooManyMedia { .. } => "spec.too_many_media",
-            SpecError::InvalidFps(_) => "spec.invalid_fps",
-            SpecError::InvalidVoice(_) => "spec.invalid_voice",
-            SpecError::InvalidRate(_) => "spec.invalid_rate",
-            SpecError::InvalidPitch(_) => "spec.invalid_pitch",
-            SpecError::TooManyPrompts { .. } => "spec.too_many_prompts",
-            SpecError::PromptTooLong { .. } => "spec.prompt_too_long",
-            SpecError::InvalidModelName(_) => "spec.invalid_model",
-            SpecError::InvalidMusicLevel(_) => "spec.invalid_music_level",
-            SpecError::InvalidMusic => "spec.invalid_music",
+            SpecError::EmptyScript => Code::ScriptEmpty,
+            SpecError::ScriptTooLong { .. } => Code::ScriptTooLong,
+            SpecError::TooManyMedia { .. } => Code::SpecTooManyMedia,
+            SpecError::InvalidFps(_) => Code::SpecInvalidFps,
+            SpecError::InvalidVoice(_) => Code::SpecInvalidVoice,
+            SpecError::InvalidRate(_) => Code::SpecInvalidRate,
+            SpecError::InvalidPitch(_) => Code::SpecInvalidPitch,
+            SpecError::TooManyPrompts { .. } => Code::SpecTooManyPrompts,
+            SpecError::PromptTooLong { .. } => Code::SpecPromptTooLong,
+            SpecError::InvalidModelName(_) => Code::SpecInvalidModel,
+            SpecError::InvalidMusicLevel(_) => Code::SpecInvalidMusicLevel,
+            SpecError::InvalidMusic => Code::SpecInvalidMusic,
         }
     }
 

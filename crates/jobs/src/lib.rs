@@ -5,6 +5,9 @@
 //!
 //! `reelsmith-server` quotes and stores the plan; `reelsmith-worker` executes the stored plan.
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod plan;
 pub mod providers;
 pub mod registry;

@@ -9,7 +9,7 @@
 //! the composer then trims or slows each generated clip to the narration's real length, so an
 //! estimate a little off costs a trim, never a gap.
 
-use reelsmith_core::{ErrorCode, RenderSpec};
+use reelsmith_core::{Code, ErrorCode, RenderSpec};
 use reelsmith_providers::plan::shots_for_scene;
 use reelsmith_providers::registry::{Durations, ModelCaps};
 use reelsmith_providers::speech::{credits_for, CloudVoiceId};
@@ -131,14 +131,14 @@ pub enum JobPlanError {
 }
 
 impl ErrorCode for JobPlanError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            JobPlanError::UnknownModel { .. } => "provider.unknown_model",
-            JobPlanError::NeedsImage { .. } => "provider.needs_image",
-            JobPlanError::UnsupportedAspect { .. } => "provider.unsupported_aspect",
-            JobPlanError::UnsupportedResolution { .. } => "provider.unsupported_resolution",
-            JobPlanError::UnknownVoice { .. } => "voice.unknown",
-            JobPlanError::VoiceTakesNoInstructions { .. } => "voice.no_instructions",
+            JobPlanError::UnknownModel { .. } => Code::ProviderUnknownModel,
+            JobPlanError::NeedsImage { .. } => Code::ProviderNeedsImage,
+            JobPlanError::UnsupportedAspect { .. } => Code::ProviderUnsupportedAspect,
+            JobPlanError::UnsupportedResolution { .. } => Code::ProviderUnsupportedResolution,
+            JobPlanError::UnknownVoice { .. } => Code::VoiceUnknown,
+            JobPlanError::VoiceTakesNoInstructions { .. } => Code::VoiceNoInstructions,
             JobPlanError::Script(e) => e.code(),
         }
     }

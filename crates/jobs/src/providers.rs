@@ -102,9 +102,10 @@ impl ProviderSet {
         set.writer = script_writer(config, &policy)?;
         set.speech = speech_providers(config, &policy)?;
         for name in config.enabled_shot_providers() {
-            let account = config
-                .account(name)
-                .expect("enabled providers have accounts");
+            // `enabled_shot_providers` lists only providers with an account.
+            let Some(account) = config.account(name) else {
+                continue;
+            };
             let provider: Arc<dyn ShotProvider> = match name {
                 "fal" => {
                     let ep = endpoint(

@@ -1,6 +1,6 @@
 //! What can go wrong while building, writing, sending or reading a message.
 
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -29,15 +29,15 @@ pub enum MailError {
 }
 
 impl ErrorCode for MailError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            MailError::InvalidAddress(_) => "mail.invalid_address",
-            MailError::InvalidHeader { .. } => "mail.invalid_header",
-            MailError::Build(_) => "mail.build",
-            MailError::Outbox { .. } => "mail.outbox_io",
-            MailError::Smtp(_) => "mail.smtp",
-            MailError::SmtpHostMissing | MailError::CaFile { .. } => "mail.smtp_not_configured",
-            MailError::Random(_) => "mail.random_unavailable",
+            MailError::InvalidAddress(_) => Code::MailInvalidAddress,
+            MailError::InvalidHeader { .. } => Code::MailInvalidHeader,
+            MailError::Build(_) => Code::MailBuild,
+            MailError::Outbox { .. } => Code::MailOutboxIo,
+            MailError::Smtp(_) => Code::MailSmtp,
+            MailError::SmtpHostMissing | MailError::CaFile { .. } => Code::MailSmtpNotConfigured,
+            MailError::Random(_) => Code::MailRandomUnavailable,
         }
     }
 

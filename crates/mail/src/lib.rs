@@ -2,6 +2,9 @@
 //! [`Mailer`]: the embedded [`OutboxMailer`] writes `.eml` files into the data folder, the
 //! [`SmtpMailer`] sends through a mail server. Which one is configuration (`email.transport`).
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod error;
 pub mod message;
 pub mod outbox;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use mail_parser::{MessageParser, MimeHeaders};
+use reelsmith_core::Code;
 
 /// One message parsed from an `.eml` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,10 +33,10 @@ pub enum ReadError {
 }
 
 impl reelsmith_core::ErrorCode for ReadError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            ReadError::Io { .. } => "mail.outbox_io",
-            ReadError::Unparseable { .. } => "mail.unparseable",
+            ReadError::Io { .. } => Code::MailOutboxIo,
+            ReadError::Unparseable { .. } => Code::MailUnparseable,
         }
     }
 

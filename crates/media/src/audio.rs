@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use realfft::{RealFftPlanner, RealToComplex};
-use reelsmith_core::{ErrorCode, Limits};
+use reelsmith_core::{Code, ErrorCode, Limits};
 
 use crate::process::{Output, Process, ProcessError, FFMPEG};
 
@@ -70,14 +70,14 @@ pub enum AudioError {
 }
 
 impl ErrorCode for AudioError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            AudioError::TooLarge { .. } => "audio.too_large",
-            AudioError::TooLong { .. } => "audio.too_long",
-            AudioError::Unreadable(_) => "audio.unreadable",
-            AudioError::NoAudioStream => "audio.no_audio_stream",
-            AudioError::UnsupportedFormat(_) => "audio.unsupported_format",
-            AudioError::InvalidSampleRate(_) => "audio.invalid_sample_rate",
+            AudioError::TooLarge { .. } => Code::AudioTooLarge,
+            AudioError::TooLong { .. } => Code::AudioTooLong,
+            AudioError::Unreadable(_) => Code::AudioUnreadable,
+            AudioError::NoAudioStream => Code::AudioNoAudioStream,
+            AudioError::UnsupportedFormat(_) => Code::AudioUnsupportedFormat,
+            AudioError::InvalidSampleRate(_) => Code::AudioInvalidSampleRate,
             AudioError::Process(e) => e.code(),
         }
     }
@@ -234,7 +234,9 @@ fn decode_samples(path: &Path, sample_rate: u32, limits: &Limits) -> Result<Vec<
     .collect();
     let timeout = Duration::from_secs(limits.process_timeout_seconds.max(1));
     let mut process = Process::spawn(FFMPEG, args, false, Output::Piped, timeout)?;
-    let stdout = process.take_stdout().expect("stdout is piped");
+    let stdout = process
+        .take_stdout()
+        .ok_or_else(|| AudioError::Unreadable("ffmpeg's output is not piped".into()))?;
     // Half a second of slack over the limit: the container's duration may be rounded.
     let max_samples = ((limits.max_media_seconds + 0.5) * sample_rate as f64) as u64;
     let max_bytes = max_samples * 4;

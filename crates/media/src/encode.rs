@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ChildStdin;
 use std::time::Duration;
 
-use reelsmith_core::{ErrorCode, FrameSize};
+use reelsmith_core::{Code, ErrorCode, FrameSize};
 use serde::{Deserialize, Serialize};
 
 use crate::frame::Yuv420Frame;
@@ -119,14 +119,14 @@ pub enum EncodeError {
 }
 
 impl ErrorCode for EncodeError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            EncodeError::UnknownPreset(_) => "encode.unknown_preset",
-            EncodeError::BadCrf(_) => "encode.bad_crf",
-            EncodeError::BadLookahead(_) => "encode.bad_lookahead",
-            EncodeError::BadThreads(_) => "encode.bad_threads",
+            EncodeError::UnknownPreset(_) => Code::EncodeUnknownPreset,
+            EncodeError::BadCrf(_) => Code::EncodeBadCrf,
+            EncodeError::BadLookahead(_) => Code::EncodeBadLookahead,
+            EncodeError::BadThreads(_) => Code::EncodeBadThreads,
             EncodeError::Process(e) => e.code(),
-            EncodeError::Pipe(_) => "encode.pipe",
+            EncodeError::Pipe(_) => Code::EncodePipe,
         }
     }
 
@@ -164,7 +164,9 @@ impl Encoder {
         settings.validate()?;
         let args = encoder_args(out, size, fps, audio, settings);
         let mut process = Process::spawn(FFMPEG, &args, true, Output::Null, timeout)?;
-        let stdin = process.take_stdin().expect("stdin is piped");
+        let stdin = process
+            .take_stdin()
+            .ok_or_else(|| EncodeError::Pipe(std::io::ErrorKind::BrokenPipe.into()))?;
         Ok(Encoder {
             process: Some(process),
             stdin: Some(stdin),
@@ -244,12 +246,14 @@ impl PipelinedEncoder {
                 }
                 Ok(encoder)
             })
-            .expect("spawning a thread only fails when the system is out of resources");
+            // Without a writer (the system is out of threads) the queue has no reader, so the
+            // first frame and `finish` fail as a broken pipe: a failed render, not a panic.
+            .ok();
         PipelinedEncoder {
             size,
             queue: Some(queue),
             spare,
-            writer: Some(writer),
+            writer,
             abandon,
             frames: 0,
         }
@@ -523,7 +527,7 @@ mod tests {
         }
         let failure = failure.expect("the pipeline notices that ffmpeg is gone");
         assert!(
-            ["engine.process_failed", "encode.pipe"].contains(&failure.code()),
+            ["engine.process_failed", "encode.pipe"].contains(&failure.code().as_str()),
             "{}",
             failure.code()
         );

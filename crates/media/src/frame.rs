@@ -2,6 +2,10 @@
 //! (captions) blended onto them. Working in YUV end to end means the encoder receives exactly the
 //! bytes we composed, with no colour conversion per frame on either side of the pipe.
 
+// The workspace denies `unsafe_code`; this module needs it because the AVX2 blend kernel is an `unsafe` intrinsic, called only after runtime CPU detection.
+// Each block says why it is sound in its `SAFETY:` comment (clippy checks they are there).
+#![allow(unsafe_code)]
+
 use reelsmith_core::FrameSize;
 
 /// One yuv420p frame: a full-resolution Y plane followed by quarter-resolution U and V planes.

@@ -15,7 +15,7 @@ use std::io::{Cursor, Read};
 use std::path::Path;
 
 use image::{ImageDecoder, ImageFormat, ImageReader};
-use reelsmith_core::{ErrorCode, Limits};
+use reelsmith_core::{Code, ErrorCode, Limits};
 
 /// A decoded still image as 8-bit RGB, orientation already applied.
 #[derive(Clone, PartialEq, Eq)]
@@ -46,13 +46,13 @@ pub enum ImageError {
 }
 
 impl ErrorCode for ImageError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            ImageError::TooLarge { .. } => "image.too_large",
-            ImageError::TooManyPixels { .. } => "image.too_many_pixels",
-            ImageError::UnsupportedFormat => "image.unsupported_format",
-            ImageError::Corrupt(_) => "image.corrupt",
-            ImageError::Io(_) => "image.io",
+            ImageError::TooLarge { .. } => Code::ImageTooLarge,
+            ImageError::TooManyPixels { .. } => Code::ImageTooManyPixels,
+            ImageError::UnsupportedFormat => Code::ImageUnsupportedFormat,
+            ImageError::Corrupt(_) => Code::ImageCorrupt,
+            ImageError::Io(_) => Code::ImageIo,
         }
     }
 

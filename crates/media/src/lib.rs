@@ -2,6 +2,9 @@
 //! network and no GPU. It knows nothing of HTTP or databases; the CLI and the workers call
 //! `render::render` with local files.
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod align;
 pub mod audio;
 pub mod captions;

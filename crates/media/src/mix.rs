@@ -23,7 +23,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use serde::{Deserialize, Serialize};
 
 use crate::audio::{write_wav, AudioBuffer};
@@ -116,11 +116,11 @@ pub enum MixError {
 }
 
 impl ErrorCode for MixError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
             MixError::Process(e) => e.code(),
-            MixError::Report(_) => "mix.report",
-            MixError::Io(_) => "mix.io",
+            MixError::Report(_) => Code::MixReport,
+            MixError::Io(_) => Code::MixIo,
         }
     }
 

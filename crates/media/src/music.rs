@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use reelsmith_core::{ErrorCode, Limits};
+use reelsmith_core::{Code, ErrorCode, Limits};
 use serde::Serialize;
 
 use crate::audio::check_audio;
@@ -38,10 +38,10 @@ pub enum LibraryError {
 }
 
 impl ErrorCode for LibraryError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            LibraryError::UnknownTrack(_) => "music.unknown_track",
-            LibraryError::NoLibrary => "music.no_library",
+            LibraryError::UnknownTrack(_) => Code::MusicUnknownTrack,
+            LibraryError::NoLibrary => Code::MusicNoLibrary,
         }
     }
 

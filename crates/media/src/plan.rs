@@ -9,7 +9,7 @@
 
 use std::ops::Range;
 
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 
 /// A sentence longer than this many words is split at clause boundaries.
 const MAX_SCENE_WORDS: usize = 30;
@@ -62,8 +62,8 @@ pub enum PlanError {
 }
 
 impl ErrorCode for PlanError {
-    fn code(&self) -> &'static str {
-        "script.no_words"
+    fn code(&self) -> Code {
+        Code::ScriptNoWords
     }
 
     fn is_client_error(&self) -> bool {

@@ -2,6 +2,7 @@
 //! every upload the platform accepts) is probed before it is decoded, so limits are enforced on
 //! the container's own claims before any expensive work.
 
+use reelsmith_core::Code;
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
@@ -84,11 +85,11 @@ pub enum ProbeError {
 }
 
 impl reelsmith_core::ErrorCode for ProbeError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            ProbeError::Unreadable(_) => "media.unreadable",
+            ProbeError::Unreadable(_) => Code::MediaUnreadable,
             ProbeError::Engine(e) => e.code(),
-            ProbeError::BadOutput(_) => "engine.probe_output",
+            ProbeError::BadOutput(_) => Code::EngineProbeOutput,
         }
     }
 

@@ -3,6 +3,10 @@
 //! its deadline passes, and is killed and reaped when its handle is dropped, so an early return
 //! or a panic in the caller never leaves a stray encoder running.
 
+// The workspace denies `unsafe_code`; this module needs it because sending a signal to a child we spawned and still own is a libc call.
+// Each block says why it is sound in its `SAFETY:` comment (clippy checks they are there).
+#![allow(unsafe_code)]
+
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
@@ -11,7 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 
 /// An external program we depend on, and the Debian package that provides it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,13 +150,13 @@ pub enum ProcessError {
 }
 
 impl ErrorCode for ProcessError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            ProcessError::ToolMissing { .. } => "engine.tool_missing",
-            ProcessError::Spawn { .. } | ProcessError::Io { .. } => "engine.process_io",
-            ProcessError::TimedOut { .. } => "engine.timeout",
-            ProcessError::Failed { .. } => "engine.process_failed",
-            ProcessError::OutputTooLarge { .. } => "engine.output_too_large",
+            ProcessError::ToolMissing { .. } => Code::EngineToolMissing,
+            ProcessError::Spawn { .. } | ProcessError::Io { .. } => Code::EngineProcessIo,
+            ProcessError::TimedOut { .. } => Code::EngineTimeout,
+            ProcessError::Failed { .. } => Code::EngineProcessFailed,
+            ProcessError::OutputTooLarge { .. } => Code::EngineOutputTooLarge,
         }
     }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use reelsmith_core::{CaptionMode, ErrorCode, FrameSize, Limits, RenderSpec, SpecError};
+use reelsmith_core::{CaptionMode, Code, ErrorCode, FrameSize, Limits, RenderSpec, SpecError};
 use serde::{Deserialize, Serialize};
 
 use crate::align::transcript::{time_script, HeardWord};
@@ -188,7 +188,7 @@ pub enum RenderError {
 }
 
 impl ErrorCode for RenderError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
             RenderError::Spec(e) => e.code(),
             RenderError::Plan(e) => e.code(),
@@ -201,12 +201,12 @@ impl ErrorCode for RenderError {
             RenderError::Mix(e) => e.code(),
             RenderError::Font(e) => e.code(),
             RenderError::Music(e) => music_code(e),
-            RenderError::UnsupportedMedia { .. } => "media.unsupported_format",
-            RenderError::Input { .. } => "media.unreadable",
-            RenderError::FileTooLarge { .. } => "media.too_large",
-            RenderError::TooLong { .. } => "render.too_long",
-            RenderError::Output(_) => "render.output_io",
-            RenderError::Cancelled => "render.cancelled",
+            RenderError::UnsupportedMedia { .. } => Code::MediaUnsupportedFormat,
+            RenderError::Input { .. } => Code::MediaUnreadable,
+            RenderError::FileTooLarge { .. } => Code::MediaTooLarge,
+            RenderError::TooLong { .. } => Code::RenderTooLong,
+            RenderError::Output(_) => Code::RenderOutputIo,
+            RenderError::Cancelled => Code::RenderCancelled,
         }
     }
 
@@ -233,12 +233,12 @@ impl ErrorCode for RenderError {
 }
 
 /// A music file's problem, in the music's own terms.
-fn music_code(e: &AudioError) -> &'static str {
+fn music_code(e: &AudioError) -> Code {
     match e {
-        AudioError::TooLong { .. } => "music.too_long",
-        AudioError::TooLarge { .. } => "music.too_large",
+        AudioError::TooLong { .. } => Code::MusicTooLong,
+        AudioError::TooLarge { .. } => Code::MusicTooLarge,
         AudioError::Process(p) => p.code(),
-        _ => "music.not_audio",
+        _ => Code::MusicNotAudio,
     }
 }
 
@@ -523,7 +523,7 @@ fn load_visuals(paths: &[PathBuf], limits: &Limits) -> Result<Vec<Visual>, Rende
             } else {
                 // Probe now so a bad clip fails before any narration is made.
                 open_clip(path, limits).map_err(|e| match e.code() {
-                    "clip.unreadable" => RenderError::UnsupportedMedia { path: path.clone() },
+                    Code::ClipUnreadable => RenderError::UnsupportedMedia { path: path.clone() },
                     _ => RenderError::Compose(e),
                 })?;
                 Ok(Visual::Clip(path.clone()))

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use reelsmith_core::{ErrorCode, TtsSettings};
+use reelsmith_core::{Code, ErrorCode, TtsSettings};
 use serde::Serialize;
 
 use crate::audio::write_wav;
@@ -46,11 +46,11 @@ pub enum VoiceError {
 }
 
 impl ErrorCode for VoiceError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            VoiceError::Unknown(_) => "voice.unknown",
+            VoiceError::Unknown(_) => Code::VoiceUnknown,
             VoiceError::Speech(e) => e.code(),
-            VoiceError::Io(_) => "voice.sample_io",
+            VoiceError::Io(_) => Code::VoiceSampleIo,
         }
     }
 

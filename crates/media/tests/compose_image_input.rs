@@ -9,7 +9,7 @@ use reelsmith_core::{ErrorCode, Limits};
 use reelsmith_media::image_input::{load_image, StillImage};
 
 fn code(path: &Path, limits: &Limits) -> &'static str {
-    load_image(path, limits).unwrap_err().code()
+    load_image(path, limits).unwrap_err().code().as_str()
 }
 
 /// 40×20: left half red, right half blue, so any rotation or flip is visible.

@@ -368,7 +368,7 @@ fn bad_settings_are_refused_with_codes() {
     let code = |size, fps, scenes: Vec<SceneSpec>, limits: &Limits| {
         Compositor::new(size, fps, Style::None, scenes, 0.5, limits)
             .err()
-            .map(|e| e.code())
+            .map(|e| e.code().as_str())
     };
     let limits = Limits::default();
     assert_eq!(code(SIZE, FPS, vec![], &limits), Some("compose.no_scenes"));

@@ -26,7 +26,7 @@ fn check_bytes(bytes: &[u8]) -> Result<(), String> {
 fn check_spec(spec: RenderSpec) -> Result<(), String> {
     let limits = Limits::default();
     if let Err(e) = spec.validate(&limits) {
-        let code = e.code();
+        let code = e.code().as_str();
         if code.is_empty() || !code.contains('.') || !e.is_client_error() {
             return Err(format!(
                 "refused without a stable client code: {code:?} {e}"

@@ -84,19 +84,19 @@ fn p_in_3_playlists_concat_lists_and_text_are_refused_by_every_opener() {
                 .as_ref()
                 .map(|i| i.format_name.clone())
                 .err()
-                .map(|e| e.code()),
+                .map(|e| e.code().as_str()),
             Some("media.unreadable"),
             "upload probe read {name}: {probed:?}"
         );
         let clip = open_clip(&input, &limits);
         assert_eq!(
-            clip.as_ref().err().map(|e| e.code()),
+            clip.as_ref().err().map(|e| e.code().as_str()),
             Some("clip.unreadable"),
             "engine opened {name} as a clip"
         );
         let audio = decode_audio(&input, 16_000, &limits);
         assert_eq!(
-            audio.as_ref().err().map(|e| e.code()),
+            audio.as_ref().err().map(|e| e.code().as_str()),
             Some("audio.unreadable"),
             "engine decoded {name} as audio"
         );

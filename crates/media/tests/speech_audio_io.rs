@@ -185,7 +185,10 @@ fn garbage_and_missing_files_are_unreadable() {
     .unwrap();
     let err = decode_audio(&garbage, 16_000, &Limits::default()).unwrap_err();
     assert!(
-        matches!(err.code(), "audio.unreadable" | "audio.unsupported_format"),
+        matches!(
+            err.code().as_str(),
+            "audio.unreadable" | "audio.unsupported_format"
+        ),
         "{}: {err}",
         err.code()
     );

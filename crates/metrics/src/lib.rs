@@ -11,6 +11,9 @@
 //! Every label value is a fixed word (a stage, an outcome, a provider's registry name, an error
 //! code) or a route template: never a user, an email, a job id or a secret.
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use std::sync::OnceLock;
 use std::time::Duration;
 

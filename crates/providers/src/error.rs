@@ -95,25 +95,25 @@ pub enum ProviderError {
 }
 
 impl ErrorCode for ProviderError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            ProviderError::Timeout { .. } => Code::ProviderTimeout.as_str(),
-            ProviderError::RateLimited { .. } => Code::ProviderRateLimited.as_str(),
-            ProviderError::Malformed { .. } => Code::ProviderMalformed.as_str(),
-            ProviderError::Failed { .. } => Code::ProviderFailed.as_str(),
-            ProviderError::Refused { .. } => Code::ProviderRefused.as_str(),
-            ProviderError::Unavailable { .. } => Code::ProviderUnavailable.as_str(),
-            ProviderError::Unauthorized { .. } => Code::ProviderUnauthorized.as_str(),
-            ProviderError::Rejected { .. } => Code::ProviderRejected.as_str(),
-            ProviderError::Unsupported { .. } => Code::ProviderUnsupported.as_str(),
-            ProviderError::TooLarge { .. } => Code::ProviderTooLarge.as_str(),
-            ProviderError::ForbiddenHost { .. } => Code::ProviderForbiddenHost.as_str(),
-            ProviderError::Canceled { .. } => Code::ProviderCanceled.as_str(),
-            ProviderError::Network { .. } => Code::ProviderNetwork.as_str(),
-            ProviderError::Io { .. } => Code::ProviderIo.as_str(),
-            ProviderError::InsufficientCredits { .. } => Code::ProviderInsufficientCredits.as_str(),
-            ProviderError::ResultExpired { .. } => Code::ProviderResultExpired.as_str(),
-            ProviderError::Config(_) => Code::ProviderConfig.as_str(),
+            ProviderError::Timeout { .. } => Code::ProviderTimeout,
+            ProviderError::RateLimited { .. } => Code::ProviderRateLimited,
+            ProviderError::Malformed { .. } => Code::ProviderMalformed,
+            ProviderError::Failed { .. } => Code::ProviderFailed,
+            ProviderError::Refused { .. } => Code::ProviderRefused,
+            ProviderError::Unavailable { .. } => Code::ProviderUnavailable,
+            ProviderError::Unauthorized { .. } => Code::ProviderUnauthorized,
+            ProviderError::Rejected { .. } => Code::ProviderRejected,
+            ProviderError::Unsupported { .. } => Code::ProviderUnsupported,
+            ProviderError::TooLarge { .. } => Code::ProviderTooLarge,
+            ProviderError::ForbiddenHost { .. } => Code::ProviderForbiddenHost,
+            ProviderError::Canceled { .. } => Code::ProviderCanceled,
+            ProviderError::Network { .. } => Code::ProviderNetwork,
+            ProviderError::Io { .. } => Code::ProviderIo,
+            ProviderError::InsufficientCredits { .. } => Code::ProviderInsufficientCredits,
+            ProviderError::ResultExpired { .. } => Code::ProviderResultExpired,
+            ProviderError::Config(_) => Code::ProviderConfig,
         }
     }
 

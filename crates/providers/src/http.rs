@@ -230,7 +230,8 @@ impl Http {
                 Try::Answer(_) => None,
                 Try::Fail(err) | Try::Retry(err, _) => Some(reelsmith_core::ErrorCode::code(err)),
             };
-            reelsmith_metrics::worker().count_provider_call(self.provider, code);
+            reelsmith_metrics::worker()
+                .count_provider_call(self.provider, code.map(reelsmith_core::Code::as_str));
             let (err, wait) = match tried {
                 Try::Answer(resp) => return Ok(resp),
                 Try::Fail(err) => return Err(err),
@@ -244,7 +245,7 @@ impl Http {
                 provider = self.provider,
                 what,
                 attempt,
-                code = reelsmith_core::ErrorCode::code(&err),
+                code = %reelsmith_core::ErrorCode::code(&err),
                 delay_ms = delay.as_millis() as u64,
                 "retrying provider call"
             );
@@ -278,7 +279,7 @@ impl Http {
                     // The raw answer stays in the operator's log; the error is a sentence.
                     tracing::warn!(provider = self.provider, what, status = status.as_u16(),
                         answer = %text.chars().take(2000).collect::<String>(),
-                        code = reelsmith_core::ErrorCode::code(&err), "provider error answer");
+                        code = %reelsmith_core::ErrorCode::code(&err), "provider error answer");
                     return Try::Fail(err);
                 }
                 let detail: String = text.chars().take(300).collect();

@@ -234,7 +234,7 @@ impl Kie {
                 provider = NAME,
                 what,
                 attempt,
-                code = reelsmith_core::ErrorCode::code(&err),
+                code = %reelsmith_core::ErrorCode::code(&err),
                 delay_ms = delay.as_millis() as u64,
                 "retrying a KieAI call after its answer code"
             );
@@ -354,7 +354,7 @@ impl Kie {
                 Err(e) => {
                     tracing::info!(
                         provider = NAME,
-                        code = reelsmith_core::ErrorCode::code(&e),
+                        code = %reelsmith_core::ErrorCode::code(&e),
                         "1080p not ready yet"
                     );
                     self.http.poll_pause().await

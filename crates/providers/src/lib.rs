@@ -7,6 +7,9 @@
 //! [`ShotProvider::wait`], which polls and streams the result into a sink. After a crash the
 //! caller loads the saved `PendingShot` and calls `wait` again: nothing is submitted twice.
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod atlas;
 pub mod comfyui;
 pub mod elevenlabs;

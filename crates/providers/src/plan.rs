@@ -84,13 +84,13 @@ fn fixed_cover(list: &[u32], need: u32) -> Vec<u32> {
             }
         }
     }
-    let total = (need as usize..=limit)
-        .find(|&t| best[t].is_some())
-        .expect("need + max is reachable");
+    // Only a list of zero-second lengths reaches nothing: such a model makes stills.
+    let Some(total) = (need as usize..=limit).find(|&t| best[t].is_some()) else {
+        return vec![0];
+    };
     let mut shots = Vec::new();
     let mut t = total;
-    while t > 0 {
-        let (_, d) = best[t].unwrap();
+    while let (true, Some((_, d))) = (t > 0, best[t]) {
         shots.push(d);
         t -= d as usize;
     }
@@ -146,6 +146,11 @@ mod tests {
         assert_eq!(snap_duration(Durations::Range { min: 2, max: 10 }, 0.5), 2);
         assert_eq!(snap_duration(Durations::Range { min: 2, max: 10 }, 7.2), 8);
         assert_eq!(snap_duration(Durations::Still, 7.2), 0);
+    }
+
+    #[test]
+    fn a_list_of_zero_second_lengths_makes_a_still_instead_of_panicking() {
+        assert_eq!(shots_for_scene(Durations::Fixed(&[0]), 7.0), vec![0]);
     }
 
     #[test]

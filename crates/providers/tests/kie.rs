@@ -75,7 +75,7 @@ fn start() -> (Fake, Kie) {
 fn code_of<T: std::fmt::Debug>(r: &Result<T, ProviderError>) -> &'static str {
     match r {
         Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => e.code(),
+        Err(e) => e.code().as_str(),
     }
 }
 

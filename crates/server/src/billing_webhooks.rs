@@ -19,7 +19,7 @@ use crate::AppState;
 use reelsmith_core::Code;
 
 fn refused(processor: &str, e: &SignatureError) -> ApiError {
-    tracing::warn!(processor, code = e.code(), "billing webhook refused: {e}");
+    tracing::warn!(processor, code = %e.code(), "billing webhook refused: {e}");
     ApiError::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
 }
 
@@ -120,7 +120,7 @@ async fn settle(
                 processor,
                 event_id,
                 kind,
-                outcome = code,
+                outcome = code.as_str(),
                 "billing event deferred"
             );
             return Err(ApiError::new(

@@ -174,7 +174,7 @@ pub async fn quote(
         consent_missing,
         plan: billing_plan.name.clone(),
         plan_limits: billing_plan.limits.clone(),
-        plan_refusal: broken.as_ref().map(|e| e.code().to_owned()),
+        plan_refusal: broken.as_ref().map(|e| e.code().as_str().to_owned()),
         plan_refusal_detail: broken.as_ref().map(ToString::to_string),
     }))
 }

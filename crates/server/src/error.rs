@@ -15,7 +15,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    /// A code of the one catalogue: the server cannot answer a code clients do not know.
+    pub code: Code,
     pub detail: String,
     /// Seconds to wait, sent as `Retry-After` on 429.
     pub retry_after: Option<u64>,
@@ -34,7 +35,7 @@ pub struct Problem {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, code: Code, detail: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
@@ -67,9 +68,9 @@ impl ApiError {
         }
     }
 
-    pub fn internal(code: &'static str, err: &dyn std::fmt::Display) -> ApiError {
+    pub fn internal(code: Code, err: &dyn std::fmt::Display) -> ApiError {
         // The detail of a server fault may name paths or hosts: log it, do not send it.
-        tracing::error!(code, error = %err, "request failed");
+        tracing::error!(code = code.as_str(), error = %err, "request failed");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             code,
@@ -93,12 +94,12 @@ impl ApiError {
     pub fn of(code: Code, detail: impl Into<String>) -> ApiError {
         let status =
             StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        ApiError::new(status, code.as_str(), detail)
+        ApiError::new(status, code, detail)
     }
 
     /// A server fault named by the catalogue: the cause is logged, not sent.
     pub fn fault(code: Code, err: &dyn std::fmt::Display) -> ApiError {
-        ApiError::internal(code.as_str(), err)
+        ApiError::internal(code, err)
     }
 
     /// The same code with another status, where one code answers two situations (an unknown
@@ -119,7 +120,7 @@ impl IntoResponse for ApiError {
             title: self.title().to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.status, json).into_response();

@@ -7,6 +7,9 @@
 //! (with `into_make_service_with_connect_info::<SocketAddr>()` so audit entries get the peer
 //! address) next to the workers.
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod account;
 pub mod admin;
 pub mod auth;

@@ -343,7 +343,7 @@ async fn limit_tries(state: &AppState, caller: &CurrentUser, client: &ClientInfo
         RateDecision::Allowed { .. } => Ok(()),
         RateDecision::Limited { retry_after_ms } => {
             let err = ApiError {
-                code: Code::TotpRateLimited.as_str(),
+                code: Code::TotpRateLimited,
                 ..ApiError::rate_limited(retry_after_ms)
             };
             Err(refuse(state, caller, client, "mfa.rate_limited", err).await)

@@ -18,7 +18,7 @@ pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 5;
 /// The answer for any request that needed the database while it is unreachable. The cause goes
 /// to the log only: it may name hosts.
 pub fn database_unavailable(err: &StoreError) -> ApiError {
-    tracing::warn!(code = err.code(), error = %err, "database unavailable");
+    tracing::warn!(code = %err.code(), error = %err, "database unavailable");
     ApiError {
         retry_after: Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
         ..ApiError::of(

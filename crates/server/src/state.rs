@@ -78,7 +78,7 @@ impl AppState {
 fn rule_book(config: &Config) -> reelsmith_safety::RuleBook {
     let path = config.sharing.moderation_rules_file.as_deref();
     reelsmith_safety::RuleBook::open(path).unwrap_or_else(|err| {
-        tracing::error!(code = err.code(), error = %err, "moderation rules unusable: the shipped rules apply");
+        tracing::error!(code = %err.code(), error = %err, "moderation rules unusable: the shipped rules apply");
         reelsmith_safety::RuleBook::default()
     })
 }

@@ -401,8 +401,8 @@ pub async fn create(
     )
     .await
     .map_err(|e| match e.code {
-        "rate_limited" => ApiError {
-            code: Code::UploadRateLimited.as_str(),
+        Code::RateLimited => ApiError {
+            code: Code::UploadRateLimited,
             detail: format!("too many uploads; {}", e.detail),
             ..e
         },

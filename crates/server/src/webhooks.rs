@@ -89,7 +89,7 @@ fn refused(err: WebhookError) -> ApiError {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, err.code(), err.to_string())
         }
         other => {
-            warn!(code = other.code(), "webhook refused");
+            warn!(code = %other.code(), "webhook refused");
             ApiError::new(StatusCode::UNAUTHORIZED, other.code(), other.to_string())
         }
     }

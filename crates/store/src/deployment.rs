@@ -3,7 +3,7 @@
 //! compare it with their own configuration at start (see the CLI's `deployment` module).
 
 use crate::db::{with_pool, Db, UnixMillis};
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 
 /// The media-store object that names the deployment the store belongs to.
 pub const DEPLOYMENT_MARKER_KEY: &str = "reelsmith-deployment.json";
@@ -45,10 +45,9 @@ impl Db {
                    VALUES (1, $1, $2, 0, $3) ON CONFLICT (singleton) DO NOTHING";
         with_pool!(self, pool => sqlx::query(sql)
             .bind(id).bind(operator_key_id).bind(now).execute(pool).await.map(|_| ()))?;
-        Ok(self
-            .deployment()
-            .await?
-            .expect("the row was just inserted or already there"))
+        self.deployment().await?.ok_or_else(|| {
+            StoreError::Corrupt("the deployment row is missing right after its insert".into())
+        })
     }
 
     /// Records that the media store now holds the deployment's marker object.

@@ -61,25 +61,25 @@ pub enum StoreError {
 }
 
 impl ErrorCode for StoreError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            StoreError::UnsupportedUrl(_) => "store.unsupported_url",
-            StoreError::EmailTaken => Code::AccountEmailTaken.as_str(),
-            StoreError::UsernameTaken => Code::AccountUsernameTaken.as_str(),
-            StoreError::LeaseLost => "job.lease_lost",
-            StoreError::JobBusy => "job.busy",
-            StoreError::RevisionIsCurrent => "job.revision_is_current",
-            StoreError::InsufficientCredits { .. } => "credits.insufficient",
-            StoreError::InvalidCredits(_) => "credits.invalid",
-            StoreError::ActiveJobLimit { .. } => "plan.concurrent_jobs",
-            StoreError::PolicyVersionExists => "policy.version_exists",
-            StoreError::RightsRequestNotFound => "rights.not_found",
-            StoreError::RightsRequestClosed => "rights.closed",
-            StoreError::RightsIdentityUnchecked => "rights.identity_unchecked",
-            StoreError::ExportInProgress => Code::ExportInProgress.as_str(),
-            StoreError::Corrupt(_) => "store.corrupt",
-            StoreError::Migrate(_) => "store.migrate_failed",
-            StoreError::Database(_) => "store.database",
+            StoreError::UnsupportedUrl(_) => Code::StoreUnsupportedUrl,
+            StoreError::EmailTaken => Code::AccountEmailTaken,
+            StoreError::UsernameTaken => Code::AccountUsernameTaken,
+            StoreError::LeaseLost => Code::JobLeaseLost,
+            StoreError::JobBusy => Code::JobBusy,
+            StoreError::RevisionIsCurrent => Code::JobRevisionIsCurrent,
+            StoreError::InsufficientCredits { .. } => Code::CreditsInsufficient,
+            StoreError::InvalidCredits(_) => Code::CreditsInvalid,
+            StoreError::ActiveJobLimit { .. } => Code::PlanConcurrentJobs,
+            StoreError::PolicyVersionExists => Code::PolicyVersionExists,
+            StoreError::RightsRequestNotFound => Code::RightsNotFound,
+            StoreError::RightsRequestClosed => Code::RightsClosed,
+            StoreError::RightsIdentityUnchecked => Code::RightsIdentityUnchecked,
+            StoreError::ExportInProgress => Code::ExportInProgress,
+            StoreError::Corrupt(_) => Code::StoreCorrupt,
+            StoreError::Migrate(_) => Code::StoreMigrateFailed,
+            StoreError::Database(_) => Code::StoreDatabase,
         }
     }
 

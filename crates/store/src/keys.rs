@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -79,17 +79,17 @@ pub enum CryptError {
 }
 
 impl ErrorCode for CryptError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            CryptError::Format { .. } => "crypt.format",
-            CryptError::Authentication { .. } => "crypt.authentication_failed",
-            CryptError::KeyUnavailable { .. } => "crypt.key_unavailable",
-            CryptError::UnknownOwner(_) => "crypt.unknown_owner",
-            CryptError::OperatorKeyUnknown { .. } => "crypt.operator_key_unknown",
-            CryptError::UnwrapFailed { .. } => "crypt.unwrap_failed",
-            CryptError::KeyFile { .. } => "crypt.key_file",
-            CryptError::KeyFileMissing { .. } => "crypt.key_file_missing",
-            CryptError::TooLarge(_) => "crypt.too_large",
+            CryptError::Format { .. } => Code::CryptFormat,
+            CryptError::Authentication { .. } => Code::CryptAuthenticationFailed,
+            CryptError::KeyUnavailable { .. } => Code::CryptKeyUnavailable,
+            CryptError::UnknownOwner(_) => Code::CryptUnknownOwner,
+            CryptError::OperatorKeyUnknown { .. } => Code::CryptOperatorKeyUnknown,
+            CryptError::UnwrapFailed { .. } => Code::CryptUnwrapFailed,
+            CryptError::KeyFile { .. } => Code::CryptKeyFile,
+            CryptError::KeyFileMissing { .. } => Code::CryptKeyFileMissing,
+            CryptError::TooLarge(_) => Code::CryptTooLarge,
             CryptError::Store(err) => err.code(),
         }
     }
@@ -176,6 +176,10 @@ impl OperatorKey {
         Ok(key)
     }
 
+    #[expect(
+        clippy::expect_used,
+        reason = "AES-GCM fails only on messages over 64 GiB; this one is 32 bytes"
+    )]
     fn wrap(&self, user_id: &str, key_id: &str, data_key: &[u8; KEY_LEN]) -> Vec<u8> {
         let nonce = Aes256Gcm::generate_nonce(OsRng);
         let aad = wrap_aad(user_id, key_id);

@@ -4,6 +4,9 @@
 //! The database is the only coordination point between processes: API servers and workers share
 //! nothing else. See `docs/store.md` for the data model and the queue's semantics.
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod audit;
 pub mod billing;
 pub mod breach;

@@ -17,7 +17,7 @@ use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{GetOptions, GetRange, ObjectMeta, ObjectStore, PutPayload, WriteMultipart};
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
@@ -51,14 +51,14 @@ pub enum ObjectError {
 }
 
 impl ErrorCode for ObjectError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            ObjectError::InvalidKey(_) => "media.invalid_key",
-            ObjectError::NotFound(_) => "media.not_found",
-            ObjectError::RangeNotSatisfiable { .. } => "media.range_not_satisfiable",
-            ObjectError::Config(_) => "media.config",
-            ObjectError::Source(_) => "media.source",
-            ObjectError::Backend(_) => "media.backend",
+            ObjectError::InvalidKey(_) => Code::MediaInvalidKey,
+            ObjectError::NotFound(_) => Code::MediaNotFound,
+            ObjectError::RangeNotSatisfiable { .. } => Code::MediaRangeNotSatisfiable,
+            ObjectError::Config(_) => Code::MediaConfig,
+            ObjectError::Source(_) => Code::MediaSource,
+            ObjectError::Backend(_) => Code::MediaBackend,
             ObjectError::Crypt(err) => err.code(),
         }
     }

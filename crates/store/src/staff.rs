@@ -17,6 +17,10 @@ const NONCE_LEN: usize = 12;
 impl DataKey {
     /// Seal a small value (a TOTP secret) under this data key. `context` is bound as associated
     /// data, so a sealed value cannot be moved to another column or person.
+    #[expect(
+        clippy::expect_used,
+        reason = "AES-GCM fails only on messages over 64 GiB"
+    )]
     pub fn seal_value(&self, context: &[u8], plain: &[u8]) -> Vec<u8> {
         let nonce = Aes256Gcm::generate_nonce(OsRng);
         let sealed = self

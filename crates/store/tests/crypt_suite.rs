@@ -113,7 +113,7 @@ fn pattern(len: usize) -> Vec<u8> {
 }
 
 fn code(err: ObjectError) -> &'static str {
-    err.code()
+    err.code().as_str()
 }
 
 async fn p_sec_2_ranges_are_exact_at_and_across_segment_boundaries(env: &Env) {

@@ -93,24 +93,24 @@ impl From<ObjectError> for WorkerError {
 }
 
 impl ErrorCode for WorkerError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            WorkerError::InvalidParams(_) => Code::JobInvalidParams.as_str(),
-            WorkerError::UploadNotFound(_) => Code::JobUploadNotFound.as_str(),
+            WorkerError::InvalidParams(_) => Code::JobInvalidParams,
+            WorkerError::UploadNotFound(_) => Code::JobUploadNotFound,
             WorkerError::Music(e) => e.code(),
-            WorkerError::WrongUploadKind { .. } => Code::JobWrongUploadKind.as_str(),
+            WorkerError::WrongUploadKind { .. } => Code::JobWrongUploadKind,
             WorkerError::Render(e) => e.code(),
             WorkerError::Plan(e) => e.code(),
             WorkerError::Provider(e)
             | WorkerError::ProviderGaveUp(e, _)
             | WorkerError::ProviderBusy(e, _) => e.code(),
-            WorkerError::ConsentRequired(_) => Code::ConsentRequired.as_str(),
-            WorkerError::ProviderNotConfigured(_) => Code::ProviderNotConfigured.as_str(),
+            WorkerError::ConsentRequired(_) => Code::ConsentRequired,
+            WorkerError::ProviderNotConfigured(_) => Code::ProviderNotConfigured,
             WorkerError::Store(e) => e.code(),
             WorkerError::Object(e) => e.code(),
-            WorkerError::OutputMissing(_) => Code::JobOutputMissing.as_str(),
-            WorkerError::Io(_) => Code::WorkerIo.as_str(),
-            WorkerError::TaskPanicked(_) | WorkerError::TaskCancelled => Code::WorkerTask.as_str(),
+            WorkerError::OutputMissing(_) => Code::JobOutputMissing,
+            WorkerError::Io(_) => Code::WorkerIo,
+            WorkerError::TaskPanicked(_) | WorkerError::TaskCancelled => Code::WorkerTask,
             WorkerError::JoinShots { source, .. } => source.code(),
         }
     }

@@ -8,6 +8,9 @@
 //! over by any other worker once its lease expires, and work folders left by dead processes are
 //! removed when a worker starts.
 
+// Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod backoff;
 mod context;
 pub mod error;

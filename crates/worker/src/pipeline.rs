@@ -97,7 +97,7 @@ async fn uploads_at_job_end(ctx: &JobContext, claimed: &ClaimedJob) {
         }
         Ok(_) => {}
         Err(e) => {
-            warn!(job = %job_id, code = e.code(), error = %e, "cannot delete the ended job's uploads; the sweep will")
+            warn!(job = %job_id, code = %e.code(), error = %e, "cannot delete the ended job's uploads; the sweep will")
         }
     }
 }
@@ -324,7 +324,7 @@ async fn store_with_retries(
         if !transient || started.elapsed() + delay > ctx.settings.store_retry {
             return Err(WorkerError::Object(err).into());
         }
-        warn!(job = %lease.job_id, key, code = err.code(), error = %err, retry_in_ms = millis(delay),
+        warn!(job = %lease.job_id, key, code = %err.code(), error = %err, retry_in_ms = millis(delay),
             "cannot store an output; keeping the render and trying again");
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(15));
@@ -709,7 +709,7 @@ async fn fail_or_retry(
     // The owner sees a stable code and a sentence; a fault of ours may name hosts, buckets and
     // object keys, so its cause goes to the log only.
     let error = JobError {
-        code: err.code().to_owned(),
+        code: err.code().as_str().to_owned(),
         message: public_message(&err),
     };
     let outage = is_outage(&err)

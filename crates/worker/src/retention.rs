@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use reelsmith_config::{RetentionConfig, UploadRetention};
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use reelsmith_store::{
     export_key, export_prefix, CryptError, Db, EndedRevision, JobUploadRefs, ObjectError,
     SealedMedia, StoreError, UnixMillis, Upload,
@@ -48,7 +48,7 @@ pub enum RetentionError {
 }
 
 impl ErrorCode for RetentionError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
             RetentionError::Store(e) => e.code(),
             RetentionError::Object(e) => e.code(),
@@ -149,10 +149,10 @@ pub struct Failure {
 
 impl RetentionReport {
     fn fail(&mut self, item: String, err: &RetentionError) {
-        warn!(%item, code = err.code(), error = %err, "retention: could not handle an item");
+        warn!(%item, code = %err.code(), error = %err, "retention: could not handle an item");
         self.failures.push(Failure {
             item,
-            code: err.code(),
+            code: err.code().as_str(),
             message: err.to_string(),
         });
     }

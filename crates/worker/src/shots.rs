@@ -116,7 +116,7 @@ pub(crate) async fn generate(
                     }
                     // The request is spent: the next attempt must submit a new one, if any.
                     let code = err.code();
-                    outcome(ctx, transfer.as_deref(), code).await;
+                    outcome(ctx, transfer.as_deref(), code.as_str()).await;
                     let failures = failures + 1;
                     let doc =
                         json!({ "failed": pending.request_id, "code": code, "failures": failures });
@@ -322,7 +322,7 @@ async fn submit(
             if let Err(e) = ctx.db.transfer_failed(&transfer_id, now_ms()).await {
                 warn!(job = %lease.job_id, error = %e, "cannot mark the transfer failed");
             }
-            outcome(ctx, Some(&transfer_id), err.code()).await;
+            outcome(ctx, Some(&transfer_id), err.code().as_str()).await;
             return Err(WorkerError::Provider(err).into());
         }
     };

@@ -88,7 +88,7 @@ pub(crate) async fn narrate(
                 .db
                 .transfer_outcome(
                     &transfer_id,
-                    reelsmith_core::ErrorCode::code(&err),
+                    reelsmith_core::ErrorCode::code(&err).as_str(),
                     now_ms(),
                 )
                 .await;

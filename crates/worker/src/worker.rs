@@ -237,7 +237,7 @@ async fn sweep_periodically(
             result = sweep => {
                 if let Err(e) = result {
                     use reelsmith_core::ErrorCode;
-                    warn!(code = e.code(), error = %e, "retention sweep failed; retrying at the next interval");
+                    warn!(code = %e.code(), error = %e, "retention sweep failed; retrying at the next interval");
                 }
             }
         }

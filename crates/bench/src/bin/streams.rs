@@ -13,6 +13,15 @@
 //! [--quiet-seconds 60]` (the woken streams are measured over `--quiet-seconds`, long enough to
 //! include their safety reads; the other figures over `--seconds`).
 
+// A benchmark is a measuring tool, not a service: a failed step should stop it loudly, so it may
+// unwrap, and it may ask libc for the effective uid (the workspace denies both elsewhere).
+#![allow(
+    unsafe_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::undocumented_unsafe_blocks
+)]
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

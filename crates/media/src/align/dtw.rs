@@ -164,14 +164,17 @@ impl Corridor {
                 (i.checked_sub(1), Some(j)),
                 (Some(i), j.checked_sub(1)),
             ];
-            let (next_i, next_j) = candidates
+            // Every cell but the origin has a predecessor, so the walk ends only at (0, 0).
+            let Some((next_i, next_j)) = candidates
                 .iter()
                 .filter_map(|&(pi, pj)| Some((pi?, pj?)))
                 .min_by(|&(pi, pj), &(qi, qj)| {
                     self.cost(costs, pi, pj)
                         .total_cmp(&self.cost(costs, qi, qj))
                 })
-                .expect("a cell other than the origin has a predecessor");
+            else {
+                break;
+            };
             i = next_i;
             j = next_j;
             path.push((i, j));

@@ -22,7 +22,7 @@ mod dtw;
 mod mfcc;
 pub mod transcript;
 
-use reelsmith_core::{ErrorCode, TtsSettings};
+use reelsmith_core::{Code, ErrorCode, TtsSettings};
 
 use crate::audio::{sound_bounds, voiced_seconds, AudioBuffer};
 use crate::speech::{synthesize, Narration, SpeechError, SpeechWord};
@@ -52,10 +52,10 @@ pub enum AlignError {
 }
 
 impl ErrorCode for AlignError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            AlignError::NoSpeech => "voice.no_speech",
-            AlignError::Mismatch { .. } => "voice.mismatch",
+            AlignError::NoSpeech => Code::VoiceNoSpeech,
+            AlignError::Mismatch { .. } => Code::VoiceMismatch,
             AlignError::Speech(e) => e.code(),
         }
     }

@@ -29,7 +29,7 @@ pub mod timeline;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reelsmith_core::{ErrorCode, FrameSize, Limits, Motion, Style};
+use reelsmith_core::{Code, ErrorCode, FrameSize, Limits, Motion, Style};
 
 use crate::frame::Yuv420Frame;
 use crate::image_input::StillImage;
@@ -95,20 +95,20 @@ pub enum ComposeError {
 }
 
 impl ErrorCode for ComposeError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            ComposeError::NoScenes => "compose.no_scenes",
-            ComposeError::InvalidSettings(_) => "compose.invalid_settings",
-            ComposeError::TooLong { .. } => "compose.too_long",
-            ComposeError::Finished => "compose.finished",
-            ComposeError::ClipTooLarge { .. } => "clip.too_large",
-            ComposeError::NoVideoStream => "clip.no_video_stream",
-            ComposeError::ClipUnreadable(_) => "clip.unreadable",
-            ComposeError::ClipTooLong { .. } => "clip.too_long",
-            ComposeError::ClipTooManyFrames { .. } => "clip.too_many_frames",
-            ComposeError::ClipDecode(_) => "clip.decode_failed",
+            ComposeError::NoScenes => Code::ComposeNoScenes,
+            ComposeError::InvalidSettings(_) => Code::ComposeInvalidSettings,
+            ComposeError::TooLong { .. } => Code::ComposeTooLong,
+            ComposeError::Finished => Code::ComposeFinished,
+            ComposeError::ClipTooLarge { .. } => Code::ClipTooLarge,
+            ComposeError::NoVideoStream => Code::ClipNoVideoStream,
+            ComposeError::ClipUnreadable(_) => Code::ClipUnreadable,
+            ComposeError::ClipTooLong { .. } => Code::ClipTooLong,
+            ComposeError::ClipTooManyFrames { .. } => Code::ClipTooManyFrames,
+            ComposeError::ClipDecode(_) => Code::ClipDecodeFailed,
             ComposeError::Process(e) => e.code(),
-            ComposeError::Internal(_) => "compose.internal",
+            ComposeError::Internal(_) => Code::ComposeInternal,
         }
     }
 

@@ -44,7 +44,8 @@ impl Timeline {
     }
 
     pub fn frame_count(&self) -> u64 {
-        *self.boundaries.last().expect("at least the start")
+        // The list always holds the start (0); an empty one would be no frames at all.
+        self.boundaries.last().copied().unwrap_or(0)
     }
 
     pub fn scene_count(&self) -> usize {

@@ -14,6 +14,10 @@
 //! collector in a thread-local, and never unwinds into C (a panic is caught and turned into
 //! "abort synthesis").
 
+// The workspace denies `unsafe_code`; this module needs it because this is an FFI binding to libespeak-ng; every call is `unsafe` by nature.
+// Each block says why it is sound in its `SAFETY:` comment (clippy checks they are there).
+#![allow(unsafe_code)]
+
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_short, c_uint, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -165,7 +169,8 @@ pub(crate) fn speak(
     pitch: u32,
 ) -> Result<RawSpeech, SpeechError> {
     // Interior NULs would end the C string early; they are never speakable anyway.
-    let text = CString::new(text.replace('\0', " ")).expect("NULs were replaced");
+    let text = CString::new(text.replace('\0', " "))
+        .map_err(|_| SpeechError::InvalidSettings("the text holds a NUL character".into()))?;
     let voice_name =
         CString::new(voice).map_err(|_| SpeechError::UnknownVoice(voice.to_string()))?;
     with_engine(|api| speak_with(api, &text, voice, &voice_name, rate, pitch))
@@ -216,7 +221,7 @@ fn speak_with(
     };
     let collected = COLLECTOR
         .with(|c| c.borrow_mut().take())
-        .expect("the collector was installed above");
+        .ok_or_else(|| SpeechError::Engine("espeak-ng's sample collector went missing".into()))?;
     if collected.overflowed {
         return Err(SpeechError::Engine(
             "the narration is longer than one hour".into(),
@@ -370,9 +375,9 @@ fn with_engine<T>(work: impl FnOnce(&Api) -> Result<T, SpeechError>) -> Result<T
 
 impl Drop for Api {
     fn drop(&mut self) {
-        // SAFETY: the engine lock is held wherever an `Api` exists (only `with_engine` makes
-        // one); terminating frees the library's buffers before the library itself is unloaded.
         if self.initialized {
+            // SAFETY: the engine lock is held wherever an `Api` exists (only `with_engine` makes
+            // one); terminating frees the library's buffers before the library itself is unloaded.
             unsafe {
                 (self.terminate)();
             }
@@ -442,11 +447,12 @@ unsafe extern "C" fn on_synth(wav: *mut c_short, count: c_int, events: *mut RawE
             let Some(collector) = cell.as_mut() else {
                 return ABORT; // synthesis we did not start: refuse it
             };
-            // SAFETY: espeak-ng passes `count` samples at `wav`, and an event list ended by
+            // espeak-ng passes `count` samples at `wav`, and an event list ended by
             // LIST_TERMINATED, both valid for the duration of this call.
             let block = if wav.is_null() || count <= 0 {
                 &[][..]
             } else {
+                // SAFETY: `wav` is non-null and holds `count` (> 0) samples for this call.
                 unsafe { std::slice::from_raw_parts(wav, count as usize) }
             };
             let block_start = collector.samples.len();
@@ -457,6 +463,7 @@ unsafe extern "C" fn on_synth(wav: *mut c_short, count: c_int, events: *mut RawE
             collector.samples.extend_from_slice(block);
             let mut cursor = events;
             while !cursor.is_null() {
+                // SAFETY: `cursor` is non-null and inside the list, which lasts for this call.
                 let event = unsafe { &*cursor };
                 if event.kind == EVENT_LIST_TERMINATED {
                     break;
@@ -464,6 +471,7 @@ unsafe extern "C" fn on_synth(wav: *mut c_short, count: c_int, events: *mut RawE
                 if let Some(event) = convert(event, collector.sample_rate) {
                     collector.events.push(event);
                 }
+                // SAFETY: the event was not the terminator, so the next one is in the list.
                 cursor = unsafe { cursor.add(1) };
             }
             CONTINUE

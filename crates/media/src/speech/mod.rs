@@ -13,7 +13,7 @@ mod sentences;
 pub mod voices;
 mod words;
 
-use reelsmith_core::{ErrorCode, SpecError, TtsSettings};
+use reelsmith_core::{Code, ErrorCode, SpecError, TtsSettings};
 use serde::{Deserialize, Serialize};
 
 use crate::audio::AudioBuffer;
@@ -73,14 +73,14 @@ pub enum SpeechError {
 }
 
 impl ErrorCode for SpeechError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            SpeechError::EngineMissing(_) => "speech.engine_missing",
-            SpeechError::Engine(_) => "speech.engine_failed",
-            SpeechError::UnknownVoice(_) => "speech.unknown_voice",
-            SpeechError::InvalidSettings(_) => "speech.invalid_settings",
-            SpeechError::NothingToSay => "speech.nothing_to_say",
-            SpeechError::LanguageUnsupported { .. } => "speech.language_unsupported",
+            SpeechError::EngineMissing(_) => Code::SpeechEngineMissing,
+            SpeechError::Engine(_) => Code::SpeechEngineFailed,
+            SpeechError::UnknownVoice(_) => Code::SpeechUnknownVoice,
+            SpeechError::InvalidSettings(_) => Code::SpeechInvalidSettings,
+            SpeechError::NothingToSay => Code::SpeechNothingToSay,
+            SpeechError::LanguageUnsupported { .. } => Code::SpeechLanguageUnsupported,
         }
     }
 

@@ -259,7 +259,10 @@ impl Session {
             SYNTHESIS_TIMEOUT,
         )
         .map_err(|e| SpeechError::Engine(format!("cannot start Piper: {e}")))?;
-        let stdout = BufReader::new(process.take_stdout().expect("stdout is piped"));
+        let stdout = process
+            .take_stdout()
+            .ok_or_else(|| SpeechError::Engine("Piper's output is not piped".into()))?;
+        let stdout = BufReader::new(stdout);
         let mut session = Session {
             process,
             stdout,
@@ -286,7 +289,10 @@ impl Session {
         length_scale: f64,
         mut each: impl FnMut(usize, AudioBuffer) -> Result<(), SpeechError>,
     ) -> Result<(), SpeechError> {
-        let mut stdin = self.process.take_stdin().expect("stdin is piped");
+        let mut stdin = self
+            .process
+            .take_stdin()
+            .ok_or_else(|| SpeechError::Engine("Piper's input is not piped".into()))?;
         let lines: Vec<String> = sentences
             .iter()
             .map(|s| {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use ab_glyph::{Font as _, FontRef, GlyphId};
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use unicode_normalization::UnicodeNormalization;
 
 static DEJAVU_SANS_BOLD: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
@@ -59,10 +59,10 @@ pub enum FontError {
 }
 
 impl ErrorCode for FontError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            FontError::Invalid(_) => "text.font_invalid",
-            FontError::Missing { .. } => "text.font_missing",
+            FontError::Invalid(_) => Code::TextFontInvalid,
+            FontError::Missing { .. } => Code::TextFontMissing,
         }
     }
 
@@ -136,6 +136,10 @@ impl Font {
     }
 
     /// The embedded caption font, parsed once per process.
+    #[expect(
+        clippy::expect_used,
+        reason = "the font is part of the build and a unit test parses it"
+    )]
     pub fn caption() -> &'static Font {
         static FONT: OnceLock<Font> = OnceLock::new();
         FONT.get_or_init(|| {

@@ -55,11 +55,9 @@ pub fn dominant_writing(text: &str) -> Writing {
             _ => {}
         }
     }
-    let (best, &n) = counts
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, n)| **n)
-        .expect("three counts");
+    let Some((best, &n)) = counts.iter().enumerate().max_by_key(|(_, n)| **n) else {
+        return Writing::Default;
+    };
     if n == 0 {
         return Writing::Default;
     }

@@ -6,7 +6,7 @@ pub mod fal;
 pub mod kie;
 pub mod replicate;
 
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 
 /// How far a webhook's timestamp may be from our clock, both ways, as both providers document.
 pub const TOLERANCE_S: i64 = 300;
@@ -26,12 +26,12 @@ pub enum WebhookError {
 }
 
 impl ErrorCode for WebhookError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
-            WebhookError::MissingHeader(_) | WebhookError::BadHeader(_) => "webhook.malformed",
-            WebhookError::Stale => "webhook.stale",
-            WebhookError::BadSignature => "webhook.bad_signature",
-            WebhookError::BadKeys(_) => "webhook.bad_keys",
+            WebhookError::MissingHeader(_) | WebhookError::BadHeader(_) => Code::WebhookMalformed,
+            WebhookError::Stale => Code::WebhookStale,
+            WebhookError::BadSignature => Code::WebhookBadSignature,
+            WebhookError::BadKeys(_) => Code::WebhookBadKeys,
         }
     }
 

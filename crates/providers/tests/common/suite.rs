@@ -37,7 +37,7 @@ const LIMIT: u64 = 10 << 20;
 fn code(r: &Result<impl std::fmt::Debug, ProviderError>) -> &'static str {
     match r {
         Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => e.code(),
+        Err(e) => e.code().as_str(),
     }
 }
 

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use futures::StreamExt;
-use reelsmith_core::ErrorCode;
+use reelsmith_core::{Code, ErrorCode};
 use reelsmith_store::{
     export_key, Export, Job, JobRevision, ObjectError, OwnerMedia, Page, StoreError, Upload,
 };
@@ -42,13 +42,13 @@ pub enum ExportError {
 }
 
 impl ErrorCode for ExportError {
-    fn code(&self) -> &'static str {
+    fn code(&self) -> Code {
         match self {
             ExportError::Store(e) => e.code(),
             ExportError::Object(e) => e.code(),
-            ExportError::Io(_) => "export.io",
-            ExportError::Zip(_) => "export.archive",
-            ExportError::Task(_) => "export.task_failed",
+            ExportError::Io(_) => Code::ExportIo,
+            ExportError::Zip(_) => Code::ExportArchive,
+            ExportError::Task(_) => Code::ExportTaskFailed,
         }
     }
 
@@ -100,9 +100,9 @@ async fn discard(state: &AppState, key: &str) {
     }
 }
 
-async fn fail(state: &AppState, export: &Export, code: &'static str, err: String) {
-    tracing::error!(export = %export.id, code, error = %err, "account export failed");
-    if let Err(err) = state.db.mark_export_failed(&export.id, code).await {
+async fn fail(state: &AppState, export: &Export, code: Code, err: String) {
+    tracing::error!(export = %export.id, code = code.as_str(), error = %err, "account export failed");
+    if let Err(err) = state.db.mark_export_failed(&export.id, code.as_str()).await {
         tracing::error!(export = %export.id, error = %err, "could not mark the export failed");
     }
 }

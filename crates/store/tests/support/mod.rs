@@ -3,6 +3,8 @@
 //! to start), shared by every test, stopped when the binary exits (an `atexit` hook, since
 //! statics are never dropped) and, for a test that owns one outright, on drop.
 
+// Test code may use `unsafe` (denied in the workspace): it registers the exit hooks with libc `atexit`.
+#![allow(unsafe_code)]
 #![allow(dead_code)]
 
 pub mod moto;
@@ -48,6 +50,7 @@ extern "C" fn run_exit_hooks() {
 /// panic).
 pub fn at_exit(hook: impl FnOnce() + Send + 'static) {
     static REGISTERED: std::sync::Once = std::sync::Once::new();
+    // SAFETY: atexit takes a plain `extern "C" fn()` with no arguments; it is registered once.
     REGISTERED.call_once(|| unsafe {
         libc::atexit(run_exit_hooks);
     });

@@ -1,6 +1,9 @@
 //! A throwaway PostgreSQL cluster: `initdb` into a temporary folder, `pg_ctl start` on a free
 //! loopback port, one database per test, `pg_ctl stop` and folder removal at the end.
 
+// Test code may use `unsafe` (denied in the workspace): it asks the effective uid (libc `geteuid`) to start PostgreSQL as `postgres` when root.
+#![allow(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,6 +34,7 @@ impl Cluster {
         let data = dir.path().join("data");
         std::fs::create_dir(&data).expect("PostgreSQL data folder");
         // PostgreSQL refuses to run as root: as root, hand the folder to the `postgres` user.
+        // SAFETY: geteuid has no preconditions and cannot fail.
         let as_root = unsafe { libc::geteuid() } == 0;
         if as_root {
             run(Command::new("chown")
@@ -124,6 +128,7 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let Some(dir) = self.dir.take() else { return };
         let data = dir.path().join("data");
+        // SAFETY: geteuid has no preconditions and cannot fail.
         let as_root = unsafe { libc::geteuid() } == 0;
         let exe = self.bin.join("pg_ctl");
         let mut cmd = if as_root {
@@ -196,6 +201,7 @@ pub fn shared() -> PgAddr {
 impl Cluster {
     fn pg_ctl(&self, action: &[&str]) {
         let data = self.folder().join("data");
+        // SAFETY: geteuid has no preconditions and cannot fail.
         let as_root = unsafe { libc::geteuid() } == 0;
         let exe = self.bin.join("pg_ctl");
         let mut cmd = if as_root {
