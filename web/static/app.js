@@ -194,14 +194,16 @@ function setupReset() {
 
 // ---- script editor and settings, shared by Create and the revision form ----
 
-const SHORT_SIDE = { '480p': 480, '720p': 720, '1080p': 1080 };
-
+/** The frame size of `resolution` at `aspect`, as the server wrote it on the resolution's option
+ *  (`data-frames="16:9=854x480 9:16=480x854 1:1=480x480"`), so no rounding rule is copied here. */
 function frameSize(aspect, resolution) {
-  const short = SHORT_SIDE[resolution] || 720;
-  const long = Math.ceil(short * 16 / 9 / 2) * 2;
-  if (aspect === '9:16') return [short, long];
-  if (aspect === '1:1') return [short, short];
-  return [long, short];
+  const option = [...document.querySelectorAll('#resolution option')].find((o) => o.value === resolution);
+  const sizes = Object.fromEntries((option ? option.dataset.frames : '').split(' ')
+    .filter(Boolean).map((entry) => {
+      const [name, size] = entry.split('=');
+      return [name, size.split('x').map(Number)];
+    }));
+  return sizes[aspect] || sizes['16:9'] || [1280, 720];
 }
 
 function countWords(text) {

@@ -3,9 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use reelsmith_core::{Aspect, CaptionMode, ErrorCode, Motion, RenderSpec, Resolution, Style};
+use reelsmith_core::{
+    Aspect, CaptionMode, Choice, ErrorCode, Motion, RenderSpec, Resolution, Style,
+};
 use reelsmith_media::render::{render, EngineConfig, Progress, RenderJob, Stage};
 
 #[derive(Args, Debug)]
@@ -32,18 +34,18 @@ pub struct RenderArgs {
     /// The music's level in the pauses, in dB relative to the narration (-40 to 0, default -10).
     #[arg(long, allow_hyphen_values = true)]
     music_level: Option<i32>,
-    #[arg(long, value_enum)]
-    aspect: Option<AspectArg>,
-    #[arg(long, value_enum)]
-    resolution: Option<ResolutionArg>,
+    #[arg(long, value_parser = choice::<Aspect>())]
+    aspect: Option<Aspect>,
+    #[arg(long, value_parser = choice::<Resolution>())]
+    resolution: Option<Resolution>,
     #[arg(long, value_parser = parse_fps)]
     fps: Option<u32>,
-    #[arg(long, value_enum)]
-    motion: Option<MotionArg>,
-    #[arg(long, value_enum)]
-    style: Option<StyleArg>,
-    #[arg(long, value_enum)]
-    captions: Option<CaptionsArg>,
+    #[arg(long, value_parser = choice::<Motion>())]
+    motion: Option<Motion>,
+    #[arg(long, value_parser = choice::<Style>())]
+    style: Option<Style>,
+    #[arg(long, value_parser = choice::<CaptionMode>())]
+    captions: Option<CaptionMode>,
     /// Voice: a language (en-us, fr, de, es, ru, hi, ar, ja, cmn; the natural Piper voice for it
     /// when installed, else espeak-ng), or exactly one voice: piper:en_US-joe-medium, espeak:en-us.
     #[arg(long)]
@@ -68,39 +70,12 @@ pub struct RenderArgs {
     quiet: bool,
 }
 
-macro_rules! value_enum {
-    ($arg:ident => $target:ty { $($variant:ident = $name:literal => $value:expr),* $(,)? }) => {
-        #[derive(Clone, Copy, Debug, ValueEnum)]
-        enum $arg { $(#[value(name = $name)] $variant),* }
-        impl From<$arg> for $target {
-            fn from(a: $arg) -> $target { match a { $($arg::$variant => $value),* } }
-        }
-    };
+/// A `--motion`-style argument: one of the core's choice names, which `--help` lists.
+fn choice<T: Choice + Send + Sync>() -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(T::ALL.iter().map(|c| c.name()))
+        .try_map(|name| T::from_name(&name).ok_or("not one of the listed values"))
 }
-
-value_enum!(AspectArg => Aspect {
-    Landscape = "16:9" => Aspect::Landscape, Portrait = "9:16" => Aspect::Portrait,
-    Square = "1:1" => Aspect::Square,
-});
-value_enum!(ResolutionArg => Resolution {
-    P480 = "480p" => Resolution::P480, P720 = "720p" => Resolution::P720,
-    P1080 = "1080p" => Resolution::P1080,
-});
-value_enum!(MotionArg => Motion {
-    Auto = "auto" => Motion::Auto, Static = "static" => Motion::Static,
-    ZoomIn = "zoom-in" => Motion::ZoomIn, ZoomOut = "zoom-out" => Motion::ZoomOut,
-    PanLeft = "pan-left" => Motion::PanLeft, PanRight = "pan-right" => Motion::PanRight,
-    PanUp = "pan-up" => Motion::PanUp, PanDown = "pan-down" => Motion::PanDown,
-});
-value_enum!(StyleArg => Style {
-    None = "none" => Style::None, Cinematic = "cinematic" => Style::Cinematic,
-    Warm = "warm" => Style::Warm, Cool = "cool" => Style::Cool, Mono = "mono" => Style::Mono,
-    Vintage = "vintage" => Style::Vintage,
-});
-value_enum!(CaptionsArg => CaptionMode {
-    Off = "off" => CaptionMode::Off, Subtitle = "subtitle" => CaptionMode::Subtitle,
-    Karaoke = "karaoke" => CaptionMode::Karaoke,
-});
 
 /// A problem with the command line itself, before the engine runs.
 #[derive(Debug)]
@@ -201,10 +176,12 @@ fn stage_label(stage: Stage) -> &'static str {
 
 /// `--fps`: one of the frame rates the engine renders.
 fn parse_fps(value: &str) -> Result<u32, String> {
-    match value {
-        "24" | "25" | "30" => value.parse().map_err(|e| format!("{e}")),
-        _ => Err(format!("`{value}` is not a frame rate: use 24, 25 or 30")),
-    }
+    let allowed = reelsmith_core::spec::ALLOWED_FPS;
+    value
+        .parse()
+        .ok()
+        .filter(|fps| allowed.contains(fps))
+        .ok_or_else(|| format!("`{value}` is not a frame rate: use one of {allowed:?}"))
 }
 
 #[expect(
@@ -259,22 +236,22 @@ fn build_job(args: &RenderArgs) -> Result<(RenderSpec, Vec<PathBuf>, Option<Path
         spec.music_level = Some(v);
     }
     if let Some(v) = args.aspect {
-        spec.aspect = v.into();
+        spec.aspect = v;
     }
     if let Some(v) = args.resolution {
-        spec.resolution = v.into();
+        spec.resolution = v;
     }
     if let Some(v) = args.fps {
         spec.fps = v;
     }
     if let Some(v) = args.motion {
-        spec.motion = v.into();
+        spec.motion = v;
     }
     if let Some(v) = args.style {
-        spec.style = v.into();
+        spec.style = v;
     }
     if let Some(v) = args.captions {
-        spec.captions = v.into();
+        spec.captions = v;
     }
     if let Some(v) = &args.tts_voice {
         spec.tts.voice = v.clone();

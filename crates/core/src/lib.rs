@@ -5,12 +5,14 @@
 // Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod choices;
 pub mod codes;
 pub mod encoding;
 pub mod error;
 pub mod limits;
 pub mod spec;
 
+pub use choices::{Choice, ChoiceOption};
 pub use codes::Code;
 pub use encoding::X264_PRESETS;
 pub use error::ErrorCode;

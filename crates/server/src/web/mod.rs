@@ -8,6 +8,7 @@
 
 pub mod assets;
 pub mod billing_pages;
+pub mod choices;
 pub mod csrf;
 pub mod headers;
 pub mod privacy;
@@ -167,6 +168,7 @@ pub struct Create {
     pub c: Chrome,
     /// The script's word limit, shown before anyone reaches it.
     pub max_words: usize,
+    pub settings: choices::SettingsChoices,
 }
 
 pub async fn create(State(state): State<AppState>, caller: Caller, uri: Uri) -> Response {
@@ -176,6 +178,7 @@ pub async fn create(State(state): State<AppState>, caller: Caller, uri: Uri) -> 
     render(Create {
         c: Chrome::new("Create a video", "create", &caller),
         max_words: state.config.limits.max_script_words,
+        settings: choices::SettingsChoices::new(),
     })
 }
 private_page!(
@@ -260,6 +263,7 @@ pub struct Job {
     pub c: Chrome,
     pub job_id: String,
     pub max_words: usize,
+    pub settings: choices::SettingsChoices,
 }
 
 pub async fn job(
@@ -294,6 +298,7 @@ pub async fn job(
         c: Chrome::new("Creation", "creations", &caller),
         job_id: id,
         max_words: state.config.limits.max_script_words,
+        settings: choices::SettingsChoices::new(),
     })
 }
 
