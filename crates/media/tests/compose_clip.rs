@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reelsmith_core::{ErrorCode, FrameSize, Limits, Motion, Style};
-use reelsmith_media::compose::{open_clip, Compositor, SceneSpec, SceneVisual};
+use reelsmith_core::{ErrorCode, FrameSize, Limits, Style};
+use reelsmith_media::compose::{open_clip, CameraMotion, Compositor, SceneSpec, SceneVisual};
 use reelsmith_media::frame::Yuv420Frame;
 use reelsmith_media::process::{run_capture, FFMPEG};
 
@@ -39,7 +39,12 @@ fn make_clip(dir: &Path, name: &str, seconds: f64, size: &str) -> PathBuf {
     path
 }
 
-fn render_clip_scene(clip: &Path, motion: Motion, style: Style, seconds: f64) -> Vec<Yuv420Frame> {
+fn render_clip_scene(
+    clip: &Path,
+    motion: CameraMotion,
+    style: Style,
+    seconds: f64,
+) -> Vec<Yuv420Frame> {
     let source = open_clip(clip, &Limits::default()).unwrap();
     let scenes = vec![SceneSpec {
         visual: SceneVisual::Clip(source),
@@ -78,7 +83,7 @@ fn clips_shorter_equal_and_longer_fill_their_scene_exactly() {
     ];
     for (name, seconds, min_distinct) in cases {
         let clip = make_clip(dir.path(), name, seconds, "320x180");
-        let frames = render_clip_scene(&clip, Motion::Static, Style::None, 2.0);
+        let frames = render_clip_scene(&clip, CameraMotion::Static, Style::None, 2.0);
         assert_eq!(frames.len(), 60, "{name}");
         let moving = distinct(&frames);
         assert!(
@@ -98,14 +103,14 @@ fn clips_shorter_equal_and_longer_fill_their_scene_exactly() {
 fn a_looped_clip_repeats_and_a_trimmed_clip_starts_at_its_beginning() {
     let dir = tempfile::tempdir().unwrap();
     let short = make_clip(dir.path(), "short.mp4", 0.4, "320x180");
-    let frames = render_clip_scene(&short, Motion::Static, Style::None, 2.0);
+    let frames = render_clip_scene(&short, CameraMotion::Static, Style::None, 2.0);
     // 0.4 s of source is 12 output frames; the loop shows the first frame again later.
     let again = frames[1..].iter().filter(|f| **f == frames[0]).count();
     assert!(again >= 2, "the loop comes round: {again}");
 
     let long = make_clip(dir.path(), "long.mp4", 3.0, "320x180");
-    let trimmed = render_clip_scene(&long, Motion::Static, Style::None, 1.0);
-    let full = render_clip_scene(&long, Motion::Static, Style::None, 2.0);
+    let trimmed = render_clip_scene(&long, CameraMotion::Static, Style::None, 1.0);
+    let full = render_clip_scene(&long, CameraMotion::Static, Style::None, 2.0);
     assert_eq!(trimmed.len(), 30);
     assert_eq!(trimmed[..], full[..30], "trimming keeps the start");
 }
@@ -114,7 +119,7 @@ fn a_looped_clip_repeats_and_a_trimmed_clip_starts_at_its_beginning() {
 fn clips_take_motion_and_style_and_portrait_clips_get_a_fill() {
     let dir = tempfile::tempdir().unwrap();
     let portrait = make_clip(dir.path(), "portrait.mp4", 1.0, "180x320");
-    let frames = render_clip_scene(&portrait, Motion::ZoomIn, Style::Mono, 1.0);
+    let frames = render_clip_scene(&portrait, CameraMotion::ZoomIn, Style::Mono, 1.0);
     assert_eq!(frames.len(), 30);
     let (_, u, v) = frames[10].planes();
     assert!(

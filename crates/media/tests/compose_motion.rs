@@ -2,9 +2,9 @@
 //! renders are byte-identical for the same inputs, crossfades sit between their scenes and keep
 //! the length, styles change colour as named, and mismatched shapes get a blurred fill.
 
-use reelsmith_core::{ErrorCode, FrameSize, Limits, Motion, Style};
+use reelsmith_core::{ErrorCode, FrameSize, Limits, Style};
 use reelsmith_media::compose::{
-    measure_jitter, resolve_motion, Compositor, SceneSpec, SceneVisual,
+    measure_jitter, resolve_motion, CameraMotion, Compositor, SceneSpec, SceneVisual,
 };
 use reelsmith_media::frame::Yuv420Frame;
 use reelsmith_media::image_input::StillImage;
@@ -69,7 +69,7 @@ fn render_all(compositor: &mut Compositor) -> Vec<Yuv420Frame> {
     frames
 }
 
-fn render_scene(image: StillImage, motion: Motion, seconds: f64) -> Vec<Yuv420Frame> {
+fn render_scene(image: StillImage, motion: CameraMotion, seconds: f64) -> Vec<Yuv420Frame> {
     let scenes = vec![SceneSpec {
         visual: SceneVisual::Still(image.into()),
         motion,
@@ -98,7 +98,7 @@ fn marker(frame: &Yuv420Frame) -> (f64, f64, f64) {
 
 #[test]
 fn zoom_in_enlarges_the_centre_and_zoom_out_shrinks_it() {
-    let frames = render_scene(centred_square(960, 540), Motion::ZoomIn, 2.0);
+    let frames = render_scene(centred_square(960, 540), CameraMotion::ZoomIn, 2.0);
     let (first, last) = (marker(&frames[0]).0, marker(frames.last().unwrap()).0);
     let ratio = last / first;
     // Zoom 1 → 1.15 scales areas by 1.15² ≈ 1.32.
@@ -109,7 +109,7 @@ fn zoom_in_enlarges_the_centre_and_zoom_out_shrinks_it() {
         "grows steadily: {areas:?}"
     );
 
-    let frames = render_scene(centred_square(960, 540), Motion::ZoomOut, 2.0);
+    let frames = render_scene(centred_square(960, 540), CameraMotion::ZoomOut, 2.0);
     let ratio = marker(frames.last().unwrap()).0 / marker(&frames[0]).0;
     assert!(
         (1.0 / 1.40..1.0 / 1.25).contains(&ratio),
@@ -127,10 +127,10 @@ fn zoom_in_enlarges_the_centre_and_zoom_out_shrinks_it() {
 fn each_pan_moves_the_content_its_way() {
     // (motion, expected sign of x movement, of y movement)
     let cases = [
-        (Motion::PanRight, 1.0, 0.0),
-        (Motion::PanLeft, -1.0, 0.0),
-        (Motion::PanDown, 0.0, 1.0),
-        (Motion::PanUp, 0.0, -1.0),
+        (CameraMotion::PanRight, 1.0, 0.0),
+        (CameraMotion::PanLeft, -1.0, 0.0),
+        (CameraMotion::PanDown, 0.0, 1.0),
+        (CameraMotion::PanUp, 0.0, -1.0),
     ];
     for (motion, sx, sy) in cases {
         let frames = render_scene(disc(960, 540, 0.5, 0.5), motion, 2.0);
@@ -160,7 +160,7 @@ fn each_pan_moves_the_content_its_way() {
 
 #[test]
 fn static_scenes_do_not_move_and_rendered_pans_are_smooth() {
-    let frames = render_scene(disc(960, 540, 0.5, 0.5), Motion::Static, 1.0);
+    let frames = render_scene(disc(960, 540, 0.5, 0.5), CameraMotion::Static, 1.0);
     assert!(frames.windows(2).all(|w| w[0] == w[1]));
 
     let frames = render_scene(
@@ -172,7 +172,7 @@ fn static_scenes_do_not_move_and_rendered_pans_are_smooth() {
             let v = 60 + (h >> 56) as u8 / 2;
             [v, v, v]
         }),
-        Motion::PanRight,
+        CameraMotion::PanRight,
         3.0,
     );
     let report = measure_jitter(&frames);
@@ -186,8 +186,8 @@ fn static_scenes_do_not_move_and_rendered_pans_are_smooth() {
 }
 
 fn film(seed: u64) -> Vec<SceneSpec> {
-    let motions: Vec<Motion> = (0..3)
-        .map(|i| resolve_motion(Motion::Auto, i, seed))
+    let motions: Vec<CameraMotion> = (0..3)
+        .map(|i| resolve_motion(reelsmith_core::Motion::Auto, i, seed))
         .collect();
     vec![
         SceneSpec {
@@ -250,12 +250,12 @@ fn crossfades_sit_between_their_scenes_and_keep_the_length() {
     let scenes = vec![
         SceneSpec {
             visual: SceneVisual::Still(solid(40, 40, 40).into()),
-            motion: Motion::Static,
+            motion: CameraMotion::Static,
             duration: 1.01,
         },
         SceneSpec {
             visual: SceneVisual::Still(solid(220, 220, 220).into()),
-            motion: Motion::Static,
+            motion: CameraMotion::Static,
             duration: 0.77,
         },
     ];
@@ -282,12 +282,12 @@ fn crossfades_sit_between_their_scenes_and_keep_the_length() {
     let scenes = vec![
         SceneSpec {
             visual: SceneVisual::Still(solid(40, 40, 40).into()),
-            motion: Motion::Static,
+            motion: CameraMotion::Static,
             duration: 1.0,
         },
         SceneSpec {
             visual: SceneVisual::Still(solid(220, 220, 220).into()),
-            motion: Motion::Static,
+            motion: CameraMotion::Static,
             duration: 1.0,
         },
     ];
@@ -302,7 +302,7 @@ fn mean_chroma(style: Style) -> (f64, f64, f64) {
     });
     let scenes = vec![SceneSpec {
         visual: SceneVisual::Still(colourful.into()),
-        motion: Motion::Static,
+        motion: CameraMotion::Static,
         duration: 1.0 / 30.0,
     }];
     let mut c = Compositor::new(SIZE, FPS, style, scenes, 0.0, &Limits::default()).unwrap();
@@ -340,7 +340,7 @@ fn styles_change_colour_as_named() {
 #[test]
 fn a_portrait_picture_is_fitted_over_a_blurred_dimmed_copy() {
     let white = still(300, 600, |_, _| [255, 255, 255]);
-    let frames = render_scene(white, Motion::Static, 1.0 / 30.0);
+    let frames = render_scene(white, CameraMotion::Static, 1.0 / 30.0);
     let (y, _, _) = frames[0].planes();
     let w = SIZE.width as usize;
     let centre = y[90 * w + 160];
@@ -350,7 +350,7 @@ fn a_portrait_picture_is_fitted_over_a_blurred_dimmed_copy() {
     // A landscape picture close to 16:9 is cropped to fill the frame: no fill at the edges.
     let frames = render_scene(
         still(400, 240, |_, _| [255, 255, 255]),
-        Motion::Static,
+        CameraMotion::Static,
         1.0 / 30.0,
     );
     assert!(frames[0].planes().0.iter().all(|&v| v == 235));
@@ -361,7 +361,7 @@ fn bad_settings_are_refused_with_codes() {
     let one = || {
         vec![SceneSpec {
             visual: SceneVisual::Card { seed: 1 },
-            motion: Motion::ZoomIn,
+            motion: CameraMotion::ZoomIn,
             duration: 1.0,
         }]
     };
@@ -378,12 +378,6 @@ fn bad_settings_are_refused_with_codes() {
     );
     assert_eq!(
         code(SIZE, 0, one(), &limits),
-        Some("compose.invalid_settings")
-    );
-    let mut auto = one();
-    auto[0].motion = Motion::Auto;
-    assert_eq!(
-        code(SIZE, FPS, auto, &limits),
         Some("compose.invalid_settings")
     );
     let mut nan = one();

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use reelsmith_core::{FrameSize, Limits, Motion, Style};
+use reelsmith_core::{FrameSize, Limits, Style};
 use reelsmith_media::captions::{build_cues, CaptionLayout, CaptionRenderer, CaptionStyle};
-use reelsmith_media::compose::{Compositor, SceneSpec, SceneVisual};
+use reelsmith_media::compose::{CameraMotion, Compositor, SceneSpec, SceneVisual};
 use reelsmith_media::frame::Yuv420Frame;
 use reelsmith_media::image_input::StillImage;
 use reelsmith_media::timing::WordTiming;
@@ -43,7 +43,11 @@ fn words() -> Vec<WordTiming> {
 /// Every frame of a pan, a zoom and a pan with 0.3 s crossfades, karaoke captions blended on,
 /// as the render loop does.
 fn film(visuals: [SceneVisual; 3], threads: usize) -> Vec<Yuv420Frame> {
-    let motions = [Motion::PanLeft, Motion::ZoomIn, Motion::PanDown];
+    let motions = [
+        CameraMotion::PanLeft,
+        CameraMotion::ZoomIn,
+        CameraMotion::PanDown,
+    ];
     let scenes = visuals
         .into_iter()
         .zip(motions)

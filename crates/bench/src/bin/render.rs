@@ -29,12 +29,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use reelsmith_core::{FrameSize, Limits, Motion, Style, TtsSettings};
+use reelsmith_core::{FrameSize, Limits, Style, TtsSettings};
 use reelsmith_media::audio::write_wav;
 use reelsmith_media::captions::{build_cues, CaptionLayout, CaptionRenderer, CaptionStyle};
 use reelsmith_media::compose::jitter::{measure_jitter, JitterReport};
 use reelsmith_media::compose::motion::MAX_ZOOM;
-use reelsmith_media::compose::{resolve_motion, Compositor, SceneSpec, SceneVisual};
+use reelsmith_media::compose::{resolve_motion, CameraMotion, Compositor, SceneSpec, SceneVisual};
 use reelsmith_media::encode::{EncodeSettings, Encoder, PipelinedEncoder};
 use reelsmith_media::frame::Yuv420Frame;
 use reelsmith_media::image_input::load_image;
@@ -224,9 +224,9 @@ fn main() {
 }
 
 /// The camera move of each scene, chosen as the engine chooses them for `--motion auto`.
-fn scene_plan(scenes: usize) -> Vec<Motion> {
+fn scene_plan(scenes: usize) -> Vec<CameraMotion> {
     (0..scenes)
-        .map(|i| resolve_motion(Motion::Auto, i, SEED))
+        .map(|i| resolve_motion(reelsmith_core::Motion::Auto, i, SEED))
         .collect()
 }
 
@@ -236,7 +236,7 @@ fn scene_plan(scenes: usize) -> Vec<Motion> {
 struct Setup {
     size: FrameSize,
     seconds: f64,
-    motions: Vec<Motion>,
+    motions: Vec<CameraMotion>,
 }
 
 impl Setup {
@@ -498,7 +498,7 @@ fn zoompan_filter(setup: &Setup) -> String {
     let near = 0.5 / MAX_ZOOM;
     let far = 1.0 - near;
     // One expression per scene, chosen by output frame number `on`.
-    let piecewise = |part: &dyn Fn(Motion, &str) -> String| -> String {
+    let piecewise = |part: &dyn Fn(CameraMotion, &str) -> String| -> String {
         let mut expr = String::from("0");
         for (i, &motion) in motions.iter().enumerate().rev() {
             let (start, len) = (bounds[i], bounds[i + 1] - bounds[i]);
@@ -512,20 +512,20 @@ fn zoompan_filter(setup: &Setup) -> String {
         expr
     };
     let zoom = piecewise(&|m, e| match m {
-        Motion::ZoomIn => format!("pow({MAX_ZOOM},{e})"),
-        Motion::ZoomOut => format!("pow({MAX_ZOOM},1-{e})"),
+        CameraMotion::ZoomIn => format!("pow({MAX_ZOOM},{e})"),
+        CameraMotion::ZoomOut => format!("pow({MAX_ZOOM},1-{e})"),
         _ => format!("{MAX_ZOOM}"),
     });
     let lerp = |a: f64, b: f64, e: &str| format!("({a}+({b}-{a})*{e})");
     // The view's centre, as a fraction of the picture, as in `motion::camera`.
     let centre_x = piecewise(&|m, e| match m {
-        Motion::PanRight => lerp(far, near, e),
-        Motion::PanLeft => lerp(near, far, e),
+        CameraMotion::PanRight => lerp(far, near, e),
+        CameraMotion::PanLeft => lerp(near, far, e),
         _ => "0.5".into(),
     });
     let centre_y = piecewise(&|m, e| match m {
-        Motion::PanDown => lerp(far, near, e),
-        Motion::PanUp => lerp(near, far, e),
+        CameraMotion::PanDown => lerp(far, near, e),
+        CameraMotion::PanUp => lerp(near, far, e),
         _ => "0.5".into(),
     });
     format!(
@@ -689,7 +689,7 @@ fn children(pid: u32) -> Vec<u32> {
 /// meter, on its frames before encoding (the compositor's output; zoompan's filter output piped
 /// as raw video) and on its encoded file after decoding (what a viewer sees), and the meter
 /// itself on synthetic sequences whose motion is known exactly, to show its floor and bias.
-fn jitter_only(dir: &Path, photo: &Path, scenes: &[Motion], settings: &EncodeSettings) {
+fn jitter_only(dir: &Path, photo: &Path, scenes: &[CameraMotion], settings: &EncodeSettings) {
     println!(
         "# Jitter only ({}x{} at {FPS} fps, {SECONDS} s, {SCENES} scenes: {})",
         SIZE.width,
@@ -818,7 +818,7 @@ fn jitter_only(dir: &Path, photo: &Path, scenes: &[Motion], settings: &EncodeSet
 /// measured like the benchmark's outputs.
 const CODEC_SCENES: usize = 3;
 
-fn codec_jitter(dir: &Path, photo: &Path, scenes: &[Motion], settings: &EncodeSettings) {
+fn codec_jitter(dir: &Path, photo: &Path, scenes: &[CameraMotion], settings: &EncodeSettings) {
     let bounds: Vec<u64> = scene_boundaries()[..=CODEC_SCENES].to_vec();
     let frames = *bounds.last().unwrap();
     let (words, wav) = narration(dir, SECONDS);
@@ -994,8 +994,8 @@ impl Synthetic {
                 // The camera's view on the canvas, in canvas pixels (pixel-centre offsets are
                 // constant and do not change speeds).
                 let motion = match self {
-                    Synthetic::PanWarped => Motion::PanLeft,
-                    _ => Motion::ZoomIn,
+                    Synthetic::PanWarped => CameraMotion::PanLeft,
+                    _ => CameraMotion::ZoomIn,
                 };
                 let c = reelsmith_media::compose::motion::camera(
                     motion,
@@ -1077,8 +1077,8 @@ fn synthetic_jitter(case: Synthetic, dir: &Path, settings: &EncodeSettings) -> (
         let mut sampler = Sampler::with_bands(1);
         let mut frame = Yuv420Frame::black(SIZE);
         let motion = match case {
-            Synthetic::PanWarped => Motion::PanLeft,
-            _ => Motion::ZoomIn,
+            Synthetic::PanWarped => CameraMotion::PanLeft,
+            _ => CameraMotion::ZoomIn,
         };
         for k in 0..SYNTHETIC_FRAMES {
             let camera = reelsmith_media::compose::motion::camera(

@@ -29,7 +29,7 @@ pub mod timeline;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reelsmith_core::{Code, ErrorCode, FrameSize, Limits, Motion, Style};
+use reelsmith_core::{Code, ErrorCode, FrameSize, Limits, Style};
 
 use crate::frame::Yuv420Frame;
 use crate::image_input::StillImage;
@@ -37,7 +37,7 @@ use crate::process::ProcessError;
 
 pub use clip::{open_clip, ClipSource};
 pub use jitter::{measure_jitter, JitterReport};
-pub use motion::resolve_motion;
+pub use motion::{resolve_motion, CameraMotion};
 
 use clip::ClipDecoder;
 use sample::{blend_frames, Plane, Sampler, YuvCanvas};
@@ -60,8 +60,8 @@ pub enum SceneVisual {
 #[derive(Debug, Clone)]
 pub struct SceneSpec {
     pub visual: SceneVisual,
-    /// Must be resolved already (see [`resolve_motion`]); `Auto` is refused.
-    pub motion: Motion,
+    /// The scene's camera path, with a requested `Auto` already resolved ([`resolve_motion`]).
+    pub motion: CameraMotion,
     /// Seconds.
     pub duration: f64,
 }
@@ -139,7 +139,7 @@ enum SceneState {
 
 struct Scene {
     state: SceneState,
-    motion: Motion,
+    motion: CameraMotion,
 }
 
 /// Renders the film frame by frame, in order.
@@ -416,9 +416,6 @@ fn validate(
         if !scene.duration.is_finite() || scene.duration <= 0.0 {
             return invalid(format!("scene {i} has duration {}", scene.duration));
         }
-        if scene.motion == Motion::Auto {
-            return invalid(format!("scene {i}: motion must be resolved, not auto"));
-        }
         if let SceneVisual::Still(image) = &scene.visual {
             let expected = image.width as usize * image.height as usize * 3;
             if image.width == 0 || image.height == 0 || image.rgb.len() != expected {
@@ -454,19 +451,23 @@ mod tests {
         let size = FrameSize::new(96, 54);
         let image = std::sync::Arc::new(textured_still(200, 120));
         let scenes = || {
-            [Motion::ZoomIn, Motion::Static, Motion::PanLeft]
-                .into_iter()
-                .map(|motion| SceneSpec {
-                    visual: SceneVisual::Still(image.clone()),
-                    motion,
-                    duration: 0.5,
-                })
-                .chain([SceneSpec {
-                    visual: SceneVisual::Card { seed: 3 },
-                    motion: Motion::ZoomOut,
-                    duration: 0.5,
-                }])
-                .collect::<Vec<_>>()
+            [
+                CameraMotion::ZoomIn,
+                CameraMotion::Static,
+                CameraMotion::PanLeft,
+            ]
+            .into_iter()
+            .map(|motion| SceneSpec {
+                visual: SceneVisual::Still(image.clone()),
+                motion,
+                duration: 0.5,
+            })
+            .chain([SceneSpec {
+                visual: SceneVisual::Card { seed: 3 },
+                motion: CameraMotion::ZoomOut,
+                duration: 0.5,
+            }])
+            .collect::<Vec<_>>()
         };
         let limits = Limits::default();
         let mut fresh = Compositor::new(size, 24, Style::Warm, scenes(), 0.2, &limits).unwrap();

@@ -21,6 +21,36 @@
 
 use reelsmith_core::Motion;
 
+/// A camera path the compositor draws: the request's [`Motion`] with `Auto` resolved for the
+/// scene by [`resolve_motion`]. The compositor takes only this type, so an unresolved `Auto`
+/// cannot reach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CameraMotion {
+    Static,
+    ZoomIn,
+    ZoomOut,
+    PanLeft,
+    PanRight,
+    PanUp,
+    PanDown,
+}
+
+impl CameraMotion {
+    /// The concrete motion a request names, or `None` for `Auto`, which depends on the scene.
+    pub fn of(requested: Motion) -> Option<CameraMotion> {
+        Some(match requested {
+            Motion::Auto => return None,
+            Motion::Static => CameraMotion::Static,
+            Motion::ZoomIn => CameraMotion::ZoomIn,
+            Motion::ZoomOut => CameraMotion::ZoomOut,
+            Motion::PanLeft => CameraMotion::PanLeft,
+            Motion::PanRight => CameraMotion::PanRight,
+            Motion::PanUp => CameraMotion::PanUp,
+            Motion::PanDown => CameraMotion::PanDown,
+        })
+    }
+}
+
 /// The largest zoom any motion uses.
 pub const MAX_ZOOM: f64 = 1.15;
 
@@ -34,11 +64,10 @@ pub struct Camera {
     pub centre_y: f64,
 }
 
-/// The zoom the canvas must be prepared for. `Auto` has no path of its own and is treated as
-/// moving.
-pub fn max_zoom(motion: Motion) -> f64 {
+/// The zoom the canvas must be prepared for.
+pub fn max_zoom(motion: CameraMotion) -> f64 {
     match motion {
-        Motion::Static => 1.0,
+        CameraMotion::Static => 1.0,
         _ => MAX_ZOOM,
     }
 }
@@ -50,7 +79,7 @@ pub fn ease(progress: f64) -> f64 {
 }
 
 /// The camera at `progress` (0 at the start of the scene's visible span, 1 at its end).
-pub fn camera(motion: Motion, progress: f64) -> Camera {
+pub fn camera(motion: CameraMotion, progress: f64) -> Camera {
     let e = ease(progress);
     let z = MAX_ZOOM;
     // At zoom z the view is 1/z of the canvas wide, so its centre can travel between these.
@@ -58,14 +87,14 @@ pub fn camera(motion: Motion, progress: f64) -> Camera {
     let far = 1.0 - near;
     let lerp = |a: f64, b: f64| a + (b - a) * e;
     let (zoom, centre_x, centre_y) = match motion {
-        Motion::Static | Motion::Auto => (1.0, 0.5, 0.5),
-        Motion::ZoomIn => (z.powf(e), 0.5, 0.5),
-        Motion::ZoomOut => (z.powf(1.0 - e), 0.5, 0.5),
+        CameraMotion::Static => (1.0, 0.5, 0.5),
+        CameraMotion::ZoomIn => (z.powf(e), 0.5, 0.5),
+        CameraMotion::ZoomOut => (z.powf(1.0 - e), 0.5, 0.5),
         // The content moves right when the view moves left over the canvas.
-        Motion::PanRight => (z, lerp(far, near), 0.5),
-        Motion::PanLeft => (z, lerp(near, far), 0.5),
-        Motion::PanDown => (z, 0.5, lerp(far, near)),
-        Motion::PanUp => (z, 0.5, lerp(near, far)),
+        CameraMotion::PanRight => (z, lerp(far, near), 0.5),
+        CameraMotion::PanLeft => (z, lerp(near, far), 0.5),
+        CameraMotion::PanDown => (z, 0.5, lerp(far, near)),
+        CameraMotion::PanUp => (z, 0.5, lerp(near, far)),
     };
     Camera {
         zoom,
@@ -74,21 +103,21 @@ pub fn camera(motion: Motion, progress: f64) -> Camera {
     }
 }
 
-const AUTO_CHOICES: [Motion; 6] = [
-    Motion::ZoomIn,
-    Motion::PanRight,
-    Motion::ZoomOut,
-    Motion::PanLeft,
-    Motion::PanUp,
-    Motion::PanDown,
+const AUTO_CHOICES: [CameraMotion; 6] = [
+    CameraMotion::ZoomIn,
+    CameraMotion::PanRight,
+    CameraMotion::ZoomOut,
+    CameraMotion::PanLeft,
+    CameraMotion::PanUp,
+    CameraMotion::PanDown,
 ];
 
 /// Resolves `Auto` into a concrete motion: a seeded shuffle of the six moving motions, cycled
 /// through scene by scene, so neighbouring scenes always differ and the same seed always gives
 /// the same film. Any other request is returned as it is.
-pub fn resolve_motion(requested: Motion, scene_index: usize, seed: u64) -> Motion {
-    if requested != Motion::Auto {
-        return requested;
+pub fn resolve_motion(requested: Motion, scene_index: usize, seed: u64) -> CameraMotion {
+    if let Some(motion) = CameraMotion::of(requested) {
+        return motion;
     }
     let mut order = AUTO_CHOICES;
     let mut state = seed ^ 0x6d6f_7469_6f6e_u64; // "motion": keeps seed 0 from being degenerate
@@ -121,13 +150,12 @@ mod tests {
             let mut previous = None;
             for i in 0..40 {
                 let m = resolve_motion(Motion::Auto, i, seed);
-                assert_ne!(m, Motion::Static);
-                assert_ne!(m, Motion::Auto);
+                assert_ne!(m, CameraMotion::Static);
                 assert_ne!(Some(m), previous, "seed {seed} scene {i}");
                 previous = Some(m);
             }
         }
-        assert_eq!(resolve_motion(Motion::PanUp, 3, 9), Motion::PanUp);
+        assert_eq!(resolve_motion(Motion::PanUp, 3, 9), CameraMotion::PanUp);
     }
 
     #[test]
@@ -140,7 +168,7 @@ mod tests {
 
     #[test]
     fn views_stay_inside_the_canvas() {
-        for m in AUTO_CHOICES.into_iter().chain([Motion::Static]) {
+        for m in AUTO_CHOICES.into_iter().chain([CameraMotion::Static]) {
             for k in 0..=100 {
                 let c = camera(m, k as f64 / 100.0);
                 let half = 0.5 / c.zoom;

@@ -609,10 +609,10 @@ mod tests {
         let size = FrameSize::new(302, 172);
         let mut cameras = Vec::new();
         for motion in [
-            reelsmith_core::Motion::PanLeft,
-            reelsmith_core::Motion::PanUp,
-            reelsmith_core::Motion::ZoomIn,
-            reelsmith_core::Motion::ZoomOut,
+            super::super::motion::CameraMotion::PanLeft,
+            super::super::motion::CameraMotion::PanUp,
+            super::super::motion::CameraMotion::ZoomIn,
+            super::super::motion::CameraMotion::ZoomOut,
         ] {
             for k in 0..12 {
                 cameras.push(super::super::motion::camera(
@@ -664,10 +664,10 @@ mod tests {
     fn pans_take_the_shift_path_and_zooms_the_gather() {
         let src = Plane::new(1472, 828, 0);
         let mut map = PlaneMap::default();
-        let pan = super::super::motion::camera(reelsmith_core::Motion::PanLeft, 0.37);
+        let pan = super::super::motion::camera(super::super::motion::CameraMotion::PanLeft, 0.37);
         map.build(&src, pan, 1280, 720);
         assert!(map.columns.shift.is_some());
-        let zoom = super::super::motion::camera(reelsmith_core::Motion::ZoomIn, 0.37);
+        let zoom = super::super::motion::camera(super::super::motion::CameraMotion::ZoomIn, 0.37);
         map.build(&src, zoom, 1280, 720);
         assert!(map.columns.shift.is_none());
     }
