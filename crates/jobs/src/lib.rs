@@ -8,6 +8,7 @@
 pub mod plan;
 pub mod providers;
 pub mod registry;
+pub mod speech;
 pub mod stages;
 pub mod usage;
 pub mod webhooks;

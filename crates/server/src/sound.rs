@@ -34,6 +34,16 @@ pub struct VoiceView {
     pub speed: bool,
     pub pitch: bool,
     pub sample_url: String,
+    /// Cloud voices: credits per 1000 characters of narration (the quote is exact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credits_per_1000_chars: Option<f64>,
+    /// Cloud voices: the company the script is sent to, whose consent the caller needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Cloud voices: the caller's consent to `provider` (`granted`, `withdrawn`, `none`);
+    /// a job with the voice is refused (`409 consent.required`) unless `granted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<&'static str>,
 }
 
 impl From<&VoiceEntry> for VoiceView {
@@ -49,6 +59,30 @@ impl From<&VoiceEntry> for VoiceView {
             speed: v.speed,
             pitch: v.pitch,
             sample_url: format!("/api/v1/voices/{}/sample", v.id),
+            credits_per_1000_chars: None,
+            provider: None,
+            consent: None,
+        }
+    }
+}
+
+impl VoiceView {
+    fn cloud(v: &reelsmith_providers::speech::CloudVoice, consent: &'static str) -> VoiceView {
+        VoiceView {
+            id: v.id.clone(),
+            name: v.name.clone(),
+            language: v.language.clone(),
+            gender: v.gender.clone(),
+            engine: v.engine.to_owned(),
+            local: false,
+            price_credits: 0,
+            speed: false,
+            pitch: false,
+            // The id holds `/`: escaped, it stays one path segment.
+            sample_url: format!("/api/v1/voices/{}/sample", v.id.replace('/', "%2F")),
+            credits_per_1000_chars: Some(v.price_per_1000_chars),
+            provider: Some(v.engine.to_owned()),
+            consent: Some(consent),
         }
     }
 }
@@ -60,9 +94,21 @@ pub struct VoiceList {
 
 #[utoipa::path(get, path = "/api/v1/voices", tag = "voices",
     responses((status = 200, body = VoiceList), (status = 401, body = Problem)))]
-pub async fn voices(_caller: CurrentUser) -> ApiResult<Json<VoiceList>> {
-    let list = tokio::task::spawn_blocking(|| local_voices().iter().map(VoiceView::from).collect())
-        .await?;
+pub async fn voices(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+) -> ApiResult<Json<VoiceList>> {
+    let mut list: Vec<VoiceView> =
+        tokio::task::spawn_blocking(|| local_voices().iter().map(VoiceView::from).collect())
+            .await?;
+    let cloud = crate::cloud_voices::configured_cloud_voices(&state).await;
+    if !cloud.is_empty() {
+        let history = state.db.consents_for_user(caller.id()).await?;
+        list.extend(cloud.iter().map(|v| {
+            let consent = crate::providers::ConsentState::of(v.engine, &history).state;
+            VoiceView::cloud(v, consent)
+        }));
+    }
     Ok(Json(VoiceList { voices: list }))
 }
 
@@ -92,6 +138,9 @@ pub async fn voice_sample(
     _caller: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
+    if reelsmith_providers::speech::CloudVoiceId::looks_cloud(&id) {
+        return cloud_voice_sample(&state, &id).await;
+    }
     // Only catalogue ids reach the file system, so the id can name the cached file.
     let voice = tokio::task::spawn_blocking({
         let id = id.clone();
@@ -110,6 +159,37 @@ pub async fn voice_sample(
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("audio/wav")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=86400"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// A cloud voice's sample, made by its provider once and then served from the cache.
+async fn cloud_voice_sample(state: &AppState, id: &str) -> ApiResult<Response> {
+    let dir = sample_dir(state);
+    let path = dir.join(format!("{}.mp3", hex_name(id)));
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let audio = crate::cloud_voices::cloud_sample(state, id)
+                .await?
+                .ok_or_else(|| unknown_voice(id))?;
+            let io = |e: std::io::Error| ApiError::fault(Code::VoiceSampleIo, &e);
+            tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+            let temp = dir.join(format!(".{}.{}.part", hex_name(id), std::process::id()));
+            tokio::fs::write(&temp, &audio).await.map_err(io)?;
+            tokio::fs::rename(&temp, &path).await.map_err(io)?;
+            audio
+        }
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("audio/mpeg")),
             (
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("private, max-age=86400"),
