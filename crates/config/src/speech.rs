@@ -51,3 +51,26 @@ impl SpeechSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_voices_take_three_forms() {
+        for ok in ["auto", "espeak", "piper:en_US-joe-medium"] {
+            let s = SpeechSettings {
+                default_voice: ok.into(),
+                ..SpeechSettings::default()
+            };
+            assert!(s.check_default_voice().is_ok(), "{ok}");
+        }
+        for bad in ["", "Auto", "espeak:fr", "piper:", "piper:../x", "coqui:x", "en-us"] {
+            let s = SpeechSettings {
+                default_voice: bad.into(),
+                ..SpeechSettings::default()
+            };
+            assert!(s.check_default_voice().is_err(), "{bad}");
+        }
+    }
+}

@@ -214,7 +214,7 @@ async fn p_bill_4_the_default_voice_does_not_change_the_quote_or_the_reservation
     let mut seen = Vec::new();
     for default in ["espeak", "auto", "piper:en_GB-nobody-low"] {
         let t = app_with(|c| c.speech.default_voice = default.into()).await;
-        let auth = Auth::Cookie(t.signed_in_user("qa@example.com", "qa").await);
+        let auth = Auth::Cookie(t.signed_in_user("quinn@example.com", "quinn").await);
         let before = ok(&t.get("/api/v1/me/credits", &auth).await)["balance"].clone();
         for spec in [&script, &piper] {
             let q = ok(&t.json(Method::POST, "/api/v1/jobs/quote", &auth, spec.clone()).await);
