@@ -98,9 +98,9 @@ pub async fn voices(
     State(state): State<AppState>,
     caller: CurrentUser,
 ) -> ApiResult<Json<VoiceList>> {
+    let speech = reelsmith_jobs::speech::speech_config(&state.config);
     let mut list: Vec<VoiceView> =
-        tokio::task::spawn_blocking(|| local_voices().iter().map(VoiceView::from).collect())
-            .await?;
+        tokio::task::spawn_blocking(move || local_views(&speech)).await?;
     let cloud = crate::cloud_voices::configured_cloud_voices(&state).await;
     if !cloud.is_empty() {
         let history = state.db.consents_for_user(caller.id()).await?;
@@ -110,6 +110,42 @@ pub async fn voices(
         }));
     }
     Ok(Json(VoiceList { voices: list }))
+}
+
+/// The local voices as the picker shows them. A bare language that the default voice gives to
+/// a Piper voice (D-voice-6) is named for it, and its espeak-ng reading follows as
+/// `espeak:<language>`, so the picker never says espeak-ng where Piper would speak.
+fn local_views(speech: &reelsmith_media::speech::voices::SpeechConfig) -> Vec<VoiceView> {
+    let voices = local_voices();
+    let natural: Vec<&str> = voices
+        .iter()
+        .filter(|v| v.engine == "piper")
+        .map(|v| v.language.as_str())
+        .collect();
+    let mut out = Vec::with_capacity(voices.len() + natural.len());
+    for v in voices {
+        let mut view = VoiceView::from(v);
+        if v.engine == "espeak-ng" && natural.contains(&v.language.as_str()) {
+            let status = speech.default_voice_status(&v.id);
+            if let Some(piper) = status.voice.strip_prefix("piper:") {
+                let espeak = VoiceView {
+                    id: format!("espeak:{}", v.id),
+                    sample_url: format!("/api/v1/voices/espeak:{}/sample", v.id),
+                    ..VoiceView::from(v)
+                };
+                let language = v.name.trim_end_matches(" (espeak-ng)");
+                view.name = format!("{language} (default: the natural voice {piper})");
+                view.engine = "piper".into();
+                view.speed = false;
+                view.pitch = false;
+                out.push(view);
+                out.push(espeak);
+                continue;
+            }
+        }
+        out.push(view);
+    }
+    out
 }
 
 fn unknown_voice(id: &str) -> ApiError {
@@ -149,9 +185,18 @@ pub async fn voice_sample(
     .await?
     .ok_or_else(|| unknown_voice(&id))?;
     let dir = sample_dir(&state);
-    let path = dir.join(format!("{}.wav", hex_name(&voice.id)));
+    // A bare language sounds like the operator's default voice: it is part of the name, so a
+    // changed default is heard at once. Only a catalogue id (`voice` found it) gets here.
+    let default = &state.config.speech.default_voice;
+    let key = if voice.id == id {
+        format!("{id}|{default}")
+    } else {
+        id.clone()
+    };
+    let path = dir.join(format!("{}.wav", hex_name(&key)));
     if tokio::fs::metadata(&path).await.is_err() {
-        make_sample(voice.id.clone(), dir, path.clone()).await?;
+        let speech = reelsmith_jobs::speech::speech_config(&state.config);
+        make_sample(id.clone(), speech, dir, path.clone()).await?;
     }
     let bytes = tokio::fs::read(&path)
         .await
@@ -207,11 +252,16 @@ fn hex_name(id: &str) -> String {
 
 /// Synthesizes the sample under a temporary name and renames it into place, so a reader never
 /// sees half a file; two requests racing both write and the last rename wins.
-async fn make_sample(id: String, dir: PathBuf, path: PathBuf) -> ApiResult<()> {
+async fn make_sample(
+    id: String,
+    speech: reelsmith_media::speech::voices::SpeechConfig,
+    dir: PathBuf,
+    path: PathBuf,
+) -> ApiResult<()> {
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&dir)?;
         let temp = tempfile::NamedTempFile::new_in(&dir)?;
-        write_sample(&id, temp.path()).map_err(std::io::Error::other)?;
+        write_sample(&id, temp.path(), &speech).map_err(std::io::Error::other)?;
         temp.persist(&path).map_err(|e| e.error)?;
         Ok::<(), std::io::Error>(())
     })
