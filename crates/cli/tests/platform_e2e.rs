@@ -263,7 +263,10 @@ fn p_voice_6_config_check_reports_the_default_voice_and_its_fallback() {
             .envs(env.iter().copied())
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (code, said) = check(&[]);
     assert_eq!(code, Some(0), "{said}");
@@ -282,7 +285,10 @@ fn p_voice_6_config_check_reports_the_default_voice_and_its_fallback() {
     );
     let (code, said) = check(&[("REELSMITH__SPEECH__DEFAULT_VOICE", "espeak")]);
     assert_eq!(code, Some(0), "{said}");
-    assert!(said.contains("ok: default voice: `en-us` scripts are narrated by espeak:en-us"), "{said}");
+    assert!(
+        said.contains("ok: default voice: `en-us` scripts are narrated by espeak:en-us"),
+        "{said}"
+    );
     let (code, said) = check(&[("REELSMITH__SPEECH__DEFAULT_VOICE", "coqui:x")]);
     assert_eq!(code, Some(1));
     assert!(said.contains("speech.default_voice"), "{said}");

@@ -554,8 +554,14 @@ async fn studio_voice_sample_and_a_job_with_music_in_chromium() {
         &data,
         &[
             ("REELSMITH__MUSIC__LIBRARY", &library),
-            ("REELSMITH__PROVIDERS__ELEVENLABS__KEY", "el-e2e-key-not-real"),
-            ("REELSMITH__PROVIDERS__ELEVENLABS__BASE_URL", &elevenlabs.base),
+            (
+                "REELSMITH__PROVIDERS__ELEVENLABS__KEY",
+                "el-e2e-key-not-real",
+            ),
+            (
+                "REELSMITH__PROVIDERS__ELEVENLABS__BASE_URL",
+                &elevenlabs.base,
+            ),
         ],
         &[],
     )

@@ -65,7 +65,15 @@ mod tests {
             };
             assert!(s.check_default_voice().is_ok(), "{ok}");
         }
-        for bad in ["", "Auto", "espeak:fr", "piper:", "piper:../x", "coqui:x", "en-us"] {
+        for bad in [
+            "",
+            "Auto",
+            "espeak:fr",
+            "piper:",
+            "piper:../x",
+            "coqui:x",
+            "en-us",
+        ] {
             let s = SpeechSettings {
                 default_voice: bad.into(),
                 ..SpeechSettings::default()

@@ -28,7 +28,9 @@ pub fn default_voice_line(config: &Config) -> Result<String, String> {
     let DefaultVoiceStatus { voice, fallback } = speech.default_voice_status(&language);
     let asked = &config.speech.default_voice;
     match fallback {
-        None => Ok(format!("`{language}` scripts are narrated by {voice} (default_voice = \"{asked}\")")),
+        None => Ok(format!(
+            "`{language}` scripts are narrated by {voice} (default_voice = \"{asked}\")"
+        )),
         Some(why) => Err(format!(
             "`{language}` scripts are narrated by {voice}, not the natural voice \
              (default_voice = \"{asked}\"): {why}"

@@ -200,9 +200,9 @@ fn language_test(language: &str, script: &str, burnt_in: bool) {
     check_vtt(language, script, &output);
     // The render (and a job's `usage.speech_notes`) says where karaoke timing is even, not
     // measured: exactly for the scripts written without spaces.
-    let unspaced = script.chars().any(|c| {
-        ('\u{3040}'..='\u{30ff}').contains(&c) || ('\u{4e00}'..='\u{9fff}').contains(&c)
-    });
+    let unspaced = script
+        .chars()
+        .any(|c| ('\u{3040}'..='\u{30ff}').contains(&c) || ('\u{4e00}'..='\u{9fff}').contains(&c));
     let flagged = output
         .speech_notes
         .iter()
@@ -355,16 +355,56 @@ fn p_voice_7_forced_alignment_works_or_is_reported_even_in_each_language() {
     use reelsmith_media::align::align;
     use reelsmith_media::speech::synthesize;
     let table: [(&str, &str, Timing); 10] = [
-        ("en-us", "The river runs quietly past the old mill on a cold grey morning.", Timing::Measured),
-        ("es", "El río pasa tranquilo junto al viejo molino en una mañana fría.", Timing::Measured),
-        ("fr-fr", "La rivière passe doucement près du vieux moulin par un matin froid.", Timing::Measured),
-        ("de", "Der Fluss fließt leise an der alten Mühle vorbei, an einem kalten Morgen.", Timing::Measured),
-        ("pt", "O rio passa tranquilo junto ao velho moinho numa manhã fria.", Timing::Measured),
-        ("ru", "Река тихо течёт мимо старой мельницы холодным серым утром.", Timing::Measured),
-        ("hi", "नदी पुरानी चक्की के पास से धीरे बहती है और बच्चे पुल पर खेलते हैं।", Timing::Measured),
-        ("ar", "يجري النهر بهدوء قرب الطاحونة القديمة في صباح بارد.", Timing::Measured),
-        ("cmn", "河水静静地流过古老的磨坊。 孩子们在桥上数着白鹭。 太阳慢慢落山了。", Timing::EvenWithinPhrases),
-        ("ja", "きょうは かわへ いきます。 こどもたちは はしの うえで あそびます。", Timing::EvenWithinPhrases),
+        (
+            "en-us",
+            "The river runs quietly past the old mill on a cold grey morning.",
+            Timing::Measured,
+        ),
+        (
+            "es",
+            "El río pasa tranquilo junto al viejo molino en una mañana fría.",
+            Timing::Measured,
+        ),
+        (
+            "fr-fr",
+            "La rivière passe doucement près du vieux moulin par un matin froid.",
+            Timing::Measured,
+        ),
+        (
+            "de",
+            "Der Fluss fließt leise an der alten Mühle vorbei, an einem kalten Morgen.",
+            Timing::Measured,
+        ),
+        (
+            "pt",
+            "O rio passa tranquilo junto ao velho moinho numa manhã fria.",
+            Timing::Measured,
+        ),
+        (
+            "ru",
+            "Река тихо течёт мимо старой мельницы холодным серым утром.",
+            Timing::Measured,
+        ),
+        (
+            "hi",
+            "नदी पुरानी चक्की के पास से धीरे बहती है और बच्चे पुल पर खेलते हैं।",
+            Timing::Measured,
+        ),
+        (
+            "ar",
+            "يجري النهر بهدوء قرب الطاحونة القديمة في صباح بارد.",
+            Timing::Measured,
+        ),
+        (
+            "cmn",
+            "河水静静地流过古老的磨坊。 孩子们在桥上数着白鹭。 太阳慢慢落山了。",
+            Timing::EvenWithinPhrases,
+        ),
+        (
+            "ja",
+            "きょうは かわへ いきます。 こどもたちは はしの うえで あそびます。",
+            Timing::EvenWithinPhrases,
+        ),
     ];
     let mut report = Vec::new();
     for (language, script, timing) in table {
@@ -382,10 +422,16 @@ fn p_voice_7_forced_alignment_works_or_is_reported_even_in_each_language() {
             .unwrap_or_else(|e| panic!("{language}: {} {e}", e.code()));
         let units: Vec<&str> = aligned.iter().map(|w| w.text.as_str()).collect();
         let expected: Vec<&str> = truth.words.iter().map(|w| w.text.as_str()).collect();
-        assert_eq!(units, expected, "{language}: one timed unit per spoken token");
+        assert_eq!(
+            units, expected,
+            "{language}: one timed unit per spoken token"
+        );
         let mut previous_end = 0.0;
         for w in &aligned {
-            assert!(w.start >= previous_end - 1e-9 && w.end > w.start, "{language}: {w:?}");
+            assert!(
+                w.start >= previous_end - 1e-9 && w.end > w.start,
+                "{language}: {w:?}"
+            );
             previous_end = w.end;
         }
         let mut errors: Vec<f64> = truth

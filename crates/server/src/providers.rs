@@ -278,7 +278,10 @@ pub async fn list(
 
 /// ElevenLabs as a provider entry when its cloud voices are configured, so its consent can be
 /// given here like every provider's; its models are the speech model jobs use.
-fn voices_view(config: &reelsmith_config::Config, history: Option<&[Consent]>) -> Option<ProviderView> {
+fn voices_view(
+    config: &reelsmith_config::Config,
+    history: Option<&[Consent]>,
+) -> Option<ProviderView> {
     const NAME: &str = reelsmith_providers::speech::ELEVENLABS;
     if !config.providers.enabled_speech_providers().contains(&NAME) {
         return None;

@@ -1079,10 +1079,7 @@ async fn p_tp_2_cloud_voices_are_listed_with_price_and_consent_and_their_sample_
         .find(|v| v["name"] == "Rachel")
         .expect("the provider's voices are listed")
         .clone();
-    assert!(rachel["id"]
-        .as_str()
-        .unwrap()
-        .starts_with("elevenlabs/"));
+    assert!(rachel["id"].as_str().unwrap().starts_with("elevenlabs/"));
     assert_eq!(rachel["language"], "en");
     assert_eq!(rachel["gender"], "female");
     assert_eq!(rachel["engine"], "elevenlabs");
@@ -1095,14 +1092,23 @@ async fn p_tp_2_cloud_voices_are_listed_with_price_and_consent_and_their_sample_
         "OpenAI's voices are not configured here"
     );
     assert!(
-        !t.get("/api/v1/voices", &user).await.body.windows(fakes::KEY.len()).any(|w| w == fakes::KEY.as_bytes()),
+        !t.get("/api/v1/voices", &user)
+            .await
+            .body
+            .windows(fakes::KEY.len())
+            .any(|w| w == fakes::KEY.as_bytes()),
         "the key is never shown (P-TP-5)"
     );
 
     // The sample: MP3 from the provider, made once.
     let url = rachel["sample_url"].as_str().unwrap().to_owned();
     let first = t.get(&url, &user).await;
-    assert_eq!(first.status, StatusCode::OK, "{}", String::from_utf8_lossy(&first.body));
+    assert_eq!(
+        first.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
     assert_eq!(first.header("content-type"), "audio/mpeg");
     assert!(first.body.len() > 1000);
     let made = fake.stats().await["submissions"].as_i64().unwrap();
@@ -1114,7 +1120,11 @@ async fn p_tp_2_cloud_voices_are_listed_with_price_and_consent_and_their_sample_
     );
     let again = t.get(&url, &user).await;
     assert_eq!(again.body, first.body);
-    assert_eq!(fake.stats().await["submissions"].as_i64().unwrap(), made, "cached");
+    assert_eq!(
+        fake.stats().await["submissions"].as_i64().unwrap(),
+        made,
+        "cached"
+    );
     let missing = t
         .get("/api/v1/voices/elevenlabs%2FNoSuchVoice123/sample", &user)
         .await;
@@ -1138,10 +1148,21 @@ async fn p_tp_2_cloud_voices_are_listed_with_price_and_consent_and_their_sample_
     );
     let spec = json!({ "script": "A red fox runs through the fresh snow at dawn.",
                        "tts": { "voice": rachel["id"] } });
-    let quote = t.json(Method::POST, "/api/v1/jobs/quote", &user, spec.clone()).await;
-    assert_eq!(quote.status, StatusCode::OK, "{}", String::from_utf8_lossy(&quote.body));
+    let quote = t
+        .json(Method::POST, "/api/v1/jobs/quote", &user, spec.clone())
+        .await;
+    assert_eq!(
+        quote.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&quote.body)
+    );
     assert_eq!(quote.json()["consent_missing"], true);
-    assert_eq!(quote.json()["credits"], 1, "46 characters at 10 per 1000, rounded up");
+    assert_eq!(
+        quote.json()["credits"],
+        1,
+        "46 characters at 10 per 1000, rounded up"
+    );
     let refused = t.json(Method::POST, "/api/v1/jobs", &user, spec).await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert_eq!(refused.json()["code"], "consent.required");

@@ -217,19 +217,33 @@ async fn p_bill_4_the_default_voice_does_not_change_the_quote_or_the_reservation
         let auth = Auth::Cookie(t.signed_in_user("quinn@example.com", "quinn").await);
         let before = ok(&t.get("/api/v1/me/credits", &auth).await)["balance"].clone();
         for spec in [&script, &piper] {
-            let q = ok(&t.json(Method::POST, "/api/v1/jobs/quote", &auth, spec.clone()).await);
+            let q = ok(&t
+                .json(Method::POST, "/api/v1/jobs/quote", &auth, spec.clone())
+                .await);
             assert_eq!(q["consent_missing"], false, "{default}: {q}");
             seen.push((q["provider"].clone(), q["credits"].clone()));
         }
-        ok(&t.json(Method::POST, "/api/v1/jobs", &auth, script.clone()).await);
+        ok(&t
+            .json(Method::POST, "/api/v1/jobs", &auth, script.clone())
+            .await);
         // The picker says which engine a bare language gets, and offers espeak-ng explicitly
         // where the default gives the language to Piper.
         let voices = ok(&t.get("/api/v1/voices", &auth).await)["voices"].clone();
-        let by_id = |id: &str| voices.as_array().unwrap().iter().find(|v| v["id"] == id).cloned();
+        let by_id = |id: &str| {
+            voices
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["id"] == id)
+                .cloned()
+        };
         let english = by_id("en-us").unwrap();
         if default == "auto" {
             assert_eq!(english["engine"], "piper", "{english}");
-            assert!(english["name"].as_str().unwrap().contains("en_US-joe-medium"));
+            assert!(english["name"]
+                .as_str()
+                .unwrap()
+                .contains("en_US-joe-medium"));
             assert_eq!(by_id("espeak:en-us").unwrap()["engine"], "espeak-ng");
             let pinned = json!({ "script": "The boats leave the harbour at dawn.",
                                  "tts": { "voice": "espeak:en-us" } });
@@ -239,7 +253,10 @@ async fn p_bill_4_the_default_voice_does_not_change_the_quote_or_the_reservation
             assert!(by_id("espeak:en-us").is_none());
         }
         let after = ok(&t.get("/api/v1/me/credits", &auth).await)["balance"].clone();
-        assert_eq!(before, after, "{default}: nothing reserved for a studio job");
+        assert_eq!(
+            before, after,
+            "{default}: nothing reserved for a studio job"
+        );
     }
     assert!(
         seen.iter().all(|s| *s == (json!("studio"), json!(0))),

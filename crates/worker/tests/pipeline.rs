@@ -839,7 +839,10 @@ fn assert_captions_follow(vtt: &str, duration: f64) {
         assert!(pair[0].0 <= pair[1].0 + 1e-6, "cues in order: {vtt}");
     }
     for (a, b, _) in &cues {
-        assert!(a < b && *b <= duration + 0.05, "cue {a}..{b} in {duration} s");
+        assert!(
+            a < b && *b <= duration + 0.05,
+            "cue {a}..{b} in {duration} s"
+        );
     }
 }
 
@@ -852,7 +855,9 @@ async fn p_voice_6_a_job_without_a_voice_is_narrated_by_the_installed_piper_voic
     let home = reelsmith_media::speech::voices::SETUP_PIPER_HOME;
     let home = std::env::var("REELSMITH_PIPER_HOME").unwrap_or_else(|_| home.to_owned());
     assert!(
-        Path::new(&home).join("voices/en_US-joe-medium.onnx").is_file(),
+        Path::new(&home)
+            .join("voices/en_US-joe-medium.onnx")
+            .is_file(),
         "the Piper voice is not installed: run scripts/setup"
     );
     let env = Env::new().await;
@@ -875,7 +880,11 @@ async fn p_voice_6_a_corrupt_or_missing_default_voice_falls_back_to_espeak_and_s
     std::fs::create_dir_all(&voices).unwrap();
     // A stand-in of the official model: its name is in the known-checksum table, so any
     // content but the official one is corrupt. Its config is a real Piper config's shape.
-    std::fs::write(voices.join("en_US-joe-medium.onnx"), b"not the official model").unwrap();
+    std::fs::write(
+        voices.join("en_US-joe-medium.onnx"),
+        b"not the official model",
+    )
+    .unwrap();
     std::fs::write(
         voices.join("en_US-joe-medium.onnx.json"),
         r#"{"dataset": "joe", "espeak": {"voice": "en-us"}, "audio": {"sample_rate": 22050},
@@ -890,7 +899,10 @@ async fn p_voice_6_a_corrupt_or_missing_default_voice_falls_back_to_espeak_and_s
     .await;
     assert_eq!(usage["voice"], "espeak:en-us", "{usage}");
     let notes = usage["speech_notes"].to_string();
-    assert!(notes.contains("corrupt") && notes.contains("espeak-ng"), "{notes}");
+    assert!(
+        notes.contains("corrupt") && notes.contains("espeak-ng"),
+        "{notes}"
+    );
     assert_captions_follow(&vtt, usage["output_seconds"].as_f64().unwrap());
 
     // A named default voice that is not installed: espeak-ng again, and the note names it.
