@@ -3,7 +3,8 @@
 //   node tests/web/sound.mjs <base-url> <screenshots-dir> <email> <password>
 //
 // Signs in; the Create form's voice picker is filled from the catalogue and plays a voice's
-// sample; the music chooser lists the operator's library, plays a track's preview, and sets a
+// sample; a cloud voice (ElevenLabs, at its fake) is listed with its price, plays its sample, and
+// choosing it without consent shows the consent step and blocks submission; the music chooser lists the operator's library, plays a track's preview, and sets a
 // level; a tiny job with that music renders to its end and its page shows the measured
 // loudness, which the API reports within 1 LU of -14 LUFS. Exits non-zero on failure.
 import { chromium } from 'playwright-core';
@@ -68,7 +69,27 @@ try {
   assert.equal(sampleReply.status(), 200);
   assert.equal(sampleReply.headers()['content-type'], 'audio/wav');
   await played(page, '#voice-audio', 0.5);
+
+  step('voice picker: a cloud voice with its price, its sample, and the consent step');
+  const cloud = voice.locator('option[data-provider="elevenlabs"]', { hasText: 'Rachel' });
+  assert.match(await cloud.innerText(), /^Rachel \(ElevenLabs, en\) · female · 10 credits per 1000 characters · needs your consent$/);
+  const cloudId = await cloud.getAttribute('value');
+  await voice.selectOption(cloudId);
+  const cloudSample = page.waitForResponse((r) => r.url().endsWith(`/api/v1/voices/${encodeURIComponent(cloudId)}/sample`));
+  await page.getByRole('button', { name: 'Play a sample of this voice' }).click();
+  const cloudReply = await cloudSample;
+  assert.equal(cloudReply.status(), 200);
+  assert.equal(cloudReply.headers()['content-type'], 'audio/mpeg');
+  assert.ok((await cloudReply.body()).length > 1000, 'an MP3 sample');
+  await page.locator('#script').fill('A quiet harbour at dawn.');
+  const notice = page.locator('#consent-notice');
+  await notice.waitFor({ state: 'visible' });
+  assert.match(await notice.innerText(), /ElevenLabs's: jobs with it send your script to that company/);
+  assert.equal(await notice.getByRole('link').getAttribute('href'), '/providers');
+  await page.waitForFunction(() => document.querySelector('#create-submit').disabled
+    && /consent for ElevenLabs/.test(document.querySelector('#submit-help').textContent));
   await voice.selectOption('en-us');
+  await notice.waitFor({ state: 'hidden' });
   await page.locator('#pitch').fill('55');
   assert.equal(await page.locator('#pitch-out').innerText(), '55');
 

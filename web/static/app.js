@@ -807,6 +807,7 @@ const KIND_TEXT = { 'text-to-video': 'text to video', 'image-to-video': 'image t
 function priceText(price) {
   if (!price.credits) return 'free';
   const unit = price.credits === 1 ? 'credit' : 'credits';
+  if (price.per === '1000 characters') return `${price.credits} ${unit} per 1000 characters`;
   return price.per === 'image' ? `${price.credits} ${unit} an image` : `${price.credits} ${unit} a second`;
 }
 
@@ -918,7 +919,16 @@ function setupQuote(form, mediaIds, onBlock) {
     if (!q.scenes.length) cost.textContent = 'Free: the studio engine runs on this server';
     else cost.textContent = `${q.credits} credit${q.credits === 1 ? '' : 's'} for ${shots.length} shot${shots.length === 1 ? '' : 's'} in ${q.scenes.length} scene${q.scenes.length === 1 ? '' : 's'}`;
     const label = (select) => select.selectedOptions[0] ? select.selectedOptions[0].parentElement.label || q.provider : q.provider;
-    if (q.consent_missing) {
+    const cloudVoice = $('#tts-voice', form) && $('#tts-voice', form).selectedOptions[0];
+    const voiceNeedsConsent = cloudVoice && cloudVoice.dataset.provider && cloudVoice.dataset.consent !== 'granted';
+    if (q.consent_missing && voiceNeedsConsent) {
+      const name = cloudVoice.dataset.company;
+      notice.replaceChildren(document.createTextNode(`This voice is ${name}'s: jobs with it send your script to that company. `),
+        el('a', { href: '/providers', text: `Give your consent for ${name} on the AI providers page` }),
+        document.createTextNode(' before you submit.'));
+      notice.hidden = false;
+      block(`Give your consent for ${name} on the AI providers page first.`);
+    } else if (q.consent_missing) {
       const name = label($('#model', form));
       notice.replaceChildren(document.createTextNode(`Jobs with ${name} send your scene prompts to that company. `),
         el('a', { href: '/providers', text: `Give your consent for ${name} on the AI providers page` }),
@@ -1493,9 +1503,7 @@ function setupSound(form, changed) {
   if (voiceSelect) {
     api('GET', '/voices').then(({ voices }) => {
       const current = voiceSelect.value;
-      voiceSelect.replaceChildren(...voices.map((v) => el('option', {
-        value: v.id, text: `${v.name}${v.gender ? ' · ' + v.gender : ''}${v.price_credits ? ` · ${v.price_credits} credits` : ' · free'}`,
-      })));
+      voiceSelect.replaceChildren(...voices.map((v) => el('option', voiceOption(v))));
       if (voices.some((v) => v.id === current)) voiceSelect.value = current;
     }).catch(() => {});
     const button = $('#voice-play', form);
@@ -1530,6 +1538,20 @@ function setupSound(form, changed) {
       const chosen = own ? own.id : select.value;
       return chosen ? { music: chosen, music_level: Number(level.value) } : {};
     },
+  };
+}
+
+/** A catalogue voice as a picker option: cloud voices name their company, price per 1000
+ *  characters and whether the script may be sent there yet (the quote asks for consent). */
+const CLOUD_NAMES = { openai: 'OpenAI', elevenlabs: 'ElevenLabs' };
+function voiceOption(v) {
+  const gender = v.gender ? ' · ' + v.gender : '';
+  if (v.local) return { value: v.id, text: `${v.name}${gender}${v.price_credits ? ` · ${v.price_credits} credits` : ' · free'}` };
+  const company = CLOUD_NAMES[v.provider] || v.provider;
+  const consent = v.consent === 'granted' ? '' : ' · needs your consent';
+  return {
+    value: v.id, 'data-provider': v.provider, 'data-consent': v.consent, 'data-company': company,
+    text: `${v.name} (${company}, ${v.language})${gender} · ${v.credits_per_1000_chars} credits per 1000 characters${consent}`,
   };
 }
 

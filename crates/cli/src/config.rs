@@ -71,6 +71,11 @@ fn check(args: &ConfigArgs, listen: Option<&str>) -> ExitCode {
             }
         }
     }
+    // A fallback to espeak-ng is reported, never a failure: jobs still run (D-voice-6).
+    match reelsmith_worker::speech_settings::default_voice_line(&config) {
+        Ok(line) => eprintln!("ok: default voice: {line}"),
+        Err(line) => eprintln!("warning: default voice: {line}"),
+    }
     if failed == 0 {
         ExitCode::SUCCESS
     } else {

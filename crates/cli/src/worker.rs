@@ -101,6 +101,14 @@ pub async fn run_workers(
         );
         tokio::spawn(sender.run(shutdown.clone()))
     });
+    if count > 0 {
+        // Said once at start, so an operator who skipped the natural voice's setup or whose
+        // model is corrupt learns it here, not from the sound of a job (D-voice-6).
+        match reelsmith_worker::speech_settings::default_voice_line(config) {
+            Ok(line) => tracing::info!("default voice: {line}"),
+            Err(line) => tracing::warn!("default voice: {line}"),
+        }
+    }
     let mut workers = tokio::task::JoinSet::new();
     for index in 0..count {
         let worker = Worker::new(db.clone(), media.clone(), config, process_worker_id(index))

@@ -181,6 +181,8 @@ impl TracedServer {
             .arg("--data")
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            // espeak-ng narrates, as in every harness of the suite (D-voice-6).
+            .env("REELSMITH__SPEECH__DEFAULT_VOICE", "espeak")
             .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

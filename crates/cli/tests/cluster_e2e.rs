@@ -49,6 +49,8 @@ impl WorkerProcess {
             .arg(config)
             .arg("--data")
             .arg(data)
+            // espeak-ng narrates: this suite is about the cluster, not the voice.
+            .env("REELSMITH__SPEECH__DEFAULT_VOICE", "espeak")
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())

@@ -33,6 +33,7 @@ impl WorkerProcess {
             .env("REELSMITH__METRICS__TOKEN", TOKEN)
             .env("REELSMITH__WORKER__METRICS_LISTEN", metrics_listen)
             .env("REELSMITH__RENDER__X264_PRESET", "ultrafast")
+            .env("REELSMITH__SPEECH__DEFAULT_VOICE", "espeak")
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())

@@ -249,6 +249,51 @@ fn config_check_masks_secrets_and_reports_problems() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("worker.lease_seconds"));
 }
 
+/// Issue 17 (D-voice-6): `config check` says which voice narrates a job that names none. The
+/// natural voice installed by scripts/setup is reported as such; with the voice missing the
+/// fallback to espeak-ng is a warning, not a failed check (jobs still run); a default voice
+/// that is not one of the three forms is a configuration problem.
+#[test]
+fn p_voice_6_config_check_reports_the_default_voice_and_its_fallback() {
+    let temp = tempfile::tempdir().unwrap();
+    let check = |env: &[(&str, &str)]| {
+        let out = Command::new(platform::bin())
+            .args(["config", "check", "--data"])
+            .arg(temp.path())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, said) = check(&[]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("ok: default voice: `en-us` scripts are narrated by piper:en_US-joe-medium"),
+        "scripts/setup installs the natural voice: {said}"
+    );
+    let empty = temp.path().join("no-voices");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (code, said) = check(&[("REELSMITH__SPEECH__PIPER_VOICES", empty.to_str().unwrap())]);
+    assert_eq!(code, Some(0), "a fallback does not fail the check: {said}");
+    assert!(
+        said.contains("warning: default voice: `en-us` scripts are narrated by espeak:en-us")
+            && said.contains("no natural (Piper) voice is installed"),
+        "{said}"
+    );
+    let (code, said) = check(&[("REELSMITH__SPEECH__DEFAULT_VOICE", "espeak")]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("ok: default voice: `en-us` scripts are narrated by espeak:en-us"),
+        "{said}"
+    );
+    let (code, said) = check(&[("REELSMITH__SPEECH__DEFAULT_VOICE", "coqui:x")]);
+    assert_eq!(code, Some(1));
+    assert!(said.contains("speech.default_voice"), "{said}");
+}
+
 #[test]
 fn migrate_creates_the_database() {
     let temp = tempfile::tempdir().unwrap();

@@ -537,7 +537,8 @@ fn chord_wav(seconds: f64) -> Vec<u8> {
 }
 
 /// Voices and music in the studio (issue 17): `tests/web/sound.mjs` plays a voice's sample from
-/// the picker, previews a track of the operator's library, and renders a job with that music,
+/// the picker, finds a cloud voice (ElevenLabs, at its fake) with its price, plays its sample and
+/// is sent to the consent step when choosing it without consent, previews a track of the operator's library, and renders a job with that music,
 /// whose page shows the measured loudness.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn studio_voice_sample_and_a_job_with_music_in_chromium() {
@@ -547,7 +548,24 @@ async fn studio_voice_sample_and_a_job_with_music_in_chromium() {
     std::fs::create_dir_all(&library).unwrap();
     std::fs::write(library.join("harbour-theme.wav"), chord_wav(4.0)).unwrap();
     let library = library.display().to_string();
-    let server = Server::start(&data, &[("REELSMITH__MUSIC__LIBRARY", &library)], &[]).await;
+    // A cloud voice provider, so the picker lists its voices with their price and sample.
+    let elevenlabs = platform::ProviderFake::start("elevenlabs_fake.py");
+    let server = Server::start(
+        &data,
+        &[
+            ("REELSMITH__MUSIC__LIBRARY", &library),
+            (
+                "REELSMITH__PROVIDERS__ELEVENLABS__KEY",
+                "el-e2e-key-not-real",
+            ),
+            (
+                "REELSMITH__PROVIDERS__ELEVENLABS__BASE_URL",
+                &elevenlabs.base,
+            ),
+        ],
+        &[],
+    )
+    .await;
     let email = "sound-web@example.org";
     server
         .client()

@@ -15,6 +15,7 @@ pub mod providers;
 pub mod secret;
 pub mod sections;
 pub mod sharing;
+pub mod speech;
 pub mod staff;
 pub mod validate;
 pub mod webhooks;
@@ -39,6 +40,7 @@ pub use sections::{
     OPERATOR_KEY_FILE_NAME, X264_PRESETS,
 };
 pub use sharing::SharingConfig;
+pub use speech::SpeechSettings;
 pub use staff::StaffConfig;
 pub use validate::Problem;
 pub use webhooks::WebhooksConfig;

@@ -65,6 +65,9 @@ pub struct Config {
     /// Outbound webhooks to API users (issue 23).
     #[serde(default)]
     pub webhooks: crate::webhooks::WebhooksConfig,
+    /// The default voice and the natural (Piper) voices (issue 17).
+    #[serde(default)]
+    pub speech: crate::speech::SpeechSettings,
 }
 
 impl Default for Config {
@@ -125,6 +128,7 @@ impl Config {
             music: crate::music::MusicConfig::default(),
             billing: crate::billing::BillingConfig::default(),
             webhooks: crate::webhooks::WebhooksConfig::default(),
+            speech: crate::speech::SpeechSettings::default(),
         }
     }
 }

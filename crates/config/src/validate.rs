@@ -65,6 +65,9 @@ impl Config {
         for (key, message) in self.billing.problems() {
             problems.add(&key, message);
         }
+        if let Err(why) = self.speech.check_default_voice() {
+            problems.add("speech.default_voice", why);
+        }
         problems.0
     }
 

@@ -42,6 +42,8 @@ fn every_key_set() -> Config {
     p.comfyui.workflow_file = Some("workflow.json".into());
     p.openai.chat_model = Some("m".into());
     p.openai.transcribe_voice = true;
+    config.speech.piper_home = Some("/opt/piper".into());
+    config.speech.piper_voices = Some("/srv/voices".into());
     config
 }
 

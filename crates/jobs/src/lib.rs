@@ -11,6 +11,7 @@
 pub mod plan;
 pub mod providers;
 pub mod registry;
+pub mod speech;
 pub mod stages;
 pub mod usage;
 pub mod webhooks;

@@ -110,8 +110,14 @@ fn espeak_entry(language: String) -> VoiceEntry {
     }
 }
 
-/// The catalogue entry of `id`.
+/// The catalogue entry of `id`. `espeak:<language>` is espeak-ng's entry for that language
+/// spoken by espeak-ng whatever the default voice is (a bare language may be Piper's, D-voice-6).
 pub fn find_voice(id: &str) -> Option<&'static VoiceEntry> {
+    if let Some(language) = id.strip_prefix("espeak:") {
+        return local_voices()
+            .iter()
+            .find(|v| v.id == language && v.engine == ESPEAK);
+    }
     local_voices().iter().find(|v| v.id == id)
 }
 
@@ -164,15 +170,20 @@ pub fn sample_text(language: &str) -> &'static str {
     }
 }
 
-/// Writes a short sample of `id` (at its default speed and pitch) to `out` as a WAV file.
-pub fn write_sample(id: &str, out: &Path) -> Result<(), VoiceError> {
+/// Writes a short sample of `id` (at its default speed and pitch) to `out` as a WAV file,
+/// spoken as a job with that voice would be under `config` (a bare language follows the
+/// operator's default voice).
+pub fn write_sample(
+    id: &str,
+    out: &Path,
+    config: &crate::speech::voices::SpeechConfig,
+) -> Result<(), VoiceError> {
     let voice = find_voice(id).ok_or_else(|| VoiceError::Unknown(id.to_owned()))?;
     let tts = TtsSettings {
-        voice: voice.id.clone(),
+        voice: id.to_owned(),
         ..TtsSettings::default()
     };
-    let config = crate::speech::voices::SpeechConfig::installed();
-    let spoken = crate::speech::speak(sample_text(&voice.language), &tts, &config)?;
+    let spoken = crate::speech::speak(sample_text(&voice.language), &tts, config)?;
     write_wav(out, &spoken.narration.audio)?;
     Ok(())
 }

@@ -220,7 +220,7 @@ pub(crate) async fn valid_spec(
         reelsmith_media::speech::check_voice_for_script(
             &spec.script,
             &spec.tts.voice,
-            &reelsmith_media::speech::voices::SpeechConfig::installed(),
+            &reelsmith_jobs::speech::speech_config(&state.config),
         )
         .map_err(|e| ApiError::from_code(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
     }

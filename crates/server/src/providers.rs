@@ -267,10 +267,61 @@ pub async fn list(
     if assistant_enabled(&state.config) {
         providers.push(assistant_view(&state.config, history.as_deref()));
     }
+    if let Some(view) = voices_view(&state.config, history.as_deref()) {
+        providers.push(view);
+    }
     Ok(Json(ProvidersView {
         policy_version: crate::policies::current_privacy_version(&state).await?,
         providers,
     }))
+}
+
+/// ElevenLabs as a provider entry when its cloud voices are configured, so its consent can be
+/// given here like every provider's; its models are the speech model jobs use.
+fn voices_view(
+    config: &reelsmith_config::Config,
+    history: Option<&[Consent]>,
+) -> Option<ProviderView> {
+    const NAME: &str = reelsmith_providers::speech::ELEVENLABS;
+    if !config.providers.enabled_speech_providers().contains(&NAME) {
+        return None;
+    }
+    let model = config
+        .providers
+        .elevenlabs
+        .speech_model
+        .clone()
+        .unwrap_or_else(|| reelsmith_providers::elevenlabs::DEFAULT_MODEL.to_owned());
+    let price = reelsmith_providers::speech::price_per_1000_chars(NAME, &model).unwrap_or(0.0);
+    Some(ProviderView {
+        provider: NAME.to_owned(),
+        label: label(NAME),
+        role: "voices",
+        enabled: true,
+        consent_required: true,
+        consent: history.map(|h| ConsentState::of(NAME, h)),
+        models: vec![ModelView {
+            model,
+            kinds: Vec::new(),
+            durations: DurationsView {
+                kind: "still",
+                seconds: None,
+                min: None,
+                max: None,
+            },
+            aspects: Vec::new(),
+            resolutions: Vec::new(),
+            native_audio: false,
+            negative_prompt: false,
+            max_prompt_chars: 0,
+            // ElevenLabs' prices are whole credits per 1000 characters.
+            price: PriceView {
+                per: "1000 characters",
+                credits: price.ceil() as u32,
+            },
+            sends: vec!["narration"],
+        }],
+    })
 }
 
 /// The assistant as a provider entry: its "models" are what it is used for.

@@ -34,6 +34,16 @@ pub struct VoiceView {
     pub speed: bool,
     pub pitch: bool,
     pub sample_url: String,
+    /// Cloud voices: credits per 1000 characters of narration (the quote is exact).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credits_per_1000_chars: Option<f64>,
+    /// Cloud voices: the company the script is sent to, whose consent the caller needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Cloud voices: the caller's consent to `provider` (`granted`, `withdrawn`, `none`);
+    /// a job with the voice is refused (`409 consent.required`) unless `granted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<&'static str>,
 }
 
 impl From<&VoiceEntry> for VoiceView {
@@ -49,6 +59,30 @@ impl From<&VoiceEntry> for VoiceView {
             speed: v.speed,
             pitch: v.pitch,
             sample_url: format!("/api/v1/voices/{}/sample", v.id),
+            credits_per_1000_chars: None,
+            provider: None,
+            consent: None,
+        }
+    }
+}
+
+impl VoiceView {
+    fn cloud(v: &reelsmith_providers::speech::CloudVoice, consent: &'static str) -> VoiceView {
+        VoiceView {
+            id: v.id.clone(),
+            name: v.name.clone(),
+            language: v.language.clone(),
+            gender: v.gender.clone(),
+            engine: v.engine.to_owned(),
+            local: false,
+            price_credits: 0,
+            speed: false,
+            pitch: false,
+            // The id holds `/`: escaped, it stays one path segment.
+            sample_url: format!("/api/v1/voices/{}/sample", v.id.replace('/', "%2F")),
+            credits_per_1000_chars: Some(v.price_per_1000_chars),
+            provider: Some(v.engine.to_owned()),
+            consent: Some(consent),
         }
     }
 }
@@ -60,10 +94,58 @@ pub struct VoiceList {
 
 #[utoipa::path(get, path = "/api/v1/voices", tag = "voices",
     responses((status = 200, body = VoiceList), (status = 401, body = Problem)))]
-pub async fn voices(_caller: CurrentUser) -> ApiResult<Json<VoiceList>> {
-    let list = tokio::task::spawn_blocking(|| local_voices().iter().map(VoiceView::from).collect())
-        .await?;
+pub async fn voices(
+    State(state): State<AppState>,
+    caller: CurrentUser,
+) -> ApiResult<Json<VoiceList>> {
+    let speech = reelsmith_jobs::speech::speech_config(&state.config);
+    let mut list: Vec<VoiceView> =
+        tokio::task::spawn_blocking(move || local_views(&speech)).await?;
+    let cloud = crate::cloud_voices::configured_cloud_voices(&state).await;
+    if !cloud.is_empty() {
+        let history = state.db.consents_for_user(caller.id()).await?;
+        list.extend(cloud.iter().map(|v| {
+            let consent = crate::providers::ConsentState::of(v.engine, &history).state;
+            VoiceView::cloud(v, consent)
+        }));
+    }
     Ok(Json(VoiceList { voices: list }))
+}
+
+/// The local voices as the picker shows them. A bare language that the default voice gives to
+/// a Piper voice (D-voice-6) is named for it, and its espeak-ng reading follows as
+/// `espeak:<language>`, so the picker never says espeak-ng where Piper would speak.
+fn local_views(speech: &reelsmith_media::speech::voices::SpeechConfig) -> Vec<VoiceView> {
+    let voices = local_voices();
+    let natural: Vec<&str> = voices
+        .iter()
+        .filter(|v| v.engine == "piper")
+        .map(|v| v.language.as_str())
+        .collect();
+    let mut out = Vec::with_capacity(voices.len() + natural.len());
+    for v in voices {
+        let mut view = VoiceView::from(v);
+        if v.engine == "espeak-ng" && natural.contains(&v.language.as_str()) {
+            let status = speech.default_voice_status(&v.id);
+            if let Some(piper) = status.voice.strip_prefix("piper:") {
+                let espeak = VoiceView {
+                    id: format!("espeak:{}", v.id),
+                    sample_url: format!("/api/v1/voices/espeak:{}/sample", v.id),
+                    ..VoiceView::from(v)
+                };
+                let language = v.name.trim_end_matches(" (espeak-ng)");
+                view.name = format!("{language} (default: the natural voice {piper})");
+                view.engine = "piper".into();
+                view.speed = false;
+                view.pitch = false;
+                out.push(view);
+                out.push(espeak);
+                continue;
+            }
+        }
+        out.push(view);
+    }
+    out
 }
 
 fn unknown_voice(id: &str) -> ApiError {
@@ -92,6 +174,9 @@ pub async fn voice_sample(
     _caller: CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
+    if reelsmith_providers::speech::CloudVoiceId::looks_cloud(&id) {
+        return cloud_voice_sample(&state, &id).await;
+    }
     // Only catalogue ids reach the file system, so the id can name the cached file.
     let voice = tokio::task::spawn_blocking({
         let id = id.clone();
@@ -100,9 +185,18 @@ pub async fn voice_sample(
     .await?
     .ok_or_else(|| unknown_voice(&id))?;
     let dir = sample_dir(&state);
-    let path = dir.join(format!("{}.wav", hex_name(&voice.id)));
+    // A bare language sounds like the operator's default voice: it is part of the name, so a
+    // changed default is heard at once. Only a catalogue id (`voice` found it) gets here.
+    let default = &state.config.speech.default_voice;
+    let key = if voice.id == id {
+        format!("{id}|{default}")
+    } else {
+        id.clone()
+    };
+    let path = dir.join(format!("{}.wav", hex_name(&key)));
     if tokio::fs::metadata(&path).await.is_err() {
-        make_sample(voice.id.clone(), dir, path.clone()).await?;
+        let speech = reelsmith_jobs::speech::speech_config(&state.config);
+        make_sample(id.clone(), speech, dir, path.clone()).await?;
     }
     let bytes = tokio::fs::read(&path)
         .await
@@ -120,6 +214,37 @@ pub async fn voice_sample(
         .into_response())
 }
 
+/// A cloud voice's sample, made by its provider once and then served from the cache.
+async fn cloud_voice_sample(state: &AppState, id: &str) -> ApiResult<Response> {
+    let dir = sample_dir(state);
+    let path = dir.join(format!("{}.mp3", hex_name(id)));
+    let bytes = match tokio::fs::read(&path).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let audio = crate::cloud_voices::cloud_sample(state, id)
+                .await?
+                .ok_or_else(|| unknown_voice(id))?;
+            let io = |e: std::io::Error| ApiError::fault(Code::VoiceSampleIo, &e);
+            tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+            let temp = dir.join(format!(".{}.{}.part", hex_name(id), std::process::id()));
+            tokio::fs::write(&temp, &audio).await.map_err(io)?;
+            tokio::fs::rename(&temp, &path).await.map_err(io)?;
+            audio
+        }
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("audio/mpeg")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, max-age=86400"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 /// File names from ids without trusting the id's characters.
 fn hex_name(id: &str) -> String {
     id.bytes().map(|b| format!("{b:02x}")).collect()
@@ -127,11 +252,16 @@ fn hex_name(id: &str) -> String {
 
 /// Synthesizes the sample under a temporary name and renames it into place, so a reader never
 /// sees half a file; two requests racing both write and the last rename wins.
-async fn make_sample(id: String, dir: PathBuf, path: PathBuf) -> ApiResult<()> {
+async fn make_sample(
+    id: String,
+    speech: reelsmith_media::speech::voices::SpeechConfig,
+    dir: PathBuf,
+    path: PathBuf,
+) -> ApiResult<()> {
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&dir)?;
         let temp = tempfile::NamedTempFile::new_in(&dir)?;
-        write_sample(&id, temp.path()).map_err(std::io::Error::other)?;
+        write_sample(&id, temp.path(), &speech).map_err(std::io::Error::other)?;
         temp.persist(&path).map_err(|e| e.error)?;
         Ok::<(), std::io::Error>(())
     })

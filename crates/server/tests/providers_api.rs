@@ -1051,3 +1051,129 @@ async fn p_tp_2_a_cloud_voice_without_consent_is_refused_before_any_credit_is_re
         "46 characters at 10 per 1000, rounded up"
     );
 }
+
+/// Issue 17: the voice catalogue (`GET /api/v1/voices`) lists the configured cloud voices
+/// beside the local ones, each with its language, gender, engine, price per 1000 characters
+/// and the caller's consent to its provider; a sample is made by the provider from the
+/// catalogue's own sentence (nothing of the user's) and cached; ElevenLabs appears on the
+/// providers page so consent can be given there; without consent the quote says so and
+/// submission is refused, with consent the catalogue says `granted`.
+#[tokio::test]
+async fn p_tp_2_cloud_voices_are_listed_with_price_and_consent_and_their_sample_plays() {
+    let fake = fakes::Fake::start("elevenlabs_fake.py");
+    let base = fake.base();
+    let t = app_with(move |c| {
+        c.providers.elevenlabs.key = Some(Secret::new(fakes::KEY.into()));
+        c.providers.elevenlabs.base_url = Some(base);
+    })
+    .await;
+    let user = Auth::Cookie(t.signed_in_user("cleo@example.org", "cleo").await);
+    let voices = t.get("/api/v1/voices", &user).await.json()["voices"].clone();
+    let voices = voices.as_array().unwrap();
+    assert!(
+        voices.iter().any(|v| v["engine"] == "espeak-ng"),
+        "local voices are still listed"
+    );
+    let rachel = voices
+        .iter()
+        .find(|v| v["name"] == "Rachel")
+        .expect("the provider's voices are listed")
+        .clone();
+    assert!(rachel["id"].as_str().unwrap().starts_with("elevenlabs/"));
+    assert_eq!(rachel["language"], "en");
+    assert_eq!(rachel["gender"], "female");
+    assert_eq!(rachel["engine"], "elevenlabs");
+    assert_eq!(rachel["local"], false);
+    assert_eq!(rachel["credits_per_1000_chars"], 10.0);
+    assert_eq!(rachel["provider"], "elevenlabs");
+    assert_eq!(rachel["consent"], "none");
+    assert!(
+        voices.iter().all(|v| v["engine"] != "openai"),
+        "OpenAI's voices are not configured here"
+    );
+    assert!(
+        !t.get("/api/v1/voices", &user)
+            .await
+            .body
+            .windows(fakes::KEY.len())
+            .any(|w| w == fakes::KEY.as_bytes()),
+        "the key is never shown (P-TP-5)"
+    );
+
+    // The sample: MP3 from the provider, made once.
+    let url = rachel["sample_url"].as_str().unwrap().to_owned();
+    let first = t.get(&url, &user).await;
+    assert_eq!(
+        first.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    assert_eq!(first.header("content-type"), "audio/mpeg");
+    assert!(first.body.len() > 1000);
+    let made = fake.stats().await["submissions"].as_i64().unwrap();
+    assert_eq!(made, 1);
+    assert_eq!(
+        fake.last().await["body"]["text"],
+        reelsmith_media::voices::sample_text("en"),
+        "only the catalogue's sentence went out"
+    );
+    let again = t.get(&url, &user).await;
+    assert_eq!(again.body, first.body);
+    assert_eq!(
+        fake.stats().await["submissions"].as_i64().unwrap(),
+        made,
+        "cached"
+    );
+    let missing = t
+        .get("/api/v1/voices/elevenlabs%2FNoSuchVoice123/sample", &user)
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.json()["code"], "voice.unknown");
+
+    // The consent step: listed on the providers page, the quote flags it, submission refuses.
+    let providers = t.get("/api/v1/providers", &user).await.json();
+    let el = providers["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == "elevenlabs")
+        .expect("ElevenLabs is on the providers page")
+        .clone();
+    assert_eq!(el["role"], "voices");
+    assert_eq!(el["consent"]["state"], "none");
+    assert_eq!(
+        el["models"][0]["price"],
+        json!({ "per": "1000 characters", "credits": 10 })
+    );
+    let spec = json!({ "script": "A red fox runs through the fresh snow at dawn.",
+                       "tts": { "voice": rachel["id"] } });
+    let quote = t
+        .json(Method::POST, "/api/v1/jobs/quote", &user, spec.clone())
+        .await;
+    assert_eq!(
+        quote.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&quote.body)
+    );
+    assert_eq!(quote.json()["consent_missing"], true);
+    assert_eq!(
+        quote.json()["credits"],
+        1,
+        "46 characters at 10 per 1000, rounded up"
+    );
+    let refused = t.json(Method::POST, "/api/v1/jobs", &user, spec).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert_eq!(refused.json()["code"], "consent.required");
+    assert_eq!(grant(&t, &user, "elevenlabs").await.status, StatusCode::OK);
+    let voices = t.get("/api/v1/voices", &user).await.json()["voices"].clone();
+    let rachel = voices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "Rachel")
+        .unwrap()
+        .clone();
+    assert_eq!(rachel["consent"], "granted");
+}

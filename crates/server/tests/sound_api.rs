@@ -200,3 +200,66 @@ async fn bad_music_and_voices_are_refused_before_anything_is_queued() {
         assert_eq!(job["params"]["music_level"], -18);
     }
 }
+
+/// Issue 17: making the natural voice the default changes no price. A job that names no voice
+/// is quoted and reserved the same under `[speech] default_voice = "auto"` (Piper where
+/// installed) as under `"espeak"`, and so is one naming the Piper voice: local voices are free,
+/// the studio's price is the quote, and nothing needs consent. A default naming a voice that
+/// is not installed does not refuse the job either: the worker falls back to espeak-ng.
+#[tokio::test]
+async fn p_bill_4_the_default_voice_does_not_change_the_quote_or_the_reservation() {
+    let script = json!({ "script": "The boats leave the harbour at dawn." });
+    let piper = json!({ "script": "The boats leave the harbour at dawn.",
+                        "tts": { "voice": "piper:en_US-joe-medium" } });
+    let mut seen = Vec::new();
+    for default in ["espeak", "auto", "piper:en_GB-nobody-low"] {
+        let t = app_with(|c| c.speech.default_voice = default.into()).await;
+        let auth = Auth::Cookie(t.signed_in_user("quinn@example.com", "quinn").await);
+        let before = ok(&t.get("/api/v1/me/credits", &auth).await)["balance"].clone();
+        for spec in [&script, &piper] {
+            let q = ok(&t
+                .json(Method::POST, "/api/v1/jobs/quote", &auth, spec.clone())
+                .await);
+            assert_eq!(q["consent_missing"], false, "{default}: {q}");
+            seen.push((q["provider"].clone(), q["credits"].clone()));
+        }
+        ok(&t
+            .json(Method::POST, "/api/v1/jobs", &auth, script.clone())
+            .await);
+        // The picker says which engine a bare language gets, and offers espeak-ng explicitly
+        // where the default gives the language to Piper.
+        let voices = ok(&t.get("/api/v1/voices", &auth).await)["voices"].clone();
+        let by_id = |id: &str| {
+            voices
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["id"] == id)
+                .cloned()
+        };
+        let english = by_id("en-us").unwrap();
+        if default == "auto" {
+            assert_eq!(english["engine"], "piper", "{english}");
+            assert!(english["name"]
+                .as_str()
+                .unwrap()
+                .contains("en_US-joe-medium"));
+            assert_eq!(by_id("espeak:en-us").unwrap()["engine"], "espeak-ng");
+            let pinned = json!({ "script": "The boats leave the harbour at dawn.",
+                                 "tts": { "voice": "espeak:en-us" } });
+            ok(&t.json(Method::POST, "/api/v1/jobs", &auth, pinned).await);
+        } else {
+            assert_eq!(english["engine"], "espeak-ng", "{default}: {english}");
+            assert!(by_id("espeak:en-us").is_none());
+        }
+        let after = ok(&t.get("/api/v1/me/credits", &auth).await)["balance"].clone();
+        assert_eq!(
+            before, after,
+            "{default}: nothing reserved for a studio job"
+        );
+    }
+    assert!(
+        seen.iter().all(|s| *s == (json!("studio"), json!(0))),
+        "{seen:?}"
+    );
+}

@@ -191,13 +191,7 @@ impl WorkerSettings {
         engine.encode.preset = config.render.x264_preset.clone();
         engine.encode.crf = config.render.crf;
         engine.music_library = config.music.library.clone();
-        // Piper voices installed by scripts/setup can be chosen by id (`piper:…`); a bare
-        // language stays on espeak-ng in jobs until natural voices are made the server's
-        // default by a setting (docs/decisions.md, D-lead-1).
-        engine.speech = reelsmith_media::speech::voices::SpeechConfig {
-            prefer_natural: false,
-            ..reelsmith_media::speech::voices::SpeechConfig::installed()
-        };
+        engine.speech = reelsmith_jobs::speech::speech_config(config);
         WorkerSettings {
             concurrency: w.concurrency.max(1),
             lease: Duration::from_secs(w.lease_seconds.max(1)),

@@ -34,6 +34,7 @@ pub use providers::ProviderSet;
 /// paths are kept for the stages and embedders that name them here.
 pub use reelsmith_jobs::plan as job_plan;
 pub use reelsmith_jobs::providers;
+pub use reelsmith_jobs::speech as speech_settings;
 pub use reelsmith_jobs::{plan_job, JobPlan, JobPlanError, VoicePlan};
 pub use retention::{sweep, RetentionError, RetentionReport};
 pub use worker::{process_worker_id, Worker, WorkerSettings};

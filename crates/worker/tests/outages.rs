@@ -174,7 +174,10 @@ impl Env {
     }
 
     fn settings(&self) -> WorkerSettings {
-        let mut settings = WorkerSettings::from_config(&Config::defaults_for(&self.data));
+        let mut config = Config::defaults_for(&self.data);
+        // espeak-ng narrates: these tests are not about the voice (Piper's are pipeline.rs's).
+        config.speech.default_voice = "espeak".into();
+        let mut settings = WorkerSettings::from_config(&config);
         settings.heartbeat = Duration::from_millis(200);
         settings.lease = Duration::from_secs(10);
         settings.poll_interval = Duration::from_millis(100);

@@ -72,7 +72,16 @@ impl Env {
     }
 
     fn settings(&self) -> WorkerSettings {
-        let mut settings = WorkerSettings::from_config(&Config::defaults_for(&self.data));
+        self.settings_with(|_| {})
+    }
+
+    /// The suite's settings: espeak-ng narrates (`[speech] default_voice = "espeak"`), so the
+    /// tests that are not about the voice do not pay Piper's synthesis; `change` may undo it.
+    fn settings_with(&self, change: impl FnOnce(&mut Config)) -> WorkerSettings {
+        let mut config = Config::defaults_for(&self.data);
+        config.speech.default_voice = "espeak".into();
+        change(&mut config);
+        let mut settings = WorkerSettings::from_config(&config);
         settings.heartbeat = Duration::from_millis(200);
         settings.lease = Duration::from_secs(10);
         settings.poll_interval = Duration::from_millis(100);
@@ -737,4 +746,174 @@ async fn p_ret_2_under_until_job_ends_the_worker_deletes_the_uploads_when_the_jo
             .is_some(),
         "another user's upload is untouched"
     );
+}
+
+/// Runs one job of a short script with no voice under `change`d speech settings and returns
+/// the finished job's usage and its WebVTT captions.
+async fn narrate_without_a_voice(env: &Env, change: impl FnOnce(&mut Config)) -> (Value, String) {
+    let job_id = env
+        .submit(json!({ "script": VOICE_SCRIPT, "resolution": "480p" }))
+        .await;
+    let mut worker = start(env, env.settings_with(change), "w-voice");
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert_eq!(
+        outcome,
+        JobOutcome::Succeeded {
+            job_id: job_id.clone(),
+            resumed: false
+        },
+        "the job succeeds whatever voice speaks it"
+    );
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    let vtt = env
+        .media
+        .for_owner(&env.owner)
+        .await
+        .unwrap()
+        .get_bytes(&format!("jobs/{job_id}/r1/captions.vtt"))
+        .await
+        .unwrap();
+    (
+        job.usage.expect("usage recorded"),
+        String::from_utf8(vtt.to_vec()).unwrap(),
+    )
+}
+
+const VOICE_SCRIPT: &str = "The boats leave the harbour at dawn.";
+
+/// `(start, end, text)` of each WebVTT cue.
+fn vtt_cues(vtt: &str) -> Vec<(f64, f64, String)> {
+    let seconds = |t: &str| {
+        let parts: Vec<f64> = t.trim().split(':').map(|p| p.parse().unwrap()).collect();
+        parts.iter().fold(0.0, |acc, p| acc * 60.0 + p)
+    };
+    let mut cues = Vec::new();
+    let mut lines = vtt.lines();
+    while let Some(line) = lines.next() {
+        if let Some((a, b)) = line.split_once(" --> ") {
+            let b = b.split_whitespace().next().unwrap();
+            let mut text = Vec::new();
+            for t in lines.by_ref() {
+                if t.trim().is_empty() {
+                    break;
+                }
+                text.push(t.trim().to_owned());
+            }
+            cues.push((seconds(a), seconds(b), text.join(" ")));
+        }
+    }
+    cues
+}
+
+/// Captions that follow the narration: every word of the script once, in order (karaoke
+/// cues may repeat a line with one word highlighted, so tags are stripped and repeats merged),
+/// the cues in time order, within the video.
+fn assert_captions_follow(vtt: &str, duration: f64) {
+    let cues = vtt_cues(vtt);
+    assert!(!cues.is_empty(), "{vtt}");
+    let strip = |s: &str| {
+        let mut out = String::new();
+        let mut tag = false;
+        for c in s.chars() {
+            match c {
+                '<' => tag = true,
+                '>' => tag = false,
+                c if !tag => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    };
+    let mut text: Vec<String> = Vec::new();
+    for (_, _, t) in &cues {
+        let t = strip(t);
+        if text.last() != Some(&t) {
+            text.push(t);
+        }
+    }
+    let words: Vec<&str> = text.iter().flat_map(|t| t.split_whitespace()).collect();
+    let script: Vec<&str> = VOICE_SCRIPT.split_whitespace().collect();
+    assert_eq!(words, script, "{vtt}");
+    for pair in cues.windows(2) {
+        assert!(pair[0].0 <= pair[1].0 + 1e-6, "cues in order: {vtt}");
+    }
+    for (a, b, _) in &cues {
+        assert!(
+            a < b && *b <= duration + 0.05,
+            "cue {a}..{b} in {duration} s"
+        );
+    }
+}
+
+/// Issue 17: with the Piper runtime and voice installed (scripts/setup), a job that names no
+/// voice is narrated by Piper under the default `[speech] default_voice = "auto"`; the job
+/// records the voice, no fallback is reported, and its captions are the forced aligner's word
+/// times of Piper's audio, every sentence placed (none timed evenly).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_voice_6_a_job_without_a_voice_is_narrated_by_the_installed_piper_voice() {
+    let home = reelsmith_media::speech::voices::SETUP_PIPER_HOME;
+    let home = std::env::var("REELSMITH_PIPER_HOME").unwrap_or_else(|_| home.to_owned());
+    assert!(
+        Path::new(&home)
+            .join("voices/en_US-joe-medium.onnx")
+            .is_file(),
+        "the Piper voice is not installed: run scripts/setup"
+    );
+    let env = Env::new().await;
+    let (usage, vtt) = narrate_without_a_voice(&env, |c| {
+        c.speech = reelsmith_config::SpeechSettings::default();
+    })
+    .await;
+    assert_eq!(usage["voice"], "piper:en_US-joe-medium", "{usage}");
+    assert_eq!(usage["speech_notes"], json!([]), "{usage}");
+    assert_captions_follow(&vtt, usage["output_seconds"].as_f64().unwrap());
+}
+
+/// Issue 17's fallback: the default voice's model corrupt (one byte changed, so its MD5 is
+/// not the official one) or missing, the same job still succeeds, narrated by espeak-ng, and
+/// the job's notes say why. Nothing fails, nothing is retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_voice_6_a_corrupt_or_missing_default_voice_falls_back_to_espeak_and_says_so() {
+    let env = Env::new().await;
+    let voices = env.data.join("voices");
+    std::fs::create_dir_all(&voices).unwrap();
+    // A stand-in of the official model: its name is in the known-checksum table, so any
+    // content but the official one is corrupt. Its config is a real Piper config's shape.
+    std::fs::write(
+        voices.join("en_US-joe-medium.onnx"),
+        b"not the official model",
+    )
+    .unwrap();
+    std::fs::write(
+        voices.join("en_US-joe-medium.onnx.json"),
+        r#"{"dataset": "joe", "espeak": {"voice": "en-us"}, "audio": {"sample_rate": 22050},
+            "language": {"name_english": "English", "country_english": "United States"}}"#,
+    )
+    .unwrap();
+    let dir = voices.clone();
+    let (usage, vtt) = narrate_without_a_voice(&env, move |c| {
+        c.speech.default_voice = "auto".into();
+        c.speech.piper_voices = Some(dir);
+    })
+    .await;
+    assert_eq!(usage["voice"], "espeak:en-us", "{usage}");
+    let notes = usage["speech_notes"].to_string();
+    assert!(
+        notes.contains("corrupt") && notes.contains("espeak-ng"),
+        "{notes}"
+    );
+    assert_captions_follow(&vtt, usage["output_seconds"].as_f64().unwrap());
+
+    // A named default voice that is not installed: espeak-ng again, and the note names it.
+    let empty = env.data.join("no-voices");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (usage, _) = narrate_without_a_voice(&env, move |c| {
+        c.speech.default_voice = "piper:en_US-joe-medium".into();
+        c.speech.piper_voices = Some(empty);
+    })
+    .await;
+    assert_eq!(usage["voice"], "espeak:en-us", "{usage}");
+    let notes = usage["speech_notes"].to_string();
+    assert!(notes.contains("not installed"), "{notes}");
 }

@@ -46,6 +46,8 @@ impl Server {
             .arg(data)
             .args(["--listen", &listen])
             .args(flags)
+            // espeak-ng narrates the suite's jobs; a test about the voice overrides it in `env`.
+            .env("REELSMITH__SPEECH__DEFAULT_VOICE", "espeak")
             .envs(env.iter().copied())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())

@@ -90,6 +90,10 @@ pub struct SpeechConfig {
     pub piper_python: PathBuf,
     /// Bare language names (`en-us`) go to an installed Piper voice for that language.
     pub prefer_natural: bool,
+    /// With `prefer_natural`: this Piper voice (a model name) speaks its language rather than
+    /// another installed voice of it; when it is missing or corrupt, espeak-ng speaks, with a note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_piper: Option<String>,
 }
 
 /// Where `scripts/setup` installs the Piper runtime and the default voice.
@@ -103,6 +107,7 @@ impl Default for SpeechConfig {
             piper_voices: None,
             piper_python: Path::new(SETUP_PIPER_HOME).join("bin/python"),
             prefer_natural: false,
+            preferred_piper: None,
         }
     }
 }
@@ -119,8 +124,85 @@ impl SpeechConfig {
             piper_voices: voices.is_dir().then_some(voices),
             piper_python: home.join("bin/python"),
             prefer_natural: true,
+            preferred_piper: None,
         }
     }
+
+    /// The operator's `[speech]` settings as the engine takes them. `default_voice` is `auto`
+    /// (the installed Piper voice of a script's language, else espeak-ng), `espeak` (espeak-ng
+    /// always, the engine's old behaviour) or `piper:<name>` (that voice for its language).
+    /// `piper_home` is the runtime's folder (None: the setup's, or `REELSMITH_PIPER_HOME`);
+    /// `piper_voices` a voice folder other than `<piper_home>/voices`.
+    pub fn from_settings(
+        default_voice: &str,
+        piper_home: Option<&Path>,
+        piper_voices: Option<&Path>,
+    ) -> Result<SpeechConfig, String> {
+        let mut config = SpeechConfig::installed();
+        if let Some(home) = piper_home {
+            let voices = home.join("voices");
+            config.piper_voices = voices.is_dir().then_some(voices);
+            config.piper_python = home.join("bin/python");
+        }
+        if let Some(dir) = piper_voices {
+            config.piper_voices = Some(dir.to_path_buf());
+        }
+        match parse_default_voice(default_voice)? {
+            DefaultVoice::Auto => {}
+            DefaultVoice::Espeak => config.prefer_natural = false,
+            DefaultVoice::Piper(name) => config.preferred_piper = Some(name),
+        }
+        Ok(config)
+    }
+
+    /// What speaks a script in `language` given no voice, and why when it is not the natural
+    /// voice the settings ask for: for the worker's start-up log and `reelsmith config check`.
+    pub fn default_voice_status(&self, language: &str) -> DefaultVoiceStatus {
+        let mut notes = Vec::new();
+        let voice = match resolve(language, self, &mut notes) {
+            Ok(Resolved::Piper { voice }) => format!("piper:{}", voice.name),
+            Ok(Resolved::Espeak { language }) => format!("espeak:{language}"),
+            Err(e) => {
+                notes.push(e.to_string());
+                format!("espeak:{language}")
+            }
+        };
+        DefaultVoiceStatus {
+            voice,
+            fallback: (!notes.is_empty()).then(|| notes.join("; ")),
+        }
+    }
+}
+
+/// The operator's choice of default voice (`[speech] default_voice`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultVoice {
+    Auto,
+    Espeak,
+    Piper(String),
+}
+
+/// Reads `[speech] default_voice`: `auto`, `espeak` or `piper:<name>`.
+pub fn parse_default_voice(value: &str) -> Result<DefaultVoice, String> {
+    match value {
+        "auto" => Ok(DefaultVoice::Auto),
+        "espeak" => Ok(DefaultVoice::Espeak),
+        other => match VoiceId::parse(other) {
+            Ok(VoiceId::Piper(name)) => Ok(DefaultVoice::Piper(name)),
+            _ => Err(format!(
+                "`{other}` is not a default voice: write `auto`, `espeak` or `piper:<voice name>`"
+            )),
+        },
+    }
+}
+
+/// [`SpeechConfig::default_voice_status`]'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultVoiceStatus {
+    /// The voice that speaks, as a voice id (`piper:en_US-joe-medium`, `espeak:en-us`).
+    pub voice: String,
+    /// Why the natural voice the settings ask for does not speak, if so.
+    pub fallback: Option<String>,
 }
 
 /// One voice of the catalogue.
@@ -183,7 +265,32 @@ pub(crate) fn resolve(
         VoiceId::Espeak(language) => Ok(Resolved::Espeak { language }),
         VoiceId::Language(language) => {
             if config.prefer_natural {
-                let candidates: Vec<piper::PiperVoice> = piper::catalogue(config)
+                let all = piper::catalogue(config);
+                if let Some(name) = &config.preferred_piper {
+                    match all.iter().find(|v| &v.name == name) {
+                        // Another language's script: the preferred voice does not apply.
+                        Some(v) if !same_language(&v.espeak_voice, &language) => {}
+                        Some(v) if v.problem.is_some() => {
+                            notes.push(fallback_note(v));
+                            return Ok(Resolved::Espeak { language });
+                        }
+                        Some(v) => {
+                            if let Err(why) = piper::runtime_ready(config) {
+                                notes.push(why);
+                                return Ok(Resolved::Espeak { language });
+                            }
+                            return Ok(Resolved::Piper { voice: v.clone() });
+                        }
+                        None => {
+                            notes.push(format!(
+                                "the default voice `piper:{name}` is not installed: espeak-ng \
+                                 speaks instead"
+                            ));
+                            return Ok(Resolved::Espeak { language });
+                        }
+                    }
+                }
+                let candidates: Vec<piper::PiperVoice> = all
                     .into_iter()
                     .filter(|v| same_language(&v.espeak_voice, &language))
                     .collect();

@@ -26,6 +26,7 @@ pub async fn postgres_s3_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::defaults_for(dir.path());
     config.rate_limits.job_submission.count = 1000;
+    config.speech.default_voice = "espeak".into();
     configure(&mut config);
     let url = support::postgres::shared().create_database().await;
     let db = Db::connect(&url, 4).await.expect("connect PostgreSQL");

@@ -76,6 +76,8 @@ pub enum Auth {
 pub async fn app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::defaults_for(dir.path());
+    // espeak-ng narrates the suite's jobs: only the voice tests pay for Piper (they set it).
+    config.speech.default_voice = "espeak".into();
     configure(&mut config);
     let db = Db::open_sqlite(&dir.path().join("reelsmith.db"), 4)
         .await
