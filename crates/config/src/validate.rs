@@ -65,6 +65,9 @@ impl Config {
         for (key, message) in self.billing.problems() {
             problems.add(&key, message);
         }
+        for (key, message) in self.sharing.problems() {
+            problems.add(&key, message);
+        }
         problems.0
     }
 

@@ -126,6 +126,8 @@ catalogue! {
     ModerationRefused = "moderation.refused", 422, "The request breaks this server's content rules; nothing was queued or charged.";
     ModerationTextInvalid = "moderation.text_invalid", 422, "A text with control characters.";
     ModerationTextTooLong = "moderation.text_too_long", 422, "A text longer than allowed.";
+    ModerationImageRefused = "moderation.image_refused", 422, "An image (an upload, a frame of an uploaded video or of a generated clip) breaks this server's content rules; nothing is charged.";
+    ModerationImageCheckFailed = "moderation.image_check_failed", 500, "The image classifier could not check an image; the job is retried.";
     MusicIo = "music.io", 500, "The music could not be read or written.";
     MusicNotAudio = "music.not_audio", 422, "The music upload is not audio.";
     MusicTooLong = "music.too_long", 422, "The music lasts longer than the limit.";

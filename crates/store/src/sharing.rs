@@ -137,6 +137,17 @@ impl PublicRow {
 }
 
 /// A public work's columns, over `p` (publications), `j`, `u` and `r` (the published revision).
+/// The page size a plan is asked for (the API's page plus one).
+const GALLERY_PLAN_LIMIT: u32 = 25;
+
+fn gallery_sql(sort: GallerySort) -> String {
+    let order = match sort {
+        GallerySort::Newest => "p.published_at DESC, p.job_id DESC",
+        GallerySort::MostViewed => "p.views DESC, p.published_at DESC, p.job_id DESC",
+    };
+    format!("{PUBLIC_SELECT} WHERE {VISIBLE} ORDER BY {order} LIMIT $1 OFFSET $2")
+}
+
 const PUBLIC_SELECT: &str = "SELECT p.job_id, p.revision, p.title, u.username, u.display_name, \
     p.owner_id, p.show_prompt, p.show_engine, p.show_model, p.show_length, p.views, p.published_at, \
     r.params_json, r.usage_json, r.output_keys_json \
@@ -263,12 +274,35 @@ impl Db {
         limit: u32,
         offset: u32,
     ) -> StoreResult<Vec<PublicWork>> {
-        let order = match sort {
-            GallerySort::Newest => "p.published_at DESC, p.job_id DESC",
-            GallerySort::MostViewed => "p.views DESC, p.published_at DESC, p.job_id DESC",
+        self.public_works(&gallery_sql(sort), None, limit, offset)
+            .await
+    }
+
+    /// How the database runs one gallery page (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on
+    /// PostgreSQL), one line per step: `scripts/bench api` prints it, and the tests check that
+    /// the order is read from an index instead of sorting every published work.
+    pub async fn gallery_plan(&self, sort: GallerySort, offset: u32) -> StoreResult<Vec<String>> {
+        let sql = gallery_sql(sort);
+        let (limit, offset) = (i64::from(GALLERY_PLAN_LIMIT), i64::from(offset));
+        let lines = match self {
+            Db::Sqlite(pool) => {
+                let rows: Vec<(i64, i64, i64, String)> =
+                    sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                        .bind(limit)
+                        .bind(offset)
+                        .fetch_all(pool)
+                        .await?;
+                rows.into_iter().map(|r| r.3).collect()
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(&format!("EXPLAIN {sql}"))
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(pool)
+                    .await?
+            }
         };
-        let sql = format!("{PUBLIC_SELECT} WHERE {VISIBLE} ORDER BY {order} LIMIT $1 OFFSET $2");
-        self.public_works(&sql, None, limit, offset).await
+        Ok(lines)
     }
 
     /// One page of a person's visible published works, newest first.

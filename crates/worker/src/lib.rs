@@ -11,6 +11,7 @@
 pub mod backoff;
 mod context;
 pub mod error;
+mod image_check;
 pub mod keys;
 pub mod metrics_endpoint;
 pub mod notify;
