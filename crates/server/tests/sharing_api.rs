@@ -87,7 +87,7 @@ async fn p_safe_1_the_image_classifier_refuses_uploads_and_holds_jobs_with_borde
         .await;
     r.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "moderation.image_refused");
     assert!(text(&r).contains("unsafe"), "{}", text(&r));
-    assert_eq!(t.get("/api/v1/uploads", &ada).await.json()["items"], json!([]));
+    assert_eq!(t.get("/api/v1/uploads", &ada).await.json(), json!([]));
     let entries = t.state.db.audit_for_user(&ada_id, 50, None).await.unwrap();
     let refusal = entries
         .iter()
