@@ -104,20 +104,30 @@ impl ImageCheckConfig {
         let mut bad = |key: &str, message: String| {
             out.push((format!("sharing.image_check.{key}"), message));
         };
-        for (key, side) in [("input_width", c.input_width), ("input_height", c.input_height)] {
+        for (key, side) in [
+            ("input_width", c.input_width),
+            ("input_height", c.input_height),
+        ] {
             if side == 0 || side > MAX_IMAGE_CHECK_SIDE {
                 bad(key, format!("must be 1 to {MAX_IMAGE_CHECK_SIDE}"));
             }
         }
-        if c.std.iter().any(|s| !s.is_finite() || *s == 0.0) || c.mean.iter().any(|m| !m.is_finite())
+        if c.std.iter().any(|s| !s.is_finite() || *s == 0.0)
+            || c.mean.iter().any(|m| !m.is_finite())
         {
-            bad("std", "mean and std must be finite numbers, std not 0".into());
+            bad(
+                "std",
+                "mean and std must be finite numbers, std not 0".into(),
+            );
         }
         if c.labels.is_empty() {
             bad("labels", "name the model's output classes, in order".into());
         }
         if c.refuse.is_empty() && c.hold.is_empty() {
-            bad("refuse", "give at least one label a refuse or hold threshold".into());
+            bad(
+                "refuse",
+                "give at least one label a refuse or hold threshold".into(),
+            );
         }
         for (table, thresholds) in [("refuse", &c.refuse), ("hold", &c.hold)] {
             for (label, score) in thresholds {
@@ -125,7 +135,10 @@ impl ImageCheckConfig {
                     bad(table, format!("`{label}` is not one of `labels`"));
                 }
                 if !(*score > 0.0 && *score <= 1.0) {
-                    bad(table, format!("`{label}`: a threshold is above 0 and at most 1"));
+                    bad(
+                        table,
+                        format!("`{label}`: a threshold is above 0 and at most 1"),
+                    );
                 }
             }
         }

@@ -85,16 +85,22 @@ impl std::fmt::Debug for ImageClassifier {
 type Loaded = Vec<(ImageCheckConfig, Arc<ImageClassifier>)>;
 static LOADED: Mutex<Loaded> = Mutex::new(Vec::new());
 
-fn thresholds(labels: &[String], table: &std::collections::BTreeMap<String, f32>) -> Vec<Threshold> {
+fn thresholds(
+    labels: &[String],
+    table: &std::collections::BTreeMap<String, f32>,
+) -> Vec<Threshold> {
     // Labels not in `labels` are refused by the configuration's own check; here they are skipped.
     table
         .iter()
         .filter_map(|(label, score)| {
-            labels.iter().position(|l| l == label).map(|index| Threshold {
-                index,
-                label: label.clone(),
-                score: *score,
-            })
+            labels
+                .iter()
+                .position(|l| l == label)
+                .map(|index| Threshold {
+                    index,
+                    label: label.clone(),
+                    score: *score,
+                })
         })
         .collect()
 }
@@ -102,7 +108,9 @@ fn thresholds(labels: &[String], table: &std::collections::BTreeMap<String, f32>
 impl ImageClassifier {
     /// The classifier the settings name, loaded once per process: `None` when no model is set.
     /// The server and the workers of one process share it.
-    pub fn shared(config: &ImageCheckConfig) -> Result<Option<Arc<ImageClassifier>>, ImageModelError> {
+    pub fn shared(
+        config: &ImageCheckConfig,
+    ) -> Result<Option<Arc<ImageClassifier>>, ImageModelError> {
         if config.model.is_none() {
             return Ok(None);
         }
@@ -117,10 +125,13 @@ impl ImageClassifier {
 
     /// Loads and optimises the model and tries it once on a black image.
     pub fn open(config: &ImageCheckConfig) -> Result<ImageClassifier, ImageModelError> {
-        let path = config.model.clone().ok_or_else(|| ImageModelError::Invalid {
-            path: PathBuf::new(),
-            error: "no model is configured".into(),
-        })?;
+        let path = config
+            .model
+            .clone()
+            .ok_or_else(|| ImageModelError::Invalid {
+                path: PathBuf::new(),
+                error: "no model is configured".into(),
+            })?;
         let bytes = std::fs::read(&path).map_err(|error| ImageModelError::Unreadable {
             path: path.clone(),
             error,
@@ -192,12 +203,15 @@ impl ImageClassifier {
                 data[c * w * h + i] = (f32::from(pixel[c]) / 255.0 - self.mean[c]) / self.std[c];
             }
         }
-        let input = Tensor::from_shape(&[1, 3, h, w], &data).map_err(|e| ImageModelError::Run(format!("{e:#}")))?;
+        let input = Tensor::from_shape(&[1, 3, h, w], &data)
+            .map_err(|e| ImageModelError::Run(format!("{e:#}")))?;
         let out = self
             .plan
             .run(tvec!(input.into_tvalue()))
             .map_err(|e| ImageModelError::Run(format!("{e:#}")))?;
-        let first = out.first().ok_or_else(|| ImageModelError::Run("the model gave no output".into()))?;
+        let first = out
+            .first()
+            .ok_or_else(|| ImageModelError::Run("the model gave no output".into()))?;
         let view = first
             .to_plain_array_view::<f32>()
             .map_err(|e| ImageModelError::Run(format!("{e:#}")))?;

@@ -105,9 +105,8 @@ fn p_safe_1_the_image_classifier_refuses_holds_and_allows_by_its_thresholds() {
     let config = tiny_model::write_model(&dir.path().join("m.onnx"), 0.9, 0.4);
     assert!(config.problems().is_empty());
     let c = ImageClassifier::open(&config).unwrap();
-    let score = |w: u32, h: u32, rgb: [u8; 3]| {
-        c.scores(w, h, &tiny_model::solid(w, h, rgb)).unwrap()[0]
-    };
+    let score =
+        |w: u32, h: u32, rgb: [u8; 3]| c.scores(w, h, &tiny_model::solid(w, h, rgb)).unwrap()[0];
     // The score follows the picture, resized from any size to the model's input.
     assert!(score(16, 16, [255, 0, 0]) > 0.99);
     assert!((score(40, 30, [128, 128, 128]) - 0.5).abs() < 0.01);
@@ -186,12 +185,16 @@ fn p_safe_1_a_missing_broken_or_mismatched_model_is_an_error_at_start() {
     bad.refuse.insert("violence".into(), 1.5);
     let problems = bad.problems();
     assert!(
-        problems.iter().any(|(k, m)| k == "sharing.image_check.refuse" && m.contains("violence")),
+        problems
+            .iter()
+            .any(|(k, m)| k == "sharing.image_check.refuse" && m.contains("violence")),
         "{problems:?}"
     );
     // Loaded once per process: the same settings give the same model.
     let a = ImageClassifier::shared(&good).unwrap().unwrap();
     let b = ImageClassifier::shared(&good).unwrap().unwrap();
     assert!(std::sync::Arc::ptr_eq(&a, &b));
-    assert!(ImageClassifier::shared(&Default::default()).unwrap().is_none());
+    assert!(ImageClassifier::shared(&Default::default())
+        .unwrap()
+        .is_none());
 }

@@ -129,7 +129,10 @@ async fn p_safe_1_the_image_classifier_refuses_uploads_and_holds_jobs_with_borde
     let (tx, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
     let mut settings = WorkerSettings::from_config(&t.state.config);
     settings.poll_interval = std::time::Duration::from_millis(100);
-    assert!(settings.image_check.is_some(), "loaded from the same settings");
+    assert!(
+        settings.image_check.is_some(),
+        "loaded from the same settings"
+    );
     let worker = Worker::with_settings(t.state.db.clone(), t.state.media.clone(), settings, "w1")
         .with_outcomes(tx);
     let shutdown = tokio_util::sync::CancellationToken::new();
@@ -139,11 +142,17 @@ async fn p_safe_1_the_image_classifier_refuses_uploads_and_holds_jobs_with_borde
         .await
         .expect("an outcome in time")
         .unwrap();
-    assert!(matches!(outcome, JobOutcome::Released { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, JobOutcome::Released { .. }),
+        "{outcome:?}"
+    );
     assert!(t.state.db.job_is_held(&job).await.unwrap());
     let held = t.state.db.held_jobs(10).await.unwrap();
     assert_eq!(held.len(), 1);
-    assert_eq!((held[0].job_id.as_str(), held[0].categories.clone()), (job.as_str(), vec!["unsafe".to_owned()]));
+    assert_eq!(
+        (held[0].job_id.as_str(), held[0].categories.clone()),
+        (job.as_str(), vec!["unsafe".to_owned()])
+    );
     // Parked: no worker claims it again until a moderator decides.
     assert!(t
         .state
@@ -163,7 +172,8 @@ async fn p_safe_1_the_image_classifier_refuses_uploads_and_holds_jobs_with_borde
             .await,
     );
     assert!(
-        privacy.contains("image classifier that runs on this server") && privacy.contains("for: unsafe."),
+        privacy.contains("image classifier that runs on this server")
+            && privacy.contains("for: unsafe."),
         "{privacy}"
     );
 }

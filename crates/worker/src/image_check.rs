@@ -68,13 +68,22 @@ pub(crate) async fn screen(
         frames_dir.to_path_buf(),
         ctx.settings.engine.limits.clone(),
     );
-    let verdict = tokio::task::spawn_blocking(move || classify_all(&classifier, &files, &dir, &limits))
-        .await
-        .map_err(WorkerError::from)??;
+    let verdict =
+        tokio::task::spawn_blocking(move || classify_all(&classifier, &files, &dir, &limits))
+            .await
+            .map_err(WorkerError::from)??;
     match verdict {
         Verdict::Allow => Ok(()),
         Verdict::Refuse { categories } => {
-            record(ctx, &job.owner_id, &job.id, "moderation.refused", checked, &categories).await;
+            record(
+                ctx,
+                &job.owner_id,
+                &job.id,
+                "moderation.refused",
+                checked,
+                &categories,
+            )
+            .await;
             info!(job = %job.id, ?categories, what = checked.kind(), "image refused");
             Err(Halt::Failed(WorkerError::ImageRefused {
                 what: checked.what(),
@@ -85,7 +94,15 @@ pub(crate) async fn screen(
             ctx.db
                 .hold_job(&job.id, &job.owner_id, &categories, now_ms())
                 .await?;
-            record(ctx, &job.owner_id, &job.id, "moderation.held", checked, &categories).await;
+            record(
+                ctx,
+                &job.owner_id,
+                &job.id,
+                "moderation.held",
+                checked,
+                &categories,
+            )
+            .await;
             info!(job = %job.id, ?categories, what = checked.kind(), "held for review");
             // Released by `settle`, then parked out of the claim's reach until a decision.
             Err(Halt::Stopped(StopReason::Paused))

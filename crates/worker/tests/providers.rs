@@ -1497,7 +1497,15 @@ async fn p_safe_1_a_refused_input_image_fails_the_job_before_any_provider_call_a
     // A red picture stored as the owner's upload (as before the operator set up the check).
     let path = env.data.join("red.jpg");
     let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "color=c=red:s=64x48"])
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=64x48",
+        ])
         .args(["-frames:v", "1"])
         .arg(&path)
         .status()
@@ -1586,17 +1594,38 @@ async fn p_safe_1_a_generated_clip_that_scores_unsafe_fails_or_holds_the_job_and
         matches!(&outcome, JobOutcome::Failed { code, .. } if code == "moderation.image_refused"),
         "{outcome:?}"
     );
-    assert_eq!(stat(&fake, "downloads").await, 1, "the clip was fetched and checked");
-    let error = env.db.job_by_id(&refused).await.unwrap().unwrap().error.unwrap();
-    assert!(error.message.contains("generated clip"), "{}", error.message);
-    assert_eq!(env.hold_state(&refused, cost).await.as_deref(), Some("released"));
+    assert_eq!(
+        stat(&fake, "downloads").await,
+        1,
+        "the clip was fetched and checked"
+    );
+    let error = env
+        .db
+        .job_by_id(&refused)
+        .await
+        .unwrap()
+        .unwrap()
+        .error
+        .unwrap();
+    assert!(
+        error.message.contains("generated clip"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        env.hold_state(&refused, cost).await.as_deref(),
+        Some("released")
+    );
     assert_eq!(env.balance().await, GRANT);
 
     // Borderline: held for review instead, out of the queue, its credits still only reserved.
     let (held, cost) = env.submit(&FAL).await;
     let mut worker = start_checking(&env, &fake, 0.9, 0.4);
     let outcome = worker.next_outcome().await;
-    assert!(matches!(&outcome, JobOutcome::Released { .. }), "{outcome:?}");
+    assert!(
+        matches!(&outcome, JobOutcome::Released { .. }),
+        "{outcome:?}"
+    );
     assert!(env.db.job_is_held(&held).await.unwrap());
     let queue = env.db.held_jobs(10).await.unwrap();
     assert_eq!(queue.len(), 1);

@@ -502,7 +502,12 @@ impl PrivacySharing {
             image_categories: match &state.image_check {
                 Some(_) => {
                     let c = &s.image_check;
-                    let mut labels: Vec<String> = c.refuse.keys().chain(c.hold.keys()).map(|l| l.replace('_', " ")).collect();
+                    let mut labels: Vec<String> = c
+                        .refuse
+                        .keys()
+                        .chain(c.hold.keys())
+                        .map(|l| l.replace('_', " "))
+                        .collect();
                     labels.sort();
                     labels.dedup();
                     labels
