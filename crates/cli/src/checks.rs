@@ -45,7 +45,23 @@ pub async fn dependency_checks(config: &Config) -> Vec<Check> {
     if let Some(db) = db {
         db.close().await;
     }
+    if config.sharing.image_check.model.is_some() {
+        checks.push(Check {
+            name: "image classifier",
+            result: image_classifier(config)
+                .map(|()| "the model loads and scores a test image".to_owned())
+                .map_err(|e| format!("{e:#}")),
+        });
+    }
     checks
+}
+
+/// Loads the configured image classifier (P-SAFE-1) once for this process: a missing,
+/// unreadable or mismatched model stops `serve` and `worker` at start (D-safety-1).
+pub fn image_classifier(config: &Config) -> anyhow::Result<()> {
+    reelsmith_safety::classifier::ImageClassifier::shared(&config.sharing.image_check)
+        .map_err(|e| anyhow::anyhow!("sharing.image_check.model: {e} ({})", e.code()))?;
+    Ok(())
 }
 
 async fn bounded(

@@ -51,6 +51,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         sources = sources.with_override("server.listen", listen.clone());
     }
     let config = Arc::new(Config::load_validated(&sources)?);
+    crate::checks::image_classifier(&config)?;
     create_data_dirs(&config)?;
     let db = open_db(&config).await?;
     db.migrate().await.context("cannot migrate the database")?;

@@ -30,6 +30,7 @@ pub fn run(args: WorkerArgs) -> std::process::ExitCode {
 
 async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     let config = Config::load_validated(&args.config.sources())?;
+    crate::checks::image_classifier(&config)?;
     create_data_dirs(&config)?;
     let db = open_db(&config).await?;
     db.migrate().await?;

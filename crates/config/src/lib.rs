@@ -39,7 +39,7 @@ pub use sections::{
     WorkerConfig, CONFIG_FILE_NAME, DEFAULT_DATA_DIR, DEFAULT_LISTEN, MAX_PURGE_DAYS,
     OPERATOR_KEY_FILE_NAME, X264_PRESETS,
 };
-pub use sharing::SharingConfig;
+pub use sharing::{ImageCheckConfig, SharingConfig};
 pub use speech::SpeechSettings;
 pub use staff::StaffConfig;
 pub use validate::Problem;

@@ -68,6 +68,9 @@ impl Config {
         if let Err(why) = self.speech.check_default_voice() {
             problems.add("speech.default_voice", why);
         }
+        for (key, message) in self.sharing.problems() {
+            problems.add(&key, message);
+        }
         problems.0
     }
 

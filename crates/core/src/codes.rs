@@ -209,6 +209,10 @@ catalogue! {
     ModerationCannotBanStaff = "moderation.cannot_ban_staff", 409, "Moderators and admins are not banned from the queue.";
     ModerationDecisionInvalid = "moderation.decision_invalid", 422, "A decision other than `taken_down` or `rejected`.";
     ModerationEmailInvalid = "moderation.email_invalid", 422, "The requester's email is not an email address.";
+    ModerationImageInvalid = "moderation.image_invalid", 422, "The image cannot be decoded for the image check.";
+    ModerationImageModelInvalid = "moderation.image_model_invalid", 500, "The configured image classifier model is not an ONNX model this server can run.";
+    ModerationImageModelLabels = "moderation.image_model_labels", 500, "The image classifier's scores do not match its configured labels.";
+    ModerationImageModelUnreadable = "moderation.image_model_unreadable", 500, "The configured image classifier model cannot be read.";
     ModerationLegalWithoutWork = "moderation.legal_without_work", 422, "A legal request that names no work to take down.";
     ModerationReasonRequired = "moderation.reason_required", 422, "A required reason is missing.";
     ModerationRefused = "moderation.refused", 422, "The request breaks this server's content rules; nothing was queued or charged.";
@@ -219,6 +223,8 @@ catalogue! {
     ModerationRulesUnreadable = "moderation.rules_unreadable", 500, "The operator's moderation rules file cannot be read; the shipped rules apply.";
     ModerationTextInvalid = "moderation.text_invalid", 422, "A text with control characters.";
     ModerationTextTooLong = "moderation.text_too_long", 422, "A text longer than allowed.";
+    ModerationImageRefused = "moderation.image_refused", 422, "An image (an upload, a frame of an uploaded video or of a generated clip) breaks this server's content rules; nothing is charged.";
+    ModerationImageCheckFailed = "moderation.image_check_failed", 500, "The image classifier could not check an image; the job is retried.";
     MusicIo = "music.io", 500, "The music could not be read or written.";
     MusicNoLibrary = "music.no_library", 422, "This server has no music library.";
     MusicNotAudio = "music.not_audio", 422, "The music upload is not audio.";

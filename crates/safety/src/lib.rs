@@ -8,9 +8,14 @@
 //!
 //! [`RuleBook`] holds the rules in use: the shipped default list, or an operator's file that is
 //! read again when its modification time changes (a broken edit keeps the last good rules).
+//!
+//! [`classifier::ImageClassifier`] is the optional image check: a local ONNX model scoring
+//! uploads and generated frames per class, with refuse and hold thresholds.
 
 // Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod classifier;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

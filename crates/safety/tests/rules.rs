@@ -1,4 +1,8 @@
-//! The automated checks' rules (P-SAFE-1): the shipped list, bad files, reloading.
+//! The automated checks' rules (P-SAFE-1): the shipped list, bad files, reloading; and the
+//! image classifier with a tiny ONNX model the test writes itself.
+
+#[path = "support/tiny_model.rs"]
+mod tiny_model;
 
 use std::time::SystemTime;
 
@@ -92,4 +96,105 @@ fn p_safe_1_an_operators_file_is_reloaded_when_it_changes_and_a_broken_edit_keep
     );
     assert!(matches!(book.check(["cheap pills"]), Verdict::Hold { .. }));
     assert!(RuleBook::open(Some(&dir.path().join("missing.toml"))).is_err());
+}
+
+#[test]
+fn p_safe_1_the_image_classifier_refuses_holds_and_allows_by_its_thresholds() {
+    use reelsmith_safety::classifier::ImageClassifier;
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_model::write_model(&dir.path().join("m.onnx"), 0.9, 0.4);
+    assert!(config.problems().is_empty());
+    let c = ImageClassifier::open(&config).unwrap();
+    let score =
+        |w: u32, h: u32, rgb: [u8; 3]| c.scores(w, h, &tiny_model::solid(w, h, rgb)).unwrap()[0];
+    // The score follows the picture, resized from any size to the model's input.
+    assert!(score(16, 16, [255, 0, 0]) > 0.99);
+    assert!((score(40, 30, [128, 128, 128]) - 0.5).abs() < 0.01);
+    assert!(score(300, 200, [0, 0, 255]) < 0.01);
+    let check = |rgb: [u8; 3]| c.check(64, 48, &tiny_model::solid(64, 48, rgb)).unwrap();
+    assert_eq!(
+        check([250, 10, 10]),
+        Verdict::Refuse {
+            categories: vec!["unsafe".into()]
+        }
+    );
+    assert_eq!(
+        check([128, 128, 128]),
+        Verdict::Hold {
+            categories: vec!["unsafe".into()]
+        }
+    );
+    assert_eq!(check([20, 160, 40]), Verdict::Allow);
+    // Half red, half blue: what a nearest-pixel pick might miss, the average does not.
+    let mut half: Vec<u8> = tiny_model::solid(100, 50, [255, 0, 0]);
+    half.extend(tiny_model::solid(100, 50, [0, 0, 255]));
+    let mixed = c.scores(100, 100, &half).unwrap()[0];
+    assert!((0.3..0.99).contains(&mixed), "{mixed}");
+    // Too few bytes for the size is an error, not a guess.
+    assert_eq!(
+        c.scores(10, 10, &[0; 12]).unwrap_err().code(),
+        "moderation.image_invalid"
+    );
+    // Several images: a refusal anywhere refuses.
+    assert!(matches!(
+        reelsmith_safety::classifier::combine([
+            Verdict::Allow,
+            Verdict::Hold {
+                categories: vec!["a".into()]
+            },
+            Verdict::Refuse {
+                categories: vec!["b".into()]
+            },
+        ]),
+        Verdict::Refuse { .. }
+    ));
+}
+
+#[test]
+fn p_safe_1_a_missing_broken_or_mismatched_model_is_an_error_at_start() {
+    use reelsmith_safety::classifier::ImageClassifier;
+    let dir = tempfile::tempdir().unwrap();
+    let good = tiny_model::write_model(&dir.path().join("m.onnx"), 0.9, 0.4);
+    let missing = reelsmith_config::ImageCheckConfig {
+        model: Some(dir.path().join("absent.onnx")),
+        ..good.clone()
+    };
+    let err = ImageClassifier::open(&missing).unwrap_err();
+    assert_eq!(err.code(), "moderation.image_model_unreadable");
+    assert!(err.to_string().contains("absent.onnx"), "{err}");
+    std::fs::write(dir.path().join("junk.onnx"), b"not a model").unwrap();
+    let junk = reelsmith_config::ImageCheckConfig {
+        model: Some(dir.path().join("junk.onnx")),
+        ..good.clone()
+    };
+    assert_eq!(
+        ImageClassifier::open(&junk).unwrap_err().code(),
+        "moderation.image_model_invalid"
+    );
+    // Three labels for a model with two outputs.
+    let labels = reelsmith_config::ImageCheckConfig {
+        labels: vec!["unsafe".into(), "safe".into(), "other".into()],
+        ..good.clone()
+    };
+    assert_eq!(
+        ImageClassifier::open(&labels).unwrap_err().code(),
+        "moderation.image_model_labels"
+    );
+    // The settings' own mistakes are named by key.
+    let mut bad = good.clone();
+    bad.refuse.insert("violence".into(), 1.5);
+    let problems = bad.problems();
+    assert!(
+        problems
+            .iter()
+            .any(|(k, m)| k == "sharing.image_check.refuse" && m.contains("violence")),
+        "{problems:?}"
+    );
+    // Loaded once per process: the same settings give the same model.
+    let a = ImageClassifier::shared(&good).unwrap().unwrap();
+    let b = ImageClassifier::shared(&good).unwrap().unwrap();
+    assert!(std::sync::Arc::ptr_eq(&a, &b));
+    assert!(ImageClassifier::shared(&Default::default())
+        .unwrap()
+        .is_none());
 }

@@ -31,11 +31,14 @@ pub struct AppState {
     pub live: Arc<reelsmith_store::LiveEvents>,
     /// The model registry jobs are planned (quoted) with at submission.
     pub models: reelsmith_jobs::ModelRegistry,
+    /// The image classifier for uploads (P-SAFE-1), when the operator set one up.
+    pub image_check: Option<Arc<reelsmith_safety::classifier::ImageClassifier>>,
 }
 
 impl AppState {
     pub fn new(db: Db, media: SealedMedia, mailer: Arc<dyn Mailer>, config: Arc<Config>) -> Self {
         let rules = rule_book(&config);
+        let image_check = image_check(&config);
         let decode_permits = Arc::new(tokio::sync::Semaphore::new(
             config.uploads.decode_concurrency.max(1),
         ));
@@ -52,6 +55,7 @@ impl AppState {
             decode_permits,
             rules,
             models: reelsmith_jobs::ModelRegistry::default(),
+            image_check,
         }
     }
 
@@ -81,6 +85,16 @@ fn rule_book(config: &Config) -> reelsmith_safety::RuleBook {
         tracing::error!(code = %err.code(), error = %err, "moderation rules unusable: the shipped rules apply");
         reelsmith_safety::RuleBook::default()
     })
+}
+
+/// The process's image classifier. `reelsmith serve` refuses to start when the configured
+/// model is unusable (D-safety-1), so an error here is only logged.
+fn image_check(config: &Config) -> Option<Arc<reelsmith_safety::classifier::ImageClassifier>> {
+    reelsmith_safety::classifier::ImageClassifier::shared(&config.sharing.image_check)
+        .unwrap_or_else(|err| {
+            tracing::error!(code = %err.code(), error = %err, "the image classifier is unusable: uploads are not checked");
+            None
+        })
 }
 
 /// Where people reach this service: `server.public_url`, else the listen address with the

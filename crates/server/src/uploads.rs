@@ -301,10 +301,12 @@ fn describe_media(info: &MediaInfo, limits: &reelsmith_core::Limits) -> ApiResul
 
 async fn store_image(
     state: &AppState,
-    owner: &str,
+    caller: &CurrentUser,
+    client: &ClientInfo,
     path: &FsPath,
     budget: Budget,
 ) -> ApiResult<NewUpload> {
+    let owner = caller.id();
     // Decoding is where an image costs memory (hundreds of MB for a large one): only a few run
     // at once, and the file is read only once a permit is held.
     let _permit = Arc::clone(&state.decode_permits)
@@ -318,6 +320,7 @@ async fn store_image(
     let clean = tokio::task::spawn_blocking(move || sanitize_image(&bytes, &limits)).await??;
     // The re-encoded image is what is stored and counted.
     budget.check(clean.bytes.len() as u64)?;
+    crate::moderation::images::screen_image(state, caller, client, &clean.bytes).await?;
     let key = upload_object_key(owner);
     let size = clean.bytes.len() as i64;
     state
@@ -338,7 +341,13 @@ async fn store_image(
     })
 }
 
-async fn store_media(state: &AppState, owner: &str, spooled: Spooled) -> ApiResult<NewUpload> {
+async fn store_media(
+    state: &AppState,
+    caller: &CurrentUser,
+    client: &ClientInfo,
+    spooled: Spooled,
+) -> ApiResult<NewUpload> {
+    let owner = caller.id();
     let path = spooled.file.path().to_owned();
     let info = tokio::task::spawn_blocking(move || probe(&path)).await?;
     let info = match info {
@@ -347,6 +356,10 @@ async fn store_media(state: &AppState, owner: &str, spooled: Spooled) -> ApiResu
         Err(err) => return Err(ApiError::internal(err.code(), &err)),
     };
     let described = describe_media(&info, &state.config.limits)?;
+    if described.kind == UploadKind::Video {
+        let (file, duration) = (spooled.file.path(), described.duration_ms);
+        crate::moderation::images::screen_video(state, caller, client, file, duration).await?;
+    }
     let key = upload_object_key(owner);
     state
         .media
@@ -382,6 +395,7 @@ pub struct UploadForm {
 pub async fn create(
     State(state): State<AppState>,
     caller: CurrentUser,
+    client: ClientInfo,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<UploadView>)> {
@@ -430,9 +444,9 @@ pub async fn create(
             .map_err(|e| ApiError::fault(Code::UploadSpool, &e))?
     };
     let new = if looks_like_image(&head[..head_len]) {
-        store_image(&state, caller.id(), spooled.file.path(), budget).await?
+        store_image(&state, &caller, &client, spooled.file.path(), budget).await?
     } else {
-        store_media(&state, caller.id(), spooled).await?
+        store_media(&state, &caller, &client, spooled).await?
     };
     let upload = state.db.create_upload(&new, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(UploadView::from(&upload))))

@@ -23,6 +23,161 @@ on_both!(
     p_safe_3_p_safe_2_reports_go_to_the_queue_and_moderators_take_down_ban_and_record_legal_requests,
 );
 
+#[path = "../../safety/tests/support/tiny_model.rs"]
+mod tiny_model;
+
+/// The image classifier (P-SAFE-1) set up with the tests' tiny model, on both backends: it
+/// is loaded when the app starts, as `serve` does.
+mod image_check {
+    use super::*;
+
+    fn configure(model_dir: &std::path::Path) -> impl FnOnce(&mut reelsmith_config::Config) {
+        let settings = tiny_model::write_model(&model_dir.join("tiny.onnx"), 0.9, 0.4);
+        move |c| {
+            c.rate_limits.job_submission.count = 1000;
+            c.sharing.image_check = settings;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite_local() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = app_with(configure(dir.path())).await;
+        super::p_safe_1_the_image_classifier_refuses_uploads_and_holds_jobs_with_borderline_ones(t)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_s3() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = crate::backends::postgres_s3_with(configure(dir.path())).await;
+        super::p_safe_1_the_image_classifier_refuses_uploads_and_holds_jobs_with_borderline_ones(t)
+            .await;
+    }
+}
+
+/// A `width` x `height` JPEG of one colour.
+fn solid_jpeg(rgb: [u8; 3]) -> Vec<u8> {
+    use image::ImageEncoder;
+    let (w, h) = (48, 32);
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
+        .write_image(
+            &tiny_model::solid(w, h, rgb),
+            w,
+            h,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+    out
+}
+
+async fn p_safe_1_the_image_classifier_refuses_uploads_and_holds_jobs_with_borderline_ones(
+    t: TestApp,
+) {
+    use reelsmith_worker::{JobOutcome, Worker, WorkerSettings};
+    let ada = Auth::Cookie(t.signed_in_user("ada@example.org", "ada").await);
+    let ada_id = user_id(&t, "ada@example.org").await;
+    let balance_before = t.get("/api/v1/me/credits", &ada).await.json();
+
+    // A red picture scores "unsafe" past the refuse threshold: not stored, a stable code,
+    // the categories recorded (never the picture).
+    let r = t
+        .upload(&ada, "red.jpg", "image/jpeg", &solid_jpeg([240, 10, 10]))
+        .await;
+    r.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "moderation.image_refused");
+    assert!(text(&r).contains("unsafe"), "{}", text(&r));
+    assert_eq!(t.get("/api/v1/uploads", &ada).await.json(), json!([]));
+    let entries = t.state.db.audit_for_user(&ada_id, 50, None).await.unwrap();
+    let refusal = entries
+        .iter()
+        .find(|e| e.kind == "moderation.refused")
+        .expect("recorded");
+    assert_eq!(
+        refusal.detail.as_ref().unwrap(),
+        &json!({ "what": "upload", "categories": ["unsafe"] })
+    );
+    assert_eq!(
+        t.get("/api/v1/me/credits", &ada).await.json(),
+        balance_before,
+        "a refusal costs nothing"
+    );
+
+    // A green one passes; a grey one is borderline: stored, and the job using it is held.
+    let r = t
+        .upload(&ada, "green.jpg", "image/jpeg", &solid_jpeg([20, 170, 40]))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+    let r = t
+        .upload(&ada, "grey.jpg", "image/jpeg", &solid_jpeg([128, 128, 128]))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+    let grey = r.json()["id"].as_str().unwrap().to_owned();
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/jobs",
+            &ada,
+            json!({ "script": "A quiet field.", "media": [grey], "seed": 3 }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+    let job = r.json()["id"].as_str().unwrap().to_owned();
+    assert!(!t.state.db.job_is_held(&job).await.unwrap());
+
+    // A real worker with the same settings checks the fetched image before anything else.
+    let (tx, mut outcomes) = tokio::sync::mpsc::unbounded_channel();
+    let mut settings = WorkerSettings::from_config(&t.state.config);
+    settings.poll_interval = std::time::Duration::from_millis(100);
+    assert!(
+        settings.image_check.is_some(),
+        "loaded from the same settings"
+    );
+    let worker = Worker::with_settings(t.state.db.clone(), t.state.media.clone(), settings, "w1")
+        .with_outcomes(tx);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let token = shutdown.clone();
+    let running = tokio::spawn(async move { worker.run(token).await.unwrap() });
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(60), outcomes.recv())
+        .await
+        .expect("an outcome in time")
+        .unwrap();
+    assert!(
+        matches!(outcome, JobOutcome::Released { .. }),
+        "{outcome:?}"
+    );
+    assert!(t.state.db.job_is_held(&job).await.unwrap());
+    let held = t.state.db.held_jobs(10).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        (held[0].job_id.as_str(), held[0].categories.clone()),
+        (job.as_str(), vec!["unsafe".to_owned()])
+    );
+    // Parked: no worker claims it again until a moderator decides.
+    assert!(t
+        .state
+        .db
+        .claim_next_job("w2", 60_000, RunLimits::default(), now_ms())
+        .await
+        .unwrap()
+        .is_none());
+    shutdown.cancel();
+    running.await.unwrap();
+    let view = t.get(&format!("/api/v1/jobs/{job}"), &ada).await.json();
+    assert_eq!(view["status"], "queued");
+
+    // The privacy page says so, from the live settings.
+    let privacy = text(
+        &t.get_with("/privacy", &Auth::None, "accept", "text/html")
+            .await,
+    );
+    assert!(
+        privacy.contains("image classifier that runs on this server")
+            && privacy.contains("for: unsafe."),
+        "{privacy}"
+    );
+}
+
 const VIDEO_LEN: usize = 20_000;
 
 fn video_bytes() -> Vec<u8> {
@@ -1305,4 +1460,5 @@ async fn p_vis_2_p_vis_3_p_safe_1_the_privacy_page_describes_sharing_from_the_li
     assert!(custom.contains("the operator's content rules"));
     assert!(custom.contains("spam links (held for review)"));
     assert!(!custom.contains("weapons instructions"));
+    assert!(!defaults.contains("image classifier") && !custom.contains("image classifier"));
 }

@@ -125,6 +125,15 @@ impl Db {
         Ok(n > 0)
     }
 
+    /// Whether a moderator approved this job after a hold: the automated checks do not hold
+    /// it again for what was already reviewed.
+    pub async fn hold_approved(&self, job_id: &str) -> StoreResult<bool> {
+        let n: i64 = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM moderation_holds WHERE job_id = $1 AND decision = 'approved'")
+            .bind(job_id).fetch_one(pool).await)?;
+        Ok(n > 0)
+    }
+
     /// Puts a held job a worker gave back out of the claim's reach again.
     pub async fn park_if_held(&self, job_id: &str, now: UnixMillis) -> StoreResult<()> {
         with_pool!(self, pool => sqlx::query(

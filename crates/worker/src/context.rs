@@ -179,6 +179,8 @@ pub struct WorkerSettings {
     pub store_retry: Duration,
     /// How long after submission a job still waits out outages without spending attempts.
     pub outage_patience: Duration,
+    /// The image classifier (`[sharing.image_check]`), when the operator set one up.
+    pub image_check: Option<Arc<reelsmith_safety::classifier::ImageClassifier>>,
 }
 
 impl WorkerSettings {
@@ -211,6 +213,17 @@ impl WorkerSettings {
             ),
             store_retry: Duration::from_secs(w.store_retry_seconds),
             outage_patience: Duration::from_secs(w.outage_patience_minutes.saturating_mul(60)),
+            image_check: image_check(config),
         }
     }
+}
+
+/// The process's image classifier. `reelsmith serve` and `reelsmith worker` refuse to start
+/// when the configured model is unusable, so an error here is only logged.
+fn image_check(config: &Config) -> Option<Arc<reelsmith_safety::classifier::ImageClassifier>> {
+    reelsmith_safety::classifier::ImageClassifier::shared(&config.sharing.image_check)
+        .unwrap_or_else(|err| {
+            tracing::error!(code = %err.code(), error = %err, "the image classifier is unusable: images are not checked");
+            None
+        })
 }

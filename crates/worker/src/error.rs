@@ -69,6 +69,16 @@ pub enum WorkerError {
         scene: usize,
         source: reelsmith_media::process::ProcessError,
     },
+    /// The image classifier refused an input image or a generated frame (P-SAFE-1).
+    #[error("{what} breaks this server's content rules ({}); nothing was charged", categories.join(", "))]
+    ImageRefused {
+        what: &'static str,
+        categories: Vec<String>,
+    },
+    /// The image classifier could not check an image (a frame that would not decode, a model
+    /// that failed): ours, retried.
+    #[error("the image check failed: {0}")]
+    ImageCheck(String),
 }
 
 impl From<tokio::task::JoinError> for WorkerError {
@@ -112,6 +122,8 @@ impl ErrorCode for WorkerError {
             WorkerError::Io(_) => Code::WorkerIo,
             WorkerError::TaskPanicked(_) | WorkerError::TaskCancelled => Code::WorkerTask,
             WorkerError::JoinShots { source, .. } => source.code(),
+            WorkerError::ImageRefused { .. } => Code::ModerationImageRefused,
+            WorkerError::ImageCheck(_) => Code::ModerationImageCheckFailed,
         }
     }
 
@@ -120,7 +132,8 @@ impl ErrorCode for WorkerError {
             WorkerError::InvalidParams(_)
             | WorkerError::UploadNotFound(_)
             | WorkerError::Music(_)
-            | WorkerError::WrongUploadKind { .. } => true,
+            | WorkerError::WrongUploadKind { .. }
+            | WorkerError::ImageRefused { .. } => true,
             WorkerError::Render(e) => e.is_client_error(),
             WorkerError::Plan(_)
             | WorkerError::ConsentRequired(_)
@@ -148,7 +161,8 @@ impl ErrorCode for WorkerError {
             | WorkerError::Io(_)
             | WorkerError::TaskPanicked(_)
             | WorkerError::TaskCancelled
-            | WorkerError::JoinShots { .. } => false,
+            | WorkerError::JoinShots { .. }
+            | WorkerError::ImageCheck(_) => false,
         }
     }
 }

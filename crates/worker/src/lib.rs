@@ -14,6 +14,7 @@
 pub mod backoff;
 mod context;
 pub mod error;
+mod image_check;
 pub mod keys;
 pub mod metrics_endpoint;
 pub mod notify;

@@ -21,6 +21,7 @@ use crate::backoff::{attempts_exhausted, retry_delay};
 use crate::context::{ensure_not_paused, Halt, Inputs, JobContext};
 pub use crate::context::{JobOutcome, StopReason, StopSignal};
 use crate::error::WorkerError;
+use crate::image_check::{self, Checked};
 use crate::keys::{output_keys, OUTPUT_FILES};
 use crate::shots;
 use crate::transcript;
@@ -178,6 +179,9 @@ async fn run_stages(
         )
         .await?;
     stop.check()?;
+    // P-SAFE-1: the owner's images and videos pass the image classifier before any provider
+    // (voice, shots, transcription) is called.
+    image_check::screen(ctx, claimed, Checked::Inputs, &inputs.media, folder.path()).await?;
 
     ensure_not_paused(ctx, &job.owner_id).await?;
     // A cloud voice reads the narration before any shot is paid for: a refused consent or a
@@ -213,6 +217,8 @@ async fn run_stages(
         let started = Instant::now();
         report(ctx, lease, JobStage::Shots, SHOTS_START).await?;
         let visuals = shots::generate(ctx, claimed, &spec, &plan, &inputs, &folder, stop).await?;
+        // What a provider made is checked before it becomes the owner's video.
+        image_check::screen(ctx, claimed, Checked::Generated, &visuals, folder.path()).await?;
         // The engine composes the generated clips like a user's own: one per scene, in order.
         let spec = RenderSpec {
             media: (0..visuals.len()).map(|i| format!("shot-{i}")).collect(),

@@ -1451,3 +1451,205 @@ async fn p_tp_2_a_cloud_voice_without_consent_sends_nothing_and_refunds() {
     );
     assert_eq!(env.balance().await, GRANT);
 }
+
+#[path = "../../safety/tests/support/tiny_model.rs"]
+mod tiny_model;
+
+/// A worker with the image classifier (P-SAFE-1): the tests' tiny model, refusing `unsafe`
+/// scores from `refuse` and holding them from `hold`.
+fn start_checking(env: &Env, fake: &Fake, refuse: f32, hold: f32) -> Running {
+    let config = tiny_model::write_model(&env.data.join("tiny.onnx"), refuse, hold);
+    let mut settings = env.settings();
+    settings.image_check = Some(Arc::new(
+        reelsmith_safety::classifier::ImageClassifier::open(&config).unwrap(),
+    ));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let worker = Worker::with_settings(env.db.clone(), env.media.clone(), settings, "w1")
+        .with_providers(providers(&FAL, fake))
+        .with_outcomes(tx);
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let handle = tokio::spawn(async move { worker.run(token).await.unwrap() });
+    Running {
+        shutdown,
+        handle,
+        outcomes: rx,
+    }
+}
+
+/// The moderation records of `owner`'s jobs: (kind, what was checked, categories).
+async fn moderation_records(env: &Env) -> Vec<(String, Value, Value)> {
+    env.db
+        .audit_for_user(&env.owner, 50, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind.starts_with("moderation."))
+        .map(|e| {
+            let d = e.detail.unwrap_or_default();
+            (e.kind, d["what"].clone(), d["categories"].clone())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_safe_1_a_refused_input_image_fails_the_job_before_any_provider_call_and_refunds() {
+    const I2V: &str = "fal-ai/kling-video/v2.1/standard/image-to-video";
+    let fake = Fake::start(FAL.fake);
+    let env = Env::new(FAL.provider).await;
+    // A red picture stored as the owner's upload (as before the operator set up the check).
+    let path = env.data.join("red.jpg");
+    let status = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=64x48",
+        ])
+        .args(["-frames:v", "1"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg is installed");
+    assert!(status.success());
+    let bytes = std::fs::read(&path).unwrap();
+    let key = reelsmith_store::content_key(&format!("uploads/{}", env.owner), &bytes);
+    env.media
+        .for_owner(&env.owner)
+        .await
+        .unwrap()
+        .put_bytes(&key, bytes.clone().into())
+        .await
+        .unwrap();
+    let upload = env
+        .db
+        .create_upload(
+            &reelsmith_store::NewUpload {
+                owner_id: env.owner.clone(),
+                kind: reelsmith_store::UploadKind::Image,
+                object_key: key,
+                size: bytes.len() as i64,
+                mime: "image/jpeg".into(),
+                width: Some(64),
+                height: Some(48),
+                duration_ms: None,
+            },
+            now_ms(),
+        )
+        .await
+        .unwrap()
+        .id;
+    let params = json!({ "script": SCRIPT, "media": [upload], "provider": "fal",
+        "model": I2V, "resolution": "480p" });
+    let job_id = env.submit_for(&env.owner, params).await;
+    assert!(env.balance().await < GRANT, "the quote is reserved");
+    let mut worker = start_checking(&env, &fake, 0.9, 0.4);
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed { code, .. } if code == "moderation.image_refused"),
+        "failed at once, not retried: {outcome:?}"
+    );
+    let job = env.db.job_by_id(&job_id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    let error = job.error.unwrap();
+    assert!(
+        error.message.contains("uploaded image") && error.message.contains("unsafe"),
+        "a clear reason: {}",
+        error.message
+    );
+    // Reached no provider, and cost nothing.
+    assert_eq!(stat(&fake, "submissions").await, 0);
+    assert!(fake.bodies().await.is_empty());
+    assert!(env
+        .db
+        .transfers_for_job(&env.owner, &job_id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(env.balance().await, GRANT, "the reserved credits came back");
+    assert_eq!(
+        moderation_records(&env).await,
+        vec![(
+            "moderation.refused".to_owned(),
+            json!("upload"),
+            json!(["unsafe"])
+        )]
+    );
+}
+
+/// The fake's clip (ffmpeg `testsrc`: colour bars, about as much red as green and blue)
+/// scores about 0.45 `unsafe` on the tiny model: refused from 0.3, held from 0.4, passed
+/// under thresholds above it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_safe_1_a_generated_clip_that_scores_unsafe_fails_or_holds_the_job_and_refunds() {
+    let fake = Fake::start(FAL.fake);
+    let env = Env::new(FAL.provider).await;
+
+    // Refused: the job fails with the stable code and the reserved credits come back.
+    let (refused, cost) = env.submit(&FAL).await;
+    let mut worker = start_checking(&env, &fake, 0.3, 0.2);
+    let outcome = worker.next_outcome().await;
+    worker.stop().await;
+    assert!(
+        matches!(&outcome, JobOutcome::Failed { code, .. } if code == "moderation.image_refused"),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        stat(&fake, "downloads").await,
+        1,
+        "the clip was fetched and checked"
+    );
+    let error = env
+        .db
+        .job_by_id(&refused)
+        .await
+        .unwrap()
+        .unwrap()
+        .error
+        .unwrap();
+    assert!(
+        error.message.contains("generated clip"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        env.hold_state(&refused, cost).await.as_deref(),
+        Some("released")
+    );
+    assert_eq!(env.balance().await, GRANT);
+
+    // Borderline: held for review instead, out of the queue, its credits still only reserved.
+    let (held, cost) = env.submit(&FAL).await;
+    let mut worker = start_checking(&env, &fake, 0.9, 0.4);
+    let outcome = worker.next_outcome().await;
+    assert!(
+        matches!(&outcome, JobOutcome::Released { .. }),
+        "{outcome:?}"
+    );
+    assert!(env.db.job_is_held(&held).await.unwrap());
+    let queue = env.db.held_jobs(10).await.unwrap();
+    assert_eq!(queue.len(), 1);
+    assert_eq!(queue[0].job_id, held);
+    assert_eq!(queue[0].categories, vec!["unsafe".to_owned()]);
+    let job = env.db.job_by_id(&held).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+    assert_eq!(env.hold_state(&held, cost).await.as_deref(), Some("held"));
+    // No worker takes it while it waits.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(worker.outcomes.try_recv().is_err());
+    worker.stop().await;
+    let records = moderation_records(&env).await;
+    assert!(records.contains(&(
+        "moderation.held".to_owned(),
+        json!("generated_frame"),
+        json!(["unsafe"])
+    )));
+    assert!(records.contains(&(
+        "moderation.refused".to_owned(),
+        json!("generated_frame"),
+        json!(["unsafe"])
+    )));
+}

@@ -7,6 +7,7 @@
 //! `admin` (anyone else gets 404, as if the routes did not exist), an enrolled TOTP
 //! authenticator and a step-up in this session (P-SEC-5), like every other staff action.
 
+pub(crate) mod images;
 pub mod page;
 
 use axum::extract::{Path, State};

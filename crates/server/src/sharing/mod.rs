@@ -468,6 +468,8 @@ pub struct PrivacySharing {
     /// The automated checks' categories: (name, "refused" or "held for review").
     pub rule_categories: Vec<(String, &'static str)>,
     pub operator_rules: bool,
+    /// The image classifier's checked classes, when one is in use (empty: none).
+    pub image_categories: Vec<String>,
 }
 
 impl PrivacySharing {
@@ -497,6 +499,21 @@ impl PrivacySharing {
                 })
                 .collect(),
             operator_rules: s.moderation_rules_file.is_some(),
+            image_categories: match &state.image_check {
+                Some(_) => {
+                    let c = &s.image_check;
+                    let mut labels: Vec<String> = c
+                        .refuse
+                        .keys()
+                        .chain(c.hold.keys())
+                        .map(|l| l.replace('_', " "))
+                        .collect();
+                    labels.sort();
+                    labels.dedup();
+                    labels
+                }
+                None => Vec::new(),
+            },
         }
     }
 }
