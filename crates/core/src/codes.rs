@@ -225,6 +225,7 @@ catalogue! {
     VoiceSample = "voice.sample", 500, "The voice sample could not be made.";
     VoiceSampleIo = "voice.sample_io", 500, "The voice sample could not be read or written.";
     VoiceUnknown = "voice.unknown", 422, "No such voice on this server (404 when the voice is the addressed resource).";
+    VoiceUnusable = "voice.unusable", 422, "A Piper voice of the configured folder that cannot be used (a corrupt model, an unreadable config); the message says why.";
     WebRender = "web.render", 500, "A page could not be rendered.";
     WebhookInvalidUrl = "webhook.invalid_url", 422, "A webhook endpoint address that is not an absolute https URL on the public internet, or carries a user name or password.";
     WebhookKey = "webhook.key", 500, "The key that seals webhook signing secrets is unavailable.";
