@@ -101,7 +101,8 @@ pub const SETUP_PIPER_HOME: &str = "/opt/reelsmith/piper";
 
 impl Default for SpeechConfig {
     /// espeak-ng only: an engine built without settings speaks exactly as it always has.
-    /// [`SpeechConfig::installed`] is what the command line and the worker use.
+    /// The command line, the API and the worker build theirs from `[speech]`
+    /// (`reelsmith_jobs::speech::speech_config`), starting from [`SpeechConfig::installed`].
     fn default() -> Self {
         SpeechConfig {
             piper_voices: None,
