@@ -68,6 +68,10 @@ pub struct RenderArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Only `[speech]` is read from the configuration (the default voice and the Piper
+    /// folders), with the same file and `REELSMITH__…` layering as `serve`.
+    #[command(flatten)]
+    config: crate::platform::ConfigArgs,
 }
 
 /// A `--motion`-style argument: one of the core's choice names, which `--help` lists.
@@ -92,9 +96,15 @@ pub fn run(args: RenderArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let speech = match speech_settings(&args.config) {
+        Ok(speech) => speech,
+        Err(e) => {
+            eprintln!("error[{}]: {}", e.code, e.message);
+            return ExitCode::from(2);
+        }
+    };
     let mut config = EngineConfig {
-        // The natural voice when scripts/setup installed it (REELSMITH_PIPER_HOME moves it).
-        speech: reelsmith_media::speech::voices::SpeechConfig::installed(),
+        speech,
         ..EngineConfig::default()
     };
     if let Some(preset) = &args.preset {
@@ -161,6 +171,26 @@ pub fn run(args: RenderArgs) -> ExitCode {
             ExitCode::from(if e.is_client_error() { 2 } else { 1 })
         }
     }
+}
+
+/// The engine's speech settings from `[speech]`, exactly as the worker reads them: the
+/// natural voice when scripts/setup installed it, `default_voice` and the operator's Piper
+/// folders honoured. Only `[speech]` is checked: a render needs no database or server settings.
+fn speech_settings(
+    args: &crate::platform::ConfigArgs,
+) -> Result<reelsmith_media::speech::voices::SpeechConfig, UsageError> {
+    let config = reelsmith_config::Config::load(&args.sources()).map_err(|e| UsageError {
+        code: e.code(),
+        message: e.to_string(),
+    })?;
+    config
+        .speech
+        .check_default_voice()
+        .map_err(|message| UsageError {
+            code: "config.invalid",
+            message: format!("speech.default_voice: {message}"),
+        })?;
+    Ok(reelsmith_worker::speech_settings::speech_config(&config))
 }
 
 fn stage_label(stage: Stage) -> &'static str {

@@ -675,3 +675,85 @@ fn p_voice_4_render_without_a_voice_flag_uses_the_natural_voice() {
     );
     assert!(plain.contains("voice: espeak:en-us"), "{plain}");
 }
+
+/// Issue 17: `reelsmith render` reads `[speech]` like the server does (the `--config` file,
+/// then `REELSMITH__SPEECH__…`): an operator's Piper voice in `piper_voices` made the default
+/// narrates a render with no voice flag, the environment can pin espeak-ng, and a default voice
+/// of no valid form is refused with its code before anything is rendered.
+#[test]
+fn p_voice_7_render_reads_the_speech_settings() {
+    let installed = reelsmith_media::speech::voices::SpeechConfig::installed()
+        .piper_voices
+        .expect("the Piper voice is installed: run scripts/setup");
+    let dir = tempfile::tempdir().unwrap();
+    let voices = dir.path().join("voices");
+    std::fs::create_dir_all(&voices).unwrap();
+    std::fs::copy(
+        installed.join("en_US-joe-medium.onnx"),
+        voices.join("en_US-operator-medium.onnx"),
+    )
+    .unwrap();
+    std::fs::copy(
+        installed.join("en_US-joe-medium.onnx.json"),
+        voices.join("en_US-operator-medium.onnx.json"),
+    )
+    .unwrap();
+    let config = dir.path().join("reelsmith.toml");
+    let write_config = |default_voice: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[speech]\ndefault_voice = \"{default_voice}\"\npiper_voices = \"{}\"\n",
+                voices.display()
+            ),
+        )
+        .unwrap();
+    };
+    let script = script_file(
+        dir.path(),
+        "script.txt",
+        "The boats leave the harbour at dawn.",
+    );
+    let run = |env: Option<(&str, &str)>, out: &Path| {
+        let mut command = Command::new(bin());
+        command
+            .args(["render", "--quiet", "--resolution", "480p", "--fps", "24"])
+            .arg("--config")
+            .arg(&config)
+            .arg("--script")
+            .arg(&script)
+            .arg("--out")
+            .arg(out);
+        if let Some((k, v)) = env {
+            command.env(k, v);
+        }
+        command.output().unwrap()
+    };
+    let stdout = |o: &Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+
+    write_config("piper:en_US-operator-medium");
+    let ours = stdout(&run(None, &dir.path().join("ours.mp4")));
+    assert!(
+        ours.contains("voice: piper:en_US-operator-medium"),
+        "{ours}"
+    );
+    assert!(!ours.contains("note:"), "{ours}");
+
+    let pinned = stdout(&run(
+        Some(("REELSMITH__SPEECH__DEFAULT_VOICE", "espeak")),
+        &dir.path().join("pinned.mp4"),
+    ));
+    assert!(pinned.contains("voice: espeak:en-us"), "{pinned}");
+
+    write_config("coqui:someone");
+    let out = dir.path().join("refused.mp4");
+    let refused = run(None, &out);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("error[config.invalid]"), "{stderr}");
+    assert!(stderr.contains("default_voice"), "{stderr}");
+    assert!(!out.exists());
+}

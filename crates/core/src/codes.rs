@@ -365,6 +365,7 @@ catalogue! {
     VoiceSample = "voice.sample", 500, "The voice sample could not be made.";
     VoiceSampleIo = "voice.sample_io", 500, "The voice sample could not be read or written.";
     VoiceUnknown = "voice.unknown", 422, "No such voice on this server (404 when the voice is the addressed resource).";
+    VoiceUnusable = "voice.unusable", 422, "A Piper voice of the configured folder that cannot be used (a corrupt model, an unreadable config); the message says why.";
     WebRender = "web.render", 500, "A page could not be rendered.";
     WebhookBadKeys = "webhook.bad_keys", 500, "The provider's webhook key set is unusable.";
     WebhookBadSignature = "webhook.bad_signature", 401, "No signature on the webhook matches.";

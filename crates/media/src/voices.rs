@@ -12,6 +12,7 @@ use reelsmith_core::{Code, ErrorCode, TtsSettings};
 use serde::Serialize;
 
 use crate::audio::write_wav;
+use crate::speech::voices::SpeechConfig;
 use crate::speech::{list_voices, SpeechError};
 
 /// One voice of the catalogue.
@@ -61,27 +62,31 @@ impl ErrorCode for VoiceError {
 
 const ESPEAK: &str = "espeak-ng";
 
-/// The voices of the local engines, sorted by id. espeak-ng's list is read once: installed
-/// voices do not change while the server runs.
-pub fn local_voices() -> &'static [VoiceEntry] {
-    static VOICES: OnceLock<Vec<VoiceEntry>> = OnceLock::new();
-    VOICES.get_or_init(|| {
-        let mut voices = piper_entries();
-        match list_voices() {
-            Ok(names) => voices.extend(names.into_iter().map(espeak_entry)),
-            Err(e) => tracing::warn!(error = %e, "espeak-ng lists no voices"),
+/// The voices of the local engines under the operator's speech settings (`[speech]`, through
+/// `reelsmith_jobs::speech::speech_config`): the usable Piper voices of the configured folder,
+/// then espeak-ng's languages. espeak-ng's list is read once (installed voices do not change
+/// while the server runs); the Piper folder is read each time, so a voice an operator adds is
+/// listed without a restart (a model's checksum is computed once per file version).
+pub fn local_voices(speech: &SpeechConfig) -> Vec<VoiceEntry> {
+    static ESPEAK_VOICES: OnceLock<Vec<VoiceEntry>> = OnceLock::new();
+    let espeak = ESPEAK_VOICES.get_or_init(|| match list_voices() {
+        Ok(names) => names.into_iter().map(espeak_entry).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "espeak-ng lists no voices");
+            Vec::new()
         }
-        voices
-    })
+    });
+    let mut voices = piper_entries(speech);
+    voices.extend(espeak.iter().cloned());
+    voices
 }
 
-/// The natural voices scripts/setup installed (or `REELSMITH_PIPER_HOME` holds) that load: a
-/// voice with a problem (a corrupt model) is left out, so no job can name it.
-fn piper_entries() -> Vec<VoiceEntry> {
-    use crate::speech::voices::{installed_voices, SpeechConfig, SpeechEngine};
-    installed_voices(&SpeechConfig::installed())
+/// The natural voices of the configured folder that load: a voice with a problem (a corrupt
+/// model) is left out, so no job can name it ([`piper_problem`] says why).
+fn piper_entries(speech: &SpeechConfig) -> Vec<VoiceEntry> {
+    crate::speech::voices::piper_voices(speech)
         .into_iter()
-        .filter(|v| v.engine == SpeechEngine::Piper && v.problem.is_none())
+        .filter(|v| v.problem.is_none())
         .map(|v| VoiceEntry {
             id: v.id,
             name: format!("{} (Piper, natural)", v.label),
@@ -94,6 +99,16 @@ fn piper_entries() -> Vec<VoiceEntry> {
             pitch: false,
         })
         .collect()
+}
+
+/// Why the Piper voice `id` (`piper:<name>`) of the configured folder cannot be used, when it
+/// is there but broken (a corrupt model, an unreadable config). None when it is fine or absent.
+pub fn piper_problem(id: &str, speech: &SpeechConfig) -> Option<String> {
+    id.strip_prefix("piper:")?;
+    crate::speech::voices::piper_voices(speech)
+        .into_iter()
+        .find(|v| v.id == id)
+        .and_then(|v| v.problem)
 }
 
 fn espeak_entry(language: String) -> VoiceEntry {
@@ -110,15 +125,17 @@ fn espeak_entry(language: String) -> VoiceEntry {
     }
 }
 
-/// The catalogue entry of `id`. `espeak:<language>` is espeak-ng's entry for that language
-/// spoken by espeak-ng whatever the default voice is (a bare language may be Piper's, D-voice-6).
-pub fn find_voice(id: &str) -> Option<&'static VoiceEntry> {
+/// The catalogue entry of `id` under `speech`. `espeak:<language>` is espeak-ng's entry for
+/// that language spoken by espeak-ng whatever the default voice is (a bare language may be
+/// Piper's, D-voice-6).
+pub fn find_voice(id: &str, speech: &SpeechConfig) -> Option<VoiceEntry> {
+    let voices = local_voices(speech);
     if let Some(language) = id.strip_prefix("espeak:") {
-        return local_voices()
-            .iter()
+        return voices
+            .into_iter()
             .find(|v| v.id == language && v.engine == ESPEAK);
     }
-    local_voices().iter().find(|v| v.id == id)
+    voices.into_iter().find(|v| v.id == id)
 }
 
 /// Names of the languages the studio is most often asked for; others show their tag.
@@ -173,12 +190,8 @@ pub fn sample_text(language: &str) -> &'static str {
 /// Writes a short sample of `id` (at its default speed and pitch) to `out` as a WAV file,
 /// spoken as a job with that voice would be under `config` (a bare language follows the
 /// operator's default voice).
-pub fn write_sample(
-    id: &str,
-    out: &Path,
-    config: &crate::speech::voices::SpeechConfig,
-) -> Result<(), VoiceError> {
-    let voice = find_voice(id).ok_or_else(|| VoiceError::Unknown(id.to_owned()))?;
+pub fn write_sample(id: &str, out: &Path, config: &SpeechConfig) -> Result<(), VoiceError> {
+    let voice = find_voice(id, config).ok_or_else(|| VoiceError::Unknown(id.to_owned()))?;
     let tts = TtsSettings {
         voice: id.to_owned(),
         ..TtsSettings::default()

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use reelsmith_core::{Code, RenderSpec};
 use reelsmith_media::music::{find_track, library_id, list_tracks, LIBRARY_PREFIX};
-use reelsmith_media::voices::{find_voice, local_voices, write_sample, VoiceEntry};
+use reelsmith_media::voices::{find_voice, local_voices, piper_problem, write_sample, VoiceEntry};
 use reelsmith_store::UploadKind;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -116,14 +116,14 @@ pub async fn voices(
 /// a Piper voice (D-voice-6) is named for it, and its espeak-ng reading follows as
 /// `espeak:<language>`, so the picker never says espeak-ng where Piper would speak.
 fn local_views(speech: &reelsmith_media::speech::voices::SpeechConfig) -> Vec<VoiceView> {
-    let voices = local_voices();
+    let voices = local_voices(speech);
     let natural: Vec<&str> = voices
         .iter()
         .filter(|v| v.engine == "piper")
         .map(|v| v.language.as_str())
         .collect();
     let mut out = Vec::with_capacity(voices.len() + natural.len());
-    for v in voices {
+    for v in &voices {
         let mut view = VoiceView::from(v);
         if v.engine == "espeak-ng" && natural.contains(&v.language.as_str()) {
             let status = speech.default_voice_status(&v.id);
@@ -178,9 +178,10 @@ pub async fn voice_sample(
         return cloud_voice_sample(&state, &id).await;
     }
     // Only catalogue ids reach the file system, so the id can name the cached file.
+    let speech = reelsmith_jobs::speech::speech_config(&state.config);
     let voice = tokio::task::spawn_blocking({
-        let id = id.clone();
-        move || find_voice(&id)
+        let (id, speech) = (id.clone(), speech.clone());
+        move || find_voice(&id, &speech)
     })
     .await?
     .ok_or_else(|| unknown_voice(&id))?;
@@ -195,7 +196,6 @@ pub async fn voice_sample(
     };
     let path = dir.join(format!("{}.wav", hex_name(&key)));
     if tokio::fs::metadata(&path).await.is_err() {
-        let speech = reelsmith_jobs::speech::speech_config(&state.config);
         make_sample(id.clone(), speech, dir, path.clone()).await?;
     }
     let bytes = tokio::fs::read(&path)
@@ -370,7 +370,25 @@ pub(crate) async fn check_sound(state: &AppState, owner: &str, spec: &RenderSpec
         .any(|prefix| spec.tts.voice.starts_with(prefix));
     if spec.voice.is_none() && !cloud {
         let id = spec.tts.voice.clone();
-        let known = tokio::task::spawn_blocking(move || find_voice(&id).is_some()).await?;
+        let speech = reelsmith_jobs::speech::speech_config(&state.config);
+        let (known, problem) = tokio::task::spawn_blocking(move || {
+            (
+                find_voice(&id, &speech).is_some(),
+                piper_problem(&id, &speech),
+            )
+        })
+        .await?;
+        // An operator's Piper voice that is there but broken: named, it is refused with the
+        // reason (a bare language falls back to espeak-ng instead, D-voice-6).
+        if let Some(why) = problem {
+            return Err(ApiError::of(
+                Code::VoiceUnusable,
+                format!(
+                    "the voice `{}` is installed but cannot be used: {why}",
+                    spec.tts.voice
+                ),
+            ));
+        }
         if !known {
             return Err(ApiError::of(
                 Code::VoiceUnknown,

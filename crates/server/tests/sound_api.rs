@@ -263,3 +263,93 @@ async fn p_bill_4_the_default_voice_does_not_change_the_quote_or_the_reservation
         "{seen:?}"
     );
 }
+
+/// An operator's Piper voices for `[speech] piper_voices`: the installed en_US-joe-medium model
+/// (scripts/setup) copied as `en_US-operator-medium` with its checksum file, and a truncated
+/// copy as `en_US-broken-medium` whose checksum file is the whole model's (so it is corrupt).
+fn operator_voices(dir: &std::path::Path) {
+    let installed = reelsmith_media::speech::voices::SpeechConfig::installed()
+        .piper_voices
+        .expect("the Piper voice is installed: run scripts/setup");
+    let model = installed.join("en_US-joe-medium.onnx");
+    let md5 = std::process::Command::new("md5sum")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(md5.status.success());
+    let md5 = String::from_utf8(md5.stdout).unwrap();
+    let md5 = md5.split_whitespace().next().unwrap();
+    let config = std::fs::read(installed.join("en_US-joe-medium.onnx.json")).unwrap();
+    let bytes = std::fs::read(&model).unwrap();
+    for (name, body) in [
+        ("en_US-operator-medium", &bytes[..]),
+        ("en_US-broken-medium", &bytes[..bytes.len() / 2]),
+    ] {
+        std::fs::write(dir.join(format!("{name}.onnx")), body).unwrap();
+        std::fs::write(dir.join(format!("{name}.onnx.json")), &config).unwrap();
+        std::fs::write(dir.join(format!("{name}.onnx.md5")), format!("{md5}\n")).unwrap();
+    }
+}
+
+/// Issue 17: a Piper voice an operator adds by pointing `[speech] piper_voices` at a folder is
+/// in the catalogue and a job may name it by id (quoted and queued); a corrupt one there is not
+/// listed, and naming it is refused with `422 voice.unusable` saying why, before anything is
+/// queued or reserved. Without the setting the same id is unknown.
+#[tokio::test]
+async fn p_voice_7_an_operators_voice_folder_is_listed_and_accepted_by_id() {
+    let folder = tempfile::tempdir().unwrap();
+    operator_voices(folder.path());
+    let dir = folder.path().to_path_buf();
+    let t = app_with(move |c| c.speech.piper_voices = Some(dir)).await;
+    let ada = Auth::Cookie(t.signed_in_user("ada@example.com", "ada").await);
+    let voices = ok(&t.get("/api/v1/voices", &ada).await)["voices"].clone();
+    let ids: Vec<&str> = voices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"piper:en_US-operator-medium"), "{ids:?}");
+    assert!(!ids.contains(&"piper:en_US-broken-medium"), "{ids:?}");
+    assert!(
+        !ids.contains(&"piper:en_US-joe-medium"),
+        "the configured folder replaces the setup's: {ids:?}"
+    );
+    let ours = voices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == "piper:en_US-operator-medium")
+        .unwrap();
+    assert_eq!(ours["engine"], "piper");
+    assert_eq!(ours["language"], "en-us");
+
+    let ledger_before = ok(&t.get("/api/v1/me/credits", &ada).await);
+    let broken = json!({ "script": "A quiet harbour at dawn.",
+                         "tts": { "voice": "piper:en_US-broken-medium" } });
+    for path in ["/api/v1/jobs", "/api/v1/jobs/quote"] {
+        let reply = t.json(Method::POST, path, &ada, broken.clone()).await;
+        let body = String::from_utf8_lossy(&reply.body).to_string();
+        reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "voice.unusable");
+        assert!(body.contains("corrupt"), "{body}");
+    }
+    assert_eq!(ok(&t.get("/api/v1/jobs", &ada).await), json!([]));
+    assert_eq!(ok(&t.get("/api/v1/me/credits", &ada).await), ledger_before);
+
+    let named = json!({ "script": "A quiet harbour at dawn.",
+                        "tts": { "voice": "piper:en_US-operator-medium" } });
+    ok(&t
+        .json(Method::POST, "/api/v1/jobs/quote", &ada, named.clone())
+        .await);
+    let job = ok(&t
+        .json(Method::POST, "/api/v1/jobs", &ada, named.clone())
+        .await);
+    assert_eq!(job["params"]["tts"]["voice"], "piper:en_US-operator-medium");
+
+    let plain = app().await;
+    let bo = Auth::Cookie(plain.signed_in_user("bo@example.com", "bob").await);
+    plain
+        .json(Method::POST, "/api/v1/jobs", &bo, named)
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "voice.unknown");
+}

@@ -751,9 +751,17 @@ async fn p_ret_2_under_until_job_ends_the_worker_deletes_the_uploads_when_the_jo
 /// Runs one job of a short script with no voice under `change`d speech settings and returns
 /// the finished job's usage and its WebVTT captions.
 async fn narrate_without_a_voice(env: &Env, change: impl FnOnce(&mut Config)) -> (Value, String) {
-    let job_id = env
-        .submit(json!({ "script": VOICE_SCRIPT, "resolution": "480p" }))
-        .await;
+    narrate(
+        env,
+        json!({ "script": VOICE_SCRIPT, "resolution": "480p" }),
+        change,
+    )
+    .await
+}
+
+/// Runs the job `spec` under `change`d settings and returns its usage and WebVTT captions.
+async fn narrate(env: &Env, spec: Value, change: impl FnOnce(&mut Config)) -> (Value, String) {
+    let job_id = env.submit(spec).await;
     let mut worker = start(env, env.settings_with(change), "w-voice");
     let outcome = worker.next_outcome().await;
     worker.stop().await;
@@ -916,4 +924,44 @@ async fn p_voice_6_a_corrupt_or_missing_default_voice_falls_back_to_espeak_and_s
     assert_eq!(usage["voice"], "espeak:en-us", "{usage}");
     let notes = usage["speech_notes"].to_string();
     assert!(notes.contains("not installed"), "{notes}");
+}
+
+/// Issue 17: a Piper voice the operator added (the installed en_US-joe-medium model copied
+/// under another name, with its checksum file, into the folder `[speech] piper_voices` names)
+/// narrates a job that names it by id, with no fallback, its captions the aligner's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_voice_7_a_job_naming_an_operators_voice_is_narrated_by_it() {
+    let installed = reelsmith_media::speech::voices::SpeechConfig::installed()
+        .piper_voices
+        .expect("the Piper voice is installed: run scripts/setup");
+    let env = Env::new().await;
+    let voices = env.data.join("operator-voices");
+    std::fs::create_dir_all(&voices).unwrap();
+    let model = installed.join("en_US-joe-medium.onnx");
+    let md5 = std::process::Command::new("md5sum")
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(md5.status.success());
+    let md5 = String::from_utf8(md5.stdout).unwrap();
+    std::fs::copy(&model, voices.join("en_US-operator-medium.onnx")).unwrap();
+    std::fs::copy(
+        installed.join("en_US-joe-medium.onnx.json"),
+        voices.join("en_US-operator-medium.onnx.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        voices.join("en_US-operator-medium.onnx.md5"),
+        md5.split_whitespace().next().unwrap(),
+    )
+    .unwrap();
+    let spec = json!({ "script": VOICE_SCRIPT, "resolution": "480p",
+                       "tts": { "voice": "piper:en_US-operator-medium" } });
+    let (usage, vtt) = narrate(&env, spec, move |c| {
+        c.speech.piper_voices = Some(voices);
+    })
+    .await;
+    assert_eq!(usage["voice"], "piper:en_US-operator-medium", "{usage}");
+    assert_eq!(usage["speech_notes"], json!([]), "{usage}");
+    assert_captions_follow(&vtt, usage["output_seconds"].as_f64().unwrap());
 }

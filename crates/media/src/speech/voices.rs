@@ -101,7 +101,8 @@ pub const SETUP_PIPER_HOME: &str = "/opt/reelsmith/piper";
 
 impl Default for SpeechConfig {
     /// espeak-ng only: an engine built without settings speaks exactly as it always has.
-    /// [`SpeechConfig::installed`] is what the command line and the worker use.
+    /// The command line, the API and the worker build theirs from `[speech]`
+    /// (`reelsmith_jobs::speech::speech_config`), starting from [`SpeechConfig::installed`].
     fn default() -> Self {
         SpeechConfig {
             piper_voices: None,
@@ -226,11 +227,7 @@ pub struct VoiceInfo {
 /// Every voice installed here: Piper voices of the configured folder (the broken ones with their
 /// problem), then espeak-ng's languages. An empty espeak-ng list when it is not installed.
 pub fn installed_voices(config: &SpeechConfig) -> Vec<VoiceInfo> {
-    let mut out: Vec<VoiceInfo> = piper::catalogue(config)
-        .into_iter()
-        .map(|v| v.info())
-        .collect();
-    out.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut out = piper_voices(config);
     let mut espeak = super::espeak::voice_entries().unwrap_or_default();
     espeak.sort();
     espeak.dedup_by(|a, b| a.0 == b.0);
@@ -243,6 +240,17 @@ pub fn installed_voices(config: &SpeechConfig) -> Vec<VoiceInfo> {
         natural: false,
         problem: None,
     }));
+    out
+}
+
+/// The Piper voices of the configured folder (`piper_voices`), sorted by id, the broken ones
+/// with their problem (each model's checksum checked, once per file version).
+pub fn piper_voices(config: &SpeechConfig) -> Vec<VoiceInfo> {
+    let mut out: Vec<VoiceInfo> = piper::catalogue(config)
+        .into_iter()
+        .map(|v| v.info())
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
     out
 }
 
