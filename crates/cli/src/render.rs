@@ -180,7 +180,7 @@ fn speech_settings(
     args: &crate::platform::ConfigArgs,
 ) -> Result<reelsmith_media::speech::voices::SpeechConfig, UsageError> {
     let config = reelsmith_config::Config::load(&args.sources()).map_err(|e| UsageError {
-        code: e.code(),
+        code: e.code().as_str(),
         message: e.to_string(),
     })?;
     config
