@@ -83,17 +83,7 @@ impl ShotProvider for Atlas {
                 self.auth(c, Method::POST, &url).json(&body)
             })
             .await?;
-        let id = ans
-            .pointer("/data/id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| self.http.malformed("no data.id in the answer"))?;
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(self.http.malformed(format!("odd prediction id {id}")));
-        }
+        let id = self.http.request_id(&ans, "/data/id", &['-', '_'])?;
         Ok(PendingShot::accepted("atlas", req, id))
     }
 

@@ -342,13 +342,7 @@ impl ShotProvider for ComfyUi {
                 self.req(c, Method::POST, &url).json(&body)
             })
             .await?;
-        let id = ans
-            .get("prompt_id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| self.http.malformed("no prompt_id"))?;
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(self.http.malformed(format!("odd prompt_id {id}")));
-        }
+        let id = self.http.request_id(&ans, "/prompt_id", &['-'])?;
         Ok(PendingShot::accepted("comfyui", req, id))
     }
 

@@ -177,6 +177,30 @@ impl Http {
         }
     }
 
+    /// The request id a provider's answer names at `pointer` (a JSON pointer such as
+    /// `/data/id`). The id goes into later URLs and our database, so an empty, overlong or odd
+    /// one (anything but ASCII letters, digits and `also`) is refused as a malformed answer.
+    pub fn request_id<'a>(
+        &self,
+        answer: &'a serde_json::Value,
+        pointer: &str,
+        also: &[char],
+    ) -> Result<&'a str, ProviderError> {
+        let id = answer
+            .pointer(pointer)
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| self.malformed(format!("no {pointer} in the answer")))?;
+        let well_formed = !id.is_empty()
+            && id.len() <= 200
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || also.contains(&c));
+        if !well_formed {
+            return Err(self.malformed(format!("odd request id {id} at {pointer}")));
+        }
+        Ok(id)
+    }
+
     /// Sends the request `build` makes (called again for each attempt), retrying as the policy
     /// says, and returns the first 2xx answer. Other answers become typed errors.
     pub async fn send(
@@ -570,6 +594,28 @@ mod tests {
         Endpoint::new(base, Secret::new("k"))
             .unwrap()
             .with_download_hosts(hosts)
+    }
+
+    #[test]
+    fn request_ids_are_read_at_their_pointer_and_odd_ones_refused() {
+        let http = Http::new("atlas", ep("https://api.example.com", &[])).unwrap();
+        let answer = serde_json::json!({ "data": { "id": "abc-123_x" }, "bad": "../etc", "long": "a".repeat(201) });
+        assert_eq!(
+            http.request_id(&answer, "/data/id", &['-', '_']).unwrap(),
+            "abc-123_x"
+        );
+        for (pointer, also) in [
+            ("/data/id", &['-'][..]),
+            ("/bad", &['-']),
+            ("/long", &[]),
+            ("/none", &[]),
+        ] {
+            let err = http.request_id(&answer, pointer, also).unwrap_err();
+            assert!(
+                matches!(err, ProviderError::Malformed { .. }),
+                "{pointer}: {err:?}"
+            );
+        }
     }
 
     #[test]

@@ -455,18 +455,7 @@ impl ShotProvider for Kie {
                 self.auth(c, Method::POST, &url).json(&body)
             })
             .await?;
-        let id = data
-            .get("taskId")
-            .and_then(Value::as_str)
-            .ok_or_else(|| self.http.malformed("no data.taskId in the answer"))?;
-        if id.is_empty()
-            || id.len() > 200
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            return Err(self.http.malformed(format!("odd task id {id}")));
-        }
+        let id = self.http.request_id(&data, "/taskId", &['-', '_', '.'])?;
         let mut pending = PendingShot::accepted(NAME, req, id);
         if hd {
             let mut hd_url = self.http.url("api/v1/veo/get-1080p-video")?;
