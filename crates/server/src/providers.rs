@@ -300,34 +300,22 @@ fn voices_view(
         enabled: true,
         consent_required: true,
         consent: history.map(|h| ConsentState::of(NAME, h)),
-        models: vec![ModelView {
+        models: vec![non_video_model(
             model,
-            kinds: Vec::new(),
-            durations: DurationsView {
-                kind: "still",
-                seconds: None,
-                min: None,
-                max: None,
-            },
-            aspects: Vec::new(),
-            resolutions: Vec::new(),
-            native_audio: false,
-            negative_prompt: false,
-            max_prompt_chars: 0,
+            "narration",
             // ElevenLabs' prices are whole credits per 1000 characters.
-            price: PriceView {
+            PriceView {
                 per: "1000 characters",
                 credits: price.ceil() as u32,
             },
-            sends: vec!["narration"],
-        }],
+        )],
     })
 }
 
-/// The assistant as a provider entry: its "models" are what it is used for.
-fn assistant_view(config: &reelsmith_config::Config, history: Option<&[Consent]>) -> ProviderView {
-    let openai = &config.providers.openai;
-    let use_of = |model: String, sends: &'static str| ModelView {
+/// A "model" of a provider that makes no video (a voice, the assistant's uses): no kinds,
+/// durations, aspects or resolutions, only what it is sent and its price.
+fn non_video_model(model: String, sends: &'static str, price: PriceView) -> ModelView {
+    ModelView {
         model,
         kinds: Vec::new(),
         durations: DurationsView {
@@ -341,11 +329,23 @@ fn assistant_view(config: &reelsmith_config::Config, history: Option<&[Consent]>
         native_audio: false,
         negative_prompt: false,
         max_prompt_chars: 0,
-        price: PriceView {
-            per: "image",
-            credits: 0,
-        },
+        price,
         sends: vec![sends],
+    }
+}
+
+/// The assistant as a provider entry: its "models" are what it is used for.
+fn assistant_view(config: &reelsmith_config::Config, history: Option<&[Consent]>) -> ProviderView {
+    let openai = &config.providers.openai;
+    let use_of = |model: String, sends: &'static str| {
+        non_video_model(
+            model,
+            sends,
+            PriceView {
+                per: "image",
+                credits: 0,
+            },
+        )
     };
     let mut models = Vec::new();
     if let Some(chat) = &openai.chat_model {
