@@ -1,9 +1,10 @@
-//! The settings a person picks from a list (aspect, resolution, motion, style, captions), each
+//! The settings a person picks from a list (aspect, resolution, motion, transition, style,
+//! captions), each
 //! with its wire name and a label for people, in one place. The studio's drop-downs, the CLI's
 //! `--motion`-style arguments and the API's JSON all read these lists, so adding a motion is one
 //! line here and one arm where the compositor draws it, never a third copy in a page or a script.
 
-use crate::spec::{Aspect, CaptionMode, Motion, Resolution, Style};
+use crate::spec::{Aspect, CaptionMode, Motion, Resolution, Style, Transition};
 
 /// A setting chosen from a fixed list.
 pub trait Choice: Sized + Copy + PartialEq + Default + 'static {
@@ -44,6 +45,15 @@ choices!(Aspect {
     Landscape = "16:9", "16:9 landscape";
     Portrait = "9:16", "9:16 portrait";
     Square = "1:1", "1:1 square";
+});
+
+choices!(Transition {
+    Cut = "cut", "Cut";
+    Crossfade = "crossfade", "Crossfade";
+    FadeBlack = "fade-black", "Fade through black";
+    Slide = "slide", "Slide";
+    Wipe = "wipe", "Wipe";
+    Zoom = "zoom", "Zoom";
 });
 
 choices!(Resolution {
@@ -126,5 +136,6 @@ mod tests {
         names_match_serde::<Motion>();
         names_match_serde::<Style>();
         names_match_serde::<CaptionMode>();
+        names_match_serde::<Transition>();
     }
 }

@@ -18,5 +18,6 @@ pub use encoding::X264_PRESETS;
 pub use error::ErrorCode;
 pub use limits::Limits;
 pub use spec::{
-    Aspect, CaptionMode, FrameSize, Motion, RenderSpec, Resolution, SpecError, Style, TtsSettings,
+    Aspect, CaptionMode, FrameSize, Motion, RenderSpec, Resolution, SpecError, Style, Transition,
+    TtsSettings,
 };

@@ -321,6 +321,29 @@ pub enum Motion {
     PanDown,
 }
 
+/// How one scene gives way to the next. A job picks one for all its scenes; a storyboard may
+/// pick another per scene (issue 25). The compositor draws each with the camera's sub-pixel
+/// accuracy.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transition {
+    /// The next scene starts on the next frame.
+    Cut,
+    /// The two scenes blend into each other.
+    #[default]
+    Crossfade,
+    /// The picture fades to black, then the next scene fades in.
+    FadeBlack,
+    /// The next scene slides in from the right, pushing the last one out.
+    Slide,
+    /// A straight edge sweeps across, uncovering the next scene.
+    Wipe,
+    /// The last scene zooms in and dissolves into the next.
+    Zoom,
+}
+
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
 )]
