@@ -75,14 +75,6 @@ pub fn current_utc_year() -> i32 {
 /// The proleptic Gregorian year containing the given Unix time (days-to-civil conversion).
 pub fn year_of_unix_seconds(seconds: u64) -> i32 {
     let days = i64::try_from(seconds / 86_400).unwrap_or(i64::MAX / 2);
-    // Shift the epoch to 0000-03-01 so leap days fall at the end of each 400-year era.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153; // 0 = March
-    let year = year_of_era + era * 400 + i64::from(month_index >= 10);
+    let (year, _, _) = reelsmith_core::calendar::civil_from_days(days);
     i32::try_from(year).unwrap_or(i32::MAX)
 }

@@ -561,14 +561,8 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
         t.next()?.parse::<i64>().ok()?,
     );
     let sec: f64 = t.next().unwrap_or("0").parse().ok()?;
-    // Days from civil (Hinnant).
-    let y2 = if m <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let month = u32::try_from(m).ok().filter(|m| (1..=12).contains(m))?;
+    let days = reelsmith_core::calendar::days_from_civil(y, month, u32::try_from(day).ok()?);
     Some(days * 86_400_000 + h * 3_600_000 + min * 60_000 + (sec * 1000.0) as i64)
 }
 

@@ -21,22 +21,8 @@ use subtle::ConstantTimeEq;
 
 /// `YYYY-MM` of a Unix time in milliseconds, in UTC: the period of a monthly grant.
 pub fn month_key(unix_ms: i64) -> String {
-    let (y, m, _) = civil_from_days(unix_ms.div_euclid(86_400_000));
+    let (y, m, _) = reelsmith_core::calendar::civil_from_days(unix_ms.div_euclid(86_400_000));
     format!("{y:04}-{m:02}")
-}
-
-/// Gregorian date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// HMAC-SHA256 of `message` under `key`, lower-case hex.

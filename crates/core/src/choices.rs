@@ -3,6 +3,7 @@
 //! drop-downs, the CLI's `--motion`-style arguments and the API's JSON all read these lists, so
 //! adding a motion is one line here and one arm where the compositor draws it, never a third copy
 //! in a page or a script.
+
 use crate::spec::{Aspect, CaptionMode, Motion, Resolution, Style, Transition};
 
 /// A setting chosen from a fixed list.

@@ -5,6 +5,7 @@
 // Outside tests a panic is a crashed request or worker: handle the error (see Cargo.toml).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod calendar;
 pub mod choices;
 pub mod codes;
 pub mod encoding;

@@ -10,7 +10,7 @@
 use crate::http::{Endpoint, Http, Idempotent};
 use crate::registry;
 use crate::{
-    PendingShot, ProviderError, Secret, ShotKind, ShotOutput, ShotProvider, ShotRequest, Sink,
+    PendingShot, ProviderError, Secret, ShotKind, ShotProvider, ShotRequest, ShotResult, Sink,
 };
 use async_trait::async_trait;
 use reqwest::{Client, Method, RequestBuilder};
@@ -87,12 +87,7 @@ impl ShotProvider for Atlas {
         Ok(PendingShot::accepted("atlas", req, id))
     }
 
-    async fn wait(
-        &self,
-        pending: &PendingShot,
-        sink: &mut Sink<'_>,
-        max_bytes: u64,
-    ) -> Result<ShotOutput, ProviderError> {
+    async fn wait(&self, pending: &PendingShot, sink: &mut Sink<'_>, max_bytes: u64) -> ShotResult {
         let url = self
             .http
             .url(&format!("api/v1/model/prediction/{}", pending.request_id))?;

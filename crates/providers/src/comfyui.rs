@@ -18,7 +18,7 @@
 
 use crate::http::{Endpoint, Http, Idempotent};
 use crate::registry;
-use crate::{PendingShot, ProviderError, ShotOutput, ShotProvider, ShotRequest, Sink};
+use crate::{PendingShot, ProviderError, ShotProvider, ShotRequest, ShotResult, Sink};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use reqwest::{Client, Method, RequestBuilder};
@@ -119,7 +119,7 @@ impl ComfyUi {
         sink: &mut Sink<'_>,
         max_bytes: u64,
         on_progress: &(dyn Fn(Progress) + Sync),
-    ) -> Result<ShotOutput, ProviderError> {
+    ) -> ShotResult {
         let id = pending.request_id.as_str();
         let deadline = self.http.deadline();
         let connect = tokio::time::timeout(
@@ -346,12 +346,7 @@ impl ShotProvider for ComfyUi {
         Ok(PendingShot::accepted("comfyui", req, id))
     }
 
-    async fn wait(
-        &self,
-        pending: &PendingShot,
-        sink: &mut Sink<'_>,
-        max_bytes: u64,
-    ) -> Result<ShotOutput, ProviderError> {
+    async fn wait(&self, pending: &PendingShot, sink: &mut Sink<'_>, max_bytes: u64) -> ShotResult {
         let id = pending.request_id.clone();
         self.wait_with_progress(pending, sink, max_bytes, &move |p: Progress| {
             tracing::debug!(provider = "comfyui", request_id = %id, value = p.value, max = p.max, "progress");

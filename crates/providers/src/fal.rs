@@ -11,7 +11,7 @@
 use crate::http::{Endpoint, Http, Idempotent};
 use crate::registry;
 use crate::{
-    PendingShot, ProviderError, Secret, ShotKind, ShotOutput, ShotProvider, ShotRequest, Sink,
+    PendingShot, ProviderError, Secret, ShotKind, ShotProvider, ShotRequest, ShotResult, Sink,
 };
 use async_trait::async_trait;
 use reqwest::Client;
@@ -237,12 +237,7 @@ impl ShotProvider for Fal {
         })
     }
 
-    async fn wait(
-        &self,
-        pending: &PendingShot,
-        sink: &mut Sink<'_>,
-        max_bytes: u64,
-    ) -> Result<ShotOutput, ProviderError> {
+    async fn wait(&self, pending: &PendingShot, sink: &mut Sink<'_>, max_bytes: u64) -> ShotResult {
         let status_url = match &pending.status_url {
             Some(u) => self.http.checked_url(u, false)?,
             None => self.request_url(pending, "/status")?,

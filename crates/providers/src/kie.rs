@@ -27,7 +27,7 @@
 use crate::http::{backoff, retry_after, Endpoint, Http, Idempotent};
 use crate::registry;
 use crate::{
-    PendingShot, ProviderError, Secret, ShotKind, ShotOutput, ShotProvider, ShotRequest, Sink,
+    PendingShot, ProviderError, Secret, ShotKind, ShotProvider, ShotRequest, ShotResult, Sink,
 };
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;
@@ -468,12 +468,7 @@ impl ShotProvider for Kie {
         Ok(pending)
     }
 
-    async fn wait(
-        &self,
-        pending: &PendingShot,
-        sink: &mut Sink<'_>,
-        max_bytes: u64,
-    ) -> Result<ShotOutput, ProviderError> {
+    async fn wait(&self, pending: &PendingShot, sink: &mut Sink<'_>, max_bytes: u64) -> ShotResult {
         let file = match family(&pending.model) {
             Family::Veo => {
                 let sd = self.wait_veo(&pending.request_id).await?;

@@ -157,6 +157,9 @@ pub struct ShotOutput {
     pub source_url: String,
 }
 
+/// What [`ShotProvider::wait`] answers.
+pub type ShotResult = Result<ShotOutput, ProviderError>;
+
 /// A sink for results: a file, or a `Vec<u8>` in tests.
 pub type Sink<'a> = dyn AsyncWrite + Unpin + Send + 'a;
 
@@ -172,12 +175,7 @@ pub trait ShotProvider: Send + Sync {
 
     /// Polls until the job ends, then streams the result into `sink`, refusing more than
     /// `max_bytes`. Safe to call again with the same `PendingShot` after a restart.
-    async fn wait(
-        &self,
-        pending: &PendingShot,
-        sink: &mut Sink<'_>,
-        max_bytes: u64,
-    ) -> Result<ShotOutput, ProviderError>;
+    async fn wait(&self, pending: &PendingShot, sink: &mut Sink<'_>, max_bytes: u64) -> ShotResult;
 
     /// Asks the provider to stop the job. A job that already finished is not an error.
     async fn cancel(&self, pending: &PendingShot) -> Result<(), ProviderError>;

@@ -10,7 +10,7 @@
 
 use crate::http::{Endpoint, Http, Idempotent};
 use crate::registry;
-use crate::{PendingShot, ProviderError, Secret, ShotOutput, ShotProvider, ShotRequest, Sink};
+use crate::{PendingShot, ProviderError, Secret, ShotProvider, ShotRequest, ShotResult, Sink};
 use async_trait::async_trait;
 use reqwest::{Client, Method, RequestBuilder};
 use serde::Deserialize;
@@ -167,12 +167,7 @@ impl ShotProvider for Replicate {
         })
     }
 
-    async fn wait(
-        &self,
-        pending: &PendingShot,
-        sink: &mut Sink<'_>,
-        max_bytes: u64,
-    ) -> Result<ShotOutput, ProviderError> {
+    async fn wait(&self, pending: &PendingShot, sink: &mut Sink<'_>, max_bytes: u64) -> ShotResult {
         let get = self.get_url(pending)?;
         let deadline = self.http.deadline();
         let prediction = loop {

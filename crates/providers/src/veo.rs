@@ -11,7 +11,7 @@
 
 use crate::http::{Endpoint, Http, Idempotent};
 use crate::registry;
-use crate::{PendingShot, ProviderError, Secret, ShotOutput, ShotProvider, ShotRequest, Sink};
+use crate::{PendingShot, ProviderError, Secret, ShotProvider, ShotRequest, ShotResult, Sink};
 use async_trait::async_trait;
 use base64::Engine;
 use reqwest::{Client, Method, RequestBuilder};
@@ -91,12 +91,7 @@ impl ShotProvider for Veo {
         Ok(PendingShot::accepted("veo", req, name))
     }
 
-    async fn wait(
-        &self,
-        pending: &PendingShot,
-        sink: &mut Sink<'_>,
-        max_bytes: u64,
-    ) -> Result<ShotOutput, ProviderError> {
+    async fn wait(&self, pending: &PendingShot, sink: &mut Sink<'_>, max_bytes: u64) -> ShotResult {
         let url = self.http.url(&pending.request_id)?;
         let deadline = self.http.deadline();
         let op = loop {

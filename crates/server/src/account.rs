@@ -24,7 +24,7 @@ use crate::auth::{
     password_matches, session_cookie_header, Accepted, Profile,
 };
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
+use crate::extract::{ApiJson, ClientInfo, CurrentUser};
 use crate::time::rfc3339;
 use crate::AppState;
 use reelsmith_core::Code;
@@ -151,15 +151,15 @@ async fn check_password(
     )
     .await?;
     if !password_matches(Some(&caller.user), password).await? {
-        audit(
-            state,
-            client.audit(
+        let detail = json!({ "for": what });
+        client
+            .record(
+                state,
                 "password.check_failed",
                 Some(caller.id()),
-                Some(json!({ "for": what })),
-            ),
-        )
-        .await;
+                Some(detail),
+            )
+            .await;
         return Err(invalid_credentials());
     }
     state.db.rate_limit_reset("password_check", &key).await?;
@@ -194,11 +194,9 @@ pub async fn update_profile(
         .db
         .set_display_name(caller.id(), name, now_ms())
         .await?;
-    audit(
-        &state,
-        client.audit("profile.updated", Some(caller.id()), None),
-    )
-    .await;
+    client
+        .record(&state, "profile.updated", Some(caller.id()), None)
+        .await;
     fresh_profile(&state, caller.id()).await
 }
 
@@ -220,15 +218,15 @@ pub async fn set_username(
         .db
         .set_username(caller.id(), &username, now_ms())
         .await?;
-    audit(
-        &state,
-        client.audit(
+    let detail = json!({ "from": &caller.user.username, "to": &username });
+    client
+        .record(
+            &state,
             "profile.username_changed",
             Some(caller.id()),
-            Some(json!({ "from": &caller.user.username, "to": &username })),
-        ),
-    )
-    .await;
+            Some(detail),
+        )
+        .await;
     fresh_profile(&state, caller.id()).await
 }
 
@@ -268,15 +266,10 @@ pub async fn change_password(
     // Every API token ends as well (P-ACC-3), the caller's own included: a token minted by
     // someone who knew the old password must not outlive it.
     let tokens = state.db.revoke_all_api_tokens(caller.id(), now).await?;
-    audit(
-        &state,
-        client.audit(
-            "password.changed",
-            Some(caller.id()),
-            Some(json!({ "sessions_ended": ended, "tokens_revoked": tokens })),
-        ),
-    )
-    .await;
+    let detail = json!({ "sessions_ended": ended, "tokens_revoked": tokens });
+    client
+        .record(&state, "password.changed", Some(caller.id()), Some(detail))
+        .await;
     let event = reelsmith_mail::SecurityEvent::PasswordChanged {
         when: rfc3339(now),
         ip: client.ip.clone().unwrap_or_else(|| "unknown".into()),
@@ -347,15 +340,15 @@ pub async fn request_email_change(
     if let Err(err) = state.mailer.send(&notice).await {
         tracing::error!(error = %err, "could not send the email change notice");
     }
-    audit(
-        &state,
-        client.audit(
+    let detail = json!({ "new_email": email.address });
+    client
+        .record(
+            &state,
             "email.change_requested",
             Some(caller.id()),
-            Some(json!({ "new_email": email.address })),
-        ),
-    )
-    .await;
+            Some(detail),
+        )
+        .await;
     Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted" })))
 }
 
@@ -397,28 +390,23 @@ pub async fn verify_email_change(
     match state.db.set_email(caller.id(), &new_email, now_ms()).await {
         Ok(_) => {}
         Err(StoreError::EmailTaken) => {
-            audit(
-                &state,
-                client.audit(
+            let detail = json!({ "new_email": new_email });
+            client
+                .record(
+                    &state,
                     "email.change_conflict",
                     Some(caller.id()),
-                    Some(json!({ "new_email": new_email })),
-                ),
-            )
-            .await;
+                    Some(detail),
+                )
+                .await;
             return Err(StoreError::EmailTaken.into());
         }
         Err(err) => return Err(err.into()),
     }
-    audit(
-        &state,
-        client.audit(
-            "email.changed",
-            Some(caller.id()),
-            Some(json!({ "old_email": old_email, "new_email": new_email })),
-        ),
-    )
-    .await;
+    let detail = json!({ "old_email": old_email, "new_email": new_email });
+    client
+        .record(&state, "email.changed", Some(caller.id()), Some(detail))
+        .await;
     fresh_profile(&state, caller.id()).await
 }
 
@@ -438,15 +426,10 @@ pub async fn delete_account(
     // so nothing done with the account's credentials can follow this answer.
     state.db.mark_user_deleted(caller.id(), now).await?;
     let purge_by = rfc3339(now + i64::from(state.config.retention.purge_days) * 86_400_000);
-    audit(
-        &state,
-        client.audit(
-            "account.deleted",
-            Some(caller.id()),
-            Some(json!({ "purge_by": purge_by })),
-        ),
-    )
-    .await;
+    let detail = json!({ "purge_by": purge_by });
+    client
+        .record(&state, "account.deleted", Some(caller.id()), Some(detail))
+        .await;
     let message = templates::account_deleted(
         &caller.user.email,
         &rfc3339(now),
@@ -488,7 +471,7 @@ pub async fn set_processing(
     } else {
         "processing.resumed"
     };
-    audit(&state, client.audit(kind, Some(caller.id()), None)).await;
+    client.record(&state, kind, Some(caller.id()), None).await;
     if !req.paused {
         // Jobs that waited become claimable again: wake PostgreSQL listeners instead of
         // leaving them to the next poll.

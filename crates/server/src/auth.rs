@@ -21,9 +21,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{
-    audit, session_lifetime_ms, ApiJson, ClientInfo, CurrentUser, SESSION_COOKIE,
-};
+use crate::extract::{session_lifetime_ms, ApiJson, ClientInfo, CurrentUser, SESSION_COOKIE};
 use crate::time::rfc3339;
 use crate::AppState;
 use reelsmith_core::Code;
@@ -239,11 +237,9 @@ pub async fn signup(
         &state.branding(),
     );
     state.mailer.send(&message).await?;
-    audit(
-        &state,
-        client.audit("account.created", Some(&user.id), None),
-    )
-    .await;
+    client
+        .record(&state, "account.created", Some(&user.id), None)
+        .await;
     Ok((StatusCode::CREATED, Json(Profile::from(&user))))
 }
 
@@ -309,7 +305,9 @@ pub async fn verify(
 ) -> ApiResult<Response> {
     let user = check_code(&state, &req.email, &req.code, CodePurpose::Verify).await?;
     state.db.mark_email_verified(&user.id, now_ms()).await?;
-    audit(&state, client.audit("email.verified", Some(&user.id), None)).await;
+    client
+        .record(&state, "email.verified", Some(&user.id), None)
+        .await;
     let user = state
         .db
         .user_by_id(&user.id)
@@ -318,15 +316,10 @@ pub async fn verify(
     // The code proves the person reads the address's mail, which is what a password reset asks
     // too: asking for the password again right after would add nothing but a step.
     let cookie = open_session(&state, &client, &user.id).await?;
-    audit(
-        &state,
-        client.audit(
-            "sign_in.succeeded",
-            Some(&user.id),
-            Some(json!({ "by": "verification" })),
-        ),
-    )
-    .await;
+    let detail = json!({ "by": "verification" });
+    client
+        .record(&state, "sign_in.succeeded", Some(&user.id), Some(detail))
+        .await;
     let mut response = Json(Profile::from(&user)).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
@@ -393,11 +386,9 @@ pub async fn resend_verification(
         if let Err(err) = state.mailer.send(&message).await {
             tracing::error!(error = %err, "could not send a verification code");
         }
-        audit(
-            &state,
-            client.audit("email.code_resent", Some(&user.id), None),
-        )
-        .await;
+        client
+            .record(&state, "email.code_resent", Some(&user.id), None)
+            .await;
     }
     Ok(accepted)
 }
@@ -465,36 +456,31 @@ pub async fn login(
         .filter(|u| !u.is_deleted());
     if !password_matches(user.as_ref(), req.password).await? {
         let detail = json!({ "email": email.canonical });
-        audit(
-            &state,
-            client.audit(
+        client
+            .record(
+                &state,
                 "sign_in.failed",
                 user.as_ref().map(|u| u.id.as_str()),
                 Some(detail),
-            ),
-        )
-        .await;
+            )
+            .await;
         return Err(invalid_credentials());
     }
     let user = user.ok_or_else(invalid_credentials)?;
     // Suspension by an admin (issue 20): told only to whoever knows the password.
     if state.db.suspended_at(&user.id).await?.is_some() {
-        audit(
-            &state,
-            client.audit("sign_in.suspended", Some(&user.id), None),
-        )
-        .await;
+        client
+            .record(&state, "sign_in.suspended", Some(&user.id), None)
+            .await;
         return Err(ApiError::of(
             Code::AuthSuspended,
             "this account is suspended; contact the operator",
         ));
     }
     if user.email_verified_at.is_none() {
-        audit(
-            &state,
-            client.audit("sign_in.unverified", Some(&user.id), None),
-        )
-        .await;
+        client
+            .record(&state, "sign_in.unverified", Some(&user.id), None)
+            .await;
         return Err(ApiError::of(
             Code::AuthEmailUnverified,
             "verify your email address with the emailed code before signing in",
@@ -525,11 +511,9 @@ pub async fn login(
     // The account-wide bucket is not reset: the owner signing in must not hand a guesser
     // elsewhere a fresh allowance.
     state.db.rate_limit_reset("sign_in", &limit_key).await?;
-    audit(
-        &state,
-        client.audit("sign_in.succeeded", Some(&user.id), None),
-    )
-    .await;
+    client
+        .record(&state, "sign_in.succeeded", Some(&user.id), None)
+        .await;
     let cookie = session_cookie_header(&state, &token.secret, session_lifetime_ms(&state) / 1000);
     let mut response = Json(Profile::from(&user)).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
@@ -602,11 +586,9 @@ pub async fn forgot_password(
         if let Err(err) = state.mailer.send(&message).await {
             tracing::error!(error = %err, "could not send a password reset code");
         }
-        audit(
-            &state,
-            client.audit("password.reset_requested", Some(&user.id), None),
-        )
-        .await;
+        client
+            .record(&state, "password.reset_requested", Some(&user.id), None)
+            .await;
     }
     Ok(accepted)
 }
@@ -628,15 +610,10 @@ pub async fn reset_password(
     let tokens = state.db.revoke_all_api_tokens(&user.id, now).await?;
     // Holding the emailed code proves ownership of the address as well as verification does.
     state.db.mark_email_verified(&user.id, now).await?;
-    audit(
-        &state,
-        client.audit(
-            "password.reset",
-            Some(&user.id),
-            Some(json!({ "sessions_ended": ended, "tokens_revoked": tokens })),
-        ),
-    )
-    .await;
+    let detail = json!({ "sessions_ended": ended, "tokens_revoked": tokens });
+    client
+        .record(&state, "password.reset", Some(&user.id), Some(detail))
+        .await;
     let event = reelsmith_mail::SecurityEvent::PasswordChanged {
         when: rfc3339(now),
         ip: client.ip.clone().unwrap_or_else(|| "unknown".into()),

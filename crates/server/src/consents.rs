@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ClientInfo, CurrentUser};
+use crate::extract::{ClientInfo, CurrentUser};
 use crate::providers::{
     assistant_enabled, is_third_party, label, provider_names, ConsentState, ASSISTANT,
 };
@@ -105,15 +105,11 @@ pub async fn grant(
         .db
         .grant_consent(caller.id(), &provider, version, now_ms())
         .await?;
-    audit(
-        &state,
-        client.audit(
-            "consent.granted",
-            Some(caller.id()),
-            Some(json!({ "provider": provider, "policy_version": version, "consent_id": consent.id })),
-        ),
-    )
-    .await;
+    let detail =
+        json!({ "provider": provider, "policy_version": version, "consent_id": consent.id });
+    client
+        .record(&state, "consent.granted", Some(caller.id()), Some(detail))
+        .await;
     Ok(Json(provider_consent(&provider, &[consent])))
 }
 
@@ -136,15 +132,10 @@ pub async fn withdraw(
         .withdraw_consent(caller.id(), &provider, now_ms())
         .await?;
     if withdrawn {
-        audit(
-            &state,
-            client.audit(
-                "consent.withdrawn",
-                Some(caller.id()),
-                Some(json!({ "provider": provider })),
-            ),
-        )
-        .await;
+        let detail = json!({ "provider": provider });
+        client
+            .record(&state, "consent.withdrawn", Some(caller.id()), Some(detail))
+            .await;
     }
     let history = state.db.consents_for_user(caller.id()).await?;
     Ok(Json(provider_consent(&provider, &history)))

@@ -23,7 +23,7 @@ use utoipa::ToSchema;
 
 use crate::auth::enforce_limit;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ApiJson, ApiQuery, ClientInfo, CurrentUser};
+use crate::extract::{ApiJson, ApiQuery, ClientInfo, CurrentUser};
 use crate::job_cost::JobCost;
 use crate::range::serve_object;
 use crate::time::{date, opt_rfc3339, rfc3339};
@@ -411,15 +411,14 @@ pub(crate) async fn owned_job(
 }
 
 async fn denied(state: &AppState, caller: &CurrentUser, client: &ClientInfo, id: &str) -> ApiError {
-    audit(
-        state,
-        client.audit(
+    client
+        .record(
+            state,
             "access.denied",
             Some(caller.id()),
             Some(json!({ "job_id": id })),
-        ),
-    )
-    .await;
+        )
+        .await;
     ApiError::not_found("job")
 }
 
@@ -480,15 +479,10 @@ pub async fn delete(
         state.media.delete(key).await?;
     }
     let uploads = drop_unused_uploads(&state, &caller, &client, used).await?;
-    audit(
-        &state,
-        client.audit(
-            "job.deleted",
-            Some(caller.id()),
-            Some(json!({ "job_id": id, "objects": keys.len(), "uploads": uploads })),
-        ),
-    )
-    .await;
+    let detail = json!({ "job_id": id, "objects": keys.len(), "uploads": uploads });
+    client
+        .record(&state, "job.deleted", Some(caller.id()), Some(detail))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -596,15 +590,16 @@ pub async fn delete_revision(
         return Ok(StatusCode::NO_CONTENT);
     }
     let uploads = drop_unused_uploads(&state, &caller, &client, used).await?;
-    audit(
-        &state,
-        client.audit(
+    let detail =
+        json!({ "job_id": id, "revision": revision, "objects": keys.len(), "uploads": uploads });
+    client
+        .record(
+            &state,
             "job.revision_deleted",
             Some(caller.id()),
-            Some(json!({ "job_id": id, "revision": revision, "objects": keys.len(), "uploads": uploads })),
-        ),
-    )
-    .await;
+            Some(detail),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -637,15 +632,10 @@ async fn drop_unused_uploads(
         }
         if state.db.delete_upload(caller.id(), id).await?.is_some() {
             gone += 1;
-            audit(
-                state,
-                client.audit(
-                    "upload.deleted",
-                    Some(caller.id()),
-                    Some(json!({ "upload_id": id, "reason": "unused" })),
-                ),
-            )
-            .await;
+            let detail = json!({ "upload_id": id, "reason": "unused" });
+            client
+                .record(state, "upload.deleted", Some(caller.id()), Some(detail))
+                .await;
         }
     }
     Ok(gone)
@@ -1046,15 +1036,10 @@ pub async fn update(
         return Err(denied(&state, &caller, &client, &id).await);
     };
     // The title itself stays out of the audit log: it is the person's words, like the script.
-    audit(
-        &state,
-        client.audit(
-            "job.renamed",
-            Some(caller.id()),
-            Some(json!({ "job_id": id, "default": title.is_none() })),
-        ),
-    )
-    .await;
+    let detail = json!({ "job_id": id, "default": title.is_none() });
+    client
+        .record(&state, "job.renamed", Some(caller.id()), Some(detail))
+        .await;
     Ok(Json(JobView::from(&job)))
 }
 

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Profile;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
+use crate::extract::{ApiJson, ClientInfo, CurrentUser};
 use crate::AppState;
 
 #[derive(Deserialize, ToSchema)]
@@ -43,7 +43,7 @@ pub async fn set(
     } else {
         "marketing.opted_out"
     };
-    audit(&state, client.audit(kind, Some(caller.id()), None)).await;
+    client.record(&state, kind, Some(caller.id()), None).await;
     let user = state
         .db
         .user_by_id(caller.id())

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
+use crate::extract::{ApiJson, ClientInfo, CurrentUser};
 use crate::time::rfc3339;
 use crate::AppState;
 use reelsmith_core::Code;
@@ -93,11 +93,9 @@ pub async fn enrol(
     let key = data_key(&state, caller.id()).await?;
     let sealed = key.seal_value(&seal_context(caller.id()), &secret);
     state.db.set_totp_pending(caller.id(), &sealed).await?;
-    audit(
-        &state,
-        client.audit("mfa.enrol_started", Some(caller.id()), None),
-    )
-    .await;
+    client
+        .record(&state, "mfa.enrol_started", Some(caller.id()), None)
+        .await;
     let uri = provisioning_uri(&state.config.staff.totp_issuer, &caller.user.email, &secret);
     let body = Enrolment {
         secret: secret_to_base32(&secret),
@@ -178,7 +176,9 @@ pub async fn confirm(
             .set_session_step_up(session, state.clock.now())
             .await?;
     }
-    audit(&state, client.audit("mfa.enabled", Some(caller.id()), None)).await;
+    client
+        .record(&state, "mfa.enabled", Some(caller.id()), None)
+        .await;
     Ok((
         StatusCode::OK,
         Json(Confirmed {
@@ -212,11 +212,9 @@ pub async fn verify(
     check_code(&state, &caller, &client, &req).await?;
     let now = state.clock.now();
     state.db.set_session_step_up(&session, now).await?;
-    audit(
-        &state,
-        client.audit("mfa.verified", Some(caller.id()), None),
-    )
-    .await;
+    client
+        .record(&state, "mfa.verified", Some(caller.id()), None)
+        .await;
     let window = i64::from(state.config.staff.step_up_minutes.max(1)) * 60_000;
     Ok(Json(Verified {
         step_up_until: rfc3339(now + window),
@@ -234,11 +232,9 @@ pub async fn disable(
 ) -> ApiResult<Response> {
     check_code(&state, &caller, &client, &req).await?;
     state.db.clear_totp(caller.id()).await?;
-    audit(
-        &state,
-        client.audit("mfa.disabled", Some(caller.id()), None),
-    )
-    .await;
+    client
+        .record(&state, "mfa.disabled", Some(caller.id()), None)
+        .await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -283,11 +279,9 @@ async fn check_code(
             );
             return Err(refuse(state, caller, client, "mfa.failed", err).await);
         }
-        audit(
-            state,
-            client.audit("mfa.recovery_used", Some(caller.id()), None),
-        )
-        .await;
+        client
+            .record(state, "mfa.recovery_used", Some(caller.id()), None)
+            .await;
         return Ok(());
     }
     let secret = open_secret(state, caller.id(), &sealed).await?;
@@ -321,7 +315,9 @@ async fn refuse(
     err: ApiError,
 ) -> ApiError {
     let detail = json!({ "code": err.code });
-    audit(state, client.audit(kind, Some(caller.id()), Some(detail))).await;
+    client
+        .record(state, kind, Some(caller.id()), Some(detail))
+        .await;
     err
 }
 

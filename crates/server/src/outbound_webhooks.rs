@@ -15,7 +15,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ApiJson, ClientInfo, Credential, CurrentUser};
+use crate::extract::{ApiJson, ClientInfo, Credential, CurrentUser};
 use crate::time::{opt_rfc3339, rfc3339};
 use crate::AppState;
 
@@ -149,15 +149,10 @@ async fn own_token(
     if allowed {
         return Ok(());
     }
-    audit(
-        state,
-        client.audit(
-            "access.denied",
-            Some(caller.id()),
-            Some(json!({ "for": "webhook", "token_id": token_id })),
-        ),
-    )
-    .await;
+    let detail = json!({ "for": "webhook", "token_id": token_id });
+    client
+        .record(state, "access.denied", Some(caller.id()), Some(detail))
+        .await;
     Err(ApiError::not_found("token"))
 }
 
@@ -215,15 +210,10 @@ pub async fn create(
         disabled_reason: None,
     };
     state.db.create_webhook_endpoint(&endpoint, &sealed).await?;
-    audit(
-        &state,
-        client.audit(
-            "webhook.created",
-            Some(caller.id()),
-            Some(json!({ "webhook_id": id, "token_id": token_id })),
-        ),
-    )
-    .await;
+    let detail = json!({ "webhook_id": id, "token_id": token_id });
+    client
+        .record(&state, "webhook.created", Some(caller.id()), Some(detail))
+        .await;
     Ok((
         StatusCode::CREATED,
         Json(CreatedWebhook {
@@ -288,15 +278,10 @@ pub async fn delete(
         .db
         .delete_webhook_endpoint(caller.id(), &webhook_id)
         .await?;
-    audit(
-        &state,
-        client.audit(
-            "webhook.deleted",
-            Some(caller.id()),
-            Some(json!({ "webhook_id": webhook_id })),
-        ),
-    )
-    .await;
+    let detail = json!({ "webhook_id": webhook_id });
+    client
+        .record(&state, "webhook.deleted", Some(caller.id()), Some(detail))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,7 +13,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
+use crate::extract::{ApiJson, ClientInfo, CurrentUser};
 use crate::time::rfc3339;
 use crate::AppState;
 use reelsmith_core::Code;
@@ -208,14 +208,9 @@ pub async fn accept(
         .db
         .accept_policy(caller.id(), kind, &current.version, now_ms())
         .await?;
-    audit(
-        &state,
-        client.audit(
-            "policy.accepted",
-            Some(caller.id()),
-            Some(json!({ "kind": kind.as_str(), "version": current.version })),
-        ),
-    )
-    .await;
+    let detail = json!({ "kind": kind.as_str(), "version": current.version });
+    client
+        .record(&state, "policy.accepted", Some(caller.id()), Some(detail))
+        .await;
     my_policies(&state, caller.id()).await
 }

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use crate::auth::enforce_limit;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
+use crate::extract::{ApiJson, ClientInfo, CurrentUser};
 use crate::providers::ASSISTANT;
 use crate::AppState;
 
@@ -122,11 +122,9 @@ pub async fn write(
         .db
         .log_account_transfer(caller.id(), ASSISTANT, "chat", "script", &detail, now_ms())
         .await?;
-    audit(
-        &state,
-        client.audit("provider.transfer", Some(caller.id()), Some(detail)),
-    )
-    .await;
+    client
+        .record(&state, "provider.transfer", Some(caller.id()), Some(detail))
+        .await;
     let written = match writer.write_script(topic, usize::from(body.scenes)).await {
         Ok(written) => written,
         Err(e) => {

@@ -9,7 +9,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ClientInfo, CurrentUser};
+use crate::extract::{ClientInfo, CurrentUser};
 use crate::time::rfc3339;
 use crate::AppState;
 use reelsmith_core::Code;
@@ -59,26 +59,16 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     if !state.db.revoke_session(caller.id(), &id).await? {
-        audit(
-            &state,
-            client.audit(
-                "access.denied",
-                Some(caller.id()),
-                Some(json!({ "session_id": id })),
-            ),
-        )
-        .await;
+        let detail = json!({ "session_id": id });
+        client
+            .record(&state, "access.denied", Some(caller.id()), Some(detail))
+            .await;
         return Err(ApiError::not_found("session"));
     }
-    audit(
-        &state,
-        client.audit(
-            "session.revoked",
-            Some(caller.id()),
-            Some(json!({ "session_id": id })),
-        ),
-    )
-    .await;
+    let detail = json!({ "session_id": id });
+    client
+        .record(&state, "session.revoked", Some(caller.id()), Some(detail))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -104,14 +94,14 @@ pub async fn revoke_others(
         ));
     };
     let revoked = state.db.revoke_other_sessions(caller.id(), current).await?;
-    audit(
-        &state,
-        client.audit(
+    let detail = json!({ "sessions": revoked });
+    client
+        .record(
+            &state,
             "session.revoked_others",
             Some(caller.id()),
-            Some(json!({ "sessions": revoked })),
-        ),
-    )
-    .await;
+            Some(detail),
+        )
+        .await;
     Ok(Json(RevokedSessions { revoked }))
 }

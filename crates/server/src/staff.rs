@@ -21,7 +21,7 @@ use reelsmith_store::Role;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::extract::{audit, ClientInfo, CurrentUser};
+use crate::extract::{ClientInfo, CurrentUser};
 use crate::AppState;
 use reelsmith_core::Code;
 
@@ -86,11 +86,9 @@ impl<R: StaffLevel> RequireStaff<R> {
             }
         }
         // The entry is filed under the actor; the subject is named in the detail.
-        audit(
-            state,
-            self.client.audit(kind, Some(self.id()), Some(detail)),
-        )
-        .await;
+        self.client
+            .record(state, kind, Some(self.id()), Some(detail))
+            .await;
     }
 }
 
@@ -163,15 +161,14 @@ async fn check_role(
                 "path": parts.uri.path(),
                 "needed": min.as_str(),
             });
-            audit(
-                state,
-                client.audit(
+            client
+                .record(
+                    state,
                     "staff.denied",
                     caller.as_ref().map(|u| u.id()),
                     Some(detail),
-                ),
-            )
-            .await;
+                )
+                .await;
             let caller = caller.ok_or_else(ApiError::unauthenticated);
             let hidden =
                 crate::web::fallback(caller, parts.uri.clone(), parts.headers.clone()).await;
@@ -224,7 +221,9 @@ impl<R: StaffLevel> FromRequestParts<AppState> for RequireStaff<R> {
         };
         if let Some((kind, refusal)) = refusal {
             let detail = json!({ "method": parts.method.as_str(), "path": parts.uri.path() });
-            audit(state, client.audit(kind, Some(user.id()), Some(detail))).await;
+            client
+                .record(state, kind, Some(user.id()), Some(detail))
+                .await;
             return Err(refusal);
         }
         Ok(RequireStaff {

@@ -11,7 +11,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
+use crate::extract::{ApiJson, ClientInfo, CurrentUser};
 use crate::time::{opt_rfc3339, rfc3339};
 use crate::AppState;
 use reelsmith_core::Code;
@@ -68,15 +68,10 @@ pub async fn create(
     // A leaked token must not be able to make itself permanent by minting successors that
     // survive its revocation: only a signed-in person creates tokens.
     if caller.session_id().is_none() {
-        audit(
-            &state,
-            client.audit(
-                "access.denied",
-                Some(caller.id()),
-                Some(json!({ "for": "token.create" })),
-            ),
-        )
-        .await;
+        let detail = json!({ "for": "token.create" });
+        client
+            .record(&state, "access.denied", Some(caller.id()), Some(detail))
+            .await;
         return Err(ApiError::of(
             Code::TokenSessionRequired,
             "API tokens are created by a signed-in person, not with another API token",
@@ -100,15 +95,10 @@ pub async fn create(
             now_ms(),
         )
         .await?;
-    audit(
-        &state,
-        client.audit(
-            "token.created",
-            Some(caller.id()),
-            Some(json!({ "token_id": token.id })),
-        ),
-    )
-    .await;
+    let detail = json!({ "token_id": token.id });
+    client
+        .record(&state, "token.created", Some(caller.id()), Some(detail))
+        .await;
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken {
@@ -141,25 +131,15 @@ pub async fn revoke(
         .revoke_api_token(caller.id(), &id, now_ms())
         .await?
     {
-        audit(
-            &state,
-            client.audit(
-                "access.denied",
-                Some(caller.id()),
-                Some(json!({ "token_id": id })),
-            ),
-        )
-        .await;
+        let detail = json!({ "token_id": id });
+        client
+            .record(&state, "access.denied", Some(caller.id()), Some(detail))
+            .await;
         return Err(ApiError::not_found("token"));
     }
-    audit(
-        &state,
-        client.audit(
-            "token.revoked",
-            Some(caller.id()),
-            Some(json!({ "token_id": id })),
-        ),
-    )
-    .await;
+    let detail = json!({ "token_id": id });
+    client
+        .record(&state, "token.revoked", Some(caller.id()), Some(detail))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

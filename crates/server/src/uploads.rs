@@ -28,7 +28,7 @@ use utoipa::ToSchema;
 
 use crate::auth::enforce_limit;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ApiQuery, ClientInfo, CurrentUser};
+use crate::extract::{ApiQuery, ClientInfo, CurrentUser};
 use crate::range::serve_object;
 use crate::time::rfc3339;
 use crate::AppState;
@@ -481,15 +481,10 @@ pub async fn owned_upload(
     match state.db.upload_for_owner(caller.id(), id).await? {
         Some(upload) => Ok(upload),
         None => {
-            audit(
-                state,
-                client.audit(
-                    "access.denied",
-                    Some(caller.id()),
-                    Some(json!({ "upload_id": id })),
-                ),
-            )
-            .await;
+            let detail = json!({ "upload_id": id });
+            client
+                .record(state, "access.denied", Some(caller.id()), Some(detail))
+                .await;
             Err(ApiError::not_found("upload"))
         }
     }
@@ -530,29 +525,19 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let Some(upload) = state.db.delete_upload(caller.id(), &id).await? else {
-        audit(
-            &state,
-            client.audit(
-                "access.denied",
-                Some(caller.id()),
-                Some(json!({ "upload_id": id })),
-            ),
-        )
-        .await;
+        let detail = json!({ "upload_id": id });
+        client
+            .record(&state, "access.denied", Some(caller.id()), Some(detail))
+            .await;
         return Err(ApiError::not_found("upload"));
     };
     // Content addressing shares one object between identical uploads of the same owner.
     if !state.db.object_key_referenced(&upload.object_key).await? {
         state.media.delete(&upload.object_key).await?;
     }
-    audit(
-        &state,
-        client.audit(
-            "upload.deleted",
-            Some(caller.id()),
-            Some(json!({ "upload_id": id })),
-        ),
-    )
-    .await;
+    let detail = json!({ "upload_id": id });
+    client
+        .record(&state, "upload.deleted", Some(caller.id()), Some(detail))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

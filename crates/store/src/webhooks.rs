@@ -103,7 +103,8 @@ pub fn message_id() -> String {
 
 /// The event as sent: `{"type", "timestamp", "data"}`, the Standard Webhooks envelope.
 pub fn envelope(event: &str, data: &Value, now: UnixMillis) -> String {
-    json!({ "type": event, "timestamp": rfc3339_utc(now), "data": data }).to_string()
+    json!({ "type": event, "timestamp": reelsmith_core::calendar::rfc3339(now), "data": data })
+        .to_string()
 }
 
 /// Write the outbox rows for `$event` about `$job_id` on `$tx`, the transaction that changes the
@@ -346,40 +347,5 @@ impl Db {
                 .map_err(Into::into)
             }
         }
-    }
-}
-
-/// `2026-12-06T03:40:00.123Z` from Unix milliseconds (civil-from-days, proleptic Gregorian).
-fn rfc3339_utc(ms: UnixMillis) -> String {
-    let secs = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{millis:03}Z")
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_known_instants() {
-        assert_eq!(super::rfc3339_utc(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            super::rfc3339_utc(1_674_087_231_005),
-            "2023-01-19T00:13:51.005Z"
-        );
-        assert_eq!(
-            super::rfc3339_utc(951_782_400_000),
-            "2000-02-29T00:00:00.000Z"
-        );
     }
 }

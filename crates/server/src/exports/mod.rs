@@ -15,7 +15,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ClientInfo, CurrentUser};
+use crate::extract::{ClientInfo, CurrentUser};
 use crate::range::serve_object;
 use crate::time::{date, opt_rfc3339, rfc3339};
 use crate::AppState;
@@ -76,15 +76,15 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<ExportView>)> {
     let now = state.clock.now();
     let export = state.db.create_export(caller.id(), now).await?;
-    audit(
-        &state,
-        client.audit(
+    let detail = json!({ "export_id": export.id });
+    client
+        .record(
+            &state,
             "account.export_requested",
             Some(caller.id()),
-            Some(json!({ "export_id": export.id })),
-        ),
-    )
-    .await;
+            Some(detail),
+        )
+        .await;
     // Built in the background: an archive of many videos takes longer than a request should.
     tokio::spawn(archive::run(state.clone(), export.clone()));
     Ok((StatusCode::ACCEPTED, Json(ExportView::new(&export, now))))
@@ -120,15 +120,10 @@ pub async fn download(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let Some(export) = state.db.export_for_owner(caller.id(), &id).await? else {
-        audit(
-            &state,
-            client.audit(
-                "access.denied",
-                Some(caller.id()),
-                Some(json!({ "export_id": id })),
-            ),
-        )
-        .await;
+        let detail = json!({ "export_id": id });
+        client
+            .record(&state, "access.denied", Some(caller.id()), Some(detail))
+            .await;
         return Err(ApiError::not_found("export"));
     };
     let key = match (&export.status, &export.object_key) {
@@ -163,14 +158,14 @@ pub async fn download(
             .headers_mut()
             .insert(header::CONTENT_DISPOSITION, value);
     }
-    audit(
-        &state,
-        client.audit(
+    let detail = json!({ "export_id": export.id });
+    client
+        .record(
+            &state,
             "account.export_downloaded",
             Some(caller.id()),
-            Some(json!({ "export_id": export.id })),
-        ),
-    )
-    .await;
+            Some(detail),
+        )
+        .await;
     Ok(response)
 }

@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 
 use crate::auth::enforce_limit;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
+use crate::extract::{ApiJson, ClientInfo, CurrentUser};
 use crate::staff::{Moderator, RequireStaff};
 use crate::time::{opt_rfc3339, rfc3339};
 use crate::AppState;
@@ -62,15 +62,10 @@ async fn record_refusal(
     what: &str,
     categories: &[String],
 ) {
-    audit(
-        state,
-        client.audit(
-            "moderation.refused",
-            Some(caller.id()),
-            Some(json!({ "what": what, "categories": categories })),
-        ),
-    )
-    .await;
+    let detail = json!({ "what": what, "categories": categories });
+    client
+        .record(state, "moderation.refused", Some(caller.id()), Some(detail))
+        .await;
 }
 
 /// Checks a spec before anything is queued (P-SAFE-1): a refusal is an error (recorded, nothing
@@ -103,15 +98,10 @@ pub(crate) async fn hold(
         .db
         .hold_job(job_id, caller.id(), categories, now_ms())
         .await?;
-    audit(
-        state,
-        client.audit(
-            "moderation.held",
-            Some(caller.id()),
-            Some(json!({ "job_id": job_id, "categories": categories })),
-        ),
-    )
-    .await;
+    let detail = json!({ "job_id": job_id, "categories": categories });
+    client
+        .record(state, "moderation.held", Some(caller.id()), Some(detail))
+        .await;
     Ok(())
 }
 
@@ -261,15 +251,15 @@ pub async fn report(
         )
         .await?;
     if created {
-        audit(
-            &state,
-            client.audit(
+        let detail = json!({ "job_id": job_id, "via": via, "reason": body.reason });
+        client
+            .record(
+                &state,
                 "report.received",
                 caller.as_ref().map(|c| c.id()),
-                Some(json!({ "job_id": job_id, "via": via, "reason": body.reason })),
-            ),
-        )
-        .await;
+                Some(detail),
+            )
+            .await;
     }
     Ok((StatusCode::ACCEPTED, Json(ReportReceipt { received: true })))
 }
@@ -366,11 +356,9 @@ async fn audit_action(
     kind: &str,
     detail: Value,
 ) {
-    audit(
-        state,
-        client.audit(kind, Some(moderator.id()), Some(detail)),
-    )
-    .await;
+    client
+        .record(state, kind, Some(moderator.id()), Some(detail))
+        .await;
 }
 
 #[utoipa::path(post, path = "/api/v1/moderation/jobs/{id}/approve", tag = "moderation", params(("id" = String, Path)),

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
+use crate::extract::{ApiJson, ClientInfo, CurrentUser};
 use crate::time::rfc3339;
 use crate::AppState;
 use reelsmith_core::Code;
@@ -198,15 +198,10 @@ pub async fn callback(
     match outcome {
         Ok(Outcome::SignedIn(user)) => {
             let session = crate::auth::open_session(&state, &client, &user.id).await?;
-            audit(
-                &state,
-                client.audit(
-                    "sign_in.succeeded",
-                    Some(&user.id),
-                    Some(json!({ "by": provider_id })),
-                ),
-            )
-            .await;
+            let detail = json!({ "by": provider_id });
+            client
+                .record(&state, "sign_in.succeeded", Some(&user.id), Some(detail))
+                .await;
             Ok(see_other("/create", vec![clear, session]))
         }
         Ok(Outcome::Pending { token }) => Ok(see_other(
@@ -215,15 +210,10 @@ pub async fn callback(
         )),
         Ok(Outcome::Linked) => Ok(see_other("/account", vec![clear])),
         Err(err) => {
-            audit(
-                &state,
-                client.audit(
-                    "oidc.refused",
-                    user_id.as_deref(),
-                    Some(json!({ "provider": provider_id, "code": err.code })),
-                ),
-            )
-            .await;
+            let detail = json!({ "provider": provider_id, "code": err.code });
+            client
+                .record(&state, "oidc.refused", user_id.as_deref(), Some(detail))
+                .await;
             // A browser lands on the sign-in page, which says what went wrong; API clients get
             // the problem itself.
             let wants_html = headers
@@ -316,15 +306,10 @@ async fn complete(
                     .oidc_link(linking, &cfg.id, &asserted.subject, &email.address, now)
                     .await?
                     .ok_or_else(identity_taken)?;
-                audit(
-                    state,
-                    client.audit(
-                        "oidc.linked",
-                        Some(linking),
-                        Some(json!({ "provider": cfg.id })),
-                    ),
-                )
-                .await;
+                let detail = json!({ "provider": cfg.id });
+                client
+                    .record(state, "oidc.linked", Some(linking), Some(detail))
+                    .await;
                 Ok(Outcome::Linked)
             }
         };
@@ -549,15 +534,10 @@ pub async fn signup(
             .add_credits(&user.id, CreditKind::Grant, grant, "sign-up grant", now)
             .await?;
     }
-    audit(
-        &state,
-        client.audit(
-            "account.created",
-            Some(&user.id),
-            Some(json!({ "by": step.provider })),
-        ),
-    )
-    .await;
+    let detail = json!({ "by": step.provider });
+    client
+        .record(&state, "account.created", Some(&user.id), Some(detail))
+        .await;
     let session = crate::auth::open_session(&state, &client, &user.id).await?;
     let mut response =
         (StatusCode::CREATED, Json(crate::auth::Profile::from(&user))).into_response();
@@ -582,26 +562,16 @@ pub async fn link(
         .oidc_link_pending(&hash_token(token), caller.id(), now_ms())
         .await?
     else {
-        audit(
-            &state,
-            client.audit(
-                "oidc.refused",
-                Some(caller.id()),
-                Some(json!({ "code": "oidc.no_pending" })),
-            ),
-        )
-        .await;
+        let detail = json!({ "code": "oidc.no_pending" });
+        client
+            .record(&state, "oidc.refused", Some(caller.id()), Some(detail))
+            .await;
         return Err(no_pending());
     };
-    audit(
-        &state,
-        client.audit(
-            "oidc.linked",
-            Some(caller.id()),
-            Some(json!({ "provider": identity.provider })),
-        ),
-    )
-    .await;
+    let detail = json!({ "provider": identity.provider });
+    client
+        .record(&state, "oidc.linked", Some(caller.id()), Some(detail))
+        .await;
     let mut response = Json(identity_view(&state, identity)).into_response();
     response
         .headers_mut()
@@ -653,15 +623,10 @@ pub async fn unlink(
 ) -> ApiResult<StatusCode> {
     match state.db.oidc_unlink(caller.id(), &id).await? {
         UnlinkOutcome::Unlinked => {
-            audit(
-                &state,
-                client.audit(
-                    "oidc.unlinked",
-                    Some(caller.id()),
-                    Some(json!({ "identity": id })),
-                ),
-            )
-            .await;
+            let detail = json!({ "identity": id });
+            client
+                .record(&state, "oidc.unlinked", Some(caller.id()), Some(detail))
+                .await;
             Ok(StatusCode::NO_CONTENT)
         }
         UnlinkOutcome::NotFound => Err(ApiError::not_found("identity")),

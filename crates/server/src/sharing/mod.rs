@@ -18,7 +18,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{audit, ApiJson, ClientInfo, CurrentUser};
+use crate::extract::{ApiJson, ClientInfo, CurrentUser};
 use crate::jobs::{clean_title, owned_job};
 use crate::time::{opt_rfc3339, rfc3339};
 use crate::AppState;
@@ -170,15 +170,10 @@ pub async fn create_share(
                 "that revision does not exist or has not finished",
             )
         })?;
-    audit(
-        &state,
-        client.audit(
-            "share.created",
-            Some(caller.id()),
-            Some(json!({ "job_id": id, "share_id": link.id })),
-        ),
-    )
-    .await;
+    let detail = json!({ "job_id": id, "share_id": link.id });
+    client
+        .record(&state, "share.created", Some(caller.id()), Some(detail))
+        .await;
     let mut view = share_view(&link, now);
     view.url = Some(format!("{}/s/{token}", state.public_url()));
     Ok((StatusCode::CREATED, Json(view)))
@@ -215,15 +210,10 @@ pub async fn revoke_share(
         .await?
         .filter(|l| l.job_id == id)
         .ok_or_else(|| ApiError::not_found("share link"))?;
-    audit(
-        &state,
-        client.audit(
-            "share.revoked",
-            Some(caller.id()),
-            Some(json!({ "job_id": id, "share_id": share_id })),
-        ),
-    )
-    .await;
+    let detail = json!({ "job_id": id, "share_id": share_id });
+    client
+        .record(&state, "share.revoked", Some(caller.id()), Some(detail))
+        .await;
     Ok(Json(share_view(&link, now)))
 }
 
@@ -383,15 +373,10 @@ pub async fn publish(
     {
         return Err(ApiError::not_found("job"));
     }
-    audit(
-        &state,
-        client.audit(
-            "gallery.published",
-            Some(caller.id()),
-            Some(json!({ "job_id": id, "revision": revision })),
-        ),
-    )
-    .await;
+    let detail = json!({ "job_id": id, "revision": revision });
+    client
+        .record(&state, "gallery.published", Some(caller.id()), Some(detail))
+        .await;
     let publication = state.db.publication_for_owner(caller.id(), &id).await?;
     Ok(Json(
         publication_view(&state, caller.id(), &id, publication).await?,
@@ -408,15 +393,15 @@ pub async fn unpublish(
 ) -> ApiResult<Json<PublicationView>> {
     owned_job(&state, &caller, &client, &id).await?;
     if state.db.unpublish_job(caller.id(), &id).await? {
-        audit(
-            &state,
-            client.audit(
+        let detail = json!({ "job_id": id });
+        client
+            .record(
+                &state,
                 "gallery.unpublished",
                 Some(caller.id()),
-                Some(json!({ "job_id": id })),
-            ),
-        )
-        .await;
+                Some(detail),
+            )
+            .await;
     }
     Ok(Json(
         publication_view(&state, caller.id(), &id, None).await?,
@@ -446,15 +431,15 @@ pub async fn set_avatar(
     {
         return Err(ApiError::not_found("image upload"));
     }
-    audit(
-        &state,
-        client.audit(
+    let detail = json!({ "removed": body.upload_id.is_none() });
+    client
+        .record(
+            &state,
             "profile.avatar_changed",
             Some(caller.id()),
-            Some(json!({ "removed": body.upload_id.is_none() })),
-        ),
-    )
-    .await;
+            Some(detail),
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::{render, Caller, Chrome};
 use crate::error::ApiError;
-use crate::extract::{audit, ClientInfo};
+use crate::extract::ClientInfo;
 use crate::AppState;
 
 #[derive(Deserialize, Default)]
@@ -79,15 +79,10 @@ pub async fn confirm(
     };
     match state.db.unsubscribe_by_token(&token, now_ms()).await {
         Ok(Some(user_id)) => {
-            audit(
-                &state,
-                client.audit(
-                    "marketing.opted_out",
-                    Some(&user_id),
-                    Some(json!({ "via": "unsubscribe_link" })),
-                ),
-            )
-            .await;
+            let detail = json!({ "via": "unsubscribe_link" });
+            client
+                .record(&state, "marketing.opted_out", Some(&user_id), Some(detail))
+                .await;
             page(&caller, "done", String::new())
         }
         Ok(None) => page(&caller, "unknown", String::new()),
