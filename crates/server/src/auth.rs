@@ -12,7 +12,7 @@ use reelsmith_auth::{
     normalise_email, normalise_username, verify_password, AgeStatement, TokenKind,
 };
 use reelsmith_config::RateLimit;
-use reelsmith_mail::templates;
+use reelsmith_mail::{templates, Message};
 use reelsmith_store::{
     now_ms, CodeCheck, CodePurpose, CreditKind, NewSession, NewUser, RateDecision, Role, User,
 };
@@ -147,6 +147,17 @@ async fn issue_code(state: &AppState, user_id: &str, purpose: CodePurpose) -> Ap
     Ok(code)
 }
 
+/// Creates a fresh code of `purpose` for `user` and the email that carries it.
+async fn code_email(state: &AppState, user: &User, purpose: CodePurpose) -> ApiResult<Message> {
+    let code = issue_code(state, &user.id, purpose).await?;
+    let write = match purpose {
+        CodePurpose::Reset => templates::password_reset_code,
+        _ => templates::verification_code,
+    };
+    let minutes = state.config.accounts.code_minutes;
+    Ok(write(&user.email, &code, minutes, &state.branding()))
+}
+
 fn age_statement(req: &SignupRequest, minimum: u8) -> ApiResult<AgeStatement> {
     match (req.birth_year, req.age_confirmed) {
         (Some(year), _) => Ok(AgeStatement::BirthYear(year)),
@@ -229,13 +240,7 @@ pub async fn signup(
             )
             .await?;
     }
-    let code = issue_code(&state, &user.id, CodePurpose::Verify).await?;
-    let message = templates::verification_code(
-        &user.email,
-        &code,
-        state.config.accounts.code_minutes,
-        &state.branding(),
-    );
+    let message = code_email(&state, &user, CodePurpose::Verify).await?;
     state.mailer.send(&message).await?;
     client
         .record(&state, "account.created", Some(&user.id), None)
@@ -376,13 +381,7 @@ pub async fn resend_verification(
     .await?;
     let user = state.db.user_by_email(&email.canonical).await?;
     if let Some(user) = user.filter(|u| !u.is_deleted() && u.email_verified_at.is_none()) {
-        let code = issue_code(&state, &user.id, CodePurpose::Verify).await?;
-        let message = templates::verification_code(
-            &user.email,
-            &code,
-            state.config.accounts.code_minutes,
-            &state.branding(),
-        );
+        let message = code_email(&state, &user, CodePurpose::Verify).await?;
         if let Err(err) = state.mailer.send(&message).await {
             tracing::error!(error = %err, "could not send a verification code");
         }
@@ -576,13 +575,7 @@ pub async fn forgot_password(
     // A deleted account gets no reset code: it could not sign in with the new password anyway.
     let user = state.db.user_by_email(&email.canonical).await?;
     if let Some(user) = user.filter(|u| !u.is_deleted()) {
-        let code = issue_code(&state, &user.id, CodePurpose::Reset).await?;
-        let message = templates::password_reset_code(
-            &user.email,
-            &code,
-            state.config.accounts.code_minutes,
-            &state.branding(),
-        );
+        let message = code_email(&state, &user, CodePurpose::Reset).await?;
         if let Err(err) = state.mailer.send(&message).await {
             tracing::error!(error = %err, "could not send a password reset code");
         }

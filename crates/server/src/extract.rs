@@ -178,6 +178,21 @@ impl ClientInfo {
     ) {
         audit(state, self.audit(kind, user_id, detail)).await;
     }
+
+    /// Refuses `user_id` a `what` (`job`, `upload`, ...) with `id` that is not theirs, exactly as
+    /// if it did not exist (P-SEC-4), and records the try as `access.denied`.
+    pub async fn hidden(
+        &self,
+        state: &AppState,
+        user_id: &str,
+        what: &'static str,
+        id: &str,
+    ) -> crate::error::ApiError {
+        let detail = serde_json::json!({ format!("{what}_id"): id });
+        self.record(state, "access.denied", Some(user_id), Some(detail))
+            .await;
+        crate::error::ApiError::not_found(what)
+    }
 }
 
 impl FromRequestParts<AppState> for ClientInfo {

@@ -406,20 +406,8 @@ pub(crate) async fn owned_job(
 ) -> ApiResult<Job> {
     match state.db.job_for_owner(caller.id(), id).await? {
         Some(job) => Ok(job),
-        None => Err(denied(state, caller, client, id).await),
+        None => Err(client.hidden(state, caller.id(), "job", id).await),
     }
-}
-
-async fn denied(state: &AppState, caller: &CurrentUser, client: &ClientInfo, id: &str) -> ApiError {
-    client
-        .record(
-            state,
-            "access.denied",
-            Some(caller.id()),
-            Some(json!({ "job_id": id })),
-        )
-        .await;
-    ApiError::not_found("job")
 }
 
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path)),
@@ -453,7 +441,7 @@ pub async fn cancel(
             Code::JobAlreadyFinished,
             format!("the job has already {}", job.status.as_str()),
         )),
-        CancelOutcome::NotFound => Err(denied(&state, &caller, &client, &id).await),
+        CancelOutcome::NotFound => Err(client.hidden(&state, caller.id(), "job", &id).await),
     }
 }
 
@@ -473,7 +461,7 @@ pub async fn delete(
         .flat_map(|r| upload_ids_in(&r.params))
         .collect();
     let Some(keys) = state.db.delete_job(caller.id(), &id).await? else {
-        return Err(denied(&state, &caller, &client, &id).await);
+        return Err(client.hidden(&state, caller.id(), "job", &id).await);
     };
     for key in &keys {
         state.media.delete(key).await?;
@@ -651,7 +639,7 @@ async fn unknown_revision(
     if matches!(state.db.job_for_owner(caller.id(), id).await, Ok(Some(_))) {
         ApiError::not_found("revision")
     } else {
-        denied(state, caller, client, id).await
+        client.hidden(state, caller.id(), "job", id).await
     }
 }
 
@@ -1033,7 +1021,7 @@ pub async fn update(
         .set_job_title(caller.id(), &id, title.as_deref())
         .await?
     else {
-        return Err(denied(&state, &caller, &client, &id).await);
+        return Err(client.hidden(&state, caller.id(), "job", &id).await);
     };
     // The title itself stays out of the audit log: it is the person's words, like the script.
     let detail = json!({ "job_id": id, "default": title.is_none() });

@@ -59,11 +59,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     if !state.db.revoke_session(caller.id(), &id).await? {
-        let detail = json!({ "session_id": id });
-        client
-            .record(&state, "access.denied", Some(caller.id()), Some(detail))
-            .await;
-        return Err(ApiError::not_found("session"));
+        return Err(client.hidden(&state, caller.id(), "session", &id).await);
     }
     let detail = json!({ "session_id": id });
     client

@@ -69,6 +69,11 @@ impl<R: StaffLevel> RequireStaff<R> {
         self.user.id()
     }
 
+    /// Who acts and from where, for handlers that pass both on.
+    pub fn into_parts(self) -> (CurrentUser, ClientInfo) {
+        (self.user, self.client)
+    }
+
     /// Record an admin action: who (this staff member), what (`kind`, `detail`), when (now),
     /// from where (address and user agent), and about whom (`subject`).
     pub async fn audit(

@@ -131,11 +131,7 @@ pub async fn revoke(
         .revoke_api_token(caller.id(), &id, now_ms())
         .await?
     {
-        let detail = json!({ "token_id": id });
-        client
-            .record(&state, "access.denied", Some(caller.id()), Some(detail))
-            .await;
-        return Err(ApiError::not_found("token"));
+        return Err(client.hidden(&state, caller.id(), "token", &id).await);
     }
     let detail = json!({ "token_id": id });
     client

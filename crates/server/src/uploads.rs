@@ -480,13 +480,7 @@ pub async fn owned_upload(
 ) -> ApiResult<Upload> {
     match state.db.upload_for_owner(caller.id(), id).await? {
         Some(upload) => Ok(upload),
-        None => {
-            let detail = json!({ "upload_id": id });
-            client
-                .record(state, "access.denied", Some(caller.id()), Some(detail))
-                .await;
-            Err(ApiError::not_found("upload"))
-        }
+        None => Err(client.hidden(state, caller.id(), "upload", &id).await),
     }
 }
 
@@ -525,11 +519,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let Some(upload) = state.db.delete_upload(caller.id(), &id).await? else {
-        let detail = json!({ "upload_id": id });
-        client
-            .record(&state, "access.denied", Some(caller.id()), Some(detail))
-            .await;
-        return Err(ApiError::not_found("upload"));
+        return Err(client.hidden(&state, caller.id(), "upload", &id).await);
     };
     // Content addressing shares one object between identical uploads of the same owner.
     if !state.db.object_key_referenced(&upload.object_key).await? {

@@ -95,13 +95,9 @@ pub async fn set_role(
     let before = subject(&state, &id).await?;
     not_self(&staff, &id)?;
     state.db.set_role(&id, role, state.clock.now()).await?;
+    let detail = json!({ "from": before.role, "to": role.as_str() });
     staff
-        .audit(
-            &state,
-            "admin.role_changed",
-            Some(&id),
-            json!({ "from": before.role, "to": role.as_str() }),
-        )
+        .audit(&state, "admin.role_changed", Some(&id), detail)
         .await;
     Ok(Json(json!({ "id": id, "role": role.as_str() })).into_response())
 }
@@ -114,13 +110,9 @@ pub async fn suspend(
     subject(&state, &id).await?;
     not_self(&staff, &id)?;
     let changed = state.db.suspend_user(&id, state.clock.now()).await?;
+    let detail = json!({ "changed": changed });
     staff
-        .audit(
-            &state,
-            "admin.user_suspended",
-            Some(&id),
-            json!({ "changed": changed }),
-        )
+        .audit(&state, "admin.user_suspended", Some(&id), detail)
         .await;
     Ok(Json(json!({ "id": id, "suspended": true })).into_response())
 }
@@ -132,13 +124,9 @@ pub async fn restore(
 ) -> ApiResult<Response> {
     subject(&state, &id).await?;
     let changed = state.db.restore_user(&id, state.clock.now()).await?;
+    let detail = json!({ "changed": changed });
     staff
-        .audit(
-            &state,
-            "admin.user_restored",
-            Some(&id),
-            json!({ "changed": changed }),
-        )
+        .audit(&state, "admin.user_restored", Some(&id), detail)
         .await;
     Ok(Json(json!({ "id": id, "suspended": false })).into_response())
 }
@@ -151,13 +139,9 @@ pub async fn end_sessions(
     subject(&state, &id).await?;
     not_self(&staff, &id)?;
     let ended = state.db.revoke_all_sessions(&id).await?;
+    let detail = json!({ "ended": ended });
     staff
-        .audit(
-            &state,
-            "admin.sessions_ended",
-            Some(&id),
-            json!({ "ended": ended }),
-        )
+        .audit(&state, "admin.sessions_ended", Some(&id), detail)
         .await;
     Ok(Json(json!({ "id": id, "sessions_ended": ended })).into_response())
 }
@@ -174,13 +158,9 @@ pub async fn delete_user(
     let changed = state.db.mark_user_deleted(&id, now).await?;
     let purge_by =
         crate::time::rfc3339(now + i64::from(state.config.retention.purge_days) * 86_400_000);
+    let detail = json!({ "changed": changed, "purge_by": purge_by });
     staff
-        .audit(
-            &state,
-            "admin.user_deleted",
-            Some(&id),
-            json!({ "changed": changed, "purge_by": purge_by }),
-        )
+        .audit(&state, "admin.user_deleted", Some(&id), detail)
         .await;
     Ok((
         StatusCode::ACCEPTED,
@@ -231,13 +211,10 @@ pub async fn credits(
         .db
         .add_manual_credits(&id, refund, req.amount, reason, state.clock.now())
         .await?;
+    let detail =
+        json!({ "kind": req.kind, "amount": req.amount, "reason": reason, "entry": entry });
     staff
-        .audit(
-            &state,
-            "admin.credits_added",
-            Some(&id),
-            json!({ "kind": req.kind, "amount": req.amount, "reason": reason, "entry": entry }),
-        )
+        .audit(&state, "admin.credits_added", Some(&id), detail)
         .await;
     let balance = state.db.credit_balance(&id).await?;
     Ok(Json(json!({ "id": id, "entry": entry, "balance": balance })).into_response())
@@ -274,13 +251,9 @@ pub async fn retry_job(
             "only a failed job can be retried",
         ));
     }
+    let detail = json!({ "job_id": id, "error": job.error.map(|e| e.code) });
     staff
-        .audit(
-            &state,
-            "admin.job_retried",
-            Some(&job.owner_id),
-            json!({ "job_id": id, "error": job.error.map(|e| e.code) }),
-        )
+        .audit(&state, "admin.job_retried", Some(&job.owner_id), detail)
         .await;
     Ok(Json(json!({ "id": id, "status": "queued" })).into_response())
 }
@@ -309,13 +282,9 @@ pub async fn cancel_job(
             ))
         }
     }
+    let detail = json!({ "job_id": id });
     staff
-        .audit(
-            &state,
-            "admin.job_cancelled",
-            Some(&job.owner_id),
-            json!({ "job_id": id }),
-        )
+        .audit(&state, "admin.job_cancelled", Some(&job.owner_id), detail)
         .await;
     Ok(Json(json!({ "id": id, "status": "cancelled" })).into_response())
 }
@@ -398,13 +367,9 @@ pub async fn audit_csv(
 ) -> ApiResult<Response> {
     let filter = query.filter(10_000)?;
     let rows = views::audit(&state, &filter).await?;
+    let detail = json!({ "rows": rows.len(), "kind": filter.kind_prefix, "user": filter.user_id });
     staff
-        .audit(
-            &state,
-            "admin.audit_exported",
-            None,
-            json!({ "rows": rows.len(), "kind": filter.kind_prefix, "user": filter.user_id }),
-        )
+        .audit(&state, "admin.audit_exported", None, detail)
         .await;
     Ok((
         [

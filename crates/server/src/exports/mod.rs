@@ -120,11 +120,7 @@ pub async fn download(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let Some(export) = state.db.export_for_owner(caller.id(), &id).await? else {
-        let detail = json!({ "export_id": id });
-        client
-            .record(&state, "access.denied", Some(caller.id()), Some(detail))
-            .await;
-        return Err(ApiError::not_found("export"));
+        return Err(client.hidden(&state, caller.id(), "export", &id).await);
     };
     let key = match (&export.status, &export.object_key) {
         (ExportStatus::Building, _) => {

@@ -366,10 +366,9 @@ async fn audit_action(
 pub async fn approve(
     State(state): State<AppState>,
     staff: RequireStaff<Moderator>,
-    client: ClientInfo,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ActionResult>> {
-    let moderator = staff.user;
+    let (moderator, client) = staff.into_parts();
     let now = now_ms();
     let released = state.db.decide_hold(&id, true, moderator.id(), now).await?;
     let resolved = state.db.resolve_reports(&id, "approved", now).await?;
@@ -394,10 +393,9 @@ pub async fn approve(
 pub async fn refuse(
     State(state): State<AppState>,
     staff: RequireStaff<Moderator>,
-    client: ClientInfo,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ActionResult>> {
-    let moderator = staff.user;
+    let (moderator, client) = staff.into_parts();
     state
         .db
         .decide_hold(&id, false, moderator.id(), now_ms())
@@ -488,11 +486,10 @@ async fn tell_owner(state: &AppState, owner_id: &str, job_id: &str, reason: &str
 pub async fn takedown(
     State(state): State<AppState>,
     staff: RequireStaff<Moderator>,
-    client: ClientInfo,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> ApiResult<Json<ActionResult>> {
-    let moderator = staff.user;
+    let (moderator, client) = staff.into_parts();
     let reason = clean_text(&body.reason, "reason", true)?;
     take_down(&state, &moderator, &client, &id, &reason, None).await?;
     Ok(Json(ActionResult {
@@ -506,11 +503,10 @@ pub async fn takedown(
 pub async fn ban(
     State(state): State<AppState>,
     staff: RequireStaff<Moderator>,
-    client: ClientInfo,
     Path(username): Path<String>,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> ApiResult<Json<ActionResult>> {
-    let moderator = staff.user;
+    let (moderator, client) = staff.into_parts();
     let reason = clean_text(&body.reason, "reason", true)?;
     let user = state
         .db
@@ -582,10 +578,9 @@ fn legal_view(r: reelsmith_store::LegalRequest) -> LegalRequestView {
 pub async fn record_legal(
     State(state): State<AppState>,
     staff: RequireStaff<Moderator>,
-    client: ClientInfo,
     ApiJson(body): ApiJson<LegalRequestBody>,
 ) -> ApiResult<(StatusCode, Json<LegalRequestView>)> {
-    let moderator = staff.user;
+    let (moderator, client) = staff.into_parts();
     let requester = clean_text(&body.requester, "requester", true)?;
     let basis = clean_text(&body.basis, "basis", true)?;
     let email = reelsmith_auth::normalise_email(&body.requester_email).map_err(|_| {
@@ -647,11 +642,10 @@ pub struct LegalDecision {
 pub async fn decide_legal(
     State(state): State<AppState>,
     staff: RequireStaff<Moderator>,
-    client: ClientInfo,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<LegalDecision>,
 ) -> ApiResult<Json<LegalRequestView>> {
-    let moderator = staff.user;
+    let (moderator, client) = staff.into_parts();
     let reason = clean_text(&body.reason, "reason", true)?;
     let decision = match body.decision.as_str() {
         "taken_down" => "taken_down",
