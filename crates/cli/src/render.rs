@@ -110,6 +110,14 @@ pub fn run(args: RenderArgs) -> ExitCode {
     if let Some(preset) = &args.preset {
         config.encode.preset = preset.clone();
     }
+    // The command line is this path's edge: the spec is checked here, once.
+    let spec = match spec.validated(&config.limits) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("error[{}]: {}", e.code(), e);
+            return ExitCode::from(2);
+        }
+    };
     let job = RenderJob {
         spec: &spec,
         media,

@@ -12,6 +12,7 @@ pub mod encoding;
 pub mod error;
 pub mod limits;
 pub mod spec;
+pub mod valid;
 
 pub use choices::{Choice, ChoiceOption};
 pub use codes::Code;
@@ -22,3 +23,4 @@ pub use spec::{
     Aspect, CaptionMode, FrameSize, Motion, RenderSpec, Resolution, SpecError, Style, Transition,
     TtsSettings,
 };
+pub use valid::ValidSpec;

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use reelsmith_core::{CaptionMode, Code, ErrorCode, FrameSize, Limits, RenderSpec, SpecError};
+use reelsmith_core::{
+    CaptionMode, Code, ErrorCode, FrameSize, Limits, RenderSpec, SpecError, ValidSpec,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::align::transcript::{time_script, HeardWord};
@@ -85,7 +87,8 @@ impl Default for EngineConfig {
 /// What a render was asked for: the spec, with its media references resolved to local files.
 #[derive(Debug, Clone)]
 pub struct RenderJob<'a> {
-    pub spec: &'a RenderSpec,
+    /// Checked at the edge (the API or the CLI): the engine does not check it again.
+    pub spec: &'a ValidSpec,
     pub media: Vec<PathBuf>,
     pub voice: Option<PathBuf>,
     /// Word timestamps a transcription service heard in `voice`: captions are timed from them
@@ -264,7 +267,6 @@ pub fn render(
     let mut clock = StageClock::new();
 
     progress(Progress::Stage(Stage::Plan));
-    spec.validate(limits)?;
     config.encode.validate()?;
     let plan = plan(&spec.script, job.media.len())?;
     for path in job.media.iter().chain(job.voice.iter()) {

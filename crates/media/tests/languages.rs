@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use reelsmith_core::ErrorCode;
-use reelsmith_core::{CaptionMode, RenderSpec, Resolution};
+use reelsmith_core::{CaptionMode, Limits, RenderSpec, Resolution};
 use reelsmith_media::captions::{build_cues, CaptionLayout, CaptionRenderer, CaptionStyle};
 use reelsmith_media::render::{render, EngineConfig, RenderJob, RenderOutput};
 use reelsmith_media::speech::check_voice_for_script;
@@ -34,8 +34,9 @@ fn render_in(language: &str, script: &str, dir: &Path) -> (RenderSpec, RenderOut
     // Pinned to espeak-ng: these tests are about scripts and captions, not the voice.
     spec.tts.voice = format!("espeak:{language}");
     let out = dir.join("video.mp4");
+    let valid = spec.clone().validated(&Limits::default()).unwrap();
     let job = RenderJob {
-        spec: &spec,
+        spec: &valid,
         media: vec![grey_picture(dir)],
         voice: None,
         heard_words: None,

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reelsmith_core::{ErrorCode, Limits, RenderSpec, Resolution, TtsSettings};
+use reelsmith_core::{ErrorCode, Limits, RenderSpec, Resolution, TtsSettings, ValidSpec};
 use reelsmith_media::audio::{decode_audio, write_wav, AudioBuffer};
 use reelsmith_media::mix::{
     final_mix, measure_ebur128, MixInput, MusicBed, DUCK_DB, MAX_TRUE_PEAK_DBTP, TARGET_LUFS,
@@ -180,15 +180,15 @@ fn narration_alone_is_normalised_too() {
     assert_on_target(&out, "narration alone");
 }
 
-fn spec(music: Option<&Path>) -> RenderSpec {
+fn spec(music: Option<&Path>) -> ValidSpec {
     let mut spec = RenderSpec::new("A short line. And a second one.");
     spec.resolution = Resolution::P480;
     spec.fps = 24;
     spec.music = music.map(|p| p.display().to_string());
-    spec
+    spec.validated(&Limits::default()).unwrap()
 }
 
-fn job<'a>(spec: &'a RenderSpec, music: Option<&Path>, out: &Path) -> RenderJob<'a> {
+fn job<'a>(spec: &'a ValidSpec, music: Option<&Path>, out: &Path) -> RenderJob<'a> {
     RenderJob {
         spec,
         media: Vec::new(),

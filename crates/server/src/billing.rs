@@ -9,7 +9,7 @@ use axum::Json;
 use reelsmith_billing::limits::{self, JobFacts};
 use reelsmith_billing::{creem::CreemClient, effective_plan, stripe as stripe_api};
 use reelsmith_config::{Plan, PlanKind, PlanLimits, Processor};
-use reelsmith_core::{Code, RenderSpec};
+use reelsmith_core::{Choice, Code, RenderSpec, ValidSpec};
 use reelsmith_jobs::JobPlan;
 use reelsmith_store::{new_id, now_ms, Checkout, CreditKind, CreditOnce, Payment, Role};
 use serde::{Deserialize, Serialize};
@@ -430,16 +430,12 @@ fn job_facts<'a>(spec: &'a RenderSpec, resolution: &'a str, plan: &'a JobPlan) -
 pub(crate) async fn plan_check(
     state: &AppState,
     owner: &str,
-    params: &Value,
+    spec: &ValidSpec,
     plan: &JobPlan,
 ) -> ApiResult<(Plan, Option<limits::LimitError>)> {
     let row = state.db.user_plan(owner).await?;
     let billing_plan = effective_plan(&state.config.billing, row.as_ref()).clone();
-    let Ok(spec) = serde_json::from_value::<RenderSpec>(params.clone()) else {
-        return Ok((billing_plan, None));
-    };
-    let resolution = params["resolution"].as_str().unwrap_or("720p").to_owned();
-    let mut facts = job_facts(&spec, &resolution, plan);
+    let mut facts = job_facts(spec, spec.resolution.name(), plan);
     facts.active_jobs = state.db.active_job_count(owner).await?;
     let broken = limits::check(&billing_plan, &facts).err();
     Ok((billing_plan, broken))
@@ -453,10 +449,10 @@ pub(crate) async fn plan_check(
 pub(crate) async fn enforce_plan(
     state: &AppState,
     owner: &str,
-    params: &Value,
+    spec: &ValidSpec,
     plan: &JobPlan,
 ) -> ApiResult<Plan> {
-    match plan_check(state, owner, params, plan).await? {
+    match plan_check(state, owner, spec, plan).await? {
         (_, Some(e)) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             e.code(),

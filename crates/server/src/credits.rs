@@ -163,7 +163,7 @@ pub async fn quote(
     let cost = plan.cost();
     let balance = state.db.credit_balance(caller.id()).await?;
     let (billing_plan, broken) =
-        crate::billing::plan_check(&state, caller.id(), &checked.params, plan).await?;
+        crate::billing::plan_check(&state, caller.id(), &checked.spec, plan).await?;
     Ok(Json(QuoteView {
         provider: plan.provider.clone(),
         model: plan.model.clone(),

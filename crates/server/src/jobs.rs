@@ -11,7 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::Stream;
-use reelsmith_core::{Code, RenderSpec};
+use reelsmith_core::{Code, RenderSpec, ValidSpec};
 use reelsmith_jobs::{plan_job_with, EventKind, JobPlan, StoredPlan};
 use reelsmith_store::{
     now_ms, upload_ids_in, CancelOutcome, Job, JobError, JobEvent, JobRevision, JobStatus, NewJob,
@@ -147,8 +147,15 @@ impl From<&JobRevision> for RevisionView {
 
 /// A valid spec, ready to queue, and its quoted cost in credits (P-BILL-4).
 pub(crate) struct CheckedSpec {
-    pub params: Value,
+    pub spec: ValidSpec,
     pub plan: JobPlan,
+}
+
+impl CheckedSpec {
+    /// The spec as the job's record stores it.
+    pub fn params(&self) -> ApiResult<Value> {
+        serde_json::to_value(&self.spec).map_err(|e| ApiError::fault(Code::SpecSerialise, &e))
+    }
 }
 
 /// Parses and checks a spec: limits (`RenderSpec::validate`), and every upload id the caller's
@@ -182,7 +189,7 @@ pub(crate) async fn valid_spec(
     let mut spec: RenderSpec =
         serde_json::from_value(body).map_err(|e| ApiError::of(Code::SpecInvalid, e.to_string()))?;
     strip_bidi(&mut spec);
-    spec.validate(&state.config.limits)?;
+    let spec = spec.validated(&state.config.limits)?;
     // A script of punctuation or emoji alone has nothing to speak: refused now (the engine's
     // own planner decides), not as a job that fails in the worker.
     reelsmith_media::plan::plan(&spec.script, spec.media.len())
@@ -230,9 +237,7 @@ pub(crate) async fn valid_spec(
     if let Some(voice) = &plan.voice {
         crate::cloud_voices::voice_is_configured(state, &voice.provider)?;
     }
-    let params =
-        serde_json::to_value(&spec).map_err(|e| ApiError::fault(Code::SpecSerialise, &e))?;
-    Ok(CheckedSpec { params, plan })
+    Ok(CheckedSpec { spec, plan })
 }
 
 /// Bidirectional controls go at the edge, from everything the spec will show or send as text.
@@ -336,17 +341,18 @@ pub async fn submit(
     // Checked as sent and as cleaned (bidi controls stripped), before anything else is done.
     let held_raw = crate::moderation::screen_spec(&state, &caller, &client, &body).await?;
     let checked = checked_spec(&state, caller.id(), body).await?;
-    let held = crate::moderation::screen_spec(&state, &caller, &client, &checked.params)
+    let params = checked.params()?;
+    let held = crate::moderation::screen_spec(&state, &caller, &client, &params)
         .await?
         .or(held_raw);
     let billing_plan =
-        crate::billing::enforce_plan(&state, caller.id(), &checked.params, &checked.plan).await?;
+        crate::billing::enforce_plan(&state, caller.id(), &checked.spec, &checked.plan).await?;
     let submitted = state
         .db
         .submit_planned_job(
             &NewJob {
                 owner_id: caller.id().to_owned(),
-                params: checked.params,
+                params,
                 idempotency_key: key,
                 cost: checked.plan.cost(),
             },
@@ -496,15 +502,18 @@ pub async fn revise(
     // Checked as sent and as cleaned (bidi controls stripped), before anything else is done.
     let held_raw = crate::moderation::screen_spec(&state, &caller, &client, &body).await?;
     let checked = checked_spec(&state, caller.id(), body).await?;
-    let held = crate::moderation::screen_spec(&state, &caller, &client, &checked.params)
+    let params = checked.params()?;
+    let held = crate::moderation::screen_spec(&state, &caller, &client, &params)
         .await?
         .or(held_raw);
+    // A revision is a new render: the plan's limits apply to it as to a new job.
+    crate::billing::enforce_plan(&state, caller.id(), &checked.spec, &checked.plan).await?;
     let job = state
         .db
         .add_planned_revision(
             caller.id(),
             &id,
-            &checked.params,
+            &params,
             Some(&StoredPlan::new(checked.plan.clone()).to_value()),
             checked.plan.cost(),
             now_ms(),

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
-use reelsmith_core::{ErrorCode, RenderSpec};
+use reelsmith_core::{ErrorCode, RenderSpec, ValidSpec};
 use reelsmith_media::render::{render, Progress, RenderError, RenderJob, RenderOutput, Stage};
 use reelsmith_store::{
     now_ms, ClaimedJob, Job, JobError, JobStatus, Lease, StoreError, UploadKind,
@@ -250,6 +250,9 @@ async fn run_stages(
     });
     let render_started = Instant::now();
     report(ctx, lease, JobStage::Render, RENDER_START).await?;
+    // The job's spec was checked when the job was accepted; the shots stage only renamed its
+    // media to the generated clips.
+    let spec = ValidSpec::accepted(spec);
     let output = render_in_background(ctx, lease, spec, inputs, &folder, stop).await?;
     *rendered = true;
     let render_ms = elapsed_ms(render_started);
@@ -506,7 +509,7 @@ fn overall_progress(p: Progress) -> f64 {
 async fn render_in_background(
     ctx: &JobContext,
     lease: &Lease,
-    spec: RenderSpec,
+    spec: ValidSpec,
     inputs: Inputs,
     folder: &WorkFolder,
     stop: &StopSignal,

@@ -579,12 +579,14 @@ pub fn engine_child(args: Vec<String>) {
         std::process::exit(2);
     };
     let script = std::fs::read_to_string(script).expect("script");
-    let spec: reelsmith_core::RenderSpec = serde_json::from_value(serde_json::json!({
+    let spec = serde_json::from_value::<reelsmith_core::RenderSpec>(serde_json::json!({
         "script": script,
         "resolution": "1080p",
         "captions": "karaoke",
     }))
-    .expect("spec");
+    .expect("spec")
+    .validated(&reelsmith_core::Limits::default())
+    .expect("a spec within the default limits");
     let job = RenderJob {
         spec: &spec,
         media: vec![PathBuf::from(photo)],
