@@ -20,8 +20,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::auth::{
-    code_digest, code_error, enforce_limit, hash_in_background, invalid_credentials,
-    password_matches, session_cookie_header, Accepted, Profile,
+    code_digest, code_error, hash_in_background, invalid_credentials, password_matches,
+    session_cookie_header, throttle, Accepted, Profile, Throttle,
 };
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ClientInfo, CurrentUser};
@@ -143,13 +143,7 @@ async fn check_password(
     what: &str,
 ) -> ApiResult<()> {
     let key = format!("account:{}", caller.id());
-    enforce_limit(
-        state,
-        "password_check",
-        &key,
-        state.config.rate_limits.sign_in,
-    )
-    .await?;
+    throttle(state, Throttle::PasswordCheck, &key).await?;
     if !password_matches(Some(&caller.user), password).await? {
         let detail = json!({ "for": what });
         client
@@ -303,13 +297,7 @@ pub async fn request_email_change(
         return Err(StoreError::EmailTaken.into());
     }
     // Sending codes costs mail; the same per-account limit as code guesses.
-    enforce_limit(
-        &state,
-        "email_change",
-        caller.id(),
-        state.config.rate_limits.codes,
-    )
-    .await?;
+    throttle(&state, Throttle::EmailChange, caller.id()).await?;
     let code = reelsmith_auth::generate_code()?.code;
     let now = now_ms();
     let minutes = i64::from(state.config.accounts.code_minutes.max(1));
@@ -363,13 +351,7 @@ pub async fn verify_email_change(
     client: ClientInfo,
     ApiJson(req): ApiJson<EmailChangeVerify>,
 ) -> ApiResult<Json<Profile>> {
-    enforce_limit(
-        &state,
-        "codes",
-        &format!("account:{}", caller.id()),
-        state.config.rate_limits.codes,
-    )
-    .await?;
+    throttle(&state, Throttle::Codes, &format!("account:{}", caller.id())).await?;
     let wrong = || code_error(CodeCheck::NoCode);
     let code = reelsmith_auth::code::normalise_code(&req.code).ok_or_else(wrong)?;
     let purpose = CodePurpose::ChangeEmail;

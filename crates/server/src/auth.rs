@@ -105,17 +105,72 @@ pub struct Accepted {
     pub status: &'static str,
 }
 
-/// Counts one attempt under `(scope, key)` and refuses with 429 past the configured limit.
-pub async fn enforce_limit(
-    state: &AppState,
-    scope: &str,
-    key: &str,
-    limit: RateLimit,
-) -> ApiResult<()> {
+/// What a rate limit guards. Each names its bucket in the store and the configured limit it
+/// counts against, together, so a call site cannot pair one bucket with another's limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    SignUp,
+    SignIn,
+    /// Sign-in tries per account, whatever the address they come from.
+    SignInAccount,
+    /// Email codes sent or guessed.
+    Codes,
+    VerifyResend,
+    EmailChange,
+    /// A password asked again before a sensitive change.
+    PasswordCheck,
+    OidcStart,
+    JobSubmission,
+    Upload,
+    Report,
+}
+
+impl Throttle {
+    /// The bucket's name in the store.
+    fn scope(self) -> &'static str {
+        match self {
+            Throttle::SignUp => "sign_up",
+            Throttle::SignIn => "sign_in",
+            Throttle::SignInAccount => "sign_in_account",
+            Throttle::Codes => "codes",
+            Throttle::VerifyResend => "verify_resend",
+            Throttle::EmailChange => "email_change",
+            Throttle::PasswordCheck => "password_check",
+            Throttle::OidcStart => "oidc_start",
+            Throttle::JobSubmission => "job_submission",
+            Throttle::Upload => "upload",
+            Throttle::Report => "report",
+        }
+    }
+
+    fn limit(self, config: &reelsmith_config::Config) -> RateLimit {
+        let limits = &config.rate_limits;
+        match self {
+            Throttle::SignUp => limits.sign_up,
+            Throttle::SignIn | Throttle::PasswordCheck | Throttle::OidcStart => limits.sign_in,
+            Throttle::SignInAccount => limits.sign_in_account,
+            Throttle::Codes | Throttle::VerifyResend | Throttle::EmailChange => limits.codes,
+            Throttle::JobSubmission => limits.job_submission,
+            Throttle::Upload => config.uploads.rate_limit,
+            Throttle::Report => config.sharing.reports,
+        }
+    }
+}
+
+/// Counts one try of `what` by `key` (an account id, an address, an email) and refuses it with
+/// 429 and `Retry-After` once the limit is reached.
+pub async fn throttle(state: &AppState, what: Throttle, key: &str) -> ApiResult<()> {
+    let limit = what.limit(&state.config);
     let window_ms = i64::try_from(limit.window_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
     match state
         .db
-        .rate_limit_hit(scope, key, i64::from(limit.count), window_ms, now_ms())
+        .rate_limit_hit(
+            what.scope(),
+            key,
+            i64::from(limit.count),
+            window_ms,
+            now_ms(),
+        )
         .await?
     {
         RateDecision::Allowed { .. } => Ok(()),
@@ -182,13 +237,7 @@ pub async fn signup(
     client: ClientInfo,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<(StatusCode, Json<Profile>)> {
-    enforce_limit(
-        &state,
-        "sign_up",
-        client.ip_key(),
-        state.config.rate_limits.sign_up,
-    )
-    .await?;
+    throttle(&state, Throttle::SignUp, client.ip_key()).await?;
     let email = normalise_email(&req.email)?;
     let username = normalise_username(&req.username)?;
     check_strength(&req.password)?;
@@ -272,13 +321,7 @@ async fn check_code(
 ) -> ApiResult<User> {
     let wrong = || code_error(CodeCheck::NoCode);
     let email = normalise_email(email).map_err(|_| wrong())?;
-    enforce_limit(
-        state,
-        "codes",
-        &email.canonical,
-        state.config.rate_limits.codes,
-    )
-    .await?;
+    throttle(state, Throttle::Codes, &email.canonical).await?;
     let user = state
         .db
         .user_by_email(&email.canonical)
@@ -372,13 +415,7 @@ pub async fn resend_verification(
     };
     // Limited per address whether or not it is registered, so the limit tells nothing either,
     // and one person's inbox cannot be flooded.
-    enforce_limit(
-        &state,
-        "verify_resend",
-        &email.canonical,
-        state.config.rate_limits.codes,
-    )
-    .await?;
+    throttle(&state, Throttle::VerifyResend, &email.canonical).await?;
     let user = state.db.user_by_email(&email.canonical).await?;
     if let Some(user) = user.filter(|u| !u.is_deleted() && u.email_verified_at.is_none()) {
         let message = code_email(&state, &user, CodePurpose::Verify).await?;
@@ -430,22 +467,10 @@ pub async fn login(
 ) -> ApiResult<Response> {
     let email = normalise_email(&req.email).map_err(|_| invalid_credentials())?;
     let limit_key = format!("{}|{}", email.canonical, client.ip_key());
-    enforce_limit(
-        &state,
-        "sign_in",
-        &limit_key,
-        state.config.rate_limits.sign_in,
-    )
-    .await?;
+    throttle(&state, Throttle::SignIn, &limit_key).await?;
     // The per-address limit alone lets guesses spread over many addresses through; this one
     // counts them all, and is looser so one address cannot lock the owner out as quickly.
-    enforce_limit(
-        &state,
-        "sign_in_account",
-        &email.canonical,
-        state.config.rate_limits.sign_in_account,
-    )
-    .await?;
+    throttle(&state, Throttle::SignInAccount, &email.canonical).await?;
     // A deleted account cannot sign in (P-RET-4): it is treated as unknown, with the same
     // answer and the same Argon2 work.
     let user = state
@@ -561,14 +586,9 @@ pub async fn forgot_password(
     let Ok(email) = normalise_email(&req.email) else {
         return Ok(accepted);
     };
-    if enforce_limit(
-        &state,
-        "codes",
-        &email.canonical,
-        state.config.rate_limits.codes,
-    )
-    .await
-    .is_err()
+    if throttle(&state, Throttle::Codes, &email.canonical)
+        .await
+        .is_err()
     {
         return Ok(accepted);
     }

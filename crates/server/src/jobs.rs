@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use crate::auth::enforce_limit;
+use crate::auth::{throttle, Throttle};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, ClientInfo, CurrentUser};
 use crate::job_cost::JobCost;
@@ -325,13 +325,7 @@ pub async fn submit(
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
     let key = idempotency_key(&headers)?;
-    enforce_limit(
-        &state,
-        "job_submission",
-        caller.id(),
-        state.config.rate_limits.job_submission,
-    )
-    .await?;
+    throttle(&state, Throttle::JobSubmission, caller.id()).await?;
     crate::policies::require_accepted(&state, caller.id()).await?;
     // The body as sent (serde_json writes a Value the same way every time), so a retry matches
     // and a reuse of the key for another request does not.
@@ -491,13 +485,7 @@ pub async fn revise(
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
     owned_job(&state, &caller, &client, &id).await?;
-    enforce_limit(
-        &state,
-        "job_submission",
-        caller.id(),
-        state.config.rate_limits.job_submission,
-    )
-    .await?;
+    throttle(&state, Throttle::JobSubmission, caller.id()).await?;
     crate::policies::require_accepted(&state, caller.id()).await?;
     // Checked as sent and as cleaned (bidi controls stripped), before anything else is done.
     let held_raw = crate::moderation::screen_spec(&state, &caller, &client, &body).await?;

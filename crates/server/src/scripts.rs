@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::auth::enforce_limit;
+use crate::auth::{throttle, Throttle};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ClientInfo, CurrentUser};
 use crate::providers::ASSISTANT;
@@ -107,13 +107,7 @@ pub async fn write(
              consent for it on the AI providers page first",
         ));
     }
-    enforce_limit(
-        &state,
-        "job_submission",
-        caller.id(),
-        state.config.rate_limits.job_submission,
-    )
-    .await?;
+    throttle(&state, Throttle::JobSubmission, caller.id()).await?;
     let detail = json!({ "provider": ASSISTANT, "purpose": "script",
         "topic_chars": topic.chars().count(), "scenes": body.scenes });
     // Logged before the request leaves, like a job's transfers, so a crash mid-call still

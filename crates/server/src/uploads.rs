@@ -26,7 +26,7 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use utoipa::ToSchema;
 
-use crate::auth::enforce_limit;
+use crate::auth::{throttle, Throttle};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiQuery, ClientInfo, CurrentUser};
 use crate::range::serve_object;
@@ -407,21 +407,16 @@ pub async fn create(
     {
         return Err(too_large(file_limit));
     }
-    enforce_limit(
-        &state,
-        "upload",
-        caller.id(),
-        state.config.uploads.rate_limit,
-    )
-    .await
-    .map_err(|e| match e.code {
-        Code::RateLimited => ApiError {
-            code: Code::UploadRateLimited,
-            detail: format!("too many uploads; {}", e.detail),
-            ..e
-        },
-        _ => e,
-    })?;
+    throttle(&state, Throttle::Upload, caller.id())
+        .await
+        .map_err(|e| match e.code {
+            Code::RateLimited => ApiError {
+                code: Code::UploadRateLimited,
+                detail: format!("too many uploads; {}", e.detail),
+                ..e
+            },
+            _ => e,
+        })?;
     let quota = state.config.uploads.quota_bytes;
     let used = u64::try_from(state.db.upload_bytes_of(caller.id()).await?).unwrap_or(0);
     let budget = Budget {

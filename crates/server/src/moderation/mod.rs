@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use crate::auth::enforce_limit;
+use crate::auth::{throttle, Throttle};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ClientInfo, CurrentUser};
 use crate::staff::{Moderator, RequireStaff};
@@ -204,13 +204,7 @@ pub async fn report(
         Some(c) => format!("user:{}", c.id()),
         None => format!("ip:{}", client.ip_key()),
     };
-    enforce_limit(
-        &state,
-        "report",
-        &reporter_key,
-        state.config.sharing.reports,
-    )
-    .await?;
+    throttle(&state, Throttle::Report, &reporter_key).await?;
     if !REPORT_REASONS.contains(&body.reason.as_str()) {
         return Err(ApiError::of(
             Code::ReportReasonInvalid,

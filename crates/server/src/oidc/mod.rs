@@ -125,13 +125,7 @@ pub async fn start(
     caller: Result<CurrentUser, ApiError>,
 ) -> ApiResult<Response> {
     let cfg = provider_config(&state, &provider_id)?;
-    crate::auth::enforce_limit(
-        &state,
-        "oidc_start",
-        client.ip_key(),
-        state.config.rate_limits.sign_in,
-    )
-    .await?;
+    crate::auth::throttle(&state, crate::auth::Throttle::OidcStart, client.ip_key()).await?;
     let link_user_id = if query.link {
         Some(caller?.user.id)
     } else {
@@ -461,13 +455,7 @@ pub async fn signup(
     client: ClientInfo,
     ApiJson(req): ApiJson<OidcSignupRequest>,
 ) -> ApiResult<Response> {
-    crate::auth::enforce_limit(
-        &state,
-        "sign_up",
-        client.ip_key(),
-        state.config.rate_limits.sign_up,
-    )
-    .await?;
+    crate::auth::throttle(&state, crate::auth::Throttle::SignUp, client.ip_key()).await?;
     let step = pending_step(&state, &headers).await?;
     if step.link_user_id.is_some() {
         return Err(no_pending());
