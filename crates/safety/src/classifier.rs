@@ -266,13 +266,7 @@ pub fn combine(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
             }
         }
     }
-    if !refuse.is_empty() {
-        Verdict::Refuse { categories: refuse }
-    } else if !hold.is_empty() {
-        Verdict::Hold { categories: hold }
-    } else {
-        Verdict::Allow
-    }
+    Verdict::of(refuse, hold)
 }
 
 /// The ONNX protobuf types, for tools and tests that write a model themselves.

@@ -52,6 +52,20 @@ pub enum Verdict {
     },
 }
 
+impl Verdict {
+    /// The verdict of the categories that matched: any refusing one refuses, else any holding
+    /// one holds, else allowed.
+    pub fn of(refuse: Vec<String>, hold: Vec<String>) -> Verdict {
+        if !refuse.is_empty() {
+            Verdict::Refuse { categories: refuse }
+        } else if !hold.is_empty() {
+            Verdict::Hold { categories: hold }
+        } else {
+            Verdict::Allow
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     #[error("the moderation rules are not valid TOML: {0}")]
@@ -226,13 +240,7 @@ impl Rules {
                 }
             }
         }
-        if !refuse.is_empty() {
-            Verdict::Refuse { categories: refuse }
-        } else if !hold.is_empty() {
-            Verdict::Hold { categories: hold }
-        } else {
-            Verdict::Allow
-        }
+        Verdict::of(refuse, hold)
     }
 }
 

@@ -350,17 +350,7 @@ impl OwnerMedia {
             key: key.to_owned(),
             reason: "size is not that of a sealed object",
         })?;
-        let range = match range {
-            None => 0..size,
-            Some(r) if r.start >= r.end || r.start >= size => {
-                return Err(ObjectError::RangeNotSatisfiable {
-                    start: r.start,
-                    end: r.end,
-                    size,
-                })
-            }
-            Some(r) => r.start..r.end.min(size),
-        };
+        let range = crate::objects::byte_range(range, size)?;
         let header_bytes = self.raw.get_range(key, 0..HEADER_LEN).await?;
         let header = Header::parse(key, &header_bytes)?;
         if header.key_id() != self.key.id() {

@@ -316,17 +316,7 @@ impl MediaStore {
     ) -> Result<ObjectReader, ObjectError> {
         let path = object_path(key)?;
         let size = self.head_existing(key).await?.size;
-        let range = match range {
-            None => 0..size,
-            Some(r) if r.start >= r.end || r.start >= size => {
-                return Err(ObjectError::RangeNotSatisfiable {
-                    start: r.start,
-                    end: r.end,
-                    size,
-                })
-            }
-            Some(r) => r.start..r.end.min(size),
-        };
+        let range = byte_range(range, size)?;
         let options = GetOptions {
             range: (size > 0).then(|| GetRange::Bounded(range.clone())),
             ..GetOptions::default()
@@ -454,6 +444,21 @@ impl ContentHasher {
         let hex = hex::encode(self.digest.finalize());
         let namespace = namespace.trim_end_matches('/');
         format!("{namespace}/sha256/{}/{hex}", &hex[..2])
+    }
+}
+
+/// The bytes a request for `range` of an object of `size` bytes gets: all of them without a
+/// range, an end past the object's end clamped, and a range that is empty or starts at or past
+/// the end refused.
+pub(crate) fn byte_range(range: Option<Range<u64>>, size: u64) -> Result<Range<u64>, ObjectError> {
+    match range {
+        None => Ok(0..size),
+        Some(r) if r.start >= r.end || r.start >= size => Err(ObjectError::RangeNotSatisfiable {
+            start: r.start,
+            end: r.end,
+            size,
+        }),
+        Some(r) => Ok(r.start..r.end.min(size)),
     }
 }
 

@@ -33,7 +33,7 @@ pub(crate) async fn heard_words(
     let owner = &claimed.job.owner_id;
     let recorded = ctx.db.stage_outputs(&lease.job_id, lease.revision).await?;
     if let Some(doc) = recorded.iter().find(|o| o.stage == STAGE) {
-        return Ok(Some(words_of(&doc.output)));
+        return Ok(Some(words_of(&doc.output).unwrap_or_default()));
     }
     ensure_not_paused(ctx, owner).await?;
     if ctx.db.active_consent(owner, TRANSCRIBER).await?.is_none() {
@@ -75,24 +75,24 @@ pub(crate) async fn heard_words(
     ctx.db
         .record_stage_output(lease, STAGE, &doc, now_ms())
         .await?;
-    Ok(Some(words_of(&doc)))
+    Ok(Some(words_of(&doc).unwrap_or_default()))
 }
 
-fn words_of(doc: &Value) -> Vec<HeardWord> {
-    doc["words"]
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter_map(|w| {
-                    Some(HeardWord {
-                        text: w["word"].as_str()?.to_owned(),
-                        start: w["start"].as_f64()?,
-                        end: w["end"].as_f64()?,
-                    })
+/// The timed words a stage recorded (a transcription, a cloud voice's narration); `None` when
+/// the record has no word list.
+pub(crate) fn words_of(doc: &Value) -> Option<Vec<HeardWord>> {
+    let list = doc["words"].as_array()?;
+    Some(
+        list.iter()
+            .filter_map(|w| {
+                Some(HeardWord {
+                    text: w["word"].as_str()?.to_owned(),
+                    start: w["start"].as_f64()?,
+                    end: w["end"].as_f64()?,
                 })
-                .collect()
-        })
-        .unwrap_or_default()
+            })
+            .collect(),
+    )
 }
 
 /// Whisper tells formats apart by the file name's extension.

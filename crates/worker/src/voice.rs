@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use reelsmith_media::align::transcript::HeardWord;
 use reelsmith_providers::speech::SpeechRequest;
 use reelsmith_store::{now_ms, ClaimedJob, NewTransfer};
-use serde_json::{json, Value};
+use serde_json::json;
 use tracing::info;
 
 use crate::context::{ensure_not_paused, Halt, JobContext};
@@ -48,7 +48,7 @@ pub(crate) async fn narrate(
     if let Some(doc) = recorded.iter().find(|o| o.stage == STAGE) {
         if tokio::fs::try_exists(&path).await.unwrap_or(false) {
             info!(job = %lease.job_id, "narration already synthesized by an earlier attempt");
-            return Ok(Some((path, words_of(&doc.output))));
+            return Ok(Some((path, crate::transcript::words_of(&doc.output))));
         }
     }
     ensure_not_paused(ctx, owner).await?;
@@ -109,20 +109,5 @@ pub(crate) async fn narrate(
         .record_stage_output(lease, STAGE, &doc, now_ms())
         .await?;
     info!(job = %lease.job_id, provider = voice.provider, bytes = speech.audio.len(), "narration synthesized");
-    Ok(Some((path, words_of(&doc))))
-}
-
-fn words_of(doc: &Value) -> Option<Vec<HeardWord>> {
-    let list = doc["words"].as_array()?;
-    Some(
-        list.iter()
-            .filter_map(|w| {
-                Some(HeardWord {
-                    text: w["word"].as_str()?.to_owned(),
-                    start: w["start"].as_f64()?,
-                    end: w["end"].as_f64()?,
-                })
-            })
-            .collect(),
-    )
+    Ok(Some((path, crate::transcript::words_of(&doc))))
 }
