@@ -618,6 +618,19 @@ async fn p_bill_2_plan_limits_refuse_at_submission_and_show_beside_the_quote(t: 
         )
         .await;
     assert_eq!(ok.status, StatusCode::CREATED);
+    // A revision is a new render: the plan's limits hold for it too (D-lead-11).
+    let id = ok.json()["id"].as_str().unwrap().to_owned();
+    let revisions = format!("/api/v1/jobs/{id}/revisions");
+    t.json(
+        Method::POST,
+        &revisions,
+        &auth,
+        json!({ "script": "A tiny studio video.", "resolution": "1080p" }),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "plan.max_resolution");
+    let kept = t.get(&revisions, &auth).await.json();
+    assert_eq!(kept.as_array().map(Vec::len), Some(1), "{kept}");
     let long = "word ".repeat(400);
     t.json(
         Method::POST,
