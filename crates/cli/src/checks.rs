@@ -42,6 +42,16 @@ pub async fn dependency_checks(config: &Config) -> Vec<Check> {
         name: "operator key",
         result: bounded(operator_key(config, db.as_ref(), fresh)).await,
     });
+    // The fingerprint `serve` and `worker` check at start, once both can be read.
+    if checks
+        .iter()
+        .all(|c| c.name == "operator key" || c.result.is_ok())
+    {
+        checks.push(Check {
+            name: "deployment",
+            result: bounded(crate::deployment::verify(config, db.as_ref())).await,
+        });
+    }
     if let Some(db) = db {
         db.close().await;
     }

@@ -81,6 +81,53 @@ async fn check(config: &Config, db: &Db, store: &MediaStore) -> anyhow::Result<O
         .await
         .context("cannot read the deployment's identity from the database")?;
     let marker = read_marker(config, store).await?;
+    compare(config, record, marker)
+}
+
+/// `config check`'s view of the fingerprint: the comparison `serve` and `worker` make at start,
+/// read only (nothing is named, marked or generated). `Err` is the line an operator reads.
+pub async fn verify(config: &Config, db: Option<&Db>) -> Result<String, String> {
+    // A database not created or migrated yet belongs to no deployment.
+    let record = match db {
+        Some(db) if db.applied_migrations().await.unwrap_or(0) > 0 => db
+            .deployment()
+            .await
+            .map_err(|e| format!("cannot read the deployment's identity from the database: {e}"))?,
+        _ => None,
+    };
+    // Opening a local store creates its folder; one that is not there holds no marker.
+    let absent =
+        config.storage.backend == StorageBackend::Local && !config.storage.local_path.is_dir();
+    let marker = if absent {
+        Ok(None)
+    } else {
+        match media_store(config) {
+            Ok(store) => read_marker(config, &store).await,
+            Err(e) => Err(e),
+        }
+    };
+    let verdict = match marker {
+        Ok(marker) => compare(config, record, marker),
+        Err(e) => Err(e),
+    };
+    match verdict {
+        Ok(Some(record)) => Ok(format!(
+            "deployment {}: the database, the media store and the operator key belong to it",
+            record.id
+        )),
+        Ok(None) => Ok("not named yet: the first `serve` or `worker` names it".to_owned()),
+        Err(e) => Err(format!("{e:#}")
+            .trim_start_matches("refusing to start: ")
+            .to_owned()),
+    }
+}
+
+/// The database's deployment against the media store's marker and the key files.
+fn compare(
+    config: &Config,
+    record: Option<Deployment>,
+    marker: Option<Marker>,
+) -> anyhow::Result<Option<Deployment>> {
     let database = config.database.url.redacted();
     let store = store_name(config);
     match (&record, &marker) {

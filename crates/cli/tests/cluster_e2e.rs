@@ -41,6 +41,11 @@ struct WorkerProcess {
 
 impl WorkerProcess {
     fn start(config: &Path, data: &Path, n: usize) -> WorkerProcess {
+        WorkerProcess::start_with(config, data, n, &[])
+    }
+
+    /// A worker with extra environment (a provider's key and address).
+    fn start_with(config: &Path, data: &Path, n: usize, env: &[(&str, &str)]) -> WorkerProcess {
         std::fs::create_dir_all(data).unwrap();
         let log = data.join(format!("worker-{n}-{}.log", support::free_port()));
         let child = Command::new(platform::bin())
@@ -51,7 +56,9 @@ impl WorkerProcess {
             .arg(data)
             // espeak-ng narrates: this suite is about the cluster, not the voice.
             .env("REELSMITH__SPEECH__DEFAULT_VOICE", "espeak")
+            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -90,6 +97,15 @@ impl WorkerProcess {
                 self.log_text()
             );
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the worker says it is taking jobs.
+    async fn wait_started(&self) {
+        let deadline = Instant::now() + PATIENCE;
+        while !self.log_text().contains("worker started") {
+            assert!(Instant::now() < deadline, "{}", self.log_text());
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -861,4 +877,313 @@ async fn an_event_stream_on_a_server_is_woken_by_events_another_process_writes()
     let ids: Vec<i64> = seen.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids, written, "every event, in order, once");
     worker.close().await;
+}
+
+/// A small tmpfs of its own (the test runs as root, as CI does), unmounted when dropped, a
+/// panic included: a disk that really fills, without touching the machine's.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m")])
+            .arg("tmpfs")
+            .arg(dir.path())
+            .output()
+            .expect("mount(8) runs");
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs needs root, as CI and scripts/test run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        SmallDisk { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn filler(&self) -> PathBuf {
+        self.path().join("filler")
+    }
+
+    /// Writes until the disk refuses another byte.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut file = std::fs::File::create(self.filler()).unwrap();
+        for chunk in [1 << 20, 4096, 1] {
+            let block = vec![0u8; chunk];
+            loop {
+                match file.write_all(&block) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+                    Err(e) => panic!("filling the disk: {e}"),
+                }
+            }
+        }
+        let _ = file.sync_all();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.filler()).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazy: a process still holding a file there cannot keep the mount alive.
+        let _ = Command::new("umount").arg("-l").arg(self.path()).status();
+    }
+}
+
+/// The configuration of `impatient`, with the workers' temporary folder in `temp_dir`.
+fn with_temp_dir(config: &Path, temp_dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(config).unwrap().replace(
+        "[worker]\n",
+        &format!("[worker]\ntemp_dir = \"{}\"\n", temp_dir.display()),
+    );
+    let file = config.with_extension("small-disk.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// A full disk in a worker's temporary folder (a real tmpfs, filled): the job fails with the
+/// stable code `worker.disk_full` and a sentence naming no path, its credits come back, nothing
+/// of it is stored or left in the folder; once there is room again the same worker runs the
+/// next job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_temp_folder_fails_the_job_with_a_stable_code_refunds_it_and_the_worker_goes_on() {
+    let temp = tempfile::tempdir().unwrap();
+    let pg = support::postgres::shared();
+    let moto = support::moto::shared();
+    let url = pg.create_database().await;
+    let bucket = moto.create_bucket();
+    let key = temp.path().join("operator.key");
+    let config = write_config_named(temp.path(), "disk", &url, moto.port, &bucket, &key);
+    let config_flag = config.display().to_string();
+    let data = temp.path().join("server");
+    let server = Server::start(&data, &[], &["--config", &config_flag, "--no-workers"]).await;
+    let disk = SmallDisk::mount(64);
+    let worker_config = with_temp_dir(&impatient(&config), disk.path());
+    let worker = WorkerProcess::start(&worker_config, &temp.path().join("worker"), 0);
+    worker.wait_started().await;
+    let mut api = server.client();
+    api.sign_up_and_in(&data, "disk@example.org", "disk").await;
+    let ledger = Ledger { url: url.clone() };
+    let store = bucket_store(moto.port, &bucket);
+
+    disk.fill();
+    let before = balance(&api).await;
+    let doomed = submit(&api, SHORT).await;
+    let ended = wait_all_ended(&api, std::slice::from_ref(&doomed)).await;
+    let job = &ended[0];
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["error"]["code"], "worker.disk_full", "{job}");
+    let told = job["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        !told.is_empty() && !told.contains(&disk.path().display().to_string()),
+        "a sentence naming no path: {told}"
+    );
+    assert_eq!(balance(&api).await, before, "the credits came back");
+    assert!(store
+        .list(&format!("jobs/{doomed}"))
+        .await
+        .unwrap()
+        .is_empty());
+    let left: Vec<_> = std::fs::read_dir(disk.path().join("work"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "no work folder left behind: {left:?}");
+    assert!(
+        worker.log_text().contains("worker.disk_full"),
+        "the operator's log names it: {}",
+        worker.log_text()
+    );
+
+    disk.free();
+    let next = submit(&api, SHORT).await;
+    let ended = wait_all_ended(&api, std::slice::from_ref(&next)).await;
+    assert_exactly_once(&ledger, &store, &ended).await;
+    let ran = |events: Vec<Value>| events[0]["worker"].as_str().unwrap().to_owned();
+    assert_eq!(
+        ran(ledger.events(&next, "started").await),
+        ran(ledger.events(&doomed, "started").await),
+        "the same worker ran the next job"
+    );
+    drop(worker);
+}
+
+/// The worker's log without colour codes.
+fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+async fn fake_mode(fake: &platform::ProviderFake, mode: Value) {
+    let reply = reqwest::Client::new()
+        .post(format!("{}/__fake/mode", fake.base))
+        .json(&mode)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+}
+
+async fn fake_count(fake: &platform::ProviderFake, what: &str) -> u64 {
+    fake.stats().await[what].as_u64().unwrap()
+}
+
+async fn submit_to_fal(api: &Api) -> String {
+    let spec = json!({ "script": "A red fox runs through the fresh snow at dawn.",
+        "provider": "fal", "model": "fal-ai/kling-video/v2.1/master/text-to-video",
+        "resolution": "720p" });
+    let reply = api.submit(&spec, None).await;
+    assert_eq!(reply.status, 201, "{}", reply.text());
+    reply.json()["id"].as_str().unwrap().to_owned()
+}
+
+/// A provider job on the cluster (the fal fake). Answering 429 with `Retry-After: 2`: the
+/// worker waits exactly that long, twice, and the job succeeds with one submission. A worker
+/// SIGKILLed while the provider works on its request: the worker that takes over resumes the
+/// recorded request id, and the provider never sees a second (paid) submission. Answering 503
+/// for good: retries honouring `Retry-After`, then a failed job with a stable code and the
+/// credits back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_rate_limiting_or_down_is_waited_out_or_refunded_and_a_takeover_never_pays_twice(
+) {
+    let fal = platform::ProviderFake::start("fal_fake.py");
+    let temp = tempfile::tempdir().unwrap();
+    let pg = support::postgres::shared();
+    let moto = support::moto::shared();
+    let url = pg.create_database().await;
+    let bucket = moto.create_bucket();
+    let key = temp.path().join("operator.key");
+    let config = write_config_named(temp.path(), "fal", &url, moto.port, &bucket, &key);
+    let config_flag = config.display().to_string();
+    let env = [
+        ("REELSMITH__PROVIDERS__FAL__KEY", "fal-test-key-0123456789"),
+        ("REELSMITH__PROVIDERS__FAL__BASE_URL", fal.base.as_str()),
+        ("REELSMITH__PROVIDERS__POLL_SECONDS", "1"),
+        ("REELSMITH__CREDITS__SIGNUP_GRANT", "1000"),
+    ];
+    let data = temp.path().join("server");
+    let server = Server::start(&data, &env, &["--config", &config_flag, "--no-workers"]).await;
+    let mut first = WorkerProcess::start_with(&config, &temp.path().join("w-1"), 1, &env);
+    let mut api = server.client();
+    api.sign_up_and_in(&data, "fal@example.org", "fal").await;
+    let consent = api
+        .send(api.request(reqwest::Method::PUT, "/api/v1/me/consents/fal"))
+        .await;
+    assert!(consent.status < 300, "{}", consent.text());
+    let ledger = Ledger { url: url.clone() };
+
+    // 1. Two 429s with Retry-After: 2 on the submission, then accepted.
+    fake_mode(
+        &fal,
+        json!({ "mode": "rate_limit", "count": 2, "retry_after": 2 }),
+    )
+    .await;
+    let waited = submit_to_fal(&api).await;
+    let ended = wait_all_ended(&api, std::slice::from_ref(&waited)).await;
+    assert_eq!(ended[0]["status"], "succeeded", "{}", ended[0]);
+    assert_eq!(fake_count(&fal, "submissions").await, 1);
+    let log = plain(&first.log_text());
+    let retries: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("retrying provider call"))
+        .collect();
+    assert_eq!(retries.len(), 2, "{log}");
+    assert!(
+        retries.iter().all(|l| l.contains("delay_ms=2000")),
+        "each retry waited the provider's Retry-After: {retries:?}"
+    );
+
+    // 2. SIGKILL while the provider works on the request; the next worker resumes it.
+    fake_mode(&fal, json!({ "polls": 1_000_000 })).await;
+    let polls = fake_count(&fal, "polls").await;
+    let resumed = submit_to_fal(&api).await;
+    // A poll comes only after the request id is recorded as the stage's output.
+    let deadline = Instant::now() + PATIENCE;
+    while fake_count(&fal, "polls").await <= polls {
+        assert!(Instant::now() < deadline, "{}", first.log_text());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(fake_count(&fal, "submissions").await, 2);
+    first.signal(libc::SIGKILL);
+    assert_eq!(first.wait(), None, "killed by a signal");
+    let mut second = WorkerProcess::start_with(&config, &temp.path().join("w-2"), 2, &env);
+    let finish = reqwest::Client::new()
+        .post(format!("{}/__fake/finish", fal.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(finish.status(), 200);
+    let ended = wait_all_ended(&api, std::slice::from_ref(&resumed)).await;
+    assert_eq!(ended[0]["status"], "succeeded", "{}", ended[0]);
+    assert_eq!(
+        fake_count(&fal, "submissions").await,
+        2,
+        "no second generation paid for"
+    );
+    let started = ledger.events(&resumed, "started").await;
+    assert!(
+        started.iter().any(|s| s["takeover"] == true),
+        "taken over: {started:?}"
+    );
+    assert!(
+        second
+            .log_text()
+            .contains("resuming the provider request recorded by an earlier attempt"),
+        "{}",
+        second.log_text()
+    );
+    assert!(ledger.ledger_entries(&resumed).await <= 1, "charged once");
+
+    // 3. Down for good (503 with Retry-After: 1): bounded retries, then failed and refunded.
+    second.signal(libc::SIGTERM);
+    assert_eq!(second.wait(), Some(0), "{}", second.log_text());
+    let impatient = impatient(&config);
+    let third = WorkerProcess::start_with(&impatient, &temp.path().join("w-3"), 3, &env);
+    third.wait_started().await;
+    fake_mode(
+        &fal,
+        json!({ "mode": "unavailable", "count": 1_000, "retry_after": 1, "polls": 2 }),
+    )
+    .await;
+    let before = balance(&api).await;
+    let down = submit_to_fal(&api).await;
+    let ended = wait_all_ended(&api, std::slice::from_ref(&down)).await;
+    fake_mode(&fal, json!({ "mode": "ok" })).await;
+    assert_eq!(ended[0]["status"], "failed", "{}", ended[0]);
+    assert_eq!(
+        ended[0]["error"]["code"], "provider.unavailable",
+        "{}",
+        ended[0]
+    );
+    assert_eq!(balance(&api).await, before, "the credits came back");
+    assert_eq!(fake_count(&fal, "submissions").await, 2, "nothing accepted");
+    let log = plain(&third.log_text());
+    let retries = log
+        .lines()
+        .filter(|l| l.contains("retrying provider call") && l.contains("delay_ms=1000"))
+        .count();
+    assert!(retries >= 1, "retried after Retry-After: {log}");
 }

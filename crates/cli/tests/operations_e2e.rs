@@ -189,6 +189,79 @@ async fn config_check_tries_the_database_the_bucket_and_the_key_file() {
     db.close().await;
 }
 
+/// Issue 23: `config check` compares the deployment fingerprint as `serve` and `worker` do at
+/// start: another deployment's database, another media store or another key file is a clear
+/// `error: deployment:` line and exit 1, and the check names, marks and generates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_check_reports_another_deployments_database_media_store_or_key() {
+    let temp = tempfile::tempdir().unwrap();
+    let pg = support::postgres::shared();
+    let moto = support::moto::shared();
+    let url = pg.create_database().await;
+    let bucket = moto.create_bucket();
+    let key_file = temp.path().join("operator.key");
+    let servers = write_config(temp.path(), &url, moto.port, &bucket, &key_file);
+
+    // The first server names the deployment and marks its bucket.
+    let data = temp.path().join("server");
+    let flag = servers.display().to_string();
+    let mut server = Server::start(&data, &[], &["--config", &flag, "--no-workers"]).await;
+    server.kill();
+    let out = run(&["config", "check"], &servers, &data);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ok: deployment: deployment "),
+        "{}",
+        stderr(&out)
+    );
+
+    let mismatch = |config: &Path, says: &str| {
+        let out = run(&["config", "check"], config, &data);
+        let said = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        let line = said
+            .lines()
+            .find(|l| l.starts_with("error: deployment: "))
+            .unwrap_or_else(|| panic!("an `error: deployment:` line in {said}"));
+        assert!(line.contains(says), "`{says}` in {line}");
+    };
+    // Another (empty) database beside the servers' bucket.
+    let other_url = pg.create_database().await;
+    let other_db = write_config(temp.path(), &other_url, moto.port, &bucket, &key_file);
+    mismatch(&other_db, "another database than the servers'");
+    // Another bucket beside the servers' database.
+    let other_bucket = moto.create_bucket();
+    let other_store = write_config(temp.path(), &url, moto.port, &other_bucket, &key_file);
+    mismatch(&other_store, "another media store than the servers'");
+    // Another key file: no data key is wrapped yet, so only the fingerprint can tell.
+    let foreign = temp.path().join("foreign.key");
+    OperatorKey::create_file(&foreign).unwrap();
+    let other_key = write_config(temp.path(), &url, moto.port, &bucket, &foreign);
+    mismatch(&other_key, "use the servers' key file");
+
+    // Nothing was claimed by the checks.
+    let other = Db::connect(&other_url, 1).await.unwrap();
+    assert_eq!(other.applied_migrations().await.unwrap(), 0, "not migrated");
+    other.close().await;
+    let marked = reelsmith_store::MediaStore::s3(&reelsmith_store::S3Config {
+        endpoint: Some(format!("http://127.0.0.1:{}", moto.port)),
+        region: "us-east-1".into(),
+        bucket: other_bucket.clone(),
+        access_key_id: "testing".into(),
+        secret_access_key: "testing".into(),
+        path_style: true,
+        allow_http: true,
+    })
+    .unwrap()
+    .list("")
+    .await
+    .unwrap();
+    assert!(
+        marked.is_empty(),
+        "the other bucket stays empty: {marked:?}"
+    );
+}
+
 async fn timed_get(api: &platform::Api, path: &str) -> (platform::Reply, Duration) {
     let started = Instant::now();
     let reply = api.get(path).await;

@@ -375,6 +375,7 @@ catalogue! {
     WebhookRandom = "webhook.random", 500, "The server could not draw a webhook signing secret.";
     WebhookStale = "webhook.stale", 401, "The webhook's timestamp is more than five minutes from the server's clock.";
     WebhookTooMany = "webhook.too_many", 409, "The token has as many live webhook endpoints as allowed; delete one first.";
+    WorkerDiskFull = "worker.disk_full", 507, "A job failed: the worker's temporary folder ran out of space; another attempt may run where there is room.";
     WorkerIo = "worker.io", 500, "A job failed: the work folder could not be read or written.";
     WorkerTask = "worker.task", 500, "A job failed: a worker task panicked or was cancelled.";
 }

@@ -56,6 +56,11 @@ pub enum WorkerError {
     OutputMissing(String),
     #[error("work folder: {0}")]
     Io(#[from] std::io::Error),
+    /// The temporary folder ran out of space (or quota) while the job wrote to it; the original
+    /// failure, for the log. Not the job's fault, and not a fault of this worker that another
+    /// job would meet too once the space is back, so it is retried like any failure of ours.
+    #[error("the temporary folder is full: {0}")]
+    DiskFull(String),
     /// A blocking task (the render, a work folder's creation or removal) panicked: a bug,
     /// retried like any failure of ours.
     #[error("a worker task panicked: {0}")]
@@ -79,6 +84,38 @@ pub enum WorkerError {
     /// that failed): ours, retried.
     #[error("the image check failed: {0}")]
     ImageCheck(String),
+}
+
+impl WorkerError {
+    /// The same failure as [`WorkerError::DiskFull`] when a full disk caused it, so the owner
+    /// and the operator read one stable code (`worker.disk_full`) whichever step hit it: a
+    /// write of ours (`ENOSPC`/`EDQUOT` in the error chain) or a tool such as ffmpeg, which
+    /// reports it only in its own words, with the system's message for those errors.
+    pub fn or_disk_full(self) -> WorkerError {
+        if self.is_client_error() || matches!(self, WorkerError::DiskFull(_)) {
+            return self;
+        }
+        if caused_by_full_disk(&self) {
+            return WorkerError::DiskFull(self.to_string());
+        }
+        self
+    }
+}
+
+fn caused_by_full_disk(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(io.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    let said = err.to_string();
+    ["No space left on device", "Disk quota exceeded"]
+        .iter()
+        .any(|m| said.contains(m))
 }
 
 impl From<tokio::task::JoinError> for WorkerError {
@@ -120,6 +157,7 @@ impl ErrorCode for WorkerError {
             WorkerError::Object(e) => e.code(),
             WorkerError::OutputMissing(_) => Code::JobOutputMissing,
             WorkerError::Io(_) => Code::WorkerIo,
+            WorkerError::DiskFull(_) => Code::WorkerDiskFull,
             WorkerError::TaskPanicked(_) | WorkerError::TaskCancelled => Code::WorkerTask,
             WorkerError::JoinShots { source, .. } => source.code(),
             WorkerError::ImageRefused { .. } => Code::ModerationImageRefused,
@@ -159,10 +197,41 @@ impl ErrorCode for WorkerError {
             | WorkerError::Object(_)
             | WorkerError::OutputMissing(_)
             | WorkerError::Io(_)
+            | WorkerError::DiskFull(_)
             | WorkerError::TaskPanicked(_)
             | WorkerError::TaskCancelled
             | WorkerError::JoinShots { .. }
             | WorkerError::ImageCheck(_) => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn a_full_disk_is_told_as_worker_disk_full_whichever_step_met_it() {
+        let ours = WorkerError::Io(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        assert_eq!(ours.or_disk_full().code(), Code::WorkerDiskFull);
+        let ffmpeg = WorkerError::JoinShots {
+            scene: 0,
+            source: reelsmith_media::process::ProcessError::Failed {
+                program: "ffmpeg",
+                status: std::process::ExitStatus::from_raw(256),
+                stderr: "out.mp4: No space left on device".into(),
+            },
+        };
+        let full = ffmpeg.or_disk_full();
+        assert_eq!(full.code(), Code::WorkerDiskFull);
+        assert!(
+            !full.is_client_error(),
+            "retried: another worker may have room"
+        );
+        let other = WorkerError::Io(std::io::Error::from_raw_os_error(libc::EACCES));
+        assert_eq!(other.or_disk_full().code(), Code::WorkerIo);
+        let client = WorkerError::UploadNotFound("No space left on device".into());
+        assert_eq!(client.or_disk_full().code(), Code::JobUploadNotFound);
     }
 }

@@ -709,7 +709,7 @@ async fn fail_or_retry(
         _ => None,
     };
     let limit = ctx.providers.max_retry_after;
-    let err = match err {
+    let err = match err.or_disk_full() {
         WorkerError::Provider(e) if hint.is_some_and(|h| h > limit) => {
             WorkerError::ProviderBusy(e, reelsmith_providers::error::human_duration(limit))
         }
@@ -804,6 +804,7 @@ fn public_message(err: &WorkerError) -> String {
             "the media store could not be reached or did not have a file the job needs"
         }
         WorkerError::Io(_) => "the worker could not use its working folder",
+        WorkerError::DiskFull(_) => "the worker ran out of space for the job's temporary files",
         WorkerError::Render(_) => "the video engine failed",
         _ => "an internal error interrupted the job",
     }

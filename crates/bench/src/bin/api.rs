@@ -22,13 +22,12 @@
     clippy::undocumented_unsafe_blocks
 )]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use reelsmith_bench::{load, sign_in, submit, wait_ready, Measured, Server};
+use serde_json::json;
 
 struct Options {
     connections: Vec<usize>,
@@ -41,9 +40,7 @@ fn options() -> Options {
     let mut options = Options {
         connections: vec![10, 32, 64],
         seconds: 10,
-        bin: std::env::var_os("REELSMITH_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("target/release/reelsmith")),
+        bin: reelsmith_bench::reelsmith_bin(),
         gallery: 10_000,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -67,47 +64,17 @@ fn options() -> Options {
     options
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn main() {
     let options = options();
     let temp = tempfile::tempdir().expect("a temporary folder");
     let data = temp.path().join("data");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let _server = Server(
-        Command::new(&options.bin)
-            .args([
-                "serve",
-                "--no-workers",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data",
-            ])
-            .arg(&data)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", options.bin.display())),
-    );
+    let server = Server::start(&options.bin, &data, None, &[]);
     // The server gets the runtime's other thread; the load generator one, like wrk -t1.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run(options, base, data));
+    runtime.block_on(run(options, server.base.clone(), data));
 }
 
 async fn run(options: Options, base: String, data: PathBuf) {
@@ -117,14 +84,14 @@ async fn run(options: Options, base: String, data: PathBuf) {
         .unwrap();
     wait_ready(&client, &base).await;
     let cookie = sign_in(&client, &base, &data).await;
-    let job_id = submit(&client, &base, &cookie).await;
-    let url = Arc::new(format!("{base}/api/v1/jobs/{job_id}"));
+    let job_id = submit(&client, &base, &cookie, "A quiet harbour at dawn.").await;
+    let url = Arc::new(vec![format!("{base}/api/v1/jobs/{job_id}")]);
     let cookie = Arc::new(cookie);
 
     for &connections in &options.connections {
         // Warm-up: open every connection and fill caches before measuring.
         load(&client, &url, &cookie, connections, Duration::from_secs(1)).await;
-        let (latencies, errors, elapsed) = load(
+        let measured = load(
             &client,
             &url,
             &cookie,
@@ -134,9 +101,7 @@ async fn run(options: Options, base: String, data: PathBuf) {
         .await;
         report(
             &url_label("GET /api/v1/jobs/{id} (session cookie"),
-            latencies,
-            errors,
-            elapsed,
+            measured,
             connections,
         );
     }
@@ -163,7 +128,7 @@ async fn run(options: Options, base: String, data: PathBuf) {
             "/api/v1/gallery?sort=most_viewed&page=200",
         ),
     ] {
-        let url = Arc::new(format!("{base}{path}"));
+        let url = Arc::new(vec![format!("{base}{path}")]);
         for &connections in &options.connections {
             load(
                 &client,
@@ -173,7 +138,7 @@ async fn run(options: Options, base: String, data: PathBuf) {
                 Duration::from_secs(1),
             )
             .await;
-            let (latencies, errors, elapsed) = load(
+            let measured = load(
                 &client,
                 &url,
                 &anonymous,
@@ -181,7 +146,7 @@ async fn run(options: Options, base: String, data: PathBuf) {
                 Duration::from_secs(options.seconds),
             )
             .await;
-            report(&url_label(label), latencies, errors, elapsed, connections);
+            report(&url_label(label), measured, connections);
         }
     }
 }
@@ -300,159 +265,20 @@ async fn seed_gallery(data: &Path, works: usize) {
     db.close().await;
 }
 
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    for _ in 0..600 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-            if r.status() == 200 {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the server never became ready");
-}
-
-async fn post(
-    client: &reqwest::Client,
-    url: String,
-    cookie: Option<&str>,
-    body: Value,
-) -> reqwest::Response {
-    let mut request = client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    request.send().await.expect("the server answers")
-}
-
-async fn sign_in(client: &reqwest::Client, base: &str, data: &Path) -> String {
-    let email = "bench@example.org";
-    let password = "correct horse battery staple";
-    let r = post(
-        client,
-        format!("{base}/api/v1/auth/signup"),
-        None,
-        json!({ "email": email, "password": password, "username": "bench", "age_confirmed": true }),
-    )
-    .await;
-    assert!(r.status().is_success(), "signup: {}", r.status());
-    let code = reelsmith_mail::latest_code_for(&data.join("outbox"), email)
-        .expect("the outbox reads")
-        .expect("a code was sent");
-    let r = post(
-        client,
-        format!("{base}/api/v1/auth/verify"),
-        None,
-        json!({ "email": email, "code": code }),
-    )
-    .await;
-    assert!(r.status().is_success(), "verify: {}", r.status());
-    let r = post(
-        client,
-        format!("{base}/api/v1/auth/login"),
-        None,
-        json!({ "email": email, "password": password }),
-    )
-    .await;
-    assert!(r.status().is_success(), "login: {}", r.status());
-    let set_cookie = r.headers()["set-cookie"].to_str().unwrap();
-    set_cookie.split(';').next().unwrap().trim().to_owned()
-}
-
-async fn submit(client: &reqwest::Client, base: &str, cookie: &str) -> String {
-    let r = post(
-        client,
-        format!("{base}/api/v1/jobs"),
-        Some(cookie),
-        json!({ "script": "A quiet harbour at dawn.", "resolution": "480p" }),
-    )
-    .await;
-    assert_eq!(r.status(), 201);
-    let job: Value = r.json_value().await;
-    job["id"].as_str().unwrap().to_owned()
-}
-
-trait JsonValue {
-    async fn json_value(self) -> Value;
-}
-
-impl JsonValue for reqwest::Response {
-    async fn json_value(self) -> Value {
-        let bytes = self.bytes().await.unwrap();
-        serde_json::from_slice(&bytes).unwrap()
-    }
-}
-
-/// `connections` tasks, each sending one request at a time until `duration` is over.
-async fn load(
-    client: &reqwest::Client,
-    url: &Arc<String>,
-    cookie: &Arc<String>,
-    connections: usize,
-    duration: Duration,
-) -> (Vec<u32>, u64, Duration) {
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..connections {
-        let (client, url, cookie) = (client.clone(), Arc::clone(url), Arc::clone(cookie));
-        tasks.spawn(async move {
-            let mut latencies = Vec::with_capacity(64 * 1024);
-            let mut errors = 0u64;
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let mut request = client.get(url.as_str());
-                if !cookie.is_empty() {
-                    request = request.header("cookie", cookie.as_str());
-                }
-                let ok = match request.send().await {
-                    Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
-                    Err(_) => false,
-                };
-                if ok {
-                    latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
-                } else {
-                    errors += 1;
-                }
-            }
-            (latencies, errors)
-        });
-    }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    while let Some(done) = tasks.join_next().await {
-        let (latencies, e) = done.unwrap();
-        all.extend(latencies);
-        errors += e;
-    }
-    (all, errors, started.elapsed())
-}
-
-fn report(
-    label: &str,
-    mut latencies: Vec<u32>,
-    errors: u64,
-    elapsed: Duration,
-    connections: usize,
-) {
-    latencies.sort_unstable();
-    let pick = |q: f64| -> f64 {
-        if latencies.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
-        f64::from(latencies[i]) / 1000.0
-    };
-    let rate = latencies.len() as f64 / elapsed.as_secs_f64();
+fn report(label: &str, mut measured: Measured, connections: usize) {
     println!(
         "{label}, SQLite, {connections} connections, {:.1} s)",
-        elapsed.as_secs_f64()
+        measured.elapsed.as_secs_f64()
     );
-    println!("  requests:  {} ok, {errors} failed", latencies.len());
-    println!("  rate:      {rate:.0} requests/s   (target >= 5000)");
+    println!(
+        "  requests:  {} ok, {} failed",
+        measured.latencies.len(),
+        measured.errors
+    );
+    println!(
+        "  rate:      {:.0} requests/s   (target >= 5000)",
+        measured.rate()
+    );
     println!("  latency:   p50 {:.2} ms   p90 {:.2} ms   p99 {:.2} ms   max {:.2} ms   (target p99 <= 20 ms)",
-        pick(0.50), pick(0.90), pick(0.99), pick(1.0));
+        measured.quantile_ms(0.50), measured.quantile_ms(0.90), measured.quantile_ms(0.99), measured.quantile_ms(1.0));
 }

@@ -22,13 +22,12 @@
     clippy::undocumented_unsafe_blocks
 )]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use reelsmith_bench::{sign_in, wait_ready, Postgres, Server};
 use reelsmith_store::{now_ms, Db, NewJob};
-use serde_json::{json, Value};
+use serde_json::json;
 
 struct Options {
     streams: usize,
@@ -43,9 +42,7 @@ fn options() -> Options {
         streams: 1000,
         seconds: 10,
         quiet_seconds: 60,
-        bin: std::env::var_os("REELSMITH_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("target/release/reelsmith")),
+        bin: reelsmith_bench::reelsmith_bin(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -63,187 +60,33 @@ fn options() -> Options {
     options
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A throwaway PostgreSQL cluster, stopped and removed on drop.
-struct Postgres {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Postgres {
-    fn start() -> Postgres {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL server binaries (scripts/setup installs them)")
-            .flatten()
-            .filter_map(|e| {
-                let v = e.file_name().to_str()?.parse::<u32>().ok()?;
-                Some((v, e.path().join("bin")))
-            })
-            .max()
-            .expect("a PostgreSQL version under /usr/lib/postgresql")
-            .1;
-        let dir = tempfile::Builder::new()
-            .prefix("reelsmith-bench-pg-")
-            .tempdir()
-            .unwrap();
-        if unsafe { libc::geteuid() } == 0 {
-            run_ok(
-                Command::new("chown")
-                    .args(["-R", "postgres:postgres"])
-                    .arg(dir.path()),
-            );
-        }
-        let pg = Postgres {
-            bin,
-            port: free_port(),
-            dir,
-        };
-        let data = pg.dir.path().join("data");
-        pg.run_pg("initdb", |c| {
-            c.arg("-D").arg(&data);
-            c.args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"]);
-        });
-        let options = format!(
-            "-k {} -p {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c max_connections=200 -c shared_preload_libraries=pg_stat_statements",
-            pg.dir.path().display(),
-            pg.port
-        );
-        let log = pg.dir.path().join("server.log");
-        pg.run_pg("pg_ctl", |c| {
-            c.arg("-D").arg(&data).arg("-l").arg(&log);
-            c.args(["-w", "-t", "120", "-o", &options, "start"]);
-        });
-        pg.psql("postgres", "CREATE DATABASE bench");
-        pg.psql("postgres", "CREATE EXTENSION pg_stat_statements");
-        pg
-    }
-
-    fn run_pg(&self, program: &str, args: impl FnOnce(&mut Command)) {
-        let exe = self.bin.join(program);
-        let mut cmd = if unsafe { libc::geteuid() } == 0 {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(exe);
-            c
-        } else {
-            Command::new(exe)
-        };
-        args(&mut cmd);
-        run_ok(&mut cmd);
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/bench", self.port)
-    }
-
-    /// One statement through `psql` (its own connection), its output trimmed.
-    fn psql(&self, database: &str, sql: &str) -> String {
-        let out = Command::new(self.bin.join("psql"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-            ])
-            .args(["-d", database, "-Atc", sql])
-            .output()
-            .expect("psql runs");
-        assert!(
-            out.status.success(),
-            "psql: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    /// Statements the `bench` database has run so far (`pg_stat_statements`), and its
-    /// transactions (`pg_stat_database`: a statement outside a transaction is one, and so is
-    /// the connection pool's check of a connection before lending it, an empty query).
-    /// Read from the `postgres` database, so the reading is not counted.
-    fn counts(&self) -> (i64, i64) {
-        // Transaction statistics are flushed at most once a second by each backend.
-        std::thread::sleep(Duration::from_millis(1200));
-        let out = self.psql(
-            "postgres",
-            "SELECT (SELECT COALESCE(SUM(s.calls), 0) FROM pg_stat_statements s \
-             JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = 'bench'), \
-             (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'bench')",
-        );
-        let (statements, transactions) = out.split_once('|').expect("two counts");
-        (
-            statements.parse().expect("a count"),
-            transactions.parse().expect("a count"),
-        )
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let exe = self.bin.join("pg_ctl");
-        let mut cmd = if unsafe { libc::geteuid() } == 0 {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(exe);
-            c
-        } else {
-            Command::new(exe)
-        };
-        let _ = cmd
-            .arg("-D")
-            .arg(&data)
-            .args(["-m", "immediate", "-w", "stop"])
-            .output();
-    }
-}
-
-fn run_ok(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+/// Statements the `bench` database has run so far (`pg_stat_statements`), and its
+/// transactions (`pg_stat_database`: a statement outside a transaction is one, and so is
+/// the connection pool's check of a connection before lending it, an empty query).
+/// Read from the `postgres` database, so the reading is not counted.
+fn counts(pg: &Postgres) -> (i64, i64) {
+    // Transaction statistics are flushed at most once a second by each backend.
+    std::thread::sleep(Duration::from_millis(1200));
+    let out = pg.psql(
+        "postgres",
+        "SELECT (SELECT COALESCE(SUM(s.calls), 0) FROM pg_stat_statements s \
+         JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = 'bench'), \
+         (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'bench')",
     );
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server(options: &Options, config: &Path, data: &Path, port: u16, poll: bool) -> Server {
-    let mut cmd = Command::new(&options.bin);
-    cmd.args(["serve", "--no-workers", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--config")
-        .arg(config)
-        .arg("--data")
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    if poll {
-        cmd.env("REELSMITH_BENCH_EVENT_POLL_MS", "250");
-    }
-    Server(
-        cmd.spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", options.bin.display())),
+    let (statements, transactions) = out.split_once('|').expect("two counts");
+    (
+        statements.parse().expect("a count"),
+        transactions.parse().expect("a count"),
     )
+}
+
+fn start_server(options: &Options, config: &Path, data: &Path, poll: bool) -> Server {
+    let env: &[(&str, &str)] = if poll {
+        &[("REELSMITH_BENCH_EVENT_POLL_MS", "250")]
+    } else {
+        &[]
+    };
+    Server::start(&options.bin, data, Some(config), env)
 }
 
 fn main() {
@@ -267,14 +110,13 @@ fn main() {
 }
 
 async fn run(options: &Options, pg: &Postgres, config: &Path, data: &Path) {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
 
-    let mut server = start_server(options, config, data, port, false);
+    let mut server = start_server(options, config, data, false);
+    let mut base = server.base.clone();
     wait_ready(&client, &base).await;
     let cookie = sign_in(&client, &base, data).await;
     let jobs = seed_jobs(pg, options.streams).await;
@@ -296,7 +138,8 @@ async fn run(options: &Options, pg: &Postgres, config: &Path, data: &Path) {
     latency(pg, &jobs, streams).await;
 
     drop(server);
-    server = start_server(options, config, data, port, true);
+    server = start_server(options, config, data, true);
+    base = server.base.clone();
     wait_ready(&client, &base).await;
     let streams = open_streams(&client, &base, &cookie, &jobs).await;
     let polled = rates(pg, options.seconds);
@@ -311,10 +154,10 @@ async fn run(options: &Options, pg: &Postgres, config: &Path, data: &Path) {
 
 /// Statements and transactions per second the `bench` database ran over `seconds`.
 fn rates(pg: &Postgres, seconds: u64) -> Rates {
-    let (statements, transactions) = pg.counts();
+    let (statements, transactions) = counts(pg);
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs(seconds));
-    let (statements_after, transactions_after) = pg.counts();
+    let (statements_after, transactions_after) = counts(pg);
     let elapsed = started.elapsed().as_secs_f64();
     Rates {
         statements: (statements_after - statements) as f64 / elapsed,
@@ -453,57 +296,4 @@ async fn latency(pg: &Postgres, jobs: &[String], mut streams: Vec<Stream>) {
         streams.len()
     );
     db.close().await;
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    for _ in 0..600 {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
-            if r.status() == 200 {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the server never became ready");
-}
-
-async fn post(client: &reqwest::Client, url: String, body: Value) -> reqwest::Response {
-    client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("the server answers")
-}
-
-async fn sign_in(client: &reqwest::Client, base: &str, data: &Path) -> String {
-    let email = "bench@example.org";
-    let password = "correct horse battery staple";
-    let r = post(
-        client,
-        format!("{base}/api/v1/auth/signup"),
-        json!({ "email": email, "password": password, "username": "bench", "age_confirmed": true }),
-    )
-    .await;
-    assert!(r.status().is_success(), "signup: {}", r.status());
-    let code = reelsmith_mail::latest_code_for(&data.join("outbox"), email)
-        .expect("the outbox reads")
-        .expect("a code was sent");
-    let r = post(
-        client,
-        format!("{base}/api/v1/auth/verify"),
-        json!({ "email": email, "code": code }),
-    )
-    .await;
-    assert!(r.status().is_success(), "verify: {}", r.status());
-    let r = post(
-        client,
-        format!("{base}/api/v1/auth/login"),
-        json!({ "email": email, "password": password }),
-    )
-    .await;
-    assert!(r.status().is_success(), "login: {}", r.status());
-    let set_cookie = r.headers()["set-cookie"].to_str().unwrap();
-    set_cookie.split(';').next().unwrap().trim().to_owned()
 }
