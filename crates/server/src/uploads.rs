@@ -475,7 +475,7 @@ pub async fn owned_upload(
 ) -> ApiResult<Upload> {
     match state.db.upload_for_owner(caller.id(), id).await? {
         Some(upload) => Ok(upload),
-        None => Err(client.hidden(state, caller.id(), "upload", &id).await),
+        None => Err(client.hidden(state, caller.id(), "upload", id).await),
     }
 }
 
