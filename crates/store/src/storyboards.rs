@@ -123,6 +123,16 @@ impl Db {
         }
     }
 
+    /// Every draft of the owner, oldest first (for the account export).
+    pub async fn storyboards_of(&self, owner_id: &str) -> StoreResult<Vec<DraftStoryboard>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM storyboards WHERE owner_id = $1 ORDER BY created_at, id"
+        );
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, DraftRow>(&sql)
+            .bind(owner_id).fetch_all(pool).await)?;
+        rows.into_iter().map(DraftRow::into_draft).collect()
+    }
+
     /// Deletes the owner's draft; false when there was none.
     pub async fn delete_storyboard(&self, owner_id: &str, id: &str) -> StoreResult<bool> {
         let sql = "DELETE FROM storyboards WHERE id = $1 AND owner_id = $2";
