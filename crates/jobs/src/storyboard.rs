@@ -271,6 +271,7 @@ impl Storyboard {
                     _ => None,
                 },
                 motion: s.motion,
+                transition: s.transition,
             })
             .collect()
     }
