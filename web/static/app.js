@@ -434,6 +434,13 @@ function setupCreate() {
     const v = voice.find((i) => i.id);
     if (v) spec.voice = v.id;
     if (music) Object.assign(spec, music.spec());
+    if (form.dataset.draft === '1') {
+      // "Storyboard first" (storyboard.js): planned and quoted, nothing queued or reserved.
+      delete form.dataset.draft;
+      const draft = await api('POST', '/storyboards', spec);
+      location.assign('/storyboards/' + encodeURIComponent(draft.id));
+      return;
+    }
     const key = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
     const job = await api('POST', '/jobs', spec, { 'Idempotency-Key': key });
     location.assign('/creations/' + encodeURIComponent(job.id));

@@ -641,3 +641,32 @@ async fn p_bill_3_purchase_from_the_studio_through_the_hosted_checkout_in_chromi
     run_browser_script(&server, "billing.mjs", args).await;
     drop(fake);
 }
+
+/// The storyboard in the studio (issue 25), against the fal fake: `tests/web/storyboard.mjs`
+/// writes a script, opens it as a storyboard, replaces a scene's picture with an upload, moves
+/// it with the keyboard, sees the quote drop, renders, and checks the scene order and the charge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storyboard_edit_and_render_in_chromium() {
+    let fake = platform::ProviderFake::start("fal_fake.py");
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start(
+        &data,
+        &[
+            ("REELSMITH__PROVIDERS__FAL__KEY", "fal-e2e-key-not-real"),
+            ("REELSMITH__PROVIDERS__FAL__BASE_URL", &fake.base),
+            ("REELSMITH__PROVIDERS__POLL_SECONDS", "1"),
+        ],
+        &[],
+    )
+    .await;
+    let email = "storyboard-web@example.org";
+    let mut api = server.client();
+    api.sign_up_and_in(&data, email, "storyboardweb").await;
+    let consent = api
+        .send(api.request(reqwest::Method::PUT, "/api/v1/me/consents/fal"))
+        .await;
+    assert!(consent.status < 300, "consent: {}", consent.text());
+    let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];
+    run_browser_script(&server, "storyboard.mjs", args).await;
+}

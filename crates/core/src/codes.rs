@@ -328,6 +328,17 @@ catalogue! {
     StoreDatabase = "store.database", 500, "A database failure (connection, I/O, an unexpected constraint).";
     StoreMigrateFailed = "store.migrate_failed", 500, "Applying the embedded migrations failed.";
     StoreUnsupportedUrl = "store.unsupported_url", 500, "The database URL names neither SQLite nor PostgreSQL, or cannot be parsed.";
+    StoryboardEmpty = "storyboard.empty", 422, "A storyboard needs at least one scene.";
+    StoryboardInvalid = "storyboard.invalid", 422, "The storyboard is not a list of scenes in the documented form.";
+    StoryboardNoVisual = "storyboard.no_visual", 422, "A scene has no visual (an upload, a title card or a prompt).";
+    StoryboardNone = "storyboard.none", 404, "The job (or that revision) was submitted without a storyboard.";
+    StoryboardPreconditionRequired = "storyboard.precondition_required", 428, "A storyboard is replaced only with `If-Match` naming the version it was edited from.";
+    StoryboardPromptNeedsProvider = "storyboard.prompt_needs_provider", 422, "A scene asks for a generated picture, but the job names no provider model.";
+    StoryboardRendered = "storyboard.rendered", 409, "The storyboard has been rendered; it can no longer be edited.";
+    StoryboardSceneText = "storyboard.scene_text", 422, "A scene's text is empty, has no words to speak, or is longer than the limit.";
+    StoryboardStale = "storyboard.stale", 412, "The storyboard changed since that version was read (another tab or client saved it); nothing was changed.";
+    StoryboardStockUnavailable = "storyboard.stock_unavailable", 422, "Stock results cannot be used on this server yet.";
+    StoryboardTooManyScenes = "storyboard.too_many_scenes", 422, "A storyboard has more scenes than allowed.";
     TextFontInvalid = "text.font_invalid", 500, "A font file could not be parsed.";
     TextFontMissing = "text.font_missing", 500, "A font the captions need is not installed; the message names its Debian package.";
     TokenInvalidName = "token.invalid_name", 422, "An API token needs a name of 1 to 100 characters.";

@@ -13,14 +13,16 @@ pub mod providers;
 pub mod registry;
 pub mod speech;
 pub mod stages;
+pub mod storyboard;
 pub mod usage;
 pub mod webhooks;
 
 pub use plan::{
-    plan_job, plan_job_with, JobPlan, JobPlanError, RequestLimits, SceneShots, StoredPlan,
-    StoredPlanError, VoicePlan, PLAN_VERSION,
+    plan_job, plan_job_with, plan_storyboard_with, JobPlan, JobPlanError, RequestLimits,
+    SceneShots, StoredPlan, StoredPlanError, VoicePlan, PLAN_VERSION,
 };
 pub use providers::{call_policy, script_writer, ProviderSet};
 pub use registry::ModelRegistry;
 pub use stages::{EventKind, Stage, WEBHOOK_EVENT};
+pub use storyboard::{Scene, Storyboard, StoryboardError, Visual};
 pub use usage::{MusicUsage, StageMs, Usage};

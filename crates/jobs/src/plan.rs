@@ -17,6 +17,7 @@ use reelsmith_providers::ShotKind;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::ModelRegistry;
+use crate::storyboard::Storyboard;
 
 /// The shots of one scene.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,9 +149,14 @@ impl ErrorCode for JobPlanError {
     }
 }
 
-/// The version of the plan record stored with a job. A worker refuses a record of a version it
-/// does not know (a newer release wrote it) instead of guessing at its fields.
-pub const PLAN_VERSION: u32 = 1;
+/// The newest version of the plan record stored with a job. A worker refuses a record of a
+/// version it does not know (a newer release wrote it) instead of guessing at its fields.
+/// Version 2 adds the storyboard; a plan without one is still written as version 1, so a
+/// worker of the release before reads it.
+pub const PLAN_VERSION: u32 = 2;
+/// The version written for a plan with a storyboard: a worker that knows only version 1 would
+/// render the script instead of the storyboard, so it must refuse the record.
+const STORYBOARD_PLAN_VERSION: u32 = 2;
 
 /// The plan as it is stored with a job (`jobs.plan_json`): made once at submission, executed as
 /// is by the worker.
@@ -158,12 +164,15 @@ pub const PLAN_VERSION: u32 = 1;
 pub struct StoredPlan {
     pub version: u32,
     pub plan: JobPlan,
+    /// The scenes its owner edited before rendering: what the worker renders, scene by scene.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storyboard: Option<Storyboard>,
 }
 
 /// A stored plan this release cannot read.
 #[derive(Debug, thiserror::Error)]
 pub enum StoredPlanError {
-    #[error("the job's plan is version {found}; this release reads version {PLAN_VERSION}")]
+    #[error("the job's plan is version {found}; this release reads versions 1 to {PLAN_VERSION}")]
     Version { found: u64 },
     #[error("the job's plan is not a plan record: {0}")]
     Malformed(String),
@@ -172,8 +181,18 @@ pub enum StoredPlanError {
 impl StoredPlan {
     pub fn new(plan: JobPlan) -> StoredPlan {
         StoredPlan {
-            version: PLAN_VERSION,
+            version: 1,
             plan,
+            storyboard: None,
+        }
+    }
+
+    /// The record of a plan made from a storyboard, which is stored with it.
+    pub fn with_storyboard(plan: JobPlan, storyboard: Storyboard) -> StoredPlan {
+        StoredPlan {
+            version: STORYBOARD_PLAN_VERSION,
+            plan,
+            storyboard: Some(storyboard),
         }
     }
 
@@ -184,20 +203,24 @@ impl StoredPlan {
 
     /// The plan of a stored record, checking its version first.
     pub fn from_value(value: &serde_json::Value) -> Result<JobPlan, StoredPlanError> {
+        StoredPlan::read(value).map(|s| s.plan)
+    }
+
+    /// The whole record (plan and storyboard), checking its version first.
+    pub fn read(value: &serde_json::Value) -> Result<StoredPlan, StoredPlanError> {
         let found = value.get("version").and_then(serde_json::Value::as_u64);
-        if found != Some(u64::from(PLAN_VERSION)) {
+        if !found.is_some_and(|v| (1..=u64::from(PLAN_VERSION)).contains(&v)) {
             return Err(StoredPlanError::Version {
                 found: found.unwrap_or(0),
             });
         }
         serde_json::from_value::<StoredPlan>(value.clone())
-            .map(|s| s.plan)
             .map_err(|e| StoredPlanError::Malformed(e.to_string()))
     }
 }
 
 /// A short pause the speech engine leaves after each scene, in seconds.
-const SCENE_PAUSE_S: f64 = 0.3;
+pub(crate) const SCENE_PAUSE_S: f64 = 0.3;
 
 /// Plans the job's shots and prices them with the built-in model registry. A spec without a
 /// provider gets the studio engine's empty, free plan without looking at the script (the engine
@@ -242,6 +265,53 @@ pub fn plan_job_with(spec: &RenderSpec, models: &ModelRegistry) -> Result<JobPla
             seconds,
         });
     }
+    let credits = scenes
+        .iter()
+        .flat_map(|s| s.shots.iter())
+        .map(|&d| caps.credits(d))
+        .sum::<u64>()
+        + voice_credits;
+    Ok(JobPlan {
+        provider: caps.provider.to_owned(),
+        model: caps.model.to_owned(),
+        scenes,
+        credits,
+        voice,
+        limits: RequestLimits::of(caps),
+    })
+}
+
+/// Plans a job whose scenes its owner decided: only the scenes that ask for a generated
+/// picture (`Visual::Prompt`) are priced and generated; uploads and title cards cost nothing.
+/// The storyboard must have passed [`Storyboard::check`].
+pub fn plan_storyboard_with(
+    spec: &RenderSpec,
+    board: &Storyboard,
+    models: &ModelRegistry,
+) -> Result<JobPlan, JobPlanError> {
+    let spec = &board.spec_for(spec);
+    let caps = &caps_for(spec, models)?;
+    let voice = voice_plan(spec)?;
+    let voice_credits = voice.as_ref().map_or(0, |v| v.credits);
+    if caps.provider != reelsmith_providers::registry::DEFAULT_PROVIDER {
+        check_frame(caps, spec)?;
+    }
+    let scenes = crate::storyboard::storyboard_shots(board, spec, &|prompt, seconds| {
+        let (kind, image) = shot_kind(caps, None)?;
+        let shots = match kind {
+            ShotKind::TextToImage => vec![0],
+            _ => shots_for_scene(caps.durations, seconds),
+        };
+        Ok(SceneShots {
+            scene: 0,
+            kind,
+            prompt: with_style(spec, prompt.to_owned()),
+            narration: String::new(),
+            image,
+            shots,
+            seconds,
+        })
+    })?;
     let credits = scenes
         .iter()
         .flat_map(|s| s.shots.iter())
@@ -437,7 +507,7 @@ mod tests {
         s.tts.voice = "elevenlabs/21m00Tcm4TlvDq8ikWAM".into();
         let plan = plan_job(&s).unwrap();
         let stored = StoredPlan::new(plan.clone()).to_value();
-        assert_eq!(stored["version"], PLAN_VERSION);
+        assert_eq!(stored["version"], 1, "readable by the release before");
         assert_eq!(StoredPlan::from_value(&stored).unwrap(), plan);
         let mut later = stored.clone();
         later["version"] = serde_json::json!(PLAN_VERSION + 1);

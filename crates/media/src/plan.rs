@@ -59,11 +59,20 @@ impl PlannedScene {
 pub enum PlanError {
     #[error("the script has no words to speak once markup, emoji and symbols are removed")]
     NoWords,
+    #[error("scene {scene} shows media {media}, but the render has {count}")]
+    MediaOutOfRange {
+        scene: usize,
+        media: usize,
+        count: usize,
+    },
 }
 
 impl ErrorCode for PlanError {
     fn code(&self) -> Code {
-        Code::ScriptNoWords
+        match self {
+            PlanError::NoWords => Code::ScriptNoWords,
+            PlanError::MediaOutOfRange { .. } => Code::StoryboardInvalid,
+        }
     }
 
     fn is_client_error(&self) -> bool {
@@ -85,6 +94,48 @@ pub fn plan(script: &str, media_count: usize) -> Result<ScenePlan, PlanError> {
         return Err(PlanError::NoWords);
     }
     Ok(ScenePlan { scenes })
+}
+
+/// One scene decided by the user (a storyboard): its text, what it shows and how its camera
+/// moves. The engine makes exactly one scene of it, whatever its length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GivenScene {
+    pub text: String,
+    /// Index into the render's media list; `None` means a title card.
+    pub media: Option<usize>,
+    pub motion: reelsmith_core::Motion,
+    /// How this scene gives way to the next. Carried for the compositor's per-scene
+    /// transitions (the "look" work of issue 25); this engine still uses its configured one.
+    pub transition: reelsmith_core::Transition,
+}
+
+/// The scene plan of a storyboard: scene *i* is `scenes[i]`, its text cleaned like a script's
+/// but never split or joined.
+pub fn plan_given(scenes: &[GivenScene], media_count: usize) -> Result<ScenePlan, PlanError> {
+    if scenes.is_empty() {
+        return Err(PlanError::NoWords);
+    }
+    let mut out = Vec::with_capacity(scenes.len());
+    for (i, scene) in scenes.iter().enumerate() {
+        if let Some(m) = scene.media.filter(|&m| m >= media_count) {
+            return Err(PlanError::MediaOutOfRange {
+                scene: i,
+                media: m,
+                count: media_count,
+            });
+        }
+        let words = scene_words(&scene.text);
+        if words.is_empty() {
+            return Err(PlanError::NoWords);
+        }
+        out.push(scene_from_words(words, scene.media));
+    }
+    Ok(ScenePlan { scenes: out })
+}
+
+/// The caption words of one scene's text, cleaned like a script (markup, emoji, URLs).
+pub fn scene_words(text: &str) -> Vec<String> {
+    paragraphs(text).iter().flat_map(|p| words_of(p)).collect()
 }
 
 fn scene_from_words(words: Vec<String>, media: Option<usize>) -> PlannedScene {

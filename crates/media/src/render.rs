@@ -260,6 +260,17 @@ pub fn render(
     config: &EngineConfig,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<RenderOutput, RenderError> {
+    render_scenes(job, None, config, progress)
+}
+
+/// [`render`] of the scenes a storyboard decided (`Some`): scene *i* of the video is
+/// `scenes[i]`, with its text, media and motion, instead of the script's own plan.
+pub fn render_scenes(
+    job: &RenderJob<'_>,
+    scenes: Option<&[crate::plan::GivenScene]>,
+    config: &EngineConfig,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<RenderOutput, RenderError> {
     let spec = job.spec;
     let limits = &config.limits;
     process::set_concurrency(limits.max_concurrent_processes);
@@ -268,7 +279,10 @@ pub fn render(
 
     progress(Progress::Stage(Stage::Plan));
     config.encode.validate()?;
-    let plan = plan(&spec.script, job.media.len())?;
+    let plan = match scenes {
+        Some(given) => crate::plan::plan_given(given, job.media.len())?,
+        None => plan(&spec.script, job.media.len())?,
+    };
     for path in job.media.iter().chain(job.voice.iter()) {
         check_file_size(path, limits.max_file_bytes)?;
     }
@@ -354,7 +368,13 @@ pub fn render(
                         seed: spec.seed.wrapping_add(i as u64),
                     },
                 },
-                motion: resolve_motion(spec.motion, i, spec.seed),
+                motion: resolve_motion(
+                    scenes
+                        .and_then(|g| g.get(i))
+                        .map_or(spec.motion, |g| g.motion),
+                    i,
+                    spec.seed,
+                ),
                 duration,
             })
         })

@@ -43,6 +43,7 @@ pub mod sharing;
 pub mod sound;
 pub mod staff;
 pub mod state;
+pub mod storyboards;
 pub mod time;
 pub mod tokens;
 pub mod transfers;
@@ -157,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/kie", post(webhooks::kie_webhook))
         .merge(sharing_api())
         .merge(outbound_webhooks_api())
+        .merge(storyboards_api())
         .route("/voices", get(sound::voices))
         .route("/voices/{id}/sample", get(sound::voice_sample))
         .route("/music", get(sound::music))
@@ -243,6 +245,18 @@ fn sharing_api() -> Router<AppState> {
             "/moderation/legal/{id}/decision",
             post(moderation::decide_legal),
         )
+}
+
+/// Issue 25's storyboards: a draft's scenes, edited before the job is queued.
+fn storyboards_api() -> Router<AppState> {
+    use storyboards as sb;
+    Router::new()
+        .route("/storyboards", post(sb::create))
+        .route(
+            "/jobs/{id}/storyboard",
+            get(sb::get).put(sb::replace).delete(sb::delete),
+        )
+        .route("/jobs/{id}/render", post(sb::render))
 }
 
 /// Issue 23's outbound webhooks, registered per API token.

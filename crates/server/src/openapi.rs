@@ -76,6 +76,17 @@ pub struct SharingDoc;
 ))]
 pub struct WebhooksDoc;
 
+/// Issue 25's storyboards, merged into [`ApiDoc`].
+#[derive(OpenApi)]
+#[openapi(paths(
+    crate::storyboards::create,
+    crate::storyboards::get,
+    crate::storyboards::replace,
+    crate::storyboards::delete,
+    crate::storyboards::render,
+))]
+pub struct StoryboardsDoc;
+
 struct Security;
 
 impl Modify for Security {
@@ -99,6 +110,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(SharingDoc::openapi());
     doc.merge(WebhooksDoc::openapi());
+    doc.merge(StoryboardsDoc::openapi());
     doc.merge(crate::error_codes::ErrorCodesDoc::openapi());
     unique_operation_ids(&mut doc);
     doc

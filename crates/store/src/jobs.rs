@@ -416,6 +416,26 @@ impl Db {
         now: UnixMillis,
     ) -> StoreResult<SubmittedJob> {
         let id = new_id();
+        self.insert_planned_job(&id, None, new, plan, request_digest, max_active, now)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("submitted job vanished".into()))
+    }
+
+    /// [`Db::submit_planned_job`] under a given id. With `draft` (the owner's storyboard of
+    /// that id), the draft is deleted in the same transaction; `None` when it no longer exists
+    /// (rendered already, or deleted), and nothing is written.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn insert_planned_job(
+        &self,
+        id: &str,
+        draft: Option<&str>,
+        new: &NewJob,
+        plan: Option<&Value>,
+        request_digest: Option<&str>,
+        max_active: Option<i64>,
+        now: UnixMillis,
+    ) -> StoreResult<Option<SubmittedJob>> {
+        let id = id.to_owned();
         let params = new.params.to_string();
         let plan = plan.map(Value::to_string);
         let insert_job = "INSERT INTO jobs (id, owner_id, status, params_json, idempotency_key, \
@@ -434,12 +454,19 @@ impl Db {
                 sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
                     .bind(&new.owner_id).execute(&mut *tx).await?;
             }
+            if let Some(draft) = draft {
+                let gone = sqlx::query("DELETE FROM storyboards WHERE id = $1 AND owner_id = $2")
+                    .bind(draft).bind(&new.owner_id).execute(&mut *tx).await?.rows_affected();
+                if gone == 0 {
+                    return Ok::<Option<bool>, StoreError>(None);
+                }
+            }
             let n = sqlx::query(insert_job)
                 .bind(&id).bind(&new.owner_id).bind(&params).bind(&new.idempotency_key).bind(now)
                 .bind(request_digest).bind(&plan)
                 .execute(&mut *tx).await?.rows_affected();
             if n == 0 {
-                return Ok::<bool, StoreError>(false);
+                return Ok(Some(false));
             }
             if let Some(limit) = max_active {
                 let active: i64 = sqlx::query_scalar(
@@ -459,8 +486,11 @@ impl Db {
             insert_event!(tx, &id, "queued", None::<String>, Some(0.0_f64), Some(payload), now)?;
             tx.commit().await?;
             crate::live::job_events_committed(self, &id);
-            Ok(true)
+            Ok(Some(true))
         }.await)?;
+        let Some(created) = created else {
+            return Ok(None);
+        };
         let mut same_request = true;
         let job = if created {
             self.notify_job_queued(&id).await?;
@@ -475,11 +505,11 @@ impl Db {
             self.job_by_idempotency_key(&new.owner_id, key).await?
         };
         let job = job.ok_or_else(|| StoreError::Corrupt("submitted job vanished".into()))?;
-        Ok(SubmittedJob {
+        Ok(Some(SubmittedJob {
             job,
             created,
             same_request,
-        })
+        }))
     }
 
     async fn idempotency_digest(&self, owner_id: &str, key: &str) -> StoreResult<Option<String>> {

@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use reelsmith_core::{ErrorCode, RenderSpec, ValidSpec};
-use reelsmith_media::render::{render, Progress, RenderError, RenderJob, RenderOutput, Stage};
+use reelsmith_media::plan::GivenScene;
+use reelsmith_media::render::{
+    render_scenes, Progress, RenderError, RenderJob, RenderOutput, Stage,
+};
 use reelsmith_store::{
     now_ms, ClaimedJob, Job, JobError, JobStatus, Lease, StoreError, UploadKind,
 };
@@ -27,7 +30,7 @@ use crate::shots;
 use crate::transcript;
 use crate::workdir::WorkFolder;
 use reelsmith_jobs::Stage as JobStage;
-use reelsmith_jobs::{plan_job_with, JobPlan, MusicUsage, StageMs, StoredPlan, Usage};
+use reelsmith_jobs::{plan_job_with, JobPlan, MusicUsage, StageMs, StoredPlan, Storyboard, Usage};
 
 /// What the `store` stage produced: the keys to finish with and the usage to record.
 struct Stored {
@@ -142,7 +145,9 @@ async fn run_stages(
     let lease = &claimed.lease;
     let spec: RenderSpec = serde_json::from_value(job.params.clone())
         .map_err(|e| WorkerError::InvalidParams(e.to_string()))?;
-    let plan = job_plan(ctx, job, &spec)?;
+    let (plan, storyboard) = job_plan(ctx, job, &spec)?;
+    // A storyboard's uploads are the job's `media`, in the order its scenes first show them.
+    let uploads = spec.media.clone();
     if let Some(stored) = recorded_store_stage(ctx, lease).await? {
         info!(job = %lease.job_id, "outputs already stored by an earlier attempt: finishing");
         return Ok(stored);
@@ -220,12 +225,20 @@ async fn run_stages(
         // What a provider made is checked before it becomes the owner's video.
         image_check::screen(ctx, claimed, Checked::Generated, &visuals, folder.path()).await?;
         // The engine composes the generated clips like a user's own: one per scene, in order.
+        // A storyboard's scenes show its uploads too: they come first, the shots after them.
+        let (kept, kept_media) = match &storyboard {
+            Some(_) => (uploads.clone(), inputs.media.clone()),
+            None => (Vec::new(), Vec::new()),
+        };
         let spec = RenderSpec {
-            media: (0..visuals.len()).map(|i| format!("shot-{i}")).collect(),
+            media: kept
+                .into_iter()
+                .chain((0..visuals.len()).map(|i| format!("shot-{i}")))
+                .collect(),
             ..spec
         };
         let inputs = Inputs {
-            media: visuals,
+            media: kept_media.into_iter().chain(visuals).collect(),
             ..inputs
         };
         stage_done("shots", started);
@@ -250,10 +263,11 @@ async fn run_stages(
     });
     let render_started = Instant::now();
     report(ctx, lease, JobStage::Render, RENDER_START).await?;
+    let given = storyboard.map(|board| board.given_scenes(&uploads, &plan));
     // The job's spec was checked when the job was accepted; the shots stage only renamed its
     // media to the generated clips.
     let spec = ValidSpec::accepted(spec);
-    let output = render_in_background(ctx, lease, spec, inputs, &folder, stop).await?;
+    let output = render_in_background(ctx, lease, spec, given, inputs, &folder, stop).await?;
     *rendered = true;
     let render_ms = elapsed_ms(render_started);
     stage_done("render", render_started);
@@ -510,6 +524,7 @@ async fn render_in_background(
     ctx: &JobContext,
     lease: &Lease,
     spec: ValidSpec,
+    given: Option<Vec<GivenScene>>,
     inputs: Inputs,
     folder: &WorkFolder,
     stop: &StopSignal,
@@ -530,7 +545,7 @@ async fn render_in_background(
             hash_frames: false,
             cancel: Some(cancel),
         };
-        render(&job, &engine, &mut |p| {
+        render_scenes(&job, given.as_deref(), &engine, &mut |p| {
             progress_tx.send_replace(overall_progress(p));
         })
     });
@@ -643,12 +658,19 @@ fn usage_document(
 /// The plan the job was quoted with, stored at submission: executed as is, so the shots and
 /// the price are the quote's even if the model registry changed since. A job stored before
 /// plans were stored (no record) is planned here, once, as it always was.
-fn job_plan(ctx: &JobContext, job: &Job, spec: &RenderSpec) -> Result<JobPlan, WorkerError> {
+/// A plan made from a storyboard comes with it: the scenes the engine renders, in order.
+fn job_plan(
+    ctx: &JobContext,
+    job: &Job,
+    spec: &RenderSpec,
+) -> Result<(JobPlan, Option<Storyboard>), WorkerError> {
     match &job.plan {
-        Some(record) => {
-            StoredPlan::from_value(record).map_err(|e| WorkerError::InvalidParams(e.to_string()))
-        }
-        None => plan_job_with(spec, ctx.providers.models()).map_err(WorkerError::Plan),
+        Some(record) => StoredPlan::read(record)
+            .map(|s| (s.plan, s.storyboard))
+            .map_err(|e| WorkerError::InvalidParams(e.to_string())),
+        None => plan_job_with(spec, ctx.providers.models())
+            .map(|p| (p, None))
+            .map_err(WorkerError::Plan),
     }
 }
 

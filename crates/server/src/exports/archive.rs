@@ -404,6 +404,18 @@ async fn collect(state: &AppState, export: &Export) -> Result<Vec<Entry>, Export
         }
     }
     entries.push(document("uploads.json", &Value::Array(uploads)));
+    // Storyboards not rendered yet (issue 25): their scripts are the person's words too.
+    let drafts: Vec<Value> = db
+        .storyboards_of(user_id)
+        .await?
+        .into_iter()
+        .map(|d| {
+            json!({ "id": d.id, "params": d.params, "storyboard": d.storyboard,
+                    "version": d.version, "created_at": rfc3339(d.created_at),
+                    "updated_at": rfc3339(d.updated_at) })
+        })
+        .collect();
+    entries.push(document("storyboards.json", &Value::Array(drafts)));
     entries.extend(media_entries);
     Ok(entries)
 }
@@ -532,7 +544,8 @@ fn readme(export: &Export, now: i64) -> String {
          \x20                receipt link, credits bought, refunds (issue 18)\n\
          audit.json       security events recorded about your account\n\
          transfers.json   every transfer of your data to a third-party provider\n\
-         uploads.json     your uploads, with the file each one is in\n\n\
+         uploads.json     your uploads, with the file each one is in\n\
+         storyboards.json your storyboards not rendered yet: their scenes and settings\n\n\
          scripts/<job>-r<revision>.txt   each revision's script, exactly as written\n\
          videos/<job>-r<revision>.mp4    the videos (with .jpg posters and .vtt/.srt captions)\n\
          uploads/<id>.<ext>              your uploads, exactly as Reelsmith serves them\n\n\

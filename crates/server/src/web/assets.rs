@@ -34,6 +34,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../../../web/static/billing.js"),
     ),
     (
+        "storyboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/static/storyboard.js"),
+    ),
+    (
         "oidc.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../../web/static/oidc.js"),

@@ -12,6 +12,7 @@ pub mod choices;
 pub mod csrf;
 pub mod headers;
 pub mod privacy;
+pub mod storyboard_page;
 pub mod unsubscribe;
 
 use askama::Template;
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route("/create", get(create))
         .route("/creations", get(creations))
         .route("/creations/{id}", get(job))
+        .route("/storyboards/{id}", get(storyboard_page::storyboard))
         .route("/account", get(account))
         .route("/providers", get(providers))
         .route("/credits", get(credits))

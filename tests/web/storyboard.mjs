@@ -1,0 +1,159 @@
+// The storyboard in the studio (issue 25), in Debian's Chromium against a server whose fal
+// account is the fal fake (crates/cli/tests/web_e2e.rs starts both):
+//
+//   node tests/web/storyboard.mjs <base-url> <screenshots-dir> <email> <password>
+//
+// Signs in (consent for fal was given through the API), writes a three-scene script on the
+// Create page for a fal model and opens it as a storyboard (three generated scenes, quoted at
+// three shots, nothing reserved), replaces the first scene's picture with an upload (the quote
+// drops by one shot), moves that scene one later with the keyboard, checks the strip at phone
+// width and with axe-core, renders, and checks the finished job's cost (the last quote) and its
+// captions (the scenes in the new order).
+import { chromium } from 'playwright-core';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import assert from 'node:assert/strict';
+
+const [base, shots, email, password] = process.argv.slice(2);
+if (!base || !shots || !email || !password) {
+  console.error('usage: node storyboard.mjs <base-url> <screenshots-dir> <email> <password>');
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const step = (name) => console.log(`storyboard: ${name}`);
+const MODEL = 'fal|fal-ai/kling-video/v2.1/master/text-to-video';
+const SCENES = [
+  'The red morning starts very slowly today.',
+  'The green hills wake up under the sun.',
+  'The deep blue sea is calm and wide.',
+];
+
+/** A small PNG of one colour, made without any tool. */
+function solidPng([r, g, b], width = 64, height = 36) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => { let x = 0xffffffff; for (const v of buf) x = crcTable[(x ^ v) & 0xff] ^ (x >>> 8); return (x ^ 0xffffffff) >>> 0; };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type), data]);
+    const c = Buffer.alloc(4); c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0); ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; ihdr[9] = 2;
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) raw.set([r, g, b], y * (width * 3 + 1) + 1 + x * 3);
+  }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+async function axeCheck(page, name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  for (const v of result.violations) console.log(`storyboard: axe ${name}: ${v.impact} ${v.id}: ${v.help}`);
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.equal(bad.length, 0, `${name}: serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
+}
+
+const cost = async (page) => (await page.locator('#sb-cost').innerText()).trim();
+const texts = (page) => page.locator('#scenes textarea').evaluateAll((ts) => ts.map((t) => t.value));
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run'],
+});
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) errors.push(`${m.text()} (${m.location().url})`); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+
+  step('sign in');
+  await page.goto(base + '/signin?email=' + encodeURIComponent(email));
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/create$/);
+  const balanceBefore = (await (await page.request.get(base + '/api/v1/me/credits')).json()).balance;
+
+  step('write a script and open it as a storyboard');
+  await page.locator(`#model option[value="${MODEL}"]`).waitFor({ state: 'attached' });
+  await page.locator('#script').fill(SCENES.join('\n\n'));
+  await page.getByLabel('Engine and model').selectOption(MODEL);
+  await page.getByLabel('Resolution').selectOption('480p');
+  await page.getByRole('button', { name: 'Storyboard first' }).click();
+  await page.waitForURL(/\/storyboards\/[^/]+$/);
+  const id = page.url().split('/').pop();
+  await page.locator('#storyboard[aria-busy="false"]').waitFor();
+  assert.deepEqual(await texts(page), SCENES);
+  assert.equal(await cost(page), '75 credits', 'three generated scenes, one 5 s shot each');
+  assert.equal((await (await page.request.get(base + '/api/v1/me/credits')).json()).balance, balanceBefore,
+    'a storyboard reserves nothing');
+  await page.screenshot({ path: join(shots, 'storyboard-desktop.png'), fullPage: false });
+
+  step("replace the first scene's picture with an upload");
+  await page.getByLabel('Upload a picture for scene 1').setInputFiles({ name: 'red.png', mimeType: 'image/png', buffer: solidPng([230, 20, 20]) });
+  await page.waitForFunction(() => document.querySelector('#sb-cost').textContent.trim() === '50 credits');
+  const picture = await page.locator('li[data-scene="1"] img.sb-thumb').getAttribute('data-upload');
+  assert.ok(picture, 'scene 1 shows the upload');
+
+  step('move it one later with the keyboard');
+  await page.getByRole('button', { name: 'Move later (scene 1)' }).focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((first) => document.querySelector('#scenes textarea').value === first, SCENES[1]);
+  await page.locator('#storyboard[aria-busy="false"]').waitFor();
+  assert.deepEqual(await texts(page), [SCENES[1], SCENES[0], SCENES[2]]);
+  assert.equal(await page.locator('li[data-scene="2"] img.sb-thumb').getAttribute('data-upload'), picture);
+  assert.equal(await cost(page), '50 credits');
+  await axeCheck(page, 'storyboard');
+
+  step('the strip at phone width');
+  await page.setViewportSize({ width: 390, height: 844 });
+  const widths = await page.locator('#scenes > li').evaluateAll((lis) => lis.map((li) => li.getBoundingClientRect().width));
+  assert.ok(widths.every((w) => w <= 390), `scenes fit the phone: ${widths}`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `no sideways scrolling: ${overflow}px`);
+  await page.screenshot({ path: join(shots, 'storyboard-phone.png'), fullPage: false });
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  step('render');
+  await page.getByRole('button', { name: 'Render' }).click();
+  await page.waitForURL(new RegExp(`/creations/${id}$`));
+  await page.waitForFunction(() => ['succeeded', 'failed', 'cancelled']
+    .includes(document.querySelector('#job').dataset.status), null, { timeout: 180_000 });
+  const status = await page.locator('#job').getAttribute('data-status');
+  assert.equal(status, 'succeeded', `the job ended ${status}`);
+  await page.locator('#job-cost', { hasText: '50 credits charged' }).waitFor();
+
+  step('the video has the scenes in the new order');
+  const vtt = await (await page.request.get(`${base}/api/v1/jobs/${id}/captions.vtt`)).text();
+  const at = (w) => { const i = vtt.indexOf(w); assert.ok(i >= 0, `${w} in the captions: ${vtt}`); return i; };
+  assert.ok(at('green') < at('red') && at('red') < at('sea'), vtt);
+  const board = await (await page.request.get(`${base}/api/v1/jobs/${id}/storyboard`)).json();
+  assert.equal(board.status, 'rendered');
+  assert.deepEqual(board.scenes.map((s) => s.text), [SCENES[1], SCENES[0], SCENES[2]]);
+  assert.deepEqual(board.scenes[1].visual, { kind: 'upload', id: picture });
+  const after = (await (await page.request.get(base + '/api/v1/me/credits')).json()).balance;
+  assert.equal(after, balanceBefore - 50, 'exactly the last quote is charged');
+
+  assert.deepEqual(errors, [], 'no console errors');
+  step('passed');
+} catch (err) {
+  failed = true;
+  console.error('storyboard: FAILED:', err && err.stack || err);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
