@@ -18,6 +18,6 @@ pub use encoding::X264_PRESETS;
 pub use error::ErrorCode;
 pub use limits::Limits;
 pub use spec::{
-    Aspect, CaptionMode, FrameSize, Motion, RenderSpec, Resolution, SpecError, Style, Transition,
-    TtsSettings,
+    Aspect, CaptionMode, CaptionPosition, CaptionStyle, FrameSize, Motion, RenderSpec, Resolution,
+    SpecError, Style, TitleBackground, Transition, TtsSettings,
 };

@@ -6,6 +6,7 @@
 //! kerning; rasterization caches each glyph per size so per-frame work is only blending.
 
 pub mod font;
+pub mod kinetic;
 pub mod layout;
 pub mod raster;
 pub mod scripts;
@@ -15,6 +16,7 @@ pub use font::{Font, FontError};
 pub use layout::{LineMetrics, PlacedGlyph, ShapedLine};
 pub use raster::{GlyphBitmap, GlyphCache, LineToPaint, PaintedBlock, TextStyle};
 pub use scripts::Writing;
+pub use kinetic::KineticTitle;
 pub use title::title_overlay;
 
 /// The Unicode bidirectional embedding, override and isolate controls (U+202A–U+202E,
