@@ -17,13 +17,13 @@ use crate::captions::{
 };
 use crate::compose::{open_clip, resolve_motion, ComposeError, Compositor, SceneSpec, SceneVisual};
 use crate::encode::{write_poster, EncodeError, EncodeSettings, Encoder, PipelinedEncoder};
-use crate::text::KineticTitle;
 use crate::image_input::{load_image, ImageError};
 use crate::mix::{final_mix, LoudnessReport, MixError, MixInput, MusicBed};
 use crate::plan::{plan, PlanError, PlannedScene, ScenePlan};
 use crate::process;
 use crate::speech::voices::{reference_language, SpeechConfig};
 use crate::speech::{speak_each, SpeechError, SpeechWord};
+use crate::text::KineticTitle;
 use crate::timing::WordTiming;
 use crate::workdir::{PendingFile, WorkDir};
 

@@ -109,7 +109,10 @@ fn a_crossfade_still_blends_across_the_boundary() {
         let y = luma(&frames[n as usize], 160, 90);
         assert!(y < last && y > yb, "frame {n}: {y}");
         let expected = ya as f64 + (yb as f64 - ya as f64) * t(n);
-        assert!((y as f64 - expected).abs() <= 1.5, "frame {n}: {y} vs {expected}");
+        assert!(
+            (y as f64 - expected).abs() <= 1.5,
+            "frame {n}: {y} vs {expected}"
+        );
         last = y;
     }
     assert_eq!(luma(&frames[FIRST as usize - 1], 160, 90), ya);
@@ -131,7 +134,10 @@ fn fade_black_goes_through_black_at_the_middle() {
     // middle the chroma is the first scene's scaled towards neutral, after it the second's.
     let chroma = |f: &Yuv420Frame| f.planes().1[0] as i32 - 128;
     let (ca, cb) = (chroma(&a), chroma(&b));
-    assert!(ca.signum() != cb.signum() && ca != 0 && cb != 0, "{ca} {cb}");
+    assert!(
+        ca.signum() != cb.signum() && ca != 0 && cb != 0,
+        "{ca} {cb}"
+    );
     let mut previous = ya;
     for n in FIRST..BOUNDARY - 1 {
         let f = &frames[n as usize];
@@ -154,7 +160,10 @@ fn fade_black_goes_through_black_at_the_middle() {
 #[test]
 fn a_wipe_edge_is_at_its_column_with_the_crossed_column_blended() {
     let frames = two_flat(Transition::Wipe);
-    let (ya, yb) = (luma(&frames[0], 0, 0) as f64, luma(&frames[59], 0, 0) as f64);
+    let (ya, yb) = (
+        luma(&frames[0], 0, 0) as f64,
+        luma(&frames[59], 0, 0) as f64,
+    );
     for n in FIRST..LAST {
         let f = &frames[n as usize];
         let edge = ease(t(n)) * W as f64;
@@ -195,7 +204,10 @@ fn outgoing_width(r: &[u8], ya: f64, yb: f64) -> f64 {
 #[test]
 fn a_slide_moves_its_seam_by_fractions_of_a_pixel() {
     let frames = two_flat(Transition::Slide);
-    let (ya, yb) = (luma(&frames[0], 0, 0) as f64, luma(&frames[59], 0, 0) as f64);
+    let (ya, yb) = (
+        luma(&frames[0], 0, 0) as f64,
+        luma(&frames[59], 0, 0) as f64,
+    );
     let mut seams = Vec::new();
     for n in FIRST..LAST {
         let expected = W as f64 * (1.0 - ease(t(n)));
@@ -258,11 +270,20 @@ fn a_zoom_pushes_in_while_it_dissolves() {
         let w = width(f);
         let expected = before * (1.0 + 0.3 * e);
         // Growing by about half a pixel a frame at first, measured to a pixel.
-        assert!(w + 1.0 >= last, "frame {n}: the square shrank ({w} < {last})");
-        assert!((w - expected).abs() <= 2.5, "frame {n}: {w} vs {expected:.1}");
+        assert!(
+            w + 1.0 >= last,
+            "frame {n}: the square shrank ({w} < {last})"
+        );
+        assert!(
+            (w - expected).abs() <= 2.5,
+            "frame {n}: {w} vs {expected:.1}"
+        );
         let centre = luma(f, 160, 90) as f64;
         let faded = background as f64 + (bright - background) as f64 * (1.0 - e);
-        assert!((centre - faded).abs() <= 2.0, "frame {n}: {centre} vs {faded:.1}");
+        assert!(
+            (centre - faded).abs() <= 2.0,
+            "frame {n}: {centre} vs {faded:.1}"
+        );
         last = w;
     }
     assert!(last > before + 8.0, "{before} → {last}");
@@ -368,7 +389,10 @@ mod captions_look {
         frame.blend(plain.overlay_at(1.0).unwrap());
         assert!(frame == burned(SIZE, &Look::default(), 1.0));
         assert!(count_colour(&frame, [255, 255, 255]) > 20);
-        assert!(count_colour(&frame, [255, 214, 0]) > 5, "the spoken word is yellow");
+        assert!(
+            count_colour(&frame, [255, 214, 0]) > 5,
+            "the spoken word is yellow"
+        );
     }
 
     #[test]
@@ -402,7 +426,10 @@ mod captions_look {
         let dark = |f: &Yuv420Frame| f.planes().0.iter().filter(|&&p| p < 60).count();
         let thin = dark(&burned(SIZE, &none, 1.0));
         let normal = dark(&burned(SIZE, &Look::default(), 1.0));
-        assert!(thin * 2 < normal, "no outline: {thin} dark pixels, default {normal}");
+        assert!(
+            thin * 2 < normal,
+            "no outline: {thin} dark pixels, default {normal}"
+        );
     }
 
     #[test]
@@ -432,7 +459,10 @@ mod captions_look {
         let (_, bottom) = at(CaptionPosition::Bottom, SIZE);
         assert!(top >= h / 25 && top < h / 6, "top at row {top}");
         assert!(((mid_a + mid_b) as f64 / 2.0 - h as f64 / 2.0).abs() < h as f64 * 0.06);
-        assert!(bottom > h * 4 / 5 && bottom < h * 96 / 100, "bottom at row {bottom}");
+        assert!(
+            bottom > h * 4 / 5 && bottom < h * 96 / 100,
+            "bottom at row {bottom}"
+        );
         // On 9:16, the top position clears the apps' top band.
         let tall = FrameSize::new(360, 640);
         let (tall_top, _) = at(CaptionPosition::Top, tall);
@@ -507,7 +537,11 @@ mod titles_look {
 
     fn mean_difference(a: &Yuv420Frame, b: &Yuv420Frame) -> f64 {
         let (x, y) = (a.as_bytes(), b.as_bytes());
-        x.iter().zip(y).map(|(p, q)| p.abs_diff(*q) as f64).sum::<f64>() / x.len() as f64
+        x.iter()
+            .zip(y)
+            .map(|(p, q)| p.abs_diff(*q) as f64)
+            .sum::<f64>()
+            / x.len() as f64
     }
 
     #[test]
@@ -518,8 +552,14 @@ mod titles_look {
             TitleBackground::LightLeaks,
         ] {
             let a = frames(7, background);
-            assert!(a == frames(7, background), "{background:?}: same seed, same frames");
-            assert!(a != frames(8, background), "{background:?}: the seed matters");
+            assert!(
+                a == frames(7, background),
+                "{background:?}: same seed, same frames"
+            );
+            assert!(
+                a != frames(8, background),
+                "{background:?}: the seed matters"
+            );
             // It moves: every half second differs from the last, though the camera is still.
             for k in [15, 30, 44] {
                 let d = mean_difference(&a[k - 15], &a[k]);
@@ -577,7 +617,8 @@ mod titles_look {
             assert!(diff.len() > 30, "word {k} did not appear");
             let (_, l, t, r, b) = boxes[k];
             assert!(
-                diff.iter().all(|&(x, y)| x >= l && x < r && y >= t && y < b),
+                diff.iter()
+                    .all(|&(x, y)| x >= l && x < r && y >= t && y < b),
                 "word {k}: pixels outside its own box changed"
             );
             // Arriving: partly there, fading in.

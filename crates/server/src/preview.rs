@@ -55,11 +55,10 @@ pub async fn frame(
         ImageFormat::Jpeg => PreviewFormat::Jpeg,
     };
     // A frame is tens of milliseconds of drawing: off the async workers.
-    let bytes = tokio::task::spawn_blocking(move || {
-        preview_image(&body.spec, body.time, format, &limits)
-    })
-    .await?
-    .map_err(|e| ApiError::from_code(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
+    let bytes =
+        tokio::task::spawn_blocking(move || preview_image(&body.spec, body.time, format, &limits))
+            .await?
+            .map_err(|e| ApiError::from_code(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
     Ok((
         [
             (

@@ -1583,9 +1583,19 @@ async fn a_preview_frame_is_the_engines_own_and_bad_looks_are_refused() {
         "caption_style": { "colour": "#ff0000", "position": "middle" } });
     let uri = "/api/v1/preview/frame";
     let r = t
-        .json(Method::POST, uri, &alice, json!({ "spec": spec, "time": 1.2 }))
+        .json(
+            Method::POST,
+            uri,
+            &alice,
+            json!({ "spec": spec, "time": 1.2 }),
+        )
         .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     assert_eq!(r.headers["content-type"], "image/png");
     let engine = reelsmith_media::preview::preview_image(
         &serde_json::from_value(spec.clone()).unwrap(),
@@ -1594,9 +1604,17 @@ async fn a_preview_frame_is_the_engines_own_and_bad_looks_are_refused() {
         &reelsmith_core::Limits::default(),
     )
     .unwrap();
-    assert!(r.body[..] == engine[..], "the route draws what the engine draws");
+    assert!(
+        r.body[..] == engine[..],
+        "the route draws what the engine draws"
+    );
     let jpeg = t
-        .json(Method::POST, uri, &alice, json!({ "spec": spec, "format": "jpeg" }))
+        .json(
+            Method::POST,
+            uri,
+            &alice,
+            json!({ "spec": spec, "format": "jpeg" }),
+        )
         .await;
     assert_eq!(jpeg.headers["content-type"], "image/jpeg");
     assert_eq!(&jpeg.body[..3], &[0xFF, 0xD8, 0xFF]);
@@ -1607,11 +1625,17 @@ async fn a_preview_frame_is_the_engines_own_and_bad_looks_are_refused() {
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     let code = |r: &Reply| r.json()["code"].as_str().unwrap_or_default().to_owned();
     let late = t
-        .json(Method::POST, uri, &alice, json!({ "spec": spec, "time": 99 }))
+        .json(
+            Method::POST,
+            uri,
+            &alice,
+            json!({ "spec": spec, "time": 99 }),
+        )
         .await;
     assert_eq!(late.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(code(&late), "preview.invalid_time");
-    let no_font = json!({ "script": "Hello there, a video.", "caption_style": { "font": "Nope Sans" } });
+    let no_font =
+        json!({ "script": "Hello there, a video.", "caption_style": { "font": "Nope Sans" } });
     let r = t
         .json(Method::POST, uri, &alice, json!({ "spec": no_font }))
         .await;
@@ -1620,5 +1644,9 @@ async fn a_preview_frame_is_the_engines_own_and_bad_looks_are_refused() {
     assert_eq!(job.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(code(&job), "captions.font_missing");
     let jobs = t.get("/api/v1/jobs", &alice).await.json();
-    assert_eq!(jobs.as_array().map(Vec::len), Some(0), "nothing was queued: {jobs}");
+    assert_eq!(
+        jobs.as_array().map(Vec::len),
+        Some(0),
+        "nothing was queued: {jobs}"
+    );
 }

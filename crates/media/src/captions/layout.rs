@@ -91,8 +91,7 @@ impl CaptionLayout {
             layout.max_line_width =
                 (w * SAFE_WIDTH - 2.0 * text_style.margin() as f32).max(layout.font_px);
             // Bigger type fits fewer characters in the same width.
-            let average_char =
-                Font::caption().measure("etaoin shrdlu", layout.font_px) / 13.0;
+            let average_char = Font::caption().measure("etaoin shrdlu", layout.font_px) / 13.0;
             layout.max_chars = ((layout.max_line_width / average_char) as usize)
                 .clamp(MIN_CHARS.min(6), MAX_CHARS);
             layout.text_bottom = h * (1.0 - BOTTOM_MARGIN);
@@ -111,7 +110,11 @@ impl CaptionLayout {
             CaptionPosition::Middle => (h - text_height) / 2.0,
             CaptionPosition::Top => {
                 let portrait = self.frame.height > self.frame.width;
-                h * if portrait { TOP_MARGIN_PORTRAIT } else { TOP_MARGIN }
+                h * if portrait {
+                    TOP_MARGIN_PORTRAIT
+                } else {
+                    TOP_MARGIN
+                }
             }
         }
     }
@@ -120,7 +123,8 @@ impl CaptionLayout {
     pub fn text_style(&self) -> TextStyle {
         let mut style = TextStyle::for_size(self.font_px);
         if self.outline_percent != 100 {
-            style.outline = (style.outline as f32 * self.outline_percent as f32 / 100.0).round() as u32;
+            style.outline =
+                (style.outline as f32 * self.outline_percent as f32 / 100.0).round() as u32;
         }
         style
     }

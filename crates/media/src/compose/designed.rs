@@ -62,7 +62,10 @@ impl Lights {
     pub fn new(kind: TitleBackground, seed: u64) -> Lights {
         let mut state = seed ^ 0x6c69_6768_7473; // "lights"
         let mut unit = || (splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
-        let phase = [unit() * std::f64::consts::TAU, unit() * std::f64::consts::TAU];
+        let phase = [
+            unit() * std::f64::consts::TAU,
+            unit() * std::f64::consts::TAU,
+        ];
         let particles = if kind == TitleBackground::Particles {
             (0..PARTICLES)
                 .map(|_| Particle {

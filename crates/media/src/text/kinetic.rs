@@ -25,10 +25,10 @@ const PORTRAIT_HEIGHT: f32 = 0.64;
 
 /// Short words that carry the grammar rather than the meaning: never accented.
 const STOP_WORDS: &[&str] = &[
-    "the", "and", "that", "this", "with", "from", "have", "they", "them", "their", "there",
-    "were", "what", "when", "which", "while", "your", "into", "than", "then", "been", "will",
-    "would", "could", "should", "about", "some", "more", "most", "very", "just", "also", "only",
-    "over", "such", "each", "other", "these", "those", "because", "where", "every",
+    "the", "and", "that", "this", "with", "from", "have", "they", "them", "their", "there", "were",
+    "what", "when", "which", "while", "your", "into", "than", "then", "been", "will", "would",
+    "could", "should", "about", "some", "more", "most", "very", "just", "also", "only", "over",
+    "such", "each", "other", "these", "those", "because", "where", "every",
 ];
 
 struct Word {
@@ -152,7 +152,11 @@ impl KineticTitle {
             let e = 1.0 - (1.0 - p) * (1.0 - p);
             let mut arriving = word.overlay.clone();
             let opacity = (e * 255.0).round() as u32;
-            for a in arriving.alpha.iter_mut().chain(arriving.chroma_alpha.iter_mut()) {
+            for a in arriving
+                .alpha
+                .iter_mut()
+                .chain(arriving.chroma_alpha.iter_mut())
+            {
                 *a = ((*a as u32 * opacity + 127) / 255) as u8;
             }
             // Overlays sit on even rows so their chroma lines up.

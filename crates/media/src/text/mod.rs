@@ -13,10 +13,10 @@ pub mod scripts;
 pub mod title;
 
 pub use font::{Font, FontError};
+pub use kinetic::KineticTitle;
 pub use layout::{LineMetrics, PlacedGlyph, ShapedLine};
 pub use raster::{GlyphBitmap, GlyphCache, LineToPaint, PaintedBlock, TextStyle};
 pub use scripts::Writing;
-pub use kinetic::KineticTitle;
 pub use title::title_overlay;
 
 /// The Unicode bidirectional embedding, override and isolate controls (U+202A–U+202E,

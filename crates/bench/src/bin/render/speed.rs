@@ -516,7 +516,10 @@ fn part_costs(photo: &Path, setup: &Setup, words: &[WordTiming]) {
             lights.draw(&mut frame, k as f64 / FPS as f64);
         }
         rows.push((
-            format!("designed title background ({}), per title frame", background.name()),
+            format!(
+                "designed title background ({}), per title frame",
+                background.name()
+            ),
             0.0,
             format!(
                 "{:.3} ms per frame of a scene without a picture, on top of its warp",
