@@ -309,9 +309,9 @@ fn a_scene_can_choose_its_own_transition() {
     assert_eq!(left, luma(b, 10, 90));
     assert_eq!(right, luma(a, 310, 90));
     // Into the third: the film's cut.
-    for n in 54..66 {
+    for (n, frame) in frames.iter().enumerate().take(66).skip(54) {
         let expected = if n < 60 { b } else { a };
-        assert!(&frames[n] == expected, "frame {n}");
+        assert!(frame == expected, "frame {n}");
     }
 }
 
