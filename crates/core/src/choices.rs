@@ -4,7 +4,9 @@
 //! adding a motion is one line here and one arm where the compositor draws it, never a third copy
 //! in a page or a script.
 
-use crate::spec::{Aspect, CaptionMode, Motion, Resolution, Style, Transition};
+use crate::spec::{
+    Aspect, CaptionMode, CaptionPosition, Motion, Resolution, Style, TitleBackground, Transition,
+};
 
 /// A setting chosen from a fixed list.
 pub trait Choice: Sized + Copy + PartialEq + Default + 'static {
@@ -54,6 +56,18 @@ choices!(Transition {
     Slide = "slide", "Slide";
     Wipe = "wipe", "Wipe";
     Zoom = "zoom", "Zoom";
+});
+
+choices!(TitleBackground {
+    Gradient = "gradient", "Moving gradient";
+    Particles = "particles", "Soft particles";
+    LightLeaks = "light-leaks", "Light leaks";
+});
+
+choices!(CaptionPosition {
+    Bottom = "bottom", "Bottom";
+    Middle = "middle", "Middle";
+    Top = "top", "Top";
 });
 
 choices!(Resolution {
@@ -137,5 +151,7 @@ mod tests {
         names_match_serde::<Style>();
         names_match_serde::<CaptionMode>();
         names_match_serde::<Transition>();
+        names_match_serde::<TitleBackground>();
+        names_match_serde::<CaptionPosition>();
     }
 }

@@ -108,6 +108,7 @@ catalogue! {
     BillingSignatureMissing = "billing.signature_missing", 400, "A payment processor's webhook has no signature header.";
     BillingSignatureStale = "billing.signature_stale", 400, "A payment processor's webhook timestamp is outside the tolerance.";
     BillingUnknownItem = "billing.unknown_item", 422, "No plan or credit pack of that name is sold here.";
+    CaptionsFontMissing = "captions.font_missing", 422, "The caption style names a font that is not installed on this server.";
     ClipDecodeFailed = "clip.decode_failed", 422, "Decoding a video clip failed.";
     ClipNoVideoStream = "clip.no_video_stream", 422, "The file has no video stream.";
     ClipTooLarge = "clip.too_large", 413, "The clip is larger than the limit.";
@@ -254,6 +255,8 @@ catalogue! {
     PolicyNotCurrent = "policy.not_current", 409, "That policy version was replaced since.";
     PolicyUnknown = "policy.unknown", 404, "No such policy version was published.";
     PolicyVersionExists = "policy.version_exists", 409, "That version of that policy document was published before; versions are never edited.";
+    PreviewInvalidTime = "preview.invalid_time", 422, "The preview time must be between 0 and 60 seconds.";
+    PreviewTextTooLong = "preview.text_too_long", 422, "The preview text is longer than 500 characters.";
     ProcessingPaused = "processing.paused", 409, "The account paused processing.";
     ProviderCanceled = "provider.canceled", 502, "A job failed: the provider cancelled the request.";
     ProviderConfig = "provider.config", 500, "A provider's configuration is unusable.";
@@ -304,6 +307,11 @@ catalogue! {
     ShareExpiryTooLong = "share.expiry_too_long", 422, "A share link's lifetime longer than this server allows.";
     ShareRevisionNotFinished = "share.revision_not_finished", 422, "That revision does not exist or has not finished.";
     SpecInvalid = "spec.invalid", 422, "The render spec is not valid.";
+    SpecInvalidCaptionColour = "spec.invalid_caption_colour", 422, "A caption colour is not `#rrggbb`.";
+    SpecInvalidCaptionFont = "spec.invalid_caption_font", 422, "Not a valid caption font name.";
+    SpecInvalidCaptionOutline = "spec.invalid_caption_outline", 422, "The caption outline width must be between 0 and 300 (% of the default).";
+    SpecInvalidCaptionSize = "spec.invalid_caption_size", 422, "The caption size must be between 50 and 200 (% of the default).";
+    SpecInvalidCaptionWords = "spec.invalid_caption_words", 422, "Caption words per line must be between 1 and 12.";
     SpecInvalidFps = "spec.invalid_fps", 422, "The frame rate must be 24, 25 or 30.";
     SpecInvalidModel = "spec.invalid_model", 422, "Not a valid provider or model name.";
     SpecInvalidMusic = "spec.invalid_music", 422, "`music` must name an upload or a library track (`library:<id>`).";

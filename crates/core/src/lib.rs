@@ -20,7 +20,7 @@ pub use encoding::X264_PRESETS;
 pub use error::ErrorCode;
 pub use limits::Limits;
 pub use spec::{
-    Aspect, CaptionMode, FrameSize, Motion, RenderSpec, Resolution, SpecError, Style, Transition,
-    TtsSettings,
+    Aspect, CaptionMode, CaptionPosition, CaptionStyle, FrameSize, Motion, RenderSpec, Resolution,
+    SpecError, Style, TitleBackground, Transition, TtsSettings,
 };
 pub use valid::ValidSpec;

@@ -60,6 +60,20 @@ pub struct RenderSpec {
     /// ([`MUSIC_LEVEL_RANGE`], default [`DEFAULT_MUSIC_LEVEL`]); under the words it drops further.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub music_level: Option<i32>,
+    /// How each scene gives way to the next (a storyboard may choose another per scene); the
+    /// length of every transition is the operator's `crossfade` setting.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub transition: Transition,
+    /// How burned-in captions look; every field unset is today's look.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub caption_style: CaptionStyle,
+    /// The moving background of scenes that have no picture.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub title_background: TitleBackground,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// The music level a spec may ask for, in dB relative to the narration.
@@ -105,6 +119,9 @@ impl RenderSpec {
             voice_instructions: None,
             music: None,
             music_level: None,
+            transition: Transition::default(),
+            caption_style: CaptionStyle::default(),
+            title_background: TitleBackground::default(),
         }
     }
 
@@ -182,6 +199,7 @@ impl RenderSpec {
                 return Err(SpecError::InvalidMusic);
             }
         }
+        self.caption_style.validate()?;
         self.tts.validate()
     }
 
@@ -344,6 +362,150 @@ pub enum Transition {
     Zoom,
 }
 
+/// The moving background of a scene without a picture (issue 25), drawn by the compositor from
+/// the scene's seed: the same seed draws the same frames.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum TitleBackground {
+    /// A slowly turning, drifting two-colour gradient with a glow.
+    #[default]
+    Gradient,
+    /// The gradient with soft, out-of-focus particles floating up.
+    Particles,
+    /// The gradient with warm light leaks sweeping across.
+    LightLeaks,
+}
+
+/// Where captions sit: inside the title-safe area, and on 9:16 frames clear of the bands the
+/// short-video apps cover with their own buttons and text.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaptionPosition {
+    Top,
+    Middle,
+    #[default]
+    Bottom,
+}
+
+/// How burned-in captions look. Every field is optional; unset is the default look (DejaVu Sans
+/// Bold at the layout's size, white with a black outline and shadow, the spoken word in yellow,
+/// at the bottom, no box).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptionStyle {
+    /// An installed font, by family name or file name (`DejaVu Serif Bold`,
+    /// `NotoSansMono-Bold`); unset is the embedded DejaVu Sans Bold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub font: Option<String>,
+    /// Type size as a percentage of the default size ([`CAPTION_SIZE_RANGE`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u32>,
+    /// Text colour, `#rrggbb`.
+    #[serde(skip_serializing_if = "Option::is_none", alias = "color")]
+    pub colour: Option<String>,
+    /// Outline colour, `#rrggbb` (the drop shadow stays black).
+    #[serde(skip_serializing_if = "Option::is_none", alias = "outline_color")]
+    pub outline_colour: Option<String>,
+    /// Outline thickness as a percentage of the default ([`CAPTION_OUTLINE_RANGE`]; 0 is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outline_width: Option<u32>,
+    /// A translucent dark box behind the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub background: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<CaptionPosition>,
+    /// Most words on one line ([`CAPTION_WORDS_RANGE`]); unset fits as many as the width allows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub words_per_line: Option<u32>,
+    /// The spoken word's colour in karaoke, `#rrggbb`.
+    #[serde(skip_serializing_if = "Option::is_none", alias = "highlight_color")]
+    pub highlight_colour: Option<String>,
+}
+
+pub const CAPTION_SIZE_RANGE: std::ops::RangeInclusive<u32> = 50..=200;
+pub const CAPTION_OUTLINE_RANGE: std::ops::RangeInclusive<u32> = 0..=300;
+pub const CAPTION_WORDS_RANGE: std::ops::RangeInclusive<u32> = 1..=12;
+/// The longest font name accepted.
+pub const MAX_FONT_NAME_BYTES: usize = 100;
+
+impl CaptionStyle {
+    pub const DEFAULT_COLOUR: [u8; 3] = [255, 255, 255];
+    pub const DEFAULT_OUTLINE_COLOUR: [u8; 3] = [0, 0, 0];
+    pub const DEFAULT_HIGHLIGHT_COLOUR: [u8; 3] = [255, 214, 0];
+
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if let Some(font) = &self.font {
+            let ok = !font.trim().is_empty()
+                && font.len() <= MAX_FONT_NAME_BYTES
+                && font
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
+                && !font.contains("..");
+            if !ok {
+                return Err(SpecError::InvalidCaptionFont(font.clone()));
+            }
+        }
+        if let Some(size) = self.size {
+            if !CAPTION_SIZE_RANGE.contains(&size) {
+                return Err(SpecError::InvalidCaptionSize(size));
+            }
+        }
+        if let Some(width) = self.outline_width {
+            if !CAPTION_OUTLINE_RANGE.contains(&width) {
+                return Err(SpecError::InvalidCaptionOutline(width));
+            }
+        }
+        if let Some(words) = self.words_per_line {
+            if !CAPTION_WORDS_RANGE.contains(&words) {
+                return Err(SpecError::InvalidCaptionWords(words));
+            }
+        }
+        for colour in [&self.colour, &self.outline_colour, &self.highlight_colour]
+            .into_iter()
+            .flatten()
+        {
+            if parse_hex_colour(colour).is_none() {
+                return Err(SpecError::InvalidCaptionColour(colour.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The text colour (valid after [`CaptionStyle::validate`]; the default otherwise).
+    pub fn text_rgb(&self) -> [u8; 3] {
+        colour_or(&self.colour, Self::DEFAULT_COLOUR)
+    }
+
+    pub fn outline_rgb(&self) -> [u8; 3] {
+        colour_or(&self.outline_colour, Self::DEFAULT_OUTLINE_COLOUR)
+    }
+
+    pub fn highlight_rgb(&self) -> [u8; 3] {
+        colour_or(&self.highlight_colour, Self::DEFAULT_HIGHLIGHT_COLOUR)
+    }
+}
+
+fn colour_or(colour: &Option<String>, default: [u8; 3]) -> [u8; 3] {
+    colour
+        .as_deref()
+        .and_then(parse_hex_colour)
+        .unwrap_or(default)
+}
+
+/// `#rrggbb` (either case) as RGB bytes.
+pub fn parse_hex_colour(text: &str) -> Option<[u8; 3]> {
+    let hex = text.strip_prefix('#')?;
+    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
+    Some([byte(0)?, byte(2)?, byte(4)?])
+}
+
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
 )]
@@ -395,6 +557,16 @@ pub enum SpecError {
     InvalidMusicLevel(i32),
     #[error("`music` must name an upload or a library track (`library:<id>`)")]
     InvalidMusic,
+    #[error("caption font `{0}` is not a valid font name")]
+    InvalidCaptionFont(String),
+    #[error("caption size must be between 50 and 200 (% of the default), not {0}")]
+    InvalidCaptionSize(u32),
+    #[error("caption outline width must be between 0 and 300 (% of the default), not {0}")]
+    InvalidCaptionOutline(u32),
+    #[error("caption words per line must be between 1 and 12, not {0}")]
+    InvalidCaptionWords(u32),
+    #[error("caption colour `{0}` is not a `#rrggbb` colour")]
+    InvalidCaptionColour(String),
 }
 
 impl ErrorCode for SpecError {
@@ -412,6 +584,11 @@ impl ErrorCode for SpecError {
             SpecError::InvalidModelName(_) => Code::SpecInvalidModel,
             SpecError::InvalidMusicLevel(_) => Code::SpecInvalidMusicLevel,
             SpecError::InvalidMusic => Code::SpecInvalidMusic,
+            SpecError::InvalidCaptionFont(_) => Code::SpecInvalidCaptionFont,
+            SpecError::InvalidCaptionSize(_) => Code::SpecInvalidCaptionSize,
+            SpecError::InvalidCaptionOutline(_) => Code::SpecInvalidCaptionOutline,
+            SpecError::InvalidCaptionWords(_) => Code::SpecInvalidCaptionWords,
+            SpecError::InvalidCaptionColour(_) => Code::SpecInvalidCaptionColour,
         }
     }
 
@@ -487,5 +664,61 @@ mod tests {
         let mut s = RenderSpec::new("ok");
         s.tts.rate = 10;
         assert_eq!(code(s), "spec.invalid_rate");
+    }
+
+    #[test]
+    fn caption_styles_parse_and_are_validated_with_stable_codes() {
+        let json = r##"{ "script": "Hi.", "transition": "fade-black", "title_background": "light-leaks",
+          "caption_style": { "font": "DejaVu Serif Bold", "size": 120, "color": "#FF0000",
+          "outline_colour": "#00ff00", "outline_width": 0, "background": true, "position": "top",
+          "words_per_line": 3, "highlight_colour": "#0000ff" } }"##;
+        let spec: RenderSpec = serde_json::from_str(json).unwrap();
+        spec.validate(&Limits::default()).unwrap();
+        assert_eq!(spec.transition, Transition::FadeBlack);
+        assert_eq!(spec.caption_style.text_rgb(), [255, 0, 0]);
+        assert_eq!(spec.caption_style.outline_rgb(), [0, 255, 0]);
+        assert_eq!(spec.caption_style.highlight_rgb(), [0, 0, 255]);
+        assert_eq!(spec.caption_style.position, Some(CaptionPosition::Top));
+        // Defaults are not written back, so a stored spec without them reads the same.
+        let plain = serde_json::to_value(RenderSpec::new("Hi.")).unwrap();
+        assert!(plain.get("caption_style").is_none() && plain.get("transition").is_none());
+        let limits = Limits::default();
+        let code = |style: CaptionStyle| {
+            let mut s = RenderSpec::new("ok");
+            s.caption_style = style;
+            s.validate(&limits).unwrap_err().code()
+        };
+        let colour = |c: &str| CaptionStyle {
+            highlight_colour: Some(c.into()),
+            ..CaptionStyle::default()
+        };
+        assert_eq!(code(colour("red")), "spec.invalid_caption_colour");
+        assert_eq!(code(colour("#12345")), "spec.invalid_caption_colour");
+        assert_eq!(code(colour("#12345g")), "spec.invalid_caption_colour");
+        let font = |f: &str| CaptionStyle {
+            font: Some(f.into()),
+            ..CaptionStyle::default()
+        };
+        assert_eq!(code(font("../../etc/passwd")), "spec.invalid_caption_font");
+        assert_eq!(code(font(" ")), "spec.invalid_caption_font");
+        let size = CaptionStyle {
+            size: Some(20),
+            ..CaptionStyle::default()
+        };
+        assert_eq!(code(size), "spec.invalid_caption_size");
+        let outline = CaptionStyle {
+            outline_width: Some(301),
+            ..CaptionStyle::default()
+        };
+        assert_eq!(code(outline), "spec.invalid_caption_outline");
+        let words = CaptionStyle {
+            words_per_line: Some(0),
+            ..CaptionStyle::default()
+        };
+        assert_eq!(code(words), "spec.invalid_caption_words");
+        assert!(serde_json::from_str::<RenderSpec>(
+            r#"{"script":"a","caption_style":{"shadow":"big"}}"#
+        )
+        .is_err());
     }
 }

@@ -16,6 +16,7 @@ pub mod join;
 pub mod mix;
 pub mod music;
 pub mod plan;
+pub mod preview;
 pub mod probe;
 pub mod process;
 pub mod render;

@@ -19,13 +19,13 @@ use crate::captions::{
 };
 use crate::compose::{open_clip, resolve_motion, ComposeError, Compositor, SceneSpec, SceneVisual};
 use crate::encode::{write_poster, EncodeError, EncodeSettings, Encoder, PipelinedEncoder};
-use crate::frame::Overlay;
 use crate::image_input::{load_image, ImageError};
 use crate::mix::{final_mix, LoudnessReport, MixError, MixInput, MusicBed};
 use crate::plan::{plan, PlanError, PlannedScene, ScenePlan};
 use crate::process;
 use crate::speech::voices::{reference_language, SpeechConfig};
 use crate::speech::{speak_each, SpeechError, SpeechWord};
+use crate::text::KineticTitle;
 use crate::timing::WordTiming;
 use crate::workdir::{PendingFile, WorkDir};
 
@@ -289,7 +289,10 @@ pub fn render_scenes(
     let visuals = load_visuals(&job.media, limits)?;
     // The captions' font, before any narration: a script whose font is not installed fails
     // here, cheaply, instead of burning boxes into the video.
-    let caption_font = crate::text::Font::for_text(&spec.script)?;
+    let caption_font = match &spec.caption_style.font {
+        Some(name) => crate::text::Font::named_for_text(name, &spec.script)?,
+        None => crate::text::Font::for_text(&spec.script)?,
+    };
     if let Some(music) = &job.music {
         // Before any narration: a bad track fails the render while it is still cheap.
         check_audio(music, limits).map_err(RenderError::Music)?;
@@ -364,8 +367,9 @@ pub fn render_scenes(
             Ok(SceneSpec {
                 visual: match scene.media {
                     Some(m) => visuals[m].scene_visual(limits)?,
-                    None => SceneVisual::Card {
+                    None => SceneVisual::Designed {
                         seed: spec.seed.wrapping_add(i as u64),
+                        background: spec.title_background,
                     },
                 },
                 motion: resolve_motion(
@@ -376,31 +380,32 @@ pub fn render_scenes(
                     spec.seed,
                 ),
                 duration,
+                transition: None,
             })
         })
         .collect::<Result<Vec<_>, RenderError>>()?;
-    let mut compositor = Compositor::new(
+    let mut compositor = Compositor::with_transition(
         size,
         spec.fps,
         spec.style,
         scene_specs,
+        spec.transition,
         config.crossfade,
         limits,
     )?
     .with_warp_threads(config.effective_warp_threads());
-    let caption_layout = CaptionLayout::for_frame_and_font(size, caption_font);
+    let caption_layout = CaptionLayout::for_style(size, caption_font, &spec.caption_style);
     let cues = build_cues(&narration.words, &caption_layout);
     let mut captions = match spec.captions {
         CaptionMode::Off => None,
         CaptionMode::Subtitle => Some(CaptionStyle::Subtitle),
         CaptionMode::Karaoke => Some(CaptionStyle::Karaoke),
     }
-    .map(|style| CaptionRenderer::new(cues.clone(), caption_layout.clone(), style));
-    let titles: Vec<Option<Overlay>> = plan
-        .scenes
-        .iter()
-        .map(|s| s.media.is_none().then(|| title_overlay_for(s, size)))
-        .collect();
+    .map(|style| {
+        CaptionRenderer::new(cues.clone(), caption_layout.clone(), style)
+            .styled(&spec.caption_style)
+    });
+    let titles = kinetic_titles(&plan, &narration.words, spec.seed, size);
 
     let video = PendingFile::new(&job.out);
     let encoder = Encoder::start(
@@ -427,7 +432,7 @@ pub fn render_scenes(
         let scene = compositor.scene_at(index);
         let t = index as f64 / spec.fps as f64;
         if let Some(title) = &titles[scene] {
-            frame.blend(title);
+            title.draw(&mut frame, t);
         } else if let Some(overlay) = captions.as_mut().and_then(|c| c.overlay_at(t)) {
             // Title cards already show their words large; captions would only repeat them.
             frame.blend(overlay);
@@ -776,8 +781,28 @@ fn align_recording(
     })
 }
 
-fn title_overlay_for(scene: &PlannedScene, size: FrameSize) -> Overlay {
-    crate::text::title_overlay(&scene.speech_text, size)
+/// The kinetic title of every scene without a picture, its words timed by the narration's
+/// (the narration's words are the scenes' words, scene after scene).
+fn kinetic_titles(
+    plan: &ScenePlan,
+    words: &[WordTiming],
+    seed: u64,
+    size: FrameSize,
+) -> Vec<Option<KineticTitle>> {
+    let mut first = 0;
+    plan.scenes
+        .iter()
+        .enumerate()
+        .map(|(i, scene)| {
+            let end = (first + scene.words.len()).min(words.len());
+            let own = &words[first.min(end)..end];
+            first = end;
+            scene.media.is_none().then(|| {
+                let glow = crate::compose::card::palette(seed.wrapping_add(i as u64)).2;
+                KineticTitle::new(own, size, crate::text::kinetic::accent_for(glow))
+            })
+        })
+        .collect()
 }
 
 struct StageClock {

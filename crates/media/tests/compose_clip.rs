@@ -50,6 +50,7 @@ fn render_clip_scene(
         visual: SceneVisual::Clip(source),
         motion,
         duration: seconds,
+        transition: None,
     }];
     let mut c = Compositor::new(SIZE, FPS, style, scenes, 0.0, &Limits::default()).unwrap();
     let mut frames = Vec::new();

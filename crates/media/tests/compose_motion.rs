@@ -74,6 +74,7 @@ fn render_scene(image: StillImage, motion: CameraMotion, seconds: f64) -> Vec<Yu
         visual: SceneVisual::Still(image.into()),
         motion,
         duration: seconds,
+        transition: None,
     }];
     let mut c = Compositor::new(SIZE, FPS, Style::None, scenes, 0.0, &Limits::default()).unwrap();
     render_all(&mut c)
@@ -194,17 +195,20 @@ fn film(seed: u64) -> Vec<SceneSpec> {
             visual: SceneVisual::Card { seed },
             motion: motions[0],
             duration: 0.8,
+            transition: None,
         },
         SceneSpec {
             visual: SceneVisual::Still(disc(600, 400, 0.4, 0.6).into()),
             motion: motions[1],
             duration: 1.1,
+            transition: None,
         },
         SceneSpec {
             // Portrait: fitted with a blurred fill.
             visual: SceneVisual::Still(centred_square(300, 500).into()),
             motion: motions[2],
             duration: 0.9,
+            transition: None,
         },
     ]
 }
@@ -252,11 +256,13 @@ fn crossfades_sit_between_their_scenes_and_keep_the_length() {
             visual: SceneVisual::Still(solid(40, 40, 40).into()),
             motion: CameraMotion::Static,
             duration: 1.01,
+            transition: None,
         },
         SceneSpec {
             visual: SceneVisual::Still(solid(220, 220, 220).into()),
             motion: CameraMotion::Static,
             duration: 0.77,
+            transition: None,
         },
     ];
     let mut c = Compositor::new(SIZE, FPS, Style::None, scenes, 0.5, &Limits::default()).unwrap();
@@ -284,11 +290,13 @@ fn crossfades_sit_between_their_scenes_and_keep_the_length() {
             visual: SceneVisual::Still(solid(40, 40, 40).into()),
             motion: CameraMotion::Static,
             duration: 1.0,
+            transition: None,
         },
         SceneSpec {
             visual: SceneVisual::Still(solid(220, 220, 220).into()),
             motion: CameraMotion::Static,
             duration: 1.0,
+            transition: None,
         },
     ];
     let mut c = Compositor::new(SIZE, FPS, Style::None, scenes, 0.0, &Limits::default()).unwrap();
@@ -304,6 +312,7 @@ fn mean_chroma(style: Style) -> (f64, f64, f64) {
         visual: SceneVisual::Still(colourful.into()),
         motion: CameraMotion::Static,
         duration: 1.0 / 30.0,
+        transition: None,
     }];
     let mut c = Compositor::new(SIZE, FPS, style, scenes, 0.0, &Limits::default()).unwrap();
     let frame = &render_all(&mut c)[0];
@@ -363,6 +372,7 @@ fn bad_settings_are_refused_with_codes() {
             visual: SceneVisual::Card { seed: 1 },
             motion: CameraMotion::ZoomIn,
             duration: 1.0,
+            transition: None,
         }]
     };
     let code = |size, fps, scenes: Vec<SceneSpec>, limits: &Limits| {

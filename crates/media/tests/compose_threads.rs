@@ -55,6 +55,7 @@ fn film(visuals: [SceneVisual; 3], threads: usize) -> Vec<Yuv420Frame> {
             visual,
             motion,
             duration: 1.0,
+            transition: None,
         })
         .collect();
     let mut compositor =

@@ -190,6 +190,11 @@ pub(crate) async fn valid_spec(
         serde_json::from_value(body).map_err(|e| ApiError::of(Code::SpecInvalid, e.to_string()))?;
     strip_bidi(&mut spec);
     let spec = spec.validated(&state.config.limits)?;
+    if let Some(font) = &spec.caption_style.font {
+        // A caption font the server does not have is refused now, before anything is reserved.
+        reelsmith_media::text::Font::named_for_text(font, &spec.script)
+            .map_err(|e| ApiError::from_code(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
+    }
     // A script of punctuation or emoji alone has nothing to speak: refused now (the engine's
     // own planner decides), not as a job that fails in the worker.
     reelsmith_media::plan::plan(&spec.script, spec.media.len())

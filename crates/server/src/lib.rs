@@ -34,6 +34,7 @@ pub mod oidc;
 pub mod openapi;
 pub mod outbound_webhooks;
 pub mod policies;
+pub mod preview;
 pub mod providers;
 pub mod range;
 pub mod readiness;
@@ -153,6 +154,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}/captions.vtt", get(jobs::captions_vtt))
         .route("/jobs/{id}/captions.srt", get(jobs::captions_srt))
         .route("/scripts", post(scripts::write))
+        .route("/preview/frame", post(preview::frame))
         .route("/webhooks/fal", post(webhooks::fal_webhook))
         .route("/webhooks/replicate", post(webhooks::replicate_webhook))
         .route("/webhooks/kie", post(webhooks::kie_webhook))

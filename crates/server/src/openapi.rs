@@ -112,6 +112,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(WebhooksDoc::openapi());
     doc.merge(StoryboardsDoc::openapi());
     doc.merge(crate::error_codes::ErrorCodesDoc::openapi());
+    doc.merge(crate::preview::PreviewApi::openapi());
     unique_operation_ids(&mut doc);
     doc
 }

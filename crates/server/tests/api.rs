@@ -1571,3 +1571,82 @@ async fn p_in_6_the_last_used_settings_are_recorded_and_returned_without_the_con
         Value::Null
     );
 }
+
+/// Issue 25: the studio's live caption preview is one frame drawn by the engine's own code,
+/// byte for byte; a bad look is refused with its code, and a job naming a caption font the
+/// server does not have is refused before anything is reserved.
+#[tokio::test]
+async fn a_preview_frame_is_the_engines_own_and_bad_looks_are_refused() {
+    let t = app().await;
+    let alice = Auth::Cookie(t.signed_in_user("preview@example.org", "previewer").await);
+    let spec = json!({ "script": "Red words on a moving background", "resolution": "480p",
+        "caption_style": { "colour": "#ff0000", "position": "middle" } });
+    let uri = "/api/v1/preview/frame";
+    let r = t
+        .json(
+            Method::POST,
+            uri,
+            &alice,
+            json!({ "spec": spec, "time": 1.2 }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(r.headers["content-type"], "image/png");
+    let engine = reelsmith_media::preview::preview_image(
+        &serde_json::from_value(spec.clone()).unwrap(),
+        1.2,
+        reelsmith_media::preview::PreviewFormat::Png,
+        &reelsmith_core::Limits::default(),
+    )
+    .unwrap();
+    assert!(
+        r.body[..] == engine[..],
+        "the route draws what the engine draws"
+    );
+    let jpeg = t
+        .json(
+            Method::POST,
+            uri,
+            &alice,
+            json!({ "spec": spec, "format": "jpeg" }),
+        )
+        .await;
+    assert_eq!(jpeg.headers["content-type"], "image/jpeg");
+    assert_eq!(&jpeg.body[..3], &[0xFF, 0xD8, 0xFF]);
+
+    let anonymous = t
+        .json(Method::POST, uri, &Auth::None, json!({ "spec": spec }))
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let code = |r: &Reply| r.json()["code"].as_str().unwrap_or_default().to_owned();
+    let late = t
+        .json(
+            Method::POST,
+            uri,
+            &alice,
+            json!({ "spec": spec, "time": 99 }),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(code(&late), "preview.invalid_time");
+    let no_font =
+        json!({ "script": "Hello there, a video.", "caption_style": { "font": "Nope Sans" } });
+    let r = t
+        .json(Method::POST, uri, &alice, json!({ "spec": no_font }))
+        .await;
+    assert_eq!(code(&r), "captions.font_missing");
+    let job = t.json(Method::POST, "/api/v1/jobs", &alice, no_font).await;
+    assert_eq!(job.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(code(&job), "captions.font_missing");
+    let jobs = t.get("/api/v1/jobs", &alice).await.json();
+    assert_eq!(
+        jobs.as_array().map(Vec::len),
+        Some(0),
+        "nothing was queued: {jobs}"
+    );
+}

@@ -370,6 +370,7 @@ fn render_reelsmith(
             visual: SceneVisual::Still(image.clone()),
             motion,
             duration: setup.scene_seconds(),
+            transition: None,
         })
         .collect();
     let engine = EngineConfig::default();

@@ -151,6 +151,7 @@ struct LineFitter {
     max_width: f32,
     max_chars: usize,
     max_lines: usize,
+    max_words: usize,
 }
 
 impl LineFitter {
@@ -186,6 +187,7 @@ impl LineFitter {
             max_width: layout.max_line_width,
             max_chars: layout.max_chars,
             max_lines: layout.max_lines.max(1),
+            max_words: layout.max_words.unwrap_or(usize::MAX).max(1),
         }
     }
 
@@ -201,6 +203,7 @@ impl LineFitter {
     fn fits(&self, a: usize, b: usize) -> bool {
         let no_piece_inside = self.broken_prefix[b] == self.broken_prefix[a];
         no_piece_inside
+            && b - a < self.max_words
             && self.width(a, b) <= self.max_width
             && (a == b || self.chars(a, b) <= self.max_chars)
     }

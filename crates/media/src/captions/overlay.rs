@@ -24,8 +24,15 @@ pub enum CaptionStyle {
     Karaoke,
 }
 
-const TEXT_COLOUR: [u8; 3] = [255, 255, 255];
-const HIGHLIGHT_COLOUR: [u8; 3] = [255, 214, 0];
+const TEXT_COLOUR: [u8; 3] = reelsmith_core::CaptionStyle::DEFAULT_COLOUR;
+const HIGHLIGHT_COLOUR: [u8; 3] = reelsmith_core::CaptionStyle::DEFAULT_HIGHLIGHT_COLOUR;
+
+/// The colours a cue is painted in: the text, and the spoken word in karaoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Colours {
+    text: [u8; 3],
+    highlight: [u8; 3],
+}
 
 pub struct CaptionRenderer {
     cues: Vec<Cue>,
@@ -33,6 +40,7 @@ pub struct CaptionRenderer {
     style: CaptionStyle,
     text_style: TextStyle,
     glyphs: GlyphCache,
+    colours: Colours,
     shown: Option<ShownCue>,
     overlays_built: usize,
 }
@@ -47,6 +55,7 @@ struct ShownCue {
     /// The cue with no word highlighted: each karaoke state starts from a copy of it and
     /// recolours only the highlighted word's box, instead of converting the whole cue again.
     plain: Option<Overlay>,
+    colours: Colours,
 }
 
 impl CaptionRenderer {
@@ -59,9 +68,25 @@ impl CaptionRenderer {
             style,
             text_style,
             glyphs: GlyphCache::new(font),
+            colours: Colours {
+                text: TEXT_COLOUR,
+                highlight: HIGHLIGHT_COLOUR,
+            },
             shown: None,
             overlays_built: 0,
         }
+    }
+
+    /// Applies a spec's caption style: the text, highlight and outline colours and the box
+    /// (the size, position and words per line are the layout's: [`CaptionLayout::for_style`]).
+    pub fn styled(mut self, style: &reelsmith_core::CaptionStyle) -> CaptionRenderer {
+        self.colours = Colours {
+            text: style.text_rgb(),
+            highlight: style.highlight_rgb(),
+        };
+        self.text_style.outline_rgb = style.outline_rgb();
+        self.shown = None;
+        self.with_background_box(style.background.unwrap_or(false))
     }
 
     /// Adds a soft translucent box behind the text, for busy backgrounds.
@@ -124,7 +149,7 @@ impl CaptionRenderer {
         let text_height =
             crate::text::raster::text_block_height(lines.len(), self.text_style.px, font);
         let left = (self.layout.frame.width as i32 - block.width as i32) / 2;
-        let top = (self.layout.text_bottom - text_height).round() as i32 - block.margin as i32;
+        let top = self.layout.text_top(text_height).round() as i32 - block.margin as i32;
         ShownCue {
             index,
             block,
@@ -132,6 +157,7 @@ impl CaptionRenderer {
             top,
             overlays: HashMap::new(),
             plain: None,
+            colours: self.colours,
         }
     }
 }
@@ -173,12 +199,12 @@ fn line_with_word_groups(font: &Font, cue: &Cue, line: &[usize], px: f32) -> Lin
     }
 }
 
-fn colour_for(highlight: Option<usize>) -> impl Fn(u16) -> [u8; 3] {
+fn colour_for(colours: Colours, highlight: Option<usize>) -> impl Fn(u16) -> [u8; 3] {
     move |group| {
         if highlight.is_some_and(|h| usize::from(group) == h) {
-            HIGHLIGHT_COLOUR
+            colours.highlight
         } else {
-            TEXT_COLOUR
+            colours.text
         }
     }
 }
@@ -188,20 +214,21 @@ fn colour_for(highlight: Option<usize>) -> impl Fn(u16) -> [u8; 3] {
 /// compare both), for a fraction of the work.
 fn build_overlay(shown: &mut ShownCue, highlight: Option<usize>) -> Overlay {
     let block = &shown.block;
+    let colours = shown.colours;
     let plain = shown.plain.get_or_insert_with(|| {
         Overlay::from_rgba(
             shown.left,
             shown.top,
             block.width,
             block.height,
-            &block.to_rgba(colour_for(None)),
+            &block.to_rgba(colour_for(colours, None)),
         )
     });
     let mut overlay = plain.clone();
     let group = highlight.and_then(|h| u16::try_from(h).ok());
     if let Some((left, top, right, bottom)) = group.and_then(|g| block.group_bounds(g)) {
         overlay.repaint(left, top, right, bottom, |x, y| {
-            block.rgba_pixel(x, y, colour_for(highlight))
+            block.rgba_pixel(x, y, colour_for(colours, highlight))
         });
     }
     overlay
@@ -236,7 +263,7 @@ mod tests {
                     shown.top,
                     shown.block.width,
                     shown.block.height,
-                    &shown.block.to_rgba(colour_for(Some(h))),
+                    &shown.block.to_rgba(colour_for(shown.colours, Some(h))),
                 );
                 assert!(repainted == full, "cue {index}, word {h}");
                 assert!(repainted != *shown.plain.as_ref().unwrap());

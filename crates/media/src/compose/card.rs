@@ -48,7 +48,7 @@ const PALETTES: [(Rgb, Rgb, Rgb); 8] = [
 pub fn card_rgb(seed: u64, width: usize, height: usize) -> Vec<u8> {
     let mut state = seed ^ 0x6361_7264; // "card"
     let mut unit = || (splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
-    let (start, end, glow) = PALETTES[(unit() * PALETTES.len() as f64) as usize % PALETTES.len()];
+    let (start, end, glow) = pick_palette(unit());
     let angle = unit() * std::f64::consts::TAU;
     let (glow_x, glow_y) = (0.2 + 0.6 * unit(), 0.2 + 0.6 * unit());
     let dither_seed = splitmix64(&mut state);
@@ -77,6 +77,19 @@ pub fn card_rgb(seed: u64, width: usize, height: usize) -> Vec<u8> {
         }
     }
     rgb
+}
+
+fn pick_palette(unit: f64) -> (Rgb, Rgb, Rgb) {
+    PALETTES[(unit * PALETTES.len() as f64) as usize % PALETTES.len()]
+}
+
+/// The card's colours for `seed` (start, end, glow), as [`card_rgb`] picks them.
+pub fn palette(seed: u64) -> ([u8; 3], [u8; 3], [u8; 3]) {
+    let mut state = seed ^ 0x6361_7264;
+    let unit = (splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64;
+    let bytes = |c: Rgb| c.map(|v| v as u8);
+    let (start, end, glow) = pick_palette(unit);
+    (bytes(start), bytes(end), bytes(glow))
 }
 
 fn smoothstep(t: f32) -> f32 {

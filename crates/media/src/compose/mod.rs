@@ -19,17 +19,19 @@
 
 pub mod card;
 pub mod clip;
+pub mod designed;
 pub mod fill;
 pub mod jitter;
 pub mod motion;
 pub mod sample;
 pub mod style;
 pub mod timeline;
+pub mod transition;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use reelsmith_core::{Code, ErrorCode, FrameSize, Limits, Style};
+use reelsmith_core::{Code, ErrorCode, FrameSize, Limits, Style, TitleBackground, Transition};
 
 use crate::frame::Yuv420Frame;
 use crate::image_input::StillImage;
@@ -40,7 +42,7 @@ pub use jitter::{measure_jitter, JitterReport};
 pub use motion::{resolve_motion, CameraMotion};
 
 use clip::ClipDecoder;
-use sample::{blend_frames, Plane, Sampler, YuvCanvas};
+use sample::{Plane, Sampler, YuvCanvas};
 use style::StyleLut;
 use timeline::Timeline;
 
@@ -55,6 +57,12 @@ pub enum SceneVisual {
     Card {
         seed: u64,
     },
+    /// A designed title scene's background: the card's gradient under the camera, with
+    /// moving light drawn over it every frame ([`designed`]). The text is overlaid elsewhere.
+    Designed {
+        seed: u64,
+        background: TitleBackground,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -64,6 +72,9 @@ pub struct SceneSpec {
     pub motion: CameraMotion,
     /// Seconds.
     pub duration: f64,
+    /// How this scene gives way to the next one, when it is not the film's transition (a
+    /// storyboard's per-scene choice). Ignored on the last scene.
+    pub transition: Option<Transition>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +151,8 @@ enum SceneState {
 struct Scene {
     state: SceneState,
     motion: CameraMotion,
+    /// The moving light of a designed title scene.
+    lights: Option<designed::Lights>,
 }
 
 /// Renders the film frame by frame, in order.
@@ -149,6 +162,10 @@ pub struct Compositor {
     style: Option<StyleLut>,
     scenes: Vec<Scene>,
     timeline: Timeline,
+    /// `transitions[i]`: how scene `i - 1` gives way to scene `i` (entry 0 unused).
+    transitions: Vec<Transition>,
+    /// A row of two frames side by side, for slides.
+    strip: Vec<u8>,
     next_frame: u64,
     sampler: Sampler,
     /// The incoming scene's picture during a crossfade.
@@ -166,6 +183,8 @@ struct StillCanvas {
 }
 
 impl Compositor {
+    /// A compositor whose scenes crossfade into each other over `crossfade` seconds, unless
+    /// a scene names its own transition.
     pub fn new(
         size: FrameSize,
         fps: u32,
@@ -174,6 +193,30 @@ impl Compositor {
         crossfade: f64,
         limits: &Limits,
     ) -> Result<Compositor, ComposeError> {
+        Compositor::with_transition(
+            size,
+            fps,
+            style,
+            scenes,
+            Transition::Crossfade,
+            crossfade,
+            limits,
+        )
+    }
+
+    /// A compositor whose scenes give way to each other with `transition` over `seconds`
+    /// (centred on each boundary), unless a scene names its own. Zero seconds makes every
+    /// boundary a cut.
+    pub fn with_transition(
+        size: FrameSize,
+        fps: u32,
+        style: Style,
+        scenes: Vec<SceneSpec>,
+        transition: Transition,
+        seconds: f64,
+        limits: &Limits,
+    ) -> Result<Compositor, ComposeError> {
+        let crossfade = seconds;
         validate(size, fps, &scenes, crossfade)?;
         let durations: Vec<f64> = scenes.iter().map(|s| s.duration).collect();
         let total: f64 = durations.iter().sum();
@@ -183,7 +226,19 @@ impl Compositor {
                 limit: limits.max_output_seconds,
             });
         }
-        let timeline = Timeline::new(&durations, fps, crossfade);
+        let transitions: Vec<Transition> = std::iter::once(Transition::Cut)
+            .chain(
+                scenes
+                    .iter()
+                    .take(scenes.len().saturating_sub(1))
+                    .map(|s| s.transition.unwrap_or(transition)),
+            )
+            .collect();
+        let cuts: Vec<bool> = transitions[1..]
+            .iter()
+            .map(|t| *t == Transition::Cut)
+            .collect();
+        let timeline = Timeline::with_cuts(&durations, fps, crossfade, &cuts);
         for i in 0..timeline.scene_count() {
             if timeline.own_frames(i).is_empty() {
                 return Err(ComposeError::InvalidSettings(format!(
@@ -198,11 +253,19 @@ impl Compositor {
             scenes: scenes
                 .into_iter()
                 .map(|s| Scene {
+                    lights: match &s.visual {
+                        SceneVisual::Designed { seed, background } => {
+                            Some(designed::Lights::new(*background, *seed))
+                        }
+                        _ => None,
+                    },
                     state: SceneState::Pending(s.visual),
                     motion: s.motion,
                 })
                 .collect(),
             timeline,
+            transitions,
+            strip: Vec::new(),
             next_frame: 0,
             sampler: Sampler::default(),
             incoming: Yuv420Frame::black(size),
@@ -216,6 +279,13 @@ impl Compositor {
     pub fn with_warp_threads(mut self, threads: usize) -> Compositor {
         self.sampler = Sampler::with_bands(threads);
         self
+    }
+
+    /// Makes `frame` the next frame rendered, skipping those before it: for a single still
+    /// frame (a preview). The scenes it skips are prepared only if a later frame shows them;
+    /// a clip starts at its beginning whatever frame it is first shown on.
+    pub fn seek(&mut self, frame: u64) {
+        self.next_frame = frame.min(self.frame_count().saturating_sub(1));
     }
 
     /// `round(total duration × fps)`.
@@ -247,12 +317,17 @@ impl Compositor {
         let first = (0..self.scenes.len())
             .find(|&i| self.timeline.span(i).contains(&n))
             .ok_or_else(|| ComposeError::Internal(format!("no scene covers frame {n}")))?;
-        self.render_scene(first, n, Target::Out(&mut *out))?;
         let second = first + 1;
         if second < self.scenes.len() && self.timeline.span(second).contains(&n) {
+            let kind = self.transitions[second];
+            let progress = self.timeline.transition_progress(second, n);
+            let (zoom_out, zoom_in) = transition::zoom_factors(kind, progress);
+            self.render_scene(first, n, zoom_out, Target::Out(&mut *out))?;
+            self.render_scene(second, n, zoom_in, Target::Incoming)?;
             let weight = self.timeline.fade_in_weight(second, n);
-            self.render_scene(second, n, Target::Incoming)?;
-            blend_frames(out, &self.incoming, weight);
+            transition::draw(kind, out, &self.incoming, progress, weight, &mut self.strip);
+        } else {
+            self.render_scene(first, n, 1.0, Target::Out(&mut *out))?;
         }
         self.next_frame += 1;
         // Release every scene whose span is over: its canvas or its ffmpeg is no longer needed.
@@ -264,18 +339,33 @@ impl Compositor {
         Ok(())
     }
 
-    fn render_scene(&mut self, i: usize, n: u64, target: Target) -> Result<(), ComposeError> {
+    /// Draws scene `i` at frame `n`, its camera pushed in `push` times further (a zoom
+    /// transition; 1 otherwise).
+    fn render_scene(
+        &mut self,
+        i: usize,
+        n: u64,
+        push: f64,
+        target: Target,
+    ) -> Result<(), ComposeError> {
         self.prepare(i)?;
         let span = self.timeline.span(i);
         let progress = ((n - span.start) as f64 + 0.5) / (span.end - span.start) as f64;
         let scene = &mut self.scenes[i];
-        let camera = motion::camera(scene.motion, progress);
+        let mut camera = motion::camera(scene.motion, progress);
+        // Zooming in around the view's own centre keeps the view inside the canvas.
+        camera.zoom *= push;
         let out = match target {
             Target::Out(out) => out,
             Target::Incoming => &mut self.incoming,
         };
         match &mut scene.state {
-            SceneState::Canvas(canvas) => self.sampler.render(canvas, camera, out),
+            SceneState::Canvas(canvas) => {
+                self.sampler.render(canvas, camera, out);
+                if let Some(lights) = &mut scene.lights {
+                    lights.draw(out, (n - span.start) as f64 / self.fps as f64);
+                }
+            }
             SceneState::Clip { decoder, canvas } => {
                 decoder.next_frame(canvas)?;
                 self.sampler.render(canvas, camera, out);
@@ -325,7 +415,7 @@ impl Compositor {
                 }
                 SceneState::Canvas(canvas)
             }
-            SceneVisual::Card { seed } => {
+            SceneVisual::Card { seed } | SceneVisual::Designed { seed, .. } => {
                 let rgb = card::card_rgb(seed, cw as usize, ch as usize);
                 SceneState::Canvas(Arc::new(self.graded_canvas(&rgb, cw, ch)))
             }
@@ -461,11 +551,21 @@ mod tests {
                 visual: SceneVisual::Still(image.clone()),
                 motion,
                 duration: 0.5,
+                // Every kind of overlap frame must be drawn completely too.
+                transition: Some(match motion {
+                    CameraMotion::ZoomIn => Transition::Wipe,
+                    CameraMotion::Static => Transition::Slide,
+                    _ => Transition::Zoom,
+                }),
             })
             .chain([SceneSpec {
-                visual: SceneVisual::Card { seed: 3 },
+                visual: SceneVisual::Designed {
+                    seed: 3,
+                    background: TitleBackground::Particles,
+                },
                 motion: CameraMotion::ZoomOut,
                 duration: 0.5,
+                transition: None,
             }])
             .collect::<Vec<_>>()
         };

@@ -5,6 +5,7 @@
 //! of `h` frames on each side is centred on every boundary: the outgoing scene keeps playing `h`
 //! frames past its end and the incoming one starts `h` frames early, so crossfades do not change
 //! the length. `h` is capped at half the shortest scene, so at most two scenes ever overlap.
+//! A boundary that is a cut (issue 25: a transition chosen per job or per scene) has no overlap.
 
 use std::ops::Range;
 
@@ -12,13 +13,20 @@ use std::ops::Range;
 pub struct Timeline {
     /// Frame at which each scene starts, plus the total frame count at the end.
     boundaries: Vec<u64>,
-    /// Frames of overlap on each side of a boundary.
-    half_fade: u64,
+    /// Frames of overlap on each side of each boundary (`half[i]`: the boundary where scene `i`
+    /// starts; the first and the end have none).
+    half: Vec<u64>,
 }
 
 impl Timeline {
     /// `durations` must be positive and finite, and each must round to at least one frame.
     pub fn new(durations: &[f64], fps: u32, crossfade: f64) -> Timeline {
+        Timeline::with_cuts(durations, fps, crossfade, &[])
+    }
+
+    /// As [`Timeline::new`], with no overlap at the boundary where scene `i` starts when
+    /// `cut[i - 1]` is true (missing entries overlap).
+    pub fn with_cuts(durations: &[f64], fps: u32, crossfade: f64, cut: &[bool]) -> Timeline {
         let mut boundaries = Vec::with_capacity(durations.len() + 1);
         let mut elapsed = 0.0;
         boundaries.push(0);
@@ -37,10 +45,18 @@ impl Timeline {
         } else {
             0
         };
-        Timeline {
-            boundaries,
-            half_fade,
-        }
+        let half = (0..boundaries.len())
+            .map(|i| {
+                let inner = i > 0 && i + 1 < boundaries.len();
+                let is_cut = i > 0 && cut.get(i - 1).copied().unwrap_or(false);
+                if inner && !is_cut {
+                    half_fade
+                } else {
+                    0
+                }
+            })
+            .collect();
+        Timeline { boundaries, half }
     }
 
     pub fn frame_count(&self) -> u64 {
@@ -60,17 +76,7 @@ impl Timeline {
     /// Frames on which scene `i` is visible, crossfades included.
     pub fn span(&self, i: usize) -> Range<u64> {
         let own = self.own_frames(i);
-        let start = if i > 0 {
-            own.start - self.half_fade
-        } else {
-            own.start
-        };
-        let end = if i + 1 < self.scene_count() {
-            own.end + self.half_fade
-        } else {
-            own.end
-        };
-        start..end
+        own.start - self.half[i]..own.end + self.half[i + 1]
     }
 
     /// The scene that owns `frame` (the later one from the middle of a crossfade on).
@@ -82,13 +88,20 @@ impl Timeline {
     /// How much of scene `i` (which must be visible at `frame` and not the first scene) shows
     /// through during its incoming crossfade, in 1/256ths; 256 outside the crossfade.
     pub fn fade_in_weight(&self, i: usize, frame: u64) -> u16 {
-        let h = self.half_fade;
-        let fade_start = self.boundaries[i] - h;
-        if h == 0 || frame >= self.boundaries[i] + h {
-            return 256;
-        }
-        let t = ((frame - fade_start) as f64 + 0.5) / (2 * h) as f64;
+        let t = self.transition_progress(i, frame);
         (t * 256.0).round().clamp(0.0, 256.0) as u16
+    }
+
+    /// How far the transition into scene `i` is at `frame`, from 0 to 1, measured at the
+    /// frame's centre (so the frames either side of the boundary sit symmetrically around ½);
+    /// 1 outside the transition.
+    pub fn transition_progress(&self, i: usize, frame: u64) -> f64 {
+        let h = self.half[i];
+        if h == 0 || frame >= self.boundaries[i] + h || frame + h < self.boundaries[i] {
+            return 1.0;
+        }
+        let fade_start = self.boundaries[i] - h;
+        ((frame - fade_start) as f64 + 0.5) / (2 * h) as f64
     }
 }
 
@@ -119,5 +132,15 @@ mod tests {
         let cut = Timeline::new(&[1.0, 1.0], 30, 0.0);
         assert_eq!(cut.span(0), 0..30);
         assert_eq!(cut.span(1), 30..60);
+    }
+
+    #[test]
+    fn a_cut_boundary_has_no_overlap_and_the_others_keep_theirs() {
+        let t = Timeline::with_cuts(&[1.0, 1.0, 1.0], 30, 0.4, &[true, false]);
+        assert_eq!(t.span(0), 0..30);
+        assert_eq!(t.span(1), 30..66);
+        assert_eq!(t.span(2), 54..90);
+        assert_eq!(t.transition_progress(1, 30), 1.0);
+        assert!((t.transition_progress(2, 54) - 0.5 / 12.0).abs() < 1e-12);
     }
 }

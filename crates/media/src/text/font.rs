@@ -56,6 +56,11 @@ pub enum FontError {
         files: String,
         dirs: String,
     },
+    #[error(
+        "the caption font `{name}` is not installed on this server (looked for a .ttf or .otf \
+         file of that name in {dirs})"
+    )]
+    NotInstalled { name: String, dirs: String },
 }
 
 impl ErrorCode for FontError {
@@ -63,11 +68,13 @@ impl ErrorCode for FontError {
         match self {
             FontError::Invalid(_) => Code::TextFontInvalid,
             FontError::Missing { .. } => Code::TextFontMissing,
+            FontError::NotInstalled { .. } => Code::CaptionsFontMissing,
         }
     }
 
     fn is_client_error(&self) -> bool {
-        false
+        // A font the user named is theirs to fix; a script's font is the operator's.
+        matches!(self, FontError::NotInstalled { .. })
     }
 }
 
@@ -128,6 +135,41 @@ impl Font {
         let font: &'static Font =
             Box::leak(Box::new(Font::shaped_from_static_bytes(bytes, &name)?));
         loaded.insert(writing, font);
+        Ok(font)
+    }
+
+    /// The captions' font for `text` when a caption style names `name`: the installed font of
+    /// that family or file name (see [`find_named_font`]), laid out by the shaper when the
+    /// text's script needs one. The embedded font answers to its own name with no lookup.
+    pub fn named_for_text(name: &str, text: &str) -> Result<&'static Font, FontError> {
+        let writing = dominant_writing(text);
+        if font_key(name) == font_key(Font::caption().name()) && writing == Writing::Default {
+            return Ok(Font::caption());
+        }
+        static LOADED: OnceLock<Mutex<HashMap<(PathBuf, bool), &'static Font>>> = OnceLock::new();
+        let path = find_named_font(name, &font_dirs())?;
+        let shaped = writing != Writing::Default;
+        let loaded = LOADED.get_or_init(|| Mutex::new(HashMap::new()));
+        let mut loaded = loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(font) = loaded.get(&(path.clone(), shaped)) {
+            return Ok(font);
+        }
+        let bytes = std::fs::read(&path)
+            .map_err(|e| FontError::Invalid(format!("{}: {e}", path.display())))?;
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Kept for the process's life like the script fonts: a handful of named fonts at most.
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        let mut font = if shaped {
+            Font::shaped_from_static_bytes(bytes, &file)?
+        } else {
+            Font::from_static_bytes(bytes)?
+        };
+        font.name = file;
+        let font: &'static Font = Box::leak(Box::new(font));
+        loaded.insert((path, shaped), font);
         Ok(font)
     }
 
@@ -224,6 +266,60 @@ pub fn font_dirs() -> Vec<PathBuf> {
     }
     dirs.push(PathBuf::from("/usr/share/fonts"));
     dirs
+}
+
+/// A font name compared without case, spaces or punctuation: `DejaVu Serif Bold`,
+/// `dejavuserif-bold` and `DejaVuSerif-Bold.ttf`'s stem are one name.
+fn font_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The installed `.ttf` or `.otf` file under `dirs` (searched a few folders deep, in name
+/// order, so the answer does not depend on the file system's listing order) whose file name
+/// is `name`, compared by [`font_key`].
+pub fn find_named_font(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, FontError> {
+    let wanted = font_key(name);
+    let not_installed = || FontError::NotInstalled {
+        name: name.to_string(),
+        dirs: dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    if wanted.is_empty() {
+        return Err(not_installed());
+    }
+    fn walk(dir: &Path, depth: usize, wanted: &str) -> Option<PathBuf> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for path in &entries {
+            let font_file = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| e.eq_ignore_ascii_case("ttf") || e.eq_ignore_ascii_case("otf"));
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            if font_file && path.is_file() && font_key(stem) == wanted {
+                return Some(path.clone());
+            }
+        }
+        if depth == 0 {
+            return None;
+        }
+        entries
+            .iter()
+            .filter(|p| p.is_dir())
+            .find_map(|p| walk(p, depth - 1, wanted))
+    }
+    dirs.iter()
+        .find_map(|dir| walk(dir, 4, &wanted))
+        .ok_or_else(not_installed)
 }
 
 /// The first installed font for `writing` under `dirs`, with the package that provides it.

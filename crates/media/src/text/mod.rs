@@ -6,12 +6,14 @@
 //! kerning; rasterization caches each glyph per size so per-frame work is only blending.
 
 pub mod font;
+pub mod kinetic;
 pub mod layout;
 pub mod raster;
 pub mod scripts;
 pub mod title;
 
 pub use font::{Font, FontError};
+pub use kinetic::KineticTitle;
 pub use layout::{LineMetrics, PlacedGlyph, ShapedLine};
 pub use raster::{GlyphBitmap, GlyphCache, LineToPaint, PaintedBlock, TextStyle};
 pub use scripts::Writing;

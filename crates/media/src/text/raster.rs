@@ -128,6 +128,8 @@ pub struct TextStyle {
     pub shadow_alpha: u8,
     /// Padding of a translucent dark box behind the whole block, if any.
     pub box_padding: Option<u32>,
+    /// The outline's colour (the shadow and the box stay black).
+    pub outline_rgb: [u8; 3],
 }
 
 impl TextStyle {
@@ -140,6 +142,7 @@ impl TextStyle {
             shadow_blur: ((px / 20.0).round() as u32).max(1),
             shadow_alpha: 170,
             box_padding: None,
+            outline_rgb: [0, 0, 0],
         }
     }
 
@@ -160,6 +163,9 @@ pub struct PaintedBlock {
     fill: Vec<u8>,
     group: Vec<u16>,
     dark: Vec<u8>,
+    /// The outline's own opacity, kept apart from `dark` only when it is coloured.
+    outline: Vec<u8>,
+    outline_rgb: [u8; 3],
 }
 
 /// Group value for pixels no glyph covers.
@@ -181,6 +187,8 @@ impl PaintedBlock {
             fill: vec![0; (width * height) as usize],
             group: vec![NO_GROUP; (width * height) as usize],
             dark: Vec::new(),
+            outline: Vec::new(),
+            outline_rgb: style.outline_rgb,
         };
         for (i, line) in lines.iter().enumerate() {
             let left = margin as f32 + (text_width - line.width) / 2.0;
@@ -192,7 +200,11 @@ impl PaintedBlock {
                 block.stamp(&bitmap, pen_x, pen_y, group);
             }
         }
-        block.dark = block.dark_surround(style, text_width, text_height);
+        let (dark, outline) = block.dark_surround(style, text_width, text_height);
+        block.dark = dark;
+        if style.outline_rgb != [0, 0, 0] {
+            block.outline = outline;
+        }
         block
     }
 
@@ -218,11 +230,23 @@ impl PaintedBlock {
         }
     }
 
-    /// Outline, shadow and box opacity combined into one layer, as they are all the same black.
-    fn dark_surround(&self, style: &TextStyle, text_width: f32, text_height: f32) -> Vec<u8> {
+    /// Outline, shadow and box opacity combined into one layer (their colour is black, or the
+    /// outline's, mixed in by [`PaintedBlock::to_rgba`]), and the outline's opacity alone.
+    fn dark_surround(
+        &self,
+        style: &TextStyle,
+        text_width: f32,
+        text_height: f32,
+    ) -> (Vec<u8>, Vec<u8>) {
         let (w, h) = (self.width as usize, self.height as usize);
-        let outline = dilate_disc(&self.fill, w, h, style.outline as usize);
-        let shifted = shift(&outline, w, h, style.shadow_offset as usize);
+        let dilated = dilate_disc(&self.fill, w, h, style.outline as usize);
+        // No outline at all: the shadow still falls from the glyphs themselves.
+        let outline = if style.outline == 0 {
+            vec![0; w * h]
+        } else {
+            dilated.clone()
+        };
+        let shifted = shift(&dilated, w, h, style.shadow_offset as usize);
         let shadow = box_blur(&shifted, w, h, style.shadow_blur as usize);
         let boxed = style.box_padding.map(|pad| {
             let m = self.margin as f32;
@@ -234,7 +258,7 @@ impl PaintedBlock {
                 pad as f32,
             )
         });
-        (0..w * h)
+        let dark = (0..w * h)
             .map(|i| {
                 let clear = |a: u8| 1.0 - a as f32 / 255.0;
                 let mut transparent = clear(outline[i]);
@@ -245,7 +269,8 @@ impl PaintedBlock {
                 }
                 ((1.0 - transparent) * 255.0).round() as u8
             })
-            .collect()
+            .collect();
+        (dark, outline)
     }
 
     /// Straight-alpha RGBA: each glyph pixel in the colour of its group, over the dark surround.
@@ -277,7 +302,21 @@ impl PaintedBlock {
         if alpha == 0 {
             return px;
         }
-        if fill > 0 {
+        if let Some(&outline) = self.outline.get(i) {
+            // A coloured outline shows where the fill does not cover it; the shadow and box
+            // under it are black and add no colour.
+            let colour = if fill > 0 {
+                colour_of_group(self.group[i])
+            } else {
+                [0; 3]
+            };
+            let under = (255 - fill) * outline as u32;
+            let den = alpha * 255;
+            for c in 0..3 {
+                let num = colour[c] as u32 * fill * 255 + self.outline_rgb[c] as u32 * under;
+                px[c] = ((num + den / 2) / den).min(255) as u8;
+            }
+        } else if fill > 0 {
             // The dark layer is black, so only the fill contributes colour.
             let colour = colour_of_group(self.group[i]);
             for c in 0..3 {

@@ -41,7 +41,7 @@ pub fn title_overlay(text: &str, size: FrameSize) -> Overlay {
 }
 
 /// The wrapped lines and the style they are painted in, shrinking the type until they fit.
-fn fit_title(font: &Font, text: &str, size: FrameSize) -> (Vec<String>, TextStyle) {
+pub(crate) fn fit_title(font: &Font, text: &str, size: FrameSize) -> (Vec<String>, TextStyle) {
     let short_side = size.width.min(size.height) as f32;
     let min_px = (short_side * MIN_SIZE).max(8.0);
     let mut px = short_side * START_SIZE;

@@ -27,7 +27,7 @@ use reelsmith_media::captions::{
 use reelsmith_media::compose::motion::{camera, MAX_ZOOM};
 use reelsmith_media::compose::sample::{blend_frames, Sampler};
 use reelsmith_media::compose::style::StyleLut;
-use reelsmith_media::compose::{fill, Compositor, SceneSpec, SceneVisual};
+use reelsmith_media::compose::{designed, fill, transition, Compositor, SceneSpec, SceneVisual};
 use reelsmith_media::encode::EncodeSettings;
 use reelsmith_media::frame::Yuv420Frame;
 use reelsmith_media::image_input::load_image;
@@ -371,6 +371,7 @@ fn still_scenes(photo: &Path, setup: &Setup) -> Vec<SceneSpec> {
             visual: SceneVisual::Still(image.clone()),
             motion,
             duration: setup.scene_seconds(),
+            transition: None,
         })
         .collect()
 }
@@ -469,6 +470,63 @@ fn part_costs(photo: &Path, setup: &Setup, words: &[WordTiming]) {
             warp + blend
         ),
     ));
+
+    // The other transitions (issue 25): the same second warp, then their own pass instead of
+    // the blend (the zoom's warps are zooms: the gather path, timed here on its own).
+    let mut strip = Vec::new();
+    for &kind in <reelsmith_core::Transition as reelsmith_core::Choice>::ALL {
+        use reelsmith_core::{Choice, Transition};
+        if matches!(kind, Transition::Cut | Transition::Crossfade) {
+            continue;
+        }
+        let started = CpuClock::start();
+        for k in 0..reps {
+            let progress = (k as f64 + 0.5) / reps as f64;
+            transition::draw(kind, &mut frame, &other, progress, 128, &mut strip);
+        }
+        let pass = ms(started.elapsed(), reps);
+        let second_warp = if kind == Transition::Zoom {
+            let started = CpuClock::start();
+            for k in 0..reps {
+                let mut view = camera(setup.motions[0], 0.5);
+                view.zoom *= transition::zoom_factors(kind, (k as f64 + 0.5) / reps as f64).0;
+                sampler.render(&canvas, view, &mut frame);
+            }
+            ms(started.elapsed(), reps)
+        } else {
+            warp
+        };
+        rows.push((
+            format!("transitions ({}: second warp + its pass)", kind.name()),
+            (second_warp + pass) * fade_frames as f64 / frames as f64,
+            format!(
+                "{:.3} ms on each of {fade_frames} transition frames (crossfade {:.3})",
+                second_warp + pass,
+                warp + blend
+            ),
+        ));
+    }
+
+    // Designed title scenes (issue 25): the moving light drawn over the warped card per frame.
+    for &background in <reelsmith_core::TitleBackground as reelsmith_core::Choice>::ALL {
+        use reelsmith_core::Choice;
+        let mut lights = designed::Lights::new(background, 42);
+        let started = CpuClock::start();
+        for k in 0..reps {
+            lights.draw(&mut frame, k as f64 / FPS as f64);
+        }
+        rows.push((
+            format!(
+                "designed title background ({}), per title frame",
+                background.name()
+            ),
+            0.0,
+            format!(
+                "{:.3} ms per frame of a scene without a picture, on top of its warp",
+                ms(started.elapsed(), reps)
+            ),
+        ));
+    }
 
     // Karaoke captions: the cached overlay of the cue and spoken word, blended.
     let layout = CaptionLayout::for_frame(size);
