@@ -246,16 +246,3 @@ impl StockProvider for Pexels {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slugs_read_as_words() {
-        assert_eq!(
-            slug_words("https://www.pexels.com/photo/brown-rocks-at-dusk-2014422/"),
-            "brown rocks at dusk"
-        );
-        assert_eq!(slug_words("https://www.pexels.com/video/1448735/"), "");
-    }
-}

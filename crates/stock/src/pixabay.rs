@@ -260,14 +260,3 @@ impl StockProvider for Pixabay {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn large_images_are_at_most_1280_on_the_longer_side() {
-        assert_eq!(large_size(5184, 3456), (1280, 853));
-        assert_eq!(large_size(3000, 4000), (960, 1280));
-        assert_eq!(large_size(800, 600), (800, 600));
-    }
-}

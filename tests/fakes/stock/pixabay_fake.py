@@ -16,7 +16,8 @@ Wire format (https://pixabay.com/api/docs/):
 The key is the `key` query parameter. Errors are plain text with the status, as documented:
 a missing or wrong key is `400 [ERROR 400] Invalid or missing API key`, a per_page outside 3..200
 is a 400, too many requests `429` (fakebase's rate_limit mode, whose body is made plain text
-here too). Files are the fake's own /__fake/files/.
+here too). POST /__fake/echo_url makes the next answer a 400 quoting the request's URL, key
+included. Files are the fake's own /__fake/files/.
 """
 
 from stockbase import KEY, StockHandler, match_words, serve
@@ -48,7 +49,21 @@ class PixabayHandler(StockHandler):
             return self.send_raw(status, f"[ERROR {status}] {detail}".encode(), "text/plain", headers)
         return super().send_json(status, obj, headers)
 
+    def _control(self, method, path):
+        # POST /__fake/echo_url: the next request is answered 400 quoting its own URL, key and
+        # all (as a careless proxy might), to prove the client redacts what comes back.
+        if path == "/__fake/echo_url" and method == "POST":
+            self.body_bytes()
+            with self.state.lock:
+                self.state.extra["echo_url"] = 1
+            return super().send_json(200, {"ok": True})
+        return super()._control(method, path)
+
     def handle_provider(self, method, path, query):
+        with self.state.lock:
+            echo = self.state.extra.pop("echo_url", 0)
+        if echo:
+            return self.send_json(400, {"detail": f"bad request {self.path}"})
         q = {k: v[0] for k, v in query.items()}
         if q.get("key") != KEY:
             return self.send_json(400, {"detail": "Invalid or missing API key"})

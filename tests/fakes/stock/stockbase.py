@@ -9,6 +9,7 @@ the real 1-second MP4 at /__fake/files/clip.mp4):
 """
 
 import os
+import re
 import subprocess
 import sys
 
@@ -31,10 +32,9 @@ def make_photo(work_dir):
 def match_words(query, words):
     """Every word of the query (case-insensitive, plural `s` folded) appears among `words`."""
     def fold(w):
-        w = w.lower().strip(",.")
         return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-    have = {fold(w) for w in words.replace(",", " ").replace("-", " ").split()}
-    want = [fold(w) for w in query.replace("+", " ").split()]
+    have = {fold(w) for w in re.split(r"[^a-z0-9]+", words.lower()) if w}
+    want = [fold(w) for w in re.split(r"[^a-z0-9]+", query.lower()) if w]
     return bool(want) and all(w in have for w in want)
 
 
