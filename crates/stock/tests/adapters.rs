@@ -62,7 +62,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn p_tp_2_pexels_photos_are_searched_with_the_scene_words_only_ranked_and_credited() {
+async fn p_tp_3_pexels_photos_are_searched_with_the_scene_words_only_ranked_and_credited() {
     let fake = Fake::start("../stock/pexels_fake.py");
     let px = pexels(&fake);
     let terms = extract("The beach at sunset, with waves on the rocks.", 6);
