@@ -105,7 +105,10 @@ impl StockConfig {
             check(
                 folder.join("library.toml").is_file(),
                 "library",
-                format!("{} has no library.toml describing its files", folder.display()),
+                format!(
+                    "{} has no library.toml describing its files",
+                    folder.display()
+                ),
             );
         }
         out

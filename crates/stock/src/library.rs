@@ -84,7 +84,10 @@ impl Library {
     /// (`stock.library_invalid`); a bad entry is only left out, in [`Library::rejected`].
     pub fn index(root: &Path) -> Result<Library, StockError> {
         let root = root.canonicalize().map_err(|e| {
-            StockError::Library(format!("the folder {} cannot be opened: {e}", root.display()))
+            StockError::Library(format!(
+                "the folder {} cannot be opened: {e}",
+                root.display()
+            ))
         })?;
         if !root.is_dir() {
             return Err(StockError::Library(format!(
@@ -153,7 +156,9 @@ impl Library {
             return Err("`file` is empty".into());
         }
         if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-            return Err("`file` must be a path inside the library folder (no `..`, not absolute)".into());
+            return Err(
+                "`file` must be a path inside the library folder (no `..`, not absolute)".into(),
+            );
         }
         let path = self.root.join(rel);
         let real = path
@@ -222,7 +227,9 @@ impl Library {
         };
         let author = e.author.trim().to_string();
         let text = match &e.title {
-            Some(t) if !t.trim().is_empty() => format!("\"{}\" by {author}, {}", t.trim(), e.licence.trim()),
+            Some(t) if !t.trim().is_empty() => {
+                format!("\"{}\" by {author}, {}", t.trim(), e.licence.trim())
+            }
             _ => format!("By {author}, {}", e.licence.trim()),
         };
         Ok(Candidate {
@@ -271,7 +278,8 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>, depth: u32) {
                 .and_then(|x| x.to_str())
                 .map(str::to_ascii_lowercase)
                 .unwrap_or_default();
-            if PHOTO_EXTENSIONS.contains(&ext.as_str()) || VIDEO_EXTENSIONS.contains(&ext.as_str()) {
+            if PHOTO_EXTENSIONS.contains(&ext.as_str()) || VIDEO_EXTENSIONS.contains(&ext.as_str())
+            {
                 if let Ok(rel) = path.strip_prefix(root) {
                     let parts: Vec<String> = rel
                         .components()

@@ -230,13 +230,17 @@ impl StockProvider for Pexels {
         let build = |c: &reqwest::Client| c.get(url.clone()).header("Authorization", &key);
         Ok(match kind {
             MediaKind::Photo => {
-                let (page, _): (PhotoPage, _) =
-                    self.http.send_json("search", Idempotent::Yes, &build).await?;
+                let (page, _): (PhotoPage, _) = self
+                    .http
+                    .send_json("search", Idempotent::Yes, &build)
+                    .await?;
                 page.photos.into_iter().map(Self::photo).collect()
             }
             MediaKind::Video => {
-                let (page, _): (VideoPage, _) =
-                    self.http.send_json("search", Idempotent::Yes, &build).await?;
+                let (page, _): (VideoPage, _) = self
+                    .http
+                    .send_json("search", Idempotent::Yes, &build)
+                    .await?;
                 page.videos
                     .into_iter()
                     .filter_map(|v| Self::video(v, want))
@@ -245,4 +249,3 @@ impl StockProvider for Pexels {
         })
     }
 }
-

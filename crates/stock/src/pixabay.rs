@@ -259,4 +259,3 @@ impl StockProvider for Pixabay {
         })
     }
 }
-

@@ -153,7 +153,11 @@ pub async fn download(
 
 /// Checks that a downloaded file is what it claims: a picture that decodes its header, or a
 /// clip with a video stream, whose length is returned.
-async fn measure(path: PathBuf, kind: MediaKind, name: &'static str) -> Result<Option<f64>, StockError> {
+async fn measure(
+    path: PathBuf,
+    kind: MediaKind,
+    name: &'static str,
+) -> Result<Option<f64>, StockError> {
     let malformed = move |detail: String| {
         StockError::Provider(ProviderError::Malformed {
             provider: name,

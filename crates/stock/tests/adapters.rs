@@ -81,7 +81,11 @@ async fn p_tp_3_pexels_photos_are_searched_with_the_scene_words_only_ranked_and_
         .map(String::as_str)
         .collect();
     sent.sort_unstable();
-    assert_eq!(sent, ["orientation", "page", "per_page", "query"], "nothing else leaves");
+    assert_eq!(
+        sent,
+        ["orientation", "page", "per_page", "query"],
+        "nothing else leaves"
+    );
     assert_eq!(bodies[1]["query"]["orientation"], "landscape");
     let best = &found[0].candidate;
     assert_eq!(best.id, "2014422", "beach, sunset and rocks: {found:?}");
@@ -94,7 +98,10 @@ async fn p_tp_3_pexels_photos_are_searched_with_the_scene_words_only_ranked_and_
         a.source_url.as_deref(),
         Some("https://www.pexels.com/photo/brown-rocks-on-a-beach-at-sunset-2014422/")
     );
-    assert_eq!((a.provider.as_str(), a.licence.as_str()), ("Pexels", "Pexels License"));
+    assert_eq!(
+        (a.provider.as_str(), a.licence.as_str()),
+        ("Pexels", "Pexels License")
+    );
     // The download is a real picture, fetched without the key.
     let dir = tempfile::tempdir().unwrap();
     let got = download(&px, best, &dir.path().join("p.jpg"), &ROOMY)
@@ -137,9 +144,15 @@ async fn pexels_videos_pick_the_smallest_file_that_covers_the_frame_and_download
 async fn oversized_and_overlong_files_are_refused_and_nothing_is_left() {
     let fake = Fake::start("../stock/pexels_fake.py");
     let px = pexels(&fake);
-    let found = search(&px, &extract("Waves on the beach", 4), MediaKind::Video, &LANDSCAPE_720, 15)
-        .await
-        .unwrap();
+    let found = search(
+        &px,
+        &extract("Waves on the beach", 4),
+        MediaKind::Video,
+        &LANDSCAPE_720,
+        15,
+    )
+    .await
+    .unwrap();
     let clip = found[0].candidate.clone();
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("clip.mp4");
@@ -150,7 +163,11 @@ async fn oversized_and_overlong_files_are_refused_and_nothing_is_left() {
     };
     let err = download(&px, &clip, &dest, &small).await.unwrap_err();
     assert_eq!(err.code(), "stock.too_large", "{err}");
-    assert!(files_in(dir.path()).is_empty(), "{:?}", files_in(dir.path()));
+    assert!(
+        files_in(dir.path()).is_empty(),
+        "{:?}",
+        files_in(dir.path())
+    );
     // Said to be longer than the limit: refused before anything is fetched.
     let downloads = fake.stats().await["downloads"].clone();
     let short = DownloadLimits {
@@ -160,7 +177,11 @@ async fn oversized_and_overlong_files_are_refused_and_nothing_is_left() {
     let err = download(&px, &clip, &dest, &short).await.unwrap_err();
     assert_eq!(err.code(), "stock.too_long", "{err}");
     assert!(err.to_string().contains("12.0 s"), "{err}");
-    assert_eq!(fake.stats().await["downloads"], downloads, "nothing fetched");
+    assert_eq!(
+        fake.stats().await["downloads"],
+        downloads,
+        "nothing fetched"
+    );
     // Said to be short enough but measured longer once here: refused, nothing kept.
     let liar = reelsmith_stock::Candidate {
         duration_s: Some(0.4),
@@ -186,7 +207,10 @@ async fn a_rate_limit_is_waited_out_when_short_and_reported_when_long() {
     search(&px, &terms, MediaKind::Photo, &LANDSCAPE_720, 15)
         .await
         .unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
     assert_eq!(fake.stats().await["requests"], 2);
     // Longer than the policy waits for: a typed error carrying the wait, at once.
     fake.set(json!({"mode": "rate_limit", "count": 1, "retry_after": 3600}))
@@ -206,15 +230,27 @@ async fn a_rate_limit_is_waited_out_when_short_and_reported_when_long() {
 async fn nothing_found_and_nothing_to_search_have_stable_codes() {
     let fake = Fake::start("../stock/pexels_fake.py");
     let px = pexels(&fake);
-    let err = search(&px, &extract("A zebra", 2), MediaKind::Photo, &LANDSCAPE_720, 15)
-        .await
-        .unwrap_err();
+    let err = search(
+        &px,
+        &extract("A zebra", 2),
+        MediaKind::Photo,
+        &LANDSCAPE_720,
+        15,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), "stock.no_results");
     assert!(err.is_client_error());
     assert_eq!(fake.stats().await["requests"], 1, "one word: no second try");
-    let err = search(&px, &extract("It is what it is.", 2), MediaKind::Photo, &LANDSCAPE_720, 15)
-        .await
-        .unwrap_err();
+    let err = search(
+        &px,
+        &extract("It is what it is.", 2),
+        MediaKind::Photo,
+        &LANDSCAPE_720,
+        15,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), "stock.no_terms");
     assert_eq!(fake.stats().await["requests"], 1, "no words, no request");
 }
@@ -266,11 +302,21 @@ async fn pixabay_images_and_videos_are_ranked_credited_and_bounded() {
     .unwrap();
     let best = &found[0].candidate;
     assert_eq!(best.id, "621112");
-    assert_eq!((best.width, best.height), (1280, 853), "largeImageURL is at most 1280 px");
+    assert_eq!(
+        (best.width, best.height),
+        (1280, 853),
+        "largeImageURL is at most 1280 px"
+    );
     let a = &best.attribution;
     assert_eq!(a.text, "Image by Teerasuwat from Pixabay");
-    assert_eq!(a.author_url.as_deref(), Some("https://pixabay.com/users/Teerasuwat-21112/"));
-    assert_eq!(a.source_url.as_deref(), Some("https://pixabay.com/photos/beach-621112/"));
+    assert_eq!(
+        a.author_url.as_deref(),
+        Some("https://pixabay.com/users/Teerasuwat-21112/")
+    );
+    assert_eq!(
+        a.source_url.as_deref(),
+        Some("https://pixabay.com/photos/beach-621112/")
+    );
     assert_eq!(a.licence, "Pixabay Content License");
     let last = fake.last().await;
     assert_eq!(last["query"]["q"], "sunset beach");
@@ -289,12 +335,21 @@ async fn pixabay_images_and_videos_are_ranked_credited_and_bounded() {
         resolution: Resolution::P720,
         scene_s: 3.0,
     };
-    let found = search(&pb, &extract("A surfer on the beach", 3), MediaKind::Video, &portrait, 15)
-        .await
-        .unwrap();
+    let found = search(
+        &pb,
+        &extract("A surfer on the beach", 3),
+        MediaKind::Video,
+        &portrait,
+        15,
+    )
+    .await
+    .unwrap();
     let clip = &found[0].candidate;
     assert_eq!(clip.id, "126");
-    assert_eq!((clip.width, clip.height, clip.size_bytes), (720, 1280, Some(1_500_000)));
+    assert_eq!(
+        (clip.width, clip.height, clip.size_bytes),
+        (720, 1280, Some(1_500_000))
+    );
     assert_eq!(clip.attribution.text, "Video by Oleg from Pixabay");
     let downloads = fake.stats().await["downloads"].clone();
     let one_mib = DownloadLimits {
@@ -305,7 +360,11 @@ async fn pixabay_images_and_videos_are_ranked_credited_and_bounded() {
     let err = download(&pb, clip, &dest, &one_mib).await.unwrap_err();
     assert_eq!(err.code(), "stock.too_large");
     assert!(!dest.exists());
-    assert_eq!(fake.stats().await["downloads"], downloads, "refused before fetching");
+    assert_eq!(
+        fake.stats().await["downloads"],
+        downloads,
+        "refused before fetching"
+    );
     download(&pb, clip, &dest, &ROOMY).await.unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), fake.clip());
 }
@@ -340,9 +399,15 @@ async fn p_tp_5_pixabay_keys_travel_in_the_url_yet_never_show() {
     search(&pb, &terms, MediaKind::Photo, &LANDSCAPE_720, 15)
         .await
         .unwrap();
-    let err = search(&pb, &extract("A zebra", 2), MediaKind::Video, &LANDSCAPE_720, 15)
-        .await
-        .unwrap_err();
+    let err = search(
+        &pb,
+        &extract("A zebra", 2),
+        MediaKind::Video,
+        &LANDSCAPE_720,
+        15,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), "stock.no_results");
     // The connection error when Pixabay is down carries no URL, so no key either.
     drop(fake);

@@ -23,7 +23,10 @@ fn keywords_keep_content_words_weighed_by_frequency_and_position() {
     for stop in ["the", "on", "a", "and", "at", "against"] {
         assert!(!w.contains(&stop), "{stop} is not a term: {w:?}");
     }
-    assert!(w.contains(&"wave") && w.contains(&"gull"), "plurals fold: {w:?}");
+    assert!(
+        w.contains(&"wave") && w.contains(&"gull"),
+        "plurals fold: {w:?}"
+    );
     assert_eq!(
         w.last(),
         Some(&"quickly"),
@@ -40,7 +43,10 @@ fn the_stop_list_is_sorted_and_plurals_fold() {
     let mut sorted = STOP_WORDS.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    assert_eq!(sorted, STOP_WORDS, "sorted without repeats, for the binary search");
+    assert_eq!(
+        sorted, STOP_WORDS,
+        "sorted without repeats, for the binary search"
+    );
     for (w, s) in [
         ("cities", "city"),
         ("boxes", "box"),
@@ -60,7 +66,11 @@ fn keywords_weigh_early_words_and_names_more() {
     let early = extract("Mountains rise above the valley", 5);
     assert_eq!(words(&early)[0], "mountain");
     let name = extract("We walked to the river near Paris with a camera", 5);
-    assert_eq!(words(&name)[0], "paris", "a capitalised name mid-sentence: {name:?}");
+    assert_eq!(
+        words(&name)[0],
+        "paris",
+        "a capitalised name mid-sentence: {name:?}"
+    );
     assert!(extract("It is what it is, and so on.", 5).is_empty());
     assert!(extract("", 5).is_empty());
     assert!(extract("123 4567 ;; -- !!", 5).is_empty());
@@ -144,7 +154,11 @@ fn ranking_orders_by_terms_then_orientation_then_resolution_then_length() {
         &portrait_720,
         true,
     );
-    assert_eq!(ids(&ranked), ["two-words", "one-word"], "no term, not offered");
+    assert_eq!(
+        ids(&ranked),
+        ["two-words", "one-word"],
+        "no term, not offered"
+    );
     // Clips: one that lasts the scene beats a shorter one; a photo always lasts.
     let ranked = rank(
         vec![
@@ -212,81 +226,39 @@ fn clip(path: &Path, w: u32, h: u32, seconds: u32) {
     ]);
 }
 
-const SIDECAR: &str = r#"
-[[item]]
-file = "coast/sunset-wide.jpg"
-title = "Sunset over the bay"
-tags = ["sunset", "beach", "sea"]
-author = "Jane Doe"
-licence = "CC-BY-4.0"
-source = "https://example.org/sunset"
+/// One `[[item]]` of library.toml: its file, then its other lines.
+fn item(file: &str, lines: &str) -> String {
+    format!("[[item]]\nfile = \"{file}\"\n{lines}\n\n")
+}
 
-[[item]]
-file = "coast/sunset-tall.png"
-tags = ["sunset", "beach"]
-author = "Jane Doe"
-licence = "CC0-1.0"
-
-[[item]]
-file = "waves-short.mp4"
-description = "Waves rolling onto a beach"
-author = "Sam Roe"
-licence = "CC0-1.0"
-
-[[item]]
-file = "waves-long.mp4"
-description = "Waves rolling onto a beach"
-author = "Sam Roe"
-licence = "CC0-1.0"
-
-[[item]]
-file = "missing.jpg"
-tags = ["beach"]
-author = "x"
-licence = "CC0-1.0"
-
-[[item]]
-file = "../outside.jpg"
-tags = ["beach"]
-author = "x"
-licence = "CC0-1.0"
-
-[[item]]
-file = "broken.jpg"
-tags = ["beach"]
-author = "x"
-licence = "CC0-1.0"
-
-[[item]]
-file = "anon.png"
-tags = ["beach"]
-author = " "
-licence = "CC0-1.0"
-
-[[item]]
-file = "untagged.png"
-author = "x"
-licence = "CC0-1.0"
-
-[[item]]
-file = "notes.txt"
-tags = ["beach"]
-author = "x"
-licence = "CC0-1.0"
-
-[[item]]
-file = "coast/sunset-tall.png"
-tags = ["again"]
-author = "x"
-licence = "CC0-1.0"
-
-[[item]]
-file = "linked.png"
-tags = ["beach"]
-author = "x"
-licence = "CC0-1.0"
-source = "ftp://example.org/x"
-"#;
+/// Four good entries, then one of each way an entry can be broken.
+fn sidecar() -> String {
+    let beach = "tags = [\"beach\"]\nauthor = \"x\"\nlicence = \"CC0-1.0\"";
+    let waves =
+        "description = \"Waves rolling onto a beach\"\nauthor = \"Sam Roe\"\nlicence = \"CC0-1.0\"";
+    [
+        item(
+            "coast/sunset-wide.jpg",
+            "title = \"Sunset over the bay\"\ntags = [\"sunset\", \"beach\", \"sea\"]\n\
+             author = \"Jane Doe\"\nlicence = \"CC-BY-4.0\"\nsource = \"https://example.org/sunset\"",
+        ),
+        item(
+            "coast/sunset-tall.png",
+            "tags = [\"sunset\", \"beach\"]\nauthor = \"Jane Doe\"\nlicence = \"CC0-1.0\"",
+        ),
+        item("waves-short.mp4", waves),
+        item("waves-long.mp4", waves),
+        item("missing.jpg", beach),
+        item("../outside.jpg", beach),
+        item("broken.jpg", beach),
+        item("anon.png", &beach.replace("\"x\"", "\" \"")),
+        item("untagged.png", "author = \"x\"\nlicence = \"CC0-1.0\""),
+        item("notes.txt", beach),
+        item("coast/sunset-tall.png", &beach.replace("beach", "again")),
+        item("linked.png", &format!("{beach}\nsource = \"ftp://example.org/x\"")),
+    ]
+    .concat()
+}
 
 fn library_folder() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -302,7 +274,7 @@ fn library_folder() -> tempfile::TempDir {
     std::fs::write(root.join("notes.txt"), b"beach notes").unwrap();
     clip(&root.join("waves-short.mp4"), 160, 90, 1);
     clip(&root.join("waves-long.mp4"), 160, 90, 3);
-    std::fs::write(root.join("library.toml"), SIDECAR).unwrap();
+    std::fs::write(root.join("library.toml"), sidecar()).unwrap();
     dir
 }
 
@@ -340,14 +312,21 @@ fn the_library_indexes_good_entries_and_rejects_broken_ones_with_reasons() {
         .iter()
         .any(|r| r.file == "coast/sunset-tall.png" && r.reason.contains("described twice")));
     assert_eq!(lib.rejected.len(), 8, "{:?}", lib.rejected);
-    assert_eq!(lib.unlisted, ["stray.png"], "described nowhere, offered nowhere");
+    assert_eq!(
+        lib.unlisted,
+        ["stray.png"],
+        "described nowhere, offered nowhere"
+    );
     // Measured from the files themselves.
     let wide = lib
         .items
         .iter()
         .find(|c| c.id == "coast/sunset-wide.jpg")
         .unwrap();
-    assert_eq!((wide.width, wide.height, wide.kind), (1920, 1080, MediaKind::Photo));
+    assert_eq!(
+        (wide.width, wide.height, wide.kind),
+        (1920, 1080, MediaKind::Photo)
+    );
     assert_eq!(wide.attribution.author, "Jane Doe");
     assert_eq!(wide.attribution.licence, "CC-BY-4.0");
     assert_eq!(
@@ -361,14 +340,20 @@ fn the_library_indexes_good_entries_and_rejects_broken_ones_with_reasons() {
     let long = lib.items.iter().find(|c| c.id == "waves-long.mp4").unwrap();
     assert_eq!(long.kind, MediaKind::Video);
     assert!((long.duration_s.unwrap() - 3.0).abs() < 0.2, "{long:?}");
-    assert_eq!(lib.path_of(long).unwrap(), lib.root().join("waves-long.mp4"));
+    assert_eq!(
+        lib.path_of(long).unwrap(),
+        lib.root().join("waves-long.mp4")
+    );
 }
 
 #[test]
 fn the_library_is_searched_offline_with_the_shared_ranking() {
     let dir = library_folder();
     let lib = Library::index(&dir.path().join("lib")).unwrap();
-    let terms = extract("The sun sets over a quiet beach; sunset colours the sea.", 6);
+    let terms = extract(
+        "The sun sets over a quiet beach; sunset colours the sea.",
+        6,
+    );
     let landscape = Want {
         aspect: Aspect::Landscape,
         resolution: Resolution::P1080,
@@ -390,7 +375,9 @@ fn the_library_is_searched_offline_with_the_shared_ranking() {
     // Clips: the one lasting the scene comes first.
     let waves = lib.search(&extract("Waves roll in", 4), &landscape);
     assert_eq!(ids(&waves), ["waves-long.mp4", "waves-short.mp4"]);
-    assert!(lib.search(&extract("A snowy mountain", 4), &landscape).is_empty());
+    assert!(lib
+        .search(&extract("A snowy mountain", 4), &landscape)
+        .is_empty());
 }
 
 #[test]
@@ -407,7 +394,10 @@ fn a_library_without_a_usable_sidecar_is_refused_whole() {
     .unwrap();
     let err = Library::index(dir.path()).unwrap_err();
     assert_eq!(err.code(), "stock.library_invalid");
-    assert!(err.to_string().contains("colour"), "unknown fields are named: {err}");
+    assert!(
+        err.to_string().contains("colour"),
+        "unknown fields are named: {err}"
+    );
 }
 
 #[test]

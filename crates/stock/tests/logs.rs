@@ -6,10 +6,7 @@
 #[path = "../../providers/tests/common/mod.rs"]
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use common::{Fake, KEY};
+use common::{Fake, Recording, KEY};
 use reelsmith_core::spec::{Aspect, Resolution};
 use reelsmith_stock::keywords::extract;
 use reelsmith_stock::pexels::Pexels;
@@ -17,20 +14,6 @@ use reelsmith_stock::pixabay::Pixabay;
 use reelsmith_stock::{download, search, DownloadLimits, MediaKind, StockProvider, Want};
 use serde_json::json;
 use tracing_subscriber::util::SubscriberInitExt;
-
-#[derive(Clone, Default)]
-struct Recording(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Recording {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 async fn flow(p: &dyn StockProvider, fake: &Fake, echo: &str) {
     let want = Want {
@@ -47,9 +30,7 @@ async fn flow(p: &dyn StockProvider, fake: &Fake, echo: &str) {
         (MediaKind::Photo, "Sunset on the beach"),
         (MediaKind::Video, "Waves on the beach"),
     ] {
-        let found = search(p, &extract(text, 3), kind, &want, 10)
-            .await
-            .unwrap();
+        let found = search(p, &extract(text, 3), kind, &want, 10).await.unwrap();
         download(p, &found[0].candidate, &dir.path().join("f"), &limits)
             .await
             .unwrap();
@@ -66,13 +47,17 @@ async fn flow(p: &dyn StockProvider, fake: &Fake, echo: &str) {
         .send()
         .await
         .unwrap();
-    assert!(search(p, &extract("A beach", 2), MediaKind::Photo, &want, 10)
-        .await
-        .is_err());
+    assert!(
+        search(p, &extract("A beach", 2), MediaKind::Photo, &want, 10)
+            .await
+            .is_err()
+    );
     fake.set(json!({"mode": "fail", "count": 100})).await;
-    assert!(search(p, &extract("A beach", 2), MediaKind::Photo, &want, 10)
-        .await
-        .is_err());
+    assert!(
+        search(p, &extract("A beach", 2), MediaKind::Photo, &want, 10)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,10 +83,13 @@ async fn p_tp_5_no_stock_key_appears_in_any_log_line_at_trace_level() {
     let pixabay = Pixabay::new(ep).unwrap();
     flow(&pixabay, &pixabay_fake, "/__fake/echo_url").await;
 
-    let logs = String::from_utf8_lossy(&recording.0.lock().unwrap()).into_owned();
+    let logs = recording.text();
     assert!(logs.contains("TRACE"), "trace level was recorded");
     for port in [pexels_fake.port, pixabay_fake.port] {
-        assert!(logs.contains(&port.to_string()), "the flow against {port} was recorded");
+        assert!(
+            logs.contains(&port.to_string()),
+            "the flow against {port} was recorded"
+        );
     }
     let tail = &KEY[KEY.len() - 10..];
     assert!(
