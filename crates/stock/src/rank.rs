@@ -143,7 +143,7 @@ pub fn score(c: &Candidate, terms: &[Term], want: &Want) -> Score {
     let words = normalise(&c.words);
     let terms_score: f64 = terms
         .iter()
-        .filter(|t| words.iter().any(|w| *w == t.word))
+        .filter(|t| words.contains(&t.word))
         .map(|t| t.weight)
         .sum();
     let (fw, fh) = want.frame();
