@@ -55,6 +55,12 @@ pub async fn dependency_checks(config: &Config) -> Vec<Check> {
     if let Some(db) = db {
         db.close().await;
     }
+    if let Some(folder) = &config.stock.library {
+        checks.push(Check {
+            name: "media library",
+            result: media_library(folder),
+        });
+    }
     if config.sharing.image_check.model.is_some() {
         checks.push(Check {
             name: "image classifier",
@@ -225,4 +231,27 @@ pub async fn refuse_mismatched_key(config: &Config, db: &Db) -> anyhow::Result<(
         .await
         .map(|_| ())
         .map_err(|why| anyhow::anyhow!("refusing to start: operator key: {why}"))
+}
+
+/// Indexes the operator's media library the way the server does at start (issue 25). The
+/// server leaves a broken entry out and goes on; the check fails on it, naming the file and
+/// why, so an operator sees it before users miss the picture.
+fn media_library(folder: &std::path::Path) -> Result<String, String> {
+    let library = reelsmith_stock::Library::index(folder).map_err(|e| e.to_string())?;
+    if !library.rejected.is_empty() {
+        let each: Vec<String> = library.rejected.iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "{} of its library.toml entries cannot be used: {}",
+            library.rejected.len(),
+            each.join("; ")
+        ));
+    }
+    let mut said = format!("{} pictures and clips indexed", library.items.len());
+    if !library.unlisted.is_empty() {
+        said.push_str(&format!(
+            "; not offered, as library.toml does not describe them: {}",
+            library.unlisted.join(", ")
+        ));
+    }
+    Ok(said)
 }

@@ -523,3 +523,43 @@ async fn p_sec_2_media_is_sealed_and_the_operator_key_rotates() {
     assert_eq!(after.body, served.body);
     assert!(!data.join("operator.key").exists(), "no new key generated");
 }
+
+/// Issue 25: `config check` indexes the media library (`[stock] library`) as the server does, and
+/// fails on an entry that cannot be used, naming the file and why; a sound library passes.
+#[test]
+fn config_check_indexes_the_media_library_and_names_broken_entries() {
+    let temp = tempfile::tempdir().unwrap();
+    let library = temp.path().join("library");
+    std::fs::create_dir_all(&library).unwrap();
+    photo(&library);
+    let entry = |file: &str| {
+        format!("[[item]]\nfile = \"{file}\"\ntags = [\"test\"]\nauthor = \"Ann\"\nlicence = \"CC0-1.0\"\n")
+    };
+    let check = || {
+        let out = Command::new(platform::bin())
+            .args(["config", "check", "--data"])
+            .arg(temp.path())
+            .env("REELSMITH__STOCK__LIBRARY", &library)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let sidecar = library.join("library.toml");
+    std::fs::write(&sidecar, entry("photo.jpg") + &entry("gone.jpg")).unwrap();
+    let (code, said) = check();
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("error: media library: 1 of its library.toml entries cannot be used: gone.jpg: the file does not exist"),
+        "{said}"
+    );
+    std::fs::write(&sidecar, entry("photo.jpg")).unwrap();
+    let (code, said) = check();
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("ok: media library: 1 pictures and clips indexed"),
+        "{said}"
+    );
+}

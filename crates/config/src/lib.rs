@@ -17,6 +17,7 @@ pub mod sections;
 pub mod sharing;
 pub mod speech;
 pub mod staff;
+pub mod stock;
 pub mod validate;
 pub mod webhooks;
 
@@ -42,5 +43,6 @@ pub use sections::{
 pub use sharing::{ImageCheckConfig, SharingConfig};
 pub use speech::SpeechSettings;
 pub use staff::StaffConfig;
+pub use stock::StockConfig;
 pub use validate::Problem;
 pub use webhooks::WebhooksConfig;

@@ -68,6 +68,9 @@ pub struct Config {
     /// The default voice and the natural (Piper) voices (issue 17).
     #[serde(default)]
     pub speech: crate::speech::SpeechSettings,
+    /// Stock photos and clips, and the operator's media library (issue 25).
+    #[serde(default)]
+    pub stock: crate::stock::StockConfig,
 }
 
 impl Default for Config {
@@ -129,6 +132,7 @@ impl Config {
             billing: crate::billing::BillingConfig::default(),
             webhooks: crate::webhooks::WebhooksConfig::default(),
             speech: crate::speech::SpeechSettings::default(),
+            stock: crate::stock::StockConfig::default(),
         }
     }
 }

@@ -71,6 +71,9 @@ impl Config {
         for (key, message) in self.sharing.problems() {
             problems.add(&key, message);
         }
+        for (key, message) in self.stock.problems() {
+            problems.add(&key, message);
+        }
         problems.0
     }
 

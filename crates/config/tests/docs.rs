@@ -44,6 +44,11 @@ fn every_key_set() -> Config {
     p.openai.transcribe_voice = true;
     config.speech.piper_home = Some("/opt/piper".into());
     config.speech.piper_voices = Some("/srv/voices".into());
+    config.stock.pexels_key = Some(Secret::from("k"));
+    config.stock.pixabay_key = Some(Secret::from("k"));
+    config.stock.pexels_base_url = Some("https://api.example".into());
+    config.stock.pixabay_base_url = Some("https://api.example".into());
+    config.stock.library = Some("/srv/library".into());
     config
 }
 

@@ -332,6 +332,12 @@ catalogue! {
     SpeechUnknownVoice = "speech.unknown_voice", 422, "The speech engine has no such voice.";
     StaffStepUpRequired = "staff.step_up_required", 403, "Staff actions need a fresh TOTP code in this browser session.";
     StaffTotpRequired = "staff.totp_required", 403, "Staff must enrol a TOTP authenticator first.";
+    StockIo = "stock.io", 500, "A stock or library file could not be read or written.";
+    StockLibraryInvalid = "stock.library_invalid", 500, "The operator's media library or one of its entries is broken.";
+    StockNoResults = "stock.no_results", 422, "The stock or library search found nothing for the scene.";
+    StockNoTerms = "stock.no_terms", 422, "The scene's text has no words to search pictures with.";
+    StockTooLarge = "stock.too_large", 422, "The stock file is larger than this server's download limit; nothing was kept.";
+    StockTooLong = "stock.too_long", 422, "The stock clip is longer than this server's limit; nothing was kept.";
     StoreCorrupt = "store.corrupt", 500, "A stored document or value could not be read back.";
     StoreDatabase = "store.database", 500, "A database failure (connection, I/O, an unexpected constraint).";
     StoreMigrateFailed = "store.migrate_failed", 500, "Applying the embedded migrations failed.";

@@ -6,10 +6,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-use common::{Fake, KEY};
+use common::{Fake, Recording, KEY};
 use reelsmith_providers::http::Endpoint;
 use reelsmith_providers::openai::{OpenAiChat, OpenAiTranscriber};
 use reelsmith_providers::{
@@ -17,26 +14,6 @@ use reelsmith_providers::{
 };
 use serde_json::json;
 use tracing_subscriber::util::SubscriberInitExt;
-
-#[derive(Clone, Default)]
-struct Recording(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Recording {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Recording {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 struct Case {
     fake: &'static str,

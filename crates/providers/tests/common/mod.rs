@@ -154,3 +154,25 @@ pub fn run_check(script: &str) {
         "{script} did not report CHECK OK:\n{stdout}"
     );
 }
+
+/// Everything a `tracing` subscriber writes, kept to search for keys (the logs tests of
+/// providers and stock).
+#[derive(Clone, Default)]
+pub struct Recording(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Recording {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Recording {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
