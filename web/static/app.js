@@ -290,6 +290,8 @@ function readSpec(form) {
     style: $('#style', form).value,
     captions: $('#captions', form).value,
     tts: { voice: $('#tts-voice', form).value, rate: Number($('#rate', form).value), pitch: $('#pitch', form) ? Number($('#pitch', form).value) : 50 },
+    // Transition, title background and caption style (look.js, with the settings' look fields).
+    ...(typeof readLook === 'function' ? readLook(form) : {}),
   };
 }
 
@@ -311,6 +313,7 @@ function fillSpec(form, spec) {
   if ($('#prompt', form)) $('#prompt', form).value = spec.prompt || '';
   if ($('#negative-prompt', form)) $('#negative-prompt', form).value = spec.negative_prompt || '';
   if (select) select.dispatchEvent(new Event('change', { bubbles: true }));
+  if (typeof fillLook === 'function') fillLook(form, spec);
   if (spec.tts) {
     const voice = $('#tts-voice', form);
     if (![...voice.options].some((o) => o.value === spec.tts.voice)) voice.append(el('option', { value: spec.tts.voice, text: spec.tts.voice }));

@@ -575,6 +575,24 @@ async fn studio_voice_sample_and_a_job_with_music_in_chromium() {
     run_browser_script(&server, "sound.mjs", args).await;
 }
 
+/// The look in the studio (issue 25): `tests/web/look.mjs` opens the caption style, whose font
+/// list is the server's installed fonts and whose preview is a frame drawn by the renderer; a red
+/// caption colour turns the preview's captions red (read from its pixels), and a job submitted
+/// with that look stores exactly that caption style and transition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caption_style_preview_and_a_job_with_that_look_in_chromium() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start(&data, &[], &[]).await;
+    let email = "look-web@example.org";
+    server
+        .client()
+        .sign_up_and_in(&data, email, "lookweb")
+        .await;
+    let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];
+    run_browser_script(&server, "look.mjs", args).await;
+}
+
 /// Paying for it in the studio (issue 18): the server sells through the local Stripe
 /// (`tests/fakes/billing/stripe_fake.py`, faithful to the official client); `tests/web/billing.mjs`
 /// reads the public prices, is told when Stripe is down, then buys a credit pack through the

@@ -433,6 +433,9 @@ pub struct RateLimitsConfig {
     /// Sign-in attempts per account from every address together: guessing spread over many
     /// addresses still meets a limit.
     pub sign_in_account: RateLimit,
+    /// Preview frames drawn for one account (`POST /api/v1/preview/frame`): each is tens of
+    /// milliseconds of a server core, so a script cannot keep the server drawing.
+    pub preview: RateLimit,
 }
 
 impl Default for RateLimitsConfig {
@@ -457,6 +460,10 @@ impl Default for RateLimitsConfig {
             sign_in_account: RateLimit {
                 count: 30,
                 window_seconds: 60 * 60,
+            },
+            preview: RateLimit {
+                count: 120,
+                window_seconds: 60,
             },
         }
     }
@@ -522,6 +529,9 @@ pub struct RetentionConfig {
     /// Hours an account export's download link works after the archive is ready (P-RIGHTS-1);
     /// the sweep then deletes the archive.
     pub export_hours: u32,
+    /// Days a draft storyboard is kept after its last change; the sweep then deletes it (a
+    /// draft holds a script and nothing was charged for it).
+    pub draft_days: u32,
 }
 
 impl Default for RetentionConfig {
@@ -533,6 +543,7 @@ impl Default for RetentionConfig {
             purge_days: MAX_PURGE_DAYS,
             sweep_minutes: 60,
             export_hours: 24,
+            draft_days: 30,
         }
     }
 }

@@ -349,6 +349,7 @@ impl Config {
             ("sign_up", r.sign_up),
             ("job_submission", r.job_submission),
             ("sign_in_account", r.sign_in_account),
+            ("preview", r.preview),
         ] {
             validate_rate_limit(p, name, limit);
         }
@@ -520,6 +521,11 @@ impl Config {
         p.check(
             r.export_hours >= 1,
             "retention.export_hours",
+            "must be at least 1",
+        );
+        p.check(
+            r.draft_days >= 1,
+            "retention.draft_days",
             "must be at least 1",
         );
     }

@@ -104,8 +104,7 @@ pub struct GivenScene {
     /// Index into the render's media list; `None` means a title card.
     pub media: Option<usize>,
     pub motion: reelsmith_core::Motion,
-    /// How this scene gives way to the next. Carried for the compositor's per-scene
-    /// transitions (the "look" work of issue 25); this engine still uses its configured one.
+    /// How this scene gives way to the next (the last scene's is unused).
     pub transition: reelsmith_core::Transition,
 }
 

@@ -380,7 +380,8 @@ pub fn render_scenes(
                     spec.seed,
                 ),
                 duration,
-                transition: None,
+                // A storyboard's scene names its own; a plain script takes the film's.
+                transition: scenes.and_then(|g| g.get(i)).map(|g| g.transition),
             })
         })
         .collect::<Result<Vec<_>, RenderError>>()?;

@@ -315,6 +315,84 @@ fn a_scene_can_choose_its_own_transition() {
     }
 }
 
+/// A storyboard's scenes carry their own transitions into the engine (`render_scenes`): a scene
+/// that cuts gives a video with no blended frame even though the film's transition is a
+/// crossfade, and the same storyboard with a crossfade has blended frames. Read from the
+/// encoded MP4's pixels, so the choice is proven to reach the video, not only the compositor.
+#[test]
+fn a_storyboard_scenes_transition_is_the_one_rendered() {
+    use reelsmith_core::{CaptionMode, Motion, RenderSpec, Resolution};
+    use reelsmith_media::plan::GivenScene;
+    use reelsmith_media::render::{render_scenes, EngineConfig, RenderJob};
+
+    let dir = tempfile::tempdir().unwrap();
+    let picture = |name: &str, rgb: [u8; 3]| {
+        let path = dir.path().join(name);
+        image::RgbImage::from_pixel(320, 180, image::Rgb(rgb))
+            .save(&path)
+            .unwrap();
+        path
+    };
+    let media = vec![
+        picture("red.png", [230, 20, 20]),
+        picture("blue.png", [20, 20, 230]),
+    ];
+    // Centre pixel of every frame whose red and blue are both well up: a blend of the two.
+    let blended_frames = |first: Transition| -> usize {
+        let mut spec = RenderSpec::new("Red harbour at dawn. Blue sea at night.");
+        spec.resolution = Resolution::P480;
+        spec.fps = 24;
+        spec.captions = CaptionMode::Off;
+        spec.transition = Transition::Crossfade;
+        spec.tts.voice = "espeak:en-us".into();
+        let valid = spec.validated(&Limits::default()).unwrap();
+        let out = dir.path().join(format!("{}.mp4", first.name()));
+        let scene = |text: &str, media: usize, transition: Transition| GivenScene {
+            text: text.into(),
+            media: Some(media),
+            motion: Motion::Static,
+            transition,
+        };
+        let scenes = [
+            scene("Red harbour at dawn.", 0, first),
+            scene("Blue sea at night.", 1, Transition::Crossfade),
+        ];
+        let job = RenderJob {
+            spec: &valid,
+            media: media.clone(),
+            voice: None,
+            heard_words: None,
+            music: None,
+            out: out.clone(),
+            hash_frames: false,
+            cancel: None,
+        };
+        render_scenes(&job, Some(&scenes), &EngineConfig::default(), &mut |_| {}).unwrap();
+        let decoded = std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&out)
+            .args([
+                "-vf",
+                "crop=4:4:(iw-4)/2:(ih-4)/2,scale=1:1",
+                "-f",
+                "rawvideo",
+            ])
+            .args(["-pix_fmt", "rgb24", "-"])
+            .output()
+            .unwrap();
+        assert!(decoded.status.success());
+        let pixels: Vec<&[u8]> = decoded.stdout.chunks(3).collect();
+        assert!(pixels.len() > 24, "{} frames", pixels.len());
+        pixels.iter().filter(|p| p[0] > 70 && p[2] > 70).count()
+    };
+    use reelsmith_core::Choice;
+    assert_eq!(blended_frames(Transition::Cut), 0, "the scene's cut wins");
+    assert!(
+        blended_frames(Transition::Crossfade) >= 3,
+        "a crossfade blends"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Caption styles: a cue rendered onto a flat grey frame and read back.
 

@@ -123,6 +123,8 @@ pub enum Throttle {
     JobSubmission,
     Upload,
     Report,
+    /// Preview frames of a look, per account.
+    Preview,
 }
 
 impl Throttle {
@@ -140,6 +142,7 @@ impl Throttle {
             Throttle::JobSubmission => "job_submission",
             Throttle::Upload => "upload",
             Throttle::Report => "report",
+            Throttle::Preview => "preview",
         }
     }
 
@@ -153,6 +156,7 @@ impl Throttle {
             Throttle::JobSubmission => limits.job_submission,
             Throttle::Upload => config.uploads.rate_limit,
             Throttle::Report => config.sharing.reports,
+            Throttle::Preview => limits.preview,
         }
     }
 }

@@ -155,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}/captions.srt", get(jobs::captions_srt))
         .route("/scripts", post(scripts::write))
         .route("/preview/frame", post(preview::frame))
+        .route("/fonts", get(preview::fonts))
         .route("/webhooks/fal", post(webhooks::fal_webhook))
         .route("/webhooks/replicate", post(webhooks::replicate_webhook))
         .route("/webhooks/kie", post(webhooks::kie_webhook))

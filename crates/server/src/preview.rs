@@ -7,9 +7,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reelsmith_core::RenderSpec;
 use reelsmith_media::preview::{preview_image, PreviewFormat};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::{throttle, Throttle};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, CurrentUser};
 use crate::AppState;
@@ -43,12 +44,14 @@ fn default_time() -> f64 {
     responses(
         (status = 200, description = "the frame", content_type = "image/png"),
         (status = 401, body = Problem, description = "`auth.required`"),
-        (status = 422, body = Problem, description = "a spec that does not validate, `captions.font_missing`, `preview.invalid_time` or `preview.text_too_long`")))]
+        (status = 422, body = Problem, description = "a spec that does not validate, `captions.font_missing`, `preview.invalid_time` or `preview.text_too_long`"),
+        (status = 429, body = Problem, description = "`auth.rate_limited`: more frames than `rate_limits.preview` allows")))]
 pub async fn frame(
     State(state): State<AppState>,
-    _caller: CurrentUser,
+    caller: CurrentUser,
     ApiJson(body): ApiJson<FrameRequest>,
 ) -> ApiResult<Response> {
+    throttle(&state, Throttle::Preview, caller.id()).await?;
     let limits = state.config.limits.clone();
     let format = match body.format {
         ImageFormat::Png => PreviewFormat::Png,
@@ -72,7 +75,28 @@ pub async fn frame(
         .into_response())
 }
 
+/// The fonts a caption style may name.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FontList {
+    /// Installed font names, sorted; the embedded default (DejaVu Sans Bold) is used when a
+    /// style names none.
+    pub fonts: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/fonts", tag = "jobs",
+    responses(
+        (status = 200, body = FontList, description = "the fonts installed on this server"),
+        (status = 401, body = Problem, description = "`auth.required`")))]
+pub async fn fonts(_caller: CurrentUser) -> ApiResult<axum::Json<FontList>> {
+    // A walk of the font folders: a few milliseconds, off the async workers.
+    let fonts = tokio::task::spawn_blocking(|| {
+        reelsmith_media::text::font::installed_fonts(&reelsmith_media::text::font::font_dirs())
+    })
+    .await?;
+    Ok(axum::Json(FontList { fonts }))
+}
+
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(frame))]
+#[openapi(paths(frame, fonts), components(schemas(FontList)))]
 pub struct PreviewApi;

@@ -1577,7 +1577,8 @@ async fn p_in_6_the_last_used_settings_are_recorded_and_returned_without_the_con
 /// server does not have is refused before anything is reserved.
 #[tokio::test]
 async fn a_preview_frame_is_the_engines_own_and_bad_looks_are_refused() {
-    let t = app().await;
+    // Six frames a window: the six tries below pass, the seventh is refused.
+    let t = app_with(|c| c.rate_limits.preview.count = 6).await;
     let alice = Auth::Cookie(t.signed_in_user("preview@example.org", "previewer").await);
     let spec = json!({ "script": "Red words on a moving background", "resolution": "480p",
         "caption_style": { "colour": "#ff0000", "position": "middle" } });
@@ -1649,4 +1650,28 @@ async fn a_preview_frame_is_the_engines_own_and_bad_looks_are_refused() {
         Some(0),
         "nothing was queued: {jobs}"
     );
+
+    // The studio's font list is what a caption style may name: a listed font previews.
+    let fonts = t.get("/api/v1/fonts", &alice).await.json();
+    let fonts: Vec<String> = serde_json::from_value(fonts["fonts"].clone()).unwrap();
+    let serif = fonts
+        .iter()
+        .find(|f| f.eq_ignore_ascii_case("DejaVuSerif-Bold"))
+        .unwrap_or_else(|| panic!("DejaVu Serif Bold is installed by scripts/setup: {fonts:?}"));
+    let styled =
+        json!({ "spec": { "script": "Hello there.", "caption_style": { "font": serif } } });
+    for _ in 0..2 {
+        let r = t.json(Method::POST, uri, &alice, styled.clone()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    // Each frame is a core's tens of milliseconds: `rate_limits.preview` bounds them.
+    let r = t.json(Method::POST, uri, &alice, styled).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(code(&r), "auth.rate_limited");
+    assert!(r.headers.contains_key("retry-after"));
 }

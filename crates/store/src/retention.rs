@@ -45,21 +45,31 @@ pub struct RevisionKeys {
     pub keys: Vec<String>,
 }
 
-/// Which uploads one job refers to, over all its revisions.
+/// Which uploads one job refers to, over all its revisions, or one draft storyboard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobUploadRefs {
     pub job_id: String,
     pub owner_id: String,
-    pub status: JobStatus,
+    /// `None` for a draft storyboard: not a job yet, and its uploads will be needed when it
+    /// renders, so it counts as active.
+    pub status: Option<JobStatus>,
     pub upload_ids: BTreeSet<String>,
 }
 
 impl JobUploadRefs {
-    /// Queued or running: its uploads are still needed.
+    /// Queued, running or a draft: its uploads are still needed.
     pub fn is_active(&self) -> bool {
-        !self.status.is_terminal()
+        self.status.is_none_or(|s| !s.is_terminal())
     }
 }
+
+/// What the reference queries read: every revision's parameters, and each draft storyboard's
+/// (a draft's `status` is `NULL`, its revision 0), so an upload a draft shows is never taken
+/// for unused.
+const UPLOAD_REFS: &str = "SELECT j.id, j.owner_id, j.status, r.revision, r.params_json \
+    FROM jobs j JOIN job_revisions r ON r.job_id = j.id WHERE $1 IS NULL OR j.owner_id = $1 \
+    UNION ALL SELECT s.id, s.owner_id, NULL, 0, s.params_json FROM storyboards s \
+    WHERE $1 IS NULL OR s.owner_id = $1 ORDER BY 1, 4";
 
 /// The upload ids a render spec refers to: the `media` list and the `voice` recording (see
 /// `reelsmith_core::RenderSpec`). Read from the JSON rather than the typed spec, so a document
@@ -190,40 +200,37 @@ impl Db {
         }.await)
     }
 
-    /// For every job, the uploads its revisions refer to (P-RET-2). Reads every revision's
-    /// parameters: the references live only in the render spec JSON (`media`, `voice`), not
-    /// in a table of their own.
+    /// For every job and draft, the uploads its revisions refer to (P-RET-2). Reads every
+    /// revision's parameters: the references live only in the render spec JSON (`media`,
+    /// `voice`), not in a table of their own.
     pub async fn job_upload_refs(&self) -> StoreResult<Vec<JobUploadRefs>> {
-        let sql = "SELECT j.id, j.owner_id, j.status, r.params_json FROM jobs j \
-            JOIN job_revisions r ON r.job_id = j.id ORDER BY j.id, r.revision";
-        let rows: Vec<(String, String, String, String)> = with_pool!(self, pool =>
-            sqlx::query_as(sql).fetch_all(pool).await)?;
-        group_upload_refs(rows)
+        self.upload_refs(None).await
     }
 
-    /// [`Db::job_upload_refs`] of one owner's jobs only: what a job's end needs to know, since
-    /// only the owner's own jobs can refer to their uploads.
+    /// [`Db::job_upload_refs`] of one owner's jobs and drafts only: what a job's end needs to
+    /// know, since only the owner's own jobs can refer to their uploads.
     pub async fn job_upload_refs_of(&self, owner_id: &str) -> StoreResult<Vec<JobUploadRefs>> {
-        let sql = "SELECT j.id, j.owner_id, j.status, r.params_json FROM jobs j \
-            JOIN job_revisions r ON r.job_id = j.id WHERE j.owner_id = $1 \
-            ORDER BY j.id, r.revision";
-        let rows: Vec<(String, String, String, String)> = with_pool!(self, pool =>
-            sqlx::query_as(sql).bind(owner_id).fetch_all(pool).await)?;
+        self.upload_refs(Some(owner_id)).await
+    }
+
+    async fn upload_refs(&self, owner_id: Option<&str>) -> StoreResult<Vec<JobUploadRefs>> {
+        let rows: Vec<(String, String, Option<String>, i64, String)> = with_pool!(self, pool =>
+            sqlx::query_as(UPLOAD_REFS).bind(owner_id).fetch_all(pool).await)?;
         group_upload_refs(rows)
     }
 }
 
-/// One [`JobUploadRefs`] per job from rows ordered by job then revision.
+/// One [`JobUploadRefs`] per job or draft from rows ordered by id then revision.
 fn group_upload_refs(
-    rows: Vec<(String, String, String, String)>,
+    rows: Vec<(String, String, Option<String>, i64, String)>,
 ) -> StoreResult<Vec<JobUploadRefs>> {
     let mut out: Vec<JobUploadRefs> = Vec::new();
-    for (job_id, owner_id, status, params) in rows {
+    for (job_id, owner_id, status, _revision, params) in rows {
         let ids = upload_ids_in(&parse_json("revision params", &params)?);
         match out.last_mut() {
             Some(last) if last.job_id == job_id => last.upload_ids.extend(ids),
             _ => out.push(JobUploadRefs {
-                status: JobStatus::parse(&status)?,
+                status: status.as_deref().map(JobStatus::parse).transpose()?,
                 job_id,
                 owner_id,
                 upload_ids: ids,
@@ -235,17 +242,15 @@ fn group_upload_refs(
 
 impl Db {
     /// Every upload id that some revision of one of the owner's jobs refers to: what a user's
-    /// own deletion of a job or revision must keep (P-RET-2).
+    /// own deletion of a job or revision must keep (P-RET-2), with those a draft storyboard
+    /// of theirs shows.
     pub async fn upload_ids_used_by(&self, owner_id: &str) -> StoreResult<BTreeSet<String>> {
-        let sql = "SELECT r.params_json FROM jobs j JOIN job_revisions r ON r.job_id = j.id \
-            WHERE j.owner_id = $1";
-        let rows: Vec<String> = with_pool!(self, pool =>
-            sqlx::query_scalar(sql).bind(owner_id).fetch_all(pool).await)?;
-        let mut ids = BTreeSet::new();
-        for params in rows {
-            ids.extend(upload_ids_in(&parse_json("revision params", &params)?));
-        }
-        Ok(ids)
+        Ok(self
+            .upload_refs(Some(owner_id))
+            .await?
+            .into_iter()
+            .flat_map(|r| r.upload_ids)
+            .collect())
     }
 
     /// Any upload by id, whoever owns it: for the retention sweep, never for a user's request.

@@ -141,6 +141,29 @@ impl Db {
         Ok(n == 1)
     }
 
+    /// Ids of the drafts last changed before `cutoff` (the retention sweep's), oldest first.
+    pub async fn storyboards_untouched_since(
+        &self,
+        cutoff: UnixMillis,
+    ) -> StoreResult<Vec<String>> {
+        let sql = "SELECT id FROM storyboards WHERE updated_at < $1 ORDER BY updated_at, id";
+        Ok(with_pool!(self, pool => sqlx::query_scalar(sql)
+            .bind(cutoff).fetch_all(pool).await)?)
+    }
+
+    /// Deletes a draft only if it is still untouched since `cutoff`: one edited while the sweep
+    /// ran stays. False when it stayed or was gone.
+    pub async fn delete_storyboard_untouched(
+        &self,
+        id: &str,
+        cutoff: UnixMillis,
+    ) -> StoreResult<bool> {
+        let sql = "DELETE FROM storyboards WHERE id = $1 AND updated_at < $2";
+        let n = with_pool!(self, pool => sqlx::query(sql)
+            .bind(id).bind(cutoff).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
     /// Queues the draft as the job of the same id with its plan (which carries the storyboard),
     /// reserving `new.cost`, and deletes the draft, in one transaction. `None` when the owner
     /// has no such draft (it was rendered already, or deleted): nothing is written.

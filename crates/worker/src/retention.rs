@@ -69,6 +69,7 @@ pub struct RetentionReport {
     pub now: UnixMillis,
     pub videos: VideoReport,
     pub uploads: UploadReport,
+    pub drafts: DraftReport,
     pub exports: ExportReport,
     pub audit: AuditReport,
     pub accounts: AccountReport,
@@ -104,6 +105,14 @@ pub struct UploadReport {
     pub deleted: Vec<String>,
     /// Object keys deleted (an object shared by an upload that stays is kept).
     pub objects: Vec<String>,
+}
+
+/// Draft storyboards no one changed for `retention.draft_days`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DraftReport {
+    pub cutoff: UnixMillis,
+    /// Draft ids deleted.
+    pub deleted: Vec<String>,
 }
 
 /// P-RIGHTS-1: account exports whose download link expired, failed builds, and builds a
@@ -174,6 +183,7 @@ pub async fn sweep(
     };
     expire_usage_and_transfers(db, policy, now, dry_run, &mut report).await?;
     let gone_jobs = expire_videos(db, media, policy, now, dry_run, &mut report).await?;
+    expire_drafts(db, policy, now, dry_run, &mut report).await?;
     expire_uploads(db, media, policy, dry_run, &gone_jobs, &mut report).await?;
     expire_exports(db, media, policy, now, dry_run, &mut report).await?;
     anonymise_audit(db, policy, now, dry_run, &mut report).await?;
@@ -183,6 +193,7 @@ pub async fn sweep(
         jobs = report.videos.jobs.len(),
         revisions = report.videos.revisions.len(),
         uploads = report.uploads.deleted.len(),
+        drafts = report.drafts.deleted.len(),
         exports = report.exports.deleted.len(),
         audit = report.audit.anonymised,
         accounts = report.accounts.purged.len(),
@@ -501,6 +512,25 @@ async fn expire_upload(
     } else {
         Ok(None)
     }
+}
+
+/// Drafts untouched for `draft_days` go, before the uploads are weighed: an upload only such a
+/// draft showed is then unused like any other. A draft has no objects, only its row.
+async fn expire_drafts(
+    db: &Db,
+    policy: &RetentionConfig,
+    now: UnixMillis,
+    dry_run: bool,
+    report: &mut RetentionReport,
+) -> Result<(), RetentionError> {
+    let cutoff = now - days_ms(policy.draft_days);
+    report.drafts.cutoff = cutoff;
+    for id in db.storyboards_untouched_since(cutoff).await? {
+        if dry_run || db.delete_storyboard_untouched(&id, cutoff).await? {
+            report.drafts.deleted.push(id);
+        }
+    }
+    Ok(())
 }
 
 /// P-RIGHTS-1: an export's archive lives `export_hours` after it is ready. A failed build (no

@@ -277,9 +277,47 @@ fn font_key(name: &str) -> String {
         .collect()
 }
 
-/// The installed `.ttf` or `.otf` file under `dirs` (searched a few folders deep, in name
-/// order, so the answer does not depend on the file system's listing order) whose file name
-/// is `name`, compared by [`font_key`].
+/// Whether `path` names a `.ttf` or `.otf` file.
+fn is_font_file(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("ttf") || e.eq_ignore_ascii_case("otf"))
+        && path.is_file()
+}
+
+/// Every `.ttf` or `.otf` file under `dir`, a few folders deep, in name order (so an answer
+/// never depends on the file system's listing order), until `visit` returns `Some`.
+fn walk_fonts<T>(
+    dir: &Path,
+    depth: usize,
+    visit: &mut impl FnMut(&Path) -> Option<T>,
+) -> Option<T> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    if let Some(found) = entries
+        .iter()
+        .filter(|p| is_font_file(p))
+        .find_map(|p| visit(p))
+    {
+        return Some(found);
+    }
+    if depth == 0 {
+        return None;
+    }
+    entries
+        .iter()
+        .filter(|p| p.is_dir())
+        .find_map(|p| walk_fonts(p, depth - 1, visit))
+}
+
+/// How deep under a font folder files are looked for (`/usr/share/fonts/truetype/dejavu/…`).
+const FONT_DEPTH: usize = 4;
+
+/// The installed `.ttf` or `.otf` file under `dirs` whose file name is `name`, compared by
+/// [`font_key`].
 pub fn find_named_font(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, FontError> {
     let wanted = font_key(name);
     let not_installed = || FontError::NotInstalled {
@@ -293,33 +331,34 @@ pub fn find_named_font(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, FontErro
     if wanted.is_empty() {
         return Err(not_installed());
     }
-    fn walk(dir: &Path, depth: usize, wanted: &str) -> Option<PathBuf> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for path in &entries {
-            let font_file = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| e.eq_ignore_ascii_case("ttf") || e.eq_ignore_ascii_case("otf"));
-            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-            if font_file && path.is_file() && font_key(stem) == wanted {
-                return Some(path.clone());
-            }
-        }
-        if depth == 0 {
-            return None;
-        }
-        entries
-            .iter()
-            .filter(|p| p.is_dir())
-            .find_map(|p| walk(p, depth - 1, wanted))
-    }
+    let mut matches = |path: &Path| {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+        (font_key(stem) == wanted).then(|| path.to_path_buf())
+    };
     dirs.iter()
-        .find_map(|dir| walk(dir, 4, &wanted))
+        .find_map(|dir| walk_fonts(dir, FONT_DEPTH, &mut matches))
         .ok_or_else(not_installed)
+}
+
+/// The names of the fonts installed under `dirs` (their file names without extension), sorted,
+/// each once: what a caption style's `font` may name. The studio's font list reads it.
+pub fn installed_fonts(dirs: &[PathBuf]) -> Vec<String> {
+    let mut names = std::collections::BTreeMap::new();
+    let mut collect = |path: &Path| -> Option<()> {
+        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+            // One entry per name as `find_named_font` compares them: the first spelling wins.
+            names
+                .entry(font_key(stem))
+                .or_insert_with(|| stem.to_owned());
+        }
+        None
+    };
+    for dir in dirs {
+        walk_fonts(dir, FONT_DEPTH, &mut collect);
+    }
+    let mut list: Vec<String> = names.into_values().collect();
+    list.sort_by_key(|n| n.to_lowercase());
+    list
 }
 
 /// The first installed font for `writing` under `dirs`, with the package that provides it.

@@ -2,7 +2,10 @@
 //! studio offers exactly what the API accepts.
 
 use reelsmith_core::spec::ALLOWED_FPS;
-use reelsmith_core::{Aspect, CaptionMode, Choice, Motion, RenderSpec, Resolution, Style};
+use reelsmith_core::{
+    Aspect, CaptionMode, CaptionPosition, Choice, Motion, RenderSpec, Resolution, Style,
+    TitleBackground, Transition,
+};
 
 /// One `<option>`.
 pub struct Pick {
@@ -22,6 +25,9 @@ pub struct SettingsChoices {
     pub motions: Vec<Pick>,
     pub styles: Vec<Pick>,
     pub captions: Vec<Pick>,
+    pub transitions: Vec<Pick>,
+    pub title_backgrounds: Vec<Pick>,
+    pub caption_positions: Vec<Pick>,
 }
 
 fn picks<T: Choice>() -> Vec<Pick> {
@@ -72,6 +78,9 @@ impl SettingsChoices {
             motions: picks::<Motion>(),
             styles: picks::<Style>(),
             captions: picks::<CaptionMode>(),
+            transitions: picks::<Transition>(),
+            title_backgrounds: picks::<TitleBackground>(),
+            caption_positions: picks::<CaptionPosition>(),
         }
     }
 }
