@@ -102,10 +102,12 @@ try {
   step('the job stores the look that was previewed');
   const submitted = page.waitForResponse((r) => r.url().endsWith('/api/v1/jobs') && r.request().method() === 'POST');
   await page.locator('#create-submit').click();
-  const reply = await submitted;
-  assert.equal(reply.status(), 201, await reply.text());
-  const job = await reply.json();
-  const stored = await context.request.get(`${base}/api/v1/jobs/${job.id}`);
+  assert.equal((await submitted).status(), 201);
+  // The studio opens the new creation's page: its id is the last part of the address.
+  await page.waitForURL(/\/creations\/[^/]+$/, { timeout: 30_000 });
+  const id = new URL(page.url()).pathname.split('/').pop();
+  const stored = await context.request.get(`${base}/api/v1/jobs/${id}`);
+  assert.equal(stored.status(), 200);
   const params = (await stored.json()).params;
   assert.equal(params.transition, 'wipe');
   assert.equal(params.caption_style.colour, '#ff0000');

@@ -45,7 +45,7 @@ fn default_time() -> f64 {
         (status = 200, description = "the frame", content_type = "image/png"),
         (status = 401, body = Problem, description = "`auth.required`"),
         (status = 422, body = Problem, description = "a spec that does not validate, `captions.font_missing`, `preview.invalid_time` or `preview.text_too_long`"),
-        (status = 429, body = Problem, description = "`auth.rate_limited`: more frames than `rate_limits.preview` allows")))]
+        (status = 429, body = Problem, description = "`rate_limited`: more frames than `rate_limits.preview` allows")))]
 pub async fn frame(
     State(state): State<AppState>,
     caller: CurrentUser,

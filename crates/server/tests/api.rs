@@ -1672,6 +1672,6 @@ async fn a_preview_frame_is_the_engines_own_and_bad_looks_are_refused() {
     // Each frame is a core's tens of milliseconds: `rate_limits.preview` bounds them.
     let r = t.json(Method::POST, uri, &alice, styled).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(code(&r), "auth.rate_limited");
+    assert_eq!(code(&r), "rate_limited");
     assert!(r.headers.contains_key("retry-after"));
 }

@@ -29,6 +29,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../../../web/static/sharing.js"),
     ),
     (
+        "look.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/static/look.js"),
+    ),
+    (
         "billing.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../../web/static/billing.js"),
