@@ -27,6 +27,7 @@ on_both!(
     p_rights_1_a_failed_build_is_marked_failed_and_leaves_no_archive,
     p_sec_6_export_request_and_download_are_audit_logged,
     p_acc_4_the_export_lists_linked_sign_in_identities_and_no_token,
+    p_rights_1_the_export_holds_presets_and_batches,
 );
 
 /// Plays the worker: claims the job and records a finished revision with `video` and captions.
@@ -718,4 +719,42 @@ async fn p_acc_4_the_export_lists_linked_sign_in_identities_and_no_token(t: Test
             assert!(!text.contains(secret), "{name} holds {secret}");
         }
     }
+}
+
+/// Issue 25: the person's presets and batches are theirs to take (and only theirs).
+async fn p_rights_1_the_export_holds_presets_and_batches(t: TestApp) {
+    let auth = Auth::Cookie(t.signed_in_user("pia@example.org", "pia").await);
+    let other = Auth::Cookie(t.signed_in_user("quinn@example.org", "quinn").await);
+    let settings = json!({ "aspect": "9:16", "style": "warm" });
+    let r = t
+        .json(Method::POST, "/api/v1/presets", &auth, json!({ "name": "Pia's reels", "settings": settings }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    let preset = r.json()["id"].as_str().unwrap().to_owned();
+    let r = t
+        .json(Method::POST, "/api/v1/presets", &other, json!({ "name": "Quinn-only-preset", "settings": {} }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let r = t
+        .json(Method::POST, "/api/v1/batches", &auth,
+            json!({ "preset": preset, "scripts": [{ "title": "Dawn", "script": "Morning light on the water." }] }))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    let batch = r.json();
+
+    let item = export_and_wait(&t, &auth).await;
+    assert_eq!(item["status"], "ready", "{item}");
+    let got = t.get(item["download_url"].as_str().unwrap(), &auth).await;
+    let mut zip = unzip(&got.body);
+    let doc = json_entry(&mut zip, "presets.json");
+    assert_eq!(doc["presets"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["presets"][0]["id"], preset.as_str());
+    assert_eq!(doc["presets"][0]["name"], "Pia's reels");
+    assert_eq!(doc["presets"][0]["settings"], settings);
+    assert_eq!(doc["batches"][0]["id"], batch["id"]);
+    assert_eq!(doc["batches"][0]["preset"], preset.as_str());
+    assert_eq!(doc["batches"][0]["jobs"], json!([batch["jobs"][0]["id"]]));
+    let readme = String::from_utf8(entry(&mut zip, "README.txt")).unwrap();
+    assert!(readme.contains("presets.json"), "{readme}");
+    assert!(!String::from_utf8_lossy(&entry(&mut zip, "presets.json")).contains("Quinn-only"));
 }
