@@ -55,8 +55,11 @@
       const music = q('#music');
       if (music && s.music && [...music.options].some((o) => o.value === s.music)) music.value = s.music;
       if (s.music_level !== undefined && q('#music-level')) q('#music-level').value = s.music_level;
-      // The estimate and the quote follow the form's own events.
-      for (const node of form.querySelectorAll('select, input')) node.dispatchEvent(new Event('change', { bubbles: true }));
+      // The sliders' read-outs, the estimate and the quote follow the form's own input events.
+      for (const id of ['#rate', '#pitch', '#music-level']) {
+        const node = q(id);
+        if (node) node.dispatchEvent(new Event('input', { bubbles: true }));
+      }
       status.textContent = `Settings of “${preset.name}” applied. Anything you change now applies to this video only.`;
     });
     q('#preset-save').addEventListener('click', async () => {

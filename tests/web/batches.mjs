@@ -1,0 +1,115 @@
+// Presets and batches in the studio (issue 25), in Debian's Chromium against `reelsmith serve`
+// (crates/cli/tests/web_e2e.rs starts it):
+//
+//   node tests/web/batches.mjs <base-url> <screenshots-dir> <email> <password>
+//
+// Signs in, saves the Create form's settings as a preset and sees the picker fill the form from
+// it, then uploads a CSV file of two scripts (one with a quoted comma and line break) on the
+// batch page, picks the preset, sees the whole quote, submits, and follows the batch's progress
+// page listing both jobs with their states; checks the pages with axe-core and at phone width.
+import { chromium } from 'playwright-core';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+
+const [base, shots, email, password] = process.argv.slice(2);
+if (!base || !shots || !email || !password) {
+  console.error('usage: node batches.mjs <base-url> <screenshots-dir> <email> <password>');
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const step = (name) => console.log(`batches: ${name}`);
+
+async function axeCheck(page, name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
+  for (const v of result.violations) console.log(`batches: axe ${name}: ${v.impact} ${v.id}: ${v.help}`);
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.equal(bad.length, 0, `${name}: serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
+}
+
+const CSV = 'title,script\n"Dawn, part one","The harbour wakes up slowly.\nGulls circle the nets."\nDusk,The boats come home.\n';
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run'],
+});
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) errors.push(`${m.text()} (${m.location().url})`); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+
+  step('sign in');
+  await page.goto(base + '/signin?email=' + encodeURIComponent(email));
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/create$/);
+
+  step('save the form as a preset, and fill the form from a template and back');
+  await page.getByLabel('Aspect').selectOption('1:1');
+  await page.getByLabel('Resolution').selectOption('480p');
+  await page.getByLabel('Save these settings as a preset named').fill('Tiny square');
+  await page.getByRole('button', { name: 'Save as preset' }).click();
+  await page.waitForFunction(() => document.querySelector('#preset-status').textContent.includes('Saved as'));
+  const presets = await (await page.request.get(base + '/api/v1/presets')).json();
+  const mine = presets.find((p) => p.name === 'Tiny square');
+  assert.ok(mine && !mine.read_only, 'the preset is stored');
+  assert.equal(mine.settings.aspect, '1:1');
+  assert.equal(mine.settings.resolution, '480p');
+  assert.equal(mine.settings.script, undefined, 'a preset holds no script');
+  await page.locator('#script').fill('Kept while a preset is applied.');
+  await page.getByLabel('Preset', { exact: true }).selectOption('template:documentary');
+  assert.equal(await page.getByLabel('Aspect').inputValue(), '16:9');
+  assert.equal(await page.getByLabel('Style').inputValue(), 'cinematic');
+  assert.equal(await page.locator('#script').inputValue(), 'Kept while a preset is applied.');
+  await page.getByLabel('Preset', { exact: true }).selectOption(mine.id);
+  assert.equal(await page.getByLabel('Aspect').inputValue(), '1:1');
+
+  step('upload a CSV of scripts, pick the preset, see the whole quote');
+  await page.goto(base + '/batches');
+  await page.locator(`#batch-preset option[value="${mine.id}"]`).waitFor({ state: 'attached' });
+  await page.getByLabel('Preset').selectOption(mine.id);
+  await page.getByLabel('Scripts file (CSV or JSON)').setInputFiles({ name: 'scripts.csv', mimeType: 'text/csv', buffer: Buffer.from(CSV) });
+  await page.waitForFunction(() => document.querySelector('#batch-summary').textContent.includes('2 scripts'));
+  await page.locator('#batch-submit:not([disabled])').waitFor();
+  assert.equal((await page.locator('#batch-cost').innerText()).trim(), 'Free: the studio engine runs on this server');
+  assert.deepEqual(await page.locator('#batch-scripts strong').allInnerTexts(), ['Dawn, part one', 'Dusk']);
+  await axeCheck(page, 'batch upload');
+  await page.screenshot({ path: join(shots, 'batches-upload.png'), fullPage: false });
+
+  step('submit and follow the progress page');
+  await page.getByRole('button', { name: 'Create all' }).click();
+  await page.waitForURL(/\/batches\/[^/]+$/);
+  const id = page.url().split('/').pop();
+  await page.locator('#batch[aria-busy="false"]').waitFor();
+  assert.deepEqual(await page.locator('#batch-jobs a').allInnerTexts(), ['Dawn, part one', 'Dusk']);
+  assert.match(await page.locator('#batch-counts').innerText(), /^2 videos: /);
+  const batch = await (await page.request.get(`${base}/api/v1/batches/${id}`)).json();
+  assert.equal(batch.jobs.length, 2);
+  assert.equal(batch.jobs[0].params.script, 'The harbour wakes up slowly.\nGulls circle the nets.');
+  for (const job of batch.jobs) {
+    assert.equal(job.params.aspect, '1:1');
+    assert.equal(job.params.resolution, '480p');
+  }
+  await axeCheck(page, 'batch progress');
+  await page.setViewportSize({ width: 375, height: 740 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 1, `the progress page fits a phone (${overflow}px too wide)`);
+  await page.screenshot({ path: join(shots, 'batches-progress-phone.png'), fullPage: false });
+
+  assert.deepEqual(errors, [], 'no script errors');
+  step('ok');
+} catch (err) {
+  failed = true;
+  console.error(err);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
