@@ -7,11 +7,10 @@
 // it, then uploads a CSV file of two scripts (one with a quoted comma and line break) on the
 // batch page, picks the preset, sees the whole quote, submits, and follows the batch's progress
 // page listing both jobs with their states; checks the pages with axe-core and at phone width.
-import { chromium } from 'playwright-core';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { axeCheck, launch, scriptErrors, signIn } from './support.mjs';
 
 const [base, shots, email, password] = process.argv.slice(2);
 if (!base || !shots || !email || !password) {
@@ -19,38 +18,19 @@ if (!base || !shots || !email || !password) {
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const step = (name) => console.log(`batches: ${name}`);
-
-async function axeCheck(page, name) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  for (const v of result.violations) console.log(`batches: axe ${name}: ${v.impact} ${v.id}: ${v.help}`);
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.equal(bad.length, 0, `${name}: serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
-}
 
 const CSV = 'title,script\n"Dawn, part one","The harbour wakes up slowly.\nGulls circle the nets."\nDusk,The boats come home.\n';
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
   const page = await context.newPage();
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) errors.push(`${m.text()} (${m.location().url})`); });
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const errors = scriptErrors(page);
 
   step('sign in');
-  await page.goto(base + '/signin?email=' + encodeURIComponent(email));
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/create$/);
+  await signIn(page, base, email, password);
 
   step('save the form as a preset, and fill the form from a template and back');
   await page.getByLabel('Aspect').selectOption('1:1');
