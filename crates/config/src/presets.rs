@@ -190,7 +190,11 @@ mod tests {
         assert!(shipped.presets.len() >= 2);
         let config = Config::default();
         assert_eq!(config.preset_templates(), shipped.presets);
-        assert!(config.preset_problems().is_empty(), "{:?}", config.preset_problems());
+        assert!(
+            config.preset_problems().is_empty(),
+            "{:?}",
+            config.preset_problems()
+        );
     }
 
     fn with(toml_text: &str) -> Config {
@@ -217,9 +221,16 @@ mod tests {
             settings = { style = "mono", music = "library:calm" }
             "#,
         );
-        let ids: Vec<String> = config.preset_templates().into_iter().map(|t| t.id).collect();
+        let ids: Vec<String> = config
+            .preset_templates()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
         assert_eq!(ids, ["shorts-bold", "documentary", "ours"]);
-        assert_eq!(config.preset_template("documentary").unwrap().name, "Our documentary");
+        assert_eq!(
+            config.preset_template("documentary").unwrap().name,
+            "Our documentary"
+        );
         assert!(config.preset_problems().is_empty());
     }
 
@@ -243,7 +254,11 @@ mod tests {
         );
         let problems = config.preset_problems();
         let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["presets.wide", "presets.scripted", "presets.loud"], "{problems:?}");
+        assert_eq!(
+            keys,
+            ["presets.wide", "presets.scripted", "presets.loud"],
+            "{problems:?}"
+        );
         assert!(problems[0].1.contains("21:9"), "{problems:?}");
         assert!(problems[1].1.contains("settings.script"), "{problems:?}");
         let unknown = parse_templates("[[presets]]\nid = \"x\"\nname = \"X\"\ncolour = \"red\"\n");

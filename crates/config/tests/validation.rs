@@ -95,13 +95,21 @@ fn preset_templates_load_and_a_bad_one_is_named() {
     .unwrap();
     let config = Config::load(&Sources::default().with_config_file(&file)).unwrap();
     assert_eq!(config.batches.max_scripts, 20);
-    let ids: Vec<String> = config.preset_templates().into_iter().map(|t| t.id).collect();
+    let ids: Vec<String> = config
+        .preset_templates()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
     assert!(ids.contains(&"house".to_owned()) && ids.contains(&"documentary".to_owned()));
     let problems = config.validate();
     assert_eq!(keys(&config), ["presets.wide"], "{problems:?}");
     assert!(problems[0].message.contains("21:9"), "{problems:?}");
 
-    std::fs::write(&file, "[[presets]]\nid = \"x\"\nname = \"X\"\ncolour = \"red\"\n").unwrap();
+    std::fs::write(
+        &file,
+        "[[presets]]\nid = \"x\"\nname = \"X\"\ncolour = \"red\"\n",
+    )
+    .unwrap();
     let error = Config::load(&Sources::default().with_config_file(&file)).unwrap_err();
     assert!(error.to_string().contains("colour"), "{error}");
 }

@@ -197,7 +197,10 @@ async fn bodies(
         )
         .into());
     }
-    let own = request.settings.clone().unwrap_or(Value::Object(Map::new()));
+    let own = request
+        .settings
+        .clone()
+        .unwrap_or(Value::Object(Map::new()));
     let own = crate::presets::settings_object(own, Code::BatchInvalidSettings)?;
     let mut settings = Value::Object(own);
     if let Some(preset) = &request.preset {

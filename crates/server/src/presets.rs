@@ -82,7 +82,11 @@ fn template_view(t: &PresetTemplate) -> PresetView {
 /// among theirs (another user's is reported exactly like a missing one, P-SEC-4).
 async fn find(state: &AppState, owner: &str, id: &str) -> ApiResult<Option<PresetView>> {
     if let Some(template) = id.strip_prefix(TEMPLATE_PREFIX) {
-        return Ok(state.config.preset_template(template).as_ref().map(template_view));
+        return Ok(state
+            .config
+            .preset_template(template)
+            .as_ref()
+            .map(template_view));
     }
     Ok(state
         .db
@@ -148,9 +152,12 @@ pub(crate) async fn apply(state: &AppState, owner: &str, body: Value) -> ApiResu
             "`preset` names a preset by its id",
         ));
     };
-    let preset = find(state, owner, id)
-        .await?
-        .ok_or_else(|| ApiError::of(Code::PresetUnknown, format!("no preset `{id}` among yours or the templates")))?;
+    let preset = find(state, owner, id).await?.ok_or_else(|| {
+        ApiError::of(
+            Code::PresetUnknown,
+            format!("no preset `{id}` among yours or the templates"),
+        )
+    })?;
     Ok(overlay(preset.settings, Value::Object(fields)))
 }
 

@@ -727,19 +727,39 @@ async fn p_rights_1_the_export_holds_presets_and_batches(t: TestApp) {
     let other = Auth::Cookie(t.signed_in_user("quinn@example.org", "quinn").await);
     let settings = json!({ "aspect": "9:16", "style": "warm" });
     let r = t
-        .json(Method::POST, "/api/v1/presets", &auth, json!({ "name": "Pia's reels", "settings": settings }))
+        .json(
+            Method::POST,
+            "/api/v1/presets",
+            &auth,
+            json!({ "name": "Pia's reels", "settings": settings }),
+        )
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let preset = r.json()["id"].as_str().unwrap().to_owned();
     let r = t
-        .json(Method::POST, "/api/v1/presets", &other, json!({ "name": "Quinn-only-preset", "settings": {} }))
+        .json(
+            Method::POST,
+            "/api/v1/presets",
+            &other,
+            json!({ "name": "Quinn-only-preset", "settings": {} }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let r = t
         .json(Method::POST, "/api/v1/batches", &auth,
             json!({ "preset": preset, "scripts": [{ "title": "Dawn", "script": "Morning light on the water." }] }))
         .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let batch = r.json();
 
     let item = export_and_wait(&t, &auth).await;

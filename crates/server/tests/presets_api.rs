@@ -102,7 +102,13 @@ async fn presets_crud_templates_and_isolation(t: TestApp) {
 
     let settings = json!({ "aspect": "9:16", "style": "warm",
         "caption_style": { "size": 140, "position": "middle" } });
-    let r = post(&t, "/api/v1/presets", &ada, json!({ "name": " Reels ", "settings": settings })).await;
+    let r = post(
+        &t,
+        "/api/v1/presets",
+        &ada,
+        json!({ "name": " Reels ", "settings": settings }),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
     let made = r.json();
     let id = made["id"].as_str().unwrap().to_owned();
@@ -112,16 +118,33 @@ async fn presets_crud_templates_and_isolation(t: TestApp) {
 
     // Listed with the shipped templates and the operator's own, which are read-only.
     let list = t.get("/api/v1/presets", &ada).await.json();
-    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids[0], id);
-    for template in ["template:shorts-bold", "template:documentary", "template:house"] {
+    for template in [
+        "template:shorts-bold",
+        "template:documentary",
+        "template:house",
+    ] {
         assert!(ids.contains(&template), "{ids:?}");
     }
     let house = t.get("/api/v1/presets/template:house", &ada).await.json();
-    assert_eq!(house["settings"], json!({ "style": "mono", "aspect": "1:1" }));
+    assert_eq!(
+        house["settings"],
+        json!({ "style": "mono", "aspect": "1:1" })
+    );
     assert_eq!(house["read_only"], true);
     let r = t
-        .json(Method::PUT, "/api/v1/presets/template:house", &ada, json!({ "name": "Mine", "settings": {} }))
+        .json(
+            Method::PUT,
+            "/api/v1/presets/template:house",
+            &ada,
+            json!({ "name": "Mine", "settings": {} }),
+        )
         .await;
     r.assert_problem(StatusCode::CONFLICT, "preset.read_only");
     t.delete("/api/v1/presets/template:documentary", &ada)
@@ -130,60 +153,147 @@ async fn presets_crud_templates_and_isolation(t: TestApp) {
 
     // Settings are checked as a job's are; nothing is stored when refused.
     for (body, status, code) in [
-        (json!({ "name": "S", "settings": { "script": "Hello." } }), 422, "preset.invalid_settings"),
-        (json!({ "name": "S", "settings": { "media": [] } }), 422, "preset.invalid_settings"),
-        (json!({ "name": "S", "settings": [1] }), 422, "preset.invalid_settings"),
-        (json!({ "name": "S", "settings": { "aspect": "21:9" } }), 422, "spec.invalid"),
-        (json!({ "name": "S", "settings": { "music_level": 12 } }), 422, "spec.invalid_music_level"),
-        (json!({ "name": "S", "settings": { "caption_style": { "font": "No Such Font 9" } } }), 422, "captions.font_missing"),
-        (json!({ "name": "S", "settings": { "provider": "fal", "model": "no/such-model" } }), 422, "provider.unknown_model"),
-        (json!({ "name": "  ", "settings": {} }), 422, "preset.invalid_name"),
-        (json!({ "name": "S", "settings": {}, "colour": "red" }), 422, "request.invalid_fields"),
+        (
+            json!({ "name": "S", "settings": { "script": "Hello." } }),
+            422,
+            "preset.invalid_settings",
+        ),
+        (
+            json!({ "name": "S", "settings": { "media": [] } }),
+            422,
+            "preset.invalid_settings",
+        ),
+        (
+            json!({ "name": "S", "settings": [1] }),
+            422,
+            "preset.invalid_settings",
+        ),
+        (
+            json!({ "name": "S", "settings": { "aspect": "21:9" } }),
+            422,
+            "spec.invalid",
+        ),
+        (
+            json!({ "name": "S", "settings": { "music_level": 12 } }),
+            422,
+            "spec.invalid_music_level",
+        ),
+        (
+            json!({ "name": "S", "settings": { "caption_style": { "font": "No Such Font 9" } } }),
+            422,
+            "captions.font_missing",
+        ),
+        (
+            json!({ "name": "S", "settings": { "provider": "fal", "model": "no/such-model" } }),
+            422,
+            "provider.unknown_model",
+        ),
+        (
+            json!({ "name": "  ", "settings": {} }),
+            422,
+            "preset.invalid_name",
+        ),
+        (
+            json!({ "name": "S", "settings": {}, "colour": "red" }),
+            422,
+            "request.invalid_fields",
+        ),
     ] {
         let r = post(&t, "/api/v1/presets", &ada, body.clone()).await;
         r.assert_problem(StatusCode::from_u16(status).unwrap(), code);
     }
     let list = t.get("/api/v1/presets", &ada).await.json();
-    assert_eq!(list.as_array().unwrap().iter().filter(|p| p["read_only"] == false).count(), 1);
+    assert_eq!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["read_only"] == false)
+            .count(),
+        1
+    );
 
     let path = format!("/api/v1/presets/{id}");
     let r = t
-        .json(Method::PUT, &path, &ada, json!({ "name": "Reels 2", "settings": { "aspect": "1:1" } }))
+        .json(
+            Method::PUT,
+            &path,
+            &ada,
+            json!({ "name": "Reels 2", "settings": { "aspect": "1:1" } }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
     assert_eq!(r.json()["settings"], json!({ "aspect": "1:1" }));
     assert_eq!(t.get(&path, &ada).await.json()["name"], "Reels 2");
 
     // Bob, a real second user, sees none of it and can change none of it.
-    t.get(&path, &bob).await.assert_problem(StatusCode::NOT_FOUND, "not_found");
-    t.json(Method::PUT, &path, &bob, json!({ "name": "Mine", "settings": {} }))
+    t.get(&path, &bob)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    t.delete(&path, &bob).await.assert_problem(StatusCode::NOT_FOUND, "not_found");
-    let bobs = t.get("/api/v1/presets", &bob).await.json();
-    assert!(bobs.as_array().unwrap().iter().all(|p| p["read_only"] == true), "{bobs}");
-    post(&t, "/api/v1/jobs", &bob, json!({ "script": SCRIPT, "preset": id }))
+    t.json(
+        Method::PUT,
+        &path,
+        &bob,
+        json!({ "name": "Mine", "settings": {} }),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    t.delete(&path, &bob)
         .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "preset.unknown");
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    let bobs = t.get("/api/v1/presets", &bob).await.json();
+    assert!(
+        bobs.as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["read_only"] == true),
+        "{bobs}"
+    );
+    post(
+        &t,
+        "/api/v1/jobs",
+        &bob,
+        json!({ "script": SCRIPT, "preset": id }),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "preset.unknown");
     assert_eq!(t.get(&path, &ada).await.json()["name"], "Reels 2");
 
     // Deleted by its owner; and an account's presets go with the account.
     let r = t.delete(&path, &ada).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", text(&r));
-    t.get(&path, &ada).await.assert_problem(StatusCode::NOT_FOUND, "not_found");
-    let r = post(&t, "/api/v1/presets", &bob, json!({ "name": "Bob's", "settings": { "style": "cool" } })).await;
+    t.get(&path, &ada)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    let r = post(
+        &t,
+        "/api/v1/presets",
+        &bob,
+        json!({ "name": "Bob's", "settings": { "style": "cool" } }),
+    )
+    .await;
     let bobs_id = r.json()["id"].as_str().unwrap().to_owned();
     assert!(t.state.db.purge_user(&bob_id).await.unwrap());
-    assert!(t.state.db.preset_for_owner(&bob_id, &bobs_id).await.unwrap().is_none());
+    assert!(t
+        .state
+        .db
+        .preset_for_owner(&bob_id, &bobs_id)
+        .await
+        .unwrap()
+        .is_none());
     assert!(t.state.db.presets_of(&bob_id).await.unwrap().is_empty());
 }
 
 async fn a_job_quote_and_storyboard_start_from_a_preset_with_overrides(t: TestApp) {
     let (ada, ada_id) = user(&t, "ada@example.org", "ada").await;
     consent_to_fal(&t, &ada_id).await;
-    let r = post(&t, "/api/v1/presets", &ada, json!({ "name": "Kling vertical", "settings": {
+    let r = post(
+        &t,
+        "/api/v1/presets",
+        &ada,
+        json!({ "name": "Kling vertical", "settings": {
         "provider": "fal", "model": MODEL, "aspect": "9:16", "resolution": "480p", "style": "warm",
-        "caption_style": { "size": 140, "position": "middle" } } }))
+        "caption_style": { "size": 140, "position": "middle" } } }),
+    )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
     let id = r.json()["id"].as_str().unwrap().to_owned();
@@ -202,13 +312,21 @@ async fn a_job_quote_and_storyboard_start_from_a_preset_with_overrides(t: TestAp
     assert_eq!(params["aspect"], "9:16");
     assert_eq!(params["model"], MODEL);
     assert_eq!(params["style"], "mono");
-    assert_eq!(params["caption_style"], json!({ "size": 90, "position": "middle" }));
+    assert_eq!(
+        params["caption_style"],
+        json!({ "size": 90, "position": "middle" })
+    );
     assert!(params.get("preset").is_none(), "{params}");
     assert_eq!(balance(&t, &ada).await, GRANT - 25);
 
     // A template, through a storyboard draft (nothing reserved).
-    let r = post(&t, "/api/v1/storyboards", &ada,
-        json!({ "script": SCRIPT, "preset": "template:documentary", "resolution": "480p" })).await;
+    let r = post(
+        &t,
+        "/api/v1/storyboards",
+        &ada,
+        json!({ "script": SCRIPT, "preset": "template:documentary", "resolution": "480p" }),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
     let draft = r.json();
     let draft_params = &draft["params"];
@@ -217,12 +335,22 @@ async fn a_job_quote_and_storyboard_start_from_a_preset_with_overrides(t: TestAp
     assert_eq!(draft_params["resolution"], "480p");
     assert_eq!(balance(&t, &ada).await, GRANT - 25);
 
-    post(&t, "/api/v1/jobs", &ada, json!({ "script": SCRIPT, "preset": "template:nope" }))
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "preset.unknown");
-    post(&t, "/api/v1/jobs", &ada, json!({ "script": SCRIPT, "preset": 7 }))
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "preset.unknown");
+    post(
+        &t,
+        "/api/v1/jobs",
+        &ada,
+        json!({ "script": SCRIPT, "preset": "template:nope" }),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "preset.unknown");
+    post(
+        &t,
+        "/api/v1/jobs",
+        &ada,
+        json!({ "script": SCRIPT, "preset": 7 }),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "preset.unknown");
     assert_eq!(job_count(&t, &ada).await, 1);
 }
 
@@ -230,8 +358,13 @@ async fn batches_quote_reserve_all_or_nothing_and_isolate(t: TestApp) {
     let (ada, ada_id) = user(&t, "ada@example.org", "ada").await;
     let (bob, _) = user(&t, "bob@example.org", "bob").await;
     consent_to_fal(&t, &ada_id).await;
-    let r = post(&t, "/api/v1/presets", &ada, json!({ "name": "Kling", "settings": {
-        "provider": "fal", "model": MODEL, "resolution": "480p" } }))
+    let r = post(
+        &t,
+        "/api/v1/presets",
+        &ada,
+        json!({ "name": "Kling", "settings": {
+        "provider": "fal", "model": MODEL, "resolution": "480p" } }),
+    )
     .await;
     let preset = r.json()["id"].as_str().unwrap().to_owned();
     let three = json!({ "preset": preset, "settings": { "aspect": "9:16" }, "scripts": [
@@ -246,8 +379,15 @@ async fn batches_quote_reserve_all_or_nothing_and_isolate(t: TestApp) {
     let q = q.json();
     assert_eq!(q["credits"], 75, "{q}");
     assert_eq!(q["jobs"].as_array().unwrap().len(), 3);
-    assert!(q["jobs"].as_array().unwrap().iter().all(|j| j["credits"] == 25));
-    assert_eq!((q["balance"].as_i64(), q["affordable"].as_bool()), (Some(GRANT), Some(false)));
+    assert!(q["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|j| j["credits"] == 25));
+    assert_eq!(
+        (q["balance"].as_i64(), q["affordable"].as_bool()),
+        (Some(GRANT), Some(false))
+    );
     assert_eq!(q["consent_missing"], false);
 
     // All or nothing: no job, no hold, no batch.
@@ -275,7 +415,13 @@ async fn batches_quote_reserve_all_or_nothing_and_isolate(t: TestApp) {
     for job in jobs {
         assert_eq!(job["params"]["aspect"], "9:16");
         assert_eq!(job["params"]["model"], MODEL);
-        let one = t.get(&format!("/api/v1/jobs/{}", job["id"].as_str().unwrap()), &ada).await.json();
+        let one = t
+            .get(
+                &format!("/api/v1/jobs/{}", job["id"].as_str().unwrap()),
+                &ada,
+            )
+            .await
+            .json();
         assert_eq!(one["cost"]["reserved"], 25, "{one}");
     }
     assert_eq!(balance(&t, &ada).await, GRANT - 50);
@@ -288,20 +434,35 @@ async fn batches_quote_reserve_all_or_nothing_and_isolate(t: TestApp) {
     let path = format!("/api/v1/batches/{batch_id}");
     let read = t.get(&path, &ada).await;
     assert_eq!(read.status, StatusCode::OK, "{}", text(&read));
-    assert_eq!(read.json()["counts"], json!({ "cancelled": 1, "queued": 1 }));
+    assert_eq!(
+        read.json()["counts"],
+        json!({ "cancelled": 1, "queued": 1 })
+    );
     let list = t.get("/api/v1/batches", &ada).await.json();
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["id"], batch_id.as_str());
 
     // Bob, a real second user: Ada's batch is not found, his list is empty, her preset unknown.
-    t.get(&path, &bob).await.assert_problem(StatusCode::NOT_FOUND, "not_found");
-    assert_eq!(t.get("/api/v1/batches", &bob).await.json(), json!([]));
-    post(&t, "/api/v1/batches/quote", &bob, json!({ "preset": preset, "scripts": [{ "script": SCRIPT }] }))
+    t.get(&path, &bob)
         .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "preset.unknown");
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(t.get("/api/v1/batches", &bob).await.json(), json!([]));
+    post(
+        &t,
+        "/api/v1/batches/quote",
+        &bob,
+        json!({ "preset": preset, "scripts": [{ "script": SCRIPT }] }),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "preset.unknown");
     // A studio batch from a template costs nothing and needs no consent.
-    let r = post(&t, "/api/v1/batches", &bob,
-        json!({ "preset": "template:house", "scripts": [{ "script": SCRIPT }] })).await;
+    let r = post(
+        &t,
+        "/api/v1/batches",
+        &bob,
+        json!({ "preset": "template:house", "scripts": [{ "script": SCRIPT }] }),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
     assert_eq!(r.json()["jobs"][0]["params"]["style"], "mono");
     assert_eq!(r.json()["credits"], 0);
@@ -309,7 +470,9 @@ async fn batches_quote_reserve_all_or_nothing_and_isolate(t: TestApp) {
 
 async fn a_batch_refuses_too_many_or_one_bad_script_creating_nothing(t: TestApp) {
     let (ada, _) = user(&t, "ada@example.org", "ada").await;
-    let scripts: Vec<Value> = (0..10_000).map(|_| json!({ "script": "Hi there." })).collect();
+    let scripts: Vec<Value> = (0..10_000)
+        .map(|_| json!({ "script": "Hi there." }))
+        .collect();
     let huge = json!({ "scripts": scripts });
     for uri in ["/api/v1/batches/quote", "/api/v1/batches"] {
         post(&t, uri, &ada, huge.clone())
@@ -319,9 +482,14 @@ async fn a_batch_refuses_too_many_or_one_bad_script_creating_nothing(t: TestApp)
     post(&t, "/api/v1/batches", &ada, json!({ "scripts": [] }))
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "batch.empty");
-    post(&t, "/api/v1/batches", &ada, json!({ "settings": { "script": "x" }, "scripts": [{ "script": SCRIPT }] }))
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "batch.invalid_settings");
+    post(
+        &t,
+        "/api/v1/batches",
+        &ada,
+        json!({ "settings": { "script": "x" }, "scripts": [{ "script": SCRIPT }] }),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "batch.invalid_settings");
 
     // Script 2 has nothing to speak: the batch is refused naming it, nothing is created.
     let bad = json!({ "scripts": [
@@ -333,14 +501,22 @@ async fn a_batch_refuses_too_many_or_one_bad_script_creating_nothing(t: TestApp)
         assert_eq!(r.json()["index"], 2, "{}", text(&r));
         assert_eq!(r.json()["cause"], "script.empty", "{}", text(&r));
     }
-    let r = post(&t, "/api/v1/batches", &ada,
-        json!({ "scripts": [{ "script": SCRIPT }, { "script": SCRIPT, "title": "a\u{0007}b" }] })).await;
+    let r = post(
+        &t,
+        "/api/v1/batches",
+        &ada,
+        json!({ "scripts": [{ "script": SCRIPT }, { "script": SCRIPT, "title": "a\u{0007}b" }] }),
+    )
+    .await;
     r.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "job.title_invalid");
     assert_eq!(job_count(&t, &ada).await, 0);
     assert_eq!(t.get("/api/v1/batches", &ada).await.json(), json!([]));
 
     // The body is bounded (`[batches] max_request_kib`, 4 MiB by default).
-    let big = format!(r#"{{"scripts":[{{"script":"{}"}}]}}"#, "a ".repeat(2_200_000));
+    let big = format!(
+        r#"{{"scripts":[{{"script":"{}"}}]}}"#,
+        "a ".repeat(2_200_000)
+    );
     let request = t
         .request(Method::POST, "/api/v1/batches", &ada)
         .header(header::CONTENT_TYPE, "application/json")

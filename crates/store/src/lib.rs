@@ -75,8 +75,8 @@ pub use objects::{
     S3Config, S3Limits,
 };
 pub use oidc::{OidcFlow, OidcIdentity, OidcPending, UnlinkOutcome};
-pub use presets::Preset;
 pub use policies::{PolicyAcceptance, PolicyKind, PolicyVersion, UserContact};
+pub use presets::Preset;
 pub use queue::{ClaimedJob, Lease, RunLimits};
 pub use rate_limit::RateDecision;
 pub use retention::{upload_ids_in, EndedRevision, JobUploadRefs, RevisionKeys};

@@ -58,7 +58,8 @@ impl Db {
         let id = new_id();
         let settings = settings.to_string();
         // One statement, so two concurrent saves cannot both pass the count.
-        let sql = "INSERT INTO presets (id, owner_id, name, settings_json, created_at, updated_at) \
+        let sql =
+            "INSERT INTO presets (id, owner_id, name, settings_json, created_at, updated_at) \
             SELECT $1, $2, $3, $4, $5, $5 \
             WHERE (SELECT COUNT(*) FROM presets WHERE owner_id = $2) < $6";
         let n = with_pool!(self, pool => sqlx::query(sql)

@@ -416,7 +416,10 @@ async fn collect(state: &AppState, export: &Export) -> Result<Vec<Entry>, Export
         })
         .collect();
     entries.push(document("storyboards.json", &Value::Array(drafts)));
-    entries.push(document("presets.json", &presets_json(state, user_id).await?));
+    entries.push(document(
+        "presets.json",
+        &presets_json(state, user_id).await?,
+    ));
     entries.extend(media_entries);
     Ok(entries)
 }
@@ -436,9 +439,17 @@ async fn presets_json(state: &AppState, user_id: &str) -> Result<Value, ExportEr
         .collect();
     let mut batches = Vec::new();
     for b in state.db.batches_of(user_id, i64::MAX).await? {
-        let jobs: Vec<String> = state.db.batch_jobs(&b.id).await?.into_iter().map(|j| j.id).collect();
-        batches.push(json!({ "id": b.id, "preset": b.preset_id, "settings": b.settings,
-            "credits": b.credits, "jobs": jobs, "created_at": rfc3339(b.created_at) }));
+        let jobs: Vec<String> = state
+            .db
+            .batch_jobs(&b.id)
+            .await?
+            .into_iter()
+            .map(|j| j.id)
+            .collect();
+        batches.push(
+            json!({ "id": b.id, "preset": b.preset_id, "settings": b.settings,
+            "credits": b.credits, "jobs": jobs, "created_at": rfc3339(b.created_at) }),
+        );
     }
     Ok(json!({ "presets": presets, "batches": batches }))
 }
