@@ -198,9 +198,10 @@ mod tests {
     }
 
     fn with(toml_text: &str) -> Config {
-        let mut config = Config::default();
-        config.presets = parse_templates(toml_text).unwrap();
-        config
+        Config {
+            presets: parse_templates(toml_text).unwrap(),
+            ..Config::default()
+        }
     }
 
     #[test]
