@@ -722,45 +722,28 @@ async fn p_acc_4_the_export_lists_linked_sign_in_identities_and_no_token(t: Test
 }
 
 /// Issue 25: the person's presets and batches are theirs to take (and only theirs).
+/// POSTs `body` to `uri` and expects `201 Created`: the answer.
+async fn created(t: &TestApp, auth: &Auth, uri: &str, body: Value) -> Value {
+    let r = t.json(Method::POST, uri, auth, body).await;
+    let text = String::from_utf8_lossy(&r.body);
+    assert_eq!(r.status, StatusCode::CREATED, "{uri}: {text}");
+    r.json()
+}
+
 async fn p_rights_1_the_export_holds_presets_and_batches(t: TestApp) {
     let auth = Auth::Cookie(t.signed_in_user("pia@example.org", "pia").await);
     let other = Auth::Cookie(t.signed_in_user("quinn@example.org", "quinn").await);
     let settings = json!({ "aspect": "9:16", "style": "warm" });
-    let r = t
-        .json(
-            Method::POST,
-            "/api/v1/presets",
-            &auth,
-            json!({ "name": "Pia's reels", "settings": settings }),
-        )
-        .await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-    let preset = r.json()["id"].as_str().unwrap().to_owned();
-    let r = t
-        .json(
-            Method::POST,
-            "/api/v1/presets",
-            &other,
-            json!({ "name": "Quinn-only-preset", "settings": {} }),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED);
-    let r = t
-        .json(Method::POST, "/api/v1/batches", &auth,
-            json!({ "preset": preset, "scripts": [{ "title": "Dawn", "script": "Morning light on the water." }] }))
-        .await;
-    assert_eq!(
-        r.status,
-        StatusCode::CREATED,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-    let batch = r.json();
+    let body = json!({ "name": "Pia's reels", "settings": settings });
+    let preset = created(&t, &auth, "/api/v1/presets", body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({ "name": "Quinn-only-preset", "settings": {} });
+    created(&t, &other, "/api/v1/presets", body).await;
+    let script = json!({ "title": "Dawn", "script": "Morning light on the water." });
+    let body = json!({ "preset": preset, "scripts": [script] });
+    let batch = created(&t, &auth, "/api/v1/batches", body).await;
 
     let item = export_and_wait(&t, &auth).await;
     assert_eq!(item["status"], "ready", "{item}");
