@@ -33,7 +33,7 @@ try {
   await signIn(page, base, email, password);
 
   step('save the form as a preset, and fill the form from a template and back');
-  await page.getByLabel('Aspect').selectOption('1:1');
+  await page.getByLabel('Aspect', { exact: true }).selectOption('1:1');
   await page.getByLabel('Resolution').selectOption('480p');
   await page.getByLabel('Save these settings as a preset named').fill('Tiny square');
   await page.getByRole('button', { name: 'Save as preset' }).click();
@@ -46,11 +46,11 @@ try {
   assert.equal(mine.settings.script, undefined, 'a preset holds no script');
   await page.locator('#script').fill('Kept while a preset is applied.');
   await page.getByLabel('Preset', { exact: true }).selectOption('template:documentary');
-  assert.equal(await page.getByLabel('Aspect').inputValue(), '16:9');
-  assert.equal(await page.getByLabel('Style').inputValue(), 'cinematic');
+  assert.equal(await page.getByLabel('Aspect', { exact: true }).inputValue(), '16:9');
+  assert.equal(await page.getByLabel('Style', { exact: true }).inputValue(), 'cinematic');
   assert.equal(await page.locator('#script').inputValue(), 'Kept while a preset is applied.');
   await page.getByLabel('Preset', { exact: true }).selectOption(mine.id);
-  assert.equal(await page.getByLabel('Aspect').inputValue(), '1:1');
+  assert.equal(await page.getByLabel('Aspect', { exact: true }).inputValue(), '1:1');
 
   step('upload a CSV of scripts, pick the preset, see the whole quote');
   await page.goto(base + '/batches');
