@@ -688,3 +688,18 @@ async fn storyboard_edit_and_render_in_chromium() {
     let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];
     run_browser_script(&server, "storyboard.mjs", args).await;
 }
+
+/// Presets and batches in the studio (issue 25): `tests/web/batches.mjs` saves a preset from the
+/// Create form, uploads a CSV of two scripts on the batch page with it, and follows the batch's
+/// progress page. The jobs are the studio engine's at 480p; the test does not wait for them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn studio_preset_and_csv_batch_in_chromium() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let server = Server::start(&data, &[], &[]).await;
+    let email = "batches-web@example.org";
+    let mut api = server.client();
+    api.sign_up_and_in(&data, email, "batchesweb").await;
+    let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];
+    run_browser_script(&server, "batches.mjs", args).await;
+}

@@ -11,6 +11,7 @@ pub mod billing;
 pub mod load;
 pub mod music;
 pub mod oidc;
+pub mod presets;
 pub mod providers;
 pub mod secret;
 pub mod sections;
@@ -28,6 +29,7 @@ pub use billing::{
 pub use load::{ConfigError, Sources, ENV_PREFIX};
 pub use music::MusicConfig;
 pub use oidc::{OidcPreset, OidcProviderConfig};
+pub use presets::{parse_templates, BatchesConfig, PresetTemplate};
 pub use providers::{
     CreditsConfig, PrivacyConfig, ProviderAccount, ProvidersConfig, SHOT_PROVIDERS,
 };

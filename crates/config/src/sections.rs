@@ -71,6 +71,12 @@ pub struct Config {
     /// Stock photos and clips, and the operator's media library (issue 25).
     #[serde(default)]
     pub stock: crate::stock::StockConfig,
+    /// The operator's preset templates (`[[presets]]`, issue 25).
+    #[serde(default)]
+    pub presets: Vec<crate::presets::PresetTemplate>,
+    /// Limits of one batch request (issue 25).
+    #[serde(default)]
+    pub batches: crate::presets::BatchesConfig,
 }
 
 impl Default for Config {
@@ -133,6 +139,8 @@ impl Config {
             webhooks: crate::webhooks::WebhooksConfig::default(),
             speech: crate::speech::SpeechSettings::default(),
             stock: crate::stock::StockConfig::default(),
+            presets: Vec::new(),
+            batches: crate::presets::BatchesConfig::default(),
         }
     }
 }

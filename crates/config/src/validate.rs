@@ -74,6 +74,9 @@ impl Config {
         for (key, message) in self.stock.problems() {
             problems.add(&key, message);
         }
+        for (key, message) in self.preset_problems() {
+            problems.add(&key, message);
+        }
         problems.0
     }
 

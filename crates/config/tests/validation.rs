@@ -79,3 +79,37 @@ fn load_validated_refuses_an_invalid_configuration() {
     assert!(matches!(&error, ConfigError::Invalid(problems) if problems.len() == 1));
     assert!(error.to_string().contains("storage.s3.bucket"));
 }
+
+/// `[[presets]]` (issue 25): loaded from the file, an unknown field refused at load, and a
+/// template no job could start from named by `validate` (what `reelsmith config check` runs).
+#[test]
+fn preset_templates_load_and_a_bad_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        "[batches]\nmax_scripts = 20\n\n[[presets]]\nid = \"house\"\nname = \"House\"\n\
+         settings = { aspect = \"9:16\", transition = \"slide\" }\n\n[[presets]]\n\
+         id = \"wide\"\nname = \"Wide\"\nsettings = { aspect = \"21:9\" }\n",
+    )
+    .unwrap();
+    let config = Config::load(&Sources::default().with_config_file(&file)).unwrap();
+    assert_eq!(config.batches.max_scripts, 20);
+    let ids: Vec<String> = config
+        .preset_templates()
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert!(ids.contains(&"house".to_owned()) && ids.contains(&"documentary".to_owned()));
+    let problems = config.validate();
+    assert_eq!(keys(&config), ["presets.wide"], "{problems:?}");
+    assert!(problems[0].message.contains("21:9"), "{problems:?}");
+
+    std::fs::write(
+        &file,
+        "[[presets]]\nid = \"x\"\nname = \"X\"\ncolour = \"red\"\n",
+    )
+    .unwrap();
+    let error = Config::load(&Sources::default().with_config_file(&file)).unwrap_err();
+    assert!(error.to_string().contains("colour"), "{error}");
+}

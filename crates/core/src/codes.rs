@@ -94,6 +94,10 @@ catalogue! {
     AuthSuspended = "auth.suspended", 403, "The account is suspended.";
     AuthTooYoung = "auth.too_young", 422, "The person is younger than the minimum age of the service.";
     AuthWeakPassword = "auth.weak_password", 422, "The password is too short or too common.";
+    BatchEmpty = "batch.empty", 422, "A batch needs at least one script.";
+    BatchInvalidScript = "batch.invalid_script", 422, "One script of the batch is refused (`index` names it, `cause` gives its own code); nothing was created or charged.";
+    BatchInvalidSettings = "batch.invalid_settings", 422, "A batch's settings are not an object of preset settings (no script, media or recording).";
+    BatchTooManyScripts = "batch.too_many_scripts", 422, "The batch has more scripts than the server's `[batches] max_scripts`; nothing was created.";
     BillingAccountDeleted = "billing.account_deleted", 410, "The account is deleted.";
     BillingAlreadyLifetime = "billing.already_lifetime", 409, "The account has the Lifetime plan already.";
     BillingItemNotForSale = "billing.item_not_for_sale", 422, "The item has no price at the payment processor.";
@@ -255,6 +259,11 @@ catalogue! {
     PolicyNotCurrent = "policy.not_current", 409, "That policy version was replaced since.";
     PolicyUnknown = "policy.unknown", 404, "No such policy version was published.";
     PolicyVersionExists = "policy.version_exists", 409, "That version of that policy document was published before; versions are never edited.";
+    PresetInvalidName = "preset.invalid_name", 422, "A preset's name is empty, longer than 100 characters or holds control characters.";
+    PresetInvalidSettings = "preset.invalid_settings", 422, "A preset's settings are not an object of the settings a preset holds (no script, media or recording).";
+    PresetReadOnly = "preset.read_only", 409, "The operator's templates are read-only; save a preset of your own from one instead.";
+    PresetTooMany = "preset.too_many", 409, "The account keeps the most presets it may; delete one first.";
+    PresetUnknown = "preset.unknown", 422, "The request names a preset that is neither yours nor a template.";
     PreviewInvalidTime = "preview.invalid_time", 422, "The preview time must be between 0 and 60 seconds.";
     PreviewTextTooLong = "preview.text_too_long", 422, "The preview text is longer than 500 characters.";
     ProcessingPaused = "processing.paused", 409, "The account paused processing.";

@@ -11,6 +11,7 @@ pub mod codes;
 pub mod encoding;
 pub mod error;
 pub mod limits;
+pub mod preset;
 pub mod spec;
 pub mod valid;
 

@@ -161,7 +161,11 @@ impl CheckedSpec {
 /// Parses and checks a spec: limits (`RenderSpec::validate`), and every upload id the caller's
 /// own, of a kind that fits where it is used. Another user's upload is reported exactly like a
 /// missing one (P-SEC-4). A provider must be configured and consented to (P-TP-2).
-async fn checked_spec(state: &AppState, owner: &str, body: Value) -> ApiResult<CheckedSpec> {
+pub(crate) async fn checked_spec(
+    state: &AppState,
+    owner: &str,
+    body: Value,
+) -> ApiResult<CheckedSpec> {
     let checked = valid_spec(state, owner, body).await?;
     if !checked.plan.is_studio() {
         provider_is_usable(state, owner, &checked.plan.provider).await?;
@@ -179,6 +183,8 @@ pub(crate) async fn valid_spec(
     owner: &str,
     body: Value,
 ) -> ApiResult<CheckedSpec> {
+    // A named preset (issue 25) fills in what the request leaves out.
+    let body = crate::presets::apply(state, owner, body).await?;
     // serde reads a struct from a JSON array too (its fields in order): a spec is an object.
     if !body.is_object() {
         return Err(ApiError::of(

@@ -13,6 +13,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod batches;
 pub mod billing;
 pub mod billing_webhooks;
 pub mod cloud_voices;
@@ -34,6 +35,7 @@ pub mod oidc;
 pub mod openapi;
 pub mod outbound_webhooks;
 pub mod policies;
+pub mod presets;
 pub mod preview;
 pub mod providers;
 pub mod range;
@@ -162,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sharing_api())
         .merge(outbound_webhooks_api())
         .merge(storyboards_api())
+        .merge(presets_api(state.config.batches.max_request_kib * 1024))
         .route("/voices", get(sound::voices))
         .route("/voices/{id}/sample", get(sound::voice_sample))
         .route("/music", get(sound::music))
@@ -260,6 +263,25 @@ fn storyboards_api() -> Router<AppState> {
             get(sb::get).put(sb::replace).delete(sb::delete),
         )
         .route("/jobs/{id}/render", post(sb::render))
+}
+
+/// Issue 25's presets and batches; a batch's body may be larger than other JSON bodies.
+fn presets_api(batch_body_limit: usize) -> Router<AppState> {
+    let limit = || DefaultBodyLimit::max(batch_body_limit);
+    Router::new()
+        .route("/presets", post(presets::create).get(presets::list))
+        .route(
+            "/presets/{id}",
+            get(presets::get)
+                .put(presets::replace)
+                .delete(presets::delete),
+        )
+        .route(
+            "/batches",
+            post(batches::create).get(batches::list).layer(limit()),
+        )
+        .route("/batches/quote", post(batches::quote).layer(limit()))
+        .route("/batches/{id}", get(batches::get))
 }
 
 /// Issue 23's outbound webhooks, registered per API token.

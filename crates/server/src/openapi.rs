@@ -113,6 +113,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(StoryboardsDoc::openapi());
     doc.merge(crate::error_codes::ErrorCodesDoc::openapi());
     doc.merge(crate::preview::PreviewApi::openapi());
+    doc.merge(crate::presets::PresetsApi::openapi());
     unique_operation_ids(&mut doc);
     doc
 }

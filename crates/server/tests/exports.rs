@@ -27,6 +27,7 @@ on_both!(
     p_rights_1_a_failed_build_is_marked_failed_and_leaves_no_archive,
     p_sec_6_export_request_and_download_are_audit_logged,
     p_acc_4_the_export_lists_linked_sign_in_identities_and_no_token,
+    p_rights_1_the_export_holds_presets_and_batches,
 );
 
 /// Plays the worker: claims the job and records a finished revision with `video` and captions.
@@ -718,4 +719,45 @@ async fn p_acc_4_the_export_lists_linked_sign_in_identities_and_no_token(t: Test
             assert!(!text.contains(secret), "{name} holds {secret}");
         }
     }
+}
+
+/// Issue 25: the person's presets and batches are theirs to take (and only theirs).
+/// POSTs `body` to `uri` and expects `201 Created`: the answer.
+async fn created(t: &TestApp, auth: &Auth, uri: &str, body: Value) -> Value {
+    let r = t.json(Method::POST, uri, auth, body).await;
+    let text = String::from_utf8_lossy(&r.body);
+    assert_eq!(r.status, StatusCode::CREATED, "{uri}: {text}");
+    r.json()
+}
+
+async fn p_rights_1_the_export_holds_presets_and_batches(t: TestApp) {
+    let auth = Auth::Cookie(t.signed_in_user("pia@example.org", "pia").await);
+    let other = Auth::Cookie(t.signed_in_user("quinn@example.org", "quinn").await);
+    let settings = json!({ "aspect": "9:16", "style": "warm" });
+    let body = json!({ "name": "Pia's reels", "settings": settings });
+    let preset = created(&t, &auth, "/api/v1/presets", body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({ "name": "Quinn-only-preset", "settings": {} });
+    created(&t, &other, "/api/v1/presets", body).await;
+    let script = json!({ "title": "Dawn", "script": "Morning light on the water." });
+    let body = json!({ "preset": preset, "scripts": [script] });
+    let batch = created(&t, &auth, "/api/v1/batches", body).await;
+
+    let item = export_and_wait(&t, &auth).await;
+    assert_eq!(item["status"], "ready", "{item}");
+    let got = t.get(item["download_url"].as_str().unwrap(), &auth).await;
+    let mut zip = unzip(&got.body);
+    let doc = json_entry(&mut zip, "presets.json");
+    assert_eq!(doc["presets"].as_array().unwrap().len(), 1, "{doc}");
+    assert_eq!(doc["presets"][0]["id"], preset.as_str());
+    assert_eq!(doc["presets"][0]["name"], "Pia's reels");
+    assert_eq!(doc["presets"][0]["settings"], settings);
+    assert_eq!(doc["batches"][0]["id"], batch["id"]);
+    assert_eq!(doc["batches"][0]["preset"], preset.as_str());
+    assert_eq!(doc["batches"][0]["jobs"], json!([batch["jobs"][0]["id"]]));
+    let readme = String::from_utf8(entry(&mut zip, "README.txt")).unwrap();
+    assert!(readme.contains("presets.json"), "{readme}");
+    assert!(!String::from_utf8_lossy(&entry(&mut zip, "presets.json")).contains("Quinn-only"));
 }

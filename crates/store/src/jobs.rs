@@ -321,6 +321,52 @@ macro_rules! insert_event {
 }
 pub(crate) use insert_event;
 
+/// Inserts a queued job (its row, first revision, credit hold and `queued` event) on `$tx`,
+/// exactly as a single submission does; a batch inserts each of its jobs with it. `Ok(false)`
+/// when the owner's idempotency key is taken (nothing inserted); the active-jobs cap and a short
+/// balance are errors, and dropping `$tx` undoes everything.
+macro_rules! insert_queued_job {
+    ($tx:expr, $id:expr, $new:expr, $params:expr, $plan:expr, $digest:expr, $max_active:expr, $now:expr) => {
+        async {
+            let insert_job = "INSERT INTO jobs (id, owner_id, status, params_json, idempotency_key, \
+                current_revision, attempts, next_attempt_at, created_at, updated_at, \
+                idempotency_digest, plan_json) \
+                VALUES ($1, $2, 'queued', $3, $4, 1, 0, $5, $5, $5, $6, $7) \
+                ON CONFLICT (owner_id, idempotency_key) DO NOTHING";
+            let insert_revision =
+                "INSERT INTO job_revisions (job_id, revision, params_json, status, created_at, \
+                plan_json) VALUES ($1, 1, $2, 'queued', $3, $4)";
+            let n = sqlx::query(insert_job)
+                .bind($id).bind(&$new.owner_id).bind($params).bind(&$new.idempotency_key)
+                .bind($now).bind($digest).bind($plan)
+                .execute(&mut *$tx).await?.rows_affected();
+            if n == 0 {
+                return Ok::<bool, $crate::error::StoreError>(false);
+            }
+            if let Some(limit) = $max_active {
+                let active: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM jobs WHERE owner_id = $1 \
+                     AND status IN ('queued', 'running')",
+                )
+                .bind(&$new.owner_id).fetch_one(&mut *$tx).await?;
+                // The count includes the job just inserted; dropping the transaction rolls it back.
+                if active > limit {
+                    return Err($crate::error::StoreError::ActiveJobLimit { limit });
+                }
+            }
+            sqlx::query(insert_revision).bind($id).bind($params).bind($now).bind($plan)
+                .execute(&mut *$tx).await?;
+            $crate::credits::hold_credits!($tx, &$new.owner_id, $id, 1_i64, $new.cost, $now).await?;
+            let payload = serde_json::json!({ "revision": 1 }).to_string();
+            $crate::jobs::insert_event!(
+                $tx, $id, "queued", None::<String>, Some(0.0_f64), Some(payload), $now
+            )?;
+            Ok(true)
+        }
+    };
+}
+pub(crate) use insert_queued_job;
+
 /// The object keys of one non-current revision of the owner's job, read on `$conn` (a
 /// connection or a transaction): `Ok(None)` when not theirs or unknown.
 macro_rules! revision_keys {
@@ -438,14 +484,6 @@ impl Db {
         let id = id.to_owned();
         let params = new.params.to_string();
         let plan = plan.map(Value::to_string);
-        let insert_job = "INSERT INTO jobs (id, owner_id, status, params_json, idempotency_key, \
-            current_revision, attempts, next_attempt_at, created_at, updated_at, \
-            idempotency_digest, plan_json) \
-            VALUES ($1, $2, 'queued', $3, $4, 1, 0, $5, $5, $5, $6, $7) \
-            ON CONFLICT (owner_id, idempotency_key) DO NOTHING";
-        let insert_revision =
-            "INSERT INTO job_revisions (job_id, revision, params_json, status, created_at, \
-            plan_json) VALUES ($1, 1, $2, 'queued', $3, $4)";
         let created = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             if max_active.is_some() {
@@ -461,29 +499,12 @@ impl Db {
                     return Ok::<Option<bool>, StoreError>(None);
                 }
             }
-            let n = sqlx::query(insert_job)
-                .bind(&id).bind(&new.owner_id).bind(&params).bind(&new.idempotency_key).bind(now)
-                .bind(request_digest).bind(&plan)
-                .execute(&mut *tx).await?.rows_affected();
-            if n == 0 {
+            let inserted = insert_queued_job!(
+                tx, &id, new, &params, &plan, request_digest, max_active, now
+            ).await?;
+            if !inserted {
                 return Ok(Some(false));
             }
-            if let Some(limit) = max_active {
-                let active: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM jobs WHERE owner_id = $1 \
-                     AND status IN ('queued', 'running')",
-                )
-                .bind(&new.owner_id).fetch_one(&mut *tx).await?;
-                // The count includes the job just inserted; dropping `tx` rolls it back.
-                if active > limit {
-                    return Err(StoreError::ActiveJobLimit { limit });
-                }
-            }
-            sqlx::query(insert_revision).bind(&id).bind(&params).bind(now).bind(&plan)
-                .execute(&mut *tx).await?;
-            hold_credits!(tx, &new.owner_id, &id, 1_i64, new.cost, now).await?;
-            let payload = json!({ "revision": 1 }).to_string();
-            insert_event!(tx, &id, "queued", None::<String>, Some(0.0_f64), Some(payload), now)?;
             tx.commit().await?;
             crate::live::job_events_committed(self, &id);
             Ok(Some(true))

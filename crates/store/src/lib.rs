@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod audit;
+pub mod batches;
 pub mod billing;
 pub mod breach;
 pub mod codes;
@@ -28,6 +29,7 @@ pub mod object_names;
 pub mod objects;
 pub mod oidc;
 pub mod policies;
+pub mod presets;
 pub mod queue;
 pub mod rate_limit;
 pub mod retention;
@@ -43,6 +45,7 @@ pub mod users;
 pub mod webhooks;
 
 pub use audit::{AuditEntry, NewAuditEntry};
+pub use batches::{Batch, NewBatchJob};
 pub use billing::{
     BillingChange, Checkout, CreditOnce, EventOutcome, NewPayment, Payment, PlanChange, UserPlan,
 };
@@ -73,6 +76,7 @@ pub use objects::{
 };
 pub use oidc::{OidcFlow, OidcIdentity, OidcPending, UnlinkOutcome};
 pub use policies::{PolicyAcceptance, PolicyKind, PolicyVersion, UserContact};
+pub use presets::Preset;
 pub use queue::{ClaimedJob, Lease, RunLimits};
 pub use rate_limit::RateDecision;
 pub use retention::{upload_ids_in, EndedRevision, JobUploadRefs, RevisionKeys};

@@ -416,8 +416,42 @@ async fn collect(state: &AppState, export: &Export) -> Result<Vec<Entry>, Export
         })
         .collect();
     entries.push(document("storyboards.json", &Value::Array(drafts)));
+    entries.push(document(
+        "presets.json",
+        &presets_json(state, user_id).await?,
+    ));
     entries.extend(media_entries);
     Ok(entries)
+}
+
+/// The person's presets and batches (issue 25): settings they chose and named, and which jobs
+/// each batch made.
+async fn presets_json(state: &AppState, user_id: &str) -> Result<Value, ExportError> {
+    let presets: Vec<Value> = state
+        .db
+        .presets_of(user_id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            json!({ "id": p.id, "name": p.name, "settings": p.settings,
+                    "created_at": rfc3339(p.created_at), "updated_at": rfc3339(p.updated_at) })
+        })
+        .collect();
+    let mut batches = Vec::new();
+    for b in state.db.batches_of(user_id, i64::MAX).await? {
+        let jobs: Vec<String> = state
+            .db
+            .batch_jobs(&b.id)
+            .await?
+            .into_iter()
+            .map(|j| j.id)
+            .collect();
+        batches.push(
+            json!({ "id": b.id, "preset": b.preset_id, "settings": b.settings,
+            "credits": b.credits, "jobs": jobs, "created_at": rfc3339(b.created_at) }),
+        );
+    }
+    Ok(json!({ "presets": presets, "batches": batches }))
 }
 
 /// `jobs.json` and the scripts and outputs of every revision.
@@ -545,7 +579,8 @@ fn readme(export: &Export, now: i64) -> String {
          audit.json       security events recorded about your account\n\
          transfers.json   every transfer of your data to a third-party provider\n\
          uploads.json     your uploads, with the file each one is in\n\
-         storyboards.json your storyboards not rendered yet: their scenes and settings\n\n\
+         storyboards.json your storyboards not rendered yet: their scenes and settings\n\
+         presets.json     your presets (named settings) and batches (which jobs each made)\n\n\
          scripts/<job>-r<revision>.txt   each revision's script, exactly as written\n\
          videos/<job>-r<revision>.mp4    the videos (with .jpg posters and .vtt/.srt captions)\n\
          uploads/<id>.<ext>              your uploads, exactly as Reelsmith serves them\n\n\

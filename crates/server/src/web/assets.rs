@@ -44,6 +44,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../../../web/static/storyboard.js"),
     ),
     (
+        "presets.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/static/presets.js"),
+    ),
+    (
         "oidc.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../../web/static/oidc.js"),

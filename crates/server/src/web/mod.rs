@@ -7,6 +7,7 @@
 //! Pages for signed-in people redirect to the sign-in page when there is no valid session.
 
 pub mod assets;
+pub mod batches_page;
 pub mod billing_pages;
 pub mod choices;
 pub mod csrf;
@@ -47,6 +48,8 @@ pub fn routes() -> Router<AppState> {
         .route("/creations", get(creations))
         .route("/creations/{id}", get(job))
         .route("/storyboards/{id}", get(storyboard_page::storyboard))
+        .route("/batches", get(batches_page::batches))
+        .route("/batches/{id}", get(batches_page::batch))
         .route("/account", get(account))
         .route("/providers", get(providers))
         .route("/credits", get(credits))
