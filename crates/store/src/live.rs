@@ -7,7 +7,12 @@
 //!   [`PgListener`] (started by the first [`LiveEvents::subscribe`]) and fans the wake-ups out to
 //!   the streams of that job.
 //! - SQLite: the store's own write paths wake the fan-out directly once their transaction has
-//!   committed (workers run inside the serving process there).
+//!   committed, for the streams of the process that wrote (workers embedded in `serve`). For the
+//!   events another process writes (a separate `reelsmith worker` on the same file), one watcher
+//!   per [`LiveEvents`] (started by the first subscription) reads the end of the event log every
+//!   [`SQLITE_WATCH_EVERY`] and wakes the jobs that got events: one indexed query per process per
+//!   tick, however many streams are open. SQLite runs one write transaction at a time, so event
+//!   ids become visible in order and "every id above the last one seen" misses none.
 //!
 //! A wake-up carries only the job id: the events themselves are always read from the database,
 //! which stays the only source of truth. After the listener loses its connection (a database
@@ -19,6 +24,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+use sqlx::sqlite::SqlitePool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -30,6 +36,13 @@ pub const JOB_EVENTS_CHANNEL: &str = "reelsmith_job_events";
 
 /// How long the listener waits between attempts to reach a database that is down.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+
+/// How often a SQLite process looks for events written by other processes: the most a
+/// worker's event waits beyond its commit, for ten small reads a second per process.
+pub const SQLITE_WATCH_EVERY: Duration = Duration::from_millis(100);
+
+/// Event ids read per query by the SQLite watcher; a longer backlog is read in several.
+const SQLITE_WATCH_BATCH: i64 = 1000;
 
 /// The process's fan-out: one counter per followed job, bumped at each wake-up. Process-wide
 /// because the SQLite write paths that wake it know only their [`Db`]; job ids are unique
@@ -142,8 +155,9 @@ fn wake_followed(followed: &Followed) {
     }
 }
 
-/// A serving process's end of the wake-ups: subscribes streams, and on PostgreSQL owns the one
-/// listener of the process, started by the first subscription and stopped when this is dropped.
+/// A serving process's end of the wake-ups: subscribes streams, and owns the process's one
+/// PostgreSQL listener or SQLite watcher, started by the first subscription and stopped when
+/// this is dropped.
 pub struct LiveEvents {
     db: Db,
     followed: Followed,
@@ -159,17 +173,25 @@ impl LiveEvents {
         }
     }
 
-    /// Follow a job's events. On PostgreSQL the process's listener is listening when this
-    /// returns (its first start fails with the database's error, e.g. while it is down).
+    /// Follow a job's events. The process's listener (PostgreSQL) or watcher (SQLite) is
+    /// running when this returns (its first start fails with the database's error, e.g. while
+    /// it is down).
     pub async fn subscribe(&self, job_id: &str) -> StoreResult<JobEventSubscription> {
-        if let Db::Postgres(pool) = &self.db {
-            let mut running = self.listener.lock().await;
-            if running.as_ref().is_none_or(JoinHandle::is_finished) {
-                let listener = listen(pool).await?;
-                let relayed = relay(listener, pool.clone(), Arc::clone(&self.followed));
-                *running = Some(tokio::spawn(relayed));
-            }
+        let mut running = self.listener.lock().await;
+        if running.as_ref().is_none_or(JoinHandle::is_finished) {
+            let followed = Arc::clone(&self.followed);
+            *running = Some(match &self.db {
+                Db::Postgres(pool) => {
+                    let listener = listen(pool).await?;
+                    tokio::spawn(relay(listener, pool.clone(), followed))
+                }
+                Db::Sqlite(pool) => {
+                    let last = last_event_id(pool).await?;
+                    tokio::spawn(watch_sqlite(pool.clone(), last, followed))
+                }
+            });
         }
+        drop(running);
         *self
             .followed
             .lock()
@@ -188,6 +210,65 @@ impl Drop for LiveEvents {
     fn drop(&mut self) {
         if let Some(task) = self.listener.get_mut().take() {
             task.abort();
+        }
+    }
+}
+
+async fn last_event_id(pool: &SqlitePool) -> StoreResult<i64> {
+    let last: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM job_events")
+        .fetch_one(pool)
+        .await?;
+    Ok(last.unwrap_or(0))
+}
+
+/// The ids and jobs of the events committed after `after`, oldest first.
+async fn events_after(pool: &SqlitePool, after: i64) -> StoreResult<Vec<(i64, String)>> {
+    let rows =
+        sqlx::query_as("SELECT id, job_id FROM job_events WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(SQLITE_WATCH_BATCH)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows)
+}
+
+/// SQLite's cross-process wake-ups: wakes the jobs of the events committed since the last look,
+/// whichever process wrote them. An event this process wrote wakes its streams twice (here and
+/// at the commit), which costs a stream one read that finds nothing new, never a lost event.
+async fn watch_sqlite(pool: SqlitePool, mut last: i64, followed: Followed) {
+    let mut ticks = tokio::time::interval(SQLITE_WATCH_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let idle = followed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty();
+        if idle {
+            continue;
+        }
+        loop {
+            match events_after(&pool, last).await {
+                Ok(rows) => {
+                    let full = rows.len() as i64 >= SQLITE_WATCH_BATCH;
+                    let mut woken = std::collections::HashSet::new();
+                    for (id, job_id) in rows {
+                        last = last.max(id);
+                        if woken.insert(job_id.clone()) {
+                            HUB.wake(&job_id);
+                        }
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+                // A busy or briefly unreachable database: the next tick asks again, from
+                // the same place, so nothing is skipped.
+                Err(err) => {
+                    tracing::debug!(error = %err, "job event watcher could not read; trying again");
+                    break;
+                }
+            }
         }
     }
 }
