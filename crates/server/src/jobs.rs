@@ -736,7 +736,7 @@ async fn next_event(mut f: Follow) -> Option<(Result<Event, Infallible>, Follow)
             match f.poll {
                 Some(every) => tokio::time::sleep(every).await,
                 None => tokio::select! {
-                    _ = f.wake.woken() => {}
+                    _ = f.wake.woken(f.after) => {}
                     _ = tokio::time::sleep(f.recheck) => {}
                 },
             }

@@ -51,21 +51,47 @@ static HUB: LazyLock<Hub> = LazyLock::new(Hub::default);
 
 #[derive(Default)]
 struct Hub {
-    jobs: Mutex<HashMap<String, watch::Sender<u64>>>,
+    jobs: Mutex<HashMap<String, watch::Sender<Announced>>>,
+}
+
+/// What was announced for a job so far, shared by every stream of the job.
+#[derive(Debug, Clone, Copy, Default)]
+struct Announced {
+    /// Wake-ups so far.
+    wakes: u64,
+    /// The `wakes` count at the last wake-up that did not say which events (a commit in this
+    /// process, a NOTIFY, a reconnect, a deletion): every stream reads after one.
+    blind: u64,
+    /// The newest event id announced by the SQLite watcher: a stream that already delivered it
+    /// has nothing to read.
+    latest: i64,
 }
 
 impl Hub {
-    fn subscribe(&self, job_id: &str) -> watch::Receiver<u64> {
+    fn subscribe(&self, job_id: &str) -> watch::Receiver<Announced> {
         let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         jobs.entry(job_id.to_owned())
-            .or_insert_with(|| watch::channel(0).0)
+            .or_insert_with(|| watch::channel(Announced::default()).0)
             .subscribe()
     }
 
+    /// A wake-up that does not say which events: the job's streams read.
     fn wake(&self, job_id: &str) {
+        self.announce(job_id, |a| a.blind = a.wakes);
+    }
+
+    /// Events up to `event_id` were committed: streams that delivered it already stay asleep.
+    fn wake_up_to(&self, job_id: &str, event_id: i64) {
+        self.announce(job_id, |a| a.latest = a.latest.max(event_id));
+    }
+
+    fn announce(&self, job_id: &str, what: impl FnOnce(&mut Announced)) {
         let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(sender) = jobs.get(job_id) {
-            sender.send_modify(|n| *n = n.wrapping_add(1));
+            sender.send_modify(|a| {
+                a.wakes = a.wakes.wrapping_add(1);
+                what(a);
+            });
         }
     }
 
@@ -101,21 +127,34 @@ pub fn is_followed(job_id: &str) -> bool {
 /// event committed just after the read is never missed (at worst it costs one more read).
 pub struct JobEventSubscription {
     job_id: String,
-    rx: watch::Receiver<u64>,
+    rx: watch::Receiver<Announced>,
+    /// The wake-ups counted at the last [`mark_seen`](Self::mark_seen).
+    seen: u64,
     followed: Followed,
 }
 
 impl JobEventSubscription {
     /// Everything announced so far counts as seen: call just before reading the events.
     pub fn mark_seen(&mut self) {
-        self.rx.borrow_and_update();
+        self.seen = self.rx.borrow_and_update().wakes;
     }
 
-    /// Wait for a wake-up announced after the last [`mark_seen`](Self::mark_seen).
-    pub async fn woken(&mut self) {
-        if self.rx.changed().await.is_err() {
-            // The sender lives as long as a subscription does; never ending is the safe answer.
-            std::future::pending::<()>().await;
+    /// Wait for a wake-up announced after the last [`mark_seen`](Self::mark_seen) that may
+    /// bring events after `after` (the last event id the stream delivered). A wake-up for events
+    /// it already delivered (its own process's commit, then the SQLite watcher's announcement
+    /// of the same event) does not end the wait.
+    pub async fn woken(&mut self, after: i64) {
+        loop {
+            if self.rx.changed().await.is_err() {
+                // The sender lives as long as a subscription does; never ending is the safe
+                // answer.
+                std::future::pending::<()>().await;
+            }
+            let announced = *self.rx.borrow_and_update();
+            if announced.blind > self.seen || announced.latest > after {
+                return;
+            }
+            self.seen = announced.wakes;
         }
     }
 
@@ -201,6 +240,7 @@ impl LiveEvents {
         Ok(JobEventSubscription {
             job_id: job_id.to_owned(),
             rx: HUB.subscribe(job_id),
+            seen: 0,
             followed: Arc::clone(&self.followed),
         })
     }
@@ -233,8 +273,8 @@ async fn events_after(pool: &SqlitePool, after: i64) -> StoreResult<Vec<(i64, St
 }
 
 /// SQLite's cross-process wake-ups: wakes the jobs of the events committed since the last look,
-/// whichever process wrote them. An event this process wrote wakes its streams twice (here and
-/// at the commit), which costs a stream one read that finds nothing new, never a lost event.
+/// whichever process wrote them, saying up to which event: a stream that already delivered it
+/// (woken at the commit, in the process that wrote it) does not read again.
 async fn watch_sqlite(pool: SqlitePool, mut last: i64, followed: Followed) {
     let mut ticks = tokio::time::interval(SQLITE_WATCH_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -251,12 +291,14 @@ async fn watch_sqlite(pool: SqlitePool, mut last: i64, followed: Followed) {
             match events_after(&pool, last).await {
                 Ok(rows) => {
                     let full = rows.len() as i64 >= SQLITE_WATCH_BATCH;
-                    let mut woken = std::collections::HashSet::new();
+                    let mut newest: HashMap<String, i64> = HashMap::new();
                     for (id, job_id) in rows {
                         last = last.max(id);
-                        if woken.insert(job_id.clone()) {
-                            HUB.wake(&job_id);
-                        }
+                        let at = newest.entry(job_id).or_default();
+                        *at = (*at).max(id);
+                    }
+                    for (job_id, id) in newest {
+                        HUB.wake_up_to(&job_id, id);
                     }
                     if !full {
                         break;
