@@ -21,6 +21,68 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// The `--flag value` pairs a benchmark was started with. An unknown flag, a flag without a
+/// value or a value that does not parse stops the run, naming it.
+pub struct Flags {
+    values: Vec<(String, String)>,
+}
+
+impl Flags {
+    /// The pairs in `args`; every flag must be one of `known`.
+    pub fn parse(args: impl IntoIterator<Item = String>, known: &[&str]) -> Flags {
+        let mut args = args.into_iter();
+        let mut values = Vec::new();
+        while let Some(flag) = args.next() {
+            assert!(
+                known.contains(&flag.as_str()),
+                "unknown argument {flag} (known: {})",
+                known.join(", ")
+            );
+            let value = args
+                .next()
+                .unwrap_or_else(|| panic!("{flag} needs a value"));
+            values.push((flag, value));
+        }
+        Flags { values }
+    }
+
+    /// The pairs after the program's name.
+    pub fn from_env(known: &[&str]) -> Flags {
+        Flags::parse(std::env::args().skip(1), known)
+    }
+
+    fn value(&self, flag: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(f, _)| f == flag)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Replaces `target` with the flag's value when it was given.
+    pub fn set<T: std::str::FromStr>(&self, flag: &str, target: &mut T) {
+        if let Some(value) = self.value(flag) {
+            *target = parse_value(flag, value);
+        }
+    }
+
+    /// Replaces `target` with the flag's comma-separated values when it was given.
+    pub fn set_list<T: std::str::FromStr>(&self, flag: &str, target: &mut Vec<T>) {
+        if let Some(value) = self.value(flag) {
+            *target = value
+                .split(',')
+                .map(|v| parse_value(flag, v.trim()))
+                .collect();
+        }
+    }
+}
+
+fn parse_value<T: std::str::FromStr>(flag: &str, value: &str) -> T {
+    value
+        .parse()
+        .unwrap_or_else(|_| panic!("{flag}: {value:?} is not a valid value"))
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -169,6 +231,18 @@ impl Server {
     /// Starts `bin serve --no-workers` on a free port with `data`, an optional configuration
     /// file and extra environment; logs warnings to the bench's stderr.
     pub fn start(bin: &Path, data: &Path, config: Option<&Path>, env: &[(&str, &str)]) -> Server {
+        Server::start_logging(bin, data, config, env, None)
+    }
+
+    /// [`Server::start`] with its log written to `log` (when given) instead of the bench's
+    /// stderr; `env` may set `RUST_LOG`.
+    pub fn start_logging(
+        bin: &Path,
+        data: &Path,
+        config: Option<&Path>,
+        env: &[(&str, &str)],
+        log: Option<&Path>,
+    ) -> Server {
         let port = free_port();
         let mut cmd = Command::new(bin);
         cmd.args(["serve", "--no-workers", "--listen"])
@@ -178,11 +252,15 @@ impl Server {
         if let Some(config) = config {
             cmd.arg("--config").arg(config);
         }
+        let stderr = match log {
+            Some(log) => Stdio::from(std::fs::File::create(log).unwrap()),
+            None => Stdio::inherit(),
+        };
         let child = cmd
-            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         Server {

@@ -208,6 +208,7 @@ fn stage_label(stage: Stage) -> &'static str {
         Stage::Align => "aligning",
         Stage::Mix => "mixing",
         Stage::Compose => "rendering",
+        Stage::Encode => "encoding",
         Stage::Finish => "finishing",
     }
 }

@@ -112,8 +112,27 @@ pub enum Stage {
     Narrate,
     Align,
     Mix,
+    /// Frames drawn and handed to the encoder, which encodes them meanwhile (pipelined).
     Compose,
+    /// The encoder's tail once the last frame is drawn: the frames still queued, x264's
+    /// lookahead flushed, the audio muxed and the MP4 written.
+    Encode,
     Finish,
+}
+
+impl Stage {
+    /// The stage's name, as serialised (the job's usage) and as a metrics label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stage::Plan => "plan",
+            Stage::Narrate => "narrate",
+            Stage::Align => "align",
+            Stage::Mix => "mix",
+            Stage::Compose => "compose",
+            Stage::Encode => "encode",
+            Stage::Finish => "finish",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -447,8 +466,10 @@ pub fn render_scenes(
             total,
         });
     }
-    encoder.finish()?;
     clock.lap(Stage::Compose);
+    progress(Progress::Stage(Stage::Encode));
+    encoder.finish()?;
+    clock.lap(Stage::Encode);
 
     progress(Progress::Stage(Stage::Finish));
     let (vtt_path, srt_path, poster_path) = sidecars(&job.out);

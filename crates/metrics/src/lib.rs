@@ -195,7 +195,8 @@ impl Default for WorkerMetrics {
         let mut registry = Registry::default();
         registry.register_with_unit(
             "reelsmith_stage_duration",
-            "Time a job spent in a completed pipeline stage (fetch, shots, render, store)",
+            "Time a job spent in a completed pipeline stage (fetch, voice, shots, transcribe, render, store) \
+             or, within render, in a completed engine stage (plan, narrate, align, mix, compose, encode, finish)",
             Unit::Seconds,
             stages.clone(),
         );

@@ -14,8 +14,7 @@ use futures::Stream;
 use reelsmith_core::{Code, RenderSpec, ValidSpec};
 use reelsmith_jobs::{plan_job_with, EventKind, JobPlan, StoredPlan};
 use reelsmith_store::{
-    now_ms, upload_ids_in, CancelOutcome, Job, JobError, JobEvent, JobRevision, JobStatus, NewJob,
-    UploadKind,
+    now_ms, upload_ids_in, CancelOutcome, Job, JobError, JobEvent, JobRevision, NewJob, UploadKind,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -429,12 +428,14 @@ pub async fn get(
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobView>> {
-    let job = owned_job(&state, &caller, &client, &id).await?;
-    let mut view = JobView::from(&job);
-    view.cost = Some(JobCost::from_holds(&state.db.credit_holds(&job.id).await?));
-    if job.status == JobStatus::Queued {
-        view.queue_ahead = Some(state.db.queued_jobs_ahead(&job.id).await?);
-    }
+    // The job, its holds and its place in the queue in one query: this is the API's most read
+    // answer (clients poll it).
+    let Some(read) = state.db.job_read_for_owner(caller.id(), &id).await? else {
+        return Err(client.hidden(&state, caller.id(), "job", &id).await);
+    };
+    let mut view = JobView::from(&read.job);
+    view.cost = Some(JobCost::from_holds(&read.holds));
+    view.queue_ahead = read.queue_ahead;
     Ok(Json(view))
 }
 
@@ -741,7 +742,7 @@ async fn next_event(mut f: Follow) -> Option<(Result<Event, Infallible>, Follow)
             match f.poll {
                 Some(every) => tokio::time::sleep(every).await,
                 None => tokio::select! {
-                    _ = f.wake.woken() => {}
+                    _ = f.wake.woken(f.after) => {}
                     _ = tokio::time::sleep(f.recheck) => {}
                 },
             }

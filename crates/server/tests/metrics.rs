@@ -121,6 +121,15 @@ async fn a_render_moves_the_stage_histograms_runs_and_http_counters_and_no_label
         let sum = format!("reelsmith_stage_duration_seconds_sum{{stage=\"{stage}\"}}");
         assert!(sample(&after, &sum) > sample(&before, &sum), "{sum}");
     }
+    // Within `render`, each of the engine's own stages is a series of its own (a narrated
+    // script: no `align`, which times a recording).
+    for stage in ["plan", "narrate", "mix", "compose", "encode", "finish"] {
+        let series = format!("reelsmith_stage_duration_seconds_count{{stage=\"{stage}\"}}");
+        assert!(
+            sample(&after, &series) >= sample(&before, &series) + 1.0,
+            "{series} did not move:\n{after}"
+        );
+    }
     let succeeded = "reelsmith_renders_total{outcome=\"succeeded\"}";
     assert!(sample(&after, succeeded) >= sample(&before, succeeded) + 1.0);
     // The API's registry is this app's own: its counts are exact.

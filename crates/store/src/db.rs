@@ -33,6 +33,16 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// `columns` (a `"a, b, c"` list) as columns of the table aliased `alias` (`"t.a, t.b, t.c"`),
+/// for a join that reads one table's row type beside another's.
+pub(crate) fn qualified(alias: &str, columns: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// How long a SQLite connection waits for the write lock before giving up. Generous because
 /// workers and the API share one file and the machine may be busy.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -6,8 +6,8 @@
 
 use serde_json::{json, Value};
 
-use crate::credits::settle_holds;
-use crate::db::{with_pool, BeginWrite, Db, UnixMillis};
+use crate::credits::{settle_holds, CreditHold};
+use crate::db::{qualified, with_pool, BeginWrite, Db, UnixMillis};
 use crate::error::{StoreError, StoreResult};
 use crate::jobs::{insert_event, Job, JobError, JobRow, JOB_COLUMNS};
 use crate::webhooks::{enqueue_webhooks, EVENT_FAILED, EVENT_PROGRESS, EVENT_SUCCEEDED};
@@ -69,6 +69,43 @@ const CANDIDATE: &str = "SELECT j.id, j.status FROM jobs j JOIN users u ON u.id 
     ORDER BY CASE WHEN j.status = 'running' THEN 0 ELSE 1 END, j.next_attempt_at, j.id \
     LIMIT 1";
 
+/// How many queued jobs a worker takes before the job aliased `me` (a scalar subquery): the
+/// claim's order (due time, then id) among jobs whose owners neither paused nor deleted.
+const QUEUED_AHEAD_OF_ME: &str = "SELECT COUNT(*) FROM jobs j JOIN users u ON u.id = j.owner_id \
+    WHERE j.status = 'queued' AND j.id <> me.id \
+      AND NOT u.processing_paused AND u.deleted_at IS NULL \
+      AND (j.next_attempt_at < me.next_attempt_at \
+        OR (j.next_attempt_at = me.next_attempt_at AND j.id < me.id))";
+
+/// One job as its owner reads it (see [`Db::job_read_for_owner`]).
+#[derive(Debug, Clone)]
+pub struct JobRead {
+    pub job: Job,
+    pub holds: Vec<CreditHold>,
+    /// Only while the job is queued.
+    pub queue_ahead: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct JobReadRow {
+    #[sqlx(flatten)]
+    job: JobRow,
+    hold_revision: Option<i64>,
+    hold_amount: Option<i64>,
+    hold_state: Option<String>,
+    queue_ahead: Option<i64>,
+}
+
+impl JobReadRow {
+    fn hold(&self) -> Option<CreditHold> {
+        Some(CreditHold {
+            revision: self.hold_revision?,
+            amount: self.hold_amount?,
+            state: self.hold_state.clone()?,
+        })
+    }
+}
+
 fn lease_cleared() -> &'static str {
     "lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL"
 }
@@ -78,14 +115,45 @@ impl Db {
     /// time, then id) among jobs whose owners neither paused nor deleted. Retries waiting for
     /// a later due time count as behind.
     pub async fn queued_jobs_ahead(&self, job_id: &str) -> StoreResult<i64> {
-        let sql = "SELECT COUNT(*) FROM jobs me, jobs j JOIN users u ON u.id = j.owner_id \
-            WHERE me.id = $1 AND j.status = 'queued' AND j.id <> me.id \
-              AND NOT u.processing_paused AND u.deleted_at IS NULL \
-              AND (j.next_attempt_at < me.next_attempt_at \
-                OR (j.next_attempt_at = me.next_attempt_at AND j.id < me.id))";
-        let n = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
-            .bind(job_id).fetch_one(pool).await)?;
-        Ok(n)
+        let sql = format!("SELECT ({QUEUED_AHEAD_OF_ME}) FROM jobs me WHERE me.id = $1");
+        let n = with_pool!(self, pool => sqlx::query_scalar::<_, i64>(&sql)
+            .bind(job_id).fetch_optional(pool).await)?;
+        Ok(n.unwrap_or(0))
+    }
+
+    /// The owner's job as its page and `GET /api/v1/jobs/{id}` show it, in one query: the job,
+    /// its credit holds (by revision) and, while queued, the jobs ahead of it. `None` when the
+    /// job is not the owner's. The stored plan is not read (`job.plan` is `None`): nothing shown
+    /// needs it, and it is the row's largest document.
+    pub async fn job_read_for_owner(
+        &self,
+        owner_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<JobRead>> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            let columns = qualified("me", JOB_COLUMNS).replace("me.plan_json", "NULL AS plan_json");
+            format!(
+                "SELECT {columns}, h.revision AS hold_revision, h.amount AS hold_amount, \
+                 h.state AS hold_state, \
+                 CASE WHEN me.status = 'queued' THEN ({QUEUED_AHEAD_OF_ME}) END AS queue_ahead \
+                 FROM jobs me LEFT JOIN credit_holds h ON h.job_id = me.id \
+                 WHERE me.id = $1 AND me.owner_id = $2 ORDER BY h.revision"
+            )
+        });
+        let rows = with_pool!(self, pool => sqlx::query_as::<_, JobReadRow>(SQL.as_str())
+            .bind(id).bind(owner_id).fetch_all(pool).await)?;
+        let mut rows = rows.into_iter();
+        let Some(first) = rows.next() else {
+            return Ok(None);
+        };
+        let queue_ahead = first.queue_ahead;
+        let mut holds: Vec<CreditHold> = first.hold().into_iter().collect();
+        holds.extend(rows.filter_map(|r| r.hold()));
+        Ok(Some(JobRead {
+            job: first.job.into_job()?,
+            holds,
+            queue_ahead,
+        }))
     }
 
     /// Atomically claim one job for `worker_id` with a lease of `lease_ms`, or `None` when

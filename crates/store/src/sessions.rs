@@ -1,7 +1,9 @@
 //! Browser sessions and API tokens (P-ACC-6). Both are looked up by the SHA-256 of the secret
 //! the client holds ([`crate::secret::sha256_hex`]); the secret itself is never stored.
 
-use crate::db::{new_id, with_pool, Db, UnixMillis};
+use std::sync::LazyLock;
+
+use crate::db::{new_id, qualified, with_pool, Db, UnixMillis};
 use crate::error::StoreResult;
 use crate::users::{User, UserRow, USER_COLUMNS};
 
@@ -67,24 +69,38 @@ impl Db {
     }
 
     /// The live session for a token hash and its user: `None` when unknown, expired, or the
-    /// account is deleted.
+    /// account is deleted or suspended. One query: every authenticated request asks this.
     pub async fn session_by_token_hash(
         &self,
         token_hash: &str,
         now: UnixMillis,
     ) -> StoreResult<Option<(Session, User)>> {
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND expires_at > $2"
-        );
-        let session = with_pool!(self, pool => sqlx::query_as::<_, Session>(&sql)
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT s.id AS session_id, s.created_at AS session_created_at, \
+                 s.last_seen_at AS session_last_seen_at, s.expires_at AS session_expires_at, \
+                 s.user_agent AS session_user_agent, s.ip AS session_ip, {} \
+                 FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND {LIVE_USER}",
+                qualified("u", USER_COLUMNS)
+            )
+        });
+        let row = with_pool!(self, pool => sqlx::query_as::<_, SessionUserRow>(SQL.as_str())
             .bind(token_hash).bind(now).fetch_optional(pool).await)?;
-        let Some(session) = session else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        Ok(self
-            .live_user(&session.user_id)
-            .await?
-            .map(|user| (session, user)))
+        let user = row.user.into_user()?;
+        let session = Session {
+            id: row.session_id,
+            user_id: user.id.clone(),
+            created_at: row.session_created_at,
+            last_seen_at: row.session_last_seen_at,
+            expires_at: row.session_expires_at,
+            user_agent: row.session_user_agent,
+            ip: row.session_ip,
+        };
+        Ok(Some((session, user)))
     }
 
     /// Record activity and slide the expiry forward.
@@ -212,16 +228,29 @@ impl Db {
         token_hash: &str,
         now: UnixMillis,
     ) -> StoreResult<Option<(ApiToken, User, bool)>> {
-        let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
-        );
-        let token = with_pool!(self, pool => sqlx::query_as::<_, ApiToken>(&sql)
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT t.id AS token_id, t.name AS token_name, t.prefix AS token_prefix, \
+                 t.created_at AS token_created_at, t.last_used_at AS token_last_used_at, {} \
+                 FROM api_tokens t JOIN users u ON u.id = t.user_id \
+                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND {LIVE_USER}",
+                qualified("u", USER_COLUMNS)
+            )
+        });
+        let row = with_pool!(self, pool => sqlx::query_as::<_, TokenUserRow>(SQL.as_str())
             .bind(token_hash).fetch_optional(pool).await)?;
-        let Some(mut token) = token else {
+        let Some(row) = row else {
             return Ok(None);
         };
-        let Some(user) = self.live_user(&token.user_id).await? else {
-            return Ok(None);
+        let user = row.user.into_user()?;
+        let mut token = ApiToken {
+            id: row.token_id,
+            user_id: user.id.clone(),
+            name: row.token_name,
+            prefix: row.token_prefix,
+            created_at: row.token_created_at,
+            last_used_at: row.token_last_used_at,
+            revoked_at: None,
         };
         let touch = token
             .last_used_at
@@ -234,14 +263,30 @@ impl Db {
         }
         Ok(Some((token, user, touch)))
     }
+}
 
-    async fn live_user(&self, user_id: &str) -> StoreResult<Option<User>> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL \
-            AND suspended_at IS NULL"
-        );
-        let row = with_pool!(self, pool => sqlx::query_as::<_, UserRow>(&sql)
-            .bind(user_id).fetch_optional(pool).await)?;
-        row.map(UserRow::into_user).transpose()
-    }
+/// The user a credential may act for: not deleted, not suspended (users aliased `u`).
+const LIVE_USER: &str = "u.deleted_at IS NULL AND u.suspended_at IS NULL";
+
+#[derive(sqlx::FromRow)]
+struct SessionUserRow {
+    session_id: String,
+    session_created_at: UnixMillis,
+    session_last_seen_at: UnixMillis,
+    session_expires_at: UnixMillis,
+    session_user_agent: Option<String>,
+    session_ip: Option<String>,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+#[derive(sqlx::FromRow)]
+struct TokenUserRow {
+    token_id: String,
+    token_name: String,
+    token_prefix: String,
+    token_created_at: UnixMillis,
+    token_last_used_at: Option<UnixMillis>,
+    #[sqlx(flatten)]
+    user: UserRow,
 }

@@ -192,15 +192,19 @@ async fn run_stages(
     // A cloud voice reads the narration before any shot is paid for: a refused consent or a
     // failing voice stops the job first.
     let instructions = spec.voice_instructions.clone();
+    let voice_started = Instant::now();
     let (inputs, cloud_heard) =
         match crate::voice::narrate(ctx, claimed, &plan, instructions.as_deref(), &folder).await? {
-            Some((path, words)) => (
-                Inputs {
-                    voice: Some(path),
-                    ..inputs
-                },
-                Some(words),
-            ),
+            Some((path, words)) => {
+                stage_done("voice", voice_started);
+                (
+                    Inputs {
+                        voice: Some(path),
+                        ..inputs
+                    },
+                    Some(words),
+                )
+            }
             None => (inputs, None),
         };
     // The engine aligns cloud narration to the script with its own local voice: the cloud
@@ -248,7 +252,14 @@ async fn run_stages(
     ensure_not_paused(ctx, &job.owner_id).await?;
     let heard = match cloud_heard {
         Some(words) => words,
-        None => transcript::heard_words(ctx, claimed, &spec, &inputs).await?,
+        None => {
+            let started = Instant::now();
+            let heard = transcript::heard_words(ctx, claimed, &spec, &inputs).await?;
+            if heard.is_some() {
+                stage_done("transcribe", started);
+            }
+            heard
+        }
     };
     let inputs = Inputs { heard, ..inputs };
 
@@ -271,6 +282,10 @@ async fn run_stages(
     *rendered = true;
     let render_ms = elapsed_ms(render_started);
     stage_done("render", render_started);
+    // The engine timed its own stages: observed after the render, so measuring costs it nothing.
+    for (stage, ms) in &output.stage_ms {
+        reelsmith_metrics::worker().observe_stage(stage.as_str(), Duration::from_millis(*ms));
+    }
     ctx.db
         .record_stage_output(
             lease,
@@ -507,7 +522,7 @@ fn overall_progress(p: Progress) -> f64 {
         Progress::Stage(Stage::Narrate | Stage::Align) => 0.07,
         Progress::Stage(Stage::Mix) => 0.09,
         Progress::Stage(Stage::Compose) => FRAMES_START,
-        Progress::Stage(Stage::Finish) => FRAMES_END,
+        Progress::Stage(Stage::Encode | Stage::Finish) => FRAMES_END,
         Progress::Frames { done, total } => {
             let fraction = if total == 0 {
                 0.0
@@ -615,13 +630,7 @@ fn usage_document(
     let render_stage_ms = output
         .stage_ms
         .iter()
-        .map(|(stage, ms)| {
-            let name = serde_json::to_value(stage)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            (name, *ms)
-        })
+        .map(|(stage, ms)| (stage.as_str().to_owned(), *ms))
         .collect();
     let file_bytes = OUTPUT_FILES
         .iter()

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reelsmith_bench::{load, sign_in, submit, wait_ready, Measured, Server};
+use reelsmith_bench::{load, sign_in, submit, wait_ready, Flags, Measured, Server};
 use serde_json::json;
 
 struct Options {
@@ -43,24 +43,11 @@ fn options() -> Options {
         bin: reelsmith_bench::reelsmith_bin(),
         gallery: 10_000,
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--connections" => {
-                options.connections = value
-                    .split(',')
-                    .map(|n| n.trim().parse().expect("numbers separated by commas"))
-                    .collect()
-            }
-            "--seconds" => options.seconds = value.parse().expect("a number"),
-            "--bin" => options.bin = PathBuf::from(value),
-            "--gallery" => options.gallery = value.parse().expect("a number"),
-            other => panic!("unknown argument {other}"),
-        }
-        i += 2;
-    }
+    let flags = Flags::from_env(&["--connections", "--seconds", "--bin", "--gallery"]);
+    flags.set_list("--connections", &mut options.connections);
+    flags.set("--seconds", &mut options.seconds);
+    flags.set("--bin", &mut options.bin);
+    flags.set("--gallery", &mut options.gallery);
     options
 }
 

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reelsmith_bench::{
-    load, load_until, quantile, sign_in, submit, wait_ready, Measured, Postgres, Server,
+    load, load_until, quantile, sign_in, submit, wait_ready, Flags, Measured, Postgres, Server,
 };
 use reelsmith_store::{now_ms, Db, RunLimits};
 use serde_json::json;
@@ -51,21 +51,20 @@ fn options() -> Options {
         seconds: 10,
         bin: reelsmith_bench::reelsmith_bin(),
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--jobs" => options.jobs = value.parse().expect("a number"),
-            "--workers" => options.workers = value.parse().expect("a number"),
-            "--readers" => options.readers = value.parse().expect("a number"),
-            "--connections" => options.connections = value.parse().expect("a number"),
-            "--seconds" => options.seconds = value.parse().expect("a number"),
-            "--bin" => options.bin = PathBuf::from(value),
-            other => panic!("unknown argument {other}"),
-        }
-        i += 2;
-    }
+    let flags = Flags::from_env(&[
+        "--jobs",
+        "--workers",
+        "--readers",
+        "--connections",
+        "--seconds",
+        "--bin",
+    ]);
+    flags.set("--jobs", &mut options.jobs);
+    flags.set("--workers", &mut options.workers);
+    flags.set("--readers", &mut options.readers);
+    flags.set("--connections", &mut options.connections);
+    flags.set("--seconds", &mut options.seconds);
+    flags.set("--bin", &mut options.bin);
     options
 }
 

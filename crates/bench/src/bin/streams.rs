@@ -1,17 +1,22 @@
 //! `bench-streams`: what open job event streams (SSE) cost the database. One real
-//! `reelsmith serve --no-workers` on a throwaway PostgreSQL cluster (initdb, as the tests make
-//! it), N streams open over loopback, each following a job of its own that stays quiet; the
-//! figures are PostgreSQL's own counts, of statements (`pg_stat_statements`) and of
-//! transactions (`pg_stat_database`), so nothing in the server is trusted to count itself.
+//! `reelsmith serve --no-workers`, N streams open over loopback, each following a job of its own
+//! that stays quiet, on PostgreSQL (a throwaway cluster, initdb, as the tests make it) and on
+//! SQLite (a data folder's file), one after the other. Nothing in the server is trusted to count
+//! itself: on PostgreSQL the figures are the database's own counts, of statements
+//! (`pg_stat_statements`) and of transactions (`pg_stat_database`); on SQLite, which keeps no
+//! such counts, they are the lines of sqlx's statement log (`RUST_LOG=sqlx::query=debug`, one
+//! line per statement run), read from the server's log file.
 //!
-//! Measured three ways in one run, side by side: the server with no stream open, with N
-//! streams woken by `LISTEN/NOTIFY` (today), and with N streams polling every 250 ms as before
-//! (the server started again with `REELSMITH_BENCH_EVENT_POLL_MS=250`). Then how long an event
-//! takes from its commit (written by another connection, like a worker) to a stream.
+//! Measured three ways per database, side by side: the server with no stream open, with N
+//! streams woken (PostgreSQL: `LISTEN/NOTIFY`; SQLite: one watcher per process reading the end
+//! of the event log, D-live-3), and with N streams polling every 250 ms as before (the server
+//! started again with `REELSMITH_BENCH_EVENT_POLL_MS=250`). Then how long an event takes from its
+//! commit to a stream, written by another process's connection (the bench's own, like a worker).
 //!
 //! Usage: `REELSMITH_BIN=target/release/reelsmith bench-streams [--streams 1000] [--seconds 10]
-//! [--quiet-seconds 60]` (the woken streams are measured over `--quiet-seconds`, long enough to
-//! include their safety reads; the other figures over `--seconds`).
+//! [--quiet-seconds 60] [--databases postgres,sqlite]` (the woken streams are measured over
+//! `--quiet-seconds`, long enough to include their safety reads; the other figures over
+//! `--seconds`).
 
 // A benchmark is a measuring tool, not a service: a failed step should stop it loudly, so it may
 // unwrap, and it may ask libc for the effective uid (the workspace denies both elsewhere).
@@ -25,7 +30,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use reelsmith_bench::{sign_in, wait_ready, Postgres, Server};
+use reelsmith_bench::{sign_in, wait_ready, Flags, Postgres, Server};
 use reelsmith_store::{now_ms, Db, NewJob};
 use serde_json::json;
 
@@ -35,6 +40,7 @@ struct Options {
     /// The woken streams are measured longer, so their safety reads (every 20 to 30 s) count.
     quiet_seconds: u64,
     bin: PathBuf,
+    databases: Vec<String>,
 }
 
 fn options() -> Options {
@@ -43,28 +49,53 @@ fn options() -> Options {
         seconds: 10,
         quiet_seconds: 60,
         bin: reelsmith_bench::reelsmith_bin(),
+        databases: vec!["postgres".into(), "sqlite".into()],
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--streams" => options.streams = value.parse().expect("a number"),
-            "--seconds" => options.seconds = value.parse().expect("a number"),
-            "--quiet-seconds" => options.quiet_seconds = value.parse().expect("a number"),
-            "--bin" => options.bin = PathBuf::from(value),
-            other => panic!("unknown argument {other}"),
-        }
-        i += 2;
-    }
+    let flags = Flags::from_env(&[
+        "--streams",
+        "--seconds",
+        "--quiet-seconds",
+        "--bin",
+        "--databases",
+    ]);
+    flags.set("--streams", &mut options.streams);
+    flags.set("--seconds", &mut options.seconds);
+    flags.set("--quiet-seconds", &mut options.quiet_seconds);
+    flags.set("--bin", &mut options.bin);
+    flags.set_list("--databases", &mut options.databases);
     options
+}
+
+/// Where the statements a server runs are counted.
+enum Meter<'a> {
+    /// `pg_stat_statements` and `pg_stat_database` of the `bench` database.
+    Postgres(&'a Postgres),
+    /// The server's log file, with sqlx's statement log on.
+    StatementLog(PathBuf),
+}
+
+impl Meter<'_> {
+    /// Statements run so far, and transactions where the database counts them.
+    fn counts(&self) -> (i64, Option<i64>) {
+        match self {
+            Meter::Postgres(pg) => {
+                let (statements, transactions) = pg_counts(pg);
+                (statements, Some(transactions))
+            }
+            Meter::StatementLog(log) => {
+                let text = std::fs::read_to_string(log).unwrap_or_default();
+                let statements = text.lines().filter(|l| l.contains(" sqlx::query")).count();
+                (statements as i64, None)
+            }
+        }
+    }
 }
 
 /// Statements the `bench` database has run so far (`pg_stat_statements`), and its
 /// transactions (`pg_stat_database`: a statement outside a transaction is one, and so is
 /// the connection pool's check of a connection before lending it, an empty query).
 /// Read from the `postgres` database, so the reading is not counted.
-fn counts(pg: &Postgres) -> (i64, i64) {
+fn pg_counts(pg: &Postgres) -> (i64, i64) {
     // Transaction statistics are flushed at most once a second by each backend.
     std::thread::sleep(Duration::from_millis(1200));
     let out = pg.psql(
@@ -80,17 +111,48 @@ fn counts(pg: &Postgres) -> (i64, i64) {
     )
 }
 
-fn start_server(options: &Options, config: &Path, data: &Path, poll: bool) -> Server {
-    let env: &[(&str, &str)] = if poll {
-        &[("REELSMITH_BENCH_EVENT_POLL_MS", "250")]
-    } else {
-        &[]
-    };
-    Server::start(&options.bin, data, Some(config), env)
+/// The server with the statement log on (SQLite) and, when `poll`, its streams polling.
+fn start_server(
+    options: &Options,
+    config: Option<&Path>,
+    data: &Path,
+    poll: bool,
+    log: Option<&Path>,
+) -> Server {
+    let mut env = vec![];
+    if poll {
+        env.push(("REELSMITH_BENCH_EVENT_POLL_MS", "250"));
+    }
+    if log.is_some() {
+        env.push(("RUST_LOG", "warn,sqlx::query=debug"));
+    }
+    Server::start_logging(&options.bin, data, config, &env, log)
 }
 
 fn main() {
     let options = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    for database in &options.databases {
+        match database.as_str() {
+            "postgres" => runtime.block_on(on_postgres(&options)),
+            "sqlite" => runtime.block_on(on_sqlite(&options)),
+            other => panic!("--databases: {other} is neither postgres nor sqlite"),
+        }
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+async fn on_postgres(options: &Options) {
     let pg = Postgres::start();
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
@@ -101,88 +163,132 @@ fn main() {
         format!("[database]\nurl = \"{}\"\nmax_connections = 16\n", pg.url()),
     )
     .unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(run(&options, &pg, &config, &data));
-}
-
-async fn run(options: &Options, pg: &Postgres, config: &Path, data: &Path) {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-
-    let mut server = start_server(options, config, data, false);
-    let mut base = server.base.clone();
-    wait_ready(&client, &base).await;
-    let cookie = sign_in(&client, &base, data).await;
-    let jobs = seed_jobs(pg, options.streams).await;
+    let client = http_client();
+    let server = start_server(options, Some(&config), &data, false, None);
+    wait_ready(&client, &server.base).await;
+    let cookie = sign_in(&client, &server.base, &data).await;
+    let db = Db::connect(&pg.url(), 2).await.unwrap();
+    let jobs = seed_jobs(&db, options.streams).await;
+    let meter = Meter::Postgres(&pg);
     println!(
         "job event streams, PostgreSQL, one `serve --no-workers`, {} streams each on a quiet job of its own, {} s per figure",
         options.streams, options.seconds
     );
-    let idle = rates(pg, options.seconds);
+    let idle = rates(&meter, options.seconds);
     println!("  no stream open:                       {idle}");
-
-    let streams = open_streams(&client, &base, &cookie, &jobs).await;
-    let woken = rates(pg, options.quiet_seconds);
-    println!(
-        "  {} streams, LISTEN/NOTIFY wake-ups:  {woken}   {:.3} queries per stream per second (over {} s, safety reads included)",
+    let streams = open_streams(&client, &server.base, &cookie, &jobs).await;
+    let woken = rates(&meter, options.quiet_seconds);
+    print_woken(
+        "LISTEN/NOTIFY wake-ups: ",
+        &idle,
+        &woken,
         streams.len(),
-        (woken.statements - idle.statements).max(0.0) / streams.len() as f64,
-        options.quiet_seconds
+        options,
     );
-    latency(pg, &jobs, streams).await;
-
+    latency(&db, &jobs, streams).await;
     drop(server);
-    server = start_server(options, config, data, true);
-    base = server.base.clone();
-    wait_ready(&client, &base).await;
-    let streams = open_streams(&client, &base, &cookie, &jobs).await;
-    let polled = rates(pg, options.seconds);
-    println!(
-        "  {} streams, polling every 250 ms:    {polled}   {:.3} queries per stream per second (before issue 23)",
-        streams.len(),
-        (polled.statements - idle.statements).max(0.0) / streams.len() as f64
-    );
+
+    let server = start_server(options, Some(&config), &data, true, None);
+    wait_ready(&client, &server.base).await;
+    let streams = open_streams(&client, &server.base, &cookie, &jobs).await;
+    let polled = rates(&meter, options.seconds);
+    print_polled(&idle, &polled, streams.len());
     drop(streams);
     drop(server);
+    db.close().await;
 }
 
-/// Statements and transactions per second the `bench` database ran over `seconds`.
-fn rates(pg: &Postgres, seconds: u64) -> Rates {
-    let (statements, transactions) = counts(pg);
+async fn on_sqlite(options: &Options) {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let client = http_client();
+    let log = temp.path().join("serve.log");
+    let server = start_server(options, None, &data, false, Some(&log));
+    wait_ready(&client, &server.base).await;
+    let cookie = sign_in(&client, &server.base, &data).await;
+    // The bench writes as a separate worker process would: its own connections to the file.
+    let db = Db::open_sqlite(&data.join("reelsmith.db"), 2)
+        .await
+        .unwrap();
+    let jobs = seed_jobs(&db, options.streams).await;
+    let meter = Meter::StatementLog(log);
+    println!(
+        "job event streams, SQLite, one `serve --no-workers`, events written by another process, {} streams each on a quiet job of its own, {} s per figure",
+        options.streams, options.seconds
+    );
+    let idle = rates(&meter, options.seconds);
+    println!("  no stream open:                       {idle}");
+    let streams = open_streams(&client, &server.base, &cookie, &jobs).await;
+    let woken = rates(&meter, options.quiet_seconds);
+    print_woken(
+        "event log watcher:      ",
+        &idle,
+        &woken,
+        streams.len(),
+        options,
+    );
+    latency(&db, &jobs, streams).await;
+    drop(server);
+
+    let log = temp.path().join("serve-polling.log");
+    let server = start_server(options, None, &data, true, Some(&log));
+    let meter = Meter::StatementLog(log);
+    wait_ready(&client, &server.base).await;
+    let streams = open_streams(&client, &server.base, &cookie, &jobs).await;
+    let polled = rates(&meter, options.seconds);
+    print_polled(&idle, &polled, streams.len());
+    drop(streams);
+    drop(server);
+    db.close().await;
+}
+
+fn print_woken(how: &str, idle: &Rates, woken: &Rates, streams: usize, options: &Options) {
+    println!(
+        "  {streams} streams, {how}{woken}   {:.3} queries per stream per second (over {} s, safety reads included)",
+        (woken.statements - idle.statements).max(0.0) / streams as f64,
+        options.quiet_seconds
+    );
+}
+
+fn print_polled(idle: &Rates, polled: &Rates, streams: usize) {
+    println!(
+        "  {streams} streams, polling every 250 ms:    {polled}   {:.3} queries per stream per second (before issue 23)",
+        (polled.statements - idle.statements).max(0.0) / streams as f64
+    );
+}
+
+/// Statements and transactions per second the server ran over `seconds`.
+fn rates(meter: &Meter, seconds: u64) -> Rates {
+    let (statements, transactions) = meter.counts();
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs(seconds));
-    let (statements_after, transactions_after) = counts(pg);
+    let (statements_after, transactions_after) = meter.counts();
     let elapsed = started.elapsed().as_secs_f64();
     Rates {
         statements: (statements_after - statements) as f64 / elapsed,
-        transactions: (transactions_after - transactions) as f64 / elapsed,
+        transactions: transactions
+            .zip(transactions_after)
+            .map(|(before, after)| (after - before) as f64 / elapsed),
     }
 }
 
 struct Rates {
     statements: f64,
-    transactions: f64,
+    transactions: Option<f64>,
 }
 
 impl std::fmt::Display for Rates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:>8.1} queries/s ({:>7.1} transactions/s)",
-            self.statements, self.transactions
-        )
+        write!(f, "{:>8.1} queries/s", self.statements)?;
+        match self.transactions {
+            Some(t) => write!(f, " ({t:>7.1} transactions/s)"),
+            None => write!(f, "                         "),
+        }
     }
 }
 
 /// `count` queued jobs of the signed-in user, written straight into the database.
-async fn seed_jobs(pg: &Postgres, count: usize) -> Vec<String> {
-    let db = Db::connect(&pg.url(), 2).await.unwrap();
+async fn seed_jobs(db: &Db, count: usize) -> Vec<String> {
     let owner = db
         .user_by_email("bench@example.org")
         .await
@@ -205,7 +311,6 @@ async fn seed_jobs(pg: &Postgres, count: usize) -> Vec<String> {
             .unwrap();
         jobs.push(job.job.id);
     }
-    db.close().await;
     jobs
 }
 
@@ -272,9 +377,9 @@ async fn open_streams(
     streams.into_iter().map(|(_, s)| s).collect()
 }
 
-/// From an event's commit (another connection, as a worker) to the stream that follows it.
-async fn latency(pg: &Postgres, jobs: &[String], mut streams: Vec<Stream>) {
-    let db = Db::connect(&pg.url(), 1).await.unwrap();
+/// From an event's commit (another process's connection, as a worker's) to the stream that
+/// follows it.
+async fn latency(db: &Db, jobs: &[String], mut streams: Vec<Stream>) {
     let mut took = Vec::new();
     for i in (0..streams.len()).step_by((streams.len() / 20).max(1)) {
         let sent = Instant::now();
@@ -295,5 +400,4 @@ async fn latency(pg: &Postgres, jobs: &[String], mut streams: Vec<Stream>) {
         took[took.len() - 1],
         streams.len()
     );
-    db.close().await;
 }
