@@ -352,9 +352,8 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
             "storyboard.too_many_scenes",
         ),
         (
-            json!([{ "text": "Stock.", "visual": { "kind": "stock", "provider": "pexels", "id": "1",
-                     "url": "https://images.pexels.com/1.jpg", "author": "A", "source_link": "https://pexels.com/1" } }]),
-            "storyboard.stock_unavailable",
+            json!([{ "text": "Stock.", "visual": { "kind": "stock", "pick": "made-up" } }]),
+            "storyboard.unknown_pick",
         ),
         (
             json!([{ "text": "Bad.", "visual": { "kind": "film" } }]),
