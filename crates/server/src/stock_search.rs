@@ -578,7 +578,13 @@ pub async fn description(
         .revision_plan(caller.id(), &id, revision)
         .await?
         .ok_or_else(|| ApiError::not_found("revision"))?;
-    let text = job_description(&job, plan.as_ref());
+    let params = state
+        .db
+        .revision_for_owner(caller.id(), &id, revision)
+        .await?
+        .map(|r| r.params)
+        .ok_or_else(|| ApiError::not_found("revision"))?;
+    let text = job_description(&job, &params, plan.as_ref());
     let disposition = format!(
         "attachment; filename=\"{}.description.txt\"",
         crate::jobs::file_stem(&job)
@@ -593,10 +599,9 @@ pub async fn description(
         .into_response())
 }
 
-/// The description file of one revision of `job`, whose stored plan is `plan`.
-pub fn job_description(job: &reelsmith_store::Job, plan: Option<&Value>) -> String {
-    let script = job
-        .params
+/// The description file of one revision of `job`, whose spec is `params` and stored plan `plan`.
+pub fn job_description(job: &reelsmith_store::Job, params: &Value, plan: Option<&Value>) -> String {
+    let script = params
         .get("script")
         .and_then(Value::as_str)
         .unwrap_or_default();

@@ -133,7 +133,7 @@ async fn consent(t: &TestApp, auth: &Auth, provider: &str) {
 
 /// A draft of [`SCRIPT`] (three title cards); its id and ETag.
 async fn draft(t: &TestApp, auth: &Auth) -> (String, String) {
-    let spec = json!({ "script": SCRIPT, "resolution": "480p", "fps": 12, "seed": 3 });
+    let spec = json!({ "script": SCRIPT, "resolution": "480p", "fps": 24, "seed": 3 });
     let r = t
         .json(Method::POST, "/api/v1/storyboards", auth, spec)
         .await;
@@ -291,8 +291,8 @@ async fn p_tp_3_p_tp_4_a_stock_search_sends_only_its_words_is_logged_and_cached(
     );
     assert_eq!(s.pexels.bodies().await.len(), sent.len(), "a cache hit calls nobody");
 
-    // Pixabay: the same words, its own credit line.
-    let r = pictures(&t, &ada, &id, 0, "source=pixabay").await;
+    // Pixabay (the lighthouse scene: its catalogue has no brown rocks): its own credit line.
+    let r = pictures(&t, &ada, &id, 1, "source=pixabay").await;
     assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
     let credit = r.json()["results"][0]["credit"]["text"]
         .as_str()
@@ -481,7 +481,17 @@ async fn stock_and_library_pictures_render_credited_and_a_refused_download_refun
     assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
 
     // A second draft showing a 12 s clip, over this server's 10 s limit.
-    let (long, long_etag) = draft(&t, &ada).await;
+    let (long, first_etag) = draft(&t, &ada).await;
+    let waves = put(
+        &t,
+        &ada,
+        &long,
+        &first_etag,
+        &json!([scene("Waves crash on the beach.", card())]),
+    )
+    .await;
+    assert_eq!(waves.status, StatusCode::OK, "{}", text(&waves));
+    let long_etag = waves.header("etag").to_owned();
     let clips = pictures(&t, &ada, &long, 0, "source=pexels&kind=video").await;
     assert_eq!(clips.status, StatusCode::OK, "{}", text(&clips));
     let twelve = clips.json()["results"]
@@ -498,7 +508,7 @@ async fn stock_and_library_pictures_render_credited_and_a_refused_download_refun
         &ada,
         &long,
         &long_etag,
-        &json!([scene("Brown rocks on a beach at sunset.", stock(&twelve))]),
+        &json!([scene("Waves crash on the beach.", stock(&twelve))]),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
