@@ -184,7 +184,7 @@
         box.append(el('p', { class: 'help' }, el('a', { href: PROVIDER_LINKS[x], rel: 'noopener', target: '_blank', text: `Pictures from ${SOURCE_NAMES[x]}` })));
       }
       for (const skip of answer.skipped) {
-        const why = skip.code === 'consent.required'
+        const why = skip.code === E.CONSENT_REQUIRED
           ? `${SOURCE_NAMES[skip.source]} was not searched: give your consent on the AI providers page to search it.`
           : `${SOURCE_NAMES[skip.source] || skip.source} was not searched: ${skip.detail}`;
         box.append(el('p', { class: 'help sb-skipped', text: why }));

@@ -41,7 +41,9 @@ impl AppState {
     pub fn new(db: Db, media: SealedMedia, mailer: Arc<dyn Mailer>, config: Arc<Config>) -> Self {
         let rules = rule_book(&config);
         let image_check = image_check(&config);
-        let stock = Arc::new(crate::stock_search::StockSources::from_config(&config.stock));
+        let stock = Arc::new(crate::stock_search::StockSources::from_config(
+            &config.stock,
+        ));
         let decode_permits = Arc::new(tokio::sync::Semaphore::new(
             config.uploads.decode_concurrency.max(1),
         ));

@@ -98,11 +98,7 @@ impl StockSources {
             });
         let mut providers = Vec::new();
         for (source, key, base) in [
-            (
-                Source::Pexels,
-                &config.pexels_key,
-                &config.pexels_base_url,
-            ),
+            (Source::Pexels, &config.pexels_key, &config.pexels_base_url),
             (
                 Source::Pixabay,
                 &config.pixabay_key,
@@ -146,7 +142,11 @@ impl StockSources {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
         if cache.len() >= CACHE_ENTRIES {
-            if let Some(oldest) = cache.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = cache
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone())
+            {
                 cache.remove(&oldest);
             }
         }
@@ -689,7 +689,11 @@ pub async fn preview(
 }
 
 fn mime_of(file: &str) -> String {
-    let ext = file.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+    let ext = file
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     match ext.as_str() {
         "png" => "image/png",
         "webp" => "image/webp",

@@ -372,7 +372,12 @@ fn stale(current: i64) -> ApiError {
 }
 
 /// A draft that is no longer there: rendered already (409), or not the caller's (404).
-pub(crate) async fn gone(state: &AppState, caller: &CurrentUser, client: &ClientInfo, id: &str) -> ApiError {
+pub(crate) async fn gone(
+    state: &AppState,
+    caller: &CurrentUser,
+    client: &ClientInfo,
+    id: &str,
+) -> ApiError {
     match state.db.job_for_owner(caller.id(), id).await {
         Ok(Some(_)) => ApiError::of(
             Code::StoryboardRendered,

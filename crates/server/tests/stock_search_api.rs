@@ -113,10 +113,7 @@ fn text(r: &Reply) -> String {
 }
 
 async fn user(t: &TestApp, name: &str) -> Auth {
-    Auth::Cookie(
-        t.signed_in_user(&format!("{name}@example.org"), name)
-            .await,
-    )
+    Auth::Cookie(t.signed_in_user(&format!("{name}@example.org"), name).await)
 }
 
 async fn consent(t: &TestApp, auth: &Auth, provider: &str) {
@@ -191,7 +188,9 @@ async fn my_transfers(t: &TestApp, auth: &Auth) -> Vec<Value> {
 
 async fn p_tp_2_without_consent_only_the_library_and_uploads_are_offered(t: TestApp, s: Stock) {
     let ada = user(&t, "ada").await;
-    let up = t.upload(&ada, "pic.jpg", "image/jpeg", &jpeg(320, 180)).await;
+    let up = t
+        .upload(&ada, "pic.jpg", "image/jpeg", &jpeg(320, 180))
+        .await;
     assert_eq!(up.status, StatusCode::CREATED, "{}", text(&up));
     let upload_id = up.json()["id"].as_str().unwrap().to_owned();
     let consents = t.get("/api/v1/me/consents", &ada).await.json();
@@ -216,11 +215,11 @@ async fn p_tp_2_without_consent_only_the_library_and_uploads_are_offered(t: Test
         results[0]["credit"]["text"],
         "\"Lighthouse at dusk\" by Jane Doe, CC-BY-4.0"
     );
+    assert!(results.iter().any(|p| p["source"] == "upload"
+        && p["preview_url"] == format!("/api/v1/uploads/{upload_id}/content").as_str()));
     assert!(results
         .iter()
-        .any(|p| p["source"] == "upload"
-            && p["preview_url"] == format!("/api/v1/uploads/{upload_id}/content").as_str()));
-    assert!(results.iter().all(|p| p["source"] != "pexels" && p["source"] != "pixabay"));
+        .all(|p| p["source"] != "pexels" && p["source"] != "pixabay"));
     let skipped: Vec<(&str, &str)> = found["skipped"]
         .as_array()
         .unwrap()
@@ -229,7 +228,10 @@ async fn p_tp_2_without_consent_only_the_library_and_uploads_are_offered(t: Test
         .collect();
     assert_eq!(
         skipped,
-        [("pexels", "consent.required"), ("pixabay", "consent.required")]
+        [
+            ("pexels", "consent.required"),
+            ("pixabay", "consent.required")
+        ]
     );
     for source in ["pexels", "pixabay"] {
         pictures(&t, &ada, &id, 1, &format!("source={source}"))
@@ -237,7 +239,10 @@ async fn p_tp_2_without_consent_only_the_library_and_uploads_are_offered(t: Test
             .assert_problem(StatusCode::CONFLICT, "consent.required");
     }
     assert!(s.pexels.bodies().await.is_empty(), "nothing reached Pexels");
-    assert!(s.pixabay.bodies().await.is_empty(), "nothing reached Pixabay");
+    assert!(
+        s.pixabay.bodies().await.is_empty(),
+        "nothing reached Pixabay"
+    );
     assert!(my_transfers(&t, &ada).await.is_empty());
     pictures(&t, &ada, &id, 1, "source=flickr")
         .await
@@ -276,10 +281,17 @@ async fn p_tp_3_p_tp_4_a_stock_search_sends_only_its_words_is_logged_and_cached(
             .map(String::as_str)
             .collect();
         keys.sort_unstable();
-        assert_eq!(keys, ["orientation", "page", "per_page", "query"], "nothing else leaves");
+        assert_eq!(
+            keys,
+            ["orientation", "page", "per_page", "query"],
+            "nothing else leaves"
+        );
         let words = body["query"]["query"].as_str().unwrap();
         assert!(words.split(' ').count() <= 3, "{words}");
-        assert!(!words.contains("at sunset"), "never the scene's text: {words}");
+        assert!(
+            !words.contains("at sunset"),
+            "never the scene's text: {words}"
+        );
     }
 
     // The same search again: answered from the cache, nothing sent, nothing logged.
@@ -289,7 +301,11 @@ async fn p_tp_3_p_tp_4_a_stock_search_sends_only_its_words_is_logged_and_cached(
         again.json()["results"].as_array().unwrap().len(),
         first["results"].as_array().unwrap().len()
     );
-    assert_eq!(s.pexels.bodies().await.len(), sent.len(), "a cache hit calls nobody");
+    assert_eq!(
+        s.pexels.bodies().await.len(),
+        sent.len(),
+        "a cache hit calls nobody"
+    );
 
     // Pixabay (its catalogue has no brown rocks, so a scene about the sea): its own credit line.
     let sea = json!([
@@ -312,7 +328,10 @@ async fn p_tp_3_p_tp_4_a_stock_search_sends_only_its_words_is_logged_and_cached(
         .iter()
         .filter(|x| x["purpose"] == "stock_search")
         .collect();
-    let to_pexels: Vec<&&Value> = searches.iter().filter(|x| x["provider"] == "pexels").collect();
+    let to_pexels: Vec<&&Value> = searches
+        .iter()
+        .filter(|x| x["provider"] == "pexels")
+        .collect();
     assert_eq!(to_pexels.len(), sent.len(), "{log:?}");
     let mut logged: Vec<&str> = to_pexels
         .iter()
@@ -343,8 +362,9 @@ async fn stock_picks_are_the_servers_own_for_that_draft_and_owner(t: TestApp, s:
         .unwrap()
         .to_owned();
     let (bobs_draft, _) = draft(&t, &bob).await;
-    let bobs = pictures(&t, &bob, &bobs_draft, 1, "source=library").await.json()["results"][0]
-        ["pick"]
+    let bobs = pictures(&t, &bob, &bobs_draft, 1, "source=library")
+        .await
+        .json()["results"][0]["pick"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -443,7 +463,10 @@ async fn work_until_done(t: &TestApp, ids: &[&str]) {
             if job.status.is_terminal() {
                 break;
             }
-            assert!(tokio::time::Instant::now() < deadline, "the job never ended");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the job never ended"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -555,19 +578,30 @@ async fn stock_and_library_pictures_render_credited_and_a_refused_download_refun
         description.contains("Photo by Ana Costa on Pexels <https://www.pexels.com/photo/brown-rocks-on-a-beach-at-sunset-2014422/>"),
         "{description}"
     );
-    assert!(description.contains("<https://example.org/lighthouse>"), "{description}");
+    assert!(
+        description.contains("<https://example.org/lighthouse>"),
+        "{description}"
+    );
     let bob = user(&t, "bob").await;
     t.get(&format!("/api/v1/jobs/{id}/description.txt"), &bob)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
     // The job's transfer log: the searches made for its draft, and the download.
-    let log = t.get(&format!("/api/v1/jobs/{id}/transfers"), &ada).await.json();
+    let log = t
+        .get(&format!("/api/v1/jobs/{id}/transfers"), &ada)
+        .await
+        .json();
     let purposes: Vec<(&str, &str)> = log
         .as_array()
         .unwrap()
         .iter()
-        .map(|x| (x["purpose"].as_str().unwrap(), x["status"].as_str().unwrap()))
+        .map(|x| {
+            (
+                x["purpose"].as_str().unwrap(),
+                x["status"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert!(purposes.contains(&("stock_search", "accepted")), "{log}");
     assert!(purposes.contains(&("stock_download", "accepted")), "{log}");
@@ -582,7 +616,11 @@ async fn stock_and_library_pictures_render_credited_and_a_refused_download_refun
         failed.error
     );
     let charged = view["cost"]["charged"].as_i64().unwrap_or(0);
-    assert_eq!(balance(&t, &ada).await, before - charged, "the failed job is refunded");
+    assert_eq!(
+        balance(&t, &ada).await,
+        before - charged,
+        "the failed job is refunded"
+    );
 
     // Deleting the job deletes its description with it.
     let gone = t.delete(&format!("/api/v1/jobs/{id}"), &ada).await;

@@ -38,10 +38,9 @@ pub(crate) async fn fetch(
             Source::Pexels | Source::Pixabay => download(ctx, claimed, offer, &dest).await?,
             Source::Upload => {
                 // The server turns an upload pick into an upload scene; one here is a bug.
-                return Err(WorkerError::InvalidParams(
-                    "a stock scene names an upload".into(),
-                )
-                .into());
+                return Err(
+                    WorkerError::InvalidParams("a stock scene names an upload".into()).into(),
+                );
             }
         };
         inputs.media.push(dest);
@@ -64,9 +63,9 @@ async fn copy_from_library(ctx: &JobContext, offer: &Candidate, dest: &Path) -> 
     let location = offer.location.clone();
     let dest = dest.to_path_buf();
     let copied = tokio::task::spawn_blocking(move || -> Result<u64, StockError> {
-        let root = root
-            .canonicalize()
-            .map_err(|e| StockError::Library(format!("the library folder cannot be opened: {e}")))?;
+        let root = root.canonicalize().map_err(|e| {
+            StockError::Library(format!("the library folder cannot be opened: {e}"))
+        })?;
         let file: PathBuf = root.join(&location).canonicalize().map_err(|_| {
             StockError::Library(format!("{location}: the file is no longer in the library"))
         })?;

@@ -458,7 +458,11 @@ async fn collect_jobs(
             // The video's description file (its credits), beside the video (issue 25).
             if !rev.output_keys.is_empty() {
                 let plan = db.revision_plan(user_id, &job.id, rev.revision).await?;
-                let text = crate::stock_search::job_description(&job, &rev.params, plan.flatten().as_ref());
+                let text = crate::stock_search::job_description(
+                    &job,
+                    &rev.params,
+                    plan.flatten().as_ref(),
+                );
                 let path = format!("videos/{}-r{}.description.txt", job.id, rev.revision);
                 files.push(Entry::Document {
                     path: path.clone(),
