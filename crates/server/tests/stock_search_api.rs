@@ -16,16 +16,12 @@ mod support;
 #[allow(unused_macros, unused_imports)]
 mod fakes;
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
 use common::*;
 use reelsmith_config::{Config, Secret};
 use reelsmith_store::JobStatus;
-use reelsmith_worker::{Worker, WorkerSettings};
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 const GRANT: i64 = 500;
 const SCRIPT: &str = "Brown rocks on a beach at sunset.\n\nA lighthouse stands on the rocky coast.\n\nQuantum zebras juggle marmalade.";
@@ -445,35 +441,6 @@ async fn no_results_and_a_provider_down_change_and_charge_nothing(t: TestApp, s:
         && x["outcome"] == "provider.unavailable"));
 }
 
-/// Runs a worker until every job of `ids` ended.
-async fn work_until_done(t: &TestApp, ids: &[&str]) {
-    let config = t.state.config.clone();
-    let mut settings = WorkerSettings::from_config(&config);
-    settings.poll_interval = Duration::from_millis(100);
-    settings.heartbeat = Duration::from_millis(500);
-    settings.engine.encode.preset = "ultrafast".into();
-    let worker = Worker::with_settings(t.state.db.clone(), t.state.media.clone(), settings, "w1");
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let running = tokio::spawn(async move { worker.run(token).await.unwrap() });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
-    for id in ids {
-        loop {
-            let job = t.state.db.job_by_id(id).await.unwrap().unwrap();
-            if job.status.is_terminal() {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the job never ended"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    shutdown.cancel();
-    running.await.unwrap();
-}
-
 async fn render(t: &TestApp, auth: &Auth, id: &str) {
     let r = t
         .json(
@@ -546,7 +513,7 @@ async fn stock_and_library_pictures_render_credited_and_a_refused_download_refun
     let downloads_before = s.pexels.stats().await["downloads"].as_i64().unwrap_or(0);
     render(&t, &ada, &id).await;
     render(&t, &ada, &long).await;
-    work_until_done(&t, &[&id, &long]).await;
+    t.work_until_done(&[&id, &long], None).await;
 
     let job = t.state.db.job_by_id(&id).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
