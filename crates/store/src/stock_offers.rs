@@ -81,6 +81,7 @@ impl Db {
     /// Logs a search about to leave for a stock provider while the storyboard `draft_id` is a
     /// draft (P-TP-4): no job exists yet, so it is the account's until
     /// [`Db::attach_draft_transfers`] moves it into the job's log.
+    #[allow(clippy::too_many_arguments)]
     pub async fn log_draft_transfer(
         &self,
         user_id: &str,
