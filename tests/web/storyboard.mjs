@@ -3,14 +3,18 @@
 //
 //   node tests/web/storyboard.mjs <base-url> <screenshots-dir> <email> <password>
 //
-// Signs in (consent for fal was given through the API), writes a three-scene script on the
-// Create page for a fal model and opens it as a storyboard (three generated scenes, quoted at
-// three shots, nothing reserved), replaces the first scene's picture with an upload (the quote
-// drops by one shot), moves that scene one later with the keyboard, checks the strip at phone
-// width and with axe-core, renders, and checks the finished job's cost (the last quote) and its
-// captions (the scenes in the new order).
+// Signs in (consent for fal and Pexels was given through the API; the server's Pexels account is
+// the Pexels fake), writes a three-scene script on the Create page for a fal model and opens it
+// as a storyboard (three generated scenes, quoted at three shots, nothing reserved), replaces the
+// first scene's picture with an upload (the quote drops by one shot), moves that scene one later
+// with the keyboard, finds pictures for the last scene and picks the Pexels photo with the
+// keyboard (its credit shows, the quote drops by another shot), checks the strip at phone width
+// and with axe-core, renders, and checks the finished job's cost (the last quote), its captions
+// and frames (the scenes in the new order) and the Pexels credit on the job page.
 import { chromium } from 'playwright-core';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -29,7 +33,7 @@ const MODEL = 'fal|fal-ai/kling-video/v2.1/master/text-to-video';
 const SCENES = [
   'The red morning starts very slowly today.',
   'The green hills wake up under the sun.',
-  'The deep blue sea is calm and wide.',
+  'Brown rocks on the beach at sunset.',
 ];
 
 /** A small PNG of one colour, made without any tool. */
@@ -117,6 +121,17 @@ try {
   assert.deepEqual(await texts(page), [SCENES[1], SCENES[0], SCENES[2]]);
   assert.equal(await page.locator('li[data-scene="2"] img.sb-thumb').getAttribute('data-upload'), picture);
   assert.equal(await cost(page), '50 credits');
+
+  step("replace the last scene's picture with a stock photo");
+  await page.getByRole('button', { name: 'Find pictures (scene 3)' }).click();
+  const result = page.getByRole('button', { name: /^Use for scene 3: Pexels: Photo by Ana Costa on Pexels/ });
+  await result.waitFor();
+  await result.focus();
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#sb-cost').textContent.trim() === '25 credits');
+  await page.locator('#storyboard[aria-busy="false"]').waitFor();
+  await page.locator('li[data-scene="3"] .sb-credit', { hasText: 'Photo by Ana Costa on Pexels' }).waitFor();
+  assert.deepEqual(await texts(page), [SCENES[1], SCENES[0], SCENES[2]]);
   await axeCheck(page, 'storyboard');
 
   step('the strip at phone width');
@@ -135,18 +150,35 @@ try {
     .includes(document.querySelector('#job').dataset.status), null, { timeout: 180_000 });
   const status = await page.locator('#job').getAttribute('data-status');
   assert.equal(status, 'succeeded', `the job ended ${status}`);
-  await page.locator('#job-cost', { hasText: '50 credits charged' }).waitFor();
+  await page.locator('#job-cost', { hasText: '25 credits charged' }).waitFor();
+  await page.locator('#job-credits li', { hasText: 'Photo by Ana Costa on Pexels' }).waitFor();
+  await page.screenshot({ path: join(shots, 'storyboard-job-credits.png'), fullPage: true });
 
   step('the video has the scenes in the new order');
   const vtt = await (await page.request.get(`${base}/api/v1/jobs/${id}/captions.vtt`)).text();
   const at = (w) => { const i = vtt.indexOf(w); assert.ok(i >= 0, `${w} in the captions: ${vtt}`); return i; };
-  assert.ok(at('green') < at('red') && at('red') < at('sea'), vtt);
+  assert.ok(at('green') < at('red') && at('red') < at('beach'), vtt);
+  // The frames: the red upload is the middle scene, neither first nor last.
+  const video = Buffer.from(await (await page.request.get(`${base}/api/v1/jobs/${id}/video`)).body());
+  const dir = mkdtempSync(join(tmpdir(), 'sb-'));
+  writeFileSync(join(dir, 'v.mp4'), video);
+  const raw = execFileSync('ffmpeg', ['-v', 'error', '-i', join(dir, 'v.mp4'), '-vf', 'fps=4,scale=16:9',
+    '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 26 });
+  const frames = [];
+  for (let f = 0; f + 432 <= raw.length; f += 432) {
+    const [r, g, b] = [0, 1, 2].map((c) => raw[f + (3 * 16 + 8) * 3 + c]);
+    frames.push(r > 150 && g < 90 && b < 90 ? 'r' : '.');
+  }
+  const colours = frames.join('');
+  assert.ok(/^\.+r+\.+$/.test(colours), `the red upload shows in the middle scene only: ${colours}`);
   const board = await (await page.request.get(`${base}/api/v1/jobs/${id}/storyboard`)).json();
   assert.equal(board.status, 'rendered');
   assert.deepEqual(board.scenes.map((s) => s.text), [SCENES[1], SCENES[0], SCENES[2]]);
   assert.deepEqual(board.scenes[1].visual, { kind: 'upload', id: picture });
+  assert.equal(board.scenes[2].visual.kind, 'stock');
+  assert.equal(board.scenes[2].visual.offer.attribution.text, 'Photo by Ana Costa on Pexels');
   const after = (await (await page.request.get(base + '/api/v1/me/credits')).json()).balance;
-  assert.equal(after, balanceBefore - 50, 'exactly the last quote is charged');
+  assert.equal(after, balanceBefore - 25, 'exactly the last quote is charged');
 
   assert.deepEqual(errors, [], 'no console errors');
   step('passed');

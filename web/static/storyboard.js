@@ -1,6 +1,9 @@
 // The storyboard in the studio (issue 25): the create page's "Storyboard first" button, and the
 // storyboard page, a strip of scenes (thumbnail, words, picture, camera, transition) edited
 // through GET/PUT /api/v1/jobs/{id}/storyboard with If-Match, its quote, and the Render button.
+// "Find pictures" lists what GET …/storyboard/scenes/{n}/pictures offers for a scene (the media
+// library, the person's uploads, Pexels and Pixabay with their consent), each with its credit
+// line; choosing one puts its server-issued pick in the scene.
 // Uses app.js's helpers (api, el, showError, fmtSeconds); every text is set with textContent.
 'use strict';
 
@@ -28,8 +31,10 @@
     let board = null;
     let uploads = [];
     let busy = false;
+    // The search answers shown, by scene index; forgotten at every save (scenes move).
+    let found = {};
 
-    const visualKey = (v) => (!v ? '' : v.kind === 'upload' ? `upload:${v.id}` : v.kind);
+    const visualKey = (v) => (!v ? '' : v.kind === 'upload' ? `upload:${v.id}` : v.kind === 'stock' ? `stock:${v.pick}` : v.kind);
     const sceneBody = (s) => ({ text: s.text, visual: s.visual, motion: s.motion, transition: s.transition });
 
     function thumbnail(scene, n) {
@@ -37,6 +42,15 @@
       if (v.kind === 'upload') {
         return el('img', { class: 'sb-thumb', src: `/api/v1/uploads/${encodeURIComponent(v.id)}/content`,
           alt: `Scene ${n}: your picture`, loading: 'lazy', 'data-upload': v.id });
+      }
+      if (v.kind === 'stock' && v.offer) {
+        const credit = v.offer.attribution.text;
+        if (v.offer.preview_url || (v.offer.source === 'library' && v.offer.kind === 'photo')) {
+          return el('img', { class: 'sb-thumb', src: `/api/v1${path}/picks/${encodeURIComponent(v.pick)}/preview`,
+            alt: `Scene ${n}: ${credit}`, loading: 'lazy' });
+        }
+        return el('div', { class: 'sb-thumb sb-stock', role: 'img', 'aria-label': `Scene ${n}: ${credit}` },
+          el('span', { text: credit }));
       }
       const label = v.kind === 'prompt' ? `Generated: ${v.prompt}` : v.kind === 'card' ? scene.text : 'No picture';
       return el('div', { class: `sb-thumb sb-${v.kind || 'none'}`, role: 'img', 'aria-label': `Scene ${n}: ${label}` },
@@ -60,6 +74,7 @@
         if (scene.visual && scene.visual.kind === 'upload' && !uploads.some((u) => u.id === scene.visual.id)) {
           pictures.push([visualKey(scene.visual), 'Your picture']);
         }
+        if (scene.visual && scene.visual.kind === 'stock') pictures.push([visualKey(scene.visual), 'The picture found']);
         const text = el('textarea', { 'aria-label': `Scene ${n} words`, rows: 3, maxlength: 1000 });
         text.value = scene.text;
         text.addEventListener('change', () => edit((s) => { s[i].text = text.value; }));
@@ -86,6 +101,9 @@
               : { kind: 'upload', id: v.slice('upload:'.length) };
           })),
           file,
+          button('Find pictures', 'Find pictures', false, () => findPictures(i)),
+          results(i, n),
+          credit(scene),
           select(`Scene ${n} camera`, scene.motion, MOTIONS.map((m) => [m, words(m)]), (v) => edit((s) => { s[i].motion = v; })),
           select(`Scene ${n} transition`, scene.transition, TRANSITIONS.map((m) => [m, words(m)]), (v) => edit((s) => { s[i].transition = v; })),
           el('div', { class: 'sb-actions row' },
@@ -114,6 +132,66 @@
       section.setAttribute('aria-busy', 'false');
     }
 
+    // The credit line a stock or library picture asks for, under its scene.
+    function credit(scene) {
+      const v = scene.visual || {};
+      if (v.kind !== 'stock' || !v.offer) return '';
+      const a = v.offer.attribution;
+      const p = el('p', { class: 'sb-credit help' });
+      p.append(a.source_url ? el('a', { href: a.source_url, rel: 'noopener', target: '_blank', text: a.text }) : a.text);
+      return p;
+    }
+
+    async function findPictures(i) {
+      showError(null);
+      status.textContent = `Finding pictures for scene ${i + 1}…`;
+      try {
+        found[i] = await api('GET', `${path}/scenes/${i}/pictures`);
+        const count = found[i].results.length;
+        status.textContent = `${count} picture${count === 1 ? '' : 's'} found for scene ${i + 1}.`;
+      } catch (err) {
+        found[i] = null;
+        status.textContent = '';
+        showError(err);
+      }
+      render();
+      const first = list.querySelector(`li[data-scene="${i + 1}"] .sb-results button`);
+      if (first) first.focus();
+    }
+
+    const SOURCE_NAMES = { library: 'Media library', upload: 'Your upload', pexels: 'Pexels', pixabay: 'Pixabay' };
+    const PROVIDER_LINKS = { pexels: 'https://www.pexels.com', pixabay: 'https://pixabay.com' };
+
+    // A scene's search results: each a button (keyboard reachable) with its thumbnail, source
+    // and credit line; a link to each stock provider the results come from, as its terms ask.
+    function results(i, n) {
+      const answer = found[i];
+      if (!answer) return '';
+      const box = el('div', { class: 'sb-found', role: 'region', 'aria-label': `Pictures found for scene ${n}` });
+      const ul = el('ul', { class: 'sb-results' });
+      for (const r of answer.results) {
+        const label = `${SOURCE_NAMES[r.source] || r.source}: ${r.credit.text}`;
+        const b = el('button', { type: 'button', class: 'sb-result', 'data-source': r.source, 'aria-label': `Use for scene ${n}: ${label}`,
+          onclick: () => edit((s) => { s[i].visual = { kind: 'stock', pick: r.pick }; }) });
+        if (r.preview_url) b.append(el('img', { src: r.preview_url, alt: '', loading: 'lazy', class: 'sb-result-thumb' }));
+        b.append(el('span', { class: 'sb-result-source', text: SOURCE_NAMES[r.source] || r.source }),
+          el('span', { class: 'sb-result-credit', text: r.credit.text }));
+        ul.append(el('li', {}, b));
+      }
+      box.append(ul);
+      const sources = [...new Set(answer.results.map((r) => r.source))].filter((x) => PROVIDER_LINKS[x]);
+      for (const x of sources) {
+        box.append(el('p', { class: 'help' }, el('a', { href: PROVIDER_LINKS[x], rel: 'noopener', target: '_blank', text: `Pictures from ${SOURCE_NAMES[x]}` })));
+      }
+      for (const skip of answer.skipped) {
+        const why = skip.code === E.CONSENT_REQUIRED
+          ? `${SOURCE_NAMES[skip.source]} was not searched: give your consent on the AI providers page to search it.`
+          : `${SOURCE_NAMES[skip.source] || skip.source} was not searched: ${skip.detail}`;
+        box.append(el('p', { class: 'help sb-skipped', text: why }));
+      }
+      return box;
+    }
+
     // One change: applied to a copy of the scenes and saved with If-Match; the page shows the
     // server's answer (its quote and version), or says why nothing changed.
     async function edit(change, focusScene) {
@@ -125,6 +203,7 @@
       change(scenes);
       try {
         board = await api('PUT', path, { scenes }, { 'If-Match': board.etag });
+        found = {};
         status.textContent = 'Saved.';
       } catch (err) {
         if (err.code === E.STORYBOARD_STALE) {

@@ -660,12 +660,14 @@ async fn p_bill_3_purchase_from_the_studio_through_the_hosted_checkout_in_chromi
     drop(fake);
 }
 
-/// The storyboard in the studio (issue 25), against the fal fake: `tests/web/storyboard.mjs`
-/// writes a script, opens it as a storyboard, replaces a scene's picture with an upload, moves
-/// it with the keyboard, sees the quote drop, renders, and checks the scene order and the charge.
+/// The storyboard in the studio (issue 25), against the fal and Pexels fakes:
+/// `tests/web/storyboard.mjs` writes a script, opens it as a storyboard, replaces a scene's
+/// picture with an upload and another's with a Pexels photo, moves a scene with the keyboard,
+/// sees the quote drop, renders, and checks the scene order, the charge and the photo's credit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storyboard_edit_and_render_in_chromium() {
     let fake = platform::ProviderFake::start("fal_fake.py");
+    let pexels = platform::ProviderFake::start("../stock/pexels_fake.py");
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let server = Server::start(
@@ -674,6 +676,8 @@ async fn storyboard_edit_and_render_in_chromium() {
             ("REELSMITH__PROVIDERS__FAL__KEY", "fal-e2e-key-not-real"),
             ("REELSMITH__PROVIDERS__FAL__BASE_URL", &fake.base),
             ("REELSMITH__PROVIDERS__POLL_SECONDS", "1"),
+            ("REELSMITH__STOCK__PEXELS_KEY", "sk-test-SECRET-0123456789"),
+            ("REELSMITH__STOCK__PEXELS_BASE_URL", &pexels.base),
         ],
         &[],
     )
@@ -683,6 +687,10 @@ async fn storyboard_edit_and_render_in_chromium() {
     api.sign_up_and_in(&data, email, "storyboardweb").await;
     let consent = api
         .send(api.request(reqwest::Method::PUT, "/api/v1/me/consents/fal"))
+        .await;
+    assert!(consent.status < 300, "consent: {}", consent.text());
+    let consent = api
+        .send(api.request(reqwest::Method::PUT, "/api/v1/me/consents/pexels"))
         .await;
     assert!(consent.status < 300, "consent: {}", consent.text());
     let args = vec![email.to_owned(), platform::PASSWORD.to_owned()];

@@ -345,6 +345,7 @@ catalogue! {
     StockLibraryInvalid = "stock.library_invalid", 500, "The operator's media library or one of its entries is broken.";
     StockNoResults = "stock.no_results", 422, "The stock or library search found nothing for the scene.";
     StockNoTerms = "stock.no_terms", 422, "The scene's text has no words to search pictures with.";
+    StockSourceUnavailable = "stock.source_unavailable", 422, "That picture source is not configured on this server (no media library, or no key for the stock provider).";
     StockTooLarge = "stock.too_large", 422, "The stock file is larger than this server's download limit; nothing was kept.";
     StockTooLong = "stock.too_long", 422, "The stock clip is longer than this server's limit; nothing was kept.";
     StoreCorrupt = "store.corrupt", 500, "A stored document or value could not be read back.";
@@ -360,8 +361,8 @@ catalogue! {
     StoryboardRendered = "storyboard.rendered", 409, "The storyboard has been rendered; it can no longer be edited.";
     StoryboardSceneText = "storyboard.scene_text", 422, "A scene's text is empty, has no words to speak, or is longer than the limit.";
     StoryboardStale = "storyboard.stale", 412, "The storyboard changed since that version was read (another tab or client saved it); nothing was changed.";
-    StoryboardStockUnavailable = "storyboard.stock_unavailable", 422, "Stock results cannot be used on this server yet.";
     StoryboardTooManyScenes = "storyboard.too_many_scenes", 422, "A storyboard has more scenes than allowed.";
+    StoryboardUnknownPick = "storyboard.unknown_pick", 422, "A scene names a picture no search offered for this storyboard (stale, made up, or another user's); nothing was changed.";
     TextFontInvalid = "text.font_invalid", 500, "A font file could not be parsed.";
     TextFontMissing = "text.font_missing", 500, "A font the captions need is not installed; the message names its Debian package.";
     TokenInvalidName = "token.invalid_name", 422, "An API token needs a name of 1 to 100 characters.";

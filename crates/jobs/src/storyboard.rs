@@ -20,7 +20,7 @@ pub const MAX_SCENE_CHARS: usize = 1_000;
 pub const MAX_PROMPT_CHARS: usize = 2_000;
 
 /// What a scene shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Visual {
     /// One of the owner's own image or video uploads, by id.
@@ -29,14 +29,14 @@ pub enum Visual {
     Card,
     /// A picture or clip the job's provider model generates from this prompt (priced per scene).
     Prompt { prompt: String },
-    /// A stock photo or clip with its attribution. Stored as given, but refused until a stock
-    /// search exists to have produced it (`storyboard.stock_unavailable`).
+    /// A picture or clip a search for this scene offered (the media library, Pexels or
+    /// Pixabay), named by the id the server gave it (`pick`). The server fills `offer` from what
+    /// it offered this job's owner, whatever a client sends, so no client can make the worker
+    /// fetch a URL of its choosing or use another user's pick.
     Stock {
-        provider: String,
-        id: String,
-        url: String,
-        author: String,
-        source_link: String,
+        pick: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offer: Option<Box<reelsmith_stock::Candidate>>,
     },
 }
 
@@ -77,8 +77,8 @@ pub enum StoryboardError {
     PromptNeedsProvider(usize),
     #[error("scene {0}: a prompt has 1 to {MAX_PROMPT_CHARS} characters")]
     Prompt(usize),
-    #[error("scene {0}: stock results cannot be used on this server yet")]
-    StockUnavailable(usize),
+    #[error("scene {0}: the picture it names is not one a search offered for this storyboard")]
+    UnknownPick(usize),
 }
 
 impl ErrorCode for StoryboardError {
@@ -90,7 +90,7 @@ impl ErrorCode for StoryboardError {
             StoryboardError::NoVisual(_) => Code::StoryboardNoVisual,
             StoryboardError::PromptNeedsProvider(_) => Code::StoryboardPromptNeedsProvider,
             StoryboardError::Prompt(_) => Code::StoryboardInvalid,
-            StoryboardError::StockUnavailable(_) => Code::StoryboardStockUnavailable,
+            StoryboardError::UnknownPick(_) => Code::StoryboardUnknownPick,
         }
     }
 
@@ -188,7 +188,9 @@ impl Storyboard {
             }
             match &mut scene.visual {
                 None => return Err(StoryboardError::NoVisual(i)),
-                Some(Visual::Stock { .. }) => return Err(StoryboardError::StockUnavailable(i)),
+                Some(Visual::Stock { offer: None, .. }) => {
+                    return Err(StoryboardError::UnknownPick(i))
+                }
                 Some(Visual::Prompt { prompt }) => {
                     if !provider {
                         return Err(StoryboardError::PromptNeedsProvider(i));
@@ -199,7 +201,7 @@ impl Storyboard {
                         return Err(StoryboardError::Prompt(i));
                     }
                 }
-                Some(Visual::Upload { .. } | Visual::Card) => {}
+                Some(Visual::Upload { .. } | Visual::Card | Visual::Stock { .. }) => {}
             }
             if scene.motion == Motion::Auto {
                 scene.motion = motion_name(resolve_motion(Motion::Auto, i, spec.seed));
@@ -252,10 +254,38 @@ impl Storyboard {
             .collect()
     }
 
+    /// The stock and library pictures the scenes show, in scene order (one per stock scene).
+    pub fn stock_offers(&self) -> Vec<&reelsmith_stock::Candidate> {
+        self.scenes
+            .iter()
+            .filter_map(|s| match &s.visual {
+                Some(Visual::Stock {
+                    offer: Some(offer), ..
+                }) => Some(offer.as_ref()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The credits the video owes: the attribution of every stock and library picture it
+    /// shows, each once, in the order they appear.
+    pub fn credits(&self) -> Vec<reelsmith_stock::Attribution> {
+        let mut out: Vec<reelsmith_stock::Attribution> = Vec::new();
+        for offer in self.stock_offers() {
+            if !out.contains(&offer.attribution) {
+                out.push(offer.attribution.clone());
+            }
+        }
+        out
+    }
+
     /// What the engine renders: scene *i* with its text, motion, and the index of its picture
     /// in the render's media list. That list is the spec's uploads (`uploads`, the job's
-    /// `media`) followed by the provider's generated visuals, one per planned scene of `plan`.
+    /// `media`), then the stock pictures ([`Storyboard::stock_offers`], one per stock scene),
+    /// then the provider's generated visuals, one per planned scene of `plan`.
     pub fn given_scenes(&self, uploads: &[String], plan: &JobPlan) -> Vec<GivenScene> {
+        let stock = self.stock_offers().len();
+        let mut stock_seen = 0;
         self.scenes
             .iter()
             .enumerate()
@@ -263,11 +293,15 @@ impl Storyboard {
                 text: s.text.clone(),
                 media: match &s.visual {
                     Some(Visual::Upload { id }) => uploads.iter().position(|u| u == id),
+                    Some(Visual::Stock { offer: Some(_), .. }) => {
+                        stock_seen += 1;
+                        Some(uploads.len() + stock_seen - 1)
+                    }
                     Some(Visual::Prompt { .. }) => plan
                         .scenes
                         .iter()
                         .position(|p| p.scene == i)
-                        .map(|k| uploads.len() + k),
+                        .map(|k| uploads.len() + stock + k),
                     _ => None,
                 },
                 motion: s.motion,

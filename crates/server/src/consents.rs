@@ -77,6 +77,7 @@ pub async fn list(
     let providers = provider_names()
         .into_iter()
         .chain([ASSISTANT])
+        .chain(crate::stock_search::STOCK_PROVIDERS)
         .filter(|p| consentable(&state.config, p))
         .map(|p| provider_consent(p, &history))
         .collect();
@@ -146,6 +147,9 @@ pub async fn withdraw(
 fn consentable(config: &reelsmith_config::Config, provider: &str) -> bool {
     if provider == ASSISTANT {
         return assistant_enabled(config);
+    }
+    if crate::stock_search::is_stock_provider(provider) {
+        return crate::stock_search::stock_configured(&config.stock, provider);
     }
     is_third_party(provider) && config.providers.is_enabled(provider)
 }

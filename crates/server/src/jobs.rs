@@ -87,6 +87,10 @@ pub struct JobView {
     pub title: String,
     /// Whether `title` is the default one (none set, or reset with an empty title).
     pub title_is_default: bool,
+    /// The credits its stock and library pictures ask for (issue 25), also in
+    /// `GET /api/v1/jobs/{id}/description.txt`.
+    #[schema(value_type = Vec<Object>)]
+    pub credits: Vec<reelsmith_stock::Attribution>,
 }
 
 impl From<&Job> for JobView {
@@ -107,6 +111,7 @@ impl From<&Job> for JobView {
             file_stem: file_stem(j),
             title: job_title(j),
             title_is_default: j.title.is_none(),
+            credits: crate::stock_search::credits_of(j.plan.as_ref()),
         }
     }
 }

@@ -46,6 +46,7 @@ pub mod sharing;
 pub mod sound;
 pub mod staff;
 pub mod state;
+pub mod stock_search;
 pub mod storyboards;
 pub mod time;
 pub mod tokens;
@@ -263,6 +264,15 @@ fn storyboards_api() -> Router<AppState> {
             get(sb::get).put(sb::replace).delete(sb::delete),
         )
         .route("/jobs/{id}/render", post(sb::render))
+        .route(
+            "/jobs/{id}/storyboard/scenes/{n}/pictures",
+            get(stock_search::search),
+        )
+        .route("/jobs/{id}/description.txt", get(stock_search::description))
+        .route(
+            "/jobs/{id}/storyboard/picks/{pick}/preview",
+            get(stock_search::preview),
+        )
 }
 
 /// Issue 25's presets and batches; a batch's body may be larger than other JSON bodies.

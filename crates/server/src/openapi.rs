@@ -87,6 +87,15 @@ pub struct WebhooksDoc;
 ))]
 pub struct StoryboardsDoc;
 
+/// Issue 25's pictures for scenes (stock search, previews, the description file).
+#[derive(OpenApi)]
+#[openapi(paths(
+    crate::stock_search::search,
+    crate::stock_search::preview,
+    crate::stock_search::description,
+))]
+pub struct StockDoc;
+
 struct Security;
 
 impl Modify for Security {
@@ -111,6 +120,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(SharingDoc::openapi());
     doc.merge(WebhooksDoc::openapi());
     doc.merge(StoryboardsDoc::openapi());
+    doc.merge(StockDoc::openapi());
     doc.merge(crate::error_codes::ErrorCodesDoc::openapi());
     doc.merge(crate::preview::PreviewApi::openapi());
     doc.merge(crate::presets::PresetsApi::openapi());

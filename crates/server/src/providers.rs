@@ -30,6 +30,8 @@ pub fn label(provider: &str) -> &'static str {
         "comfyui" => "ComfyUI",
         "elevenlabs" => "ElevenLabs (voices)",
         ASSISTANT => "OpenAI (scene prompts and voice timing)",
+        "pexels" => "Pexels (stock photos and clips: search words only)",
+        "pixabay" => "Pixabay (stock photos and clips: search words only)",
         _ => "Other",
     }
 }
@@ -39,6 +41,7 @@ pub fn label(provider: &str) -> &'static str {
 pub fn is_third_party(provider: &str) -> bool {
     provider == ASSISTANT
         || provider == "elevenlabs"
+        || crate::stock_search::is_stock_provider(provider)
         || (provider != DEFAULT_PROVIDER && MODELS.iter().any(|m| m.provider == provider))
 }
 

@@ -33,12 +33,17 @@ pub struct AppState {
     pub models: reelsmith_jobs::ModelRegistry,
     /// The image classifier for uploads (P-SAFE-1), when the operator set one up.
     pub image_check: Option<Arc<reelsmith_safety::classifier::ImageClassifier>>,
+    /// The media library and stock providers scenes find pictures in (issue 25).
+    pub stock: Arc<crate::stock_search::StockSources>,
 }
 
 impl AppState {
     pub fn new(db: Db, media: SealedMedia, mailer: Arc<dyn Mailer>, config: Arc<Config>) -> Self {
         let rules = rule_book(&config);
         let image_check = image_check(&config);
+        let stock = Arc::new(crate::stock_search::StockSources::from_config(
+            &config.stock,
+        ));
         let decode_permits = Arc::new(tokio::sync::Semaphore::new(
             config.uploads.decode_concurrency.max(1),
         ));
@@ -56,6 +61,7 @@ impl AppState {
             rules,
             models: reelsmith_jobs::ModelRegistry::default(),
             image_check,
+            stock,
         }
     }
 

@@ -120,9 +120,11 @@ fn to_value<T: Serialize>(v: &T) -> ApiResult<Value> {
 async fn checked_board(
     state: &AppState,
     owner: &str,
+    id: &str,
     spec: &RenderSpec,
     board: &mut Storyboard,
 ) -> ApiResult<JobPlan> {
+    crate::stock_search::resolve_picks(state, owner, id, board).await?;
     board.check(spec).map_err(|e| board_error(&e))?;
     for id in board.upload_ids() {
         let upload = state
@@ -258,7 +260,8 @@ pub async fn create(
     let spec = checked.spec.into_inner();
     let mut board = Storyboard::from_spec(&spec)
         .map_err(|e| ApiError::from_code(&e, StatusCode::UNPROCESSABLE_ENTITY))?;
-    checked_board(&state, caller.id(), &spec, &mut board).await?;
+    // A new draft's scenes are the spec's uploads, cards and prompts: no pick to resolve.
+    checked_board(&state, caller.id(), "", &spec, &mut board).await?;
     let draft = state
         .db
         .create_storyboard(caller.id(), &params, &to_value(&board)?, now_ms())
@@ -369,7 +372,12 @@ fn stale(current: i64) -> ApiError {
 }
 
 /// A draft that is no longer there: rendered already (409), or not the caller's (404).
-async fn gone(state: &AppState, caller: &CurrentUser, client: &ClientInfo, id: &str) -> ApiError {
+pub(crate) async fn gone(
+    state: &AppState,
+    caller: &CurrentUser,
+    client: &ClientInfo,
+    id: &str,
+) -> ApiError {
     match state.db.job_for_owner(caller.id(), id).await {
         Ok(Some(_)) => ApiError::of(
             Code::StoryboardRendered,
@@ -407,7 +415,7 @@ pub async fn replace(
         .ok_or_else(|| ApiError::of(Code::StoryboardInvalid, "send `{\"scenes\": [...]}`"))?;
     let mut board = board_of(&json!({ "scenes": scenes }))?;
     let spec = spec_of(&draft.params)?;
-    checked_board(&state, caller.id(), &spec, &mut board).await?;
+    checked_board(&state, caller.id(), &id, &spec, &mut board).await?;
     crate::moderation::screen_spec(&state, &caller, &client, &to_value(&board.spec_for(&spec))?)
         .await?;
     let outcome = state
@@ -442,6 +450,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     if state.db.delete_storyboard(caller.id(), &id).await? {
+        state.db.delete_stock_offers(caller.id(), &id).await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(gone(&state, &caller, &client, &id).await)
@@ -470,7 +479,7 @@ pub async fn render(
     let spec = spec_of(&draft.params)?;
     let mut board = board_of(&draft.storyboard)?;
     // Checked again: an upload deleted, a provider unconfigured or a price changed since.
-    let plan = checked_board(&state, caller.id(), &spec, &mut board).await?;
+    let plan = checked_board(&state, caller.id(), &id, &spec, &mut board).await?;
     let params = to_value(&board.spec_for(&spec))?;
     let held = crate::moderation::screen_spec(&state, &caller, &client, &params).await?;
     // The spec's own checks (voice, sound, provider configured) on what will render.
@@ -507,6 +516,11 @@ pub async fn render(
             None => Err(not_found(&state, &caller, &client, &id).await),
         };
     };
+    // The stock searches made for the draft join the job's transfer log (P-TP-4).
+    state
+        .db
+        .attach_draft_transfers(caller.id(), &submitted.job.id)
+        .await?;
     crate::outbound_webhooks::remember_token(&state, &caller, &submitted.job.id).await?;
     if let Some(categories) = &held {
         crate::moderation::hold(&state, &caller, &client, &submitted.job.id, categories).await?;

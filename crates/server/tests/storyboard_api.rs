@@ -22,14 +22,12 @@ use axum::http::{header, Method, StatusCode};
 use common::*;
 use reelsmith_config::{Config, Secret};
 use reelsmith_store::{now_ms, JobStatus};
-use reelsmith_worker::{ProviderSet, Worker, WorkerSettings};
+use reelsmith_worker::ProviderSet;
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 const MODEL: &str = "fal-ai/kling-video/v2.1/master/text-to-video";
 /// Less than three shots cost (75), more than one (25).
 const GRANT: i64 = 60;
-const PATIENCE: Duration = Duration::from_secs(240);
 
 fn configure(base: String) -> impl FnOnce(&mut Config) {
     move |c: &mut Config| {
@@ -352,9 +350,8 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
             "storyboard.too_many_scenes",
         ),
         (
-            json!([{ "text": "Stock.", "visual": { "kind": "stock", "provider": "pexels", "id": "1",
-                     "url": "https://images.pexels.com/1.jpg", "author": "A", "source_link": "https://pexels.com/1" } }]),
-            "storyboard.stock_unavailable",
+            json!([{ "text": "Stock.", "visual": { "kind": "stock", "pick": "made-up" } }]),
+            "storyboard.unknown_pick",
         ),
         (
             json!([{ "text": "Bad.", "visual": { "kind": "film" } }]),
@@ -422,31 +419,9 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
         .await
         .assert_problem(StatusCode::CONFLICT, "storyboard.rendered");
 
-    let config = t.state.config.clone();
-    let mut settings = WorkerSettings::from_config(&config);
-    settings.poll_interval = Duration::from_millis(100);
-    settings.heartbeat = Duration::from_millis(500);
-    settings.engine.encode.preset = "ultrafast".into();
-    let providers = ProviderSet::from_config(&config.providers, None).unwrap();
-    let worker = Worker::with_settings(t.state.db.clone(), t.state.media.clone(), settings, "w1")
-        .with_providers(providers);
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let running = tokio::spawn(async move { worker.run(token).await.unwrap() });
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let job = loop {
-        let job = t.state.db.job_by_id(&id).await.unwrap().unwrap();
-        if job.status.is_terminal() {
-            break job;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the job never ended"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    shutdown.cancel();
-    running.await.unwrap();
+    let providers = ProviderSet::from_config(&t.state.config.providers, None).unwrap();
+    t.work_until_done(&[&id], Some(providers)).await;
+    let job = t.state.db.job_by_id(&id).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
 
     // Exactly the quote is charged.

@@ -20,6 +20,8 @@ pub mod uploads;
 pub use error::StockError;
 pub use keywords::{extract, Term};
 pub use library::Library;
-pub use provider::{download, search, DownloadLimits, Downloaded, StockProvider};
+pub use provider::{
+    configured, download, endpoint, search, DownloadLimits, Downloaded, StockProvider,
+};
 pub use rank::{Attribution, Candidate, MediaKind, Ranked, Source, Want};
-pub use uploads::{rank_uploads, UploadDescriptor};
+pub use uploads::{rank_uploads, upload_candidates, UploadDescriptor};

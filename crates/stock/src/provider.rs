@@ -19,6 +19,22 @@ pub const QUERY_WORDS: usize = 3;
 /// Pixabay's documented limit on `q`; Pexels takes the same comfortably.
 pub const QUERY_MAX_CHARS: usize = 100;
 
+/// The endpoint of a stock API: the public `default_base` with its file `hosts`, or the
+/// operator's `base_url` (a proxy, or a test double), whose own host may then serve the files too
+/// (Pixabay's files are another path of its host).
+pub fn endpoint(
+    default_base: &str,
+    hosts: &[&str],
+    key: reelsmith_providers::Secret,
+    base_url: Option<&str>,
+) -> Result<reelsmith_providers::http::Endpoint, ProviderError> {
+    let ep = reelsmith_providers::http::Endpoint::new(base_url.unwrap_or(default_base), key)?;
+    let own = base_url.and(ep.base_url.host_str().map(str::to_owned));
+    let mut allowed: Vec<&str> = hosts.to_vec();
+    allowed.extend(own.as_deref());
+    Ok(ep.with_download_hosts(&allowed))
+}
+
 /// A stock photo and video API.
 #[async_trait]
 pub trait StockProvider: Send + Sync {
@@ -183,4 +199,29 @@ async fn measure(
     .await
     .map_err(|e| StockError::Io(e.to_string()))?;
     joined.map_err(malformed)
+}
+
+/// The adapter of stock source `source` (Pexels or Pixabay) with the operator's key and base
+/// URL; `None` for the library and uploads, which are not fetched over the network.
+pub fn configured(
+    source: Source,
+    key: reelsmith_providers::Secret,
+    base_url: Option<&str>,
+) -> Result<Option<Box<dyn StockProvider>>, ProviderError> {
+    use crate::{pexels, pixabay};
+    Ok(match source {
+        Source::Pexels => Some(Box::new(pexels::Pexels::new(endpoint(
+            pexels::DEFAULT_BASE_URL,
+            pexels::DOWNLOAD_HOSTS,
+            key,
+            base_url,
+        )?)?)),
+        Source::Pixabay => Some(Box::new(pixabay::Pixabay::new(endpoint(
+            pixabay::DEFAULT_BASE_URL,
+            pixabay::DOWNLOAD_HOSTS,
+            key,
+            base_url,
+        )?)?)),
+        Source::Library | Source::Upload => None,
+    })
 }

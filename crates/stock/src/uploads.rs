@@ -24,7 +24,13 @@ pub struct UploadDescriptor {
 
 /// `uploads` matching at least one term, best first, as candidates of source `upload`.
 pub fn rank_uploads(uploads: &[UploadDescriptor], terms: &[Term], want: &Want) -> Vec<Ranked> {
-    let candidates = uploads
+    rank(upload_candidates(uploads), terms, want, true)
+}
+
+/// `uploads` as candidates of source `upload`, unranked (the server offers uploads that have no
+/// words of their own ranked by shape and size alone).
+pub fn upload_candidates(uploads: &[UploadDescriptor]) -> Vec<Candidate> {
+    uploads
         .iter()
         .map(|u| {
             let stem = std::path::Path::new(&u.file_name)
@@ -57,6 +63,5 @@ pub fn rank_uploads(uploads: &[UploadDescriptor], terms: &[Term], want: &Want) -
                 },
             }
         })
-        .collect();
-    rank(candidates, terms, want, true)
+        .collect()
 }

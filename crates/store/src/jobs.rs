@@ -649,6 +649,8 @@ impl Db {
             let n = sqlx::query(delete).bind(id).bind(owner_id).execute(&mut *tx).await?.rows_affected();
             if n == 1 {
                 settle_holds!(tx, id, None, false, now_ms()).await?;
+                sqlx::query("DELETE FROM stock_offers WHERE job_id = $1 AND owner_id = $2")
+                    .bind(id).bind(owner_id).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok::<_, StoreError>((lists, stage_docs, n))

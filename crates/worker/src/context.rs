@@ -181,6 +181,8 @@ pub struct WorkerSettings {
     pub outage_patience: Duration,
     /// The image classifier (`[sharing.image_check]`), when the operator set one up.
     pub image_check: Option<Arc<reelsmith_safety::classifier::ImageClassifier>>,
+    /// `[stock]`: the media library folder, the stock keys and the download limits.
+    pub stock: reelsmith_config::StockConfig,
 }
 
 impl WorkerSettings {
@@ -214,6 +216,7 @@ impl WorkerSettings {
             store_retry: Duration::from_secs(w.store_retry_seconds),
             outage_patience: Duration::from_secs(w.outage_patience_minutes.saturating_mul(60)),
             image_check: image_check(config),
+            stock: config.stock.clone(),
         }
     }
 }

@@ -84,6 +84,9 @@ pub enum WorkerError {
     /// that failed): ours, retried.
     #[error("the image check failed: {0}")]
     ImageCheck(String),
+    /// A storyboard's stock or library picture could not be fetched (issue 25).
+    #[error(transparent)]
+    Stock(reelsmith_stock::StockError),
 }
 
 impl WorkerError {
@@ -162,6 +165,7 @@ impl ErrorCode for WorkerError {
             WorkerError::JoinShots { source, .. } => source.code(),
             WorkerError::ImageRefused { .. } => Code::ModerationImageRefused,
             WorkerError::ImageCheck(_) => Code::ModerationImageCheckFailed,
+            WorkerError::Stock(e) => e.code(),
         }
     }
 
@@ -202,6 +206,17 @@ impl ErrorCode for WorkerError {
             | WorkerError::TaskCancelled
             | WorkerError::JoinShots { .. }
             | WorkerError::ImageCheck(_) => false,
+            // An outage of the stock provider may pass; a file over the limits, a refused key
+            // or a library entry gone will not.
+            WorkerError::Stock(e) => !matches!(
+                e,
+                reelsmith_stock::StockError::Io(_)
+                    | reelsmith_stock::StockError::Provider(
+                        ProviderError::Unavailable { .. }
+                            | ProviderError::Network { .. }
+                            | ProviderError::RateLimited { .. }
+                    )
+            ),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod retention;
 pub mod shots;
+mod stock_pictures;
 mod transcript;
 mod voice;
 pub mod webhooks;

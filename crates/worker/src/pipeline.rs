@@ -183,6 +183,10 @@ async fn run_stages(
             now_ms(),
         )
         .await?;
+    // A storyboard's stock and library pictures follow its uploads in the media list.
+    let (spec, inputs) =
+        crate::stock_pictures::fetch(ctx, claimed, storyboard.as_ref(), &folder, spec, inputs)
+            .await?;
     stop.check()?;
     // P-SAFE-1: the owner's images and videos pass the image classifier before any provider
     // (voice, shots, transcription) is called.
@@ -231,7 +235,7 @@ async fn run_stages(
         // The engine composes the generated clips like a user's own: one per scene, in order.
         // A storyboard's scenes show its uploads too: they come first, the shots after them.
         let (kept, kept_media) = match &storyboard {
-            Some(_) => (uploads.clone(), inputs.media.clone()),
+            Some(_) => (spec.media.clone(), inputs.media.clone()),
             None => (Vec::new(), Vec::new()),
         };
         let spec = RenderSpec {

@@ -489,6 +489,21 @@ async fn collect_jobs(
                 });
                 paths.push(path);
             }
+            // The video's description file (its credits), beside the video (issue 25).
+            if !rev.output_keys.is_empty() {
+                let plan = db.revision_plan(user_id, &job.id, rev.revision).await?;
+                let text = crate::stock_search::job_description(
+                    &job,
+                    &rev.params,
+                    plan.flatten().as_ref(),
+                );
+                let path = format!("videos/{}-r{}.description.txt", job.id, rev.revision);
+                files.push(Entry::Document {
+                    path: path.clone(),
+                    bytes: text.into_bytes(),
+                });
+                paths.push(path);
+            }
             revisions.push(json!({
                 "revision": rev.revision,
                 "status": rev.status.as_str(),
@@ -583,6 +598,7 @@ fn readme(export: &Export, now: i64) -> String {
          presets.json     your presets (named settings) and batches (which jobs each made)\n\n\
          scripts/<job>-r<revision>.txt   each revision's script, exactly as written\n\
          videos/<job>-r<revision>.mp4    the videos (with .jpg posters and .vtt/.srt captions)\n\
+         videos/<job>-r<revision>.description.txt  each video's description and picture credits\n\
          uploads/<id>.<ext>              your uploads, exactly as Reelsmith serves them\n\n\
          missing.json     only if some file above is recorded but no longer in storage: which\n\
          \x20                ones\n\n\

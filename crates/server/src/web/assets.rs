@@ -49,6 +49,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../../../web/static/presets.js"),
     ),
     (
+        "credits.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../../web/static/credits.js"),
+    ),
+    (
         "oidc.js",
         "text/javascript; charset=utf-8",
         include_str!("../../../../web/static/oidc.js"),

@@ -343,3 +343,53 @@ pub fn noisy_jpeg(width: u32, height: u32) -> Vec<u8> {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+impl TestApp {
+    /// Runs a real worker beside the API (fast polls, the quickest x264 preset, with
+    /// `providers` when the jobs call any) until every job of `ids` has ended.
+    pub async fn work_until_done(
+        &self,
+        ids: &[&str],
+        providers: Option<reelsmith_worker::ProviderSet>,
+    ) {
+        use std::time::Duration;
+        let config = self.state.config.clone();
+        let mut settings = reelsmith_worker::WorkerSettings::from_config(&config);
+        settings.poll_interval = Duration::from_millis(100);
+        settings.heartbeat = Duration::from_millis(500);
+        settings.engine.encode.preset = "ultrafast".into();
+        let mut worker = reelsmith_worker::Worker::with_settings(
+            self.state.db.clone(),
+            self.state.media.clone(),
+            settings,
+            "w1",
+        );
+        if let Some(providers) = providers {
+            worker = worker.with_providers(providers);
+        }
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let token = shutdown.clone();
+        let running = tokio::spawn(async move { worker.run(token).await.unwrap() });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+        for id in ids {
+            while !self
+                .state
+                .db
+                .job_by_id(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                .is_terminal()
+            {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "job {id} never ended"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        shutdown.cancel();
+        running.await.unwrap();
+    }
+}

@@ -1,0 +1,599 @@
+//! Pictures for storyboard scenes through the API (issue 25), on SQLite with a local folder and
+//! on PostgreSQL with S3 (`moto_server`), against the Pexels and Pixabay fakes
+//! (tests/fakes/stock/) and a real media library folder: consent per provider (P-TP-2), only
+//! the search words leave (P-TP-3), every search and download in the transfer log (P-TP-4),
+//! answers cached for 24 hours, picks that only the server issues (stale, made-up and another
+//! user's refused), no results, a provider that is down, and a render that downloads its stock
+//! picture, credits it, and fails cleanly (refunded) when a file is over the limits.
+
+#[allow(unused_macros, dead_code)]
+mod backends;
+mod common;
+#[path = "../../store/tests/support/mod.rs"]
+mod support;
+
+#[path = "../../providers/tests/common/mod.rs"]
+#[allow(unused_macros, unused_imports)]
+mod fakes;
+
+use axum::body::Body;
+use axum::http::{header, Method, StatusCode};
+use common::*;
+use reelsmith_config::{Config, Secret};
+use reelsmith_store::JobStatus;
+use serde_json::{json, Value};
+
+const GRANT: i64 = 500;
+const SCRIPT: &str = "Brown rocks on a beach at sunset.\n\nA lighthouse stands on the rocky coast.\n\nQuantum zebras juggle marmalade.";
+
+/// The fakes and the library folder a case runs against; dropped (fakes killed) at its end.
+struct Stock {
+    pexels: fakes::Fake,
+    pixabay: fakes::Fake,
+    _library: tempfile::TempDir,
+}
+
+impl Stock {
+    fn start() -> (Stock, impl FnOnce(&mut Config)) {
+        let pexels = fakes::Fake::start("../stock/pexels_fake.py");
+        let pixabay = fakes::Fake::start("../stock/pixabay_fake.py");
+        let library = tempfile::tempdir().unwrap();
+        std::fs::create_dir(library.path().join("coast")).unwrap();
+        std::fs::write(library.path().join("coast/lighthouse.jpg"), jpeg(640, 360)).unwrap();
+        std::fs::write(
+            library.path().join("library.toml"),
+            "[[item]]\nfile = \"coast/lighthouse.jpg\"\ntitle = \"Lighthouse at dusk\"\n\
+             tags = [\"lighthouse\", \"coast\"]\nauthor = \"Jane Doe\"\nlicence = \"CC-BY-4.0\"\n\
+             source = \"https://example.org/lighthouse\"\n",
+        )
+        .unwrap();
+        let (px, pb, lib) = (
+            pexels.base(),
+            format!("{}/api/", pixabay.base()),
+            library.path().to_path_buf(),
+        );
+        let configure = move |c: &mut Config| {
+            c.rate_limits.job_submission.count = 1000;
+            c.credits.signup_grant = GRANT;
+            c.stock.pexels_key = Some(Secret::new(fakes::KEY.to_owned()));
+            c.stock.pexels_base_url = Some(px);
+            c.stock.pixabay_key = Some(Secret::new(fakes::KEY.to_owned()));
+            c.stock.pixabay_base_url = Some(pb);
+            c.stock.library = Some(lib);
+            c.stock.max_clip_seconds = 10;
+        };
+        (
+            Stock {
+                pexels,
+                pixabay,
+                _library: library,
+            },
+            configure,
+        )
+    }
+}
+
+macro_rules! on_both_with_stock {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite_local {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let (stock, configure) = super::Stock::start();
+                    super::$case(crate::common::app_with(configure).await, stock).await;
+                }
+            )*
+        }
+        mod postgres_s3 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let (stock, configure) = super::Stock::start();
+                    super::$case(crate::backends::postgres_s3_with(configure).await, stock).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_with_stock!(
+    p_tp_2_without_consent_only_the_library_and_uploads_are_offered,
+    p_tp_3_p_tp_4_a_stock_search_sends_only_its_words_is_logged_and_cached,
+    stock_picks_are_the_servers_own_for_that_draft_and_owner,
+    no_results_and_a_provider_down_change_and_charge_nothing,
+    stock_and_library_pictures_render_credited_and_a_refused_download_refunds,
+);
+
+fn text(r: &Reply) -> String {
+    String::from_utf8_lossy(&r.body).into_owned()
+}
+
+async fn user(t: &TestApp, name: &str) -> Auth {
+    Auth::Cookie(t.signed_in_user(&format!("{name}@example.org"), name).await)
+}
+
+async fn consent(t: &TestApp, auth: &Auth, provider: &str) {
+    let r = t
+        .json(
+            Method::PUT,
+            &format!("/api/v1/me/consents/{provider}"),
+            auth,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+}
+
+/// A draft of [`SCRIPT`] (three title cards); its id and ETag.
+async fn draft(t: &TestApp, auth: &Auth) -> (String, String) {
+    let spec = json!({ "script": SCRIPT, "resolution": "480p", "fps": 24, "seed": 3 });
+    let r = t
+        .json(Method::POST, "/api/v1/storyboards", auth, spec)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+    assert_eq!(r.json()["scenes"].as_array().unwrap().len(), 3);
+    (
+        r.json()["id"].as_str().unwrap().to_owned(),
+        r.header("etag").to_owned(),
+    )
+}
+
+async fn pictures(t: &TestApp, auth: &Auth, id: &str, scene: usize, query: &str) -> Reply {
+    t.get(
+        &format!("/api/v1/jobs/{id}/storyboard/scenes/{scene}/pictures?{query}"),
+        auth,
+    )
+    .await
+}
+
+async fn put(t: &TestApp, auth: &Auth, id: &str, etag: &str, scenes: &Value) -> Reply {
+    let req = t
+        .request(Method::PUT, &format!("/api/v1/jobs/{id}/storyboard"), auth)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::IF_MATCH, etag);
+    t.send(
+        req.body(Body::from(json!({ "scenes": scenes }).to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+fn scene(text: &str, visual: Value) -> Value {
+    json!({ "text": text, "visual": visual, "motion": "static", "transition": "cut" })
+}
+
+fn stock(pick: &str) -> Value {
+    json!({ "kind": "stock", "pick": pick })
+}
+
+fn card() -> Value {
+    json!({ "kind": "card" })
+}
+
+async fn balance(t: &TestApp, auth: &Auth) -> i64 {
+    t.get("/api/v1/me/credits", auth).await.json()["balance"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn my_transfers(t: &TestApp, auth: &Auth) -> Vec<Value> {
+    let r = t.get("/api/v1/me/transfers", auth).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    r.json().as_array().unwrap().clone()
+}
+
+async fn p_tp_2_without_consent_only_the_library_and_uploads_are_offered(t: TestApp, s: Stock) {
+    let ada = user(&t, "ada").await;
+    let up = t
+        .upload(&ada, "pic.jpg", "image/jpeg", &jpeg(320, 180))
+        .await;
+    assert_eq!(up.status, StatusCode::CREATED, "{}", text(&up));
+    let upload_id = up.json()["id"].as_str().unwrap().to_owned();
+    let consents = t.get("/api/v1/me/consents", &ada).await.json();
+    for name in ["pexels", "pixabay"] {
+        assert!(
+            consents["providers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["provider"] == name && p["state"] == "none"),
+            "{name} is consentable: {consents}"
+        );
+    }
+    let (id, _) = draft(&t, &ada).await;
+
+    let r = pictures(&t, &ada, &id, 1, "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let found = r.json();
+    let results = found["results"].as_array().unwrap();
+    assert_eq!(results[0]["source"], "library", "{found}");
+    assert_eq!(
+        results[0]["credit"]["text"],
+        "\"Lighthouse at dusk\" by Jane Doe, CC-BY-4.0"
+    );
+    assert!(results.iter().any(|p| p["source"] == "upload"
+        && p["preview_url"] == format!("/api/v1/uploads/{upload_id}/content").as_str()));
+    assert!(results
+        .iter()
+        .all(|p| p["source"] != "pexels" && p["source"] != "pixabay"));
+    let skipped: Vec<(&str, &str)> = found["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["source"].as_str().unwrap(), s["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            ("pexels", "consent.required"),
+            ("pixabay", "consent.required")
+        ]
+    );
+    for source in ["pexels", "pixabay"] {
+        pictures(&t, &ada, &id, 1, &format!("source={source}"))
+            .await
+            .assert_problem(StatusCode::CONFLICT, "consent.required");
+    }
+    assert!(s.pexels.bodies().await.is_empty(), "nothing reached Pexels");
+    assert!(
+        s.pixabay.bodies().await.is_empty(),
+        "nothing reached Pixabay"
+    );
+    assert!(my_transfers(&t, &ada).await.is_empty());
+    pictures(&t, &ada, &id, 1, "source=flickr")
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "request.invalid_query");
+    pictures(&t, &ada, &id, 9, "")
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+}
+
+async fn p_tp_3_p_tp_4_a_stock_search_sends_only_its_words_is_logged_and_cached(
+    t: TestApp,
+    s: Stock,
+) {
+    let ada = user(&t, "ada").await;
+    consent(&t, &ada, "pexels").await;
+    consent(&t, &ada, "pixabay").await;
+    let (id, etag) = draft(&t, &ada).await;
+
+    let r = pictures(&t, &ada, &id, 0, "source=pexels").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let first = r.json();
+    let best = &first["results"][0];
+    assert_eq!(best["source"], "pexels");
+    assert_eq!(best["credit"]["text"], "Photo by Ana Costa on Pexels");
+    assert_eq!(
+        best["credit"]["source_url"],
+        "https://www.pexels.com/photo/brown-rocks-on-a-beach-at-sunset-2014422/"
+    );
+    let sent = s.pexels.bodies().await;
+    assert!(!sent.is_empty());
+    for body in &sent {
+        let mut keys: Vec<&str> = body["query"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["orientation", "page", "per_page", "query"],
+            "nothing else leaves"
+        );
+        let words = body["query"]["query"].as_str().unwrap();
+        assert!(words.split(' ').count() <= 3, "{words}");
+        assert!(
+            !words.contains("at sunset"),
+            "never the scene's text: {words}"
+        );
+    }
+
+    // The same search again: answered from the cache, nothing sent, nothing logged.
+    let again = pictures(&t, &ada, &id, 0, "source=pexels").await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(
+        again.json()["results"].as_array().unwrap().len(),
+        first["results"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        s.pexels.bodies().await.len(),
+        sent.len(),
+        "a cache hit calls nobody"
+    );
+
+    // Pixabay (its catalogue has no brown rocks, so a scene about the sea): its own credit line.
+    let sea = json!([
+        scene("Brown rocks on a beach at sunset.", card()),
+        scene("The sea at sunset.", card()),
+    ]);
+    let r = put(&t, &ada, &id, &etag, &sea).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let r = pictures(&t, &ada, &id, 1, "source=pixabay").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let credit = r.json()["results"][0]["credit"]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(credit.ends_with("from Pixabay"), "{credit}");
+
+    // Every search that left is in the log, before it left, with its words and how it ended.
+    let log = my_transfers(&t, &ada).await;
+    let searches: Vec<&Value> = log
+        .iter()
+        .filter(|x| x["purpose"] == "stock_search")
+        .collect();
+    let to_pexels: Vec<&&Value> = searches
+        .iter()
+        .filter(|x| x["provider"] == "pexels")
+        .collect();
+    assert_eq!(to_pexels.len(), sent.len(), "{log:?}");
+    let mut logged: Vec<&str> = to_pexels
+        .iter()
+        .map(|x| x["sent"]["search words"].as_str().unwrap())
+        .collect();
+    let mut asked: Vec<&str> = sent
+        .iter()
+        .map(|b| b["query"]["query"].as_str().unwrap())
+        .collect();
+    logged.sort_unstable();
+    asked.sort_unstable();
+    assert_eq!(logged, asked);
+    assert!(to_pexels
+        .iter()
+        .all(|x| x["status"] == "accepted" && x["outcome"] == "delivered"));
+    assert!(searches.iter().any(|x| x["provider"] == "pixabay"));
+}
+
+async fn stock_picks_are_the_servers_own_for_that_draft_and_owner(t: TestApp, s: Stock) {
+    let ada = user(&t, "ada").await;
+    let bob = user(&t, "bob").await;
+    consent(&t, &ada, "pexels").await;
+    let (id, etag) = draft(&t, &ada).await;
+    let found = pictures(&t, &ada, &id, 0, "source=pexels").await.json();
+    let pick = found["results"][0]["pick"].as_str().unwrap().to_owned();
+    let (other, _) = draft(&t, &ada).await;
+    let stale = pictures(&t, &ada, &other, 1, "source=library").await.json()["results"][0]["pick"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (bobs_draft, _) = draft(&t, &bob).await;
+    let bobs = pictures(&t, &bob, &bobs_draft, 1, "source=library")
+        .await
+        .json()["results"][0]["pick"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Bob cannot search Ada's draft: it does not exist for him.
+    pictures(&t, &bob, &id, 0, "source=library")
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+
+    // A made-up pick, a pick of another draft, Bob's pick: refused, nothing changed.
+    for bad in ["made-up", stale.as_str(), bobs.as_str()] {
+        let scenes = json!([scene("Brown rocks on a beach at sunset.", stock(bad))]);
+        put(&t, &ada, &id, &etag, &scenes)
+            .await
+            .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "storyboard.unknown_pick");
+    }
+    let now = t.get(&format!("/api/v1/jobs/{id}/storyboard"), &ada).await;
+    assert_eq!(now.header("etag"), etag, "no refusal changed anything");
+
+    // A client-sent offer (a URL of its choosing) is replaced by what the server offered.
+    let forged = json!({
+        "kind": "stock", "pick": pick,
+        "offer": { "source": "pexels", "id": "1", "kind": "photo", "width": 9, "height": 9,
+            "duration_s": null, "words": "x", "location": "https://evil.example/x.jpg",
+            "size_bytes": null, "preview_url": null,
+            "attribution": { "text": "forged", "author": "x", "author_url": null,
+                "source_url": null, "provider": "Pexels", "licence": "none" } }
+    });
+    let scenes = json!([
+        scene("Brown rocks on a beach at sunset.", forged),
+        scene("A lighthouse stands on the rocky coast.", card()),
+    ]);
+    let r = put(&t, &ada, &id, &etag, &scenes).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let offer = &r.json()["scenes"][0]["visual"]["offer"];
+    assert_eq!(offer["attribution"]["text"], "Photo by Ana Costa on Pexels");
+    let location = offer["location"].as_str().unwrap();
+    assert!(location.starts_with(&s.pexels.base()), "{location}");
+    assert_eq!(r.json()["scenes"][0]["visual"]["pick"], pick.as_str());
+}
+
+async fn no_results_and_a_provider_down_change_and_charge_nothing(t: TestApp, s: Stock) {
+    let ada = user(&t, "ada").await;
+    consent(&t, &ada, "pexels").await;
+    let (id, etag) = draft(&t, &ada).await;
+    let before = balance(&t, &ada).await;
+
+    pictures(&t, &ada, &id, 2, "source=pexels")
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "stock.no_results");
+    pictures(&t, &ada, &id, 2, "source=library")
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "stock.no_results");
+
+    s.pexels
+        .set(json!({ "mode": "unavailable", "count": 100 }))
+        .await;
+    let down = pictures(&t, &ada, &id, 1, "source=pexels").await;
+    down.assert_problem(StatusCode::BAD_GATEWAY, "provider.unavailable");
+    assert!(!text(&down).contains(fakes::KEY), "the key never shows");
+    // With every source, the others still answer and the outage is named.
+    let r = pictures(&t, &ada, &id, 1, "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let all = r.json();
+    assert_eq!(all["results"][0]["source"], "library");
+    assert!(all["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["source"] == "pexels" && x["code"] == "provider.unavailable"));
+
+    let now = t.get(&format!("/api/v1/jobs/{id}/storyboard"), &ada).await;
+    assert_eq!(now.header("etag"), etag, "the storyboard is unchanged");
+    assert_eq!(balance(&t, &ada).await, before, "nothing charged");
+    let log = my_transfers(&t, &ada).await;
+    assert!(log.iter().any(|x| x["provider"] == "pexels"
+        && x["status"] == "failed"
+        && x["outcome"] == "provider.unavailable"));
+}
+
+async fn render(t: &TestApp, auth: &Auth, id: &str) {
+    let r = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/jobs/{id}/render"),
+            auth,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+}
+
+async fn stock_and_library_pictures_render_credited_and_a_refused_download_refunds(
+    t: TestApp,
+    s: Stock,
+) {
+    let ada = user(&t, "ada").await;
+    consent(&t, &ada, "pexels").await;
+    let (id, etag) = draft(&t, &ada).await;
+    let photo = pictures(&t, &ada, &id, 0, "source=pexels").await.json()["results"][0]["pick"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let library = pictures(&t, &ada, &id, 1, "source=library").await.json()["results"][0]["pick"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let scenes = json!([
+        scene("Brown rocks on a beach at sunset.", stock(&photo)),
+        scene("A lighthouse stands on the rocky coast.", stock(&library)),
+        scene("Quantum zebras juggle marmalade.", card()),
+    ]);
+    let r = put(&t, &ada, &id, &etag, &scenes).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+
+    // A second draft showing a 12 s clip, over this server's 10 s limit.
+    let (long, first_etag) = draft(&t, &ada).await;
+    let waves = put(
+        &t,
+        &ada,
+        &long,
+        &first_etag,
+        &json!([scene("Waves on the beach.", card())]),
+    )
+    .await;
+    assert_eq!(waves.status, StatusCode::OK, "{}", text(&waves));
+    let long_etag = waves.header("etag").to_owned();
+    let clips = pictures(&t, &ada, &long, 0, "source=pexels&kind=video").await;
+    assert_eq!(clips.status, StatusCode::OK, "{}", text(&clips));
+    let twelve = clips.json()["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["duration_s"].as_f64() == Some(12.0))
+        .expect("the 12 s clip is offered")["pick"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = put(
+        &t,
+        &ada,
+        &long,
+        &long_etag,
+        &json!([scene("Waves on the beach.", stock(&twelve))]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+
+    let before = balance(&t, &ada).await;
+    let downloads_before = s.pexels.stats().await["downloads"].as_i64().unwrap_or(0);
+    render(&t, &ada, &id).await;
+    render(&t, &ada, &long).await;
+    t.work_until_done(&[&id, &long], None).await;
+
+    let job = t.state.db.job_by_id(&id).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
+    assert_eq!(
+        s.pexels.stats().await["downloads"].as_i64().unwrap_or(0),
+        downloads_before + 1,
+        "the picked photo, once"
+    );
+    let view = t.get(&format!("/api/v1/jobs/{id}"), &ada).await.json();
+    let credits: Vec<&str> = view["credits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        credits,
+        [
+            "Photo by Ana Costa on Pexels",
+            "\"Lighthouse at dusk\" by Jane Doe, CC-BY-4.0"
+        ]
+    );
+    let description = t
+        .get(&format!("/api/v1/jobs/{id}/description.txt"), &ada)
+        .await;
+    assert_eq!(description.status, StatusCode::OK);
+    let description = text(&description);
+    assert!(
+        description.contains("Photo by Ana Costa on Pexels <https://www.pexels.com/photo/brown-rocks-on-a-beach-at-sunset-2014422/>"),
+        "{description}"
+    );
+    assert!(
+        description.contains("<https://example.org/lighthouse>"),
+        "{description}"
+    );
+    let bob = user(&t, "bob").await;
+    t.get(&format!("/api/v1/jobs/{id}/description.txt"), &bob)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+
+    // The job's transfer log: the searches made for its draft, and the download.
+    let log = t
+        .get(&format!("/api/v1/jobs/{id}/transfers"), &ada)
+        .await
+        .json();
+    let purposes: Vec<(&str, &str)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["purpose"].as_str().unwrap(),
+                x["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(purposes.contains(&("stock_search", "accepted")), "{log}");
+    assert!(purposes.contains(&("stock_download", "accepted")), "{log}");
+
+    // The clip over the limit failed the job with its code; its credits came back.
+    let failed = t.state.db.job_by_id(&long).await.unwrap().unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert_eq!(
+        failed.error.as_ref().map(|e| e.code.as_str()),
+        Some("stock.too_long"),
+        "{:?}",
+        failed.error
+    );
+    let charged = view["cost"]["charged"].as_i64().unwrap_or(0);
+    assert_eq!(
+        balance(&t, &ada).await,
+        before - charged,
+        "the failed job is refunded"
+    );
+
+    // Deleting the job deletes its description with it.
+    let gone = t.delete(&format!("/api/v1/jobs/{id}"), &ada).await;
+    assert!(gone.status.is_success(), "{}", text(&gone));
+    t.get(&format!("/api/v1/jobs/{id}/description.txt"), &ada)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
+}
