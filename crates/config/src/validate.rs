@@ -74,6 +74,9 @@ impl Config {
         for (key, message) in self.stock.problems() {
             problems.add(&key, message);
         }
+        for (key, message) in crate::models::problems(&self.providers.models) {
+            problems.add(&key, message);
+        }
         problems.0
     }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
 use common::*;
-use reelsmith_config::{Config, Secret};
+use reelsmith_config::{Config, DurationRange, ModelConfig, ModelDurations, Secret};
 use reelsmith_store::{now_ms, JobStatus};
 use reelsmith_worker::{ProviderSet, Worker, WorkerSettings};
 use serde_json::{json, Value};
@@ -422,31 +422,7 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
         .await
         .assert_problem(StatusCode::CONFLICT, "storyboard.rendered");
 
-    let config = t.state.config.clone();
-    let mut settings = WorkerSettings::from_config(&config);
-    settings.poll_interval = Duration::from_millis(100);
-    settings.heartbeat = Duration::from_millis(500);
-    settings.engine.encode.preset = "ultrafast".into();
-    let providers = ProviderSet::from_config(&config.providers, None).unwrap();
-    let worker = Worker::with_settings(t.state.db.clone(), t.state.media.clone(), settings, "w1")
-        .with_providers(providers);
-    let shutdown = CancellationToken::new();
-    let token = shutdown.clone();
-    let running = tokio::spawn(async move { worker.run(token).await.unwrap() });
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let job = loop {
-        let job = t.state.db.job_by_id(&id).await.unwrap().unwrap();
-        if job.status.is_terminal() {
-            break job;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the job never ended"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    shutdown.cancel();
-    running.await.unwrap();
+    let job = render_with_a_worker(&t, &id).await;
     assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
 
     // Exactly the quote is charged.
@@ -491,3 +467,255 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
 }
+
+/// Runs a real worker, with the providers of the app's configuration, until job `id` ends.
+async fn render_with_a_worker(t: &TestApp, id: &str) -> reelsmith_store::Job {
+    let config = t.state.config.clone();
+    let mut settings = WorkerSettings::from_config(&config);
+    settings.poll_interval = Duration::from_millis(100);
+    settings.heartbeat = Duration::from_millis(500);
+    settings.engine.encode.preset = "ultrafast".into();
+    let providers = ProviderSet::from_config(&config.providers, None).unwrap();
+    let worker = Worker::with_settings(t.state.db.clone(), t.state.media.clone(), settings, "w1")
+        .with_providers(providers);
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let running = tokio::spawn(async move { worker.run(token).await.unwrap() });
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let job = loop {
+        let job = t.state.db.job_by_id(id).await.unwrap().unwrap();
+        if job.status.is_terminal() {
+            break job;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job never ended"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    shutdown.cancel();
+    running.await.unwrap();
+    job
+}
+
+/// An image model the operator added in the configuration file (not in the built-in registry).
+const CONFIGURED: &str = "fal-ai/flux/dev";
+
+fn configure_models(base: String) -> impl FnOnce(&mut Config) {
+    move |c: &mut Config| {
+        configure(base)(c);
+        c.providers.models = vec![
+            ModelConfig {
+                provider: "fal".into(),
+                id: CONFIGURED.into(),
+                kinds: vec!["text-to-image".into()],
+                durations: None,
+                aspects: vec!["16:9".into(), "9:16".into()],
+                resolutions: Vec::new(),
+                native_audio: false,
+                negative_prompt: false,
+                max_prompt_chars: 300,
+                credits_per_second: None,
+                credits_per_image: Some(3),
+            },
+            ModelConfig {
+                provider: "fal".into(),
+                id: "fal-ai/ltx-video".into(),
+                kinds: vec!["text-to-video".into()],
+                durations: Some(ModelDurations::Range(DurationRange { min: 2, max: 4 })),
+                aspects: vec!["16:9".into()],
+                resolutions: vec!["480p".into(), "720p".into()],
+                native_audio: false,
+                negative_prompt: true,
+                max_prompt_chars: 300,
+                credits_per_second: Some(2),
+                credits_per_image: None,
+            },
+        ];
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter_sqlite_local() {
+    let fake = fakes::Fake::start("fal_fake.py");
+    let t = app_with(configure_models(fake.base())).await;
+    configured_model_prices_prompt_scenes_and_renders_through_its_adapter(&t, &fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter_postgres_s3() {
+    let fake = fakes::Fake::start("fal_fake.py");
+    let t = backends::postgres_s3_with(configure_models(fake.base())).await;
+    configured_model_prices_prompt_scenes_and_renders_through_its_adapter(&t, &fake).await;
+}
+
+/// Issue 25, "models by configuration" and "per-scene images ... each scene priced in the quote":
+/// an operator's fal image model is listed in the catalogue at its configured price, checked
+/// against its capabilities at submission, quoted per prompted scene (an image each, whatever the
+/// scene's length; uploads and cards free), and rendered through the fal adapter with exactly one
+/// request per prompted scene, in order, charging exactly the quote. A configured video model is
+/// quoted per second of the shots its range allows.
+async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter(
+    t: &TestApp,
+    fake: &fakes::Fake,
+) {
+    let listed = t.get("/api/v1/providers", &Auth::None).await.json();
+    let fal = listed["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == "fal")
+        .unwrap();
+    let models = fal["models"].as_array().unwrap();
+    let flux_dev = models.iter().find(|m| m["model"] == CONFIGURED).unwrap();
+    assert_eq!(flux_dev["price"], json!({ "per": "image", "credits": 3 }));
+    assert_eq!(flux_dev["durations"], json!({ "kind": "still" }));
+    assert_eq!(flux_dev["aspects"], json!(["16:9", "9:16"]));
+    let ltx = models
+        .iter()
+        .find(|m| m["model"] == "fal-ai/ltx-video")
+        .unwrap();
+    assert_eq!(ltx["durations"], json!({ "kind": "range", "min": 2, "max": 4 }));
+    assert!(
+        models.iter().any(|m| m["model"] == "fal-ai/flux/schnell"),
+        "the built-in models stay"
+    );
+
+    let ada = Auth::Cookie(t.signed_in_user("ada@example.org", "ada").await);
+    let ada_id = t
+        .state
+        .db
+        .user_by_email("ada@example.org")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    t.state
+        .db
+        .grant_consent(&ada_id, "fal", "test", now_ms())
+        .await
+        .unwrap();
+    let green = upload(t, &ada, "green.jpg", [20, 200, 30]).await;
+    let script = "The red fox wakes at dawn today.\n\nThe green hills wake up under the sun.\n\nThe deep blue sea is calm and wide.";
+    let spec = |model: &str, aspect: &str| {
+        json!({ "script": script, "provider": "fal", "model": model, "aspect": aspect,
+                "resolution": "480p", "fps": 24, "seed": 7 })
+    };
+
+    // Checked against its configured capabilities before anything is queued: no 1:1, and a
+    // prompt over its 300 characters.
+    t.json(Method::POST, "/api/v1/jobs/quote", &ada, spec(CONFIGURED, "1:1"))
+        .await
+        .assert_problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "provider.unsupported_aspect",
+        );
+    // The video model: each scene covered by 2 to 4 s shots at 2 credits a second.
+    let quote = t
+        .json(Method::POST, "/api/v1/jobs/quote", &ada, spec("fal-ai/ltx-video", "16:9"))
+        .await
+        .json();
+    let seconds: u64 = quote["scenes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["shots"].as_array().unwrap().clone())
+        .map(|d| {
+            let d = d.as_u64().unwrap();
+            assert!((2..=4).contains(&d), "{quote}");
+            d
+        })
+        .sum();
+    assert_eq!(quote["credits"].as_u64(), Some(2 * seconds), "{quote}");
+
+    // A storyboard with the image model: one image per prompted scene, 3 credits each.
+    let r = t
+        .json(Method::POST, "/api/v1/storyboards", &ada, spec(CONFIGURED, "16:9"))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+    let draft = r.json();
+    let id = draft["id"].as_str().unwrap().to_owned();
+    let mut etag = r.header("etag").to_owned();
+    assert_eq!(draft["quote"]["credits"], 9, "three images: {draft}");
+    assert_eq!(draft["quote"]["model"], CONFIGURED);
+    for scene in draft["scenes"].as_array().unwrap() {
+        assert_eq!(scene["shots"], json!([0]), "a still, not seconds: {scene}");
+    }
+    let prompt = |text: &str, prompt: &str| {
+        json!({ "text": text, "visual": { "kind": "prompt", "prompt": prompt },
+                "motion": "static", "transition": "cut" })
+    };
+    let card = |text: &str| {
+        json!({ "text": text, "visual": { "kind": "card" }, "motion": "static",
+                "transition": "cut" })
+    };
+    let fox = prompt("The red fox wakes at dawn today.", "a red fox at dawn");
+    let whale = prompt("The deep blue sea is calm and wide.", "a blue whale in calm water");
+    // The quote follows each scene's visual: a card, a prompt, an upload.
+    for (middle, credits) in [
+        (card("The green hills wake up under the sun."), 6),
+        (
+            prompt("The green hills wake up under the sun.", "green hills"),
+            9,
+        ),
+        (upload_scene("The green hills wake up under the sun.", &green), 6),
+    ] {
+        let r = put(t, &ada, &id, Some(&etag), &json!([fox, middle, whale])).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+        assert_eq!(r.json()["quote"]["credits"], credits, "{}", text(&r));
+        etag = r.header("etag").to_owned();
+    }
+    let before = balance(t, &ada).await;
+    let r = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/jobs/{id}/render"),
+            &ada,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+    let job = render_with_a_worker(t, &id).await;
+    assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
+
+    // The fal adapter sent one request per prompted scene, in scene order, to the configured
+    // model's path, with the fields fal's image models take.
+    let bodies = fake.bodies().await;
+    let sent: Vec<(&str, &str)> = bodies
+        .iter()
+        .map(|b| {
+            (
+                b["path"].as_str().unwrap(),
+                b["body"]["prompt"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sent.len(), 2, "{bodies:?}");
+    assert_eq!(sent[0].0, "/fal-ai/flux/dev");
+    assert!(sent[0].1.starts_with("a red fox at dawn"), "{sent:?}");
+    assert!(sent[1].1.starts_with("a blue whale"), "{sent:?}");
+    let mut fields: Vec<&str> = bodies[0]["body"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["image_size", "num_images", "prompt", "seed"]);
+    assert_eq!(bodies[0]["body"]["image_size"], "landscape_16_9");
+
+    // Exactly the quote is charged: two images at the configured price.
+    let view = t.get(&format!("/api/v1/jobs/{id}"), &ada).await.json();
+    assert_eq!(view["cost"]["charged"].as_i64(), Some(6), "{view}");
+    assert_eq!(balance(t, &ada).await, before - 6);
+    // The generated pictures are the first and last scenes, the upload between them.
+    let video = t.get(&format!("/api/v1/jobs/{id}/video"), &ada).await;
+    let colours = frame_colours(&video.body);
+    assert_eq!(order(&colours), "g", "{colours}");
+    assert!(
+        colours.starts_with('.') && colours.ends_with('.'),
+        "{colours}"
+    );
+}
+
