@@ -537,14 +537,14 @@ fn configure_models(base: String) -> impl FnOnce(&mut Config) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter_sqlite_local() {
+async fn p_bill_4_configured_model_prices_prompt_scenes_and_renders_through_its_adapter_sqlite_local() {
     let fake = fakes::Fake::start("fal_fake.py");
     let t = app_with(configure_models(fake.base())).await;
     configured_model_prices_prompt_scenes_and_renders_through_its_adapter(&t, &fake).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter_postgres_s3() {
+async fn p_bill_4_configured_model_prices_prompt_scenes_and_renders_through_its_adapter_postgres_s3() {
     let fake = fakes::Fake::start("fal_fake.py");
     let t = backends::postgres_s3_with(configure_models(fake.base())).await;
     configured_model_prices_prompt_scenes_and_renders_through_its_adapter(&t, &fake).await;
