@@ -653,7 +653,10 @@ credits_per_second = 2
         assert_eq!(code, Some(1), "{file}\n{stderr}");
         assert!(stderr.contains(said), "expected {said:?} in:\n{stderr}");
     }
-    let (code, _, stderr) = run(&["serve"], &bad("kinds = [\"text-to-image\"]", "kinds = []"));
+    let (code, _, stderr) = run(
+        &["serve"],
+        &bad("kinds = [\"text-to-image\"]", "kinds = []"),
+    );
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("fal model `fal-ai/flux/dev`: no kinds"),

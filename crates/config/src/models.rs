@@ -91,7 +91,10 @@ impl ModelConfig {
             out.push("the id must be the provider's model id, without spaces".into());
         }
         if self.kinds.is_empty() {
-            out.push(format!("no kinds (give some of {})", MODEL_KINDS.join(", ")));
+            out.push(format!(
+                "no kinds (give some of {})",
+                MODEL_KINDS.join(", ")
+            ));
         }
         for kind in &self.kinds {
             if !MODEL_KINDS.contains(&kind.as_str()) {
@@ -149,12 +152,12 @@ impl ModelConfig {
                     ));
                 }
             }
-            (Some(ModelDurations::Range(DurationRange { min, max })), _) => {
-                if *min == 0 || max < min || *max > MAX_SHOT_SECONDS {
-                    out.push(format!(
-                        "durations {{ min = {min}, max = {max} }} is not a range within 1 to {MAX_SHOT_SECONDS} seconds"
-                    ));
-                }
+            (Some(ModelDurations::Range(DurationRange { min, max })), _)
+                if *min == 0 || max < min || *max > MAX_SHOT_SECONDS =>
+            {
+                out.push(format!(
+                    "durations {{ min = {min}, max = {max} }} is not a range within 1 to {MAX_SHOT_SECONDS} seconds"
+                ))
             }
             _ => {}
         }
@@ -186,7 +189,11 @@ impl ModelConfig {
 }
 
 fn names<T: Choice>() -> String {
-    T::ALL.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+    T::ALL
+        .iter()
+        .map(|c| c.name())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Every problem of the configured models, as (key, message) with the model named.
@@ -255,7 +262,10 @@ mod tests {
             kinds: Vec::new(),
             ..flux_dev()
         });
-        assert!(m.starts_with("fal model `fal-ai/flux/dev`: no kinds"), "{m}");
+        assert!(
+            m.starts_with("fal model `fal-ai/flux/dev`: no kinds"),
+            "{m}"
+        );
         let m = one_problem(ModelConfig {
             kinds: vec!["text-to-video".into()],
             durations: Some(ModelDurations::Range(DurationRange { min: 6, max: 4 })),
@@ -276,7 +286,10 @@ mod tests {
             aspects: vec!["4:3".into()],
             ..flux_dev()
         });
-        assert!(m.contains("aspect `4:3` is not one of 16:9, 9:16, 1:1"), "{m}");
+        assert!(
+            m.contains("aspect `4:3` is not one of 16:9, 9:16, 1:1"),
+            "{m}"
+        );
         let m = one_problem(ModelConfig {
             resolutions: vec!["4k".into()],
             ..flux_dev()
@@ -286,7 +299,10 @@ mod tests {
             provider: "midjourney".into(),
             ..flux_dev()
         });
-        assert!(m.contains("`midjourney` is not one of Reelsmith's adapters"), "{m}");
+        assert!(
+            m.contains("`midjourney` is not one of Reelsmith's adapters"),
+            "{m}"
+        );
         let m = one_problem(ModelConfig {
             credits_per_image: None,
             ..flux_dev()
@@ -297,7 +313,9 @@ mod tests {
             ..flux_dev()
         }]);
         assert!(
-            mixed.iter().any(|(_, m)| m.contains("either images or video")),
+            mixed
+                .iter()
+                .any(|(_, m)| m.contains("either images or video")),
             "{mixed:?}"
         );
         let twice = problems(&[flux_dev(), flux_dev()]);

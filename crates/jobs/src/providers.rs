@@ -105,7 +105,8 @@ impl ProviderSet {
         // Shot adapters check each request against the installation's models, configured ones
         // included.
         let shot_endpoint = |account: &ProviderAccount, base: &str, hosts: &[&str]| {
-            endpoint(account, base, hosts, &policy).map(|ep| ep.with_models(models.models().clone()))
+            endpoint(account, base, hosts, &policy)
+                .map(|ep| ep.with_models(models.models().clone()))
         };
         for name in config.enabled_shot_providers() {
             // `enabled_shot_providers` lists only providers with an account.
@@ -114,10 +115,8 @@ impl ProviderSet {
             };
             let provider: Arc<dyn ShotProvider> = match name {
                 "fal" => {
-                    let ep = shot_endpoint(
-                        account,
-                        fal::DEFAULT_BASE_URL,
-                        fal::DEFAULT_DOWNLOAD_HOSTS)?;
+                    let ep =
+                        shot_endpoint(account, fal::DEFAULT_BASE_URL, fal::DEFAULT_DOWNLOAD_HOSTS)?;
                     let mut adapter = fal::Fal::new(ep)?;
                     if let Some(url) = hook(name) {
                         adapter = adapter.with_webhook(url);
@@ -128,7 +127,8 @@ impl ProviderSet {
                     let ep = shot_endpoint(
                         account,
                         replicate::DEFAULT_BASE_URL,
-                        replicate::DEFAULT_DOWNLOAD_HOSTS)?;
+                        replicate::DEFAULT_DOWNLOAD_HOSTS,
+                    )?;
                     let mut adapter = replicate::Replicate::new(ep)?;
                     // Replicate signs webhooks with a secret; without one they could not be
                     // verified, so none are asked for.
@@ -140,16 +140,16 @@ impl ProviderSet {
                 "veo" => Arc::new(veo::Veo::new(shot_endpoint(
                     account,
                     veo::DEFAULT_BASE_URL,
-                    &[])?)?),
+                    &[],
+                )?)?),
                 "atlas" => Arc::new(atlas::Atlas::new(shot_endpoint(
                     account,
                     atlas::DEFAULT_BASE_URL,
-                    &[])?)?),
+                    &[],
+                )?)?),
                 "kie" => {
-                    let ep = shot_endpoint(
-                        account,
-                        kie::DEFAULT_BASE_URL,
-                        kie::DEFAULT_DOWNLOAD_HOSTS)?;
+                    let ep =
+                        shot_endpoint(account, kie::DEFAULT_BASE_URL, kie::DEFAULT_DOWNLOAD_HOSTS)?;
                     let mut adapter = kie::Kie::new(ep)?;
                     // Callbacks are asked for only when they can be verified (the HMAC key).
                     if account.webhook_secret.is_some() {

@@ -43,7 +43,10 @@ impl ModelRegistry {
         self.base
             .all()
             .iter()
-            .map(|m| self.lookup(Some(m.provider), Some(&m.model)).unwrap_or_else(|| m.clone()))
+            .map(|m| {
+                self.lookup(Some(m.provider), Some(&m.model))
+                    .unwrap_or_else(|| m.clone())
+            })
             .collect()
     }
 
@@ -82,7 +85,9 @@ pub fn configured_models(config: &ProvidersConfig) -> Result<Models, String> {
     let caps = config
         .models
         .iter()
-        .map(|m| model_caps(m).ok_or_else(|| format!("{} model `{}` is not usable", m.provider, m.id)))
+        .map(|m| {
+            model_caps(m).ok_or_else(|| format!("{} model `{}` is not usable", m.provider, m.id))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Models::with_configured(caps))
 }
@@ -173,7 +178,9 @@ mod tests {
             reelsmith_providers::registry::MODELS.len() + 1,
             "one new model; the other replaced its built-in"
         );
-        let ltx = registry.lookup(Some("fal"), Some("fal-ai/ltx-video")).unwrap();
+        let ltx = registry
+            .lookup(Some("fal"), Some("fal-ai/ltx-video"))
+            .unwrap();
         assert_eq!(&*all.last().unwrap().model, "fal-ai/ltx-video");
         assert_eq!((ltx.credits(5), ltx.input), (10, None));
         assert_eq!(ltx.durations, Durations::Range { min: 2, max: 8 });

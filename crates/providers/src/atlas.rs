@@ -68,7 +68,10 @@ impl ShotProvider for Atlas {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        self.http.ep.models.checked("atlas", &req.model, &req.model, req)?;
+        self.http
+            .ep
+            .models
+            .checked("atlas", &req.model, &req.model, req)?;
         let path = if req.kind == ShotKind::TextToImage {
             "api/v1/model/generateImage"
         } else {

@@ -332,7 +332,10 @@ impl ShotProvider for ComfyUi {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        self.http.ep.models.checked("comfyui", &req.model, &req.model, req)?;
+        self.http
+            .ep
+            .models
+            .checked("comfyui", &req.model, &req.model, req)?;
         let url = self.http.url("prompt")?;
         let body = json!({ "prompt": fill_template(&self.template, req, 24), "client_id": self.client_id });
         let (ans, _): (Value, _) = self

@@ -211,7 +211,11 @@ impl ShotProvider for Fal {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        let caps = self.http.ep.models.checked("fal", &req.model, &req.model, req)?;
+        let caps = self
+            .http
+            .ep
+            .models
+            .checked("fal", &req.model, &req.model, req)?;
         let mut url = self.http.url(&req.model)?;
         if let Some(hook) = &self.webhook_url {
             url.query_pairs_mut().append_pair("fal_webhook", hook);

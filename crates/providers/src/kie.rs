@@ -426,7 +426,11 @@ impl ShotProvider for Kie {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        let caps = self.http.ep.models.checked(NAME, &req.model, &req.model, req)?;
+        let caps = self
+            .http
+            .ep
+            .models
+            .checked(NAME, &req.model, &req.model, req)?;
         let family = family(&req.model);
         let hd = req.resolution.as_deref() == Some("1080p");
         if hd && (family != Family::Veo || req.aspect != "16:9") {
@@ -447,7 +451,12 @@ impl ShotProvider for Kie {
             (Some(img), ShotKind::ImageToVideo) => Some(self.upload(img).await?),
             _ => None,
         };
-        let body = body_for(&self.http.ep.models, req, image_url.as_deref(), self.callback_url.as_deref())?;
+        let body = body_for(
+            &self.http.ep.models,
+            req,
+            image_url.as_deref(),
+            self.callback_url.as_deref(),
+        )?;
         let url = match family {
             Family::Veo => self.http.url("api/v1/veo/generate")?,
             Family::Market => self.http.url("api/v1/jobs/createTask")?,
@@ -516,7 +525,7 @@ mod tests {
     fn veo_bodies_match_the_documented_schema() {
         let mut req = veo("veo3_fast");
         req.seed = Some(7);
-        let b = body_for(&registry::Models::builtin(), &req, None, Some("https://r.example/api/v1/webhooks/kie")).unwrap();
+        let b = builtin_body(&req, None, Some("https://r.example/api/v1/webhooks/kie")).unwrap();
         assert_eq!(
             b,
             json!({"prompt": "a fox", "model": "veo3_fast", "aspectRatio": "16:9",
@@ -530,10 +539,19 @@ mod tests {
             bytes: vec![1],
             mime: "image/png".into(),
         });
-        let b = body_for(&registry::Models::builtin(), &i2v, Some("https://f.example/a.png"), None).unwrap();
+        let b = builtin_body(&i2v, Some("https://f.example/a.png"), None).unwrap();
         assert_eq!(b["imageUrls"], json!(["https://f.example/a.png"]));
         assert_eq!(b["generationType"], "FIRST_AND_LAST_FRAMES_2_VIDEO");
         assert!(b.get("callBackUrl").is_none() && b.get("seeds").is_none());
+    }
+
+    /// The body a built-in model's request becomes.
+    fn builtin_body(
+        req: &ShotRequest,
+        image_url: Option<&str>,
+        callback: Option<&str>,
+    ) -> Result<Value, ProviderError> {
+        body_for(&registry::Models::builtin(), req, image_url, callback)
     }
 
     #[test]
@@ -541,7 +559,7 @@ mod tests {
         let mut req =
             ShotRequest::text_to_video("a fox", 10, "9:16").with_model("kling-2.6/text-to-video");
         req.seed = Some(3);
-        let b = body_for(&registry::Models::builtin(), &req, None, None).unwrap();
+        let b = builtin_body(&req, None, None).unwrap();
         assert_eq!(
             b,
             json!({"model": "kling-2.6/text-to-video", "input": {"prompt": "a fox",
@@ -553,7 +571,7 @@ mod tests {
             bytes: vec![1],
             mime: "image/png".into(),
         });
-        let b = body_for(&registry::Models::builtin(), &i2v, Some("https://f.example/a.png"), None).unwrap();
+        let b = builtin_body(&i2v, Some("https://f.example/a.png"), None).unwrap();
         assert_eq!(
             b["input"],
             json!({"prompt": "a fox", "sound": false, "duration": "10",
@@ -564,7 +582,7 @@ mod tests {
 
     #[test]
     fn a_field_outside_the_schema_is_refused() {
-        let mut b = body_for(&registry::Models::builtin(), &veo("veo3"), None, None).unwrap();
+        let mut b = builtin_body(&veo("veo3"), None, None).unwrap();
         b["resolution"] = json!("1080p");
         let err = registry::KIE_VEO_INPUT.check(&b).unwrap_err();
         assert!(

@@ -151,7 +151,10 @@ mod tests {
 
     #[test]
     fn a_list_of_zero_second_lengths_makes_a_still_instead_of_panicking() {
-        assert_eq!(shots_for_scene(&Durations::Fixed(Cow::Borrowed(&[0])), 7.0), vec![0]);
+        assert_eq!(
+            shots_for_scene(&Durations::Fixed(Cow::Borrowed(&[0])), 7.0),
+            vec![0]
+        );
     }
 
     #[test]

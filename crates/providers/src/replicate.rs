@@ -129,7 +129,11 @@ impl ShotProvider for Replicate {
             Some((m, v)) => (m, Some(v)),
             None => (req.model.as_str(), None),
         };
-        let caps = self.http.ep.models.checked("replicate", model, &req.model, req)?;
+        let caps = self
+            .http
+            .ep
+            .models
+            .checked("replicate", model, &req.model, req)?;
         let mut body = json!({ "input": input_for(req) });
         caps.conforms(&body)?;
         let url = match version {

@@ -68,7 +68,10 @@ impl ShotProvider for Veo {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        self.http.ep.models.checked("veo", &req.model, &req.model, req)?;
+        self.http
+            .ep
+            .models
+            .checked("veo", &req.model, &req.model, req)?;
         let url = self
             .http
             .url(&format!("models/{}:predictLongRunning", req.model))?;

@@ -202,19 +202,7 @@ async fn export_json(t: &TestApp, auth: &Auth, file: &str) -> Value {
 async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
     let ada = Auth::Cookie(t.signed_in_user("ada@example.org", "ada").await);
     let bob = Auth::Cookie(t.signed_in_user("bob@example.org", "bob").await);
-    let ada_id = t
-        .state
-        .db
-        .user_by_email("ada@example.org")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    t.state
-        .db
-        .grant_consent(&ada_id, "fal", "test", now_ms())
-        .await
-        .unwrap();
+    consent_to_fal(&t, "ada@example.org").await;
     let red = upload(&t, &ada, "red.jpg", [230, 20, 20]).await;
     let green = upload(&t, &ada, "green.jpg", [20, 200, 30]).await;
     let blue = upload(&t, &ada, "blue.jpg", [20, 30, 230]).await;
@@ -250,14 +238,7 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
     );
 
     // Rendering more than the balance holds: refused, nothing queued, the draft unchanged.
-    let r = t
-        .json(
-            Method::POST,
-            &format!("/api/v1/jobs/{id}/render"),
-            &ada,
-            json!({}),
-        )
-        .await;
+    let r = render_draft(&t, &ada, &id).await;
     r.assert_problem(StatusCode::PAYMENT_REQUIRED, "credits.insufficient");
     let r = t.get(&format!("/api/v1/jobs/{id}/storyboard"), &ada).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -374,14 +355,9 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
     put(&t, &bob, &id, Some(&etag), &edited)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    t.json(
-        Method::POST,
-        &format!("/api/v1/jobs/{id}/render"),
-        &bob,
-        json!({}),
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    render_draft(&t, &bob, &id)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
     // The draft is the person's words too: it is in their account export, not in Bob's.
     let exported = export_json(&t, &ada, "storyboards.json").await;
@@ -394,25 +370,11 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
     assert_eq!(export_json(&t, &bob, "storyboards.json").await, json!([]));
 
     // Render: the quote is reserved, and the job is the draft's id.
-    let r = t
-        .json(
-            Method::POST,
-            &format!("/api/v1/jobs/{id}/render"),
-            &ada,
-            json!({}),
-        )
-        .await;
+    let r = render_draft(&t, &ada, &id).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
     assert_eq!(r.json()["id"], id.as_str());
     assert_eq!(balance(&t, &ada).await, GRANT - 25, "the quote is held");
-    let again = t
-        .json(
-            Method::POST,
-            &format!("/api/v1/jobs/{id}/render"),
-            &ada,
-            json!({}),
-        )
-        .await;
+    let again = render_draft(&t, &ada, &id).await;
     assert_eq!(
         again.status,
         StatusCode::OK,
@@ -466,6 +428,27 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
     t.get(&format!("/api/v1/jobs/{id}/storyboard"), &bob)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
+}
+
+/// `POST /api/v1/jobs/{id}/render` for the draft `id`.
+async fn render_draft(t: &TestApp, auth: &Auth, id: &str) -> Reply {
+    t.json(
+        Method::POST,
+        &format!("/api/v1/jobs/{id}/render"),
+        auth,
+        json!({}),
+    )
+    .await
+}
+
+/// The user of `email` consents to fal.
+async fn consent_to_fal(t: &TestApp, email: &str) {
+    let id = t.state.db.user_by_email(email).await.unwrap().unwrap().id;
+    t.state
+        .db
+        .grant_consent(&id, "fal", "test", now_ms())
+        .await
+        .unwrap();
 }
 
 /// Runs a real worker, with the providers of the app's configuration, until job `id` ends.
@@ -537,14 +520,16 @@ fn configure_models(base: String) -> impl FnOnce(&mut Config) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p_bill_4_configured_model_prices_prompt_scenes_and_renders_through_its_adapter_sqlite_local() {
+async fn p_bill_4_configured_model_prices_prompt_scenes_and_renders_through_its_adapter_sqlite_local(
+) {
     let fake = fakes::Fake::start("fal_fake.py");
     let t = app_with(configure_models(fake.base())).await;
     configured_model_prices_prompt_scenes_and_renders_through_its_adapter(&t, &fake).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn p_bill_4_configured_model_prices_prompt_scenes_and_renders_through_its_adapter_postgres_s3() {
+async fn p_bill_4_configured_model_prices_prompt_scenes_and_renders_through_its_adapter_postgres_s3(
+) {
     let fake = fakes::Fake::start("fal_fake.py");
     let t = backends::postgres_s3_with(configure_models(fake.base())).await;
     configured_model_prices_prompt_scenes_and_renders_through_its_adapter(&t, &fake).await;
@@ -576,26 +561,17 @@ async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter(
         .iter()
         .find(|m| m["model"] == "fal-ai/ltx-video")
         .unwrap();
-    assert_eq!(ltx["durations"], json!({ "kind": "range", "min": 2, "max": 4 }));
+    assert_eq!(
+        ltx["durations"],
+        json!({ "kind": "range", "min": 2, "max": 4 })
+    );
     assert!(
         models.iter().any(|m| m["model"] == "fal-ai/flux/schnell"),
         "the built-in models stay"
     );
 
     let ada = Auth::Cookie(t.signed_in_user("ada@example.org", "ada").await);
-    let ada_id = t
-        .state
-        .db
-        .user_by_email("ada@example.org")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    t.state
-        .db
-        .grant_consent(&ada_id, "fal", "test", now_ms())
-        .await
-        .unwrap();
+    consent_to_fal(t, "ada@example.org").await;
     let green = upload(t, &ada, "green.jpg", [20, 200, 30]).await;
     let script = "The red fox wakes at dawn today.\n\nThe green hills wake up under the sun.\n\nThe deep blue sea is calm and wide.";
     let spec = |model: &str, aspect: &str| {
@@ -605,15 +581,25 @@ async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter(
 
     // Checked against its configured capabilities before anything is queued: no 1:1, and a
     // prompt over its 300 characters.
-    t.json(Method::POST, "/api/v1/jobs/quote", &ada, spec(CONFIGURED, "1:1"))
-        .await
-        .assert_problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "provider.unsupported_aspect",
-        );
+    t.json(
+        Method::POST,
+        "/api/v1/jobs/quote",
+        &ada,
+        spec(CONFIGURED, "1:1"),
+    )
+    .await
+    .assert_problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "provider.unsupported_aspect",
+    );
     // The video model: each scene covered by 2 to 4 s shots at 2 credits a second.
     let quote = t
-        .json(Method::POST, "/api/v1/jobs/quote", &ada, spec("fal-ai/ltx-video", "16:9"))
+        .json(
+            Method::POST,
+            "/api/v1/jobs/quote",
+            &ada,
+            spec("fal-ai/ltx-video", "16:9"),
+        )
         .await
         .json();
     let seconds: u64 = quote["scenes"]
@@ -631,7 +617,12 @@ async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter(
 
     // A storyboard with the image model: one image per prompted scene, 3 credits each.
     let r = t
-        .json(Method::POST, "/api/v1/storyboards", &ada, spec(CONFIGURED, "16:9"))
+        .json(
+            Method::POST,
+            "/api/v1/storyboards",
+            &ada,
+            spec(CONFIGURED, "16:9"),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
     let draft = r.json();
@@ -651,7 +642,10 @@ async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter(
                 "transition": "cut" })
     };
     let fox = prompt("The red fox wakes at dawn today.", "a red fox at dawn");
-    let whale = prompt("The deep blue sea is calm and wide.", "a blue whale in calm water");
+    let whale = prompt(
+        "The deep blue sea is calm and wide.",
+        "a blue whale in calm water",
+    );
     // The quote follows each scene's visual: a card, a prompt, an upload.
     for (middle, credits) in [
         (card("The green hills wake up under the sun."), 6),
@@ -659,7 +653,10 @@ async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter(
             prompt("The green hills wake up under the sun.", "green hills"),
             9,
         ),
-        (upload_scene("The green hills wake up under the sun.", &green), 6),
+        (
+            upload_scene("The green hills wake up under the sun.", &green),
+            6,
+        ),
     ] {
         let r = put(t, &ada, &id, Some(&etag), &json!([fox, middle, whale])).await;
         assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
@@ -667,14 +664,7 @@ async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter(
         etag = r.header("etag").to_owned();
     }
     let before = balance(t, &ada).await;
-    let r = t
-        .json(
-            Method::POST,
-            &format!("/api/v1/jobs/{id}/render"),
-            &ada,
-            json!({}),
-        )
-        .await;
+    let r = render_draft(t, &ada, &id).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
     let job = render_with_a_worker(t, &id).await;
     assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
@@ -718,4 +708,3 @@ async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter(
         "{colours}"
     );
 }
-
