@@ -563,3 +563,103 @@ fn config_check_indexes_the_media_library_and_names_broken_entries() {
         "{said}"
     );
 }
+
+/// Issue 25, models by configuration: `config check` accepts a sound `[[providers.models]]` and
+/// shows it, and refuses each impossible one (and an unknown field) with a line naming the model;
+/// `serve` refuses to start on the same file.
+#[test]
+fn config_check_accepts_configured_models_and_names_each_impossible_one() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let sound = r#"
+[[providers.models]]
+provider = "fal"
+id = "fal-ai/flux/dev"
+kinds = ["text-to-image"]
+aspects = ["16:9", "1:1"]
+max_prompt_chars = 2000
+credits_per_image = 3
+
+[[providers.models]]
+provider = "fal"
+id = "fal-ai/ltx-video"
+kinds = ["text-to-video"]
+durations = { min = 2, max = 8 }
+aspects = ["16:9"]
+max_prompt_chars = 2000
+credits_per_second = 2
+"#;
+    let run = |args: &[&str], file_text: &str| {
+        let file = temp.path().join("reelsmith.toml");
+        std::fs::write(&file, file_text).unwrap();
+        let out = Command::new(platform::bin())
+            .args(args)
+            .arg("--config")
+            .arg(&file)
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(&["config", "check"], sound);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("id = \"fal-ai/ltx-video\""), "{stdout}");
+
+    let bad = |from: &str, to: &str| sound.replacen(from, to, 1);
+    for (file, said) in [
+        (
+            bad("kinds = [\"text-to-image\"]", "kinds = []"),
+            "providers.models[0]: fal model `fal-ai/flux/dev`: no kinds",
+        ),
+        (
+            bad("{ min = 2, max = 8 }", "{ min = 8, max = 2 }"),
+            "providers.models[1]: fal model `fal-ai/ltx-video`: durations { min = 8, max = 2 } is not a range",
+        ),
+        (
+            bad("{ min = 2, max = 8 }", "{ min = 0, max = 0 }"),
+            "providers.models[1]: fal model `fal-ai/ltx-video`: durations { min = 0, max = 0 } is not a range",
+        ),
+        (
+            bad("[\"16:9\", \"1:1\"]", "[\"16:9\", \"4:3\"]"),
+            "fal model `fal-ai/flux/dev`: aspect `4:3` is not one of 16:9, 9:16, 1:1",
+        ),
+        (
+            bad("aspects = [\"16:9\"]", "aspects = [\"16:9\"]\nresolutions = [\"4k\"]"),
+            "fal model `fal-ai/ltx-video`: resolution `4k` is not one of 480p, 720p, 1080p",
+        ),
+        (
+            bad("provider = \"fal\"", "provider = \"midjourney\""),
+            "midjourney model `fal-ai/flux/dev`: provider `midjourney` is not one of Reelsmith's adapters",
+        ),
+        (
+            bad("credits_per_image = 3", ""),
+            "fal model `fal-ai/flux/dev`: no price (give credits_per_image)",
+        ),
+        (
+            bad("id = \"fal-ai/ltx-video\"", "id = \"fal-ai/flux/dev\""),
+            "providers.models[1]: fal model `fal-ai/flux/dev`: configured twice",
+        ),
+        (
+            bad("credits_per_image = 3", "credits_per_image = 3\nseconds = 5"),
+            "unknown setting `providers.models.0.seconds`",
+        ),
+    ] {
+        let (code, _, stderr) = run(&["config", "check"], &file);
+        assert_eq!(code, Some(1), "{file}\n{stderr}");
+        assert!(stderr.contains(said), "expected {said:?} in:\n{stderr}");
+    }
+    let (code, _, stderr) = run(
+        &["serve"],
+        &bad("kinds = [\"text-to-image\"]", "kinds = []"),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("fal model `fal-ai/flux/dev`: no kinds"),
+        "{stderr}"
+    );
+}

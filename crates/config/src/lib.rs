@@ -9,6 +9,7 @@
 
 pub mod billing;
 pub mod load;
+pub mod models;
 pub mod music;
 pub mod oidc;
 pub mod presets;
@@ -27,6 +28,7 @@ pub use billing::{
     StripeConfig,
 };
 pub use load::{ConfigError, Sources, ENV_PREFIX};
+pub use models::{DurationRange, ModelConfig, ModelDurations};
 pub use music::MusicConfig;
 pub use oidc::{OidcPreset, OidcProviderConfig};
 pub use presets::{parse_templates, BatchesConfig, PresetTemplate};

@@ -41,6 +41,10 @@ pub struct ProvidersConfig {
     /// paid). Only failures the provider does not attribute to the content or input count:
     /// a refused prompt or image is never sent again.
     pub max_resubmissions: u32,
+    /// Models the operator added or re-priced (`[[providers.models]]`), served by the adapters
+    /// above; the built-in list stays when this is empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<crate::models::ModelConfig>,
 }
 
 impl Default for ProvidersConfig {
@@ -60,6 +64,7 @@ impl Default for ProvidersConfig {
             max_wait_minutes: 30,
             max_output_mib: 500,
             max_resubmissions: 1,
+            models: Vec::new(),
         }
     }
 }

@@ -77,6 +77,9 @@ impl Config {
         for (key, message) in self.preset_problems() {
             problems.add(&key, message);
         }
+        for (key, message) in crate::models::problems(&self.providers.models) {
+            problems.add(&key, message);
+        }
         problems.0
     }
 

@@ -237,7 +237,7 @@ pub fn plan_job_with(spec: &RenderSpec, models: &ModelRegistry) -> Result<JobPla
     if caps.provider == reelsmith_providers::registry::DEFAULT_PROVIDER {
         return Ok(JobPlan {
             provider: caps.provider.to_owned(),
-            model: caps.model.to_owned(),
+            model: caps.model.to_string(),
             scenes: Vec::new(),
             credits: voice_credits,
             voice,
@@ -253,7 +253,7 @@ pub fn plan_job_with(spec: &RenderSpec, models: &ModelRegistry) -> Result<JobPla
         let (kind, image) = shot_kind(caps, scene.media)?;
         let shots = match kind {
             ShotKind::TextToImage => vec![0],
-            _ => shots_for_scene(caps.durations, seconds),
+            _ => shots_for_scene(&caps.durations, seconds),
         };
         scenes.push(SceneShots {
             scene: i,
@@ -273,7 +273,7 @@ pub fn plan_job_with(spec: &RenderSpec, models: &ModelRegistry) -> Result<JobPla
         + voice_credits;
     Ok(JobPlan {
         provider: caps.provider.to_owned(),
-        model: caps.model.to_owned(),
+        model: caps.model.to_string(),
         scenes,
         credits,
         voice,
@@ -300,7 +300,7 @@ pub fn plan_storyboard_with(
         let (kind, image) = shot_kind(caps, None)?;
         let shots = match kind {
             ShotKind::TextToImage => vec![0],
-            _ => shots_for_scene(caps.durations, seconds),
+            _ => shots_for_scene(&caps.durations, seconds),
         };
         Ok(SceneShots {
             scene: 0,
@@ -320,7 +320,7 @@ pub fn plan_storyboard_with(
         + voice_credits;
     Ok(JobPlan {
         provider: caps.provider.to_owned(),
-        model: caps.model.to_owned(),
+        model: caps.model.to_string(),
         scenes,
         credits,
         voice,
@@ -380,7 +380,7 @@ fn check_frame(caps: &ModelCaps, spec: &RenderSpec) -> Result<(), JobPlanError> 
     let aspect = name(serde_json::json!(spec.aspect));
     if !caps.aspects.contains(&aspect.as_str()) {
         return Err(JobPlanError::UnsupportedAspect {
-            model: caps.model.to_owned(),
+            model: caps.model.to_string(),
             aspect,
             allowed: caps.aspects.join(", "),
         });
@@ -388,7 +388,7 @@ fn check_frame(caps: &ModelCaps, spec: &RenderSpec) -> Result<(), JobPlanError> 
     let resolution = name(serde_json::json!(spec.resolution));
     if !caps.resolutions.is_empty() && !caps.resolutions.contains(&resolution.as_str()) {
         return Err(JobPlanError::UnsupportedResolution {
-            model: caps.model.to_owned(),
+            model: caps.model.to_string(),
             resolution,
             allowed: caps.resolutions.join(", "),
         });
@@ -422,7 +422,7 @@ fn shot_kind(
         return Ok((ShotKind::TextToImage, None));
     }
     Err(JobPlanError::NeedsImage {
-        model: caps.model.to_owned(),
+        model: caps.model.to_string(),
     })
 }
 

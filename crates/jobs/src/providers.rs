@@ -85,6 +85,7 @@ impl ProviderSet {
         let hook = |name: &str| {
             public_url.map(|u| format!("{}/api/v1/webhooks/{name}", u.trim_end_matches('/')))
         };
+        let models = ModelRegistry::from_config(config).map_err(ProviderError::Config)?;
         let mut set = ProviderSet {
             shots: BTreeMap::new(),
             writer: None,
@@ -93,7 +94,7 @@ impl ProviderSet {
             max_output_bytes: config.max_output_mib.max(1) << 20,
             max_resubmissions: config.max_resubmissions,
             max_retry_after: Duration::from_secs(config.max_wait_minutes.max(1) * 60),
-            models: ModelRegistry::default(),
+            models: models.clone(),
         };
         if config.is_enabled("openai") && config.openai.transcribe_voice {
             let ep = endpoint(&config.openai, openai::DEFAULT_BASE_URL, &[], &policy)?;
@@ -101,6 +102,12 @@ impl ProviderSet {
         }
         set.writer = script_writer(config, &policy)?;
         set.speech = speech_providers(config, &policy)?;
+        // Shot adapters check each request against the installation's models, configured ones
+        // included.
+        let shot_endpoint = |account: &ProviderAccount, base: &str, hosts: &[&str]| {
+            endpoint(account, base, hosts, &policy)
+                .map(|ep| ep.with_models(models.models().clone()))
+        };
         for name in config.enabled_shot_providers() {
             // `enabled_shot_providers` lists only providers with an account.
             let Some(account) = config.account(name) else {
@@ -108,12 +115,8 @@ impl ProviderSet {
             };
             let provider: Arc<dyn ShotProvider> = match name {
                 "fal" => {
-                    let ep = endpoint(
-                        account,
-                        fal::DEFAULT_BASE_URL,
-                        fal::DEFAULT_DOWNLOAD_HOSTS,
-                        &policy,
-                    )?;
+                    let ep =
+                        shot_endpoint(account, fal::DEFAULT_BASE_URL, fal::DEFAULT_DOWNLOAD_HOSTS)?;
                     let mut adapter = fal::Fal::new(ep)?;
                     if let Some(url) = hook(name) {
                         adapter = adapter.with_webhook(url);
@@ -121,11 +124,10 @@ impl ProviderSet {
                     Arc::new(adapter)
                 }
                 "replicate" => {
-                    let ep = endpoint(
+                    let ep = shot_endpoint(
                         account,
                         replicate::DEFAULT_BASE_URL,
                         replicate::DEFAULT_DOWNLOAD_HOSTS,
-                        &policy,
                     )?;
                     let mut adapter = replicate::Replicate::new(ep)?;
                     // Replicate signs webhooks with a secret; without one they could not be
@@ -135,25 +137,19 @@ impl ProviderSet {
                     }
                     Arc::new(adapter)
                 }
-                "veo" => Arc::new(veo::Veo::new(endpoint(
+                "veo" => Arc::new(veo::Veo::new(shot_endpoint(
                     account,
                     veo::DEFAULT_BASE_URL,
                     &[],
-                    &policy,
                 )?)?),
-                "atlas" => Arc::new(atlas::Atlas::new(endpoint(
+                "atlas" => Arc::new(atlas::Atlas::new(shot_endpoint(
                     account,
                     atlas::DEFAULT_BASE_URL,
                     &[],
-                    &policy,
                 )?)?),
                 "kie" => {
-                    let ep = endpoint(
-                        account,
-                        kie::DEFAULT_BASE_URL,
-                        kie::DEFAULT_DOWNLOAD_HOSTS,
-                        &policy,
-                    )?;
+                    let ep =
+                        shot_endpoint(account, kie::DEFAULT_BASE_URL, kie::DEFAULT_DOWNLOAD_HOSTS)?;
                     let mut adapter = kie::Kie::new(ep)?;
                     // Callbacks are asked for only when they can be verified (the HMAC key).
                     if account.webhook_secret.is_some() {
@@ -174,7 +170,7 @@ impl ProviderSet {
                         ProviderError::Config(format!("{} is not JSON: {e}", file.display()))
                     })?;
                     Arc::new(comfyui::ComfyUi::new(
-                        endpoint(account, "", &[], &policy)?,
+                        shot_endpoint(account, "", &[])?,
                         template,
                     )?)
                 }

@@ -8,7 +8,6 @@
 //! does not document where outputs are hosted, so the operator allowlists that download host.
 
 use crate::http::{Endpoint, Http, Idempotent};
-use crate::registry;
 use crate::{
     PendingShot, ProviderError, Secret, ShotKind, ShotProvider, ShotRequest, ShotResult, Sink,
 };
@@ -69,7 +68,10 @@ impl ShotProvider for Atlas {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        registry::checked("atlas", &req.model, &req.model, req)?;
+        self.http
+            .ep
+            .models
+            .checked("atlas", &req.model, &req.model, req)?;
         let path = if req.kind == ShotKind::TextToImage {
             "api/v1/model/generateImage"
         } else {

@@ -17,7 +17,6 @@
 //! for the reverse proxy operators put in front of it.
 
 use crate::http::{Endpoint, Http, Idempotent};
-use crate::registry;
 use crate::{PendingShot, ProviderError, ShotProvider, ShotRequest, ShotResult, Sink};
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -333,7 +332,10 @@ impl ShotProvider for ComfyUi {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        registry::checked("comfyui", &req.model, &req.model, req)?;
+        self.http
+            .ep
+            .models
+            .checked("comfyui", &req.model, &req.model, req)?;
         let url = self.http.url("prompt")?;
         let body = json!({ "prompt": fill_template(&self.template, req, 24), "client_id": self.client_id });
         let (ans, _): (Value, _) = self

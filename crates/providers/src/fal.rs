@@ -9,7 +9,6 @@
 //! allowlist. Webhooks: [`crate::webhook::fal`].
 
 use crate::http::{Endpoint, Http, Idempotent};
-use crate::registry;
 use crate::{
     PendingShot, ProviderError, Secret, ShotKind, ShotProvider, ShotRequest, ShotResult, Sink,
 };
@@ -212,7 +211,11 @@ impl ShotProvider for Fal {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        let caps = registry::checked("fal", &req.model, &req.model, req)?;
+        let caps = self
+            .http
+            .ep
+            .models
+            .checked("fal", &req.model, &req.model, req)?;
         let mut url = self.http.url(&req.model)?;
         if let Some(hook) = &self.webhook_url {
             url.query_pairs_mut().append_pair("fal_webhook", hook);

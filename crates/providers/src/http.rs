@@ -59,6 +59,9 @@ pub struct Endpoint {
     pub download_hosts: Vec<String>,
     pub key: Secret,
     pub policy: CallPolicy,
+    /// The models this installation offers (the built-in table unless configured): what a
+    /// request is checked against before it is sent.
+    pub models: crate::registry::Models,
 }
 
 impl Endpoint {
@@ -79,6 +82,7 @@ impl Endpoint {
             download_hosts: Vec::new(),
             key,
             policy: CallPolicy::default(),
+            models: crate::registry::Models::builtin(),
         })
     }
 
@@ -89,6 +93,11 @@ impl Endpoint {
 
     pub fn with_policy(mut self, policy: CallPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    pub fn with_models(mut self, models: crate::registry::Models) -> Self {
+        self.models = models;
         self
     }
 }

@@ -71,11 +71,12 @@ pub fn veo_seed(seed: u64) -> u64 {
 /// The request body for `req`, given the URL of its uploaded image. Built only from fields the
 /// model's documented schema lists, and checked against it before it is sent.
 pub fn body_for(
+    models: &registry::Models,
     req: &ShotRequest,
     image_url: Option<&str>,
     callback: Option<&str>,
 ) -> Result<Value, ProviderError> {
-    let caps = registry::checked(NAME, &req.model, &req.model, req)?;
+    let caps = models.checked(NAME, &req.model, &req.model, req)?;
     let body = match family(&req.model) {
         Family::Veo => {
             let mut body = json!({
@@ -425,7 +426,11 @@ impl ShotProvider for Kie {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        let caps = registry::checked(NAME, &req.model, &req.model, req)?;
+        let caps = self
+            .http
+            .ep
+            .models
+            .checked(NAME, &req.model, &req.model, req)?;
         let family = family(&req.model);
         let hd = req.resolution.as_deref() == Some("1080p");
         if hd && (family != Family::Veo || req.aspect != "16:9") {
@@ -437,6 +442,7 @@ impl ShotProvider for Kie {
         }
         // Checked before the image leaves, so a refused body uploads nothing.
         body_for(
+            &self.http.ep.models,
             req,
             req.image.as_ref().map(|_| "https://x.invalid/i.png"),
             self.callback_url.as_deref(),
@@ -445,7 +451,12 @@ impl ShotProvider for Kie {
             (Some(img), ShotKind::ImageToVideo) => Some(self.upload(img).await?),
             _ => None,
         };
-        let body = body_for(req, image_url.as_deref(), self.callback_url.as_deref())?;
+        let body = body_for(
+            &self.http.ep.models,
+            req,
+            image_url.as_deref(),
+            self.callback_url.as_deref(),
+        )?;
         let url = match family {
             Family::Veo => self.http.url("api/v1/veo/generate")?,
             Family::Market => self.http.url("api/v1/jobs/createTask")?,
@@ -514,7 +525,7 @@ mod tests {
     fn veo_bodies_match_the_documented_schema() {
         let mut req = veo("veo3_fast");
         req.seed = Some(7);
-        let b = body_for(&req, None, Some("https://r.example/api/v1/webhooks/kie")).unwrap();
+        let b = builtin_body(&req, None, Some("https://r.example/api/v1/webhooks/kie")).unwrap();
         assert_eq!(
             b,
             json!({"prompt": "a fox", "model": "veo3_fast", "aspectRatio": "16:9",
@@ -528,10 +539,19 @@ mod tests {
             bytes: vec![1],
             mime: "image/png".into(),
         });
-        let b = body_for(&i2v, Some("https://f.example/a.png"), None).unwrap();
+        let b = builtin_body(&i2v, Some("https://f.example/a.png"), None).unwrap();
         assert_eq!(b["imageUrls"], json!(["https://f.example/a.png"]));
         assert_eq!(b["generationType"], "FIRST_AND_LAST_FRAMES_2_VIDEO");
         assert!(b.get("callBackUrl").is_none() && b.get("seeds").is_none());
+    }
+
+    /// The body a built-in model's request becomes.
+    fn builtin_body(
+        req: &ShotRequest,
+        image_url: Option<&str>,
+        callback: Option<&str>,
+    ) -> Result<Value, ProviderError> {
+        body_for(&registry::Models::builtin(), req, image_url, callback)
     }
 
     #[test]
@@ -539,7 +559,7 @@ mod tests {
         let mut req =
             ShotRequest::text_to_video("a fox", 10, "9:16").with_model("kling-2.6/text-to-video");
         req.seed = Some(3);
-        let b = body_for(&req, None, None).unwrap();
+        let b = builtin_body(&req, None, None).unwrap();
         assert_eq!(
             b,
             json!({"model": "kling-2.6/text-to-video", "input": {"prompt": "a fox",
@@ -551,7 +571,7 @@ mod tests {
             bytes: vec![1],
             mime: "image/png".into(),
         });
-        let b = body_for(&i2v, Some("https://f.example/a.png"), None).unwrap();
+        let b = builtin_body(&i2v, Some("https://f.example/a.png"), None).unwrap();
         assert_eq!(
             b["input"],
             json!({"prompt": "a fox", "sound": false, "duration": "10",
@@ -562,7 +582,7 @@ mod tests {
 
     #[test]
     fn a_field_outside_the_schema_is_refused() {
-        let mut b = body_for(&veo("veo3"), None, None).unwrap();
+        let mut b = builtin_body(&veo("veo3"), None, None).unwrap();
         b["resolution"] = json!("1080p");
         let err = registry::KIE_VEO_INPUT.check(&b).unwrap_err();
         assert!(

@@ -25,7 +25,7 @@ pub struct ShotPlan {
 
 /// The one allowed length closest above `wanted` seconds (the longest allowed when none is long
 /// enough). Stills have no length: 0.
-pub fn snap_duration(durations: Durations, wanted: f64) -> u32 {
+pub fn snap_duration(durations: &Durations, wanted: f64) -> u32 {
     let wanted = wanted.max(0.0);
     match durations {
         Durations::Still => 0,
@@ -36,16 +36,16 @@ pub fn snap_duration(durations: Durations, wanted: f64) -> u32 {
                 .find(|&d| d >= need)
                 .unwrap_or_else(|| *list.last().unwrap_or(&0))
         }
-        Durations::Range { min, max } => (wanted.ceil() as u32).clamp(min, max),
+        Durations::Range { min, max } => (wanted.ceil() as u32).clamp(*min, *max),
     }
 }
 
 /// The shot lengths covering one scene of `scene_s` seconds.
-pub fn shots_for_scene(durations: Durations, scene_s: f64) -> Vec<u32> {
+pub fn shots_for_scene(durations: &Durations, scene_s: f64) -> Vec<u32> {
     let need = scene_s.max(0.0).ceil() as u32;
     match durations {
         Durations::Still => vec![0],
-        Durations::Range { min, max } => {
+        &Durations::Range { min, max } => {
             if max == 0 {
                 return vec![0];
             }
@@ -104,7 +104,7 @@ pub fn plan_shots(caps: &ModelCaps, scenes_s: &[f64]) -> ShotPlan {
         .iter()
         .enumerate()
         .map(|(scene, &len)| {
-            let shots = shots_for_scene(caps.durations, len);
+            let shots = shots_for_scene(&caps.durations, len);
             let total: u32 = shots.iter().sum();
             let trim_s = if caps.durations == Durations::Still {
                 0.0
@@ -130,9 +130,10 @@ pub fn plan_shots(caps: &ModelCaps, scenes_s: &[f64]) -> ShotPlan {
 mod tests {
     use super::*;
     use crate::registry::lookup;
+    use std::borrow::Cow;
 
-    const KLING: Durations = Durations::Fixed(&[5, 10]);
-    const VEO: Durations = Durations::Fixed(&[4, 6, 8]);
+    const KLING: &Durations = &Durations::Fixed(Cow::Borrowed(&[5, 10]));
+    const VEO: &Durations = &Durations::Fixed(Cow::Borrowed(&[4, 6, 8]));
 
     #[test]
     fn snap_picks_the_shortest_length_that_covers() {
@@ -143,14 +144,17 @@ mod tests {
         assert_eq!(snap_duration(VEO, 4.5), 6);
         assert_eq!(snap_duration(VEO, 0.0), 4);
         assert_eq!(snap_duration(VEO, -3.0), 4);
-        assert_eq!(snap_duration(Durations::Range { min: 2, max: 10 }, 0.5), 2);
-        assert_eq!(snap_duration(Durations::Range { min: 2, max: 10 }, 7.2), 8);
-        assert_eq!(snap_duration(Durations::Still, 7.2), 0);
+        assert_eq!(snap_duration(&Durations::Range { min: 2, max: 10 }, 0.5), 2);
+        assert_eq!(snap_duration(&Durations::Range { min: 2, max: 10 }, 7.2), 8);
+        assert_eq!(snap_duration(&Durations::Still, 7.2), 0);
     }
 
     #[test]
     fn a_list_of_zero_second_lengths_makes_a_still_instead_of_panicking() {
-        assert_eq!(shots_for_scene(Durations::Fixed(&[0]), 7.0), vec![0]);
+        assert_eq!(
+            shots_for_scene(&Durations::Fixed(Cow::Borrowed(&[0])), 7.0),
+            vec![0]
+        );
     }
 
     #[test]
@@ -175,19 +179,19 @@ mod tests {
     #[test]
     fn ranges_split_evenly() {
         let r = Durations::Range { min: 1, max: 10 };
-        assert_eq!(shots_for_scene(r, 7.3), vec![8]);
-        assert_eq!(shots_for_scene(r, 25.0), vec![9, 8, 8]);
+        assert_eq!(shots_for_scene(&r, 7.3), vec![8]);
+        assert_eq!(shots_for_scene(&r, 25.0), vec![9, 8, 8]);
     }
 
     #[test]
     fn every_fixed_plan_covers_and_wastes_less_than_the_shortest_shot() {
         for caps in crate::registry::MODELS {
-            let Durations::Fixed(list) = caps.durations else {
+            let Durations::Fixed(list) = &caps.durations else {
                 continue;
             };
             for tenths in 0..400 {
                 let len = tenths as f64 / 10.0;
-                let shots = shots_for_scene(caps.durations, len);
+                let shots = shots_for_scene(&caps.durations, len);
                 let total: u32 = shots.iter().sum();
                 assert!(
                     shots.iter().all(|d| list.contains(d)),

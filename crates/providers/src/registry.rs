@@ -5,13 +5,16 @@
 //! prices when this table was written; images are priced per image. They are estimates for
 //! budgeting, not invoices: the provider's own bill is the truth.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use crate::{ProviderError, ShotKind, ShotRequest};
 
 /// The output lengths a model accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Durations {
     /// Only these lengths, in seconds, ascending (Kling: 5 or 10).
-    Fixed(&'static [u32]),
+    Fixed(Cow<'static, [u32]>),
     /// Any whole number of seconds in this range (the studio engine, ComfyUI workflows).
     Range { min: u32, max: u32 },
     /// A still image: no duration.
@@ -25,15 +28,18 @@ pub enum Price {
 }
 
 /// One model's capabilities. `provider` and `model` are the job's `provider` and `model` fields.
+/// Built-in models borrow their lists from the table below; a model from the configuration file
+/// owns its id and durations (its aspects and resolutions are names of the core choice lists).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelCaps {
+    /// The adapter's name (`fal`, `replicate`, ...; `studio` for the built-in engine).
     pub provider: &'static str,
-    pub model: &'static str,
-    pub kinds: &'static [ShotKind],
+    pub model: Cow<'static, str>,
+    pub kinds: Cow<'static, [ShotKind]>,
     pub durations: Durations,
-    pub aspects: &'static [&'static str],
+    pub aspects: Cow<'static, [&'static str]>,
     /// Empty when the provider picks the resolution itself.
-    pub resolutions: &'static [&'static str],
+    pub resolutions: Cow<'static, [&'static str]>,
     pub native_audio: bool,
     pub negative_prompt: bool,
     /// Longest prompt accepted, in characters.
@@ -143,10 +149,10 @@ const T2V_I2V: &[ShotKind] = &[ShotKind::TextToVideo, ShotKind::ImageToVideo];
 const T2I: &[ShotKind] = &[ShotKind::TextToImage];
 const WIDE_TALL_SQUARE: &[&str] = &["16:9", "9:16", "1:1"];
 const WIDE_TALL: &[&str] = &["16:9", "9:16"];
-const KLING: Durations = Durations::Fixed(&[5, 10]);
-const VEO: Durations = Durations::Fixed(&[4, 6, 8]);
+const KLING: Durations = Durations::Fixed(Cow::Borrowed(&[5, 10]));
+const VEO: Durations = Durations::Fixed(Cow::Borrowed(&[4, 6, 8]));
 /// KieAI's Veo 3.1 takes no duration: every clip is 8 seconds.
-const KIE_VEO: Durations = Durations::Fixed(&[8]);
+const KIE_VEO: Durations = Durations::Fixed(Cow::Borrowed(&[8]));
 
 const fn field(name: &'static str, kind: FieldKind, required: bool) -> Field {
     Field {
@@ -356,11 +362,11 @@ pub static KIE_KLING_I2V_INPUT: InputSchema = InputSchema {
 pub static MODELS: &[ModelCaps] = &[
     ModelCaps {
         provider: "studio",
-        model: "studio",
-        kinds: T2V_I2V,
+        model: Cow::Borrowed("studio"),
+        kinds: Cow::Borrowed(T2V_I2V),
         durations: Durations::Range { min: 1, max: 600 },
-        aspects: WIDE_TALL_SQUARE,
-        resolutions: &["720p", "1080p"],
+        aspects: Cow::Borrowed(WIDE_TALL_SQUARE),
+        resolutions: Cow::Borrowed(&["720p", "1080p"]),
         native_audio: true,
         negative_prompt: false,
         max_prompt_chars: 20_000,
@@ -369,11 +375,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "fal",
-        model: "fal-ai/kling-video/v2.1/master/text-to-video",
-        kinds: T2V,
+        model: Cow::Borrowed("fal-ai/kling-video/v2.1/master/text-to-video"),
+        kinds: Cow::Borrowed(T2V),
         durations: KLING,
-        aspects: WIDE_TALL_SQUARE,
-        resolutions: &[],
+        aspects: Cow::Borrowed(WIDE_TALL_SQUARE),
+        resolutions: Cow::Borrowed(&[]),
         native_audio: false,
         negative_prompt: true,
         max_prompt_chars: 2500,
@@ -382,11 +388,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "fal",
-        model: "fal-ai/kling-video/v2.1/standard/image-to-video",
-        kinds: I2V,
+        model: Cow::Borrowed("fal-ai/kling-video/v2.1/standard/image-to-video"),
+        kinds: Cow::Borrowed(I2V),
         durations: KLING,
-        aspects: WIDE_TALL_SQUARE,
-        resolutions: &[],
+        aspects: Cow::Borrowed(WIDE_TALL_SQUARE),
+        resolutions: Cow::Borrowed(&[]),
         native_audio: false,
         negative_prompt: true,
         max_prompt_chars: 2500,
@@ -395,11 +401,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "fal",
-        model: "fal-ai/veo3.1",
-        kinds: T2V,
+        model: Cow::Borrowed("fal-ai/veo3.1"),
+        kinds: Cow::Borrowed(T2V),
         durations: VEO,
-        aspects: WIDE_TALL,
-        resolutions: &["720p", "1080p"],
+        aspects: Cow::Borrowed(WIDE_TALL),
+        resolutions: Cow::Borrowed(&["720p", "1080p"]),
         native_audio: true,
         negative_prompt: true,
         max_prompt_chars: 20_000,
@@ -408,11 +414,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "fal",
-        model: "fal-ai/flux/schnell",
-        kinds: T2I,
+        model: Cow::Borrowed("fal-ai/flux/schnell"),
+        kinds: Cow::Borrowed(T2I),
         durations: Durations::Still,
-        aspects: WIDE_TALL_SQUARE,
-        resolutions: &[],
+        aspects: Cow::Borrowed(WIDE_TALL_SQUARE),
+        resolutions: Cow::Borrowed(&[]),
         native_audio: false,
         negative_prompt: false,
         max_prompt_chars: 2000,
@@ -421,11 +427,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "replicate",
-        model: "kwaivgi/kling-v2.1",
-        kinds: I2V,
+        model: Cow::Borrowed("kwaivgi/kling-v2.1"),
+        kinds: Cow::Borrowed(I2V),
         durations: KLING,
-        aspects: WIDE_TALL_SQUARE,
-        resolutions: &["720p", "1080p"],
+        aspects: Cow::Borrowed(WIDE_TALL_SQUARE),
+        resolutions: Cow::Borrowed(&["720p", "1080p"]),
         native_audio: false,
         negative_prompt: true,
         max_prompt_chars: 2500,
@@ -434,11 +440,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "replicate",
-        model: "google/veo-3.1",
-        kinds: T2V_I2V,
+        model: Cow::Borrowed("google/veo-3.1"),
+        kinds: Cow::Borrowed(T2V_I2V),
         durations: VEO,
-        aspects: WIDE_TALL,
-        resolutions: &["720p", "1080p"],
+        aspects: Cow::Borrowed(WIDE_TALL),
+        resolutions: Cow::Borrowed(&["720p", "1080p"]),
         native_audio: true,
         negative_prompt: true,
         max_prompt_chars: 20_000,
@@ -447,11 +453,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "veo",
-        model: "veo-3.1-generate-preview",
-        kinds: T2V_I2V,
+        model: Cow::Borrowed("veo-3.1-generate-preview"),
+        kinds: Cow::Borrowed(T2V_I2V),
         durations: VEO,
-        aspects: WIDE_TALL,
-        resolutions: &["720p", "1080p"],
+        aspects: Cow::Borrowed(WIDE_TALL),
+        resolutions: Cow::Borrowed(&["720p", "1080p"]),
         native_audio: true,
         negative_prompt: true,
         max_prompt_chars: 4000,
@@ -460,11 +466,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "veo",
-        model: "veo-3.1-fast-generate-preview",
-        kinds: T2V_I2V,
+        model: Cow::Borrowed("veo-3.1-fast-generate-preview"),
+        kinds: Cow::Borrowed(T2V_I2V),
         durations: VEO,
-        aspects: WIDE_TALL,
-        resolutions: &["720p", "1080p"],
+        aspects: Cow::Borrowed(WIDE_TALL),
+        resolutions: Cow::Borrowed(&["720p", "1080p"]),
         native_audio: true,
         negative_prompt: true,
         max_prompt_chars: 4000,
@@ -473,11 +479,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "atlas",
-        model: "google/veo3.1/text-to-video",
-        kinds: T2V,
+        model: Cow::Borrowed("google/veo3.1/text-to-video"),
+        kinds: Cow::Borrowed(T2V),
         durations: VEO,
-        aspects: WIDE_TALL,
-        resolutions: &["720p", "1080p"],
+        aspects: Cow::Borrowed(WIDE_TALL),
+        resolutions: Cow::Borrowed(&["720p", "1080p"]),
         native_audio: true,
         negative_prompt: true,
         max_prompt_chars: 4000,
@@ -486,11 +492,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "atlas",
-        model: "google/veo3.1/image-to-video",
-        kinds: I2V,
+        model: Cow::Borrowed("google/veo3.1/image-to-video"),
+        kinds: Cow::Borrowed(I2V),
         durations: VEO,
-        aspects: WIDE_TALL,
-        resolutions: &["720p", "1080p"],
+        aspects: Cow::Borrowed(WIDE_TALL),
+        resolutions: Cow::Borrowed(&["720p", "1080p"]),
         native_audio: true,
         negative_prompt: true,
         max_prompt_chars: 4000,
@@ -499,11 +505,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "kie",
-        model: "veo3_fast",
-        kinds: T2V_I2V,
+        model: Cow::Borrowed("veo3_fast"),
+        kinds: Cow::Borrowed(T2V_I2V),
         durations: KIE_VEO,
-        aspects: WIDE_TALL,
-        resolutions: &["720p", "1080p"],
+        aspects: Cow::Borrowed(WIDE_TALL),
+        resolutions: Cow::Borrowed(&["720p", "1080p"]),
         native_audio: true,
         negative_prompt: false,
         max_prompt_chars: 4000,
@@ -512,11 +518,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "kie",
-        model: "veo3",
-        kinds: T2V_I2V,
+        model: Cow::Borrowed("veo3"),
+        kinds: Cow::Borrowed(T2V_I2V),
         durations: KIE_VEO,
-        aspects: WIDE_TALL,
-        resolutions: &["720p", "1080p"],
+        aspects: Cow::Borrowed(WIDE_TALL),
+        resolutions: Cow::Borrowed(&["720p", "1080p"]),
         native_audio: true,
         negative_prompt: false,
         max_prompt_chars: 4000,
@@ -525,11 +531,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "kie",
-        model: "kling-2.6/text-to-video",
-        kinds: T2V,
+        model: Cow::Borrowed("kling-2.6/text-to-video"),
+        kinds: Cow::Borrowed(T2V),
         durations: KLING,
-        aspects: WIDE_TALL_SQUARE,
-        resolutions: &[],
+        aspects: Cow::Borrowed(WIDE_TALL_SQUARE),
+        resolutions: Cow::Borrowed(&[]),
         native_audio: true,
         negative_prompt: false,
         max_prompt_chars: 2500,
@@ -538,11 +544,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "kie",
-        model: "kling-2.6/image-to-video",
-        kinds: I2V,
+        model: Cow::Borrowed("kling-2.6/image-to-video"),
+        kinds: Cow::Borrowed(I2V),
         durations: KLING,
-        aspects: WIDE_TALL_SQUARE,
-        resolutions: &[],
+        aspects: Cow::Borrowed(WIDE_TALL_SQUARE),
+        resolutions: Cow::Borrowed(&[]),
         native_audio: true,
         negative_prompt: false,
         max_prompt_chars: 2500,
@@ -551,11 +557,11 @@ pub static MODELS: &[ModelCaps] = &[
     },
     ModelCaps {
         provider: "comfyui",
-        model: "workflow",
-        kinds: T2V_I2V,
+        model: Cow::Borrowed("workflow"),
+        kinds: Cow::Borrowed(T2V_I2V),
         durations: Durations::Range { min: 1, max: 10 },
-        aspects: WIDE_TALL_SQUARE,
-        resolutions: &[],
+        aspects: Cow::Borrowed(WIDE_TALL_SQUARE),
+        resolutions: Cow::Borrowed(&[]),
         native_audio: false,
         negative_prompt: true,
         max_prompt_chars: 10_000,
@@ -564,31 +570,96 @@ pub static MODELS: &[ModelCaps] = &[
     },
 ];
 
-/// The capabilities of `provider`/`model`; `None` for either selects the studio engine.
+/// The built-in capabilities of `provider`/`model`; `None` for either selects the studio engine.
 pub fn lookup(provider: Option<&str>, model: Option<&str>) -> Option<&'static ModelCaps> {
+    find(MODELS, provider, model)
+}
+
+fn find<'a>(
+    models: &'a [ModelCaps],
+    provider: Option<&str>,
+    model: Option<&str>,
+) -> Option<&'a ModelCaps> {
     let provider = provider.unwrap_or(DEFAULT_PROVIDER);
-    let found: Vec<&ModelCaps> = MODELS.iter().filter(|m| m.provider == provider).collect();
+    let mut found = models.iter().filter(|m| m.provider == provider);
     match model {
-        Some(model) => found.into_iter().find(|m| m.model == model),
+        Some(model) => found.find(|m| m.model == model),
         // A provider named without a model means its first (listed) model.
-        None => found.into_iter().next(),
+        None => found.next(),
     }
 }
 
-/// The capabilities of `model` at `provider`, refusing a model the registry does not list
-/// (named as the request named it, `shown`) or a request the model cannot serve, before any call.
-pub fn checked(
-    provider: &str,
-    model: &str,
-    shown: &str,
-    req: &ShotRequest,
-) -> Result<&'static ModelCaps, ProviderError> {
-    let caps = lookup(Some(provider), Some(model)).ok_or_else(|| ProviderError::Unsupported {
-        model: shown.to_string(),
-        reason: format!("`{provider}` has no such model in the registry"),
-    })?;
-    caps.check(req)?;
-    Ok(caps)
+/// The models one installation offers: the built-in table, with the operator's configured models
+/// (`[[providers.models]]`) after it. A configured model with a built-in's provider and id takes
+/// its place (a new price or new capabilities without a new release) and keeps the built-in's
+/// documented input schema; any other configured model has none (D-models-2). Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Models {
+    all: Arc<[ModelCaps]>,
+}
+
+impl Default for Models {
+    fn default() -> Self {
+        Models::builtin()
+    }
+}
+
+impl Models {
+    /// The built-in table alone.
+    pub fn builtin() -> Models {
+        Models {
+            all: MODELS.iter().cloned().collect(),
+        }
+    }
+
+    /// The built-in table with `configured` replacing or following it. The configuration has
+    /// checked the entries (a known adapter, no two with one id).
+    pub fn with_configured(configured: Vec<ModelCaps>) -> Models {
+        let mut all: Vec<ModelCaps> = MODELS.to_vec();
+        for mut caps in configured {
+            match all
+                .iter_mut()
+                .find(|m| m.provider == caps.provider && m.model == caps.model)
+            {
+                Some(builtin) => {
+                    caps.input = builtin.input;
+                    *builtin = caps;
+                }
+                None => all.push(caps),
+            }
+        }
+        Models { all: all.into() }
+    }
+
+    /// Every model, the built-in ones first, in listing order.
+    pub fn all(&self) -> &[ModelCaps] {
+        &self.all
+    }
+
+    /// The capabilities of `provider`/`model`; `None` for either selects the studio engine.
+    pub fn lookup(&self, provider: Option<&str>, model: Option<&str>) -> Option<&ModelCaps> {
+        find(&self.all, provider, model)
+    }
+
+    /// The capabilities of `model` at `provider`, refusing a model this installation does not
+    /// offer (named as the request named it, `shown`) or a request the model cannot serve, before
+    /// any call.
+    pub fn checked(
+        &self,
+        provider: &str,
+        model: &str,
+        shown: &str,
+        req: &ShotRequest,
+    ) -> Result<&ModelCaps, ProviderError> {
+        let caps =
+            self.lookup(Some(provider), Some(model))
+                .ok_or_else(|| ProviderError::Unsupported {
+                    model: shown.to_string(),
+                    reason: format!("`{provider}` has no such model in the registry"),
+                })?;
+        caps.check(req)?;
+        Ok(caps)
+    }
 }
 
 impl ModelCaps {
@@ -615,9 +686,9 @@ impl ModelCaps {
     }
 
     pub fn allows_duration(&self, seconds: u32) -> bool {
-        match self.durations {
+        match &self.durations {
             Durations::Fixed(list) => list.contains(&seconds),
-            Durations::Range { min, max } => (min..=max).contains(&seconds),
+            Durations::Range { min, max } => (*min..=*max).contains(&seconds),
             Durations::Still => true,
         }
     }
@@ -676,7 +747,7 @@ mod tests {
     #[test]
     fn no_provider_means_the_studio_engine() {
         let caps = lookup(None, None).unwrap();
-        assert_eq!((caps.provider, caps.model), ("studio", "studio"));
+        assert_eq!((caps.provider, &*caps.model), ("studio", "studio"));
         assert_eq!(caps.credits(30), 0);
     }
 
@@ -687,7 +758,7 @@ mod tests {
             Some("fal-ai/kling-video/v2.1/master/text-to-video"),
         )
         .unwrap();
-        assert_eq!(kling.durations, Durations::Fixed(&[5, 10]));
+        assert_eq!(kling.durations, KLING);
         assert_eq!(kling.credits(10), 50);
         assert!(lookup(Some("fal"), Some("nope")).is_none());
         assert!(lookup(Some("nope"), None).is_none());
@@ -701,12 +772,12 @@ mod tests {
             assert!(
                 MODELS[..i]
                     .iter()
-                    .all(|o| (o.provider, o.model) != (m.provider, m.model)),
+                    .all(|o| (o.provider, &o.model) != (m.provider, &m.model)),
                 "{} twice",
                 m.model
             );
             assert!(!m.kinds.is_empty() && !m.aspects.is_empty() && m.max_prompt_chars > 0);
-            if let Durations::Fixed(list) = m.durations {
+            if let Durations::Fixed(list) = &m.durations {
                 assert!(
                     list.windows(2).all(|w| w[0] < w[1]),
                     "{} durations must ascend",

@@ -9,7 +9,6 @@
 //! default download allowlist. Webhooks: [`crate::webhook::replicate`].
 
 use crate::http::{Endpoint, Http, Idempotent};
-use crate::registry;
 use crate::{PendingShot, ProviderError, Secret, ShotProvider, ShotRequest, ShotResult, Sink};
 use async_trait::async_trait;
 use reqwest::{Client, Method, RequestBuilder};
@@ -130,7 +129,11 @@ impl ShotProvider for Replicate {
             Some((m, v)) => (m, Some(v)),
             None => (req.model.as_str(), None),
         };
-        let caps = registry::checked("replicate", model, &req.model, req)?;
+        let caps = self
+            .http
+            .ep
+            .models
+            .checked("replicate", model, &req.model, req)?;
         let mut body = json!({ "input": input_for(req) });
         caps.conforms(&body)?;
         let url = match version {

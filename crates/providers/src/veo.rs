@@ -10,7 +10,6 @@
 //! `POST {base}/{name}:cancel`, which Veo's docs do not mention; we send it and accept its answer.
 
 use crate::http::{Endpoint, Http, Idempotent};
-use crate::registry;
 use crate::{PendingShot, ProviderError, Secret, ShotProvider, ShotRequest, ShotResult, Sink};
 use async_trait::async_trait;
 use base64::Engine;
@@ -69,7 +68,10 @@ impl ShotProvider for Veo {
     }
 
     async fn submit(&self, req: &ShotRequest) -> Result<PendingShot, ProviderError> {
-        registry::checked("veo", &req.model, &req.model, req)?;
+        self.http
+            .ep
+            .models
+            .checked("veo", &req.model, &req.model, req)?;
         let url = self
             .http
             .url(&format!("models/{}:predictLongRunning", req.model))?;

@@ -119,14 +119,14 @@ fn kind_name(kind: ShotKind) -> &'static str {
 
 impl From<&ModelCaps> for ModelView {
     fn from(m: &ModelCaps) -> ModelView {
-        let durations = match m.durations {
+        let durations = match &m.durations {
             Durations::Fixed(list) => DurationsView {
                 kind: "fixed",
                 seconds: Some(list.to_vec()),
                 min: None,
                 max: None,
             },
-            Durations::Range { min, max } => DurationsView {
+            &Durations::Range { min, max } => DurationsView {
                 kind: "range",
                 seconds: None,
                 min: Some(min),
@@ -160,7 +160,7 @@ impl From<&ModelCaps> for ModelView {
             }
         }
         ModelView {
-            model: m.model.to_owned(),
+            model: m.model.to_string(),
             kinds: m.kinds.iter().map(|k| kind_name(*k).to_owned()).collect(),
             durations,
             aspects: m.aspects.iter().map(|a| (*a).to_owned()).collect(),
@@ -244,6 +244,7 @@ pub async fn list(
         Ok(user) => Some(state.db.consents_for_user(user.id()).await?),
         Err(_) => None,
     };
+    let models = state.models.all();
     let providers = provider_names()
         .into_iter()
         .map(|name| {
@@ -258,7 +259,7 @@ pub async fn list(
                     .as_deref()
                     .filter(|_| third_party)
                     .map(|h| ConsentState::of(name, h)),
-                models: MODELS
+                models: models
                     .iter()
                     .filter(|m| m.provider == name)
                     .map(ModelView::from)

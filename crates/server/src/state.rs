@@ -48,6 +48,7 @@ impl AppState {
             config.uploads.decode_concurrency.max(1),
         ));
         let live = Arc::new(reelsmith_store::LiveEvents::new(db.clone()));
+        let models = model_registry(&config);
         AppState {
             live,
             db,
@@ -59,7 +60,7 @@ impl AppState {
             clock: Clock::default(),
             decode_permits,
             rules,
-            models: reelsmith_jobs::ModelRegistry::default(),
+            models,
             image_check,
             stock,
         }
@@ -81,6 +82,16 @@ impl AppState {
     pub fn branding(&self) -> Branding {
         branding(&self.config)
     }
+}
+
+/// The models jobs are quoted with: the built-in ones and the operator's. The configuration was
+/// validated at load, so a refusal here means it was not loaded through `load_validated`: the
+/// built-in models are used and the reason logged.
+fn model_registry(config: &Config) -> reelsmith_jobs::ModelRegistry {
+    reelsmith_jobs::ModelRegistry::from_config(&config.providers).unwrap_or_else(|why| {
+        tracing::error!(%why, "configured models ignored");
+        reelsmith_jobs::ModelRegistry::default()
+    })
 }
 
 /// The operator's moderation rules, or the shipped ones when the file cannot be used at start

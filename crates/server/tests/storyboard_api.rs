@@ -20,7 +20,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
 use common::*;
-use reelsmith_config::{Config, Secret};
+use reelsmith_config::{Config, DurationRange, ModelConfig, ModelDurations, Secret};
 use reelsmith_store::{now_ms, JobStatus};
 use reelsmith_worker::ProviderSet;
 use serde_json::{json, Value};
@@ -200,19 +200,7 @@ async fn export_json(t: &TestApp, auth: &Auth, file: &str) -> Value {
 async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
     let ada = Auth::Cookie(t.signed_in_user("ada@example.org", "ada").await);
     let bob = Auth::Cookie(t.signed_in_user("bob@example.org", "bob").await);
-    let ada_id = t
-        .state
-        .db
-        .user_by_email("ada@example.org")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    t.state
-        .db
-        .grant_consent(&ada_id, "fal", "test", now_ms())
-        .await
-        .unwrap();
+    consent_to_fal(&t, "ada@example.org").await;
     let red = upload(&t, &ada, "red.jpg", [230, 20, 20]).await;
     let green = upload(&t, &ada, "green.jpg", [20, 200, 30]).await;
     let blue = upload(&t, &ada, "blue.jpg", [20, 30, 230]).await;
@@ -248,14 +236,7 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
     );
 
     // Rendering more than the balance holds: refused, nothing queued, the draft unchanged.
-    let r = t
-        .json(
-            Method::POST,
-            &format!("/api/v1/jobs/{id}/render"),
-            &ada,
-            json!({}),
-        )
-        .await;
+    let r = render_draft(&t, &ada, &id).await;
     r.assert_problem(StatusCode::PAYMENT_REQUIRED, "credits.insufficient");
     let r = t.get(&format!("/api/v1/jobs/{id}/storyboard"), &ada).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -371,14 +352,9 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
     put(&t, &bob, &id, Some(&etag), &edited)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
-    t.json(
-        Method::POST,
-        &format!("/api/v1/jobs/{id}/render"),
-        &bob,
-        json!({}),
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "not_found");
+    render_draft(&t, &bob, &id)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
     // The draft is the person's words too: it is in their account export, not in Bob's.
     let exported = export_json(&t, &ada, "storyboards.json").await;
@@ -391,25 +367,11 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
     assert_eq!(export_json(&t, &bob, "storyboards.json").await, json!([]));
 
     // Render: the quote is reserved, and the job is the draft's id.
-    let r = t
-        .json(
-            Method::POST,
-            &format!("/api/v1/jobs/{id}/render"),
-            &ada,
-            json!({}),
-        )
-        .await;
+    let r = render_draft(&t, &ada, &id).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
     assert_eq!(r.json()["id"], id.as_str());
     assert_eq!(balance(&t, &ada).await, GRANT - 25, "the quote is held");
-    let again = t
-        .json(
-            Method::POST,
-            &format!("/api/v1/jobs/{id}/render"),
-            &ada,
-            json!({}),
-        )
-        .await;
+    let again = render_draft(&t, &ada, &id).await;
     assert_eq!(
         again.status,
         StatusCode::OK,
@@ -419,9 +381,7 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
         .await
         .assert_problem(StatusCode::CONFLICT, "storyboard.rendered");
 
-    let providers = ProviderSet::from_config(&t.state.config.providers, None).unwrap();
-    t.work_until_done(&[&id], Some(providers)).await;
-    let job = t.state.db.job_by_id(&id).await.unwrap().unwrap();
+    let job = render_with_a_worker(&t, &id).await;
     assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
 
     // Exactly the quote is charged.
@@ -465,4 +425,260 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
     t.get(&format!("/api/v1/jobs/{id}/storyboard"), &bob)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
+}
+
+/// `POST /api/v1/jobs/{id}/render` for the draft `id`.
+async fn render_draft(t: &TestApp, auth: &Auth, id: &str) -> Reply {
+    t.json(
+        Method::POST,
+        &format!("/api/v1/jobs/{id}/render"),
+        auth,
+        json!({}),
+    )
+    .await
+}
+
+/// The user of `email` consents to fal.
+async fn consent_to_fal(t: &TestApp, email: &str) {
+    let id = t.state.db.user_by_email(email).await.unwrap().unwrap().id;
+    t.state
+        .db
+        .grant_consent(&id, "fal", "test", now_ms())
+        .await
+        .unwrap();
+}
+
+/// Runs a real worker, with the providers of the app's configuration, until job `id` ends.
+async fn render_with_a_worker(t: &TestApp, id: &str) -> reelsmith_store::Job {
+    let providers = ProviderSet::from_config(&t.state.config.providers, None).unwrap();
+    t.work_until_done(&[id], Some(providers)).await;
+    t.state.db.job_by_id(id).await.unwrap().unwrap()
+}
+
+/// An image model the operator added in the configuration file (not in the built-in registry).
+const CONFIGURED: &str = "fal-ai/flux/dev";
+
+fn configure_models(base: String) -> impl FnOnce(&mut Config) {
+    move |c: &mut Config| {
+        configure(base)(c);
+        c.providers.models = vec![
+            ModelConfig {
+                provider: "fal".into(),
+                id: CONFIGURED.into(),
+                kinds: vec!["text-to-image".into()],
+                durations: None,
+                aspects: vec!["16:9".into(), "9:16".into()],
+                resolutions: Vec::new(),
+                native_audio: false,
+                negative_prompt: false,
+                max_prompt_chars: 300,
+                credits_per_second: None,
+                credits_per_image: Some(3),
+            },
+            ModelConfig {
+                provider: "fal".into(),
+                id: "fal-ai/ltx-video".into(),
+                kinds: vec!["text-to-video".into()],
+                durations: Some(ModelDurations::Range(DurationRange { min: 2, max: 4 })),
+                aspects: vec!["16:9".into()],
+                resolutions: vec!["480p".into(), "720p".into()],
+                native_audio: false,
+                negative_prompt: true,
+                max_prompt_chars: 300,
+                credits_per_second: Some(2),
+                credits_per_image: None,
+            },
+        ];
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_bill_4_configured_model_prices_prompt_scenes_and_renders_through_its_adapter_sqlite_local(
+) {
+    let fake = fakes::Fake::start("fal_fake.py");
+    let t = app_with(configure_models(fake.base())).await;
+    configured_model_prices_prompt_scenes_and_renders_through_its_adapter(&t, &fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_bill_4_configured_model_prices_prompt_scenes_and_renders_through_its_adapter_postgres_s3(
+) {
+    let fake = fakes::Fake::start("fal_fake.py");
+    let t = backends::postgres_s3_with(configure_models(fake.base())).await;
+    configured_model_prices_prompt_scenes_and_renders_through_its_adapter(&t, &fake).await;
+}
+
+/// Issue 25, "models by configuration" and "per-scene images ... each scene priced in the quote":
+/// an operator's fal image model is listed in the catalogue at its configured price, checked
+/// against its capabilities at submission, quoted per prompted scene (an image each, whatever the
+/// scene's length; uploads and cards free), and rendered through the fal adapter with exactly one
+/// request per prompted scene, in order, charging exactly the quote. A configured video model is
+/// quoted per second of the shots its range allows.
+async fn configured_model_prices_prompt_scenes_and_renders_through_its_adapter(
+    t: &TestApp,
+    fake: &fakes::Fake,
+) {
+    let listed = t.get("/api/v1/providers", &Auth::None).await.json();
+    let fal = listed["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["provider"] == "fal")
+        .unwrap();
+    let models = fal["models"].as_array().unwrap();
+    let flux_dev = models.iter().find(|m| m["model"] == CONFIGURED).unwrap();
+    assert_eq!(flux_dev["price"], json!({ "per": "image", "credits": 3 }));
+    assert_eq!(flux_dev["durations"], json!({ "kind": "still" }));
+    assert_eq!(flux_dev["aspects"], json!(["16:9", "9:16"]));
+    let ltx = models
+        .iter()
+        .find(|m| m["model"] == "fal-ai/ltx-video")
+        .unwrap();
+    assert_eq!(
+        ltx["durations"],
+        json!({ "kind": "range", "min": 2, "max": 4 })
+    );
+    assert!(
+        models.iter().any(|m| m["model"] == "fal-ai/flux/schnell"),
+        "the built-in models stay"
+    );
+
+    let ada = Auth::Cookie(t.signed_in_user("ada@example.org", "ada").await);
+    consent_to_fal(t, "ada@example.org").await;
+    let green = upload(t, &ada, "green.jpg", [20, 200, 30]).await;
+    let script = "The red fox wakes at dawn today.\n\nThe green hills wake up under the sun.\n\nThe deep blue sea is calm and wide.";
+    let spec = |model: &str, aspect: &str| {
+        json!({ "script": script, "provider": "fal", "model": model, "aspect": aspect,
+                "resolution": "480p", "fps": 24, "seed": 7 })
+    };
+
+    // Checked against its configured capabilities before anything is queued: no 1:1, and a
+    // prompt over its 300 characters.
+    t.json(
+        Method::POST,
+        "/api/v1/jobs/quote",
+        &ada,
+        spec(CONFIGURED, "1:1"),
+    )
+    .await
+    .assert_problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "provider.unsupported_aspect",
+    );
+    // The video model: each scene covered by 2 to 4 s shots at 2 credits a second.
+    let quote = t
+        .json(
+            Method::POST,
+            "/api/v1/jobs/quote",
+            &ada,
+            spec("fal-ai/ltx-video", "16:9"),
+        )
+        .await
+        .json();
+    let seconds: u64 = quote["scenes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["shots"].as_array().unwrap().clone())
+        .map(|d| {
+            let d = d.as_u64().unwrap();
+            assert!((2..=4).contains(&d), "{quote}");
+            d
+        })
+        .sum();
+    assert_eq!(quote["credits"].as_u64(), Some(2 * seconds), "{quote}");
+
+    // A storyboard with the image model: one image per prompted scene, 3 credits each.
+    let r = t
+        .json(
+            Method::POST,
+            "/api/v1/storyboards",
+            &ada,
+            spec(CONFIGURED, "16:9"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+    let draft = r.json();
+    let id = draft["id"].as_str().unwrap().to_owned();
+    let mut etag = r.header("etag").to_owned();
+    assert_eq!(draft["quote"]["credits"], 9, "three images: {draft}");
+    assert_eq!(draft["quote"]["model"], CONFIGURED);
+    for scene in draft["scenes"].as_array().unwrap() {
+        assert_eq!(scene["shots"], json!([0]), "a still, not seconds: {scene}");
+    }
+    let prompt = |text: &str, prompt: &str| {
+        json!({ "text": text, "visual": { "kind": "prompt", "prompt": prompt },
+                "motion": "static", "transition": "cut" })
+    };
+    let card = |text: &str| {
+        json!({ "text": text, "visual": { "kind": "card" }, "motion": "static",
+                "transition": "cut" })
+    };
+    let fox = prompt("The red fox wakes at dawn today.", "a red fox at dawn");
+    let whale = prompt(
+        "The deep blue sea is calm and wide.",
+        "a blue whale in calm water",
+    );
+    // The quote follows each scene's visual: a card, a prompt, an upload.
+    for (middle, credits) in [
+        (card("The green hills wake up under the sun."), 6),
+        (
+            prompt("The green hills wake up under the sun.", "green hills"),
+            9,
+        ),
+        (
+            upload_scene("The green hills wake up under the sun.", &green),
+            6,
+        ),
+    ] {
+        let r = put(t, &ada, &id, Some(&etag), &json!([fox, middle, whale])).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+        assert_eq!(r.json()["quote"]["credits"], credits, "{}", text(&r));
+        etag = r.header("etag").to_owned();
+    }
+    let before = balance(t, &ada).await;
+    let r = render_draft(t, &ada, &id).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+    let job = render_with_a_worker(t, &id).await;
+    assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
+
+    // The fal adapter sent one request per prompted scene, in scene order, to the configured
+    // model's path, with the fields fal's image models take.
+    let bodies = fake.bodies().await;
+    let sent: Vec<(&str, &str)> = bodies
+        .iter()
+        .map(|b| {
+            (
+                b["path"].as_str().unwrap(),
+                b["body"]["prompt"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sent.len(), 2, "{bodies:?}");
+    assert_eq!(sent[0].0, "/fal-ai/flux/dev");
+    assert!(sent[0].1.starts_with("a red fox at dawn"), "{sent:?}");
+    assert!(sent[1].1.starts_with("a blue whale"), "{sent:?}");
+    let mut fields: Vec<&str> = bodies[0]["body"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["image_size", "num_images", "prompt", "seed"]);
+    assert_eq!(bodies[0]["body"]["image_size"], "landscape_16_9");
+
+    // Exactly the quote is charged: two images at the configured price.
+    let view = t.get(&format!("/api/v1/jobs/{id}"), &ada).await.json();
+    assert_eq!(view["cost"]["charged"].as_i64(), Some(6), "{view}");
+    assert_eq!(balance(t, &ada).await, before - 6);
+    // The generated pictures are the first and last scenes, the upload between them.
+    let video = t.get(&format!("/api/v1/jobs/{id}/video"), &ada).await;
+    let colours = frame_colours(&video.body);
+    assert_eq!(order(&colours), "g", "{colours}");
+    assert!(
+        colours.starts_with('.') && colours.ends_with('.'),
+        "{colours}"
+    );
 }

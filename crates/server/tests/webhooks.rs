@@ -476,7 +476,9 @@ async fn plan_drift(app: TestApp, fake: Fake) {
         .models
         .replace(reelsmith_providers::registry::ModelCaps {
             price: reelsmith_providers::registry::Price::PerSecond(50),
-            durations: reelsmith_providers::registry::Durations::Fixed(&[10]),
+            durations: reelsmith_providers::registry::Durations::Fixed(std::borrow::Cow::Borrowed(
+                &[10],
+            )),
             ..before
         });
     let requote = app
