@@ -84,7 +84,7 @@ impl Meter<'_> {
             }
             Meter::StatementLog(log) => {
                 let text = std::fs::read_to_string(log).unwrap_or_default();
-                let statements = text.lines().filter(|l| l.contains(" sqlx::query")).count();
+                let statements = text.lines().filter(|l| l.contains("sqlx::query")).count();
                 (statements as i64, None)
             }
         }
