@@ -84,7 +84,7 @@ impl Meter<'_> {
             }
             Meter::StatementLog(log) => {
                 let text = std::fs::read_to_string(log).unwrap_or_default();
-                let statements = text.lines().filter(|l| l.contains(" sqlx::query")).count();
+                let statements = text.lines().filter(|l| l.contains("sqlx::query")).count();
                 (statements as i64, None)
             }
         }
@@ -163,83 +163,90 @@ async fn on_postgres(options: &Options) {
         format!("[database]\nurl = \"{}\"\nmax_connections = 16\n", pg.url()),
     )
     .unwrap();
-    let client = http_client();
     let server = start_server(options, Some(&config), &data, false, None);
-    wait_ready(&client, &server.base).await;
-    let cookie = sign_in(&client, &server.base, &data).await;
     let db = Db::connect(&pg.url(), 2).await.unwrap();
-    let jobs = seed_jobs(&db, options.streams).await;
-    let meter = Meter::Postgres(&pg);
     println!(
         "job event streams, PostgreSQL, one `serve --no-workers`, {} streams each on a quiet job of its own, {} s per figure",
         options.streams, options.seconds
     );
-    let idle = rates(&meter, options.seconds);
-    println!("  no stream open:                       {idle}");
-    let streams = open_streams(&client, &server.base, &cookie, &jobs).await;
-    let woken = rates(&meter, options.quiet_seconds);
-    print_woken(
-        "LISTEN/NOTIFY wake-ups: ",
-        &idle,
-        &woken,
-        streams.len(),
+    let woken = (server, Meter::Postgres(&pg));
+    let polling = || {
+        let server = start_server(options, Some(&config), &data, true, None);
+        (server, Meter::Postgres(&pg))
+    };
+    measure(
         options,
-    );
-    latency(&db, &jobs, streams).await;
-    drop(server);
-
-    let server = start_server(options, Some(&config), &data, true, None);
-    wait_ready(&client, &server.base).await;
-    let streams = open_streams(&client, &server.base, &cookie, &jobs).await;
-    let polled = rates(&meter, options.seconds);
-    print_polled(&idle, &polled, streams.len());
-    drop(streams);
-    drop(server);
+        "LISTEN/NOTIFY wake-ups: ",
+        &data,
+        &db,
+        woken,
+        polling,
+    )
+    .await;
     db.close().await;
 }
 
 async fn on_sqlite(options: &Options) {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
-    let client = http_client();
     let log = temp.path().join("serve.log");
     let server = start_server(options, None, &data, false, Some(&log));
-    wait_ready(&client, &server.base).await;
-    let cookie = sign_in(&client, &server.base, &data).await;
+    wait_ready(&http_client(), &server.base).await;
     // The bench writes as a separate worker process would: its own connections to the file.
     let db = Db::open_sqlite(&data.join("reelsmith.db"), 2)
         .await
         .unwrap();
-    let jobs = seed_jobs(&db, options.streams).await;
-    let meter = Meter::StatementLog(log);
     println!(
         "job event streams, SQLite, one `serve --no-workers`, events written by another process, {} streams each on a quiet job of its own, {} s per figure",
         options.streams, options.seconds
     );
+    let woken = (server, Meter::StatementLog(log));
+    let polling = || {
+        let log = temp.path().join("serve-polling.log");
+        let server = start_server(options, None, &data, true, Some(&log));
+        (server, Meter::StatementLog(log))
+    };
+    measure(
+        options,
+        "event log watcher:      ",
+        &data,
+        &db,
+        woken,
+        polling,
+    )
+    .await;
+    db.close().await;
+}
+
+/// The figures of one database: no stream, N woken streams and their commit-to-stream latency,
+/// then N polling streams on the server `polling` starts.
+async fn measure<'a>(
+    options: &Options,
+    how: &str,
+    data: &Path,
+    db: &Db,
+    (server, meter): (Server, Meter<'a>),
+    polling: impl FnOnce() -> (Server, Meter<'a>),
+) {
+    let client = http_client();
+    wait_ready(&client, &server.base).await;
+    let cookie = sign_in(&client, &server.base, data).await;
+    let jobs = seed_jobs(db, options.streams).await;
     let idle = rates(&meter, options.seconds);
     println!("  no stream open:                       {idle}");
     let streams = open_streams(&client, &server.base, &cookie, &jobs).await;
     let woken = rates(&meter, options.quiet_seconds);
-    print_woken(
-        "event log watcher:      ",
-        &idle,
-        &woken,
-        streams.len(),
-        options,
-    );
-    latency(&db, &jobs, streams).await;
+    print_woken(how, &idle, &woken, streams.len(), options);
+    latency(db, &jobs, streams).await;
     drop(server);
 
-    let log = temp.path().join("serve-polling.log");
-    let server = start_server(options, None, &data, true, Some(&log));
-    let meter = Meter::StatementLog(log);
+    let (server, meter) = polling();
     wait_ready(&client, &server.base).await;
     let streams = open_streams(&client, &server.base, &cookie, &jobs).await;
     let polled = rates(&meter, options.seconds);
     print_polled(&idle, &polled, streams.len());
     drop(streams);
     drop(server);
-    db.close().await;
 }
 
 fn print_woken(how: &str, idle: &Rates, woken: &Rates, streams: usize, options: &Options) {
