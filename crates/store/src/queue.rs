@@ -123,15 +123,15 @@ impl Db {
 
     /// The owner's job as its page and `GET /api/v1/jobs/{id}` show it, in one query: the job,
     /// its credit holds (by revision) and, while queued, the jobs ahead of it. `None` when the
-    /// job is not the owner's. The stored plan is not read (`job.plan` is `None`): nothing shown
-    /// needs it, and it is the row's largest document.
+    /// job is not the owner's. The stored plan is read too: the answer's stock credits come
+    /// from its storyboard (issue 25).
     pub async fn job_read_for_owner(
         &self,
         owner_id: &str,
         id: &str,
     ) -> StoreResult<Option<JobRead>> {
         static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            let columns = qualified("me", JOB_COLUMNS).replace("me.plan_json", "NULL AS plan_json");
+            let columns = qualified("me", JOB_COLUMNS);
             format!(
                 "SELECT {columns}, h.revision AS hold_revision, h.amount AS hold_amount, \
                  h.state AS hold_state, \
