@@ -7,11 +7,10 @@
 // changing the caption colour to red redraws it and the caption area turns red (read from the
 // image's pixels, not from the form); a job submitted with that look stores exactly that caption
 // style and transition. Checks accessibility with axe. Exits non-zero on failure.
-import { chromium } from 'playwright-core';
-import { readFileSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { axeCheck, launch } from './support.mjs';
 
 const [base, shots, email, password] = process.argv.slice(2);
 if (!base || !shots || !email || !password) {
@@ -19,8 +18,6 @@ if (!base || !shots || !email || !password) {
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const step = (name) => console.log(`look: ${name}`);
 
 /** Pixels of the shown preview that are clearly red, and how many were read. */
@@ -55,11 +52,7 @@ async function nextFrame(page, action) {
   }, before, { timeout: 30_000 });
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light', deviceScaleFactor: 1 });
@@ -93,11 +86,7 @@ try {
   await page.screenshot({ path: join(shots, 'look-red.png'), fullPage: true });
 
   step('accessibility');
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  for (const v of result.violations) console.log(`look: axe ${v.impact} ${v.id}: ${v.help}`);
-  assert.equal(bad.length, 0, `serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
+  await axeCheck(page, 'Create with the caption style open', (line) => console.log(`look: ${line}`));
 
   step('the job stores the look that was previewed');
   const submitted = page.waitForResponse((r) => r.url().endsWith('/api/v1/jobs') && r.request().method() === 'POST');
