@@ -126,6 +126,8 @@ try {
   await page.getByRole('button', { name: 'Find pictures (scene 3)' }).click();
   const result = page.getByRole('button', { name: /^Use for scene 3: Pexels: Photo by Ana Costa on Pexels/ });
   await result.waitFor();
+  const searched = await page.locator('.sb-terms').innerText();
+  assert.match(searched, /^Searched for: .*beach.* \(words chosen by this server\)\.$/, searched);
   await result.focus();
   await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.querySelector('#sb-cost').textContent.trim() === '25 credits');

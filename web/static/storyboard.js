@@ -168,6 +168,9 @@
       const answer = found[i];
       if (!answer) return '';
       const box = el('div', { class: 'sb-found', role: 'region', 'aria-label': `Pictures found for scene ${n}` });
+      // Who chose the words matters to the user: the chat model was sent the scene's text.
+      const chooser = answer.terms_from === 'chat' ? 'the AI chat model' : 'this server';
+      box.append(el('p', { class: 'help sb-terms', text: `Searched for: ${answer.terms.join(', ')} (words chosen by ${chooser}).` }));
       const ul = el('ul', { class: 'sb-results' });
       for (const r of answer.results) {
         const label = `${SOURCE_NAMES[r.source] || r.source}: ${r.credit.text}`;
@@ -186,7 +189,9 @@
       for (const skip of answer.skipped) {
         const why = skip.code === E.CONSENT_REQUIRED
           ? `${SOURCE_NAMES[skip.source]} was not searched: give your consent on the AI providers page to search it.`
-          : `${SOURCE_NAMES[skip.source] || skip.source} was not searched: ${skip.detail}`;
+          : skip.source === 'openai'
+            ? `The AI chat model could not choose the search words (${skip.code}): this server chose them.`
+            : `${SOURCE_NAMES[skip.source] || skip.source} was not searched: ${skip.detail}`;
         box.append(el('p', { class: 'help sb-skipped', text: why }));
       }
       return box;

@@ -227,4 +227,7 @@ pub trait ScriptWriter: Send + Sync {
     async fn write_script(&self, topic: &str, scenes: usize) -> Result<Script, ProviderError>;
     /// One visual prompt per narration, in order.
     async fn visual_prompts(&self, narrations: &[String]) -> Result<Vec<String>, ProviderError>;
+    /// At most `max` search words or short phrases for pictures of one scene's narration,
+    /// most important first (issue 25's stock search).
+    async fn search_terms(&self, text: &str, max: usize) -> Result<Vec<String>, ProviderError>;
 }

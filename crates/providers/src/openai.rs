@@ -116,13 +116,18 @@ impl OpenAiChat {
         })
     }
 
-    /// One chat call whose answer must be our script JSON.
-    async fn ask(&self, system: &str, user: String) -> Result<Script, ProviderError> {
+    /// One chat call; the answer's message content, which `response_format` asks to be JSON.
+    async fn chat_json(
+        &self,
+        system: &str,
+        user: String,
+        response_format: Value,
+    ) -> Result<Value, ProviderError> {
         let url = self.http.url("chat/completions")?;
         let body = json!({
             "model": self.model,
             "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
-            "response_format": {"type": "json_object"},
+            "response_format": response_format,
         });
         let (answer, _): (Value, _) = self
             .http
@@ -136,7 +141,18 @@ impl OpenAiChat {
             .pointer("/choices/0/message/content")
             .and_then(Value::as_str)
             .ok_or_else(|| self.http.malformed("no choices[0].message.content"))?;
-        let script: Script = serde_json::from_str(content).map_err(|e| {
+        serde_json::from_str(content).map_err(|e| {
+            self.http
+                .malformed(format!("the model's answer is not JSON: {e}"))
+        })
+    }
+
+    /// One chat call whose answer must be our script JSON.
+    async fn ask(&self, system: &str, user: String) -> Result<Script, ProviderError> {
+        let answer = self
+            .chat_json(system, user, json!({"type": "json_object"}))
+            .await?;
+        let script: Script = serde_json::from_value(answer).map_err(|e| {
             self.http
                 .malformed(format!("the model's answer is not the script JSON: {e}"))
         })?;
@@ -152,6 +168,32 @@ impl OpenAiChat {
         }
         Ok(script)
     }
+}
+
+/// Longest search word or phrase kept from the model's answer.
+const TERM_CHARS: usize = 40;
+
+const TERMS_SYSTEM: &str = "You choose search words for a stock photo and video library. \
+Given the narration of one scene, answer the words or short phrases (one to three words each) \
+that name what a picture of the scene would show, most important first, in English, lower case.";
+
+/// Structured Outputs: the answer must be `{"terms": [string]}`.
+fn terms_format() -> Value {
+    json!({
+        "type": "json_schema",
+        "json_schema": {
+            "name": "search_terms",
+            "strict": true,
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "terms": {"type": "array", "items": {"type": "string"}}
+                },
+                "required": ["terms"],
+                "additionalProperties": false
+            }
+        }
+    })
 }
 
 const SCRIPT_SYSTEM: &str = "You write short narrated videos. Answer only JSON: \
@@ -190,5 +232,40 @@ impl ScriptWriter for OpenAiChat {
             )));
         }
         Ok(script.scenes.into_iter().map(|s| s.visual_prompt).collect())
+    }
+
+    async fn search_terms(&self, text: &str, max: usize) -> Result<Vec<String>, ProviderError> {
+        let answer = self
+            .chat_json(
+                TERMS_SYSTEM,
+                // The narration leads the message (its first line), the count follows.
+                format!(
+                    "{}\nAt most {max} search words.",
+                    text.split_whitespace().collect::<Vec<_>>().join(" ")
+                ),
+                terms_format(),
+            )
+            .await?;
+        let terms = answer
+            .get("terms")
+            .and_then(Value::as_array)
+            .ok_or_else(|| self.http.malformed("the answer has no `terms` list"))?;
+        let mut out: Vec<String> = Vec::new();
+        for term in terms.iter().filter_map(Value::as_str) {
+            // One line of plain words: a stray newline or an essay is not a search word.
+            let term = term.split_whitespace().collect::<Vec<_>>().join(" ");
+            let term = term.to_lowercase();
+            if term.is_empty() || term.chars().count() > TERM_CHARS || out.contains(&term) {
+                continue;
+            }
+            out.push(term);
+            if out.len() == max {
+                break;
+            }
+        }
+        if out.is_empty() {
+            return Err(self.http.malformed("the model suggested no search words"));
+        }
+        Ok(out)
     }
 }

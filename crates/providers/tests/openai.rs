@@ -117,6 +117,33 @@ async fn chat_writes_a_script_and_visual_prompts() {
 }
 
 #[tokio::test]
+async fn p_tp_3_chat_search_terms_send_only_the_scene_text_and_keep_at_most_max() {
+    let (fake, _, c) = start();
+    let text = "The lighthouse keeper\n climbs the spiral stairs at dusk.";
+    let terms = c.search_terms(text, 4).await.unwrap();
+    assert_eq!(terms, ["cinematic", "lighthouse", "keeper", "climbs"]);
+    let last = fake.last().await;
+    assert_eq!(last["response_format"]["type"], "json_schema");
+    assert_eq!(
+        last["response_format"]["json_schema"]["name"],
+        "search_terms"
+    );
+    let messages = last["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "a system and one user message: {last}");
+    assert_eq!(
+        messages[1]["content"],
+        "The lighthouse keeper climbs the spiral stairs at dusk.\nAt most 4 search words."
+    );
+    // A scene with no long word still gets the fake's one word; a broken answer is typed.
+    assert_eq!(c.search_terms("a cat", 6).await.unwrap(), ["cinematic"]);
+    fake.set(json!({"mode": "malformed", "count": 1})).await;
+    assert_eq!(
+        c.search_terms("the sea", 6).await.unwrap_err().code(),
+        "provider.malformed"
+    );
+}
+
+#[tokio::test]
 async fn chat_failures_are_typed_and_keys_never_leak() {
     let (fake, _, c) = start();
     fake.set(json!({"mode": "malformed", "count": 1})).await;

@@ -29,7 +29,7 @@ pub fn label(provider: &str) -> &'static str {
         "kie" => "KieAI",
         "comfyui" => "ComfyUI",
         "elevenlabs" => "ElevenLabs (voices)",
-        ASSISTANT => "OpenAI (scene prompts and voice timing)",
+        ASSISTANT => "OpenAI (scripts, scene prompts, picture search words and voice timing)",
         "pexels" => "Pexels (stock photos and clips: search words only)",
         "pixabay" => "Pixabay (stock photos and clips: search words only)",
         _ => "Other",

@@ -1,8 +1,13 @@
 //! Pictures for a storyboard's scenes (issue 25): `GET
 //! /api/v1/jobs/{id}/storyboard/scenes/{n}/pictures` searches the operator's media library, the
 //! caller's own uploads and, when the operator configured them and the caller consented,
-//! Pexels and Pixabay, with search words taken from the scene's text (`keywords::extract`), and
-//! answers the candidates ranked by one rule, each with its credit line.
+//! Pexels and Pixabay, and answers the candidates ranked by one rule, each with its credit line.
+//!
+//! The search words come from the operator's chat model when there is one and the caller
+//! consented to it (the scene's text goes to it, logged first), else from local keyword
+//! extraction (`keywords::extract`), which is also the fallback when the model fails. Nothing
+//! leaves while the caller paused processing (P-RIGHTS-4) or a policy change waits for their
+//! acceptance (P-COMM-2): then only the library and their uploads are searched.
 //!
 //! Every candidate offered is kept (`stock_offers`, migration 0027) under an id of ours, the
 //! `pick`; a scene names a stock picture only by that id, resolved here for the same draft and
@@ -22,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use reelsmith_config::StockConfig;
 use reelsmith_core::{Code, ErrorCode};
-use reelsmith_jobs::{StoredPlan, Storyboard, StoryboardError, Visual};
+use reelsmith_jobs::{call_policy, script_writer, StoredPlan, Storyboard, StoryboardError, Visual};
 use reelsmith_providers::http::Http;
 use reelsmith_stock::{
     Attribution, Candidate, Library, MediaKind, Ranked, Source, StockError, StockProvider, Term,
@@ -35,6 +40,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiQuery, ClientInfo, CurrentUser};
+use crate::providers::ASSISTANT;
 use crate::AppState;
 
 /// How long a provider's answer to one query is reused (Pixabay asks for 24 hours).
@@ -65,6 +71,8 @@ pub fn stock_configured(config: &StockConfig, name: &str) -> bool {
 }
 
 type CacheKey = (Source, MediaKind, String, String, u32);
+/// A chat model's search words are kept per model and scene text.
+type TermsKey = (String, String);
 
 /// The picture sources of this server, opened at start: the indexed media library and the
 /// configured stock adapters, with the answers cache.
@@ -73,6 +81,7 @@ pub struct StockSources {
     providers: Vec<Box<dyn StockProvider>>,
     per_page: u32,
     cache: Mutex<HashMap<CacheKey, (Instant, Vec<Candidate>)>>,
+    terms: Mutex<HashMap<TermsKey, (Instant, Vec<String>)>>,
 }
 
 impl StockSources {
@@ -120,6 +129,7 @@ impl StockSources {
             providers,
             per_page: config.results_per_search,
             cache: Mutex::new(HashMap::new()),
+            terms: Mutex::new(HashMap::new()),
         }
     }
 
@@ -151,6 +161,29 @@ impl StockSources {
             }
         }
         cache.insert(key, (Instant::now(), found));
+    }
+
+    fn cached_terms(&self, key: &TermsKey) -> Option<Vec<String>> {
+        let terms = self.terms.lock().unwrap_or_else(|e| e.into_inner());
+        terms
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+            .map(|(_, words)| words.clone())
+    }
+
+    fn remember_terms(&self, key: TermsKey, words: Vec<String>) {
+        let mut terms = self.terms.lock().unwrap_or_else(|e| e.into_inner());
+        terms.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
+        if terms.len() >= CACHE_ENTRIES {
+            if let Some(oldest) = terms
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(k, _)| k.clone())
+            {
+                terms.remove(&oldest);
+            }
+        }
+        terms.insert(key, (Instant::now(), words));
     }
 }
 
@@ -272,6 +305,9 @@ pub struct PicturesView {
     pub scene: usize,
     /// The search words, heaviest first (only these leave for a stock provider).
     pub terms: Vec<String>,
+    /// Who chose them: `chat` (the operator's chat model, which was sent the scene's text) or
+    /// `local` (keyword extraction on this server).
+    pub terms_from: String,
     /// Best first.
     pub results: Vec<PictureView>,
     /// The sources asked about but not searched or that failed (with `source=all`).
@@ -379,7 +415,15 @@ pub async fn search(
         .scenes
         .get(n)
         .ok_or_else(|| ApiError::not_found("scene"))?;
-    let terms = reelsmith_stock::extract(&scene.text, TERMS);
+    let mut skipped = Vec::new();
+    // Whether anything may leave for a third party now (P-RIGHTS-4, P-COMM-2).
+    let held_back = held_back(&state, &caller).await?;
+    let searched_by_words = with_library || !stock.is_empty();
+    let (terms, terms_from) = if searched_by_words && held_back.is_none() {
+        scene_terms(&state, &caller, &draft.id, &scene.text, &mut skipped).await?
+    } else {
+        (reelsmith_stock::extract(&scene.text, TERMS), "local")
+    };
     if terms.is_empty() {
         return Err(stock_error(&StockError::NoTerms));
     }
@@ -390,7 +434,6 @@ pub async fn search(
     };
     let sources = &state.stock;
     let mut found: Vec<Candidate> = Vec::new();
-    let mut skipped = Vec::new();
     if with_library {
         match &sources.library {
             Some(library) => found.extend(strip(library.search(&terms, &want))),
@@ -417,6 +460,17 @@ pub async fn search(
             }
             continue;
         };
+        if let Some(e) = &held_back {
+            if explicit {
+                return Err(e.clone());
+            }
+            skipped.push(SkippedSource {
+                source: name.into(),
+                code: e.code.as_str().into(),
+                detail: e.detail.clone(),
+            });
+            continue;
+        }
         if state.db.active_consent(caller.id(), name).await?.is_none() {
             let e = consent_missing(name);
             if explicit {
@@ -490,9 +544,101 @@ pub async fn search(
     Ok(Json(PicturesView {
         scene: n,
         terms: terms.iter().map(|t: &Term| t.word.clone()).collect(),
+        terms_from: terms_from.into(),
         results,
         skipped,
     }))
+}
+
+/// Why nothing may leave for a third party now, if so: the caller paused processing
+/// (P-RIGHTS-4) or a policy change waits for their acceptance (P-COMM-2).
+async fn held_back(state: &AppState, caller: &CurrentUser) -> ApiResult<Option<ApiError>> {
+    if caller.user.processing_paused {
+        return Ok(Some(ApiError::of(
+            Code::ProcessingPaused,
+            "you paused all processing of your data: nothing is sent to a stock provider or a \
+             chat model until you resume it on the Account page",
+        )));
+    }
+    Ok(crate::policies::require_accepted(state, caller.id())
+        .await
+        .err())
+}
+
+/// A scene's search words, and who chose them. The operator's chat model does when one is
+/// configured and the caller consented to it (P-TP-2): the scene's text is logged under the
+/// draft (P-TP-4), sent, and the answer kept for a day like a stock answer, so the same text
+/// again sends nothing. Otherwise, or when the model fails (noted in `skipped`, with the
+/// transfer marked failed), keyword extraction here chooses them and nothing leaves.
+async fn scene_terms(
+    state: &AppState,
+    caller: &CurrentUser,
+    draft_id: &str,
+    text: &str,
+    skipped: &mut Vec<SkippedSource>,
+) -> ApiResult<(Vec<Term>, &'static str)> {
+    let local = || (reelsmith_stock::extract(text, TERMS), "local");
+    let providers = &state.config.providers;
+    let writer = match script_writer(providers, &call_policy(providers)) {
+        Ok(Some(writer)) => writer,
+        Ok(None) => return Ok(local()),
+        Err(e) => {
+            tracing::error!(code = %e.code(), error = %e, "the chat model is unusable");
+            return Ok(local());
+        }
+    };
+    if state
+        .db
+        .active_consent(caller.id(), ASSISTANT)
+        .await?
+        .is_none()
+    {
+        return Ok(local());
+    }
+    let model = providers.openai.chat_model.clone().unwrap_or_default();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let key = (model.clone(), text.clone());
+    let chosen = |words: &[String]| reelsmith_stock::keywords::from_phrases(words, TERMS);
+    if let Some(words) = state.stock.cached_terms(&key) {
+        return Ok((chosen(&words), "chat"));
+    }
+    let sent = json!({ "scene text chars": text.chars().count() });
+    let id = state
+        .db
+        .log_draft_transfer(
+            caller.id(),
+            draft_id,
+            ASSISTANT,
+            &model,
+            "stock_terms",
+            &sent,
+            now_ms(),
+        )
+        .await?;
+    let answer = writer.search_terms(&text, TERMS).await;
+    let outcome = match &answer {
+        Ok(_) => "delivered",
+        Err(e) => e.code().as_str(),
+    };
+    state.db.transfer_answered(&id, outcome, now_ms()).await?;
+    let words = match answer {
+        Ok(words) => words,
+        Err(e) => {
+            tracing::warn!(code = %e.code(), error = %e, "the chat model chose no search words");
+            skipped.push(SkippedSource {
+                source: ASSISTANT.into(),
+                code: e.code().as_str().into(),
+                detail: format!("the chat model failed ({e}): this server chose the search words"),
+            });
+            return Ok(local());
+        }
+    };
+    let terms = chosen(&words);
+    if terms.is_empty() {
+        return Ok(local());
+    }
+    state.stock.remember_terms(key, words);
+    Ok((terms, "chat"))
 }
 
 fn strip(ranked: Vec<Ranked>) -> Vec<Candidate> {

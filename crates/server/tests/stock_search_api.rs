@@ -4,7 +4,9 @@
 //! the search words leave (P-TP-3), every search and download in the transfer log (P-TP-4),
 //! answers cached for 24 hours, picks that only the server issues (stale, made-up and another
 //! user's refused), no results, a provider that is down, and a render that downloads its stock
-//! picture, credits it, and fails cleanly (refunded) when a file is over the limits.
+//! picture, credits it, and fails cleanly (refunded) when a file is over the limits. The search
+//! words come from the chat model (tests/fakes/providers/openai_fake.py) only with consent, and
+//! nothing leaves while processing is paused (P-RIGHTS-4).
 
 #[allow(unused_macros, dead_code)]
 mod backends;
@@ -30,6 +32,8 @@ const SCRIPT: &str = "Brown rocks on a beach at sunset.\n\nA lighthouse stands o
 struct Stock {
     pexels: fakes::Fake,
     pixabay: fakes::Fake,
+    /// The operator's chat model (an OpenAI-compatible API).
+    chat: fakes::Fake,
     _library: tempfile::TempDir,
 }
 
@@ -37,6 +41,7 @@ impl Stock {
     fn start() -> (Stock, impl FnOnce(&mut Config)) {
         let pexels = fakes::Fake::start("../stock/pexels_fake.py");
         let pixabay = fakes::Fake::start("../stock/pixabay_fake.py");
+        let chat = fakes::Fake::start("openai_fake.py");
         let library = tempfile::tempdir().unwrap();
         std::fs::create_dir(library.path().join("coast")).unwrap();
         std::fs::write(library.path().join("coast/lighthouse.jpg"), jpeg(640, 360)).unwrap();
@@ -47,6 +52,7 @@ impl Stock {
              source = \"https://example.org/lighthouse\"\n",
         )
         .unwrap();
+        let chat_base = format!("{}/v1", chat.base());
         let (px, pb, lib) = (
             pexels.base(),
             format!("{}/api/", pixabay.base()),
@@ -61,11 +67,15 @@ impl Stock {
             c.stock.pixabay_base_url = Some(pb);
             c.stock.library = Some(lib);
             c.stock.max_clip_seconds = 10;
+            c.providers.openai.key = Some(Secret::new(fakes::KEY.to_owned()));
+            c.providers.openai.base_url = Some(chat_base);
+            c.providers.openai.chat_model = Some("gpt-test".into());
         };
         (
             Stock {
                 pexels,
                 pixabay,
+                chat,
                 _library: library,
             },
             configure,
@@ -99,6 +109,8 @@ macro_rules! on_both_with_stock {
 on_both_with_stock!(
     p_tp_2_without_consent_only_the_library_and_uploads_are_offered,
     p_tp_3_p_tp_4_a_stock_search_sends_only_its_words_is_logged_and_cached,
+    p_tp_2_p_tp_4_the_chat_model_chooses_the_words_only_with_consent_and_logged,
+    p_rights_4_a_paused_account_searches_only_the_library_and_its_uploads,
     stock_picks_are_the_servers_own_for_that_draft_and_owner,
     no_results_and_a_provider_down_change_and_charge_nothing,
     stock_and_library_pictures_render_credited_and_a_refused_download_refunds,
@@ -344,6 +356,175 @@ async fn p_tp_3_p_tp_4_a_stock_search_sends_only_its_words_is_logged_and_cached(
         .iter()
         .all(|x| x["status"] == "accepted" && x["outcome"] == "delivered"));
     assert!(searches.iter().any(|x| x["provider"] == "pixabay"));
+}
+
+/// The Pexels queries sent so far.
+async fn pexels_queries(s: &Stock) -> Vec<String> {
+    s.pexels
+        .bodies()
+        .await
+        .iter()
+        .map(|b| b["query"]["query"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn skipped(found: &Value) -> Vec<(String, String)> {
+    found["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["source"].as_str().unwrap().to_owned(),
+                s["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn p_tp_2_p_tp_4_the_chat_model_chooses_the_words_only_with_consent_and_logged(
+    t: TestApp,
+    s: Stock,
+) {
+    let ada = user(&t, "ada").await;
+    consent(&t, &ada, "pexels").await;
+    let (id, _) = draft(&t, &ada).await;
+
+    // No consent for the chat model: this server chooses the words, nothing goes to the model.
+    let r = pictures(&t, &ada, &id, 1, "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    assert_eq!(r.json()["terms_from"], "local");
+    assert!(r.json()["terms"][0] == "lighthouse", "{}", r.json());
+    assert!(
+        s.chat.bodies().await.is_empty(),
+        "nothing reached the chat model"
+    );
+    assert!(pexels_queries(&s)
+        .await
+        .iter()
+        .all(|q| !q.contains("cinematic")));
+
+    // With consent the model chooses them: the scene's text goes to it, and its words (the fake
+    // always leads with "cinematic", a word the scene does not have) go to Pexels.
+    consent(&t, &ada, "openai").await;
+    let before = pexels_queries(&s).await.len();
+    let r = pictures(&t, &ada, &id, 1, "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let found = r.json();
+    assert_eq!(found["terms_from"], "chat", "{found}");
+    assert_eq!(found["terms"][0], "cinematic", "{found}");
+    assert_eq!(
+        found["results"][0]["source"], "library",
+        "the library is still searched with the model's words: {found}"
+    );
+    let asked = s.chat.bodies().await;
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0]["model"], "gpt-test");
+    assert_eq!(
+        asked[0]["messages"][1]["content"],
+        "A lighthouse stands on the rocky coast.\nAt most 6 search words.",
+        "only the scene's own text goes, not the script: {asked:?}"
+    );
+    let sent = pexels_queries(&s).await;
+    assert!(
+        sent[before..].iter().any(|q| q.starts_with("cinematic")),
+        "Pexels got the model's words: {sent:?}"
+    );
+    let log = my_transfers(&t, &ada).await;
+    let to_chat: Vec<&Value> = log.iter().filter(|x| x["provider"] == "openai").collect();
+    assert_eq!(to_chat.len(), 1, "{log:?}");
+    assert_eq!(to_chat[0]["purpose"], "stock_terms");
+    assert_eq!(to_chat[0]["outcome"], "delivered");
+    assert_eq!(to_chat[0]["sent"], json!({ "scene text chars": 39 }));
+
+    // The same scene again: its words are remembered, nothing is sent or logged.
+    let again = pictures(&t, &ada, &id, 1, "").await;
+    assert_eq!(again.json()["terms_from"], "chat");
+    assert_eq!(
+        s.chat.bodies().await.len(),
+        1,
+        "a remembered answer calls nobody"
+    );
+    assert_eq!(my_transfers(&t, &ada).await.len(), log.len());
+
+    // The model fails: this server's words are used, the failure is shown and logged.
+    s.chat.set(json!({ "mode": "malformed", "count": 5 })).await;
+    let r = pictures(&t, &ada, &id, 0, "source=all").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let found = r.json();
+    assert_eq!(found["terms_from"], "local", "{found}");
+    assert_eq!(found["results"][0]["source"], "pexels", "{found}");
+    assert!(skipped(&found).contains(&("openai".into(), "provider.malformed".into())));
+    let log = my_transfers(&t, &ada).await;
+    assert!(
+        log.iter().any(|x| x["provider"] == "openai"
+            && x["purpose"] == "stock_terms"
+            && x["outcome"] == "provider.malformed"),
+        "{log:?}"
+    );
+}
+
+async fn p_rights_4_a_paused_account_searches_only_the_library_and_its_uploads(
+    t: TestApp,
+    s: Stock,
+) {
+    let ada = user(&t, "ada").await;
+    consent(&t, &ada, "pexels").await;
+    consent(&t, &ada, "pixabay").await;
+    consent(&t, &ada, "openai").await;
+    let (id, _) = draft(&t, &ada).await;
+    let pause = |paused: bool| {
+        t.json(
+            Method::PUT,
+            "/api/v1/me/processing",
+            &ada,
+            json!({ "paused": paused }),
+        )
+    };
+    assert_eq!(pause(true).await.status, StatusCode::OK);
+
+    let r = pictures(&t, &ada, &id, 1, "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let found = r.json();
+    assert_eq!(found["terms_from"], "local");
+    assert_eq!(found["results"][0]["source"], "library");
+    assert_eq!(
+        skipped(&found),
+        [
+            ("pexels".to_owned(), "processing.paused".to_owned()),
+            ("pixabay".to_owned(), "processing.paused".to_owned())
+        ]
+    );
+    for source in ["pexels", "pixabay"] {
+        pictures(&t, &ada, &id, 1, &format!("source={source}"))
+            .await
+            .assert_problem(StatusCode::CONFLICT, "processing.paused");
+    }
+    assert!(s.pexels.bodies().await.is_empty(), "nothing reached Pexels");
+    assert!(
+        s.pixabay.bodies().await.is_empty(),
+        "nothing reached Pixabay"
+    );
+    assert!(
+        s.chat.bodies().await.is_empty(),
+        "nothing reached the chat model"
+    );
+    assert!(my_transfers(&t, &ada).await.is_empty());
+
+    // Resumed, the same search reaches them again.
+    assert_eq!(pause(false).await.status, StatusCode::OK);
+    let r = pictures(&t, &ada, &id, 1, "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    assert_eq!(r.json()["terms_from"], "chat");
+    assert!(
+        skipped(&r.json())
+            .iter()
+            .all(|(_, code)| code != "processing.paused"),
+        "{}",
+        r.json()
+    );
+    assert!(!s.pexels.bodies().await.is_empty());
+    assert_eq!(s.chat.bodies().await.len(), 1);
 }
 
 async fn stock_picks_are_the_servers_own_for_that_draft_and_owner(t: TestApp, s: Stock) {

@@ -228,6 +228,7 @@ async fn the_privacy_page_is_generated_from_the_live_settings() {
         c.providers.fal.key = Some(reelsmith_config::Secret::new("fal-key-SECRET-1".into()));
         c.providers.openai.key = Some(reelsmith_config::Secret::new("sk-SECRET-2".into()));
         c.providers.openai.chat_model = Some("gpt-test".into());
+        c.stock.pexels_key = Some(reelsmith_config::Secret::new("pexels-SECRET-4".into()));
         c.privacy.policy_version = "2027-01-15".into();
         c.storage.backend = reelsmith_config::StorageBackend::S3;
         c.storage.s3.endpoint = Some("https://objects.example.net".into());
@@ -240,17 +241,19 @@ async fn the_privacy_page_is_generated_from_the_live_settings() {
         "fal.ai",
         "OpenAI",
         "image-to-video",
-        "narration, to write visual prompts",
+        "narration, to write visual prompts and to choose the words a storyboard",
+        "Pexels",
+        "a few search words for a storyboard scene&#39;s pictures (never the scene&#39;s text",
         "2027-01-15",
         "S3-compatible object storage run by the operator",
     ] {
         assert!(page.contains(expected), "{expected} missing:\n{page}");
     }
     assert!(
-        !page.contains("Replicate") && !page.contains("Atlas"),
+        !page.contains("Replicate") && !page.contains("Atlas") && !page.contains("Pixabay"),
         "only configured ones"
     );
-    for secret in ["SECRET-1", "SECRET-2", "SECRET-3"] {
+    for secret in ["SECRET-1", "SECRET-2", "SECRET-3", "SECRET-4"] {
         assert!(!page.contains(secret), "{secret} leaked");
     }
 }

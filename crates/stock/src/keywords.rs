@@ -358,6 +358,30 @@ pub fn extract(text: &str, max: usize) -> Vec<Term> {
     terms
 }
 
+/// Terms from a chat model's suggestions (words or short phrases, best first): each phrase's
+/// content words, folded like [`extract`]'s so they match the same library tags, weighted by
+/// the phrase's place in the list, without repeats; at most `max`.
+pub fn from_phrases(phrases: &[String], max: usize) -> Vec<Term> {
+    let mut terms: Vec<Term> = Vec::new();
+    for (rank, phrase) in phrases.iter().enumerate() {
+        for (word, _) in tokens(phrase) {
+            let word = singular(&word);
+            if word.chars().count() < 3 || is_stop(&word) || terms.iter().any(|t| t.word == word) {
+                continue;
+            }
+            if terms.len() == max {
+                return terms;
+            }
+            let weight = 2.0 / (1.0 + rank as f64 * 0.25);
+            terms.push(Term {
+                word,
+                weight: (weight * 1000.0).round() / 1000.0,
+            });
+        }
+    }
+    terms
+}
+
 /// The query a stock search sends: the terms' words, heaviest first, within `max_chars`
 /// (Pixabay takes at most 100 characters). Only these words leave the server (P-TP-2).
 pub fn query(terms: &[Term], max_words: usize, max_chars: usize) -> String {

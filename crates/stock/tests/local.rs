@@ -3,7 +3,7 @@
 
 use reelsmith_core::spec::{Aspect, Resolution};
 use reelsmith_core::ErrorCode;
-use reelsmith_stock::keywords::{extract, query, singular, STOP_WORDS};
+use reelsmith_stock::keywords::{extract, from_phrases, query, singular, STOP_WORDS};
 use reelsmith_stock::rank::{rank, Attribution, Candidate, MediaKind, Source, Want};
 use reelsmith_stock::{rank_uploads, Library, UploadDescriptor};
 use std::path::Path;
@@ -36,6 +36,21 @@ fn keywords_keep_content_words_weighed_by_frequency_and_position() {
     // Deterministic: the same text gives the same terms and weights.
     assert_eq!(extract(text, 20), terms);
     assert_eq!(extract(text, 2).len(), 2);
+}
+
+#[test]
+fn a_chat_models_phrases_become_folded_terms_best_first() {
+    let phrases: Vec<String> = ["Lighthouse keepers", "the spiral STAIRS", "lighthouse", "a"]
+        .map(String::from)
+        .into();
+    let terms = from_phrases(&phrases, 10);
+    assert_eq!(words(&terms), ["lighthouse", "keeper", "spiral", "stair"]);
+    assert!(terms[0].weight == terms[1].weight && terms[1].weight > terms[2].weight);
+    assert_eq!(
+        words(&from_phrases(&phrases, 3)),
+        ["lighthouse", "keeper", "spiral"]
+    );
+    assert!(from_phrases(&["the".into(), "of it".into()], 5).is_empty());
 }
 
 #[test]

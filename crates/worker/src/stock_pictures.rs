@@ -14,7 +14,7 @@ use reelsmith_stock::{Candidate, DownloadLimits, Source, StockError};
 use reelsmith_store::{now_ms, ClaimedJob, NewTransfer};
 use serde_json::json;
 
-use crate::context::{Halt, Inputs, JobContext};
+use crate::context::{ensure_not_paused, Halt, Inputs, JobContext};
 use crate::error::WorkerError;
 use crate::workdir::WorkFolder;
 
@@ -99,6 +99,9 @@ async fn download(
     let Some(key) = key else {
         return Err(WorkerError::ProviderNotConfigured(name.into()).into());
     };
+    // A pause after the claim stops this request too (P-RIGHTS-4): the job goes back to the
+    // queue and fetches the file once resumed.
+    ensure_not_paused(ctx, owner).await?;
     if ctx.db.active_consent(owner, name).await?.is_none() {
         return Err(WorkerError::ConsentRequired(name.into()).into());
     }

@@ -41,6 +41,15 @@ try:
     again = client.result(app, handle.request_id)
     expect(again["video"]["url"] == url, "result by request id")
 
+    # An image app: FLUX answers a real JPEG of the size asked, in fal's documented result shape.
+    image = client.subscribe("fal-ai/flux/schnell", arguments={
+        "prompt": "a red fox at dawn", "image_size": "landscape_16_9", "num_images": 1, "seed": 7})
+    first = image["images"][0]
+    expect((first["width"], first["height"], first["content_type"]) == (1024, 576, "image/jpeg"), f"{image}")
+    expect(image["seed"] == 7 and image["has_nsfw_concepts"] == [False], f"{image}")
+    jpeg = httpx.get(first["url"], verify=fake.cert)
+    expect(jpeg.content[:3] == b"\xff\xd8\xff" and jpeg.headers["content-type"] == "image/jpeg", "a real JPEG")
+
     # Cancel reaches the fake.
     fake.set(polls=1000)
     h2 = client.submit(app, arguments={"prompt": "a fox"})
@@ -74,7 +83,7 @@ try:
     # 429 with Retry-After: the client retries and succeeds.
     fake.set(mode="rate_limit", count=1, retry_after=0)
     client.submit(app, arguments={"prompt": "a fox"})
-    expect(fake.stats()["submissions"] == 5, f"five submissions: {fake.stats()}")
+    expect(fake.stats()["submissions"] == 6, f"six submissions: {fake.stats()}")
 
     # The fake checks the Authorization: Key header the way fal does.
     bad = httpx.post(f"{fake.base}/{app}", json={"prompt": "x"}, verify=fake.cert)

@@ -33,6 +33,19 @@ try:
     )
     script = json.loads(c.choices[0].message.content)
     expect(len(script["scenes"]) == 2 and "octopuses" in script["title"], f"script: {script}")
+    # Structured Outputs: the search words of one scene, in the schema asked for.
+    c = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "system", "content": "search words"},
+                  {"role": "user", "content": "The lighthouse keeper climbs the spiral stairs.\nAt most 6 search words."}],
+        response_format={"type": "json_schema", "json_schema": {
+            "name": "search_terms", "strict": True,
+            "schema": {"type": "object", "properties": {"terms": {"type": "array", "items": {"type": "string"}}},
+                       "required": ["terms"], "additionalProperties": False}}},
+    )
+    terms = json.loads(c.choices[0].message.content)["terms"]
+    expect(terms == ["cinematic", "lighthouse", "keeper", "climbs", "spiral", "stairs"], f"terms: {terms}")
+    expect(fake.last()["response_format"]["json_schema"]["name"] == "search_terms", "schema sent")
     raw = client.chat.completions.with_raw_response.create(model="m", messages=[{"role": "user", "content": "x"}])
     expect(raw.headers.get("x-request-id", "").startswith("req_"), "x-request-id header")
 
@@ -62,7 +75,7 @@ try:
         raise AssertionError("empty messages must fail")
     except openai.BadRequestError as e:
         expect(e.status_code == 400, "400 parsed")
-    expect(fake.stats()["submissions"] == 7, f"seven calls counted: {fake.stats()}")
+    expect(fake.stats()["submissions"] == 8, f"eight calls counted: {fake.stats()}")
     print("CHECK OK")
 finally:
     fake.stop()

@@ -254,6 +254,14 @@ class FakeHandler(BaseHTTPRequestHandler):
             self.state.bump("downloads")
             if self.headers.get("Authorization") or self.headers.get("x-goog-api-key"):
                 self.state.bump("keyed_file_downloads")
+            name = path[len("/__fake/files/"):]
+            if name.startswith("image-") and name.endswith(".jpg") and "/" not in name:
+                # A still a fake made for one request (fal_fake's image apps).
+                try:
+                    with open(os.path.join(self.server.work_dir, name), "rb") as f:
+                        return self.send_raw(200, f.read(), "image/jpeg")
+                except FileNotFoundError:
+                    return self.send_json(404, {"detail": "no such file"})
             with open(self.state.clip_path, "rb") as f:
                 data = f.read()
             return self.send_raw(200, data, "video/mp4")
@@ -289,6 +297,15 @@ def make_clip(work_dir):
         check=True,
     )
     return out
+
+
+def make_image(work_dir, name, colour, width, height):
+    """A real JPEG of one colour (an ffmpeg colour name), `name` in the work dir."""
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c={colour}:s={width}x{height}",
+         "-frames:v", "1", os.path.join(work_dir, name)],
+        check=True,
+    )
 
 
 def make_cert(work_dir):

@@ -4,8 +4,13 @@ Wire format (https://docs.fal.ai/model-apis/model-endpoints/queue):
   POST /{owner}/{app}[/{path}]                 submit; answers request_id and the status,
                                                response and cancel URLs (owner/app path only)
   GET  /{owner}/{app}/requests/{id}/status     {"status": IN_QUEUE|IN_PROGRESS|COMPLETED, ...}
-  GET  /{owner}/{app}/requests/{id}            the result: {"video": {"url": ...}} or
-                                               {"images": [{"url": ...}]} for image apps
+  GET  /{owner}/{app}/requests/{id}            the result: {"video": {"url": ...}} or, for
+                                               image apps, {"images": [{"url", "width",
+                                               "height", "content_type"}], "timings", "seed",
+                                               "has_nsfw_concepts", "prompt"}
+An image app's picture is a real JPEG of the `image_size` asked (fal's named sizes, or
+{"width", "height"}), filled with the first colour the prompt names (red, green, blue, yellow,
+purple, orange, white, black; grey otherwise), so a render test can tell the scenes apart.
   PUT  /{owner}/{app}/requests/{id}/cancel     202 CANCELLATION_REQUESTED or 400 ALREADY_COMPLETED
 A job ended with {"job_refuse": true} is refused as fal's model errors page documents
 (https://fal.ai/docs/documentation/model-apis/errors): the status is COMPLETED (the outcome is
@@ -17,7 +22,26 @@ key set (fal serves it at rest.fal.ai), read from <dir>/jwks.json.
 
 import os
 
-from fakebase import FakeHandler, serve
+from fakebase import FakeHandler, make_image, serve
+
+# fal's named image sizes (https://fal.ai/models/fal-ai/flux/schnell/api).
+IMAGE_SIZES = {
+    "square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024), "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576),
+}
+COLOURS = ["red", "green", "blue", "yellow", "purple", "orange", "white", "black"]
+
+
+def image_size(body):
+    size = body.get("image_size", "landscape_4_3")
+    if isinstance(size, dict):
+        return int(size.get("width", 512)), int(size.get("height", 512))
+    return IMAGE_SIZES.get(size)
+
+
+def prompt_colour(prompt):
+    words = [w.strip(".,;:!?").lower() for w in str(prompt).split()]
+    return next((w for w in words if w in COLOURS), "gray")
 
 
 class FalHandler(FakeHandler):
@@ -61,8 +85,15 @@ class FalHandler(FakeHandler):
                      "webhook": (query.get("fal_webhook") or [None])[0]})
         owner_app = "/".join(parts[:2])
         # Image apps (flux, */text-to-image) answer "images"; video apps, image-to-video included, "video".
-        job = self.state.new_job(app=owner_app, image="flux" in parts or parts[-1] == "text-to-image",
+        image = "flux" in parts or parts[-1] == "text-to-image"
+        size = image_size(body) if image else None
+        if image and size is None:
+            return self.send_json(422, {"detail": [{"loc": ["body", "image_size"], "msg": "unknown image size",
+                                                    "type": "value_error"}]})
+        job = self.state.new_job(app=owner_app, image=image, size=size, seed=body.get("seed", 1),
                                  prompt=body.get("prompt", ""))
+        if image:
+            make_image(self.server.work_dir, f"image-{job['id']}.jpg", prompt_colour(job["prompt"]), *size)
         self.send_json(200, {"request_id": job["id"], "queue_position": 0, **self.urls(owner_app, job["id"])})
 
     def status(self, owner_app, job_id):
@@ -103,7 +134,13 @@ class FalHandler(FakeHandler):
             return self.send_json(400, {"detail": "request was cancelled"})
         url = self.file_url()
         if job.get("image"):
-            return self.send_json(200, {"images": [{"url": url, "content_type": "video/mp4"}], "seed": 1})
+            width, height = job["size"]
+            return self.send_json(200, {
+                "images": [{"url": self.file_url(f"image-{job['id']}.jpg"), "width": width, "height": height,
+                            "content_type": "image/jpeg"}],
+                "timings": {"inference": 0.1}, "seed": job["seed"], "has_nsfw_concepts": [False],
+                "prompt": job["prompt"],
+            })
         self.send_json(200, {"video": {"url": url, "content_type": "video/mp4", "file_name": "clip.mp4"}})
 
     def cancel(self, job_id):

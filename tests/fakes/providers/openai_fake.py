@@ -12,7 +12,10 @@ Wire format (https://platform.openai.com/docs/api-reference):
                                  (https://platform.openai.com/docs/api-reference/audio/createSpeech);
                                  here real speech read by espeak-ng
 The chat answer is deterministic JSON built from the last user message, so tests can check it:
-{"title": ..., "scenes": [{"narration": ..., "visual_prompt": ...}, ...]}.
+{"title": ..., "scenes": [{"narration": ..., "visual_prompt": ...}, ...]}. A request whose
+`response_format` is a `json_schema` (Structured Outputs) named `search_terms` is answered in that
+schema instead, {"terms": [...]}: "cinematic" (a word a test can tell from the narration's own),
+then the first line's words of six letters or more, lower-cased, in order, without repeats.
 Every request needs `Authorization: Bearer <key>`. Answers carry an `x-request-id` header.
 """
 
@@ -114,6 +117,18 @@ class OpenAIHandler(FakeHandler):
         self.state.bump("submissions")
         self.record(body)
         user = [m for m in body["messages"] if m.get("role") == "user"][-1]["content"]
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            schema = fmt.get("json_schema") or {}
+            if schema.get("name") != "search_terms" or not isinstance(schema.get("schema"), dict):
+                return self.send_json(400, {"error": {"message": "this fake answers only the search_terms schema", "type": "invalid_request_error", "param": "response_format"}}, rid)
+            terms = ["cinematic"]
+            for word in user.splitlines()[0].split():
+                word = "".join(ch for ch in word if ch.isalpha()).lower()
+                if len(word) >= 6 and word not in terms:
+                    terms.append(word)
+            content = json.dumps({"terms": terms})
+            return self.chat_answer(rid, body, content)
         topic = user.splitlines()[0][:60]
         content = json.dumps({
             "title": f"About {topic}",
@@ -122,6 +137,9 @@ class OpenAIHandler(FakeHandler):
                 {"narration": f"Then more on {topic}.", "visual_prompt": f"close-up detail of {topic}"},
             ],
         })
+        self.chat_answer(rid, body, content)
+
+    def chat_answer(self, rid, body, content):
         self.send_json(200, {
             "id": "chatcmpl-" + uuid.uuid4().hex[:12], "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "fake"),

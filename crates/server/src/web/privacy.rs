@@ -175,11 +175,13 @@ fn third_parties(config: &Config) -> Vec<ThirdParty> {
         let what = match (p.openai.chat_model.is_some(), p.openai.transcribe_voice) {
             (true, true) => {
                 "the topic you give when you ask it to write a script, your scenes' narration (to \
-                 write visual prompts) and your voice recordings (to time the captions)"
+                 write visual prompts and to choose the words a storyboard scene's pictures are \
+                 searched with) and your voice recordings (to time the captions)"
             }
             (true, false) => {
                 "the topic you give when you ask it to write a script, and your scenes' \
-                 narration, to write visual prompts"
+                 narration, to write visual prompts and to choose the words a storyboard \
+                 scene's pictures are searched with"
             }
             (false, true) => "your voice recordings, to time the captions",
             (false, false) => "nothing: no feature that uses it is switched on",
@@ -188,6 +190,20 @@ fn third_parties(config: &Config) -> Vec<ThirdParty> {
             company: "OpenAI or the operator's OpenAI-compatible service".to_owned(),
             what,
         });
+    }
+    let stock = "a few search words for a storyboard scene's pictures (never the scene's text, \
+        your name or your files), when you search it; the picture you pick is then downloaded \
+        from it";
+    for (configured, company) in [
+        (config.stock.pexels_key.is_some(), "Pexels"),
+        (config.stock.pixabay_key.is_some(), "Pixabay"),
+    ] {
+        if configured {
+            list.push(ThirdParty {
+                company: company.to_owned(),
+                what: stock,
+            });
+        }
     }
     list
 }
