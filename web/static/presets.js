@@ -175,11 +175,21 @@
       quote();
     });
     select.addEventListener('change', quote);
+    // One key per batch as chosen: a retry after a lost answer (or a second click) gets the
+    // first batch back instead of queuing and charging it twice; a change makes a new batch.
+    let batchKey = null;
+    let keyedBody = '';
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       submit.disabled = true;
       try {
-        const batch = await api('POST', '/batches', body());
+        const request = body();
+        if (JSON.stringify(request) !== keyedBody) {
+          keyedBody = JSON.stringify(request);
+          // randomUUID exists only in secure contexts (not plain http on a LAN address).
+          batchKey = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random();
+        }
+        const batch = await api('POST', '/batches', request, { 'Idempotency-Key': batchKey });
         location.assign(`/batches/${encodeURIComponent(batch.id)}`);
       } catch (err) {
         showError(err);

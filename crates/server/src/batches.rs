@@ -8,12 +8,12 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use reelsmith_core::Code;
 use reelsmith_jobs::StoredPlan;
-use reelsmith_store::{now_ms, Batch, Job, NewBatchJob, NewJob};
+use reelsmith_store::{now_ms, Batch, BatchOnce, Job, NewBatchJob, NewJob};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
@@ -28,7 +28,8 @@ use crate::AppState;
 /// Batches listed at once, newest first.
 const LIST_LIMIT: i64 = 50;
 
-#[derive(Deserialize, ToSchema)]
+// Serialize: a request's digest (for its Idempotency-Key) is taken over it as parsed.
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     /// A preset's id (`template:<id>` for an operator's template) every job starts from.
@@ -40,7 +41,7 @@ pub struct BatchRequest {
     pub scripts: Vec<BatchScript>,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchScript {
     /// The job's title (by default the script's first words).
@@ -277,7 +278,10 @@ pub async fn quote(
 }
 
 #[utoipa::path(post, path = "/api/v1/batches", tag = "batches", request_body = BatchRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key and body returns the first batch and reserves nothing again; another body with it answers 422 `idempotency.mismatch`")),
     responses((status = 201, body = BatchView, description = "every job queued, the whole quote reserved"),
+        (status = 200, body = BatchView, description = "an earlier batch created with this Idempotency-Key"),
+        (status = 400, body = Problem, description = "`job.invalid_idempotency_key`"),
         (status = 402, body = Problem, description = "`credits.insufficient`: the balance does not cover the whole batch; nothing was created"),
         (status = 409, body = Problem, description = "`consent.required`, `policy.acceptance_required`, `plan.concurrent_jobs`"),
         (status = 413, body = Problem, description = "`request.too_large`"),
@@ -286,9 +290,31 @@ pub async fn create(
     State(state): State<AppState>,
     caller: CurrentUser,
     client: ClientInfo,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<BatchRequest>,
 ) -> Result<(StatusCode, Json<BatchView>), Refusal> {
+    let key = crate::jobs::idempotency_key(&headers)?;
     throttle(&state, Throttle::JobSubmission, caller.id()).await?;
+    let digest = match &key {
+        Some(_) => {
+            let body = serde_json::to_string(&request)
+                .map_err(|e| ApiError::fault(Code::SpecSerialise, &e))?;
+            Some(reelsmith_auth::hash_token(&format!("batch-request:{body}")))
+        }
+        None => None,
+    };
+    // A retry is answered before anything is checked again: its jobs may be running by now,
+    // and the balance they reserved must not refuse the answer.
+    if let (Some(key), Some(digest)) = (&key, &digest) {
+        if let Some((batch, first)) = state
+            .db
+            .batch_by_idempotency_key(caller.id(), key)
+            .await
+            .map_err(ApiError::from)?
+        {
+            return earlier(&state, &batch, first.as_deref() == Some(digest.as_str())).await;
+        }
+    }
     crate::policies::require_accepted(&state, caller.id()).await?;
     let (settings, specs) = bodies(&state, caller.id(), &request).await?;
     let mut titles = Vec::with_capacity(specs.len());
@@ -332,7 +358,11 @@ pub async fn create(
     let Some(billing_plan) = billing_plan else {
         return Err(ApiError::of(Code::BatchEmpty, "a batch needs at least one script").into());
     };
-    let batch = state
+    let once = key
+        .as_deref()
+        .zip(digest.as_deref())
+        .map(|(key, digest)| BatchOnce { key, digest });
+    let made = state
         .db
         .create_batch(
             caller.id(),
@@ -340,10 +370,16 @@ pub async fn create(
             &settings,
             &jobs,
             crate::billing::active_jobs_cap(&billing_plan),
+            once,
             now_ms(),
         )
         .await
         .map_err(|e| crate::billing::limit_reached(&billing_plan, e))?;
+    if !made.created {
+        // Another request with this key won the race while this one was being checked.
+        return earlier(&state, &made.batch, made.same_request).await;
+    }
+    let batch = made.batch;
     let mut created = state
         .db
         .batch_jobs(&batch.id)
@@ -374,6 +410,28 @@ pub async fn create(
         )
         .await;
     Ok((StatusCode::CREATED, Json(batch_view(&batch, &created))))
+}
+
+/// The answer to a retry: the batch its key created first, or `idempotency.mismatch` when that
+/// key came with another request.
+async fn earlier(
+    state: &AppState,
+    batch: &Batch,
+    same_request: bool,
+) -> Result<(StatusCode, Json<BatchView>), Refusal> {
+    if !same_request {
+        return Err(ApiError::of(
+            Code::IdempotencyMismatch,
+            "this Idempotency-Key was used for a different batch; use a new key for a new batch",
+        )
+        .into());
+    }
+    let jobs = state
+        .db
+        .batch_jobs(&batch.id)
+        .await
+        .map_err(ApiError::from)?;
+    Ok((StatusCode::OK, Json(batch_view(batch, &jobs))))
 }
 
 #[utoipa::path(get, path = "/api/v1/batches", tag = "batches",

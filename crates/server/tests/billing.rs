@@ -1357,39 +1357,8 @@ async fn p_bill_3_invoices_are_in_the_users_export(t: TestApp) {
                 "currency": "usd", "receipt_url": receipt }),
     );
     assert_eq!(deliver(&t, &charge).await, "applied");
-    let r = t
-        .json(Method::POST, "/api/v1/me/exports", &auth, json!({}))
-        .await;
-    assert_eq!(
-        r.status,
-        StatusCode::ACCEPTED,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-    let export_id = r.json()["id"].as_str().unwrap().to_owned();
-    let mut item = Value::Null;
-    for _ in 0..600 {
-        let list = t.get("/api/v1/me/exports", &auth).await.json();
-        item = list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["id"] == export_id.as_str())
-            .unwrap()
-            .clone();
-        if item["status"] != "building" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(item["status"], "ready", "{item}");
-    let zip = t.get(item["download_url"].as_str().unwrap(), &auth).await;
-    assert_eq!(zip.status, StatusCode::OK);
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip.body.to_vec())).unwrap();
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut archive.by_name("payments.json").unwrap(), &mut text)
-        .unwrap();
-    let payments: Value = serde_json::from_str(&text).unwrap();
+    let mut archive = t.exported_archive(&auth).await;
+    let payments = read_json(&mut archive, "payments.json");
     let mine = t.get("/api/v1/me/billing", &auth).await.json();
     assert_eq!(payments.as_array().unwrap().len(), 1);
     let p = &payments[0];

@@ -9,7 +9,6 @@ mod support;
 mod backends;
 
 use std::io::Read;
-use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use common::*;
@@ -85,23 +84,7 @@ async fn export_and_wait(t: &TestApp, auth: &Auth) -> Value {
     assert!(created["expires_at"].is_null() && created["download_url"].is_null());
     assert!(created["created_at"].as_str().is_some());
     let id = created["id"].as_str().unwrap().to_owned();
-    for _ in 0..600 {
-        let list = t.get("/api/v1/me/exports", auth).await;
-        assert_eq!(list.status, StatusCode::OK);
-        let list = list.json();
-        let item = list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["id"] == id.as_str())
-            .expect("the export is listed")
-            .clone();
-        if item["status"] != "building" {
-            return item;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the export was not built within 30 s");
+    t.export_when_built(auth, &id).await
 }
 
 fn unzip(bytes: &[u8]) -> zip::ZipArchive<std::io::Cursor<Vec<u8>>> {

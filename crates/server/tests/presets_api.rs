@@ -60,6 +60,7 @@ on_both_configured!(
     a_job_quote_and_storyboard_start_from_a_preset_with_overrides,
     batches_quote_reserve_all_or_nothing_and_isolate,
     a_batch_refuses_too_many_or_one_bad_script_creating_nothing,
+    p_bill_a_batch_with_an_idempotency_key_is_created_and_charged_once,
 );
 
 fn text(r: &Reply) -> String {
@@ -94,6 +95,90 @@ async fn job_count(t: &TestApp, auth: &Auth) -> usize {
     let r = t.get("/api/v1/jobs", auth).await;
     assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
     r.json().as_array().unwrap().len()
+}
+
+async fn post_once(t: &TestApp, auth: &Auth, key: &str, body: &Value) -> Reply {
+    let req = t
+        .request(Method::POST, "/api/v1/batches", auth)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("idempotency-key", key);
+    t.send(req.body(Body::from(body.to_string())).unwrap())
+        .await
+}
+
+async fn p_bill_a_batch_with_an_idempotency_key_is_created_and_charged_once(t: TestApp) {
+    let (ada, ada_id) = user(&t, "ada@example.org", "ada").await;
+    let (bob, _) = user(&t, "bob@example.org", "bob").await;
+    consent_to_fal(&t, &ada_id).await;
+    let two = json!({ "settings": { "provider": "fal", "model": MODEL, "resolution": "480p" },
+        "scripts": [{ "script": SCRIPT }, { "script": "The boats leave the quay." }] });
+
+    let r = post_once(&t, &ada, "batch-1", &two).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+    let first = r.json();
+    assert_eq!(balance(&t, &ada).await, GRANT - 50);
+
+    // The retry (an answer lost on the way): the same batch, 200, nothing queued or held again,
+    // though the balance left (10) could not pay for it a second time.
+    let r = post_once(&t, &ada, "batch-1", &two).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    assert_eq!(r.json()["id"], first["id"]);
+    assert_eq!(r.json()["jobs"], first["jobs"]);
+    assert_eq!(balance(&t, &ada).await, GRANT - 50);
+    assert_eq!(job_count(&t, &ada).await, 2);
+    assert_eq!(
+        t.get("/api/v1/batches", &ada)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // The key with another body is refused; a key that is not one is refused too.
+    let mut other = two.clone();
+    other["scripts"].as_array_mut().unwrap().pop();
+    post_once(&t, &ada, "batch-1", &other)
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "idempotency.mismatch");
+    post_once(&t, &ada, &"k".repeat(201), &two)
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "job.invalid_idempotency_key");
+    assert_eq!(job_count(&t, &ada).await, 2);
+    assert_eq!(balance(&t, &ada).await, GRANT - 50);
+
+    // Keys are each owner's: Bob, a real second user, makes his own batch with Ada's key.
+    let free = json!({ "preset": "template:house", "scripts": [{ "script": SCRIPT }] });
+    let r = post_once(&t, &bob, "batch-1", &free).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+    assert_ne!(r.json()["id"], first["id"]);
+
+    // Two identical requests at once: one batch, both answers name it.
+    let (a, b) = tokio::join!(
+        post_once(&t, &bob, "batch-2", &free),
+        post_once(&t, &bob, "batch-2", &free)
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CREATED],
+        "{} {}",
+        text(&a),
+        text(&b)
+    );
+    assert_eq!(a.json()["id"], b.json()["id"]);
+    assert_eq!(job_count(&t, &bob).await, 2);
+    assert_eq!(
+        t.get("/api/v1/batches", &bob)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 async fn presets_crud_templates_and_isolation(t: TestApp) {

@@ -15,8 +15,6 @@ mod support;
 #[allow(unused_macros, unused_imports)]
 mod fakes;
 
-use std::time::Duration;
-
 use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
 use common::*;
@@ -162,39 +160,6 @@ fn order(colours: &str) -> String {
         }
     }
     out
-}
-
-/// The caller's account export (P-RIGHTS-1), once built.
-async fn export_json(t: &TestApp, auth: &Auth, file: &str) -> Value {
-    use std::io::Read;
-    let r = t
-        .json(Method::POST, "/api/v1/me/exports", auth, json!({}))
-        .await;
-    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", text(&r));
-    let id = r.json()["id"].as_str().unwrap().to_owned();
-    for _ in 0..600 {
-        let list = t.get("/api/v1/me/exports", auth).await.json();
-        let item = list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["id"] == id.as_str())
-            .expect("the export is listed")
-            .clone();
-        if item["status"] != "building" {
-            assert_eq!(item["status"], "ready", "{item}");
-            let got = t.get(item["download_url"].as_str().unwrap(), auth).await;
-            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(got.body.to_vec())).unwrap();
-            let mut body = String::new();
-            zip.by_name(file)
-                .unwrap()
-                .read_to_string(&mut body)
-                .unwrap();
-            return serde_json::from_str(&body).unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the export was not built within 30 s");
 }
 
 async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
@@ -357,14 +322,14 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
         .assert_problem(StatusCode::NOT_FOUND, "not_found");
 
     // The draft is the person's words too: it is in their account export, not in Bob's.
-    let exported = export_json(&t, &ada, "storyboards.json").await;
+    let exported = t.exported_json(&ada, "storyboards.json").await;
     assert_eq!(exported.as_array().unwrap().len(), 1, "{exported}");
     assert_eq!(exported[0]["id"], id.as_str());
     assert_eq!(
         exported[0]["storyboard"]["scenes"][0]["text"],
         "The deep blue sea is calm and wide."
     );
-    assert_eq!(export_json(&t, &bob, "storyboards.json").await, json!([]));
+    assert_eq!(t.exported_json(&bob, "storyboards.json").await, json!([]));
 
     // Render: the quote is reserved, and the job is the draft's id.
     let r = render_draft(&t, &ada, &id).await;

@@ -10,7 +10,6 @@ mod support;
 #[macro_use]
 mod backends;
 
-use std::io::Read;
 use std::time::Duration;
 
 use axum::http::{header, Method, StatusCode};
@@ -79,33 +78,6 @@ async fn object_exists(t: &TestApp, key: &str) -> bool {
     t.state.media.head(key).await.unwrap().is_some()
 }
 
-/// Asks for an export and waits until it is built; the archive's bytes.
-async fn export_zip(t: &TestApp, auth: &Auth) -> zip::ZipArchive<std::io::Cursor<Vec<u8>>> {
-    let r = t
-        .json(Method::POST, "/api/v1/me/exports", auth, json!({}))
-        .await;
-    assert_eq!(r.status, StatusCode::ACCEPTED);
-    let id = r.json()["id"].as_str().unwrap().to_owned();
-    for _ in 0..600 {
-        let list = t.get("/api/v1/me/exports", auth).await.json();
-        let item = list["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| i["id"] == id.as_str())
-            .expect("the export is listed")
-            .clone();
-        if item["status"] != "building" {
-            assert_eq!(item["status"], "ready", "{item}");
-            let got = t.get(item["download_url"].as_str().unwrap(), auth).await;
-            assert_eq!(got.status, StatusCode::OK);
-            return zip::ZipArchive::new(std::io::Cursor::new(got.body.to_vec())).unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the export was not built within 30 s");
-}
-
 fn archive_names(archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>) -> Vec<String> {
     (0..archive.len())
         .map(|i| archive.by_index(i).unwrap().name().unwrap().into_owned())
@@ -113,14 +85,7 @@ fn archive_names(archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>) -> Vec
 }
 
 fn archive_uploads(archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>) -> Vec<String> {
-    let mut text = String::new();
-    archive
-        .by_name("uploads.json")
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    let uploads: Value = serde_json::from_str(&text).unwrap();
-    uploads
+    read_json(archive, "uploads.json")
         .as_array()
         .unwrap()
         .iter()
@@ -202,7 +167,7 @@ async fn p_ret_2_deleting_a_creation_deletes_the_uploads_only_it_used_and_the_ex
     );
 
     // The export holds what is left, and nothing of the deleted upload.
-    let mut archive = export_zip(&t, &ana).await;
+    let mut archive = t.exported_archive(&ana).await;
     let mut exported = archive_uploads(&mut archive);
     exported.sort();
     assert_eq!(exported, want);
@@ -631,14 +596,7 @@ async fn creation_titles_default_to_the_first_words_and_can_be_renamed_by_their_
         .contains(&"job.renamed".to_owned()));
 
     // The export keeps the title.
-    let mut archive = export_zip(&t, &gina).await;
-    let mut text = String::new();
-    archive
-        .by_name("jobs.json")
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    let jobs: Value = serde_json::from_str(&text).unwrap();
+    let jobs = t.exported_json(&gina, "jobs.json").await;
     assert_eq!(jobs[0]["title"], "Harbour at dawn, take 2");
 
     // An empty title goes back to the default, and so does the download name.

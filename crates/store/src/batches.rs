@@ -23,6 +23,23 @@ pub struct Batch {
     pub created_at: UnixMillis,
 }
 
+/// What [`Db::create_batch`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedBatch {
+    pub batch: Batch,
+    /// False when an earlier batch with the same idempotency key is being returned.
+    pub created: bool,
+    /// False when that earlier batch was created from a different request (another digest).
+    pub same_request: bool,
+}
+
+/// An idempotency key for a batch and the digest of the request it came with.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchOnce<'a> {
+    pub key: &'a str,
+    pub digest: &'a str,
+}
+
 /// One job of a new batch: what a single submission would store.
 pub struct NewBatchJob {
     pub job: NewJob,
@@ -37,6 +54,13 @@ struct BatchRow {
     settings_json: String,
     credits: i64,
     created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyedBatchRow {
+    #[sqlx(flatten)]
+    batch: BatchRow,
+    idempotency_digest: Option<String>,
 }
 
 const COLUMNS: &str = "id, owner_id, preset_id, settings_json, credits, created_at";
@@ -57,7 +81,10 @@ impl BatchRow {
 impl Db {
     /// Queues every job of a batch, in order, with its credits held, in one transaction.
     /// `InsufficientCredits` (naming the whole batch's cost) or `ActiveJobLimit` when the
-    /// owner cannot take them all: then nothing is written.
+    /// owner cannot take them all: then nothing is written. With `once`, a key this owner
+    /// already used returns that batch and writes nothing (the key's row is the first thing
+    /// the transaction inserts, so two racing requests cannot both create one).
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_batch(
         &self,
         owner_id: &str,
@@ -65,8 +92,9 @@ impl Db {
         settings: &Value,
         jobs: &[NewBatchJob],
         max_active: Option<i64>,
+        once: Option<BatchOnce<'_>>,
         now: UnixMillis,
-    ) -> StoreResult<Batch> {
+    ) -> StoreResult<CreatedBatch> {
         let id = new_id();
         let credits: i64 = jobs.iter().map(|j| j.job.cost).sum();
         let settings_text = settings.to_string();
@@ -75,18 +103,25 @@ impl Db {
             .map(|j| (new_id(), j.job.params.to_string(), j.plan.to_string()))
             .collect();
         let insert_batch = "INSERT INTO batches (id, owner_id, preset_id, settings_json, credits, \
-            created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+            created_at, idempotency_key, idempotency_digest) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+            ON CONFLICT (owner_id, idempotency_key) DO NOTHING";
         let insert_member =
             "INSERT INTO batch_jobs (batch_id, position, job_id) VALUES ($1, $2, $3)";
         let balance = self.credit_balance(owner_id).await?;
-        with_pool!(self, pool => async {
+        let created = with_pool!(self, pool => async {
             let mut tx = pool.begin_write().await?;
             // Serialises this owner's submissions on PostgreSQL, as a single submission does.
             sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
                 .bind(owner_id).execute(&mut *tx).await?;
-            sqlx::query(insert_batch)
+            let inserted = sqlx::query(insert_batch)
                 .bind(&id).bind(owner_id).bind(preset_id).bind(&settings_text).bind(credits)
-                .bind(now).execute(&mut *tx).await?;
+                .bind(now).bind(once.map(|o| o.key)).bind(once.map(|o| o.digest))
+                .execute(&mut *tx).await?.rows_affected();
+            if inserted == 0 {
+                // The key is taken: the transaction is dropped, nothing is written.
+                return Ok::<bool, StoreError>(false);
+            }
             for (position, (job, (job_id, params, plan))) in jobs.iter().zip(&rows).enumerate() {
                 let plan = Some(plan);
                 let inserted = insert_queued_job!(
@@ -107,15 +142,49 @@ impl Db {
                     .bind(&id).bind(position as i64).bind(job_id).execute(&mut *tx).await?;
             }
             tx.commit().await?;
-            Ok::<(), StoreError>(())
+            Ok(true)
         }.await)?;
+        if !created {
+            let once = once.ok_or_else(|| StoreError::Corrupt("a batch id was taken".into()))?;
+            let (batch, digest) = self
+                .batch_by_idempotency_key(owner_id, once.key)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("the batch of a taken key vanished".into()))?;
+            return Ok(CreatedBatch {
+                batch,
+                created: false,
+                same_request: digest.is_none_or(|d| d == once.digest),
+            });
+        }
         for (job_id, _, _) in &rows {
             crate::live::job_events_committed(self, job_id);
             self.notify_job_queued(job_id).await?;
         }
-        self.batch_for_owner(owner_id, &id)
+        let batch = self
+            .batch_for_owner(owner_id, &id)
             .await?
-            .ok_or_else(|| StoreError::Corrupt("stored batch vanished".into()))
+            .ok_or_else(|| StoreError::Corrupt("stored batch vanished".into()))?;
+        Ok(CreatedBatch {
+            batch,
+            created: true,
+            same_request: true,
+        })
+    }
+
+    /// The owner's batch created with this idempotency key, and the digest of its request.
+    pub async fn batch_by_idempotency_key(
+        &self,
+        owner_id: &str,
+        key: &str,
+    ) -> StoreResult<Option<(Batch, Option<String>)>> {
+        let sql = format!(
+            "SELECT {COLUMNS}, idempotency_digest FROM batches \
+             WHERE owner_id = $1 AND idempotency_key = $2"
+        );
+        let row = with_pool!(self, pool => sqlx::query_as::<_, KeyedBatchRow>(&sql)
+            .bind(owner_id).bind(key).fetch_optional(pool).await)?;
+        row.map(|r| Ok((r.batch.into_batch()?, r.idempotency_digest)))
+            .transpose()
     }
 
     /// The owner's batch with this id; `None` for anyone else's (P-SEC-4).

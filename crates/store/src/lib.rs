@@ -46,7 +46,7 @@ pub mod users;
 pub mod webhooks;
 
 pub use audit::{AuditEntry, NewAuditEntry};
-pub use batches::{Batch, NewBatchJob};
+pub use batches::{Batch, BatchOnce, CreatedBatch, NewBatchJob};
 pub use billing::{
     BillingChange, Checkout, CreditOnce, EventOutcome, NewPayment, Payment, PlanChange, UserPlan,
 };

@@ -393,3 +393,56 @@ impl TestApp {
         running.await.unwrap();
     }
 }
+
+impl TestApp {
+    /// Waits until the caller's export `id` is no longer building: its list entry.
+    pub async fn export_when_built(&self, auth: &Auth, id: &str) -> Value {
+        for _ in 0..600 {
+            let list = self.get("/api/v1/me/exports", auth).await;
+            assert_eq!(list.status, StatusCode::OK);
+            let item = list.json()["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["id"] == id)
+                .expect("the export is listed")
+                .clone();
+            if item["status"] != "building" {
+                return item;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the export was not built within 30 s");
+    }
+
+    /// Asks for the caller's account export (P-RIGHTS-1), waits for it and opens the archive.
+    pub async fn exported_archive(&self, auth: &Auth) -> zip::ZipArchive<std::io::Cursor<Vec<u8>>> {
+        let r = self
+            .json(Method::POST, "/api/v1/me/exports", auth, json!({}))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::ACCEPTED,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let id = r.json()["id"].as_str().unwrap().to_owned();
+        let item = self.export_when_built(auth, &id).await;
+        assert_eq!(item["status"], "ready", "{item}");
+        let got = self.get(item["download_url"].as_str().unwrap(), auth).await;
+        assert_eq!(got.status, StatusCode::OK);
+        zip::ZipArchive::new(std::io::Cursor::new(got.body.to_vec())).expect("a ZIP archive")
+    }
+
+    /// The JSON file `file` of a fresh account export of the caller.
+    pub async fn exported_json(&self, auth: &Auth, file: &str) -> Value {
+        read_json(&mut self.exported_archive(auth).await, file)
+    }
+}
+
+/// A JSON file of an export archive.
+pub fn read_json(archive: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, file: &str) -> Value {
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name(file).unwrap(), &mut body).unwrap();
+    serde_json::from_str(&body).unwrap()
+}
