@@ -9,7 +9,7 @@
 // sees the console's home with the moderation queue but gets 404 on the user list, and in a
 // new session must pass a check (a recovery code) before the console opens again.
 
-import { chromium } from 'playwright-core';
+import { launch } from './support.mjs';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createHmac } from 'node:crypto';
@@ -58,11 +58,7 @@ function totp(secret, seconds = Date.now() / 1000) {
 
 const ROUTES = ['/admin', '/admin/verify', '/admin/users', '/admin/jobs', '/admin/providers', '/admin/privacy', '/admin/audit'];
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 const errors = [];
 
 async function signedIn(email) {

@@ -9,7 +9,7 @@
 // the payment with its receipt among the invoices; the create page shows the plan's limits beside
 // the cost. Exits non-zero on failure.
 
-import { chromium } from 'playwright-core';
+import { launch } from './support.mjs';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -32,11 +32,7 @@ async function axeCheck(page, name) {
   assert.equal(bad.length, 0, `${name}: serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let failed = false;
 try {
   const errors = [];

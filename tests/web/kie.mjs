@@ -7,10 +7,10 @@
 // Veo 3.1 Fast and one on KieAI Kling 2.6 from the Create page, follows each to a playable
 // video, and checks the creation page's cost (the quote, charged) and its transfer log (one
 // request to KieAI, accepted, with its request id), and the Credits page's spend entries.
-import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { launch, signIn } from './support.mjs';
 
 const [base, shots, email, password] = process.argv.slice(2);
 if (!base || !shots || !email || !password) {
@@ -20,11 +20,7 @@ if (!base || !shots || !email || !password) {
 mkdirSync(shots, { recursive: true });
 const step = (name) => console.log(`kie: ${name}`);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
@@ -34,10 +30,7 @@ try {
   page.on('pageerror', (e) => errors.push(String(e)));
 
   step('sign in');
-  await page.goto(base + '/signin?email=' + encodeURIComponent(email));
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/create$/);
+  await signIn(page, base, email, password);
 
   step('give consent for KieAI');
   await page.goto(base + '/providers');

@@ -11,7 +11,7 @@
 // expired, a replayed, forged or foreign `state`, and an ID token for another `nonce`. Exits
 // non-zero on failure.
 
-import { chromium } from 'playwright-core';
+import { launch } from './support.mjs';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -65,11 +65,7 @@ async function refusedSignIn(login, code, says) {
   return page;
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: { width: 1024, height: 720 } });

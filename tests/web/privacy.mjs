@@ -8,7 +8,7 @@
 // processing (P-RIGHTS-4); prepares an export and downloads it (P-RIGHTS-1); deletes the account
 // after a wrong password is refused (P-RET-4), then cannot sign in. Exits non-zero on failure.
 
-import { chromium } from 'playwright-core';
+import { launch } from './support.mjs';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -31,11 +31,7 @@ async function axeCheck(page, name) {
   assert.equal(bad.length, 0, `${name}: serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });

@@ -8,7 +8,7 @@
 // request went to another origin and no script ran from `next`; a same-site `next` is followed,
 // and a signed-out visit to a private page comes back to it. Exits non-zero on failure.
 
-import { chromium } from 'playwright-core';
+import { launch } from './support.mjs';
 import assert from 'node:assert/strict';
 
 const [base, , email, password] = process.argv.slice(2);
@@ -38,11 +38,7 @@ const hostile = [
   '%0Ajavascript:alert(document.domain)',
 ];
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: { width: 1024, height: 720 } });

@@ -7,11 +7,10 @@
 // choosing it without consent shows the consent step and blocks submission; the music chooser lists the operator's library, plays a track's preview, and sets a
 // level; a tiny job with that music renders to its end and its page shows the measured
 // loudness, which the API reports within 1 LU of -14 LUFS. Exits non-zero on failure.
-import { chromium } from 'playwright-core';
-import { readFileSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { axeCheck as axe, launch } from './support.mjs';
 
 const [base, shots, email, password] = process.argv.slice(2);
 if (!base || !shots || !email || !password) {
@@ -19,19 +18,9 @@ if (!base || !shots || !email || !password) {
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const step = (name) => console.log(`sound: ${name}`);
 
-async function axeCheck(page, name) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  for (const v of result.violations) {
-    console.log(`sound: axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  }
-  assert.equal(bad.length, 0, `${name}: serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
-}
+const axeCheck = (page, name) => axe(page, name, (line) => console.log(`sound: ${line}`));
 
 /** Waits until the <audio> element has played past `seconds` of its source. */
 async function played(page, selector, seconds) {
@@ -41,11 +30,7 @@ async function played(page, selector, seconds) {
   }, [selector, seconds], { timeout: 30_000 });
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launch(['--autoplay-policy=no-user-gesture-required']);
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light', deviceScaleFactor: 1 });

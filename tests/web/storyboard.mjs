@@ -11,14 +11,13 @@
 // keyboard (its credit shows, the quote drops by another shot), checks the strip at phone width
 // and with axe-core, renders, and checks the finished job's cost (the last quote), its captions
 // and frames (the scenes in the new order) and the Pexels credit on the job page.
-import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import assert from 'node:assert/strict';
+import { axeCheck, launch, scriptErrors, signIn } from './support.mjs';
 
 const [base, shots, email, password] = process.argv.slice(2);
 if (!base || !shots || !email || !password) {
@@ -26,8 +25,6 @@ if (!base || !shots || !email || !password) {
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const step = (name) => console.log(`storyboard: ${name}`);
 const MODEL = 'fal|fal-ai/kling-video/v2.1/master/text-to-video';
 const SCENES = [
@@ -61,35 +58,18 @@ function solidPng([r, g, b], width = 64, height = 36) {
     chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
-async function axeCheck(page, name) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  for (const v of result.violations) console.log(`storyboard: axe ${name}: ${v.impact} ${v.id}: ${v.help}`);
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.equal(bad.length, 0, `${name}: serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
-}
-
 const cost = async (page) => (await page.locator('#sb-cost').innerText()).trim();
 const texts = (page) => page.locator('#scenes textarea').evaluateAll((ts) => ts.map((t) => t.value));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-});
+const browser = await launch();
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
   const page = await context.newPage();
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) errors.push(`${m.text()} (${m.location().url})`); });
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const errors = scriptErrors(page);
 
   step('sign in');
-  await page.goto(base + '/signin?email=' + encodeURIComponent(email));
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/create$/);
+  await signIn(page, base, email, password);
   const balanceBefore = (await (await page.request.get(base + '/api/v1/me/credits')).json()).balance;
 
   step('write a script and open it as a storyboard');
@@ -134,7 +114,7 @@ try {
   await page.locator('#storyboard[aria-busy="false"]').waitFor();
   await page.locator('li[data-scene="3"] .sb-credit', { hasText: 'Photo by Ana Costa on Pexels' }).waitFor();
   assert.deepEqual(await texts(page), [SCENES[1], SCENES[0], SCENES[2]]);
-  await axeCheck(page, 'storyboard');
+  await axeCheck(page, 'storyboard', (line) => console.log(`storyboard: ${line}`));
 
   step('the strip at phone width');
   await page.setViewportSize({ width: 390, height: 844 });

@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
-/** Debian's Chromium (or `$CHROMIUM`), headless, with nothing that calls home. */
-export function launch() {
+/** Debian's Chromium (or `$CHROMIUM`), headless, with nothing that calls home; `extra`
+ * switches are added (the sound test lets audio play without a gesture). */
+export function launch(extra = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
+      '--disable-sync', '--no-first-run', ...extra],
   });
 }
 
@@ -21,7 +22,9 @@ export function launch() {
 export async function axeCheck(page, name, log = console.log) {
   await page.evaluate(axeSource);
   const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  for (const v of result.violations) log(`axe ${name}: ${v.impact} ${v.id}: ${v.help}`);
+  for (const v of result.violations) {
+    log(`axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  }
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   assert.equal(bad.length, 0, `${name}: serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
 }
