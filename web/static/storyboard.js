@@ -123,6 +123,8 @@
       });
       const q = board.quote;
       document.querySelector('#sb-length').textContent = fmtSeconds(board.seconds);
+      // Once rendered, the lengths are the narration's own, no longer an estimate.
+      document.querySelector('#sb-length-label').textContent = board.seconds_from === 'narration' ? 'Narrated length' : 'Estimated length';
       document.querySelector('#sb-cost').textContent = q.credits
         ? `${q.credits} credit${q.credits === 1 ? '' : 's'}` : 'Free: the studio engine runs on this server';
       document.querySelector('#sb-balance').textContent = `${q.balance} credits${q.affordable ? '' : ' (not enough)'}`;

@@ -19,6 +19,9 @@ pub struct Usage {
     /// The engine's own stages (`plan`, `speech`, `align`, ...).
     pub render_stage_ms: BTreeMap<String, u64>,
     pub output_seconds: f64,
+    /// Each scene's length as narrated, in order (a storyboard shows them once rendered).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scene_seconds: Vec<f64>,
     pub output_bytes: u64,
     /// Bytes of each output file by name.
     pub file_bytes: BTreeMap<String, u64>,

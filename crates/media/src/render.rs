@@ -153,6 +153,9 @@ pub struct RenderOutput {
     pub frames: u64,
     pub duration_seconds: f64,
     pub scenes: usize,
+    /// How long each scene lasts as narrated (the real narration, not the estimate), in order.
+    #[serde(default)]
+    pub scene_seconds: Vec<f64>,
     pub words: Vec<WordTiming>,
     /// FNV-1a over every raw frame, when asked for.
     pub frame_hash: Option<u64>,
@@ -501,6 +504,7 @@ pub fn render_scenes(
         frames: total,
         duration_seconds: total as f64 / spec.fps as f64,
         scenes: plan.scenes.len(),
+        scene_seconds: narration.scene_durations.clone(),
         words: narration.words,
         frame_hash: hash.map(|h| h.finish()),
         stage_ms: clock.laps,

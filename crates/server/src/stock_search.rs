@@ -80,8 +80,8 @@ pub struct StockSources {
     pub library: Option<Library>,
     providers: Vec<Box<dyn StockProvider>>,
     per_page: u32,
-    cache: Mutex<HashMap<CacheKey, (Instant, Vec<Candidate>)>>,
-    terms: Mutex<HashMap<TermsKey, (Instant, Vec<String>)>>,
+    cache: DayCache<CacheKey, Vec<Candidate>>,
+    terms: DayCache<TermsKey, Vec<String>>,
 }
 
 impl StockSources {
@@ -128,8 +128,8 @@ impl StockSources {
             library,
             providers,
             per_page: config.results_per_search,
-            cache: Mutex::new(HashMap::new()),
-            terms: Mutex::new(HashMap::new()),
+            cache: DayCache::new(),
+            terms: DayCache::new(),
         }
     }
 
@@ -139,51 +139,41 @@ impl StockSources {
             .find(|p| p.source() == source)
             .map(|p| p.as_ref())
     }
+}
 
-    fn cached(&self, key: &CacheKey) -> Option<Vec<Candidate>> {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
-            .map(|(_, found)| found.clone())
+/// Answers kept for [`CACHE_FOR`], at most [`CACHE_ENTRIES`] of them (the oldest goes first).
+struct DayCache<K, V> {
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> DayCache<K, V> {
+    fn new() -> Self {
+        DayCache {
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
-    fn remember(&self, key: CacheKey, found: Vec<Candidate>) {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
-        if cache.len() >= CACHE_ENTRIES {
-            if let Some(oldest) = cache
+    fn get(&self, key: &K) -> Option<V> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+            .map(|(_, value)| value.clone())
+    }
+
+    fn put(&self, key: K, value: V) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
+        if entries.len() >= CACHE_ENTRIES {
+            if let Some(oldest) = entries
                 .iter()
                 .min_by_key(|(_, (at, _))| *at)
                 .map(|(k, _)| k.clone())
             {
-                cache.remove(&oldest);
+                entries.remove(&oldest);
             }
         }
-        cache.insert(key, (Instant::now(), found));
-    }
-
-    fn cached_terms(&self, key: &TermsKey) -> Option<Vec<String>> {
-        let terms = self.terms.lock().unwrap_or_else(|e| e.into_inner());
-        terms
-            .get(key)
-            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
-            .map(|(_, words)| words.clone())
-    }
-
-    fn remember_terms(&self, key: TermsKey, words: Vec<String>) {
-        let mut terms = self.terms.lock().unwrap_or_else(|e| e.into_inner());
-        terms.retain(|_, (at, _)| at.elapsed() < CACHE_FOR);
-        if terms.len() >= CACHE_ENTRIES {
-            if let Some(oldest) = terms
-                .iter()
-                .min_by_key(|(_, (at, _))| *at)
-                .map(|(k, _)| k.clone())
-            {
-                terms.remove(&oldest);
-            }
-        }
-        terms.insert(key, (Instant::now(), words));
+        entries.insert(key, (Instant::now(), value));
     }
 }
 
@@ -222,7 +212,7 @@ impl StockProvider for Outbound<'_> {
             orientation.clone(),
             per_page,
         );
-        if let Some(found) = self.sources.cached(&key) {
+        if let Some(found) = self.sources.cache.get(&key) {
             return Ok(found);
         }
         let store = |e: reelsmith_store::StoreError| StockError::Io(e.to_string());
@@ -254,7 +244,7 @@ impl StockProvider for Outbound<'_> {
             .await
             .map_err(store)?;
         if let Ok(found) = &found {
-            self.sources.remember(key, found.clone());
+            self.sources.cache.put(key, found.clone());
         }
         found
     }
@@ -599,7 +589,7 @@ async fn scene_terms(
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let key = (model.clone(), text.clone());
     let chosen = |words: &[String]| reelsmith_stock::keywords::from_phrases(words, TERMS);
-    if let Some(words) = state.stock.cached_terms(&key) {
+    if let Some(words) = state.stock.terms.get(&key) {
         return Ok((chosen(&words), "chat"));
     }
     let sent = json!({ "scene text chars": text.chars().count() });
@@ -637,7 +627,7 @@ async fn scene_terms(
     if terms.is_empty() {
         return Ok(local());
     }
-    state.stock.remember_terms(key, words);
+    state.stock.terms.put(key, words);
     Ok((terms, "chat"))
 }
 

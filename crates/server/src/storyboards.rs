@@ -36,7 +36,8 @@ pub struct SceneView {
     pub motion: reelsmith_core::Motion,
     #[schema(value_type = String)]
     pub transition: reelsmith_core::Transition,
-    /// The narration's estimated length.
+    /// The scene's length: the narration's estimate, or once rendered the narration's own
+    /// (see `seconds_from`).
     pub seconds: f64,
     /// The provider shots this scene is generated with (empty for uploads and title cards).
     pub shots: Vec<u32>,
@@ -66,8 +67,11 @@ pub struct StoryboardView {
     /// The job revision it renders as, once rendered.
     pub revision: Option<i64>,
     pub scenes: Vec<SceneView>,
-    /// The narration's estimated length, all scenes.
+    /// The length of all scenes.
     pub seconds: f64,
+    /// `estimate` (from the text, before anything is narrated) or `narration` (a rendered
+    /// revision's lengths as its narration came out).
+    pub seconds_from: String,
     pub quote: StoryboardQuote,
     /// The render spec the scenes render with (its script and media follow the scenes).
     #[schema(value_type = Object)]
@@ -186,8 +190,13 @@ async fn view(
     spec: &RenderSpec,
     board: &Storyboard,
     plan: &JobPlan,
+    narrated: Option<Vec<f64>>,
 ) -> ApiResult<StoryboardView> {
-    let seconds = board.seconds(spec);
+    // The real lengths once the revision was narrated, when they cover every scene.
+    let (seconds, seconds_from) = match narrated {
+        Some(real) if real.len() == board.scenes.len() => (real, "narration"),
+        _ => (board.seconds(spec), "estimate"),
+    };
     let scenes = board
         .scenes
         .iter()
@@ -214,6 +223,7 @@ async fn view(
         revision,
         scenes,
         seconds: seconds.iter().sum(),
+        seconds_from: seconds_from.to_owned(),
         quote: quote(state, owner, plan).await?,
         params: to_value(&board.spec_for(spec))?,
     })
@@ -237,6 +247,7 @@ async fn draft_view(
         &spec,
         &board,
         &plan,
+        None,
     )
     .await?;
     Ok((etag, v))
@@ -328,6 +339,11 @@ pub async fn get(
         .await?
         .ok_or_else(|| ApiError::not_found("revision"))?;
     let spec = spec_of(&rev.params)?;
+    let narrated = rev
+        .usage
+        .as_ref()
+        .and_then(|u| u.get("scene_seconds"))
+        .and_then(|s| serde_json::from_value::<Vec<f64>>(s.clone()).ok());
     let etag = rendered_etag(revision);
     let v = view(
         &state,
@@ -339,6 +355,7 @@ pub async fn get(
         &spec,
         &board,
         &plan,
+        narrated,
     )
     .await?;
     Ok(with_etag(&etag, StatusCode::OK, v))

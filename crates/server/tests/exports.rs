@@ -70,16 +70,7 @@ async fn finish_with_video(t: &TestApp, job_id: &str, video: &[u8]) -> i64 {
 
 /// Asks for an export and waits until it is no longer building: its list entry.
 async fn export_and_wait(t: &TestApp, auth: &Auth) -> Value {
-    let r = t
-        .json(Method::POST, "/api/v1/me/exports", auth, json!({}))
-        .await;
-    assert_eq!(
-        r.status,
-        StatusCode::ACCEPTED,
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-    let created = r.json();
+    let created = t.start_export(auth).await;
     assert_eq!(created["status"], "building");
     assert!(created["expires_at"].is_null() && created["download_url"].is_null());
     assert!(created["created_at"].as_str().is_some());

@@ -386,7 +386,32 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
     assert_eq!(r.header("etag"), "\"r1\"");
     let rendered = r.json();
     assert_eq!(rendered["status"], "rendered");
-    assert_eq!(rendered["scenes"], saved["scenes"]);
+    let without_seconds = |v: &Value| {
+        let mut scenes = v["scenes"].clone();
+        for scene in scenes.as_array_mut().unwrap() {
+            scene.as_object_mut().unwrap().remove("seconds");
+        }
+        scenes
+    };
+    assert_eq!(without_seconds(&rendered), without_seconds(&saved));
+    // Its lengths are now the narration's own, as the render measured them.
+    assert_eq!(saved["seconds_from"], "estimate");
+    assert_eq!(rendered["seconds_from"], "narration", "{rendered}");
+    let usage = &t.get(&format!("/api/v1/jobs/{id}"), &ada).await.json()["usage"];
+    let narrated: Vec<f64> = rendered["scenes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["seconds"].as_f64().unwrap())
+        .collect();
+    assert_eq!(json!(narrated), usage["scene_seconds"], "{usage}");
+    assert!(narrated.iter().all(|&s| s > 0.5), "{narrated:?}");
+    let total: f64 = narrated.iter().sum();
+    let video = usage["output_seconds"].as_f64().unwrap();
+    assert!(
+        (total - video).abs() < 1.0,
+        "{total} s of scenes, {video} s of video"
+    );
     t.get(&format!("/api/v1/jobs/{id}/storyboard"), &bob)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not_found");

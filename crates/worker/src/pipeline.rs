@@ -652,6 +652,11 @@ fn usage_document(
         },
         render_stage_ms,
         output_seconds: output.duration_seconds,
+        scene_seconds: output
+            .scene_seconds
+            .iter()
+            .map(|s| (s * 1000.0).round() / 1000.0)
+            .collect(),
         output_bytes: bytes.iter().sum::<u64>(),
         file_bytes,
         frames: output.frames,

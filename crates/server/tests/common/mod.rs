@@ -415,8 +415,8 @@ impl TestApp {
         panic!("the export was not built within 30 s");
     }
 
-    /// Asks for the caller's account export (P-RIGHTS-1), waits for it and opens the archive.
-    pub async fn exported_archive(&self, auth: &Auth) -> zip::ZipArchive<std::io::Cursor<Vec<u8>>> {
+    /// Asks for the caller's account export (P-RIGHTS-1): the `202` answer's export.
+    pub async fn start_export(&self, auth: &Auth) -> Value {
         let r = self
             .json(Method::POST, "/api/v1/me/exports", auth, json!({}))
             .await;
@@ -426,7 +426,15 @@ impl TestApp {
             "{}",
             String::from_utf8_lossy(&r.body)
         );
-        let id = r.json()["id"].as_str().unwrap().to_owned();
+        r.json()
+    }
+
+    /// Asks for the caller's account export, waits for it and opens the archive.
+    pub async fn exported_archive(&self, auth: &Auth) -> zip::ZipArchive<std::io::Cursor<Vec<u8>>> {
+        let id = self.start_export(auth).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let item = self.export_when_built(auth, &id).await;
         assert_eq!(item["status"], "ready", "{item}");
         let got = self.get(item["download_url"].as_str().unwrap(), auth).await;
