@@ -116,6 +116,16 @@ try {
   assert.deepEqual(await texts(page), [SCENES[1], SCENES[0], SCENES[2]]);
   await axeCheck(page, 'storyboard', (line) => console.log(`storyboard: ${line}`));
 
+  step('find video clips for a scene');
+  const [clips] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes('/storyboard/scenes/1/pictures?kind=video')),
+    page.getByRole('button', { name: 'Find clips (scene 2)' }).click(),
+  ]);
+  assert.equal(clips.status(), 200, await clips.text());
+  await page.getByRole('region', { name: 'Pictures found for scene 2' }).waitFor();
+  await page.locator('#sb-status', { hasText: 'found for scene 2 (clips from stock providers)' }).waitFor();
+  assert.deepEqual(await texts(page), [SCENES[1], SCENES[0], SCENES[2]], 'a search changes nothing');
+
   step('the strip at phone width');
   await page.setViewportSize({ width: 390, height: 844 });
   const widths = await page.locator('#scenes > li').evaluateAll((lis) => lis.map((li) => li.getBoundingClientRect().width));

@@ -1,9 +1,10 @@
 // The storyboard in the studio (issue 25): the create page's "Storyboard first" button, and the
 // storyboard page, a strip of scenes (thumbnail, words, picture, camera, transition) edited
 // through GET/PUT /api/v1/jobs/{id}/storyboard with If-Match, its quote, and the Render button.
-// "Find pictures" lists what GET …/storyboard/scenes/{n}/pictures offers for a scene (the media
-// library, the person's uploads, Pexels and Pixabay with their consent), each with its credit
-// line; choosing one puts its server-issued pick in the scene.
+// "Find pictures" and "Find clips" list what GET …/storyboard/scenes/{n}/pictures offers for a
+// scene (the media library, the person's uploads, Pexels and Pixabay with their consent: photos
+// or video clips), each with its credit line; choosing one puts its server-issued pick in the
+// scene.
 // Uses app.js's helpers (api, el, showError, fmtSeconds); every text is set with textContent.
 'use strict';
 
@@ -101,7 +102,9 @@
               : { kind: 'upload', id: v.slice('upload:'.length) };
           })),
           file,
-          button('Find pictures', 'Find pictures', false, () => findPictures(i)),
+          el('div', { class: 'sb-find row' },
+            button('Find pictures', 'Find pictures', false, () => findPictures(i, 'photo')),
+            button('Find clips', 'Find clips', false, () => findPictures(i, 'video'))),
           results(i, n),
           credit(scene),
           select(`Scene ${n} camera`, scene.motion, MOTIONS.map((m) => [m, words(m)]), (v) => edit((s) => { s[i].motion = v; })),
@@ -144,13 +147,15 @@
       return p;
     }
 
-    async function findPictures(i) {
+    // `kind` is what the stock providers are asked for (the library and uploads offer both).
+    async function findPictures(i, kind) {
       showError(null);
-      status.textContent = `Finding pictures for scene ${i + 1}…`;
+      const what = kind === 'video' ? 'clip' : 'picture';
+      status.textContent = `Finding ${what}s for scene ${i + 1}…`;
       try {
-        found[i] = await api('GET', `${path}/scenes/${i}/pictures`);
+        found[i] = await api('GET', `${path}/scenes/${i}/pictures?kind=${kind}`);
         const count = found[i].results.length;
-        status.textContent = `${count} picture${count === 1 ? '' : 's'} found for scene ${i + 1}.`;
+        status.textContent = `${count} result${count === 1 ? '' : 's'} found for scene ${i + 1} (${what}s from stock providers).`;
       } catch (err) {
         found[i] = null;
         status.textContent = '';
@@ -175,11 +180,12 @@
       box.append(el('p', { class: 'help sb-terms', text: `Searched for: ${answer.terms.join(', ')} (words chosen by ${chooser}).` }));
       const ul = el('ul', { class: 'sb-results' });
       for (const r of answer.results) {
-        const label = `${SOURCE_NAMES[r.source] || r.source}: ${r.credit.text}`;
+        const clip = r.kind === 'video' ? ` (clip${r.duration_s ? `, ${Math.round(r.duration_s)} s` : ''})` : '';
+        const label = `${SOURCE_NAMES[r.source] || r.source}: ${r.credit.text}${clip}`;
         const b = el('button', { type: 'button', class: 'sb-result', 'data-source': r.source, 'aria-label': `Use for scene ${n}: ${label}`,
           onclick: () => edit((s) => { s[i].visual = { kind: 'stock', pick: r.pick }; }) });
         if (r.preview_url) b.append(el('img', { src: r.preview_url, alt: '', loading: 'lazy', class: 'sb-result-thumb' }));
-        b.append(el('span', { class: 'sb-result-source', text: SOURCE_NAMES[r.source] || r.source }),
+        b.append(el('span', { class: 'sb-result-source', text: (SOURCE_NAMES[r.source] || r.source) + clip }),
           el('span', { class: 'sb-result-credit', text: r.credit.text }));
         ul.append(el('li', {}, b));
       }
