@@ -172,6 +172,18 @@ try {
   const after = (await (await page.request.get(base + '/api/v1/me/credits')).json()).balance;
   assert.equal(after, balanceBefore - 25, 'exactly the last quote is charged');
 
+  step('the creation links to the storyboard it was rendered from, shown and no longer editable');
+  await page.getByRole('link', { name: 'See the storyboard it was rendered from' }).click();
+  await page.waitForURL(new RegExp(`/storyboards/${id}$`));
+  await page.locator('#storyboard[aria-busy="false"]').waitFor();
+  assert.deepEqual(await texts(page), [SCENES[1], SCENES[0], SCENES[2]]);
+  assert.ok(await page.locator('#sb-rendered').isVisible(), 'it says it was rendered');
+  assert.equal(await page.locator('#sb-length-label').innerText(), 'Narrated length');
+  const editable = await page.locator('#scenes textarea:enabled, #scenes button:enabled, #scenes select:enabled').count();
+  assert.equal(editable, 0, 'nothing in a rendered storyboard can be changed');
+  assert.ok(await page.locator('#sb-render').isDisabled());
+  await axeCheck(page, 'rendered storyboard', (line) => console.log(`storyboard: ${line}`));
+
   assert.deepEqual(errors, [], 'no console errors');
   step('passed');
 } catch (err) {

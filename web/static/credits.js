@@ -1,6 +1,6 @@
 // The job page's credits (issue 25): the attribution every stock and library picture of the
 // video asks for, read from GET /api/v1/jobs/{id} (`credits`), with the link to the video's
-// description file that repeats them. Uses app.js's helpers (api, el); text via textContent.
+// description file that repeats them, and a link to the storyboard it was rendered from. Uses app.js's helpers (api, el); text via textContent.
 'use strict';
 
 document.addEventListener('DOMContentLoaded', async () => {
@@ -22,5 +22,7 @@ document.addEventListener('DOMContentLoaded', async () => {
       list.append(item);
     }
     section.hidden = !(job.credits || []).length;
+    const storyboard = document.querySelector('#storyboard-link');
+    if (storyboard) storyboard.hidden = !job.storyboard;
   } catch (_) { /* the page's own loader shows errors */ }
 });

@@ -134,6 +134,14 @@
       document.querySelector('#sb-consent').hidden = !q.consent_missing;
       document.querySelector('#sb-render').disabled = !q.affordable || q.consent_missing || board.status !== 'draft';
       section.dataset.etag = board.etag;
+      // A rendered storyboard is the revision's record: shown, not edited (a change would only
+      // be refused with storyboard.rendered).
+      const rendered = board.status !== 'draft';
+      document.querySelector('#sb-rendered').hidden = !rendered;
+      if (rendered) {
+        document.querySelector('#sb-creation').href = `/creations/${encodeURIComponent(board.id)}`;
+        for (const control of list.querySelectorAll('button, select, textarea, input')) control.disabled = true;
+      }
       section.setAttribute('aria-busy', 'false');
     }
 

@@ -91,10 +91,15 @@ pub struct JobView {
     /// `GET /api/v1/jobs/{id}/description.txt`.
     #[schema(value_type = Vec<Object>)]
     pub credits: Vec<reelsmith_stock::Attribution>,
+    /// Whether its current revision was rendered from a storyboard, which
+    /// `GET /api/v1/jobs/{id}/storyboard` shows (issue 25).
+    pub storyboard: bool,
 }
 
 impl From<&Job> for JobView {
     fn from(j: &Job) -> JobView {
+        // The plan is read once: the credits and the flag both come from its storyboard.
+        let board = crate::stock_search::storyboard_of(j.plan.as_ref());
         JobView {
             id: j.id.clone(),
             status: j.status.as_str().to_owned(),
@@ -111,7 +116,8 @@ impl From<&Job> for JobView {
             file_stem: file_stem(j),
             title: job_title(j),
             title_is_default: j.title.is_none(),
-            credits: crate::stock_search::credits_of(j.plan.as_ref()),
+            credits: board.as_ref().map(|b| b.credits()).unwrap_or_default(),
+            storyboard: board.is_some(),
         }
     }
 }

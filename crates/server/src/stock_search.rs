@@ -668,12 +668,15 @@ pub async fn resolve_picks(
     Ok(())
 }
 
-/// The credits of a job's stored plan (its storyboard's stock and library pictures).
-pub fn credits_of(plan: Option<&Value>) -> Vec<Attribution> {
+/// The storyboard a job's stored plan renders, if it was made from one.
+pub fn storyboard_of(plan: Option<&Value>) -> Option<Storyboard> {
     plan.and_then(|p| StoredPlan::read(p).ok())
         .and_then(|s| s.storyboard)
-        .map(|b| b.credits())
-        .unwrap_or_default()
+}
+
+/// The credits of a job's stored plan (its storyboard's stock and library pictures).
+pub fn credits_of(plan: Option<&Value>) -> Vec<Attribution> {
+    storyboard_of(plan).map(|b| b.credits()).unwrap_or_default()
 }
 
 /// The description file of a job's video: its title, its script and the credits its stock

@@ -397,7 +397,9 @@ async fn storyboard_edit_isolate_and_render_in_order(t: TestApp) {
     // Its lengths are now the narration's own, as the render measured them.
     assert_eq!(saved["seconds_from"], "estimate");
     assert_eq!(rendered["seconds_from"], "narration", "{rendered}");
-    let usage = &t.get(&format!("/api/v1/jobs/{id}"), &ada).await.json()["usage"];
+    let job_view = t.get(&format!("/api/v1/jobs/{id}"), &ada).await.json();
+    assert_eq!(job_view["storyboard"], true, "{job_view}");
+    let usage = &job_view["usage"];
     let narrated: Vec<f64> = rendered["scenes"]
         .as_array()
         .unwrap()

@@ -548,6 +548,9 @@ async fn creation_titles_default_to_the_first_words_and_can_be_renamed_by_their_
     // The default title is the words the download name is made of, as written.
     assert_eq!(view["title"], "A quiet Harbour, at dawn! The");
     assert_eq!(view["title_is_default"], true);
+    // Submitted straight, not from a storyboard: none to link to, nothing to credit.
+    assert_eq!(view["storyboard"], false);
+    assert_eq!(view["credits"], json!([]));
     let default_stem = format!("a-quiet-harbour-at-dawn-the-{day}");
     assert_eq!(view["file_stem"], default_stem.as_str());
 
