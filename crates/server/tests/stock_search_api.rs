@@ -228,29 +228,9 @@ async fn p_tp_2_without_consent_only_the_library_and_uploads_are_offered(t: Test
     assert!(results
         .iter()
         .all(|p| p["source"] != "pexels" && p["source"] != "pixabay"));
-    let skipped: Vec<(&str, &str)> = found["skipped"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["source"].as_str().unwrap(), s["code"].as_str().unwrap()))
-        .collect();
-    assert_eq!(
-        skipped,
-        [
-            ("pexels", "consent.required"),
-            ("pixabay", "consent.required")
-        ]
-    );
-    for source in ["pexels", "pixabay"] {
-        pictures(&t, &ada, &id, 1, &format!("source={source}"))
-            .await
-            .assert_problem(StatusCode::CONFLICT, "consent.required");
-    }
-    assert!(s.pexels.bodies().await.is_empty(), "nothing reached Pexels");
-    assert!(
-        s.pixabay.bodies().await.is_empty(),
-        "nothing reached Pixabay"
-    );
+    assert_eq!(skipped(&found), both_skipped("consent.required"));
+    each_alone_is_refused(&t, &ada, &id, "consent.required").await;
+    nothing_reached_stock(&s).await;
     assert!(my_transfers(&t, &ada).await.is_empty());
     pictures(&t, &ada, &id, 1, "source=flickr")
         .await
@@ -366,6 +346,30 @@ async fn pexels_queries(s: &Stock) -> Vec<String> {
         .iter()
         .map(|b| b["query"]["query"].as_str().unwrap().to_owned())
         .collect()
+}
+
+/// Both stock providers, each skipped with `code`.
+fn both_skipped(code: &str) -> Vec<(String, String)> {
+    ["pexels", "pixabay"]
+        .map(|p| (p.to_owned(), code.to_owned()))
+        .into()
+}
+
+/// Each stock provider searched alone (for scene 1) answers `409 code`.
+async fn each_alone_is_refused(t: &TestApp, auth: &Auth, id: &str, code: &str) {
+    for source in ["pexels", "pixabay"] {
+        pictures(t, auth, id, 1, &format!("source={source}"))
+            .await
+            .assert_problem(StatusCode::CONFLICT, code);
+    }
+}
+
+async fn nothing_reached_stock(s: &Stock) {
+    assert!(s.pexels.bodies().await.is_empty(), "nothing reached Pexels");
+    assert!(
+        s.pixabay.bodies().await.is_empty(),
+        "nothing reached Pixabay"
+    );
 }
 
 fn skipped(found: &Value) -> Vec<(String, String)> {
@@ -488,23 +492,9 @@ async fn p_rights_4_a_paused_account_searches_only_the_library_and_its_uploads(
     let found = r.json();
     assert_eq!(found["terms_from"], "local");
     assert_eq!(found["results"][0]["source"], "library");
-    assert_eq!(
-        skipped(&found),
-        [
-            ("pexels".to_owned(), "processing.paused".to_owned()),
-            ("pixabay".to_owned(), "processing.paused".to_owned())
-        ]
-    );
-    for source in ["pexels", "pixabay"] {
-        pictures(&t, &ada, &id, 1, &format!("source={source}"))
-            .await
-            .assert_problem(StatusCode::CONFLICT, "processing.paused");
-    }
-    assert!(s.pexels.bodies().await.is_empty(), "nothing reached Pexels");
-    assert!(
-        s.pixabay.bodies().await.is_empty(),
-        "nothing reached Pixabay"
-    );
+    assert_eq!(skipped(&found), both_skipped("processing.paused"));
+    each_alone_is_refused(&t, &ada, &id, "processing.paused").await;
+    nothing_reached_stock(&s).await;
     assert!(
         s.chat.bodies().await.is_empty(),
         "nothing reached the chat model"

@@ -47,14 +47,20 @@ impl Reply {
             .unwrap_or("")
     }
 
-    /// Asserts an RFC 7807 answer with this status and code.
-    pub fn assert_problem(&self, status: StatusCode, code: &str) {
+    /// Asserts the status, showing the body when it is another.
+    pub fn assert_status(&self, status: StatusCode) -> &Reply {
         assert_eq!(
             self.status,
             status,
             "body: {}",
             String::from_utf8_lossy(&self.body)
         );
+        self
+    }
+
+    /// Asserts an RFC 7807 answer with this status and code.
+    pub fn assert_problem(&self, status: StatusCode, code: &str) {
+        self.assert_status(status);
         assert_eq!(self.header("content-type"), "application/problem+json");
         let p = self.json();
         assert_eq!(p["code"], code, "{p}");
@@ -417,16 +423,10 @@ impl TestApp {
 
     /// Asks for the caller's account export (P-RIGHTS-1): the `202` answer's export.
     pub async fn start_export(&self, auth: &Auth) -> Value {
-        let r = self
-            .json(Method::POST, "/api/v1/me/exports", auth, json!({}))
-            .await;
-        assert_eq!(
-            r.status,
-            StatusCode::ACCEPTED,
-            "{}",
-            String::from_utf8_lossy(&r.body)
-        );
-        r.json()
+        self.json(Method::POST, "/api/v1/me/exports", auth, json!({}))
+            .await
+            .assert_status(StatusCode::ACCEPTED)
+            .json()
     }
 
     /// Asks for the caller's account export, waits for it and opens the archive.
