@@ -493,6 +493,9 @@ pub async fn search(
             }
         }
     }
+    // A file the worker would refuse to download is not offered: picking it would only fail
+    // the render (the worker still checks, for offers made before a limit was lowered).
+    found.retain(|c| downloadable(&state.config.stock, c));
     let ranked = reelsmith_stock::rank::rank(found, &terms, &want, false);
     if ranked.is_empty() {
         return Err(stock_error(&StockError::NoResults {
@@ -538,6 +541,18 @@ pub async fn search(
         results,
         skipped,
     }))
+}
+
+/// Whether a candidate is within the operator's download limits, as far as its source says
+/// (library files and uploads are not downloaded).
+fn downloadable(limits: &StockConfig, c: &Candidate) -> bool {
+    if !matches!(c.source, Source::Pexels | Source::Pixabay) {
+        return true;
+    }
+    let max_bytes = limits.max_download_mib.saturating_mul(1 << 20);
+    c.duration_s
+        .is_none_or(|d| d <= limits.max_clip_seconds as f64)
+        && c.size_bytes.is_none_or(|b| b <= max_bytes)
 }
 
 /// Why nothing may leave for a third party now, if so: the caller paused processing

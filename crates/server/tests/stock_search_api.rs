@@ -22,7 +22,7 @@ use axum::body::Body;
 use axum::http::{header, Method, StatusCode};
 use common::*;
 use reelsmith_config::{Config, Secret};
-use reelsmith_store::JobStatus;
+use reelsmith_store::{now_ms, JobStatus};
 use serde_json::{json, Value};
 
 const GRANT: i64 = 500;
@@ -648,35 +648,79 @@ async fn stock_and_library_pictures_render_credited_and_a_refused_download_refun
     let r = put(&t, &ada, &id, &etag, &scenes).await;
     assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
 
-    // A second draft showing a 12 s clip, over this server's 10 s limit.
-    let (long, first_etag) = draft(&t, &ada).await;
-    let waves = put(
+    // Clips over this server's 10 s limit are not offered: the fake's landscape clips of the
+    // beach (12 s) and of the city (30 s) are all it has, so a landscape draft gets none,
+    // though Pexels answered.
+    let (wide, wide_etag) = draft(&t, &ada).await;
+    let r = put(
         &t,
         &ada,
-        &long,
-        &first_etag,
+        &wide,
+        &wide_etag,
         &json!([scene("Waves on the beach.", card())]),
     )
     .await;
-    assert_eq!(waves.status, StatusCode::OK, "{}", text(&waves));
-    let long_etag = waves.header("etag").to_owned();
+    assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
+    let asked = s.pexels.bodies().await.len();
+    pictures(&t, &ada, &wide, 0, "source=pexels&kind=video")
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "stock.no_results");
+    assert!(s.pexels.bodies().await.len() > asked, "Pexels was asked");
+
+    // A portrait draft about the beach gets the fake's 4 s portrait clip.
+    let spec = json!({ "script": "The beach.", "aspect": "9:16", "resolution": "480p",
+                       "fps": 24, "seed": 3 });
+    let r = t
+        .json(Method::POST, "/api/v1/storyboards", &ada, spec)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", text(&r));
+    let long = r.json()["id"].as_str().unwrap().to_owned();
+    let long_etag = r.header("etag").to_owned();
     let clips = pictures(&t, &ada, &long, 0, "source=pexels&kind=video").await;
     assert_eq!(clips.status, StatusCode::OK, "{}", text(&clips));
-    let twelve = clips.json()["results"]
+    let lengths: Vec<f64> = clips.json()["results"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["duration_s"].as_f64() == Some(12.0))
-        .expect("the 12 s clip is offered")["pick"]
+        .map(|c| c["duration_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(lengths, [4.0], "{}", clips.json());
+    let four = clips.json()["results"][0]["pick"]
         .as_str()
         .unwrap()
         .to_owned();
+    // An offer made before the operator lowered the limit (the same clip said to last 12 s):
+    // the worker checks again, and refuses it before fetching anything.
+    let ada_id = t
+        .state
+        .db
+        .user_by_email("ada@example.org")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let mut stale = t
+        .state
+        .db
+        .stock_offer(&ada_id, &long, &four)
+        .await
+        .unwrap()
+        .unwrap()
+        .candidate;
+    stale["duration_s"] = json!(12.0);
+    let twelve = t
+        .state
+        .db
+        .add_stock_offers(&ada_id, &long, 0, &[("pexels".into(), stale)], now_ms())
+        .await
+        .unwrap()
+        .remove(0);
     let r = put(
         &t,
         &ada,
         &long,
         &long_etag,
-        &json!([scene("Waves on the beach.", stock(&twelve))]),
+        &json!([scene("The beach.", stock(&twelve))]),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", text(&r));
