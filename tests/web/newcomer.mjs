@@ -13,20 +13,20 @@
 // deletes uploads on My uploads; deletes the creation and finds its uploads gone from the API
 // and the export (P-RET-2, P-RET-5); signs out everywhere else; shows not-found pages; and checks
 // the Credits ledger at phone width. Exits non-zero on failure.
-import { chromium } from 'playwright-core';
 import { readFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { axeCheck as axe, launch } from './support.mjs';
 
+const require = createRequire(import.meta.url);
 const [base, shots, outbox] = process.argv.slice(2);
 if (!base || !outbox || !shots) {
   console.error('usage: node newcomer.mjs <base-url> <screenshots-dir> <outbox-dir>');
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
 
 const step = (name) => console.log(`newcomer: ${name}`);
 const DESKTOP = { width: 1280, height: 800 };
@@ -108,15 +108,7 @@ function testWav(seconds) {
   return buf;
 }
 
-async function axeCheck(page, name) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  for (const v of result.violations) {
-    console.log(`newcomer: axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  }
-  assert.equal(bad.length, 0, `${name}: serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
-}
+const axeCheck = (page, name) => axe(page, name, (line) => console.log(`newcomer: ${line}`));
 
 async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
@@ -166,11 +158,7 @@ async function cueOverlayShare(page) {
   return share;
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launch(['--autoplay-policy=no-user-gesture-required']);
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true, colorScheme: 'light', deviceScaleFactor: 1 });

@@ -11,12 +11,11 @@
 // reports the work, a moderator enrols TOTP and takes it down from /moderation, and it is gone everywhere while
 // the owner sees why (P-SAFE-2, P-SAFE-3). Exits non-zero on failure.
 
-import { chromium } from 'playwright-core';
-import { readFileSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { axeCheck as axe, launch } from './support.mjs';
 
 const [base, shots, ownerEmail, modEmail, password, jobId, avatarPath] = process.argv.slice(2);
 if (!base || !shots || !ownerEmail || !modEmail || !password || !jobId || !avatarPath) {
@@ -24,16 +23,9 @@ if (!base || !shots || !ownerEmail || !modEmail || !password || !jobId || !avata
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const step = (name) => console.log(`sharing: ${name}`);
 
-async function axeCheck(page, name) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.equal(bad.length, 0, `${name}: serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
-}
+const axeCheck = (page, name) => axe(page, name, (line) => console.log(`sharing: ${line}`));
 
 async function signIn(page, email) {
   await page.goto(base + '/signin');
@@ -88,11 +80,7 @@ async function plays(page, selector) {
   assert.ok(ok, `${selector} plays`);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launch(['--autoplay-policy=no-user-gesture-required']);
 let failed = false;
 try {
   const errors = [];

@@ -8,20 +8,20 @@
 // one) and the password (then signs in again with it, the old one refused), and deletes the job;
 // checks the main pages with axe-core and a cross-site form post; writes screenshots of each main
 // page at desktop (1280×800) and phone (390×844) width. Exits non-zero on failure.
-import { chromium } from 'playwright-core';
 import { readFileSync, readdirSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { axeCheck as axe, launch } from './support.mjs';
 
+const require = createRequire(import.meta.url);
 const [base, shots, outbox] = process.argv.slice(2);
 if (!base || !outbox || !shots) {
   console.error('usage: node studio.mjs <base-url> <screenshots-dir> <outbox-dir>');
   process.exit(2);
 }
 mkdirSync(shots, { recursive: true });
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
 
 const step = (name) => console.log(`studio: ${name}`);
 const DESKTOP = { width: 1280, height: 800 };
@@ -80,15 +80,7 @@ function testPng(width = 320, height = 180) {
     chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
-async function axeCheck(page, name) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  for (const v of result.violations) {
-    console.log(`studio: axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.length} nodes: ${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-  }
-  assert.equal(bad.length, 0, `${name}: serious or critical accessibility violations: ${bad.map((v) => v.id).join(', ')}`);
-}
+const axeCheck = (page, name) => axe(page, name, (line) => console.log(`studio: ${line}`));
 
 /** Waits until `cond()` holds, for up to `ms` milliseconds. */
 async function until(cond, what, ms = 10_000) {
@@ -103,11 +95,7 @@ async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launch(['--autoplay-policy=no-user-gesture-required']);
 let failed = false;
 try {
   const context = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true, colorScheme: 'light' });
@@ -499,11 +487,7 @@ try {
 // web_e2e.rs starts the server with a fal key (REELSMITH__PROVIDERS__FAL__KEY), so fal's models
 // are offered. Nothing is submitted to fal: no request leaves the machine.
 if (!failed) {
-  const browser2 = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
-  });
+  const browser2 = await launch();
   try {
     const context = await browser2.newContext({ viewport: DESKTOP, colorScheme: 'light' });
     const page = await context.newPage();
