@@ -43,6 +43,7 @@ impl AppState {
         let image_check = image_check(&config);
         let stock = Arc::new(crate::stock_search::StockSources::from_config(
             &config.stock,
+            &config.providers,
         ));
         let decode_permits = Arc::new(tokio::sync::Semaphore::new(
             config.uploads.decode_concurrency.max(1),

@@ -17,7 +17,7 @@
 //! again is answered from memory and nothing is sent.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -25,10 +25,11 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use reelsmith_config::StockConfig;
+use reelsmith_config::{ProvidersConfig, StockConfig};
 use reelsmith_core::{Code, ErrorCode};
 use reelsmith_jobs::{call_policy, script_writer, StoredPlan, Storyboard, StoryboardError, Visual};
 use reelsmith_providers::http::Http;
+use reelsmith_providers::ScriptWriter;
 use reelsmith_stock::{
     Attribution, Candidate, Library, MediaKind, Ranked, Source, StockError, StockProvider, Term,
     UploadDescriptor, Want,
@@ -79,6 +80,9 @@ type TermsKey = (String, String);
 pub struct StockSources {
     pub library: Option<Library>,
     providers: Vec<Box<dyn StockProvider>>,
+    /// The operator's chat model, which chooses search words for consenting callers; built
+    /// once here, not per search.
+    writer: Option<(String, Arc<dyn ScriptWriter>)>,
     per_page: u32,
     cache: DayCache<CacheKey, Vec<Candidate>>,
     terms: DayCache<TermsKey, Vec<String>>,
@@ -86,8 +90,9 @@ pub struct StockSources {
 
 impl StockSources {
     /// Indexes `[stock] library` (a library that cannot be opened is logged and left out:
-    /// `reelsmith config check` names its problems) and builds the keyed adapters.
-    pub fn from_config(config: &StockConfig) -> StockSources {
+    /// `reelsmith config check` names its problems) and builds the keyed adapters and the chat
+    /// model's client.
+    pub fn from_config(config: &StockConfig, chat: &ProvidersConfig) -> StockSources {
         let library = config
             .library
             .as_deref()
@@ -124,9 +129,17 @@ impl StockSources {
                 }
             }
         }
+        let writer = match script_writer(chat, &call_policy(chat)) {
+            Ok(writer) => writer.map(|w| (chat.openai.chat_model.clone().unwrap_or_default(), w)),
+            Err(e) => {
+                tracing::error!(code = %e.code(), error = %e, "the chat model is unusable: it chooses no search words");
+                None
+            }
+        };
         StockSources {
             library,
             providers,
+            writer,
             per_page: config.results_per_search,
             cache: DayCache::new(),
             terms: DayCache::new(),
@@ -583,14 +596,8 @@ async fn scene_terms(
     skipped: &mut Vec<SkippedSource>,
 ) -> ApiResult<(Vec<Term>, &'static str)> {
     let local = || (reelsmith_stock::extract(text, TERMS), "local");
-    let providers = &state.config.providers;
-    let writer = match script_writer(providers, &call_policy(providers)) {
-        Ok(Some(writer)) => writer,
-        Ok(None) => return Ok(local()),
-        Err(e) => {
-            tracing::error!(code = %e.code(), error = %e, "the chat model is unusable");
-            return Ok(local());
-        }
+    let Some((model, writer)) = &state.stock.writer else {
+        return Ok(local());
     };
     if state
         .db
@@ -600,7 +607,6 @@ async fn scene_terms(
     {
         return Ok(local());
     }
-    let model = providers.openai.chat_model.clone().unwrap_or_default();
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let key = (model.clone(), text.clone());
     let chosen = |words: &[String]| reelsmith_stock::keywords::from_phrases(words, TERMS);
@@ -614,7 +620,7 @@ async fn scene_terms(
             caller.id(),
             draft_id,
             ASSISTANT,
-            &model,
+            model,
             "stock_terms",
             &sent,
             now_ms(),
